@@ -1,0 +1,40 @@
+# Two commands for a fresh clone:
+#   make serve   set everything up and run the service on the embedded default (SQLite, in-process jobs)
+#   make test    set everything up and run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: serve test install lint bench migration clean
+
+$(BIN)/qbsync: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $(BIN)/qbsync
+
+install: $(BIN)/qbsync
+
+serve: install
+	$(BIN)/qbsync serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/ruff check qbsync tests bench
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check qbsync tests bench
+
+bench: install
+	$(BIN)/python -m bench
+
+# Regenerate the initial migration from the models (only while nothing has been released).
+migration: install
+	rm -f /tmp/qbsync-migration.sqlite3 qbsync/storage/migrations/versions/0001_*.py
+	$(BIN)/alembic -c qbsync/storage/migrations/alembic.ini -x url=sqlite:////tmp/qbsync-migration.sqlite3 \
+		revision --autogenerate --rev-id 0001 -m "initial schema"
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,126 @@
+"""Connections: one storefront, one QuickBooks company file, one Web Connector user.
+
+The service layer below the CLI and the admin pages; every function takes an open SQLAlchemy session.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from qbsync.passwords import hash_password
+from qbsync.storage.models import Connection
+
+PLATFORMS = ("woocommerce", "shopify")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+class ConnectionSetupError(ValueError):
+    """A connection could not be created or changed; the message says why and how to fix it."""
+
+
+@dataclass(frozen=True)
+class NewConnection:
+    """What a person provides to link a store."""
+
+    name: str
+    platform: str
+    store_url: str
+    webhook_secret: str
+    qbwc_username: str
+    qbwc_password: str
+    api_credentials: dict[str, Any] | None = None
+
+
+def validate_new(spec: NewConnection) -> None:
+    """Raise :class:`ConnectionSetupError` with a fix for each problem in ``spec``."""
+    if not _NAME_RE.match(spec.name):
+        raise ConnectionSetupError(
+            f"connection name {spec.name!r} must be 1-100 letters, digits, '.', '_' or '-' "
+            "(it appears in webhook URLs)"
+        )
+    if spec.platform not in PLATFORMS:
+        raise ConnectionSetupError(f"platform must be one of {', '.join(PLATFORMS)}, not {spec.platform!r}")
+    if not re.match(r"^https?://[^\s/]+", spec.store_url):
+        raise ConnectionSetupError(f"store URL {spec.store_url!r} must start with https:// (or http://)")
+    if not spec.webhook_secret:
+        raise ConnectionSetupError(
+            "a webhook secret is required: copy it from the storefront's webhook settings"
+        )
+    if not spec.qbwc_username.strip():
+        raise ConnectionSetupError("a Web Connector user name is required")
+    if len(spec.qbwc_password) < 8:
+        raise ConnectionSetupError("the Web Connector password must be at least 8 characters")
+
+
+def new_guid() -> str:
+    """A GUID in the braces form the Web Connector expects for OwnerID and FileID."""
+    return "{" + str(uuid.uuid4()).upper() + "}"
+
+
+def add_connection(session: Session, spec: NewConnection) -> Connection:
+    """Create a connection; names and Web Connector users must be unique."""
+    validate_new(spec)
+    if session.scalar(select(Connection.id).where(Connection.name == spec.name)) is not None:
+        raise ConnectionSetupError(f"a connection named {spec.name!r} already exists")
+    taken = session.scalar(select(Connection.id).where(Connection.qbwc_username == spec.qbwc_username))
+    if taken is not None:
+        raise ConnectionSetupError(
+            f"the Web Connector user {spec.qbwc_username!r} is already used by another connection; "
+            "each connection needs its own user"
+        )
+    conn = Connection(
+        name=spec.name,
+        platform=spec.platform,
+        store_url=spec.store_url.rstrip("/"),
+        webhook_secret=spec.webhook_secret,
+        api_credentials=dict(spec.api_credentials or {}),
+        qbwc_username=spec.qbwc_username,
+        qbwc_password_hash=hash_password(spec.qbwc_password),
+        owner_id=new_guid(),
+        file_id=new_guid(),
+        settings={},
+    )
+    session.add(conn)
+    session.flush()
+    return conn
+
+
+def get_connection(session: Session, name: str) -> Connection:
+    """The connection called ``name``, or a clear error listing the ones that exist."""
+    conn = session.scalar(select(Connection).where(Connection.name == name))
+    if conn is None:
+        names = session.scalars(select(Connection.name).order_by(Connection.name)).all()
+        known = ", ".join(names) if names else "none yet — add one with `qbsync connection add`"
+        raise ConnectionSetupError(f"no connection named {name!r} (connections: {known})")
+    return conn
+
+
+def list_connections(session: Session) -> list[Connection]:
+    """All connections, by name."""
+    return list(session.scalars(select(Connection).order_by(Connection.name)))
+
+
+def set_qbwc_password(session: Session, conn: Connection, password: str) -> None:
+    """Replace the Web Connector password (the Web Connector must be given the new one too)."""
+    if len(password) < 8:
+        raise ConnectionSetupError("the Web Connector password must be at least 8 characters")
+    conn.qbwc_password_hash = hash_password(password)
+
+
+def rotate_webhook_secret(session: Session, conn: Connection, new_secret: str) -> None:
+    """Set a new webhook secret, keeping the old one accepted during the platform's changeover."""
+    if not new_secret:
+        raise ConnectionSetupError("the new webhook secret must not be empty")
+    conn.previous_webhook_secret = conn.webhook_secret
+    conn.webhook_secret = new_secret
+
+
+def set_api_credentials(session: Session, conn: Connection, credentials: dict[str, Any]) -> None:
+    """Store storefront API credentials (encrypted at rest)."""
+    conn.api_credentials = {k: v for k, v in credentials.items() if v not in (None, "")}

@@ -1,0 +1,1 @@
+"""The web application, its pages, the CLI, and background-work dispatch."""

@@ -1,0 +1,213 @@
+"""The `qbsync` command line: serve, connections, .qwc files, workers, the simulator."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from qbsync.config import Config
+from qbsync.connections import (
+    PLATFORMS,
+    ConnectionSetupError,
+    NewConnection,
+    add_connection,
+    get_connection,
+    list_connections,
+    rotate_webhook_secret,
+    set_qbwc_password,
+)
+from qbsync.service.runtime import Runtime, open_runtime
+from qbsync.storage.encryption import SecretKeyError
+
+
+def _runtime(upgrade: bool = True) -> Runtime:
+    try:
+        return open_runtime(Config.from_env(), upgrade=upgrade)
+    except (SecretKeyError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log debug output.")
+def main(verbose: bool) -> None:
+    """qbsync: sync WooCommerce and Shopify with QuickBooks Desktop through the Web Connector."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--threads", default=8, show_default=True, type=int, help="Worker threads.")
+def serve(host: str, port: int, threads: int) -> None:
+    """Run the service (SOAP at /qbwc, webhooks, admin pages) with waitress."""
+    from waitress import serve as waitress_serve
+
+    from qbsync.service import scheduler
+    from qbsync.service.app import create_app
+
+    runtime = _runtime()
+    app = create_app(runtime=runtime)
+    if not runtime.dispatcher.uses_redis:
+        # Embedded default: periodic work runs here; with Redis it runs in `qbsync scheduler`.
+        scheduler.start_thread(runtime)
+    where = f"http://{host}:{port}"
+    click.echo(f"qbsync serving on {where}  (Web Connector: {where}/qbwc, admin: {where}/)")
+    click.echo(f"database: {runtime.db.engine.url.render_as_string(hide_password=True)}")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="qbsync")
+
+
+@main.group()
+def connection() -> None:
+    """Add, list and change connections (one store + one QuickBooks company)."""
+
+
+@connection.command("add")
+@click.argument("name")
+@click.option("--platform", type=click.Choice(PLATFORMS), required=True)
+@click.option("--store-url", required=True, help="e.g. https://shop.example.com or https://x.myshopify.com")
+@click.option("--webhook-secret", required=True, help="The secret the storefront signs webhooks with.")
+@click.option("--qbwc-username", required=True, help="User name the Web Connector will send.")
+@click.option("--qbwc-password", required=True, help="Password typed into the Web Connector.")
+@click.option("--consumer-key", help="WooCommerce REST consumer key (for backfill and stock write-back).")
+@click.option("--consumer-secret", help="WooCommerce REST consumer secret.")
+@click.option("--access-token", help="Shopify Admin API access token.")
+@click.option("--location-id", help="Shopify location for stock write-back.")
+def connection_add(name: str, platform: str, store_url: str, webhook_secret: str, qbwc_username: str,
+                   qbwc_password: str, consumer_key: str | None, consumer_secret: str | None,
+                   access_token: str | None, location_id: str | None) -> None:
+    """Add a connection NAME."""
+    runtime = _runtime()
+    creds = {"consumer_key": consumer_key, "consumer_secret": consumer_secret,
+             "access_token": access_token, "location_id": location_id}
+    spec = NewConnection(name=name, platform=platform, store_url=store_url, webhook_secret=webhook_secret,
+                         qbwc_username=qbwc_username, qbwc_password=qbwc_password,
+                         api_credentials={k: v for k, v in creds.items() if v})
+    try:
+        with runtime.db.transaction() as session:
+            conn = add_connection(session, spec)
+            click.echo(f"added connection {conn.name!r} ({conn.platform}, {conn.store_url})")
+    except ConnectionSetupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"next: `qbsync qwc {name} --url https://<this server>/qbwc > {name}.qwc` "
+               "and load it into the Web Connector")
+
+
+@connection.command("list")
+def connection_list() -> None:
+    """List connections."""
+    runtime = _runtime()
+    with runtime.db.transaction() as session:
+        conns = list_connections(session)
+        if not conns:
+            click.echo("no connections yet: add one with `qbsync connection add`")
+            return
+        for c in conns:
+            click.echo(f"{c.name}\t{c.platform}\t{c.store_url}\tWeb Connector user: {c.qbwc_username}")
+
+
+@connection.command("set-password")
+@click.argument("name")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The new Web Connector password.")
+def connection_set_password(name: str, password: str) -> None:
+    """Change the Web Connector password of connection NAME."""
+    runtime = _runtime()
+    try:
+        with runtime.db.transaction() as session:
+            set_qbwc_password(session, get_connection(session, name), password)
+    except ConnectionSetupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("password changed: enter the new one in the Web Connector (right-click the app › Password)")
+
+
+@connection.command("rotate-secret")
+@click.argument("name")
+@click.option("--webhook-secret", prompt=True, hide_input=True, help="The new webhook secret.")
+def connection_rotate_secret(name: str, webhook_secret: str) -> None:
+    """Set a new webhook secret for NAME (the previous one is still accepted for a while)."""
+    runtime = _runtime()
+    try:
+        with runtime.db.transaction() as session:
+            rotate_webhook_secret(session, get_connection(session, name), webhook_secret)
+    except ConnectionSetupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("webhook secret rotated")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--url", required=True, help="The address the Web Connector reaches, ending in /qbwc.")
+@click.option("--every", "run_every_minutes", default=5, show_default=True, help="Minutes between syncs.")
+def qwc(name: str, url: str, run_every_minutes: int) -> None:
+    """Print the .qwc file for connection NAME (load it into the Web Connector)."""
+    from qbsync.qwc.qwcfile import build_qwc
+
+    runtime = _runtime()
+    try:
+        with runtime.db.transaction() as session:
+            qwc_file = build_qwc(get_connection(session, name), url, run_every_minutes=run_every_minutes)
+    except ConnectionSetupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for warning in qwc_file.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(qwc_file.xml, nl=False)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run an rq worker for background jobs (needs QBSYNC_REDIS_URL)."""
+    runtime = _runtime()
+    if not runtime.config.redis_url:
+        raise click.ClickException("QBSYNC_REDIS_URL is not set: without Redis, `qbsync serve` runs jobs "
+                                   "in-process and no worker is needed")
+    from redis import Redis
+    from rq import Queue, Worker
+
+    redis = Redis.from_url(runtime.config.redis_url)
+    Worker([Queue(runtime.config.rq_queue_name, connection=redis)], connection=redis).work(burst=burst)
+
+
+@main.command("scheduler")
+def scheduler_command() -> None:
+    """Run periodic work (webhook re-dispatch, stale sessions, missed-webhook sweep) until stopped."""
+    import threading
+
+    from qbsync.service import scheduler
+
+    runtime = _runtime()
+    stop = threading.Event()
+    try:
+        scheduler.run_forever(runtime, stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database maintenance."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema (serve and connection add do this on their own)."""
+    runtime = _runtime(upgrade=True)
+    click.echo(f"database up to date: {runtime.db.engine.url.render_as_string(hide_password=True)}")
+
+
+def _register_optional_commands() -> None:
+    """Commands that live beside what they run."""
+    try:
+        from qbsync.simulator.cli import simulate
+    except ImportError:
+        return
+    main.add_command(simulate)
+
+
+_register_optional_commands()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

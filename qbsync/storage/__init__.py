@@ -1,0 +1,1 @@
+"""Durable storage: the SQLAlchemy models, the database handle, Alembic migrations, encrypted columns."""

@@ -1,0 +1,164 @@
+"""Shared fixtures: a migrated database (SQLite, or the real PostgreSQL when QBSYNC_TEST_DATABASE_URL is set),
+the runtime and Flask app on it, a live HTTP server, and the reference folder.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+
+from qbsync.config import Config, normalize_database_url
+from qbsync.service.background import Dispatcher
+from qbsync.service.runtime import Runtime, install
+from qbsync.storage import encryption
+from qbsync.storage.db import Database, create_database
+from qbsync.storage.models import Base
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEST_SECRET_KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    """The shared reference folder (../shared/reference beside the repo, or $QBSYNC_REFERENCE_DIR)."""
+    path = Path(os.environ.get("QBSYNC_REFERENCE_DIR") or REPO_ROOT.parent / "shared" / "reference")
+    if not path.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"reference folder {path} is missing; CI must have shared/ beside the repo")
+        pytest.skip(f"reference folder {path} not found (set QBSYNC_REFERENCE_DIR)")
+    return path
+
+
+def _database_url(tmp_root: Path) -> str:
+    url = os.environ.get("QBSYNC_TEST_DATABASE_URL")
+    if url:
+        return normalize_database_url(url)
+    return f"sqlite:///{tmp_root / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _database_url(tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+def _migrated_database(database_url: str) -> Iterator[Database]:
+    encryption.configure(TEST_SECRET_KEY)
+    db = create_database(database_url)
+    if db.engine.dialect.name == "postgresql":
+        # Start from an empty schema so a previous run's leftovers cannot hide a migration bug.
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    db.upgrade()
+    yield db
+    db.dispose()
+
+
+def _clear(db: Database) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def db(_migrated_database: Database) -> Iterator[Database]:
+    """A migrated, empty database; emptied again after the test."""
+    encryption.configure(TEST_SECRET_KEY)
+    _clear(_migrated_database)
+    yield _migrated_database
+    _clear(_migrated_database)
+
+
+@pytest.fixture
+def config(database_url: str, tmp_path: Path) -> Config:
+    """Configuration for the test database; Redis only when QBSYNC_TEST_REDIS_URL is set and asked for."""
+    return Config(database_url=database_url, redis_url=None, data_dir=tmp_path, secret_key=TEST_SECRET_KEY,
+                  session_stale_seconds=600, ticket_ttl_seconds=3600)
+
+
+@pytest.fixture
+def runtime(db: Database, config: Config) -> Iterator[Runtime]:
+    """The installed runtime (in-process background jobs)."""
+    rt = Runtime(config=config, db=db, dispatcher=Dispatcher(config))
+    install(rt)
+    yield rt
+    rt.dispatcher.shutdown(wait=True)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The real Redis, when the CI leg provides it."""
+    url = os.environ.get("QBSYNC_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("QBSYNC_TEST_REDIS_URL not set (the CI leg with real Redis runs this)")
+    return url
+
+
+@pytest.fixture
+def app(runtime: Runtime):
+    from qbsync.service.app import create_app
+
+    flask_app = create_app(runtime=runtime)
+    flask_app.config["TESTING"] = True
+    return flask_app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class LiveServer:
+    """A real HTTP server (waitress) on a free loopback port, in a background thread."""
+
+    def __init__(self, wsgi_app) -> None:
+        from waitress.server import create_server
+
+        self._server = create_server(wsgi_app, host="127.0.0.1", port=0, threads=8, ident="qbsync-test")
+        self.port = self._server.effective_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[LiveServer]:
+    """The app served over real HTTP; ``live_server.url`` is its base URL."""
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_connection(runtime: Runtime):
+    """Create a connection (defaults for everything not given) and return its name and password."""
+    from qbsync.connections import NewConnection, add_connection
+
+    def factory(name: str = "shop", **overrides):
+        spec = dict(name=name, platform="woocommerce", store_url="https://shop.example.com",
+                    webhook_secret="my-webhook-secret", qbwc_username=f"{name}-qbwc",
+                    qbwc_password="correct horse battery", api_credentials=None)
+        spec.update(overrides)
+        with runtime.db.transaction() as session:
+            conn = add_connection(session, NewConnection(**spec))
+            return conn
+
+    return factory
