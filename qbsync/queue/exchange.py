@@ -1,0 +1,306 @@
+"""One Web Connector round trip, seen from the queue.
+
+``next_request`` chooses the jobs to send, asks their handlers for qbXML, validates the batch against the
+schema, records exactly what is sent and marks the jobs in flight. ``handle_response`` matches each answer
+to its job by requestID and applies what it means. Both run inside the SOAP call's transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from qbsync.qbxml.parse import QbxmlParseError, Response, parse_response
+from qbsync.qbxml.render import build_message
+from qbsync.qbxml.schema import validate_each
+from qbsync.qbxml.status import Outcome
+from qbsync.queue import jobs
+from qbsync.queue.handlers import (
+    Again,
+    ApplyResult,
+    Context,
+    Defer,
+    Done,
+    Finish,
+    Park,
+    Reject,
+    Request,
+    Retry,
+    Wait,
+    handler_for,
+)
+from qbsync.queue.settings import SyncSettings
+from qbsync.storage.models import Connection, Exchange, JobAttempt, QbwcSession, QueueJob, utcnow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_VERSION = "13.0"
+MAX_FILL_ROUNDS = 4
+# A request QuickBooks left unanswered is resent at once this many times, then with backoff.
+IMMEDIATE_RESENDS = 5
+
+
+@dataclass
+class _Planned:
+    job: QueueJob
+    request: Request
+
+
+def has_work(session: Session, connection_id: int, now: datetime | None = None) -> bool:
+    """Whether a session for this connection would have anything to send now."""
+    return jobs.has_ready(session, connection_id, now or utcnow())
+
+
+def next_request(session: Session, qb_session: QbwcSession, now: datetime | None = None) -> str | None:
+    """The qbXML document to send next in ``qb_session``, or None when there is nothing to do."""
+    now = now or utcnow()
+    started = time.perf_counter()
+    connection = session.get(Connection, qb_session.connection_id)
+    settings = SyncSettings(connection.settings)
+    version = qb_session.qbxml_version or DEFAULT_VERSION
+    budget = settings.exchange_budget_ms / 1000.0
+    planned: list[_Planned] = []
+    size = 0
+    seen: set[int] = set()
+    for _ in range(MAX_FILL_ROUNDS):
+        room = settings.batch_size - len(planned)
+        if room <= 0:
+            break
+        candidates = [j for j in jobs.pending_ready(session, connection.id, now, room + len(seen))
+                      if j.id not in seen]
+        if not candidates:
+            break
+        for job in candidates:
+            seen.add(job.id)
+            if len(planned) >= settings.batch_size or time.perf_counter() - started > budget:
+                break
+            request_id = f"{job.id}.{job.attempts + 1}"
+            ctx = Context(session, connection, settings, version, now, request_id)
+            result = _build(ctx, job)
+            if isinstance(result, Request):
+                if size + len(result.fragment) > settings.max_message_bytes and planned:
+                    break
+                planned.append(_Planned(job, result))
+                size += len(result.fragment)
+            else:
+                _apply_build_result(session, job, result, now)
+        if time.perf_counter() - started > budget:
+            break
+    if not planned:
+        return None
+    planned = _drop_invalid(session, planned, version, now)
+    if not planned:
+        return next_request(session, qb_session, now)
+    document = build_message([p.request.fragment for p in planned], on_error="continueOnError",
+                             version=version)
+    _record_sent(session, qb_session, planned, document, now, started)
+    return document
+
+
+def _build(ctx: Context, job: QueueJob):
+    handler = handler_for(job.kind)
+    if handler is None:
+        return Reject(f"no handler for jobs of kind {job.kind!r}")
+    try:
+        return handler.build(ctx, job)
+    except (ValueError, KeyError, TypeError) as exc:
+        # Bad data in one record must not stop the others.
+        log.warning("job %s could not be built: %s", job.id, exc)
+        return Reject(f"could not build the request: {exc}")
+
+
+def _apply_build_result(session: Session, job: QueueJob, result, now: datetime) -> None:
+    if isinstance(result, Finish):
+        job.reason = result.reason
+        jobs.mark_done(session, job, now)
+    elif isinstance(result, Defer):
+        for dep_id in result.wait_for:
+            dep = session.get(QueueJob, dep_id)
+            if dep is not None:
+                jobs.add_dependency(session, job, dep)
+        job.reason = result.reason
+    elif isinstance(result, Reject):
+        jobs.park(session, job, result.reason, now)
+
+
+def _drop_invalid(session: Session, planned: list[_Planned], version: str, now: datetime) -> list[_Planned]:
+    """An invalid request never reaches QuickBooks: its job is parked with the schema's message."""
+    errors = validate_each([p.request.fragment for p in planned], version)
+    if not errors:
+        return planned
+    kept = []
+    for index, item in enumerate(planned):
+        if index in errors:
+            item.job.last_request_xml = item.request.fragment
+            reason = f"the request failed the qbXML {version} schema: {errors[index]}"
+            jobs.park(session, item.job, reason, now)
+        else:
+            kept.append(item)
+    return kept
+
+
+def _record_sent(session: Session, qb_session: QbwcSession, planned: list[_Planned], document: str,
+                 now: datetime, started: float) -> None:
+    qb_session.exchanges = (qb_session.exchanges or 0) + 1
+    exchange = Exchange(session_id=qb_session.id, connection_id=qb_session.connection_id,
+                        seq=qb_session.exchanges, request_xml=document, job_count=len(planned), sent_at=now)
+    session.add(exchange)
+    session.flush()
+    attempts = []
+    for item in planned:
+        job, request = item.job, item.request
+        job.attempts += 1
+        job.state = "in_flight"
+        job.session_id = qb_session.id
+        job.request_id = f"{job.id}.{job.attempts}"
+        job.step = request.step
+        job.last_request_xml = request.fragment
+        job.updated_at = now
+        attempts.append(JobAttempt(exchange_id=exchange.id, job_id=job.id, connection_id=job.connection_id,
+                                   request_id=job.request_id, request_type=request.request_type,
+                                   label=job.label, created_at=now))
+    session.add_all(attempts)
+    exchange.service_ms = (time.perf_counter() - started) * 1000.0
+
+
+def handle_response(session: Session, qb_session: QbwcSession, response_xml: str,
+                    now: datetime | None = None) -> int:
+    """Apply QuickBooks' answer to the jobs of the last exchange; return the session's percent done."""
+    now = now or utcnow()
+    started = time.perf_counter()
+    exchange = _open_exchange(session, qb_session)
+    if exchange is None:
+        qb_session.last_error = "qbsync received a response it did not ask for; the session was restarted"
+        return -1
+    exchange.response_xml = response_xml
+    exchange.received_at = now
+    try:
+        parsed = parse_response(response_xml)
+    except QbxmlParseError as exc:
+        jobs.return_in_flight(session, qb_session.id, f"QuickBooks' answer could not be read: {exc}", now)
+        qb_session.last_error = f"qbsync could not read QuickBooks' answer ({exc}); the work will be retried"
+        return -2
+    connection = session.get(Connection, qb_session.connection_id)
+    settings = SyncSettings(connection.settings)
+    version = qb_session.qbxml_version or DEFAULT_VERSION
+    attempts = session.scalars(select(JobAttempt).where(JobAttempt.exchange_id == exchange.id)).all()
+    job_ids = [a.job_id for a in attempts if a.job_id is not None]
+    by_id = {j.id: j for j in session.scalars(select(QueueJob).where(QueueJob.id.in_(job_ids)))}
+    for attempt in attempts:
+        job = by_id.get(attempt.job_id)
+        response = parsed.by_request_id(attempt.request_id)
+        if response is not None:
+            attempt.status_code = response.status_code
+            attempt.status_severity = response.severity
+            attempt.status_message = response.message
+        if job is None or job.state != "in_flight" or job.session_id != qb_session.id:
+            attempt.outcome = "ignored"
+            continue
+        ctx = Context(session, connection, settings, version, now, attempt.request_id)
+        result = _interpret(ctx, job, response)
+        attempt.outcome = type(result).__name__.lower()
+        _apply_result(session, qb_session, job, result, settings, now)
+    exchange.service_ms = (exchange.service_ms or 0.0) + (time.perf_counter() - started) * 1000.0
+    return percent_done(session, qb_session, now)
+
+
+def _open_exchange(session: Session, qb_session: QbwcSession) -> Exchange | None:
+    return session.scalar(
+        select(Exchange).where(Exchange.session_id == qb_session.id, Exchange.received_at.is_(None))
+        .order_by(Exchange.seq.desc()).limit(1)
+    )
+
+
+def _interpret(ctx: Context, job: QueueJob, response: Response | None) -> ApplyResult:
+    if response is None:
+        # stopOnError and crashes can leave a request unanswered; QuickBooks may or may not have done it.
+        job.needs_lookup = True
+        return Retry("QuickBooks did not answer this request", counts_as_failure=False)
+    job.last_status_code = response.status_code
+    job.last_message = response.message
+    job.last_response_xml = getattr(response, "xml", None)
+    if response.outcome is Outcome.RETRY:
+        if response.status_code == 3231:
+            return Retry(f"not processed because another request in the batch failed ({response.message})",
+                         counts_as_failure=False)
+        return Retry(f"QuickBooks is busy ({response.status_code}: {response.message})")
+    handler = handler_for(job.kind)
+    assert handler is not None  # it built the request
+    try:
+        return handler.apply(ctx, job, response)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.exception("job %s: handler failed on the answer", job.id)
+        return Park(f"qbsync could not use QuickBooks' answer: {exc}")
+
+
+def _apply_result(session: Session, qb_session: QbwcSession, job: QueueJob, result: ApplyResult,
+                  settings: SyncSettings, now: datetime) -> None:
+    if isinstance(result, Done):
+        job.reason = result.note
+        jobs.mark_done(session, job, now)
+        qb_session.jobs_done = (qb_session.jobs_done or 0) + 1
+    elif isinstance(result, Again):
+        job.state = "pending"
+        job.session_id = None
+        job.reason = result.reason
+        job.not_before = None
+    elif isinstance(result, Retry):
+        if result.delay is not None:
+            delay = result.delay
+        elif result.counts_as_failure:
+            job.failed_sessions += 1
+            delay = jobs.backoff(job.failed_sessions, settings.retry_base_seconds, settings.retry_max_seconds)
+        elif job.attempts < IMMEDIATE_RESENDS:
+            delay = timedelta(0)  # nothing went wrong with the job itself: resend in this session
+        else:
+            delay = jobs.backoff(1, settings.retry_base_seconds, settings.retry_max_seconds)
+        jobs.retry_later(session, job, result.reason, delay, now)
+    elif isinstance(result, Park):
+        jobs.park(session, job, result.reason, now)
+    elif isinstance(result, Wait):
+        job.state = "pending"
+        job.session_id = None
+        for dep_id in result.wait_for:
+            dep = session.get(QueueJob, dep_id)
+            if dep is not None:
+                jobs.add_dependency(session, job, dep)
+        job.reason = result.reason
+
+
+def percent_done(session: Session, qb_session: QbwcSession, now: datetime) -> int:
+    """The session's real progress: jobs finished in it against jobs still ready to send."""
+    ready = session.scalar(
+        select(func.count()).select_from(QueueJob).where(
+            QueueJob.connection_id == qb_session.connection_id,
+            QueueJob.state == "pending",
+            (QueueJob.not_before.is_(None)) | (QueueJob.not_before <= now),
+        )
+    ) or 0
+    if ready == 0:
+        return 100
+    done = qb_session.jobs_done or 0
+    return max(0, min(99, (done * 100) // (done + ready)))
+
+
+def handle_qb_error(session: Session, qb_session: QbwcSession, hresult: str, message: str,
+                    now: datetime | None = None) -> int:
+    """QuickBooks threw instead of answering: the exchange is recorded and its jobs go back to the queue."""
+    now = now or utcnow()
+    exchange = _open_exchange(session, qb_session)
+    if exchange is not None:
+        exchange.hresult = hresult
+        exchange.message = message
+        exchange.received_at = now
+    return jobs.return_in_flight(session, qb_session.id, f"QuickBooks reported {hresult}: {message}", now)
+
+
+def release_session(
+    session: Session, qb_session: QbwcSession, reason: str, now: datetime | None = None
+) -> int:
+    """A session ended (closed, stale, failed): whatever it had in flight goes back to the queue."""
+    return jobs.return_in_flight(session, qb_session.id, reason, now)

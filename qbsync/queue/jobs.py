@@ -1,0 +1,328 @@
+"""The durable queue: add jobs (coalescing updates to the same record), dependencies, state changes.
+
+Every function takes an open SQLAlchemy session and leaves committing to the caller, so a webhook's
+storage and its queue job land in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from qbsync.storage.models import JobDependency, QueueJob, utcnow
+
+OPEN_STATES = ("pending", "waiting", "held")  # not yet sent: updates coalesce into these
+ACTIVE_STATES = ("pending", "waiting", "held", "in_flight")
+FINISHED_STATES = ("done", "cancelled")
+
+
+class JobStateError(ValueError):
+    """An action that does not fit the job's state (e.g. retrying a job that is in flight)."""
+
+
+def enqueue(
+    session: Session,
+    connection_id: int,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    record_type: str | None = None,
+    record_id: str | None = None,
+    label: str | None = None,
+    coalesce_key: str | None = None,
+    priority: int = 100,
+    depends_on: Iterable[QueueJob] = (),
+    now: datetime | None = None,
+) -> QueueJob:
+    """Add a job, or fold it into the unsent job with the same ``coalesce_key`` (the newest payload wins).
+
+    If a job with the same key is already in flight, the new one waits for it: the answer to the first
+    tells the second whether the record now exists in QuickBooks.
+    """
+    now = now or utcnow()
+    if coalesce_key is not None:
+        existing = _open_job_with_key(session, connection_id, coalesce_key)
+        if existing is not None:
+            existing.payload = payload or {}
+            existing.label = label or existing.label
+            existing.updated_at = now
+            for dep in depends_on:
+                add_dependency(session, existing, dep)
+            return existing
+    job = QueueJob(
+        connection_id=connection_id,
+        kind=kind,
+        payload=payload or {},
+        record_type=record_type,
+        record_id=record_id,
+        label=label,
+        coalesce_key=coalesce_key,
+        priority=priority,
+        state="pending",
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(job)
+            session.flush()
+    except IntegrityError:
+        # Another process queued the same record a moment ago: fold into theirs.
+        existing = _open_job_with_key(session, connection_id, coalesce_key)
+        if existing is None:
+            raise
+        existing.payload = payload or {}
+        existing.updated_at = now
+        return existing
+    if coalesce_key is not None:
+        for earlier in session.scalars(
+            select(QueueJob).where(
+                QueueJob.connection_id == connection_id,
+                QueueJob.coalesce_key == coalesce_key,
+                QueueJob.state == "in_flight",
+                QueueJob.id != job.id,
+            )
+        ):
+            add_dependency(session, job, earlier)
+    for dep in depends_on:
+        add_dependency(session, job, dep)
+    return job
+
+
+def _open_job_with_key(session: Session, connection_id: int, key: str | None) -> QueueJob | None:
+    return session.scalar(
+        select(QueueJob).where(
+            QueueJob.connection_id == connection_id,
+            QueueJob.coalesce_key == key,
+            QueueJob.state.in_(OPEN_STATES),
+        )
+    )
+
+
+def enqueue_qbxml(session: Session, connection_id: int, fragment: str, *, label: str | None = None,
+                  priority: int = 100) -> QueueJob:
+    """Queue one hand-written qbXML request element (e.g. ``<CustomerQueryRq>…``) to send as it is."""
+    return enqueue(session, connection_id, "qbxml", {"request": fragment}, label=label, priority=priority)
+
+
+def add_dependency(session: Session, job: QueueJob, depends_on: QueueJob) -> None:
+    """Make ``job`` wait until ``depends_on`` is done."""
+    if job.id == depends_on.id:
+        return
+    session.flush()
+    if session.get(JobDependency, (job.id, depends_on.id)) is None:
+        session.add(JobDependency(job_id=job.id, depends_on_id=depends_on.id))
+    if depends_on.state not in FINISHED_STATES and job.state == "pending":
+        job.state = "waiting"
+        job.reason = f"waiting for job #{depends_on.id} ({depends_on.label or depends_on.kind})"
+
+
+def dependencies(session: Session, job: QueueJob) -> list[QueueJob]:
+    """The jobs ``job`` waits for."""
+    return list(
+        session.scalars(
+            select(QueueJob).join(JobDependency, JobDependency.depends_on_id == QueueJob.id)
+            .where(JobDependency.job_id == job.id).order_by(QueueJob.id)
+        )
+    )
+
+
+def dependents(session: Session, job: QueueJob) -> list[QueueJob]:
+    """The jobs that wait for ``job``."""
+    return list(
+        session.scalars(
+            select(QueueJob).join(JobDependency, JobDependency.job_id == QueueJob.id)
+            .where(JobDependency.depends_on_id == job.id).order_by(QueueJob.id)
+        )
+    )
+
+
+def _unfinished_dependency_exists(job_id_col: Any) -> Any:
+    dep = aliased(QueueJob)
+    return exists(
+        select(JobDependency.job_id)
+        .join(dep, dep.id == JobDependency.depends_on_id)
+        .where(JobDependency.job_id == job_id_col, dep.state.not_in(FINISHED_STATES))
+    )
+
+
+def wake_dependents(session: Session, job: QueueJob, now: datetime | None = None) -> int:
+    """After ``job`` finished: dependents with nothing else to wait for become pending. Returns how many."""
+    now = now or utcnow()
+    woken = 0
+    for dependent in dependents(session, job):
+        if dependent.state != "waiting":
+            continue
+        session.flush()
+        still_waiting = session.scalar(select(_unfinished_dependency_exists(dependent.id)))
+        if not still_waiting:
+            dependent.state = "pending"
+            dependent.reason = None
+            dependent.updated_at = now
+            woken += 1
+    return woken
+
+
+def block_dependents(session: Session, job: QueueJob, reason: str, now: datetime | None = None) -> None:
+    """A job needs a person: its dependents wait on it, with the reason shown."""
+    now = now or utcnow()
+    for dependent in dependents(session, job):
+        if dependent.state in ("pending", "waiting"):
+            dependent.state = "waiting"
+            dependent.reason = (
+                f"waiting for job #{job.id} ({job.label or job.kind}), which needs attention: {reason}"
+            )
+            dependent.updated_at = now
+            block_dependents(session, dependent, reason, now)
+
+
+def mark_done(session: Session, job: QueueJob, now: datetime | None = None) -> None:
+    """The job's work is in QuickBooks (or needed nothing); wake what waited for it."""
+    now = now or utcnow()
+    job.state = "done"
+    job.done_at = now
+    job.updated_at = now
+    job.session_id = None
+    job.reason = None
+    job.needs_lookup = False
+    wake_dependents(session, job, now)
+
+
+def park(session: Session, job: QueueJob, reason: str, now: datetime | None = None) -> None:
+    """Stop retrying: a person must look (QuickBooks' message and the exact qbXML stay on the job)."""
+    now = now or utcnow()
+    job.state = "parked"
+    job.reason = reason
+    job.session_id = None
+    job.updated_at = now
+    block_dependents(session, job, reason, now)
+
+
+def retry_later(session: Session, job: QueueJob, reason: str, delay: timedelta,
+                now: datetime | None = None) -> None:
+    """Send the job again once ``delay`` has passed."""
+    now = now or utcnow()
+    job.state = "pending"
+    job.reason = reason
+    job.not_before = now + delay
+    job.session_id = None
+    job.updated_at = now
+
+
+def backoff(attempts: int, base_seconds: int, max_seconds: int) -> timedelta:
+    """Exponential backoff: base, 2×base, 4×base … capped."""
+    return timedelta(seconds=min(max_seconds, base_seconds * (2 ** max(0, attempts - 1))))
+
+
+# --- actions a person takes on the queue page or the CLI -------------------------------------------
+
+
+def retry_now(session: Session, job: QueueJob, now: datetime | None = None) -> None:
+    """Put a parked, held or waiting-for-retry job back at the front of the line."""
+    if job.state in ("in_flight", "done"):
+        raise JobStateError(f"job #{job.id} is {job.state}; only queued, parked or held jobs can be retried")
+    now = now or utcnow()
+    job.state = "pending"
+    job.not_before = None
+    job.reason = None
+    job.failed_sessions = 0
+    job.updated_at = now
+    session.flush()
+    if session.scalar(select(_unfinished_dependency_exists(job.id))):
+        job.state = "waiting"
+        job.reason = "waiting for the jobs it depends on"
+
+
+def hold(session: Session, job: QueueJob, now: datetime | None = None) -> None:
+    """Keep the job out of sync until released."""
+    if job.state not in ("pending", "waiting", "parked"):
+        raise JobStateError(f"job #{job.id} is {job.state}; only queued or parked jobs can be held")
+    job.state = "held"
+    job.reason = "held by a person"
+    job.updated_at = now or utcnow()
+
+
+def release(session: Session, job: QueueJob, now: datetime | None = None) -> None:
+    """Undo :func:`hold`."""
+    if job.state != "held":
+        raise JobStateError(f"job #{job.id} is not held")
+    retry_now(session, job, now)
+
+
+def remove(session: Session, job: QueueJob, now: datetime | None = None) -> None:
+    """Take the job out of the queue for good (kept as cancelled for the record)."""
+    if job.state == "in_flight":
+        raise JobStateError(f"job #{job.id} is being sent to QuickBooks right now; try again in a moment")
+    now = now or utcnow()
+    job.state = "cancelled"
+    job.reason = "removed by a person"
+    job.updated_at = now
+    wake_dependents(session, job, now)
+
+
+def counts_by_state(session: Session, connection_id: int) -> dict[str, int]:
+    """Queue depth by state, for the dashboard and metrics."""
+    rows = session.execute(
+        select(QueueJob.state, func.count()).where(QueueJob.connection_id == connection_id)
+        .group_by(QueueJob.state)
+    )
+    return {state: n for state, n in rows}
+
+
+def return_in_flight(session: Session, session_id: int, reason: str, now: datetime | None = None) -> int:
+    """Jobs sent in a session that ended without their answers go back to the queue.
+
+    QuickBooks may have processed them, so each is marked to look its record up before adding again.
+    """
+    now = now or utcnow()
+    result = session.execute(
+        update(QueueJob)
+        .where(QueueJob.session_id == session_id, QueueJob.state == "in_flight")
+        .values(state="pending", session_id=None, needs_lookup=True, reason=reason, updated_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount or 0
+
+
+def pending_ready(session: Session, connection_id: int, now: datetime, limit: int,
+                  lock: bool = True) -> Sequence[QueueJob]:
+    """The next jobs to send, in priority order.
+
+    On PostgreSQL the rows are locked, skipping rows another process holds, so two web processes serving
+    one Web Connector never send the same job.
+    """
+    stmt = (
+        select(QueueJob)
+        .where(
+            QueueJob.connection_id == connection_id,
+            QueueJob.state == "pending",
+            (QueueJob.not_before.is_(None)) | (QueueJob.not_before <= now),
+        )
+        .order_by(QueueJob.priority, QueueJob.id)
+        .limit(limit)
+    )
+    if lock:
+        stmt = stmt.with_for_update(skip_locked=True)
+    return session.scalars(stmt).all()
+
+
+def has_ready(session: Session, connection_id: int, now: datetime) -> bool:
+    """Whether any job can be sent now."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    and_(
+                        QueueJob.connection_id == connection_id,
+                        QueueJob.state == "pending",
+                        (QueueJob.not_before.is_(None)) | (QueueJob.not_before <= now),
+                    )
+                )
+            )
+        )
+    )

@@ -1,0 +1,117 @@
+"""The durable queue: coalescing, dependencies, and the actions a person takes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from qbsync.queue import jobs
+from qbsync.storage.models import QueueJob, utcnow
+
+
+@pytest.fixture
+def conn_id(make_connection):
+    return make_connection().id
+
+
+def test_updates_to_the_same_record_coalesce_into_one_job_with_the_latest_data(runtime, conn_id):
+    with runtime.db.transaction() as s:
+        for n in range(10):
+            jobs.enqueue(s, conn_id, "order", {"version": n}, record_type="order", record_id="727",
+                         coalesce_key="order:727")
+    with runtime.db.transaction() as s:
+        rows = s.scalars(select(QueueJob)).all()
+        assert len(rows) == 1
+        assert rows[0].payload == {"version": 9}
+        assert rows[0].state == "pending"
+
+
+def test_an_update_while_the_first_is_in_flight_waits_for_it(runtime, conn_id):
+    with runtime.db.transaction() as s:
+        first = jobs.enqueue(s, conn_id, "order", {"v": 1}, coalesce_key="order:1")
+        first.state = "in_flight"
+    with runtime.db.transaction() as s:
+        second = jobs.enqueue(s, conn_id, "order", {"v": 2}, coalesce_key="order:1")
+        assert second.id != first.id
+        assert second.state == "waiting"
+        assert [d.id for d in jobs.dependencies(s, second)] == [first.id]
+    with runtime.db.transaction() as s:
+        first = s.get(QueueJob, first.id)
+        jobs.mark_done(s, first)
+    with runtime.db.transaction() as s:
+        assert s.get(QueueJob, second.id).state == "pending"
+
+
+def test_parked_dependency_blocks_its_dependents_with_the_reason(runtime, conn_id):
+    with runtime.db.transaction() as s:
+        customer = jobs.enqueue(s, conn_id, "customer", {}, label="customer Ann")
+        order = jobs.enqueue(s, conn_id, "order", {}, label="order 1", depends_on=[customer])
+        assert order.state == "waiting"
+        jobs.park(s, customer, "QuickBooks answered 3000: bad address")
+    with runtime.db.transaction() as s:
+        order = s.get(QueueJob, order.id)
+        assert order.state == "waiting"
+        assert "bad address" in order.reason and f"#{customer.id}" in order.reason
+        jobs.retry_now(s, s.get(QueueJob, customer.id))
+        jobs.mark_done(s, s.get(QueueJob, customer.id))
+    with runtime.db.transaction() as s:
+        assert s.get(QueueJob, order.id).state == "pending"
+
+
+def test_pick_order_respects_priority_and_retry_time(runtime, conn_id):
+    now = utcnow()
+    with runtime.db.transaction() as s:
+        late = jobs.enqueue(s, conn_id, "order", {}, priority=50)
+        early = jobs.enqueue(s, conn_id, "customer", {}, priority=10)
+        later = jobs.enqueue(s, conn_id, "order", {}, priority=50)
+        jobs.retry_later(s, later, "locked", timedelta(minutes=5), now)
+    with runtime.db.transaction() as s:
+        ready = jobs.pending_ready(s, conn_id, now, 10)
+        assert [j.id for j in ready] == [early.id, late.id]
+        assert jobs.has_ready(s, conn_id, now)
+        assert [j.id for j in jobs.pending_ready(s, conn_id, now + timedelta(minutes=6), 10)] == [
+            early.id, late.id, later.id]
+
+
+def test_hold_release_remove_and_their_refusals(runtime, conn_id):
+    with runtime.db.transaction() as s:
+        job = jobs.enqueue(s, conn_id, "order", {})
+        jobs.hold(s, job)
+        assert job.state == "held"
+        assert not jobs.has_ready(s, conn_id, utcnow())
+        jobs.release(s, job)
+        assert job.state == "pending"
+        job.state = "in_flight"
+        with pytest.raises(jobs.JobStateError):
+            jobs.remove(s, job)
+        with pytest.raises(jobs.JobStateError):
+            jobs.retry_now(s, job)
+        job.state = "parked"
+        jobs.remove(s, job)
+        assert job.state == "cancelled"
+
+
+def test_return_in_flight_marks_jobs_for_lookup(runtime, conn_id):
+    from qbsync.storage.models import QbwcSession
+
+    now = utcnow()
+    with runtime.db.transaction() as s:
+        qs = QbwcSession(connection_id=conn_id, ticket="t1", expires_at=now + timedelta(hours=1))
+        s.add(qs)
+        s.flush()
+        job = jobs.enqueue(s, conn_id, "order", {})
+        job.state, job.session_id = "in_flight", qs.id
+        s.flush()
+        assert jobs.return_in_flight(s, qs.id, "session went stale", now) == 1
+    with runtime.db.transaction() as s:
+        job = s.get(QueueJob, job.id)
+        assert (job.state, job.needs_lookup, job.session_id) == ("pending", True, None)
+        assert job.reason == "session went stale"
+
+
+def test_backoff_doubles_and_caps():
+    assert jobs.backoff(1, 60, 3600) == timedelta(seconds=60)
+    assert jobs.backoff(3, 60, 3600) == timedelta(seconds=240)
+    assert jobs.backoff(20, 60, 3600) == timedelta(seconds=3600)
