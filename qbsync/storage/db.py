@@ -12,13 +12,14 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbsync.config import Config
 from qbsync.storage import encryption
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATION_LOCK_KEY = 0x71_62_73_79_6E_63  # "qbsync"
 
 
 @dataclass
@@ -48,6 +49,9 @@ class Database:
     def upgrade(self) -> None:
         """Create or migrate the schema to the newest revision (idempotent)."""
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Several web processes may start at once: one migrates, the others wait for it.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             cfg = alembic_config(self.engine.url.render_as_string(hide_password=False))
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")

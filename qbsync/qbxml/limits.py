@@ -1,0 +1,33 @@
+"""Field length limits, read from the XSD, for code that must make values fit (unique names, ref numbers)."""
+
+from __future__ import annotations
+
+from qbsync.qbxml import values
+from qbsync.qbxml.errors import QbxmlDataError
+from qbsync.qbxml.fields import Kind, catalog
+
+
+def max_length(path: str, version: str = "13.0") -> int | None:
+    """The maximum length of the element at ``path``, or None when the schema sets none.
+
+    ``path`` starts at an aggregate or a request: ``"CustomerAdd/Name"`` -> 41,
+    ``"InvoiceAdd/BillAddress/Addr1"`` -> 41, ``"InvoiceAdd/RefNumber"`` -> 11,
+    ``"InvoiceAdd/InvoiceLineAdd/ItemRef/FullName"`` -> None. Raises ``QbxmlDataError`` for a path the
+    schema does not have, so a typo cannot pass for "no limit".
+    """
+    field = catalog(version).field_at(path)
+    if field is None:
+        raise QbxmlDataError(f"qbXML {version} has no element at {path!r}")
+    if field.kind == Kind.AGGREGATE:
+        raise QbxmlDataError(f"{path!r} is an aggregate, not a text field")
+    return field.max_length
+
+
+def fit(path: str, text: str, version: str = "13.0") -> str:
+    """``text`` cleaned as ``render_request`` would clean it and cut to the limit at ``path``.
+
+    Use it to build a value that must stay unique after cutting (for example a name plus a suffix).
+    """
+    limit = max_length(path, version)
+    multiline = limit is not None and limit >= values.MULTILINE_MIN_LENGTH
+    return values.clean_text(text, limit, multiline=multiline)

@@ -1,0 +1,231 @@
+"""Read qbXML responses leniently, on a hardened XML parser.
+
+Lenient: the XSD is not enforced (real QuickBooks answers break it now and then), missing requestIDs and
+unknown elements are fine, and every ``*Rs`` becomes a ``Response`` whatever it holds. Hardened: no DTDs,
+no entity expansion, no network, no huge trees; a document declaring a DOCTYPE or entities is refused.
+
+Records are the ``*Ret`` aggregates as nested dicts keyed by the qbXML names (``ListID``, ``EditSequence``,
+``QuantityOnHand``, ``InvoiceLineRet``...). Leaf values stay the exact text QuickBooks sent (convert with
+``Decimal`` where needed). An element the schema allows to repeat is always a list (``InvoiceLineRet``,
+``DataExtRet``, ``SupportedQBXMLVersion``), even with one entry; any other element that happens to repeat
+becomes a list too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from qbsync.qbxml.errors import QbxmlParseError
+from qbsync.qbxml.fields import Catalog, Field, Kind, catalog
+from qbsync.qbxml.status import Outcome, classify
+
+# The newest schema knows every element the older ones do; it decides what repeats.
+_SCHEMA_VERSION = "16.0"
+_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY")
+
+
+@dataclass(frozen=True)
+class Response:
+    """One ``*Rs`` of a response message."""
+
+    type: str  # "CustomerAddRs"
+    request_id: str | None
+    status_code: int
+    severity: str  # "Info" | "Warn" | "Error"
+    message: str
+    records: list[dict[str, object]] = field(default_factory=list)
+    record_types: list[str] = field(default_factory=list)  # "CustomerRet", ... parallel to records
+    iterator_id: str | None = None
+    iterator_remaining_count: int | None = None
+    ret_count: int | None = None
+
+    @property
+    def request_type(self) -> str:
+        """The request this answers, without suffix: "CustomerAdd"."""
+        return self.type.removesuffix("Rs")
+
+    @property
+    def record(self) -> dict[str, object] | None:
+        """The first record, or None."""
+        return self.records[0] if self.records else None
+
+    @property
+    def outcome(self) -> Outcome:
+        """What the sync should do with this answer (see ``status.classify``)."""
+        return classify(self.status_code, self.severity, self.message)
+
+    def records_of(self, ret_type: str) -> list[dict[str, object]]:
+        """The records of one kind, e.g. ``records_of("ItemInventoryRet")`` in an ItemQuery answer."""
+        return [r for r, t in zip(self.records, self.record_types, strict=True) if t == ret_type]
+
+
+@dataclass(frozen=True)
+class ResponseSet:
+    """All responses of one qbXML message, in document order."""
+
+    responses: list[Response]
+
+    def by_request_id(self, request_id: str) -> Response | None:
+        """The response echoing ``request_id``, or None (responses to requests without one have none)."""
+        return next((r for r in self.responses if r.request_id == request_id), None)
+
+    def __iter__(self) -> Iterator[Response]:
+        return iter(self.responses)
+
+    def __len__(self) -> int:
+        return len(self.responses)
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        dtd_validation=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def _document_bytes(xml: str | bytes) -> bytes:
+    if isinstance(xml, str):
+        # The text is already decoded: its declaration (maybe naming another encoding) no longer applies.
+        return _DECLARATION.sub("", xml, count=1).encode("utf-8")
+    if isinstance(xml, bytes | bytearray):
+        data = bytes(xml)
+        return data if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) else data.lstrip()
+    raise QbxmlParseError(f"a qbXML response must be text or bytes, not {type(xml).__name__}")
+
+
+def _as_utf8(data: bytes) -> bytes:
+    """The bytes to scan for a DOCTYPE: UTF-16 documents are decoded first so the scan can see it."""
+    for bom, encoding in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace").encode("utf-8")
+    return data
+
+
+def _root(xml: str | bytes) -> etree._Element:
+    data = _document_bytes(xml)
+    if not data.strip():
+        raise QbxmlParseError("the qbXML response is empty")
+    if any(marker in _as_utf8(data) for marker in _FORBIDDEN):
+        raise QbxmlParseError("the qbXML response declares a DOCTYPE or entities; refused")
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as error:
+        raise QbxmlParseError(f"the qbXML response is not well-formed XML: {error}") from None
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise QbxmlParseError("the qbXML response declares a DOCTYPE; refused")
+    return root
+
+
+def _message_set(root: etree._Element) -> etree._Element:
+    if root.tag == "QBXMLMsgsRs":
+        return root
+    found = root.find("QBXMLMsgsRs") if root.tag == "QBXML" else None
+    if found is None:
+        raise QbxmlParseError(
+            f"not a qbXML response: expected <QBXML><QBXMLMsgsRs>, found <{root.tag}>"
+            + ("" if root.tag != "QBXML" else " without QBXMLMsgsRs")
+        )
+    return found
+
+
+def _elements(node: etree._Element) -> list[etree._Element]:
+    return [child for child in node if isinstance(child.tag, str)]
+
+
+def _value(cat: Catalog, node: etree._Element, schema: Field | None) -> object:
+    if _elements(node) or (schema is not None and schema.kind == Kind.AGGREGATE):
+        return _record(cat, node, schema)
+    return node.text or ""
+
+
+def _record(cat: Catalog, node: etree._Element, schema: Field | None) -> dict[str, object]:
+    known = cat.children(schema)
+    out: dict[str, object] = {}
+    listed: set[str] = set()  # names that hold a list
+    for child in _elements(node):
+        name = child.tag
+        child_schema = known.get(name)
+        value = _value(cat, child, child_schema)
+        if name in listed:
+            out[name].append(value)  # type: ignore[union-attr]
+        elif (child_schema is not None and child_schema.repeated) or name in out:
+            out[name] = [out[name], value] if name in out else [value]
+            listed.add(name)
+        else:
+            out[name] = value
+    return out
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _severity(given: str | None, code: int) -> str:
+    for name in ("Info", "Warn", "Error"):
+        if given and given.strip().lower() == name.lower():
+            return name
+    return "Info" if 0 <= code < 500 else "Warn" if 500 <= code < 1000 else "Error"
+
+
+def _response(cat: Catalog, node: etree._Element) -> Response:
+    name = node.tag
+    code = _int(node.get("statusCode"))
+    message = node.get("statusMessage", "")
+    if code is None:
+        problem = f"QuickBooks sent {name} without a valid statusCode ({node.get('statusCode')!r})"
+        message = f"{problem}: {message}" if message else problem
+        code = -1
+    schema = cat.element(name)
+    known = cat.children(schema)
+    children = _elements(node)
+    records: list[dict[str, object]] = []
+    types: list[str] = []
+    rets = [c for c in children if c.tag.endswith("Ret")]
+    if rets:
+        for ret in rets:
+            records.append(_record(cat, ret, known.get(ret.tag) or cat.element(ret.tag)))
+            types.append(ret.tag)
+    else:
+        # TxnVoidRs, TxnDelRs...: the answer's fields sit directly in the Rs.
+        record = _record(cat, node, schema)
+        record.pop("ErrorRecovery", None)
+        if record:
+            records.append(record)
+            types.append(name)
+    return Response(
+        type=name,
+        request_id=node.get("requestID"),
+        status_code=code,
+        severity=_severity(node.get("statusSeverity"), code),
+        message=message,
+        records=records,
+        record_types=types,
+        iterator_id=node.get("iteratorID"),
+        iterator_remaining_count=_int(node.get("iteratorRemainingCount")),
+        ret_count=_int(node.get("retCount")),
+    )
+
+
+def parse_response(xml: str | bytes) -> ResponseSet:
+    """Every ``*Rs`` of a qbXML response, in document order.
+
+    Raises ``QbxmlParseError`` for anything that is not a qbXML response: not XML, a DOCTYPE or entity
+    declaration, or no ``QBXMLMsgsRs``.
+    """
+    message_set = _message_set(_root(xml))
+    cat = catalog(_SCHEMA_VERSION)
+    return ResponseSet([_response(cat, node) for node in _elements(message_set)])

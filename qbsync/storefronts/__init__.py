@@ -1,0 +1,1 @@
+"""Storefronts: WooCommerce and Shopify."""

@@ -1,0 +1,679 @@
+"""The plain typed records the sync engine consumes, and how platform JSON values become their fields.
+
+The engine never sees WooCommerce or Shopify JSON: the normalizers in ``woocommerce/normalize.py`` and
+``shopify/normalize.py`` turn it into these frozen dataclasses.
+
+Conventions, the same in every record:
+
+- Money and quantities are ``Decimal``, never ``float``. Parse a platform body with
+  :func:`load_payload` (``json.loads(..., parse_float=Decimal)``) so a JSON number such as WooCommerce's
+  ``line_items[].price`` keeps its exact digits; a float that slipped through is converted via ``str()``.
+- Storefront ids are strings (Shopify ids exceed 2^53). An absent id is ``None``, never ``"0"``.
+- Datetimes are aware UTC. (Tables store naive UTC: ``dt.replace(tzinfo=None)`` when writing one.)
+- Free text (names, company, note, reason) is ``""`` when absent; codes and ids that may be absent
+  (sku, variant id, transaction id) are ``None``.
+- ``to_dict()`` is JSON-safe (Decimals as strings, datetimes ISO 8601) and ``from_dict()`` rebuilds the
+  identical record, so queue jobs can store records as JSON payloads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any, ClassVar, Self, Union, get_args, get_origin, get_type_hints
+
+import lxml.html
+from lxml import etree
+
+ZERO = Decimal("0")
+MAX_EXACT_FLOAT_INT = 2**53
+# Money and quantities the normalizers accept (a float's repr has up to 17 significant digits).
+MAX_DIGITS_BEFORE_POINT = 15
+MAX_DECIMAL_PLACES = 20
+
+# What a webhook topic is about (resource_of_topic) and what happened to it.
+RESOURCE_TYPES = ("order", "customer", "product", "refund", "stock", "coupon")
+EVENTS = ("created", "updated", "deleted", "restored")
+ORDER_STATUSES = ("pending", "processing", "on_hold", "completed", "cancelled", "refunded", "failed")
+PRODUCT_KINDS = ("inventory", "non_inventory", "service")
+
+
+def check_resource_type(resource_type: str) -> None:
+    """Raise ValueError unless ``resource_type`` is one of :data:`RESOURCE_TYPES`."""
+    if resource_type not in RESOURCE_TYPES:
+        known = ", ".join(RESOURCE_TYPES)
+        raise ValueError(f"unknown resource type {resource_type!r}; expected one of {known}")
+
+
+class InvalidPayload(ValueError):  # noqa: N818 - the name the webhook receivers and backfill catch
+    """A platform payload the normalizers cannot read; ``str(error)`` names the field and the reason.
+
+    The webhook receiver answers 400 with this text.
+    """
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading platform JSON values
+
+
+_DECIMAL_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def load_payload(body: bytes | str) -> dict[str, Any]:
+    """Parse a platform body into a JSON object, keeping every JSON number with a fraction as ``Decimal``.
+
+    Raises :class:`InvalidPayload` when the body is not JSON or not a JSON object.
+    """
+    try:
+        data = json.loads(body, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidPayload(f"body: not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise InvalidPayload("body: JSON nested too deeply") from exc
+    if not isinstance(data, dict):
+        raise InvalidPayload(f"body: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def to_decimal(value: Any, field: str) -> Decimal:
+    """A JSON money or quantity value as ``Decimal``: a decimal string, an int, a Decimal or a float.
+
+    A float is converted through ``str()`` (its shortest repr), so ``12.1`` becomes ``Decimal("12.1")``.
+    """
+    if isinstance(value, bool) or value is None:
+        raise InvalidPayload(f"{field}: expected a number, got {json.dumps(value)}")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, float):
+        result = Decimal(str(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        # Decimal() alone would also take "1_000", "NaN" and "Infinity".
+        if not _DECIMAL_TEXT.fullmatch(text):
+            raise InvalidPayload(f"{field}: not a decimal number: {value!r}")
+        result = Decimal(text)
+    else:
+        raise InvalidPayload(f"{field}: expected a number, got {type(value).__name__}")
+    if not result.is_finite():
+        raise InvalidPayload(f"{field}: not a finite number: {value!r}")
+    # Beyond these, Decimal arithmetic would round or overflow instead of adding up exactly.
+    if result and result.adjusted() > MAX_DIGITS_BEFORE_POINT - 1:
+        raise InvalidPayload(f"{field}: number too large: {value!r}")
+    if result.as_tuple().exponent < -MAX_DECIMAL_PLACES:  # type: ignore[operator]
+        raise InvalidPayload(f"{field}: more than {MAX_DECIMAL_PLACES} decimal places: {value!r}")
+    return result
+
+
+def to_id(value: Any, field: str) -> str:
+    """A storefront id as a string; ints of any size stay exact, a float that lost digits is refused."""
+    if isinstance(value, bool) or value is None:
+        raise InvalidPayload(f"{field}: expected an id, got {json.dumps(value)}")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise InvalidPayload(f"{field}: empty id")
+        return text
+    if isinstance(value, Decimal):
+        if value.is_finite() and value == value.to_integral_value():
+            return str(int(value))
+        raise InvalidPayload(f"{field}: not a whole-number id: {value!r}")
+    if isinstance(value, float):
+        # Only a parser that reads ints as floats produces this; beyond 2^53 the digits are already gone.
+        if not value.is_integer():
+            raise InvalidPayload(f"{field}: not a whole-number id: {value!r}")
+        if abs(value) > MAX_EXACT_FLOAT_INT:
+            raise InvalidPayload(f"{field}: id {value!r} was parsed as a float and lost precision")
+        return str(int(value))
+    raise InvalidPayload(f"{field}: expected an id, got {type(value).__name__}")
+
+
+def to_utc(value: Any, field: str) -> datetime | None:
+    """An ISO 8601 timestamp as aware UTC; one without an offset is taken as UTC (WooCommerce ``*_gmt``).
+
+    ``None`` and ``""`` give ``None``.
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidPayload(f"{field}: expected an ISO 8601 date, got {type(value).__name__}")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise InvalidPayload(f"{field}: not an ISO 8601 date: {value!r}") from exc
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def plain_text(html: str) -> str:
+    """The text of an HTML fragment (product descriptions), tags dropped, entities decoded, whitespace
+    collapsed to single spaces."""
+    if not html or not html.strip():
+        return ""
+    try:
+        text = lxml.html.fragment_fromstring(html, create_parent="div").text_content()
+    except (etree.ParserError, ValueError):
+        text = html
+    return " ".join(text.split())
+
+
+class Payload:
+    """One JSON object of a platform payload, read field by field; every error names the field's path."""
+
+    def __init__(self, data: Any, path: str = "") -> None:
+        if not isinstance(data, Mapping):
+            raise InvalidPayload(f"{path or 'payload'}: expected a JSON object, got {type(data).__name__}")
+        self.data: Mapping[str, Any] = data
+        self.path = path
+
+    def where(self, key: str) -> str:
+        """The dotted path of ``key`` inside the whole payload, for error messages."""
+        return f"{self.path}.{key}" if self.path else key
+
+    def get(self, key: str) -> Any:
+        """The raw value, or None when absent."""
+        return self.data.get(key)
+
+    def has(self, key: str) -> bool:
+        """True when the key is present with a value other than null or ``""``."""
+        return self.data.get(key) not in (None, "")
+
+    def require(self, key: str) -> Any:
+        """The raw value; raise InvalidPayload when it is absent or null."""
+        if self.data.get(key) is None:
+            raise InvalidPayload(f"{self.where(key)}: required field is missing")
+        return self.data[key]
+
+    def id(self, key: str) -> str:
+        """A required id."""
+        return to_id(self.require(key), self.where(key))
+
+    def optional_id(self, key: str) -> str | None:
+        """An id, or None when absent, null, ``""`` or 0 (WooCommerce's "none")."""
+        value = self.data.get(key)
+        if value in (None, "", 0, "0") or isinstance(value, bool):
+            return None
+        return to_id(value, self.where(key))
+
+    def text(self, key: str) -> str:
+        """A text field, ``""`` when absent or null; numbers are given as their text."""
+        value = self.data.get(key)
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            return value.strip()
+        if isinstance(value, int | Decimal) and not isinstance(value, bool):
+            return str(value)
+        raise InvalidPayload(f"{self.where(key)}: expected text, got {type(value).__name__}")
+
+    def optional_text(self, key: str) -> str | None:
+        """A text field, None when absent, null or blank."""
+        return self.text(key) or None
+
+    def decimal(self, key: str) -> Decimal:
+        """A required number."""
+        return to_decimal(self.require(key), self.where(key))
+
+    def decimal_or(self, key: str, default: Decimal = ZERO) -> Decimal:
+        """A number, ``default`` when absent, null or ``""`` (WooCommerce's empty money)."""
+        if not self.has(key):
+            return default
+        return to_decimal(self.data[key], self.where(key))
+
+    def optional_decimal(self, key: str) -> Decimal | None:
+        """A number, or None when absent, null or ``""``."""
+        if not self.has(key):
+            return None
+        return to_decimal(self.data[key], self.where(key))
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        """A JSON boolean (0/1 accepted), ``default`` when absent or null."""
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if value in (0, 1):
+            return bool(value)
+        raise InvalidPayload(f"{self.where(key)}: expected true or false, got {value!r}")
+
+    def when(self, key: str) -> datetime | None:
+        """A timestamp as aware UTC, or None."""
+        return to_utc(self.data.get(key), self.where(key))
+
+    def object(self, key: str) -> Payload | None:
+        """A nested object, or None when absent or null."""
+        value = self.data.get(key)
+        if value is None:
+            return None
+        return Payload(value, self.where(key))
+
+    def objects(self, key: str) -> list[Payload]:
+        """A list of objects, ``[]`` when absent or null."""
+        value = self.data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise InvalidPayload(f"{self.where(key)}: expected a list, got {type(value).__name__}")
+        return [Payload(item, f"{self.where(key)}[{i}]") for i, item in enumerate(value)]
+
+    def required_objects(self, key: str) -> list[Payload]:
+        """A list of objects that must be present (it may be empty)."""
+        self.require(key)
+        return self.objects(key)
+
+
+# --------------------------------------------------------------------------------------------------
+# Records
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, Record):
+        return value.to_dict()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_to_json(item) for item in value]
+    return value
+
+
+def _without_modified_at(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_modified_at(v) for k, v in value.items() if k != "modified_at"}
+    if isinstance(value, list):
+        return [_without_modified_at(item) for item in value]
+    return value
+
+
+def _from_json(value: Any, hint: Any, where: str) -> Any:
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        options = get_args(hint)
+        if value is None:
+            if type(None) in options:
+                return None
+            raise ValueError(f"{where}: must not be null")
+        (inner,) = [option for option in options if option is not type(None)]
+        return _from_json(value, inner, where)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ValueError(f"{where}: expected a list")
+        item_hint = get_args(hint)[0]
+        return tuple(_from_json(item, item_hint, f"{where}[{i}]") for i, item in enumerate(value))
+    if hint is Decimal:
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: expected a decimal string, got {value!r}")
+        try:
+            return Decimal(value)
+        except InvalidOperation as exc:
+            raise ValueError(f"{where}: not a decimal: {value!r}") from exc
+    if hint is datetime:
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: expected an ISO 8601 string, got {value!r}")
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"{where}: not an ISO 8601 date: {value!r}") from exc
+    if isinstance(hint, type) and issubclass(hint, Record):
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: expected an object")
+        return hint.from_dict(value, _where=where)
+    if hint in (str, bool) and not isinstance(value, hint):
+        raise ValueError(f"{where}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def _conforms(value: Any, hint: Any) -> bool:
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        return any(_conforms(value, option) for option in get_args(hint))
+    if origin is tuple:
+        item_hint = get_args(hint)[0]
+        return isinstance(value, tuple) and all(_conforms(item, item_hint) for item in value)
+    if hint is type(None):
+        return value is None
+    if hint is datetime:
+        # Aware UTC only: a naive or offset time would compare and serialise differently.
+        return isinstance(value, datetime) and value.utcoffset() == timedelta(0)
+    if hint is Decimal:
+        return isinstance(value, Decimal) and value.is_finite()
+    return isinstance(value, hint)
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return {f.name: get_type_hints(cls)[f.name] for f in dataclasses.fields(cls)}
+
+
+class Record:
+    """Base of every record: type checks on creation, JSON round trip, fingerprint."""
+
+    __slots__ = ()
+
+    def __post_init__(self) -> None:
+        for name, hint in _hints(type(self)).items():
+            value = getattr(self, name)
+            if not _conforms(value, hint):
+                raise TypeError(f"{type(self).__name__}.{name}: {value!r} is not {hint}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as JSON-safe data: Decimals as strings, datetimes ISO 8601, tuples as lists."""
+        return {f.name: _to_json(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, _where: str = "") -> Self:
+        """Rebuild a record from :meth:`to_dict` output; raise ValueError naming a missing/bad/unknown key."""
+        where = _where or cls.__name__
+        hints = _hints(cls)
+        unknown = set(data) - set(hints)
+        if unknown:
+            raise ValueError(f"{where}: unknown fields {sorted(unknown)}")
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.name in data:
+                values[f.name] = _from_json(data[f.name], hints[f.name], f"{where}.{f.name}")
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ValueError(f"{where}.{f.name}: required field is missing")
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise ValueError(f"{where}: {exc}") from exc
+
+    def fingerprint(self) -> str:
+        """A stable sha256 (hex) of the record's content, ignoring ``modified_at`` at every level.
+
+        Equal fingerprints mean nothing QuickBooks could see has changed, so the engine can skip the
+        update (storefronts re-send unchanged records, e.g. WooCommerce's double ``product.updated``).
+        """
+        content = _without_modified_at(self.to_dict())
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+_record = dataclass(frozen=True, slots=True, kw_only=True)
+
+
+@_record
+class Address(Record):
+    """A postal address. ``state`` and ``country`` are codes when the platform gives them (CA, US)."""
+
+    first_name: str = ""
+    last_name: str = ""
+    company: str = ""
+    line1: str = ""
+    line2: str = ""
+    city: str = ""
+    state: str = ""
+    postcode: str = ""
+    country: str = ""
+    phone: str = ""
+
+
+@_record
+class Customer(Record):
+    """A storefront customer, or a guest built from an order's billing details.
+
+    A guest has ``storefront_id`` None and ``is_guest`` True: match it by e-mail or name.
+    """
+
+    storefront_id: str | None
+    email: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    company: str = ""
+    phone: str = ""
+    billing: Address | None = None
+    shipping: Address | None = None
+    modified_at: datetime | None = None
+    is_guest: bool = False
+
+
+@_record
+class Product(Record):
+    """One sellable item: a simple product, a WooCommerce variation or a Shopify variant.
+
+    ``product_id`` is the storefront product (for a variant: its parent product, as order lines name it);
+    ``variant_id`` the variation/variant or None; ``parent_id`` equals ``product_id`` for a variant and
+    is None otherwise. ``kind`` is "inventory" when the store manages stock, else "service" for
+    virtual/downloadable/no-shipping items, else "non_inventory". ``stock_quantity`` is None unless
+    stock is managed. ``inventory_item_id`` is Shopify's key for stock levels.
+    """
+
+    KINDS: ClassVar[tuple[str, ...]] = PRODUCT_KINDS
+
+    product_id: str
+    variant_id: str | None = None
+    parent_id: str | None = None
+    sku: str | None = None
+    name: str
+    description: str = ""
+    price: Decimal | None = None
+    cost: Decimal | None = None
+    manages_stock: bool = False
+    stock_quantity: Decimal | None = None
+    taxable: bool = True
+    active: bool = True
+    modified_at: datetime | None = None
+    inventory_item_id: str | None = None
+    kind: str = "non_inventory"
+
+    def __post_init__(self) -> None:
+        Record.__post_init__(self)
+        if self.kind not in PRODUCT_KINDS:
+            raise ValueError(f"Product.kind: {self.kind!r} is not one of {', '.join(PRODUCT_KINDS)}")
+
+
+@_record
+class TaxLine(Record):
+    """Tax at one rate. ``amount`` is all tax at this rate (items and shipping); ``shipping_amount`` is
+    the part charged on shipping. ``rate_percent`` is e.g. ``Decimal("6")`` for 6 %, None if unknown.
+    """
+
+    rate_id: str | None = None
+    code: str = ""
+    label: str = ""
+    rate_percent: Decimal | None = None
+    amount: Decimal
+    shipping_amount: Decimal = ZERO
+    compound: bool = False
+
+
+@_record
+class OrderLine(Record):
+    """One product line of an order.
+
+    ``subtotal`` is the line before discounts, ``total`` after; both exclude tax unless the order's
+    ``prices_include_tax`` is True. ``unit_price`` is the price of one unit before discounts.
+    """
+
+    id: str | None = None
+    product_id: str | None = None
+    variant_id: str | None = None
+    sku: str | None = None
+    name: str
+    quantity: Decimal
+    unit_price: Decimal
+    subtotal: Decimal
+    total: Decimal
+    tax: Decimal = ZERO
+    taxable: bool = True
+    tax_lines: tuple[TaxLine, ...] = ()
+
+    @property
+    def discount(self) -> Decimal:
+        """The discount allocated to this line."""
+        return self.subtotal - self.total
+
+
+@_record
+class ShippingLine(Record):
+    """One shipping charge; ``amount`` before shipping discounts (``discount``, already in the order's
+    discount lines), ``tax`` the tax on it."""
+
+    id: str | None = None
+    method_id: str = ""
+    title: str = ""
+    amount: Decimal
+    discount: Decimal = ZERO
+    tax: Decimal = ZERO
+    tax_lines: tuple[TaxLine, ...] = ()
+
+
+@_record
+class FeeLine(Record):
+    """One fee (may be negative), e.g. a WooCommerce fee line or Shopify duties/additional fees."""
+
+    id: str | None = None
+    name: str = ""
+    amount: Decimal
+    tax: Decimal = ZERO
+    taxable: bool = False
+    tax_lines: tuple[TaxLine, ...] = ()
+
+
+@_record
+class DiscountLine(Record):
+    """One discount (coupon code, automatic or manual discount); ``amount`` is positive and excludes tax
+    unless the order's prices include tax; ``tax`` is the tax it removed where the platform says."""
+
+    code: str = ""
+    title: str = ""
+    amount: Decimal
+    tax: Decimal = ZERO
+
+
+@_record
+class RefundSummary(Record):
+    """A refund as an order lists it; ``amount`` positive."""
+
+    storefront_id: str
+    amount: Decimal
+    reason: str = ""
+
+
+@_record
+class Order(Record):
+    """A storefront order as placed (refunds are separate records, summarised in ``refunds``).
+
+    ``number`` is what the merchant sees ("1001" for Shopify's "#1001"). ``status`` is one of
+    pending, processing, on_hold, completed, cancelled, refunded, failed; ``raw_status`` is the
+    platform's own word (Shopify: its ``financial_status``). ``prices_include_tax`` tells whether line,
+    shipping, fee and discount amounts include tax (WooCommerce amounts never do; Shopify's do when the
+    shop's ``taxes_included``). ``subtotal`` is the lines before discounts.
+    """
+
+    STATUSES: ClassVar[tuple[str, ...]] = ORDER_STATUSES
+
+    storefront_id: str
+    number: str
+    status: str
+    raw_status: str = ""
+    paid: bool = False
+    date_paid: datetime | None = None
+    cancelled_at: datetime | None = None
+    currency: str
+    created_at: datetime
+    modified_at: datetime | None = None
+    customer: Customer
+    billing: Address | None = None
+    shipping: Address | None = None
+    lines: tuple[OrderLine, ...] = ()
+    shipping_lines: tuple[ShippingLine, ...] = ()
+    fee_lines: tuple[FeeLine, ...] = ()
+    discounts: tuple[DiscountLine, ...] = ()
+    tax_lines: tuple[TaxLine, ...] = ()
+    subtotal: Decimal = ZERO
+    discount_total: Decimal = ZERO
+    shipping_total: Decimal = ZERO
+    tax_total: Decimal = ZERO
+    total: Decimal
+    prices_include_tax: bool = False
+    payment_method: str = ""
+    payment_method_title: str = ""
+    transaction_id: str | None = None
+    note: str = ""
+    refunds: tuple[RefundSummary, ...] = ()
+
+    def __post_init__(self) -> None:
+        Record.__post_init__(self)
+        if self.status not in ORDER_STATUSES:
+            raise ValueError(f"Order.status: {self.status!r} is not one of {', '.join(ORDER_STATUSES)}")
+
+    def computed_total(self) -> Decimal:
+        """The total the order's own lines add up to: lines (before discounts) + shipping + fees
+        − discounts + tax (tax only when prices exclude it)."""
+        total = (
+            sum((line.subtotal for line in self.lines), ZERO)
+            + sum((line.amount for line in self.shipping_lines), ZERO)
+            + sum((line.amount for line in self.fee_lines), ZERO)
+            - sum((line.amount for line in self.discounts), ZERO)
+        )
+        if not self.prices_include_tax:
+            total += sum((line.amount for line in self.tax_lines), ZERO)
+        return total
+
+    def total_difference(self) -> Decimal:
+        """``total`` minus :meth:`computed_total`: zero when the platform's numbers agree; otherwise the
+        engine adds a rounding line for it or flags the order rather than post a wrong total."""
+        return self.total - self.computed_total()
+
+
+@_record
+class RefundLine(Record):
+    """One refunded order line: positive quantity, ``amount`` (after discounts, without tax) and
+    ``tax``; ``line_id`` is the order line it refunds; ``restock`` None when the platform does not say."""
+
+    line_id: str | None = None
+    product_id: str | None = None
+    variant_id: str | None = None
+    sku: str | None = None
+    quantity: Decimal = ZERO
+    amount: Decimal = ZERO
+    tax: Decimal = ZERO
+    restock: bool | None = None
+
+
+@_record
+class Refund(Record):
+    """A refund of an order. ``amount`` is the money returned (positive); ``shipping`` the part that was
+    shipping; ``restock`` True when any line went back to stock, None when the platform does not say."""
+
+    storefront_id: str
+    order_id: str
+    amount: Decimal
+    reason: str = ""
+    lines: tuple[RefundLine, ...] = ()
+    shipping: Decimal = ZERO
+    restock: bool | None = None
+    created_at: datetime | None = None
+
+
+@_record
+class StockLevel(Record):
+    """Stock of one item, at one location when the platform has locations (Shopify).
+
+    WooCommerce levels carry product/variant id and sku; Shopify inventory levels carry only
+    ``inventory_item_id`` and ``location_id``. ``quantity`` is None when the store does not track it.
+    """
+
+    product_id: str | None = None
+    variant_id: str | None = None
+    sku: str | None = None
+    inventory_item_id: str | None = None
+    location_id: str | None = None
+    quantity: Decimal | None = None
+    modified_at: datetime | None = None

@@ -1,0 +1,1 @@
+"""Shopify: normalizers (``normalize``) and the REST client (``client``)."""

@@ -1,0 +1,1 @@
+"""WooCommerce: normalizers (``normalize``) and the REST client (``client``)."""

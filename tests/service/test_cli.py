@@ -1,0 +1,114 @@
+"""The `qbsync` command line: connections, .qwc files, and bringing an empty database up to date."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+from lxml import etree
+
+from qbsync.service.cli import main
+from tests.conftest import TEST_SECRET_KEY
+
+
+@pytest.fixture
+def fresh_env(tmp_path):
+    """An environment pointing at a database file that does not exist yet."""
+    return {
+        "QBSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}",
+        "QBSYNC_DATA_DIR": str(tmp_path / "data"),
+        "QBSYNC_SECRET_KEY": TEST_SECRET_KEY,
+        "QBSYNC_REDIS_URL": "",
+    }
+
+
+def _add(runner, env, name="shop", user="shop-qbwc", password="correct horse battery"):
+    return runner.invoke(main, [
+        "connection", "add", name, "--platform", "woocommerce", "--store-url", "https://shop.example.com",
+        "--webhook-secret", "whsec-123", "--qbwc-username", user, "--qbwc-password", password,
+        "--consumer-key", "ck_abc", "--consumer-secret", "cs_supersecret",
+    ], env=env)
+
+
+def test_connection_add_migrates_an_empty_database_and_stores_secrets_encrypted(fresh_env, tmp_path):
+    runner = CliRunner()
+    result = _add(runner, fresh_env)
+    assert result.exit_code == 0, result.output
+    assert "added connection 'shop'" in result.output
+    raw = sqlite3.connect(tmp_path / "fresh.sqlite3")
+    tables = {r[0] for r in raw.execute("select name from sqlite_master where type='table'")}
+    assert {"connections", "queue_jobs", "alembic_version", "webhook_deliveries"} <= tables
+    secret, creds, pw_hash = raw.execute(
+        "select webhook_secret, api_credentials, qbwc_password_hash from connections").fetchone()
+    assert "whsec-123" not in secret and "cs_supersecret" not in creds
+    assert pw_hash.startswith("$argon2id$") and "correct horse" not in pw_hash
+
+    listed = runner.invoke(main, ["connection", "list"], env=fresh_env)
+    assert listed.exit_code == 0 and "shop\twoocommerce\thttps://shop.example.com" in listed.output
+    assert "cs_supersecret" not in listed.output
+
+
+def test_duplicate_names_and_users_are_refused_with_a_reason(fresh_env):
+    runner = CliRunner()
+    assert _add(runner, fresh_env).exit_code == 0
+    again = _add(runner, fresh_env)
+    assert again.exit_code != 0 and "already exists" in again.output
+    same_user = _add(runner, fresh_env, name="other")
+    assert same_user.exit_code != 0 and "already used by another connection" in same_user.output
+    short = _add(runner, fresh_env, name="third", user="u3", password="short")
+    assert short.exit_code != 0 and "at least 8 characters" in short.output
+
+
+def test_qwc_is_stable_and_warns_about_plain_http(fresh_env):
+    runner = CliRunner()
+    assert _add(runner, fresh_env).exit_code == 0
+    first = runner.invoke(main, ["qwc", "shop", "--url", "https://sync.example.com/qbwc"], env=fresh_env)
+    second = runner.invoke(main, ["qwc", "shop", "--url", "https://sync.example.com/qbwc"], env=fresh_env)
+    assert first.exit_code == 0, first.output
+    assert first.stdout == second.stdout
+    doc = etree.fromstring(first.stdout.encode())
+    fields = {el.tag: (el.text or "") for el in doc}
+    for tag in ("AppName", "AppID", "AppURL", "AppDescription", "AppSupport", "UserName", "OwnerID", "FileID",
+                "QBType", "Scheduler", "IsReadOnly", "UnattendedModePref"):
+        assert tag in fields, tag
+    assert fields["AppURL"] == "https://sync.example.com/qbwc"
+    assert fields["AppSupport"].startswith("https://sync.example.com/")
+    assert fields["UserName"] == "shop-qbwc" and fields["IsReadOnly"] == "false" and fields["QBType"] == "QBFS"
+    assert fields["OwnerID"].startswith("{") and fields["FileID"] != fields["OwnerID"]
+
+    plain = runner.invoke(main, ["qwc", "shop", "--url", "http://sync.example.com/qbwc"], env=fresh_env)
+    assert "refuses that for anything but localhost" in plain.stderr
+    local = runner.invoke(main, ["qwc", "shop", "--url", "http://localhost:8000/qbwc"], env=fresh_env)
+    assert local.stderr == ""
+
+    missing = runner.invoke(main, ["qwc", "nope", "--url", "https://x/qbwc"], env=fresh_env)
+    assert missing.exit_code != 0 and "no connection named 'nope' (connections: shop)" in missing.output
+
+
+def test_set_password_changes_what_authenticates(fresh_env):
+    from qbsync.connections import get_connection
+    from qbsync.passwords import verify_password
+    from qbsync.service.runtime import current
+
+    runner = CliRunner()
+    assert _add(runner, fresh_env).exit_code == 0
+    result = runner.invoke(main, ["connection", "set-password", "shop", "--password", "a-new-password-1"],
+                           env=fresh_env)
+    assert result.exit_code == 0, result.output
+    with current().db.transaction() as s:
+        conn = get_connection(s, "shop")
+        assert verify_password(conn.qbwc_password_hash, "a-new-password-1")
+        assert not verify_password(conn.qbwc_password_hash, "correct horse battery")
+
+
+def test_a_bad_secret_key_is_a_clear_cli_error(fresh_env):
+    env = dict(fresh_env, QBSYNC_SECRET_KEY="not-a-key")
+    result = CliRunner().invoke(main, ["connection", "list"], env=env)
+    assert result.exit_code != 0
+    assert "QBSYNC_SECRET_KEY is not a valid key" in result.output
+
+
+def test_worker_without_redis_explains_why_it_is_not_needed(fresh_env):
+    result = CliRunner().invoke(main, ["worker", "--burst"], env=fresh_env)
+    assert result.exit_code != 0 and "QBSYNC_REDIS_URL is not set" in result.output
