@@ -19,6 +19,7 @@ from qbsync.connections import (
     set_qbwc_password,
 )
 from qbsync.service.runtime import Runtime, open_runtime
+from qbsync.simulator.cli import simulate
 from qbsync.storage.encryption import SecretKeyError
 
 
@@ -198,16 +199,8 @@ def db_upgrade() -> None:
     click.echo(f"database up to date: {runtime.db.engine.url.render_as_string(hide_password=True)}")
 
 
-def _register_optional_commands() -> None:
-    """Commands that live beside what they run."""
-    try:
-        from qbsync.simulator.cli import simulate
-    except ImportError:
-        return
-    main.add_command(simulate)
-
-
-_register_optional_commands()
+# Commands that live beside what they run.
+main.add_command(simulate)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -1,0 +1,249 @@
+"""List elements (customers, items, accounts, payment methods...): Add, Mod, and the standard company."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+from qbsync.simulator.company_store import (
+    HIERARCHICAL_KINDS,
+    ITEM_KINDS,
+    Record,
+    StatusError,
+    Store,
+    decimal_of,
+    money,
+    object_not_found,
+    price,
+    quantity,
+    stale_edit_sequence,
+)
+
+# Items that default to the taxable code when an Add names none (QuickBooks' default for goods).
+TAXABLE_BY_DEFAULT = ("ItemInventory", "ItemNonInventory")
+
+
+@dataclass
+class Preferences:
+    """ListIDs of the records QuickBooks falls back on (the company's sales tax and account settings)."""
+
+    default_item_sales_tax: str = ""
+    taxable_code: str = ""
+    non_taxable_code: str = ""
+    ar_account: str = ""
+    undeposited_funds: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        """Plain JSON form."""
+        return asdict(self)
+
+
+def ref_to(store: Store, record_id: str) -> dict[str, str]:
+    """A canonical reference to an existing record."""
+    record = store.get(store.records.keys(), record_id)
+    if record is None:
+        raise object_not_found(record_id)
+    return {"ListID": record.id, "FullName": store.full_name(record)}
+
+
+def add_list_element(store: Store, prefs: Preferences, kind: str, add: dict[str, Any]) -> Record:
+    """Create a list element from its ``XxxAdd`` aggregate (3140 on a bad reference, 3100 on a taken name)."""
+    data = copy.deepcopy(add)
+    parent_kinds = (kind,) if kind in HIERARCHICAL_KINDS else ()
+    store.resolve_refs(data, kind, parent_kinds)
+    name = str(data.get("Name", "")).strip()
+    data["Name"] = name
+    full_name = name
+    if isinstance(data.get("ParentRef"), dict):
+        full_name = f"{data['ParentRef']['FullName']}:{name}"
+    store.check_name_free(kind, full_name)
+    if "BarCode" in data:
+        barcode = data.pop("BarCode")
+        if isinstance(barcode, dict) and barcode.get("BarCodeValue"):
+            data["BarCodeValue"] = barcode["BarCodeValue"]
+    data.setdefault("IsActive", "true")
+    _apply_defaults(store, prefs, kind, data)
+    return store.create(kind, data)
+
+
+def _apply_defaults(store: Store, prefs: Preferences, kind: str, data: dict[str, Any]) -> None:
+    if kind == "Customer":
+        if "SalesTaxCodeRef" not in data and prefs.taxable_code:
+            data["SalesTaxCodeRef"] = ref_to(store, prefs.taxable_code)
+        data.setdefault("JobStatus", "None")
+        data.pop("OpenBalance", None)  # an opening balance would need a journal; not simulated
+    elif kind in ITEM_KINDS and kind != "ItemSalesTax" and "SalesTaxCodeRef" not in data:
+        code = prefs.taxable_code if kind in TAXABLE_BY_DEFAULT else prefs.non_taxable_code
+        if code:
+            data["SalesTaxCodeRef"] = ref_to(store, code)
+    if kind == "ItemInventory":
+        on_hand = decimal_of(data.pop("QuantityOnHand", None))
+        total_value = data.pop("TotalValue", None)
+        data.pop("InventoryDate", None)
+        cost = decimal_of(data.get("PurchaseCost"))
+        if total_value not in (None, "") and on_hand:
+            cost = decimal_of(total_value) / on_hand
+        data.setdefault("SalesPrice", "0.00")
+        data.setdefault("PurchaseCost", "0.00")
+        data["QuantityOnHand"] = quantity(on_hand)
+        data["AverageCost"] = price(cost)
+        data["QuantityOnOrder"] = "0"
+        data["QuantityOnSalesOrder"] = "0"
+    elif kind == "ItemSalesTax":
+        data.setdefault("TaxRate", "0.00")
+    elif kind in ("Account", "Vendor"):
+        data.pop("OpenBalance", None)
+        data.pop("OpenBalanceDate", None)
+        data.setdefault("Balance", "0.00")
+        if kind == "Account":
+            data.setdefault("TotalBalance", "0.00")
+
+
+def mod_list_element(store: Store, kind: str, mod: dict[str, Any]) -> Record:
+    """Apply an ``XxxMod`` aggregate: 3120 for an unknown ListID, 3200 for a stale EditSequence."""
+    record = store.get((kind,), str(mod.get("ListID", "")))
+    if record is None:
+        raise object_not_found(str(mod.get("ListID", "")))
+    if str(mod.get("EditSequence", "")) != record.edit_sequence:
+        raise stale_edit_sequence(str(mod.get("EditSequence", "")))
+    changes = {k: v for k, v in copy.deepcopy(mod).items() if k not in ("ListID", "EditSequence")}
+    parent_kinds = (kind,) if kind in HIERARCHICAL_KINDS else ()
+    store.resolve_refs(changes, kind, parent_kinds)
+    if "ParentRef" in changes and changes["ParentRef"]["ListID"] == record.id:
+        raise StatusError(
+            3180,
+            f'There was an error when modifying a {kind} list, element "'
+            f'{store.full_name(record)}". QuickBooks error message: '
+            "An element cannot be its own parent.",
+        )
+    if "Name" in changes or "ParentRef" in changes:
+        name = str(changes.get("Name", record.data.get("Name", ""))).strip()
+        changes["Name"] = name
+        parent = changes.get("ParentRef", record.data.get("ParentRef"))
+        full_name = f"{parent['FullName']}:{name}" if isinstance(parent, dict) and parent else name
+        store.check_name_free(kind, full_name, except_id=record.id)
+    for key, value in changes.items():
+        base = key[:-3] if key.endswith("Mod") else key
+        if key == "BarCode":
+            if isinstance(value, dict) and value.get("BarCodeValue"):
+                record.data["BarCodeValue"] = value["BarCodeValue"]
+        elif base != key and isinstance(value, dict) and isinstance(record.data.get(base), dict):
+            record.data[base].update(value)  # SalesOrPurchaseMod: only the fields sent change
+        else:
+            record.data[base] = value
+    store.touch(record)
+    return record
+
+
+def list_ret(store: Store, record: Record, balances: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The Ret data of a list element, as QuickBooks reports it now."""
+    data = store.refresh_refs(record.data)
+    out: dict[str, Any] = {
+        "ListID": record.id,
+        "TimeCreated": record.time_created,
+        "TimeModified": record.time_modified,
+        "EditSequence": record.edit_sequence,
+    }
+    out.update(data)
+    out["FullName"] = store.full_name(record)
+    out["Sublevel"] = str(store.sublevel(record))
+    if record.kind == "Customer" and balances is not None:
+        balance = money(balances.get(record.id, Decimal(0)))
+        out["Balance"] = balance
+        out["TotalBalance"] = balance
+    return out
+
+
+# -- the standard company ------------------------------------------------------------------------------
+
+STANDARD_ACCOUNTS = (
+    ("Checking", "Bank", None),
+    ("Accounts Receivable", "AccountsReceivable", "AccountsReceivable"),
+    ("Undeposited Funds", "OtherCurrentAsset", "UndepositedFunds"),
+    ("Inventory Asset", "OtherCurrentAsset", "InventoryAssets"),
+    ("Accounts Payable", "AccountsPayable", "AccountsPayable"),
+    ("Sales Tax Payable", "OtherCurrentLiability", "SalesTaxPayable"),
+    ("Opening Balance Equity", "Equity", "OpeningBalanceEquity"),
+    ("Sales", "Income", None),
+    ("Merchandise Sales", "Income", None),
+    ("Shipping and Delivery Income", "Income", None),
+    ("Sales Discounts", "Income", None),
+    ("Cost of Goods Sold", "CostOfGoodsSold", "CostOfGoodsSold"),
+    ("Inventory Adjustments", "CostOfGoodsSold", None),
+    ("Merchant Account Fees", "Expense", None),
+)
+
+STANDARD_PAYMENT_METHODS = (
+    ("Cash", "Cash"),
+    ("Check", "Check"),
+    ("Visa", "Visa"),
+    ("MasterCard", "MasterCard"),
+    ("American Express", "AmericanExpress"),
+    ("Discover", "Discover"),
+    ("PayPal", "OtherCreditCard"),
+    ("Debit Card", "DebitCard"),
+    ("E-Check", "ECheck"),
+    ("Gift Card", "GiftCard"),
+)
+
+
+def seed_standard_company(store: Store, prefs: Preferences) -> None:
+    """Fill an empty company with what a new QuickBooks company file has (and a store integration needs)."""
+
+    def add(kind: str, data: dict[str, Any]) -> Record:
+        return add_list_element(store, prefs, kind, data)
+
+    accounts = {}
+    for name, account_type, special in STANDARD_ACCOUNTS:
+        data: dict[str, Any] = {"Name": name, "AccountType": account_type}
+        if special:
+            data["SpecialAccountType"] = special
+        accounts[name] = add("Account", data)
+    prefs.ar_account = accounts["Accounts Receivable"].id
+    prefs.undeposited_funds = accounts["Undeposited Funds"].id
+    for name, method_type in STANDARD_PAYMENT_METHODS:
+        add("PaymentMethod", {"Name": name, "PaymentMethodType": method_type})
+    prefs.taxable_code = add("SalesTaxCode", {"Name": "Tax", "IsTaxable": "true", "Desc": "Taxable Sales"}).id
+    prefs.non_taxable_code = add(
+        "SalesTaxCode", {"Name": "Non", "IsTaxable": "false", "Desc": "Non-Taxable Sales"}
+    ).id
+    add("StandardTerms", {"Name": "Due on receipt", "StdDueDays": "0"})
+    add("StandardTerms", {"Name": "Net 30", "StdDueDays": "30"})
+    for name in ("UPS", "FedEx", "USPS"):
+        add("ShipMethod", {"Name": name})
+    agency = add(
+        "Vendor", {"Name": "State Board of Equalization", "CompanyName": "State Board of Equalization"}
+    )
+    agency_ref = {"ListID": agency.id}
+    prefs.default_item_sales_tax = add(
+        "ItemSalesTax",
+        {
+            "Name": "Out of State",
+            "ItemDesc": "Out-of-state sale, exempt from sales tax",
+            "TaxRate": "0.00",
+            "TaxVendorRef": agency_ref,
+        },
+    ).id
+    add(
+        "ItemSalesTax",
+        {
+            "Name": "State Sales Tax",
+            "ItemDesc": "State sales tax",
+            "TaxRate": "6.25",
+            "TaxVendorRef": agency_ref,
+        },
+    )
+    add(
+        "ItemOtherCharge",
+        {
+            "Name": "Shipping",
+            "SalesTaxCodeRef": {"ListID": prefs.non_taxable_code},
+            "SalesOrPurchase": {
+                "Desc": "Shipping and handling",
+                "Price": "0.00",
+                "AccountRef": {"ListID": accounts["Shipping and Delivery Income"].id},
+            },
+        },
+    )

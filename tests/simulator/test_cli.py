@@ -1,0 +1,99 @@
+"""``qbsync simulate``: runs sessions against a server, prints what happened, keeps the company file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from qbsync.simulator import QuickBooksCompany
+from qbsync.simulator.cli import simulate
+from tests.simulator.fake_soap_server import Each, FakeQbsync, Served
+from tests.simulator.qbxml_messages import customer_add, inventory_add, message
+
+SCRIPT = {
+    "serverVersion": "fake",
+    "clientVersion": "",
+    "authenticate": ["t", ""],
+    "closeConnection": "Complete!",
+    "getLastError": "No more work",
+}
+
+
+def test_simulate_prints_sessions_and_keeps_the_company(tmp_path: Path) -> None:
+    company_file = tmp_path / "books.json"
+    fake = FakeQbsync(
+        {
+            **SCRIPT,
+            "sendRequestXML": Each(
+                [
+                    message(
+                        customer_add("Ann"),
+                        inventory_add("Widget", on_hand="4", request_id="2"),
+                        customer_add("Ann", "3"),
+                        on_error="continueOnError",
+                    ),
+                    "",
+                ]
+            ),
+            "receiveResponseXML": 100,
+        }
+    )
+    with Served(fake):
+        result = CliRunner().invoke(
+            simulate,
+            [
+                "--url",
+                fake.url,
+                "--username",
+                "u",
+                "--password",
+                "p",
+                "--company-file",
+                str(company_file),
+                "--until-idle",
+            ],
+        )
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "session 1: auth='' round trips=1 requests=3 ended by closeConnection"
+    assert "  created: Customer +1, ItemInventory +1" in lines
+    assert any(line.startswith("  CustomerAdd: 3100 ") for line in lines)
+    assert "session 2: auth='' round trips=0 requests=0 ended by closeConnection" in lines
+    assert "  getLastError: No more work" in lines
+    assert "  stock Widget: 4 on hand, 0 on sales orders" in lines
+    assert QuickBooksCompany.load(company_file).find("Customer", "Ann") is not None
+
+
+def test_simulate_refuses_sessions_and_until_idle_together() -> None:
+    result = CliRunner().invoke(
+        simulate,
+        [
+            "--url",
+            "http://127.0.0.1:9/",
+            "--username",
+            "u",
+            "--password",
+            "p",
+            "--sessions",
+            "2",
+            "--until-idle",
+        ],
+    )
+
+    assert result.exit_code == 2
+    assert "not both" in result.output
+
+
+def test_simulate_reports_a_broken_company_file(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+
+    result = CliRunner().invoke(
+        simulate,
+        ["--url", "http://127.0.0.1:9/", "--username", "u", "--password", "p", "--company-file", str(broken)],
+    )
+
+    assert result.exit_code == 1
+    assert "not a simulated company file" in result.output
