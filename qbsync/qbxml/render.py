@@ -69,6 +69,51 @@ def _finalize(value: object) -> object:
     return Markup(text)  # noqa: S704 - escaped just above
 
 
+class _Markup:
+    """The shared pieces of the request templates (``q.el``, ``q.ref``, ``q.address``, ``q.attr``).
+
+    Plain Python rather than Jinja macros: a request template calls them for every field it knows, present
+    or not, and a macro call costs tens of microseconds where a function call costs well under one.
+    Values arrive cleaned (strings, lists of strings, nested records or None for "leave out").
+    """
+
+    @staticmethod
+    def el(tag: str, value: object) -> Markup:
+        """``<tag>value</tag>``; nothing for None; one element per item for a list."""
+        if value is None:
+            return Markup("")
+        if isinstance(value, str):
+            return Markup(f"<{tag}>{_finalize(value)}</{tag}>")  # noqa: S704 - _finalize escapes
+        return Markup("".join(f"<{tag}>{_finalize(item)}</{tag}>" for item in value))  # noqa: S704
+
+    @classmethod
+    def ref(cls, tag: str, value: object) -> Markup:
+        """A list reference (CustomerRef, ItemRef...): ListID and/or FullName."""
+        if not value:
+            return Markup("")
+        inner = cls.el("ListID", value.ListID) + cls.el("FullName", value.FullName)
+        return Markup(f"<{tag}>{inner}</{tag}>")  # noqa: S704 - parts escaped by el
+
+    @classmethod
+    def address(cls, tag: str, value: object) -> Markup:
+        """A postal address (BillAddress, ShipAddress)."""
+        if not value:
+            return Markup("")
+        inner = "".join(cls.el(name, getattr(value, name)) for name in _ADDRESS_FIELDS)
+        return Markup(f"<{tag}>{inner}</{tag}>")  # noqa: S704 - parts escaped by el
+
+    @staticmethod
+    def attr(name: str, value: object) -> Markup:
+        """`` name="value"`` on the request element; nothing for None."""
+        if value is None:
+            return Markup("")
+        return Markup(f' {name}="{_finalize(value)}"')  # noqa: S704 - _finalize escapes
+
+
+_ADDRESS_FIELDS = (
+    "Addr1", "Addr2", "Addr3", "Addr4", "Addr5", "City", "State", "PostalCode", "Country", "Note",
+)
+
 _environment = Environment(
     loader=PackageLoader("qbsync", "qbxml_templates"),
     autoescape=True,
@@ -78,6 +123,7 @@ _environment = Environment(
     finalize=_finalize,
     auto_reload=False,
 )
+_environment.globals["q"] = _Markup()
 
 
 class Record:
