@@ -24,6 +24,19 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET_KEY = Fernet.generate_key().decode()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing() -> Iterator[None]:
+    """Real argon2 hashes, with the cheapest parameters: the suite creates hundreds of accounts."""
+    from argon2 import PasswordHasher
+
+    from qbsync import passwords
+
+    saved = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+    yield
+    passwords._hasher = saved
+
+
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
     """The shared reference folder (../shared/reference beside the repo, or $QBSYNC_REFERENCE_DIR)."""

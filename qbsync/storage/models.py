@@ -244,6 +244,7 @@ class WebhookDelivery(Base):
     """A webhook exactly as it arrived, stored before it is answered.
 
     States: stored (waiting to be processed), processed, duplicate, stale (older than what we have),
+    ignored (a topic qbsync does not sync, answered 200 so the store keeps the webhook),
     invalid (signed but not the JSON expected; kept for inspection), failed (processing raised).
     """
 

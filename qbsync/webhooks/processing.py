@@ -1,0 +1,278 @@
+"""Processing stored deliveries in the background: normalize, keep the newest state, queue the sync work.
+
+Runs in an rq worker or on the web process's thread pool (``Dispatcher``), and again from the scheduler
+for anything left behind. Processing is idempotent: a delivery is worked on only while it is "stored" (or
+"failed"), and the row lock plus the state change make a second run a no-op that queues nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from qbsync.queue.intake import record_changed, record_id_of
+from qbsync.service.background import DispatchFailed
+from qbsync.service.runtime import Runtime, current
+from qbsync.storage.db import Database
+from qbsync.storage.models import Connection, StorefrontRecord, WebhookDelivery, utcnow
+from qbsync.storefronts.platforms import normalizer_for
+from qbsync.storefronts.records import InvalidPayload
+from qbsync.webhooks.envelope import SYNCED_RECORDS, naive_utc, parse_payload, resource_payload
+
+log = logging.getLogger(__name__)
+
+PROCESS_JOB = "qbsync.webhooks.processing:process_delivery"
+# A delivery still "stored" this long after it arrived was never picked up (e.g. Redis was down).
+REDISPATCH_AFTER = timedelta(seconds=30)
+# Processing attempts before a delivery is left "failed" for a person to look at.
+MAX_ATTEMPTS = 5
+_RUNNABLE = ("stored", "failed")
+_BATCH = 500
+
+
+@dataclass(frozen=True)
+class DeletedRecord:
+    """What the queue is told about a deleted record: its id and the last data we had for it."""
+
+    record_id: str
+    last_known: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.last_known, "id": self.record_id, "deleted": True}
+
+
+def dispatch(runtime: Runtime, delivery_id: int) -> bool:
+    """Hand a stored delivery to background processing; False (logged) if it could not be queued.
+
+    A delivery that could not be queued stays "stored"; :func:`redispatch_stored` picks it up later.
+    """
+    try:
+        runtime.dispatcher.submit(PROCESS_JOB, delivery_id)
+    except DispatchFailed as exc:
+        log.warning("webhook delivery %s stored but not queued (will retry): %s", delivery_id, exc)
+        return False
+    return True
+
+
+def process_delivery(delivery_id: int) -> str:
+    """Background job: process one stored delivery; returns the delivery's state afterwards."""
+    return process(current().db, delivery_id)
+
+
+def process(db: Database, delivery_id: int) -> str:
+    """Normalize the delivery's payload, update the storefront record if newer, queue the sync work.
+
+    The resulting state is "processed", "stale" (older than what we have), "duplicate" (same time and
+    content as what we have), "invalid" (the normalizer refused the payload) or "failed" (error kept).
+    """
+    started = _start_attempt(db, delivery_id)
+    if started is not None:
+        return started
+    try:
+        with db.transaction() as session:
+            delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+            if delivery is None or delivery.state not in _RUNNABLE:
+                return delivery.state if delivery is not None else "missing"
+            state = _apply(session, delivery)
+            delivery.state = state
+            delivery.error = None
+            delivery.processed_at = utcnow()
+            return state
+    except InvalidPayload as exc:
+        return _finish(db, delivery_id, "invalid", str(exc))
+    except Exception as exc:  # kept on the delivery; the scheduler retries a bounded number of times
+        log.exception("processing webhook delivery %s failed", delivery_id)
+        return _finish(db, delivery_id, "failed", f"{type(exc).__name__}: {exc}")
+
+
+def redispatch_stored(runtime: Runtime, now: datetime | None = None) -> int:
+    """Periodic task: re-queue deliveries left behind; returns how many were queued.
+
+    "stored" ones older than :data:`REDISPATCH_AFTER` were never picked up (or their worker died);
+    "failed" ones are retried with growing delays until :data:`MAX_ATTEMPTS`. A stored delivery whose
+    processing was started :data:`MAX_ATTEMPTS` times without finishing is marked failed.
+    """
+    now = now or utcnow()
+    with runtime.db.transaction() as session:
+        session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.state == "stored", WebhookDelivery.attempts >= MAX_ATTEMPTS)
+            .values(state="failed", processed_at=now,
+                    error=f"processing was started {MAX_ATTEMPTS} times and never finished")
+        )
+        due = list(session.scalars(
+            select(WebhookDelivery.id).where(_due(now)).order_by(WebhookDelivery.id).limit(_BATCH)
+        ))
+    queued = 0
+    for delivery_id in due:
+        if not dispatch(runtime, delivery_id):
+            break  # the queue is down: the rest wait for the next run
+        queued += 1
+    if queued:
+        log.info("re-queued %d webhook deliveries", queued)
+    return queued
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Deliveries to queue again, waiting longer after each attempt (30 s, 1 min, 2 min, ...) so a slow
+    queue is not flooded. Done in SQL so deliveries still backing off never crowd out due ones."""
+    attempts, received, last_try = (WebhookDelivery.attempts, WebhookDelivery.received_at,
+                                    WebhookDelivery.processed_at)
+    stored = [and_(attempts == n, received <= now - REDISPATCH_AFTER * 2**n) for n in range(MAX_ATTEMPTS)]
+    failed = [and_(attempts == n, last_try <= now - REDISPATCH_AFTER * 2 ** (n - 1))
+              for n in range(1, MAX_ATTEMPTS)]
+    return or_(
+        and_(WebhookDelivery.state == "stored", or_(*stored)),
+        and_(WebhookDelivery.state == "failed", or_(*failed)),
+    )
+
+
+def _start_attempt(db: Database, delivery_id: int) -> str | None:
+    """Count an attempt in its own transaction, so a crash mid-way still counts.
+
+    Returns None to go ahead, or the delivery's state when there is nothing to do.
+    """
+    with db.transaction() as session:
+        delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+        if delivery is None:
+            log.warning("webhook delivery %s no longer exists", delivery_id)
+            return "missing"
+        if delivery.state not in _RUNNABLE:
+            return delivery.state
+        delivery.attempts += 1
+        return None
+
+
+def _finish(db: Database, delivery_id: int, state: str, error: str) -> str:
+    with db.transaction() as session:
+        delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+        if delivery is None:
+            return "missing"
+        if delivery.state in _RUNNABLE:
+            delivery.state = state
+            delivery.error = error[:4000]
+            delivery.processed_at = utcnow()
+        return delivery.state
+
+
+def _apply(session: Session, delivery: WebhookDelivery) -> str:
+    connection = session.get(Connection, delivery.connection_id)
+    if connection is None:
+        raise LookupError(f"connection {delivery.connection_id} no longer exists")
+    normalizer = normalizer_for(delivery.platform)
+    record_type, event = normalizer.resource_of_topic(delivery.topic)
+    if record_type not in SYNCED_RECORDS:
+        raise InvalidPayload(f"topic {delivery.topic!r}: {record_type!r} records are not synced")
+    if event == "deleted":
+        return _apply_deletion(session, connection, delivery, record_type)
+    payload = resource_payload(delivery.topic or "", parse_payload(delivery.body))
+    if payload is None:
+        raise InvalidPayload(f"topic {delivery.topic!r}: the body names no record")
+    records = getattr(normalizer, SYNCED_RECORDS[record_type])(payload)
+    if not isinstance(records, list | tuple):
+        records = [records]
+    outcomes = []
+    for record in records:
+        outcome = _keep_newest(session, connection.id, record_type, record, delivery.resource_modified_at)
+        outcomes.append(outcome)
+        if outcome == "changed":
+            record_changed(session, connection, record_type, record, event)
+    if not outcomes or "changed" in outcomes:
+        # No records: e.g. a variable product whose variations arrive as their own deliveries.
+        return "processed"
+    return "stale" if "stale" in outcomes else "duplicate"
+
+
+def _keep_newest(session: Session, connection_id: int, record_type: str, record: Any,
+                 payload_modified_at: datetime | None) -> str:
+    """Store ``record`` unless what we have is newer: "changed", "stale" (older) or "same"."""
+    data = record.to_dict()
+    record_id = record_id_of(record_type, data)
+    # The record's own time (a Shopify variant's updated_at), as the queue's intake compares it; the
+    # payload's when the record has none.
+    modified = naive_utc(getattr(record, "modified_at", None)) or payload_modified_at
+    row = _record_row(session, connection_id, record_type, record_id)
+    if row is None:
+        row = StorefrontRecord(connection_id=connection_id, record_type=record_type, record_id=record_id,
+                               modified_at=modified, data=data, source="webhook", deleted=False)
+        try:
+            with session.begin_nested():
+                session.add(row)
+            return "changed"
+        except IntegrityError:  # another worker stored this record a moment ago
+            row = _record_row(session, connection_id, record_type, record_id)
+            if row is None:
+                raise
+    if row.modified_at is not None and modified is not None:
+        if modified < row.modified_at:
+            return "stale"
+        if modified == row.modified_at and row.data == data and not row.deleted:
+            return "same"
+    elif row.data == data and not row.deleted:
+        return "same"
+    # No time to compare (or equal time, different data): the later arrival is the best guess.
+    row.data = data
+    row.modified_at = modified or row.modified_at
+    row.deleted = False
+    row.source = "webhook"
+    return "changed"
+
+
+def _apply_deletion(session: Session, connection: Connection, delivery: WebhookDelivery,
+                    record_type: str) -> str:
+    """Mark the record (and, for a product, its variants) deleted and tell the queue."""
+    record_id = delivery.resource_id
+    if not record_id:
+        raise InvalidPayload("deleted event without a resource id")
+    # The storefront's deletion time when the payload gives one; otherwise arrival (never before it).
+    deleted_at = delivery.resource_modified_at or delivery.received_at
+    rows: list[Any] = [_record_row(session, connection.id, record_type, record_id)]
+    if record_type == "product":
+        rows += session.scalars(
+            select(StorefrontRecord).where(
+                StorefrontRecord.connection_id == connection.id,
+                StorefrontRecord.record_type == "product",
+                StorefrontRecord.record_id != record_id,
+                StorefrontRecord.data["product_id"].as_string() == record_id,
+            ).with_for_update()
+        ).all()
+    stamped = delivery.resource_modified_at
+    if rows[0] is not None and stamped is not None and rows[0].modified_at is not None \
+            and rows[0].modified_at > stamped:
+        return "stale"  # changed after this deletion (e.g. restored): keep it
+    if rows[0] is None:
+        # Remember the deletion so a late update from before it cannot bring the record back. A product
+        # we only know by its variants is not itself news to the queue.
+        placeholder = StorefrontRecord(connection_id=connection.id, record_type=record_type,
+                                       record_id=record_id, modified_at=deleted_at, data={},
+                                       source="webhook", deleted=len(rows) > 1)
+        session.add(placeholder)
+        rows[0] = placeholder
+    changed = 0
+    for row in rows:
+        if row.deleted:
+            continue
+        row.deleted = True
+        row.modified_at = max(row.modified_at or deleted_at, deleted_at)
+        row.source = "webhook"
+        record_changed(session, connection, record_type, DeletedRecord(row.record_id, dict(row.data)),
+                       "deleted")
+        changed += 1
+    return "processed" if changed else "duplicate"
+
+
+def _record_row(session: Session, connection_id: int, record_type: str,
+                record_id: str) -> StorefrontRecord | None:
+    return session.scalar(
+        select(StorefrontRecord).where(
+            StorefrontRecord.connection_id == connection_id,
+            StorefrontRecord.record_type == record_type,
+            StorefrontRecord.record_id == record_id,
+        ).with_for_update()
+    )
