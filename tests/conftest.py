@@ -148,8 +148,17 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
-        self._server.close()
+        # Close every socket from inside the server's own loop (closing them from this thread makes the
+        # loop trip over dead file descriptors); the loop ends when its socket map is empty.
+        server = self._server
+
+        def close_all() -> None:
+            for channel in list(server._map.values()):
+                channel.close()
+
+        server.trigger.pull_trigger(close_all)
         self._thread.join(timeout=5)
+        server.task_dispatcher.shutdown()
 
 
 @pytest.fixture
