@@ -54,6 +54,8 @@ class Config:
     rq_queue_name: str = "qbsync"
     # Base URL people reach the service at (used for webhook URLs and the .qwc file).
     public_url: str | None = None
+    # How many reverse proxies (nginx, a load balancer) sit in front and set X-Forwarded-* headers.
+    trusted_proxies: int = 0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -71,6 +73,7 @@ class Config:
             ticket_ttl_seconds=_int_env(env, "QBSYNC_TICKET_TTL_SECONDS", 3600),
             rq_queue_name=env.get("QBSYNC_RQ_QUEUE") or "qbsync",
             public_url=env.get("QBSYNC_PUBLIC_URL") or None,
+            trusted_proxies=_int_env(env, "QBSYNC_TRUSTED_PROXIES", 0),
         )
 
 

@@ -17,6 +17,7 @@ from qbsync.passwords import hash_password
 from qbsync.storage.models import Connection
 
 PLATFORMS = ("woocommerce", "shopify")
+RESERVED_NAMES = frozenset({"new"})  # /connections/new is the page that adds one
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -44,6 +45,8 @@ def validate_new(spec: NewConnection) -> None:
             f"connection name {spec.name!r} must be 1-100 letters, digits, '.', '_' or '-' "
             "(it appears in webhook URLs)"
         )
+    if spec.name.lower() in RESERVED_NAMES:
+        raise ConnectionSetupError(f"{spec.name!r} is reserved for the admin pages; choose another name")
     if spec.platform not in PLATFORMS:
         raise ConnectionSetupError(f"platform must be one of {', '.join(PLATFORMS)}, not {spec.platform!r}")
     if not re.match(r"^https?://[^\s/]+", spec.store_url):

@@ -8,9 +8,12 @@ from typing import Any
 from flask import Flask, jsonify
 from sqlalchemy import text
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from qbsync.config import Config
+from qbsync.service.pages import register_pages
 from qbsync.service.runtime import Runtime, current, open_runtime
+from qbsync.webhooks.views import blueprint as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +46,17 @@ def create_app(
 
     _register_blueprints(app)
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/qbwc": _soap_app(runtime)})  # type: ignore[method-assign]
+    if runtime.config.trusted_proxies:
+        # Behind nginx: trust its X-Forwarded-For/Proto/Host so https is seen as https (Secure cookies,
+        # .qwc URLs) and client addresses are real (login throttling).
+        n = runtime.config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     return app
 
 
 def _register_blueprints(app: Flask) -> None:
-    from qbsync.webhooks.views import blueprint as webhooks
 
     app.register_blueprint(webhooks)
-    try:
-        from qbsync.service.pages import register_pages
-    except ImportError:  # the admin pages are optional while they are being built
-        return
     register_pages(app)
 
 

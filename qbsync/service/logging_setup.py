@@ -1,0 +1,266 @@
+"""Structured logs: one JSON object per line, a request id on every line, secrets masked everywhere.
+
+Every record carries ``timestamp, level, logger, message, request_id, connection, path, status,
+duration_ms`` (null when unknown). The request id comes from the ``X-Request-ID`` header (nginx sets it)
+or is generated, and is echoed in the response, so one id ties the proxy log, the access line and every
+line logged while handling the request together. Secrets (passwords, session tickets, webhook signatures,
+Authorization and access-token headers, storefront API keys) are masked in messages and tracebacks
+before anything is written.
+
+Hooks: ``logging_setup.configure(...)`` in the CLI; ``logging_setup.install_request_id(app)`` at the end
+of the app factory (it wraps the whole WSGI app, so /qbwc gets ids and access lines too); gunicorn takes
+:func:`dict_config` as ``logconfig_dict`` (deploy/gunicorn.conf.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import IO, Any
+
+REQUEST_ID_HEADER = "X-Request-ID"
+ACCESS_LOGGER = "qbsync.access"
+ENVIRON_KEY = "qbsync.request_id"
+MASK = "***"
+
+_request_id: ContextVar[str | None] = ContextVar("qbsync_request_id", default=None)
+_connection: ContextVar[str | None] = ContextVar("qbsync_connection", default=None)
+_path: ContextVar[str | None] = ContextVar("qbsync_path", default=None)
+
+# An incoming id is used only if it is short and plain (it ends up in every log line: no injection).
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+_WEBHOOK_PATH = re.compile(r"^/webhooks/[^/]+/([^/]+)/?$")
+
+# --- masking secrets --------------------------------------------------------------------------------
+
+# Names whose values are secrets, e.g. password=…, "ticket": "…", Authorization: Bearer …
+_SENSITIVE_NAMES = (r"(?:password|passwd|secret|token|ticket|signature|authorization|hmac|api[_-]?key"
+                 r"|consumer[_-]?key|cookie)")
+_SECRET_PAIR = re.compile(
+    rf"(?i)(?P<key>[\w-]*{_SENSITIVE_NAMES}[\w-]*)"
+    r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)"
+    r"(?P<value>(?:(?:basic|bearer|token|digest)\s+)?[^\s\"'&,;}<>)\]]+)"
+)
+_SECRET_ELEMENT = re.compile(
+    r"(?i)<(?P<tag>(?:\w+:)?(?:strPassword|password|ticket|wcTicket))>(?P<value>[^<]*)</(?P=tag)>"
+)
+# Credentials recognisable by their shape wherever they appear (WooCommerce keys, Shopify tokens).
+_SECRET_SHAPES = re.compile(r"\b(?:c[ks]_[0-9a-f]{40}|shp(?:at|ss|ca|pa|ua)_[0-9a-fA-F]{32})\b")
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret value it contains replaced by ``***``."""
+    if not text:
+        return text
+    text = _SECRET_ELEMENT.sub(lambda m: f"<{m['tag']}>{MASK}</{m['tag']}>", text)
+    text = _SECRET_PAIR.sub(lambda m: f"{m['key']}{m['sep']}{MASK}", text)
+    return _SECRET_SHAPES.sub(MASK, text)
+
+
+# --- what every line carries ------------------------------------------------------------------------
+
+
+def current_request_id() -> str | None:
+    """The id of the request being handled on this thread, if any."""
+    return _request_id.get()
+
+
+def bind_connection(name: str | None) -> None:
+    """Tag the rest of this request's log lines with connection ``name`` (e.g. once a ticket is known)."""
+    _connection.set(name)
+
+
+class ContextFilter(logging.Filter):
+    """Copies the request id, connection and path of the current request onto each record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for attr, var in (("request_id", _request_id), ("connection", _connection), ("path", _path)):
+            if getattr(record, attr, None) is None:
+                setattr(record, attr, var.get())
+        return True
+
+
+def _timestamp(created: float) -> str:
+    moment = datetime.fromtimestamp(created, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, secrets masked."""
+
+    FIELDS = ("request_id", "connection", "path", "status", "duration_ms")
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "timestamp": _timestamp(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        for name in self.FIELDS:
+            entry[name] = getattr(record, name, None)
+        method = getattr(record, "method", None)
+        if method is not None:
+            entry["method"] = method
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        elif record.exc_text:
+            entry["exception"] = redact(record.exc_text)
+        if record.stack_info:
+            entry["stack"] = redact(self.formatStack(record.stack_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """Human-readable lines for a terminal, with the request id and secrets masked."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = redact(super().format(record))
+        request_id = getattr(record, "request_id", None)
+        return f"{line} [{request_id}]" if request_id else line
+
+
+def configure(level: int = logging.INFO, fmt: str | None = None, stream: IO[str] | None = None) -> None:
+    """Send every log record (root logger) to ``stream`` (stderr) as JSON lines or text.
+
+    ``fmt`` is "json" or "text"; default: ``$QBSYNC_LOG_FORMAT``, else text on a terminal and JSON
+    otherwise (systemd, docker, gunicorn). Calling it again replaces the handler it installed.
+    """
+    stream = stream or sys.stderr
+    fmt = (fmt or os.environ.get("QBSYNC_LOG_FORMAT") or ("text" if _is_tty(stream) else "json")).lower()
+    if fmt not in ("json", "text"):
+        raise ValueError(f"QBSYNC_LOG_FORMAT must be 'json' or 'text', not {fmt!r}")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(ContextFilter())
+    handler.set_name("qbsync")
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if old.get_name() == "qbsync" or isinstance(old.formatter, JsonFormatter | TextFormatter):
+            root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # httpx logs each request's full URL at INFO; WooCommerce keys travel in the query string.
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+
+
+def _is_tty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def dict_config(level: str = "INFO") -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` for gunicorn (``logconfig_dict``): its own lines as JSON too."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"context": {"()": ContextFilter}},
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json",
+                                 "filters": ["context"], "stream": "ext://sys.stderr"}},
+        "root": {"level": level, "handlers": ["console"]},
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
+            # qbsync writes its own access line (with the request id); gunicorn's would be a duplicate.
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": True},
+            "httpx": {"level": "WARNING"},
+        },
+    }
+
+
+# --- request ids and access lines -------------------------------------------------------------------
+
+StartResponse = Callable[..., Any]
+
+
+def _connection_of(path: str) -> str | None:
+    match = _WEBHOOK_PATH.match(path)
+    return match.group(1) if match else None
+
+
+class RequestIdMiddleware:
+    """WSGI middleware: take or make the request id, echo it, and log one access line per request."""
+
+    def __init__(self, app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]]) -> None:
+        self.app = app
+        self.log = logging.getLogger(ACCESS_LOGGER)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        incoming = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        environ[ENVIRON_KEY] = request_id
+        path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/"
+        _request_id.set(request_id)
+        _connection.set(_connection_of(path))
+        _path.set(path)
+        started = time.perf_counter()
+        status: list[int] = []
+
+        def start(status_line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            status[:] = [int(status_line.split(" ", 1)[0])]
+            headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
+            headers.append((REQUEST_ID_HEADER, request_id))
+            return start_response(status_line, headers, exc_info)
+
+        try:
+            body = self.app(environ, start)
+        except BaseException:
+            self._access(environ, path, 500, started)
+            _clear()
+            raise
+        return _Finished(body, lambda: self._access(environ, path, status[0] if status else 500, started))
+
+    def _access(self, environ: dict[str, Any], path: str, status: int, started: float) -> None:
+        duration_ms = round((time.perf_counter() - started) * 1000.0, 2)
+        method = environ.get("REQUEST_METHOD", "")
+        level = logging.ERROR if status >= 500 else logging.INFO
+        self.log.log(level, "%s %s %s %.1f ms", method, path, status, duration_ms,
+                     extra={"status": status, "duration_ms": duration_ms, "method": method, "path": path})
+
+
+class _Finished:
+    """The response body, with a callback when the server has sent it (WSGI close())."""
+
+    def __init__(self, body: Iterable[bytes], done: Callable[[], None]) -> None:
+        self._body = body
+        self._done = done
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            try:
+                self._done()
+            finally:
+                _clear()
+
+
+def _clear() -> None:
+    _request_id.set(None)
+    _connection.set(None)
+    _path.set(None)
+
+
+def install_request_id(app: Any) -> None:
+    """Wrap ``app.wsgi_app`` (after every other middleware) with :class:`RequestIdMiddleware`. Idempotent."""
+    if isinstance(app.wsgi_app, RequestIdMiddleware):
+        return
+    app.wsgi_app = RequestIdMiddleware(app.wsgi_app)

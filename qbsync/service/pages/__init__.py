@@ -1,0 +1,64 @@
+"""The admin pages: first-run setup and sign-in, dashboard, connections, queue, log, push, mappings,
+settings. Server-rendered Jinja2 with a little plain JavaScript; everything served by the app itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from qbsync.service import security
+from qbsync.service.pages import (
+    auth,
+    connections,
+    dashboard,
+    formatting,
+    log,
+    mappings,
+    push,
+    queue,
+    settings,
+)
+
+# The main navigation: (endpoint, label).
+NAV = [
+    ("dashboard.index", "Dashboard"),
+    ("queue.index", "Queue"),
+    ("log.index", "Log"),
+    ("push.index", "Push"),
+    ("mappings.index", "Mappings"),
+    ("settings.index", "Settings"),
+    ("connections.index", "Connections"),
+]
+
+BLUEPRINTS = (auth.blueprint, dashboard.blueprint, connections.blueprint, queue.blueprint, log.blueprint,
+              push.blueprint, mappings.blueprint, settings.blueprint)
+
+
+def register_pages(app: Flask) -> None:
+    """Add the admin pages, their security and their templates' helpers to ``app``."""
+    security.configure(app, app.extensions["qbsync"])
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    formatting.install(app)
+    app.jinja_env.globals.update(csrf_token=security.csrf_token, current_user=security.current_user,
+                                 nav=NAV, csrf_field=security.CSRF_FIELD)
+    app.register_error_handler(HTTPException, _error_page)
+
+
+def _error_page(error: HTTPException) -> Any:
+    """Admin pages get a readable error page; machine endpoints keep their own answers."""
+    if _is_machine_request():
+        return error
+    return render_template("error.html", error=error), error.code or 500
+
+
+def _is_machine_request() -> bool:
+    endpoint = request.endpoint or ""
+    if endpoint.rpartition(".")[0] in security.PUBLIC_BLUEPRINTS or endpoint in ("healthz", "metrics"):
+        return True
+    return request.path.startswith(("/webhooks/", "/qbwc")) or (
+        request.accept_mimetypes.best == "application/json" and not request.accept_mimetypes.accept_html
+    )

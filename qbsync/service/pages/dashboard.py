@@ -1,0 +1,125 @@
+"""The dashboard: per connection, the Web Connector's last contact, the queue, recent errors, records
+synced per day, and plain warnings about what needs doing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, render_template, url_for
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from qbsync.queue.jobs import counts_by_state
+from qbsync.qwc.qwcfile import url_warnings
+from qbsync.service.pages.charts import BarChart, daily_bars, last_days
+from qbsync.service.pages.lookup import all_connections, connection_secrets, qbwc_url, runtime
+from qbsync.service.pages.xmlview import Masker
+from qbsync.storage.models import Connection, JobAttempt, QbwcSession, QueueJob, utcnow
+
+blueprint = Blueprint("dashboard", __name__)
+
+SILENT_AFTER = timedelta(hours=3)
+CHART_DAYS = 14
+QUEUE_STATES = ("pending", "in_flight", "waiting", "held", "parked")
+
+
+@dataclass
+class ConnectionHealth:
+    """What the dashboard shows for one connection."""
+
+    connection: Connection
+    last_session: QbwcSession | None
+    counts: dict[str, int]
+    error_answers: int
+    parked: int
+    recent_errors: list[JobAttempt]
+    chart: BarChart
+    warnings: list[tuple[str, str, str]] = field(default_factory=list)  # (text, link, link label)
+    last_result: str = ""  # the last session's result, credentials masked
+
+
+def error_answers_filter() -> Any:
+    """QuickBooks answers that were errors (severity Error; without a severity, codes 3000 and up)."""
+    return or_(func.lower(JobAttempt.status_severity) == "error",
+               (JobAttempt.status_severity.is_(None)) & (JobAttempt.status_code >= 3000))
+
+
+def synced_per_day(session: Session, connection_id: int, since: datetime) -> dict[date, int]:
+    """Storefront records finished per day (done jobs about a record), from ``since``."""
+    day = func.date(QueueJob.done_at)
+    rows = session.execute(
+        select(day, func.count()).where(QueueJob.connection_id == connection_id, QueueJob.state == "done",
+                                        QueueJob.record_type.is_not(None), QueueJob.done_at >= since)
+        .group_by(day)
+    )
+    counts: dict[date, int] = {}
+    for value, count in rows:
+        if value is None:
+            continue
+        parsed = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+        counts[parsed] = counts.get(parsed, 0) + int(count)
+    return counts
+
+
+def health_of(session: Session, conn: Connection, now: datetime) -> ConnectionHealth:
+    """Gather the dashboard numbers for ``conn``."""
+    last = session.scalar(select(QbwcSession).where(QbwcSession.connection_id == conn.id)
+                          .order_by(QbwcSession.last_seen_at.desc()).limit(1))
+    counts = counts_by_state(session, conn.id)
+    since = now - timedelta(hours=24)
+    recent = select(JobAttempt).where(JobAttempt.connection_id == conn.id, JobAttempt.created_at >= since,
+                                      error_answers_filter())
+    error_answers = session.scalar(select(func.count()).select_from(recent.subquery())) or 0
+    recent_errors = list(session.scalars(recent.order_by(JobAttempt.created_at.desc()).limit(5)))
+    days = last_days(now.date(), CHART_DAYS)
+    start = datetime.combine(days[0], datetime.min.time())
+    chart = daily_bars(synced_per_day(session, conn.id, start), days)
+    health = ConnectionHealth(connection=conn, last_session=last, counts=counts, error_answers=error_answers,
+                              parked=counts.get("parked", 0), recent_errors=recent_errors, chart=chart)
+    health.warnings = warnings_for(health, now)
+    if last is not None and last.result:
+        health.last_result = Masker.of(connection_secrets(conn)).text(last.result)
+    return health
+
+
+def warnings_for(health: ConnectionHealth, now: datetime) -> list[tuple[str, str, str]]:
+    """Plain sentences about what needs a person, each with a link to where to act."""
+    conn = health.connection
+    found: list[tuple[str, str, str]] = []
+    last = health.last_session
+    if last is None:
+        found.append(("The Web Connector has never contacted qbsync for this connection: download the .qwc "
+                      "file and add it to the Web Connector on the QuickBooks PC.",
+                      url_for("connections.show", name=conn.name) + "#web-connector", "Get the .qwc file"))
+    elif now - last.last_seen_at > SILENT_AFTER:
+        hours = int((now - last.last_seen_at).total_seconds() // 3600)
+        found.append((f"The Web Connector has not polled for {hours} hours: check that the QuickBooks PC is "
+                      "on, QuickBooks is open and the application's Auto-Run box is ticked.",
+                      url_for("log.index", connection=conn.name), "See the log"))
+    if last is not None and last.state == "failed" and last.last_error:
+        error = Masker.of(connection_secrets(conn)).text(last.last_error)
+        found.append((f"The last Web Connector session failed: {error}",
+                      url_for("log.session", session_id=last.id), "See the session"))
+    if health.parked:
+        noun = "job needs" if health.parked == 1 else "jobs need"
+        found.append((f"{health.parked} {noun} attention.",
+                      url_for("queue.index", connection=conn.name, state="parked"), "Open them"))
+    return found
+
+
+@blueprint.get("/")
+def index() -> Any:
+    """The dashboard."""
+    now = utcnow()
+    with runtime().db.transaction() as session:
+        healths = [health_of(session, conn, now) for conn in all_connections(session)]
+        page_warnings = https_warnings()
+        return render_template("dashboard.html", healths=healths, page_warnings=page_warnings,
+                               queue_states=QUEUE_STATES, now=now)
+
+
+def https_warnings() -> list[str]:
+    """'https is not configured' when people and the Web Connector reach us over plain http remotely."""
+    return [f"https is not configured: {text}" for text in url_warnings(qbwc_url())]

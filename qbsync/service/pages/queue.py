@@ -1,0 +1,270 @@
+"""The queue: what is waiting to go to QuickBooks, each job's record, qbXML and last answer, and the actions
+a person takes (retry now, hold, release, remove), one job at a time or in bulk."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from qbsync.queue import jobs
+from qbsync.queue.settings import SyncSettings
+from qbsync.service.pages.lookup import (
+    all_connections,
+    connection_or_404,
+    connection_secrets,
+    explain_status,
+    latest_qbxml_version,
+    runtime,
+)
+from qbsync.service.pages.xmlview import Masker
+from qbsync.service.security import safe_next
+from qbsync.storage.models import Connection, Exchange, JobAttempt, QueueJob, utcnow
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("queue", __name__, url_prefix="/queue")
+
+PAGE_SIZE = 50
+STATES = ("pending", "in_flight", "waiting", "held", "parked", "done", "cancelled")
+OPEN_VIEW = ("pending", "in_flight", "waiting", "held", "parked")
+# Where a job is in its life decides whether its next request can be previewed.
+PREVIEWABLE = ("pending", "waiting", "held", "parked")
+
+ACTIONS: dict[str, tuple[Callable[..., None], str]] = {
+    "retry": (jobs.retry_now, "queued to retry now"),
+    "hold": (jobs.hold, "held"),
+    "release": (jobs.release, "released"),
+    "remove": (jobs.remove, "removed from the queue"),
+}
+
+
+def allowed_actions(job: QueueJob) -> list[str]:
+    """The actions that fit the job's state (the queue's own checks still have the last word)."""
+    found = []
+    if job.state in ("parked", "held", "waiting", "cancelled") or (job.state == "pending" and job.not_before):
+        found.append("retry")
+    if job.state in ("pending", "waiting", "parked"):
+        found.append("hold")
+    if job.state == "held":
+        found.append("release")
+    if job.state not in ("in_flight", "done", "cancelled"):
+        found.append("remove")
+    return found
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """The list's filters, read from the query string."""
+
+    connection: str = ""
+    state: str = "open"
+    kind: str = ""
+    text: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args: Any) -> QueueFilter:
+        state = args.get("state", "open")
+        if state not in (*STATES, "open", "all"):
+            state = "open"
+        try:
+            page = max(1, int(args.get("page", 1)))
+        except ValueError:
+            page = 1
+        return cls(connection=args.get("connection", ""), state=state, kind=args.get("kind", ""),
+                   text=args.get("q", "").strip(), page=page)
+
+    def args(self, **changes: Any) -> dict[str, Any]:
+        """Query-string arguments for a link to this list (with ``changes``)."""
+        values = {"connection": self.connection, "state": self.state, "kind": self.kind, "q": self.text,
+                  "page": self.page}
+        values.update(changes)
+        return {k: v for k, v in values.items() if v not in ("", None) and not (k == "page" and v == 1)}
+
+
+def query_jobs(session: Session, flt: QueueFilter) -> tuple[list[QueueJob], int]:
+    """The page of jobs matching ``flt`` and how many match in all."""
+    stmt = select(QueueJob)
+    if flt.connection:
+        stmt = stmt.where(QueueJob.connection_id == connection_or_404(session, flt.connection).id)
+    if flt.state == "open":
+        stmt = stmt.where(QueueJob.state.in_(OPEN_VIEW))
+    elif flt.state != "all":
+        stmt = stmt.where(QueueJob.state == flt.state)
+    if flt.kind:
+        stmt = stmt.where(QueueJob.kind == flt.kind)
+    if flt.text:
+        like = f"%{flt.text}%"
+        conditions = [QueueJob.label.ilike(like), QueueJob.record_id == flt.text, QueueJob.reason.ilike(like)]
+        if flt.text.lstrip("#").isdigit():
+            conditions.append(QueueJob.id == int(flt.text.lstrip("#")))
+        stmt = stmt.where(or_(*conditions))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(QueueJob.priority, QueueJob.id)
+                           .offset((flt.page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
+    return list(rows), total
+
+
+@blueprint.get("")
+def index() -> Any:
+    """The queue list, filtered and paginated."""
+    flt = QueueFilter.from_args(request.args)
+    with runtime().db.transaction() as session:
+        rows, total = query_jobs(session, flt)
+        connections = all_connections(session)
+        names = {c.id: c.name for c in connections}
+        kinds = session.scalars(select(QueueJob.kind).distinct().order_by(QueueJob.kind)).all()
+        pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+        return render_template("queue/index.html", jobs=rows, total=total, flt=flt, pages=pages,
+                               connections=connections, names=names, kinds=kinds, states=STATES,
+                               actions=ACTIONS, here=request.full_path)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the job would send next: the qbXML, or why there is none."""
+
+    xml: str | None
+    note: str | None
+
+
+def preview_request(session: Session, job: QueueJob, conn: Connection) -> Preview:
+    """Ask the job's handler to build its next request, then undo everything the build touched.
+
+    Runs in the caller's transaction, which must be rolled back afterwards (handlers may look things up,
+    add dependencies or queue other jobs while building).
+    """
+    try:
+        from qbsync.queue.handlers import Context, Defer, Finish, Reject, Request, handler_for
+    except ImportError as exc:
+        return Preview(None, f"preview unavailable: the sync engine is not installed ({exc})")
+    handler = handler_for(job.kind)
+    if handler is None:
+        return Preview(None, f"no handler for jobs of kind {job.kind!r}: this job cannot be sent")
+    version = latest_qbxml_version(session, conn.id) or "13.0"
+    ctx = Context(session, conn, SyncSettings(conn.settings), version, utcnow(),
+                  f"{job.id}.{job.attempts + 1}")
+    try:
+        result = handler.build(ctx, job)
+    except Exception as exc:  # a page must show a broken record, not crash on it
+        log.warning("preview of job %s failed", job.id, exc_info=True)
+        return Preview(None, f"the request could not be built: {exc}")
+    if isinstance(result, Request):
+        return Preview(_as_message(result.fragment, version), None)
+    if isinstance(result, Finish):
+        return Preview(None, f"nothing needs sending{': ' + result.reason if result.reason else ''}")
+    if isinstance(result, Defer):
+        return Preview(None, f"it must wait first: {result.reason}")
+    if isinstance(result, Reject):
+        return Preview(None, f"it cannot be sent: {result.reason}")
+    return Preview(None, None)
+
+
+def _as_message(fragment: str, version: str) -> str:
+    try:
+        from qbsync.qbxml.render import build_message
+
+        return build_message([fragment], on_error="continueOnError", version=version)
+    except Exception:  # show the bare request rather than nothing
+        return fragment
+
+
+@blueprint.get("/<int:job_id>")
+def show(job_id: int) -> Any:
+    """One job: its record, dependencies, attempts, qbXML and QuickBooks' last answer."""
+    db = runtime().db
+    with db.transaction() as session:
+        job = session.get(QueueJob, job_id)
+        if job is None:
+            abort(404, description=f"There is no queue job #{job_id}.")
+        conn = session.get(Connection, job.connection_id)
+        masker = Masker.of(connection_secrets(conn))
+        attempts = session.execute(
+            select(JobAttempt, Exchange).join(Exchange, Exchange.id == JobAttempt.exchange_id)
+            .where(JobAttempt.job_id == job.id).order_by(JobAttempt.id.desc())
+        ).all()
+        page = dict(
+            job=job, conn=conn, payload=masker.data(job.payload),
+            dependencies=jobs.dependencies(session, job), dependents=jobs.dependents(session, job),
+            attempts=[(a, e, explain_status(a.status_code)) for a, e in attempts],
+            last_request=masker.xml(job.last_request_xml), last_response=masker.xml(job.last_response_xml),
+            explanation=explain_status(job.last_status_code), allowed=allowed_actions(job),
+        )
+    preview = None
+    if job.state in PREVIEWABLE:
+        session = db.sessions()
+        try:
+            fresh = session.get(QueueJob, job_id)
+            fresh_conn = session.get(Connection, fresh.connection_id) if fresh else None
+            if fresh is not None and fresh_conn is not None:
+                found = preview_request(session, fresh, fresh_conn)
+                preview = Preview(masker.xml(found.xml) if found.xml else None, found.note)
+        finally:
+            session.rollback()
+            session.close()
+    return render_template("queue/show.html", preview=preview, **page)
+
+
+def _act(session: Session, job: QueueJob, action: str) -> str | None:
+    """Apply ``action`` to ``job``; the JobStateError text when it does not fit the job's state."""
+    func_, _done = ACTIONS[action]
+    try:
+        func_(session, job)
+    except jobs.JobStateError as exc:
+        return str(exc)
+    log.info("queue job %s: %s by a person", job.id, action)
+    return None
+
+
+@blueprint.post("/<int:job_id>/<action>")
+def act(job_id: int, action: str) -> Any:
+    """Retry now, hold, release or remove one job."""
+    if action not in ACTIONS:
+        abort(404, description=f"{action!r} is not a queue action")
+    with runtime().db.transaction() as session:
+        job = session.get(QueueJob, job_id)
+        if job is None:
+            abort(404, description=f"There is no queue job #{job_id}.")
+        error = _act(session, job, action)
+    if error:
+        flash(f"Could not do that: {error}.", "error")
+    else:
+        flash(f"Job #{job_id} {ACTIONS[action][1]}.", "ok")
+    return redirect(safe_next(request.form.get("next")) if request.form.get("next")
+                    else url_for("queue.show", job_id=job_id))
+
+
+@blueprint.post("/bulk")
+def bulk() -> Any:
+    """Apply one action to every ticked job."""
+    action = request.form.get("action", "")
+    back = safe_next(request.form.get("next")) if request.form.get("next") else url_for("queue.index")
+    if action not in ACTIONS:
+        flash("Choose what to do with the ticked jobs.", "error")
+        return redirect(back)
+    ids = sorted({int(v) for v in request.form.getlist("job_id") if v.isdigit()})
+    if not ids:
+        flash("Tick at least one job first.", "error")
+        return redirect(back)
+    done, errors = 0, []
+    with runtime().db.transaction() as session:
+        for job in session.scalars(select(QueueJob).where(QueueJob.id.in_(ids)).order_by(QueueJob.id)):
+            error = _act(session, job, action)
+            if error:
+                errors.append(error)
+            else:
+                done += 1
+    noun = "job" if done == 1 else "jobs"
+    if done:
+        flash(f"{done} {noun} {ACTIONS[action][1]}.", "ok")
+    for error in errors[:10]:
+        flash(f"Could not do that: {error}.", "error")
+    if len(errors) > 10:
+        flash(f"…and {len(errors) - 10} more jobs could not be changed.", "error")
+    return redirect(back)

@@ -1,0 +1,273 @@
+"""The admin pages in a real browser (Debian's Chromium through Playwright) against the live server.
+
+Each test leaves a screenshot in test-artifacts/screenshots/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from qbsync.simulator.storefront import StorefrontDouble, make_orders
+from qbsync.storage.models import Connection, QueueJob
+from tests.conftest import REPO_ROOT
+from tests.pages.conftest import ADMIN, ADMIN_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    """One headless Chromium for the module (CI must have it; elsewhere its absence skips)."""
+    if not CHROMIUM.exists() and not os.environ.get("CI"):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); CI runs these tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium, live_server):
+    """A fresh browser tab (its own cookies) on the live server."""
+    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860},
+                                   accept_downloads=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    # Refused sign-ins answer 401 on purpose; the browser logs that as a failed load, not a script error.
+    tab.on("console", lambda message: errors.append(message.text)
+           if message.type == "error" and not message.text.startswith("Failed to load resource") else None)
+    tab.on("response", lambda response: errors.append(f"{response.status} {response.url}")
+           if response.status == 404 or response.status >= 500 else None)
+    yield tab
+    context.close()
+    assert errors == [], f"the page reported errors: {errors}"
+
+
+def screenshot(tab, name: str, *, full_page: bool = True) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def sign_in(tab) -> None:
+    tab.goto("/login")
+    tab.fill("#username", ADMIN)
+    tab.fill("#password", ADMIN_PASSWORD)
+    tab.click("button:has-text('Sign in')")
+    tab.wait_for_url("**/")
+
+
+def test_first_run_setup_then_sign_out_and_in(page, runtime):
+    page.goto("/")
+    page.wait_for_url("**/setup")
+    screenshot(page, "01-first-run-setup")
+    page.fill("#username", "owner")
+    page.fill("#password", "owner password 1")
+    page.fill("#password_confirm", "owner password 1")
+    page.fill("#name", "my-shop")
+    page.select_option("#platform", "shopify")
+    assert page.is_visible("#shopify_access_token") and not page.is_visible("#wc_consumer_key")
+    page.select_option("#platform", "woocommerce")
+    page.fill("#store_url", "https://shop.example.com")
+    page.click("button[data-generate-into='#webhook_secret']")
+    page.fill("#qbwc_username", "qb-user")
+    page.fill("#qbwc_password", "qbwc pass 123")
+    page.fill("#qbwc_password_confirm", "qbwc pass 123")
+    page.click("button:has-text('Create account and connection')")
+    page.wait_for_url("**/connections/my-shop")
+    assert "Download the .qwc file" in page.inner_text("main")
+    with runtime.db.transaction() as session:
+        conn = session.scalar(select(Connection))
+    assert len(conn.webhook_secret) >= 30  # the generated secret was stored
+
+    page.click("button:has-text('Sign out')")
+    page.wait_for_url("**/login")
+    page.fill("#username", "owner")
+    page.fill("#password", "wrong password")
+    page.click("button:has-text('Sign in')")
+    assert "That user name and password do not match." in page.inner_text("main")
+    screenshot(page, "02-sign-in-refused")
+    page.fill("#password", "owner password 1")
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url("**/")
+    assert "The Web Connector has never contacted qbsync" in page.inner_text("main")
+    screenshot(page, "03-dashboard-new-install")
+
+
+def test_download_the_qwc_and_reveal_the_webhook_secret(page, admin, conn):
+    sign_in(page)
+    page.goto("/connections/shop")
+    with page.expect_download() as info:
+        page.click("a.button:has-text('Download the .qwc file')")
+    download = info.value
+    assert download.suggested_filename == "qbsync-shop.qwc"
+    root = etree.parse(download.path(), etree.XMLParser(resolve_entities=False)).getroot()
+    assert root.findtext("OwnerID") == conn.owner_id and root.findtext("FileID") == conn.file_id
+    assert root.findtext("AppURL").endswith("/qbwc")
+
+    secret = page.locator("[data-secret-for='webhook_secret']")
+    assert secret.inner_text().startswith("••••••••")
+    page.click("button[data-reveal='webhook_secret']")
+    expect(secret).to_have_text("whsec-super-secret-value-123")
+    screenshot(page, "04-connection-page")
+    page.click("button[data-reveal='webhook_secret']")
+    expect(secret).to_have_text("••••••••-123")
+
+
+@pytest.fixture
+def slow_store():
+    """A WooCommerce store with 30 orders that answers slowly, so a push can be watched."""
+    double = StorefrontDouble()
+    double.add_orders(make_orders(30, "woocommerce", start=datetime(2024, 1, 1), end=datetime(2024, 4, 1)))
+    with double:
+        yield double
+
+
+def test_push_a_backfill_and_watch_the_progress_bar_reach_100(page, admin, make_connection, slow_store):
+    make_connection("shop", store_url=slow_store.base_url,
+                    api_credentials={"consumer_key": slow_store.consumer_key,
+                                     "consumer_secret": slow_store.consumer_secret})
+    sign_in(page)
+    page.goto("/push")
+    page.select_option("#p-type", "order")
+    page.click("button:has-text('Count')")
+    assert "30 orders match." in page.inner_text("main")
+    slow_store.latency = 1.5  # the push's reads now take long enough to watch
+    page.click("button[value='push']")
+    page.wait_for_url("**/push/*")
+    progress = page.locator("progress")
+    assert page.get_attribute("[data-progress-url]", "data-finished") == "no"
+    # The page's script (not a reload) moves the bar: no eval here, the page's CSP forbids it.
+    expect(progress).to_have_attribute("value", "100", timeout=30_000)
+    expect(page.locator("[data-state-badge]")).to_have_text("done")
+    assert page.inner_text("[data-field='percent']") == "100"
+    assert page.inner_text("[data-field='read']") == "30"
+    screenshot(page, "05-push-finished")
+    page.goto("/push")
+    assert "done" in page.inner_text("table")
+
+
+def test_retry_a_parked_job_from_the_queue_page(page, admin, conn, add_job, runtime):
+    parked = add_job(conn.id, label="Order #1001", state="parked", last_status_code=3140,
+                     reason="QuickBooks has no customer 'Jane Doe'",
+                     last_message="There is an invalid reference")
+    other = add_job(conn.id, label="Order #1002", state="parked", reason="QuickBooks said 3100")
+    sign_in(page)
+    page.goto("/queue?state=parked")
+    screenshot(page, "06-queue-parked")
+    page.check(f"input[name='job_id'][value='{parked.id}']")
+    page.click("button[name='action'][value='retry']")
+    page.wait_for_selector(".flash.ok")
+    assert "1 job queued to retry now." in page.inner_text(".flash.ok")
+    with runtime.db.transaction() as session:
+        assert session.get(QueueJob, parked.id).state == "pending"
+        assert session.get(QueueJob, other.id).state == "parked"
+
+    page.goto(f"/queue/{other.id}")
+    page.click("button:has-text('Retry now')")
+    page.wait_for_selector(".flash.ok")
+    with runtime.db.transaction() as session:
+        assert session.get(QueueJob, other.id).state == "pending"
+    screenshot(page, "07-job-retried")
+
+
+def test_search_the_log_and_read_the_explained_answer(page, admin, conn, add_job, add_session, add_exchange):
+    job = add_job(conn.id, label="Order #1001", state="parked")
+    other = add_job(conn.id, kind="customer", record_type="customer", label="Jane Doe", state="done")
+    qb_session = add_session(conn.id)
+    add_exchange(qb_session, job, status_code=3140, severity="Error",
+                 message='There is an invalid reference to QuickBooks Customer "Jane Doe" in the Invoice.',
+                 request_xml='<?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="continueOnError">'
+                             '<InvoiceAddRq requestID="1.1"><InvoiceAdd><CustomerRef><FullName>Jane Doe'
+                             '</FullName></CustomerRef></InvoiceAdd></InvoiceAddRq></QBXMLMsgsRq></QBXML>',
+                 response_xml='<QBXML><QBXMLMsgsRs><InvoiceAddRs requestID="1.1" statusCode="3140" '
+                              'statusSeverity="Error" statusMessage="invalid reference"/>'
+                              '</QBXMLMsgsRs></QBXML>')
+    add_exchange(qb_session, other, request_xml="<CustomerAddRq/>", response_xml="<ok/>", status_code=0,
+                 request_type="CustomerAddRq")
+    sign_in(page)
+    page.goto("/log")
+    page.fill("#l-status", "3140")
+    page.click("button:has-text('Search')")
+    page.wait_for_url("**/log?*status=3140*")
+    results = page.inner_text("table")
+    assert "Order #1001" in results and "Jane Doe" not in results.split("Order #1001")[0]
+    assert "Fix:" in results
+    screenshot(page, "08-log-search")
+    page.click("text=qbXML")
+    page.wait_for_url("**/log/exchanges/*")
+    assert "<FullName>Jane Doe</FullName>" in page.inner_text("pre.code >> nth=0")
+    screenshot(page, "09-log-exchange")
+
+
+def test_the_pages_fit_a_phone(chromium, live_server, admin, conn, add_job):
+    add_job(conn.id, label="Order #1001", state="parked", reason="QuickBooks said 3100")
+    context = chromium.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844},
+                                   is_mobile=True, has_touch=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    try:
+        sign_in(tab)
+        assert not tab.is_visible("#main-nav")  # folded behind the Menu button
+        # Nothing sideways: the page is no wider than the phone.
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 390
+        tab.click("#nav-toggle")
+        assert tab.is_visible("#main-nav a:has-text('Queue')")
+        screenshot(tab, "10-phone-dashboard-menu")
+        tab.click("#main-nav a:has-text('Queue')")
+        tab.wait_for_url("**/queue")
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 390
+        screenshot(tab, "11-phone-queue")
+    finally:
+        context.close()
+
+
+def test_auto_map_and_fix_a_bad_setting(page, admin, conn, add_record, add_list_entry, runtime):
+    add_record(conn.id, "customer", "11", {"email": "jane@example.com", "first_name": "Jane",
+                                           "last_name": "Doe"})
+    add_record(conn.id, "customer", "12", {"email": "sam@example.com", "first_name": "Sam",
+                                           "last_name": "Poe"})
+    add_list_entry(conn.id, "Customer", "80000001-1", "Doe, Jane", type="Customer", Email="jane@example.com")
+    add_list_entry(conn.id, "Customer", "80000002-1", "Poe, Samuel", type="Customer",
+                   Email="samuel@example.com")
+    sign_in(page)
+    page.goto("/mappings")
+    page.wait_for_url("**/mappings/shop/customer")
+    assert page.locator("tr.unmapped").count() == 2
+    page.click("button:has-text('Auto-map')")
+    expect(page.locator(".flash.ok")).to_contain_text("1 mapped")
+    assert page.locator("tr.unmapped").count() == 1
+    page.fill("tr.unmapped input[list='qb-names']", "Poe, Samuel")
+    page.click("button:has-text('Save changes')")
+    expect(page.locator(".flash.ok")).to_have_text("1 mapping saved.")
+    assert page.locator("tr.unmapped").count() == 0
+    screenshot(page, "12-mappings")
+
+    page.goto("/settings")
+    page.fill("#s-batch_size", "lots")
+    page.click("button:has-text('Save settings')")
+    error = page.locator("#setting-batch_size .error-text")
+    expect(error).to_have_text("batch_size must be a whole number, not 'lots'")
+    screenshot(page, "13-settings-error", full_page=False)
+    page.fill("#s-batch_size", "50")
+    page.click("button:has-text('Save settings')")
+    expect(page.locator(".flash.ok")).to_contain_text("Settings saved.")
+    with runtime.db.transaction() as session:
+        assert session.scalar(select(Connection)).settings == {"batch_size": 50}

@@ -1,0 +1,67 @@
+"""The dashboard: last contact, queue depth, errors, records per day, warnings."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from qbsync.service.pages.charts import daily_bars, last_days
+from qbsync.storage.models import utcnow
+from tests.pages.conftest import text_of
+
+
+def test_the_dashboard_shows_each_connection_from_real_rows(signed_in, conn, add_job, add_session,
+                                                           add_exchange):
+    now = utcnow()
+    qb_session = add_session(conn.id, minutes_ago=4 * 60 + 5, result="OK: 3 records synced")
+    parked = add_job(conn.id, state="parked", label="Order #2002", reason="name in use")
+    add_job(conn.id, state="pending", label="Order #2003")
+    add_job(conn.id, state="pending", label="Order #2004")
+    for days_ago, count in ((0, 3), (2, 1)):
+        for n in range(count):
+            add_job(conn.id, state="done", label=f"Order #30{days_ago}{n}",
+                    done_at=now - timedelta(days=days_ago))
+    add_job(conn.id, kind="list_refresh", record_type=None, record_id=None, state="done", done_at=now)
+    add_exchange(qb_session, parked, request_xml="<InvoiceAddRq/>", response_xml=None, status_code=3100,
+                 severity="Error", message='The name "Jane Doe" of the list element is already in use.')
+    add_exchange(qb_session, parked, request_xml="<InvoiceAddRq/>", response_xml=None, status_code=3100,
+                 severity="Error", message="old", at=now - timedelta(hours=30))
+
+    response = signed_in.get("/")
+    assert response.status_code == 200
+    page = text_of(response)
+    assert "The Web Connector has not polled for 4 hours" in page
+    assert "1 job needs attention." in page
+    assert "Last session result: OK: 3 records synced" in page
+    assert re.search(r"\b2 pending\b", page)
+    assert re.search(r"\b1 QuickBooks errors \(24 h\)", page)  # the 30-hour-old one is not counted
+    assert 'The name "Jane Doe" of the list element is already in use.' in page
+    body = response.get_data(as_text=True)
+    today, two_days_ago = now.date(), (now - timedelta(days=2)).date()
+    assert f"<title>{today.isoformat()}: 3 records</title>" in body  # the list refresh is not a record
+    assert f"<title>{two_days_ago.isoformat()}: 1 record</title>" in body
+    assert body.count("<rect ") == 14
+    assert "(last 14 days: 4)" in page
+
+
+def test_a_connection_that_never_polled_says_so(signed_in, conn):
+    page = text_of(signed_in.get("/"))
+    assert "The Web Connector has never contacted qbsync for this connection" in page
+    assert "need attention" not in page.replace("need attention (parked)", "")
+    assert "https is not configured" not in page  # localhost over http is fine for the Web Connector
+
+
+def test_a_failed_session_is_a_warning(signed_in, conn, add_session):
+    add_session(conn.id, state="failed", last_error="QuickBooks could not open the company file")
+    assert "The last Web Connector session failed: QuickBooks could not open the company file" in text_of(
+        signed_in.get("/"))
+
+
+def test_bars_are_scaled_to_the_busiest_day():
+    days = last_days(utcnow().date(), 4)
+    chart = daily_bars({days[1]: 5, days[3]: 10}, days, height=116, label_room=16)
+    heights = [b.height for b in chart.bars]
+    assert heights == [0.0, 50.0, 0.0, 100.0]
+    assert [b.y for b in chart.bars] == [100.0, 50.0, 100.0, 0.0]
+    assert chart.peak == 10 and chart.total == 15
+    assert chart.bars[0].x < chart.bars[1].x < chart.bars[2].x < chart.bars[3].x

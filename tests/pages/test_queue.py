@@ -1,0 +1,162 @@
+"""The queue page: list and filters, job detail with qbXML preview and last answer, (bulk) actions."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from qbsync.queue import handlers, jobs
+from qbsync.storage.models import JobDependency, QueueJob
+from tests.pages.conftest import flashes, post, text_of
+
+
+def _state(runtime, job_id):
+    with runtime.db.transaction() as session:
+        return session.get(QueueJob, job_id).state
+
+
+def test_the_list_shows_unfinished_jobs_and_filters_by_state_kind_and_text(signed_in, conn, add_job):
+    add_job(conn.id, label="Order #1001", state="pending")
+    add_job(conn.id, label="Order #1002", state="parked", reason="QuickBooks said 3140")
+    add_job(conn.id, kind="customer", record_type="customer", record_id="77", label="Jane Doe", state="held")
+    add_job(conn.id, label="Order #1003", state="done")
+
+    page = text_of(signed_in.get("/queue"))
+    assert "Order #1001" in page and "Order #1002" in page and "Jane Doe" in page
+    assert "Order #1003" not in page  # done jobs only when asked for
+    assert "Order #1003" in text_of(signed_in.get("/queue?state=done"))
+    parked = text_of(signed_in.get("/queue?state=parked"))
+    assert "Order #1002" in parked and "Order #1001" not in parked
+    customers = text_of(signed_in.get("/queue?kind=customer"))
+    assert "Jane Doe" in customers and "Order #1001" not in customers
+    found = text_of(signed_in.get("/queue?q=3140"))  # the reason is searchable too
+    assert "Order #1002" in found and "Order #1001" not in found
+    assert "Jane Doe" in text_of(signed_in.get("/queue?q=77&connection=shop"))
+
+
+def test_the_list_is_paginated(signed_in, conn, add_job):
+    for n in range(55):
+        add_job(conn.id, label=f"Order #{5000 + n}", record_id=str(5000 + n))
+    first = text_of(signed_in.get("/queue"))
+    assert "55 jobs" in first and "Order #5000" in first and "Order #5054" not in first
+    assert "Page 1 of 2" in first
+    second = text_of(signed_in.get("/queue?page=2"))
+    assert "Order #5054" in second and "Order #5000" not in second
+
+
+def test_a_job_page_shows_record_dependencies_attempts_and_the_explained_answer(
+        signed_in, conn, add_job, add_session, add_exchange, runtime):
+    customer = add_job(
+        conn.id, kind="customer", record_type="customer", label="Jane Doe", state="parked", attempts=1,
+        last_status_code=3100, last_message='The name "Jane Doe" of the list element is already in use.',
+        last_request_xml='<CustomerAddRq requestID="9.1"><CustomerAdd><Name>Jane Doe</Name></CustomerAdd>'
+                         "</CustomerAddRq>")
+    order = add_job(conn.id, label="Order #1001", state="waiting",
+                    payload={"number": "1001", "total": "19.99"})
+    with runtime.db.transaction() as session:
+        session.add(JobDependency(job_id=order.id, depends_on_id=customer.id))
+    add_exchange(add_session(conn.id), customer, request_xml="<x/>", response_xml=None, status_code=3100,
+                 severity="Error", message="already in use", request_type="CustomerAddRq")
+
+    page = text_of(signed_in.get(f"/queue/{customer.id}"))
+    assert "Status 3100" in page and "Name already in use" in page  # qbsync.qbxml.status.explain
+    assert "What to do:" in page
+    assert f"#{order.id} Order #1001" in page  # waiting on this job
+    assert f"CustomerAddRq · {customer.id}.1 3100 Name already in use already in use park" in page
+    assert "<Name>Jane Doe</Name>" in page  # the last qbXML sent
+
+    order_page = signed_in.get(f"/queue/{order.id}").get_data(as_text=True)
+    pretty_json = '{\n  &#34;number&#34;: &#34;1001&#34;,\n  &#34;total&#34;: &#34;19.99&#34;\n}'
+    assert pretty_json in order_page
+    assert f"#{customer.id} Jane Doe" in text_of(signed_in.get(f"/queue/{order.id}"))
+
+
+def test_a_pending_job_shows_the_exact_qbxml_it_will_send(signed_in, conn, runtime):
+    with runtime.db.transaction() as session:
+        job = jobs.enqueue_qbxml(session, conn.id, "<CustomerQueryRq><FullName>Jane Doe</FullName>"
+                                 "</CustomerQueryRq>", label="look up Jane")
+    body = signed_in.get(f"/queue/{job.id}").get_data(as_text=True)
+    assert "What it will send next" in body
+    assert f'&lt;CustomerQueryRq requestID=&#34;{job.id}.1&#34;&gt;' in body
+    assert "&lt;?qbxml version=&#34;13.0&#34;?&gt;" in body
+    assert "&lt;QBXMLMsgsRq onError=&#34;continueOnError&#34;&gt;" in body
+
+
+def test_the_preview_changes_nothing(signed_in, conn, runtime, monkeypatch):
+    class QueuesAnotherJob:
+        kind = "test_preview_writer"
+
+        def build(self, ctx, job):
+            jobs.enqueue(ctx.session, job.connection_id, "customer", {}, label="made while building")
+            job.state = "in_flight"
+            return handlers.Reject("this test handler never sends")
+
+        def apply(self, ctx, job, response):  # pragma: no cover - never sent
+            raise AssertionError
+
+    handlers.handler_for("qbxml")  # load the built-in handlers first
+    monkeypatch.setitem(handlers.HANDLERS, "test_preview_writer", QueuesAnotherJob())
+    with runtime.db.transaction() as session:
+        job = jobs.enqueue(session, conn.id, "test_preview_writer", {}, label="writer")
+    page = text_of(signed_in.get(f"/queue/{job.id}"))
+    assert "it cannot be sent: this test handler never sends" in page
+    with runtime.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(QueueJob)) == 1
+        assert session.get(QueueJob, job.id).state == "pending"
+
+
+@pytest.mark.parametrize(
+    ("start", "action", "end", "message"),
+    [
+        ("parked", "retry", "pending", "queued to retry now"),
+        ("pending", "hold", "held", "held"),
+        ("held", "release", "pending", "released"),
+        ("parked", "remove", "cancelled", "removed from the queue"),
+    ],
+)
+def test_each_action_changes_the_job(signed_in, conn, add_job, runtime, start, action, end, message):
+    job = add_job(conn.id, state=start)
+    response = post(signed_in, f"/queue/{job.id}/{action}")
+    assert response.headers["Location"] == f"/queue/{job.id}"
+    assert _state(runtime, job.id) == end
+    assert flashes(signed_in)[-1] == ("ok", f"Job #{job.id} {message}.")
+
+
+def test_an_action_that_does_not_fit_shows_why(signed_in, conn, add_job, runtime):
+    job = add_job(conn.id, state="in_flight")
+    post(signed_in, f"/queue/{job.id}/retry")
+    assert _state(runtime, job.id) == "in_flight"
+    assert flashes(signed_in)[-1] == (
+        "error",
+        f"Could not do that: job #{job.id} is in_flight; only queued, parked or held jobs can be retried.")
+    page = text_of(signed_in.get(f"/queue/{job.id}"))
+    assert "only queued, parked or held jobs can be retried" in page  # shown on the page
+
+
+def test_bulk_actions_apply_to_every_ticked_job(signed_in, conn, add_job, runtime):
+    first, second = add_job(conn.id, state="parked"), add_job(conn.id, state="parked")
+    busy = add_job(conn.id, state="in_flight")
+    untouched = add_job(conn.id, state="parked")
+    response = post(signed_in, "/queue/bulk", {"action": "retry", "job_id": [first.id, second.id, busy.id],
+                                               "next": "/queue?state=parked"})
+    assert response.headers["Location"] == "/queue?state=parked"
+    assert [_state(runtime, j.id) for j in (first, second, busy, untouched)] == [
+        "pending", "pending", "in_flight", "parked"]
+    messages = flashes(signed_in)
+    assert ("ok", "2 jobs queued to retry now.") in messages
+    assert any(c == "error" and f"job #{busy.id} is in_flight" in m for c, m in messages)
+    post(signed_in, "/queue/bulk", {"action": "remove", "job_id": [first.id, untouched.id]})
+    assert _state(runtime, first.id) == _state(runtime, untouched.id) == "cancelled"
+
+
+def test_bulk_without_ticks_or_action_says_so(signed_in, conn):
+    post(signed_in, "/queue/bulk", {"action": "retry"})
+    assert flashes(signed_in)[-1] == ("error", "Tick at least one job first.")
+    post(signed_in, "/queue/bulk", {"job_id": "1"})
+    assert flashes(signed_in)[-1] == ("error", "Choose what to do with the ticked jobs.")
+
+
+def test_unknown_jobs_and_actions_are_404(signed_in, conn, add_job):
+    assert signed_in.get("/queue/999999").status_code == 404
+    job = add_job(conn.id)
+    assert post(signed_in, f"/queue/{job.id}/explode").status_code == 404
