@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from qbsync.config import Config, normalize_database_url
 from qbsync.service.background import Dispatcher
@@ -56,32 +57,51 @@ def _database_url(tmp_root: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return _database_url(tmp_path_factory.mktemp("db"))
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The database this test run owns.
+
+    On PostgreSQL a fresh database is created beside the one named by QBSYNC_TEST_DATABASE_URL and dropped
+    afterwards, so two runs on one server (a developer's and CI's, or parallel sessions) never collide.
+    """
+    url = _database_url(tmp_path_factory.mktemp("db"))
+    if not url.startswith("postgresql"):
+        yield url
+        return
+    base = make_url(url)
+    name = f"qbsync_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
 def _migrated_database(database_url: str) -> Iterator[Database]:
     encryption.configure(TEST_SECRET_KEY)
     db = create_database(database_url)
-    if db.engine.dialect.name == "postgresql":
-        # Start from an empty schema so a previous run's leftovers cannot hide a migration bug.
-        with db.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
     db.upgrade()
     yield db
     db.dispose()
 
 
 def _clear(db: Database) -> None:
+    # DELETE, not TRUNCATE: on tables this small it is ten times faster on PostgreSQL. (SQLite ids restart
+    # by themselves once a table is empty.)
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with db.engine.begin() as conn:
+        for name in tables:
+            conn.execute(text(f"DELETE FROM {name}"))
         if db.engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                conn.execute(text(f"DELETE FROM {name}"))
+            sequences = conn.execute(text(
+                "SELECT sequence_schema || '.' || sequence_name FROM information_schema.sequences"
+            )).scalars().all()
+            for sequence in sequences:
+                conn.execute(text(f"ALTER SEQUENCE {sequence} RESTART WITH 1"))
 
 
 @pytest.fixture
