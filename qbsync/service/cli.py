@@ -21,6 +21,7 @@ from qbsync.connections import (
 from qbsync.service.runtime import Runtime, open_runtime
 from qbsync.simulator.cli import simulate
 from qbsync.storage.encryption import SecretKeyError
+from qbsync.storefronts.cli import push, sweep
 
 
 def _runtime(upgrade: bool = True) -> Runtime:
@@ -201,6 +202,8 @@ def db_upgrade() -> None:
 
 # Commands that live beside what they run.
 main.add_command(simulate)
+main.add_command(push)
+main.add_command(sweep)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -32,6 +32,10 @@ class PeriodicTask:
 TASKS: list[PeriodicTask] = [
     PeriodicTask("redispatch-webhooks", "qbsync.webhooks.processing:redispatch_stored", 30),
     PeriodicTask("expire-sessions", "qbsync.qwc.sessions:expire_stale_sessions", 60),
+    # Storefront backfill, missed-webhook sweep (each connection's own interval), stock write-back.
+    PeriodicTask("resume-pushes", "qbsync.storefronts.backfill:resume_pushes", 60),
+    PeriodicTask("sweep-storefronts", "qbsync.storefronts.sweep:sweep_all", 60),
+    PeriodicTask("stock-writebacks", "qbsync.storefronts.writeback:run_due_writebacks", 30),
 ]
 
 

@@ -148,6 +148,8 @@ class QueueJob(Base):
         Index("ix_queue_jobs_pick", "connection_id", "state", "priority", "id"),
         Index("ix_queue_jobs_record", "connection_id", "record_type", "record_id"),
         Index("ix_queue_jobs_session", "session_id"),
+        # Intake looks jobs up by key on every change; SQLite cannot use the partial unique index for that.
+        Index("ix_queue_jobs_coalesce", "connection_id", "coalesce_key"),
         # At most one unsent job per coalescing key.
         Index(
             "uq_queue_jobs_coalesce_open",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 11:00:30.052759
+Create Date: 2026-11-22 12:02:47.243010
 """
 
 from alembic import op
@@ -241,6 +241,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('queue_jobs', schema=None) as batch_op:
+        batch_op.create_index('ix_queue_jobs_coalesce', ['connection_id', 'coalesce_key'], unique=False)
         batch_op.create_index('ix_queue_jobs_pick', ['connection_id', 'state', 'priority', 'id'], unique=False)
         batch_op.create_index('ix_queue_jobs_record', ['connection_id', 'record_type', 'record_id'], unique=False)
         batch_op.create_index('ix_queue_jobs_session', ['session_id'], unique=False)
@@ -301,6 +302,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_queue_jobs_session')
         batch_op.drop_index('ix_queue_jobs_record')
         batch_op.drop_index('ix_queue_jobs_pick')
+        batch_op.drop_index('ix_queue_jobs_coalesce')
 
     op.drop_table('queue_jobs')
     with op.batch_alter_table('exchanges', schema=None) as batch_op:
