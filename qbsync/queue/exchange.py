@@ -19,7 +19,7 @@ from qbsync.qbxml.parse import QbxmlParseError, Response, parse_response
 from qbsync.qbxml.render import build_message
 from qbsync.qbxml.schema import validate_each
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import jobs
+from qbsync.queue import jobs, periodic
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -33,6 +33,7 @@ from qbsync.queue.handlers import (
     Retry,
     Wait,
     handler_for,
+    prepare_all,
 )
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import Connection, Exchange, JobAttempt, QbwcSession, QueueJob, utcnow
@@ -52,8 +53,12 @@ class _Planned:
 
 
 def has_work(session: Session, connection_id: int, now: datetime | None = None) -> bool:
-    """Whether a session for this connection would have anything to send now."""
-    return jobs.has_ready(session, connection_id, now or utcnow())
+    """Whether a session for this connection would have anything to send now (periodic work included)."""
+    now = now or utcnow()
+    connection = session.get(Connection, connection_id)
+    if connection is not None:
+        periodic.plan(session, connection, now, in_session=False)
+    return jobs.has_ready(session, connection_id, now)
 
 
 def next_request(session: Session, qb_session: QbwcSession, now: datetime | None = None) -> str | None:
@@ -61,9 +66,11 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
     now = now or utcnow()
     started = time.perf_counter()
     connection = session.get(Connection, qb_session.connection_id)
+    periodic.plan(session, connection, now)
     settings = SyncSettings(connection.settings)
     version = qb_session.qbxml_version or DEFAULT_VERSION
     budget = settings.exchange_budget_ms / 1000.0
+    cache: dict = {}  # shared by the handlers for this round trip
     planned: list[_Planned] = []
     size = 0
     seen: set[int] = set()
@@ -75,12 +82,14 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
                       if j.id not in seen]
         if not candidates:
             break
+        batch_ctx = Context(session, connection, settings, version, now, "", qb_session.id, cache)
+        prepare_all(batch_ctx, candidates)
         for job in candidates:
             seen.add(job.id)
             if len(planned) >= settings.batch_size or time.perf_counter() - started > budget:
                 break
             request_id = f"{job.id}.{job.attempts + 1}"
-            ctx = Context(session, connection, settings, version, now, request_id)
+            ctx = Context(session, connection, settings, version, now, request_id, qb_session.id, cache)
             result = _build(ctx, job)
             if isinstance(result, Request):
                 if size + len(result.fragment) > settings.max_message_bytes and planned:
@@ -116,9 +125,11 @@ def _build(ctx: Context, job: QueueJob):
 
 def _apply_build_result(session: Session, job: QueueJob, result, now: datetime) -> None:
     if isinstance(result, Finish):
-        job.reason = result.reason
         jobs.mark_done(session, job, now)
+        job.reason = result.reason  # after mark_done, which clears it: why nothing was sent
     elif isinstance(result, Defer):
+        if not result.wait_for:
+            job.state = "waiting"  # woken by whatever it waits for (e.g. its order reaching the queue)
         for dep_id in result.wait_for:
             dep = session.get(QueueJob, dep_id)
             if dep is not None:
@@ -191,6 +202,10 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
     attempts = session.scalars(select(JobAttempt).where(JobAttempt.exchange_id == exchange.id)).all()
     job_ids = [a.job_id for a in attempts if a.job_id is not None]
     by_id = {j.id: j for j in session.scalars(select(QueueJob).where(QueueJob.id.in_(job_ids)))}
+    cache: dict = {}
+    finished: list[QueueJob] = []
+    prepare_all(Context(session, connection, settings, version, now, "", qb_session.id, cache),
+                [j for j in by_id.values() if j.state == "in_flight" and j.session_id == qb_session.id])
     for attempt in attempts:
         job = by_id.get(attempt.job_id)
         response = parsed.by_request_id(attempt.request_id)
@@ -201,10 +216,13 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
         if job is None or job.state != "in_flight" or job.session_id != qb_session.id:
             attempt.outcome = "ignored"
             continue
-        ctx = Context(session, connection, settings, version, now, attempt.request_id)
+        ctx = Context(session, connection, settings, version, now, attempt.request_id, qb_session.id, cache)
         result = _interpret(ctx, job, response)
         attempt.outcome = type(result).__name__.lower()
         _apply_result(session, qb_session, job, result, settings, now)
+        if isinstance(result, Done):
+            finished.append(job)
+    jobs.wake_dependents_of(session, finished, now)  # once for the batch, not once per job
     exchange.service_ms = (exchange.service_ms or 0.0) + (time.perf_counter() - started) * 1000.0
     return percent_done(session, qb_session, now)
 
@@ -241,8 +259,8 @@ def _interpret(ctx: Context, job: QueueJob, response: Response | None) -> ApplyR
 def _apply_result(session: Session, qb_session: QbwcSession, job: QueueJob, result: ApplyResult,
                   settings: SyncSettings, now: datetime) -> None:
     if isinstance(result, Done):
-        job.reason = result.note
-        jobs.mark_done(session, job, now)
+        jobs.mark_done(session, job, now, wake=False)  # handle_response wakes dependents for the batch
+        job.reason = result.note  # after mark_done, which clears it
         qb_session.jobs_done = (qb_session.jobs_done or 0) + 1
     elif isinstance(result, Again):
         job.state = "pending"
@@ -278,6 +296,7 @@ def percent_done(session: Session, qb_session: QbwcSession, now: datetime) -> in
         select(func.count()).select_from(QueueJob).where(
             QueueJob.connection_id == qb_session.connection_id,
             QueueJob.state == "pending",
+            QueueJob.kind.not_in(jobs.BACKGROUND_KINDS),
             (QueueJob.not_before.is_(None)) | (QueueJob.not_before <= now),
         )
     ) or 0

@@ -2,17 +2,24 @@
 
 Webhooks, the missed-webhook sweep and the backfill all call :func:`record_changed` with a normalized
 record; it decides which queue job (if any) the change needs and queues it, coalescing repeated updates
-of the same record into one job that carries the newest data.
+of the same record into one job that carries the newest data. An order's job depends on the jobs that
+bring its customer and items into QuickBooks, so the queue itself keeps the order of work.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from qbsync.queue import jobs
-from qbsync.storage.models import Connection, QueueJob
+from qbsync.queue import jobs, mappings, rules
+from qbsync.queue.settings import SyncSettings
+from qbsync.storage.models import Connection, JobDependency, QueueJob, StorefrontRecord
 
 
 class Record(Protocol):
@@ -30,6 +37,8 @@ JOB_KINDS: dict[str, tuple[str, int]] = {
     "refund": ("refund", 60),
     "stock": ("inventory_adjustment", 70),
 }
+SPECIAL_ITEM_PRIORITY = 15  # shipping, fee, discount, tax items: before orders, after customers
+PAYMENT_PRIORITY = 55
 
 
 def coalesce_key(record_type: str, record_id: str) -> str:
@@ -37,35 +46,689 @@ def coalesce_key(record_type: str, record_id: str) -> str:
     return f"{record_type}:{record_id}"
 
 
-def record_changed(session: Session, connection: Connection, record_type: str, record: Record,
-                   event: str = "updated") -> QueueJob | None:
-    """Queue the sync work a storefront change needs; returns the job (None when nothing is needed)."""
+def record_id_of(record_type: str, data: Mapping[str, Any]) -> str:
+    """The storefront id of a record (as ``to_dict`` gives it), the same id storefront_records uses."""
+    if record_type == "product":
+        found = data.get("variant_id") or data.get("product_id")
+    elif record_type == "stock":
+        if data.get("inventory_item_id"):
+            item = str(data["inventory_item_id"])
+            return f"{item}@{data['location_id']}" if data.get("location_id") else item
+        found = data.get("variant_id") or data.get("product_id")
+    else:
+        found = data.get("storefront_id") or data.get("id")
+    if not found:
+        raise ValueError(f"the {record_type} record has no storefront id")
+    return str(found)
+
+
+def record_changed(
+    session: Session, connection: Connection, record_type: str, record: Record, event: str = "updated"
+) -> QueueJob | None:
+    """Queue the sync work a storefront change needs; returns the job (None when nothing is needed).
+
+    A record older than the newest known version of it (an out-of-order webhook) changes nothing.
+    """
     if record_type not in JOB_KINDS:
         raise ValueError(f"unknown record type {record_type!r}")
-    kind, priority = JOB_KINDS[record_type]
     data = record.to_dict()
-    record_id = str(data.get("id") or data.get("storefront_id") or "")
-    if not record_id:
-        raise ValueError(f"the {record_type} record has no id")
-    return jobs.enqueue(
+    settings = SyncSettings(connection.settings)
+    # Every query below reads rows that are flushed already (jobs flush when queued), so the pending
+    # inserts of one change are written together rather than before each query.
+    with session.no_autoflush:
+        if event == "deleted" or data.get("deleted"):
+            return _deleted(session, connection, settings, record_type, data)
+        record_id = record_id_of(record_type, data)
+        if _older_than_known(session, connection.id, record_type, record_id, data):
+            return None
+        return _queue(session, connection, settings, record_type, record_id, data, event)
+
+
+def _queue(
+    session: Session,
+    connection: Connection,
+    settings: SyncSettings,
+    record_type: str,
+    record_id: str,
+    data: dict[str, Any],
+    event: str,
+) -> QueueJob | None:
+    if record_type == "customer":
+        return _customer(session, connection, settings, data, event)
+    if record_type == "product":
+        return _product(session, connection, data, event)
+    if record_type == "order":
+        return _order(session, connection, settings, data, event)
+    if record_type == "refund":
+        return _refund(session, connection, settings, data, event)
+    return _stock(session, connection, settings, data, record_id, event)
+
+
+# --- newest version wins ----------------------------------------------------------------------------
+
+
+def _moment(value: Any) -> datetime | None:
+    if not value:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _older_than_known(
+    session: Session, connection_id: int, record_type: str, record_id: str, data: dict[str, Any]
+) -> bool:
+    """True when we already know a newer version; otherwise remember this one as the newest."""
+    modified = _moment(data.get("modified_at"))
+    known: dict[tuple[int, str, str], StorefrontRecord] = session.info.setdefault(_RECORDS_SEEN, {})
+    row = known.get((connection_id, record_type, record_id))
+    absent: set[tuple[int, str, str]] = session.info.get(_RECORDS_ABSENT, set())
+    if row is None and (connection_id, record_type, record_id) not in absent:
+        row = session.scalar(
+            select(StorefrontRecord).where(
+                StorefrontRecord.connection_id == connection_id,
+                StorefrontRecord.record_type == record_type,
+                StorefrontRecord.record_id == record_id,
+            )
+        )
+    if row is None:
+        row = StorefrontRecord(
+            connection_id=connection_id,
+            record_type=record_type,
+            record_id=record_id,
+            modified_at=modified,
+            data=data,
+            deleted=False,
+        )
+        session.add(row)
+        known[(connection_id, record_type, record_id)] = row
+        absent.discard((connection_id, record_type, record_id))
+        return False
+    known[(connection_id, record_type, record_id)] = row
+    if row.data == data and not row.deleted:
+        return False  # the webhook receiver (or the backfill) stored this very version a moment ago
+    if modified is not None and row.modified_at is not None and modified < row.modified_at:
+        return True
+    # Newer, or no time to compare (or the same time, other content): the later arrival is the best guess.
+    row.data, row.modified_at, row.deleted = data, modified or row.modified_at, False
+    return False
+
+
+# --- finding or queueing the jobs an order needs ---------------------------------------------------
+
+
+def _job_with_key(
+    session: Session,
+    connection_id: int,
+    key: str,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    record_type: str,
+    record_id: str,
+    label: str,
+    priority: int,
+) -> QueueJob:
+    """The unfinished job for ``key`` (kept as it is), or a new one with ``payload``.
+
+    Remembered for the database session, so a batch of orders for one customer asks once.
+    """
+    unfinished = (*jobs.ACTIVE_STATES, "parked")
+    known: dict[tuple[int, str], QueueJob] = session.info.setdefault(_JOBS_SEEN, {})
+    existing = known.get((connection_id, key))
+    if existing is None or existing.state not in unfinished:
+        existing = session.scalar(
+            select(QueueJob)
+            .where(
+                QueueJob.connection_id == connection_id,
+                QueueJob.coalesce_key == key,
+                QueueJob.state.in_(unfinished),
+            )
+            .order_by(QueueJob.id.desc())
+            .limit(1)
+        )
+    if existing is None:
+        existing = jobs.enqueue(
+            session,
+            connection_id,
+            kind,
+            payload,
+            record_type=record_type,
+            record_id=record_id,
+            label=label,
+            coalesce_key=key,
+            priority=priority,
+        )
+    known[(connection_id, key)] = existing
+    return existing
+
+
+_JOBS_SEEN = "qbsync.intake.jobs_by_key"
+_RECORDS_SEEN = "qbsync.intake.storefront_records"
+_RECORDS_ABSENT = "qbsync.intake.storefront_records_absent"
+
+
+def customer_job_for_order(
+    session: Session, connection: Connection, settings: SyncSettings, order: Mapping[str, Any]
+) -> QueueJob | None:
+    """The job bringing the order's customer (or the proxy customer) into QuickBooks; None when mapped."""
+    customer = order.get("customer") or {}
+    if rules.customer_is_proxied(customer, settings):
+        name = str(settings.proxy_customer).strip()
+        key = mappings.proxy_key(name)
+        if mappings.get(session, connection.id, mappings.CUSTOMER, key) is not None:
+            return None
+        return _job_with_key(
+            session,
+            connection.id,
+            coalesce_key("customer", key),
+            "customer",
+            {"proxy": name},
+            record_type="customer",
+            record_id=key,
+            label=f"customer {name}",
+            priority=JOB_KINDS["customer"][1],
+        )
+    key = mappings.customer_key(customer)
+    if mappings.get(session, connection.id, mappings.CUSTOMER, key) is not None:
+        return None
+    return _job_with_key(
         session,
         connection.id,
-        kind,
-        {"record": data, "event": event},
-        record_type=record_type,
-        record_id=record_id,
-        label=_label(record_type, data),
-        coalesce_key=coalesce_key(record_type, record_id),
-        priority=priority,
+        coalesce_key("customer", key),
+        "customer",
+        {"record": dict(customer)},
+        record_type="customer",
+        record_id=key,
+        label=_label("customer", customer),
+        priority=JOB_KINDS["customer"][1],
     )
 
 
-def _label(record_type: str, data: dict[str, Any]) -> str:
+def line_product(
+    session: Session, connection_id: int, line: Mapping[str, Any]
+) -> tuple[dict[str, Any], bool]:
+    """The product an order line sells, and whether it was built from the line alone.
+
+    The stored product record (from a product webhook or the backfill) when we have one, else what the
+    line tells: SKU, name, unit price.
+    """
+    key = mappings.product_key(
+        line.get("product_id"), line.get("variant_id"), line.get("sku"), line.get("name")
+    )
+    stored = session.scalar(
+        select(StorefrontRecord.data).where(
+            StorefrontRecord.connection_id == connection_id,
+            StorefrontRecord.record_type == "product",
+            StorefrontRecord.record_id == key,
+            StorefrontRecord.deleted.is_(False),
+        )
+    )
+    if stored:
+        return dict(stored), False
+    return {
+        "product_id": line.get("product_id") or "",
+        "variant_id": line.get("variant_id"),
+        "sku": line.get("sku"),
+        "name": line.get("name") or "",
+        "price": line.get("unit_price"),
+        "kind": "non_inventory",
+    }, True
+
+
+def item_jobs_for_order(session: Session, connection: Connection, order: Mapping[str, Any]) -> list[QueueJob]:
+    """The jobs bringing the order's products into QuickBooks (none for products already mapped)."""
+    found: dict[str, QueueJob] = {}
+    seen: dict[tuple[int, str], QueueJob] = session.info.setdefault(_JOBS_SEEN, {})
+    for line in order.get("lines") or ():
+        key = mappings.product_key(
+            line.get("product_id"), line.get("variant_id"), line.get("sku"), line.get("name")
+        )
+        if key in found or mappings.get(session, connection.id, mappings.PRODUCT, key) is not None:
+            continue
+        earlier = seen.get((connection.id, coalesce_key("product", key)))
+        if earlier is not None and earlier.state in (*jobs.ACTIVE_STATES, "parked"):
+            found[key] = earlier
+            continue
+        product, from_line = line_product(session, connection.id, line)
+        payload = {"record": product, "from_order": from_line}
+        found[key] = _job_with_key(
+            session,
+            connection.id,
+            coalesce_key("product", key),
+            "item",
+            payload,
+            record_type="product",
+            record_id=key,
+            label=_label("product", product),
+            priority=JOB_KINDS["product"][1],
+        )
+    return list(found.values())
+
+
+def special_roles(order: Mapping[str, Any], settings: SyncSettings) -> list[str]:
+    """The special items (shipping, fee, discount, tax, adjustment) the order's lines go on."""
+    roles = []
+    if order.get("shipping_lines"):
+        roles.append("shipping")
+    if order.get("fee_lines"):
+        roles.append("fee")
+    if order.get("discounts"):
+        roles.append("discount")
+    if (
+        settings.tax_mode == "line"
+        and not order.get("prices_include_tax")
+        and (order.get("tax_lines") or Decimal(str(order.get("tax_total") or "0")) != 0)
+    ):
+        roles.append("tax")
+    roles.append("adjustment")  # rounding differences are only known once the lines are priced
+    return roles
+
+
+def special_item_jobs(
+    session: Session, connection: Connection, settings: SyncSettings, roles: list[str]
+) -> list[QueueJob]:
+    """Jobs making sure the configured shipping/fee/discount/tax items exist (none once they are mapped)."""
+    from qbsync.queue.handlers.items import special_name
+
+    found = []
+    for role in roles:
+        name = special_name(role, settings)
+        mapping = mappings.get(session, connection.id, mappings.SPECIAL_ITEM, role)
+        if mapping is not None and (mapping.qb_name or "").lower() == name.lower():
+            continue
+        found.append(
+            _job_with_key(
+                session,
+                connection.id,
+                coalesce_key("special_item", role),
+                "item",
+                {"special": role},
+                record_type="special_item",
+                record_id=role,
+                label=f"item {name}",
+                priority=SPECIAL_ITEM_PRIORITY,
+            )
+        )
+    return found
+
+
+def order_dependencies(
+    session: Session, connection: Connection, settings: SyncSettings, order: Mapping[str, Any]
+) -> list[QueueJob]:
+    """Every job the order must wait for: its customer, its items and the special items it uses."""
+    found = []
+    customer_job = customer_job_for_order(session, connection, settings, order)
+    if customer_job is not None:
+        found.append(customer_job)
+    found += item_jobs_for_order(session, connection, order)
+    roles = [r for r in special_roles(order, settings) if r != "adjustment"]
+    found += special_item_jobs(session, connection, settings, roles)
+    return found
+
+
+# --- one function per record type -------------------------------------------------------------------
+
+
+def _customer(
+    session: Session, connection: Connection, settings: SyncSettings, data: dict[str, Any], event: str
+) -> QueueJob | None:
+    if settings.proxy_customer and settings.proxy_customer_for == "all":
+        return None  # orders all go to the proxy customer: store customers are not needed
+    key = mappings.customer_key(data)
+    return jobs.enqueue(
+        session,
+        connection.id,
+        "customer",
+        {"record": data, "event": event},
+        record_type="customer",
+        record_id=key,
+        label=_label("customer", data),
+        coalesce_key=coalesce_key("customer", key),
+        priority=JOB_KINDS["customer"][1],
+    )
+
+
+def _product(session: Session, connection: Connection, data: dict[str, Any], event: str) -> QueueJob:
+    key = mappings.product_key(
+        data.get("product_id"), data.get("variant_id"), data.get("sku"), data.get("name")
+    )
+    return jobs.enqueue(
+        session,
+        connection.id,
+        "item",
+        {"record": data, "event": event},
+        record_type="product",
+        record_id=key,
+        label=_label("product", data),
+        coalesce_key=coalesce_key("product", key),
+        priority=JOB_KINDS["product"][1],
+    )
+
+
+def _order(
+    session: Session, connection: Connection, settings: SyncSettings, data: dict[str, Any], event: str
+) -> QueueJob | None:
+    order_id = record_id_of("order", data)
+    key = coalesce_key("order", order_id)
+    mapping = mappings.get(session, connection.id, mappings.ORDER, order_id)
+    txn_type = mapping.qb_type if mapping is not None else None
+    if mapping is None:
+        decision = rules.decide_order(data, settings)
+        if not decision.sync:
+            # Not for QuickBooks (yet). An unsent job of an earlier version learns why at build time.
+            if jobs.find_open(session, connection.id, key) is None:
+                return None
+            return jobs.enqueue(
+                session, connection.id, "order", {"record": data, "event": event}, coalesce_key=key
+            )
+        txn_type = decision.txn_type
+    depends = order_dependencies(session, connection, settings, data)
+    bulk: _Bulk | None = session.info.get(_BULK)
+    if bulk is not None and bulk.is_new(key):
+        job = bulk.add(
+            session,
+            QueueJob(
+                connection_id=connection.id,
+                kind="order",
+                payload={"record": data, "event": event},
+                record_type="order",
+                record_id=order_id,
+                label=_label("order", data),
+                coalesce_key=key,
+                priority=JOB_KINDS["order"][1],
+                state="pending",
+            ),
+            depends,
+        )
+    else:
+        if bulk is not None:
+            bulk.write(session)  # the jobs queued so far must be visible to enqueue's look-up
+        job = jobs.enqueue(
+            session,
+            connection.id,
+            "order",
+            {"record": data, "event": event},
+            record_type="order",
+            record_id=order_id,
+            label=_label("order", data),
+            coalesce_key=key,
+            priority=JOB_KINDS["order"][1],
+            depends_on=depends,
+        )
+    if bulk is not None and txn_type and rules.wants_payment(data, txn_type, settings):
+        bulk.write(session)  # the payment job refers to the order job's id
+    if (
+        txn_type
+        and rules.wants_payment(data, txn_type, settings)
+        and mappings.get(session, connection.id, mappings.PAYMENT, order_id) is None
+    ):
+        jobs.enqueue(
+            session,
+            connection.id,
+            "payment",
+            {"order_id": order_id, "record": data},
+            record_type="payment",
+            record_id=order_id,
+            label=f"payment of order {data.get('number')}",
+            coalesce_key=coalesce_key("payment", order_id),
+            priority=PAYMENT_PRIORITY,
+            depends_on=[job],
+        )
+    _attach_waiting_refunds(session, connection.id, order_id, job)
+    return job
+
+
+class _Bulk:
+    """Order jobs of one :func:`record_changed_many` call, written to the table together."""
+
+    def __init__(self, active_keys: set[str]) -> None:
+        self.active_keys = active_keys  # coalescing keys that already have an unfinished job
+        self.pending: list[tuple[QueueJob, list[QueueJob]]] = []
+
+    def is_new(self, key: str) -> bool:
+        return key not in self.active_keys
+
+    def add(self, session: Session, job: QueueJob, depends: list[QueueJob]) -> QueueJob:
+        session.add(job)
+        self.pending.append((job, depends))
+        self.active_keys.add(str(job.coalesce_key))
+        return job
+
+    def write(self, session: Session) -> None:
+        """Insert the pending jobs (one statement batch), then their dependencies."""
+        if not self.pending:
+            return
+        session.flush()
+        for job, depends in self.pending:
+            for dep in {d.id: d for d in depends}.values():
+                session.add(JobDependency(job_id=job.id, depends_on_id=dep.id))
+                if dep.state not in jobs.FINISHED_STATES and job.state == "pending":
+                    job.state = "waiting"
+                    job.reason = f"waiting for job #{dep.id} ({dep.label or dep.kind})"
+        self.pending = []
+        session.flush()
+
+
+_BULK = "qbsync.intake.bulk"
+
+
+def record_changed_many(
+    session: Session,
+    connection: Connection,
+    record_type: str,
+    records: Iterable[Record],
+    event: str = "updated",
+) -> list[QueueJob | None]:
+    """:func:`record_changed` for many records at once (the backfill), in a few queries per batch.
+
+    The result is the same as calling :func:`record_changed` for each record in turn; if another process
+    queues one of the same records meanwhile, the batch is redone one record at a time.
+    """
+    records = list(records)
+    if record_type != "order" or len(records) < 2:
+        return [record_changed(session, connection, record_type, r, event) for r in records]
+    datas = [r.to_dict() for r in records]
+    try:
+        with session.begin_nested(), session.no_autoflush:
+            _preload_orders(session, connection, datas)
+            bulk = session.info[_BULK] = _Bulk(session.info.pop(_ACTIVE_KEYS))
+            try:
+                results = [
+                    record_changed(session, connection, record_type, _AsIs(data), event) for data in datas
+                ]
+                bulk.write(session)
+            finally:
+                session.info.pop(_BULK, None)
+                session.info.pop(_RECORDS_ABSENT, None)
+        return results
+    except IntegrityError:
+        for key in (_JOBS_SEEN, _RECORDS_SEEN, _RECORDS_ABSENT, mappings.CACHE):
+            session.info.pop(key, None)
+        return [record_changed(session, connection, record_type, r, event) for r in records]
+
+
+_ACTIVE_KEYS = "qbsync.intake.active_keys"
+
+
+class _AsIs:
+    """A record already turned into its dict."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.data
+
+
+def _preload_orders(session: Session, connection: Connection, datas: list[dict[str, Any]]) -> None:
+    """Load in a few queries what queueing these orders reads: stored versions, mappings, open jobs."""
+    conn_id = connection.id
+    settings = SyncSettings(connection.settings)
+    ids = [record_id_of("order", d) for d in datas]
+    seen_records: dict[tuple[int, str, str], StorefrontRecord] = session.info.setdefault(_RECORDS_SEEN, {})
+    for start in range(0, len(ids), 500):
+        for row in session.scalars(
+            select(StorefrontRecord).where(
+                StorefrontRecord.connection_id == conn_id,
+                StorefrontRecord.record_type == "order",
+                StorefrontRecord.record_id.in_(ids[start : start + 500]),
+            )
+        ):
+            seen_records[(conn_id, "order", row.record_id)] = row
+    session.info[_RECORDS_ABSENT] = {(conn_id, "order", i) for i in ids} - set(seen_records)
+    customer_keys = set()
+    for data in datas:
+        customer = data.get("customer") or {}
+        customer_keys.add(
+            mappings.proxy_key(str(settings.proxy_customer))
+            if rules.customer_is_proxied(customer, settings)
+            else mappings.customer_key(customer)
+        )
+    product_keys = {
+        mappings.product_key(
+            line.get("product_id"), line.get("variant_id"), line.get("sku"), line.get("name")
+        )
+        for data in datas
+        for line in data.get("lines") or ()
+    }
+    from qbsync.queue.handlers.items import SPECIAL_ITEMS
+
+    mappings.preload(
+        session,
+        conn_id,
+        [(mappings.ORDER, i) for i in ids]
+        + [(mappings.PAYMENT, i) for i in ids]
+        + [(mappings.CUSTOMER, k) for k in customer_keys]
+        + [(mappings.PRODUCT, k) for k in product_keys]
+        + [(mappings.SPECIAL_ITEM, role) for role in SPECIAL_ITEMS],
+    )
+    keys = (
+        [coalesce_key("order", i) for i in ids]
+        + [coalesce_key("customer", k) for k in customer_keys]
+        + [coalesce_key("product", k) for k in product_keys]
+        + [coalesce_key("special_item", role) for role in SPECIAL_ITEMS]
+    )
+    seen_jobs: dict[tuple[int, str], QueueJob] = session.info.setdefault(_JOBS_SEEN, {})
+    active: set[str] = set()
+    for start in range(0, len(keys), 500):
+        for job in session.scalars(
+            select(QueueJob)
+            .where(
+                QueueJob.connection_id == conn_id,
+                QueueJob.coalesce_key.in_(keys[start : start + 500]),
+                QueueJob.state.in_((*jobs.ACTIVE_STATES, "parked")),
+            )
+            .order_by(QueueJob.id)
+        ):
+            seen_jobs[(conn_id, str(job.coalesce_key))] = job
+            if job.state in jobs.ACTIVE_STATES:
+                active.add(str(job.coalesce_key))
+    session.info[_ACTIVE_KEYS] = active
+
+
+def _attach_waiting_refunds(session: Session, connection_id: int, order_id: str, order_job: QueueJob) -> None:
+    """Refunds that arrived before their order now wait for the order's job."""
+    cache = session.info.setdefault("qbsync.intake.waiting_refunds", {})
+    if connection_id not in cache:
+        # Refunds start waiting for their order only while a round trip is built, never during intake.
+        cache[connection_id] = list(
+            session.scalars(
+                select(QueueJob).where(
+                    QueueJob.connection_id == connection_id,
+                    QueueJob.kind == "refund",
+                    QueueJob.state == "waiting",
+                )
+            )
+        )
+    for refund_job in cache[connection_id]:
+        if refund_job.state != "waiting":
+            continue
+        if str((refund_job.payload.get("record") or {}).get("order_id")) == order_id:
+            jobs.add_dependency(session, refund_job, order_job)
+
+
+def _refund(
+    session: Session, connection: Connection, settings: SyncSettings, data: dict[str, Any], event: str
+) -> QueueJob | None:
+    if not settings.sync_refunds:
+        return None
+    refund_id = record_id_of("refund", data)
+    order_job = jobs.find_open(
+        session, connection.id, coalesce_key("order", str(data.get("order_id"))), include_in_flight=True
+    )
+    return jobs.enqueue(
+        session,
+        connection.id,
+        "refund",
+        {"record": data, "event": event},
+        record_type="refund",
+        record_id=refund_id,
+        label=f"refund {refund_id} of order {data.get('order_id')}",
+        coalesce_key=coalesce_key("refund", refund_id),
+        priority=JOB_KINDS["refund"][1],
+        depends_on=[order_job] if order_job is not None else (),
+    )
+
+
+def _stock(
+    session: Session,
+    connection: Connection,
+    settings: SyncSettings,
+    data: dict[str, Any],
+    record_id: str,
+    event: str,
+) -> QueueJob | None:
+    if rules.stock_master(data.get("sku"), settings) != "storefront" or data.get("quantity") is None:
+        return None  # QuickBooks is the master (or nobody is): store stock changes are not pushed
+    depends = []
+    key = mappings.product_key(data.get("product_id"), data.get("variant_id"), data.get("sku"))
+    item_job = jobs.find_open(session, connection.id, coalesce_key("product", key), include_in_flight=True)
+    if item_job is not None:
+        depends.append(item_job)
+    return jobs.enqueue(
+        session,
+        connection.id,
+        "inventory_adjustment",
+        {"record": data, "event": event},
+        record_type="stock",
+        record_id=record_id,
+        label=f"stock of {data.get('sku') or key}",
+        coalesce_key=coalesce_key("stock", record_id),
+        priority=JOB_KINDS["stock"][1],
+        depends_on=depends,
+    )
+
+
+def _deleted(
+    session: Session, connection: Connection, settings: SyncSettings, record_type: str, data: dict[str, Any]
+) -> QueueJob | None:
+    """A deleted order is voided like a cancelled one; other deletions leave QuickBooks as it is."""
+    if record_type != "order" or not settings.void_cancelled_orders:
+        return None
+    order_id = str(data.get("id") or data.get("storefront_id") or "")
+    mapping = mappings.get(session, connection.id, mappings.ORDER, order_id) if order_id else None
+    if mapping is None:
+        return None
+    last_known = {k: v for k, v in data.items() if k not in ("id", "deleted")}
+    return jobs.enqueue(
+        session,
+        connection.id,
+        "order",
+        {"record": last_known, "event": "deleted"},
+        record_type="order",
+        record_id=order_id,
+        label=f"order {mapping.qb_name or order_id}",
+        coalesce_key=coalesce_key("order", order_id),
+        priority=JOB_KINDS["order"][1],
+    )
+
+
+def _label(record_type: str, data: Mapping[str, Any]) -> str:
     if record_type == "order":
-        return f"order {data.get('number') or data.get('id')}"
+        return f"order {data.get('number') or data.get('storefront_id') or data.get('id')}"
     if record_type == "customer":
         name = " ".join(p for p in (data.get("first_name"), data.get("last_name")) if p)
-        return f"customer {name or data.get('email') or data.get('id')}"
+        return f"customer {name or data.get('email') or data.get('storefront_id') or data.get('id')}"
     if record_type == "product":
-        return f"item {data.get('sku') or data.get('name') or data.get('id')}"
-    return f"{record_type} {data.get('id')}"
+        return f"item {data.get('sku') or data.get('name') or data.get('product_id')}"
+    return f"{record_type} {data.get('storefront_id') or data.get('id')}"

@@ -19,6 +19,8 @@ from qbsync.storage.models import JobDependency, QueueJob, utcnow
 OPEN_STATES = ("pending", "waiting", "held")  # not yet sent: updates coalesce into these
 ACTIVE_STATES = ("pending", "waiting", "held", "in_flight")
 FINISHED_STATES = ("done", "cancelled")
+# Jobs run by background workers, never sent to QuickBooks (e.g. writing stock back to the store).
+BACKGROUND_KINDS = ("stock_writeback",)
 
 
 class JobStateError(ValueError):
@@ -45,8 +47,16 @@ def enqueue(
     tells the second whether the record now exists in QuickBooks.
     """
     now = now or utcnow()
+    in_flight: list[QueueJob] = []
     if coalesce_key is not None:
-        existing = _open_job_with_key(session, connection_id, coalesce_key)
+        # One query finds both the unsent job to fold into and any job with the key being sent.
+        same_key = session.scalars(select(QueueJob).where(
+            QueueJob.connection_id == connection_id,
+            QueueJob.coalesce_key == coalesce_key,
+            QueueJob.state.in_(ACTIVE_STATES),
+        )).all()
+        existing = next((j for j in same_key if j.state in OPEN_STATES), None)
+        in_flight = [j for j in same_key if j.state == "in_flight"]
         if existing is not None:
             existing.payload = payload or {}
             existing.label = label or existing.label
@@ -79,18 +89,16 @@ def enqueue(
         existing.payload = payload or {}
         existing.updated_at = now
         return existing
-    if coalesce_key is not None:
-        for earlier in session.scalars(
-            select(QueueJob).where(
-                QueueJob.connection_id == connection_id,
-                QueueJob.coalesce_key == coalesce_key,
-                QueueJob.state == "in_flight",
-                QueueJob.id != job.id,
-            )
-        ):
-            add_dependency(session, job, earlier)
-    for dep in depends_on:
-        add_dependency(session, job, dep)
+    # A new job has no dependencies yet: add them without looking for existing rows.
+    added: set[int] = {job.id}
+    for dep in (*in_flight, *depends_on):
+        if dep.id in added:
+            continue
+        added.add(dep.id)
+        session.add(JobDependency(job_id=job.id, depends_on_id=dep.id))
+        if dep.state not in FINISHED_STATES and job.state == "pending":
+            job.state = "waiting"
+            job.reason = f"waiting for job #{dep.id} ({dep.label or dep.kind})"
     return job
 
 
@@ -102,6 +110,18 @@ def _open_job_with_key(session: Session, connection_id: int, key: str | None) ->
             QueueJob.state.in_(OPEN_STATES),
         )
     )
+
+
+def find_open(session: Session, connection_id: int, coalesce_key: str,
+              include_in_flight: bool = False) -> QueueJob | None:
+    """The unsent job with this coalescing key (or, when asked, the one being sent), or None."""
+    job = _open_job_with_key(session, connection_id, coalesce_key)
+    if job is None and include_in_flight:
+        job = session.scalar(
+            select(QueueJob).where(QueueJob.connection_id == connection_id,
+                                   QueueJob.coalesce_key == coalesce_key, QueueJob.state == "in_flight")
+            .order_by(QueueJob.id.desc()).limit(1))
+    return job
 
 
 def enqueue_qbxml(session: Session, connection_id: int, fragment: str, *, label: str | None = None,
@@ -142,25 +162,53 @@ def dependents(session: Session, job: QueueJob) -> list[QueueJob]:
     )
 
 
+_DEPENDENCY = aliased(QueueJob, name="dependency")  # built once: constructing an alias is costly
+
+
 def _unfinished_dependency_exists(job_id_col: Any) -> Any:
-    dep = aliased(QueueJob)
     return exists(
         select(JobDependency.job_id)
-        .join(dep, dep.id == JobDependency.depends_on_id)
-        .where(JobDependency.job_id == job_id_col, dep.state.not_in(FINISHED_STATES))
+        .join(_DEPENDENCY, _DEPENDENCY.id == JobDependency.depends_on_id)
+        .where(JobDependency.job_id == job_id_col, _DEPENDENCY.state.not_in(FINISHED_STATES))
     )
 
 
 def wake_dependents(session: Session, job: QueueJob, now: datetime | None = None) -> int:
     """After ``job`` finished: dependents with nothing else to wait for become pending. Returns how many."""
+    return wake_dependents_of(session, [job], now)
+
+
+def wake_dependents_of(session: Session, finished: Sequence[QueueJob], now: datetime | None = None) -> int:
+    """:func:`wake_dependents` for many finished jobs at once (two queries, whatever their number)."""
+    ids = [job.id for job in finished if job.id is not None]
+    if not ids:
+        return 0
     now = now or utcnow()
+    session.flush()
+    waiting: list[QueueJob] = []
+    for start in range(0, len(ids), 500):
+        # IN (subquery), not JOIN + DISTINCT: PostgreSQL cannot compare the JSON payload for DISTINCT.
+        waiting.extend(session.scalars(
+            select(QueueJob)
+            .where(QueueJob.id.in_(select(JobDependency.job_id)
+                                   .where(JobDependency.depends_on_id.in_(ids[start:start + 500]))),
+                   QueueJob.state == "waiting")
+            .order_by(QueueJob.id)
+        ))
+    if not waiting:
+        return 0
+    blocked: set[int] = set()
+    waiting_ids = [w.id for w in waiting]
+    for start in range(0, len(waiting_ids), 500):
+        blocked.update(session.scalars(
+            select(JobDependency.job_id)
+            .join(_DEPENDENCY, _DEPENDENCY.id == JobDependency.depends_on_id)
+            .where(JobDependency.job_id.in_(waiting_ids[start:start + 500]),
+                   _DEPENDENCY.state.not_in(FINISHED_STATES))
+        ))
     woken = 0
-    for dependent in dependents(session, job):
-        if dependent.state != "waiting":
-            continue
-        session.flush()
-        still_waiting = session.scalar(select(_unfinished_dependency_exists(dependent.id)))
-        if not still_waiting:
+    for dependent in waiting:
+        if dependent.id not in blocked:
             dependent.state = "pending"
             dependent.reason = None
             dependent.updated_at = now
@@ -181,8 +229,12 @@ def block_dependents(session: Session, job: QueueJob, reason: str, now: datetime
             block_dependents(session, dependent, reason, now)
 
 
-def mark_done(session: Session, job: QueueJob, now: datetime | None = None) -> None:
-    """The job's work is in QuickBooks (or needed nothing); wake what waited for it."""
+def mark_done(session: Session, job: QueueJob, now: datetime | None = None, *, wake: bool = True) -> None:
+    """The job's work is in QuickBooks (or needed nothing); wake what waited for it.
+
+    ``wake=False`` leaves waking to the caller, who finishes many jobs and then calls
+    :func:`wake_dependents_of` once.
+    """
     now = now or utcnow()
     job.state = "done"
     job.done_at = now
@@ -190,7 +242,8 @@ def mark_done(session: Session, job: QueueJob, now: datetime | None = None) -> N
     job.session_id = None
     job.reason = None
     job.needs_lookup = False
-    wake_dependents(session, job, now)
+    if wake:
+        wake_dependents(session, job, now)
 
 
 def park(session: Session, job: QueueJob, reason: str, now: datetime | None = None) -> None:
@@ -301,6 +354,7 @@ def pending_ready(session: Session, connection_id: int, now: datetime, limit: in
         .where(
             QueueJob.connection_id == connection_id,
             QueueJob.state == "pending",
+            QueueJob.kind.not_in(BACKGROUND_KINDS),
             (QueueJob.not_before.is_(None)) | (QueueJob.not_before <= now),
         )
         .order_by(QueueJob.priority, QueueJob.id)
@@ -320,6 +374,7 @@ def has_ready(session: Session, connection_id: int, now: datetime) -> bool:
                     and_(
                         QueueJob.connection_id == connection_id,
                         QueueJob.state == "pending",
+                        QueueJob.kind.not_in(BACKGROUND_KINDS),
                         (QueueJob.not_before.is_(None)) | (QueueJob.not_before <= now),
                     )
                 )

@@ -65,6 +65,146 @@ DEFINITIONS: list[Setting] = [
     Setting("corrective_after_sessions", 3, "After this many sessions in which a job failed, try its "
             "corrective step (fresh EditSequence, re-create a deleted record) or park it for a person.",
             group="Errors"),
+    Setting("lookup_before_add", "always",
+            "Ask QuickBooks whether a record already exists before adding it: 'always', or 'when_unsure' "
+            "(only after an answer was lost; customers and items then rely on QuickBooks' name check).",
+            choices=("always", "when_unsure"), group="Errors"),
+    # --- customers
+    Setting("customer_name_scheme", "company",
+            "How customers are named in QuickBooks: 'company' (company, else 'Last, First', else e-mail), "
+            "'last_first', 'first_last' or 'email'.",
+            choices=("company", "last_first", "first_last", "email"), group="Customers"),
+    Setting("customer_name_add_id", True,
+            "When the name is taken by a different customer (other e-mail) or by a vendor or employee, add "
+            "the storefront id to it, e.g. 'Doe, John (1042)', instead of waiting for a person.",
+            group="Customers"),
+    Setting("match_customers_by_email", True,
+            "Before adding a customer, link to a QuickBooks customer with the same e-mail address (from the "
+            "customer list last pulled from QuickBooks).", group="Customers"),
+    Setting("proxy_customer", "",
+            "Record orders under this one QuickBooks customer (e.g. 'Web Customer') instead of one customer "
+            "per buyer; empty creates a customer per buyer.", group="Customers"),
+    Setting("proxy_customer_for", "guests",
+            "Whether the proxy customer takes guest checkouts only ('guests') or every order ('all').",
+            choices=("guests", "all"), group="Customers"),
+    # --- items
+    Setting("item_match", "sku",
+            "Match store products to QuickBooks items by 'sku' (item name = SKU cut to 31 characters; the "
+            "product name when it has no SKU) or by product 'name'.", choices=("sku", "name"), group="Items"),
+    Setting("item_type_inventory", "inventory",
+            "QuickBooks item type for products whose stock the store tracks.",
+            choices=("inventory", "non_inventory", "service"), group="Items"),
+    Setting("item_type_non_inventory", "non_inventory",
+            "QuickBooks item type for physical products whose stock the store does not track.",
+            choices=("inventory", "non_inventory", "service"), group="Items"),
+    Setting("item_type_service", "service",
+            "QuickBooks item type for virtual or downloadable products.",
+            choices=("inventory", "non_inventory", "service"), group="Items"),
+    Setting("income_account", "Merchandise Sales", "Income account of the items qbsync creates.",
+            group="Items"),
+    Setting("cogs_account", "Cost of Goods Sold", "Cost of goods sold account of inventory items qbsync "
+            "creates.", group="Items"),
+    Setting("asset_account", "Inventory Asset", "Inventory asset account of inventory items qbsync creates.",
+            group="Items"),
+    Setting("create_missing_items", True,
+            "Create QuickBooks items for products an order needs; when off, such an order waits for a person "
+            "with the missing item named.", group="Items"),
+    Setting("update_items", True,
+            "Send later product changes (description, price, active) to the linked QuickBooks item.",
+            group="Items"),
+    # --- orders
+    Setting("sync_order_statuses", ["processing", "completed"],
+            "Order statuses that bring an order into QuickBooks (pending, processing, on_hold, completed, "
+            "cancelled, refunded, failed).", group="Orders"),
+    Setting("exclude_zero_total_orders", True, "Leave orders whose total is zero out of QuickBooks.",
+            group="Orders"),
+    Setting("exclude_order_tag", "",
+            "Leave out orders carrying this tag (or this text in the order note), like NumberCruncher's "
+            "'NC Only'; empty excludes none.", group="Orders"),
+    Setting("paid_order_as", "sales_receipt",
+            "How a paid order is recorded: 'sales_receipt', 'invoice' (with a payment) or 'sales_order'.",
+            choices=("sales_receipt", "invoice", "sales_order"), group="Orders"),
+    Setting("unpaid_order_as", "invoice",
+            "How an unpaid order is recorded: 'invoice', 'sales_order' or 'sales_receipt'.",
+            choices=("invoice", "sales_order", "sales_receipt"), group="Orders"),
+    Setting("order_type_by_status", [],
+            "Exceptions by order status as status=type pairs, e.g. 'on_hold=sales_order'.", group="Orders"),
+    Setting("ref_number_prefix", "",
+            "Text put before the order number in QuickBooks' RefNumber (together at most 11 characters).",
+            group="Orders"),
+    Setting("shipping_item", "Shipping", "Other-charge item that carries shipping lines (created if "
+            "missing).", group="Orders"),
+    Setting("fee_item", "Fee", "Other-charge item that carries fee lines (created if missing).",
+            group="Orders"),
+    Setting("discount_item", "Discount", "Discount item that carries coupons and discounts (created if "
+            "missing).", group="Orders"),
+    Setting("tax_item", "Sales Tax",
+            "Other-charge item that carries the storefront's sales tax as a plain line (created if missing).",
+            group="Orders"),
+    Setting("shipping_account", "Shipping and Delivery Income",
+            "Income account of the shipping and fee items qbsync creates.", group="Orders"),
+    Setting("discount_account", "Sales Discounts", "Account of the discount item qbsync creates.",
+            group="Orders"),
+    Setting("tax_account", "Sales Tax Payable",
+            "Liability account of the plain-line sales tax item qbsync creates.", group="Orders"),
+    Setting("adjustment_item", "Rounding",
+            "Other-charge item for the cent the storefront's own rounding leaves between its lines and its "
+            "total (created if missing).", group="Orders"),
+    Setting("tax_mode", "line",
+            "'line': the storefront's tax amount as a plain line, so totals match to the cent; 'quickbooks': "
+            "QuickBooks computes tax with the sales tax item below and the taxable/non-taxable codes.",
+            choices=("line", "quickbooks"), group="Orders"),
+    Setting("quickbooks_tax_item", "",
+            "Sales tax item (ItemSalesTaxRef) for tax_mode 'quickbooks'; empty uses the customer's.",
+            group="Orders"),
+    Setting("taxable_code", "Tax", "QuickBooks sales tax code for taxable lines (tax_mode 'quickbooks').",
+            group="Orders"),
+    Setting("non_taxable_code", "Non",
+            "QuickBooks sales tax code for lines QuickBooks must not tax (every line in tax_mode 'line').",
+            group="Orders"),
+    Setting("payment_method_map", [],
+            "Storefront payment method code=QuickBooks payment method pairs, e.g. 'stripe=Visa, bacs=Check'; "
+            "others use the storefront's payment title.", group="Orders"),
+    Setting("deposit_account", "",
+            "Account sales receipts and payments are deposited to; empty uses QuickBooks' Undeposited Funds.",
+            group="Orders"),
+    Setting("sync_order_edits", True,
+            "Send changes to an order already in QuickBooks (InvoiceMod/SalesReceiptMod); when off, the "
+            "change is flagged for a person.", group="Orders"),
+    Setting("void_cancelled_orders", True,
+            "Void the QuickBooks transaction when its order is cancelled (or deleted) in the store.",
+            group="Orders"),
+    Setting("sync_payments", True,
+            "Record a payment (ReceivePayment) on the invoice when an invoiced order becomes paid.",
+            group="Orders"),
+    Setting("sync_refunds", True, "Record storefront refunds as credit memos.", group="Orders"),
+    # --- inventory
+    Setting("stock_master", "quickbooks",
+            "Which side is the master for stock: 'quickbooks' (quantities are pulled and written to the "
+            "store), 'storefront' (store changes become inventory adjustments) or 'none'.",
+            choices=("quickbooks", "storefront", "none"), group="Inventory"),
+    Setting("stock_master_exceptions", [],
+            "SKUs for which the other side is the master for stock.", group="Inventory"),
+    Setting("stock_quantity", "on_hand",
+            "Quantity written to the store: 'on_hand' (QuantityOnHand) or 'available' (on hand minus on "
+            "sales orders).", choices=("on_hand", "available"), group="Inventory"),
+    Setting("inventory_pull_minutes", 15,
+            "Minutes between inventory pulls from QuickBooks (0: with every session that has other work).",
+            group="Inventory"),
+    Setting("inventory_full_pull_hours", 24,
+            "Hours between full inventory pulls (0: every pull reads every item); in between only items "
+            "changed since the last pull are read, as QuickBooks does not mark an item changed when a sale "
+            "moves its quantity.", group="Inventory"),
+    Setting("inventory_page_size", 100, "Items asked for per page when pulling inventory.",
+            group="Inventory"),
+    Setting("inventory_adjustment_account", "Inventory Adjustments",
+            "Account for the inventory adjustments made from store stock changes.", group="Inventory"),
+    # --- reference lists
+    Setting("list_refresh_hours", 24,
+            "Hours between refreshes of QuickBooks' accounts, items, payment methods, tax codes and customer "
+            "names (0: only when asked).", group="Reference lists"),
+    Setting("list_page_size", 500, "Records asked for per page when refreshing a reference list.",
+            group="Reference lists"),
 ]
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in DEFINITIONS}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,11 @@ from qbsync.storage.models import Connection, QueueJob
 
 @dataclass
 class Context:
-    """What a handler may use: the open session, the connection, its settings, the qbXML version."""
+    """What a handler may use: the open session, the connection, its settings, the qbXML version.
+
+    ``qb_session_id`` is the Web Connector session the request goes out in (iterators live only that
+    long); ``cache`` is shared by every job of one round trip (reference lists, names seen in the batch).
+    """
 
     session: Session
     connection: Connection
@@ -34,6 +38,8 @@ class Context:
     version: str
     now: datetime
     request_id: str = ""
+    qb_session_id: int | None = None
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
 # --- what build() returns --------------------------------------------------------------------------
@@ -116,13 +122,49 @@ ApplyResult = Done | Again | Retry | Park | Wait
 
 
 class Handler(Protocol):
-    """The interface every job kind implements."""
+    """The interface every job kind implements.
+
+    A handler may also define ``prepare(ctx, jobs)``: called once per round trip with all its jobs of the
+    batch before ``build`` (or ``apply``) runs for each, to load what they need in a few queries.
+    """
 
     kind: str
 
     def build(self, ctx: Context, job: QueueJob) -> BuildResult: ...
 
     def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult: ...
+
+
+def prepare_all(ctx: Context, jobs: list[QueueJob]) -> None:
+    """Run the ``prepare`` hook of every handler that has one, with its jobs of the batch."""
+    by_kind: dict[str, list[QueueJob]] = {}
+    for job in jobs:
+        by_kind.setdefault(job.kind, []).append(job)
+    for kind, group in by_kind.items():
+        handler = handler_for(kind)
+        prepare = getattr(handler, "prepare", None)
+        if prepare is not None:
+            prepare(ctx, group)
+
+
+def progress(job: QueueJob) -> dict[str, Any]:
+    """The handler's own notes on how far the job got (step to take next, name chosen, iterator...).
+
+    They live in the payload, so new data coalesced into the job starts it over with a clean slate.
+    """
+    return dict(job.payload.get("progress") or {})
+
+
+def set_progress(job: QueueJob, **changes: Any) -> None:
+    """Update the job's progress notes (None removes a note); the payload is replaced so it is saved."""
+    notes = progress(job)
+    notes.update(changes)
+    job.payload = {**job.payload, "progress": {k: v for k, v in notes.items() if v is not None}}
+
+
+def reset_progress(job: QueueJob) -> None:
+    """Forget the job's progress notes (start over from the first step)."""
+    job.payload = {k: v for k, v in job.payload.items() if k != "progress"}
 
 
 def default_apply(response: Response) -> ApplyResult:
@@ -143,9 +185,12 @@ def register(handler: Handler) -> Handler:
 
 def handler_for(kind: str) -> Handler | None:
     """The handler of ``kind`` (loading the built-in handlers on first use)."""
-    if not HANDLERS:
+    if not _loaded:
         _load_builtin()
     return HANDLERS.get(kind)
+
+
+_loaded: list[str] = []  # the built-in modules imported so far (one module may import another's handler)
 
 
 def _load_builtin() -> None:
@@ -153,7 +198,58 @@ def _load_builtin() -> None:
 
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
+        _loaded.append(module)
 
 
 # Modules that register handlers when imported.
-BUILTIN_MODULES: list[str] = ["qbsync.queue.handlers.raw"]
+BUILTIN_MODULES: list[str] = [
+    "qbsync.queue.handlers.raw",
+    "qbsync.queue.handlers.customers",
+    "qbsync.queue.handlers.items",
+    "qbsync.queue.handlers.orders",
+    "qbsync.queue.handlers.payments",
+    "qbsync.queue.handlers.refunds",
+    "qbsync.queue.handlers.inventory",
+    "qbsync.queue.handlers.list_refresh",
+]
+
+
+# --- small pieces every handler uses --------------------------------------------------------------
+
+
+def render(ctx: Context, request_type: str, data: dict[str, Any], step: str) -> Request:
+    """Render ``request_type`` ("CustomerAdd") for this job's requestID and qbXML version."""
+    from qbsync.qbxml.render import render_request
+
+    fragment = render_request(request_type, data, request_id=ctx.request_id, version=ctx.version)
+    return Request(request_type=f"{request_type}Rq", fragment=fragment, step=step)
+
+
+def refused(response: Response, what: str) -> Park:
+    """Park with QuickBooks' own words (the exact qbXML sent stays on the job)."""
+    return Park(f"QuickBooks refused the {what} ({response.status_code}): {response.message}")
+
+
+def corrective_step_due(ctx: Context, job: QueueJob) -> bool:
+    """Whether a job that kept failing should now try its corrective step (once).
+
+    After ``corrective_after_sessions`` failed sessions the handler re-reads the record (a fresh
+    EditSequence, or whether it exists after all) before sending its change again.
+    """
+    limit = int(ctx.settings.corrective_after_sessions)
+    if limit <= 0 or job.failed_sessions < limit or progress(job).get("corrected"):
+        return False
+    set_progress(job, corrected=True)
+    return True
+
+
+def gave_up(ctx: Context, job: QueueJob) -> Reject | None:
+    """A job still failing after its corrective step and as many sessions again waits for a person."""
+    limit = int(ctx.settings.corrective_after_sessions)
+    if limit > 0 and progress(job).get("corrected") and job.failed_sessions >= 2 * limit:
+        last = ""
+        if job.last_message:
+            last = f" QuickBooks last said ({job.last_status_code}): {job.last_message}"
+        return Reject(f"still failing after {job.failed_sessions} sessions, a fresh read from QuickBooks "
+                      f"included; a person must look.{last}")
+    return None

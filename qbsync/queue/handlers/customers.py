@@ -1,0 +1,281 @@
+"""Customers: find or add the QuickBooks customer of a storefront customer (or guest), keep it up to date.
+
+Steps: ``lookup`` (CustomerQuery by the configured name) -> ``add`` (CustomerAdd); ``link`` after a 3100
+(the name is taken: query it, link it when it is the same person, else rename with the storefront id);
+``mod`` (CustomerMod) for changes after sync, ``requery`` for a fresh EditSequence after 3200. A customer
+is linked without asking QuickBooks when the pulled customer list already has it by name or e-mail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from qbsync.qbxml.limits import fit
+from qbsync.qbxml.parse import Response
+from qbsync.qbxml.status import Outcome
+from qbsync.queue import lists, mappings, naming
+from qbsync.queue.handlers import (
+    Again,
+    ApplyResult,
+    BuildResult,
+    Context,
+    Done,
+    Finish,
+    Park,
+    corrective_step_due,
+    gave_up,
+    progress,
+    refused,
+    register,
+    render,
+    reset_progress,
+    set_progress,
+)
+from qbsync.storage.models import IdMapping, QueueJob
+
+FOUND = (Outcome.SUCCESS, Outcome.WARNING)
+
+
+def qb_address(address: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A storefront address as a QuickBooks BillAddress/ShipAddress (name on the first line)."""
+    if not address:
+        return None
+    who = address.get("company") or " ".join(
+        p for p in (address.get("first_name"), address.get("last_name")) if p
+    )
+    lines = [line for line in (who, address.get("line1"), address.get("line2")) if line]
+    result: dict[str, Any] = {f"Addr{i}": line for i, line in enumerate(lines[:5], start=1)}
+    for qb_name, name in (
+        ("City", "city"),
+        ("State", "state"),
+        ("PostalCode", "postcode"),
+        ("Country", "country"),
+    ):
+        if address.get(name):
+            result[qb_name] = address[name]
+    return result or None
+
+
+def customer_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The CustomerAdd/CustomerMod fields (all but the name) of a storefront customer."""
+    fields = {
+        "CompanyName": record.get("company") or None,
+        "FirstName": record.get("first_name") or None,
+        "LastName": record.get("last_name") or None,
+        "BillAddress": qb_address(record.get("billing")),
+        "ShipAddress": qb_address(record.get("shipping")),
+        "Phone": record.get("phone") or (record.get("billing") or {}).get("phone") or None,
+        "Email": record.get("email") or None,
+    }
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def fingerprint(record: Mapping[str, Any]) -> str:
+    """What QuickBooks holds of the customer, hashed: equal means nothing to update."""
+    text = json.dumps(customer_fields(record), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def mapping_key(job: QueueJob) -> str:
+    """The storefront id the job's customer is mapped under."""
+    proxy = job.payload.get("proxy")
+    if proxy:
+        return mappings.proxy_key(str(proxy))
+    return mappings.customer_key(job.payload.get("record") or {})
+
+
+def _base_name(job: QueueJob, ctx: Context) -> str:
+    proxy = job.payload.get("proxy")
+    if proxy:
+        return fit("CustomerAdd/Name", str(proxy))
+    return naming.customer_base_name(job.payload.get("record") or {}, ctx.settings.customer_name_scheme)
+
+
+def _same_person(job: QueueJob, found_email: Any) -> bool:
+    """Whether a QuickBooks customer with this e-mail can be the job's customer (no conflicting e-mail)."""
+    if job.payload.get("proxy"):
+        return True
+    ours = str((job.payload.get("record") or {}).get("email") or "").strip().lower()
+    theirs = str(found_email or "").strip().lower()
+    return not ours or not theirs or ours == theirs
+
+
+class CustomerHandler:
+    """Queue jobs of kind ``customer``: payload ``{"record": Customer dict}`` or ``{"proxy": name}``."""
+
+    kind = "customer"
+
+    def prepare(self, ctx: Context, jobs: list[QueueJob]) -> None:
+        mappings.preload(ctx.session, ctx.connection.id, [(mappings.CUSTOMER, mapping_key(j)) for j in jobs])
+
+    def build(self, ctx: Context, job: QueueJob) -> BuildResult:
+        given_up = gave_up(ctx, job)
+        if given_up is not None:
+            return given_up
+        mapping = mappings.get(ctx.session, ctx.connection.id, mappings.CUSTOMER, mapping_key(job))
+        if mapping is not None:
+            return self._update(ctx, job, mapping)
+        notes = progress(job)
+        name = notes.get("name") or _base_name(job, ctx)
+        step = notes.get("next")
+        if corrective_step_due(ctx, job):
+            step = "lookup"  # it may have been added after all
+        if step is None:
+            local = self._known_locally(ctx, job, name)
+            if local is not None:
+                return local
+            name = progress(job).get("name") or name
+            step = "lookup" if ctx.settings.lookup_before_add == "always" or job.needs_lookup else "add"
+        set_progress(job, name=name)
+        if step in ("lookup", "link"):
+            return render(ctx, "CustomerQuery", {"FullName": name}, step)
+        record = job.payload.get("record") or {}
+        return render(ctx, "CustomerAdd", {"Name": name, **customer_fields(record)}, "add")
+
+    def _known_locally(self, ctx: Context, job: QueueJob, name: str) -> BuildResult | None:
+        """Link to a customer the pulled list has by e-mail or by name (no round trip needed)."""
+        session, conn_id = ctx.session, ctx.connection.id
+        record = job.payload.get("record") or {}
+        entry = None
+        if ctx.settings.match_customers_by_email and not job.payload.get("proxy"):
+            entry = lists.customer_by_email(session, conn_id, str(record.get("email") or ""))
+        if entry is None:
+            entry = lists.by_name(session, conn_id, "Customer", name)
+            if entry is not None and not _same_person(job, (entry.data or {}).get("Email")):
+                if ctx.settings.customer_name_add_id:
+                    set_progress(job, name=self._other_name(job, name))
+                return None
+        if entry is None:
+            return None
+        self._link(ctx, job, entry.list_id, (entry.data or {}).get("EditSequence"), entry.full_name)
+        return Finish(
+            f"linked to the QuickBooks customer {entry.full_name!r} (from the pulled customer list)"
+        )
+
+    def _update(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> BuildResult:
+        record = job.payload.get("record") or {}
+        notes = progress(job)
+        if (
+            notes.get("next") == "requery"
+            or corrective_step_due(ctx, job)
+            or (
+                mapping.edit_sequence is None
+                and mapping.synced_hash != fingerprint(record)
+                and not job.payload.get("proxy")
+            )
+        ):
+            return render(ctx, "CustomerQuery", {"ListID": mapping.qb_id}, "requery")
+        if job.payload.get("proxy") or mapping.synced_hash == fingerprint(record):
+            return Finish(f"already in QuickBooks as {mapping.qb_name!r}")
+        data = {"ListID": mapping.qb_id, "EditSequence": mapping.edit_sequence, **customer_fields(record)}
+        return render(ctx, "CustomerMod", data, "mod")
+
+    def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        step = job.step
+        outcome = response.outcome
+        name = progress(job).get("name") or _base_name(job, ctx)
+        if step in ("lookup", "link"):
+            found = response.records_of("CustomerRet") if outcome in FOUND else []
+            if found:
+                ret = found[0]
+                if _same_person(job, ret.get("Email")):
+                    self._link(
+                        ctx, job, str(ret["ListID"]), ret.get("EditSequence"), str(ret.get("FullName"))
+                    )
+                    lists.remember_customer(ctx.session, ctx.connection.id, ret)
+                    return Done(f"linked to the existing QuickBooks customer {ret.get('FullName')!r}")
+                return self._rename(
+                    ctx, job, name, f"{name!r} is another customer in QuickBooks (e-mail {ret.get('Email')})"
+                )
+            if outcome in (Outcome.NO_MATCH, *FOUND):
+                if step == "link":
+                    return self._rename(
+                        ctx,
+                        job,
+                        name,
+                        f"{name!r} is already used by a vendor, employee or other name in QuickBooks",
+                    )
+                set_progress(job, next="add")
+                return Again("not in QuickBooks yet: adding it")
+            return refused(response, "customer look-up")
+        if step == "add":
+            if outcome in FOUND and response.record:
+                ret = response.record
+                self._link(ctx, job, str(ret["ListID"]), ret.get("EditSequence"), str(ret.get("FullName")))
+                lists.remember_customer(ctx.session, ctx.connection.id, ret)
+                return Done()
+            if outcome is Outcome.NAME_IN_USE:
+                set_progress(job, next="link")
+                return Again(f"the name {name!r} is in use in QuickBooks: looking it up to link it")
+            return refused(response, "customer")
+        if step == "requery":
+            mapping = mappings.get(ctx.session, ctx.connection.id, mappings.CUSTOMER, mapping_key(job))
+            found = response.records_of("CustomerRet") if outcome in FOUND else []
+            if mapping is not None and found:
+                mapping.edit_sequence = str(found[0].get("EditSequence") or "") or None
+                set_progress(job, next=None)
+                return Again("read the customer's current EditSequence")
+            if mapping is not None and outcome in (Outcome.NOT_FOUND, Outcome.NO_MATCH, *FOUND):
+                return self._gone(ctx, job, mapping)
+            return refused(response, "customer look-up")
+        if step == "mod":
+            mapping = mappings.get(ctx.session, ctx.connection.id, mappings.CUSTOMER, mapping_key(job))
+            if mapping is None:
+                return Again("the customer's link was removed meanwhile")
+            if outcome in FOUND:
+                ret = response.record or {}
+                mapping.edit_sequence = str(ret.get("EditSequence") or mapping.edit_sequence)
+                mapping.synced_hash = fingerprint(job.payload.get("record") or {})
+                return Done("customer updated")
+            if outcome is Outcome.STALE_EDIT_SEQUENCE:
+                set_progress(job, next="requery")
+                return Again("changed in QuickBooks meanwhile: reading it again")
+            if outcome is Outcome.NOT_FOUND:
+                return self._gone(ctx, job, mapping)
+            return refused(response, "customer change")
+        return Park(f"qbsync does not know the step {step!r} of a customer job")
+
+    # -- helpers
+
+    def _link(self, ctx: Context, job: QueueJob, list_id: str, edit_sequence: Any, full_name: str) -> None:
+        record = job.payload.get("record") or {}
+        mappings.link(
+            ctx.session,
+            ctx.connection.id,
+            mappings.CUSTOMER,
+            mapping_key(job),
+            qb_type="Customer",
+            qb_id=list_id,
+            edit_sequence=str(edit_sequence) if edit_sequence else None,
+            qb_name=full_name,
+            synced_hash=fingerprint(record),
+        )
+
+    def _other_name(self, job: QueueJob, name: str) -> str:
+        record = job.payload.get("record") or {}
+        suffix = record.get("storefront_id") or record.get("email") or job.id
+        return naming.with_suffix(name, str(suffix))
+
+    def _rename(self, ctx: Context, job: QueueJob, name: str, why: str) -> ApplyResult:
+        new_name = self._other_name(job, name)
+        if new_name == name or job.payload.get("proxy") or not ctx.settings.customer_name_add_id:
+            return Park(f"{why}; rename one of them or link the customer on the mappings page")
+        set_progress(job, name=new_name, next="lookup")
+        return Again(f"{why}: trying {new_name!r}")
+
+    def _gone(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> ApplyResult:
+        if mapping.manual:
+            return Park(
+                f"the QuickBooks customer {mapping.qb_name!r} linked by hand no longer exists; "
+                "link another one on the mappings page"
+            )
+        mappings.forget(ctx.session, mapping)
+        lists.forget_entry(ctx.session, ctx.connection.id, "Customer", mapping.qb_id)
+        reset_progress(job)
+        return Again(f"the QuickBooks customer {mapping.qb_name!r} was deleted: adding it again")
+
+
+register(CustomerHandler())

@@ -1,0 +1,175 @@
+"""Stock both ways.
+
+``inventory_adjustment`` (store -> QuickBooks, when the store is the master for the product): an
+InventoryAdjustmentAdd setting the item's NewQuantity; absolute, so resending after a lost answer is
+harmless. ``inventory_pull`` (QuickBooks -> store): ItemInventoryQuery pages (iterator Start/Continue,
+FromModifiedDate from the checkpoint) whose changed quantities become ``stock_writeback`` jobs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from qbsync.qbxml.parse import Response
+from qbsync.qbxml.status import Outcome
+from qbsync.queue import inventory, mappings, naming, rules
+from qbsync.queue.handlers import (
+    Again,
+    ApplyResult,
+    BuildResult,
+    Context,
+    Done,
+    Finish,
+    Park,
+    progress,
+    refused,
+    register,
+    render,
+    reset_progress,
+    set_progress,
+)
+from qbsync.storage.models import IdMapping, QueueJob
+
+READABLE = (Outcome.SUCCESS, Outcome.WARNING, Outcome.NO_MATCH)
+
+
+def _stock(job: QueueJob) -> dict[str, Any]:
+    return dict(job.payload.get("record") or {})
+
+
+def _item_mapping(ctx: Context, stock: dict[str, Any]) -> IdMapping | None:
+    session, conn_id = ctx.session, ctx.connection.id
+    if stock.get("inventory_item_id"):
+        found = mappings.get(session, conn_id, mappings.INVENTORY_ITEM, str(stock["inventory_item_id"]))
+        if found is not None:
+            return found
+    if stock.get("product_id") or stock.get("variant_id") or stock.get("sku"):
+        key = mappings.product_key(stock.get("product_id"), stock.get("variant_id"), stock.get("sku"))
+        return mappings.get(session, conn_id, mappings.PRODUCT, key)
+    return None
+
+
+class InventoryAdjustmentHandler:
+    """Queue jobs of kind ``inventory_adjustment``: payload ``{"record": StockLevel dict}``."""
+
+    kind = "inventory_adjustment"
+
+    def build(self, ctx: Context, job: QueueJob) -> BuildResult:
+        stock = _stock(job)
+        if rules.stock_master(stock.get("sku"), ctx.settings) != "storefront":
+            return Finish("QuickBooks is the master for this product's stock: store changes are not sent")
+        try:
+            quantity = Decimal(str(stock.get("quantity")))
+        except InvalidOperation:
+            return Finish("the store does not track this product's stock")
+        mapping = _item_mapping(ctx, stock)
+        if mapping is None:
+            return Finish(
+                "the product is not linked to a QuickBooks item yet (its next sale or product update "
+                "links it)"
+            )
+        if mapping.qb_type != "ItemInventory":
+            return Finish(f"{mapping.qb_name!r} is a {mapping.qb_type} in QuickBooks, which keeps no stock")
+        if mapping.quantity is not None and Decimal(mapping.quantity) == quantity:
+            return Finish(f"QuickBooks already has {quantity} of {mapping.qb_name!r}")
+        store = naming.PLATFORM_NAMES.get(ctx.connection.platform, ctx.connection.platform)
+        data = {
+            "AccountRef": {"FullName": ctx.settings.inventory_adjustment_account},
+            "TxnDate": ctx.now.date(),
+            "Memo": f"Stock set in {store} to {quantity.normalize():f}",
+            "InventoryAdjustmentLineAdd": [
+                {"ItemRef": {"ListID": mapping.qb_id}, "QuantityAdjustment": {"NewQuantity": quantity}}
+            ],
+        }
+        set_progress(job, quantity=format(quantity.normalize(), "f"), item=mapping.qb_id)
+        return render(ctx, "InventoryAdjustmentAdd", data, "add")
+
+    def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        if response.outcome in (Outcome.SUCCESS, Outcome.WARNING):
+            mapping = _item_mapping(ctx, _stock(job))
+            if mapping is not None:
+                mapping.quantity = progress(job).get("quantity")
+            return Done(f"QuickBooks stock set to {progress(job).get('quantity')}")
+        if response.outcome is Outcome.MISSING_REFERENCE and "Account" in (response.message or ""):
+            return Park(
+                f"{response.message} Create the account in QuickBooks or change "
+                "inventory_adjustment_account, then retry"
+            )
+        return refused(response, "inventory adjustment")
+
+
+class InventoryPullHandler:
+    """Queue jobs of kind ``inventory_pull`` (queued by the periodic planner)."""
+
+    kind = inventory.PULL_KIND
+
+    def build(self, ctx: Context, job: QueueJob) -> BuildResult:
+        if not rules.pulls_stock(ctx.settings):
+            return Finish("the store is the master for stock: nothing to pull")
+        notes = progress(job)
+        conn_id = ctx.connection.id
+        data: dict[str, Any] = {
+            "MaxReturned": int(ctx.settings.inventory_page_size) or 100,
+            "ActiveStatus": "All",
+            "IncludeRetElement": inventory.RETURNED_FIELDS,
+        }
+        if notes.get("iterator") and notes.get("qb_session") == ctx.qb_session_id:
+            data.update(iterator="Continue", iteratorID=notes["iterator"])
+            since = notes.get("since")
+        else:
+            full = inventory.full_pull_due(ctx.session, conn_id, ctx.settings, ctx.now)
+            start = (
+                None
+                if full
+                else inventory.from_modified_date(
+                    inventory.read_moment(ctx.session, conn_id, inventory.CHECKPOINT)
+                )
+            )
+            since = start.isoformat() if start else None
+            set_progress(job, full=full, since=since, iterator=None, started=ctx.now.isoformat())
+            data["iterator"] = "Start"
+        if since:
+            data["FromModifiedDate"] = datetime.fromisoformat(since)
+        return render(ctx, "ItemInventoryQuery", data, "page")
+
+    def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        notes = progress(job)
+        if response.outcome not in READABLE:
+            if notes.get("iterator") and response.status_code == 3000:
+                reset_progress(job)  # the iterator ended with its session: start the pull over
+                return Again("the inventory pull starts over")
+            return refused(response, "inventory query")
+        rets = response.records_of("ItemInventoryRet")
+        queued, newest = inventory.apply_page(ctx.session, ctx.connection.id, ctx.settings, rets, ctx.now)
+        seen = max(
+            [m for m in (newest, inventory.qb_moment(notes.get("newest"))) if m is not None], default=None
+        )
+        read = int(notes.get("read") or 0) + len(rets)
+        changed = int(notes.get("changed") or 0) + queued
+        if response.iterator_remaining_count:
+            set_progress(
+                job,
+                iterator=response.iterator_id,
+                qb_session=ctx.qb_session_id,
+                read=read,
+                changed=changed,
+                newest=seen.isoformat() if seen else None,
+                since=notes.get("since"),
+            )
+            return Again(f"{response.iterator_remaining_count} more inventory items to read")
+        conn_id = ctx.connection.id
+        if seen is not None:
+            previous = inventory.read_moment(ctx.session, conn_id, inventory.CHECKPOINT)
+            if previous is None or seen > previous:
+                inventory.save_moment(ctx.session, conn_id, inventory.CHECKPOINT, seen)
+        if notes.get("full"):
+            inventory.save_moment(ctx.session, conn_id, inventory.FULL_PULL, inventory.as_utc(ctx.now))
+        return Done(
+            f"read {read} inventory items from QuickBooks; {changed} stock changes queued for the store"
+        )
+
+
+register(InventoryAdjustmentHandler())
+register(InventoryPullHandler())

@@ -1,0 +1,87 @@
+"""Reference lists: pull accounts, items, payment methods, tax codes and customers into qb_list_entries.
+
+One job per list, so the lists are read side by side; items and customers page with iterators
+(``iterator="Start"`` then ``"Continue"`` within the same Web Connector session). An entry QuickBooks no
+longer has is removed once its list was read to the end.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from qbsync.qbxml.parse import Response
+from qbsync.qbxml.status import Outcome
+from qbsync.queue import lists
+from qbsync.queue.handlers import (
+    Again,
+    ApplyResult,
+    BuildResult,
+    Context,
+    Done,
+    Reject,
+    progress,
+    refused,
+    register,
+    render,
+    set_progress,
+)
+from qbsync.storage.models import QueueJob
+
+READABLE = (Outcome.SUCCESS, Outcome.WARNING, Outcome.NO_MATCH)
+# Fields asked for per list (less to send and to parse than whole records).
+RETURNED: dict[str, list[str]] = {
+    "Customer": ["ListID", "FullName", "EditSequence", "Email", "IsActive"],
+    "Item": ["ListID", "FullName", "EditSequence", "IsActive"],
+}
+
+
+class ListRefreshHandler:
+    """Queue jobs of kind ``list_refresh``: payload ``{"list": "Customer"}``."""
+
+    kind = lists.REFRESH_KIND
+
+    def build(self, ctx: Context, job: QueueJob) -> BuildResult:
+        list_type = str(job.payload.get("list") or "")
+        if list_type not in lists.LISTS:
+            return Reject(f"unknown QuickBooks list {list_type!r}; known: {', '.join(lists.LISTS)}")
+        request_type, pages, _ = lists.LISTS[list_type]
+        notes = progress(job)
+        if not notes.get("started"):
+            set_progress(job, started=ctx.now.isoformat())
+        data: dict[str, Any] = {"ActiveStatus": "All"}
+        if list_type in RETURNED:
+            data["IncludeRetElement"] = RETURNED[list_type]
+        if pages:
+            data["MaxReturned"] = int(ctx.settings.list_page_size) or 500
+            if notes.get("iterator") and notes.get("qb_session") == ctx.qb_session_id:
+                data.update(iterator="Continue", iteratorID=notes["iterator"])
+            else:
+                data["iterator"] = "Start"
+        return render(ctx, request_type, data, "read")
+
+    def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        list_type = str(job.payload.get("list"))
+        notes = progress(job)
+        if response.outcome not in READABLE:
+            if notes.get("iterator") and response.status_code == 3000:
+                set_progress(job, iterator=None)  # the iterator ended with its session: read again
+                return Again(f"reading the {list_type} list again from the start")
+            return refused(response, f"{list_type} list query")
+        conn_id = ctx.connection.id
+        page = zip(response.record_types, response.records, strict=True)
+        lists.store_page(ctx.session, conn_id, list_type, page, ctx.now)
+        if response.iterator_remaining_count:
+            set_progress(job, iterator=response.iterator_id, qb_session=ctx.qb_session_id)
+            return Again(f"{response.iterator_remaining_count} more {list_type} records to read")
+        lists.finish_list(
+            ctx.session,
+            conn_id,
+            list_type,
+            datetime.fromisoformat(notes.get("started") or ctx.now.isoformat()),
+        )
+        lists.mark_refreshed(ctx.session, conn_id, list_type, ctx.now)
+        return Done(f"{list_type} list refreshed from QuickBooks")
+
+
+register(ListRefreshHandler())

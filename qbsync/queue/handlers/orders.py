@@ -1,0 +1,405 @@
+"""Orders: an order becomes one QuickBooks Invoice, SalesReceipt or SalesOrder, once, and stays up to date.
+
+Steps: ``lookup`` (query by RefNumber, so a request whose answer was lost is never added twice) ->
+``add``; later changes: ``mod`` (lines replaced, with the transaction's current EditSequence), ``requery``
+after 3200, ``void`` when the order is cancelled or deleted. A 3140 (missing customer or item) queues the
+job that adds it and waits for it; a change QuickBooks refuses is parked as "changed after sync".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from qbsync.qbxml.parse import Response
+from qbsync.qbxml.status import Outcome
+from qbsync.queue import intake, lists, mappings, rules
+from qbsync.queue.handlers import (
+    Again,
+    ApplyResult,
+    BuildResult,
+    Context,
+    Defer,
+    Done,
+    Finish,
+    Park,
+    Reject,
+    Wait,
+    corrective_step_due,
+    gave_up,
+    progress,
+    refused,
+    register,
+    render,
+    reset_progress,
+    set_progress,
+)
+from qbsync.queue.handlers.items import SPECIAL_ITEMS, special_name
+from qbsync.queue.handlers.order_lines import Refs, header, line_key, sales_lines
+from qbsync.queue.settings import SyncSettings
+from qbsync.storage.models import IdMapping, QueueJob
+
+FOUND = (Outcome.SUCCESS, Outcome.WARNING)
+MODDABLE = ("Invoice", "SalesReceipt", "SalesOrder")
+VOIDED = "voided"
+MAX_WAITS = 3  # a reference QuickBooks still lacks after this many re-adds needs a person
+_MISSING = re.compile(r'invalid reference to QuickBooks (\w+) "(.*?)"', re.S)
+
+
+def order_of(job: QueueJob) -> dict[str, Any]:
+    """The order record the job carries."""
+    return dict(job.payload.get("record") or {})
+
+
+def order_id(job: QueueJob) -> str:
+    """The storefront id of the job's order."""
+    return str(job.record_id or order_of(job).get("storefront_id") or job.payload.get("order_id"))
+
+
+def customer_mapping_key(order: Mapping[str, Any], settings: SyncSettings) -> str:
+    """Which customer mapping the order's transaction is recorded under (its buyer, or the proxy)."""
+    customer = order.get("customer") or {}
+    if rules.customer_is_proxied(customer, settings):
+        return mappings.proxy_key(str(settings.proxy_customer))
+    return mappings.customer_key(customer)
+
+
+def fingerprint(data: Mapping[str, Any]) -> str:
+    """What the transaction holds, hashed: equal means QuickBooks already has it."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _ref(mapping: IdMapping | None) -> dict[str, str] | None:
+    return {"ListID": mapping.qb_id} if mapping is not None else None
+
+
+class OrderHandler:
+    """Queue jobs of kind ``order``: payload ``{"record": Order dict, "event": ...}``."""
+
+    kind = "order"
+
+    def prepare(self, ctx: Context, jobs: list[QueueJob]) -> None:
+        keys: list[tuple[str, str]] = [(mappings.SPECIAL_ITEM, role) for role in SPECIAL_ITEMS]
+        for job in jobs:
+            order = order_of(job)
+            keys.append((mappings.ORDER, order_id(job)))
+            keys.append((mappings.CUSTOMER, customer_mapping_key(order, ctx.settings)))
+            keys.extend((mappings.PRODUCT, line_key(line)) for line in order.get("lines") or ())
+        mappings.preload(ctx.session, ctx.connection.id, keys)
+
+    # -- build
+
+    def build(self, ctx: Context, job: QueueJob) -> BuildResult:
+        given_up = gave_up(ctx, job)
+        if given_up is not None:
+            return given_up
+        order = order_of(job)
+        mapping = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, order_id(job))
+        if job.payload.get("event") == "deleted" or order.get("status") == "cancelled":
+            return self._cancelled(ctx, mapping)
+        if mapping is not None:
+            return self._update(ctx, job, order, mapping)
+        decision = rules.decide_order(order, ctx.settings)
+        if not decision.sync:
+            return Finish(f"not synced: {decision.reason}")
+        waiting = self._dependencies(ctx, order)
+        if waiting:
+            return waiting
+        notes = progress(job)
+        txn_type = notes.get("type") or decision.txn_type
+        step = notes.get("next")
+        if corrective_step_due(ctx, job):
+            step = "lookup"
+        if step is None:
+            step = "lookup" if ctx.settings.lookup_before_add == "always" or job.needs_lookup else "add"
+        data = self._data(ctx, order, txn_type, bool(notes.get("omit_payment_method")))
+        missing = ctx.cache.get("missing_methods", {}).get(str(order.get("storefront_id")))
+        set_progress(
+            job, type=txn_type, hash=fingerprint(data), method_missing=missing or notes.get("method_missing")
+        )
+        if step == "lookup":
+            return render(ctx, f"{txn_type}Query", {"RefNumber": data["RefNumber"]}, "lookup")
+        lines = data.pop("lines")
+        return render(ctx, f"{txn_type}Add", {**data, f"{txn_type}LineAdd": lines}, "add")
+
+    def _cancelled(self, ctx: Context, mapping: IdMapping | None) -> BuildResult:
+        if mapping is None:
+            return Finish("cancelled before it reached QuickBooks: nothing to record")
+        if mapping.synced_hash == VOIDED:
+            return Finish(f"the {mapping.qb_type} {mapping.qb_name} is already voided")
+        if not ctx.settings.void_cancelled_orders:
+            return Finish(
+                f"cancelled in the store; void_cancelled_orders is off, so the {mapping.qb_type} "
+                f"{mapping.qb_name} stays in QuickBooks"
+            )
+        return render(ctx, "TxnVoid", {"TxnVoidType": mapping.qb_type, "TxnID": mapping.qb_id}, "void")
+
+    def _dependencies(self, ctx: Context, order: Mapping[str, Any]) -> Defer | None:
+        """Wait for the customer and items the order needs, queueing their jobs when nobody has."""
+        session, conn_id = ctx.session, ctx.connection.id
+        missing = (
+            mappings.get(session, conn_id, mappings.CUSTOMER, customer_mapping_key(order, ctx.settings))
+            is None
+        )
+        missing = missing or any(
+            mappings.get(session, conn_id, mappings.PRODUCT, line_key(line)) is None
+            for line in order.get("lines") or ()
+        )
+        if not missing:
+            return None
+        needed = intake.order_dependencies(session, ctx.connection, ctx.settings, order)
+        if not needed:
+            return None
+        names = ", ".join(job.label or job.kind for job in needed[:3])
+        return Defer(f"waiting for {names} to reach QuickBooks", tuple(job.id for job in needed))
+
+    def _refs(self, ctx: Context, order: Mapping[str, Any]) -> Refs:
+        session, conn_id = ctx.session, ctx.connection.id
+        customer = mappings.get(
+            session, conn_id, mappings.CUSTOMER, customer_mapping_key(order, ctx.settings)
+        )
+        if customer is None:
+            raise KeyError("the order's customer is not linked to a QuickBooks customer")
+        items = {}
+        for line in order.get("lines") or ():
+            key = line_key(line)
+            mapping = mappings.get(session, conn_id, mappings.PRODUCT, key)
+            if mapping is None:
+                raise KeyError(f"the product of line {line.get('name')!r} is not linked to a QuickBooks item")
+            items[key] = {"ListID": mapping.qb_id}
+        specials = {}
+        for role in SPECIAL_ITEMS:
+            name = special_name(role, ctx.settings)
+            mapping = mappings.get(session, conn_id, mappings.SPECIAL_ITEM, role)
+            linked = mapping is not None and (mapping.qb_name or "").lower() == name.lower()
+            specials[role] = _ref(mapping) if linked else {"FullName": name}
+        return Refs({"ListID": customer.qb_id}, items, specials)
+
+    def _data(
+        self, ctx: Context, order: Mapping[str, Any], txn_type: str, omit_payment_method: bool = False
+    ) -> dict[str, Any]:
+        refs = self._refs(ctx, order)
+        method = rules.payment_method_name(order, ctx.settings)
+        if txn_type == "SalesReceipt" and method and not omit_payment_method:
+            # Leave out a method the pulled list proves QuickBooks lacks (it would only come back 3140).
+            session, conn_id = ctx.session, ctx.connection.id
+            if (
+                lists.has_list(session, conn_id, "PaymentMethod")
+                and lists.by_name(session, conn_id, "PaymentMethod", method) is None
+            ):
+                omit_payment_method = True
+                ctx.cache.setdefault("missing_methods", {})[str(order.get("storefront_id"))] = method
+        data = header(order, txn_type, refs, ctx.settings, ctx.connection.platform, omit_payment_method)
+        data["lines"] = sales_lines(order, refs, ctx.settings)
+        return data
+
+    def _update(self, ctx: Context, job: QueueJob, order: dict[str, Any], mapping: IdMapping) -> BuildResult:
+        if mapping.synced_hash == VOIDED:
+            return Finish(f"the {mapping.qb_type} {mapping.qb_name} was voided; later changes are not sent")
+        waiting = self._dependencies(ctx, order)
+        if waiting:
+            return waiting
+        notes = progress(job)
+        data = self._data(ctx, order, mapping.qb_type, bool(notes.get("omit_payment_method")))
+        wanted = fingerprint(data)
+        if wanted == mapping.synced_hash:
+            return Finish(f"already in QuickBooks as {mapping.qb_type} {mapping.qb_name}")
+        if mapping.qb_type not in MODDABLE:
+            return changed_after_sync(mapping, f"QuickBooks cannot change a {mapping.qb_type} through qbsync")
+        if not ctx.settings.sync_order_edits:
+            return changed_after_sync(mapping, "sync_order_edits is off")
+        set_progress(job, type=mapping.qb_type, hash=wanted)
+        if notes.get("next") == "requery" or corrective_step_due(ctx, job) or not mapping.edit_sequence:
+            return render(ctx, f"{mapping.qb_type}Query", {"TxnID": mapping.qb_id}, "requery")
+        lines = [{"TxnLineID": "-1", **line} for line in data.pop("lines")]
+        mod = {
+            "TxnID": mapping.qb_id,
+            "EditSequence": mapping.edit_sequence,
+            **data,
+            f"{mapping.qb_type}LineMod": lines,
+        }
+        return render(ctx, f"{mapping.qb_type}Mod", mod, "mod")
+
+    # -- apply
+
+    def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        step = job.step
+        outcome = response.outcome
+        notes = progress(job)
+        txn_type = notes.get("type") or "Invoice"
+        oid = order_id(job)
+        mapping = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, oid)
+        if step == "lookup":
+            found = response.records_of(f"{txn_type}Ret") if outcome in FOUND else []
+            if found:
+                ret = self._ours(found, order_of(job))
+                self._link(ctx, job, txn_type, ret)
+                return Done(f"already in QuickBooks: linked to {txn_type} {ret.get('RefNumber')}")
+            if outcome in (Outcome.NO_MATCH, *FOUND):
+                set_progress(job, next="add")
+                return Again("not in QuickBooks yet: adding it")
+            return refused(response, "order look-up")
+        if step == "add":
+            if outcome in FOUND and response.record:
+                self._link(ctx, job, txn_type, response.record)
+                missing = notes.get("method_missing")
+                if missing:
+                    return Done(
+                        f"recorded without a payment method: {missing!r} is not in QuickBooks (add it "
+                        "there or map the store's method in payment_method_map)"
+                    )
+                return Done()
+            if outcome is Outcome.MISSING_REFERENCE:
+                return self._missing(ctx, job, response)
+            return refused(response, "order")
+        if mapping is None:
+            reset_progress(job)
+            return Again("the order's link was removed meanwhile")
+        if step == "void":
+            if outcome in FOUND:
+                mapping.synced_hash = VOIDED
+                return Done(f"{mapping.qb_type} {mapping.qb_name} voided")
+            if outcome is Outcome.NOT_FOUND:
+                mappings.forget(ctx.session, mapping)
+                return Done(f"the {mapping.qb_type} {mapping.qb_name} is no longer in QuickBooks")
+            return refused(response, "void")
+        if step == "requery":
+            found = response.records_of(f"{mapping.qb_type}Ret") if outcome in FOUND else []
+            if found:
+                mapping.edit_sequence = str(found[0].get("EditSequence") or "") or None
+                set_progress(job, next=None)
+                return Again("read the transaction's current EditSequence")
+            if outcome in (Outcome.NOT_FOUND, Outcome.NO_MATCH, *FOUND):
+                return self._gone(ctx, job, mapping)
+            return refused(response, "transaction look-up")
+        if step == "mod":
+            if outcome in FOUND:
+                ret = response.record or {}
+                mapping.edit_sequence = str(ret.get("EditSequence") or mapping.edit_sequence)
+                mapping.synced_hash = notes.get("hash")
+                return Done(f"{mapping.qb_type} {mapping.qb_name} updated")
+            if outcome is Outcome.STALE_EDIT_SEQUENCE:
+                set_progress(job, next="requery")
+                return Again("changed in QuickBooks meanwhile: reading it again")
+            if outcome is Outcome.NOT_FOUND:
+                return self._gone(ctx, job, mapping)
+            if outcome is Outcome.MISSING_REFERENCE:
+                return self._missing(ctx, job, response)
+            return Park(
+                f"changed after sync: QuickBooks could not take the change to {mapping.qb_type} "
+                f"{mapping.qb_name} ({response.status_code}): {response.message} Change it in "
+                "QuickBooks by hand, then remove or retry this job"
+            )
+        return Park(f"qbsync does not know the step {step!r} of an order job")
+
+    # -- helpers
+
+    def _ours(self, found: list[dict[str, Any]], order: Mapping[str, Any]) -> dict[str, Any]:
+        marker = f"order #{order.get('number')}"
+        return next((ret for ret in found if marker in str(ret.get("Memo") or "")), found[0])
+
+    def _link(self, ctx: Context, job: QueueJob, txn_type: str, ret: Mapping[str, Any]) -> None:
+        mappings.link(
+            ctx.session,
+            ctx.connection.id,
+            mappings.ORDER,
+            order_id(job),
+            qb_type=txn_type,
+            qb_id=str(ret["TxnID"]),
+            edit_sequence=str(ret.get("EditSequence") or "") or None,
+            qb_name=str(ret.get("RefNumber") or ""),
+            synced_hash=progress(job).get("hash"),
+        )
+
+    def _gone(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> ApplyResult:
+        if mapping.manual:
+            return Park(f"the {mapping.qb_type} {mapping.qb_name} linked by hand is no longer in QuickBooks")
+        mappings.forget(ctx.session, mapping)
+        reset_progress(job)
+        return Again(f"the {mapping.qb_type} {mapping.qb_name} was deleted in QuickBooks: adding it again")
+
+    def _missing(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        """3140: bring what QuickBooks lacks into it (customer, item) and wait for that, or explain."""
+        found = _MISSING.search(response.message or "")
+        if found is None:
+            return refused(response, "order")
+        word, value = found.group(1), found.group(2)
+        waits = int(progress(job).get("waits") or 0)
+        if waits >= MAX_WAITS:
+            return Park(
+                f"QuickBooks still lacks the {word} {value!r} after qbsync added it {waits} times: "
+                f"{response.message}"
+            )
+        set_progress(job, waits=waits + 1)
+        session, conn_id, order = ctx.session, ctx.connection.id, order_of(job)
+        if word == "PaymentMethod":
+            set_progress(job, omit_payment_method=True, method_missing=value, next="add")
+            return Again(f"the payment method {value!r} is not in QuickBooks: recording the sale without it")
+        if word in ("Customer", "Entity"):
+            mapping = mappings.get(
+                session, conn_id, mappings.CUSTOMER, customer_mapping_key(order, ctx.settings)
+            )
+            if mapping is not None and mapping.manual:
+                return Park(
+                    f"the customer linked by hand ({mapping.qb_name!r}) is not in QuickBooks any more"
+                )
+            if mapping is not None:
+                mappings.forget(session, mapping)
+                lists.forget_entry(session, conn_id, "Customer", mapping.qb_id)
+            needed = intake.customer_job_for_order(session, ctx.connection, ctx.settings, order)
+            set_progress(job, next="add")
+            return Wait(
+                f"the customer {value!r} is missing in QuickBooks: adding it first",
+                (needed.id,) if needed is not None else (),
+            )
+        if word == "Item":
+            wanted = value.strip().lower()
+            lists.forget_named(session, conn_id, "Item", value)
+            for line in order.get("lines") or ():
+                mapping = mappings.get(session, conn_id, mappings.PRODUCT, line_key(line))
+                if (
+                    mapping is not None
+                    and not mapping.manual
+                    and wanted in (mapping.qb_id.lower(), (mapping.qb_name or "").lower())
+                ):
+                    mappings.forget(session, mapping)
+                    lists.forget_entry(session, conn_id, "Item", mapping.qb_id)
+            roles = []
+            for role in SPECIAL_ITEMS:
+                mapping = mappings.get(session, conn_id, mappings.SPECIAL_ITEM, role)
+                if special_name(role, ctx.settings).lower() == wanted or (
+                    mapping is not None and mapping.qb_id.lower() == wanted
+                ):
+                    roles.append(role)
+                    if mapping is not None:
+                        mappings.forget(session, mapping)
+                        lists.forget_entry(session, conn_id, "Item", mapping.qb_id)
+            needed = intake.item_jobs_for_order(session, ctx.connection, order)
+            needed += intake.special_item_jobs(session, ctx.connection, ctx.settings, roles)
+            if not needed:
+                return Park(
+                    f"QuickBooks lacks the item {value!r} and no product of this order maps to it: "
+                    f"{response.message}"
+                )
+            set_progress(job, next="add")
+            return Wait(
+                f"the item {value!r} is missing in QuickBooks: adding it first", tuple(j.id for j in needed)
+            )
+        return Park(
+            f"QuickBooks has no {word} {value!r}, which this order needs: create it in QuickBooks or "
+            "change the matching sync setting, then retry the job"
+        )
+
+
+def changed_after_sync(mapping: IdMapping, why: str) -> Reject:
+    """The 'changed after sync' flag: the order changed but QuickBooks keeps the synced version."""
+    return Reject(
+        f"changed after sync: the order changed in the store but {why}; the {mapping.qb_type} "
+        f"{mapping.qb_name} in QuickBooks still shows the synced version"
+    )
+
+
+register(OrderHandler())

@@ -1,0 +1,145 @@
+"""Payments: when an invoiced order is paid, a ReceivePayment applied to its invoice (once).
+
+Steps: ``lookup`` (ReceivePaymentQuery by the order's RefNumber) -> ``add``. The job waits for the order
+job; an order recorded as a sales receipt or sales order needs no separate payment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qbsync.qbxml.parse import Response
+from qbsync.qbxml.status import Outcome
+from qbsync.queue import jobs, mappings, naming, rules
+from qbsync.queue.handlers import (
+    Again,
+    ApplyResult,
+    BuildResult,
+    Context,
+    Defer,
+    Done,
+    Finish,
+    Park,
+    corrective_step_due,
+    gave_up,
+    progress,
+    refused,
+    register,
+    render,
+    set_progress,
+)
+from qbsync.queue.handlers.order_lines import money
+from qbsync.queue.handlers.orders import customer_mapping_key
+from qbsync.queue.intake import coalesce_key
+from qbsync.storage.models import QueueJob
+
+FOUND = (Outcome.SUCCESS, Outcome.WARNING)
+
+
+def _order(job: QueueJob) -> dict[str, Any]:
+    return dict(job.payload.get("record") or {})
+
+
+def _order_id(job: QueueJob) -> str:
+    return str(job.payload.get("order_id") or job.record_id)
+
+
+class PaymentHandler:
+    """Queue jobs of kind ``payment``: payload ``{"order_id": ..., "record": Order dict}``."""
+
+    kind = "payment"
+
+    def build(self, ctx: Context, job: QueueJob) -> BuildResult:
+        given_up = gave_up(ctx, job)
+        if given_up is not None:
+            return given_up
+        session, conn_id = ctx.session, ctx.connection.id
+        oid = _order_id(job)
+        if mappings.get(session, conn_id, mappings.PAYMENT, oid) is not None:
+            return Finish("the payment is already in QuickBooks")
+        invoice = mappings.get(session, conn_id, mappings.ORDER, oid)
+        if invoice is None:
+            order_job = jobs.find_open(session, conn_id, coalesce_key("order", oid), include_in_flight=True)
+            if order_job is not None:
+                return Defer(f"waiting for the order's job #{order_job.id}", (order_job.id,))
+            return Finish("the order is not in QuickBooks, so there is no invoice to pay")
+        if invoice.qb_type != "Invoice":
+            return Finish(f"the order was recorded as a {invoice.qb_type}: no separate payment needed")
+        order = _order(job)
+        customer = mappings.get(
+            session, conn_id, mappings.CUSTOMER, customer_mapping_key(order, ctx.settings)
+        )
+        if customer is None:
+            return Finish("the order's customer is not linked any more; record the payment in QuickBooks")
+        ref_number = naming.ref_number(
+            str(order.get("number") or oid), str(ctx.settings.ref_number_prefix or "")
+        )
+        step = progress(job).get("next")
+        if corrective_step_due(ctx, job):
+            step = "lookup"
+        if step is None:
+            step = "lookup" if ctx.settings.lookup_before_add == "always" or job.needs_lookup else "add"
+        if step == "lookup":
+            return render(
+                ctx, "ReceivePaymentQuery", {"RefNumber": ref_number, "IncludeLineItems": True}, "lookup"
+            )
+        method = (
+            None
+            if progress(job).get("omit_payment_method")
+            else rules.payment_method_name(order, ctx.settings)
+        )
+        data = {
+            "CustomerRef": {"ListID": customer.qb_id},
+            "TxnDate": str(order.get("date_paid") or order.get("created_at") or "")[:10] or None,
+            "RefNumber": ref_number,
+            "TotalAmount": money(order.get("total")),
+            "PaymentMethodRef": {"FullName": method} if method else None,
+            "Memo": naming.order_memo(
+                ctx.connection.platform, str(order.get("number") or ""), oid, "payment"
+            ),
+            "DepositToAccountRef": {"FullName": ctx.settings.deposit_account}
+            if ctx.settings.deposit_account
+            else None,
+            "AppliedToTxnAdd": [{"TxnID": invoice.qb_id, "PaymentAmount": money(order.get("total"))}],
+        }
+        return render(ctx, "ReceivePaymentAdd", {k: v for k, v in data.items() if v is not None}, "add")
+
+    def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        outcome = response.outcome
+        oid = _order_id(job)
+        if job.step == "lookup":
+            invoice = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, oid)
+            for ret in response.records_of("ReceivePaymentRet") if outcome in FOUND else []:
+                applied = ret.get("AppliedToTxnRet") or []
+                applied = applied if isinstance(applied, list) else [applied]
+                if invoice is not None and any(a.get("TxnID") == invoice.qb_id for a in applied):
+                    self._link(ctx, oid, ret)
+                    return Done("the payment was already in QuickBooks: linked")
+            if outcome in (Outcome.NO_MATCH, *FOUND):
+                set_progress(job, next="add")
+                return Again("no payment in QuickBooks yet: adding it")
+            return refused(response, "payment look-up")
+        if job.step == "add":
+            if outcome in FOUND and response.record:
+                self._link(ctx, oid, response.record)
+                return Done()
+            if outcome is Outcome.MISSING_REFERENCE and "PaymentMethod" in (response.message or ""):
+                set_progress(job, omit_payment_method=True, next="add")
+                return Again("the payment method is not in QuickBooks: recording the payment without it")
+            return refused(response, "payment")
+        return Park(f"qbsync does not know the step {job.step!r} of a payment job")
+
+    def _link(self, ctx: Context, oid: str, ret: dict[str, Any]) -> None:
+        mappings.link(
+            ctx.session,
+            ctx.connection.id,
+            mappings.PAYMENT,
+            oid,
+            qb_type="ReceivePayment",
+            qb_id=str(ret["TxnID"]),
+            edit_sequence=str(ret.get("EditSequence") or "") or None,
+            qb_name=str(ret.get("RefNumber") or ""),
+        )
+
+
+register(PaymentHandler())

@@ -1,0 +1,266 @@
+"""Inventory pulls: when to pull, from which moment, what QuickBooks' quantities mean for the store.
+
+Checkpoints are stored in UTC and sent with an explicit offset (``FromModifiedDate`` one minute before the
+newest change already seen), so daylight-saving jumps on the QuickBooks machine neither skip nor repeat
+changes. QuickBooks does not mark an item modified when a sale moves its quantity, so a full pull runs
+every ``inventory_full_pull_hours`` as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from qbsync.queue import jobs, mappings, rules
+from qbsync.storage.models import Checkpoint, IdMapping, QbwcSession, QueueJob, StorefrontRecord, utcnow
+
+PULL_KIND = "inventory_pull"
+PULL_PRIORITY = 90  # after the orders of the session, so quantities include their sales
+WRITEBACK_KIND = "stock_writeback"
+WRITEBACK_PRIORITY = 100
+CHECKPOINT = "inventory_pull"  # newest TimeModified seen, UTC
+FULL_PULL = "inventory_full_pull"  # when the last full pull finished, UTC
+PLANNED = "inventory_pull_planned"  # when a pull was last queued, UTC
+OVERLAP = timedelta(minutes=1)
+RETURNED_FIELDS = ["ListID", "FullName", "TimeModified", "QuantityOnHand", "QuantityOnSalesOrder", "IsActive"]
+
+
+# --- checkpoints ----------------------------------------------------------------------------------
+
+
+def read_moment(session: Session, connection_id: int, name: str) -> datetime | None:
+    """A stored checkpoint as an aware UTC datetime, or None."""
+    row = session.get(Checkpoint, (connection_id, name))
+    if row is None or not row.value:
+        return None
+    moment = datetime.fromisoformat(row.value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def save_moment(session: Session, connection_id: int, name: str, moment: datetime) -> None:
+    """Store a checkpoint (converted to UTC first: the value never depends on a time zone)."""
+    value = moment.astimezone(UTC).isoformat()
+    row = session.get(Checkpoint, (connection_id, name))
+    if row is None:
+        session.add(Checkpoint(connection_id=connection_id, name=name, value=value))
+    else:
+        row.value = value
+        row.updated_at = utcnow()
+
+
+def qb_moment(text: Any) -> datetime | None:
+    """A QuickBooks DATETIMETYPE (local time with its offset) as aware UTC; None when unreadable."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(text).strip())
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def from_modified_date(checkpoint: datetime | None) -> datetime | None:
+    """Where an incremental pull starts: a minute before the newest change seen (UTC, explicit offset)."""
+    return None if checkpoint is None else checkpoint.astimezone(UTC) - OVERLAP
+
+
+def as_utc(naive_or_aware: datetime) -> datetime:
+    """Naive UTC (the tables' clock) or aware, as aware UTC."""
+    return (
+        naive_or_aware.replace(tzinfo=UTC)
+        if naive_or_aware.tzinfo is None
+        else naive_or_aware.astimezone(UTC)
+    )
+
+
+# --- planning -------------------------------------------------------------------------------------
+
+
+def pull_due(
+    session: Session, connection_id: int, settings: Mapping[str, Any], now: datetime, in_session: bool = True
+) -> bool:
+    """Whether an inventory pull should be queued now (QuickBooks masters some stock, items are mapped).
+
+    With ``inventory_pull_minutes`` 0 the pull rides along with every session that has other work
+    (``in_session``), rather than opening sessions of its own.
+    """
+    if not rules.pulls_stock(settings):
+        return False
+    if jobs.find_open(session, connection_id, PULL_KIND, include_in_flight=True) is not None:
+        return False
+    has_items = session.scalar(
+        select(
+            exists().where(
+                IdMapping.connection_id == connection_id,
+                IdMapping.record_type == mappings.PRODUCT,
+                IdMapping.qb_type == "ItemInventory",
+            )
+        )
+    )
+    if not has_items:
+        return False
+    planned = read_moment(session, connection_id, PLANNED)
+    if planned is None:
+        return True
+    minutes = int(settings["inventory_pull_minutes"])
+    if minutes > 0:
+        return as_utc(now) - planned >= timedelta(minutes=minutes)
+    if not in_session:
+        return False
+    # 0: once per Web Connector session.
+    started = session.scalar(
+        select(func.max(QbwcSession.started_at)).where(
+            QbwcSession.connection_id == connection_id, QbwcSession.state == "active"
+        )
+    )
+    return started is not None and as_utc(started) > planned
+
+
+def request_pull(session: Session, connection_id: int, now: datetime) -> QueueJob:
+    """Queue an inventory pull (one at a time per connection)."""
+    save_moment(session, connection_id, PLANNED, as_utc(now))
+    return jobs.enqueue(
+        session,
+        connection_id,
+        PULL_KIND,
+        {},
+        label="pull inventory from QuickBooks",
+        coalesce_key=PULL_KIND,
+        priority=PULL_PRIORITY,
+        now=now,
+    )
+
+
+def full_pull_due(session: Session, connection_id: int, settings: Mapping[str, Any], now: datetime) -> bool:
+    """Whether this pull reads every inventory item (no checkpoint yet, or the last full pull is old)."""
+    if read_moment(session, connection_id, CHECKPOINT) is None:
+        return True
+    last_full = read_moment(session, connection_id, FULL_PULL)
+    hours = int(settings["inventory_full_pull_hours"])
+    return last_full is None or as_utc(now) - last_full >= timedelta(hours=hours)
+
+
+# --- what a page of items means --------------------------------------------------------------------
+
+
+def quantity_of(ret: Mapping[str, Any], mode: str) -> Decimal | None:
+    """The quantity to give the store: on hand, or on hand minus what sales orders hold ('available')."""
+    try:
+        on_hand = Decimal(str(ret.get("QuantityOnHand") or "0"))
+        if mode == "available":
+            on_hand -= Decimal(str(ret.get("QuantityOnSalesOrder") or "0"))
+    except InvalidOperation:
+        return None
+    return on_hand
+
+
+def _products(session: Session, connection_id: int, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(StorefrontRecord.record_id, StorefrontRecord.data).where(
+            StorefrontRecord.connection_id == connection_id,
+            StorefrontRecord.record_type == "product",
+            StorefrontRecord.record_id.in_(wanted),
+        )
+    )
+    found = {record_id: dict(data or {}) for record_id, data in rows}
+    missing = [key for key in wanted if key not in found]
+    if missing:
+        # Products known only from order lines: their item job carried the ids.
+        for record_id, payload in session.execute(
+            select(QueueJob.record_id, QueueJob.payload)
+            .where(
+                QueueJob.connection_id == connection_id,
+                QueueJob.kind == "item",
+                QueueJob.record_type == "product",
+                QueueJob.record_id.in_(missing),
+            )
+            .order_by(QueueJob.id)
+        ):
+            found[record_id] = dict((payload or {}).get("record") or {})
+    return found
+
+
+def apply_page(
+    session: Session,
+    connection_id: int,
+    settings: Mapping[str, Any],
+    rets: list[Mapping[str, Any]],
+    now: datetime,
+) -> tuple[int, datetime | None]:
+    """Queue a stock write-back for every mapped product whose QuickBooks quantity changed.
+
+    Returns how many write-backs were queued and the newest TimeModified of the page.
+    """
+    newest = max((m for m in (qb_moment(r.get("TimeModified")) for r in rets) if m is not None), default=None)
+    by_item: dict[str, Mapping[str, Any]] = {str(r["ListID"]): r for r in rets if r.get("ListID")}
+    linked = mappings.by_qb_ids(session, connection_id, by_item, record_type=mappings.PRODUCT)
+    products = _products(session, connection_id, (m.storefront_id for m in linked))
+    queued = 0
+    for mapping in linked:
+        quantity = quantity_of(by_item[mapping.qb_id], settings["stock_quantity"])
+        if quantity is None:
+            continue
+        product = products.get(mapping.storefront_id) or {}
+        if rules.stock_master(product.get("sku"), settings) != "quickbooks":
+            continue
+        known = _decimal(mapping.quantity)
+        if known is not None and known == quantity:
+            continue
+        mapping.quantity = format(quantity.normalize(), "f")
+        queue_writeback(session, connection_id, mapping, product, quantity, now)
+        queued += 1
+    return queued, newest
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    try:
+        return Decimal(text) if text not in (None, "") else None
+    except InvalidOperation:
+        return None
+
+
+def queue_writeback(
+    session: Session,
+    connection_id: int,
+    mapping: IdMapping,
+    product: Mapping[str, Any],
+    quantity: Decimal,
+    now: datetime,
+) -> QueueJob:
+    """Queue writing ``quantity`` to the store for one product (a newer pull's quantity replaces it)."""
+    from qbsync.queue import writeback
+
+    key = mapping.storefront_id
+    product_id = product.get("product_id") or (None if product.get("variant_id") else key)
+    payload = {
+        "product_key": key,
+        "product_id": product_id,
+        "variant_id": product.get("variant_id"),
+        "sku": product.get("sku"),
+        "inventory_item_id": product.get("inventory_item_id"),
+        "quantity": format(quantity.normalize(), "f"),
+        "item_list_id": mapping.qb_id,
+        "item": mapping.qb_name,
+    }
+    job = jobs.enqueue(
+        session,
+        connection_id,
+        WRITEBACK_KIND,
+        payload,
+        record_type="product",
+        record_id=key,
+        label=f"stock of {product.get('sku') or mapping.qb_name or key}: {payload['quantity']}",
+        coalesce_key=f"{WRITEBACK_KIND}:{key}",
+        priority=WRITEBACK_PRIORITY,
+        now=now,
+    )
+    writeback.dispatch_after_commit(session, job)
+    return job

@@ -1,0 +1,256 @@
+"""QuickBooks reference lists kept in qb_list_entries: accounts, items, payment methods, tax codes, customers.
+
+A ``list_refresh`` queue job pulls them (with iterators where QuickBooks allows); the settings pickers and
+the sync engine read them here (e.g. to link a new storefront customer to a QuickBooks customer with the
+same e-mail, or to know whether a payment method exists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from qbsync.queue import jobs
+from qbsync.storage.models import Checkpoint, QbListEntry, QueueJob, utcnow
+
+CHECKPOINT = "lists_refreshed"
+PLANNED = "lists_planned"  # when a refresh was last queued, naive UTC
+REFRESH_KIND = "list_refresh"
+REFRESH_PRIORITY = 5  # before customers, so e-mail matching sees the customer list
+
+
+# list type -> (query request type, whether it pages with iterators, fields kept)
+LISTS: dict[str, tuple[str, bool, tuple[str, ...]]] = {
+    "Account": ("AccountQuery", False, ("AccountType", "IsActive")),
+    "PaymentMethod": ("PaymentMethodQuery", False, ("PaymentMethodType", "IsActive")),
+    "SalesTaxCode": ("SalesTaxCodeQuery", False, ("IsTaxable", "IsActive")),
+    "Item": ("ItemQuery", True, ("IsActive", "EditSequence")),
+    "Customer": ("CustomerQuery", True, ("Email", "IsActive", "EditSequence")),
+}
+DEFAULT_LISTS: tuple[str, ...] = tuple(LISTS)
+
+
+def refresh_key(list_type: str) -> str:
+    """The coalescing key of the refresh job of one list."""
+    return f"{REFRESH_KIND}:{list_type}"
+
+
+def request_refresh(
+    session: Session, connection_id: int, lists: Sequence[str] | None = None, now: datetime | None = None
+) -> list[QueueJob]:
+    """Queue a refresh of ``lists`` (all by default): one job per list, so they share round trips."""
+    wanted = list(lists or DEFAULT_LISTS)
+    unknown = [name for name in wanted if name not in LISTS]
+    if unknown:
+        raise ValueError(f"unknown QuickBooks list {unknown[0]!r}; known: {', '.join(LISTS)}")
+    now = now or utcnow()
+    row = session.get(Checkpoint, (connection_id, PLANNED))
+    if row is None:
+        session.add(Checkpoint(connection_id=connection_id, name=PLANNED, value=now.isoformat()))
+    else:
+        row.value = now.isoformat()
+    return [
+        jobs.enqueue(
+            session,
+            connection_id,
+            REFRESH_KIND,
+            {"list": name},
+            label=f"refresh {name} list",
+            coalesce_key=refresh_key(name),
+            priority=REFRESH_PRIORITY,
+            now=now,
+        )
+        for name in wanted
+    ]
+
+
+def last_planned(session: Session, connection_id: int) -> datetime | None:
+    """When a refresh was last queued (naive UTC), or None."""
+    row = session.get(Checkpoint, (connection_id, PLANNED))
+    if row is None or not row.value:
+        return None
+    moment = datetime.fromisoformat(row.value)
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def refresh_active(session: Session, connection_id: int) -> bool:
+    """Whether a refresh of any list is queued or being read."""
+    return any(
+        jobs.find_open(session, connection_id, refresh_key(name), include_in_flight=True) is not None
+        for name in LISTS
+    )
+
+
+def entry_data(list_type: str, ret_type: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """What is kept of one Ret: its type and the fields the pickers and the engine use."""
+    data: dict[str, Any] = {"type": ret_type.removesuffix("Ret")}
+    for name in LISTS[list_type][2]:
+        if record.get(name) not in (None, ""):
+            data[name] = record[name]
+    return data
+
+
+def store_page(
+    session: Session,
+    connection_id: int,
+    list_type: str,
+    records: Iterable[tuple[str, Mapping[str, Any]]],
+    now: datetime,
+) -> int:
+    """Upsert one page of ``(ret type, record)`` pairs; returns how many were stored."""
+    # Flat lists (payment methods, tax codes) have a Name and no FullName.
+    page = [(t, {**r, "FullName": r.get("FullName") or r.get("Name")}) for t, r in records]
+    page = [(t, r) for t, r in page if r.get("ListID") and r.get("FullName")]
+    ids = [str(r["ListID"]) for _, r in page]
+    existing = {
+        e.list_id: e
+        for e in session.scalars(
+            select(QbListEntry).where(
+                QbListEntry.connection_id == connection_id,
+                QbListEntry.list_type == list_type,
+                QbListEntry.list_id.in_(ids),
+            )
+        )
+    }
+    for ret_type, record in page:
+        list_id = str(record["ListID"])
+        entry = existing.get(list_id)
+        if entry is None:
+            entry = QbListEntry(connection_id=connection_id, list_type=list_type, list_id=list_id)
+            session.add(entry)
+            existing[list_id] = entry
+        entry.full_name = str(record["FullName"])[:255]
+        entry.data = entry_data(list_type, ret_type, record)
+        entry.refreshed_at = now
+        _remember(session, connection_id, list_type, entry)
+    return len(page)
+
+
+def finish_list(session: Session, connection_id: int, list_type: str, started_at: datetime) -> int:
+    """After a complete pull: entries not seen since ``started_at`` are gone from QuickBooks."""
+    result = session.execute(
+        delete(QbListEntry).where(
+            QbListEntry.connection_id == connection_id,
+            QbListEntry.list_type == list_type,
+            QbListEntry.refreshed_at < started_at,
+        )
+    )
+    _invalidate(session, connection_id, list_type)
+    return result.rowcount or 0
+
+
+def forget_entry(session: Session, connection_id: int, list_type: str, list_id: str) -> None:
+    """Drop an entry QuickBooks says no longer exists (so nothing links to it again from the list)."""
+    session.execute(
+        delete(QbListEntry).where(
+            QbListEntry.connection_id == connection_id,
+            QbListEntry.list_type == list_type,
+            QbListEntry.list_id == list_id,
+        )
+    )
+    _invalidate(session, connection_id, list_type)
+
+
+def forget_named(session: Session, connection_id: int, list_type: str, full_name: str) -> None:
+    """Drop the entry with this name (QuickBooks said a reference by that name points at nothing)."""
+    session.execute(
+        delete(QbListEntry).where(
+            QbListEntry.connection_id == connection_id,
+            QbListEntry.list_type == list_type,
+            func.lower(QbListEntry.full_name) == full_name.strip().lower(),
+        )
+    )
+    _invalidate(session, connection_id, list_type)
+
+
+def mark_refreshed(session: Session, connection_id: int, list_type: str, now: datetime) -> None:
+    """Remember when ``list_type`` was last read completely."""
+    name = f"{CHECKPOINT}:{list_type}"
+    row = session.get(Checkpoint, (connection_id, name))
+    if row is None:
+        session.add(Checkpoint(connection_id=connection_id, name=name, value=now.isoformat()))
+    else:
+        row.value = now.isoformat()
+        row.updated_at = utcnow()
+
+
+def last_refreshed(session: Session, connection_id: int, list_type: str) -> datetime | None:
+    """When ``list_type`` was last read completely (naive UTC), or None."""
+    row = session.get(Checkpoint, (connection_id, f"{CHECKPOINT}:{list_type}"))
+    return datetime.fromisoformat(row.value) if row is not None and row.value else None
+
+
+def entries(session: Session, connection_id: int, list_type: str) -> list[QbListEntry]:
+    """Every stored entry of one list, by name (for the settings pickers)."""
+    return list(
+        session.scalars(
+            select(QbListEntry)
+            .where(QbListEntry.connection_id == connection_id, QbListEntry.list_type == list_type)
+            .order_by(QbListEntry.full_name)
+        )
+    )
+
+
+# --- look-ups the engine makes, cached for the database session ------------------------------------
+
+_CACHE = "qbsync.list_entries"
+
+
+def _invalidate(session: Session, connection_id: int, list_type: str) -> None:
+    session.info.get(_CACHE, {}).pop((connection_id, list_type), None)
+
+
+def _remember(session: Session, connection_id: int, list_type: str, entry: QbListEntry) -> None:
+    index = session.info.get(_CACHE, {}).get((connection_id, list_type))
+    if index is None:
+        return  # loaded from the table when first asked
+    index["name"][entry.full_name.strip().lower()] = entry
+    email = str((entry.data or {}).get("Email") or "").strip().lower()
+    if email:
+        index["email"].setdefault(email, entry)
+
+
+def _index(session: Session, connection_id: int, list_type: str) -> dict[str, Any]:
+    caches = session.info.setdefault(_CACHE, {})
+    key = (connection_id, list_type)
+    if key not in caches:
+        by_name: dict[str, QbListEntry] = {}
+        by_email: dict[str, QbListEntry] = {}
+        for entry in session.scalars(
+            select(QbListEntry).where(
+                QbListEntry.connection_id == connection_id, QbListEntry.list_type == list_type
+            )
+        ):
+            by_name.setdefault(entry.full_name.strip().lower(), entry)
+            email = str((entry.data or {}).get("Email") or "").strip().lower()
+            if email:
+                by_email.setdefault(email, entry)
+        caches[key] = {"name": by_name, "email": by_email}
+    return caches[key]
+
+
+def has_list(session: Session, connection_id: int, list_type: str) -> bool:
+    """Whether any entry of the list was pulled (so 'not in the list' means 'not in QuickBooks')."""
+    return bool(_index(session, connection_id, list_type)["name"])
+
+
+def by_name(session: Session, connection_id: int, list_type: str, name: str) -> QbListEntry | None:
+    """The entry of ``list_type`` with this full name (case-insensitive), or None."""
+    return _index(session, connection_id, list_type)["name"].get(name.strip().lower())
+
+
+def customer_by_email(session: Session, connection_id: int, email: str) -> QbListEntry | None:
+    """The pulled QuickBooks customer with this e-mail address, or None."""
+    if not email.strip():
+        return None
+    return _index(session, connection_id, "Customer")["email"].get(email.strip().lower())
+
+
+def remember_customer(session: Session, connection_id: int, record: Mapping[str, Any]) -> None:
+    """Keep a customer QuickBooks just added or returned in the list, so e-mail matching sees it at once."""
+    if record.get("ListID") and record.get("FullName"):
+        store_page(session, connection_id, "Customer", [("CustomerRet", record)], utcnow())

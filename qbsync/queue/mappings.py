@@ -1,0 +1,181 @@
+"""Which QuickBooks record each storefront record became (table id_mappings): look-ups and upserts.
+
+Look-ups are cached for the life of the database session (one SOAP call's transaction), and a batch's
+mappings can be loaded in one query (:func:`preload`), so building and applying 200 requests costs a few
+queries rather than hundreds. Every write goes through this module, which keeps the cache true.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
+
+from qbsync.storage.models import IdMapping, utcnow
+
+CACHE = "qbsync.id_mappings"  # the session.info key of the look-up cache
+_CHUNK = 400  # keys per IN (...) query, well inside every database's parameter limit
+
+# record_type values used by the engine
+CUSTOMER = "customer"
+PRODUCT = "product"
+SPECIAL_ITEM = "special_item"  # shipping, fee, discount, tax, adjustment items, keyed by role
+ORDER = "order"
+PAYMENT = "payment"
+REFUND = "refund"
+INVENTORY_ITEM = "inventory_item"  # Shopify inventory_item_id -> the item's ListID
+
+
+def product_key(product_id: Any, variant_id: Any = None, sku: Any = None, name: Any = None) -> str:
+    """The storefront id a product (or an order line's product) is mapped under.
+
+    A variant is its own item (variant ids are unique in both platforms). A line whose product was
+    deleted from the store is keyed by its SKU, else its name.
+    """
+    if variant_id:
+        return str(variant_id)
+    if product_id:
+        return str(product_id)
+    if sku:
+        return f"sku:{str(sku).strip().lower()}"
+    return f"name:{' '.join(str(name or '').split()).lower()}"
+
+
+def customer_key(customer: Mapping[str, Any]) -> str:
+    """The storefront id a customer is mapped under: its id, or for a guest its e-mail (else its name)."""
+    if customer.get("storefront_id"):
+        return str(customer["storefront_id"])
+    email = str(customer.get("email") or "").strip().lower()
+    if email:
+        return f"guest:{email}"
+    name = " ".join(f"{customer.get('first_name') or ''} {customer.get('last_name') or ''}".split()).lower()
+    return f"guest:{name or 'unknown'}"
+
+
+def proxy_key(name: str) -> str:
+    """The mapping key of the proxy customer called ``name``."""
+    return f"proxy:{name.strip().lower()}"
+
+
+def _cache(session: Session, connection_id: int) -> dict[tuple[str, str], IdMapping | None]:
+    caches = session.info.setdefault(CACHE, {})
+    return caches.setdefault(connection_id, {})
+
+
+def get(session: Session, connection_id: int, record_type: str, storefront_id: str) -> IdMapping | None:
+    """The mapping of one storefront record, or None."""
+    cache = _cache(session, connection_id)
+    key = (record_type, str(storefront_id))
+    if key not in cache:
+        cache[key] = session.scalar(
+            select(IdMapping).where(
+                IdMapping.connection_id == connection_id,
+                IdMapping.record_type == record_type,
+                IdMapping.storefront_id == key[1],
+            )
+        )
+    return cache[key]
+
+
+def preload(session: Session, connection_id: int, keys: Iterable[tuple[str, str]]) -> None:
+    """Load the mappings of many records at once (absent ones are remembered as absent)."""
+    cache = _cache(session, connection_id)
+    wanted = sorted({(t, str(i)) for t, i in keys} - set(cache))
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        for key in chunk:
+            cache[key] = None
+        rows = session.scalars(
+            select(IdMapping).where(
+                IdMapping.connection_id == connection_id,
+                tuple_(IdMapping.record_type, IdMapping.storefront_id).in_(chunk),
+            )
+        )
+        for row in rows:
+            cache[(row.record_type, row.storefront_id)] = row
+
+
+def link(
+    session: Session,
+    connection_id: int,
+    record_type: str,
+    storefront_id: str,
+    *,
+    qb_type: str,
+    qb_id: str,
+    edit_sequence: str | None = None,
+    qb_name: str | None = None,
+    synced_hash: str | None = None,
+    quantity: str | None = None,
+) -> IdMapping:
+    """Record (or update) which QuickBooks record a storefront record is.
+
+    A mapping a person set by hand keeps its QuickBooks record; only its EditSequence and sync state move.
+    """
+    mapping = get(session, connection_id, record_type, storefront_id)
+    now = utcnow()
+    if mapping is None:
+        mapping = IdMapping(
+            connection_id=connection_id,
+            record_type=record_type,
+            storefront_id=str(storefront_id),
+            qb_type=qb_type,
+            qb_id=qb_id,
+            edit_sequence=edit_sequence,
+            qb_name=qb_name,
+            synced_hash=synced_hash,
+            quantity=quantity,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(mapping)
+        _cache(session, connection_id)[(record_type, str(storefront_id))] = mapping
+        return mapping
+    if not mapping.manual or mapping.qb_id == qb_id:
+        mapping.qb_type = qb_type
+        mapping.qb_id = qb_id
+        mapping.edit_sequence = edit_sequence if edit_sequence is not None else mapping.edit_sequence
+        mapping.qb_name = qb_name if qb_name is not None else mapping.qb_name
+    if synced_hash is not None:
+        mapping.synced_hash = synced_hash
+    if quantity is not None:
+        mapping.quantity = quantity
+    mapping.updated_at = now
+    return mapping
+
+
+def forget(session: Session, mapping: IdMapping) -> None:
+    """Drop a mapping whose QuickBooks record is gone (deleted or merged in QuickBooks)."""
+    _cache(session, mapping.connection_id)[(mapping.record_type, mapping.storefront_id)] = None
+    session.delete(mapping)
+
+
+def by_qb_ids(
+    session: Session, connection_id: int, qb_ids: Iterable[str], record_type: str | None = None
+) -> list[IdMapping]:
+    """The mappings pointing at any of ``qb_ids`` (e.g. the items of one inventory page)."""
+    ids = sorted(set(qb_ids))
+    found: list[IdMapping] = []
+    for start in range(0, len(ids), _CHUNK):
+        stmt = select(IdMapping).where(
+            IdMapping.connection_id == connection_id, IdMapping.qb_id.in_(ids[start : start + _CHUNK])
+        )
+        if record_type is not None:
+            stmt = stmt.where(IdMapping.record_type == record_type)
+        found.extend(session.scalars(stmt))
+    return found
+
+
+def by_qb_name(session: Session, connection_id: int, record_type: str, qb_name: str) -> list[IdMapping]:
+    """Mappings of ``record_type`` whose QuickBooks name is ``qb_name`` (case-insensitive)."""
+    return list(
+        session.scalars(
+            select(IdMapping).where(
+                IdMapping.connection_id == connection_id,
+                IdMapping.record_type == record_type,
+                func.lower(IdMapping.qb_name) == qb_name.strip().lower(),
+            )
+        )
+    )

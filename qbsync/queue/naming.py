@@ -1,0 +1,96 @@
+"""Names and numbers records get in QuickBooks: customer names, item names, RefNumbers, memos.
+
+Pure functions. Every result is cleaned the way the renderer cleans it and fits its field, so the name we
+remember in a mapping is exactly the name QuickBooks stores (and can be looked up by).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from qbsync.qbxml.limits import fit, max_length
+
+CUSTOMER_NAME_LIMIT = max_length("CustomerAdd/Name")  # 41
+ITEM_NAME_LIMIT = max_length("ItemInventoryAdd/Name")  # 31
+REF_NUMBER_LIMIT = max_length("InvoiceAdd/RefNumber")  # 11
+PLATFORM_NAMES = {"woocommerce": "WooCommerce", "shopify": "Shopify"}
+
+
+def _plain(text: str) -> str:
+    # A colon separates levels of a hierarchical list (Parent:Child): never part of one name.
+    return " ".join(text.replace(":", "-").split())
+
+
+def customer_base_name(customer: Mapping[str, Any], scheme: str) -> str:
+    """The customer's QuickBooks name under ``scheme`` (company, last_first, first_last, email).
+
+    Falls back along company -> 'Last, First' -> e-mail -> storefront id, so a name is never empty.
+    """
+    first = _plain(str(customer.get("first_name") or ""))
+    last = _plain(str(customer.get("last_name") or ""))
+    company = _plain(str(customer.get("company") or ""))
+    email = _plain(str(customer.get("email") or ""))
+    last_first = ", ".join(p for p in (last, first) if p)
+    first_last = " ".join(p for p in (first, last) if p)
+    options = {
+        "company": (company, last_first, email),
+        "last_first": (last_first, company, email),
+        "first_last": (first_last, company, email),
+        "email": (email, last_first, company),
+    }.get(scheme)
+    if options is None:
+        raise ValueError(f"unknown customer name scheme {scheme!r}")
+    for option in options:
+        name = fit("CustomerAdd/Name", option) if option else ""
+        if name:
+            return name
+    fallback = customer.get("storefront_id") or "Web customer"
+    return fit("CustomerAdd/Name", f"Customer {fallback}")
+
+
+def with_suffix(name: str, suffix: str, limit: int | None = CUSTOMER_NAME_LIMIT) -> str:
+    """``name`` plus `` (suffix)``, the name cut so the whole fits ``limit`` and the suffix survives."""
+    tail = f" ({_plain(suffix)})"
+    if limit is not None and len(name) + len(tail) > limit:
+        name = name[: max(0, limit - len(tail))].rstrip()
+    return f"{name}{tail}".strip()
+
+
+def item_name(record: Mapping[str, Any], match: str) -> str:
+    """The QuickBooks item name of a product or order line: its SKU (cut to 31) or its name.
+
+    With ``match`` 'sku' a product without SKU falls back to its name, as merchants expect.
+    """
+    sku = _plain(str(record.get("sku") or ""))
+    name = _plain(str(record.get("name") or ""))
+    chosen = sku if match == "sku" and sku else name or sku
+    if not chosen:
+        product = record.get("product_id") or record.get("id") or "?"
+        chosen = f"Product {product}"
+    return fit("ItemInventoryAdd/Name", chosen)
+
+
+def ref_number(number: str, prefix: str = "", suffix: str = "") -> str:
+    """An order number as RefNumber: ``prefix`` + number + ``suffix`` within 11 characters.
+
+    When too long, the number's start is dropped: the end of an order number is what tells orders apart.
+    """
+    number = _plain(str(number)).lstrip("#")
+    room = REF_NUMBER_LIMIT - len(prefix) - len(suffix)
+    if room < 1:
+        raise ValueError(f"the RefNumber prefix {prefix!r} leaves no room for the order number")
+    if len(number) > room:
+        number = number[-room:]
+    return f"{prefix}{number}{suffix}"
+
+
+def order_memo(platform: str, number: str, storefront_id: str, note: str = "") -> str:
+    """The memo of a sales transaction: where it came from, so a person can find the order."""
+    store = PLATFORM_NAMES.get(platform, platform.title())
+    memo = f"{store} order #{number}"
+    if str(storefront_id) != str(number):
+        memo += f" (id {storefront_id})"
+    if note:
+        memo += f": {note}"
+    return fit("InvoiceAdd/Memo", memo)

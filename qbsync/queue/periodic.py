@@ -1,0 +1,41 @@
+"""Work QuickBooks sessions do on a schedule: pulling inventory and refreshing the reference lists.
+
+:func:`plan` runs when the Web Connector signs in (``exchange.has_work``) and before every round trip
+(``exchange.next_request``); it queues what is due, so the session that is open anyway does it. It costs a
+few small queries and queues nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from qbsync.queue import inventory, lists
+from qbsync.queue.settings import SyncSettings
+from qbsync.storage.models import Connection, QueueJob
+
+
+def plan(session: Session, connection: Connection, now: datetime, in_session: bool = True) -> list[QueueJob]:
+    """Queue the periodic work that is due for ``connection``; returns the jobs queued.
+
+    ``in_session`` is False when the Web Connector is only asking whether there is work (sign-in): work
+    that merely rides along with a session is not planned then.
+    """
+    settings = SyncSettings(connection.settings)
+    planned = []
+    if _lists_due(session, connection.id, settings, now):
+        planned.extend(lists.request_refresh(session, connection.id, now=now))
+    if inventory.pull_due(session, connection.id, settings, now, in_session):
+        planned.append(inventory.request_pull(session, connection.id, now))
+    return planned
+
+
+def _lists_due(session: Session, connection_id: int, settings: SyncSettings, now: datetime) -> bool:
+    hours = int(settings.list_refresh_hours)
+    if hours <= 0:
+        return False
+    last = lists.last_planned(session, connection_id)
+    if last is not None and inventory.as_utc(now) - inventory.as_utc(last) < timedelta(hours=hours):
+        return False
+    return not lists.refresh_active(session, connection_id)

@@ -1,0 +1,126 @@
+"""Which storefront records go to QuickBooks, and as what: the merchant's rules, as pure functions.
+
+Nothing here touches the database: each function reads a record (as its dict) and the connection's
+settings and answers with a decision a person can read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+# Our words for the QuickBooks transaction types an order can become.
+TXN_TYPES = {"invoice": "Invoice", "sales_receipt": "SalesReceipt", "sales_order": "SalesOrder"}
+ITEM_TYPES = {"inventory": "ItemInventory", "non_inventory": "ItemNonInventory", "service": "ItemService"}
+
+
+@dataclass(frozen=True)
+class OrderDecision:
+    """Whether an order goes to QuickBooks, as which transaction type, and why not when it does not."""
+
+    sync: bool
+    txn_type: str | None = None  # "Invoice", "SalesReceipt", "SalesOrder"
+    reason: str = ""
+
+
+def pairs(entries: Sequence[str] | str | None) -> dict[str, str]:
+    """``["a=B", "c = D"]`` (or the same comma-separated) as ``{"a": "B", "c": "D"}``; keys lower-cased."""
+    if isinstance(entries, str):
+        entries = [part for part in entries.split(",")]
+    found: dict[str, str] = {}
+    for entry in entries or ():
+        key, sep, value = str(entry).partition("=")
+        if sep and key.strip() and value.strip():
+            found[key.strip().lower()] = value.strip()
+    return found
+
+
+def order_txn_type(order: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+    """The transaction type for ``order``: by its status when configured, else by whether it is paid."""
+    by_status = pairs(settings["order_type_by_status"])
+    chosen = by_status.get(str(order.get("status", "")).lower())
+    if chosen is None:
+        chosen = settings["paid_order_as"] if order.get("paid") else settings["unpaid_order_as"]
+    if chosen not in TXN_TYPES:
+        raise ValueError(f"order_type_by_status names {chosen!r}; use invoice, sales_receipt or sales_order")
+    return TXN_TYPES[chosen]
+
+
+def has_tag(order: Mapping[str, Any], tag: str) -> bool:
+    """Whether the order carries ``tag`` (its tags, or the text in its note), case-insensitive."""
+    wanted = tag.strip().lower()
+    if not wanted:
+        return False
+    tags = order.get("tags") or ()
+    if isinstance(tags, str):
+        tags = tags.split(",")
+    if any(str(t).strip().lower() == wanted for t in tags):
+        return True
+    return wanted in str(order.get("note") or "").lower()
+
+
+def decide_order(order: Mapping[str, Any], settings: Mapping[str, Any]) -> OrderDecision:
+    """Whether a new order is brought into QuickBooks (an order already there is always kept up to date)."""
+    status = str(order.get("status", ""))
+    statuses = [str(s).strip().lower() for s in settings["sync_order_statuses"]]
+    if status.lower() not in statuses:
+        return OrderDecision(
+            False,
+            reason=f"status {status!r} is not one of the synced statuses ({', '.join(statuses) or 'none'})",
+        )
+    if settings["exclude_zero_total_orders"] and Decimal(str(order.get("total") or "0")) == 0:
+        return OrderDecision(False, reason="the order total is zero (exclude_zero_total_orders)")
+    tag = str(settings["exclude_order_tag"] or "")
+    if has_tag(order, tag):
+        return OrderDecision(False, reason=f"the order is tagged {tag!r} (exclude_order_tag)")
+    return OrderDecision(True, order_txn_type(order, settings))
+
+
+def wants_payment(order: Mapping[str, Any], txn_type: str, settings: Mapping[str, Any]) -> bool:
+    """Whether a paid order recorded as ``txn_type`` needs a ReceivePayment on it (invoices only)."""
+    return bool(settings["sync_payments"]) and txn_type == "Invoice" and bool(order.get("paid"))
+
+
+def payment_method_name(order: Mapping[str, Any], settings: Mapping[str, Any]) -> str | None:
+    """The QuickBooks payment method for the order's storefront method: mapped, else its title."""
+    code = str(order.get("payment_method") or "").strip()
+    mapped = pairs(settings["payment_method_map"]).get(code.lower()) if code else None
+    if mapped:
+        return mapped
+    title = str(order.get("payment_method_title") or "").strip()
+    return title or code or None
+
+
+def customer_is_proxied(customer: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
+    """Whether orders of ``customer`` go to the proxy customer instead of their own."""
+    if not str(settings["proxy_customer"] or "").strip():
+        return False
+    return (
+        settings["proxy_customer_for"] == "all"
+        or bool(customer.get("is_guest"))
+        or not customer.get("storefront_id")
+    )
+
+
+def item_type(product: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+    """The QuickBooks item type (``ItemInventory``...) for a product, by its kind and the settings."""
+    kind = str(product.get("kind") or "non_inventory")
+    chosen = settings.get(f"item_type_{kind}") or "non_inventory"
+    return ITEM_TYPES.get(chosen, "ItemNonInventory")
+
+
+def stock_master(sku: str | None, settings: Mapping[str, Any]) -> str:
+    """Which side is the master for the stock of the product with ``sku``: quickbooks, storefront, none."""
+    master = settings["stock_master"]
+    exceptions = {str(s).strip().lower() for s in settings["stock_master_exceptions"]}
+    if sku and sku.strip().lower() in exceptions and master != "none":
+        return "storefront" if master == "quickbooks" else "quickbooks"
+    return master
+
+
+def pulls_stock(settings: Mapping[str, Any]) -> bool:
+    """Whether any product's stock is mastered by QuickBooks (so inventory must be pulled)."""
+    master = settings["stock_master"]
+    return master == "quickbooks" or (master == "storefront" and bool(settings["stock_master_exceptions"]))

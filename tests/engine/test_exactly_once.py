@@ -1,0 +1,144 @@
+"""Exactly once: one QuickBooks record per storefront record, whatever the webhooks and the sessions do."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from decimal import Decimal
+
+from qbsync.storefronts.records import Customer, OrderLine, Product
+from qbsync.storefronts.woocommerce import normalize as woo
+from tests.engine.conftest import make_order
+
+JOHN = Customer(storefront_id="77", email="john.doe@example.com", first_name="John", last_name="Doe")
+MUG = Product(product_id="101", sku="MUG-RED", name="Red mug", price=Decimal("9.50"))
+
+
+def test_the_same_order_twice_becomes_one_sales_receipt(shop, sample):
+    order = woo.order(sample("woocommerce/order.json"))
+    shop.feed("order", order)
+    shop.feed("order", order)  # the storefront retried the webhook
+    assert len(shop.jobs(*_kind("order"))) == 1
+    shop.sync()
+    shop.feed("order", order)  # and once more after the sync
+    shop.sync()
+
+    receipts = shop.company.transactions("SalesReceipt")
+    assert [r["RefNumber"] for r in receipts] == ["727"]
+    assert len(shop.requests("SalesReceiptAddRq")) == 1
+    assert [j.state for j in shop.jobs(*_kind("order"))] == ["done", "done"]
+    assert "already in QuickBooks" in shop.jobs(*_kind("order"))[-1].reason
+    shop.assert_every_request_valid()
+
+
+def test_an_older_version_arriving_after_a_newer_one_changes_nothing(shop):
+    first = make_order(1001)
+    newer = dataclasses.replace(
+        first,
+        modified_at=first.modified_at + timedelta(minutes=5),
+        note="gift wrap",
+        lines=(
+            dataclasses.replace(
+                first.lines[0], quantity=Decimal(3), subtotal=Decimal("28.50"), total=Decimal("28.50")
+            ),
+        ),
+        subtotal=Decimal("28.50"),
+        total=Decimal("33.50"),
+    )
+    shop.feed("order", newer)
+    assert shop.feed("order", first) is None  # the older delivery came late
+    shop.sync()
+
+    (receipt,) = shop.company.transactions("SalesReceipt")
+    assert receipt["TotalAmount"] == "33.50"
+    assert receipt["SalesReceiptLineRet"][0]["Quantity"] == "3"
+    assert "gift wrap" in receipt["Memo"]
+    shop.assert_every_request_valid()
+
+
+def test_a_crash_after_quickbooks_processed_the_add_is_linked_not_added_again(shop):
+    shop.configure(lookup_before_add="when_unsure")  # the add is sent without a look-up first
+    shop.feed("customer", JOHN)
+    shop.feed("product", MUG)
+    shop.sync()
+
+    shop.feed("order", make_order(1002, customer=JOHN))
+    shop.company.crash_after_processing(times=1)
+    (crashed,) = shop.sync(sessions=1)
+    assert crashed.ended_by == "crash"
+    assert len(shop.company.transactions("SalesReceipt")) == 1  # QuickBooks did it; we never heard
+    shop.time_passes()  # the dead session is ended; its job goes back to the queue, marked uncertain
+    shop.sync()
+
+    assert len(shop.company.transactions("SalesReceipt")) == 1
+    assert len(shop.requests("SalesReceiptAddRq")) == 1
+    assert shop.requests("SalesReceiptQueryRq"), "the lost answer must be followed by a look-up"
+    (job,) = shop.jobs(*_kind("order"))
+    assert job.state == "done" and "linked" in job.reason
+    mapping = shop.mapping("order", "1002")
+    assert mapping.qb_id == shop.company.transactions("SalesReceipt")[0]["TxnID"]
+    shop.assert_every_request_valid()
+
+
+def test_name_in_use_links_the_customer_quickbooks_already_has(shop):
+    # No look-up before the add and no pulled customer list: QuickBooks' 3100 is what tells us.
+    shop.configure(lookup_before_add="when_unsure", list_refresh_hours=0)
+    existing = shop.in_quickbooks("CustomerAdd", {"Name": "Doe, John", "Email": "john.doe@example.com"})
+    shop.feed("order", make_order(1003, customer=JOHN))
+    shop.sync()
+
+    assert [c["FullName"] for c in shop.company.customers()] == ["Doe, John"]
+    assert [a.status_code for a in shop.attempts("CustomerAddRq")] == [3100]
+    assert [a.status_code for a in shop.attempts("CustomerQueryRq")] == [0]
+    assert shop.mapping("customer", "77").qb_id == existing["ListID"]
+    (receipt,) = shop.company.transactions("SalesReceipt")
+    assert receipt["CustomerRef"]["ListID"] == existing["ListID"]
+    shop.assert_every_request_valid()
+
+
+def test_a_name_taken_by_another_customer_gets_the_storefront_id(shop):
+    shop.in_quickbooks("CustomerAdd", {"Name": "Doe, John", "Email": "someone.else@example.com"})
+    shop.feed("order", make_order(1004, customer=JOHN))
+    shop.sync()
+
+    names = sorted(c["FullName"] for c in shop.company.customers())
+    assert names == ["Doe, John", "Doe, John (77)"]
+    (receipt,) = shop.company.transactions("SalesReceipt")
+    assert receipt["CustomerRef"]["FullName"] == "Doe, John (77)"
+    shop.assert_every_request_valid()
+
+
+def test_an_existing_item_is_found_by_sku_and_linked(shop):
+    existing = shop.in_quickbooks(
+        "ItemNonInventoryAdd",
+        {
+            "Name": "MUG-RED",
+            "SalesOrPurchase": {
+                "Desc": "Red mug",
+                "Price": "9.50",
+                "AccountRef": {"FullName": "Merchandise Sales"},
+            },
+        },
+    )
+    line = OrderLine(
+        product_id="101",
+        sku="MUG-RED",
+        name="Red mug",
+        quantity=Decimal(1),
+        unit_price=Decimal("9.50"),
+        subtotal=Decimal("9.50"),
+        total=Decimal("9.50"),
+    )
+    shop.feed("order", make_order(1005, lines=(line,)))
+    shop.sync()
+
+    assert [i["FullName"] for i in shop.company.items() if i["FullName"] == "MUG-RED"] == ["MUG-RED"]
+    assert shop.mapping("product", "101").qb_id == existing["ListID"]
+    assert not shop.requests("ItemNonInventoryAddRq")[1:]  # only the one the test made by hand
+    shop.assert_every_request_valid()
+
+
+def _kind(kind: str):
+    from qbsync.storage.models import QueueJob
+
+    return (QueueJob.kind == kind,)

@@ -1,0 +1,151 @@
+"""Inventory both ways: store stock changes become inventory adjustments (store as master); QuickBooks
+quantities are pulled page by page and changed ones written back to the store (QuickBooks as master)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from lxml import etree
+
+from qbsync.queue import inventory
+from qbsync.simulator.storefront import StorefrontDouble
+from qbsync.storage.models import Checkpoint, QueueJob
+from qbsync.storefronts.records import Product, StockLevel
+
+WRITEBACK = QueueJob.kind == "stock_writeback"
+
+
+def _stocked(n: int, quantity: int = 10) -> Product:
+    return Product(
+        product_id=str(200 + n),
+        sku=f"SKU-{n}",
+        name=f"Product {n}",
+        price=Decimal("4.00"),
+        manages_stock=True,
+        stock_quantity=Decimal(quantity),
+        kind="inventory",
+    )
+
+
+def _set_quantity(shop, sku: str, quantity: int) -> None:
+    shop.in_quickbooks(
+        "InventoryAdjustmentAdd",
+        {
+            "AccountRef": {"FullName": "Inventory Adjustments"},
+            "InventoryAdjustmentLineAdd": [
+                {"ItemRef": {"FullName": sku}, "QuantityAdjustment": {"NewQuantity": quantity}}
+            ],
+        },
+    )
+
+
+def test_a_pull_across_several_pages_queues_write_backs_only_for_changed_products(shop):
+    shop.configure(inventory_page_size=3, inventory_full_pull_hours=0)
+    for n in range(7):
+        shop.feed("product", _stocked(n))
+    shop.sync()
+    assert not shop.jobs(WRITEBACK), "a fresh pull finds QuickBooks and the store agreeing"
+
+    _set_quantity(shop, "SKU-2", 7)
+    _set_quantity(shop, "SKU-5", 15)
+    sent_before = len(shop.requests("ItemInventoryQueryRq"))
+    shop.pull_is_due()
+    shop.sync()
+
+    pages = [etree.fromstring(r.encode()) for r in shop.requests("ItemInventoryQueryRq")[sent_before:]]
+    assert [p.get("iterator") for p in pages] == ["Start", "Continue", "Continue"]
+    assert len({p.get("iteratorID") for p in pages[1:]}) == 1
+    written = {j.payload["sku"]: j.payload["quantity"] for j in shop.jobs(WRITEBACK)}
+    assert written == {"SKU-2": "7", "SKU-5": "15"}
+    (job,) = [j for j in shop.jobs(WRITEBACK) if j.payload["sku"] == "SKU-2"]
+    assert job.payload["product_id"] == "202" and job.state == "pending"
+    shop.assert_every_request_valid()
+
+
+def test_incremental_pulls_start_a_minute_before_the_checkpoint_with_an_explicit_offset(shop):
+    shop.feed("product", _stocked(1))
+    shop.sync()
+    with shop.runtime.db.transaction() as session:
+        checkpoint = inventory.read_moment(session, shop.connection_id, inventory.CHECKPOINT)
+        stored = session.get(Checkpoint, (shop.connection_id, inventory.CHECKPOINT)).value
+    assert stored.endswith("+00:00")
+
+    item = shop.company.find("ItemInventory", "SKU-1")
+    _set_quantity(shop, "SKU-1", 3)
+    shop.in_quickbooks(
+        "ItemInventoryMod",
+        {"ListID": item["ListID"], "EditSequence": item["EditSequence"], "SalesPrice": "4.50"},
+    )
+    shop.pull_is_due()
+    shop.sync()
+
+    last = etree.fromstring(shop.requests("ItemInventoryQueryRq")[-1].encode())
+    sent_from = last.findtext("FromModifiedDate")
+    assert sent_from.endswith("+00:00")
+    assert datetime.fromisoformat(sent_from) == checkpoint - timedelta(minutes=1)
+    assert {j.payload["sku"]: j.payload["quantity"] for j in shop.jobs(WRITEBACK)} == {"SKU-1": "3"}
+
+
+def test_checkpoints_are_the_same_instant_across_a_daylight_saving_change():
+    before = inventory.qb_moment("2024-03-10T01:59:30-05:00")  # EST, just before the clocks jump
+    after = inventory.qb_moment("2024-03-10T03:00:10-04:00")  # EDT, 40 seconds later
+    assert after - before == timedelta(seconds=40)
+    assert before.tzinfo == UTC
+    assert inventory.from_modified_date(after) == datetime(2024, 3, 10, 6, 59, 10, tzinfo=UTC)
+
+
+def test_store_stock_changes_become_inventory_adjustments_when_the_store_is_master(shop):
+    shop.configure(stock_master="storefront")
+    shop.feed("product", _stocked(1, quantity=10))
+    shop.sync()
+    level = StockLevel(
+        product_id="201", sku="SKU-1", quantity=Decimal(4), modified_at=datetime(2024, 3, 1, tzinfo=UTC)
+    )
+    shop.feed("stock", level)
+    shop.sync()
+    shop.feed(
+        "stock",
+        StockLevel(
+            product_id="201", sku="SKU-1", quantity=Decimal(4), modified_at=datetime(2024, 3, 2, tzinfo=UTC)
+        ),
+    )
+    shop.sync()
+
+    assert shop.company.quantity_on_hand("SKU-1") == Decimal(4)
+    (adjustment,) = shop.requests("InventoryAdjustmentAddRq")
+    assert "<NewQuantity>4</NewQuantity>" in adjustment
+    assert not shop.requests("ItemInventoryQueryRq"), "the store is the master: nothing is pulled"
+    shop.assert_every_request_valid()
+
+
+def test_quickbooks_quantities_are_written_back_to_the_store(make_shop):
+    with StorefrontDouble() as store:
+        store.add_products(
+            [
+                {
+                    "id": 201,
+                    "sku": "SKU-1",
+                    "name": "Product 1",
+                    "type": "simple",
+                    "manage_stock": True,
+                    "stock_quantity": 10,
+                }
+            ],
+            "woocommerce",
+        )
+        shop = make_shop(
+            store_url=store.base_url,
+            api_credentials={"consumer_key": store.consumer_key, "consumer_secret": store.consumer_secret},
+        )
+        shop.configure(inventory_full_pull_hours=0)
+        shop.feed("product", _stocked(1, quantity=10))
+        shop.sync()
+        _set_quantity(shop, "SKU-1", 6)
+        shop.pull_is_due()
+        shop.sync()
+        shop.runtime.dispatcher.shutdown(wait=True)  # the write-back runs on the background pool
+
+        assert store.product(201)["stock_quantity"] == 6
+        (job,) = shop.jobs(WRITEBACK)
+        assert job.state == "done" and "stock set to 6" in job.last_message

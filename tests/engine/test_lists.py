@@ -1,0 +1,53 @@
+"""Reference lists pulled from QuickBooks into qb_list_entries (pages with iterators), refreshed on demand."""
+
+from __future__ import annotations
+
+from lxml import etree
+from sqlalchemy import select
+
+from qbsync.queue import lists
+from qbsync.storage.models import QbListEntry
+
+
+def _entries(shop, list_type: str) -> dict[str, dict]:
+    with shop.runtime.db.transaction() as session:
+        rows = session.scalars(
+            select(QbListEntry).where(
+                QbListEntry.connection_id == shop.connection_id, QbListEntry.list_type == list_type
+            )
+        )
+        return {row.full_name: dict(row.data) for row in rows}
+
+
+def test_the_first_session_pulls_the_reference_lists(shop):
+    shop.configure(list_page_size=2)
+    for n in range(5):
+        shop.in_quickbooks("CustomerAdd", {"Name": f"Customer {n}", "Email": f"c{n}@example.com"})
+    with shop.runtime.db.transaction() as session:
+        lists.request_refresh(session, shop.connection_id)
+    shop.sync()
+
+    assert "Merchandise Sales" in _entries(shop, "Account")
+    assert {"Cash", "Check", "Visa"} <= set(_entries(shop, "PaymentMethod"))
+    assert set(_entries(shop, "SalesTaxCode")) == {"Tax", "Non"}
+    assert _entries(shop, "Item")["Shipping"]["type"] == "ItemOtherCharge"
+    customers = _entries(shop, "Customer")
+    assert customers["Customer 3"]["Email"] == "c3@example.com"
+    pages = [etree.fromstring(r.encode()) for r in shop.requests("CustomerQueryRq")]
+    assert [p.get("iterator") for p in pages] == ["Start", "Continue", "Continue"]
+    shop.assert_every_request_valid()
+
+
+def test_a_refresh_on_demand_drops_what_quickbooks_no_longer_has(shop):
+    shop.in_quickbooks("CustomerAdd", {"Name": "Gone Soon"})
+    with shop.runtime.db.transaction() as session:
+        lists.request_refresh(session, shop.connection_id, ["Customer"])
+    shop.sync()
+    assert "Gone Soon" in _entries(shop, "Customer")
+
+    store = shop.company.store
+    store.delete(store.by_name(("Customer",), "Gone Soon"))
+    with shop.runtime.db.transaction() as session:
+        lists.request_refresh(session, shop.connection_id, ["Customer"])
+    shop.sync()
+    assert "Gone Soon" not in _entries(shop, "Customer")

@@ -1,0 +1,115 @@
+"""Nothing blocks the line: a bad record is parked with QuickBooks' words while the rest go through;
+locks are retried; a stuck job gets a corrective step, then waits for a person; updates coalesce."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+from lxml import etree
+
+from qbsync.storage.models import QueueJob
+from qbsync.storefronts.records import Customer
+from tests.engine.conftest import make_order
+
+ANN = Customer(storefront_id="42", email="ann@example.com", first_name="Ann", last_name="Lee")
+CLOSED = (
+    "There was an error when saving a SalesReceipt.  QuickBooks error message: "
+    "The transaction date is in a closed accounting period."
+)
+
+
+def test_one_order_quickbooks_refuses_does_not_stop_the_other_ninety_nine(shop):
+    shop.configure(retry_base_seconds=0)
+    with shop.runtime.db.transaction() as session:
+        from qbsync.queue.intake import record_changed_many
+        from qbsync.storage.models import Connection
+
+        record_changed_many(
+            session,
+            session.get(Connection, shop.connection_id),
+            "order",
+            [make_order(n) for n in range(3001, 3101)],
+        )
+    shop.company.inject(code=3020, request_type="SalesReceiptAdd", times=1, message=CLOSED)
+    shop.sync()
+
+    assert len(shop.company.transactions("SalesReceipt")) == 99
+    (parked,) = shop.jobs(QueueJob.state == "parked")
+    assert parked.kind == "order" and CLOSED in parked.reason and "3020" in parked.reason
+    sent = etree.fromstring(parked.last_request_xml.encode())
+    assert sent.tag == "SalesReceiptAddRq"
+    assert sent.findtext("SalesReceiptAdd/RefNumber") == parked.record_id
+    assert any(parked.last_request_xml.strip() in entry.request for entry in shop.company.request_log)
+    assert len(shop.jobs(QueueJob.kind == "order", QueueJob.state == "done")) == 99
+    shop.assert_every_request_valid()
+
+
+def test_a_locked_record_is_retried_until_it_gets_through(shop):
+    shop.configure(retry_base_seconds=0)
+    shop.company.inject(code=3175, request_type="CustomerAdd", times=2)
+    shop.feed("order", make_order(3201, customer=ANN))
+    shop.sync()
+
+    assert [a.status_code for a in shop.attempts("CustomerAddRq")] == [3175, 3175, 0]
+    assert [c["FullName"] for c in shop.company.customers()] == ["Lee, Ann"]
+    assert len(shop.company.transactions("SalesReceipt")) == 1
+    shop.assert_every_request_valid()
+
+
+def _synced_customer(shop) -> None:
+    shop.feed("customer", ANN)
+    shop.sync()
+
+
+def test_a_change_that_keeps_failing_gets_a_fresh_read_after_the_configured_sessions(shop):
+    shop.configure(retry_base_seconds=0, corrective_after_sessions=2)
+    _synced_customer(shop)
+    shop.company.inject(code=3170, request_type="CustomerMod", times=2)
+    shop.feed("customer", dataclasses.replace(ANN, phone="555-0100"))
+    shop.sync()
+
+    assert [a.status_code for a in shop.attempts("CustomerModRq")] == [3170, 3170, 0]
+    mod_exchanges = [a.exchange_id for a in shop.attempts("CustomerModRq")]
+    fresh_reads = [
+        a.exchange_id
+        for a in shop.attempts("CustomerQueryRq")
+        if mod_exchanges[1] < a.exchange_id < mod_exchanges[2]
+    ]
+    assert fresh_reads, "the corrective step re-reads the customer before sending the change again"
+    assert shop.company.find("Customer", "Lee, Ann")["Phone"] == "555-0100"
+    shop.assert_every_request_valid()
+
+
+def test_a_job_still_failing_after_its_corrective_step_waits_for_a_person_with_its_dependents(shop):
+    shop.configure(retry_base_seconds=0, corrective_after_sessions=1)
+    _synced_customer(shop)
+    shop.company.inject(code=3170, request_type="CustomerMod", times=50)
+    customer_job = shop.feed("customer", dataclasses.replace(ANN, phone="555-0100"))
+    shop.sync()
+
+    with shop.runtime.db.transaction() as session:
+        job = session.get(QueueJob, customer_job.id)
+        assert job.state == "parked"
+        assert "still failing after 2 sessions" in job.reason and "3170" in job.reason
+    assert len(shop.attempts("CustomerModRq")) == 2
+    shop.assert_every_request_valid()
+
+
+def test_ten_updates_before_a_session_become_one_job_with_the_newest_data(shop):
+    order = make_order(3301, customer=ANN)
+    for n in range(10):
+        shop.feed(
+            "order",
+            dataclasses.replace(
+                order, note=f"version {n}", modified_at=order.modified_at + timedelta(minutes=n)
+            ),
+        )
+    (job,) = shop.jobs(QueueJob.kind == "order")
+    assert job.payload["record"]["note"] == "version 9"
+    shop.sync()
+
+    (receipt,) = shop.company.transactions("SalesReceipt")
+    assert receipt["Memo"].endswith("version 9")
+    assert len(shop.requests("SalesReceiptAddRq")) == 1
+    shop.assert_every_request_valid()

@@ -1,0 +1,166 @@
+"""What syncs, and as what: statuses, exclusions, transaction types, proxy customer, payment methods,
+items."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+import pytest
+
+from qbsync.queue import naming, rules
+from qbsync.queue.settings import SyncSettings, validate_overrides
+from qbsync.storage.models import QueueJob
+from qbsync.storefronts.records import Customer
+from tests.engine.conftest import make_order
+
+ANN = Customer(storefront_id="42", email="ann@example.com", first_name="Ann", last_name="Lee")
+GUEST = Customer(
+    storefront_id=None, email="guest@example.com", first_name="Gus", last_name="Guest", is_guest=True
+)
+
+
+def test_orders_outside_the_synced_statuses_or_excluded_never_reach_quickbooks(shop):
+    shop.configure(exclude_order_tag="NC Only")
+    assert shop.feed("order", make_order(5001, status="pending", paid=False)) is None
+    assert shop.feed("order", make_order(5002, note="NC Only - keep out of the books")) is None
+    free = make_order(5003)
+    free = dataclasses.replace(
+        free,
+        total=Decimal(0),
+        shipping_lines=(),
+        shipping_total=Decimal(0),
+        lines=(
+            dataclasses.replace(free.lines[0], subtotal=Decimal(0), total=Decimal(0), unit_price=Decimal(0)),
+        ),
+        subtotal=Decimal(0),
+    )
+    assert shop.feed("order", free) is None
+    shop.feed("order", make_order(5004))
+    shop.sync()
+
+    assert [r["RefNumber"] for r in shop.sales()] == ["5004"]
+    shop.assert_every_request_valid()
+
+
+def test_transaction_type_follows_payment_and_status(shop):
+    shop.configure(order_type_by_status=["on_hold=sales_order"])
+    shop.feed("order", make_order(5101, paid=True))
+    shop.feed("order", make_order(5102, paid=False))
+    shop.configure(
+        sync_order_statuses=["processing", "completed", "on_hold"],
+        order_type_by_status=["on_hold=sales_order"],
+    )
+    shop.feed("order", make_order(5103, paid=False, status="on_hold"))
+    shop.sync()
+
+    kinds = {t["RefNumber"]: t["kind"] for t in shop.sales()}
+    assert kinds == {"5101": "SalesReceipt", "5102": "Invoice", "5103": "SalesOrder"}
+    shop.assert_every_request_valid()
+
+
+def test_guests_can_share_one_proxy_customer(shop):
+    shop.configure(proxy_customer="Web Customer", proxy_customer_for="guests")
+    shop.feed("order", make_order(5201, customer=GUEST))
+    shop.feed("order", make_order(5202, customer=dataclasses.replace(GUEST, email="other@example.com")))
+    shop.feed("order", make_order(5203, customer=ANN))
+    shop.sync()
+
+    customers = {t["RefNumber"]: t["CustomerRef"]["FullName"] for t in shop.sales()}
+    assert customers == {"5201": "Web Customer", "5202": "Web Customer", "5203": "Lee, Ann"}
+    assert sorted(c["FullName"] for c in shop.company.customers()) == ["Lee, Ann", "Web Customer"]
+    shop.assert_every_request_valid()
+
+
+def test_payment_methods_are_mapped_by_code_and_unknown_ones_left_out_with_a_note(shop):
+    shop.configure(payment_method_map=["cod=Cash"])
+    shop.feed("order", make_order(5301))
+    shop.feed(
+        "order",
+        dataclasses.replace(make_order(5302), payment_method="bogus", payment_method_title="Bogus Gateway"),
+    )
+    shop.sync()
+
+    methods = {t["RefNumber"]: (t.get("PaymentMethodRef") or {}).get("FullName") for t in shop.sales()}
+    assert methods == {"5301": "Cash", "5302": None}
+    note = shop.jobs(QueueJob.record_id == "5302", QueueJob.kind == "order")[0].reason
+    assert "Bogus Gateway" in note and "payment_method_map" in note
+    shop.assert_every_request_valid()
+
+
+def test_without_creating_items_an_order_waits_for_a_person_and_says_which_item(shop):
+    shop.configure(create_missing_items=False)
+    shop.feed("order", make_order(5401, customer=ANN))
+    shop.sync()
+
+    (item_job,) = [j for j in shop.jobs(QueueJob.kind == "item") if j.record_id == "101"]
+    assert item_job.state == "parked" and "'MUG-RED' is not in QuickBooks" in item_job.reason
+    (order_job,) = shop.jobs(QueueJob.kind == "order")
+    assert order_job.state == "waiting" and "MUG-RED" in order_job.reason
+    assert not shop.sales()
+
+
+def test_products_become_the_configured_item_types_with_their_accounts(shop):
+    from qbsync.storefronts.records import Product
+
+    shop.configure(item_type_service="non_inventory")
+    shop.feed(
+        "product",
+        Product(
+            product_id="1",
+            sku="TEE",
+            name="T-shirt",
+            price=Decimal("20"),
+            manages_stock=True,
+            stock_quantity=Decimal(12),
+            kind="inventory",
+        ),
+    )
+    shop.feed(
+        "product", Product(product_id="2", sku="EBOOK", name="E-book", price=Decimal("5"), kind="service")
+    )
+    shop.sync()
+
+    tee, ebook = shop.company.find("Item", "TEE"), shop.company.find("Item", "EBOOK")
+    assert tee["kind"] == "ItemInventory" and tee["QuantityOnHand"] == "12"
+    assert tee["IncomeAccountRef"]["FullName"] == "Merchandise Sales"
+    assert tee["AssetAccountRef"]["FullName"] == "Inventory Asset"
+    assert ebook["kind"] == "ItemNonInventory"
+    shop.assert_every_request_valid()
+
+
+@pytest.mark.parametrize(
+    ("scheme", "expected"),
+    [
+        ("company", "Acme Ltd"),
+        ("last_first", "Lee, Ann"),
+        ("first_last", "Ann Lee"),
+        ("email", "ann@example.com"),
+    ],
+)
+def test_customer_name_schemes(scheme, expected):
+    customer = {"first_name": "Ann", "last_name": "Lee", "company": "Acme Ltd", "email": "ann@example.com"}
+    assert naming.customer_base_name(customer, scheme) == expected
+
+
+def test_names_and_numbers_fit_quickbooks_limits():
+    long_name = {"first_name": "Bartholomew-Alexander", "last_name": "Featherstonehaugh-Cholmondeley"}
+    name = naming.customer_base_name(long_name, "last_first")
+    assert len(name) <= 41
+    suffixed = naming.with_suffix(name, "123456789")
+    assert len(suffixed) <= 41 and suffixed.endswith("(123456789)")
+    assert naming.item_name({"sku": "X" * 40, "name": "Widget"}, "sku") == "X" * 31
+    assert naming.item_name({"sku": None, "name": "Widget: large"}, "sku") == "Widget- large"
+    assert naming.ref_number("1234567890123") == "34567890123"
+    assert naming.ref_number("1001", "WC-") == "WC-1001"
+
+
+def test_every_setting_has_a_default_help_and_a_valid_value():
+    from qbsync.queue.settings import DEFINITIONS
+
+    for setting in DEFINITIONS:
+        assert setting.help.strip().endswith(".") or setting.help.strip().endswith(")"), setting.name
+        assert setting.parse(setting.default) == setting.default or isinstance(setting.default, tuple)
+    with pytest.raises(ValueError, match="tax_mode"):
+        validate_overrides({"tax_mode": "guess"})
+    assert rules.order_txn_type({"paid": True, "status": "completed"}, SyncSettings()) == "SalesReceipt"

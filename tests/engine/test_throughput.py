@@ -1,0 +1,101 @@
+"""Many records per round trip: independent requests share one qbXML message, jobs at different steps
+share it too, and a big queue drains in a few hundred round trips, not one per record."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from qbsync.qbxml.schema import validate
+from qbsync.queue import exchange, intake
+from qbsync.simulator.company import QuickBooksCompany
+from qbsync.storage.models import Connection, Exchange, QbwcSession, QueueJob, utcnow
+from tests.engine.conftest import make_order
+
+
+def _queue_orders(runtime, connection_id: int, numbers: range, chunk: int = 500) -> None:
+    for start in range(numbers.start, numbers.stop, chunk):
+        with runtime.db.transaction() as session:
+            connection = session.get(Connection, connection_id)
+            intake.record_changed_many(
+                session,
+                connection,
+                "order",
+                [make_order(n) for n in range(start, min(start + chunk, numbers.stop))],
+            )
+
+
+def test_four_hundred_orders_go_through_in_a_handful_of_round_trips(shop):
+    _queue_orders(shop.runtime, shop.connection_id, range(1, 401))
+    reports = shop.sync()
+
+    round_trips = sum(r.round_trips for r in reports)
+    batch = 200
+    # Look-up and add for each order, in full batches; plus the customers' and items' look-up and add.
+    assert round_trips <= 2 * math.ceil(400 / batch) + 4
+    assert len(shop.company.transactions("SalesReceipt")) == 400
+    assert not shop.jobs(QueueJob.state.not_in(("done",)))
+    with shop.runtime.db.transaction() as session:
+        biggest = session.scalar(
+            select(func.max(Exchange.job_count)).where(Exchange.connection_id == shop.connection_id)
+        )
+    assert biggest == batch
+    with shop.runtime.db.transaction() as session:
+        documents = session.scalars(
+            select(Exchange.request_xml).where(Exchange.connection_id == shop.connection_id))
+        for document in documents:
+            validate(document, "13.0")  # what the exchanges table recorded as sent
+    shop.assert_every_request_valid()
+
+
+@pytest.mark.slow
+def test_ten_thousand_queued_orders_drain_in_at_most_three_hundred_round_trips(runtime, make_connection):
+    """Straight through next_request/handle_response (the SOAP layer adds nothing per request).
+
+    Orders are added without a look-up first (``when_unsure``), as a big backfill into a company that has
+    none of them would be run: the simulated QuickBooks answers a RefNumber query by scanning every sale,
+    which would dominate the run; the look-up pipeline itself is covered over HTTP above.
+    """
+    connection = make_connection("bulk")
+    with runtime.db.transaction() as session:
+        session.get(Connection, connection.id).settings = {"lookup_before_add": "when_unsure"}
+    _queue_orders(runtime, connection.id, range(1, 10_001))
+    company = QuickBooksCompany()
+    with runtime.db.transaction() as session:
+        qb = QbwcSession(
+            connection_id=connection.id,
+            ticket="bulk",
+            qbxml_version="13.0",
+            expires_at=utcnow() + timedelta(hours=4),
+        )
+        session.add(qb)
+        session.flush()
+        qb_id = qb.id
+
+    round_trips = 0
+    while round_trips <= 300:
+        with runtime.db.transaction() as session:
+            document = exchange.next_request(session, session.get(QbwcSession, qb_id))
+        if document is None:
+            break
+        round_trips += 1
+        answer = company.process(document)
+        with runtime.db.transaction() as session:
+            exchange.handle_response(session, session.get(QbwcSession, qb_id), answer)
+
+    assert round_trips <= 300
+    assert company.counts()["SalesReceipt"] == 10_000
+    with runtime.db.transaction() as session:
+        left = session.scalar(
+            select(func.count())
+            .select_from(QueueJob)
+            .where(QueueJob.connection_id == connection.id, QueueJob.state != "done")
+        )
+        sent = session.scalar(
+            select(func.sum(Exchange.job_count)).where(Exchange.connection_id == connection.id)
+        )
+    assert left == 0
+    assert sent >= 10_000 and round_trips < sent / 100
