@@ -163,15 +163,18 @@ class QueryRunner:
         """Transactions a transaction query asks for (TxnID, RefNumber, or the filters)."""
         if "TxnID" in query:
             return self._by_ids((kind,), [str(x) for x in as_list(query["TxnID"])])
-        records = list(self.store.all((kind,)))
         if "RefNumber" in query or "RefNumberCaseSensitive" in query:
-            if "RefNumber" in query:
-                wanted = {str(x).lower() for x in as_list(query["RefNumber"])}
-                picked = [r for r in records if str(r.data.get("RefNumber", "")).lower() in wanted]
-            else:
-                exact = {str(x) for x in as_list(query["RefNumberCaseSensitive"])}
-                picked = [r for r in records if str(r.data.get("RefNumber", "")) in exact]
-            return Selection(sorted(picked, key=_txn_order))
+            case_sensitive = "RefNumberCaseSensitive" in query and "RefNumber" not in query
+            field = "RefNumberCaseSensitive" if case_sensitive else "RefNumber"
+            wanted = [str(x) for x in as_list(query[field])]
+            picked = {
+                r.id: r
+                for ref in wanted
+                for r in self.store.by_ref_number(kind, ref)
+                if not case_sensitive or str(r.data.get("RefNumber", "")) == ref
+            }
+            return Selection(sorted(picked.values(), key=_txn_order))
+        records = list(self.store.all((kind,)))
         return Selection(sorted((r for r in records if self._txn_filters_pass(r, query)), key=_txn_order))
 
     def _txn_filters_pass(self, record: Record, query: dict[str, Any]) -> bool:

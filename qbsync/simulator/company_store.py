@@ -241,9 +241,14 @@ class Store:
         # FullName look-ups are cached per set of kinds until any list element changes.
         self._names_version = 0
         self._name_index: dict[tuple[str, ...], tuple[int, dict[str, Record]]] = {}
+        # RefNumber look-ups likewise, per transaction kind, until a transaction of that kind changes.
+        self._txn_versions: dict[str, int] = {}
+        self._ref_index: dict[str, tuple[int, dict[str, list[Record]]]] = {}
 
     def _lists_changed(self, kind: str) -> None:
-        if not is_txn_kind(kind):
+        if is_txn_kind(kind):
+            self._txn_versions[kind] = self._txn_versions.get(kind, 0) + 1
+        else:
             self._names_version += 1
 
     # ids and times
@@ -307,6 +312,17 @@ class Store:
         """Every record of ``kinds``, in insertion order per kind."""
         for kind in kinds:
             yield from self.records.get(kind, {}).values()
+
+    def by_ref_number(self, kind: str, ref_number: str) -> list[Record]:
+        """Transactions of ``kind`` whose RefNumber equals ``ref_number`` ignoring case, oldest first."""
+        version = self._txn_versions.get(kind, 0)
+        cached = self._ref_index.get(kind)
+        if cached is None or cached[0] != version:
+            index: dict[str, list[Record]] = {}
+            for record in self.records.get(kind, {}).values():
+                index.setdefault(str(record.data.get("RefNumber", "")).lower(), []).append(record)
+            cached = self._ref_index[kind] = (version, index)
+        return cached[1].get(ref_number.lower(), [])
 
     def get(self, kinds: Iterable[str], record_id: str) -> Record | None:
         """The record with this ListID/TxnID among ``kinds``."""
