@@ -205,18 +205,15 @@ DEFINITIONS: list[Setting] = [
             "names (0: only when asked).", group="Reference lists"),
     Setting("list_page_size", 500, "Records asked for per page when refreshing a reference list.",
             group="Reference lists"),
+    # --- storefront
+    Setting("sweep_interval_minutes", 15,
+            "Minutes between checks of the store for changes whose webhook never arrived (WooCommerce does "
+            "not retry failed deliveries; Shopify stops after a few hours). 0: only when asked "
+            "(qbsync sweep).",
+            group="Storefront"),
 ]
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in DEFINITIONS}
-
-
-def register(*settings: Setting) -> None:
-    """Add setting definitions (the sync engine's modules declare theirs beside the code that reads them)."""
-    for setting in settings:
-        if setting.name in BY_NAME:
-            raise ValueError(f"setting {setting.name} defined twice")
-        DEFINITIONS.append(setting)
-        BY_NAME[setting.name] = setting
 
 
 class SyncSettings(Mapping[str, Any]):

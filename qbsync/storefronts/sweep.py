@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from qbsync.queue import settings as sync_settings
 from qbsync.queue.intake import record_changed
-from qbsync.queue.settings import Setting, SyncSettings
+from qbsync.queue.settings import SyncSettings
 from qbsync.service.runtime import Runtime
 from qbsync.storage.models import Checkpoint, Connection, utcnow
 from qbsync.storefronts.backfill import (
@@ -46,14 +46,7 @@ OVERLAP = timedelta(minutes=5)
 LAST_RUN = "sweep:last_run"
 SWEPT_TYPES = {"woocommerce": ("product", "order"), "shopify": ("customer", "product", "order")}
 
-INTERVAL = Setting(
-    "sweep_interval_minutes", 15,
-    "Minutes between checks of the store for changes whose webhook never arrived (WooCommerce does not "
-    "retry failed deliveries; Shopify stops after a few hours). 0: only when asked (qbsync sweep).",
-    group="Storefront",
-)
-if INTERVAL.name not in sync_settings.BY_NAME:
-    sync_settings.register(INTERVAL)
+INTERVAL = sync_settings.BY_NAME["sweep_interval_minutes"]
 
 
 def checkpoint_name(record_type: str) -> str:
