@@ -46,22 +46,3 @@ def _dispatch(session: Session) -> None:
     for connection_id in connection_ids:
         dispatch_stock_writebacks(runtime, connection_id)
 
-
-def run_stock_writeback(job_id: int) -> str:
-    """Background job: write the stock of ``job_id``'s connection (its ready jobs, in batches) to the store.
-
-    Returns the job's state afterwards.
-    """
-    from qbsync.service.runtime import current
-    from qbsync.storefronts.writeback import run_stock_writebacks
-
-    runtime = current()
-    with runtime.db.transaction() as session:
-        job = session.get(QueueJob, job_id)
-        if job is None:
-            return "missing"
-        connection_id = job.connection_id
-    run_stock_writebacks(runtime, connection_id)
-    with runtime.db.transaction() as session:
-        job = session.get(QueueJob, job_id)
-        return job.state if job is not None else "missing"
