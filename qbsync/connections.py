@@ -18,6 +18,9 @@ from qbsync.storage.models import Connection
 
 PLATFORMS = ("woocommerce", "shopify")
 RESERVED_NAMES = frozenset({"new"})  # /connections/new is the page that adds one
+# The column sizes (models.py): longer values would fail in the database (PostgreSQL) instead of here.
+MAX_STORE_URL = 500
+MAX_QBWC_USERNAME = 100
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -51,12 +54,18 @@ def validate_new(spec: NewConnection) -> None:
         raise ConnectionSetupError(f"platform must be one of {', '.join(PLATFORMS)}, not {spec.platform!r}")
     if not re.match(r"^https?://[^\s/]+", spec.store_url):
         raise ConnectionSetupError(f"store URL {spec.store_url!r} must start with https:// (or http://)")
+    if len(spec.store_url) > MAX_STORE_URL:
+        raise ConnectionSetupError(f"the store URL must be at most {MAX_STORE_URL} characters")
     if not spec.webhook_secret:
         raise ConnectionSetupError(
             "a webhook secret is required: copy it from the storefront's webhook settings"
         )
     if not spec.qbwc_username.strip():
         raise ConnectionSetupError("a Web Connector user name is required")
+    if len(spec.qbwc_username) > MAX_QBWC_USERNAME:
+        raise ConnectionSetupError(
+            f"the Web Connector user name must be at most {MAX_QBWC_USERNAME} characters"
+        )
     if len(spec.qbwc_password) < 8:
         raise ConnectionSetupError("the Web Connector password must be at least 8 characters")
 
@@ -113,7 +122,12 @@ def set_qbwc_password(session: Session, conn: Connection, password: str) -> None
     """Replace the Web Connector password (the Web Connector must be given the new one too)."""
     if len(password) < 8:
         raise ConnectionSetupError("the Web Connector password must be at least 8 characters")
+    from qbsync.qwc.sessions import end_sessions_of  # imported here: the Web Connector layer sits above
+
     conn.qbwc_password_hash = hash_password(password)
+    # A ticket handed out under the old password must stop working with it.
+    end_sessions_of(session, conn.id, "qbsync: the Web Connector password was changed; enter the new "
+                                      "password in the Web Connector and run the update again")
 
 
 def rotate_webhook_secret(session: Session, conn: Connection, new_secret: str) -> None:

@@ -107,10 +107,11 @@ def authenticate(
     conn = (session.scalar(select(Connection).where(Connection.qbwc_username == username))
             if username else None)
     if _recent_failures(session, username, conn, now) >= LOCKOUT_FAILURES:
-        # Refused without checking: during the lockout even the right password fails.
+        # Refused without checking: during the lockout even the right password fails. Not counted as a
+        # new failure: a Web Connector polling on schedule would otherwise keep itself locked for good,
+        # even after someone typed the right password into it.
         log.warning("Web Connector user %r is locked out after %d failed sign-ins (from %s)",
                     username[:100], LOCKOUT_FAILURES, remote_addr)
-        _record_failure(session, username, remote_addr, now)
         return AuthResult("", "nvu")
     # An unknown user name still costs one hash, so timing does not reveal which names exist.
     if not verify_password(conn.qbwc_password_hash if conn else None, password) or conn is None:
@@ -393,6 +394,22 @@ def _hresult_value(hresult: str) -> int | None:
         return int(hresult, 0) & 0xFFFFFFFF
     except ValueError:
         return None
+
+
+def end_sessions_of(session: Session, connection_id: int, reason: str, *, now: datetime | None = None) -> int:
+    """End every live session of a connection (its password changed, say); their work returns to the queue.
+
+    The ended tickets then get ``reason`` from getLastError, and the next sign-in is not answered "busy".
+    """
+    now = now or utcnow()
+    live = session.scalars(
+        select(QbwcSession)
+        .where(QbwcSession.connection_id == connection_id, QbwcSession.state == "active")
+        .with_for_update()
+    ).all()
+    for qb in live:
+        _end(session, qb, "failed", now, reason)
+    return len(live)
 
 
 def expire_stale(session: Session, config: Config, now: datetime | None = None) -> int:

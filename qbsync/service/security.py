@@ -85,9 +85,29 @@ def configure(app: Flask, runtime: Runtime) -> None:
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
     )
     app.session_interface = AdminSessionInterface()
+    app.before_request(_refuse_nul_characters)
     app.before_request(_require_sign_in)
     app.before_request(_check_csrf)
     app.after_request(_security_headers)
+
+
+class NulCharacterError(BadRequest):
+    """A page address, query argument or form field holding a NUL character."""
+
+    description = ("A field of this request contains a NUL character (\\0), which qbsync cannot store. "
+                   "Remove it and try again.")
+
+
+def _refuse_nul_characters() -> None:
+    # PostgreSQL text cannot hold NUL: such input would fail deep in a query with a 500 instead.
+    endpoint = request.endpoint or ""
+    if endpoint.rpartition(".")[0] in CSRF_EXEMPT_BLUEPRINTS:
+        return  # webhooks judge their own bodies
+    values = [*(request.view_args or {}).values(), *(v for _k, v in request.args.items(multi=True))]
+    if request.method in UNSAFE_METHODS:
+        values.extend(v for _k, v in request.form.items(multi=True))
+    if any(isinstance(v, str) and "\x00" in v for v in values):
+        raise NulCharacterError()
 
 
 # --- who is signed in -----------------------------------------------------------------------------
@@ -150,6 +170,10 @@ def _local_path(target: str | None) -> str | None:
         return None
     target = target.rstrip("?")
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    # Browsers drop tabs and line breaks inside URLs ("/\t/evil.example" becomes "//evil.example"), and
+    # a line break cannot go in a Location header at all: refuse every control character.
+    if any(ch < " " or ch == "\x7f" for ch in target):
         return None
     return target
 

@@ -161,6 +161,8 @@ def _moment(value: Any, name: str, *, end: bool) -> datetime | None:
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, date):
+        if end and value == date.max:
+            return None  # up to the calendar's last day is no upper bound at all
         moment = datetime(value.year, value.month, value.day) + (timedelta(days=1) if end else timedelta())
         return moment.replace(tzinfo=UTC)
     else:
@@ -172,8 +174,11 @@ def _moment(value: Any, name: str, *, end: bool) -> datetime | None:
         except ValueError:
             raise ValueError(f"{name}: enter a date as YYYY-MM-DD (or an ISO 8601 date and time), "
                              f"not {value!r}") from None
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment + _ONE_SECOND if end else moment  # an end time includes its own second
+    try:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return moment + _ONE_SECOND if end else moment  # an end time includes its own second
+    except OverflowError:  # the calendar's first or last day, pushed past its edge by a zone or a second
+        raise ValueError(f"{name}: {value!r} is outside the dates this service can use") from None
 
 
 def _shown(moment: datetime, *, end: bool) -> str:

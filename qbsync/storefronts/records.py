@@ -154,7 +154,10 @@ def to_utc(value: Any, field: str) -> datetime | None:
         raise InvalidPayload(f"{field}: not an ISO 8601 date: {value!r}") from exc
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:  # year 1 or 9999 pushed past the calendar's edge by its offset
+        raise InvalidPayload(f"{field}: date out of range: {value!r}") from exc
 
 
 def plain_text(html: str) -> str:

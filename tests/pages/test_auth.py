@@ -68,6 +68,8 @@ def test_first_run_creates_the_admin_and_the_first_connection_then_sign_in_is_re
         ({"name": "bad name!"}, "must be 1-100 letters"),
         ({"qbwc_password_confirm": "other pass 123"}, "the two Web Connector passwords do not match"),
         ({"store_url": "shop.example.com"}, "must start with https://"),
+        ({"store_url": "https://shop.example.com/" + "x" * 500}, "at most 500 characters"),
+        ({"qbwc_username": "q" * 101}, "at most 100 characters"),
     ],
 )
 def test_setup_shows_what_is_wrong_and_creates_nothing(client, runtime, changes, message):
@@ -202,6 +204,32 @@ def test_after_sign_in_only_local_pages_are_followed(client, admin):
     back = post(client, "/login", {"username": ADMIN, "password": ADMIN_PASSWORD,
                                    "next": "/queue?state=parked"})
     assert back.headers["Location"] == "/queue?state=parked"
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example.com", "/\n/evil.example.com", "/\r\n/evil.example.com"])
+def test_after_sign_in_a_next_with_control_characters_goes_home(client, admin, target):
+    # Browsers drop tabs and line breaks from URLs: "/\t/evil" would be followed as "//evil".
+    client.get("/login")
+    response = post(client, "/login", {"username": ADMIN, "password": ADMIN_PASSWORD, "next": target})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_a_nul_character_in_a_field_or_address_is_refused_plainly(client, admin, signed_in, conn):
+    # PostgreSQL cannot store NUL; it must be a 400 that says so, not a database error.
+    for response in (post(client, "/login", {"username": "ad\x00min", "password": "x"}),
+                     signed_in.get("/queue?q=a%00b"), signed_in.get("/connections/sh%00op")):
+        assert response.status_code == 400
+        assert "NUL character" in text_of(response)
+
+
+def test_setup_refuses_an_admin_name_longer_than_the_database_holds(client, runtime):
+    client.get("/setup")
+    response = post(client, "/setup", dict(SETUP_FORM, username="o" * 101))
+    assert response.status_code == 400
+    assert "at most 100 characters" in text_of(response)
+    with runtime.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(User)) == 0
 
 
 def test_the_session_cookie_is_httponly_lax_and_secure_over_https(client, admin, runtime):

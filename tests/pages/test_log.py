@@ -68,6 +68,20 @@ def test_bad_search_values_are_explained(signed_in, conn):
     assert "Enter the date as YYYY-MM-DD, not 'yesterday'." in page
     backwards = text_of(signed_in.get("/log?from=2024-05-02&to=2024-05-01"))
     assert "The end date is before the start date." in backwards
+    huge = "9" * 30
+    assert f"'{huge[:20]}' is not a QuickBooks status code." in text_of(signed_in.get(f"/log?status={huge}"))
+
+
+def test_extreme_dates_pages_and_ids_do_not_break_the_log(signed_in, conn, add_job, add_session,
+                                                          add_exchange):
+    job = add_job(conn.id, label="Order #1001")
+    add_exchange(add_session(conn.id), job, request_xml="<InvoiceAddRq/>", response_xml=None, status_code=0)
+    # The calendar's last day has no next day to end the range at; it still includes everything.
+    assert "Order #1001" in text_of(signed_in.get("/log?from=2000-01-01&to=9999-12-31"))
+    huge = "9" * 30
+    assert signed_in.get(f"/log?page={huge}").status_code == 200
+    assert signed_in.get(f"/log/sessions/{huge}").status_code == 404
+    assert signed_in.get(f"/log/exchanges/{huge}").status_code == 404
 
 
 def test_an_exchange_shows_pretty_qbxml_with_secrets_masked_and_the_error_explained(

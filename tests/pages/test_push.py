@@ -103,6 +103,14 @@ def test_without_the_backfill_service_the_page_says_so(signed_in, conn, monkeypa
     assert "Push is not available: the backfill service" in text_of(refused)
 
 
+def test_a_range_to_the_calendars_last_day_counts_everything_after_the_start(signed_in, store_conn):
+    found = post(signed_in, "/push", {"connection": "shop", "record_type": "order", "action": "count",
+                                      "date_from": "2024-01-01", "date_to": "9999-12-31"})
+    assert found.status_code == 200
+    assert "30 orders match." in text_of(found)
+
+
 def test_an_unknown_push_is_a_404(signed_in):
+    assert signed_in.get("/push/" + "9" * 30).status_code == 404
     assert signed_in.get("/push/12345").status_code == 404
     assert signed_in.get("/push/12345/progress.json").status_code == 404

@@ -156,6 +156,21 @@ def test_bulk_without_ticks_or_action_says_so(signed_in, conn):
     assert flashes(signed_in)[-1] == ("error", "Choose what to do with the ticked jobs.")
 
 
+def test_absurd_numbers_in_the_address_and_search_are_handled(signed_in, conn, add_job, runtime):
+    add_job(conn.id, label="Order #7001")
+    huge = "9" * 30  # beyond any database integer
+    assert signed_in.get(f"/queue/{huge}").status_code == 404
+    assert post(signed_in, f"/queue/{huge}/hold").status_code == 404
+    last_page = signed_in.get(f"/queue?page={huge}")
+    assert last_page.status_code == 200 and "Order #7001" not in text_of(last_page)
+    for text in (huge, "#" + huge, "\u00b2"):  # "²" is a digit to str.isdigit but not to int()
+        searched = signed_in.get("/queue", query_string={"q": text})
+        assert searched.status_code == 200 and "Order #7001" not in text_of(searched)
+    odd = add_job(conn.id, state="parked")
+    post(signed_in, "/queue/bulk", {"action": "hold", "job_id": [huge, "\u00b2", str(odd.id)]})
+    assert _state(runtime, odd.id) == "held"
+
+
 def test_unknown_jobs_and_actions_are_404(signed_in, conn, add_job):
     assert signed_in.get("/queue/999999").status_code == 404
     job = add_job(conn.id)

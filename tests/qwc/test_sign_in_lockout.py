@@ -31,7 +31,8 @@ def test_six_wrong_passwords_lock_out_even_the_right_one(live_server, runtime, m
         enqueue_qbxml(session, conn.id, "<CustomerQueryRq/>")
     for _ in range(LOCKOUT_FAILURES + 1):
         assert sign_in(live_server.url, "shop-qbwc", "guess") == ["", "nvu"]
-    assert len(failures(runtime, "shop-qbwc")) == LOCKOUT_FAILURES + 1
+    # The sixth try came during the lockout: refused unchecked, and not counted (see below).
+    assert len(failures(runtime, "shop-qbwc")) == LOCKOUT_FAILURES
     assert all(f.kind == "qbwc" for f in failures(runtime, "shop-qbwc"))
 
     with caplog.at_level(logging.WARNING, logger="qbsync.qwc.sessions"):
@@ -62,4 +63,20 @@ def test_a_successful_sign_in_restarts_the_count(live_server, runtime, make_quie
         sign_in(live_server.url, "shop-qbwc", "typo")
     assert sign_in(live_server.url, "shop-qbwc", PASSWORD)[1] == "none"
     assert sign_in(live_server.url, "shop-qbwc", "typo again") == ["", "nvu"]
+    assert sign_in(live_server.url, "shop-qbwc", PASSWORD)[1] == "none"
+
+
+def test_a_web_connector_polling_during_the_lockout_is_let_in_once_it_ends(live_server, runtime,
+                                                                          make_quiet_connection):
+    make_quiet_connection("shop")
+    for _ in range(LOCKOUT_FAILURES):
+        sign_in(live_server.url, "shop-qbwc", "old password")
+    real_failures = [f.id for f in failures(runtime, "shop-qbwc")]
+    # Someone fixes the password in the Web Connector; it keeps running on schedule during the lockout.
+    for _ in range(LOCKOUT_FAILURES):
+        assert sign_in(live_server.url, "shop-qbwc", PASSWORD) == ["", "nvu"]
+    with runtime.db.transaction() as session:
+        session.execute(update(AuthFailure).where(AuthFailure.id.in_(real_failures))
+                        .values(at=utcnow() - LOCKOUT_WINDOW - timedelta(seconds=1)))
+    # The window has passed since the real failures: the next scheduled run gets in.
     assert sign_in(live_server.url, "shop-qbwc", PASSWORD)[1] == "none"

@@ -53,3 +53,30 @@ def test_client_version_warns_only_for_prehistoric_web_connectors():
     assert sessions.client_version("2.0.0.116") == ""
     assert sessions.client_version("") == ""
     assert sessions.client_version("1.5.0.0").startswith("W:")
+
+
+def test_changing_the_password_ends_the_live_session_and_frees_the_connection(runtime, make_quiet_connection):
+    from qbsync.connections import set_qbwc_password
+
+    conn = make_quiet_connection("shop")
+    config = runtime.config
+    with runtime.db.transaction() as session:
+        job_id = enqueue_qbxml(session, conn.id, "<CustomerQueryRq/>").id
+        answer = sessions.authenticate(session, config, "shop-qbwc", "correct horse battery")
+        ticket, status = answer.as_strings()
+    assert status == ""
+    with runtime.db.transaction() as session:
+        assert "<CustomerQueryRq" in sessions.send_request_xml(
+            session, config, ticket, host_response(MODERN_VERSIONS), "Shop.qbw", "US", 13, 0)
+
+    with runtime.db.transaction() as session:
+        set_qbwc_password(session, session.get(type(conn), conn.id), "a brand new password")
+
+    with runtime.db.transaction() as session:
+        # The ticket from the old password is dead: nothing more is sent with it, and its work is back.
+        assert sessions.send_request_xml(session, config, ticket, "", "Shop.qbw", "US", 13, 0) == ""
+        assert "password was changed" in sessions.get_last_error(session, config, ticket)
+        assert session.get(QueueJob, job_id).state == "pending"
+        # The Web Connector with the new password is let in at once, not told "busy".
+        answer = sessions.authenticate(session, config, "shop-qbwc", "a brand new password")
+    assert answer.status == ""

@@ -186,6 +186,9 @@ def _woo_order_minimal() -> dict:
         (b'{"number": "1001"}', "id: required field is missing"),
         (b'{"id": 1, "date_modified_gmt": "yesterday"}', "date_modified_gmt"),
         (b"\xff\xfe{", "not valid JSON"),
+        # Valid ISO dates whose offset pushes them past the calendar's edge in UTC.
+        (b'{"id": 1, "date_modified_gmt": "0001-01-01T00:00:00+14:00"}', "date out of range"),
+        (b'{"id": 1, "date_modified_gmt": "9999-12-31T23:59:59-14:00"}', "date out of range"),
     ],
 )
 def test_signed_malformed_body_is_400_and_kept(client, woo, kit, body, reason):

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from qbsync.service import security
 from qbsync.service.pages import (
@@ -37,8 +38,18 @@ BLUEPRINTS = (auth.blueprint, dashboard.blueprint, connections.blueprint, queue.
               push.blueprint, mappings.blueprint, settings.blueprint)
 
 
+class RecordIdConverter(IntegerConverter):
+    """``<int:…>`` in page URLs: ids beyond a 64-bit database integer are a 404, not a database error."""
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = 2**63 - 1, signed: bool = False) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def register_pages(app: Flask) -> None:
     """Add the admin pages, their security and their templates' helpers to ``app``."""
+    # Before the blueprints: a rule takes its converters when it is added.
+    app.url_map.converters["int"] = RecordIdConverter
     security.configure(app, app.extensions["qbsync"])
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

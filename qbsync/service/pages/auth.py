@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 blueprint = Blueprint("auth", __name__)
 
+MAX_USERNAME = 100  # the users.username column
+
 # Storefront API credential fields per platform: (form field, stored key, label).
 CREDENTIAL_FIELDS = {
     "woocommerce": [("wc_consumer_key", "consumer_key", "Consumer key"),
@@ -61,6 +63,8 @@ def setup() -> Any:
     error = None
     if not username:
         error = "Choose a user name for the admin account."
+    elif len(username) > MAX_USERNAME:
+        error = f"The admin user name must be at most {MAX_USERNAME} characters."
     else:
         error = security.validate_admin_password(form.get("password", ""), form.get("password_confirm", ""))
     conn_name = None

@@ -16,6 +16,7 @@ from qbsync.service.pages.lookup import (
     connection_or_404,
     connection_secrets,
     explain_status,
+    page_number,
     runtime,
 )
 from qbsync.service.pages.xmlview import Masker
@@ -25,6 +26,8 @@ blueprint = Blueprint("log", __name__, url_prefix="/log")
 
 PAGE_SIZE = 50
 SESSIONS_SHOWN = 20
+# Status codes are 32-bit integers in the database; anything larger cannot match and overflows the query.
+MAX_STATUS_CODE = 2**31 - 1
 
 
 @dataclass
@@ -51,6 +54,10 @@ class LogSearch:
                 found.status = int(raw["status"])
             except ValueError:
                 found.errors["status"] = f"A status code is a number such as 3100, not {raw['status']!r}."
+            else:
+                if not -MAX_STATUS_CODE <= found.status <= MAX_STATUS_CODE:
+                    found.status = None
+                    found.errors["status"] = f"{raw['status'][:20]!r} is not a QuickBooks status code."
         for key, attr in (("from", "date_from"), ("to", "date_to")):
             if raw[key]:
                 try:
@@ -59,10 +66,7 @@ class LogSearch:
                     found.errors[key] = f"Enter the date as YYYY-MM-DD, not {raw[key]!r}."
         if found.date_from and found.date_to and found.date_from > found.date_to:
             found.errors["to"] = "The end date is before the start date."
-        try:
-            found.page = max(1, int(args.get("page", 1)))
-        except ValueError:
-            found.page = 1
+        found.page = page_number(args.get("page", 1))
         return found
 
     def args(self, **changes: Any) -> dict[str, Any]:
@@ -74,8 +78,9 @@ class LogSearch:
     def time_range(self) -> tuple[datetime | None, datetime | None]:
         """[start, end) in stored time for the chosen dates (whole days, inclusive)."""
         start = datetime.combine(self.date_from, datetime.min.time()) if self.date_from else None
+        # The last day the calendar holds has no "next day": no upper bound is the same range.
         end = (datetime.combine(self.date_to + timedelta(days=1), datetime.min.time())
-               if self.date_to else None)
+               if self.date_to and self.date_to < date.max else None)
         return start, end
 
 

@@ -16,10 +16,22 @@ from qbsync.storage.models import Connection, QbwcSession
 
 log = logging.getLogger(__name__)
 
+# Beyond this a page number is nonsense; capping it keeps OFFSET within a 64-bit database integer.
+MAX_PAGE = 1_000_000
+
 
 def runtime() -> Runtime:
     """The runtime of the app serving this request."""
     return current_app.extensions["qbsync"]
+
+
+def page_number(raw: Any) -> int:
+    """The ``page=`` query argument as a page number: 1 for nonsense, at most :data:`MAX_PAGE`."""
+    try:
+        page = int(raw)
+    except (TypeError, ValueError):
+        return 1
+    return min(max(1, page), MAX_PAGE)
 
 
 def connection_or_404(session: Session, name: str) -> Connection:

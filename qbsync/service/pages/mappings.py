@@ -15,7 +15,13 @@ from qbsync.queue import automap
 from qbsync.queue import mappings as id_mappings
 from qbsync.queue.rules import pairs
 from qbsync.queue.settings import BY_NAME, SyncSettings, validate_overrides
-from qbsync.service.pages.lookup import all_connections, chosen_connection, connection_or_404, runtime
+from qbsync.service.pages.lookup import (
+    all_connections,
+    chosen_connection,
+    connection_or_404,
+    page_number,
+    runtime,
+)
 from qbsync.storage.models import Connection, IdMapping, QbListEntry, StorefrontRecord
 
 log = logging.getLogger(__name__)
@@ -151,10 +157,7 @@ def show(name: str, kind: str) -> Any:
     if show_filter not in ("all", "unmapped", "mapped"):
         show_filter = "all"
     text = request.args.get("q", "").strip()
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = page_number(request.args.get("page", 1))
     with runtime().db.transaction() as session:
         conn = connection_or_404(session, name)
         context: dict[str, Any] = dict(conn=conn, kind=kind, kinds=KIND_LABELS, show=show_filter, q=text,

@@ -20,6 +20,7 @@ from qbsync.service.pages.lookup import (
     connection_secrets,
     explain_status,
     latest_qbxml_version,
+    page_number,
     runtime,
 )
 from qbsync.service.pages.xmlview import Masker
@@ -73,10 +74,7 @@ class QueueFilter:
         state = args.get("state", "open")
         if state not in (*STATES, "open", "all"):
             state = "open"
-        try:
-            page = max(1, int(args.get("page", 1)))
-        except ValueError:
-            page = 1
+        page = page_number(args.get("page", 1))
         return cls(connection=args.get("connection", ""), state=state, kind=args.get("kind", ""),
                    text=args.get("q", "").strip(), page=page)
 
@@ -102,8 +100,10 @@ def query_jobs(session: Session, flt: QueueFilter) -> tuple[list[QueueJob], int]
     if flt.text:
         like = f"%{flt.text}%"
         conditions = [QueueJob.label.ilike(like), QueueJob.record_id == flt.text, QueueJob.reason.ilike(like)]
-        if flt.text.lstrip("#").isdigit():
-            conditions.append(QueueJob.id == int(flt.text.lstrip("#")))
+        number = flt.text.lstrip("#")
+        # isdecimal, not isdigit ("²" is a digit int() refuses); 18 digits always fit a 64-bit id.
+        if number.isdecimal() and len(number) <= 18:
+            conditions.append(QueueJob.id == int(number))
         stmt = stmt.where(or_(*conditions))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(QueueJob.priority, QueueJob.id)
@@ -248,7 +248,7 @@ def bulk() -> Any:
     if action not in ACTIONS:
         flash("Choose what to do with the ticked jobs.", "error")
         return redirect(back)
-    ids = sorted({int(v) for v in request.form.getlist("job_id") if v.isdigit()})
+    ids = sorted({int(v) for v in request.form.getlist("job_id") if v.isdecimal() and len(v) <= 18})
     if not ids:
         flash("Tick at least one job first.", "error")
         return redirect(back)
