@@ -278,7 +278,8 @@ def record_failure(db_session: Session, username: str, remote_addr: str | None,
                    now: datetime | None = None) -> None:
     """Count one failed sign-in (for throttling and the log)."""
     now = now or utcnow()
-    db_session.add(AuthFailure(kind="login", username=username[:255], remote_addr=remote_addr, at=now))
+    address = (remote_addr or "")[:64] or None
+    db_session.add(AuthFailure(kind="login", username=username[:255], remote_addr=address, at=now))
     user = db_session.scalar(select(User).where(User.username == username))
     if user is not None:
         user.failed_logins = (user.failed_logins or 0) + 1

@@ -38,6 +38,8 @@ class Stored:
 
 def find_receiver(db: Database, name: str) -> Receiver | None:
     """The connection called ``name`` as a :class:`Receiver`, or None if there is none."""
+    if "\x00" in name or len(name) > 100:  # no connection is called that; PostgreSQL cannot even compare it
+        return None
     with db.transaction() as session:
         conn = session.scalar(select(Connection).where(Connection.name == name))
         if conn is None:

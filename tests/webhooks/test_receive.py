@@ -394,3 +394,10 @@ def test_shopify_inventory_level_is_keyed_by_item_and_location(client, shop, kit
     assert stored.resource_type == "stock"
     assert stored.resource_id == f"{level['inventory_item_id']}@{level['location_id']}"
     assert stored.resource_modified_at == datetime(2025, 7, 2, 16, 30, 13)  # 11:30:13-05:00 in UTC
+
+
+def test_a_connection_name_no_connection_can_have_is_a_plain_404(client):
+    for name in ("bad%00name", "x" * 300):
+        response = client.post(f"/webhooks/woocommerce/{name}", data=b"{}",
+                               headers={"Content-Type": "application/json"})
+        assert response.status_code == 404
