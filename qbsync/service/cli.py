@@ -37,6 +37,9 @@ def main(verbose: bool) -> None:
     """qbsync: sync WooCommerce and Shopify with QuickBooks Desktop through the Web Connector."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        # One line per HTTP request from the storefront and simulator clients drowns what matters.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @main.command()
