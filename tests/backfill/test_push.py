@@ -31,7 +31,8 @@ def _pages_read(double) -> list[str]:
 @pytest.mark.slow
 def test_pushing_orders_twice_queues_each_once_and_counts_what_is_already_in_quickbooks(
         runtime, double, store, reads):
-    double.add_orders(make_orders(1200, "woocommerce"), "woocommerce")
+    n = 2500  # "a few thousand"
+    double.add_orders(make_orders(n, "woocommerce"), "woocommerce")
     conn = store("woocommerce")
     raw = double.orders("woocommerce")
 
@@ -41,12 +42,12 @@ def test_pushing_orders_twice_queues_each_once_and_counts_what_is_already_in_qui
     order_jobs = reads.jobs("order")
     assert {j.record_id for j in order_jobs} == _synced_ids(raw)
     queued = len(order_jobs)
-    assert (run.read, run.queued, run.already_synced, run.skipped) == (1200, queued, 0, 1200 - queued)
-    assert run.total == 1200 and run.error is None and run.finished_at is not None
+    assert (run.read, run.queued, run.already_synced, run.skipped) == (n, queued, 0, n - queued)
+    assert run.total == n and run.error is None and run.finished_at is not None
     stored = reads.records("order")
-    assert len(stored) == 1200 and {r.source for r in stored.values()} == {"push"}
+    assert len(stored) == n and {r.source for r in stored.values()} == {"push"}
     # Pages were read oldest first, one request per 100 orders (plus one to count).
-    assert _pages_read(double) == [str(n) for n in range(1, 13)]
+    assert _pages_read(double) == [str(page) for page in range(1, n // 100 + 1)]
 
     # Five orders reach QuickBooks; one still queued is edited in the store.
     in_quickbooks = sorted(order_jobs, key=lambda j: j.id)[:5]
@@ -62,7 +63,7 @@ def test_pushing_orders_twice_queues_each_once_and_counts_what_is_already_in_qui
     second = backfill.start_push(runtime, conn, "orders", {}, dispatch=False)
     assert backfill.run_push(second.id) == "done"
     again = reads.run(second.id)
-    assert (again.read, again.queued, again.already_synced, again.skipped) == (1200, 0, 5, 1195)
+    assert (again.read, again.queued, again.already_synced, again.skipped) == (n, 0, 5, n - 5)
     assert reads.job_count() == jobs_before
     refreshed = reads.job(edited.id)
     assert refreshed.state in ("pending", "waiting")
