@@ -5,6 +5,7 @@ rq workers import job functions by name in a fresh process; they reach the datab
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 
@@ -24,6 +25,16 @@ class Runtime:
 
 _lock = threading.Lock()
 _current: Runtime | None = None
+
+
+def _after_fork_in_child() -> None:
+    # rq forks a work horse per job: the child must not reuse the parent's pooled database connections
+    # (two processes on one connection corrupt it; psycopg reports clashing prepared statements).
+    if _current is not None:
+        _current.db.engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def install(runtime: Runtime) -> None:

@@ -121,7 +121,8 @@ class CustomerHandler:
         notes = progress(job)
         name = notes.get("name") or _base_name(job, ctx)
         step = notes.get("next")
-        if corrective_step_due(ctx, job):
+        if corrective_step_due(ctx, job) or (job.needs_lookup and step == "add"):
+            # An add whose answer was lost may have happened: look before adding again.
             step = "lookup"  # it may have been added after all
         if step is None:
             local = self._known_locally(ctx, job, name)

@@ -174,7 +174,8 @@ class ItemHandler:
             return self._update(ctx, job, mapping)
         notes = progress(job)
         step = notes.get("next")
-        if corrective_step_due(ctx, job):
+        if corrective_step_due(ctx, job) or (job.needs_lookup and step == "add"):
+            # An add whose answer was lost may have happened: look before adding again.
             step = "lookup"
         if step is None:
             entry = lists.by_name(ctx.session, ctx.connection.id, "Item", name)

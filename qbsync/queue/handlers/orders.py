@@ -111,7 +111,8 @@ class OrderHandler:
         notes = progress(job)
         txn_type = notes.get("type") or decision.txn_type
         step = notes.get("next")
-        if corrective_step_due(ctx, job):
+        if corrective_step_due(ctx, job) or (job.needs_lookup and step == "add"):
+            # An add whose answer was lost may have happened: look before adding again.
             step = "lookup"
         if step is None:
             step = "lookup" if ctx.settings.lookup_before_add == "always" or job.needs_lookup else "add"

@@ -75,7 +75,8 @@ class PaymentHandler:
             str(order.get("number") or oid), str(ctx.settings.ref_number_prefix or "")
         )
         step = progress(job).get("next")
-        if corrective_step_due(ctx, job):
+        if corrective_step_due(ctx, job) or (job.needs_lookup and step == "add"):
+            # An add whose answer was lost may have happened: look before adding again.
             step = "lookup"
         if step is None:
             step = "lookup" if ctx.settings.lookup_before_add == "always" or job.needs_lookup else "add"

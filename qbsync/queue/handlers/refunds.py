@@ -135,7 +135,8 @@ class RefundHandler:
             return render(ctx, f"{sale.qb_type}Query", {"TxnID": sale.qb_id}, "sale")
         ref_number = naming.ref_number(refund_id, "R")
         step = notes.get("next")
-        if corrective_step_due(ctx, job):
+        if corrective_step_due(ctx, job) or (job.needs_lookup and step == "add"):
+            # An add whose answer was lost may have happened: look before adding again.
             step = "lookup"
         if step is None:
             step = "lookup" if ctx.settings.lookup_before_add == "always" or job.needs_lookup else "add"
