@@ -7,6 +7,8 @@ add processes or machines behind the load balancer freely.
 import multiprocessing
 import os
 
+from qbsync.service.logging_setup import dict_config
+
 bind = os.environ.get("QBSYNC_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("QBSYNC_WEB_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 threads = int(os.environ.get("QBSYNC_WEB_THREADS", 4))
@@ -17,6 +19,9 @@ graceful_timeout = 30
 keepalive = 5
 max_requests = 5000
 max_requests_jitter = 500
-accesslog = "-"
+# JSON lines on stderr for gunicorn's own messages too; qbsync writes one access line per request itself
+# (with the X-Request-ID nginx sets), so gunicorn's access log stays off.
+accesslog = None
 errorlog = "-"
+logconfig_dict = dict_config(os.environ.get("QBSYNC_LOG_LEVEL", "INFO"))
 forwarded_allow_ips = os.environ.get("QBSYNC_FORWARDED_ALLOW_IPS", "127.0.0.1")

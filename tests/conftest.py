@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.pool import NullPool
 
 from qbsync.config import Config, normalize_database_url
 from qbsync.service.background import Dispatcher
@@ -69,7 +70,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     base = make_url(url)
     name = f"qbsync_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    # No pool: a test may restart PostgreSQL, and the drop at the end needs a fresh connection.
+    admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:

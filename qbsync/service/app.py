@@ -11,6 +11,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from qbsync.config import Config
+from qbsync.service import logging_setup, metrics
 from qbsync.service.pages import register_pages
 from qbsync.service.runtime import Runtime, current, open_runtime
 from qbsync.webhooks.views import blueprint as webhooks
@@ -45,12 +46,15 @@ def create_app(
         return jsonify(status="ok" if ok else "error", checks=checks), (200 if ok else 503)
 
     _register_blueprints(app)
+    metrics.register(app)
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/qbwc": _soap_app(runtime)})  # type: ignore[method-assign]
     if runtime.config.trusted_proxies:
         # Behind nginx: trust its X-Forwarded-For/Proto/Host so https is seen as https (Secure cookies,
         # .qwc URLs) and client addresses are real (login throttling).
         n = runtime.config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    # Outermost: every request, SOAP included, gets a request id in its log lines and its answer.
+    logging_setup.install_request_id(app)
     return app
 
 

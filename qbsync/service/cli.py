@@ -18,6 +18,7 @@ from qbsync.connections import (
     rotate_webhook_secret,
     set_qbwc_password,
 )
+from qbsync.service import logging_setup
 from qbsync.service.runtime import Runtime, open_runtime
 from qbsync.simulator.cli import simulate
 from qbsync.storage.encryption import SecretKeyError
@@ -35,11 +36,7 @@ def _runtime(upgrade: bool = True) -> Runtime:
 @click.option("-v", "--verbose", is_flag=True, help="Log debug output.")
 def main(verbose: bool) -> None:
     """qbsync: sync WooCommerce and Shopify with QuickBooks Desktop through the Web Connector."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not verbose:
-        # One line per HTTP request from the storefront and simulator clients drowns what matters.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging_setup.configure(logging.DEBUG if verbose else logging.INFO)
 
 
 @main.command()

@@ -1,0 +1,115 @@
+"""Password guessing is stopped and logged: the Web Connector's authenticate and the admin sign-in page.
+
+End to end through HTTP; what an operator sees is checked in the JSON log (lockout warnings, the request
+id, and never a guessed or real password).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from qbsync.passwords import hash_password
+from qbsync.qwc.sessions import LOCKOUT_FAILURES
+from qbsync.service import logging_setup, security
+from qbsync.simulator import QuickBooksCompany, WebConnector
+from qbsync.storage.models import AuthFailure, QbwcSession, User
+
+ADMIN_PASSWORD = "right admin password"
+QBWC_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def json_log():
+    """Root logging as JSON lines into a buffer; restored afterwards."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    buffer = io.StringIO()
+    logging_setup.configure(logging.INFO, fmt="json", stream=buffer)
+    yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+
+
+def _failures(runtime, kind: str) -> int:
+    with runtime.db.transaction() as session:
+        return session.scalar(select(func.count()).select_from(AuthFailure).where(AuthFailure.kind == kind))
+
+
+def test_guessing_the_web_connector_password_locks_the_user_out(app, live_server, runtime, make_connection,
+                                                                 json_log):
+    logging_setup.install_request_id(app)  # idempotent: the app factory may already have done it
+    make_connection("shop")
+    url = f"{live_server.url}/qbwc"
+    guesses = [f"guess-{n}-secret" for n in range(LOCKOUT_FAILURES + 2)]
+    for guess in guesses:
+        with WebConnector(url, "shop-qbwc", guess, QuickBooksCompany()) as connector:
+            assert connector.run_once().ended_by == "auth:nvu"
+    with WebConnector(url, "shop-qbwc", QBWC_PASSWORD, QuickBooksCompany()) as connector:
+        assert connector.run_once().ended_by == "auth:nvu"  # the right password too, while locked
+
+    with runtime.db.transaction() as session:
+        assert session.scalars(select(QbwcSession)).all() == []
+    assert _failures(runtime, "qbwc") >= LOCKOUT_FAILURES  # each miss is on record for the log page
+    lines = json_log()
+    locked = [line for line in lines if "locked out" in line["message"]]
+    assert locked and all(line["level"] == "WARNING" and line["request_id"] for line in locked)
+    assert all("shop-qbwc" in line["message"] and "127.0.0.1" in line["message"] for line in locked)
+    text = "\n".join(json.dumps(line) for line in lines)
+    assert not [secret for secret in [*guesses, QBWC_PASSWORD] if secret in text]
+
+
+def _csrf(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "the sign-in page has no CSRF token"
+    return match.group(1)
+
+
+def _sign_in(client, username: str, password: str):
+    token = _csrf(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+def test_guessing_an_admin_password_locks_the_sign_in_page(app, runtime, json_log):
+    logging_setup.install_request_id(app)
+    with runtime.db.transaction() as session:
+        session.add(User(username="admin", password_hash=hash_password(ADMIN_PASSWORD)))
+    client = app.test_client()
+    guesses = [f"admin-guess-{n}" for n in range(security.MAX_FAILURES_PER_USER)]
+    for guess in guesses:
+        answer = _sign_in(client, "admin", guess)
+        assert answer.status_code == 401 and "do not match" in answer.get_data(as_text=True)
+
+    refused = _sign_in(client, "admin", ADMIN_PASSWORD)
+    assert refused.status_code == 401 and "Too many failed sign-ins" in refused.get_data(as_text=True)
+    assert client.get("/").status_code == 302  # not signed in
+    with runtime.db.transaction() as session:
+        assert session.scalar(select(User.locked_until).where(User.username == "admin")) is not None
+    assert _failures(runtime, "login") == len(guesses)
+
+    lines = json_log()
+    assert [line for line in lines if "sign-in locked" in line["message"] and line["level"] == "WARNING"]
+    assert [line for line in lines if "locked out" in line["message"] and line["request_id"]]
+    text = "\n".join(json.dumps(line) for line in lines)
+    assert not [secret for secret in [*guesses, ADMIN_PASSWORD] if secret in text]
+
+
+def test_guessing_many_user_names_from_one_address_locks_the_address(app, runtime):
+    with runtime.db.transaction() as session:
+        session.add(User(username="admin", password_hash=hash_password(ADMIN_PASSWORD)))
+    client = app.test_client()
+    for n in range(security.MAX_FAILURES_PER_ADDRESS):
+        assert _sign_in(client, f"user{n}", "whatever").status_code == 401
+    refused = _sign_in(client, "admin", ADMIN_PASSWORD)
+    assert refused.status_code == 401 and "from your address" in refused.get_data(as_text=True)
+    # Another address is not affected.
+    other = app.test_client()
+    token = _csrf(other.get("/login", environ_base={"REMOTE_ADDR": "127.0.0.2"}).get_data(as_text=True))
+    signed_in = other.post("/login", environ_base={"REMOTE_ADDR": "127.0.0.2"},
+                           data={"username": "admin", "password": ADMIN_PASSWORD, "csrf_token": token})
+    assert signed_in.status_code == 302
