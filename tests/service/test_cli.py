@@ -74,7 +74,8 @@ def test_qwc_is_stable_and_warns_about_plain_http(fresh_env):
         assert tag in fields, tag
     assert fields["AppURL"] == "https://sync.example.com/qbwc"
     assert fields["AppSupport"].startswith("https://sync.example.com/")
-    assert fields["UserName"] == "shop-qbwc" and fields["IsReadOnly"] == "false" and fields["QBType"] == "QBFS"
+    assert fields["UserName"] == "shop-qbwc"
+    assert fields["IsReadOnly"] == "false" and fields["QBType"] == "QBFS"
     assert fields["OwnerID"].startswith("{") and fields["FileID"] != fields["OwnerID"]
 
     plain = runner.invoke(main, ["qwc", "shop", "--url", "http://sync.example.com/qbwc"], env=fresh_env)
