@@ -178,7 +178,10 @@ class LiveServer:
             for channel in list(server._map.values()):
                 channel.close()
 
-        server.trigger.pull_trigger(close_all)
+        try:
+            server.trigger.pull_trigger(close_all)
+        except OSError:  # the loop has already closed its trigger: close from here instead
+            server.close()
         self._thread.join(timeout=5)
         server.task_dispatcher.shutdown()
 

@@ -153,6 +153,8 @@ def configure(level: int = logging.INFO, fmt: str | None = None, stream: IO[str]
     root.setLevel(level)
     # httpx logs each request's full URL at INFO; WooCommerce keys travel in the query string.
     logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+    # Alembic narrates every migration check at INFO; the CLI's own output says what matters.
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
 
 
 def _is_tty(stream: IO[str]) -> bool:
