@@ -97,6 +97,30 @@ def preload(session: Session, connection_id: int, keys: Iterable[tuple[str, str]
             cache[(row.record_type, row.storefront_id)] = row
 
 
+def link_transaction(
+    session: Session,
+    connection_id: int,
+    record_type: str,
+    storefront_id: str,
+    qb_type: str,
+    ret: Mapping[str, Any],
+    *,
+    synced_hash: str | None = None,
+) -> IdMapping:
+    """:func:`link` to the transaction QuickBooks returned (its TxnID, EditSequence and RefNumber)."""
+    return link(
+        session,
+        connection_id,
+        record_type,
+        storefront_id,
+        qb_type=qb_type,
+        qb_id=str(ret["TxnID"]),
+        edit_sequence=str(ret.get("EditSequence") or "") or None,
+        qb_name=str(ret.get("RefNumber") or ""),
+        synced_hash=synced_hash,
+    )
+
+
 def link(
     session: Session,
     connection_id: int,

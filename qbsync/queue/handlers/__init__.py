@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
 from qbsync.queue.settings import SyncSettings
-from qbsync.storage.models import Connection, QueueJob
+from qbsync.storage.models import Connection, IdMapping, QueueJob
 
 
 @dataclass
@@ -223,6 +223,24 @@ def render(ctx: Context, request_type: str, data: dict[str, Any], step: str) -> 
 
     fragment = render_request(request_type, data, request_id=ctx.request_id, version=ctx.version)
     return Request(request_type=f"{request_type}Rq", fragment=fragment, step=step)
+
+
+def list_record_deleted(
+    ctx: Context, job: QueueJob, mapping: IdMapping, list_type: str, word: str
+) -> ApplyResult:
+    """A customer or item the mapping points at is gone from QuickBooks: add it again, unless a person
+    linked it by hand (then they choose what replaces it)."""
+    from qbsync.queue import lists, mappings
+
+    if mapping.manual:
+        return Park(
+            f"the QuickBooks {word} {mapping.qb_name!r} linked by hand no longer exists; "
+            "link another one on the mappings page"
+        )
+    mappings.forget(ctx.session, mapping)
+    lists.forget_entry(ctx.session, ctx.connection.id, list_type, mapping.qb_id)
+    reset_progress(job)
+    return Again(f"the QuickBooks {word} {mapping.qb_name!r} was deleted: adding it again")
 
 
 def refused(response: Response, what: str) -> Park:

@@ -27,11 +27,11 @@ from qbsync.queue.handlers import (
     Park,
     corrective_step_due,
     gave_up,
+    list_record_deleted,
     progress,
     refused,
     register,
     render,
-    reset_progress,
     set_progress,
 )
 from qbsync.storage.models import IdMapping, QueueJob
@@ -220,7 +220,7 @@ class CustomerHandler:
                 set_progress(job, next=None)
                 return Again("read the customer's current EditSequence")
             if mapping is not None and outcome in (Outcome.NOT_FOUND, Outcome.NO_MATCH, *FOUND):
-                return self._gone(ctx, job, mapping)
+                return list_record_deleted(ctx, job, mapping, "Customer", "customer")
             return refused(response, "customer look-up")
         if step == "mod":
             mapping = mappings.get(ctx.session, ctx.connection.id, mappings.CUSTOMER, mapping_key(job))
@@ -235,7 +235,7 @@ class CustomerHandler:
                 set_progress(job, next="requery")
                 return Again("changed in QuickBooks meanwhile: reading it again")
             if outcome is Outcome.NOT_FOUND:
-                return self._gone(ctx, job, mapping)
+                return list_record_deleted(ctx, job, mapping, "Customer", "customer")
             return refused(response, "customer change")
         return Park(f"qbsync does not know the step {step!r} of a customer job")
 
@@ -267,16 +267,6 @@ class CustomerHandler:
         set_progress(job, name=new_name, next="lookup")
         return Again(f"{why}: trying {new_name!r}")
 
-    def _gone(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> ApplyResult:
-        if mapping.manual:
-            return Park(
-                f"the QuickBooks customer {mapping.qb_name!r} linked by hand no longer exists; "
-                "link another one on the mappings page"
-            )
-        mappings.forget(ctx.session, mapping)
-        lists.forget_entry(ctx.session, ctx.connection.id, "Customer", mapping.qb_id)
-        reset_progress(job)
-        return Again(f"the QuickBooks customer {mapping.qb_name!r} was deleted: adding it again")
 
 
 register(CustomerHandler())

@@ -29,6 +29,7 @@ from qbsync.queue.handlers import (
     Reject,
     corrective_step_due,
     gave_up,
+    list_record_deleted,
     progress,
     refused,
     register,
@@ -298,7 +299,7 @@ class ItemHandler:
                 set_progress(job, next=None)
                 return Again("read the item's current EditSequence")
             if outcome in (Outcome.NOT_FOUND, Outcome.NO_MATCH, *FOUND):
-                return self._gone(ctx, job, mapping)
+                return list_record_deleted(ctx, job, mapping, "Item", "item")
             return refused(response, "item look-up")
         if step == "mod":
             if outcome in FOUND:
@@ -311,7 +312,7 @@ class ItemHandler:
                 set_progress(job, next="requery")
                 return Again("changed in QuickBooks meanwhile: reading it again")
             if outcome is Outcome.NOT_FOUND:
-                return self._gone(ctx, job, mapping)
+                return list_record_deleted(ctx, job, mapping, "Item", "item")
             return refused(response, "item change")
         return Park(f"qbsync does not know the step {step!r} of an item job")
 
@@ -360,16 +361,6 @@ class ItemHandler:
                 qb_name=full_name,
             )
 
-    def _gone(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> ApplyResult:
-        if mapping.manual:
-            return Park(
-                f"the QuickBooks item {mapping.qb_name!r} linked by hand no longer exists; link "
-                "another one on the mappings page"
-            )
-        mappings.forget(ctx.session, mapping)
-        lists.forget_entry(ctx.session, ctx.connection.id, "Item", mapping.qb_id)
-        reset_progress(job)
-        return Again(f"the QuickBooks item {mapping.qb_name!r} was deleted: adding it again")
 
 
 register(ItemHandler())

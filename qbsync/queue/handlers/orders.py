@@ -303,15 +303,8 @@ class OrderHandler:
         return next((ret for ret in found if marker in str(ret.get("Memo") or "")), found[0])
 
     def _link(self, ctx: Context, job: QueueJob, txn_type: str, ret: Mapping[str, Any]) -> None:
-        mappings.link(
-            ctx.session,
-            ctx.connection.id,
-            mappings.ORDER,
-            order_id(job),
-            qb_type=txn_type,
-            qb_id=str(ret["TxnID"]),
-            edit_sequence=str(ret.get("EditSequence") or "") or None,
-            qb_name=str(ret.get("RefNumber") or ""),
+        mappings.link_transaction(
+            ctx.session, ctx.connection.id, mappings.ORDER, order_id(job), txn_type, ret,
             synced_hash=progress(job).get("hash"),
         )
 

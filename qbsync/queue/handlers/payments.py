@@ -131,15 +131,8 @@ class PaymentHandler:
         return Park(f"qbsync does not know the step {job.step!r} of a payment job")
 
     def _link(self, ctx: Context, oid: str, ret: dict[str, Any]) -> None:
-        mappings.link(
-            ctx.session,
-            ctx.connection.id,
-            mappings.PAYMENT,
-            oid,
-            qb_type="ReceivePayment",
-            qb_id=str(ret["TxnID"]),
-            edit_sequence=str(ret.get("EditSequence") or "") or None,
-            qb_name=str(ret.get("RefNumber") or ""),
+        mappings.link_transaction(
+            ctx.session, ctx.connection.id, mappings.PAYMENT, oid, "ReceivePayment", ret
         )
 
 

@@ -216,15 +216,8 @@ class RefundHandler:
         return Park(f"qbsync does not know the step {job.step!r} of a refund job")
 
     def _link(self, ctx: Context, refund_id: str, ret: dict[str, Any]) -> None:
-        mappings.link(
-            ctx.session,
-            ctx.connection.id,
-            mappings.REFUND,
-            refund_id,
-            qb_type="CreditMemo",
-            qb_id=str(ret["TxnID"]),
-            edit_sequence=str(ret.get("EditSequence") or "") or None,
-            qb_name=str(ret.get("RefNumber") or ""),
+        mappings.link_transaction(
+            ctx.session, ctx.connection.id, mappings.REFUND, refund_id, "CreditMemo", ret
         )
 
 
