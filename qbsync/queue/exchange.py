@@ -2,7 +2,9 @@
 
 ``next_request`` chooses the jobs to send, asks their handlers for qbXML, validates the batch against the
 schema, records exactly what is sent and marks the jobs in flight. ``handle_response`` matches each answer
-to its job by requestID and applies what it means. Both run inside the SOAP call's transaction.
+to its job by requestID and applies what it means. A batch QuickBooks fails as a whole (it could not parse
+it, or its answer cannot be read) is split to find the request at fault (``queue.isolation``). All of these
+run inside the SOAP call's transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from qbsync.qbxml.parse import QbxmlParseError, Response, parse_response
 from qbsync.qbxml.render import build_message
 from qbsync.qbxml.schema import validate_each
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import jobs, periodic
+from qbsync.queue import isolation, jobs, periodic
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -80,6 +82,7 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
             break
         candidates = [j for j in jobs.pending_ready(session, connection.id, now, room + len(seen))
                       if j.id not in seen]
+        candidates, probing = _narrow(session, candidates, seen, first=not planned)
         if not candidates:
             break
         batch_ctx = Context(session, connection, settings, version, now, "", qb_session.id, cache)
@@ -98,8 +101,8 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
                 size += len(result.fragment)
             else:
                 _apply_build_result(session, job, result, now)
-        if time.perf_counter() - started > budget:
-            break
+        if (probing and planned) or time.perf_counter() - started > budget:
+            break  # a probe goes out on its own, or its failure would not say whose it is
     if not planned:
         return None
     planned = _drop_invalid(session, planned, version, now)
@@ -109,6 +112,23 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
                              version=version)
     _record_sent(session, qb_session, planned, document, now, started)
     return document
+
+
+def _narrow(session: Session, candidates: list[QueueJob], seen: set[int],
+            first: bool) -> tuple[list[QueueJob], bool]:
+    """Keep jobs of a batch QuickBooks failed as a whole apart from the rest; returns (jobs, probing).
+
+    In the first fill round they make up the whole batch (a probe: part of one failed batch); in later
+    rounds they are left for the next round trip. Either way they never share a batch with other jobs.
+    """
+    groups = isolation.groups_of(session, [j.id for j in candidates]) if candidates else {}
+    if not groups:
+        return candidates, False
+    if first:
+        chosen = set(isolation.probe([j.id for j in candidates], groups))
+        return [j for j in candidates if j.id in chosen], True
+    seen.update(groups)  # not fetched again in this round trip
+    return [j for j in candidates if j.id not in groups], False
 
 
 def _build(ctx: Context, job: QueueJob):
@@ -196,19 +216,19 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
     try:
         parsed = parse_response(response_xml)
     except QbxmlParseError as exc:
-        jobs.return_in_flight(session, qb_session.id, f"QuickBooks' answer could not be read: {exc}", now)
-        qb_session.last_error = f"qbsync could not read QuickBooks' answer ({exc}); the work will be retried"
-        return -2
+        # QuickBooks did process the batch (its answer arrived), so every job looks its record up before
+        # it is added again; which request spoiled the answer is found by splitting the batch.
+        exchange.message = f"qbsync could not read QuickBooks' answer: {exc}"
+        return _split(session, qb_session, exchange, f"QuickBooks' answer could not be read: {exc}", now,
+                      processed=True)
     connection = session.get(Connection, qb_session.connection_id)
     settings = SyncSettings(connection.settings)
     version = qb_session.qbxml_version or DEFAULT_VERSION
-    attempts = session.scalars(select(JobAttempt).where(JobAttempt.exchange_id == exchange.id)).all()
-    job_ids = [a.job_id for a in attempts if a.job_id is not None]
-    by_id = {j.id: j for j in session.scalars(select(QueueJob).where(QueueJob.id.in_(job_ids)))}
+    attempts, by_id = _attempts_of(session, exchange)
     cache: dict = {}
     finished: list[QueueJob] = []
     prepare_all(Context(session, connection, settings, version, now, "", qb_session.id, cache),
-                [j for j in by_id.values() if j.state == "in_flight" and j.session_id == qb_session.id])
+                [j for j in by_id.values() if _awaiting(j, qb_session)])
     for attempt in attempts:
         job = by_id.get(attempt.job_id)
         response = parsed.by_request_id(attempt.request_id)
@@ -216,7 +236,7 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
             attempt.status_code = response.status_code
             attempt.status_severity = response.severity
             attempt.status_message = response.message
-        if job is None or job.state != "in_flight" or job.session_id != qb_session.id:
+        if not _awaiting(job, qb_session):
             attempt.outcome = "ignored"
             continue
         ctx = Context(session, connection, settings, version, now, attempt.request_id, qb_session.id, cache)
@@ -228,6 +248,18 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
     jobs.wake_dependents_of(session, finished, now)  # once for the batch, not once per job
     exchange.service_ms = (exchange.service_ms or 0.0) + (time.perf_counter() - started) * 1000.0
     return percent_done(session, qb_session, now)
+
+
+def _attempts_of(session: Session, exchange: Exchange) -> tuple[list[JobAttempt], dict[int, QueueJob]]:
+    """The exchange's attempts, and their jobs by id."""
+    attempts = list(session.scalars(select(JobAttempt).where(JobAttempt.exchange_id == exchange.id)))
+    job_ids = [a.job_id for a in attempts if a.job_id is not None]
+    return attempts, {j.id: j for j in session.scalars(select(QueueJob).where(QueueJob.id.in_(job_ids)))}
+
+
+def _awaiting(job: QueueJob | None, qb_session: QbwcSession) -> bool:
+    """Whether ``job`` still waits for an answer in ``qb_session`` (a person may have moved it meanwhile)."""
+    return job is not None and job.state == "in_flight" and job.session_id == qb_session.id
 
 
 def _open_exchange(session: Session, qb_session: QbwcSession) -> Exchange | None:
@@ -313,12 +345,63 @@ def handle_qb_error(session: Session, qb_session: QbwcSession, hresult: str, mes
                     now: datetime | None = None) -> int:
     """QuickBooks threw instead of answering: the exchange is recorded and its jobs go back to the queue."""
     now = now or utcnow()
+    _record_qb_error(session, qb_session, hresult, message, now)
+    return jobs.return_in_flight(session, qb_session.id, f"QuickBooks reported {hresult}: {message}", now)
+
+
+def handle_unparsed_batch(session: Session, qb_session: QbwcSession, hresult: str, message: str,
+                          now: datetime | None = None) -> int:
+    """QuickBooks could not parse the batch (nothing in it was done): split it to find the request at
+    fault; returns the session's percent done, or -1 when no batch was awaiting an answer."""
+    now = now or utcnow()
+    exchange = _record_qb_error(session, qb_session, hresult, message, now)
+    if exchange is None:
+        qb_session.last_error = "qbsync received an error for a request it did not send; the session ended"
+        return -1
+    return _split(session, qb_session, exchange, f"QuickBooks reported {hresult}: {message}", now,
+                  processed=False)
+
+
+def _record_qb_error(session: Session, qb_session: QbwcSession, hresult: str, message: str,
+                     now: datetime) -> Exchange | None:
+    """Keep what the Web Connector reported on the exchange awaiting an answer (None when there is none)."""
     exchange = _open_exchange(session, qb_session)
     if exchange is not None:
         exchange.hresult = hresult
         exchange.message = message
         exchange.received_at = now
-    return jobs.return_in_flight(session, qb_session.id, f"QuickBooks reported {hresult}: {message}", now)
+    return exchange
+
+
+def _split(session: Session, qb_session: QbwcSession, exchange: Exchange, reason: str, now: datetime,
+           *, processed: bool) -> int:
+    """The exchange failed as a whole: each of its jobs gets :func:`isolation.verdict`; returns percent done.
+
+    ``processed``: QuickBooks may have done the requests (their answer arrived, unreadable), so each job
+    looks its record up before adding it again; after a parse error QuickBooks surely did nothing.
+    """
+    settings = SyncSettings(session.get(Connection, qb_session.connection_id).settings)
+    attempts, by_id = _attempts_of(session, exchange)
+    for attempt in attempts:
+        job = by_id.get(attempt.job_id)
+        if not _awaiting(job, qb_session):
+            attempt.outcome = "ignored"
+            continue
+        if processed:
+            job.needs_lookup = True
+            job.last_response_xml = exchange.response_xml
+        # A parse error leaves needs_lookup as it was: nothing happened, but an earlier lost answer may
+        # still need its look-up.
+        job.last_status_code = None
+        job.last_message = reason
+        result = isolation.verdict(len(attempts), reason, parse_error=not processed,
+                                   failed_sessions=job.failed_sessions,
+                                   give_up_after=int(settings.corrective_after_sessions))
+        attempt.outcome = isolation.outcome_of(result)
+        _apply_result(session, qb_session, job, result, settings, now)
+    log.warning("session %s: exchange %s failed as a whole (%s); %d job(s) %s", qb_session.id, exchange.seq,
+                reason, len(attempts), "split" if len(attempts) > 1 else "isolated")
+    return percent_done(session, qb_session, now)
 
 
 def release_session(

@@ -20,7 +20,14 @@ from qbsync.config import Config
 from qbsync.passwords import hash_password, needs_rehash, verify_password
 from qbsync.qbxml.errors import QbxmlError, QbxmlVersionError, QuickBooksTooOldError
 from qbsync.qbxml.versions import negotiate_version, parse_host_response
-from qbsync.queue.exchange import handle_qb_error, handle_response, has_work, next_request, release_session
+from qbsync.queue.exchange import (
+    handle_qb_error,
+    handle_response,
+    handle_unparsed_batch,
+    has_work,
+    next_request,
+    release_session,
+)
 from qbsync.service.runtime import Runtime
 from qbsync.storage.models import AuthFailure, Connection, Exchange, JobAttempt, QbwcSession, utcnow
 
@@ -34,14 +41,17 @@ BUSY_POSTPONE_SECONDS = 60
 # receiveResponseXML's answer when the ticket is not a live session (getLastError then explains).
 TICKET_PROBLEM_RESULT = -101
 QB_ERROR_RESULT = -1
+# QuickBooks could not parse the request set: something in the batch is at fault, not QuickBooks, so the
+# session goes on and the batch is split to find it (queue.isolation) instead of ending the session.
+PARSE_ERROR_HRESULT = 0x80040400
 
 UNKNOWN_TICKET = "qbsync: unknown session ticket; the Web Connector will start a new session next time"
 CLOSED_TICKET = "qbsync: this session is already closed; the Web Connector will start a new session next time"
 
 # Known HRESULTs QuickBooks reports through receiveResponseXML or connectionError, with what to do.
 HRESULT_HINTS = {
-    0x80040400: "QuickBooks could not parse the request (a qbXML syntax error); the work was put back "
-                "in the queue",
+    0x80040400: "QuickBooks could not parse the request (a qbXML syntax error); qbsync sends the batch "
+                "again in smaller parts to find the record at fault",
     0x80040401: "the Web Connector could not access QuickBooks; make sure QuickBooks is running and "
                 "not showing a dialog",
     0x80040402: "QuickBooks hit an unexpected error; the work was put back in the queue",
@@ -250,9 +260,12 @@ def receive_response_xml(
         return TICKET_PROBLEM_RESULT
     response, hresult, message = response or "", (hresult or "").strip(), (message or "").strip()
     if hresult or (message and not response.strip()):
+        log.warning("session %s: QuickBooks reported %s: %s", qb.id, hresult, message)
+        if _hresult_value(hresult) == PARSE_ERROR_HRESULT:
+            percent = handle_unparsed_batch(session, qb, hresult, message, now)
+            return min(percent, 100)
         handle_qb_error(session, qb, hresult, message, now)
         qb.last_error = describe_qb_error(hresult, message)
-        log.warning("session %s: QuickBooks reported %s: %s", qb.id, hresult, message)
         return QB_ERROR_RESULT
     percent = handle_response(session, qb, response, now)
     if percent < 0:

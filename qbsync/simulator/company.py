@@ -158,6 +158,8 @@ class QuickBooksCompany:
         self._lock = threading.RLock()
         self._faults: list[_Fault] = []
         self._rejections: list[tuple[str, str]] = []
+        self._unparseable: list[str] = []
+        self._garbling: list[str] = []
         self._crashes = 0
         self.store = Store(self.now)
         self.prefs = Preferences()
@@ -199,6 +201,19 @@ class QuickBooksCompany:
         with self._lock:
             self._rejections.extend([(hresult, message)] * times)
 
+    def fail_to_parse(self, text: str) -> None:
+        """Refuse, as a whole, every later document containing ``text`` with QuickBooks' parse error
+        (0x80040400), as its parser does on text it cannot handle although the schema allows it: nothing
+        in the document is processed and the Web Connector reports the HRESULT with an empty response."""
+        with self._lock:
+            self._unparseable.append(text)
+
+    def garble_answers_to(self, text: str) -> None:
+        """Process every later document containing ``text`` fully, but answer it with a document cut off
+        halfway (not well-formed XML), as when the answer is damaged on its way back to the server."""
+        with self._lock:
+            self._garbling.append(text)
+
     def crash_after_processing(self, times: int = 1) -> None:
         """Process the next ``times`` documents fully, then raise :class:`SimulatedCrash` instead of
         answering (QuickBooks or the Web Connector died before the response reached the server)."""
@@ -223,6 +238,8 @@ class QuickBooksCompany:
             except QbxmlRequestRejected as exc:
                 entry.hresult, entry.message = exc.hresult, exc.message
                 raise
+            if any(marker in text for marker in self._garbling):
+                response = response[: len(response) // 2]
             entry.response = response
             if self.path is not None:
                 self.save()
@@ -237,6 +254,9 @@ class QuickBooksCompany:
             hresult, message = self._rejections.pop(0)
             raise QbxmlRequestRejected(hresult, message, "injected")
         raw = request_xml.encode("utf-8") if isinstance(request_xml, str) else request_xml
+        poison = next((marker for marker in self._unparseable if marker.encode("utf-8") in raw), None)
+        if poison is not None:
+            raise QbxmlRequestRejected(PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE, f"cannot parse {poison!r}")
         schema_version = schema_version_for(*self.version_tuple)
         try:
             root = etree.fromstring(raw, hardened_parser())

@@ -371,7 +371,10 @@ class WebConnector:
     def _count_statuses(report: SessionReport, response: str) -> None:
         if not response:
             return
-        root = etree.fromstring(response.encode("utf-8"), _parser())
+        try:
+            root = etree.fromstring(response.encode("utf-8"), _parser())
+        except etree.XMLSyntaxError:
+            return  # a damaged answer: the Web Connector hands it on as it is, and so does this one
         for rs in root.iterfind("QBXMLMsgsRs/*"):
             code = int(rs.get("statusCode", "0"))
             if code != 3231:

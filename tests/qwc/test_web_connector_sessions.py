@@ -159,14 +159,29 @@ def test_quickbooks_error_returns_the_work_and_explains(qbwc, shop, runtime):
     ticket, _ = qbwc.authenticate("shop-qbwc", PASSWORD)
     sent_request_id(qbwc.send_request(ticket, hcp=host_response(MODERN_VERSIONS)))
 
-    message = "QuickBooks found an error when parsing the provided XML text stream."
-    assert qbwc.receive_response(ticket, "", "0x80040400", message) < 0
+    message = "Could not access QuickBooks."
+    assert qbwc.receive_response(ticket, "", "0x80040401", message) < 0
     text = qbwc.last_error(ticket)
-    assert "0x80040400" in text and message in text and "could not parse" in text
+    assert "0x80040401" in text and message in text and "make sure QuickBooks is running" in text
     back = job(runtime, job_id)
     assert (back.state, back.needs_lookup) == ("pending", True)
     assert qbwc.close(ticket) == text
     assert qb_session(runtime, ticket).state == "closed"
+
+
+def test_a_request_quickbooks_cannot_parse_on_its_own_is_parked_and_the_session_goes_on(qbwc, shop, runtime):
+    job_id = queue_query(runtime, shop)
+    ticket, _ = qbwc.authenticate("shop-qbwc", PASSWORD)
+    sent_request_id(qbwc.send_request(ticket, hcp=host_response(MODERN_VERSIONS)))
+
+    message = "QuickBooks found an error when parsing the provided XML text stream."
+    assert qbwc.receive_response(ticket, "", "0x80040400", message) == 100  # nothing else to send
+    parked = job(runtime, job_id)
+    assert parked.state == "parked"
+    assert "0x80040400" in parked.reason and message in parked.reason
+    assert "Keith Palmer" in parked.last_request_xml
+    assert not parked.needs_lookup  # QuickBooks parsed nothing, so it did nothing
+    assert qbwc.close(ticket) == "qbsync: 0 records synced, 1 needs attention"
 
 
 def test_connection_error_ends_the_session_with_a_hint(qbwc, shop, runtime):

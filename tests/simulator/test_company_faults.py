@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from qbsync.simulator import QbxmlRequestRejected, QuickBooksCompany, SimulatedCrash
 from tests.simulator.qbxml_messages import (
@@ -116,6 +117,29 @@ def test_rejection_can_be_injected(company: QuickBooksCompany) -> None:
     assert caught.value.hresult == "0x80040408"
     assert company.customers() == []
     assert status(responses(company.process(message(customer_add("Ann"))))[0])[0] == 0
+
+
+def test_a_document_with_text_quickbooks_cannot_parse_is_rejected_whole(company: QuickBooksCompany) -> None:
+    company.fail_to_parse("Ann")
+
+    with pytest.raises(QbxmlRequestRejected) as caught:
+        company.process(message(customer_add("Bob") + customer_add("Ann")))
+
+    assert (caught.value.hresult, caught.value.message) == PARSE_ERROR
+    assert company.customers() == []  # Bob's add, before Ann's, was not done either
+    assert status(responses(company.process(message(customer_add("Bob"))))[0])[0] == 0
+
+
+def test_a_garbled_answer_is_cut_short_but_the_work_is_done(company: QuickBooksCompany) -> None:
+    company.garble_answers_to("Ann")
+
+    answer = company.process(message(customer_add("Bob") + customer_add("Ann")))
+
+    with pytest.raises(etree.XMLSyntaxError):
+        etree.fromstring(answer.encode())
+    assert sorted(c["Name"] for c in company.customers()) == ["Ann", "Bob"]
+    assert company.request_log[-1].response == answer
+    assert status(responses(company.process(message(customer_add("Cy"))))[0])[0] == 0
 
 
 def test_request_log_keeps_every_document_and_answer(company: QuickBooksCompany) -> None:

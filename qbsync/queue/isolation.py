@@ -1,0 +1,104 @@
+"""Split to isolate: when QuickBooks fails a whole batch, find the request that did it.
+
+QuickBooks answers a batch it cannot parse (HRESULT 0x80040400) with no response at all, and an answer
+qbsync cannot read says nothing about any single request either. Resending the same batch would fail the
+same way, session after session, so one bad record would block every record sent with it. Instead the
+jobs of such a batch are *split*: they go out again in batches half the size, on their own. A half that
+gets through proceeds normally; a half that fails is split again, until the job at fault fails alone and
+is *isolated*: parked with QuickBooks' words and the exact qbXML (a parse error repeats for the same
+text), or, when the answer was merely unreadable, retried alone with backoff.
+
+The split needs no state of its own: each job's attempts already say which failed batch it was in
+(outcome ``split``, or ``isolated`` for a job that failed alone), and that batch's size gives the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from qbsync.queue.handlers import Again, ApplyResult, Park, Retry
+from qbsync.storage.models import Exchange, JobAttempt
+
+SPLIT = "split"  # the attempt's batch failed as a whole with others in it: sent again in a smaller one
+ISOLATED = "isolated"  # the attempt failed alone with an unreadable answer: retried alone, with backoff
+PARKED = "park"  # failed alone with a parse error: parked (the outcome every parked attempt has)
+_SUSPECT_OUTCOMES = (SPLIT, ISOLATED)
+_CHUNK = 500  # ids per IN (...) list, well under every database's limit
+
+
+@dataclass(frozen=True)
+class Group:
+    """The failed batch a job was last in: its exchange and how many requests it held."""
+
+    exchange_id: int
+    size: int
+
+
+def probe_size(failed_size: int) -> int:
+    """How many jobs of a failed batch of ``failed_size`` go out together next: half, rounded up."""
+    return max(1, (failed_size + 1) // 2)
+
+
+def probe(order: Sequence[int], groups: Mapping[int, Group]) -> list[int]:
+    """The jobs to send next, alone, to narrow a failed batch down; empty when none of ``order`` is a suspect.
+
+    ``order`` is the ready jobs in the order they would be sent; ``groups`` the failed batch of those that
+    were in one. The first suspect's batch is narrowed first, so one split finishes before the next starts
+    and a failure of the probe can only point at its own members.
+    """
+    first = next((job_id for job_id in order if job_id in groups), None)
+    if first is None:
+        return []
+    group = groups[first]
+    members = [job_id for job_id in order if groups.get(job_id) == group]
+    return members[:probe_size(group.size)]
+
+
+def verdict(batch_size: int, reason: str, *, parse_error: bool, failed_sessions: int,
+            give_up_after: int) -> ApplyResult:
+    """What becomes of one job of a batch that failed as a whole.
+
+    With others in the batch, nothing points at this job yet: it is sent again in a smaller batch at once,
+    without counting a failure (:class:`Again`). Alone, it is the one at fault: a parse error is parked
+    for a person, since QuickBooks refuses the same text every time; an unreadable answer is retried with
+    backoff (QuickBooks may have done the work, so the retry looks it up first) and parked once it has
+    failed in ``give_up_after`` sessions (``failed_sessions`` counts the earlier ones; 0 never gives up).
+    """
+    if batch_size > 1:
+        return Again(f"{reason}; sent again in smaller batches to find the request at fault")
+    if parse_error:
+        return Park(f"{reason}. QuickBooks refused this request even on its own, so something in this "
+                    "record's data is at fault; the qbXML sent is kept with the job. Correct the record "
+                    "(or the mapping it uses) and retry the job")
+    if give_up_after > 0 and failed_sessions + 1 >= give_up_after:
+        return Park(f"{reason}; it failed on its own in {failed_sessions + 1} sessions, so a person must "
+                    "look (the qbXML sent is kept with the job)")
+    return Retry(f"{reason}; this request failed on its own and is retried alone later")
+
+
+def outcome_of(result: ApplyResult) -> str:
+    """The attempt's outcome for a :func:`verdict`, which tells the next round trip what to split."""
+    if isinstance(result, Again):
+        return SPLIT
+    return PARKED if isinstance(result, Park) else ISOLATED
+
+
+def groups_of(session: Session, job_ids: Sequence[int]) -> dict[int, Group]:
+    """For each of ``job_ids`` that is still being narrowed down, the failed batch it was last in."""
+    found: dict[int, Group] = {}
+    for start in range(0, len(job_ids), _CHUNK):
+        rows = session.execute(
+            select(JobAttempt.job_id, JobAttempt.exchange_id, Exchange.job_count)
+            .join(Exchange, Exchange.id == JobAttempt.exchange_id)
+            .where(JobAttempt.job_id.in_(job_ids[start:start + _CHUNK]),
+                   JobAttempt.outcome.in_(_SUSPECT_OUTCOMES))
+        )
+        for job_id, exchange_id, size in rows:
+            known = found.get(job_id)
+            if known is None or exchange_id > known.exchange_id:
+                found[job_id] = Group(exchange_id, size or 1)
+    return found
