@@ -8,6 +8,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,23 @@ def _database_url(tmp_root: Path) -> str:
     return f"sqlite:///{tmp_root / 'test.sqlite3'}"
 
 
+@contextmanager
+def fresh_postgres_database(url: str, prefix: str = "qbsync_test") -> Iterator[str]:
+    """A new, empty database beside the one ``url`` names (its URL), dropped at the end."""
+    base = make_url(url)
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    # No pool: a test may restart PostgreSQL, and the drop at the end needs a fresh connection.
+    admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The database this test run owns.
@@ -68,18 +86,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not url.startswith("postgresql"):
         yield url
         return
-    base = make_url(url)
-    name = f"qbsync_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    # No pool: a test may restart PostgreSQL, and the drop at the end needs a fresh connection.
-    admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres_database(url) as fresh:
+        yield fresh
 
 
 @pytest.fixture(scope="session")

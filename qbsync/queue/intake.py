@@ -187,6 +187,10 @@ def _job_with_key(
             .limit(1)
         )
     if existing is None:
+        # Write what is pending (e.g. a record_changed_many batch's order jobs) before enqueue opens its
+        # savepoint, which would flush it too: enqueue takes a unique conflict there for its own job, while
+        # a conflict among the batch's jobs must reach record_changed_many, which redoes the batch.
+        session.flush()
         existing = jobs.enqueue(
             session,
             connection_id,

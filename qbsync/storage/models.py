@@ -148,8 +148,15 @@ class QueueJob(Base):
         Index("ix_queue_jobs_pick", "connection_id", "state", "priority", "id"),
         Index("ix_queue_jobs_record", "connection_id", "record_type", "record_id"),
         Index("ix_queue_jobs_session", "session_id"),
-        # Intake looks jobs up by key on every change; SQLite cannot use the partial unique index for that.
-        Index("ix_queue_jobs_coalesce", "connection_id", "coalesce_key"),
+        # Intake looks jobs up by key and unfinished state on every change; SQLite cannot use the partial
+        # unique index for that. With ``state`` in the index all three conditions are index equalities, so
+        # SQLite's planner prefers it to ix_queue_jobs_pick (connection_id, state), which would scan every
+        # queued job per look-up and slow a backfill as the queue grows.
+        Index("ix_queue_jobs_coalesce_state", "connection_id", "coalesce_key", "state"),
+        # Jobs of one kind in one state (refunds waiting for their order, on every intake transaction;
+        # stock write-backs): without it SQLite reads them through ix_queue_jobs_pick, i.e. every job in
+        # that state, however few are of the kind.
+        Index("ix_queue_jobs_kind_state", "connection_id", "kind", "state"),
         # At most one unsent job per coalescing key.
         Index(
             "uq_queue_jobs_coalesce_open",

@@ -2,10 +2,10 @@
 
 A push is a ``push_runs`` row. :func:`start_push` creates it and hands :func:`run_push` to a background
 worker, which pages through the store's REST API oldest first. Each page is normalized, stored in
-``storefront_records`` (source "push", never over newer data) and handed to the queue's one entry,
-:func:`qbsync.queue.intake.record_changed`, in one transaction with the run's counters and its cursor (the
-WooCommerce page number or Shopify ``page_info``), so a run cut short resumes where it stopped
-(:func:`resume_pushes`, a periodic task) and a page is never counted twice.
+``storefront_records`` (source "push", never over newer data) and handed to the queue's entry for many
+records, :func:`qbsync.queue.intake.record_changed_many`, in one transaction with the run's counters and
+its cursor (the WooCommerce page number or Shopify ``page_info``), so a run cut short resumes where it
+stopped (:func:`resume_pushes`, a periodic task) and a page is never counted twice.
 
 What a record counts as:
 
@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from qbsync.queue import jobs, mappings
-from qbsync.queue.intake import coalesce_key, record_changed, record_id_of
+from qbsync.queue.intake import coalesce_key, record_changed_many, record_id_of
 from qbsync.service.background import DispatchFailed
 from qbsync.service.runtime import Runtime, current
 from qbsync.storage.db import Database
@@ -472,20 +472,25 @@ def push_page(session: Session, connection: Connection, record_type: str, found:
     queued = queued_jobs(session, connection.id, record_type, (e.key for e in entries))
     known = known_records(session, connection.id, record_type, (e.record_id for e in entries))
     stored: list[str] = []
+    changed: list[Entry] = []
     for entry in entries:
         if mappings.get(session, connection.id, record_type, entry.key) is not None:
             counts.already_synced += 1
             continue
         fresh = freshness(known.get(entry.record_id), entry.data)
-        earlier = queued.get(entry.key)
-        if fresh == "stale" or (fresh == "same" and earlier is not None):
+        if fresh == "stale" or (fresh == "same" and entry.key in queued):
             counts.skipped += 1
             continue
-        # record_changed keeps the record in storefront_records (never over a newer one) and queues it.
-        job = record_changed(session, connection, record_type, entry.record, "updated")
+        changed.append(entry)
         if fresh != "same":
             stored.append(entry.record_id)
-        if job is not None and job.id != earlier:
+    # record_changed_many keeps the records in storefront_records (never over a newer one) and queues
+    # them: for orders with a few queries and one insert batch per page instead of a look-up, a savepoint
+    # and a flush per record. It is the same as record_changed one by one, in this page's transaction, so
+    # a page is still queued wholly or not at all (and at most once: the unique open-job index decides).
+    results = record_changed_many(session, connection, record_type, [e.record for e in changed], "updated")
+    for entry, job in zip(changed, results, strict=True):
+        if job is not None and job.id != queued.get(entry.key):
             counts.queued += 1
             queued[entry.key] = job.id
         else:

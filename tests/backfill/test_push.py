@@ -262,3 +262,44 @@ def test_bad_filters_are_refused_with_a_reason(runtime, double, store):
         backfill.start_push(runtime, conn, "coupons", {})
     with pytest.raises(ValueError, match="whole numbers"):
         backfill.count_matching(runtime, conn, "orders", {"ids": ["abc"]})
+
+
+def test_an_order_queued_by_another_process_during_a_page_is_queued_once(runtime, double, store, reads,
+                                                                         monkeypatch):
+    """A page is queued in one insert batch; when another process queued one of its orders after the
+    page's look-up, the unique open-job index refuses the batch and the page is redone one order at a time,
+    folding into that job."""
+    from qbsync.queue import intake, jobs
+
+    double.add_orders(make_orders(40, "woocommerce"), "woocommerce")
+    conn = store("woocommerce")
+    synced = sorted(_synced_ids(double.orders("woocommerce")), key=int)
+    raced = synced[len(synced) // 2]
+    with runtime.db.transaction() as session:
+        theirs = jobs.enqueue(session, conn.id, "order", {"record": {}}, record_type="order",
+                              record_id=raced, coalesce_key=intake.coalesce_key("order", raced), priority=50)
+    preload = intake._preload_orders
+
+    def preload_missing_theirs(session, connection, datas):
+        # As if the other process committed its job just after this look-up.
+        preload(session, connection, datas)
+        session.info[intake._ACTIVE_KEYS].discard(intake.coalesce_key("order", raced))
+        session.info[intake._JOBS_SEEN].pop((conn.id, intake.coalesce_key("order", raced)), None)
+
+    calls = []
+    one = intake.record_changed
+    monkeypatch.setattr(intake, "_preload_orders", preload_missing_theirs)
+    monkeypatch.setattr(intake, "record_changed", lambda *a, **k: calls.append(a[3]) or one(*a, **k))
+
+    push = backfill.start_push(runtime, conn, "orders", {}, dispatch=False)
+    assert backfill.run_push(push.id) == "done"
+    # The batch up to the refused insert, then the whole page again one order at a time.
+    assert 40 < len(calls) < 2 * 40
+    assert [c.to_dict()["storefront_id"] for c in calls[-40:]] == [str(o["id"]) for o in
+                                                                   double.orders("woocommerce")]
+    run = reads.run(push.id)
+    order_jobs = reads.jobs("order")
+    assert sorted((j.record_id for j in order_jobs), key=int) == synced  # one job per order
+    assert (run.read, run.queued, run.skipped) == (40, len(synced) - 1, 40 - len(synced) + 1)
+    folded = reads.job(theirs.id)
+    assert folded.payload["record"]["storefront_id"] == raced

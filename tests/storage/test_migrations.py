@@ -1,0 +1,96 @@
+"""The migrations: they build exactly the models' schema, and the queue's look-ups use their indexes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import event, inspect
+
+from qbsync.queue import intake
+from qbsync.storage.db import alembic_config, create_database
+from qbsync.storage.models import Base, Connection
+from tests.conftest import fresh_postgres_database
+from tests.engine.conftest import make_order
+
+LOOKUP_INDEXES = {"ix_queue_jobs_coalesce_state": ["connection_id", "coalesce_key", "state"],
+                  "ix_queue_jobs_kind_state": ["connection_id", "kind", "state"]}
+
+
+def test_the_migrated_schema_matches_the_models(db):
+    with db.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+@pytest.fixture
+def empty_url(database_url: str, tmp_path) -> Iterator[str]:
+    """A database with no schema yet, on the backend the suite runs on."""
+    if not database_url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+        return
+    with fresh_postgres_database(database_url, "qbsync_migrate") as fresh:
+        yield fresh
+
+
+def _queue_job_indexes(engine) -> dict[str, list[str]]:
+    return {ix["name"]: ix["column_names"] for ix in inspect(engine).get_indexes("queue_jobs")}
+
+
+def _migrate(engine, url: str, revision: str, *, down: bool = False) -> None:
+    with engine.begin() as conn:
+        cfg = alembic_config(url)
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+
+
+def test_upgrading_an_empty_database_creates_the_queue_lookup_indexes_and_downgrade_removes_them(empty_url):
+    db = create_database(empty_url)
+    try:
+        db.upgrade()
+        indexes = _queue_job_indexes(db.engine)
+        assert {name: indexes.get(name) for name in LOOKUP_INDEXES} == LOOKUP_INDEXES
+        assert "ix_queue_jobs_coalesce" not in indexes  # replaced: the new one begins with its columns
+
+        _migrate(db.engine, empty_url, "0001", down=True)
+        indexes = _queue_job_indexes(db.engine)
+        assert indexes["ix_queue_jobs_coalesce"] == ["connection_id", "coalesce_key"]
+        assert not set(LOOKUP_INDEXES) & set(indexes)
+
+        _migrate(db.engine, empty_url, "head")
+        assert db.is_up_to_date()
+        assert set(LOOKUP_INDEXES) <= set(_queue_job_indexes(db.engine))
+    finally:
+        db.dispose()
+
+
+def test_sqlite_queues_orders_without_reading_the_queue_through_the_pick_index(runtime, make_connection):
+    """SQLite has no statistics unless ANALYZE ran: with only (connection_id, coalesce_key) indexed it
+    answered intake's look-ups through ix_queue_jobs_pick, reading every queued job for each record."""
+    if not runtime.db.is_sqlite:
+        pytest.skip("SQLite's planner; PostgreSQL plans by its statistics")
+    connection_id = make_connection().id
+    seen: list[tuple[str, object]] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM queue_jobs" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(runtime.db.engine, "before_cursor_execute", remember)
+    try:
+        for start in (1, 101):  # the second batch finds the first's customers and items queued
+            with runtime.db.transaction() as session:
+                connection = session.get(Connection, connection_id)
+                intake.record_changed_many(session, connection, "order",
+                                           [make_order(n) for n in range(start, start + 100)])
+                intake.record_changed(session, connection, "order", make_order(start + 1))
+    finally:
+        event.remove(runtime.db.engine, "before_cursor_execute", remember)
+    assert seen
+    with runtime.db.engine.connect() as conn:
+        for statement, parameters in seen:
+            plan = " / ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}",
+                                                                     parameters))
+            assert "ix_queue_jobs_pick" not in plan and "SCAN queue_jobs" not in plan, (statement, plan)
