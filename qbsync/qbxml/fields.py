@@ -134,6 +134,8 @@ class Catalog:
                     index[name] = node
         self._children: dict[etree._Element, dict[str, Field]] = {}
         self._globals: dict[str, Field] = {}
+        self._attributes: dict[etree._Element, dict[str, tuple[str, ...]]] = {}
+        self._request_types: frozenset[str] | None = None
         self._lock = threading.Lock()
 
     # -- public -------------------------------------------------------------------------------------
@@ -177,10 +179,13 @@ class Catalog:
         """The attributes an aggregate carries (``requestID``, ``iterator``...) with their allowed values."""
         if parent.content is None:
             return {}
-        found: dict[str, tuple[str, ...]] = {}
-        for node in parent.content.iter(f"{XS}attribute"):
-            found[node.get("name", "")] = tuple(e.get("value", "") for e in node.iter(f"{XS}enumeration"))
-        return found
+        found = self._attributes.get(parent.content)
+        if found is None:  # worked out once: every request rendered asks for its attributes
+            found = {}
+            for node in parent.content.iter(f"{XS}attribute"):
+                found[node.get("name", "")] = tuple(e.get("value", "") for e in node.iter(f"{XS}enumeration"))
+            self._attributes[parent.content] = found
+        return dict(found)
 
     def field_at(self, path: str) -> Field | None:
         """The field at a slash path such as ``InvoiceAdd/BillAddress/Addr1`` (None when there is none)."""
@@ -194,7 +199,9 @@ class Catalog:
 
     def request_types(self) -> frozenset[str]:
         """Every request this version knows, without the ``Rq`` suffix (``CustomerAdd``, ``TxnVoid``...)."""
-        return frozenset(name[:-2] for name in self.children(self.element("QBXMLMsgsRq")))
+        if self._request_types is None:  # worked out once: every request rendered checks its type
+            self._request_types = frozenset(name[:-2] for name in self.children(self.element("QBXMLMsgsRq")))
+        return self._request_types
 
     # -- walking the schema -------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ becomes a list too.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -70,9 +71,17 @@ class ResponseSet:
 
     responses: list[Response]
 
-    def by_request_id(self, request_id: str) -> Response | None:
+    def by_request_id(self, request_id: str | None) -> Response | None:
         """The response echoing ``request_id``, or None (responses to requests without one have none)."""
-        return next((r for r in self.responses if r.request_id == request_id), None)
+        return self._by_request_id.get(request_id)
+
+    @functools.cached_property
+    def _by_request_id(self) -> dict[str | None, Response]:
+        # Built once: the exchange asks for each of up to hundreds of answers (the first one wins a tie).
+        index: dict[str | None, Response] = {}
+        for response in self.responses:
+            index.setdefault(response.request_id, response)
+        return index
 
     def __iter__(self) -> Iterator[Response]:
         return iter(self.responses)

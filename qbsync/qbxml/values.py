@@ -22,6 +22,7 @@ their line breaks as CR LF, which is what QuickBooks, a Windows program, shows a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
@@ -201,6 +202,25 @@ def _storable(char: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=4096)
+def _storable_form(char: str) -> str:
+    """``char`` itself when QuickBooks can store it, else what stands in for it (cached: text repeats)."""
+    return char if _storable(char) else _fold(char)
+
+
+def _clean_unusual(text: str, multiline: bool) -> str:
+    """``clean_text`` for text with line breaks, controls or characters beyond ASCII (before the cut)."""
+    text = unicodedata.normalize("NFC", text)
+    text = _NEWLINES.sub("\n", text)
+    text = _CONTROL.sub("", text)
+    if not text.isascii():
+        text = "".join(c if c.isascii() else _storable_form(c) for c in text)
+    if multiline:
+        text = "\n".join(_LINE_SPACES.sub(" ", line).strip() for line in text.split("\n")).strip()
+        return text.replace("\n", "\r\n")
+    return _SPACES.sub(" ", text).strip()
+
+
 def clean_text(value: object, max_length: int | None = None, *, multiline: bool = False) -> str:
     """Text QuickBooks will accept, cut to ``max_length`` characters (see the module doc for the policy).
 
@@ -209,16 +229,14 @@ def clean_text(value: object, max_length: int | None = None, *, multiline: bool 
     """
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise ValueError(f"text expected, not {type(value).__name__} {value!r}")
-    text = unicodedata.normalize("NFC", str(value))
-    text = _NEWLINES.sub("\n", text)
-    text = _CONTROL.sub("", text)
-    if not all(c.isascii() for c in text):
-        text = "".join(c if c.isascii() or _storable(c) else _fold(c) for c in text)
-    if multiline:
-        text = "\n".join(_LINE_SPACES.sub(" ", line).strip() for line in text.split("\n")).strip()
-        text = text.replace("\n", "\r\n")
+    text = str(value)
+    if text.isascii() and text.isprintable():
+        # The common case (names, SKUs, numbers): nothing to normalize, fold or remove, no line breaks,
+        # and the only whitespace is the space, so single- and multi-line cleaning agree.
+        if text.startswith(" ") or text.endswith(" ") or "  " in text:
+            text = " ".join(text.split())
     else:
-        text = _SPACES.sub(" ", text).strip()
+        text = _clean_unusual(text, multiline)
     if max_length is not None and len(text) > max_length:
         text = text[:max_length].rstrip()
         if text.endswith("\r"):  # never leave half a line break

@@ -106,23 +106,31 @@ def store_page(
     page = [(t, {**r, "FullName": r.get("FullName") or r.get("Name")}) for t, r in records]
     page = [(t, r) for t, r in page if r.get("ListID") and r.get("FullName")]
     ids = [str(r["ListID"]) for _, r in page]
-    existing = {
-        e.list_id: e
-        for e in session.scalars(
-            select(QbListEntry).where(
-                QbListEntry.connection_id == connection_id,
-                QbListEntry.list_type == list_type,
-                QbListEntry.list_id.in_(ids),
-            )
-        )
-    }
+    added = session.info.setdefault(_ADDED, {}).setdefault((connection_id, list_type), {})
+    # Not flushing first: the rows this session added but did not write yet are in ``added``, and the
+    # engine remembers customers one answer at a time, so a flush here would write the round trip's
+    # job changes in hundreds of small pieces instead of one batch at commit.
+    unknown = [list_id for list_id in ids if list_id not in added]
+    existing: dict[str, QbListEntry] = {}
+    if unknown:
+        with session.no_autoflush:
+            existing = {
+                e.list_id: e
+                for e in session.scalars(
+                    select(QbListEntry).where(
+                        QbListEntry.connection_id == connection_id,
+                        QbListEntry.list_type == list_type,
+                        QbListEntry.list_id.in_(unknown),
+                    )
+                )
+            }
     for ret_type, record in page:
         list_id = str(record["ListID"])
-        entry = existing.get(list_id)
+        entry = existing.get(list_id) or added.get(list_id)
         if entry is None:
             entry = QbListEntry(connection_id=connection_id, list_type=list_type, list_id=list_id)
             session.add(entry)
-            existing[list_id] = entry
+            added[list_id] = entry
         entry.full_name = str(record["FullName"])[:255]
         entry.data = entry_data(list_type, ret_type, record)
         entry.refreshed_at = now
@@ -198,10 +206,12 @@ def entries(session: Session, connection_id: int, list_type: str) -> list[QbList
 # --- look-ups the engine makes, cached for the database session ------------------------------------
 
 _CACHE = "qbsync.list_entries"
+_ADDED = "qbsync.list_entries_added"  # entries store_page created in this session, by list id
 
 
 def _invalidate(session: Session, connection_id: int, list_type: str) -> None:
     session.info.get(_CACHE, {}).pop((connection_id, list_type), None)
+    session.info.get(_ADDED, {}).pop((connection_id, list_type), None)  # they may be deleted now
 
 
 def _remember(session: Session, connection_id: int, list_type: str, entry: QbListEntry) -> None:

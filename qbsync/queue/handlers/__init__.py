@@ -159,7 +159,10 @@ def set_progress(job: QueueJob, **changes: Any) -> None:
     """Update the job's progress notes (None removes a note); the payload is replaced so it is saved."""
     notes = progress(job)
     notes.update(changes)
-    job.payload = {**job.payload, "progress": {k: v for k, v in notes.items() if v is not None}}
+    notes = {k: v for k, v in notes.items() if v is not None}
+    if notes == (job.payload.get("progress") or {}):
+        return  # unchanged (a build repeating its notes): no new payload to write back
+    job.payload = {**job.payload, "progress": notes}
 
 
 def reset_progress(job: QueueJob) -> None:
