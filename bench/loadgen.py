@@ -3,23 +3,28 @@
 It signs one WooCommerce order delivery per request (every delivery different), then either sends at a
 fixed rate (open loop: latency counts from when each request was due, so falling behind shows) or as fast
 as ``concurrency`` keep-alive connections allow (closed loop), for a bounded time. Prints one JSON object.
+
+It speaks plain HTTP/1.1 over asyncio streams on one thread: on a 2-core machine the client shares the
+CPU with the server it measures, and a full HTTP client library in many threads would take a core of
+its own and make the server look slower than it is.
 """
 
 from __future__ import annotations
 
-import itertools
+import asyncio
 import json
 import statistics
 import sys
-import threading
-import time
 from collections import Counter
 from typing import Any
-
-import httpx
+from urllib.parse import urlsplit
 
 from qbsync.simulator.storefront_data import generate_orders
 from qbsync.webhooks.signatures import sign
+
+# The most connections the fixed-rate mode opens when every open one is busy (a real platform opens
+# more as the receiver slows down; the bound keeps a stalled server from exhausting ports).
+MAX_CONNECTIONS = 256
 
 
 def deliveries(count: int, secret: str, seed: int) -> list[tuple[bytes, dict[str, str]]]:
@@ -43,64 +48,133 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def run(options: dict[str, Any]) -> dict[str, Any]:
-    url, rate, duration = options["url"], options.get("rate"), float(options["duration"])
+def raw_request(host: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    """One HTTP/1.1 POST, as bytes on the wire."""
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class HttpConnection:
+    """One keep-alive connection: send a request, read the status line, headers and body."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> HttpConnection:
+        return cls(*await asyncio.open_connection(host, port))
+
+    async def post(self, raw: bytes) -> tuple[int, bool]:
+        """Send ``raw``; the response's status and whether the connection can be used again."""
+        self.writer.write(raw)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        length, closing = 0, False
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "connection" and value.strip().lower() == "close":
+                closing = True
+        if length:
+            await self.reader.readexactly(length)
+        if closing:  # e.g. a gunicorn worker retiring after max_requests: answered, then gone
+            self.close()
+        return int(status_line.split(" ", 2)[1]), not closing
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def _run(options: dict[str, Any]) -> dict[str, Any]:
+    url = urlsplit(options["url"])
+    host, port = url.hostname or "127.0.0.1", url.port or 80
+    rate, duration = options.get("rate"), float(options["duration"])
     concurrency = int(options.get("concurrency", 16))
     count = int(rate * duration) if rate else int(options.get("max_requests", 2_000 * duration))
-    requests = deliveries(count, options["secret"], int(options.get("seed", 1)))
+    requests = [raw_request(f"{host}:{port}", options["path"], body, headers)
+                for body, headers in deliveries(count, options["secret"], int(options.get("seed", 1)))]
     latencies: list[float] = []
     statuses: Counter = Counter()
-    lock = threading.Lock()
-    counter = itertools.count()
-    start = time.perf_counter() + 0.5
-    stop_at = start + duration
     finished: list[float] = []
+    idle: list[HttpConnection] = []
+    opened = 0
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.5
 
-    def worker() -> None:
-        with httpx.Client(base_url=url, timeout=30) as client:
-            while True:
-                index = next(counter)
-                if index >= len(requests):
-                    return
-                if rate:
-                    due = start + index / rate
-                    delay = due - time.perf_counter()
-                    if delay > 0:
-                        time.sleep(delay)
-                else:
-                    due = time.perf_counter()
-                    if due < start:
-                        time.sleep(start - due)
-                        due = time.perf_counter()
-                    if due >= stop_at:
-                        return
-                body, headers = requests[index]
-                try:
-                    status = client.post(options["path"], content=body, headers=headers).status_code
-                except httpx.HTTPError as exc:
-                    status = type(exc).__name__
-                done = time.perf_counter()
-                with lock:
-                    latencies.append(done - due)
-                    statuses[status] += 1
-                    finished.append(done)
+    async def send(index: int, due: float, conn: HttpConnection | None) -> HttpConnection | None:
+        """Send request ``index``; the connection back if it can be used again."""
+        nonlocal opened
+        try:
+            if conn is None:
+                conn = await HttpConnection.open(host, port)
+                opened += 1
+            status: int | str
+            status, reusable = await conn.post(requests[index])
+            if not reusable:
+                conn = None
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            status, conn = type(exc).__name__, None
+        done = loop.time()
+        latencies.append(done - due)
+        statuses[status] += 1
+        finished.append(done)
+        return conn
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=duration + 120)
+    if rate:
+        slots = asyncio.Semaphore(MAX_CONNECTIONS)
+
+        async def one(index: int, due: float) -> None:
+            async with slots:
+                conn = await send(index, due, idle.pop() if idle else None)
+                if conn is not None:
+                    idle.append(conn)
+
+        tasks = []
+        for index in range(count):
+            due = start + index / rate
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(index, due)))
+        await asyncio.wait(tasks, timeout=120)
+    else:
+        stop_at = start + duration
+        next_index = iter(range(count))
+
+        async def closed_loop() -> None:
+            await asyncio.sleep(max(0.0, start - loop.time()))
+            conn: HttpConnection | None = None
+            for index in next_index:
+                due = loop.time()
+                if due >= stop_at:
+                    break
+                conn = await send(index, due, conn)
+            if conn is not None:
+                conn.close()
+
+        await asyncio.gather(*(closed_loop() for _ in range(concurrency)))
+    for conn in idle:
+        conn.close()
     elapsed = (max(finished) - start) if finished else 0.0
     ms = [x * 1000 for x in latencies]
     return {
         "mode": "fixed rate" if rate else "as fast as possible",
-        "target_rate": rate, "concurrency": concurrency, "sent": len(latencies),
+        "target_rate": rate, "concurrency": None if rate else concurrency, "connections": opened,
+        "sent": len(latencies),
         "ok": statuses.get(200, 0), "statuses": {str(k): v for k, v in statuses.items()},
         "seconds": round(elapsed, 2), "per_second": round(len(latencies) / elapsed, 1) if elapsed else None,
         "p50_ms": round(percentile(ms, 0.50) or 0, 2), "p90_ms": round(percentile(ms, 0.90) or 0, 2),
         "p99_ms": round(percentile(ms, 0.99) or 0, 2), "max_ms": round(max(ms), 2) if ms else None,
         "mean_ms": round(statistics.fmean(ms), 2) if ms else None,
     }
+
+
+def run(options: dict[str, Any]) -> dict[str, Any]:
+    """Run the load described by ``options`` and return its numbers."""
+    return asyncio.run(_run(options))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ down: the caller has already stored the work durably, and the scheduler re-dispa
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -16,6 +18,10 @@ from typing import Any
 from qbsync.config import Config
 
 log = logging.getLogger(__name__)
+
+# How long a "run already queued" mark lives if the run never starts (its worker died): after that the
+# next submit queues a new run. The scheduler re-dispatches left-behind work well before then anyway.
+PENDING_MARK_SECONDS = 120
 
 
 def resolve(job: str) -> Callable[..., Any]:
@@ -41,6 +47,8 @@ class Dispatcher:
         self._executor: ThreadPoolExecutor | None = None
         self._max_workers = max_workers
         self._queue = None
+        self._pending: set[str] = set()
+        self._pending_lock = threading.Lock()
 
     @property
     def uses_redis(self) -> bool:
@@ -69,6 +77,50 @@ class Dispatcher:
         future = self._executor.submit(run_job, job, *args)
         future.add_done_callback(_log_failure(job))
         return future
+
+    def submit_once(self, job: str, *args: Any, key: str) -> None:
+        """Queue a run of ``job(*args)`` unless one queued under ``key`` has not started yet.
+
+        For work a run picks up by itself from the database (every stored webhook delivery, say): a
+        burst then costs one queued run, not one per item. The job must call :meth:`started` with the
+        same key before it reads its work, so anything stored after that queues a new run. Raises
+        :class:`DispatchFailed` if it cannot be queued.
+        """
+        if self.uses_redis:
+            try:
+                redis = self._rq_queue().connection
+                if not redis.set(self._mark(key), "1", nx=True, ex=PENDING_MARK_SECONDS):
+                    return
+            except Exception as exc:
+                raise DispatchFailed(f"could not queue {job}: {exc}") from exc
+        else:
+            with self._pending_lock:
+                if key in self._pending:
+                    return
+                self._pending.add(key)
+        try:
+            self.submit(job, *args)
+        except DispatchFailed:
+            with contextlib.suppress(Exception):  # Redis is failing: the mark expires by itself
+                self._unmark(key)
+            raise
+
+    def started(self, key: str) -> None:
+        """Called by a job queued with :meth:`submit_once` when it starts: the next submit queues anew."""
+        try:
+            self._unmark(key)
+        except Exception as exc:  # Redis went away: the mark expires by itself
+            log.warning("could not clear the queued-run mark %s: %s", key, exc)
+
+    def _mark(self, key: str) -> str:
+        return f"{self.config.rq_queue_name}:queued-run:{key}"
+
+    def _unmark(self, key: str) -> None:
+        if self.uses_redis:
+            self._rq_queue().connection.delete(self._mark(key))
+        else:
+            with self._pending_lock:
+                self._pending.discard(key)
 
     def redis_ok(self) -> bool:
         """Whether Redis answers (True when Redis is not used)."""

@@ -7,6 +7,7 @@ never stored in clear text.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -41,6 +42,7 @@ def load_or_create_key(secret_key: str | None, data_dir: Path) -> str:
 def configure(key: str) -> None:
     """Install the process-wide key used by the encrypted column types."""
     global _fernet
+    _decrypted.cache_clear()
     try:
         _fernet = Fernet(key.encode() if isinstance(key, str) else key)
     except (ValueError, TypeError) as exc:
@@ -70,6 +72,20 @@ def decrypt(token: str) -> str:
             "a stored secret cannot be decrypted with the current QBSYNC_SECRET_KEY; "
             "set the key the data was written with"
         ) from exc
+
+
+def decrypt_cached(token: str | None) -> str | None:
+    """:func:`decrypt`, remembered per token (None stays None), for secrets read on every request.
+
+    A token names one exact plain text under one key, so the cache can never give a stale secret: a
+    rotated secret is a new token, and a new key clears the cache.
+    """
+    return None if token is None else _decrypted(token)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decrypted(token: str) -> str:
+    return decrypt(token)
 
 
 def mask(secret: str | None, keep: int = 4) -> str:

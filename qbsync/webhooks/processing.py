@@ -28,6 +28,13 @@ from qbsync.webhooks.envelope import SYNCED_RECORDS, naive_utc, parse_payload, r
 log = logging.getLogger(__name__)
 
 PROCESS_JOB = "qbsync.webhooks.processing:process_delivery"
+# The run that works through newly stored deliveries; a burst of webhooks queues one, not one each.
+NEW_DELIVERIES_JOB = "qbsync.webhooks.processing:process_new_deliveries"
+NEW_DELIVERIES_KEY = "new-webhook-deliveries"
+# Deliveries claimed per transaction, and per run: a run stops there and queues the next, so a long burst
+# never meets the worker's job timeout and a second worker can share the work.
+_CLAIM = 50
+_RUN_LIMIT = 2_000
 # A delivery still "stored" this long after it arrived was never picked up (e.g. Redis was down).
 REDISPATCH_AFTER = timedelta(seconds=30)
 # Processing attempts before a delivery is left "failed" for a person to look at.
@@ -60,6 +67,58 @@ def dispatch(runtime: Runtime, delivery_id: int) -> bool:
     return True
 
 
+def announce(runtime: Runtime) -> bool:
+    """Tell background processing that new deliveries are stored; False (logged) if it could not be told.
+
+    What was not announced stays "stored" with no attempt; :func:`redispatch_stored` picks it up later.
+    """
+    try:
+        runtime.dispatcher.submit_once(NEW_DELIVERIES_JOB, key=NEW_DELIVERIES_KEY)
+    except DispatchFailed as exc:
+        log.warning("webhook delivery stored but processing not queued (will retry): %s", exc)
+        return False
+    return True
+
+
+def process_new_deliveries() -> int:
+    """Background job: process newly stored deliveries, oldest first; returns how many it processed."""
+    runtime = current()
+    runtime.dispatcher.started(NEW_DELIVERIES_KEY)
+    done = process_new(runtime.db, limit=_RUN_LIMIT)
+    if done >= _RUN_LIMIT:
+        announce(runtime)  # more may be waiting: the next run (on any worker) goes on
+    return done
+
+
+def process_new(db: Database, limit: int) -> int:
+    """Claim and process up to ``limit`` deliveries no one has started yet; returns how many.
+
+    A claim counts the attempt, so two runs at once never take the same delivery, and a claimed delivery
+    whose run dies stays "stored" with its attempt counted for :func:`redispatch_stored` to retry.
+    """
+    done = 0
+    while done < limit:
+        claimed = _claim(db, min(_CLAIM, limit - done))
+        if not claimed:
+            break
+        for delivery_id in claimed:
+            _process_started(db, delivery_id)
+        done += len(claimed)
+    return done
+
+
+def _claim(db: Database, count: int) -> list[int]:
+    with db.transaction() as session:
+        ids = list(session.scalars(
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.state == "stored", WebhookDelivery.attempts == 0)
+            .order_by(WebhookDelivery.id).limit(count).with_for_update(skip_locked=True)))
+        if ids:
+            session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
+                            .values(attempts=WebhookDelivery.attempts + 1))
+        return ids
+
+
 def process_delivery(delivery_id: int) -> str:
     """Background job: process one stored delivery; returns the delivery's state afterwards."""
     return process(current().db, delivery_id)
@@ -74,6 +133,11 @@ def process(db: Database, delivery_id: int) -> str:
     started = _start_attempt(db, delivery_id)
     if started is not None:
         return started
+    return _process_started(db, delivery_id)
+
+
+def _process_started(db: Database, delivery_id: int) -> str:
+    """:func:`process`, once the attempt is counted."""
     try:
         with db.transaction() as session:
             delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
@@ -106,11 +170,14 @@ def redispatch_stored(runtime: Runtime, now: datetime | None = None) -> int:
             .values(state="failed", processed_at=now,
                     error=f"processing was started {MAX_ATTEMPTS} times and never finished")
         )
-        due = list(session.scalars(
-            select(WebhookDelivery.id).where(_due(now)).order_by(WebhookDelivery.id).limit(_BATCH)
-        ))
-    queued = 0
-    for delivery_id in due:
+        due = session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.state, WebhookDelivery.attempts)
+            .where(_due(now)).order_by(WebhookDelivery.id).limit(_BATCH)
+        ).all()
+    # Never started: one run of the new-deliveries job takes them all. Started before: one job each.
+    never_started = {row.id for row in due if row.state == "stored" and row.attempts == 0}
+    queued = len(never_started) if never_started and announce(runtime) else 0
+    for delivery_id in (row.id for row in due if row.id not in never_started):
         if not dispatch(runtime, delivery_id):
             break  # the queue is down: the rest wait for the next run
         queued += 1

@@ -10,13 +10,14 @@ import logging
 from typing import Any, BinaryIO
 
 from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import Connection as DbConnection
 from sqlalchemy.exc import SQLAlchemyError
 
 from qbsync.connections import PLATFORMS
 from qbsync.service.runtime import Runtime
 from qbsync.storage.encryption import SecretKeyError
 from qbsync.webhooks import processing
-from qbsync.webhooks.deliveries import find_receiver, store_delivery
+from qbsync.webhooks.deliveries import Stored, find_receiver, store_delivery
 from qbsync.webhooks.envelope import is_woocommerce_ping, kept_headers, read_envelope
 from qbsync.webhooks.signatures import SIGNATURE_HEADERS, candidate_secrets, signature_matches
 
@@ -43,19 +44,33 @@ def receive(platform: str, connection: str) -> Any:
         return _too_large(limit)
 
     try:
-        receiver = find_receiver(runtime.db, connection)
+        # One short transaction: find the connection, check the signature, store the delivery.
+        with runtime.db.engine.begin() as db:
+            outcome = _verify_and_store(db, platform, connection, body)
     except SQLAlchemyError:
-        return _database_down("looking up the connection")
+        return _database_down()
     except SecretKeyError as exc:
         # A server setup problem, not the sender's: 503 so the storefront retries once it is fixed.
         log.error("webhook for %r refused: %s", connection, exc)
         return _refuse(503, f"the webhook secret of {connection!r} cannot be read: {exc}")
+    if not isinstance(outcome, Stored):
+        return outcome
+    stored = outcome
+    if stored.state == "invalid":
+        return jsonify(error=stored.error, delivery=stored.delivery_id), 400
+    if stored.state == "stored":
+        processing.announce(runtime)
+    return jsonify(status=stored.state, delivery=stored.delivery_id), 200
+
+
+def _verify_and_store(db: DbConnection, platform: str, connection: str, body: bytes) -> Stored | Any:
+    """Store the delivery if it is signed by ``connection``'s secret; else the refusal to answer."""
+    receiver = find_receiver(db, connection)
     if receiver is None:
         return _refuse(404, f"no connection named {connection!r}")
     if receiver.platform != platform:
         return _refuse(404, f"connection {connection!r} is a {receiver.platform} connection: use "
                             f"/webhooks/{receiver.platform}/{connection}")
-
     headers = kept_headers(platform, request.headers.items())
     signature = request.headers.get(SIGNATURE_HEADERS[platform])
     if platform == "woocommerce" and signature is None and is_woocommerce_ping(headers, body):
@@ -65,17 +80,8 @@ def receive(platform: str, connection: str) -> Any:
     if not signature_matches(body, signature, candidate_secrets(platform, receiver.secrets)):
         return _refuse(401, f"{SIGNATURE_HEADERS[platform]} does not match the body: check the webhook "
                             f"secret of connection {connection!r}")
-
     envelope = read_envelope(platform, headers, body, store_url=receiver.store_url)
-    try:
-        stored = store_delivery(runtime.db, receiver, envelope)
-    except SQLAlchemyError:
-        return _database_down("storing the delivery")
-    if stored.state == "invalid":
-        return jsonify(error=stored.error, delivery=stored.delivery_id), 400
-    if stored.state == "stored":
-        processing.dispatch(runtime, stored.delivery_id)
-    return jsonify(status=stored.state, delivery=stored.delivery_id), 200
+    return store_delivery(db, receiver, envelope)
 
 
 def _read_at_most(stream: BinaryIO, limit: int) -> bytes:
@@ -98,9 +104,9 @@ def _too_large(limit: int) -> Any:
     return _refuse(413, f"webhook body is larger than the {limit}-byte limit (QBSYNC_MAX_WEBHOOK_BYTES)")
 
 
-def _database_down(doing: str) -> Any:
+def _database_down() -> Any:
     # 503 so the storefront retries later: never 200 for a delivery that is not stored.
-    log.exception("database unavailable while %s", doing)
-    response = jsonify(error=f"database unavailable while {doing}; retry later")
+    log.exception("database unavailable while receiving a webhook")
+    response = jsonify(error="database unavailable while storing the delivery; retry later")
     response.headers["Retry-After"] = "30"
     return response, 503

@@ -20,8 +20,8 @@ def _webhook(runtime, conn, order: dict) -> str:
     body = json.dumps(order, separators=(",", ":")).encode()
     headers = {"X-WC-Webhook-Topic": "order.updated", "X-WC-Webhook-Source": conn.store_url + "/",
                "X-WC-Webhook-Delivery-ID": uuid.uuid4().hex, "Content-Type": "application/json"}
-    receiver = find_receiver(runtime.db, conn.name)
-    stored = store_delivery(runtime.db, receiver, read_envelope("woocommerce", headers, body))
+    with runtime.db.engine.begin() as db:
+        stored = store_delivery(db, find_receiver(db, conn.name), read_envelope("woocommerce", headers, body))
     return process(runtime.db, stored.delivery_id)
 
 

@@ -234,7 +234,8 @@ def test_scheduler_task_redispatches_left_behind_deliveries(runtime, woo, kit, s
     body = kit.compact(_payload(storefront_dir, "woocommerce", "order.json"))
     headers = kit.woo_headers(body)
     envelope = read_envelope("woocommerce", kept_headers("woocommerce", headers.items()), body)
-    stored = store_delivery(runtime.db, find_receiver(runtime.db, "woo"), envelope)
+    with runtime.db.engine.begin() as db:
+        stored = store_delivery(db, find_receiver(db, "woo"), envelope)
     with runtime.db.transaction() as session:
         session.execute(update(WebhookDelivery).where(WebhookDelivery.id == stored.delivery_id)
                         .values(received_at=utcnow() - timedelta(minutes=1)))
@@ -244,3 +245,72 @@ def test_scheduler_task_redispatches_left_behind_deliveries(runtime, woo, kit, s
     kit.finish_background()
     assert kit.delivery(stored.delivery_id).state == "processed"
     assert [j.record_id for j in kit.jobs_for("order")] == ["727"]
+
+
+# -- bursts: one run takes many deliveries, two runs never share one ------------------------------------
+
+
+def _store_orders(runtime, kit, storefront_dir, count: int) -> list[int]:
+    """Store ``count`` signed order deliveries (orders 1000, 1001, ...) without announcing them."""
+    from qbsync.webhooks.deliveries import find_receiver, store_delivery
+    from qbsync.webhooks.envelope import kept_headers, read_envelope
+
+    ids = []
+    with runtime.db.engine.begin() as db:
+        receiver = find_receiver(db, "woo")
+        for n in range(count):
+            body = kit.compact(_payload(storefront_dir, "woocommerce", "order.json", id=1000 + n,
+                                        number=str(1000 + n)))
+            headers = kit.woo_headers(body, delivery_id=str(5000 + n))
+            envelope = read_envelope("woocommerce", kept_headers("woocommerce", headers.items()), body)
+            ids.append(store_delivery(db, receiver, envelope).delivery_id)
+    return ids
+
+
+def test_two_runs_at_once_process_every_delivery_exactly_once(runtime, woo, kit, storefront_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = _store_orders(runtime, kit, storefront_dir, 40)
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(processing.process_new, runtime.db, 1000) for _ in range(2)]
+        done = [run.result() for run in runs]
+
+    assert sum(done) == 40
+    deliveries = kit.deliveries()
+    assert [d.id for d in deliveries] == ids
+    assert {(d.state, d.attempts) for d in deliveries} == {("processed", 1)}
+    assert sorted(int(j.record_id) for j in kit.jobs_for("order")) == list(range(1000, 1040))
+
+
+def test_a_run_stops_at_its_limit_and_leaves_the_rest_for_the_next(runtime, woo, kit, storefront_dir):
+    ids = _store_orders(runtime, kit, storefront_dir, 7)
+    assert processing.process_new(runtime.db, limit=5) == 5
+    states = [kit.delivery(i).state for i in ids]
+    assert states == ["processed"] * 5 + ["stored"] * 2  # oldest first
+    assert processing.process_new(runtime.db, limit=5) == 2
+    assert processing.process_new(runtime.db, limit=5) == 0
+
+
+def test_a_burst_through_the_receiver_is_processed_in_process(client, woo, kit, storefront_dir):
+    for n in range(25):
+        payload = _payload(storefront_dir, "woocommerce", "order.json", id=2000 + n, number=str(2000 + n))
+        assert _post_woo(client, kit, payload, "order.created").status_code == 200
+    kit.finish_background()
+    assert {(d.state, d.attempts) for d in kit.deliveries()} == {("processed", 1)}
+    assert len(kit.jobs_for("order")) == 25
+
+
+def test_a_delivery_claimed_by_a_run_that_died_is_retried_by_the_scheduler(runtime, woo, kit, storefront_dir):
+    (delivery_id,) = _store_orders(runtime, kit, storefront_dir, 1)
+    # The run claimed it (counting the attempt) and its worker was killed before the commit of the work.
+    with runtime.db.transaction() as session:
+        session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+                        .values(attempts=1))
+    assert processing.process_new(runtime.db, limit=10) == 0  # not new any more: runs leave it alone
+    received = kit.delivery(delivery_id).received_at
+    assert redispatch_stored(runtime, now=received + timedelta(seconds=31)) == 0  # backing off
+    assert redispatch_stored(runtime, now=received + timedelta(seconds=61)) == 1
+    kit.finish_background()
+    again = kit.delivery(delivery_id)
+    assert (again.state, again.attempts) == ("processed", 2)
+    assert [j.record_id for j in kit.jobs_for("order")] == ["1000"]
