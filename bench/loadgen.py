@@ -107,16 +107,27 @@ async def _run(options: dict[str, Any]) -> dict[str, Any]:
     async def send(index: int, due: float, conn: HttpConnection | None) -> HttpConnection | None:
         """Send request ``index``; the connection back if it can be used again."""
         nonlocal opened
-        try:
-            if conn is None:
-                conn = await HttpConnection.open(host, port)
-                opened += 1
-            status: int | str
-            status, reusable = await conn.post(requests[index])
-            if not reusable:
-                conn = None
-        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-            status, conn = type(exc).__name__, None
+        status: int | str
+        for attempt in (1, 2):
+            reused = conn is not None
+            try:
+                if conn is None:
+                    conn = await HttpConnection.open(host, port)
+                    opened += 1
+                status, reusable = await conn.post(requests[index])
+                if not reusable:
+                    conn = None
+                break
+            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                if conn is not None:
+                    conn.close()
+                status, conn = type(exc).__name__, None
+                # The server closed an idle keep-alive connection before reading the request (gunicorn's
+                # keepalive timeout): send it again on a new connection, as HTTP clients do.
+                stale = isinstance(exc, ConnectionResetError | asyncio.IncompleteReadError) and not (
+                    isinstance(exc, asyncio.IncompleteReadError) and exc.partial)
+                if not (reused and stale and attempt == 1):
+                    break
         done = loop.time()
         latencies.append(done - due)
         statuses[status] += 1

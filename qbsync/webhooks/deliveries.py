@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection as DbConnection
-from sqlalchemy import Insert, Text, select, type_coerce
+from sqlalchemy import Insert, Text, bindparam, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 
 from qbsync.storage.encryption import decrypt_cached
@@ -22,6 +22,31 @@ from qbsync.webhooks.envelope import Envelope
 _connections = Connection.__table__
 _deliveries = WebhookDelivery.__table__
 _DEDUPE_COLUMNS = ("connection_id", "dedupe_key")
+
+# The statements are built once, not per delivery: building one (and its cache key) costs about as much
+# CPU as the rest of storing a delivery. The secrets are read as their stored tokens and decrypted
+# through the per-token cache: Fernet costs more than the rest of the lookup, and the storefront API
+# credentials are never decrypted here.
+_FIND_RECEIVER = (
+    select(_connections.c.id, _connections.c.platform, _connections.c.store_url,
+           type_coerce(_connections.c.webhook_secret, Text),
+           type_coerce(_connections.c.previous_webhook_secret, Text))
+    .where(_connections.c.name == bindparam("name"))
+)
+_FIND_STORED = select(_deliveries.c.id, _deliveries.c.state, _deliveries.c.error).where(
+    _deliveries.c.connection_id == bindparam("connection_id"),
+    _deliveries.c.dedupe_key == bindparam("dedupe_key"),
+)
+
+
+def _insert_new(insert: type[Insert] | object) -> Insert:
+    """``INSERT … ON CONFLICT (connection, dedupe key) DO NOTHING RETURNING id`` in a dialect's words."""
+    return (insert(_deliveries)  # type: ignore[operator]
+            .on_conflict_do_nothing(index_elements=list(_DEDUPE_COLUMNS))
+            .returning(_deliveries.c.id))
+
+
+_INSERT_NEW = {"postgresql": _insert_new(postgresql.insert), "sqlite": _insert_new(sqlite.insert)}
 
 
 @dataclass(frozen=True)
@@ -51,14 +76,7 @@ def find_receiver(db: DbConnection, name: str) -> Receiver | None:
     """
     if "\x00" in name or len(name) > 100:  # no connection is called that; PostgreSQL cannot even compare it
         return None
-    # The secrets are read as their stored tokens and decrypted through the per-token cache: Fernet costs
-    # more than the rest of the lookup, and the storefront API credentials are never decrypted here.
-    row = db.execute(
-        select(_connections.c.id, _connections.c.platform, _connections.c.store_url,
-               type_coerce(_connections.c.webhook_secret, Text),
-               type_coerce(_connections.c.previous_webhook_secret, Text))
-        .where(_connections.c.name == name)
-    ).first()
+    row = db.execute(_FIND_RECEIVER, {"name": name}).first()
     if row is None:
         return None
     conn_id, platform, store_url, secret, previous = row
@@ -81,24 +99,14 @@ def store_delivery(db: DbConnection, receiver: Receiver, envelope: Envelope) -> 
     values = _row(receiver, envelope, state, error)
     # When the same event arrives twice at once, the second insert waits for the first and then does
     # nothing; the select below then sees the committed row.
-    new_id = db.execute(_insert_new(db.dialect.name, values)).scalar()
+    new_id = db.execute(_INSERT_NEW[db.dialect.name], values).scalar()
     if new_id is not None:
         return Stored(delivery_id=new_id, state=state, error=error)
-    found = db.execute(
-        select(_deliveries.c.id, _deliveries.c.state, _deliveries.c.error).where(
-            _deliveries.c.connection_id == receiver.connection_id,
-            _deliveries.c.dedupe_key == envelope.dedupe_key)
-    ).one()
+    found = db.execute(_FIND_STORED, {"connection_id": receiver.connection_id,
+                                      "dedupe_key": envelope.dedupe_key}).one()
     # An invalid delivery stays invalid for its retries: they get the same 400 and reason.
     return Stored(delivery_id=found.id, state="invalid" if found.state == "invalid" else "duplicate",
                   error=found.error)
-
-
-def _insert_new(dialect: str, values: dict[str, Any]) -> Insert:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (insert(_deliveries).values(**values)
-            .on_conflict_do_nothing(index_elements=list(_DEDUPE_COLUMNS))
-            .returning(_deliveries.c.id))
 
 
 def _row(receiver: Receiver, envelope: Envelope, state: str, error: str | None) -> dict[str, Any]:
