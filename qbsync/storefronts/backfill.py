@@ -35,7 +35,7 @@ from qbsync.queue import jobs, mappings
 from qbsync.queue.intake import coalesce_key, record_changed_many, record_id_of
 from qbsync.service.background import DispatchFailed
 from qbsync.service.runtime import Runtime, current
-from qbsync.storage.db import Database
+from qbsync.storage.db import Database, plan_with_values
 from qbsync.storage.models import Connection, PushRun, QueueJob, StorefrontRecord, utcnow
 from qbsync.storefronts.clients import StorefrontClient, client_for
 from qbsync.storefronts.http import StorefrontError, StorefrontUnavailable
@@ -468,6 +468,7 @@ def push_page(session: Session, connection: Connection, record_type: str, found:
     counts.skipped = len(counts.problems)
     if not entries:
         return counts
+    plan_with_values(session)
     preload_mappings(session, connection.id, entries)
     queued = queued_jobs(session, connection.id, record_type, (e.key for e in entries))
     known = known_records(session, connection.id, record_type, (e.record_id for e in entries))

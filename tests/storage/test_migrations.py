@@ -8,7 +8,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, text
 
 from qbsync.queue import intake
 from qbsync.storage.db import alembic_config, create_database
@@ -96,12 +96,17 @@ def test_sqlite_queues_orders_without_reading_the_queue_through_the_pick_index(r
             assert "ix_queue_jobs_pick" not in plan and "SCAN queue_jobs" not in plan, (statement, plan)
 
 
-def test_postgresql_plans_each_statement_with_its_values(runtime):
+
+def test_batch_transactions_plan_each_statement_with_its_values(runtime):
     """psycopg prepares repeated statements; a generic plan costed while the queue was small made a 50,000
-    order backfill read every queued job per page look-up (194/s falling to 65/s). Every pooled connection
-    must plan with the actual values."""
+    order backfill read every queued job per page look-up (194/s falling to 65/s). A backfill page's
+    transaction plans with the actual values; the next transaction is back to PostgreSQL's default."""
+    from qbsync.storage.db import plan_with_values
+
     if runtime.db.is_sqlite:
         pytest.skip("PostgreSQL's plan cache")
-    with runtime.db.engine.connect() as first, runtime.db.engine.connect() as second:
-        for conn in (first, second):
-            assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_custom_plan"
+    with runtime.db.transaction() as session:
+        plan_with_values(session)
+        assert session.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
+    with runtime.db.transaction() as session:
+        assert session.execute(text("SHOW plan_cache_mode")).scalar() == "auto"
