@@ -180,7 +180,17 @@ async def _run(options: dict[str, Any]) -> dict[str, Any]:
         "p50_ms": round(percentile(ms, 0.50) or 0, 2), "p90_ms": round(percentile(ms, 0.90) or 0, 2),
         "p99_ms": round(percentile(ms, 0.99) or 0, 2), "max_ms": round(max(ms), 2) if ms else None,
         "mean_ms": round(statistics.fmean(ms), 2) if ms else None,
+        "slowest_by_second_ms": _slowest_by_second(latencies, finished, start),
     }
+
+
+def _slowest_by_second(latencies: list[float], finished: list[float], start: float) -> list[float]:
+    """The slowest answer finished in each second of the run: shows whether slow answers come in bursts."""
+    slowest: dict[int, float] = {}
+    for latency, done in zip(latencies, finished, strict=True):
+        second = int(done - start)
+        slowest[second] = max(slowest.get(second, 0.0), latency)
+    return [round(slowest.get(s, 0.0) * 1000, 1) for s in range(max(slowest) + 1)] if slowest else []
 
 
 def run(options: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """Webhook ingest: signed deliveries per second and latency, server (PostgreSQL + Redis, gunicorn) and
 embedded default (``qbsync serve``, SQLite, in-process jobs).
 
-Each setup gets a fixed-rate run at the goal rate (latency p50/p99 at 500/s) and a closed-loop run (the
-most it sustains). The load generator is a separate process on the same machine, so on 2 cores it takes
-CPU from the server: the numbers are a floor. With Redis, the rq workers then drain what was received
-(processing throughput, reported separately; no worker runs during ingest).
+Each setup is warmed up, then gets fixed-rate runs (latency p50/p99: three at the goal's 500/s on the
+server; one at 50/s, a busy shop, on the embedded default) and a closed-loop run (the most it sustains).
+The load generator is a separate process on the same machine, so on 2 cores it takes CPU from the server:
+the numbers are a floor. With Redis, the rq workers then drain what was received (processing throughput,
+reported separately; no worker runs during ingest).
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ WEB_WORKERS, WEB_THREADS = 4, 3
 # A short closed-loop run before measuring: every worker opens its database and Redis connections and
 # fills its caches first, as a server that has been up for a while has.
 WARM_UP_SECONDS = 3.0
+# The 500/s run is repeated: on a shared 2-core machine its p99 varies from run to run, and one number
+# would hide that.
+FIXED_RATE_RUNS = 3
+# The embedded default serves one shop from its QuickBooks PC: its fixed-rate run is a busy shop's burst.
+EMBEDDED_RATE = 50
 GOALS = {"per_second": ">= 500 on 2 cores (PostgreSQL + Redis)", "p99_ms": "< 50 at 500/s"}
 
 
@@ -66,16 +72,18 @@ def _drain(stack: Stack, workers: int, limit_seconds: float = 60.0) -> dict[str,
             "per_second": round(processed / seconds, 1) if seconds else None, "states": states}
 
 
-def _measure(stack: Stack, setup: str, web_url: str, seed: int) -> list[dict[str, Any]]:
+def _measure(stack: Stack, setup: str, web_url: str, seed: int, rate: int = GOAL_RATE,
+             fixed_runs: int = 1) -> list[dict[str, Any]]:
     _load(web_url, seed + 100, None, 16, WARM_UP_SECONDS)
     runs = []
-    for rate, concurrency in ((GOAL_RATE, 32), (None, 16)):
-        result = _load(web_url, seed, rate, concurrency)
+    for fixed, concurrency in [(rate, 32)] * fixed_runs + [(None, 16)]:
+        result = _load(web_url, seed, fixed, concurrency)
         seed += 1
         result["setup"] = setup
         runs.append(result)
         print(f"  {setup}: {result['mode']}: {result['per_second']}/s, p50 {result['p50_ms']} ms, "
-              f"p99 {result['p99_ms']} ms, statuses {result['statuses']}")
+              f"p99 {result['p99_ms']} ms, statuses {result['statuses']}, slowest answer per second "
+              f"{result['slowest_by_second_ms']} ms")
     return runs
 
 
@@ -89,7 +97,7 @@ def run() -> dict[str, Any]:
             stack.add_connection()
             web = stack.gunicorn(workers=WEB_WORKERS, threads=WEB_THREADS)
             runs += _measure(stack, f"PostgreSQL + Redis, gunicorn {WEB_WORKERS} workers x {WEB_THREADS} "
-                                    "threads", web.url, 1)
+                                    "threads", web.url, 1, fixed_runs=FIXED_RATE_RUNS)
             drained = _drain(stack, workers=2)
             notes.append(f"rq processing after ingest: {drained['workers']} workers processed "
                          f"{drained['processed']} of {drained['received']} deliveries in "
@@ -106,7 +114,7 @@ def run() -> dict[str, Any]:
         stack.add_connection()
         web = stack.serve(threads=8)
         runs += _measure(stack, "embedded: qbsync serve (waitress 8 threads), SQLite, in-process jobs",
-                         web.url, 11)
+                         web.url, 11, rate=EMBEDDED_RATE)
         versions["database"] = ", ".join(v for v in (versions["database"], stack.database_version()) if v)
     info = machine.describe(versions["database"], versions["redis"])
     path = results.save(NAME, info, runs, GOALS, notes)
