@@ -99,11 +99,15 @@ class Dispatcher:
                     return
                 self._pending.add(key)
         try:
-            self.submit(job, *args)
+            future = self.submit(job, *args)
         except DispatchFailed:
             with contextlib.suppress(Exception):  # Redis is failing: the mark expires by itself
                 self._unmark(key)
             raise
+        if future is not None:
+            # In-process there is no expiry: however the run ended (even before it could call started),
+            # the next submit must queue a new one.
+            future.add_done_callback(lambda _: self._unmark(key))
 
     def started(self, key: str) -> None:
         """Called by a job queued with :meth:`submit_once` when it starts: the next submit queues anew."""

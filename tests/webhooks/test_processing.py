@@ -314,3 +314,24 @@ def test_a_delivery_claimed_by_a_run_that_died_is_retried_by_the_scheduler(runti
     again = kit.delivery(delivery_id)
     assert (again.state, again.attempts) == ("processed", 2)
     assert [j.record_id for j in kit.jobs_for("order")] == ["1000"]
+
+
+RUNS: list[str] = []
+
+
+def record_run(name: str) -> None:
+    """A background job for the test below: remembers that it ran."""
+    RUNS.append(name)
+
+
+def test_a_run_that_died_before_starting_does_not_block_the_next(config):
+    dispatcher = Dispatcher(config)
+    try:
+        # The job cannot even be imported, so it never calls started(): its mark must still go.
+        dispatcher.submit_once("qbsync.no_such_module:run", key="k")
+        dispatcher.shutdown(wait=True)
+        dispatcher.submit_once("tests.webhooks.test_processing:record_run", "second", key="k")
+        dispatcher.shutdown(wait=True)
+    finally:
+        dispatcher.shutdown(wait=True)
+    assert RUNS == ["second"]
