@@ -124,8 +124,8 @@ async def _run(options: dict[str, Any]) -> dict[str, Any]:
                 status, conn = type(exc).__name__, None
                 # The server closed an idle keep-alive connection before reading the request (gunicorn's
                 # keepalive timeout): send it again on a new connection, as HTTP clients do.
-                stale = isinstance(exc, ConnectionResetError | asyncio.IncompleteReadError) and not (
-                    isinstance(exc, asyncio.IncompleteReadError) and exc.partial)
+                stale = isinstance(exc, ConnectionResetError) or (
+                    isinstance(exc, asyncio.IncompleteReadError) and not exc.partial)
                 if not (reused and stale and attempt == 1):
                     break
         done = loop.time()

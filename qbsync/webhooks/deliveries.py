@@ -1,23 +1,25 @@
-"""Storing webhook deliveries: find the receiving connection, keep each event once, durably.
+"""Receiving webhook deliveries: find the receiving connection, check the signature, keep each event once.
 
-The receiver calls these inside one short transaction before it answers. They use SQLAlchemy Core, not
-the ORM: this is the hottest path in the service (hundreds of deliveries a second at a flash sale), and a
-delivery needs one row read and one row written, with the duplicate check done by the unique index
-(``INSERT … ON CONFLICT DO NOTHING``) instead of a query before the insert.
+The receiver calls :func:`receive` inside one short transaction before it answers. It uses SQLAlchemy
+Core, not the ORM: this is the hottest path in the service (hundreds of deliveries a second at a flash
+sale), and a delivery needs one row read and one row written, with the duplicate check done by the unique
+index (``INSERT … ON CONFLICT DO NOTHING``) instead of a query before the insert.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection as DbConnection
-from sqlalchemy import Insert, Text, bindparam, select, type_coerce
+from sqlalchemy import Text, bindparam, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 
 from qbsync.storage.encryption import decrypt_cached
 from qbsync.storage.models import Connection, WebhookDelivery, utcnow
-from qbsync.webhooks.envelope import Envelope
+from qbsync.webhooks.envelope import Envelope, is_woocommerce_ping, kept_headers, read_envelope
+from qbsync.webhooks.signatures import SIGNATURE_HEADERS, candidate_secrets, signature_matches
 
 _connections = Connection.__table__
 _deliveries = WebhookDelivery.__table__
@@ -39,14 +41,13 @@ _FIND_STORED = select(_deliveries.c.id, _deliveries.c.state, _deliveries.c.error
 )
 
 
-def _insert_new(insert: type[Insert] | object) -> Insert:
-    """``INSERT … ON CONFLICT (connection, dedupe key) DO NOTHING RETURNING id`` in a dialect's words."""
-    return (insert(_deliveries)  # type: ignore[operator]
-            .on_conflict_do_nothing(index_elements=list(_DEDUPE_COLUMNS))
-            .returning(_deliveries.c.id))
-
-
-_INSERT_NEW = {"postgresql": _insert_new(postgresql.insert), "sqlite": _insert_new(sqlite.insert)}
+# ``INSERT … ON CONFLICT (connection, dedupe key) DO NOTHING RETURNING id``, in each dialect's words.
+_INSERT_NEW = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(_deliveries)
+    .on_conflict_do_nothing(index_elements=list(_DEDUPE_COLUMNS))
+    .returning(_deliveries.c.id)
+    for dialect in (postgresql, sqlite)
+}
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,43 @@ class Stored:
     delivery_id: int
     state: str
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A delivery that was not stored: the HTTP status to answer and the reason the sender is told."""
+
+    status: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Pinged:
+    """WooCommerce's unsigned creation ping: answered, not stored."""
+
+
+def receive(db: DbConnection, platform: str, name: str, headers: Iterable[tuple[str, str]],
+            signature: str | None, body: bytes) -> Stored | Refused | Pinged:
+    """Store a delivery for connection ``name`` if ``signature`` proves its secret signed ``body``.
+
+    Runs in the caller's transaction. Raises :class:`~qbsync.storage.encryption.SecretKeyError` when the
+    connection's secret cannot be read; database errors propagate (the caller must not answer 200).
+    """
+    receiver = find_receiver(db, name)
+    if receiver is None:
+        return Refused(404, f"no connection named {name!r}")
+    if receiver.platform != platform:
+        return Refused(404, f"connection {name!r} is a {receiver.platform} connection: use "
+                            f"/webhooks/{receiver.platform}/{name}")
+    kept = kept_headers(platform, headers)
+    if platform == "woocommerce" and signature is None and is_woocommerce_ping(kept, body):
+        return Pinged()
+    if signature is None:
+        return Refused(401, f"missing {SIGNATURE_HEADERS[platform]} header")
+    if not signature_matches(body, signature, candidate_secrets(platform, receiver.secrets)):
+        return Refused(401, f"{SIGNATURE_HEADERS[platform]} does not match the body: check the webhook "
+                            f"secret of connection {name!r}")
+    return store_delivery(db, receiver, read_envelope(platform, kept, body, store_url=receiver.store_url))
 
 
 def find_receiver(db: DbConnection, name: str) -> Receiver | None:

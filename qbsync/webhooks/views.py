@@ -10,16 +10,13 @@ import logging
 from typing import Any, BinaryIO
 
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import Connection as DbConnection
 from sqlalchemy.exc import SQLAlchemyError
 
 from qbsync.connections import PLATFORMS
 from qbsync.service.runtime import Runtime
 from qbsync.storage.encryption import SecretKeyError
-from qbsync.webhooks import processing
-from qbsync.webhooks.deliveries import Stored, find_receiver, store_delivery
-from qbsync.webhooks.envelope import is_woocommerce_ping, kept_headers, read_envelope
-from qbsync.webhooks.signatures import SIGNATURE_HEADERS, candidate_secrets, signature_matches
+from qbsync.webhooks import deliveries, processing
+from qbsync.webhooks.signatures import SIGNATURE_HEADERS
 
 log = logging.getLogger(__name__)
 
@@ -46,42 +43,23 @@ def receive(platform: str, connection: str) -> Any:
     try:
         # One short transaction: find the connection, check the signature, store the delivery.
         with runtime.db.engine.begin() as db:
-            outcome = _verify_and_store(db, platform, connection, body)
+            outcome = deliveries.receive(db, platform, connection, request.headers.items(),
+                                        request.headers.get(SIGNATURE_HEADERS[platform]), body)
     except SQLAlchemyError:
         return _database_down()
     except SecretKeyError as exc:
         # A server setup problem, not the sender's: 503 so the storefront retries once it is fixed.
         log.error("webhook for %r refused: %s", connection, exc)
         return _refuse(503, f"the webhook secret of {connection!r} cannot be read: {exc}")
-    if not isinstance(outcome, Stored):
-        return outcome
-    stored = outcome
-    if stored.state == "invalid":
-        return jsonify(error=stored.error, delivery=stored.delivery_id), 400
-    if stored.state == "stored":
-        processing.announce(runtime)
-    return jsonify(status=stored.state, delivery=stored.delivery_id), 200
-
-
-def _verify_and_store(db: DbConnection, platform: str, connection: str, body: bytes) -> Stored | Any:
-    """Store the delivery if it is signed by ``connection``'s secret; else the refusal to answer."""
-    receiver = find_receiver(db, connection)
-    if receiver is None:
-        return _refuse(404, f"no connection named {connection!r}")
-    if receiver.platform != platform:
-        return _refuse(404, f"connection {connection!r} is a {receiver.platform} connection: use "
-                            f"/webhooks/{receiver.platform}/{connection}")
-    headers = kept_headers(platform, request.headers.items())
-    signature = request.headers.get(SIGNATURE_HEADERS[platform])
-    if platform == "woocommerce" and signature is None and is_woocommerce_ping(headers, body):
+    if isinstance(outcome, deliveries.Refused):
+        return _refuse(outcome.status, outcome.reason)
+    if isinstance(outcome, deliveries.Pinged):
         return jsonify(status="ok", message="ping received"), 200
-    if signature is None:
-        return _refuse(401, f"missing {SIGNATURE_HEADERS[platform]} header")
-    if not signature_matches(body, signature, candidate_secrets(platform, receiver.secrets)):
-        return _refuse(401, f"{SIGNATURE_HEADERS[platform]} does not match the body: check the webhook "
-                            f"secret of connection {connection!r}")
-    envelope = read_envelope(platform, headers, body, store_url=receiver.store_url)
-    return store_delivery(db, receiver, envelope)
+    if outcome.state == "invalid":
+        return jsonify(error=outcome.error, delivery=outcome.delivery_id), 400
+    if outcome.state == "stored":
+        processing.announce(runtime)
+    return jsonify(status=outcome.state, delivery=outcome.delivery_id), 200
 
 
 def _read_at_most(stream: BinaryIO, limit: int) -> bytes:

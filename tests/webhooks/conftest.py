@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from qbsync.storage.models import QueueJob, StorefrontRecord, WebhookDelivery
+from qbsync.webhooks.deliveries import Stored, receive
 from qbsync.webhooks.signatures import sign
 
 WOO_SECRET = "woo-webhook-secret"
@@ -83,6 +84,17 @@ class Kit:
     def compact(payload: dict[str, Any]) -> bytes:
         """A payload as a storefront sends it (compact JSON)."""
         return json.dumps(payload, separators=(",", ":")).encode()
+
+    def store_woo(self, payload: dict[str, Any], **header_options: Any) -> int:
+        """Receive a signed WooCommerce delivery for "woo" as the endpoint does, but without handing it to
+        background processing (as if the web process died right after the commit); its id."""
+        body = self.compact(payload)
+        headers = self.woo_headers(body, **header_options)
+        with self.runtime.db.engine.begin() as db:
+            stored = receive(db, "woocommerce", "woo", headers.items(), headers["X-WC-Webhook-Signature"],
+                             body)
+        assert isinstance(stored, Stored) and stored.state == "stored", stored
+        return stored.delivery_id
 
     def deliveries(self) -> list[WebhookDelivery]:
         with self.runtime.db.transaction() as session:

@@ -227,50 +227,34 @@ def test_delivery_that_keeps_failing_is_left_for_a_person(client, runtime, woo, 
 
 def test_scheduler_task_redispatches_left_behind_deliveries(runtime, woo, kit, storefront_dir):
     from qbsync.service import scheduler
-    from qbsync.webhooks.deliveries import find_receiver, store_delivery
-    from qbsync.webhooks.envelope import kept_headers, read_envelope
 
     # A delivery stored a minute ago whose hand-off never happened (the web process died after the commit).
-    body = kit.compact(_payload(storefront_dir, "woocommerce", "order.json"))
-    headers = kit.woo_headers(body)
-    envelope = read_envelope("woocommerce", kept_headers("woocommerce", headers.items()), body)
-    with runtime.db.engine.begin() as db:
-        stored = store_delivery(db, find_receiver(db, "woo"), envelope)
+    delivery_id = kit.store_woo(_payload(storefront_dir, "woocommerce", "order.json"))
     with runtime.db.transaction() as session:
-        session.execute(update(WebhookDelivery).where(WebhookDelivery.id == stored.delivery_id)
+        session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
                         .values(received_at=utcnow() - timedelta(minutes=1)))
 
     ran = scheduler.run_due(runtime, {})
     assert "redispatch-webhooks" in ran
     kit.finish_background()
-    assert kit.delivery(stored.delivery_id).state == "processed"
+    assert kit.delivery(delivery_id).state == "processed"
     assert [j.record_id for j in kit.jobs_for("order")] == ["727"]
 
 
 # -- bursts: one run takes many deliveries, two runs never share one ------------------------------------
 
 
-def _store_orders(runtime, kit, storefront_dir, count: int) -> list[int]:
+def _store_orders(kit, storefront_dir, count: int) -> list[int]:
     """Store ``count`` signed order deliveries (orders 1000, 1001, ...) without announcing them."""
-    from qbsync.webhooks.deliveries import find_receiver, store_delivery
-    from qbsync.webhooks.envelope import kept_headers, read_envelope
-
-    ids = []
-    with runtime.db.engine.begin() as db:
-        receiver = find_receiver(db, "woo")
-        for n in range(count):
-            body = kit.compact(_payload(storefront_dir, "woocommerce", "order.json", id=1000 + n,
-                                        number=str(1000 + n)))
-            headers = kit.woo_headers(body, delivery_id=str(5000 + n))
-            envelope = read_envelope("woocommerce", kept_headers("woocommerce", headers.items()), body)
-            ids.append(store_delivery(db, receiver, envelope).delivery_id)
-    return ids
+    return [kit.store_woo(_payload(storefront_dir, "woocommerce", "order.json", id=1000 + n,
+                                   number=str(1000 + n)), delivery_id=str(5000 + n))
+            for n in range(count)]
 
 
 def test_two_runs_at_once_process_every_delivery_exactly_once(runtime, woo, kit, storefront_dir):
     from concurrent.futures import ThreadPoolExecutor
 
-    ids = _store_orders(runtime, kit, storefront_dir, 40)
+    ids = _store_orders(kit, storefront_dir, 40)
     with ThreadPoolExecutor(2) as pool:
         runs = [pool.submit(processing.process_new, runtime.db, 1000) for _ in range(2)]
         done = [run.result() for run in runs]
@@ -283,7 +267,7 @@ def test_two_runs_at_once_process_every_delivery_exactly_once(runtime, woo, kit,
 
 
 def test_a_run_stops_at_its_limit_and_leaves_the_rest_for_the_next(runtime, woo, kit, storefront_dir):
-    ids = _store_orders(runtime, kit, storefront_dir, 7)
+    ids = _store_orders(kit, storefront_dir, 7)
     assert processing.process_new(runtime.db, limit=5) == 5
     states = [kit.delivery(i).state for i in ids]
     assert states == ["processed"] * 5 + ["stored"] * 2  # oldest first
@@ -301,7 +285,7 @@ def test_a_burst_through_the_receiver_is_processed_in_process(client, woo, kit, 
 
 
 def test_a_delivery_claimed_by_a_run_that_died_is_retried_by_the_scheduler(runtime, woo, kit, storefront_dir):
-    (delivery_id,) = _store_orders(runtime, kit, storefront_dir, 1)
+    (delivery_id,) = _store_orders(kit, storefront_dir, 1)
     # The run claimed it (counting the attempt) and its worker was killed before the commit of the work.
     with runtime.db.transaction() as session:
         session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
