@@ -20,6 +20,9 @@ worker_class = "gthread"
 timeout = 120
 graceful_timeout = 30
 keepalive = 5
+# Each worker touches a heartbeat file on every request: in memory, that is a few percent of a webhook's
+# CPU less than on disk (and a disk that stalls cannot make the arbiter think the worker hung).
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # Recycle workers now and then (a leak can never grow for ever), but rarely: a retiring worker drops its
 # keep-alive connections, which at 500 deliveries a second shows up as a latency spike.
 max_requests = 50000

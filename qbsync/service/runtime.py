@@ -31,7 +31,7 @@ def _after_fork_in_child() -> None:
     # rq forks a work horse per job: the child must not reuse the parent's pooled database connections
     # (two processes on one connection corrupt it; psycopg reports clashing prepared statements).
     if _current is not None:
-        _current.db.engine.dispose(close=False)
+        _current.db.dispose(close=False)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

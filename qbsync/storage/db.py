@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from qbsync.config import Config
@@ -21,6 +22,8 @@ from qbsync.storage import encryption
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MIGRATION_LOCK_KEY = 0x71_62_73_79_6E_63  # "qbsync"
 
+T = TypeVar("T")
+
 
 @dataclass
 class Database:
@@ -28,6 +31,9 @@ class Database:
 
     engine: Engine
     sessions: sessionmaker[Session]
+    # PostgreSQL only: a pool whose connections commit each statement on its own and are not pinged
+    # before use (see run_statements).
+    statement_engine: Engine | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -41,6 +47,27 @@ class Database:
             raise
         finally:
             session.close()
+
+    def run_statements(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` on a connection where each statement commits on its own, and return its result.
+
+        For the hottest path, storing a webhook delivery, whose one write is a single statement: on
+        PostgreSQL this saves the BEGIN, COMMIT and pre-use ping round trips (five become two), about a
+        third of the CPU a delivery costs. Instead of the ping, a connection found dead (the server
+        restarted since it was last used) is dropped with the rest of the pool and ``work`` runs once
+        more on a new one, so ``work`` must be safe to repeat. SQLite runs ``work`` in one transaction.
+        """
+        if self.statement_engine is None:
+            with self.engine.begin() as conn:
+                return work(conn)
+        try:
+            with self.statement_engine.connect() as conn:
+                return work(conn)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        with self.statement_engine.connect() as conn:
+            return work(conn)
 
     @property
     def is_sqlite(self) -> bool:
@@ -63,8 +90,11 @@ class Database:
             current = MigrationContext.configure(conn).get_current_revision()
         return current == script.get_current_head()
 
-    def dispose(self) -> None:
-        self.engine.dispose()
+    def dispose(self, close: bool = True) -> None:
+        """Drop the pooled connections; ``close=False`` in a forked child (they belong to the parent)."""
+        for engine in (self.engine, self.statement_engine):
+            if engine is not None:
+                engine.dispose(close=close)
 
 
 def plan_with_values(session: Session) -> None:
@@ -115,10 +145,12 @@ def create_database(url: str, **engine_kwargs: Any) -> Database:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     else:
-        engine_kwargs.setdefault("pool_pre_ping", True)
-        engine_kwargs.setdefault("pool_size", 10)
-        engine_kwargs.setdefault("max_overflow", 20)
-        engine = create_engine(url, **engine_kwargs)
+        engine = create_engine(url, **{"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20,
+                                       **engine_kwargs})
+        statements = create_engine(url, **{"pool_size": 5, "max_overflow": 20, **engine_kwargs,
+                                           "pool_pre_ping": False, "isolation_level": "AUTOCOMMIT"})
+        return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False),
+                        statement_engine=statements)
     return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
 
 

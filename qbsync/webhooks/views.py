@@ -41,10 +41,10 @@ def receive(platform: str, connection: str) -> Any:
         return _too_large(limit)
 
     try:
-        # One short transaction: find the connection, check the signature, store the delivery.
-        with runtime.db.engine.begin() as db:
-            outcome = deliveries.receive(db, platform, connection, request.headers.items(),
-                                        request.headers.get(SIGNATURE_HEADERS[platform]), body)
+        # Find the connection, check the signature, store the delivery: each a single statement.
+        headers, signature = request.headers.items(), request.headers.get(SIGNATURE_HEADERS[platform])
+        outcome = runtime.db.run_statements(
+            lambda db: deliveries.receive(db, platform, connection, headers, signature, body))
     except SQLAlchemyError:
         return _database_down()
     except SecretKeyError as exc:
