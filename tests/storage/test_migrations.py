@@ -96,7 +96,6 @@ def test_sqlite_queues_orders_without_reading_the_queue_through_the_pick_index(r
             assert "ix_queue_jobs_pick" not in plan and "SCAN queue_jobs" not in plan, (statement, plan)
 
 
-
 def test_batch_transactions_plan_each_statement_with_its_values(runtime):
     """psycopg prepares repeated statements; a generic plan costed while the queue was small made a 50,000
     order backfill read every queued job per page look-up (194/s falling to 65/s). A backfill page's

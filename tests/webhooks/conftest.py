@@ -90,9 +90,8 @@ class Kit:
         background processing (as if the web process died right after the commit); its id."""
         body = self.compact(payload)
         headers = self.woo_headers(body, **header_options)
-        with self.runtime.db.engine.begin() as db:
-            stored = receive(db, "woocommerce", "woo", headers.items(), headers["X-WC-Webhook-Signature"],
-                             body)
+        stored = self.runtime.db.run_statements(lambda db: receive(
+            db, "woocommerce", "woo", headers.items(), headers["X-WC-Webhook-Signature"], body))
         assert isinstance(stored, Stored) and stored.state == "stored", stored
         return stored.delivery_id
 
