@@ -113,11 +113,12 @@ def price_lines(store: Store, prefs: Preferences, lines: list[dict[str, Any]]) -
             line["RatePercent"] = price(percent)
         if qty is not None:
             line["Quantity"] = quantity(qty)
-        if "SalesTaxCodeRef" not in line:
+        if "SalesTaxCodeRef" not in line and prefs.using_sales_tax:
             code = item.data.get("SalesTaxCodeRef") if item is not None else None
-            line["SalesTaxCodeRef"] = (
-                dict(code) if isinstance(code, dict) else ref_to(store, prefs.non_taxable_code)
-            )
+            if isinstance(code, dict):
+                line["SalesTaxCodeRef"] = dict(code)
+            elif prefs.non_taxable_code:
+                line["SalesTaxCodeRef"] = ref_to(store, prefs.non_taxable_code)
         previous = amount
         out.append(line)
     return out
@@ -131,8 +132,59 @@ def _is_taxable(store: Store, code_ref: Any) -> bool:
 
 
 def compute_totals(store: Store, prefs: Preferences, kind: str, data: dict[str, Any]) -> Decimal:
-    """Set Subtotal, sales tax and the kind's total fields on ``data``; returns the total."""
+    """Set Subtotal, sales tax and the kind's total fields on ``data``; returns the total.
+
+    A US file taxes the taxable lines at the rate of the one sales tax item in the header; Canadian and
+    UK files tax each line by its code's sales tax item (GST, HST, VAT), summed per item and rounded once
+    per item (assumed). ``data["SalesTaxByItem"]`` keeps tax item ListID -> amount for the ledger.
+    """
     lines = data.get(f"{line_key(kind)}Ret", [])
+    subtotal = sum((decimal_of(line.get("Amount")) for line in lines), Decimal(0))
+    by_item: dict[str, Decimal] = {}
+    rate = Decimal(0)
+    if prefs.using_sales_tax and prefs.country == "US":
+        rate = _us_header_tax(store, prefs, data, lines, by_item)
+    elif prefs.using_sales_tax:
+        bases: dict[str, Decimal] = defaultdict(Decimal)
+        for line in lines:
+            code = _code_of(store, line.get("SalesTaxCodeRef"))
+            item_ref = code.data.get("ItemSalesTaxRef") if code is not None else None
+            if code is not None and is_true(code.data.get("IsTaxable")) and isinstance(item_ref, dict):
+                bases[item_ref["ListID"]] += decimal_of(line.get("Amount"))
+        for item_id, base in bases.items():
+            tax_item = store.get(("ItemSalesTax",), item_id)
+            item_rate = decimal_of(tax_item.data.get("TaxRate")) if tax_item is not None else Decimal(0)
+            by_item[item_id] = to_cent(base * item_rate / 100)
+    tax = sum(by_item.values(), Decimal(0))
+    total = subtotal + tax
+    data["Subtotal"] = money(subtotal)
+    if prefs.using_sales_tax:
+        data["SalesTaxPercentage"] = price(rate)
+        data["SalesTaxTotal"] = money(tax)
+    data["SalesTaxByItem"] = {k: money(v) for k, v in by_item.items() if v}
+    if kind == "Invoice":
+        applied = decimal_of(data.get("AppliedAmount"))  # payments so far, negative as QuickBooks shows
+        data["AppliedAmount"] = money(applied)
+        data["BalanceRemaining"] = money(total + applied)
+        data["IsPaid"] = "true" if total + applied <= 0 else "false"
+    else:
+        data["TotalAmount"] = money(total)
+    if kind == "CreditMemo":
+        used = decimal_of(data.get("CreditUsed"))
+        data["CreditRemaining"] = money(total - used)
+    return total
+
+
+def _code_of(store: Store, code_ref: Any) -> Record | None:
+    if not isinstance(code_ref, dict):
+        return None
+    return store.get(("SalesTaxCode",), code_ref.get("ListID", ""))
+
+
+def _us_header_tax(
+    store: Store, prefs: Preferences, data: dict[str, Any], lines: list[dict[str, Any]], by_item: dict
+) -> Decimal:
+    """US sales tax: the header's sales tax item rate on the taxable lines; returns the rate."""
     customer = None
     if isinstance(data.get("CustomerRef"), dict):
         customer = store.get(("Customer",), data["CustomerRef"]["ListID"])
@@ -144,33 +196,22 @@ def compute_totals(store: Store, prefs: Preferences, kind: str, data: dict[str, 
             data["ItemSalesTaxRef"] = ref_to(store, prefs.default_item_sales_tax)
     if "CustomerSalesTaxCodeRef" not in data:
         fallback = customer.data.get("SalesTaxCodeRef") if customer is not None else None
-        data["CustomerSalesTaxCodeRef"] = (
-            dict(fallback) if isinstance(fallback, dict) else ref_to(store, prefs.taxable_code)
-        )
+        if isinstance(fallback, dict):
+            data["CustomerSalesTaxCodeRef"] = dict(fallback)
+        elif prefs.taxable_code:
+            data["CustomerSalesTaxCodeRef"] = ref_to(store, prefs.taxable_code)
     rate = Decimal(0)
+    tax_item = None
     if isinstance(data.get("ItemSalesTaxRef"), dict):
         tax_item = store.get(("ItemSalesTax",), data["ItemSalesTaxRef"]["ListID"])
         rate = decimal_of(tax_item.data.get("TaxRate")) if tax_item is not None else Decimal(0)
-    subtotal = sum((decimal_of(line.get("Amount")) for line in lines), Decimal(0))
     taxable = sum(
         (decimal_of(line.get("Amount")) for line in lines if _is_taxable(store, line.get("SalesTaxCodeRef"))),
         Decimal(0),
     )
-    tax = to_cent(taxable * rate / 100) if _is_taxable(store, data["CustomerSalesTaxCodeRef"]) else Decimal(0)
-    total = subtotal + tax
-    data["Subtotal"] = money(subtotal)
-    data["SalesTaxPercentage"] = price(rate)
-    data["SalesTaxTotal"] = money(tax)
-    if kind == "Invoice":
-        applied = decimal_of(data.get("AppliedAmount"))  # payments so far, negative as QuickBooks shows
-        data["AppliedAmount"] = money(applied)
-        data["BalanceRemaining"] = money(total + applied)
-        data["IsPaid"] = "true" if total + applied <= 0 else "false"
-    else:
-        data["TotalAmount"] = money(total)
-    if kind == "CreditMemo":
-        data["CreditRemaining"] = money(total)
-    return total
+    if tax_item is not None and _is_taxable(store, data.get("CustomerSalesTaxCodeRef")):
+        by_item[tax_item.id] = to_cent(taxable * rate / 100)
+    return rate
 
 
 def txn_total(record: Record) -> Decimal:
