@@ -27,7 +27,14 @@ from typing import Any
 from lxml import etree
 
 from qbsync.qbxml.fields import Catalog
-from qbsync.simulator import company_features, company_host, company_lists, company_sales
+from qbsync.simulator import (
+    company_features,
+    company_host,
+    company_lists,
+    company_money,
+    company_sales,
+    ledger,
+)
 from qbsync.simulator.company_lists import Preferences, list_ret
 from qbsync.simulator.company_queries import Answer, QueryRunner
 from qbsync.simulator.company_schema import (
@@ -52,6 +59,7 @@ from qbsync.simulator.company_store import (
     decimal_of,
     is_txn_kind,
 )
+from qbsync.simulator.ledger import Books
 from qbsync.simulator.profiles import Profile, get_profile
 
 PARSE_ERROR_HRESULT = "0x80040400"
@@ -413,6 +421,12 @@ class QuickBooksCompany:
             record = company_sales.add_payment(store, prefs, payload, today)
         elif kind == "InventoryAdjustment" and suffix == "Add":
             record = company_sales.add_inventory_adjustment(store, payload, today)
+        elif kind == "ARRefundCreditCard" and suffix == "Add":
+            record = company_money.add_card_refund(store, prefs, payload, today)
+        elif kind == "Check" and suffix == "Add":
+            record = company_money.add_check(store, payload, today)
+        elif kind == "Deposit" and suffix == "Add":
+            record = company_money.add_deposit(store, prefs, payload, today)
         else:
             raise company_sales.unsupported(f"{request_type}Rq")
         return Answer(body={f"{kind}Ret": company_sales.txn_ret(store, record)})
@@ -435,7 +449,7 @@ class QuickBooksCompany:
                     "RefNumber": record.data.get("RefNumber"),
                 }
             )
-        record, deleted_at = company_sales.delete_txn(self.store, kind, txn_id)
+        record, deleted_at = company_sales.delete_txn(self.store, self.prefs, kind, txn_id)
         return Answer(
             body={
                 type_field: kind,
@@ -560,6 +574,22 @@ class QuickBooksCompany:
         if record is None:
             raise KeyError(item_name)
         return decimal_of(record["QuantityOnHand"])
+
+    def books(self, txn_ids: list[str] | None = None) -> Books:
+        """What QuickBooks' reports show (account balances, sales tax per agency, customers' open
+        balances and credits, stock), for the whole company or for the transactions ``txn_ids``."""
+        with self._lock:
+            records = None
+            if txn_ids is not None:
+                records = [r for r in (self.store.get(TXN_KINDS, i) for i in txn_ids) if r is not None]
+            return ledger.books(self.store, self.prefs, records)
+
+    def order_transactions(self, ref_number: str) -> list[dict[str, Any]]:
+        """The sales forms whose RefNumber is ``ref_number`` and every transaction linked to them
+        (payments, credits set, refunds paid from those credits, deposits), oldest first."""
+        with self._lock:
+            found = ledger.linked_transactions(self.store, ref_number)
+            return [{"kind": r.kind, **company_sales.txn_ret(self.store, r)} for r in found]
 
     def counts(self) -> dict[str, int]:
         """How many records of each kind the company holds."""
