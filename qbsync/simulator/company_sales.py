@@ -425,8 +425,12 @@ def get_for_mod(store: Store, kind: str, mod: dict[str, Any]) -> Record:
 def mod_sales_form(store: Store, prefs: Preferences, kind: str, mod: dict[str, Any]) -> Record:
     """Apply InvoiceMod/SalesReceiptMod/...: header fields sent replace, LineMods rebuild the lines.
 
-    As in QuickBooks, when any ``XxxLineMod`` is sent the lines not mentioned are deleted; TxnLineID -1
-    adds a line.
+    Source: Intuit "Modify delete and void requests and responses" (developer.intuit.com/app/developer/
+    qbdesktop/docs/develop/exploring-the-quickbooks-desktop-sdk/modify-delete-and-void-requests-and-
+    responses): a Mod without line aggregates changes the body only; "if the application touches any of
+    the line items ... any line item not specifically identified in a modify request will be deleted".
+    Intuit InvoiceMod reference: an existing line is named by its TxnLineID, "TxnLineID value set to -1"
+    adds a line. The lines come back in the order the Mod lists them.
     """
     record = get_for_mod(store, kind, mod)
     stem = line_key(kind)
