@@ -169,6 +169,8 @@ def test_canadian_tax_is_owed_to_the_receiver_general(clock: FakeClock) -> None:
 
 
 def test_a_foreign_currency_sale_is_booked_in_that_currency(clock: FakeClock) -> None:
+    """Assumed: the A/R account of a currency is named 'Accounts Receivable - EUR', the rate defaults to
+    the currency's, home amounts are rounded to the cent per posting."""
     company = QuickBooksCompany(profile="multicurrency", clock=clock)
     one(company, customer_add("Zoe", extra="<CurrencyRef><FullName>Euro</FullName></CurrencyRef>"))
     one(company, inventory_item("MUG", "5"))

@@ -118,7 +118,9 @@ def test_host_and_preferences_answer_the_profile(
     assert prefs.findtext("AccountingPreferences/IsUsingClassTracking") == class_tracking
 
 
-def test_service_company_has_no_sales_tax_preferences() -> None:
+def test_assumed_a_company_with_sales_tax_off_reports_no_sales_tax_preferences() -> None:
+    """Assumed: PreferencesRet leaves SalesTaxPreferences out (the XSD makes it optional) when sales
+    tax is off."""
     prefs = preferences(QuickBooksCompany(profile="service"))
     assert prefs.find("SalesTaxPreferences") is None
     assert prefs.find("MultiCurrencyPreferences") is None
