@@ -266,3 +266,13 @@ def test_assumed_a_refund_check_needs_an_accounts_receivable_line(clock: FakeClo
     )
     assert status(ask(company, check))[0] == 3180
     assert company.transactions("Check") == []
+
+
+def test_assumed_a_vendor_named_by_a_sales_tax_item_is_a_tax_agency(clock: FakeClock) -> None:
+    """Assumed: VendorRet/IsTaxAgency (XSD) is true for the vendors sales tax items name, so the first
+    session can list the tax agencies."""
+    company = QuickBooksCompany(profile="retail", clock=clock)
+    ok(company, "<VendorAddRq><VendorAdd><Name>Paper Supplier</Name></VendorAdd></VendorAddRq>")
+    rs = ok(company, "<VendorQueryRq/>")
+    agencies = {v.findtext("Name"): v.findtext("IsTaxAgency") for v in rs.findall("VendorRet")}
+    assert agencies == {"State Department of Revenue": "true", "Paper Supplier": "false"}

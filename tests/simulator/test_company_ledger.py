@@ -196,3 +196,14 @@ def test_a_home_currency_customer_on_a_multicurrency_file_uses_the_home_receivab
     rs = one(company, sales_add("Invoice", "Sam", [sales_line("Invoice", "MUG", "1")], "U1"))
     assert rs.findtext("InvoiceRet/CurrencyRef/FullName") == "US Dollar"
     assert rs.findtext("InvoiceRet/ARAccountRef/FullName") == "Accounts Receivable"
+
+
+def test_opening_stock_is_valued_from_total_value(retail: QuickBooksCompany) -> None:
+    """Intuit InvoiceAdd reference: an item added with quantity on hand and its total value."""
+    add = inventory_item("TEE", "4").replace(
+        "</QuantityOnHand>", "</QuantityOnHand><TotalValue>30.00</TotalValue>"
+    )
+    one(retail, add)
+    assert retail.books().inventory_value["TEE"] == Decimal("30.00")
+    one(retail, sales_add("SalesReceipt", "Ann", [sales_line("SalesReceipt", "TEE", "1")], "1008"))
+    assert retail.books().inventory_value["TEE"] == Decimal("22.50")  # 3 left at 7.50 each

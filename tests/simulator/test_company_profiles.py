@@ -251,3 +251,20 @@ def test_a_saved_company_remembers_its_profile(tmp_path, clock: FakeClock) -> No
     assert again.find("Customer", "Ada") is not None
     with pytest.raises(ValueError, match="profile 'uk', not 'retail'"):
         QuickBooksCompany.open(path, profile="retail", clock=clock)
+
+
+@pytest.mark.parametrize("profile", NEW_PROFILES)
+@pytest.mark.parametrize(
+    "kind", ["Account", "PaymentMethod", "SalesTaxCode", "ItemSalesTax", "Vendor", "Currency"]
+)
+def test_the_first_session_reads_exactly_what_the_setup_made(profile: str, kind: str) -> None:
+    company = QuickBooksCompany(profile=profile)
+    wanted = set(PROFILES[profile].seeded(kind))
+    request = "<ItemQueryRq/>" if kind == "ItemSalesTax" else f"<{kind}QueryRq/>"
+    rs = ask(company, request)
+    if not wanted:
+        # nothing of that kind: no match (1), or refused when the feature is off (3250)
+        assert status(rs)[0] in (1, 3250) or not rs.findall(f"{kind}Ret")
+        return
+    assert status(rs)[0] == 0
+    assert {r.findtext("Name") for r in rs.findall(f"{kind}Ret")} == wanted
