@@ -24,7 +24,7 @@ import copy
 from decimal import Decimal
 from typing import Any
 
-from qbsync.simulator.company_lists import Preferences, ref_to
+from qbsync.simulator.company_lists import Preferences, ref_to, special_account
 from qbsync.simulator.company_store import (
     Record,
     StatusError,
@@ -158,9 +158,9 @@ def add_card_refund(store: Store, prefs: Preferences, add: dict[str, Any], today
 
     currency_defaults(store, prefs, "ARRefundCreditCard", data)
     if "RefundFromAccountRef" not in data:
-        data["RefundFromAccountRef"] = ref_to(store, prefs.undeposited_funds)
+        data["RefundFromAccountRef"] = special_account(store, prefs, "undeposited_funds")
     if "ARAccountRef" not in data:
-        data["ARAccountRef"] = ref_to(store, prefs.ar_account)
+        data["ARAccountRef"] = special_account(store, prefs, "ar_account")
     data["TotalAmount"] = money(sum((a for _, a in planned), Decimal(0)))
     record = store.create("ARRefundCreditCard", data)
     rets = []

@@ -12,7 +12,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from qbsync.simulator.company_lists import Preferences, ref_to
+from qbsync.simulator.company_lists import Preferences, ref_to, special_account
 from qbsync.simulator.company_money import (
     link,
     plan_set_credits,
@@ -365,7 +365,7 @@ def currency_defaults(store: Store, prefs: Preferences, kind: str, data: dict[st
 
 def _receivable_for(store: Store, prefs: Preferences, currency: Record) -> str:
     if currency.id == prefs.home_currency:
-        return prefs.ar_account
+        return special_account(store, prefs, "ar_account")["ListID"]
     for account in store.all(("Account",)):
         ref = account.data.get("CurrencyRef")
         is_receivable = account.data.get("AccountType") == "AccountsReceivable"
@@ -392,9 +392,9 @@ def _fill_header_defaults(
     if not data.get("RefNumber") and kind != "ReceivePayment":
         data["RefNumber"] = _next_ref_number(store, kind)
     if kind in ("Invoice", "CreditMemo") and "ARAccountRef" not in data:
-        data["ARAccountRef"] = ref_to(store, prefs.ar_account)
+        data["ARAccountRef"] = special_account(store, prefs, "ar_account")
     if kind == "SalesReceipt" and "DepositToAccountRef" not in data:
-        data["DepositToAccountRef"] = ref_to(store, prefs.undeposited_funds)
+        data["DepositToAccountRef"] = special_account(store, prefs, "undeposited_funds")
     if kind in _HAS_SHIP_DATE:
         data.setdefault("DueDate", data["TxnDate"])
         data.setdefault("ShipDate", data["TxnDate"])
@@ -546,9 +546,9 @@ def add_payment(store: Store, prefs: Preferences, add: dict[str, Any], today: st
     data.setdefault("TxnDate", today)
     currency_defaults(store, prefs, "ReceivePayment", data)
     if "ARAccountRef" not in data:
-        data["ARAccountRef"] = ref_to(store, prefs.ar_account)
+        data["ARAccountRef"] = special_account(store, prefs, "ar_account")
     if "DepositToAccountRef" not in data:
-        data["DepositToAccountRef"] = ref_to(store, prefs.undeposited_funds)
+        data["DepositToAccountRef"] = special_account(store, prefs, "undeposited_funds")
     data["TotalAmount"] = money(total)
     data["UnusedPayment"] = money(total - used)
     data["UnusedCredits"] = "0.00"

@@ -34,10 +34,12 @@ ASSUMED_INDUSTRY_NAME = (
     f"assumed name: {INTUIT_INTERVIEW}; the exact names of that recommended list were not found, so this "
     "name is assumed (chosen to differ from qbsync's defaults)"
 )
-SYSTEM_ACCOUNTS = (
-    "QuickBooks Pro course glossary (www.quia.com/jg/2218385list.html): 'Inventory Asset and Cost of Goods "
-    "Sold: system default accounts QuickBooks Pro looks for when an inventory part item is set up'; "
-    "'Uncategorized Income/Expenses: created by QuickBooks Pro as an offsetting amount'"
+AUTO_CREATED = (
+    "QuickBooks book chapter 'Automatically Created Accounts' (keepautomation.com/arc/237/49/): Accounts "
+    "Receivable is established the first time you create an invoice, Undeposited Funds the first time you "
+    "receive a payment and do not deposit it, Inventory Asset and Cost of Goods Sold the first time you "
+    "add an inventory item, Uncategorized Income/Expense for opening balances on the accrual basis; "
+    "SpecialAccountType values from the qbXML 13.0 XSD"
 )
 SALES_TAX_PAYABLE = (
     "QuickBooks help 'Using the Sales Tax Payable register' (dx.198449.com/qq2/quickbookstgz.zip): every "
@@ -45,9 +47,8 @@ SALES_TAX_PAYABLE = (
     "see how much you owe each tax agency'"
 )
 SPECIAL_ACCOUNTS = (
-    "assumed: accounts QuickBooks creates itself as soon as the feature is used (Accounts Receivable on the "
-    "first invoice, Undeposited Funds on the first payment, Opening Balance Equity on the first opening "
-    "balance); their SpecialAccountType values are from the qbXML 13.0 XSD"
+    "assumed: accounts QuickBooks makes on first use (Accounts Payable on the first bill, Opening Balance "
+    "Equity on the first opening balance) or at setup (Retained Earnings); SpecialAccountType from the XSD"
 )
 ASSUMED_BANK = "assumed: the interview's 'add your bank account' step; the name is the merchant's"
 ASSUMED_PAYMENT_METHODS = (
@@ -85,12 +86,14 @@ class Seed:
     """One list element the setup creates: its kind, its ``XxxAdd`` data, and why it is there.
 
     ``role`` names the preference that points at it (``ar_account``, ``taxable_code``...), if any.
+    ``first_use``: QuickBooks makes it only when a transaction first needs it (not at setup).
     """
 
     kind: str
     data: dict[str, Any]
     source: str
     role: str = ""
+    first_use: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,15 +116,21 @@ class Profile:
     sources: dict[str, str] = field(default_factory=dict)
 
     def seeded(self, kind: str) -> list[str]:
-        """Names of the records of ``kind`` the setup creates."""
-        return [str(seed.data["Name"]) for seed in self.seeds if seed.kind == kind]
+        """Names of the records of ``kind`` the setup creates (not those made on first use)."""
+        return [str(seed.data["Name"]) for seed in self.seeds if seed.kind == kind and not seed.first_use]
+
+    def first_use_seed(self, role: str) -> Seed | None:
+        """The record QuickBooks makes for ``role`` (``ar_account``...) the first time it is needed."""
+        return next((seed for seed in self.seeds if seed.role == role and seed.first_use), None)
 
 
-def _account(name: str, account_type: str, source: str, special: str = "", role: str = "") -> Seed:
+def _account(
+    name: str, account_type: str, source: str, special: str = "", role: str = "", first_use: bool = False
+) -> Seed:
     data: dict[str, Any] = {"Name": name, "AccountType": account_type}
     if special:
         data["SpecialAccountType"] = special
-    return Seed("Account", data, source, role)
+    return Seed("Account", data, source, role, first_use)
 
 
 def _payment_methods() -> tuple[Seed, ...]:
@@ -142,29 +151,35 @@ def _payment_methods() -> tuple[Seed, ...]:
     )
 
 
-def _common_accounts(bank: str, receivable: str = "Accounts Receivable", payable: str = "Accounts Payable"):
+def _common_accounts(
+    bank: str, receivable: str = "Accounts Receivable", payable: str = "Accounts Payable"
+) -> tuple[Seed, ...]:
     return (
         _account(bank, "Bank", ASSUMED_BANK),
-        _account(receivable, "AccountsReceivable", SPECIAL_ACCOUNTS, "AccountsReceivable", "ar_account"),
+        _account(receivable, "AccountsReceivable", AUTO_CREATED, "AccountsReceivable", "ar_account", True),
         _account(
             "Undeposited Funds",
             "OtherCurrentAsset",
-            SPECIAL_ACCOUNTS,
+            AUTO_CREATED,
             "UndepositedFunds",
             "undeposited_funds",
+            True,
         ),
-        _account(payable, "AccountsPayable", SPECIAL_ACCOUNTS, "AccountsPayable"),
-        _account("Opening Balance Equity", "Equity", SPECIAL_ACCOUNTS, "OpeningBalanceEquity"),
+        _account(payable, "AccountsPayable", SPECIAL_ACCOUNTS, "AccountsPayable", first_use=True),
+        _account(
+            "Opening Balance Equity", "Equity", SPECIAL_ACCOUNTS, "OpeningBalanceEquity", first_use=True
+        ),
         _account("Retained Earnings", "Equity", SPECIAL_ACCOUNTS, "RetainedEarnings"),
-        _account("Uncategorized Income", "Income", SYSTEM_ACCOUNTS, "UncategorizedIncome"),
-        _account("Uncategorized Expenses", "Expense", SYSTEM_ACCOUNTS, "UncategorizedExpenses"),
+        _account("Uncategorized Income", "Income", AUTO_CREATED, "UncategorizedIncome", first_use=True),
+        _account("Uncategorized Expenses", "Expense", AUTO_CREATED, "UncategorizedExpenses", first_use=True),
     )
 
 
 def _inventory_accounts() -> tuple[Seed, ...]:
+    # made with the first inventory item; the merchant who turned inventory on has items, so they exist
     return (
-        _account("Inventory Asset", "OtherCurrentAsset", SYSTEM_ACCOUNTS, "InventoryAssets"),
-        _account("Cost of Goods Sold", "CostOfGoodsSold", SYSTEM_ACCOUNTS, "CostOfGoodsSold"),
+        _account("Inventory Asset", "OtherCurrentAsset", AUTO_CREATED, "InventoryAssets"),
+        _account("Cost of Goods Sold", "CostOfGoodsSold", AUTO_CREATED, "CostOfGoodsSold"),
     )
 
 

@@ -79,18 +79,39 @@ def test_a_merchants_company_has_none_of_our_default_names(profile: str) -> None
     assert items.isdisjoint(our_items)
 
 
+def special_accounts(company: QuickBooksCompany) -> dict[str, str]:
+    found = (company.find("Account", n) for n in names(company, "Account"))
+    return {a["SpecialAccountType"]: a["Name"] for a in found if a and a.get("SpecialAccountType")}
+
+
 def test_retail_keeps_the_accounts_quickbooks_itself_creates() -> None:
     company = QuickBooksCompany(profile="retail")
-    special = {
-        a["SpecialAccountType"]: a["Name"]
-        for a in (company.find("Account", n) for n in names(company, "Account"))
-        if a and a.get("SpecialAccountType")
-    }
+    special = special_accounts(company)
     assert special["SalesTaxPayable"] == "Sales Tax Payable"
     assert special["InventoryAssets"] == "Inventory Asset"
     assert special["CostOfGoodsSold"] == "Cost of Goods Sold"
-    assert special["UndepositedFunds"] == "Undeposited Funds"
     assert "PayPal" not in names(company, "PaymentMethod")
+
+
+def test_receivable_and_undeposited_funds_appear_with_the_first_sale_that_needs_them() -> None:
+    """A/R with the first invoice, Undeposited Funds with the first payment not deposited (source:
+    'Automatically Created Accounts', profiles.AUTO_CREATED)."""
+    company = QuickBooksCompany(profile="uk")
+    assert {"AccountsReceivable", "UndepositedFunds"}.isdisjoint(special_accounts(company))
+    ask(company, customer_add("Ada"))
+    item = (
+        "<ItemServiceAddRq><ItemServiceAdd><Name>Fix</Name><SalesOrPurchase><Price>5.00</Price>"
+        "<AccountRef><FullName>Sales</FullName></AccountRef></SalesOrPurchase></ItemServiceAdd></ItemServiceAddRq>"
+    )
+    assert status(ask(company, item))[0] == 0
+    assert status(ask(company, sales_add("Invoice", "Ada", [sales_line("Invoice", "Fix", "1")])))[0] == 0
+    assert special_accounts(company)["AccountsReceivable"] == "Trade Debtors"
+    assert "UndepositedFunds" not in special_accounts(company)
+    assert (
+        status(ask(company, sales_add("SalesReceipt", "Ada", [sales_line("SalesReceipt", "Fix", "1")])))[0]
+        == 0
+    )
+    assert special_accounts(company)["UndepositedFunds"] == "Undeposited Funds"
 
 
 @pytest.mark.parametrize(
