@@ -60,7 +60,10 @@ def test_a_job_page_shows_record_dependencies_attempts_and_the_explained_answer(
 
     page = text_of(signed_in.get(f"/queue/{customer.id}"))
     assert "Status 3100" in page and "Name already in use" in page  # qbsync.qbxml.status.explain
-    assert "What to do:" in page
+    # The "Last answer from QuickBooks" card explains the code in plain words and says what to do.
+    last_answer = page.split("Last answer from QuickBooks", 1)[1]
+    assert "3100 · Name already in use" in last_answer
+    assert "What to do: Map the store record to the existing QuickBooks record" in last_answer
     assert f"#{order.id} Order #1001" in page  # waiting on this job
     assert f"CustomerAddRq · {customer.id}.1 3100 Name already in use already in use park" in page
     assert "<Name>Jane Doe</Name>" in page  # the last qbXML sent

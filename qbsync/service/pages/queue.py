@@ -194,7 +194,7 @@ def show(job_id: int) -> Any:
             dependencies=jobs.dependencies(session, job), dependents=jobs.dependents(session, job),
             attempts=[(a, e, explain_status(a.status_code)) for a, e in attempts],
             last_request=masker.xml(job.last_request_xml), last_response=masker.xml(job.last_response_xml),
-            explanation=explain_status(job.last_status_code), allowed=allowed_actions(job),
+            status_help=explain_status(job.last_status_code), allowed=allowed_actions(job),
         )
     preview = None
     if job.state in PREVIEWABLE:
