@@ -178,3 +178,20 @@ def test_unknown_jobs_and_actions_are_404(signed_in, conn, add_job):
     assert signed_in.get("/queue/999999").status_code == 404
     job = add_job(conn.id)
     assert post(signed_in, f"/queue/{job.id}/explode").status_code == 404
+
+
+def test_retry_on_a_job_waiting_behind_a_parked_one_says_what_it_still_waits_on(
+        signed_in, conn, add_job, runtime):
+    item = add_job(conn.id, kind="item", label="Item WIDGET-1", state="parked")
+    customer = add_job(conn.id, kind="customer", label="Jane Doe", state="waiting")
+    order = add_job(conn.id, label="Order #1001", state="waiting")
+    with runtime.db.transaction() as session:
+        session.add(JobDependency(job_id=customer.id, depends_on_id=item.id))
+        session.add(JobDependency(job_id=order.id, depends_on_id=customer.id))
+    post(signed_in, f"/queue/{order.id}/retry")
+    assert _state(runtime, order.id) == "waiting"
+    assert flashes(signed_in)[-1] == (
+        "error", f"Job #{order.id} cannot go yet: it waits on parked job #{item.id} (Item WIDGET-1); "
+                 "fix, retry or release that job first.")
+    post(signed_in, f"/queue/{item.id}/retry")  # the job at the root really is queued again
+    assert flashes(signed_in)[-1] == ("ok", f"Job #{item.id} queued to retry now.")

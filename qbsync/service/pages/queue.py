@@ -222,6 +222,20 @@ def _act(session: Session, job: QueueJob, action: str) -> str | None:
     return None
 
 
+def _still_waiting(session: Session, job: QueueJob) -> str | None:
+    """After a retry: why the job still cannot be sent (it waits on another job), or None."""
+    if job.state != "waiting":
+        return None
+    blocker = jobs.root_blocker(session, job)
+    if blocker is None:
+        return None
+    what = blocker.label or blocker.record_id or blocker.kind.replace("_", " ")
+    text = f"it waits on {blocker.state.replace('_', ' ')} job #{blocker.id} ({what})"
+    if blocker.state in ("parked", "held"):
+        text += "; fix, retry or release that job first"
+    return text
+
+
 @blueprint.post("/<int:job_id>/<action>")
 def act(job_id: int, action: str) -> Any:
     """Retry now, hold, release or remove one job."""
@@ -232,8 +246,11 @@ def act(job_id: int, action: str) -> Any:
         if job is None:
             abort(404, description=f"There is no queue job #{job_id}.")
         error = _act(session, job, action)
+        still_waiting = _still_waiting(session, job) if not error and action in ("retry", "release") else None
     if error:
         flash(f"Could not do that: {error}.", "error")
+    elif still_waiting:
+        flash(f"Job #{job_id} cannot go yet: {still_waiting}.", "error")
     else:
         flash(f"Job #{job_id} {ACTIONS[action][1]}.", "ok")
     return redirect(safe_next(request.form.get("next")) if request.form.get("next")
