@@ -164,8 +164,8 @@ def test_absurd_numbers_in_the_address_and_search_are_handled(signed_in, conn, a
     huge = "9" * 30  # beyond any database integer
     assert signed_in.get(f"/queue/{huge}").status_code == 404
     assert post(signed_in, f"/queue/{huge}/hold").status_code == 404
-    last_page = signed_in.get(f"/queue?page={huge}")
-    assert last_page.status_code == 200 and "Order #7001" not in text_of(last_page)
+    last_page = signed_in.get(f"/queue?page={huge}", follow_redirects=True)  # past the end: the last page
+    assert last_page.status_code == 200 and "Order #7001" in text_of(last_page)
     for text in (huge, "#" + huge, "\u00b2"):  # "²" is a digit to str.isdigit but not to int()
         searched = signed_in.get("/queue", query_string={"q": text})
         assert searched.status_code == 200 and "Order #7001" not in text_of(searched)
@@ -195,3 +195,14 @@ def test_retry_on_a_job_waiting_behind_a_parked_one_says_what_it_still_waits_on(
                  "fix, retry or release that job first.")
     post(signed_in, f"/queue/{item.id}/retry")  # the job at the root really is queued again
     assert flashes(signed_in)[-1] == ("ok", f"Job #{item.id} queued to retry now.")
+
+
+def test_a_page_past_the_end_shows_the_last_page(signed_in, conn, add_job):
+    for n in range(55):
+        add_job(conn.id, label=f"Order #{5000 + n}", record_id=str(5000 + n))
+    response = signed_in.get("/queue?state=open&page=6")
+    assert response.status_code == 302 and response.headers["Location"] == "/queue?state=open&page=2"
+    page = text_of(signed_in.get(response.headers["Location"]))
+    assert "Page 2 of 2" in page and "Order #5054" in page
+    log_page = signed_in.get("/log?page=9")  # the log has one (empty) page
+    assert log_page.status_code == 302 and log_page.headers["Location"] == "/log"

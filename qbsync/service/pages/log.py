@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,7 @@ from qbsync.service.pages.lookup import (
     connection_or_404,
     connection_secrets,
     explain_status,
+    page_count,
     page_number,
     runtime,
 )
@@ -137,7 +138,9 @@ def index() -> Any:
         names = {c.id: c.name for c in connections}
         maskers = {c.id: Masker.of(connection_secrets(c)) for c in connections}
         notes = {s.id: maskers[s.connection_id].text(s.last_error or s.result or "") for s in sessions}
-        pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+        pages = page_count(total, PAGE_SIZE)
+        if search.page > pages:  # past the end: show the last page instead
+            return redirect(url_for("log.index", **search.args(page=pages)))
         return render_template(
             "log/index.html", search=search, connections=connections, names=names, sessions=sessions,
             notes=notes, rows=[(a, e, j, explain_status(a.status_code)) for a, e, j in rows], total=total,

@@ -34,6 +34,11 @@ def page_number(raw: Any) -> int:
     return min(max(1, page), MAX_PAGE)
 
 
+def page_count(total: int | None, size: int) -> int:
+    """How many pages ``total`` rows fill (at least one, so an empty list still has its page)."""
+    return max(1, ((total or 0) + size - 1) // size)
+
+
 def connection_or_404(session: Session, name: str) -> Connection:
     """The connection called ``name``, or a 404 page."""
     conn = session.scalar(select(Connection).where(Connection.name == name))

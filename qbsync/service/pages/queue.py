@@ -20,6 +20,7 @@ from qbsync.service.pages.lookup import (
     connection_secrets,
     explain_status,
     latest_qbxml_version,
+    page_count,
     page_number,
     runtime,
 )
@@ -120,7 +121,9 @@ def index() -> Any:
         connections = all_connections(session)
         names = {c.id: c.name for c in connections}
         kinds = session.scalars(select(QueueJob.kind).distinct().order_by(QueueJob.kind)).all()
-        pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+        pages = page_count(total, PAGE_SIZE)
+        if flt.page > pages:  # past the end (a stale link, rows removed): show the last page instead
+            return redirect(url_for("queue.index", **flt.args(page=pages)))
         return render_template("queue/index.html", jobs=rows, total=total, flt=flt, pages=pages,
                                connections=connections, names=names, kinds=kinds, states=STATES,
                                actions=ACTIONS, here=request.full_path)
