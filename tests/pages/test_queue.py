@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from qbsync.queue import handlers, jobs
-from qbsync.storage.models import JobDependency, QueueJob
+from qbsync.storage.models import IdMapping, JobDependency, QueueJob
 from tests.pages.conftest import flashes, post, text_of
 
 
@@ -206,3 +206,21 @@ def test_a_page_past_the_end_shows_the_last_page(signed_in, conn, add_job):
     assert "Page 2 of 2" in page and "Order #5054" in page
     log_page = signed_in.get("/log?page=9")  # the log has one (empty) page
     assert log_page.status_code == 302 and log_page.headers["Location"] == "/log"
+
+
+def test_search_finds_accented_names_in_any_case_e_mail_addresses_and_quickbooks_names(
+        signed_in, conn, add_job, runtime):
+    add_job(conn.id, kind="customer", record_type="customer", record_id="41", label="Émile Zola",
+            payload={"email": "emile@example.com"})
+    add_job(conn.id, kind="order", record_type="order", record_id="901", label="Order #1901",
+            payload={"number": "1901", "email": "jane.roe@example.org"})
+    add_job(conn.id, kind="customer", record_type="customer", record_id="42", label="John Smith", payload={})
+    with runtime.db.transaction() as session:
+        session.add(IdMapping(connection_id=conn.id, record_type="customer", storefront_id="42",
+                              qb_type="Customer", qb_id="80000042-1", qb_name="Smith, John (Wholesale)"))
+    assert "Émile Zola" in text_of(signed_in.get("/queue", query_string={"q": "émile"}))
+    assert "Émile Zola" in text_of(signed_in.get("/queue", query_string={"q": "ÉMILE"}))
+    by_mail = text_of(signed_in.get("/queue", query_string={"q": "JANE.ROE@example"}))
+    assert "Order #1901" in by_mail and "Émile Zola" not in by_mail
+    by_qb_name = text_of(signed_in.get("/queue", query_string={"q": "(wholesale)"}))
+    assert "John Smith" in by_qb_name and "Order #1901" not in by_qb_name

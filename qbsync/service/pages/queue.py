@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, or_, select
+from sqlalchemy import Text, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from qbsync.queue import jobs
@@ -26,7 +26,7 @@ from qbsync.service.pages.lookup import (
 )
 from qbsync.service.pages.xmlview import Masker
 from qbsync.service.security import safe_next
-from qbsync.storage.models import Connection, Exchange, JobAttempt, QueueJob, utcnow
+from qbsync.storage.models import Connection, Exchange, IdMapping, JobAttempt, QueueJob, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,17 @@ def query_jobs(session: Session, flt: QueueFilter) -> tuple[list[QueueJob], int]
         stmt = stmt.where(QueueJob.kind == flt.kind)
     if flt.text:
         like = f"%{flt.text}%"
-        conditions = [QueueJob.label.ilike(like), QueueJob.record_id == flt.text, QueueJob.reason.ilike(like)]
+        conditions = [
+            QueueJob.label.ilike(like), QueueJob.record_id == flt.text, QueueJob.reason.ilike(like),
+            # The buyer's e-mail and name live in the record itself.
+            cast(QueueJob.payload, Text).ilike(like),
+            # The QuickBooks name the record is linked to (customer FullName, item name, RefNumber).
+            exists(select(IdMapping.id).where(
+                IdMapping.connection_id == QueueJob.connection_id,
+                IdMapping.record_type == QueueJob.record_type,
+                IdMapping.storefront_id == QueueJob.record_id,
+                IdMapping.qb_name.ilike(like))),
+        ]
         number = flt.text.lstrip("#")
         # isdecimal, not isdigit ("²" is a digit int() refuses); 18 digits always fit a 64-bit id.
         if number.isdecimal() and len(number) <= 18:
