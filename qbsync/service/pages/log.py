@@ -15,6 +15,7 @@ from qbsync.service.pages.lookup import (
     all_connections,
     connection_or_404,
     connection_secrets,
+    error_answers_filter,
     explain_status,
     page_count,
     page_number,
@@ -39,6 +40,7 @@ class LogSearch:
     record: str = ""
     order: str = ""
     status: int | None = None
+    only_errors: bool = False
     date_from: date | None = None
     date_to: date | None = None
     page: int = 1
@@ -47,9 +49,10 @@ class LogSearch:
 
     @classmethod
     def from_args(cls, args: Any) -> LogSearch:
-        raw = {k: args.get(k, "").strip() for k in ("connection", "record", "order", "status", "from", "to")}
+        raw = {k: args.get(k, "").strip()
+               for k in ("connection", "record", "order", "status", "errors", "from", "to")}
         found = cls(connection=raw["connection"], record=raw["record"], order=raw["order"].lstrip("#"),
-                    raw=raw)
+                    only_errors=raw["errors"] == "1", raw=raw)
         if raw["status"]:
             try:
                 found.status = int(raw["status"])
@@ -103,6 +106,8 @@ def search_attempts(session: Session, search: LogSearch, connection_id: int | No
                               QueueJob.record_id == search.order))
     if search.status is not None:
         stmt = stmt.where(JobAttempt.status_code == search.status)
+    if search.only_errors:
+        stmt = stmt.where(error_answers_filter())
     start, end = search.time_range()
     if start is not None:
         stmt = stmt.where(JobAttempt.created_at >= start)
