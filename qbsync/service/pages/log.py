@@ -165,8 +165,8 @@ def session(session_id: int) -> Any:
                                             .order_by(Exchange.seq)))
         failures = dict(db_session.execute(
             select(JobAttempt.exchange_id, func.count()).join(Exchange, Exchange.id == JobAttempt.exchange_id)
-            .where(Exchange.session_id == session_id, JobAttempt.status_code.is_not(None),
-                   JobAttempt.status_code != 0)
+            # Errors only: a look-up that finds nothing (statusCode 1, severity Info) is an ordinary answer.
+            .where(Exchange.session_id == session_id, error_answers_filter())
             .group_by(JobAttempt.exchange_id)
         ).all())
         masker = Masker.of(connection_secrets(conn))
