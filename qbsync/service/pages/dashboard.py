@@ -151,3 +151,10 @@ def index() -> Any:
 def https_warnings() -> list[str]:
     """'https is not configured' when people and the Web Connector reach us over plain http remotely."""
     return [f"https is not configured: {text}" for text in url_warnings(qbwc_url())]
+
+
+@blueprint.get("/support")
+def support() -> Any:
+    """The .qwc file's AppSupport page: public (the Web Connector opens it without signing in), so it names
+    no store and no connection; a bookkeeper follows it to sign in and see the last sync."""
+    return render_template("support.html")
