@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 from qbsync.service.pages.charts import daily_bars, last_days
-from qbsync.storage.models import utcnow
+from qbsync.storage.models import JobDependency, utcnow
 from tests.pages.conftest import text_of
 
 
@@ -93,3 +93,15 @@ def test_the_dashboard_shows_the_last_session_that_did_work_and_groups_errors_by
     assert link == f"/log?connection={conn.name}&errors=1&from={since}"
     log_page = text_of(signed_in.get(link))
     assert "(7)" in log_page  # the link opens the error answers only
+
+
+def test_jobs_blocked_behind_a_parked_one_count_as_needing_attention(signed_in, conn, add_job, runtime):
+    item = add_job(conn.id, kind="item", label="Item WIDGET-1", state="parked", reason="no price")
+    customer = add_job(conn.id, kind="customer", label="Jane Doe", state="waiting")
+    order = add_job(conn.id, label="Order #1001", state="waiting")
+    with runtime.db.transaction() as session:
+        session.add(JobDependency(job_id=customer.id, depends_on_id=item.id))
+        session.add(JobDependency(job_id=order.id, depends_on_id=customer.id))
+    response = signed_in.get("/")
+    assert "1 job needs attention. 2 more wait behind it. See the sync errors" in text_of(response)
+    assert 'href="/errors">See the sync errors' in response.get_data(as_text=True)

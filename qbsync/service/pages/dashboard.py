@@ -11,6 +11,7 @@ from flask import Blueprint, render_template, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from qbsync.queue.causes import parked_causes
 from qbsync.queue.jobs import counts_by_state
 from qbsync.qwc.qwcfile import url_warnings
 from qbsync.service.pages.charts import BarChart, daily_bars, last_days
@@ -40,6 +41,7 @@ class ConnectionHealth:
     counts: dict[str, int]
     error_answers: int
     parked: int
+    blocked: int  # jobs waiting, directly or not, on a parked job: they need the same person
     recent_errors: list[ErrorCause]
     chart: BarChart
     warnings: list[tuple[str, str, str]] = field(default_factory=list)  # (text, link, link label)
@@ -102,8 +104,11 @@ def health_of(session: Session, conn: Connection, now: datetime) -> ConnectionHe
     days = last_days(now.date(), CHART_DAYS)
     start = datetime.combine(days[0], datetime.min.time())
     chart = daily_bars(synced_per_day(session, conn.id, start), days)
+    blocked = (sum(g.waiting_behind for g in parked_causes(session, conn.id))
+               if counts.get("parked") else 0)
     health = ConnectionHealth(connection=conn, last_session=last, counts=counts, error_answers=error_answers,
-                              parked=counts.get("parked", 0), recent_errors=recent_errors, chart=chart)
+                              parked=counts.get("parked", 0), blocked=blocked, recent_errors=recent_errors,
+                              chart=chart)
     health.warnings = warnings_for(health, now)
     health.last_working_session = working
     if working is not None and working.result:
@@ -131,8 +136,10 @@ def warnings_for(health: ConnectionHealth, now: datetime) -> list[tuple[str, str
                       url_for("log.session", session_id=last.id), "See the session"))
     if health.parked:
         noun = "job needs" if health.parked == 1 else "jobs need"
-        found.append((f"{health.parked} {noun} attention.",
-                      url_for("queue.index", connection=conn.name, state="parked"), "Open them"))
+        behind = (f" {health.blocked} more wait{'s' if health.blocked == 1 else ''} behind "
+                  f"{'it' if health.parked == 1 else 'them'}." if health.blocked else "")
+        found.append((f"{health.parked} {noun} attention.{behind}", url_for("errors.index"),
+                      "See the sync errors"))
     return found
 
 
