@@ -224,3 +224,24 @@ def test_search_finds_accented_names_in_any_case_e_mail_addresses_and_quickbooks
     assert "Order #1901" in by_mail and "Émile Zola" not in by_mail
     by_qb_name = text_of(signed_in.get("/queue", query_string={"q": "(wholesale)"}))
     assert "John Smith" in by_qb_name and "Order #1901" not in by_qb_name
+
+
+def test_bulk_actions_can_act_on_all_matching_jobs_not_only_the_page(signed_in, conn, add_job, runtime):
+    parked = [add_job(conn.id, label=f"Order #{6000 + n}", state="parked") for n in range(55)]
+    pending = add_job(conn.id, label="Order #7000", state="pending")
+    page = text_of(signed_in.get("/queue?state=parked"))
+    assert "all 55 matching" in page and "Page 1 of 2" in page
+    post(signed_in, "/queue/bulk", {"action": "hold", "all_matching": "1", "state": "parked",
+                                    "next": "/queue?state=parked"})
+    assert {_state(runtime, job.id) for job in parked} == {"held"}
+    assert _state(runtime, pending.id) == "pending"  # outside the filter: untouched
+    assert ("ok", "55 jobs held.") in flashes(signed_in)
+
+
+def test_remove_warns_about_the_jobs_that_wait_on_it(signed_in, conn, add_job, runtime):
+    customer = add_job(conn.id, kind="customer", label="Jane Doe", state="parked")
+    order = add_job(conn.id, label="Order #1001", state="waiting")
+    with runtime.db.transaction() as session:
+        session.add(JobDependency(job_id=order.id, depends_on_id=customer.id))
+    body = signed_in.get(f"/queue/{customer.id}").get_data(as_text=True)
+    assert (f"1 job waits on it and will go ahead without it: #{order.id} Order #1001." in body)

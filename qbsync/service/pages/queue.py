@@ -89,6 +89,15 @@ class QueueFilter:
 
 def query_jobs(session: Session, flt: QueueFilter) -> tuple[list[QueueJob], int]:
     """The page of jobs matching ``flt`` and how many match in all."""
+    stmt = matching(session, flt)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(QueueJob.priority, QueueJob.id)
+                           .offset((flt.page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
+    return list(rows), total
+
+
+def matching(session: Session, flt: QueueFilter) -> Any:
+    """SELECT of every job matching ``flt`` (all pages)."""
     stmt = select(QueueJob)
     if flt.connection:
         stmt = stmt.where(QueueJob.connection_id == connection_or_404(session, flt.connection).id)
@@ -116,10 +125,7 @@ def query_jobs(session: Session, flt: QueueFilter) -> tuple[list[QueueJob], int]
         if number.isdecimal() and len(number) <= 18:
             conditions.append(QueueJob.id == int(number))
         stmt = stmt.where(or_(*conditions))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(QueueJob.priority, QueueJob.id)
-                           .offset((flt.page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
-    return list(rows), total
+    return stmt
 
 
 @blueprint.get("")
@@ -278,13 +284,17 @@ def bulk() -> Any:
     if action not in ACTIONS:
         flash("Choose what to do with the ticked jobs.", "error")
         return redirect(back)
+    everything = request.form.get("all_matching") == "1"
     ids = sorted({int(v) for v in request.form.getlist("job_id") if v.isdecimal() and len(v) <= 18})
-    if not ids:
+    if not ids and not everything:
         flash("Tick at least one job first.", "error")
         return redirect(back)
     done, errors = 0, []
     with runtime().db.transaction() as session:
-        for job in session.scalars(select(QueueJob).where(QueueJob.id.in_(ids)).order_by(QueueJob.id)):
+        # "All N matching": the list's filter again, every page of it, not only the ticked rows.
+        chosen = (matching(session, QueueFilter.from_args(request.form)) if everything
+                  else select(QueueJob).where(QueueJob.id.in_(ids)))
+        for job in session.scalars(chosen.order_by(QueueJob.id)):
             error = _act(session, job, action)
             if error:
                 errors.append(error)
