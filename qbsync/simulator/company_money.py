@@ -24,6 +24,7 @@ import copy
 from decimal import Decimal
 from typing import Any
 
+from qbsync.simulator.company_currency import currency_defaults
 from qbsync.simulator.company_lists import Preferences, ref_to, special_account
 from qbsync.simulator.company_store import (
     Record,
@@ -154,8 +155,6 @@ def add_card_refund(store: Store, prefs: Preferences, add: dict[str, Any], today
             raise invalid_amount("RefundAmount", amount, "The refund is more than the credit available.")
         planned.append((credit, amount))
     data.setdefault("TxnDate", today)
-    from qbsync.simulator.company_sales import currency_defaults  # company_sales imports this module
-
     currency_defaults(store, prefs, "ARRefundCreditCard", data)
     if "RefundFromAccountRef" not in data:
         data["RefundFromAccountRef"] = special_account(store, prefs, "undeposited_funds")

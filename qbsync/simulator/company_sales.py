@@ -12,6 +12,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+from qbsync.simulator.company_currency import currency_defaults
 from qbsync.simulator.company_lists import Preferences, ref_to, special_account
 from qbsync.simulator.company_money import (
     link,
@@ -43,9 +44,6 @@ from qbsync.simulator.ledger import customer_balances as ledger_balances
 
 # Sales forms that post: they move QuantityOnHand (down, or up for a credit memo).
 QOH_SIGN = {"Invoice": -1, "SalesReceipt": -1, "CreditMemo": 1}
-
-# Customer transactions that post to an A/R account.
-RECEIVABLE_KINDS = ("Invoice", "CreditMemo", "ReceivePayment", "ARRefundCreditCard")
 
 # Kinds that carry DueDate/ShipDate defaults and printing flags.
 _HAS_SHIP_DATE = ("Invoice", "SalesReceipt", "SalesOrder", "CreditMemo")
@@ -339,49 +337,6 @@ def add_sales_form(store: Store, prefs: Preferences, kind: str, add: dict[str, A
     record = store.create(kind, data)
     apply_inventory(store, record, +1)
     return record
-
-
-def currency_defaults(store: Store, prefs: Preferences, kind: str, data: dict[str, Any]) -> None:
-    """On a multicurrency file a customer transaction is in the customer's currency (the XSD has no
-    CurrencyRef on InvoiceAdd & co, only on the customer), at the currency's exchange rate unless the
-    request gives one, against the A/R account of that currency (QuickBooks keeps one A/R account per
-    currency; its name "Accounts Receivable - CAD" is assumed)."""
-    if not prefs.multicurrency or not isinstance(data.get("CustomerRef"), dict):
-        return
-    customer = store.get(("Customer",), data["CustomerRef"]["ListID"])
-    currency_ref = customer.data.get("CurrencyRef") if customer is not None else None
-    currency_id = currency_ref["ListID"] if isinstance(currency_ref, dict) else prefs.home_currency
-    currency = store.get(("Currency",), currency_id)
-    if currency is None:
-        return
-    data["CurrencyRef"] = ref_to(store, currency.id)
-    if currency.id == prefs.home_currency:
-        data["ExchangeRate"] = "1"
-    else:
-        data.setdefault("ExchangeRate", str(currency.data.get("ExchangeRate", "1")))
-    if kind in RECEIVABLE_KINDS and "ARAccountRef" not in data:
-        data["ARAccountRef"] = ref_to(store, _receivable_for(store, prefs, currency))
-
-
-def _receivable_for(store: Store, prefs: Preferences, currency: Record) -> str:
-    if currency.id == prefs.home_currency:
-        return special_account(store, prefs, "ar_account")["ListID"]
-    for account in store.all(("Account",)):
-        ref = account.data.get("CurrencyRef")
-        is_receivable = account.data.get("AccountType") == "AccountsReceivable"
-        if is_receivable and isinstance(ref, dict) and ref.get("ListID") == currency.id:
-            return account.id
-    data = {
-        "Name": f"Accounts Receivable - {currency.data.get('CurrencyCode', currency.data.get('Name'))}",
-        "AccountType": "AccountsReceivable",
-        "SpecialAccountType": "AccountsReceivable",
-        "CurrencyRef": {"ListID": currency.id},
-        "Balance": "0.00",
-        "TotalBalance": "0.00",
-        "IsActive": "true",
-    }
-    store.resolve_refs(data, "Account")
-    return store.create("Account", data).id
 
 
 def _fill_header_defaults(

@@ -276,3 +276,24 @@ def test_assumed_a_vendor_named_by_a_sales_tax_item_is_a_tax_agency(clock: FakeC
     rs = ok(company, "<VendorQueryRq/>")
     agencies = {v.findtext("Name"): v.findtext("IsTaxAgency") for v in rs.findall("VendorRet")}
     assert agencies == {"State Department of Revenue": "true", "Paper Supplier": "false"}
+
+
+def test_assumed_voiding_a_deposited_sale_leaves_undeposited_funds_short(clock: FakeClock) -> None:
+    """Assumed: voiding a sales receipt that was already deposited keeps the deposit, so Undeposited
+    Funds goes below zero (what a cancellation must never do to a deposited sale)."""
+    company = QuickBooksCompany(profile="retail", clock=clock)
+    ok(company, customer_add("Ann"))
+    ok(company, inventory_add("Mug").replace("Merchandise Sales", "Sales"))
+    receipt = ok(
+        company, sales_add("SalesReceipt", "Ann", [sales_line("SalesReceipt", "Mug", "1", tax_code="Non")])
+    )
+    txn_id = receipt.findtext("SalesReceiptRet/TxnID")
+    ok(
+        company,
+        "<DepositAddRq><DepositAdd><DepositToAccountRef><FullName>Checking</FullName></DepositToAccountRef>"
+        f"<DepositLineAdd><PaymentTxnID>{txn_id}</PaymentTxnID></DepositLineAdd></DepositAdd></DepositAddRq>",
+    )
+    ok(company, f"<TxnVoidRq><TxnVoidType>SalesReceipt</TxnVoidType><TxnID>{txn_id}</TxnID></TxnVoidRq>")
+    accounts = company.books().accounts
+    assert accounts["Undeposited Funds"] == Decimal("-10.00")
+    assert accounts["Checking"] == Decimal("10.00")
