@@ -332,12 +332,13 @@ class QuickBooksCompany:
             )
 
     def _check_regional_schema(self, root: etree._Element) -> None:
-        """A Canadian or UK QuickBooks cannot parse a US-only element (assumed; company_features)."""
+        """A QuickBooks cannot parse another edition's elements: a US header sales tax item in a Canadian or
+        UK file, IsTaxIncluded in a US one (assumed; company_features)."""
         messages = root.find("QBXMLMsgsRq")
         for request in messages if messages is not None else ():
             if not isinstance(request.tag, str):
                 continue
-            element = company_features.us_only_element(self.prefs, request.tag[:-2], element_data(request))
+            element = company_features.foreign_element(self.prefs, request.tag[:-2], element_data(request))
             if element is not None:
                 raise QbxmlRequestRejected(
                     PARSE_ERROR_HRESULT,

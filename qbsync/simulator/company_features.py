@@ -25,6 +25,8 @@ CURRENCY_ELEMENTS = ("CurrencyRef", "ExchangeRate")
 # Elements of sales forms that only the US edition has: the header sales tax item (Canadian and UK
 # tax comes from each line's code). Assumed; see the module docstring.
 US_ONLY_SALES_ELEMENTS = ("ItemSalesTaxRef",)
+# ... and the Canadian/UK ones a US file lacks: amounts that include tax.
+REGIONAL_SALES_ELEMENTS = ("IsTaxIncluded",)
 
 
 def feature_off(what: str) -> StatusError:
@@ -72,15 +74,15 @@ def check_request(prefs: Preferences, request_type: str, data: dict[str, Any]) -
                 raise feature_off(f"multicurrency is off in this company's preferences: {element}")
 
 
-def us_only_element(prefs: Preferences, request_type: str, data: dict[str, Any]) -> str | None:
-    """The US-only element a Canadian or UK company's schema would not parse in this request, if any."""
-    if prefs.country == "US":
-        return None
+def foreign_element(prefs: Preferences, request_type: str, data: dict[str, Any]) -> str | None:
+    """The element of another country's edition this company's regional schema would not parse (a US
+    header sales tax item in a Canadian or UK file, IsTaxIncluded in a US one), if any."""
+    foreign = US_ONLY_SALES_ELEMENTS if prefs.country != "US" else REGIONAL_SALES_ELEMENTS
     for kind in SALES_KINDS:
         if request_type in (f"{kind}Add", f"{kind}Mod"):
             body = data.get(request_type)
             if isinstance(body, dict):
-                for name in US_ONLY_SALES_ELEMENTS:
+                for name in foreign:
                     if name in body:
                         return f"{request_type}/{name}"
     return None

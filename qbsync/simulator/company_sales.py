@@ -160,6 +160,11 @@ def compute_totals(store: Store, prefs: Preferences, kind: str, data: dict[str, 
     A US file taxes the taxable lines at the rate of the one sales tax item in the header; Canadian and
     UK files tax each line by its code's sales tax item (GST, HST, VAT), summed per item and rounded once
     per item (assumed). ``data["SalesTaxByItem"]`` keeps tax item ListID -> amount for the ledger.
+
+    ``IsTaxIncluded`` true (Canadian and UK files; the element is in the XSD) means the line amounts
+    include the tax: each item's tax is base x rate / (100 + rate), Subtotal is net of it, the total is
+    the sum of the lines, and ``data["TaxShareByLine"]`` spreads each item's tax over its lines so the
+    books credit income net (assumed).
     """
     lines = [line for line in data.get(f"{line_key(kind)}Ret", []) if not _is_subtotal(store, line)]
     subtotal = sum((decimal_of(line.get("Amount")) for line in lines), Decimal(0))
@@ -168,16 +173,11 @@ def compute_totals(store: Store, prefs: Preferences, kind: str, data: dict[str, 
     if prefs.using_sales_tax and prefs.country == "US":
         rate = _us_header_tax(store, prefs, data, lines, by_item)
     elif prefs.using_sales_tax:
-        bases: dict[str, Decimal] = defaultdict(Decimal)
-        for line in lines:
-            code = _code_of(store, line.get("SalesTaxCodeRef"))
-            item_ref = code.data.get("ItemSalesTaxRef") if code is not None else None
-            if code is not None and is_true(code.data.get("IsTaxable")) and isinstance(item_ref, dict):
-                bases[item_ref["ListID"]] += decimal_of(line.get("Amount"))
-        for item_id, base in bases.items():
-            tax_item = store.get(("ItemSalesTax",), item_id)
-            item_rate = decimal_of(tax_item.data.get("TaxRate")) if tax_item is not None else Decimal(0)
-            by_item[item_id] = to_cent(base * item_rate / 100)
+        inclusive = is_true(data.get("IsTaxIncluded", "false"))
+        shares = _line_code_tax(store, lines, inclusive, by_item)
+        if inclusive:
+            data["TaxShareByLine"] = {k: money(v) for k, v in shares.items() if v}
+            subtotal -= sum(by_item.values(), Decimal(0))
     tax = sum(by_item.values(), Decimal(0))
     total = subtotal + tax
     data["Subtotal"] = money(subtotal)
@@ -196,6 +196,34 @@ def compute_totals(store: Store, prefs: Preferences, kind: str, data: dict[str, 
         used = decimal_of(data.get("CreditUsed"))
         data["CreditRemaining"] = money(total - used)
     return total
+
+
+def _line_code_tax(
+    store: Store, lines: list[dict[str, Any]], inclusive: bool, by_item: dict[str, Decimal]
+) -> dict[str, Decimal]:
+    """Canadian/UK tax: each line's code names its sales tax item; fills ``by_item`` and returns each
+    line's share of the tax (TxnLineID -> amount; the last line of an item takes the rounding)."""
+    members: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for line in lines:
+        code = _code_of(store, line.get("SalesTaxCodeRef"))
+        item_ref = code.data.get("ItemSalesTaxRef") if code is not None else None
+        if code is not None and is_true(code.data.get("IsTaxable")) and isinstance(item_ref, dict):
+            members[item_ref["ListID"]].append(line)
+    shares: dict[str, Decimal] = {}
+    for item_id, group in members.items():
+        tax_item = store.get(("ItemSalesTax",), item_id)
+        rate = decimal_of(tax_item.data.get("TaxRate")) if tax_item is not None else Decimal(0)
+        base = sum((decimal_of(line.get("Amount")) for line in group), Decimal(0))
+        by_item[item_id] = to_cent(base * rate / (100 + rate) if inclusive else base * rate / 100)
+        left = by_item[item_id]
+        for index, line in enumerate(group):
+            amount = decimal_of(line.get("Amount"))
+            share = (
+                left if index == len(group) - 1 else to_cent(by_item[item_id] * amount / base if base else 0)
+            )
+            shares[str(line.get("TxnLineID", index))] = share
+            left -= share
+    return shares
 
 
 def _is_subtotal(store: Store, line: dict[str, Any]) -> bool:

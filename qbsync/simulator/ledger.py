@@ -123,13 +123,16 @@ def postings(store: Store, record: Record) -> list[Posting]:
             out.append(Posting(_ref_id(data, "DepositToAccountRef"), sign * total))
         else:
             out.append(Posting(_ref_id(data, "ARAccountRef"), sign * total, customer))
+        shares = data.get("TaxShareByLine")
+        included: dict[str, Any] = shares if isinstance(shares, dict) else {}  # tax inside line amounts
         for line in as_list(data.get(f"{kind}LineRet")):
             item = _line_item(store, line)
             if item is None or item.kind == "ItemSubtotal":
                 continue
             account = tax_payable_account(store) if item.kind == "ItemSalesTax" else item_account(item)
             override = _ref_id(line, "OverrideItemAccountRef")
-            out.append(Posting(override or account or "", -sign * decimal_of(line.get("Amount"))))
+            amount = decimal_of(line.get("Amount")) - decimal_of(included.get(str(line.get("TxnLineID"))))
+            out.append(Posting(override or account or "", -sign * amount))
         tax = decimal_of(data.get("SalesTaxTotal"))
         if tax:
             out.append(Posting(tax_payable_account(store), -sign * tax))
