@@ -19,8 +19,9 @@ FEATURE_OFF = 3250
 FEATURE_OFF_MESSAGE = "This feature is not enabled or not available in this version of QuickBooks. ({what})"
 
 INVENTORY_REQUESTS = ("ItemInventoryAdd", "ItemInventoryAssemblyAdd", "InventoryAdjustmentAdd")
-SALES_TAX_REQUESTS = ("ItemSalesTaxAdd", "ItemSalesTaxGroupAdd", "SalesTaxCodeAdd")
-SALES_TAX_ELEMENTS = ("ItemSalesTaxRef", "SalesTaxCodeRef", "CustomerSalesTaxCodeRef")
+# With sales tax off the codes Tax and Non still exist and QuickBooks gives every sale Non (Intuit
+# SalesTaxCodeAdd reference); only sales tax items are refused (assumed).
+SALES_TAX_REQUESTS = ("ItemSalesTaxAdd", "ItemSalesTaxGroupAdd")
 CURRENCY_ELEMENTS = ("CurrencyRef", "ExchangeRate")
 # Elements of sales forms that only the US edition has: the header sales tax item (Canadian and UK
 # tax comes from each line's code). Assumed; see the module docstring.
@@ -57,21 +58,14 @@ def check_request(prefs: Preferences, request_type: str, data: dict[str, Any]) -
     """Raise 3250 when the company's preferences leave off what ``request_type`` needs."""
     if not prefs.using_inventory and request_type in INVENTORY_REQUESTS:
         raise feature_off(f"inventory is off in this company's preferences: {request_type}")
-    if not prefs.using_sales_tax and (
-        request_type in SALES_TAX_REQUESTS or request_type == "SalesTaxCodeQuery"
-    ):
+    if not prefs.using_sales_tax and request_type in SALES_TAX_REQUESTS:
         raise feature_off(f"sales tax is off in this company's preferences: {request_type}")
     if not prefs.multicurrency and request_type in ("CurrencyAdd", "CurrencyQuery", "CurrencyMod"):
         raise feature_off(f"multicurrency is off in this company's preferences: {request_type}")
-    if request_type.endswith(("Add", "Mod")):
-        if not prefs.using_sales_tax:
-            element = _mentions(data, SALES_TAX_ELEMENTS)
-            if element:
-                raise feature_off(f"sales tax is off in this company's preferences: {element}")
-        if not prefs.multicurrency:
-            element = _mentions(data, CURRENCY_ELEMENTS)
-            if element:
-                raise feature_off(f"multicurrency is off in this company's preferences: {element}")
+    if request_type.endswith(("Add", "Mod")) and not prefs.multicurrency:
+        element = _mentions(data, CURRENCY_ELEMENTS)
+        if element:
+            raise feature_off(f"multicurrency is off in this company's preferences: {element}")
 
 
 def foreign_element(prefs: Preferences, request_type: str, data: dict[str, Any]) -> str | None:

@@ -136,7 +136,10 @@ def price_lines(store: Store, prefs: Preferences, lines: list[dict[str, Any]]) -
             line["RatePercent"] = price(percent)
         if qty is not None:
             line["Quantity"] = quantity(qty)
-        if "SalesTaxCodeRef" not in line and prefs.using_sales_tax:
+        if not prefs.using_sales_tax and prefs.non_taxable_code:
+            # "QuickBooks will assign the default non-taxable sales-tax code to all sales" (Intuit)
+            line["SalesTaxCodeRef"] = ref_to(store, prefs.non_taxable_code)
+        elif "SalesTaxCodeRef" not in line:
             code = item.data.get("SalesTaxCodeRef") if item is not None else None
             if isinstance(code, dict):
                 line["SalesTaxCodeRef"] = dict(code)

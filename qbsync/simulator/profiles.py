@@ -50,6 +50,13 @@ SPECIAL_ACCOUNTS = (
     "assumed: accounts QuickBooks makes on first use (Accounts Payable on the first bill, Opening Balance "
     "Equity on the first opening balance) or at setup (Retained Earnings); SpecialAccountType from the XSD"
 )
+INTUIT_TAX_CODES = (
+    "Intuit SalesTaxCodeAdd reference (developer.intuit.com/app/developer/qbdesktop/docs/api-reference/"
+    "qbdesktop/salestaxcodeadd): 'Two general codes, which can be modified but not deleted, appear on the "
+    "sales-tax code list by default' (non-taxable and taxable); 'If the \"Do You Charge Sales Tax?\" "
+    "preference within QuickBooks is set to No, QuickBooks will assign the default non-taxable sales-tax "
+    "code to all sales'; names Tax/Non as in the real capture"
+)
 ASSUMED_BANK = "assumed: the interview's 'add your bank account' step; the name is the merchant's"
 ASSUMED_PAYMENT_METHODS = (
     "assumed: the payment methods a new QuickBooks Desktop (US) file lists; PayPal is not among them"
@@ -188,13 +195,13 @@ def _us_tax_codes() -> tuple[Seed, ...]:
         Seed(
             "SalesTaxCode",
             {"Name": "Tax", "IsTaxable": "true", "Desc": "Taxable Sales"},
-            CAPTURE_HCP,
+            INTUIT_TAX_CODES,
             "taxable_code",
         ),
         Seed(
             "SalesTaxCode",
             {"Name": "Non", "IsTaxable": "false", "Desc": "Non-Taxable Sales"},
-            CAPTURE_HCP,
+            INTUIT_TAX_CODES,
             "non_taxable_code",
         ),
     )
@@ -220,11 +227,13 @@ SERVICE = Profile(
         _account("Bank Service Charges", "Expense", ASSUMED_INDUSTRY_NAME),
         _account("Professional Fees", "Expense", ASSUMED_INDUSTRY_NAME),
         *_payment_methods(),
+        *_us_tax_codes(),
         Seed("StandardTerms", {"Name": "Net 30", "StdDueDays": "30"}, "assumed: standard terms list"),
     ),
     sources={
         "inventory": "assumed: the interview's 'Do you sell products?' answered no (inventory off)",
-        "sales_tax": "assumed: the interview's 'Do you charge sales tax?' answered no",
+        "sales_tax": "assumed: the interview's 'Do you charge sales tax?' answered no; the codes Tax and Non "
+        "still exist and every sale gets Non (Intuit SalesTaxCodeAdd reference)",
         "host": CAPTURE_HCP,
     },
 )

@@ -190,14 +190,21 @@ def test_assumed_inventory_off_refuses_inventory_items() -> None:
     assert company.items() == []
 
 
-def test_assumed_sales_tax_off_refuses_sales_tax_items_and_codes() -> None:
-    """Assumed: on a company with sales tax off, sales tax items and tax codes on lines get 3250."""
+def test_assumed_sales_tax_off_refuses_sales_tax_items() -> None:
+    """Assumed: on a company with sales tax off, ItemSalesTaxAdd gets 3250."""
     company = QuickBooksCompany(profile="service")
     tax_item = (
         "<ItemSalesTaxAddRq><ItemSalesTaxAdd><Name>State</Name><TaxRate>5</TaxRate></ItemSalesTaxAdd>"
         "</ItemSalesTaxAddRq>"
     )
     assert status(ask(company, tax_item))[0] == 3250
+    assert company.items() == []
+
+
+def test_sales_tax_off_gives_every_sale_the_non_taxable_code() -> None:
+    """Intuit SalesTaxCodeAdd reference: with "Do You Charge Sales Tax?" set to No, QuickBooks assigns
+    the default non-taxable code to all sales (the codes Tax and Non still exist)."""
+    company = QuickBooksCompany(profile="service")
     assert status(ask(company, customer_add("Ann")))[0] == 0
     service = (
         "<ItemServiceAddRq><ItemServiceAdd><Name>Hour</Name><SalesOrPurchase><Price>100.00</Price>"
@@ -205,11 +212,9 @@ def test_assumed_sales_tax_off_refuses_sales_tax_items_and_codes() -> None:
         "</ItemServiceAdd></ItemServiceAddRq>"
     )
     assert status(ask(company, service))[0] == 0
-    with_code = sales_add("Invoice", "Ann", [sales_line("Invoice", "Hour", "2", tax_code="Non")])
-    assert status(ask(company, with_code))[0] == 3250
-    plain = sales_add("Invoice", "Ann", [sales_line("Invoice", "Hour", "2")])
-    rs = ask(company, plain)
+    rs = ask(company, sales_add("Invoice", "Ann", [sales_line("Invoice", "Hour", "2", tax_code="Tax")]))
     assert status(rs)[0] == 0
+    assert rs.findtext("InvoiceRet/InvoiceLineRet/SalesTaxCodeRef/FullName") == "Non"
     assert rs.findtext("InvoiceRet/BalanceRemaining") == "200.00"
     assert rs.find("InvoiceRet/SalesTaxTotal") is None
 
