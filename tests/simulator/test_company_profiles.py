@@ -294,3 +294,10 @@ def test_the_first_session_reads_exactly_what_the_setup_made(profile: str, kind:
         return
     assert status(rs)[0] == 0
     assert {r.findtext("Name") for r in rs.findall(f"{kind}Ret")} == wanted
+
+
+def test_new_files_have_multi_location_inventory_off() -> None:
+    """Intuit "SDK support for multi location inventory": company files are created with it turned off,
+    and preferences cannot be changed through the SDK (Intuit PreferencesQuery reference)."""
+    prefs = preferences(QuickBooksCompany(profile="retail"))
+    assert prefs.findtext("MultiLocationInventoryPreferences/IsMultiLocationInventoryEnabled") == "false"
