@@ -280,7 +280,8 @@ class QuickBooksCompany:
         except (etree.XMLSyntaxError, SchemaInvalid) as exc:
             raise QbxmlRequestRejected(PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE, str(exc)) from exc
         self._check_version(root)
-        self._check_regional_schema(root)
+        if any(name.encode() in raw for name in company_features.foreign_names(self.prefs)):
+            self._check_regional_schema(root)
         messages = root.find("QBXMLMsgsRq")
         if messages is None:
             raise QbxmlRequestRejected(

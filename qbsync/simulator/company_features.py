@@ -68,10 +68,15 @@ def check_request(prefs: Preferences, request_type: str, data: dict[str, Any]) -
             raise feature_off(f"multicurrency is off in this company's preferences: {element}")
 
 
+def foreign_names(prefs: Preferences) -> tuple[str, ...]:
+    """Element names of other editions this company's schema lacks (a cheap pre-check on raw bytes)."""
+    return US_ONLY_SALES_ELEMENTS if prefs.country != "US" else REGIONAL_SALES_ELEMENTS
+
+
 def foreign_element(prefs: Preferences, request_type: str, data: dict[str, Any]) -> str | None:
     """The element of another country's edition this company's regional schema would not parse (a US
     header sales tax item in a Canadian or UK file, IsTaxIncluded in a US one), if any."""
-    foreign = US_ONLY_SALES_ELEMENTS if prefs.country != "US" else REGIONAL_SALES_ELEMENTS
+    foreign = foreign_names(prefs)
     for kind in SALES_KINDS:
         if request_type in (f"{kind}Add", f"{kind}Mod"):
             body = data.get(request_type)

@@ -242,13 +242,29 @@ def _is_foreign(store: Store, prefs: Preferences, record: Record) -> bool:
 
 
 def customer_balances(store: Store) -> dict[str, Decimal]:
-    """customer ListID -> what the A/R ledger says they owe (negative: the company owes them)."""
+    """customer ListID -> what the A/R ledger says they owe (negative: the company owes them).
+
+    The same A/R postings as :func:`postings`, without walking sales lines (customer queries ask this
+    on every answer, so it stays cheap on a company holding thousands of orders)."""
     owed: dict[str, Decimal] = defaultdict(Decimal)
     for record in store.all(("Invoice", "CreditMemo", "ReceivePayment", "ARRefundCreditCard", "Check")):
-        for posting in postings(store, record):
-            account = store.get(("Account",), posting.account_id)
-            if posting.customer_id and _is_receivable(account):
-                owed[posting.customer_id] += posting.amount
+        data = record.data
+        customer = _ref_id(data, "CustomerRef")
+        if record.kind in SALES_SIGN:
+            if not is_true(data.get("IsPending", "false")):
+                total = decimal_of(data.get("Subtotal")) + decimal_of(data.get("SalesTaxTotal"))
+                owed[customer] += SALES_SIGN[record.kind] * total
+        elif record.kind == "ReceivePayment":
+            applied = as_list(data.get("AppliedToTxnRet"))
+            discounts = sum((decimal_of(r.get("DiscountAmount")) for r in applied), Decimal(0))
+            owed[customer] -= decimal_of(data.get("TotalAmount")) + discounts
+        elif record.kind == "ARRefundCreditCard":
+            owed[customer] += decimal_of(data.get("TotalAmount"))
+        else:
+            for posting in postings(store, record):
+                if posting.customer_id and _is_receivable(store.get(("Account",), posting.account_id)):
+                    owed[posting.customer_id] += posting.amount
+    owed.pop("", None)
     return owed
 
 
