@@ -28,6 +28,7 @@ from lxml import etree
 
 from qbsync.qbxml.fields import Catalog
 from qbsync.simulator import (
+    company_currency,
     company_features,
     company_host,
     company_lists,
@@ -412,6 +413,8 @@ class QuickBooksCompany:
             if suffix == "Add":
                 record = company_lists.add_list_element(store, prefs, kind, payload)
             else:
+                if kind == "Customer" and "CurrencyRef" in payload:
+                    company_currency.check_currency_change(store, payload)
                 record = company_lists.mod_list_element(store, kind, payload)
             return Answer(body={f"{kind}Ret": self._list_ret(record)})
         if kind in SALES_KINDS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from qbsync.simulator.company_lists import Preferences, ref_to, special_account
-from qbsync.simulator.company_store import Record, Store
+from qbsync.simulator.company_store import TXN_KINDS, Record, StatusError, Store
 
 # Customer transactions that post to an A/R account.
 RECEIVABLE_KINDS = ("Invoice", "CreditMemo", "ReceivePayment", "ARRefundCreditCard")
@@ -57,3 +57,24 @@ def _receivable_for(store: Store, prefs: Preferences, currency: Record) -> str:
     }
     store.resolve_refs(data, "Account")
     return store.create("Account", data).id
+
+
+def check_currency_change(store: Store, mod: dict[str, Any]) -> None:
+    """A customer with transactions keeps its currency: a CustomerMod changing CurrencyRef gets 3180
+    (assumed; QuickBooks ties each transaction's amounts to its customer's currency)."""
+    customer = store.get(("Customer",), str(mod.get("ListID", "")))
+    wanted = mod.get("CurrencyRef")
+    if customer is None or not isinstance(wanted, dict):
+        return
+    current = customer.data.get("CurrencyRef")
+    target = store.resolve_ref("CurrencyRef", wanted, "Customer")
+    if isinstance(current, dict) and current.get("ListID") == target["ListID"]:
+        return
+    for record in store.all(TXN_KINDS):
+        ref = record.data.get("CustomerRef")
+        if isinstance(ref, dict) and ref.get("ListID") == customer.id:
+            raise StatusError(
+                3180,
+                "There was an error when modifying a Customer.  QuickBooks error message: You cannot change "
+                "the currency of a customer that has transactions.",
+            )

@@ -345,3 +345,24 @@ def test_assumed_uk_amounts_that_include_vat_are_split_into_net_and_vat(clock: F
     assert books.accounts["Sales"] == Decimal("20.02")
     assert books.accounts["VAT Control"] == Decimal("4.00")
     assert books.tax_by_agency == {"HM Revenue & Customs": Decimal("4.00")}
+
+
+def test_assumed_a_customer_with_transactions_keeps_its_currency(clock: FakeClock) -> None:
+    """Assumed: on a multicurrency file, a CustomerMod changing the currency of a customer that has
+    transactions gets 3180; without transactions it is allowed."""
+    company = QuickBooksCompany(profile="multicurrency", clock=clock)
+    ok(company, customer_add("Zoe"))
+    ok(company, inventory_add("Mug").replace("Merchandise Sales", "Sales"))
+
+    def to_euro() -> str:
+        zoe = company.find("Customer", "Zoe")
+        return (
+            f"<CustomerModRq><CustomerMod><ListID>{zoe['ListID']}</ListID><EditSequence>{zoe['EditSequence']}"
+            "</EditSequence><CurrencyRef><FullName>Euro</FullName></CurrencyRef></CustomerMod></CustomerModRq>"
+        )
+
+    ok(company, to_euro())
+    ok(company, sales_add("Invoice", "Zoe", [sales_line("Invoice", "Mug", "1")]))
+    mod = to_euro().replace("Euro", "US Dollar")
+    assert status(ask(company, mod))[0] == 3180
+    assert company.find("Customer", "Zoe")["CurrencyRef"]["FullName"] == "Euro"
