@@ -90,10 +90,13 @@ def price_lines(store: Store, prefs: Preferences, lines: list[dict[str, Any]]) -
 
     A percentage item (discount, sales tax item) takes its percent of the line just above it; a
     subtotal item's amount is the sum of the lines since the previous subtotal (Intuit ItemSalesTaxAdd
-    reference: "One can use subtotals to apply a single tax line to multiple items").
+    reference: "One can use subtotals to apply a single tax line to multiple items, but the tax is only
+    applied automatically for the first tax line after the subtotal line ... If you don't supply an
+    amount the amount comes out as zero"): a sales tax line right under another one comes out zero.
     """
     out = []
     previous = Decimal(0)
+    previous_was_tax = False
     since_subtotal = Decimal(0)
     for raw in lines:
         line = dict(raw)
@@ -119,7 +122,8 @@ def price_lines(store: Store, prefs: Preferences, lines: list[dict[str, Any]]) -
             elif item is not None:
                 rate, percent = _item_price(item)
             if percent is not None:
-                amount = previous * percent / 100
+                is_tax = item is not None and item.kind == "ItemSalesTax"
+                amount = Decimal(0) if is_tax and previous_was_tax else previous * percent / 100
             else:
                 amount = (qty if qty is not None else Decimal(1)) * (rate or Decimal(0))
             if item is not None and item.kind == "ItemDiscount":
@@ -146,6 +150,7 @@ def price_lines(store: Store, prefs: Preferences, lines: list[dict[str, Any]]) -
             elif prefs.non_taxable_code:
                 line["SalesTaxCodeRef"] = ref_to(store, prefs.non_taxable_code)
         previous = amount
+        previous_was_tax = item is not None and item.kind == "ItemSalesTax"
         out.append(line)
     return out
 

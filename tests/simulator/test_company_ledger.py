@@ -228,3 +228,24 @@ def test_the_check_sees_currency_date_and_where_money_went(clock: FakeClock) -> 
     assert "currency: QuickBooks booked ['USD'], expected EUR" in text
     assert "sale date: QuickBooks has ['2024-03-01'], expected 2024-02-29" in text
     assert "account 'Gift Card Liability': the order posted 0.00, expected -5.00" in text
+
+
+def test_only_the_first_tax_line_after_a_subtotal_is_computed(retail: QuickBooksCompany) -> None:
+    """Intuit ItemSalesTaxAdd reference: "the tax is only applied automatically for the first tax line
+    after the subtotal line ... If you don't supply an amount the amount comes out as zero"."""
+    one(retail, SUBTOTAL_ITEM)
+    one(
+        retail,
+        "<ItemSalesTaxAddRq><ItemSalesTaxAdd><Name>City Tax</Name><TaxRate>1.0</TaxRate>"
+        f"<TaxVendorRef><FullName>{AGENCY}</FullName></TaxVendorRef></ItemSalesTaxAdd></ItemSalesTaxAddRq>",
+    )
+    lines = [
+        sales_line("Invoice", "MUG", "3", tax_code="Non"),
+        sales_line("Invoice", "Subtotal"),
+        sales_line("Invoice", "State Tax"),
+        sales_line("Invoice", "City Tax"),
+        sales_line("Invoice", "City Tax", amount="0.30"),
+    ]
+    rs = one(retail, sales_add("Invoice", "Ann", lines, "1011"))
+    amounts = [line.findtext("Amount") for line in rs.findall("InvoiceRet/InvoiceLineRet")]
+    assert amounts == ["30.00", "30.00", "1.95", "0.00", "0.30"]
