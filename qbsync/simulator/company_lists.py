@@ -105,6 +105,14 @@ def _apply_defaults(store: Store, prefs: Preferences, kind: str, data: dict[str,
         data["QuantityOnSalesOrder"] = "0"
     elif kind == "ItemSalesTax":
         data.setdefault("TaxRate", "0.00")
+        if decimal_of(data["TaxRate"]) and not isinstance(data.get("TaxVendorRef"), dict):
+            # CData's QuickBooks reference (cdn.cdata.com/help/RQK/.../pg_table-salestaxitems.htm): "If a
+            # nonzero TaxRate is specified, a TaxVendorRef is required"; the code and text are assumed
+            raise StatusError(
+                3180,
+                f'There was an error when saving a ItemSalesTax list, element "{data.get("Name")}".  '
+                "QuickBooks error message: A sales tax item with a rate needs a tax agency.",
+            )
     elif kind in ("Account", "Vendor"):
         data.pop("OpenBalance", None)
         data.pop("OpenBalanceDate", None)

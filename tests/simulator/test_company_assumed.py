@@ -366,3 +366,16 @@ def test_assumed_a_customer_with_transactions_keeps_its_currency(clock: FakeCloc
     mod = to_euro().replace("Euro", "US Dollar")
     assert status(ask(company, mod))[0] == 3180
     assert company.find("Customer", "Zoe")["CurrencyRef"]["FullName"] == "Euro"
+
+
+def test_assumed_a_sales_tax_item_with_a_rate_needs_its_tax_agency(clock: FakeClock) -> None:
+    """A nonzero TaxRate needs a TaxVendorRef (CData's QuickBooks reference); the code 3180 and its text
+    are assumed."""
+    company = QuickBooksCompany(profile="retail", clock=clock)
+    item = (
+        "<ItemSalesTaxAddRq><ItemSalesTaxAdd><Name>County</Name><TaxRate>1.5</TaxRate>{}"
+        "</ItemSalesTaxAdd></ItemSalesTaxAddRq>"
+    )
+    assert status(ask(company, item.format("")))[0] == 3180
+    agency = "<TaxVendorRef><FullName>State Department of Revenue</FullName></TaxVendorRef>"
+    ok(company, item.format(agency))
