@@ -35,6 +35,8 @@ blueprint = Blueprint("queue", __name__, url_prefix="/queue")
 PAGE_SIZE = 50
 STATES = ("pending", "in_flight", "waiting", "held", "parked", "done", "cancelled")
 OPEN_VIEW = ("pending", "in_flight", "waiting", "held", "parked")
+# Not a state: finished jobs that record a record the merchant's rules keep out of QuickBooks.
+LEFT_OUT_VIEW = "left_out"
 # Where a job is in its life decides whether its next request can be previewed.
 PREVIEWABLE = ("pending", "waiting", "held", "parked")
 
@@ -73,7 +75,7 @@ class QueueFilter:
     @classmethod
     def from_args(cls, args: Any) -> QueueFilter:
         state = args.get("state", "open")
-        if state not in (*STATES, "open", "all"):
+        if state not in (*STATES, "open", "all", LEFT_OUT_VIEW):
             state = "open"
         page = page_number(args.get("page", 1))
         return cls(connection=args.get("connection", ""), state=state, kind=args.get("kind", ""),
@@ -103,6 +105,8 @@ def matching(session: Session, flt: QueueFilter) -> Any:
         stmt = stmt.where(QueueJob.connection_id == connection_or_404(session, flt.connection).id)
     if flt.state == "open":
         stmt = stmt.where(QueueJob.state.in_(OPEN_VIEW))
+    elif flt.state == LEFT_OUT_VIEW:
+        stmt = stmt.where(QueueJob.state == "cancelled", QueueJob.reason.like(jobs.LEFT_OUT + "%"))
     elif flt.state != "all":
         stmt = stmt.where(QueueJob.state == flt.state)
     if flt.kind:
