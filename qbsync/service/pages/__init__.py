@@ -15,6 +15,7 @@ from qbsync.service.pages import (
     auth,
     connections,
     dashboard,
+    deliveries,
     errors,
     formatting,
     log,
@@ -30,6 +31,7 @@ NAV = [
     ("queue.index", "Queue"),
     ("errors.index", "Sync errors"),
     ("log.index", "Log"),
+    ("deliveries.index", "Deliveries"),
     ("push.index", "Push"),
     ("mappings.index", "Mappings"),
     ("settings.index", "Settings"),
@@ -37,7 +39,7 @@ NAV = [
 ]
 
 BLUEPRINTS = (auth.blueprint, dashboard.blueprint, connections.blueprint, queue.blueprint, errors.blueprint,
-              log.blueprint, push.blueprint, mappings.blueprint, settings.blueprint)
+              log.blueprint, deliveries.blueprint, push.blueprint, mappings.blueprint, settings.blueprint)
 
 
 class RecordIdConverter(IntegerConverter):
