@@ -20,6 +20,7 @@ from qbsync.connections import (
 )
 from qbsync.service import logging_setup
 from qbsync.service.runtime import Runtime, open_runtime
+from qbsync.service.users_cli import connection_unlock, user
 from qbsync.simulator.cli import simulate
 from qbsync.storage.encryption import SecretKeyError
 from qbsync.storefronts.cli import push, sweep
@@ -58,7 +59,23 @@ def serve(host: str, port: int, threads: int) -> None:
     where = f"http://{host}:{port}"
     click.echo(f"qbsync serving on {where}  (Web Connector: {where}/qbwc, admin: {where}/)")
     click.echo(f"database: {runtime.db.engine.url.render_as_string(hide_password=True)}")
+    _print_first_run_link(runtime, host, port)
     waitress_serve(app, host=host, port=port, threads=threads, ident="qbsync")
+
+
+def _print_first_run_link(runtime: Runtime, host: str, port: int) -> None:
+    """While no admin exists, print a one-time link to the first-run page (the page needs it)."""
+    from qbsync.service import security
+
+    with runtime.db.transaction() as session:
+        if security.has_users(session):
+            return
+        token = security.issue_setup_token(session)
+    # Listening on every interface: the link is opened on this machine.
+    shown_host = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    base = (runtime.config.public_url or f"http://{shown_host}:{port}").rstrip("/")
+    click.echo(f"first run: open {base}/setup?token={token} to create the admin account "
+               "(this link works once; or run `qbsync user add NAME` instead)")
 
 
 @main.group()
@@ -204,6 +221,8 @@ def db_upgrade() -> None:
 main.add_command(simulate)
 main.add_command(push)
 main.add_command(sweep)
+main.add_command(user)
+connection.add_command(connection_unlock)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

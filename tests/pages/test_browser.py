@@ -15,6 +15,7 @@ from lxml import etree
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from qbsync.service import security
 from qbsync.simulator.storefront import StorefrontDouble, make_orders
 from qbsync.storage.models import Connection, QueueJob
 from tests.conftest import REPO_ROOT
@@ -76,6 +77,11 @@ def sign_in(tab) -> None:
 
 def test_first_run_setup_then_sign_out_and_in(page, runtime):
     page.goto("/")
+    page.wait_for_url("**/setup")
+    assert "open the one-time link that qbsync serve printed" in page.inner_text("main")
+    with runtime.db.transaction() as session:
+        link = f"/setup?token={security.issue_setup_token(session)}"
+    page.goto(link)
     page.wait_for_url("**/setup")
     screenshot(page, "01-first-run-setup")
     page.fill("#username", "owner")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import pytest
@@ -113,3 +114,31 @@ def test_a_bad_secret_key_is_a_clear_cli_error(fresh_env):
 def test_worker_without_redis_explains_why_it_is_not_needed(fresh_env):
     result = CliRunner().invoke(main, ["worker", "--burst"], env=fresh_env)
     assert result.exit_code != 0 and "QBSYNC_REDIS_URL is not set" in result.output
+
+
+def test_serve_prints_a_one_time_first_run_link_while_no_admin_exists(fresh_env, monkeypatch):
+    import waitress
+
+    from qbsync.service import scheduler
+    from qbsync.service.app import create_app
+    from qbsync.service.runtime import current
+
+    monkeypatch.setattr(waitress, "serve", lambda *args, **kwargs: None)
+    monkeypatch.setattr(scheduler, "start_thread", lambda runtime: None)
+    result = CliRunner().invoke(main, ["serve", "--port", "8123"], env=fresh_env)
+    assert result.exit_code == 0, result.output
+    match = re.search(r"first run: open http://127\.0\.0\.1:8123(/setup\?token=\S+) to create the admin",
+                      result.output)
+    assert match, result.output
+    browser = create_app(runtime=current()).test_client()
+    assert browser.get(match.group(1)).headers["Location"] == "/setup"
+    page = browser.get("/setup")
+    assert page.status_code == 200 and "Create account and connection" in page.get_data(as_text=True)
+
+    # With an admin (made on the command line), no link is printed and the page is closed.
+    added = CliRunner().invoke(main, ["user", "add", "owner", "--password-stdin"], env=fresh_env,
+                               input="owner password 1\n")
+    assert added.exit_code == 0, added.output
+    again = CliRunner().invoke(main, ["serve", "--port", "8123"], env=fresh_env)
+    assert "first run" not in again.output
+    assert browser.get("/setup").headers["Location"] == "/login"
