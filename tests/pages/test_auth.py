@@ -111,7 +111,7 @@ def test_setup_shows_what_is_wrong_and_creates_nothing(client, runtime, changes,
 
 def _page_urls(app, ids):
     """Every admin page URL (GET and POST), filled with real ids."""
-    values = {"name": "shop", "job_id": ids["job"], "session_id": ids["session"],
+    values = {"name": "shop", "job_id": ids["job"], "session_id": ids["session"], "user_id": 1,
               "exchange_id": ids["exchange"],
               "run_id": 1, "kind": "customer", "action": "retry", "filename": "qbsync.css"}
     found = []

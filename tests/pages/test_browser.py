@@ -277,3 +277,24 @@ def test_auto_map_and_fix_a_bad_setting(page, admin, conn, add_record, add_list_
     expect(page.locator(".flash.ok")).to_contain_text("Settings saved.")
     with runtime.db.transaction() as session:
         assert session.scalar(select(Connection)).settings == {"batch_size": 50}
+
+
+def test_the_users_page_adds_an_admin_who_then_signs_in(page, admin, chromium, live_server):
+    sign_in(page)
+    page.click("nav >> text=Users")
+    page.wait_for_url("**/users")
+    page.fill("#new_username", "bookkeeper")
+    page.fill("#new_password", "bookkeeper password")
+    page.fill("#new_password_confirm", "bookkeeper password")
+    page.click("button:has-text('Add admin')")
+    expect(page.locator("main")).to_contain_text("Added the admin 'bookkeeper'. They can sign in now.")
+    expect(page.locator("table").first).to_contain_text("bookkeeper")
+    screenshot(page, "10-users-page")
+
+    other = chromium.new_context(base_url=live_server.url).new_page()
+    other.goto("/login")
+    other.fill("#username", "bookkeeper")
+    other.fill("#password", "bookkeeper password")
+    other.click("button:has-text('Sign in')")
+    other.wait_for_url("**/")
+    other.context.close()

@@ -21,6 +21,7 @@ from qbsync.service.pages import (
     push,
     queue,
     settings,
+    users,
 )
 
 # The main navigation: (endpoint, label).
@@ -32,10 +33,11 @@ NAV = [
     ("mappings.index", "Mappings"),
     ("settings.index", "Settings"),
     ("connections.index", "Connections"),
+    ("users.index", "Users"),
 ]
 
 BLUEPRINTS = (auth.blueprint, dashboard.blueprint, connections.blueprint, queue.blueprint, log.blueprint,
-              push.blueprint, mappings.blueprint, settings.blueprint)
+              push.blueprint, mappings.blueprint, settings.blueprint, users.blueprint)
 
 
 class RecordIdConverter(IntegerConverter):
