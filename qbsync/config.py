@@ -56,6 +56,8 @@ class Config:
     public_url: str | None = None
     # How many reverse proxies (nginx, a load balancer) sit in front and set X-Forwarded-* headers.
     trusted_proxies: int = 0
+    # Bearer token Prometheus sends for /metrics; unset: /metrics answers loopback addresses only.
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -74,6 +76,7 @@ class Config:
             rq_queue_name=env.get("QBSYNC_RQ_QUEUE") or "qbsync",
             public_url=env.get("QBSYNC_PUBLIC_URL") or None,
             trusted_proxies=_int_env(env, "QBSYNC_TRUSTED_PROXIES", 0),
+            metrics_token=env.get("QBSYNC_METRICS_TOKEN") or None,
         )
 
 
