@@ -232,8 +232,9 @@ def _refusal(token: str | None, remote_addr: str | None, authorization: str | No
         scheme, _, sent = (authorization or "").partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode()):
             return None
-        return Response("# qbsync: /metrics needs the bearer token set in QBSYNC_METRICS_TOKEN\n", status=401,
-                        content_type=CONTENT_TYPE, headers={"WWW-Authenticate": 'Bearer realm="qbsync metrics"'})
+        return Response("# qbsync: /metrics needs the bearer token set in QBSYNC_METRICS_TOKEN\n",
+                        status=401, content_type=CONTENT_TYPE,
+                        headers={"WWW-Authenticate": 'Bearer realm="qbsync metrics"'})
     try:
         loopback = ipaddress.ip_address((remote_addr or "").split("%")[0]).is_loopback
     except ValueError:
@@ -246,7 +247,8 @@ def _refusal(token: str | None, remote_addr: str | None, authorization: str | No
 
 def _metrics_view() -> Response:
     runtime = current_app.extensions["qbsync"]
-    refused = _refusal(runtime.config.metrics_token, request.remote_addr, request.headers.get("Authorization"))
+    refused = _refusal(runtime.config.metrics_token, request.remote_addr,
+                       request.headers.get("Authorization"))
     if refused is not None:
         log.warning("refused /metrics to %s (%s)", request.remote_addr, refused.status)
         return refused
