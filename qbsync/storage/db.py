@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -126,10 +127,8 @@ def create_private_file(path: Path) -> None:
     mode (often world-readable), and gives its -wal and -shm files the database file's mode.
     """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
+    with contextlib.suppress(FileExistsError):  # an existing database keeps the mode its owner gave it
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass  # an existing database keeps the mode its owner gave it
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
