@@ -7,12 +7,11 @@ history would see them.
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from qbsync import lockout
 from qbsync.service import people
+from qbsync.service.cli_secrets import read_password
 from qbsync.storage.models import utcnow
 
 
@@ -20,16 +19,6 @@ def _runtime():  # noqa: ANN202 - the CLI's own opener (migrates, explains a bad
     from qbsync.service.cli import _runtime as open_cli_runtime
 
     return open_cli_runtime()
-
-
-def read_password(from_stdin: bool, what: str = "Password") -> str:
-    """The password from one stdin line, or from a hidden prompt asked twice."""
-    if from_stdin:
-        line = sys.stdin.readline()
-        if not line:
-            raise click.ClickException("--password-stdin was given but stdin is empty: pipe the password in")
-        return line.rstrip("\r\n")
-    return click.prompt(what, hide_input=True, confirmation_prompt=True)
 
 
 password_stdin = click.option("--password-stdin", is_flag=True,

@@ -142,3 +142,56 @@ def test_serve_prints_a_one_time_first_run_link_while_no_admin_exists(fresh_env,
     again = CliRunner().invoke(main, ["serve", "--port", "8123"], env=fresh_env)
     assert "first run" not in again.output
     assert browser.get("/setup").headers["Location"] == "/login"
+
+
+def _stored_secrets(name: str = "shop") -> tuple[str, dict, str]:
+    from qbsync.connections import get_connection
+    from qbsync.service.runtime import current
+
+    with current().db.transaction() as s:
+        conn = get_connection(s, name)
+        return conn.webhook_secret, dict(conn.api_credentials), conn.qbwc_password_hash
+
+
+NO_SECRETS = ["connection", "add", "shop", "--platform", "woocommerce", "--store-url",
+              "https://shop.example.com", "--qbwc-username", "shop-qbwc"]
+
+
+def test_connection_add_asks_for_its_secrets_instead_of_taking_them_from_the_command_line(fresh_env):
+    from qbsync.passwords import verify_password
+
+    result = CliRunner().invoke(main, [*NO_SECRETS, "--consumer-key", "ck_abc"], env=fresh_env,
+                                input="whsec-typed\nqbwc password 1\nqbwc password 1\ncs_typed\n")
+    assert result.exit_code == 0, result.output
+    assert "Webhook secret:" in result.output and "Web Connector password:" in result.output
+    assert "whsec-typed" not in result.output and "qbwc password 1" not in result.output  # hidden input
+    webhook_secret, creds, pw_hash = _stored_secrets()
+    assert webhook_secret == "whsec-typed" and creds == {"consumer_key": "ck_abc", "consumer_secret": "cs_typed"}
+    assert verify_password(pw_hash, "qbwc password 1")
+
+
+def test_connection_add_reads_secrets_from_stdin_or_the_environment(fresh_env):
+    from qbsync.passwords import verify_password
+
+    piped = CliRunner().invoke(main, [*NO_SECRETS, "--webhook-secret", "-", "--qbwc-password", "-"],
+                               env=fresh_env, input="whsec-piped\nqbwc piped 123\n")
+    assert piped.exit_code == 0, piped.output
+    webhook_secret, _creds, pw_hash = _stored_secrets()
+    assert webhook_secret == "whsec-piped" and verify_password(pw_hash, "qbwc piped 123")
+
+    env = dict(fresh_env, QBSYNC_WEBHOOK_SECRET="whsec-env", QBSYNC_QBWC_PASSWORD="qbwc env 1234",
+               QBSYNC_ACCESS_TOKEN="shpat_env")
+    from_env = CliRunner().invoke(main, ["connection", "add", "shopify-shop", "--platform", "shopify",
+                                         "--store-url", "https://x.myshopify.com", "--qbwc-username", "sq"],
+                                  env=env, input="")
+    assert from_env.exit_code == 0, from_env.output
+    webhook_secret, creds, pw_hash = _stored_secrets("shopify-shop")
+    assert webhook_secret == "whsec-env" and creds == {"access_token": "shpat_env"}
+    assert verify_password(pw_hash, "qbwc env 1234")
+
+
+def test_secrets_on_the_command_line_still_work_with_a_warning(fresh_env):
+    result = _add(CliRunner(), fresh_env)
+    assert result.exit_code == 0
+    assert "--webhook-secret on the command line is visible to other users" in result.stderr
+    assert "set QBSYNC_QBWC_PASSWORD" in result.stderr
