@@ -109,3 +109,11 @@ def locked_until(session: Session, kind: str, username: str, now: datetime) -> d
                           .where(SignInLock.kind == kind, SignInLock.username == username[:255],
                                  SignInLock.locked_until > now)
                           .order_by(SignInLock.locked_until.desc()).limit(1))
+
+
+def forget_stale(session: Session, now: datetime) -> int:
+    """Drop counts whose last attempt is older than the window and that hold no lock; returns how many."""
+    return session.execute(
+        delete(SignInLock).where(SignInLock.last_attempt_at < now - WINDOW,
+                                 or_(SignInLock.locked_until.is_(None), SignInLock.locked_until <= now))
+    ).rowcount or 0

@@ -206,6 +206,16 @@ def end_sessions(db_session: Session, user_id: int) -> int:
     return db_session.execute(delete(AdminSession).where(AdminSession.user_id == user_id)).rowcount or 0
 
 
+def forget_expired(runtime: Runtime, now: datetime | None = None) -> int:
+    """Scheduler task: delete ended sessions, expired setup links and stale sign-in counts."""
+    now = now or utcnow()
+    with runtime.db.transaction() as db_session:
+        removed = db_session.execute(delete(AdminSession).where(AdminSession.expires_at <= now)).rowcount or 0
+        removed += db_session.execute(delete(SetupToken).where(SetupToken.expires_at <= now)).rowcount or 0
+        removed += lockout.forget_stale(db_session, now)
+    return removed
+
+
 # --- the first-run setup token --------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from qbsync.storage.models import (
     SetupToken,
     SignInLock,
     User,
+    utcnow,
 )
 from tests.pages.conftest import ADMIN, ADMIN_PASSWORD, WEBHOOK_SECRET, csrf_of, post, text_of
 
@@ -372,3 +373,23 @@ def test_an_expired_session_row_is_refused(client, admin, runtime):
     with runtime.db.transaction() as session:
         session.execute(update(AdminSession).values(expires_at=AdminSession.created_at))
     assert client.get("/").status_code == 302
+
+
+def test_the_scheduler_forgets_ended_sessions_spent_links_and_old_sign_in_counts(runtime, admin):
+    from qbsync import lockout
+    from qbsync.service.scheduler import run_due
+
+    now = utcnow()
+    long_ago = now - timedelta(days=2)
+    with runtime.db.transaction() as session:
+        live = security.start_session(session, admin)
+        security.start_session(session, admin, now=long_ago)  # ran out a day and a half ago
+        security.issue_setup_token(session, now=long_ago)
+        lockout.reserve(session, "login", "someone", None, limit=5, now=long_ago)
+        lockout.reserve(session, "login", ADMIN, None, limit=5, now=now)
+    assert "forget-sign-ins" in run_due(runtime, {})
+    with runtime.db.transaction() as session:
+        assert security.signed_in_user(session, live).username == ADMIN
+        assert session.scalar(select(func.count()).select_from(AdminSession)) == 1
+        assert session.scalar(select(func.count()).select_from(SetupToken)) == 0
+        assert session.scalars(select(SignInLock.username)).all() == [ADMIN]

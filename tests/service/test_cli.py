@@ -166,7 +166,8 @@ def test_connection_add_asks_for_its_secrets_instead_of_taking_them_from_the_com
     assert "Webhook secret:" in result.output and "Web Connector password:" in result.output
     assert "whsec-typed" not in result.output and "qbwc password 1" not in result.output  # hidden input
     webhook_secret, creds, pw_hash = _stored_secrets()
-    assert webhook_secret == "whsec-typed" and creds == {"consumer_key": "ck_abc", "consumer_secret": "cs_typed"}
+    assert webhook_secret == "whsec-typed"
+    assert creds == {"consumer_key": "ck_abc", "consumer_secret": "cs_typed"}
     assert verify_password(pw_hash, "qbwc password 1")
 
 
