@@ -65,3 +65,12 @@ def test_bars_are_scaled_to_the_busiest_day():
     assert [b.y for b in chart.bars] == [100.0, 50.0, 100.0, 0.0]
     assert chart.peak == 10 and chart.total == 15
     assert chart.bars[0].x < chart.bars[1].x < chart.bars[2].x < chart.bars[3].x
+
+
+def test_opened_from_elsewhere_without_a_public_url_the_dashboard_says_what_the_qwc_names(signed_in, conn):
+    signed_in.set_cookie("qbsync_session", signed_in.get_cookie("qbsync_session").value,
+                         domain="192.0.2.10")
+    page = text_of(signed_in.get("/", environ_overrides={"HTTP_HOST": "192.0.2.10:8000"}))
+    assert ("QBSYNC_PUBLIC_URL is not set, so the .qwc file and webhook URLs name http://localhost/qbwc "
+            "(this machine)") in page
+    assert "QBSYNC_PUBLIC_URL is not set" not in text_of(signed_in.get("/"))

@@ -69,6 +69,11 @@ def public_base_url() -> str:
     return local_base_url(request.scheme, request.environ.get("SERVER_PORT"))
 
 
+def is_local_request_host() -> bool:
+    """Whether this request was addressed to this machine by a loopback name (only for warnings)."""
+    return request.host.rsplit(":", 1)[0].strip("[]").lower() in ("localhost", "127.0.0.1", "::1")
+
+
 def qbwc_url() -> str:
     """The Web Connector endpoint's full address (the .qwc file's AppURL)."""
     return public_base_url() + "/qbwc"
