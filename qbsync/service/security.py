@@ -50,7 +50,8 @@ MIN_ADMIN_PASSWORD = 10
 SETUP_TOKEN_LIFETIME = timedelta(hours=24)
 
 # Reachable without signing in. The Web Connector's /qbwc never reaches Flask (it is mounted beside it).
-PUBLIC_ENDPOINTS = frozenset({"static", "healthz", "metrics", "auth.login", "auth.setup"})
+PUBLIC_ENDPOINTS = frozenset(
+    {"static", "healthz", "metrics", "auth.login", "auth.setup", "dashboard.support"})
 PUBLIC_BLUEPRINTS = frozenset({"webhooks"})
 # Machine endpoints that authenticate themselves (signatures), so they carry no CSRF token.
 CSRF_EXEMPT_ENDPOINTS = frozenset({"healthz", "metrics"})

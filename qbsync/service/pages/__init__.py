@@ -15,6 +15,7 @@ from qbsync.service.pages import (
     auth,
     connections,
     dashboard,
+    errors,
     formatting,
     log,
     mappings,
@@ -28,6 +29,7 @@ from qbsync.service.pages import (
 NAV = [
     ("dashboard.index", "Dashboard"),
     ("queue.index", "Queue"),
+    ("errors.index", "Sync errors"),
     ("log.index", "Log"),
     ("push.index", "Push"),
     ("mappings.index", "Mappings"),
@@ -36,8 +38,8 @@ NAV = [
     ("users.index", "Users"),
 ]
 
-BLUEPRINTS = (auth.blueprint, dashboard.blueprint, connections.blueprint, queue.blueprint, log.blueprint,
-              push.blueprint, mappings.blueprint, settings.blueprint, users.blueprint)
+BLUEPRINTS = (auth.blueprint, dashboard.blueprint, connections.blueprint, queue.blueprint, errors.blueprint,
+              log.blueprint, push.blueprint, mappings.blueprint, settings.blueprint, users.blueprint)
 
 
 class RecordIdConverter(IntegerConverter):
