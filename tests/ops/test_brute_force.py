@@ -168,3 +168,35 @@ def test_thirty_parallel_guesses_at_a_web_connector_password_get_five_checked(li
         list(pool.map(guess, range(30)))
     assert len(checked) == LOCKOUT_FAILURES
     assert _failures(runtime, "qbwc") == LOCKOUT_FAILURES
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_two_web_processes_share_sessions_sign_outs_and_the_lockout(spawn, runtime):
+    """Sessions and locks live in the database: what one process does, the other enforces at once."""
+    with runtime.db.transaction() as session:
+        session.add(User(username="admin", password_hash=hash_password(ADMIN_PASSWORD)))
+    first, second = spawn.serve(), spawn.serve()
+    with httpx.Client(base_url=first.url, timeout=30) as browser:
+        token = _csrf(browser.get("/login").text)
+        signed_in = browser.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD,
+                                                 "csrf_token": token})
+        assert signed_in.status_code == 302
+        cookie = browser.cookies["qbsync_session"]
+        token = _csrf(browser.get("/users").text)
+    with httpx.Client(base_url=second.url, cookies={"qbsync_session": cookie}, timeout=30) as copy:
+        assert copy.get("/").status_code == 200  # the same session on the other process
+        assert copy.post("/logout", data={"csrf_token": token}).status_code == 302
+    with httpx.Client(base_url=first.url, cookies={"qbsync_session": cookie}, timeout=30) as replay:
+        assert replay.get("/").status_code == 302  # signed out there ends it here too
+
+    # Thirty guesses at once, spread over both processes: five passwords are checked, in all.
+    def guess(n: int) -> int:
+        with httpx.Client(base_url=(first, second)[n % 2].url, timeout=60) as attacker:
+            csrf = _csrf(attacker.get("/login").text)
+            return attacker.post("/login", data={"username": "admin", "password": f"guess-{n}",
+                                                 "csrf_token": csrf}).status_code
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        assert list(pool.map(guess, range(30))) == [401] * 30
+    assert _failures(runtime, "login") == security.MAX_FAILURES_PER_USER
