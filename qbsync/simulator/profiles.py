@@ -59,7 +59,11 @@ INTUIT_TAX_CODES = (
 )
 ASSUMED_BANK = "assumed: the interview's 'add your bank account' step; the name is the merchant's"
 ASSUMED_PAYMENT_METHODS = (
-    "assumed: the payment methods a new QuickBooks Desktop (US) file lists; PayPal is not among them"
+    "Intuit in-product help 'Use the Payment Method list' (support.quickbooks.intuit.com/support/pages/"
+    "inproducthelp/Core/QB2K12/ContentPackage/Core/Payments/pop_paymeth.html: cash, check, MasterCard, Visa, "
+    "American Express); qbgarage.com/tag/payment-method: the payment types built into QuickBooks (Cash, "
+    "Check, American Express, Discover, MasterCard, Visa, Debit Card, Gift Card, E-Check, ...); that a new "
+    "file holds one method of each type under these names is assumed (no PayPal)"
 )
 CA_EXPRESS_START = (
     "Intuit community 'How to set up sales tax in QuickBooks Desktop' (quickbooks.intuit.com/community/"
