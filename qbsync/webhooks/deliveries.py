@@ -10,6 +10,7 @@ running :func:`receive` twice stores the delivery once.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,18 @@ _INSERT_NEW = {
     dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(_deliveries)
     .on_conflict_do_nothing(index_elements=list(_DEDUPE_COLUMNS))
     .returning(_deliveries.c.id)
+    for dialect in (postgresql, sqlite)
+}
+
+
+# A refused delivery (its signature did not match) is not kept, but a person must be able to see that
+# deliveries are being refused: one row per connection, hour and reason counts them (in ``attempts``), so a
+# flood of forged requests adds no rows. ``INSERT … ON CONFLICT DO UPDATE`` in each dialect's words.
+_COUNT_REFUSAL = {
+    dialect.__name__.rsplit(".", 1)[-1]: (lambda insert: insert.on_conflict_do_update(
+        index_elements=list(_DEDUPE_COLUMNS),
+        set_={"attempts": _deliveries.c.attempts + 1, "processed_at": insert.excluded.processed_at}))(
+            dialect.insert(_deliveries))
     for dialect in (postgresql, sqlite)
 }
 
@@ -103,11 +116,24 @@ def receive(db: DbConnection, platform: str, name: str, headers: Iterable[tuple[
     if platform == "woocommerce" and signature is None and is_woocommerce_ping(kept, body):
         return Pinged()
     if signature is None:
-        return Refused(401, f"missing {SIGNATURE_HEADERS[platform]} header")
+        return note_refusal(db, receiver, Refused(401, f"missing {SIGNATURE_HEADERS[platform]} header"))
     if not signature_matches(body, signature, candidate_secrets(platform, receiver.secrets)):
-        return Refused(401, f"{SIGNATURE_HEADERS[platform]} does not match the body: check the webhook "
-                            f"secret of connection {name!r}")
+        return note_refusal(db, receiver, Refused(
+            401, f"{SIGNATURE_HEADERS[platform]} does not match the body: check the webhook secret of "
+                 f"connection {name!r}"))
     return store_delivery(db, receiver, read_envelope(platform, kept, body, store_url=receiver.store_url))
+
+
+def note_refusal(db: DbConnection, receiver: Receiver, refused: Refused) -> Refused:
+    """Count ``refused`` for the Deliveries page (state "refused", no body or headers kept); returns it."""
+    now = utcnow()
+    key = f"refused:{now:%Y%m%d%H}:{hashlib.sha256(refused.reason.encode()).hexdigest()[:16]}"
+    db.execute(_COUNT_REFUSAL[db.dialect.name], {
+        "connection_id": receiver.connection_id, "platform": receiver.platform, "topic": None,
+        "dedupe_key": key, "headers": {}, "body": b"", "state": "refused",
+        "error": f"{refused.status}: {refused.reason}", "received_at": now, "processed_at": now,
+        "attempts": 1})
+    return refused
 
 
 def find_receiver(db: DbConnection, name: str) -> Receiver | None:

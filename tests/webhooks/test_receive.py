@@ -459,3 +459,28 @@ def test_each_delivery_is_committed_by_its_own_statement(runtime, client, woo, k
     assert response.status_code == 200
     assert sent == [("SELECT", True), ("INSERT", True)]
     assert [d.body for d in kit.deliveries()] == [body]
+
+
+def test_refused_deliveries_are_counted_by_hour_and_reason_without_their_body(client, woo, kit):
+    from qbsync.passwords import hash_password
+    from qbsync.storage.models import User
+    from tests.pages.conftest import ADMIN, ADMIN_PASSWORD, post, text_of
+
+    body = b'{"id": 727, "billing": {"email": "secret-shopper@example.com"}}'
+    for _ in range(3):
+        forged = {"X-WC-Webhook-Signature": "forged", "X-WC-Webhook-Topic": "order.created"}
+        response = client.post("/webhooks/woocommerce/woo", data=body, headers=forged)
+        assert response.status_code == 401
+    client.post("/webhooks/woocommerce/woo", data=body, headers={"X-WC-Webhook-Topic": "order.created"})
+    assert kit.deliveries() == []  # nothing unsigned is kept
+    refusals = kit.refusals()
+    assert sorted(r.attempts for r in refusals) == [1, 3]  # one row per reason, counted
+    assert all(r.body == b"" and r.headers == {} for r in refusals)
+    with kit.runtime.db.transaction() as session:
+        session.add(User(username=ADMIN, password_hash=hash_password(ADMIN_PASSWORD)))
+    post(client, "/login", {"username": ADMIN, "password": ADMIN_PASSWORD})
+    page = text_of(client.get("/deliveries"))
+    assert ("refused 3 times that hour 401: X-WC-Webhook-Signature does not match the body: check the "
+            "webhook secret of connection 'woo'") in page
+    assert "refused 1 time that hour 401: missing X-WC-Webhook-Signature header" in page
+    assert "secret-shopper" not in page
