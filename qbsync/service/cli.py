@@ -19,6 +19,7 @@ from qbsync.connections import (
     set_qbwc_password,
 )
 from qbsync.service import logging_setup
+from qbsync.service.demo import demo
 from qbsync.service.runtime import Runtime, open_runtime
 from qbsync.simulator.cli import simulate
 from qbsync.storage.encryption import SecretKeyError
@@ -202,6 +203,7 @@ def db_upgrade() -> None:
 
 # Commands that live beside what they run.
 main.add_command(simulate)
+main.add_command(demo)
 main.add_command(push)
 main.add_command(sweep)
 
