@@ -19,7 +19,7 @@ from qbsync.connections import (
     set_qbwc_password,
 )
 from qbsync.service import logging_setup
-from qbsync.service.demo import demo
+from qbsync.service.demo import demo, ensure_port_free, port_problem
 from qbsync.service.runtime import Runtime, open_runtime
 from qbsync.simulator.cli import simulate
 from qbsync.storage.encryption import SecretKeyError
@@ -51,6 +51,7 @@ def serve(host: str, port: int, threads: int) -> None:
     from qbsync.service import scheduler
     from qbsync.service.app import create_app
 
+    ensure_port_free(host, port)
     runtime = _runtime()
     app = create_app(runtime=runtime)
     if not runtime.dispatcher.uses_redis:
@@ -59,7 +60,10 @@ def serve(host: str, port: int, threads: int) -> None:
     where = f"http://{host}:{port}"
     click.echo(f"qbsync serving on {where}  (Web Connector: {where}/qbwc, admin: {where}/)")
     click.echo(f"database: {runtime.db.engine.url.render_as_string(hide_password=True)}")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="qbsync")
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads, ident="qbsync")
+    except OSError as exc:  # taken a moment after the check above
+        raise port_problem(exc, host, port) from exc
 
 
 @main.group()

@@ -14,6 +14,8 @@ import errno
 import json
 import logging
 import secrets
+import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -121,6 +123,26 @@ def pick_port(host: str, wanted: int | None, app: Any) -> tuple[Any, str | None]
     server = bind(0)
     return server, (f"port {DEFAULT_PORT} is in use (by `make serve`?), so the demo serves on port "
                     f"{server.effective_port}")
+
+
+def port_problem(exc: OSError, host: str, port: int) -> click.ClickException:
+    """The one-line message for a port the service cannot listen on."""
+    if exc.errno == errno.EADDRINUSE:
+        return click.ClickException(
+            f"port {port} on {host} is already in use (another `qbsync serve` or `make serve`?): stop it, "
+            "or serve on another port with --port")
+    return click.ClickException(f"cannot listen on {host} port {port}: {exc.strerror or exc}")
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Fail with :func:`port_problem`'s one line if nothing can listen on ``host``:``port`` right now."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress binds
+            probe.bind((host, port))
+    except OSError as exc:
+        raise port_problem(exc, host, port) from exc
 
 
 class _NotYet:
@@ -462,8 +484,13 @@ def demo(data_dir: Path | None, host: str, port: int | None, orders: int, profil
 
 
 def _serve_until_interrupted() -> None:
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as tidily as Ctrl-C
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         click.echo("\nstopping the demo: the service, the store double and the simulated QuickBooks")
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt

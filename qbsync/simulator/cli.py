@@ -16,6 +16,8 @@ from qbsync.simulator.webconnector import SessionReport, WebConnector
 # qbXML statuses that are an ordinary answer to a look-up, not a problem: 1 "no match", 500 "not fully
 # completed" (a name or id asked for is not in the company). Source: Intuit's qbXML status code list.
 LOOKUP_MISSES = frozenset({1, 500})
+# "There is an invalid reference to QuickBooks <kind> ..." (Intuit's status code list).
+STALE_REFERENCE = 3140
 PROFILES = ("legacy", "service", "retail", "canada", "uk", "multicurrency")
 _ENDINGS = {
     "closeConnection": "ended normally",
@@ -64,8 +66,14 @@ def describe_session(number: int, report: SessionReport) -> list[str]:
     misses, problems = _split_statuses(report)
     if misses:
         lines.append(f"  look-ups that found nothing (ordinary: qbsync checks before adding): {misses}")
+    stale = [p for p in problems if p[1] == STALE_REFERENCE]
+    if stale:
+        lines.append(f"  {_plural(len(stale), 'request')} named records this company does not have "
+                     "(3140), as after switching to another company file: qbsync looks them up, adds them "
+                     "again if missing and sends the request again")
     for request_type, code, message in problems:
-        lines.append(f"  QuickBooks said no to {request_type}: {code} {message}")
+        if code != STALE_REFERENCE:
+            lines.append(f"  QuickBooks said no to {request_type}: {code} {message}")
     for hresult, message in report.hresults:
         lines.append(f"  rejected by QuickBooks: {hresult} {message}")
     if report.fault:
