@@ -341,6 +341,8 @@ class Demo:
         return self._skus.get(record_id, f"product {record_id}")
 
     def _describe_company(self) -> int:
+        from qbsync.service.pages.simulated import sale_total
+
         assert self.company is not None
         self.company.save(self.company_path)
         self.echo("")
@@ -352,11 +354,13 @@ class Demo:
         for sale in [*sales, *self.company.transactions("CreditMemo")]:
             customer = (sale.get("CustomerRef") or {}).get("FullName", "")
             self.echo(f"  {_KIND_WORDS[sale['kind']]} {sale.get('RefNumber')}: {customer}, "
-                      f"{sale.get('TotalAmount') or sale.get('Subtotal')} USD")
+                      f"{sale_total(sale)} USD")
         return len({s.get("RefNumber") for s in sales})
 
     def sign_in_lines(self) -> list[str]:
         """Where the pages are and how to sign in, for the person running the demo."""
+        from qbsync.service.pages.simulated import SIMULATED_PATH
+
         return [
             f"The pages: {self.url}/  (queue: {self.url}/queue, log: {self.url}/log, "
             f"simulated QuickBooks records: {self.url}{SIMULATED_PATH})",
@@ -366,7 +370,6 @@ class Demo:
         ]
 
 
-SIMULATED_PATH = "/simulated-quickbooks"
 _KIND_WORDS = {"SalesReceipt": "sales receipt", "Invoice": "invoice", "SalesOrder": "sales order",
                "CreditMemo": "credit memo"}
 

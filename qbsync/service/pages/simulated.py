@@ -7,6 +7,7 @@ the sales, credit memos, customers and items, as QuickBooks itself would report 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, render_template
@@ -16,9 +17,15 @@ from qbsync.simulator.company import QuickBooksCompany
 blueprint = Blueprint("simulated", __name__)
 
 _EXTENSION = "qbsync.simulated_company"
+SIMULATED_PATH = "/simulated-quickbooks"
 SALES_KINDS = ("SalesReceipt", "Invoice", "SalesOrder", "CreditMemo")
 KIND_WORDS = {"SalesReceipt": "Sales receipt", "Invoice": "Invoice", "SalesOrder": "Sales order",
               "CreditMemo": "Credit memo"}
+
+
+def sale_total(sale: dict[str, Any]) -> str:
+    """What the customer pays for a sale: QuickBooks reports it as subtotal plus sales tax."""
+    return str(Decimal(sale.get("Subtotal") or "0") + Decimal(sale.get("SalesTaxTotal") or "0"))
 
 
 def register(app: Flask, company: QuickBooksCompany) -> None:
@@ -29,11 +36,11 @@ def register(app: Flask, company: QuickBooksCompany) -> None:
     app.jinja_env.globals["nav"] = [*nav, ("simulated.index", "Simulated QuickBooks")]
 
 
-@blueprint.get("/simulated-quickbooks")
+@blueprint.get(SIMULATED_PATH)
 def index() -> Any:
     """What the simulated QuickBooks company holds."""
     company: QuickBooksCompany = current_app.extensions[_EXTENSION]
-    sales = [t for t in company.transactions() if t["kind"] in SALES_KINDS]
+    sales = [{**t, "total": sale_total(t)} for t in company.transactions() if t["kind"] in SALES_KINDS]
     items = sorted(company.items(), key=lambda i: i.get("FullName", ""))
     return render_template("simulated/index.html", company=company, counts=company.counts(), sales=sales,
                            customers=company.customers(), items=items, kind_words=KIND_WORDS,
