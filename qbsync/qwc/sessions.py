@@ -390,7 +390,7 @@ def _summary(session: Session, qb: QbwcSession) -> str:
         .join(QueueJob, QueueJob.id == JobAttempt.job_id)
         .where(Exchange.session_id == qb.id, JobAttempt.outcome == "done", QueueJob.kind.in_(READ_KINDS))
         .group_by(QueueJob.kind)
-    ).tuples().all())
+    ).all())
     lists_read, stock_reads = reads.get(REFRESH_KIND, 0), reads.get(PULL_KIND, 0)
     synced = max(0, (qb.jobs_done or 0) - lists_read - stock_reads)
     parked = session.scalar(
