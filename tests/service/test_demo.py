@@ -55,7 +55,8 @@ def test_demo_until_idle_puts_every_sample_order_into_the_simulated_quickbooks(t
     # Its own folder inside the data folder, with the company file the pages and the printout name.
     company_file = tmp_path / "data" / "demo" / "simulated-quickbooks.json"
     assert f"file: {company_file}" in done.stdout
-    sales = sales_in(QuickBooksCompany.load(company_file))
+    company = QuickBooksCompany.load(company_file)
+    sales = sales_in(company)
     samples = {s.number: s for s in sample_orders(6)}
     assert set(sales) == set(samples)
     for number, sample in samples.items():
@@ -63,6 +64,11 @@ def test_demo_until_idle_puts_every_sample_order_into_the_simulated_quickbooks(t
     kinds = {samples[n].shows: t["kind"] for n, t in sales.items()}
     assert kinds["paid by invoice"] == "Invoice"
     assert kinds["guest checkout"] == kinds["coupon"] == "SalesReceipt"
+    # The refund made in the store after the sale: a credit memo for the customer of that sale.
+    refunded = next(n for n, s in samples.items() if s.shows == "refunded")
+    (memo,) = company.transactions("CreditMemo")
+    assert total_of(memo) == Decimal(samples[refunded].order["total"])
+    assert memo["CustomerRef"]["FullName"] == sales[refunded]["CustomerRef"]["FullName"]
     # The store double got QuickBooks' stock back for what was sold.
     assert "stock written back to the store from QuickBooks:" in done.stdout
 
