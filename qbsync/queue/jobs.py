@@ -173,6 +173,21 @@ def _unfinished_dependency_exists(job_id_col: Any) -> Any:
     )
 
 
+def root_blocker(session: Session, job: QueueJob, max_depth: int = 50) -> QueueJob | None:
+    """The unfinished job at the bottom of what ``job`` waits for: follow unfinished dependencies,
+    preferring one that needs a person (parked or held), until a job that waits on nothing. None when
+    ``job`` waits on nothing. Bounded, so a cycle cannot loop forever."""
+    current, seen = job, {job.id}
+    for _ in range(max_depth):
+        unfinished = [dep for dep in dependencies(session, current)
+                      if dep.state not in FINISHED_STATES and dep.id not in seen]
+        if not unfinished:
+            break
+        current = next((dep for dep in unfinished if dep.state in ("parked", "held")), unfinished[0])
+        seen.add(current.id)
+    return None if current is job else current
+
+
 def wake_dependents(session: Session, job: QueueJob, now: datetime | None = None) -> int:
     """After ``job`` finished: dependents with nothing else to wait for become pending. Returns how many."""
     return wake_dependents_of(session, [job], now)

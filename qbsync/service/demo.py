@@ -31,9 +31,9 @@ from qbsync.config import Config, default_data_dir
 from qbsync.connections import NewConnection, add_connection
 from qbsync.passwords import hash_password
 from qbsync.service.runtime import Runtime, open_runtime
-from qbsync.simulator.cli import PROFILES
 from qbsync.simulator.company import QuickBooksCompany
 from qbsync.simulator.demo_orders import SampleOrder, refund_records, sample_orders
+from qbsync.simulator.profiles import PROFILES
 from qbsync.simulator.storefront import StorefrontDouble, make_customers, make_products
 from qbsync.simulator.webconnector import SessionReport, WebConnector
 from qbsync.storage.models import QueueJob, User, WebhookDelivery
@@ -450,7 +450,7 @@ def _close_waitress(server: Any) -> None:
               help=f"Port to serve on (default {DEFAULT_PORT}, or a free one when {DEFAULT_PORT} is taken).")
 @click.option("--orders", type=click.IntRange(min=1, max=100), default=6, show_default=True,
               help="How many sample orders to post (the first six each show something different).")
-@click.option("--profile", type=click.Choice(PROFILES), default=None,
+@click.option("--profile", type=click.Choice(list(PROFILES)), default=None,
               help="How the simulated QuickBooks company is set up (the simulator's company profiles).")
 @click.option("--exit-when-idle", is_flag=True, help="Stop once the sync is done instead of serving on.")
 def demo(data_dir: Path | None, host: str, port: int | None, orders: int, profile: str | None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import click
 from qbsync.config import default_data_dir
 from qbsync.simulator.company import QuickBooksCompany
 from qbsync.simulator.company_host import QBXML_VERSIONS
+from qbsync.simulator.profiles import DEFAULT_PROFILE, PROFILES
 from qbsync.simulator.webconnector import SessionReport, WebConnector
 
 # qbXML statuses that are an ordinary answer to a look-up, not a problem: 1 "no match", 500 "not fully
@@ -18,7 +18,6 @@ from qbsync.simulator.webconnector import SessionReport, WebConnector
 LOOKUP_MISSES = frozenset({1, 500})
 # "There is an invalid reference to QuickBooks <kind> ..." (Intuit's status code list).
 STALE_REFERENCE = 3140
-PROFILES = ("legacy", "service", "retail", "canada", "uk", "multicurrency")
 _ENDINGS = {
     "closeConnection": "ended normally",
     "auth:none": "nothing to do",
@@ -88,16 +87,9 @@ def describe_session(number: int, report: SessionReport) -> list[str]:
 
 def new_company(profile: str | None = None, **options: Any) -> QuickBooksCompany:
     """A new simulated company, seeded as QuickBooks' setup interview leaves ``profile`` (None: the
-    standard seeding). ValueError names the fix when the profile is unknown or not available."""
+    default profile). ValueError names the choices when the profile is unknown."""
     if profile is not None and profile not in PROFILES:
         raise ValueError(f"unknown company profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    if profile is None:
-        return QuickBooksCompany(**options)
-    if "profile" not in inspect.signature(QuickBooksCompany).parameters:
-        if profile == "legacy":
-            return QuickBooksCompany(**options)
-        raise ValueError(f"company profile {profile!r} is not available in this version of the simulator "
-                         "yet (only 'legacy'); leave --profile out")
     return QuickBooksCompany(profile=profile, **options)
 
 
@@ -136,8 +128,6 @@ def describe_company(company: QuickBooksCompany) -> list[str]:
     is_flag=True,
     help="Use a new company that is forgotten after this run (qbsync will not find what it added before).",
 )
-@click.option("--profile", type=click.Choice(PROFILES), default=None,
-              help="How a new company is set up (the simulator's company profiles).")
 @click.option("--sessions", type=click.IntRange(min=1), default=None, help="Run this many sessions.")
 @click.option("--until-idle", is_flag=True, help="Run sessions until one has nothing to do.")
 @click.option(
@@ -162,18 +152,26 @@ def describe_company(company: QuickBooksCompany) -> list[str]:
     show_default=True,
     help="Newest qbXML version the simulated QuickBooks supports.",
 )
+@click.option(
+    "--profile",
+    type=click.Choice(list(PROFILES)),
+    default=None,
+    help="How QuickBooks' setup left the company: "
+    + "; ".join(f"{p.name}: {p.summary}" for p in PROFILES.values())
+    + f" (default {DEFAULT_PROFILE}; an existing --company-file keeps its own).",
+)
 def simulate(
     url: str,
     username: str,
     password: str,
     company_file: Path | None,
     in_memory: bool,
-    profile: str | None,
     sessions: int | None,
     until_idle: bool,
     interval: float,
     latency: float,
     qbxml_version: str,
+    profile: str | None,
 ) -> None:
     """Play the QuickBooks Web Connector and a QuickBooks company against a running qbsync."""
     if sessions is not None and until_idle:
@@ -185,7 +183,7 @@ def simulate(
     options: dict[str, Any] = {"qbxml_version": qbxml_version, "latency_seconds": latency}
     try:
         if company_file is not None and company_file.exists():
-            company = QuickBooksCompany.open(company_file, **options)
+            company = QuickBooksCompany.open(company_file, profile=profile, **options)
             click.echo(f"company file: {company_file} (reused; --in-memory starts from an empty company)")
         else:
             company = new_company(profile, **options)

@@ -15,6 +15,7 @@ from qbsync.service.pages import (
     auth,
     connections,
     dashboard,
+    errors,
     formatting,
     log,
     mappings,
@@ -27,6 +28,7 @@ from qbsync.service.pages import (
 NAV = [
     ("dashboard.index", "Dashboard"),
     ("queue.index", "Queue"),
+    ("errors.index", "Sync errors"),
     ("log.index", "Log"),
     ("push.index", "Push"),
     ("mappings.index", "Mappings"),
@@ -34,8 +36,8 @@ NAV = [
     ("connections.index", "Connections"),
 ]
 
-BLUEPRINTS = (auth.blueprint, dashboard.blueprint, connections.blueprint, queue.blueprint, log.blueprint,
-              push.blueprint, mappings.blueprint, settings.blueprint)
+BLUEPRINTS = (auth.blueprint, dashboard.blueprint, connections.blueprint, queue.blueprint, errors.blueprint,
+              log.blueprint, push.blueprint, mappings.blueprint, settings.blueprint)
 
 
 class RecordIdConverter(IntegerConverter):
