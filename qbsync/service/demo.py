@@ -357,6 +357,14 @@ class Demo:
                       f"{sale_total(sale)} USD")
         return len({s.get("RefNumber") for s in sales})
 
+    def needs_attention(self, most: int = 3) -> list[str]:
+        """The first few parked jobs of the demo connection, with QuickBooks' or qbsync's reason."""
+        assert self.runtime is not None
+        with self.runtime.db.transaction() as session:
+            parked = session.execute(select(QueueJob.label, QueueJob.reason).where(QueueJob.state == "parked")
+                                     .order_by(QueueJob.id).limit(most)).all()
+        return [f"{label}: {reason}" for label, reason in parked]
+
     def sign_in_lines(self) -> list[str]:
         """Where the pages are and how to sign in, for the person running the demo."""
         from qbsync.service.pages.simulated import SIMULATED_PATH
@@ -471,8 +479,10 @@ def demo(data_dir: Path | None, host: str, port: int | None, orders: int, profil
             raise click.ClickException(str(exc)) from exc
         missing = len(result.posted) - result.orders_in_quickbooks
         if missing > 0:
-            click.echo(f"{missing} of the {len(result.posted)} orders did not reach QuickBooks: see the "
-                       f"queue at {run.url}/queue")
+            click.echo(f"{missing} of the {len(result.posted)} orders did not reach QuickBooks; what waits "
+                       f"for a person (all of it on {run.url}/errors):")
+            for line in run.needs_attention():
+                click.echo(f"  {line}")
         if not exit_when_idle:
             click.echo("")
             for line in run.sign_in_lines():

@@ -44,8 +44,11 @@ def total_of(sale: dict) -> Decimal:
 
 
 @pytest.mark.slow
-def test_demo_until_idle_puts_every_sample_order_into_the_simulated_quickbooks(tmp_path):
-    done = run_demo(tmp_path / "data", "--exit-when-idle")
+# Other profiles hold none of the accounts qbsync's defaults name until the engine chooses or creates them
+# (issue 15); they join here then.
+@pytest.mark.parametrize("profile", ["legacy"])
+def test_demo_until_idle_puts_every_sample_order_into_the_simulated_quickbooks(tmp_path, profile):
+    done = run_demo(tmp_path / "data", "--exit-when-idle", "--profile", profile)
 
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
