@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import os
 import secrets
 import signal
 import socket
@@ -243,6 +244,10 @@ class Demo:
         """Backfill, post the orders, sync until idle, write stock back; report each step."""
         result = DemoResult()
         self.echo(f"qbsync demo: serving on {self.url} from {self.folder}")
+        ignored = [name for name in ("QBSYNC_DATABASE_URL", "QBSYNC_REDIS_URL") if os.environ.get(name)]
+        if ignored:
+            self.echo(f"note: the demo keeps its own SQLite database in that folder and leaves "
+                      f"{' and '.join(ignored)} alone")
         self.echo("Everything here is simulated: the store is a storefront double on 127.0.0.1 and "
                   "QuickBooks is a simulated company file; no real store or QuickBooks is contacted.")
         self._backfill_products()
