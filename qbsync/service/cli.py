@@ -19,7 +19,8 @@ from qbsync.connections import (
     set_qbwc_password,
 )
 from qbsync.service import logging_setup
-from qbsync.service.demo import demo, ensure_port_free, port_problem
+from qbsync.service.demo import demo
+from qbsync.service.ports import ensure_port_free, port_problem
 from qbsync.service.runtime import Runtime, open_runtime
 from qbsync.simulator.cli import simulate
 from qbsync.storage.encryption import SecretKeyError

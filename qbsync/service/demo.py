@@ -16,7 +16,6 @@ import logging
 import os
 import secrets
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -124,26 +123,6 @@ def pick_port(host: str, wanted: int | None, app: Any) -> tuple[Any, str | None]
     server = bind(0)
     return server, (f"port {DEFAULT_PORT} is in use (by `make serve`?), so the demo serves on port "
                     f"{server.effective_port}")
-
-
-def port_problem(exc: OSError, host: str, port: int) -> click.ClickException:
-    """The one-line message for a port the service cannot listen on."""
-    if exc.errno == errno.EADDRINUSE:
-        return click.ClickException(
-            f"port {port} on {host} is already in use (another `qbsync serve` or `make serve`?): stop it, "
-            "or serve on another port with --port")
-    return click.ClickException(f"cannot listen on {host} port {port}: {exc.strerror or exc}")
-
-
-def ensure_port_free(host: str, port: int) -> None:
-    """Fail with :func:`port_problem`'s one line if nothing can listen on ``host``:``port`` right now."""
-    try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress binds
-            probe.bind((host, port))
-    except OSError as exc:
-        raise port_problem(exc, host, port) from exc
 
 
 class _NotYet:
