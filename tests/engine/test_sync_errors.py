@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from qbsync.passwords import hash_password
 from qbsync.queue.causes import cause_of
@@ -59,3 +60,21 @@ def test_causes_group_by_the_missing_reference_not_by_the_transaction_it_was_in(
     first = cause_of(None, None, "waiting for job #12 (Item X), which needs attention: no price")
     second = cause_of(None, None, "waiting for job #4087 (Item X), which needs attention: no price")
     assert first.key == second.key
+
+
+def test_orders_left_out_by_a_rule_are_listed_with_the_rule_and_still_sync_once_the_rule_lets_them_in(shop):
+    shop.feed("order", make_order(2001, status="pending"))
+    shop.feed("order", make_order(2001, status="pending", note="edited"))  # one row per order, not per change
+    shop.feed("order", make_order(2002, total=Decimal("0"), lines=(), shipping_lines=(), subtotal=Decimal(0),
+                                  shipping_total=Decimal(0)))
+    client = _signed_in(shop.runtime)
+    page = text_of(client.get("/queue?state=left_out"))
+    assert page.count("order 2001") == 1
+    assert ("Left out by rule: status 'pending' is not one of the synced statuses (processing, completed)"
+            in page)
+    assert "Left out by rule: the order total is zero (exclude_zero_total_orders)" in page
+    shop.sync()
+    assert shop.sales() == []
+    shop.feed("order", make_order(2001, status="processing"))  # now the rule lets it in
+    shop.sync()
+    assert [t["RefNumber"] for t in shop.sales()] == ["2001"]

@@ -15,6 +15,7 @@ from qbsync.service.pages import (
     auth,
     connections,
     dashboard,
+    deliveries,
     errors,
     formatting,
     log,
@@ -22,6 +23,7 @@ from qbsync.service.pages import (
     push,
     queue,
     settings,
+    users,
 )
 
 # The main navigation: (endpoint, label).
@@ -30,14 +32,17 @@ NAV = [
     ("queue.index", "Queue"),
     ("errors.index", "Sync errors"),
     ("log.index", "Log"),
+    ("deliveries.index", "Deliveries"),
     ("push.index", "Push"),
     ("mappings.index", "Mappings"),
     ("settings.index", "Settings"),
     ("connections.index", "Connections"),
+    ("users.index", "Users"),
 ]
 
 BLUEPRINTS = (auth.blueprint, dashboard.blueprint, connections.blueprint, queue.blueprint, errors.blueprint,
-              log.blueprint, push.blueprint, mappings.blueprint, settings.blueprint)
+              log.blueprint, deliveries.blueprint, push.blueprint, mappings.blueprint, settings.blueprint,
+              users.blueprint)
 
 
 class RecordIdConverter(IntegerConverter):
