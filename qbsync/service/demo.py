@@ -29,14 +29,13 @@ from sqlalchemy import func, select
 
 from qbsync.config import Config, default_data_dir
 from qbsync.connections import NewConnection, add_connection
-from qbsync.passwords import hash_password
 from qbsync.service.runtime import Runtime, open_runtime
 from qbsync.simulator.company import QuickBooksCompany
 from qbsync.simulator.demo_orders import SampleOrder, refund_records, sample_orders
 from qbsync.simulator.profiles import PROFILES
 from qbsync.simulator.storefront import StorefrontDouble, make_customers, make_products
 from qbsync.simulator.webconnector import SessionReport, WebConnector
-from qbsync.storage.models import QueueJob, User, WebhookDelivery
+from qbsync.storage.models import QueueJob, WebhookDelivery
 from qbsync.webhooks.signatures import sign
 
 CONNECTION = "demo"
@@ -204,6 +203,8 @@ class Demo:
         self.double.stop()
 
     def _create_connection_and_admin(self) -> None:
+        from qbsync.service import people
+
         assert self.runtime is not None
         spec = NewConnection(
             name=CONNECTION, platform="woocommerce", store_url=self.double.base_url,
@@ -215,7 +216,7 @@ class Demo:
             connection = add_connection(session, spec)
             # Read QuickBooks' stock with every session, so the write-back shows in one run.
             connection.settings = {"inventory_pull_minutes": 0}
-            session.add(User(username=ADMIN, password_hash=hash_password(self.admin_password), is_admin=True))
+            people.add_admin(session, ADMIN, self.admin_password)
 
     # -- the story
 
