@@ -29,8 +29,18 @@ from qbsync.queue.exchange import (
     next_request,
     release_session,
 )
+from qbsync.queue.inventory import PULL_KIND
+from qbsync.queue.lists import REFRESH_KIND
 from qbsync.service.runtime import Runtime
-from qbsync.storage.models import AuthFailure, Connection, Exchange, JobAttempt, QbwcSession, utcnow
+from qbsync.storage.models import (
+    AuthFailure,
+    Connection,
+    Exchange,
+    JobAttempt,
+    QbwcSession,
+    QueueJob,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -358,20 +368,39 @@ def _end(session: Session, qb: QbwcSession, state: str, now: datetime, reason: s
     qb.result = result if result is not None else reason
 
 
+# Jobs that only read from QuickBooks (reference lists, stock): not "records synced".
+READ_KINDS = (REFRESH_KIND, PULL_KIND)
+
+
 def _summary(session: Session, qb: QbwcSession) -> str:
-    """"OK", or e.g. "qbsync: 12 records synced, 1 needs attention"."""
-    synced = qb.jobs_done or 0
+    """"OK", or e.g. "qbsync: 12 records synced, 1 needs attention, 5 reference lists read".
+
+    Reading QuickBooks' reference lists and stock is not syncing a record, so it is said apart.
+    """
+    reads = dict(session.execute(
+        select(QueueJob.kind, func.count(distinct(JobAttempt.job_id)))
+        .join(Exchange, Exchange.id == JobAttempt.exchange_id)
+        .join(QueueJob, QueueJob.id == JobAttempt.job_id)
+        .where(Exchange.session_id == qb.id, JobAttempt.outcome == "done", QueueJob.kind.in_(READ_KINDS))
+        .group_by(QueueJob.kind)
+    ).all())
+    lists_read, stock_reads = reads.get(REFRESH_KIND, 0), reads.get(PULL_KIND, 0)
+    synced = max(0, (qb.jobs_done or 0) - lists_read - stock_reads)
     parked = session.scalar(
         select(func.count(distinct(JobAttempt.job_id)))
         .join(Exchange, Exchange.id == JobAttempt.exchange_id)
         .where(Exchange.session_id == qb.id, JobAttempt.outcome == "park")
     ) or 0
-    if not synced and not parked:
-        return "OK"
-    parts = [f"{synced} record{'' if synced == 1 else 's'} synced"]
+    parts = []
+    if synced or parked:
+        parts.append(f"{synced} record{'' if synced == 1 else 's'} synced")
     if parked:
         parts.append(f"{parked} need{'s' if parked == 1 else ''} attention")
-    return "qbsync: " + ", ".join(parts)
+    if lists_read:
+        parts.append(f"{lists_read} reference list{'' if lists_read == 1 else 's'} read")
+    if stock_reads:
+        parts.append("stock read")
+    return "qbsync: " + ", ".join(parts) if parts else "OK"
 
 
 def describe_qb_error(hresult: str, message: str, *, connecting: bool = False) -> str:

@@ -23,6 +23,7 @@ from qbsync.storage.db import Database
 from qbsync.storage.models import Connection, StorefrontRecord, WebhookDelivery, utcnow
 from qbsync.storefronts.platforms import normalizer_for
 from qbsync.storefronts.records import InvalidPayload
+from qbsync.webhooks import refunds
 from qbsync.webhooks.envelope import SYNCED_RECORDS, naive_utc, parse_payload, resource_payload
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,10 @@ def _process_started(db: Database, delivery_id: int) -> str:
             delivery.state = state
             delivery.error = None
             delivery.processed_at = utcnow()
-            return state
+            noted = refunds.take_noted(session)
+        if noted:  # after the commit: a store's answer is never awaited inside the transaction
+            refunds.read_noted_refunds(db, noted)
+        return state
     except InvalidPayload as exc:
         return _finish(db, delivery_id, "invalid", str(exc))
     except Exception as exc:  # kept on the delivery; the scheduler retries a bounded number of times
@@ -250,6 +254,8 @@ def _apply(session: Session, delivery: WebhookDelivery) -> str:
         outcomes.append(outcome)
         if outcome == "changed":
             record_changed(session, connection, record_type, record, event)
+        if record_type == "order":
+            refunds.note_unseen_refunds(session, connection, record)
     if not outcomes or "changed" in outcomes:
         # No records: e.g. a variable product whose variations arrive as their own deliveries.
         return "processed"
