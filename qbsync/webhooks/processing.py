@@ -23,6 +23,7 @@ from qbsync.storage.db import Database
 from qbsync.storage.models import Connection, StorefrontRecord, WebhookDelivery, utcnow
 from qbsync.storefronts.platforms import normalizer_for
 from qbsync.storefronts.records import InvalidPayload
+from qbsync.webhooks import confirm
 from qbsync.webhooks.envelope import SYNCED_RECORDS, naive_utc, parse_payload, resource_payload
 
 log = logging.getLogger(__name__)
@@ -139,13 +140,15 @@ def process(db: Database, delivery_id: int) -> str:
 def _process_started(db: Database, delivery_id: int) -> str:
     """:func:`process`, once the attempt is counted."""
     try:
+        # Asked before the transaction: no row (nor SQLite's write lock) is held while the store answers.
+        store_check = _check_with_store(db, delivery_id)
         with db.transaction() as session:
             delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
             if delivery is None or delivery.state not in _RUNNABLE:
                 return delivery.state if delivery is not None else "missing"
-            state = _apply(session, delivery)
-            delivery.state = state
             delivery.error = None
+            state = _apply(session, delivery, store_check)
+            delivery.state = state
             delivery.processed_at = utcnow()
             return state
     except InvalidPayload as exc:
@@ -228,7 +231,42 @@ def _finish(db: Database, delivery_id: int, state: str, error: str) -> str:
         return delivery.state
 
 
-def _apply(session: Session, delivery: WebhookDelivery) -> str:
+def _check_with_store(db: Database, delivery_id: int) -> confirm.StoreCheck | None:
+    """Ask the store whether the order a delivery cancels or deletes really is cancelled or deleted;
+    None when the delivery would void nothing (see :mod:`qbsync.webhooks.confirm`)."""
+    with db.transaction() as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        if delivery is None or delivery.state not in _RUNNABLE or not delivery.resource_id:
+            return None
+        change = destructive_change(delivery.platform, delivery.topic, delivery.body)
+        if change is None:
+            return None
+        connection = session.get(Connection, delivery.connection_id)
+        if connection is None:
+            return None
+        order_id = delivery.resource_id
+    return confirm.check(connection, order_id, change)
+
+
+def destructive_change(platform: str, topic: str | None, body: bytes) -> str | None:
+    """"deleted" or "cancelled" when a delivery deletes or cancels an order (which voids its QuickBooks
+    transaction), else None. An unreadable body is None here: processing then says what is wrong."""
+    try:
+        normalizer = normalizer_for(platform)
+        record_type, event = normalizer.resource_of_topic(topic)
+        if record_type != "order":
+            return None
+        if event == "deleted":
+            return confirm.DELETED
+        payload = resource_payload(topic or "", parse_payload(body))
+        if payload is not None and normalizer.order(payload).status == "cancelled":
+            return confirm.CANCELLED
+    except (InvalidPayload, KeyError, ValueError, TypeError):
+        return None
+    return None
+
+
+def _apply(session: Session, delivery: WebhookDelivery, store_check: confirm.StoreCheck | None = None) -> str:
     connection = session.get(Connection, delivery.connection_id)
     if connection is None:
         raise LookupError(f"connection {delivery.connection_id} no longer exists")
@@ -236,8 +274,13 @@ def _apply(session: Session, delivery: WebhookDelivery) -> str:
     record_type, event = normalizer.resource_of_topic(delivery.topic)
     if record_type not in SYNCED_RECORDS:
         raise InvalidPayload(f"topic {delivery.topic!r}: {record_type!r} records are not synced")
+    if store_check is not None and store_check.verdict == "refuted":
+        delivery.error = store_check.reason
+        return "stale"  # the store knows a newer state of the order than this delivery
+    # Not confirmed by the store (it could not be asked): kept, but a void waits for a person.
+    unconfirmed = store_check.unconfirmed if store_check is not None else None
     if event == "deleted":
-        return _apply_deletion(session, connection, delivery, record_type)
+        return _apply_deletion(session, connection, delivery, record_type, store_check)
     payload = resource_payload(delivery.topic or "", parse_payload(delivery.body))
     if payload is None:
         raise InvalidPayload(f"topic {delivery.topic!r}: the body names no record")
@@ -249,7 +292,7 @@ def _apply(session: Session, delivery: WebhookDelivery) -> str:
         outcome = _keep_newest(session, connection.id, record_type, record, delivery.resource_modified_at)
         outcomes.append(outcome)
         if outcome == "changed":
-            record_changed(session, connection, record_type, record, event)
+            record_changed(session, connection, record_type, record, event, unconfirmed=unconfirmed)
     if not outcomes or "changed" in outcomes:
         # No records: e.g. a variable product whose variations arrive as their own deliveries.
         return "processed"
@@ -292,13 +335,21 @@ def _keep_newest(session: Session, connection_id: int, record_type: str, record:
 
 
 def _apply_deletion(session: Session, connection: Connection, delivery: WebhookDelivery,
-                    record_type: str) -> str:
-    """Mark the record (and, for a product, its variants) deleted and tell the queue."""
+                    record_type: str, store_check: confirm.StoreCheck | None = None) -> str:
+    """Mark the record (and, for a product, its variants) deleted and tell the queue.
+
+    An order's deletion is dated by the store: the order's last change as its API reports it (trashed),
+    else the payload's time. Arrival only dates one the store confirmed by no longer having the order (it
+    cannot come back), or an order we never knew; an unconfirmed deletion never moves the order's time
+    forward, so it cannot outdate a genuine later change. (Customers and products, whose deletions change
+    nothing in QuickBooks, are still dated by arrival when the payload has no time.)
+    """
     record_id = delivery.resource_id
     if not record_id:
         raise InvalidPayload("deleted event without a resource id")
-    # The storefront's deletion time when the payload gives one; otherwise arrival (never before it).
-    deleted_at = delivery.resource_modified_at or delivery.received_at
+    stamped = (store_check.modified_at if store_check is not None else None) or delivery.resource_modified_at
+    confirmed_gone = store_check is not None and store_check.verdict == "confirmed"
+    deleted_at = stamped or delivery.received_at
     rows: list[Any] = [_record_row(session, connection.id, record_type, record_id)]
     if record_type == "product":
         rows += session.scalars(
@@ -309,7 +360,6 @@ def _apply_deletion(session: Session, connection: Connection, delivery: WebhookD
                 StorefrontRecord.data["product_id"].as_string() == record_id,
             ).with_for_update()
         ).all()
-    stamped = delivery.resource_modified_at
     if rows[0] is not None and stamped is not None and rows[0].modified_at is not None \
             and rows[0].modified_at > stamped:
         return "stale"  # changed after this deletion (e.g. restored): keep it
@@ -326,10 +376,11 @@ def _apply_deletion(session: Session, connection: Connection, delivery: WebhookD
         if row.deleted:
             continue
         row.deleted = True
-        row.modified_at = max(row.modified_at or deleted_at, deleted_at)
+        if record_type != "order" or stamped is not None or confirmed_gone or row.modified_at is None:
+            row.modified_at = max(row.modified_at or deleted_at, deleted_at)
         row.source = "webhook"
         record_changed(session, connection, record_type, DeletedRecord(row.record_id, dict(row.data)),
-                       "deleted")
+                       "deleted", unconfirmed=store_check.unconfirmed if store_check is not None else None)
         changed += 1
     return "processed" if changed else "duplicate"
 
