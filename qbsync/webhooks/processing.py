@@ -139,23 +139,41 @@ def process(db: Database, delivery_id: int) -> str:
 
 def _process_started(db: Database, delivery_id: int) -> str:
     """:func:`process`, once the attempt is counted."""
+    store_check: confirm.StoreCheck | None = None
     try:
-        # Asked before the transaction: no row (nor SQLite's write lock) is held while the store answers.
-        store_check = _check_with_store(db, delivery_id)
-        with db.transaction() as session:
-            delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
-            if delivery is None or delivery.state not in _RUNNABLE:
-                return delivery.state if delivery is not None else "missing"
-            delivery.error = None
-            state = _apply(session, delivery, store_check)
-            delivery.state = state
-            delivery.processed_at = utcnow()
-            return state
+        while True:
+            try:
+                with db.transaction() as session:
+                    delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+                    if delivery is None or delivery.state not in _RUNNABLE:
+                        return delivery.state if delivery is not None else "missing"
+                    delivery.error = None
+                    state = _apply(session, delivery, store_check)
+                    delivery.state = state
+                    delivery.processed_at = utcnow()
+                    return state
+            except _AskTheStore as ask:
+                # Rolled back, so no row (nor SQLite's write lock) is held while the store answers; then
+                # the delivery is applied again with the store's word. Only cancellations and deletions
+                # of orders come here.
+                store_check = confirm.check(ask.connection, ask.order_id, ask.change)
     except InvalidPayload as exc:
         return _finish(db, delivery_id, "invalid", str(exc))
     except Exception as exc:  # kept on the delivery; the scheduler retries a bounded number of times
         log.exception("processing webhook delivery %s failed", delivery_id)
         return _finish(db, delivery_id, "failed", f"{type(exc).__name__}: {exc}")
+
+
+class _AskTheStore(Exception):  # noqa: N818 - a request, not an error
+    """Raised inside the transaction when a delivery would cancel or delete an order: ask the store first."""
+
+    def __init__(self, connection: Connection, order_id: str, change: str) -> None:
+        super().__init__(change)
+        # A copy outside the session: the rollback expires the session's objects.
+        self.connection = Connection(name=connection.name, platform=connection.platform,
+                                     store_url=connection.store_url,
+                                     api_credentials=dict(connection.api_credentials or {}))
+        self.order_id, self.change = order_id, change
 
 
 def redispatch_stored(runtime: Runtime, now: datetime | None = None) -> int:
@@ -231,41 +249,6 @@ def _finish(db: Database, delivery_id: int, state: str, error: str) -> str:
         return delivery.state
 
 
-def _check_with_store(db: Database, delivery_id: int) -> confirm.StoreCheck | None:
-    """Ask the store whether the order a delivery cancels or deletes really is cancelled or deleted;
-    None when the delivery would void nothing (see :mod:`qbsync.webhooks.confirm`)."""
-    with db.transaction() as session:
-        delivery = session.get(WebhookDelivery, delivery_id)
-        if delivery is None or delivery.state not in _RUNNABLE or not delivery.resource_id:
-            return None
-        change = destructive_change(delivery.platform, delivery.topic, delivery.body)
-        if change is None:
-            return None
-        connection = session.get(Connection, delivery.connection_id)
-        if connection is None:
-            return None
-        order_id = delivery.resource_id
-    return confirm.check(connection, order_id, change)
-
-
-def destructive_change(platform: str, topic: str | None, body: bytes) -> str | None:
-    """"deleted" or "cancelled" when a delivery deletes or cancels an order (which voids its QuickBooks
-    transaction), else None. An unreadable body is None here: processing then says what is wrong."""
-    try:
-        normalizer = normalizer_for(platform)
-        record_type, event = normalizer.resource_of_topic(topic)
-        if record_type != "order":
-            return None
-        if event == "deleted":
-            return confirm.DELETED
-        payload = resource_payload(topic or "", parse_payload(body))
-        if payload is not None and normalizer.order(payload).status == "cancelled":
-            return confirm.CANCELLED
-    except (InvalidPayload, KeyError, ValueError, TypeError):
-        return None
-    return None
-
-
 def _apply(session: Session, delivery: WebhookDelivery, store_check: confirm.StoreCheck | None = None) -> str:
     connection = session.get(Connection, delivery.connection_id)
     if connection is None:
@@ -280,6 +263,8 @@ def _apply(session: Session, delivery: WebhookDelivery, store_check: confirm.Sto
     # Not confirmed by the store (it could not be asked): kept, but a void waits for a person.
     unconfirmed = store_check.unconfirmed if store_check is not None else None
     if event == "deleted":
+        if record_type == "order" and store_check is None and delivery.resource_id:
+            raise _AskTheStore(connection, delivery.resource_id, confirm.DELETED)
         return _apply_deletion(session, connection, delivery, record_type, store_check)
     payload = resource_payload(delivery.topic or "", parse_payload(delivery.body))
     if payload is None:
@@ -287,6 +272,10 @@ def _apply(session: Session, delivery: WebhookDelivery, store_check: confirm.Sto
     records = getattr(normalizer, SYNCED_RECORDS[record_type])(payload)
     if not isinstance(records, list | tuple):
         records = [records]
+    if record_type == "order" and store_check is None:
+        cancelled = [r for r in records if getattr(r, "status", None) == "cancelled"]
+        if cancelled:  # a cancellation voids the order's transaction: believed once the store says so
+            raise _AskTheStore(connection, record_id_of("order", cancelled[0].to_dict()), confirm.CANCELLED)
     outcomes = []
     for record in records:
         outcome = _keep_newest(session, connection.id, record_type, record, delivery.resource_modified_at)
