@@ -42,10 +42,12 @@ def _ago(**delta: float) -> datetime:
     return datetime.now(UTC).replace(tzinfo=None) - timedelta(**delta)
 
 
-def _shop(make_shop, double, credentials: bool = True, store_url: str | None = None):
+def _shop(make_shop, double, credentials: bool = True, store_url: str | None = None,
+          profile: str | None = None):
+    """The store's connection and its simulated company (``profile``: qbsync.simulator.profiles)."""
     api = {"consumer_key": double.consumer_key, "consumer_secret": double.consumer_secret}
     return make_shop(platform="woocommerce", webhook_secret=SECRET, store_url=store_url or double.base_url,
-                     api_credentials=api if credentials else None)
+                     api_credentials=api if credentials else None, profile=profile)
 
 
 def _deliver(client, runtime, body_of: dict[str, Any], topic: str, delivery_id: str) -> WebhookDelivery:
