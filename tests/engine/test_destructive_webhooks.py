@@ -18,7 +18,7 @@ import pytest
 from qbsync.queue import jobs
 from qbsync.simulator.storefront import StorefrontDouble, make_orders
 from qbsync.storage.models import QueueJob, WebhookDelivery
-from tests.ops.processes import woo_delivery
+from tests.ops.processes import shopify_delivery, woo_delivery
 
 SECRET = "woo-webhook-secret"
 
@@ -189,3 +189,50 @@ def test_a_store_answer_is_judged_by_what_it_says():
     unasked = judge("7", "deleted", "Connection 'shop' has no storefront API access")
     assert unasked.unconfirmed is not None and "no storefront API access" in unasked.unconfirmed
     assert json.dumps(unasked.reason)  # plain text, kept on the job
+
+
+# -- Shopify: the same rule, through the Shopify Admin API double -----------------------------------
+
+
+def _store_shopify(runtime, order: dict[str, Any], topic: str, event_id: str) -> WebhookDelivery:
+    """A signed Shopify delivery stored as the receiver stores it, then processed. (Stored directly: the
+    receiver only takes a shop whose store URL is its <shop>.myshopify.com, and the double is on
+    127.0.0.1.)"""
+    from qbsync.webhooks.deliveries import find_receiver, store_delivery
+    from qbsync.webhooks.envelope import kept_headers, read_envelope
+    from qbsync.webhooks.processing import process
+
+    body, headers = shopify_delivery(order, event_id, "double-shop.myshopify.com", secret=SECRET, topic=topic)
+    kept = kept_headers("shopify", headers.items())
+    stored = runtime.db.run_statements(
+        lambda db: store_delivery(db, find_receiver(db, "shop"), read_envelope("shopify", kept, body)))
+    process(runtime.db, stored.delivery_id)
+    with runtime.db.transaction() as session:
+        return session.get(WebhookDelivery, stored.delivery_id)
+
+
+def test_shopify_deletions_and_cancellations_void_only_what_the_store_confirms(runtime, make_shop, double):
+    made = make_orders(1, "shopify", seed=8)[0]
+    made.update(financial_status="paid", cancelled_at=None)
+    double.add_orders([made], platform="shopify")
+    order = double.update_order(made["id"], {}, platform="shopify", modified_at=_ago(hours=1))
+    shop = make_shop(platform="shopify", webhook_secret=SECRET, store_url=double.base_url,
+                     api_credentials={"access_token": double.access_token})
+    assert _store_shopify(runtime, order, "orders/updated", "e1").state == "processed"
+    shop.sync()
+    receipt = _receipt(shop)
+
+    # A cancellation body the store does not back (the order is not cancelled there), then a deletion
+    # of an order the store still has: neither voids anything.
+    cancelled = {**order, "cancelled_at": _ago(minutes=5).isoformat() + "+00:00",
+                 "updated_at": _ago(minutes=5).isoformat() + "+00:00"}
+    assert _store_shopify(runtime, cancelled, "orders/cancelled", "e2").state == "stale"
+    assert _store_shopify(runtime, {"id": order["id"]}, "orders/delete", "e3").state == "stale"
+    shop.sync()
+    _assert_not_voided(shop, receipt)
+
+    # Deleted in the store for real: the deletion it confirms voids the sales receipt.
+    double.delete_order(order["id"], platform="shopify")
+    assert _store_shopify(runtime, {"id": order["id"]}, "orders/delete", "e4").state == "processed"
+    shop.sync()
+    assert _receipt(shop)["Memo"].startswith("VOID:")
