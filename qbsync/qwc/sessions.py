@@ -50,6 +50,12 @@ LOCKOUT_FAILURES = 5
 LOCKOUT_WINDOW = lockout.WINDOW
 # authenticate[2] when another session is live: ask the Web Connector to try again after this long.
 BUSY_POSTPONE_SECONDS = 60
+# How long the Web Connector waits for the answer to one call. QBWC is a .NET SOAP client (reference
+# qbwc/PROTOCOL.md); .NET's WebClientProtocol.Timeout defaults to 100,000 ms (Microsoft's .NET API
+# reference). Intuit documents no other value, so it is assumed unchanged. A session silent longer than
+# this between calls has lost its Web Connector (QuickBooks' own work between sendRequestXML and
+# receiveResponseXML is not bounded by it, but qbsync's requests are small pages).
+QBWC_CALL_TIMEOUT_SECONDS = 100
 # receiveResponseXML's answer when the ticket is not a live session (getLastError then explains).
 TICKET_PROBLEM_RESULT = -101
 QB_ERROR_RESULT = -1
@@ -158,15 +164,14 @@ def authenticate(
         .with_for_update()
         .execution_options(populate_existing=True)
     ).all()
-    stale_before = now - timedelta(seconds=config.session_stale_seconds)
-    if any(other.last_seen_at >= stale_before for other in others):
+    replaced = {other.id: abandoned_because(other, remote_addr, config, now) for other in others}
+    if any(reason is None for reason in replaced.values()):
         log.info("connection %s is busy with another Web Connector session", conn.name)
         return AuthResult("", "busy", postpone_seconds=BUSY_POSTPONE_SECONDS)
     for other in others:
-        minutes = max(1, int((now - other.last_seen_at).total_seconds() // 60))
-        _end(session, other, "stale", now,
-             f"qbsync: this session had no call for {minutes} minutes and was replaced by a new one; "
-             "its unfinished work went back to the queue")
+        # Its in-flight work goes back to the queue marked uncertain: the answer QuickBooks may have
+        # given is found by a look-up before anything is added again.
+        _end(session, other, "stale", now, replaced[other.id])
 
     qb = QbwcSession(
         connection_id=conn.id,
@@ -183,6 +188,32 @@ def authenticate(
         qb.state, qb.closed_at, qb.result = "closed", now, "No work"
         return AuthResult(qb.ticket, "none")
     return AuthResult(qb.ticket, "")
+
+
+def abandoned_because(other: QbwcSession, remote_addr: str | None, config: Config,
+                      now: datetime) -> str | None:
+    """Why a live session may be ended for a new sign-in to the same connection, or None (then "busy").
+
+    A Web Connector runs one session per application at a time, so one signing in again from the same
+    address has lost its session (crashed, or restarted mid-way): waiting ``session_stale_seconds`` for it
+    only delays the sync. Nor is a session alive that has been silent longer than the Web Connector waits
+    for any answer (:data:`QBWC_CALL_TIMEOUT_SECONDS`). A second Web Connector elsewhere, while the
+    session still talks, is told busy. (Two Web Connectors behind one NAT address look like one.)
+    """
+    silent = (now - other.last_seen_at).total_seconds()
+    if silent > config.session_stale_seconds:
+        minutes = max(1, int(silent // 60))
+        return (f"qbsync: this session had no call for {minutes} minutes and was replaced by a new one; "
+                "its unfinished work went back to the queue")
+    address = (remote_addr or None) and remote_addr[:64]
+    if address is not None and other.remote_addr == address:
+        return (f"qbsync: the Web Connector at {address} signed in again, so this session (no call for "
+                f"{int(silent)} s) had died and was replaced by a new one; its unfinished work went back "
+                "to the queue")
+    if silent > QBWC_CALL_TIMEOUT_SECONDS:
+        return (f"qbsync: this session had no call for {int(silent)} s, longer than the Web Connector waits "
+                "for an answer, and was replaced by a new one; its unfinished work went back to the queue")
+    return None
 
 
 def _record_failure(session: Session, username: str, remote_addr: str | None, now: datetime) -> None:

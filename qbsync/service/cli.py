@@ -212,10 +212,12 @@ def worker(burst: bool) -> None:
         raise click.ClickException("QBSYNC_REDIS_URL is not set: without Redis, `qbsync serve` runs jobs "
                                    "in-process and no worker is needed")
     from redis import Redis
-    from rq import Queue, Worker
+    from rq import Queue
+
+    from qbsync.service.rq_worker import QbsyncWorker
 
     redis = Redis.from_url(runtime.config.redis_url)
-    Worker([Queue(runtime.config.rq_queue_name, connection=redis)], connection=redis).work(burst=burst)
+    QbsyncWorker([Queue(runtime.config.rq_queue_name, connection=redis)], connection=redis).work(burst=burst)
 
 
 @main.command("scheduler")

@@ -21,7 +21,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from qbsync.storage.encryption import decrypt_cached
 from qbsync.storage.models import Connection, WebhookDelivery, utcnow
-from qbsync.webhooks.envelope import Envelope, is_woocommerce_ping, kept_headers, read_envelope
+from qbsync.webhooks.envelope import (
+    Envelope,
+    is_woocommerce_ping,
+    kept_headers,
+    read_envelope,
+    shopify_shop_of,
+    wrong_shop,
+)
 from qbsync.webhooks.signatures import SIGNATURE_HEADERS, candidate_secrets, signature_matches
 
 _connections = Connection.__table__
@@ -74,6 +81,7 @@ class Receiver:
     platform: str
     store_url: str
     secrets: tuple[str | None, ...]  # current first, then the one before a rotation
+    shop: str | None = None  # a Shopify connection's <shop>.myshopify.com, read from its store URL
 
 
 @dataclass(frozen=True)
@@ -121,7 +129,12 @@ def receive(db: DbConnection, platform: str, name: str, headers: Iterable[tuple[
         return note_refusal(db, receiver, Refused(
             401, f"{SIGNATURE_HEADERS[platform]} does not match the body: check the webhook secret of "
                  f"connection {name!r}"))
-    return store_delivery(db, receiver, read_envelope(platform, kept, body, store_url=receiver.store_url))
+    if platform == "shopify":
+        # Checked after the signature, so an unsigned request learns nothing about the connection.
+        problem = wrong_shop(kept, receiver.shop, receiver.store_url)
+        if problem is not None:
+            return note_refusal(db, receiver, Refused(403, problem))
+    return store_delivery(db, receiver, read_envelope(platform, kept, body))
 
 
 def note_refusal(db: DbConnection, receiver: Receiver, refused: Refused) -> Refused:
@@ -148,7 +161,8 @@ def find_receiver(db: DbConnection, name: str) -> Receiver | None:
         return None
     conn_id, platform, store_url, secret, previous = row
     return Receiver(connection_id=conn_id, name=name, platform=platform, store_url=store_url,
-                    secrets=(decrypt_cached(secret), decrypt_cached(previous)))
+                    secrets=(decrypt_cached(secret), decrypt_cached(previous)),
+                    shop=shopify_shop_of(store_url) if platform == "shopify" else None)
 
 
 def store_delivery(db: DbConnection, receiver: Receiver, envelope: Envelope) -> Stored:
