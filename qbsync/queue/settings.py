@@ -109,6 +109,10 @@ DEFINITIONS: list[Setting] = [
     Setting("create_missing_items", True,
             "Create QuickBooks items for products an order needs; when off, such an order waits for a person "
             "with the missing item named.", group="Items"),
+    Setting("woocommerce_cost_meta_key", "_wc_cog_cost",
+            "WooCommerce product meta field holding the product's cost (the opening value of the inventory "
+            "items qbsync creates); '_wc_cog_cost' is the Cost of Goods extension's. Shopify's cost is "
+            "the inventory item's cost.", group="Items"),
     Setting("update_items", True,
             "Send later product changes (description, price, active) to the linked QuickBooks item.",
             group="Items"),

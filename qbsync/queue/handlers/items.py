@@ -13,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import lists, mappings, naming, rules
+from qbsync.queue import inventory, lists, mappings, naming, rules
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -122,8 +124,12 @@ def add_request(job: QueueJob, ctx: Context, name: str) -> tuple[str, dict[str, 
             "AssetAccountRef": _account(settings.asset_account),
         }
         if record.get("stock_quantity") is not None:
-            # The new item starts with the store's stock, so a pull never writes a zero back to the store.
-            data["QuantityOnHand"] = record["stock_quantity"]
+            # The new item starts with the store's stock, so a pull never writes a zero back to the store;
+            # plus what the store's unposted orders will take out again (see inventory.opening_stock).
+            opening = _opening(job, ctx, record)
+            data.update(
+                QuantityOnHand=opening.quantity, TotalValue=opening.value, InventoryDate=opening.as_of
+            )
         return "ItemInventoryAdd", data
     sales = {"Desc": desc, "Price": price, "AccountRef": _account(settings.income_account)}
     return f"{qb_type}Add", {
@@ -131,6 +137,50 @@ def add_request(job: QueueJob, ctx: Context, name: str) -> tuple[str, dict[str, 
         "IsActive": active,
         "SalesOrPurchase": {k: v for k, v in sales.items() if v is not None},
     }
+
+
+def product_cost(record: Mapping[str, Any], settings: Mapping[str, Any]) -> Decimal | None:
+    """The product's cost from the store, or None: Shopify's inventory item cost, or the WooCommerce
+    meta field named by ``woocommerce_cost_meta_key``."""
+    numbers = record.get("meta_numbers")
+    if numbers is not None:  # WooCommerce (no cost field of its own): the meta field the setting names
+        key = str(settings["woocommerce_cost_meta_key"] or "").strip()
+        found = [m["value"] for m in numbers if m.get("key") == key]
+        return Decimal(str(found[0])) if found else None
+    return None if record.get("cost") in (None, "") else Decimal(str(record["cost"]))
+
+
+def _opening(job: QueueJob, ctx: Context, record: Mapping[str, Any]) -> inventory.OpeningStock:
+    """The new item's opening stock, remembered for the job (the answer's note and a resend use it)."""
+    key = mapping_of(job)[1]
+    orders = inventory.unposted_orders(ctx.session, ctx.connection.id, job.id)
+    opening = inventory.opening_stock(
+        record, key, orders, ctx.settings, ctx.now, product_cost(record, ctx.settings)
+    )
+    set_progress(
+        job,
+        opening=format(opening.quantity.normalize(), "f"),
+        opening_value=format(opening.value, "f"),
+        has_cost=opening.has_cost,
+        added_back=list(opening.added_back),
+    )
+    return opening
+
+
+def opening_note(job: QueueJob) -> str:
+    """What the answer of an inventory item's add says about its opening stock (empty for other items)."""
+    notes = progress(job)
+    if notes.get("opening") is None:
+        return ""
+    note = f"opening stock {notes['opening']} valued at {notes.get('opening_value')}"
+    if notes.get("added_back"):
+        note += f" (store stock plus orders {', '.join(notes['added_back'])}, which post after it)"
+    if not notes.get("has_cost"):
+        note += (
+            "; the store has no cost for this product, so the opening value is zero: enter the cost "
+            "in the store (or the item's value in QuickBooks)"
+        )
+    return note
 
 
 def mod_request(mapping: IdMapping, record: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -278,7 +328,8 @@ class ItemHandler:
                     str(ret.get("FullName")),
                     created=True,
                 )
-                return Done()
+                note = opening_note(job)
+                return Done(f"added; {note}" if note else None)
             if outcome is Outcome.NAME_IN_USE:
                 set_progress(job, next="link")
                 return Again(f"the item name {name!r} is in use in QuickBooks: looking it up to link it")
@@ -333,6 +384,15 @@ class ItemHandler:
         quantity = None
         if created and qb_type == "ItemInventory" and record.get("stock_quantity") is not None:
             quantity = str(record["stock_quantity"])
+            # QuickBooks accounts for the store's count as of the product's data (see opening_stock):
+            # later store counts go in as differences from it.
+            inventory.save_baseline(
+                ctx.session,
+                ctx.connection.id,
+                list_id,
+                Decimal(quantity),
+                datetime.fromisoformat(str(record.get("modified_at") or ctx.now.isoformat())),
+            )
         synced = (
             None
             if job.payload.get("from_order") or record_type == mappings.SPECIAL_ITEM
