@@ -89,8 +89,10 @@ DEFINITIONS: list[Setting] = [
             choices=("guests", "all"), group="Customers"),
     # --- items
     Setting("item_match", "sku",
-            "Match store products to QuickBooks items by 'sku' (item name = SKU cut to 31 characters; the "
-            "product name when it has no SKU) or by product 'name'.", choices=("sku", "name"), group="Items"),
+            "Match store products to QuickBooks items by 'sku' (item name = SKU; one longer than 31 "
+            "characters is cut and ends in '~' and a hash of the whole SKU; the product name when it has no "
+            "SKU) or by product 'name'. The full SKU is kept in the item's barcode field and must match "
+            "before qbsync links an existing item.", choices=("sku", "name"), group="Items"),
     Setting("item_type_inventory", "inventory",
             "QuickBooks item type for products whose stock the store tracks.",
             choices=("inventory", "non_inventory", "service"), group="Items"),

@@ -112,9 +112,13 @@ def add_request(job: QueueJob, ctx: Context, name: str) -> tuple[str, dict[str, 
     desc = record.get("name") or name
     price = record.get("price")
     active = None if record.get("active", True) else False
+    code = naming.sku_code(record)
+    # The full SKU, kept where QuickBooks stores it: the proof a later look-up checks before linking.
+    barcode = {"BarCodeValue": code} if code else None
     if qb_type == "ItemInventory":
         data: dict[str, Any] = {
             "Name": name,
+            "BarCode": barcode,
             "IsActive": active,
             "SalesDesc": desc,
             "SalesPrice": price,
@@ -134,6 +138,7 @@ def add_request(job: QueueJob, ctx: Context, name: str) -> tuple[str, dict[str, 
     sales = {"Desc": desc, "Price": price, "AccountRef": _account(settings.income_account)}
     return f"{qb_type}Add", {
         "Name": name,
+        "BarCode": barcode,
         "IsActive": active,
         "SalesOrPurchase": {k: v for k, v in sales.items() if v is not None},
     }
@@ -183,6 +188,37 @@ def opening_note(job: QueueJob) -> str:
     return note
 
 
+def not_ours(job: QueueJob, ctx: Context, found: Mapping[str, Any]) -> str | None:
+    """Why the QuickBooks item ``found`` (a Ret, or a pulled list entry) with our item's name is not this
+    product's, or None when linking it is proven.
+
+    The item's stored SKU (BarCodeValue, else ManufacturerPartNumber) must be the product's full SKU.
+    Without one, only a name that holds the product's whole text proves it: a name cut to 31
+    characters is shared by every product that starts the same.
+    """
+    if job.payload.get("special"):
+        return None
+    record = job.payload.get("record") or {}
+    code = naming.sku_code(record)
+    stored = str(found.get("BarCodeValue") or found.get("ManufacturerPartNumber") or "").strip()
+    name = found.get("FullName") or item_name(job, ctx)
+    if stored and code:
+        if stored == code:
+            return None
+        return (
+            f"the QuickBooks item {name!r} keeps the SKU {stored!r}, not this product's {code!r}: it is "
+            "another product. Rename one of them in QuickBooks (or link it on the mappings page), "
+            "then retry"
+        )
+    if not naming.item_name_was_cut(record, ctx.settings.item_match):
+        return None
+    return (
+        f"the QuickBooks item {name!r} has the cut name of this product's {code or record.get('name')!r} "
+        "but no SKU that proves it is the same product: put the full SKU in its barcode field (or link "
+        "it on the mappings page), then retry"
+    )
+
+
 def mod_request(mapping: IdMapping, record: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """(request type, data) bringing a linked item up to date, or None for types qbsync does not change."""
     if mapping.qb_type not in MODDABLE:
@@ -230,7 +266,7 @@ class ItemHandler:
             step = "lookup"
         if step is None:
             entry = lists.by_name(ctx.session, ctx.connection.id, "Item", name)
-            if entry is not None:
+            if entry is not None and not_ours(job, ctx, {**(entry.data or {}), "FullName": name}) is None:
                 self._link(
                     ctx,
                     job,
@@ -293,6 +329,9 @@ class ItemHandler:
         if step in ("lookup", "link"):
             if outcome in FOUND and response.record:
                 ret = response.record
+                reason = not_ours(job, ctx, ret)
+                if reason is not None:
+                    return Park(reason)
                 qb_type = response.record_types[0].removesuffix("Ret")
                 self._link(
                     ctx,
