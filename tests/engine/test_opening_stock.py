@@ -178,3 +178,52 @@ def test_store_mastered_stock_is_sent_as_a_difference_net_of_sales(make_shop, pr
     assert [a.findtext(".//QuantityDifference") for a in adjustments] == ["4"]
     assert not [a for a in adjustments if a.find(".//NewQuantity") is not None]
     shop.assert_every_request_valid()
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_linked_item_is_adjusted_from_what_quickbooks_holds_net_of_waiting_sales(make_shop, profile):
+    """The mug's item was in QuickBooks already (3 on hand, not made by qbsync): the first store count
+    (8, which counts order 1001's 2 mugs, still waiting) goes in as a difference from QuickBooks' 3."""
+    shop = _shop(make_shop, profile)
+    shop.configure(stock_master="storefront")
+    income = RETAIL_NAMES["income_account"] if profile == "retail" else "Merchandise Sales"
+    shop.in_quickbooks(
+        "ItemInventoryAdd",
+        {
+            "Name": "MUG-RED",
+            "IncomeAccountRef": {"FullName": income},
+            "COGSAccountRef": {"FullName": "Cost of Goods Sold"},
+            "AssetAccountRef": {"FullName": "Inventory Asset"},
+            "QuantityOnHand": "3",
+        },
+    )
+    shop.feed("product", _mug(10, _at(9)))
+    shop.sync()
+    assert not shop.attempts("ItemInventoryAddRq"), "linked, not added"
+
+    shop.feed("order", _mug_order(1001, 2, _at(15)))
+    shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(8), modified_at=_at(16)))
+    shop.sync()
+
+    check_order(shop.company, "1001", open_balance="0.00")
+    check_stock(shop.company, {"MUG-RED": 8})
+    shop.assert_every_request_valid()
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_lost_adjustment_answer_is_looked_up_not_sent_twice(make_shop, profile):
+    shop = _shop(make_shop, profile)
+    shop.configure(stock_master="storefront", lookup_before_add="when_unsure")
+    shop.feed("product", _mug(10, _at(9)))
+    shop.sync()
+
+    shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(12), modified_at=_at(18)))
+    shop.company.crash_after_processing(times=1)
+    (crashed,) = shop.sync(sessions=1)
+    assert crashed.ended_by == "crash"
+    shop.time_passes()
+    shop.sync()
+
+    assert len(shop.requests("InventoryAdjustmentAddRq")) == 1
+    assert shop.requests("InventoryAdjustmentQueryRq"), "the lost answer is followed by a look-up"
+    check_stock(shop.company, {"MUG-RED": 12})
