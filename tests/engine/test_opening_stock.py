@@ -14,6 +14,7 @@ from lxml import etree
 
 from qbsync.storage.models import QueueJob
 from qbsync.storefronts.records import OrderLine, Product, StockLevel
+from qbsync.storefronts.shopify import normalize as shopify
 from qbsync.storefronts.woocommerce import normalize as woo
 from tests.accounting import check_order, check_stock
 from tests.engine.conftest import make_order
@@ -153,6 +154,23 @@ def test_the_woocommerce_cost_comes_from_the_meta_field_the_setting_names(make_s
     assert add.findtext(".//TotalValue") == "12.00"
     check_stock(shop.company, {"WOO-COST": 5})
     assert shop.company.books().inventory_value["WOO-COST"] == Decimal("12.00")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_shopify_cost_is_the_inventory_items(make_shop, sample, profile):
+    shop = _shop(make_shop, profile)
+    body = sample("shopify/product.json")
+    product = body.get("product", body)
+    product["variants"] = product["variants"][:1]  # IPOD2008PINK, 10 in stock
+    product["variants"][0]["inventory_item"] = {"id": 1, "cost": "25.50"}
+    (variant,) = shopify.products(body)
+    shop.feed("product", variant)
+    shop.sync()
+
+    (add,) = _sent(shop, "ItemInventoryAdd")
+    assert add.findtext(".//TotalValue") == "255.00"
+    check_stock(shop.company, {"IPOD2008PINK": 10})
+    assert shop.company.books().inventory_value["IPOD2008PINK"] == Decimal("255.00")
 
 
 @pytest.mark.parametrize("profile", PROFILES)
