@@ -245,3 +245,25 @@ def test_a_lost_adjustment_answer_is_looked_up_not_sent_twice(make_shop, profile
     assert len(shop.requests("InventoryAdjustmentAddRq")) == 1
     assert shop.requests("InventoryAdjustmentQueryRq"), "the lost answer is followed by a look-up"
     check_stock(shop.company, {"MUG-RED": 12})
+
+
+def test_the_opening_stock_adds_back_only_orders_the_stores_count_includes_and_that_will_post():
+    """Pure: no database. The count is as of 16:00; 1001 (2) and 1002 (1, a sales order when unpaid
+    orders become sales orders) were placed before, 1003 (3) after, 1004 (1) is not synced."""
+    from qbsync.queue import inventory
+    from qbsync.queue.settings import SyncSettings
+
+    settings = SyncSettings({"unpaid_order_as": "sales_order"})
+    orders = [
+        _mug_order(1001, 2, _at(15)).to_dict(),
+        _mug_order(1002, 1, _at(14), paid=False).to_dict(),
+        _mug_order(1003, 3, _at(17)).to_dict(),
+        _mug_order(1004, 1, _at(13), status="on_hold").to_dict(),
+    ]
+    product = _mug(10, _at(16)).to_dict()
+
+    opening = inventory.opening_stock(product, "101", orders, settings, _at(18), Decimal("4.00"))
+
+    assert opening.quantity == 12 and opening.value == Decimal("48.00")
+    assert opening.added_back == ("1001",)
+    assert str(opening.as_of) == "2024-02-29"
