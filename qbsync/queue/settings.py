@@ -91,8 +91,9 @@ DEFINITIONS: list[Setting] = [
     Setting("item_match", "sku",
             "Match store products to QuickBooks items by 'sku' (item name = SKU; one longer than 31 "
             "characters is cut and ends in '~' and a hash of the whole SKU; the product name when it has no "
-            "SKU) or by product 'name'. The full SKU is kept in the item's barcode field and must match "
-            "before qbsync links an existing item.", choices=("sku", "name"), group="Items"),
+            "SKU) or by product 'name'. The full SKU is kept in the item's barcode field; an existing item "
+            "with a cut name is linked only when its barcode is the full SKU.", choices=("sku", "name"),
+            group="Items"),
     Setting("item_type_inventory", "inventory",
             "QuickBooks item type for products whose stock the store tracks.",
             choices=("inventory", "non_inventory", "service"), group="Items"),

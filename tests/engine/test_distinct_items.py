@@ -127,3 +127,23 @@ def test_an_item_whose_stored_sku_is_the_products_is_linked(make_shop, profile):
     mapping = shop.mapping(mappings.PRODUCT, "301")
     assert mapping is not None and mapping.qb_id == ours["ListID"]
     assert not shop.requests("ItemInventoryAddRq")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_an_item_named_by_the_whole_sku_is_linked_whatever_its_barcode(make_shop, profile):
+    """The name holds the whole SKU, so it proves the match; the item's barcode is the merchant's UPC."""
+    shop = _shop(make_shop, profile)
+    account = "Sales" if profile == "retail" else "Merchandise Sales"
+    ours = shop.in_quickbooks(
+        "ItemNonInventoryAdd",
+        {
+            "Name": "MUG-RED",
+            "BarCode": {"BarCodeValue": "012345678905"},
+            "SalesOrPurchase": {"Price": "1.00", "AccountRef": {"FullName": account}},
+        },
+    )
+    shop.feed("product", _product("301", "MUG-RED", 4))
+    shop.sync()
+
+    mapping = shop.mapping(mappings.PRODUCT, "301")
+    assert mapping is not None and mapping.qb_id == ours["ListID"]

@@ -192,26 +192,26 @@ def not_ours(job: QueueJob, ctx: Context, found: Mapping[str, Any]) -> str | Non
     """Why the QuickBooks item ``found`` (a Ret, or a pulled list entry) with our item's name is not this
     product's, or None when linking it is proven.
 
-    The item's stored SKU (BarCodeValue, else ManufacturerPartNumber) must be the product's full SKU.
-    Without one, only a name that holds the product's whole text proves it: a name cut to 31
-    characters is shared by every product that starts the same.
+    A name that holds the product's whole SKU (or name, as ``item_match`` says) proves it; its barcode
+    may then be a real one. A name cut to 31 characters is shared by every product that starts the
+    same: then the item's stored SKU (BarCodeValue, else ManufacturerPartNumber) must be the product's.
     """
     if job.payload.get("special"):
         return None
     record = job.payload.get("record") or {}
+    if not naming.item_name_was_cut(record, ctx.settings.item_match):
+        return None
     code = naming.sku_code(record)
     stored = str(found.get("BarCodeValue") or found.get("ManufacturerPartNumber") or "").strip()
     name = found.get("FullName") or item_name(job, ctx)
-    if stored and code:
-        if stored == code:
-            return None
+    if code and stored == code:
+        return None
+    if stored:
         return (
             f"the QuickBooks item {name!r} keeps the SKU {stored!r}, not this product's {code!r}: it is "
             "another product. Rename one of them in QuickBooks (or link it on the mappings page), "
             "then retry"
         )
-    if not naming.item_name_was_cut(record, ctx.settings.item_match):
-        return None
     return (
         f"the QuickBooks item {name!r} has the cut name of this product's {code or record.get('name')!r} "
         "but no SKU that proves it is the same product: put the full SKU in its barcode field (or link "
