@@ -6,6 +6,7 @@ remember in a mapping is exactly the name QuickBooks stores (and can be looked u
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,8 @@ from qbsync.qbxml.limits import fit, max_length
 
 CUSTOMER_NAME_LIMIT = max_length("CustomerAdd/Name")  # 41
 ITEM_NAME_LIMIT = max_length("ItemInventoryAdd/Name")  # 31
+ITEM_HASH_LENGTH = 6  # hex digits of the whole SKU's hash ending a cut item name
+SKU_CODE_LIMIT = max_length("ItemInventoryAdd/BarCode/BarCodeValue")  # 50
 REF_NUMBER_LIMIT = max_length("InvoiceAdd/RefNumber")  # 11
 PLATFORM_NAMES = {"woocommerce": "WooCommerce", "shopify": "Shopify"}
 
@@ -58,17 +61,47 @@ def with_suffix(name: str, suffix: str, limit: int | None = CUSTOMER_NAME_LIMIT)
 
 
 def item_name(record: Mapping[str, Any], match: str) -> str:
-    """The QuickBooks item name of a product or order line: its SKU (cut to 31) or its name.
+    """The QuickBooks item name of a product or order line: its SKU or its name, within 31 characters.
 
-    With ``match`` 'sku' a product without SKU falls back to its name, as merchants expect.
+    With ``match`` 'sku' a product without SKU falls back to its name, as merchants expect. A longer
+    one is cut shorter and ends in ``~`` and a short hash of the whole text, so two products whose
+    SKUs differ only after the 31st character never share one item.
     """
+    return _unique_cut("ItemInventoryAdd/Name", _item_text(record, match), ITEM_NAME_LIMIT, ITEM_HASH_LENGTH)
+
+
+def item_name_was_cut(record: Mapping[str, Any], match: str) -> bool:
+    """Whether :func:`item_name` had to shorten the product's text (then the name alone proves nothing)."""
+    return item_name(record, match) != _item_text(record, match)
+
+
+def _item_text(record: Mapping[str, Any], match: str) -> str:
     sku = _plain(str(record.get("sku") or ""))
     name = _plain(str(record.get("name") or ""))
     chosen = sku if match == "sku" and sku else name or sku
     if not chosen:
         product = record.get("product_id") or record.get("id") or "?"
         chosen = f"Product {product}"
-    return fit("ItemInventoryAdd/Name", chosen)
+    return chosen
+
+
+def sku_code(record: Mapping[str, Any]) -> str | None:
+    """The product's full SKU as kept on its QuickBooks item (BarCodeValue, 50 characters), or None.
+
+    A SKU longer than that is cut with a hash of the whole, like :func:`item_name`.
+    """
+    sku = _plain(str(record.get("sku") or ""))
+    if not sku:
+        return None
+    return _unique_cut("ItemInventoryAdd/BarCode/BarCodeValue", sku, SKU_CODE_LIMIT, 8)
+
+
+def _unique_cut(path: str, text: str, limit: int, digits: int) -> str:
+    whole = fit(path, text)
+    if whole == text.strip() and len(whole) <= limit:
+        return whole
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:digits]
+    return f"{fit(path, text)[: limit - digits - 1].rstrip()}~{digest}"
 
 
 def ref_number(number: str, prefix: str = "", suffix: str = "") -> str:

@@ -89,8 +89,11 @@ DEFINITIONS: list[Setting] = [
             choices=("guests", "all"), group="Customers"),
     # --- items
     Setting("item_match", "sku",
-            "Match store products to QuickBooks items by 'sku' (item name = SKU cut to 31 characters; the "
-            "product name when it has no SKU) or by product 'name'.", choices=("sku", "name"), group="Items"),
+            "Match store products to QuickBooks items by 'sku' (item name = SKU; one longer than 31 "
+            "characters is cut and ends in '~' and a hash of the whole SKU; the product name when it has no "
+            "SKU) or by product 'name'. The full SKU is kept in the item's barcode field; an existing item "
+            "with a cut name is linked only when its barcode is the full SKU.", choices=("sku", "name"),
+            group="Items"),
     Setting("item_type_inventory", "inventory",
             "QuickBooks item type for products whose stock the store tracks.",
             choices=("inventory", "non_inventory", "service"), group="Items"),
@@ -109,6 +112,10 @@ DEFINITIONS: list[Setting] = [
     Setting("create_missing_items", True,
             "Create QuickBooks items for products an order needs; when off, such an order waits for a person "
             "with the missing item named.", group="Items"),
+    Setting("woocommerce_cost_meta_key", "_wc_cog_cost",
+            "WooCommerce product meta field holding the product's cost (the opening value of the inventory "
+            "items qbsync creates); '_wc_cog_cost' is the Cost of Goods extension's. Shopify's cost is "
+            "the inventory item's cost.", group="Items"),
     Setting("update_items", True,
             "Send later product changes (description, price, active) to the linked QuickBooks item.",
             group="Items"),

@@ -446,6 +446,15 @@ class Customer(Record):
 
 
 @_record
+class MetaNumber(Record):
+    """A numeric custom field of a product (WooCommerce ``meta_data``): kept so that a setting can name
+    the one holding the product's cost (WooCommerce has no cost field of its own)."""
+
+    key: str
+    value: Decimal
+
+
+@_record
 class Product(Record):
     """One sellable item: a simple product, a WooCommerce variation or a Shopify variant.
 
@@ -473,6 +482,8 @@ class Product(Record):
     modified_at: datetime | None = None
     inventory_item_id: str | None = None
     kind: str = "non_inventory"
+    # WooCommerce: the product's numeric meta fields (None on platforms with a cost field of their own).
+    meta_numbers: tuple[MetaNumber, ...] | None = None
 
     def __post_init__(self) -> None:
         Record.__post_init__(self)

@@ -388,6 +388,16 @@ ORDINARY: dict[str, list[dict[str, object]]] = {
             ],
         },
     ],
+    "InventoryAdjustmentQuery": [
+        {"TxnID": [TXN_ID]},
+        {"RefNumber": ["STK42"], "IncludeLineItems": True},
+        {
+            "MaxReturned": 10,
+            "TxnDateRangeFilter": {"FromTxnDate": dt.date(2024, 1, 1), "ToTxnDate": dt.date(2024, 1, 31)},
+            "IncludeRetElement": ["TxnID", "RefNumber"],
+            "iterator": "Start",
+        },
+    ],
     "TxnVoid": [{"TxnVoidType": "Invoice", "TxnID": TXN_ID}],
     "TxnDel": [{"TxnDelType": "SalesOrder", "TxnID": TXN_ID}],
     "AccountQuery": [*LIST_QUERY_VARIANTS[:3], {"AccountType": ["Income", "CostOfGoodsSold"]}],

@@ -13,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import lists, mappings, naming, rules
+from qbsync.queue import inventory, lists, mappings, naming, rules
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -110,9 +112,13 @@ def add_request(job: QueueJob, ctx: Context, name: str) -> tuple[str, dict[str, 
     desc = record.get("name") or name
     price = record.get("price")
     active = None if record.get("active", True) else False
+    code = naming.sku_code(record)
+    # The full SKU, kept where QuickBooks stores it: the proof a later look-up checks before linking.
+    barcode = {"BarCodeValue": code} if code else None
     if qb_type == "ItemInventory":
         data: dict[str, Any] = {
             "Name": name,
+            "BarCode": barcode,
             "IsActive": active,
             "SalesDesc": desc,
             "SalesPrice": price,
@@ -122,15 +128,95 @@ def add_request(job: QueueJob, ctx: Context, name: str) -> tuple[str, dict[str, 
             "AssetAccountRef": _account(settings.asset_account),
         }
         if record.get("stock_quantity") is not None:
-            # The new item starts with the store's stock, so a pull never writes a zero back to the store.
-            data["QuantityOnHand"] = record["stock_quantity"]
+            # The new item starts with the store's stock, so a pull never writes a zero back to the store;
+            # plus what the store's unposted orders will take out again (see inventory.opening_stock).
+            opening = _opening(job, ctx, record)
+            data.update(
+                QuantityOnHand=opening.quantity, TotalValue=opening.value, InventoryDate=opening.as_of
+            )
         return "ItemInventoryAdd", data
     sales = {"Desc": desc, "Price": price, "AccountRef": _account(settings.income_account)}
     return f"{qb_type}Add", {
         "Name": name,
+        "BarCode": barcode,
         "IsActive": active,
         "SalesOrPurchase": {k: v for k, v in sales.items() if v is not None},
     }
+
+
+def product_cost(record: Mapping[str, Any], settings: Mapping[str, Any]) -> Decimal | None:
+    """The product's cost from the store, or None: Shopify's inventory item cost, or the WooCommerce
+    meta field named by ``woocommerce_cost_meta_key``."""
+    numbers = record.get("meta_numbers")
+    if numbers is not None:  # WooCommerce (no cost field of its own): the meta field the setting names
+        key = str(settings["woocommerce_cost_meta_key"] or "").strip()
+        found = [m["value"] for m in numbers if m.get("key") == key]
+        return Decimal(str(found[0])) if found else None
+    return None if record.get("cost") in (None, "") else Decimal(str(record["cost"]))
+
+
+def _opening(job: QueueJob, ctx: Context, record: Mapping[str, Any]) -> inventory.OpeningStock:
+    """The new item's opening stock, remembered for the job (the answer's note and a resend use it)."""
+    key = mapping_of(job)[1]
+    orders = inventory.unposted_orders(ctx.session, ctx.connection.id, job.id)
+    opening = inventory.opening_stock(
+        record, key, orders, ctx.settings, ctx.now, product_cost(record, ctx.settings)
+    )
+    set_progress(
+        job,
+        opening=format(opening.quantity.normalize(), "f"),
+        opening_value=format(opening.value, "f"),
+        has_cost=opening.has_cost,
+        added_back=list(opening.added_back),
+    )
+    return opening
+
+
+def opening_note(job: QueueJob) -> str:
+    """What the answer of an inventory item's add says about its opening stock (empty for other items)."""
+    notes = progress(job)
+    if notes.get("opening") is None:
+        return ""
+    note = f"opening stock {notes['opening']} valued at {notes.get('opening_value')}"
+    if notes.get("added_back"):
+        note += f" (store stock plus orders {', '.join(notes['added_back'])}, which post after it)"
+    if not notes.get("has_cost"):
+        note += (
+            "; the store has no cost for this product, so the opening value is zero: enter the cost "
+            "in the store (or the item's value in QuickBooks)"
+        )
+    return note
+
+
+def not_ours(job: QueueJob, ctx: Context, found: Mapping[str, Any]) -> str | None:
+    """Why the QuickBooks item ``found`` (a Ret, or a pulled list entry) with our item's name is not this
+    product's, or None when linking it is proven.
+
+    A name that holds the product's whole SKU (or name, as ``item_match`` says) proves it; its barcode
+    may then be a real one. A name cut to 31 characters is shared by every product that starts the
+    same: then the item's stored SKU (BarCodeValue, else ManufacturerPartNumber) must be the product's.
+    """
+    if job.payload.get("special"):
+        return None
+    record = job.payload.get("record") or {}
+    if not naming.item_name_was_cut(record, ctx.settings.item_match):
+        return None
+    code = naming.sku_code(record)
+    stored = str(found.get("BarCodeValue") or found.get("ManufacturerPartNumber") or "").strip()
+    name = found.get("FullName") or item_name(job, ctx)
+    if code and stored == code:
+        return None
+    if stored:
+        return (
+            f"the QuickBooks item {name!r} keeps the SKU {stored!r}, not this product's {code!r}: it is "
+            "another product. Rename one of them in QuickBooks (or link it on the mappings page), "
+            "then retry"
+        )
+    return (
+        f"the QuickBooks item {name!r} has the cut name of this product's {code or record.get('name')!r} "
+        "but no SKU that proves it is the same product: put the full SKU in its barcode field (or link "
+        "it on the mappings page), then retry"
+    )
 
 
 def mod_request(mapping: IdMapping, record: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -180,7 +266,7 @@ class ItemHandler:
             step = "lookup"
         if step is None:
             entry = lists.by_name(ctx.session, ctx.connection.id, "Item", name)
-            if entry is not None:
+            if entry is not None and not_ours(job, ctx, {**(entry.data or {}), "FullName": name}) is None:
                 self._link(
                     ctx,
                     job,
@@ -243,6 +329,9 @@ class ItemHandler:
         if step in ("lookup", "link"):
             if outcome in FOUND and response.record:
                 ret = response.record
+                reason = not_ours(job, ctx, ret)
+                if reason is not None:
+                    return Park(reason)
                 qb_type = response.record_types[0].removesuffix("Ret")
                 self._link(
                     ctx,
@@ -278,7 +367,8 @@ class ItemHandler:
                     str(ret.get("FullName")),
                     created=True,
                 )
-                return Done()
+                note = opening_note(job)
+                return Done(f"added; {note}" if note else None)
             if outcome is Outcome.NAME_IN_USE:
                 set_progress(job, next="link")
                 return Again(f"the item name {name!r} is in use in QuickBooks: looking it up to link it")
@@ -333,6 +423,15 @@ class ItemHandler:
         quantity = None
         if created and qb_type == "ItemInventory" and record.get("stock_quantity") is not None:
             quantity = str(record["stock_quantity"])
+            # QuickBooks accounts for the store's count as of the product's data (see opening_stock):
+            # later store counts go in as differences from it.
+            inventory.save_baseline(
+                ctx.session,
+                ctx.connection.id,
+                list_id,
+                Decimal(quantity),
+                datetime.fromisoformat(str(record.get("modified_at") or ctx.now.isoformat())),
+            )
         synced = (
             None
             if job.payload.get("from_order") or record_type == mappings.SPECIAL_ITEM

@@ -26,6 +26,7 @@ from qbsync.storefronts.records import (
     DiscountLine,
     FeeLine,
     InvalidPayload,
+    MetaNumber,
     Order,
     OrderLine,
     Payload,
@@ -38,6 +39,7 @@ from qbsync.storefronts.records import (
     TaxLine,
     check_resource_type,
     plain_text,
+    to_decimal,
     to_id,
 )
 
@@ -66,6 +68,7 @@ _STOCK_ACTIONS = ("action.woocommerce_product_set_stock", "action.woocommerce_va
 # Meta keys that carry a product's cost (WooCommerce core has no cost field; the Cost of Goods
 # extension stores it here).
 _COST_META_KEYS = ("_wc_cog_cost",)
+_MAX_META_NUMBERS = 20
 
 # Unit prices with more places than QuickBooks keeps are rounded to this.
 _UNIT_PRICE_PLACES = Decimal("0.00001")
@@ -450,6 +453,7 @@ def _product(p: Payload, parent: Payload | None, variation: bool = False) -> Pro
         modified_at=_modified(p),
         inventory_item_id=None,
         kind=kind,
+        meta_numbers=_meta_numbers(p),
     )
 
 
@@ -485,6 +489,26 @@ def _cost(p: Payload) -> Decimal | None:
             if meta.get("key") == key and meta.has("value"):
                 return meta.decimal("value")
     return None
+
+
+def _meta_numbers(p: Payload) -> tuple[MetaNumber, ...]:
+    """The product's numeric meta fields (a setting names the one holding the cost), at most
+    ``_MAX_META_NUMBERS``: plugins store many, and only short numeric ones can be a cost."""
+    found = []
+    for meta in p.objects("meta_data"):
+        key, value = meta.get("key"), meta.get("value")
+        if not isinstance(key, str) or not key or len(key) > 100 or isinstance(value, bool):
+            continue
+        if not isinstance(value, int | float | str) or not str(value).strip():
+            continue
+        try:
+            number = to_decimal(value, meta.where("value"))
+        except (InvalidPayload, ValueError):
+            continue  # text, not a number: no cost
+        found.append(MetaNumber(key=key, value=number))
+        if len(found) == _MAX_META_NUMBERS:
+            break
+    return tuple(found)
 
 
 def _meta(p: Payload, key: str) -> str | None:
