@@ -222,6 +222,11 @@ class ItemHandler:
             or mapping.synced_hash == fingerprint(record)
         ):
             return Finish(f"already in QuickBooks as {mapping.qb_name!r}")
+        if not mappings.may_change(mapping):
+            return Finish(
+                f"the QuickBooks item {mapping.qb_name!r} was {mappings.provenance(mapping)}: qbsync does "
+                "not change it, so the store's changes to this product are not sent"
+            )
         if (
             progress(job).get("next") == "requery"
             or corrective_step_due(ctx, job)
@@ -349,6 +354,7 @@ class ItemHandler:
             qb_name=full_name,
             synced_hash=synced,
             quantity=quantity,
+            origin=mappings.CREATED if created else mappings.FOUND,
         )
         if record.get("inventory_item_id"):
             mappings.link(
@@ -359,6 +365,7 @@ class ItemHandler:
                 qb_type=qb_type,
                 qb_id=list_id,
                 qb_name=full_name,
+                origin=mappings.CREATED if created else mappings.FOUND,
             )
 
 

@@ -80,6 +80,8 @@ class PaymentHandler:
             step = "lookup"
         if step is None:
             step = "lookup" if ctx.settings.lookup_before_add == "always" or job.needs_lookup else "add"
+        marker = naming.order_marker(ctx.connection.platform, str(order.get("number") or ""), oid)
+        set_progress(job, marker=marker)
         if step == "lookup":
             return render(
                 ctx, "ReceivePaymentQuery", {"RefNumber": ref_number, "IncludeLineItems": True}, "lookup"
@@ -113,7 +115,11 @@ class PaymentHandler:
             for ret in response.records_of("ReceivePaymentRet") if outcome in FOUND else []:
                 applied = ret.get("AppliedToTxnRet") or []
                 applied = applied if isinstance(applied, list) else [applied]
-                if invoice is not None and any(a.get("TxnID") == invoice.qb_id for a in applied):
+                if (
+                    invoice is not None
+                    and any(a.get("TxnID") == invoice.qb_id for a in applied)
+                    and naming.memo_marks(str(ret.get("Memo") or ""), progress(job).get("marker") or "")
+                ):
                     self._link(ctx, oid, ret)
                     return Done("the payment was already in QuickBooks: linked")
             if outcome in (Outcome.NO_MATCH, *FOUND):
@@ -132,7 +138,8 @@ class PaymentHandler:
 
     def _link(self, ctx: Context, oid: str, ret: dict[str, Any]) -> None:
         mappings.link_transaction(
-            ctx.session, ctx.connection.id, mappings.PAYMENT, oid, "ReceivePayment", ret
+            ctx.session, ctx.connection.id, mappings.PAYMENT, oid, "ReceivePayment", ret,
+            origin=mappings.CREATED,  # added by qbsync, or found applied to its invoice with its marker
         )
 
 

@@ -217,7 +217,8 @@ class RefundHandler:
 
     def _link(self, ctx: Context, refund_id: str, ret: dict[str, Any]) -> None:
         mappings.link_transaction(
-            ctx.session, ctx.connection.id, mappings.REFUND, refund_id, "CreditMemo", ret
+            ctx.session, ctx.connection.id, mappings.REFUND, refund_id, "CreditMemo", ret,
+            origin=mappings.CREATED,
         )
 
 
