@@ -25,6 +25,7 @@ SPECIAL_ITEM = "special_item"  # shipping, fee, discount, tax, adjustment items,
 ORDER = "order"
 PAYMENT = "payment"
 REFUND = "refund"
+CANCELLATION = "cancellation"  # an order's reversing credit memo, keyed by the order's storefront id
 INVENTORY_ITEM = "inventory_item"  # Shopify inventory_item_id -> the item's ListID
 
 # IdMapping.origin values: how qbsync came to know the QuickBooks record.

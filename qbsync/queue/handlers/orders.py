@@ -38,6 +38,7 @@ from qbsync.queue.handlers import (
     reset_progress,
     set_progress,
 )
+from qbsync.queue.handlers.cancellations import CANCELLATION, REVERSED, VOIDED
 from qbsync.queue.handlers.items import SPECIAL_ITEMS, special_name
 from qbsync.queue.handlers.order_lines import Refs, header, line_key, sales_lines
 from qbsync.queue.settings import SyncSettings
@@ -45,7 +46,6 @@ from qbsync.storage.models import IdMapping, QueueJob
 
 FOUND = (Outcome.SUCCESS, Outcome.WARNING)
 MODDABLE = ("Invoice", "SalesReceipt", "SalesOrder")
-VOIDED = "voided"
 MAX_WAITS = 3  # a reference QuickBooks still lacks after this many re-adds needs a person
 _MISSING = re.compile(r'invalid reference to QuickBooks (\w+) "(.*?)"', re.S)
 
@@ -134,7 +134,7 @@ class OrderHandler:
         order = order_of(job)
         mapping = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, order_id(job))
         if job.payload.get("event") == "deleted" or order.get("status") == "cancelled":
-            return self._cancelled(ctx, mapping)
+            return CANCELLATION.build(ctx, job, order, mapping)
         if mapping is not None:
             return self._update(ctx, job, order, mapping)
         decision = rules.decide_order(order, ctx.settings)
@@ -164,20 +164,6 @@ class OrderHandler:
             return render(ctx, f"{txn_type}Query", {"RefNumber": data["RefNumber"]}, "lookup")
         lines = data.pop("lines")
         return render(ctx, f"{txn_type}Add", {**data, f"{txn_type}LineAdd": lines}, "add")
-
-    def _cancelled(self, ctx: Context, mapping: IdMapping | None) -> BuildResult:
-        if mapping is None:
-            return Finish("cancelled before it reached QuickBooks: nothing to record")
-        if mapping.synced_hash == VOIDED:
-            return Finish(f"the {mapping.qb_type} {mapping.qb_name} is already voided")
-        if not mappings.may_change(mapping):
-            return Reject(not_ours(mapping, "void it"))
-        if not ctx.settings.void_cancelled_orders:
-            return Finish(
-                f"cancelled in the store; void_cancelled_orders is off, so the {mapping.qb_type} "
-                f"{mapping.qb_name} stays in QuickBooks"
-            )
-        return render(ctx, "TxnVoid", {"TxnVoidType": mapping.qb_type, "TxnID": mapping.qb_id}, "void")
 
     def _dependencies(self, ctx: Context, order: Mapping[str, Any]) -> Defer | None:
         """Wait for the customer and items the order needs, queueing their jobs when nobody has."""
@@ -241,6 +227,11 @@ class OrderHandler:
     def _update(self, ctx: Context, job: QueueJob, order: dict[str, Any], mapping: IdMapping) -> BuildResult:
         if mapping.synced_hash == VOIDED:
             return Finish(f"the {mapping.qb_type} {mapping.qb_name} was voided; later changes are not sent")
+        if mapping.synced_hash == REVERSED:
+            return Finish(
+                f"the order was cancelled and its {mapping.qb_type} {mapping.qb_name} reversed by a credit "
+                "memo; later changes are not sent"
+            )
         waiting = self._dependencies(ctx, order)
         if waiting:
             return waiting
@@ -276,6 +267,8 @@ class OrderHandler:
         txn_type = notes.get("type") or "Invoice"
         oid = order_id(job)
         mapping = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, oid)
+        if notes.get("cancelling") and mapping is not None and step != "void":
+            return CANCELLATION.apply(ctx, job, order_of(job), mapping, response)
         if step == "lookup":
             found = response.records_of(f"{txn_type}Ret") if outcome in FOUND else []
             ours = next((ret for ret in found if is_ours(ret, notes.get("proof") or {})), None)
