@@ -161,6 +161,14 @@ def list_ret(store: Store, record: Record, balances: dict[str, Any] | None = Non
     out.update(data)
     out["FullName"] = store.full_name(record)
     out["Sublevel"] = str(store.sublevel(record))
+    if record.kind == "Vendor":
+        # A vendor is a tax agency once a sales tax item names it (assumed; IsTaxAgency is in the XSD)
+        agency = any(
+            isinstance(item.data.get("TaxVendorRef"), dict)
+            and item.data["TaxVendorRef"].get("ListID") == record.id
+            for item in store.all(("ItemSalesTax",))
+        )
+        out["IsTaxAgency"] = "true" if agency else "false"
     if record.kind == "Customer" and balances is not None:
         balance = money(balances.get(record.id, Decimal(0)))
         out["Balance"] = balance

@@ -72,6 +72,7 @@ class Books:
     customer_balance: dict[str, Decimal] = field(default_factory=dict)
     customer_credits: dict[str, Decimal] = field(default_factory=dict)
     quantity_on_hand: dict[str, Decimal] = field(default_factory=dict)
+    inventory_value: dict[str, Decimal] = field(default_factory=dict)  # on hand x average cost
 
 
 def item_account(item: Record) -> str | None:
@@ -222,6 +223,12 @@ def books(store: Store, prefs: Preferences, records: list[Record] | None = None)
     result.customer_credits = dict(credits)
     result.quantity_on_hand = {
         store.full_name(item): decimal_of(item.data.get("QuantityOnHand"))
+        for item in store.all(("ItemInventory",))
+    }
+    result.inventory_value = {
+        store.full_name(item): to_cent(
+            decimal_of(item.data.get("QuantityOnHand")) * decimal_of(item.data.get("AverageCost"))
+        )
         for item in store.all(("ItemInventory",))
     }
     return result

@@ -143,6 +143,7 @@ def make_shop(runtime, live_server, make_connection) -> Iterator[Any]:
     connectors: list[WebConnector] = []
 
     def factory(name: str = "shop", profile: str | None = None, **overrides: Any) -> Shop:
+        """``profile`` picks the simulated company (qbsync.simulator.profiles; None = legacy)."""
         connection = make_connection(name, **overrides)
         company = QuickBooksCompany(profile=profile)
         connector = WebConnector(f"{live_server.url}/qbwc", connection.qbwc_username, PASSWORD, company)

@@ -169,6 +169,8 @@ def test_canadian_tax_is_owed_to_the_receiver_general(clock: FakeClock) -> None:
 
 
 def test_a_foreign_currency_sale_is_booked_in_that_currency(clock: FakeClock) -> None:
+    """Assumed: the A/R account of a currency is named 'Accounts Receivable - EUR', the rate defaults to
+    the currency's, home amounts are rounded to the cent per posting."""
     company = QuickBooksCompany(profile="multicurrency", clock=clock)
     one(company, customer_add("Zoe", extra="<CurrencyRef><FullName>Euro</FullName></CurrencyRef>"))
     one(company, inventory_item("MUG", "5"))
@@ -194,3 +196,14 @@ def test_a_home_currency_customer_on_a_multicurrency_file_uses_the_home_receivab
     rs = one(company, sales_add("Invoice", "Sam", [sales_line("Invoice", "MUG", "1")], "U1"))
     assert rs.findtext("InvoiceRet/CurrencyRef/FullName") == "US Dollar"
     assert rs.findtext("InvoiceRet/ARAccountRef/FullName") == "Accounts Receivable"
+
+
+def test_opening_stock_is_valued_from_total_value(retail: QuickBooksCompany) -> None:
+    """Intuit InvoiceAdd reference: an item added with quantity on hand and its total value."""
+    add = inventory_item("TEE", "4").replace(
+        "</QuantityOnHand>", "</QuantityOnHand><TotalValue>30.00</TotalValue>"
+    )
+    one(retail, add)
+    assert retail.books().inventory_value["TEE"] == Decimal("30.00")
+    one(retail, sales_add("SalesReceipt", "Ann", [sales_line("SalesReceipt", "TEE", "1")], "1008"))
+    assert retail.books().inventory_value["TEE"] == Decimal("22.50")  # 3 left at 7.50 each

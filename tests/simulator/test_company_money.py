@@ -135,6 +135,7 @@ def test_set_credit_applies_a_credit_memo_to_an_invoice(retail: QuickBooksCompan
 
 
 def test_set_credit_cannot_use_more_than_the_credit_left(retail: QuickBooksCompany) -> None:
+    """Assumed code: 3210 (Info), worded as the real over-payment refusal."""
     invoice_id = invoice(retail)
     memo_id = credit_memo(retail, "20.00")
     code, severity, _ = status(one(retail, set_credit(invoice_id, memo_id, "30.00")))
@@ -181,12 +182,14 @@ def test_a_card_refund_pays_the_credit_out_of_undeposited_funds(retail: QuickBoo
 
 
 def test_a_refund_is_refused_beyond_the_credit(retail: QuickBooksCompany) -> None:
+    """Assumed code: 3210 (Info) for a refund beyond the credit left."""
     memo_id = credit_memo(retail, "20.00")
     assert status(one(retail, card_refund(memo_id, "25.00")))[0] == 3210
     assert retail.transactions("ARRefundCreditCard") == []
 
 
 def test_a_refund_must_name_a_credit_of_that_customer(retail: QuickBooksCompany) -> None:
+    """Intuit requires the refund's customer to match its credits; the code (3120) is assumed."""
     one(retail, customer_add("Bob"))
     rs = one(
         retail,
@@ -209,6 +212,7 @@ def test_a_refund_check_pays_the_credit_from_the_bank(retail: QuickBooksCompany)
 
 
 def test_voiding_a_card_refund_gives_the_credit_back(retail: QuickBooksCompany) -> None:
+    """Assumed: a voided card refund gives its credit back to the credit memo."""
     memo_id = credit_memo(retail, "30.00")
     refund_id = txn_id(one(retail, card_refund(memo_id, "30.00")), "ARRefundCreditCard")
 
@@ -223,6 +227,7 @@ def test_voiding_a_card_refund_gives_the_credit_back(retail: QuickBooksCompany) 
 
 
 def test_a_deposit_moves_payments_from_undeposited_funds_to_the_bank_once(retail: QuickBooksCompany) -> None:
+    """Assumed: a payment is deposited once, from Undeposited Funds only; a second deposit gets 3180."""
     receipt = one(retail, sales_add("SalesReceipt", "Ann", [sales_line("SalesReceipt", "Repair", "1")]))
     receipt_id = txn_id(receipt, "SalesReceipt")
     deposit = (
@@ -241,6 +246,7 @@ def test_a_deposit_moves_payments_from_undeposited_funds_to_the_bank_once(retail
 
 
 def test_linked_transactions_are_listed_only_when_a_query_asks(retail: QuickBooksCompany) -> None:
+    """Assumed: a query lists LinkedTxn only with IncludeLinkedTxns true (an Add's answer always does)."""
     invoice_id = invoice(retail)
     memo_id = credit_memo(retail)
     one(retail, set_credit(invoice_id, memo_id, "50.00"))

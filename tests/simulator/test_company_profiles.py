@@ -118,7 +118,9 @@ def test_host_and_preferences_answer_the_profile(
     assert prefs.findtext("AccountingPreferences/IsUsingClassTracking") == class_tracking
 
 
-def test_service_company_has_no_sales_tax_preferences() -> None:
+def test_assumed_a_company_with_sales_tax_off_reports_no_sales_tax_preferences() -> None:
+    """Assumed: PreferencesRet leaves SalesTaxPreferences out (the XSD makes it optional) when sales
+    tax is off."""
     prefs = preferences(QuickBooksCompany(profile="service"))
     assert prefs.find("SalesTaxPreferences") is None
     assert prefs.find("MultiCurrencyPreferences") is None
@@ -249,3 +251,20 @@ def test_a_saved_company_remembers_its_profile(tmp_path, clock: FakeClock) -> No
     assert again.find("Customer", "Ada") is not None
     with pytest.raises(ValueError, match="profile 'uk', not 'retail'"):
         QuickBooksCompany.open(path, profile="retail", clock=clock)
+
+
+@pytest.mark.parametrize("profile", NEW_PROFILES)
+@pytest.mark.parametrize(
+    "kind", ["Account", "PaymentMethod", "SalesTaxCode", "ItemSalesTax", "Vendor", "Currency"]
+)
+def test_the_first_session_reads_exactly_what_the_setup_made(profile: str, kind: str) -> None:
+    company = QuickBooksCompany(profile=profile)
+    wanted = set(PROFILES[profile].seeded(kind))
+    request = "<ItemQueryRq/>" if kind == "ItemSalesTax" else f"<{kind}QueryRq/>"
+    rs = ask(company, request)
+    if not wanted:
+        # nothing of that kind: no match (1), or refused when the feature is off (3250)
+        assert status(rs)[0] in (1, 3250) or not rs.findall(f"{kind}Ret")
+        return
+    assert status(rs)[0] == 0
+    assert {r.findtext("Name") for r in rs.findall(f"{kind}Ret")} == wanted
