@@ -147,6 +147,12 @@ DEFINITIONS: list[Setting] = [
             group="Orders"),
     Setting("tax_account", "Sales Tax Payable",
             "Liability account of the plain-line sales tax item qbsync creates.", group="Orders"),
+    Setting("gift_card_item", "Gift Card",
+            "Other-charge item on which gift cards and store credit that paid an order are booked, as money "
+            "taken out of the gift card liability, not income (created if missing).", group="Orders"),
+    Setting("gift_card_account", "Gift Card Liability",
+            "Liability account of the gift card item qbsync creates (an Other Current Liability).",
+            group="Orders"),
     Setting("adjustment_item", "Rounding",
             "Other-charge item for the cent the storefront's own rounding leaves between its lines and its "
             "total (created if missing).", group="Orders"),

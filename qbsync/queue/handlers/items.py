@@ -51,6 +51,7 @@ SPECIAL_ITEMS: dict[str, tuple[str, str, str]] = {
     "discount": ("discount_item", "ItemDiscount", "discount_account"),
     "tax": ("tax_item", "ItemOtherCharge", "tax_account"),
     "adjustment": ("adjustment_item", "ItemOtherCharge", "income_account"),
+    "gift_card": ("gift_card_item", "ItemOtherCharge", "gift_card_account"),
 }
 # Item types whose Mod qbsync sends, and how their sales fields are shaped.
 MODDABLE = ("ItemInventory", "ItemNonInventory", "ItemService", "ItemOtherCharge")

@@ -140,6 +140,12 @@ class OrderHandler:
         decision = rules.decide_order(order, ctx.settings)
         if not decision.sync:
             return Finish(f"not synced: {decision.reason}")
+        if "gift_card_amount" in order and order["gift_card_amount"] is None:
+            return Reject(
+                "a gift card paid part of this order but the store's order does not say how much (a Shopify "
+                "order webhook carries no transactions); qbsync will not book gift card money as income: "
+                "record the order in QuickBooks by hand, with the gift card part on the gift card item"
+            )
         waiting = self._dependencies(ctx, order)
         if waiting:
             return waiting

@@ -95,7 +95,7 @@ class PaymentHandler:
             "CustomerRef": {"ListID": customer.qb_id},
             "TxnDate": str(order.get("date_paid") or order.get("created_at") or "")[:10] or None,
             "RefNumber": ref_number,
-            "TotalAmount": money(order.get("total")),
+            "TotalAmount": money(order.get("total")) - money(order.get("gift_card_amount")),
             "PaymentMethodRef": {"FullName": method} if method else None,
             "Memo": naming.order_memo(
                 ctx.connection.platform, str(order.get("number") or ""), oid, "payment"
@@ -103,7 +103,13 @@ class PaymentHandler:
             "DepositToAccountRef": {"FullName": ctx.settings.deposit_account}
             if ctx.settings.deposit_account
             else None,
-            "AppliedToTxnAdd": [{"TxnID": invoice.qb_id, "PaymentAmount": money(order.get("total"))}],
+            "AppliedToTxnAdd": [
+                {
+                    "TxnID": invoice.qb_id,
+                    # Gift cards already paid their part on the invoice's own gift card line.
+                    "PaymentAmount": money(order.get("total")) - money(order.get("gift_card_amount")),
+                }
+            ],
         }
         return render(ctx, "ReceivePaymentAdd", {k: v for k, v in data.items() if v is not None}, "add")
 
