@@ -169,3 +169,34 @@ def test_the_same_name_and_the_same_e_mail_is_linked(shop):
 
     assert [c["Name"] for c in shop.company.customers() if c["Name"].startswith("Lee")] == ["Lee, Ann"]
     assert shop.mapping("customer", "42").origin == "found"
+
+
+def test_a_hand_entered_invoice_with_the_same_number_is_never_linked_changed_or_voided(shop):
+    shop.configure(sync_order_statuses=["processing", "completed", "on_hold"])
+    shop.in_quickbooks("CustomerAdd", {"Name": "Walk-in"})
+    theirs = shop.in_quickbooks(
+        "InvoiceAdd",
+        {
+            "CustomerRef": {"FullName": "Walk-in"},
+            "RefNumber": "4108",
+            "InvoiceLineAdd": [{"ItemRef": {"FullName": "Shipping"}, "Amount": Decimal("24.00")}],
+        },
+    )
+    order = make_order(4108, customer=ANN, paid=False, status="on_hold")
+    shop.feed("order", order)
+    shop.sync()
+    edited = dataclasses.replace(order, note="leave at door", modified_at=order.modified_at + timedelta(1))
+    shop.feed("order", edited)
+    shop.sync()
+    shop.feed("order", _cancelled(order))
+    shop.sync()
+
+    invoices = shop.company.transactions("Invoice")
+    assert len(invoices) == 2
+    kept = shop.company.find("Invoice", theirs["TxnID"])
+    assert kept["EditSequence"] == theirs["EditSequence"]
+    assert not str(kept.get("Memo", "")).startswith("VOID:")
+    assert kept["BalanceRemaining"] == "24.00"
+    ours = shop.company.find("Invoice", shop.mapping("order", "4108").qb_id)
+    assert ours["TxnID"] != theirs["TxnID"] and ours["Memo"].startswith("VOID:")
+    shop.assert_every_request_valid()

@@ -114,6 +114,23 @@ def test_a_refund_on_an_unpaid_invoice_applies_the_credit_to_it(books_shop):
     shop.assert_every_request_valid()
 
 
+def test_a_refund_of_an_invoiced_paid_order_waits_for_the_payment_then_pays_back(shop):
+    shop.configure(paid_order_as="invoice")
+    shop.feed("order", make_order(5010, customer=ANN))
+    shop.feed("refund", _refund("5010", "911", "9.50"))  # arrives before anything reached QuickBooks
+    shop.sync()
+
+    (invoice,) = shop.company.transactions("Invoice")
+    assert invoice["BalanceRemaining"] == "0.00"
+    assert [p["TotalAmount"] for p in shop.company.transactions("ReceivePayment")] == ["24.00"]
+    (refund,) = shop.company.transactions("ARRefundCreditCard")
+    assert refund["TotalAmount"] == "9.50"
+    assert _customer_books(shop) == (Decimal(0), Decimal(0))
+    assert {j.kind: j.state for j in shop.jobs(QueueJob.kind.in_(("payment", "refund")))} == {
+        "payment": "done", "refund": "done"
+    }
+
+
 def test_stock_comes_back_only_when_the_store_says_it_was_restocked(shop):
     shop.feed("product", MUG)
     shop.sync()

@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import intake, mappings, naming
+from qbsync.queue import intake, jobs, mappings, naming
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -153,6 +153,12 @@ class RefundHandler:
             return Finish("the refund is already in QuickBooks")
         if sale.synced_hash == "voided":
             return Finish(f"the order's {sale.qb_type} {sale.qb_name} was voided: nothing to credit")
+        payment = jobs.find_open(
+            session, conn_id, intake.coalesce_key("payment", order_id), include_in_flight=True
+        )
+        if sale.qb_type == "Invoice" and payment is not None:
+            # What is still open on the invoice decides where the credit goes: let its payment land first.
+            return Defer(f"waiting for the order's payment (job #{payment.id})", (payment.id,))
         notes = progress(job)
         unsure = corrective_step_due(ctx, job) or job.needs_lookup
         if unsure and not notes.get("rechecking"):
@@ -192,6 +198,17 @@ class RefundHandler:
     ) -> BuildResult:
         """Apply the credit to the open invoice, or pay the money back, until nothing is left."""
         notes = progress(job)
+        if credit.origin is None or not mappings.may_change(sale):
+            # Linked before qbsync paid refunds out, or a sale qbsync cannot prove is its own: the credit
+            # memo stands; what becomes of the credit is the bookkeeper's call.
+            if credit.origin is None:
+                why = f"credit memo {credit.qb_name} was recorded before qbsync paid refunds out: left as is"
+            else:
+                why = (
+                    f"credit memo {credit.qb_name} recorded; its credit is left for the bookkeeper (the "
+                    f"{sale.qb_type} {sale.qb_name} was {mappings.provenance(sale)})"
+                )
+            return self._settled(credit, why)
         if "left" not in notes:
             return render(ctx, "CreditMemoQuery", {"TxnID": credit.qb_id}, "recheck")
         left = Decimal(str(notes["left"]))
