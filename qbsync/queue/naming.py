@@ -92,6 +92,15 @@ def memo_marks(memo: str, marker: str) -> bool:
     return memo == marker or memo.startswith(f"{marker}: ")
 
 
+def first_marked(records: list[Mapping[str, Any]], marker: str, customer_id: Any) -> Mapping[str, Any] | None:
+    """The first transaction QuickBooks returned that carries ``marker`` and is the customer's, or None."""
+    for record in records:
+        customer = (record.get("CustomerRef") or {}).get("ListID")
+        if memo_marks(str(record.get("Memo") or ""), marker) and customer == customer_id:
+            return record
+    return None
+
+
 def order_memo(platform: str, number: str, storefront_id: str, note: str = "") -> str:
     """The memo of a sales transaction: where it came from, so a person can find the order."""
     memo = order_marker(platform, number, storefront_id)

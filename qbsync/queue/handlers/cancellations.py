@@ -104,6 +104,27 @@ def sale_total(ret: Mapping[str, Any], kind: str) -> Decimal:
     return money(ret.get("TotalAmount"))
 
 
+def credit_applied(
+    customer_id: str, invoice_id: str, credit_id: str, amount: Decimal, memo: str, date: str | None = None
+) -> dict[str, Any]:
+    """ReceivePaymentAdd data applying ``amount`` of a credit memo to an invoice: a payment of no money
+    whose SetCredit names the credit (Intuit CreditMemoAdd reference)."""
+    data = {
+        "CustomerRef": {"ListID": customer_id},
+        "TxnDate": date,
+        "TotalAmount": Decimal(0),
+        "Memo": memo,
+        "AppliedToTxnAdd": [
+            {
+                "TxnID": invoice_id,
+                "PaymentAmount": Decimal(0),
+                "SetCredit": [{"CreditTxnID": credit_id, "AppliedAmount": amount}],
+            }
+        ],
+    }
+    return {k: v for k, v in data.items() if v is not None}
+
+
 class Cancellation:
     """The cancellation steps of an order job (called by the order handler)."""
 
@@ -169,18 +190,8 @@ class Cancellation:
         if sale.qb_type != "Invoice" or amount <= 0:
             sale.synced_hash = REVERSED
             return Finish(f"cancellation recorded as credit memo {reversal.qb_name}")
-        data = {
-            "CustomerRef": {"ListID": notes["customer"]},
-            "TotalAmount": Decimal(0),
-            "Memo": f"credit memo {reversal.qb_name} applied to invoice {sale.qb_name} (order cancelled)",
-            "AppliedToTxnAdd": [
-                {
-                    "TxnID": sale.qb_id,
-                    "PaymentAmount": Decimal(0),
-                    "SetCredit": [{"CreditTxnID": reversal.qb_id, "AppliedAmount": amount}],
-                }
-            ],
-        }
+        memo = f"credit memo {reversal.qb_name} applied to invoice {sale.qb_name} (order cancelled)"
+        data = credit_applied(notes["customer"], sale.qb_id, reversal.qb_id, amount, memo)
         return render(ctx, "ReceivePaymentAdd", data, "apply")
 
     # -- apply
@@ -219,15 +230,7 @@ class Cancellation:
             number = str(order.get("number") or job.record_id)
             marker = cancellation_marker(ctx.connection.platform, number)
             found = response.records_of("CreditMemoRet") if outcome in FOUND else []
-            ours = next(
-                (
-                    r
-                    for r in found
-                    if naming.memo_marks(str(r.get("Memo") or ""), marker)
-                    and (r.get("CustomerRef") or {}).get("ListID") == notes.get("customer")
-                ),
-                None,
-            )
+            ours = naming.first_marked(found, marker, notes.get("customer"))
             if ours is not None:
                 return self._reversed(
                     ctx, job, ours, "the cancellation's credit memo was already in QuickBooks"

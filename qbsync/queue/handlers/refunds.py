@@ -45,7 +45,7 @@ from qbsync.queue.handlers import (
     render,
     set_progress,
 )
-from qbsync.queue.handlers.cancellations import REVERSED
+from qbsync.queue.handlers.cancellations import REVERSED, credit_applied
 from qbsync.queue.handlers.items import special_name, wait_for_special_items
 from qbsync.queue.handlers.order_lines import money
 from qbsync.storage.models import IdMapping, QueueJob
@@ -228,20 +228,11 @@ class RefundHandler:
         if sale.qb_type == "Invoice" and open_amount > 0:
             applied = min(open_amount, left)
             set_progress(job, applying=str(applied))
-            data = {
-                "CustomerRef": {"ListID": notes["customer"]},
-                "TxnDate": date,
-                "TotalAmount": Decimal(0),
-                "Memo": f"{memo}: credit applied to invoice {sale.qb_name}",
-                "AppliedToTxnAdd": [
-                    {
-                        "TxnID": sale.qb_id,
-                        "PaymentAmount": Decimal(0),
-                        "SetCredit": [{"CreditTxnID": credit.qb_id, "AppliedAmount": applied}],
-                    }
-                ],
-            }
-            return render(ctx, "ReceivePaymentAdd", {k: v for k, v in data.items() if v is not None}, "apply")
+            data = credit_applied(
+                notes["customer"], sale.qb_id, credit.qb_id, applied,
+                f"{memo}: credit applied to invoice {sale.qb_name}", date,
+            )
+            return render(ctx, "ReceivePaymentAdd", data, "apply")
         set_progress(job, paying=str(left))
         account = str(ctx.settings.deposit_account or "")
         ref_number = naming.ref_number(str(refund.get("storefront_id") or job.record_id), "R")
@@ -327,15 +318,7 @@ class RefundHandler:
             marker = refund_marker(
                 ctx.connection.platform, refund_id, str(notes.get("sale_ref") or refund.get("order_id"))
             )
-            ours = next(
-                (
-                    ret
-                    for ret in found
-                    if naming.memo_marks(str(ret.get("Memo") or ""), marker)
-                    and (ret.get("CustomerRef") or {}).get("ListID") == notes.get("customer")
-                ),
-                None,
-            )
+            ours = naming.first_marked(found, marker, notes.get("customer"))
             if ours is not None:
                 self._link(ctx, job, refund_id, ours)
                 return Again("the credit memo was already in QuickBooks: linked; now its money")
@@ -364,25 +347,12 @@ class RefundHandler:
             return refused(response, "credit memo look-up")
         if job.step == "apply":
             if outcome in FOUND:
-                applied = Decimal(str(notes.get("applying") or 0))
-                set_progress(
-                    job,
-                    left=str(Decimal(str(notes.get("left") or 0)) - applied),
-                    open=str(Decimal(str(notes.get("open") or 0)) - applied),
-                    paid=str(Decimal(str(notes.get("paid") or 0)) + applied),
-                    applying=None,
-                )
+                applied = self._used(job, "applying")
                 return Again(f"{applied} of the credit applied to the invoice")
             return refused(response, "credit applied to the invoice")
         if job.step == "pay_out":
             if outcome in FOUND:
-                paid = Decimal(str(notes.get("paying") or 0))
-                set_progress(
-                    job,
-                    left=str(Decimal(str(notes.get("left") or 0)) - paid),
-                    paid=str(Decimal(str(notes.get("paid") or 0)) + paid),
-                    paying=None,
-                )
+                paid = self._used(job, "paying")
                 credit = self._credit(
                     ctx, refund_id, str(refund.get("order_id") or ""),
                     mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, str(refund.get("order_id"))),
@@ -392,6 +362,21 @@ class RefundHandler:
                 return Done(f"{paid} paid back to the customer")
             return refused(response, "refund paid back")
         return Park(f"qbsync does not know the step {job.step!r} of a refund job")
+
+    def _used(self, job: QueueJob, pending: str) -> Decimal:
+        """QuickBooks took the ``pending`` amount ('applying' to the invoice or 'paying' back): it leaves
+        the credit (and, applied, what is open on the invoice); returns it."""
+        notes = progress(job)
+        amount = Decimal(str(notes.get(pending) or 0))
+        changes = {
+            "left": str(Decimal(str(notes.get("left") or 0)) - amount),
+            "paid": str(Decimal(str(notes.get("paid") or 0)) + amount),
+            pending: None,
+        }
+        if pending == "applying":
+            changes["open"] = str(Decimal(str(notes.get("open") or 0)) - amount)
+        set_progress(job, **changes)
+        return amount
 
     def _link(self, ctx: Context, job: QueueJob, refund_id: str, ret: dict[str, Any]) -> None:
         mappings.link_transaction(
