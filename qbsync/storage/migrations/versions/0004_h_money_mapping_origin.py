@@ -1,7 +1,7 @@
 """id_mappings.origin: how qbsync came to know the QuickBooks record (created, found, manual)
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-05 16:30:00
 
 qbsync sends Mod, Void and Del only to a record it can prove is its own: one it created ('created') or
@@ -14,8 +14,8 @@ Rows a person linked are marked 'manual'.
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003'
-down_revision = '0002'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
