@@ -26,6 +26,9 @@ ORDER = "order"
 PAYMENT = "payment"
 REFUND = "refund"
 CANCELLATION = "cancellation"  # an order's reversing credit memo, keyed by the order's storefront id
+# A refund the reversing credit memo left out (it was refunded before the cancellation): keyed by the
+# refund's id, pointing at the reversing credit memo. Such a refund gets its own credit memo.
+REFUND_BEFORE_CANCELLATION = "refund_before_cancel"
 INVENTORY_ITEM = "inventory_item"  # Shopify inventory_item_id -> the item's ListID
 
 # IdMapping.origin values: how qbsync came to know the QuickBooks record.

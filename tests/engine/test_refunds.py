@@ -220,6 +220,24 @@ def test_a_cancellation_after_a_partial_refund_reverses_what_remains_and_voids_n
     shop.assert_every_request_valid()
 
 
+def test_a_refund_listed_on_the_cancelled_order_but_arriving_late_gets_its_own_credit_memo(shop):
+    order = make_order(5011, customer=ANN)
+    shop.feed("order", order)
+    shop.sync()
+    shop.feed("order", _cancelled(order, [RefundSummary(storefront_id="912", amount=Decimal("9.50"))]))
+    shop.sync()
+    assert shop.company.find("CreditMemo", "C5011")["TotalAmount"] == "14.50"
+
+    shop.feed("refund", _refund("5011", "912", "9.50"))  # its webhook came after the cancellation's
+    shop.sync()
+
+    memos = {m["RefNumber"]: m for m in shop.company.transactions("CreditMemo")}
+    assert memos["R912"]["TotalAmount"] == "9.50" and memos["R912"]["CreditRemaining"] == "0.00"
+    assert memos["C5011"]["CreditRemaining"] == "14.50"  # still owed: the store has not paid it back yet
+    assert [r["TotalAmount"] for r in shop.company.transactions("ARRefundCreditCard")] == ["9.50"]
+    assert _undeposited(shop) == Decimal("14.50")
+
+
 def test_a_cancelled_unpaid_invoice_with_a_refund_is_closed_by_the_reversal(shop):
     shop.configure(sync_order_statuses=["processing", "completed", "on_hold"])
     order = make_order(5008, customer=ANN, paid=False, status="on_hold")

@@ -155,6 +155,7 @@ class Cancellation:
             return render(ctx, "TxnVoid", {"TxnVoidType": mapping.qb_type, "TxnID": mapping.qb_id}, "void")
         set_progress(job, cancelling=True)
         if "against" not in notes or job.needs_lookup:
+            set_progress(job, next=None)  # after a lost answer the credit memo is looked up before any add
             query: dict[str, Any] = {"TxnID": mapping.qb_id, "IncludeLineItems": True}
             if mapping.qb_type == "Invoice":
                 query["IncludeLinkedTxns"] = True
@@ -212,6 +213,9 @@ class Cancellation:
             refunded = sum((money(r.get("amount")) for r in order.get("refunds") or ()), Decimal(0))
             remaining = sale_total(ret, mapping.qb_type) - refunded
             open_amount = money(ret.get("BalanceRemaining")) if mapping.qb_type == "Invoice" else Decimal(0)
+            if "apply" in notes:
+                # Re-read after a lost answer: apply no more than the invoice still has open.
+                set_progress(job, apply=str(min(Decimal(str(notes["apply"])), open_amount)))
             set_progress(
                 job,
                 against=against,
@@ -233,7 +237,7 @@ class Cancellation:
             ours = naming.first_marked(found, marker, notes.get("customer"))
             if ours is not None:
                 return self._reversed(
-                    ctx, job, ours, "the cancellation's credit memo was already in QuickBooks"
+                    ctx, job, order, ours, "the cancellation's credit memo was already in QuickBooks"
                 )
             if outcome in (Outcome.NO_MATCH, *FOUND):
                 set_progress(job, next="reverse")
@@ -241,7 +245,8 @@ class Cancellation:
             return refused(response, "credit memo look-up")
         if step == "reverse":
             if outcome in FOUND and response.record:
-                return self._reversed(ctx, job, response.record, "cancellation recorded as a credit memo")
+                why = "cancellation recorded as a credit memo"
+                return self._reversed(ctx, job, order, response.record, why)
             waiting = wait_for_special_items(ctx, job, response)
             if waiting is not None:
                 return waiting
@@ -254,16 +259,30 @@ class Cancellation:
             return refused(response, "credit applied to the invoice")
         return refused(response, f"cancellation step {step!r}")
 
-    def _reversed(self, ctx: Context, job: QueueJob, ret: Mapping[str, Any], why: str) -> ApplyResult:
+    def _reversed(
+        self, ctx: Context, job: QueueJob, order: Mapping[str, Any], ret: Mapping[str, Any], why: str
+    ) -> ApplyResult:
+        session, conn_id = ctx.session, ctx.connection.id
         mappings.link_transaction(
-            ctx.session,
-            ctx.connection.id,
+            session,
+            conn_id,
             mappings.CANCELLATION,
             str(job.record_id),
             "CreditMemo",
             ret,
             origin=mappings.CREATED,
         )
+        for refund in order.get("refunds") or ():
+            # Left out of the reversal: that refund's own credit memo credits it, not this one.
+            mappings.link_transaction(
+                session,
+                conn_id,
+                mappings.REFUND_BEFORE_CANCELLATION,
+                str(refund.get("storefront_id")),
+                "CreditMemo",
+                ret,
+                origin=mappings.CREATED,
+            )
         notes = progress(job)
         credit = money(ret.get("CreditRemaining") or ret.get("TotalAmount"))
         apply = min(Decimal(str(notes.get("open") or 0)), credit)

@@ -191,6 +191,8 @@ class RefundHandler:
         own = mappings.get(ctx.session, ctx.connection.id, mappings.REFUND, refund_id)
         if own is not None or sale.synced_hash != REVERSED:
             return own
+        if mappings.get(ctx.session, ctx.connection.id, mappings.REFUND_BEFORE_CANCELLATION, refund_id):
+            return None  # the reversal left this refund out: it gets its own credit memo
         return mappings.get(ctx.session, ctx.connection.id, mappings.CANCELLATION, order_id)
 
     def _settle(
