@@ -334,6 +334,8 @@ def special_roles(order: Mapping[str, Any], settings: SyncSettings) -> list[str]
         and (order.get("tax_lines") or Decimal(str(order.get("tax_total") or "0")) != 0)
     ):
         roles.append("tax")
+    if Decimal(str(order.get("gift_card_amount") or "0")) != 0:
+        roles.append("gift_card")
     roles.append("adjustment")  # rounding differences are only known once the lines are priced
     return roles
 

@@ -118,12 +118,35 @@ def ref_number(number: str, prefix: str = "", suffix: str = "") -> str:
     return f"{prefix}{number}{suffix}"
 
 
+def memo_marks(memo: str, marker: str) -> bool:
+    """Whether ``memo`` carries exactly ``marker`` (as :func:`order_memo` writes it): the marker alone or
+    followed by ': note', so 'order #1' never matches 'order #1001' or 'order #10 (id 7)'."""
+    memo = str(memo or "")
+    return memo == marker or memo.startswith(f"{marker}: ")
+
+
+def first_marked(records: list[Mapping[str, Any]], marker: str, customer_id: Any) -> Mapping[str, Any] | None:
+    """The first transaction QuickBooks returned that carries ``marker`` and is the customer's, or None."""
+    for record in records:
+        customer = (record.get("CustomerRef") or {}).get("ListID")
+        if memo_marks(str(record.get("Memo") or ""), marker) and customer == customer_id:
+            return record
+    return None
+
+
 def order_memo(platform: str, number: str, storefront_id: str, note: str = "") -> str:
     """The memo of a sales transaction: where it came from, so a person can find the order."""
-    store = PLATFORM_NAMES.get(platform, platform.title())
-    memo = f"{store} order #{number}"
-    if str(storefront_id) != str(number):
-        memo += f" (id {storefront_id})"
+    memo = order_marker(platform, number, storefront_id)
     if note:
         memo += f": {note}"
     return fit("InvoiceAdd/Memo", memo)
+
+
+def order_marker(platform: str, number: str, storefront_id: str) -> str:
+    """qbsync's mark on a sales transaction's memo: 'WooCommerce order #1001', plus ' (id 7)' when the
+    store's id differs from its number. Finding it exactly is the proof a transaction is the order's."""
+    store = PLATFORM_NAMES.get(platform, platform.title())
+    marker = f"{store} order #{number}"
+    if str(storefront_id) != str(number):
+        marker += f" (id {storefront_id})"
+    return marker

@@ -154,6 +154,12 @@ DEFINITIONS: list[Setting] = [
             group="Orders"),
     Setting("tax_account", "Sales Tax Payable",
             "Liability account of the plain-line sales tax item qbsync creates.", group="Orders"),
+    Setting("gift_card_item", "Gift Card",
+            "Other-charge item on which gift cards and store credit that paid an order are booked, as money "
+            "taken out of the gift card liability, not income (created if missing).", group="Orders"),
+    Setting("gift_card_account", "Gift Card Liability",
+            "Liability account of the gift card item qbsync creates (an Other Current Liability).",
+            group="Orders"),
     Setting("adjustment_item", "Rounding",
             "Other-charge item for the cent the storefront's own rounding leaves between its lines and its "
             "total (created if missing).", group="Orders"),
@@ -179,12 +185,24 @@ DEFINITIONS: list[Setting] = [
             "Send changes to an order already in QuickBooks (InvoiceMod/SalesReceiptMod); when off, the "
             "change is flagged for a person.", group="Orders"),
     Setting("void_cancelled_orders", True,
-            "Void the QuickBooks transaction when its order is cancelled (or deleted) in the store.",
+            "Void the QuickBooks transaction when its order is cancelled (or deleted) in the store; one "
+            "with payments, refunds or a deposit against it is never voided: a credit memo dated the "
+            "cancellation reverses what remains instead.",
             group="Orders"),
     Setting("sync_payments", True,
             "Record a payment (ReceivePayment) on the invoice when an invoiced order becomes paid.",
             group="Orders"),
-    Setting("sync_refunds", True, "Record storefront refunds as credit memos.", group="Orders"),
+    Setting("sync_refunds", True,
+            "Record storefront refunds: a credit memo, and the money paid back (refund_paid_by) or the "
+            "credit applied to the unpaid invoice.", group="Orders"),
+    Setting("refund_paid_by", "credit_card_refund",
+            "How money refunded on a paid order leaves the books: 'credit_card_refund' (QuickBooks' credit "
+            "card refund, for card and online payments) or 'check'; either comes out of deposit_account "
+            "(Undeposited Funds when empty) and pays out the refund's credit memo, so no open credit is "
+            "left on the customer.", choices=("credit_card_refund", "check"), group="Orders"),
+    Setting("restock_unknown_refunds", False,
+            "When the store does not say whether refunded products went back to stock, count them back "
+            "into QuickBooks' stock (yes) or not (no); what the store says always wins.", group="Orders"),
     # --- inventory
     Setting("stock_master", "quickbooks",
             "Which side is the master for stock: 'quickbooks' (quantities are pulled and written to the "

@@ -587,7 +587,8 @@ class Order(Record):
     pending, processing, on_hold, completed, cancelled, refunded, failed; ``raw_status`` is the
     platform's own word (Shopify: its ``financial_status``). ``prices_include_tax`` tells whether line,
     shipping, fee and discount amounts include tax (WooCommerce amounts never do; Shopify's do when the
-    shop's ``taxes_included``). ``subtotal`` is the lines before discounts.
+    shop's ``taxes_included``). ``subtotal`` is the lines before discounts. ``total`` is the whole
+    order, including what ``gift_card_amount`` paid.
     """
 
     STATUSES: ClassVar[tuple[str, ...]] = ORDER_STATUSES
@@ -621,6 +622,9 @@ class Order(Record):
     transaction_id: str | None = None
     note: str = ""
     refunds: tuple[RefundSummary, ...] = ()
+    # Paid with gift cards or store credit (included in ``total``): a liability used up, not a discount.
+    # None when the store says a gift card paid part of it but not how much.
+    gift_card_amount: Decimal | None = ZERO
 
     def __post_init__(self) -> None:
         Record.__post_init__(self)

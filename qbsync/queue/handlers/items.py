@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -29,6 +30,7 @@ from qbsync.queue.handlers import (
     Finish,
     Park,
     Reject,
+    Wait,
     corrective_step_due,
     gave_up,
     list_record_deleted,
@@ -42,6 +44,7 @@ from qbsync.queue.handlers import (
 from qbsync.storage.models import IdMapping, QueueJob
 
 FOUND = (Outcome.SUCCESS, Outcome.WARNING)
+_MISSING = re.compile(r'invalid reference to QuickBooks (\w+) "(.*?)"', re.S)
 
 # Special items: role -> (setting naming the item, QuickBooks type, setting naming its account)
 SPECIAL_ITEMS: dict[str, tuple[str, str, str]] = {
@@ -50,6 +53,7 @@ SPECIAL_ITEMS: dict[str, tuple[str, str, str]] = {
     "discount": ("discount_item", "ItemDiscount", "discount_account"),
     "tax": ("tax_item", "ItemOtherCharge", "tax_account"),
     "adjustment": ("adjustment_item", "ItemOtherCharge", "income_account"),
+    "gift_card": ("gift_card_item", "ItemOtherCharge", "gift_card_account"),
 }
 # Item types whose Mod qbsync sends, and how their sales fields are shaped.
 MODDABLE = ("ItemInventory", "ItemNonInventory", "ItemService", "ItemOtherCharge")
@@ -58,6 +62,28 @@ MODDABLE = ("ItemInventory", "ItemNonInventory", "ItemService", "ItemOtherCharge
 def special_name(role: str, settings: Mapping[str, Any]) -> str:
     """The configured QuickBooks name of a special item (``shipping`` -> "Shipping")."""
     return naming.item_name({"name": settings[SPECIAL_ITEMS[role][0]]}, "name")
+
+
+def wait_for_special_items(ctx: Context, job: QueueJob, response: Response) -> Wait | None:
+    """A 3140 naming one of the configured special items (shipping, rounding...): queue the jobs that add
+    it and wait for them (at most three times), or None when the answer is something else."""
+    from qbsync.queue import intake
+
+    if response.outcome is not Outcome.MISSING_REFERENCE:
+        return None
+    found = _MISSING.search(response.message or "")
+    value = found.group(2).lower() if found else ""
+    roles = [r for r in SPECIAL_ITEMS if special_name(r, ctx.settings).lower() == value]
+    waits = int(progress(job).get("waits") or 0)
+    if not roles or waits >= 3 or found is None:
+        return None
+    set_progress(job, waits=waits + 1)
+    for role in roles:
+        mapping = mappings.get(ctx.session, ctx.connection.id, mappings.SPECIAL_ITEM, role)
+        if mapping is not None:
+            mappings.forget(ctx.session, mapping)
+    needed = intake.special_item_jobs(ctx.session, ctx.connection, ctx.settings, roles)
+    return Wait(f"QuickBooks lacks the item {found.group(2)!r}: adding it first", tuple(j.id for j in needed))
 
 
 def fingerprint(record: Mapping[str, Any]) -> str:
@@ -308,6 +334,11 @@ class ItemHandler:
             or mapping.synced_hash == fingerprint(record)
         ):
             return Finish(f"already in QuickBooks as {mapping.qb_name!r}")
+        if not mappings.may_change(mapping):
+            return Finish(
+                f"the QuickBooks item {mapping.qb_name!r} was {mappings.provenance(mapping)}: qbsync does "
+                "not change it, so the store's changes to this product are not sent"
+            )
         if (
             progress(job).get("next") == "requery"
             or corrective_step_due(ctx, job)
@@ -448,6 +479,7 @@ class ItemHandler:
             qb_name=full_name,
             synced_hash=synced,
             quantity=quantity,
+            origin=mappings.CREATED if created else mappings.FOUND,
         )
         if record.get("inventory_item_id"):
             mappings.link(
@@ -458,6 +490,7 @@ class ItemHandler:
                 qb_type=qb_type,
                 qb_id=list_id,
                 qb_name=full_name,
+                origin=mappings.CREATED if created else mappings.FOUND,
             )
 
 

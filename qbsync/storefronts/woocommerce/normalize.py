@@ -117,6 +117,8 @@ def order(payload: Mapping[str, Any]) -> Order:
     currency = p.text("currency")
     if not currency:
         raise InvalidPayload("currency: required field is missing")
+    discounts = _discounts(p)
+    gift_cards = _gift_cards(p)
     return Order(
         storefront_id=order_id,
         number=p.text("number") or order_id,
@@ -134,13 +136,15 @@ def order(payload: Mapping[str, Any]) -> Order:
         lines=lines,
         shipping_lines=shipping_lines,
         fee_lines=fee_lines,
-        discounts=_discounts(p),
+        discounts=tuple(d for d in discounts if d.code not in _store_credit_codes(p)),
         tax_lines=tuple(rates.values()),
         subtotal=sum((line.subtotal for line in lines), ZERO),
         discount_total=p.decimal_or("discount_total"),
         shipping_total=p.decimal_or("shipping_total"),
         tax_total=p.decimal_or("total_tax"),
-        total=p.decimal("total"),
+        # WooCommerce's total is after gift cards and store credit; the record's total includes them.
+        total=p.decimal("total") + gift_cards,
+        gift_card_amount=gift_cards,
         # WooCommerce line/shipping/fee/coupon amounts exclude tax even when the shop enters gross prices.
         prices_include_tax=False,
         payment_method=p.text("payment_method"),
@@ -229,6 +233,32 @@ def _unit_price(item: Payload, subtotal: Decimal, quantity: Decimal) -> Decimal:
     if price != price.quantize(_UNIT_PRICE_PLACES):
         price = price.quantize(_UNIT_PRICE_PLACES)
     return price
+
+
+# Coupon types that spend store credit the customer already paid for (WooCommerce Smart Coupons' "store
+# credit / gift certificate"), not a price reduction: WooCommerce 8.3+ names the type in coupon_lines.
+STORE_CREDIT_COUPON_TYPES = ("smart_coupon",)
+
+
+def _store_credit_codes(p: Payload) -> set[str]:
+    lines = p.objects("coupon_lines")
+    return {c.text("code") for c in lines if c.text("discount_type") in STORE_CREDIT_COUPON_TYPES}
+
+
+def _gift_cards(p: Payload) -> Decimal:
+    """Gift cards and store credit that paid part of the order (WooCommerce's total is after them):
+    the ``gift_cards`` the WooCommerce Gift Cards extension adds to the order ({code, amount}), and
+    store-credit coupons (:data:`STORE_CREDIT_COUPON_TYPES`)."""
+    cards = sum((abs(g.decimal_or("amount")) for g in p.objects("gift_cards")), ZERO)
+    credit = sum(
+        (
+            c.decimal_or("discount")
+            for c in p.objects("coupon_lines")
+            if c.text("discount_type") in STORE_CREDIT_COUPON_TYPES
+        ),
+        ZERO,
+    )
+    return cards + credit
 
 
 def _discounts(p: Payload) -> tuple[DiscountLine, ...]:
