@@ -156,7 +156,7 @@ class Cancellation:
             # person's retry of the parked job is the approval (new data coalesced into the job asks again).
             set_progress(job, void_approved=True)
             return Reject(
-                f"{unconfirmed}. Check the order in the store, then retry this job to cancel the "
+                f"{unconfirmed}. Check the order in the store, then retry this job to void (or reverse) the "
                 f"{mapping.qb_type} {mapping.qb_name} in QuickBooks, or remove the job to keep it"
             )
         if mapping.qb_type == "SalesOrder":
