@@ -520,6 +520,11 @@ class QuickBooksCompany:
                 return None
             return {"kind": record.kind, **self._list_ret(record)}
 
+    def sales_tax_owed(self) -> dict[str, Decimal]:
+        """Sales tax owed per tax agency (vendor name), as QuickBooks' Sales Tax Liability report shows it."""
+        with self._lock:
+            return company_sales.sales_tax_by_agency(self.store)
+
     def quantity_on_hand(self, item_name: str) -> Decimal:
         """An inventory item's QuantityOnHand as a Decimal (KeyError when there is no such item)."""
         record = self.find("ItemInventory", item_name)

@@ -97,6 +97,11 @@ def price_lines(store: Store, prefs: Preferences, lines: list[dict[str, Any]]) -
                 rate = decimal_of(line["Rate"])
             elif line.get("RatePercent") not in (None, ""):
                 percent = decimal_of(line["RatePercent"])
+            elif item is not None and item.kind == "ItemSalesTax":
+                # A sales tax line without an amount taxes the line above at the item's rate (Intuit,
+                # ItemSalesTaxAdd: "the tax is only applied automatically for the first tax line after
+                # the subtotal line"; the subtotal's amount is the line above).
+                percent = decimal_of(item.data.get("TaxRate"))
             elif item is not None:
                 rate, percent = _item_price(item)
             if percent is not None:
@@ -105,6 +110,11 @@ def price_lines(store: Store, prefs: Preferences, lines: list[dict[str, Any]]) -
                 amount = (qty if qty is not None else Decimal(1)) * (rate or Decimal(0))
             if item is not None and item.kind == "ItemDiscount":
                 amount = -abs(amount)  # a discount item always takes money off
+        if item is not None and item.kind == "ItemSalesTax" and previous:
+            # QuickBooks gives a sales tax line the sign of the line above it, whatever was sent (reported:
+            # "Why are my tax items changing with context?", a Stack Overflow question copied at
+            # https://www.generacodice.com/en/articolo/12529247/why-are-my-tax-items-changing-with-context).
+            amount = abs(amount) if previous > 0 else -abs(amount)
         amount = to_cent(amount)
         line["Amount"] = money(amount)
         if rate is not None:
@@ -171,6 +181,36 @@ def compute_totals(store: Store, prefs: Preferences, kind: str, data: dict[str, 
     if kind == "CreditMemo":
         data["CreditRemaining"] = money(total)
     return total
+
+
+def sales_tax_by_agency(store: Store) -> dict[str, Decimal]:
+    """Sales tax owed per tax agency (vendor name), as the Sales Tax Liability report adds it up: the
+    transaction's own tax (its ItemSalesTaxRef's agency) and every line on a sales tax item (that item's
+    agency); credit memos count against it. Voided transactions hold zero amounts.
+
+    Source: Intuit, ItemSalesTaxAdd ("a single sales tax that is collected at a specified rate and paid to
+    a single agency"; sales tax items may be transaction lines).
+    """
+    owed: dict[str, Decimal] = defaultdict(Decimal)
+
+    def agency(item_ref: Any) -> str | None:
+        if not isinstance(item_ref, dict):
+            return None
+        item = store.get(("ItemSalesTax",), item_ref.get("ListID", ""))
+        vendor_ref = item.data.get("TaxVendorRef") if item is not None else None
+        vendor = store.get(("Vendor",), vendor_ref["ListID"]) if isinstance(vendor_ref, dict) else None
+        return str(vendor.data.get("Name")) if vendor is not None else None
+
+    for record in store.all(("Invoice", "SalesReceipt", "CreditMemo")):
+        sign = -1 if record.kind == "CreditMemo" else 1
+        header = agency(record.data.get("ItemSalesTaxRef"))
+        if header is not None:
+            owed[header] += sign * decimal_of(record.data.get("SalesTaxTotal"))
+        for line in as_list(record.data.get(f"{line_key(record.kind)}Ret")):
+            name = agency(line.get("ItemRef"))
+            if name is not None:
+                owed[name] += sign * decimal_of(line.get("Amount"))
+    return {name: amount for name, amount in owed.items() if amount}
 
 
 def txn_total(record: Record) -> Decimal:
