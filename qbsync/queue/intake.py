@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from qbsync.queue import jobs, mappings, rules
+from qbsync.queue import jobs, mappings, rules, sales_tax
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import Connection, JobDependency, QueueJob, StorefrontRecord
 
@@ -310,7 +309,7 @@ def item_jobs_for_order(session: Session, connection: Connection, order: Mapping
 
 
 def special_roles(order: Mapping[str, Any], settings: SyncSettings) -> list[str]:
-    """The special items (shipping, fee, discount, tax, adjustment) the order's lines go on."""
+    """The special items (shipping, fee, discount, sales tax, adjustment) the order's lines go on."""
     roles = []
     if order.get("shipping_lines"):
         roles.append("shipping")
@@ -318,25 +317,36 @@ def special_roles(order: Mapping[str, Any], settings: SyncSettings) -> list[str]
         roles.append("fee")
     if order.get("discounts"):
         roles.append("discount")
-    if (
-        settings.tax_mode == "line"
-        and not order.get("prices_include_tax")
-        and (order.get("tax_lines") or Decimal(str(order.get("tax_total") or "0")) != 0)
-    ):
-        roles.append("tax")
+    if settings.tax_mode == "line":
+        taxes = sales_tax.order_tax_items(order)
+        if taxes:
+            roles.append(sales_tax.ZERO_ROLE)
+        roles.extend(item.role for item, _ in taxes)
     roles.append("adjustment")  # rounding differences are only known once the lines are priced
     return roles
 
 
 def special_item_jobs(
-    session: Session, connection: Connection, settings: SyncSettings, roles: list[str]
+    session: Session,
+    connection: Connection,
+    settings: SyncSettings,
+    roles: list[str],
+    order: Mapping[str, Any] | None = None,
 ) -> list[QueueJob]:
-    """Jobs making sure the configured shipping/fee/discount/tax items exist (none once they are mapped)."""
+    """Jobs making sure the configured shipping/fee/discount items and the order's sales tax items exist
+    (none once they are mapped)."""
     from qbsync.queue.handlers.items import special_name
 
+    tax_items = {item.role: item for item, _ in sales_tax.order_tax_items(order or {})}
+    tax_items[sales_tax.ZERO_ROLE] = sales_tax.zero_item(settings)
     found = []
     for role in roles:
-        name = special_name(role, settings)
+        payload: dict[str, Any] = {"special": role}
+        if sales_tax.is_sales_tax_role(role):
+            if role not in tax_items:
+                continue  # a store rate qbsync knows only from an order: nothing to create it from
+            payload = sales_tax.special_payload(tax_items[role])
+        name = special_name(role, settings, payload)
         mapping = mappings.get(session, connection.id, mappings.SPECIAL_ITEM, role)
         if mapping is not None and (mapping.qb_name or "").lower() == name.lower():
             continue
@@ -346,7 +356,7 @@ def special_item_jobs(
                 connection.id,
                 coalesce_key("special_item", role),
                 "item",
-                {"special": role},
+                payload,
                 record_type="special_item",
                 record_id=role,
                 label=f"item {name}",
@@ -366,7 +376,7 @@ def order_dependencies(
         found.append(customer_job)
     found += item_jobs_for_order(session, connection, order)
     roles = [r for r in special_roles(order, settings) if r != "adjustment"]
-    found += special_item_jobs(session, connection, settings, roles)
+    found += special_item_jobs(session, connection, settings, roles, order)
     return found
 
 
@@ -597,6 +607,9 @@ def _preload_orders(session: Session, connection: Connection, datas: list[dict[s
     }
     from qbsync.queue.handlers.items import SPECIAL_ITEMS
 
+    special = [*SPECIAL_ITEMS, sales_tax.ZERO_ROLE] + [
+        item.role for data in datas for item, _ in sales_tax.order_tax_items(data)
+    ]
     mappings.preload(
         session,
         conn_id,
@@ -604,13 +617,13 @@ def _preload_orders(session: Session, connection: Connection, datas: list[dict[s
         + [(mappings.PAYMENT, i) for i in ids]
         + [(mappings.CUSTOMER, k) for k in customer_keys]
         + [(mappings.PRODUCT, k) for k in product_keys]
-        + [(mappings.SPECIAL_ITEM, role) for role in SPECIAL_ITEMS],
+        + [(mappings.SPECIAL_ITEM, role) for role in special],
     )
     keys = (
         [coalesce_key("order", i) for i in ids]
         + [coalesce_key("customer", k) for k in customer_keys]
         + [coalesce_key("product", k) for k in product_keys]
-        + [coalesce_key("special_item", role) for role in SPECIAL_ITEMS]
+        + [coalesce_key("special_item", role) for role in special]
     )
     seen_jobs: dict[tuple[int, str], QueueJob] = session.info.setdefault(_JOBS_SEEN, {})
     active: set[str] = set()

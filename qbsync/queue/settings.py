@@ -139,7 +139,8 @@ DEFINITIONS: list[Setting] = [
     Setting("discount_item", "Discount", "Discount item that carries coupons and discounts (created if "
             "missing).", group="Orders"),
     Setting("tax_item", "Sales Tax",
-            "Other-charge item that carries the storefront's sales tax as a plain line (created if missing).",
+            "Other-charge item that carries the sales tax of refunds (created if missing); order tax goes on "
+            "sales tax items (see tax_mode).",
             group="Orders"),
     Setting("shipping_account", "Shipping and Delivery Income",
             "Income account of the shipping and fee items qbsync creates.", group="Orders"),
@@ -151,16 +152,24 @@ DEFINITIONS: list[Setting] = [
             "Other-charge item for the cent the storefront's own rounding leaves between its lines and its "
             "total (created if missing).", group="Orders"),
     Setting("tax_mode", "line",
-            "'line': the storefront's tax amount as a plain line, so totals match to the cent; 'quickbooks': "
-            "QuickBooks computes tax with the sales tax item below and the taxable/non-taxable codes.",
+            "'line': the store's tax amount of each rate on a line of a QuickBooks sales tax item (one per "
+            "store rate, created if missing), so it reaches the sales tax liability and totals match to the "
+            "cent; 'quickbooks': QuickBooks computes tax with the sales tax item below and the "
+            "taxable/non-taxable codes.",
             choices=("line", "quickbooks"), group="Orders"),
+    Setting("tax_agency", "Sales Tax Agency",
+            "Tax agency (QuickBooks vendor) the sales tax items qbsync creates are paid to (created if "
+            "missing).", group="Orders"),
+    Setting("line_tax_zero_item", "Store Tax On Lines",
+            "0 % sales tax item named on each transaction in tax_mode 'line', so QuickBooks adds no tax of "
+            "its own to the store's tax lines (created if missing).", group="Orders"),
     Setting("quickbooks_tax_item", "",
             "Sales tax item (ItemSalesTaxRef) for tax_mode 'quickbooks'; empty uses the customer's.",
             group="Orders"),
-    Setting("taxable_code", "Tax", "QuickBooks sales tax code for taxable lines (tax_mode 'quickbooks').",
+    Setting("taxable_code", "Tax", "QuickBooks sales tax code for taxable lines.",
             group="Orders"),
     Setting("non_taxable_code", "Non",
-            "QuickBooks sales tax code for lines QuickBooks must not tax (every line in tax_mode 'line').",
+            "QuickBooks sales tax code for lines the store did not tax.",
             group="Orders"),
     Setting("payment_method_map", [],
             "Storefront payment method code=QuickBooks payment method pairs, e.g. 'stripe=Visa, bacs=Check'; "

@@ -1,10 +1,12 @@
 """An order as the fields of a QuickBooks sales transaction: header and lines (pure, no I/O).
 
 Lines: one per product line (quantity, amount before discounts), then discounts (negative, on the discount
-item), shipping and fees on their items, and the storefront's sales tax as a plain line on the tax item
-(tax_mode 'line'), so QuickBooks' total equals the storefront's to the cent. When the storefront's own
-rounding leaves a cent or two between its lines and its total, a rounding line says so; a larger
-difference is refused rather than posted wrong.
+item), shipping and fees on their items, and (tax_mode 'line') the store's tax of each rate on a line of
+its sales tax item (see ``sales_tax``), so QuickBooks' total equals the storefront's to the cent and the
+tax reaches the sales tax liability. Lines the store taxed carry the taxable code. Prices that include
+tax are split: each line is booked net of its tax, and the tax goes on the tax lines. When the
+storefront's own rounding leaves a cent or two between its lines and its total, a rounding line says so; a
+larger difference is refused rather than posted wrong.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from qbsync.qbxml.limits import fit
-from qbsync.queue import mappings, naming, rules
+from qbsync.queue import mappings, naming, rules, sales_tax
 
 CENT = Decimal("0.01")
 PRICE_STEP = Decimal("0.00001")
@@ -43,23 +45,49 @@ def line_key(line: Mapping[str, Any]) -> str:
 
 
 def _tax_code(settings: Mapping[str, Any], taxable: bool) -> dict[str, str]:
-    if settings["tax_mode"] == "quickbooks" and taxable:
+    if taxable:
         return {"FullName": settings["taxable_code"]}
     return {"FullName": settings["non_taxable_code"]}
 
 
+def _net(order: Mapping[str, Any], record: Mapping[str, Any], field: str) -> Decimal:
+    """A line's amount without the tax in it (prices that include tax), else the amount itself."""
+    amount = money(record.get(field))
+    if order.get("prices_include_tax"):
+        amount -= money(record.get("tax"))
+    return amount
+
+
+def _discount_taxable(order: Mapping[str, Any], discount: Mapping[str, Any]) -> bool:
+    """Whether the store took the discount off taxed sales: it says so (the tax it removed), or the
+    discounted lines it spread it over are taxed."""
+    if money(discount.get("tax")):
+        return True
+    return any(
+        _line_taxed(order, line) and money(line.get("subtotal")) != money(line.get("total"))
+        for line in order.get("lines") or ()
+    )
+
+
+def _line_taxed(order: Mapping[str, Any], line: Mapping[str, Any]) -> bool:
+    """Whether the store taxes this product line (an order without any tax taxes nothing)."""
+    if not line.get("taxable", True):
+        return False
+    return bool(money(line.get("tax"))) or money(order.get("tax_total")) != 0 or bool(order.get("tax_lines"))
+
+
 def _product_line(
-    line: Mapping[str, Any], ref: dict[str, str], settings: Mapping[str, Any]
+    order: Mapping[str, Any], line: Mapping[str, Any], ref: dict[str, str], settings: Mapping[str, Any]
 ) -> dict[str, Any]:
     quantity = Decimal(str(line.get("quantity") or "0"))
-    amount = money(line.get("subtotal"))
+    amount = _net(order, line, "subtotal")
     entry: dict[str, Any] = {"ItemRef": ref, "Desc": line.get("name") or None, "Quantity": quantity}
     if quantity:
         rate = amount / quantity
         if rate == rate.quantize(PRICE_STEP):
             entry["Rate"] = rate  # only when exact: QuickBooks checks Quantity x Rate against Amount
     entry["Amount"] = amount
-    entry["SalesTaxCodeRef"] = _tax_code(settings, bool(line.get("taxable", True)))
+    entry["SalesTaxCodeRef"] = _tax_code(settings, _line_taxed(order, line))
     return entry
 
 
@@ -78,21 +106,29 @@ def sales_lines(order: Mapping[str, Any], refs: Refs, settings: Mapping[str, Any
     """The transaction's lines, in the order a bookkeeper reads them."""
     lines = []
     for line in order.get("lines") or ():
-        lines.append(_product_line(line, refs.items[line_key(line)], settings))
+        lines.append(_product_line(order, line, refs.items[line_key(line)], settings))
     for discount in order.get("discounts") or ():
         label = discount.get("title") or discount.get("code") or "Discount"
         if discount.get("code") and discount.get("code") != label:
             label = f"{label} ({discount['code']})"
         elif discount.get("code"):
             label = f"Coupon {label}"
-        lines.append(_charge(refs.specials["discount"], label, -money(discount.get("amount")), settings))
+        lines.append(
+            _charge(
+                refs.specials["discount"],
+                label,
+                -money(discount.get("amount")),
+                settings,
+                _discount_taxable(order, discount),
+            )
+        )
     for shipping in order.get("shipping_lines") or ():
         taxable = money(shipping.get("tax")) != 0
         lines.append(
             _charge(
                 refs.specials["shipping"],
                 shipping.get("title") or "Shipping",
-                money(shipping.get("amount")),
+                _net(order, shipping, "amount"),
                 settings,
                 taxable,
             )
@@ -102,21 +138,13 @@ def sales_lines(order: Mapping[str, Any], refs: Refs, settings: Mapping[str, Any
             _charge(
                 refs.specials["fee"],
                 fee.get("name") or "Fee",
-                money(fee.get("amount")),
+                _net(order, fee, "amount"),
                 settings,
-                bool(fee.get("taxable")),
+                bool(fee.get("taxable")) or money(fee.get("tax")) != 0,
             )
         )
-    if settings["tax_mode"] == "line" and not order.get("prices_include_tax"):
-        taxes = order.get("tax_lines") or ()
-        for tax in taxes:
-            label = tax.get("label") or tax.get("code") or "Sales tax"
-            if tax.get("rate_percent") not in (None, ""):
-                label = f"{label} {Decimal(str(tax['rate_percent'])).normalize():f}%"
-            lines.append(_charge(refs.specials["tax"], label, money(tax.get("amount")), settings))
-        if not taxes and money(order.get("tax_total")) != 0:
-            lines.append(_charge(refs.specials["tax"], "Sales tax", money(order.get("tax_total")), settings))
     if settings["tax_mode"] == "line":
+        _add_tax_lines(lines, order, refs)
         difference = money(order.get("total")) - sum((line["Amount"] for line in lines), Decimal(0))
         if difference:
             allowed = CENT * max(1, len(lines))
@@ -134,6 +162,30 @@ def sales_lines(order: Mapping[str, Any], refs: Refs, settings: Mapping[str, Any
     return lines
 
 
+def _add_tax_lines(lines: list[dict[str, Any]], order: Mapping[str, Any], refs: Refs) -> None:
+    """Put the store's tax of each rate on a line of its sales tax item.
+
+    The lines go right after the last line with a positive amount: QuickBooks gives a sales tax line the
+    sign of the line above it (a tax line after a negative line turns negative), as a developer reported
+    ("Why are my tax items changing with context?", a Stack Overflow question copied at
+    https://www.generacodice.com/en/articolo/12529247/why-are-my-tax-items-changing-with-context).
+    """
+    taxes = [
+        {"ItemRef": refs.specials[item.role], "Desc": _tax_desc(item), "Amount": money(amount)}
+        for item, amount in sales_tax.order_tax_items(order)
+    ]
+    if not taxes:
+        return
+    at = max((i + 1 for i, line in enumerate(lines) if line["Amount"] > 0), default=len(lines))
+    lines[at:at] = taxes
+
+
+def _tax_desc(item: sales_tax.TaxItem) -> str:
+    if item.rate:
+        return f"{item.desc} {item.rate:f}%"
+    return item.desc
+
+
 def header(
     order: Mapping[str, Any],
     txn_type: str,
@@ -146,8 +198,6 @@ def header(
     from qbsync.queue.handlers.customers import qb_address
 
     note = str(order.get("note") or "")
-    if order.get("prices_include_tax") and money(order.get("tax_total")):
-        note = f"prices include {money(order.get('tax_total'))} tax. {note}".strip()
     data: dict[str, Any] = {
         "CustomerRef": refs.customer,
         "TxnDate": str(order.get("created_at") or "")[:10] or None,
@@ -162,6 +212,9 @@ def header(
     }
     if settings["tax_mode"] == "quickbooks" and settings["quickbooks_tax_item"]:
         data["ItemSalesTaxRef"] = {"FullName": settings["quickbooks_tax_item"]}
+    elif settings["tax_mode"] == "line" and sales_tax.has_tax(order):
+        # The store's tax is on the lines: QuickBooks must add none of its own to the taxable lines.
+        data["ItemSalesTaxRef"] = refs.specials[sales_tax.ZERO_ROLE]
     if txn_type == "SalesReceipt":
         method = None if omit_payment_method else rules.payment_method_name(order, settings)
         if method:

@@ -16,7 +16,7 @@ from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import intake, lists, mappings, rules
+from qbsync.queue import intake, lists, mappings, rules, sales_tax
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -76,6 +76,14 @@ def _ref(mapping: IdMapping | None) -> dict[str, str] | None:
     return {"ListID": mapping.qb_id} if mapping is not None else None
 
 
+def special_names(order: Mapping[str, Any], settings: SyncSettings) -> dict[str, str]:
+    """role -> QuickBooks name of every special item the order may use (its sales tax items included)."""
+    names = {role: special_name(role, settings) for role in SPECIAL_ITEMS}
+    names[sales_tax.ZERO_ROLE] = sales_tax.zero_item(settings).name
+    names.update((item.role, item.name) for item, _ in sales_tax.order_tax_items(order))
+    return names
+
+
 class OrderHandler:
     """Queue jobs of kind ``order``: payload ``{"record": Order dict, "event": ...}``."""
 
@@ -85,6 +93,7 @@ class OrderHandler:
         keys: list[tuple[str, str]] = [(mappings.SPECIAL_ITEM, role) for role in SPECIAL_ITEMS]
         for job in jobs:
             order = order_of(job)
+            keys.extend((mappings.SPECIAL_ITEM, role) for role in special_names(order, ctx.settings))
             keys.append((mappings.ORDER, order_id(job)))
             keys.append((mappings.CUSTOMER, customer_mapping_key(order, ctx.settings)))
             keys.extend((mappings.PRODUCT, line_key(line)) for line in order.get("lines") or ())
@@ -172,8 +181,7 @@ class OrderHandler:
                 raise KeyError(f"the product of line {line.get('name')!r} is not linked to a QuickBooks item")
             items[key] = {"ListID": mapping.qb_id}
         specials = {}
-        for role in SPECIAL_ITEMS:
-            name = special_name(role, ctx.settings)
+        for role, name in special_names(order, ctx.settings).items():
             mapping = mappings.get(session, conn_id, mappings.SPECIAL_ITEM, role)
             linked = mapping is not None and (mapping.qb_name or "").lower() == name.lower()
             specials[role] = _ref(mapping) if linked else {"FullName": name}
@@ -362,9 +370,9 @@ class OrderHandler:
                     mappings.forget(session, mapping)
                     lists.forget_entry(session, conn_id, "Item", mapping.qb_id)
             roles = []
-            for role in SPECIAL_ITEMS:
+            for role, name in special_names(order, ctx.settings).items():
                 mapping = mappings.get(session, conn_id, mappings.SPECIAL_ITEM, role)
-                if special_name(role, ctx.settings).lower() == wanted or (
+                if name.lower() == wanted or (
                     mapping is not None and mapping.qb_id.lower() == wanted
                 ):
                     roles.append(role)
@@ -372,7 +380,7 @@ class OrderHandler:
                         mappings.forget(session, mapping)
                         lists.forget_entry(session, conn_id, "Item", mapping.qb_id)
             needed = intake.item_jobs_for_order(session, ctx.connection, order)
-            needed += intake.special_item_jobs(session, ctx.connection, ctx.settings, roles)
+            needed += intake.special_item_jobs(session, ctx.connection, ctx.settings, roles, order)
             if not needed:
                 return Park(
                     f"QuickBooks lacks the item {value!r} and no product of this order maps to it: "
