@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from qbsync.queue import lists
 from qbsync.storefronts.records import DiscountLine, OrderLine, ShippingLine, TaxLine
 from qbsync.storefronts.shopify import normalize as shopify
 from qbsync.storefronts.woocommerce import normalize as woo
@@ -197,3 +198,35 @@ def test_with_quickbooks_tax_a_taxed_discount_lowers_the_taxable_amount(shop):
     (sale,) = shop.sales()
     assert Decimal(sale["SalesTaxTotal"]) == Decimal("1.88")  # 30.00 x 6.25 %, as the store charged
     assert _total(sale) == order.total
+
+
+def test_with_quickbooks_tax_the_cent_its_rounding_differs_goes_on_the_adjustment_line(shop):
+    """The store rounds tax per line (3 x 0.0625 -> 0.18); QuickBooks rounds the sum (0.1875 -> 0.19)."""
+    shop.configure(tax_mode="quickbooks", quickbooks_tax_item="State Sales Tax")
+    with shop.runtime.db.transaction() as session:
+        lists.request_refresh(session, shop.connection_id, ["Item"])  # as the setup does
+    shop.sync()
+    lines = tuple(
+        OrderLine(id=str(n), product_id=str(100 + n), sku=f"PIN-{n}", name=f"Pin {n}", quantity=Decimal(1),
+                  unit_price=Decimal("1.00"), subtotal=Decimal("1.00"), total=Decimal("1.00"),
+                  tax=Decimal("0.06"), taxable=True)
+        for n in range(3)
+    )
+    order = make_order(
+        2007,
+        lines=lines,
+        shipping_lines=(),
+        shipping_total=Decimal("0"),
+        tax_lines=(TaxLine(label="State", rate_percent=Decimal("6.25"), amount=Decimal("0.18")),),
+        tax_total=Decimal("0.18"),
+        subtotal=Decimal("3.00"),
+        total=Decimal("3.18"),
+    )
+    shop.feed("order", order)
+    shop.sync()
+
+    (sale,) = shop.sales()
+    assert _total(sale) == Decimal("3.18")
+    assert sale["SalesTaxTotal"] == "0.19"
+    (rounding,) = [line for line in _lines(sale) if line["ItemRef"]["FullName"] == "Rounding"]
+    assert rounding["Amount"] == "-0.01"

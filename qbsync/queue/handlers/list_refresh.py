@@ -32,7 +32,8 @@ READABLE = (Outcome.SUCCESS, Outcome.WARNING, Outcome.NO_MATCH)
 # Fields asked for per list (less to send and to parse than whole records).
 RETURNED: dict[str, list[str]] = {
     "Customer": ["ListID", "FullName", "EditSequence", "Email", "IsActive"],
-    "Item": ["ListID", "FullName", "EditSequence", "IsActive"],
+    # Sales tax items (and groups) have a Name and no FullName: they are not hierarchical.
+    "Item": ["ListID", "FullName", "Name", "EditSequence", "IsActive", "TaxRate"],
 }
 
 

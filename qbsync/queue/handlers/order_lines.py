@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from qbsync.qbxml.limits import fit
@@ -102,8 +102,18 @@ def _charge(
     }
 
 
-def sales_lines(order: Mapping[str, Any], refs: Refs, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The transaction's lines, in the order a bookkeeper reads them."""
+def sales_lines(
+    order: Mapping[str, Any],
+    refs: Refs,
+    settings: Mapping[str, Any],
+    quickbooks_rate: Decimal | None = None,
+) -> list[dict[str, Any]]:
+    """The transaction's lines, in the order a bookkeeper reads them.
+
+    ``quickbooks_rate``: the rate of the sales tax item QuickBooks computes tax with (tax_mode
+    'quickbooks'), when known; the cent its rounding differs from the store's tax goes on the adjustment
+    line.
+    """
     lines = []
     for line in order.get("lines") or ():
         lines.append(_product_line(order, line, refs.items[line_key(line)], settings))
@@ -143,6 +153,14 @@ def sales_lines(order: Mapping[str, Any], refs: Refs, settings: Mapping[str, Any
                 bool(fee.get("taxable")) or money(fee.get("tax")) != 0,
             )
         )
+    if settings["tax_mode"] == "quickbooks" and quickbooks_rate is not None:
+        taxed = [line for line in lines if line["SalesTaxCodeRef"]["FullName"] == settings["taxable_code"]]
+        taxable = sum((line["Amount"] for line in taxed), Decimal(0))
+        computed = (taxable * quickbooks_rate / 100).quantize(CENT, ROUND_HALF_UP)
+        difference = money(order.get("total")) - sum((line["Amount"] for line in lines), computed)
+        if difference and abs(difference) <= CENT * max(1, len(lines)):
+            label = "Tax rounding difference from the store"
+            lines.append(_charge(refs.specials["adjustment"], label, difference, settings))
     if settings["tax_mode"] == "line":
         _add_tax_lines(lines, order, refs)
         difference = money(order.get("total")) - sum((line["Amount"] for line in lines), Decimal(0))

@@ -12,11 +12,12 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import intake, lists, mappings, rules, sales_tax
+from qbsync.queue import intake, jobs, lists, mappings, rules, sales_tax
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -114,7 +115,7 @@ class OrderHandler:
         decision = rules.decide_order(order, ctx.settings)
         if not decision.sync:
             return Finish(f"not synced: {decision.reason}")
-        waiting = self._dependencies(ctx, order)
+        waiting = self._dependencies(ctx, order) or self._rate_pending(ctx)
         if waiting:
             return waiting
         notes = progress(job)
@@ -202,8 +203,31 @@ class OrderHandler:
                 omit_payment_method = True
                 ctx.cache.setdefault("missing_methods", {})[str(order.get("storefront_id"))] = method
         data = header(order, txn_type, refs, ctx.settings, ctx.connection.platform, omit_payment_method)
-        data["lines"] = sales_lines(order, refs, ctx.settings)
+        data["lines"] = sales_lines(order, refs, ctx.settings, self._quickbooks_rate(ctx))
         return data
+
+    def _rate_pending(self, ctx: Context) -> Defer | None:
+        """Wait for the item list being pulled when it will tell the rate QuickBooks computes tax with."""
+        name = ctx.settings.quickbooks_tax_item
+        if ctx.settings.tax_mode != "quickbooks" or not name or self._quickbooks_rate(ctx) is not None:
+            return None
+        refresh = jobs.find_open(
+            ctx.session, ctx.connection.id, lists.refresh_key("Item"), include_in_flight=True
+        )
+        if refresh is None:
+            return None  # not pulled: QuickBooks computes its tax, without a rounding line
+        why = f"waiting for the item list, to learn the rate of the sales tax item {name!r}"
+        return Defer(why, (refresh.id,))
+
+    def _quickbooks_rate(self, ctx: Context) -> Decimal | None:
+        """The rate of the sales tax item QuickBooks computes tax with (tax_mode 'quickbooks'), from the
+        pulled item list; None when unknown."""
+        name = ctx.settings.quickbooks_tax_item
+        if ctx.settings.tax_mode != "quickbooks" or not name:
+            return None
+        entry = lists.by_name(ctx.session, ctx.connection.id, "Item", name)
+        rate = (entry.data or {}).get("TaxRate") if entry is not None else None
+        return Decimal(str(rate)) if rate not in (None, "") else None
 
     def _update(self, ctx: Context, job: QueueJob, order: dict[str, Any], mapping: IdMapping) -> BuildResult:
         if mapping.synced_hash == VOIDED:
