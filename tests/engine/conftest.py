@@ -137,26 +137,15 @@ class Shop:
         return len(self.company.request_log)
 
 
-def company_of(profile: str | None) -> QuickBooksCompany:
-    """A simulated company seeded as the named profile (None or "legacy": today's standard seeding).
-
-    A profile this simulator does not have yet skips the test (the profiles arrive with issue 14)."""
-    if profile in (None, "legacy"):
-        return QuickBooksCompany()
-    try:
-        return QuickBooksCompany(profile=profile)  # type: ignore[call-arg]
-    except TypeError:
-        pytest.skip(f"the simulator has no company profiles yet ({profile!r})")
-
-
 @pytest.fixture
 def make_shop(runtime, live_server, make_connection) -> Iterator[Any]:
     """Build a :class:`Shop` whose connection takes ``overrides`` (platform, store_url, api_credentials)."""
     connectors: list[WebConnector] = []
 
     def factory(name: str = "shop", profile: str | None = None, **overrides: Any) -> Shop:
+        """``profile`` picks the simulated company (qbsync.simulator.profiles; None = legacy)."""
         connection = make_connection(name, **overrides)
-        company = company_of(profile)
+        company = QuickBooksCompany(profile=profile)
         connector = WebConnector(f"{live_server.url}/qbwc", connection.qbwc_username, PASSWORD, company)
         connectors.append(connector)
         return Shop(runtime, connection.id, company, connector)

@@ -14,6 +14,26 @@ from tests.engine.conftest import make_order
 
 PROFILES = ("legacy", "retail")
 AGENCY = "Sales Tax Agency"
+# What a merchant picks on the settings page for a company set up as 'retail' (until setup chooses them).
+CHOSEN = {
+    "legacy": {},
+    "retail": {
+        "income_account": "Sales",
+        "shipping_account": "Freight Income",
+        "discount_account": "Discounts Given",
+        "tax_agency": "State Department of Revenue",
+    },
+}
+
+
+def _shop(make_shop, profile: str):
+    shop = make_shop(profile=profile)
+    shop.configure(**CHOSEN[profile])
+    return shop
+
+
+def _agency(profile: str) -> str:
+    return CHOSEN[profile].get("tax_agency", AGENCY)
 
 
 def _lines(sale):
@@ -58,7 +78,7 @@ def _taxed_order(number: int, **fields):
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_each_store_rate_is_owed_to_the_tax_agency_on_its_own_sales_tax_item(make_shop, profile):
-    shop = make_shop(profile=profile)
+    shop = _shop(make_shop, profile)
     order = _taxed_order(2001)
     shop.feed("order", order)
     shop.sync()
@@ -66,19 +86,21 @@ def test_each_store_rate_is_owed_to_the_tax_agency_on_its_own_sales_tax_item(mak
     (sale,) = shop.sales()
     assert _total(sale) == order.total
     assert Decimal(sale["SalesTaxTotal"]) == 0  # QuickBooks added nothing of its own
-    assert shop.company.sales_tax_owed() == {AGENCY: Decimal("3.49")}
+    assert shop.company.books().tax_by_agency == {_agency(profile): Decimal("3.49")}
     by_name = {line["ItemRef"]["FullName"]: line for line in _lines(sale)}
     assert by_name["State Tax 6.25%"]["Amount"] == "2.81"
     assert by_name["County Tax 1.5%"]["Amount"] == "0.68"
     kinds = _item_kinds(shop)
     assert kinds["State Tax 6.25%"] == kinds["County Tax 1.5%"] == "ItemSalesTax"
     state = shop.company.find("Item", "State Tax 6.25%")
-    assert (state["TaxRate"], state["TaxVendorRef"]["FullName"]) == ("6.25", AGENCY)
+    assert (state["TaxRate"], state["TaxVendorRef"]["FullName"]) == ("6.25", _agency(profile))
     # Taxable sales are reported as taxable, the exempt book is not; no other-charge "Sales Tax" line.
     assert by_name["MUG-RED"]["SalesTaxCodeRef"]["FullName"] == "Tax"
     assert by_name["BOOK"]["SalesTaxCodeRef"]["FullName"] == "Non"
     assert by_name["Shipping"]["SalesTaxCodeRef"]["FullName"] == "Tax"
     assert "Sales Tax" not in by_name
+    if CHOSEN[profile].get("tax_agency"):
+        assert shop.requests("VendorAddRq") == []  # the merchant's own agency, not a new one
     shop.assert_every_request_valid()
 
 
@@ -90,7 +112,7 @@ def test_a_second_order_reuses_the_sales_tax_items(shop):
     shop.sync()
 
     assert len(shop.sales()) == 2
-    assert shop.company.sales_tax_owed() == {AGENCY: Decimal("6.98")}
+    assert shop.company.books().tax_by_agency == {AGENCY: Decimal("6.98")}
     assert len(shop.requests("ItemSalesTaxAddRq")) + len(shop.requests("VendorAddRq")) == sent
     kinds = _item_kinds(shop)
     assert [kinds[name] for name in ("State Tax 6.25%", "County Tax 1.5%", "Store Tax On Lines")] == [
@@ -114,7 +136,7 @@ def test_tax_after_a_discount_keeps_its_sign(shop):
 
     (sale,) = shop.sales()
     assert _total(sale) == Decimal("48.49")
-    assert shop.company.sales_tax_owed() == {AGENCY: Decimal("3.49")}
+    assert shop.company.books().tax_by_agency == {AGENCY: Decimal("3.49")}
 
 
 @pytest.mark.parametrize(
@@ -128,13 +150,13 @@ def test_sample_orders_owe_the_store_s_tax(shop, sample, sample_name, normalizer
 
     (sale,) = shop.sales()
     assert _total(sale) == order.total
-    assert shop.company.sales_tax_owed() == {AGENCY: order.tax_total}
+    assert shop.company.books().tax_by_agency == {AGENCY: order.tax_total}
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_prices_that_include_tax_are_split_into_income_and_tax(make_shop, profile):
     """Shopify's taxes_included: 2 x 21.25 holds 2.50 of tax at 6.25 %; the buyer pays 42.50 + 5.00."""
-    shop = make_shop(profile=profile)
+    shop = _shop(make_shop, profile)
     line = OrderLine(id="1", product_id="101", sku="MUG-RED", name="Red mug", quantity=Decimal(2),
                      unit_price=Decimal("21.25"), subtotal=Decimal("42.50"), total=Decimal("42.50"),
                      tax=Decimal("2.50"), taxable=True)
@@ -152,7 +174,7 @@ def test_prices_that_include_tax_are_split_into_income_and_tax(make_shop, profil
 
     (sale,) = shop.sales()
     assert _total(sale) == Decimal("47.50")  # the buyer paid the same
-    assert shop.company.sales_tax_owed() == {AGENCY: Decimal("2.50")}
+    assert shop.company.books().tax_by_agency == {_agency(profile): Decimal("2.50")}
     by_name = {line["ItemRef"]["FullName"]: line for line in _lines(sale)}
     assert by_name["MUG-RED"]["Amount"] == "40.00"  # income without the tax in the price
     assert by_name["Shipping"]["Amount"] == "5.00"
