@@ -6,7 +6,7 @@ the defaults, so a new setting never needs a data migration.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ class Setting:
     help: str
     choices: tuple[Any, ...] | None = None
     group: str = "General"
+    check: Callable[[Any], Any] | None = None  # raises ValueError with the reason for a bad value
 
     def parse(self, raw: Any) -> Any:
         """Turn a form or CLI value into the setting's type, or raise ValueError with a reason."""
@@ -48,7 +49,15 @@ class Setting:
             value = "" if raw is None else str(raw)
         if self.choices is not None and value not in self.choices:
             raise ValueError(f"{self.name} must be one of {', '.join(map(str, self.choices))}, not {value!r}")
+        if self.check is not None and value not in ("", None):
+            self.check(value)
         return value
+
+
+def _check_zone(value: Any) -> None:
+    from qbsync.queue.dates import zone
+
+    zone(str(value))
 
 
 DEFINITIONS: list[Setting] = [
@@ -187,6 +196,10 @@ DEFINITIONS: list[Setting] = [
             "Record a payment (ReceivePayment) on the invoice when an invoiced order becomes paid.",
             group="Orders"),
     Setting("sync_refunds", True, "Record storefront refunds as credit memos.", group="Orders"),
+    Setting("store_timezone", "",
+            "The shop's time zone (IANA name, e.g. America/New_York) that dates QuickBooks transactions; "
+            "empty: the offset each order carries (WooCommerce date_created, Shopify created_at), else UTC.",
+            group="Orders", check=_check_zone),
     # --- inventory
     Setting("stock_master", "quickbooks",
             "Which side is the master for stock: 'quickbooks' (quantities are pulled and written to the "

@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from qbsync.qbxml.limits import fit
-from qbsync.queue import mappings, naming, rules, sales_tax
+from qbsync.queue import dates, mappings, naming, rules, sales_tax
 
 CENT = Decimal("0.01")
 PRICE_STEP = Decimal("0.00001")
@@ -218,7 +218,7 @@ def header(
     note = str(order.get("note") or "")
     data: dict[str, Any] = {
         "CustomerRef": refs.customer,
-        "TxnDate": str(order.get("created_at") or "")[:10] or None,
+        "TxnDate": dates.shop_date(order.get("created_at"), order, settings),
         "RefNumber": naming.ref_number(
             str(order.get("number") or order.get("storefront_id")), str(settings["ref_number_prefix"] or "")
         ),

@@ -10,7 +10,7 @@ from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import jobs, mappings, naming, rules
+from qbsync.queue import dates, jobs, mappings, naming, rules
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -91,7 +91,9 @@ class PaymentHandler:
         )
         data = {
             "CustomerRef": {"ListID": customer.qb_id},
-            "TxnDate": str(order.get("date_paid") or order.get("created_at") or "")[:10] or None,
+            "TxnDate": dates.shop_date(
+                order.get("date_paid") or order.get("created_at"), order, ctx.settings
+            ),
             "RefNumber": ref_number,
             "TotalAmount": money(order.get("total")),
             "PaymentMethodRef": {"FullName": method} if method else None,
