@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from qbsync.queue import jobs, mappings, rules, sales_tax
+from qbsync.queue import company_facts, jobs, mappings, rules, sales_tax
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import Connection, JobDependency, QueueJob, StorefrontRecord
 
@@ -419,6 +419,14 @@ def _product(session: Session, connection: Connection, data: dict[str, Any], eve
     )
 
 
+def _facts(session: Session, connection_id: int) -> company_facts.CompanyFacts:
+    """What the company told about itself, read once per database session."""
+    known: dict[int, company_facts.CompanyFacts] = session.info.setdefault("qbsync_company_facts", {})
+    if connection_id not in known:
+        known[connection_id] = company_facts.read(session, connection_id)
+    return known[connection_id]
+
+
 def _order(
     session: Session, connection: Connection, settings: SyncSettings, data: dict[str, Any], event: str
 ) -> QueueJob | None:
@@ -439,7 +447,11 @@ def _order(
                 session, connection.id, "order", {"record": data, "event": event}, coalesce_key=key
             )
         txn_type = decision.txn_type
-    depends = order_dependencies(session, connection, settings, data)
+    # An order the company cannot book (its currency) waits for a person: nothing is added for it.
+    cannot = mapping is None and company_facts.currency_problem(
+        str(data.get("currency") or ""), _facts(session, connection.id)
+    )
+    depends = [] if cannot else order_dependencies(session, connection, settings, data)
     bulk: _Bulk | None = session.info.get(_BULK)
     if bulk is not None and bulk.is_new(key):
         job = bulk.add(

@@ -17,7 +17,7 @@ from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import intake, jobs, lists, mappings, rules, sales_tax
+from qbsync.queue import company_facts, intake, jobs, lists, mappings, rules, sales_tax
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -77,6 +77,13 @@ def _ref(mapping: IdMapping | None) -> dict[str, str] | None:
     return {"ListID": mapping.qb_id} if mapping is not None else None
 
 
+def facts(ctx: Context) -> company_facts.CompanyFacts:
+    """What the company told about itself (read once per round trip)."""
+    if "company_facts" not in ctx.cache:
+        ctx.cache["company_facts"] = company_facts.read(ctx.session, ctx.connection.id)
+    return ctx.cache["company_facts"]
+
+
 def special_names(order: Mapping[str, Any], settings: SyncSettings) -> dict[str, str]:
     """role -> QuickBooks name of every special item the order may use (its sales tax items included)."""
     names = {role: special_name(role, settings) for role in SPECIAL_ITEMS}
@@ -115,6 +122,9 @@ class OrderHandler:
         decision = rules.decide_order(order, ctx.settings)
         if not decision.sync:
             return Finish(f"not synced: {decision.reason}")
+        problem = company_facts.currency_problem(str(order.get("currency") or ""), facts(ctx))
+        if problem:
+            return Reject(problem)
         waiting = self._dependencies(ctx, order) or self._rate_pending(ctx)
         if waiting:
             return waiting
