@@ -89,8 +89,24 @@ def currency_problem(currency: str, facts: CompanyFacts) -> str | None:
             f"multicurrency off, so its amounts would be booked as {home}: turn on multicurrency in "
             "QuickBooks (Edit > Preferences > Multiple Currencies) and retry, or record the order by hand"
         )
-    return (
-        f"the order is in {currency}, not the company's home currency {home}: qbsync does not yet book "
-        f"orders in other currencies (a {currency} customer and the exchange rate); record it in QuickBooks "
-        "by hand, then remove this job"
-    )
+    return None
+
+
+def foreign_currency(currency: str, facts: CompanyFacts) -> str | None:
+    """The ISO code of the currency an order must be booked in when it is not the home currency of a
+    multicurrency company (its customer then is a customer in that currency); None otherwise."""
+    currency = (currency or "").strip().upper()
+    if not facts.multicurrency or not currency or not facts.home_currency or currency == facts.home_currency:
+        return None
+    return currency
+
+
+def currency_ref(code: str) -> dict[str, str]:
+    """CurrencyRef of a currency by ISO code (QuickBooks' name for the ones it ships)."""
+    return {"FullName": CURRENCY_NAMES.get(code, code)}
+
+
+def keyed(key: str, currency: str | None) -> str:
+    """A customer mapping key for the customer's account in ``currency`` (the key itself for the home
+    currency): one QuickBooks customer holds one currency."""
+    return f"{key}@{currency}" if currency else key

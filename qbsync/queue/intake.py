@@ -215,9 +215,12 @@ def customer_job_for_order(
 ) -> QueueJob | None:
     """The job bringing the order's customer (or the proxy customer) into QuickBooks; None when mapped."""
     customer = order.get("customer") or {}
+    facts = _facts(session, connection.id)
+    currency = company_facts.foreign_currency(str(order.get("currency") or ""), facts)
+    extra = {"currency": currency} if currency else {}
     if rules.customer_is_proxied(customer, settings):
         name = str(settings.proxy_customer).strip()
-        key = mappings.proxy_key(name)
+        key = company_facts.keyed(mappings.proxy_key(name), currency)
         if mappings.get(session, connection.id, mappings.CUSTOMER, key) is not None:
             return None
         return _job_with_key(
@@ -225,13 +228,13 @@ def customer_job_for_order(
             connection.id,
             coalesce_key("customer", key),
             "customer",
-            {"proxy": name},
+            {"proxy": name, **extra},
             record_type="customer",
             record_id=key,
             label=f"customer {name}",
             priority=JOB_KINDS["customer"][1],
         )
-    key = mappings.customer_key(customer)
+    key = company_facts.keyed(mappings.customer_key(customer), currency)
     if mappings.get(session, connection.id, mappings.CUSTOMER, key) is not None:
         return None
     return _job_with_key(
@@ -239,7 +242,7 @@ def customer_job_for_order(
         connection.id,
         coalesce_key("customer", key),
         "customer",
-        {"record": dict(customer)},
+        {"record": dict(customer), **extra},
         record_type="customer",
         record_id=key,
         label=_label("customer", customer),

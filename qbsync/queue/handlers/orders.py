@@ -60,12 +60,21 @@ def order_id(job: QueueJob) -> str:
     return str(job.record_id or order_of(job).get("storefront_id") or job.payload.get("order_id"))
 
 
-def customer_mapping_key(order: Mapping[str, Any], settings: SyncSettings) -> str:
-    """Which customer mapping the order's transaction is recorded under (its buyer, or the proxy)."""
+def customer_mapping_key(
+    order: Mapping[str, Any], settings: SyncSettings, currency: str | None = None
+) -> str:
+    """Which customer mapping the order's transaction is recorded under (its buyer, or the proxy; in
+    ``currency`` when the order is in a foreign currency of a multicurrency company)."""
     customer = order.get("customer") or {}
     if rules.customer_is_proxied(customer, settings):
-        return mappings.proxy_key(str(settings.proxy_customer))
-    return mappings.customer_key(customer)
+        return company_facts.keyed(mappings.proxy_key(str(settings.proxy_customer)), currency)
+    return company_facts.keyed(mappings.customer_key(customer), currency)
+
+
+def order_customer_key(ctx: Context, order: Mapping[str, Any]) -> str:
+    """:func:`customer_mapping_key` for the company the context talks to."""
+    currency = company_facts.foreign_currency(str(order.get("currency") or ""), facts(ctx))
+    return customer_mapping_key(order, ctx.settings, currency)
 
 
 def fingerprint(data: Mapping[str, Any]) -> str:
@@ -103,7 +112,7 @@ class OrderHandler:
             order = order_of(job)
             keys.extend((mappings.SPECIAL_ITEM, role) for role in special_names(order, ctx.settings))
             keys.append((mappings.ORDER, order_id(job)))
-            keys.append((mappings.CUSTOMER, customer_mapping_key(order, ctx.settings)))
+            keys.append((mappings.CUSTOMER, order_customer_key(ctx, order)))
             keys.extend((mappings.PRODUCT, line_key(line)) for line in order.get("lines") or ())
         mappings.preload(ctx.session, ctx.connection.id, keys)
 
@@ -162,7 +171,7 @@ class OrderHandler:
         """Wait for the customer and items the order needs, queueing their jobs when nobody has."""
         session, conn_id = ctx.session, ctx.connection.id
         missing = (
-            mappings.get(session, conn_id, mappings.CUSTOMER, customer_mapping_key(order, ctx.settings))
+            mappings.get(session, conn_id, mappings.CUSTOMER, order_customer_key(ctx, order))
             is None
         )
         missing = missing or any(
@@ -180,7 +189,7 @@ class OrderHandler:
     def _refs(self, ctx: Context, order: Mapping[str, Any]) -> Refs:
         session, conn_id = ctx.session, ctx.connection.id
         customer = mappings.get(
-            session, conn_id, mappings.CUSTOMER, customer_mapping_key(order, ctx.settings)
+            session, conn_id, mappings.CUSTOMER, order_customer_key(ctx, order)
         )
         if customer is None:
             raise KeyError("the order's customer is not linked to a QuickBooks customer")
@@ -376,7 +385,7 @@ class OrderHandler:
             return Again(f"the payment method {value!r} is not in QuickBooks: recording the sale without it")
         if word in ("Customer", "Entity"):
             mapping = mappings.get(
-                session, conn_id, mappings.CUSTOMER, customer_mapping_key(order, ctx.settings)
+                session, conn_id, mappings.CUSTOMER, order_customer_key(ctx, order)
             )
             if mapping is not None and mapping.manual:
                 return Park(

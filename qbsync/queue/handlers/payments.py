@@ -29,7 +29,7 @@ from qbsync.queue.handlers import (
     set_progress,
 )
 from qbsync.queue.handlers.order_lines import money
-from qbsync.queue.handlers.orders import customer_mapping_key
+from qbsync.queue.handlers.orders import order_customer_key
 from qbsync.queue.intake import coalesce_key
 from qbsync.storage.models import QueueJob
 
@@ -67,7 +67,7 @@ class PaymentHandler:
             return Finish(f"the order was recorded as a {invoice.qb_type}: no separate payment needed")
         order = _order(job)
         customer = mappings.get(
-            session, conn_id, mappings.CUSTOMER, customer_mapping_key(order, ctx.settings)
+            session, conn_id, mappings.CUSTOMER, order_customer_key(ctx, order)
         )
         if customer is None:
             return Finish("the order's customer is not linked any more; record the payment in QuickBooks")
