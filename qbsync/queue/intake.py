@@ -311,8 +311,9 @@ def item_jobs_for_order(session: Session, connection: Connection, order: Mapping
     return list(found.values())
 
 
-def special_roles(order: Mapping[str, Any], settings: SyncSettings) -> list[str]:
-    """The special items (shipping, fee, discount, sales tax, adjustment) the order's lines go on."""
+def special_roles(order: Mapping[str, Any], settings: SyncSettings, us: bool = True) -> list[str]:
+    """The special items (shipping, fee, discount, sales tax, adjustment) the order's lines go on (no sales
+    tax items for a Canadian or UK company: its line codes carry the tax)."""
     roles = []
     if order.get("shipping_lines"):
         roles.append("shipping")
@@ -320,7 +321,7 @@ def special_roles(order: Mapping[str, Any], settings: SyncSettings) -> list[str]
         roles.append("fee")
     if order.get("discounts"):
         roles.append("discount")
-    if settings.tax_mode == "line":
+    if settings.tax_mode == "line" and us:
         taxes = sales_tax.order_tax_items(order)
         if taxes:
             roles.append(sales_tax.ZERO_ROLE)
@@ -378,7 +379,8 @@ def order_dependencies(
     if customer_job is not None:
         found.append(customer_job)
     found += item_jobs_for_order(session, connection, order)
-    roles = [r for r in special_roles(order, settings) if r != "adjustment"]
+    us = _facts(session, connection.id).is_us
+    roles = [r for r in special_roles(order, settings, us) if r != "adjustment"]
     found += special_item_jobs(session, connection, settings, roles, order)
     return found
 

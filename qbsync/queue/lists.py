@@ -27,7 +27,7 @@ REFRESH_PRIORITY = 5  # before customers, so e-mail matching sees the customer l
 LISTS: dict[str, tuple[str, bool, tuple[str, ...]]] = {
     "Account": ("AccountQuery", False, ("AccountType", "IsActive")),
     "PaymentMethod": ("PaymentMethodQuery", False, ("PaymentMethodType", "IsActive")),
-    "SalesTaxCode": ("SalesTaxCodeQuery", False, ("IsTaxable", "IsActive")),
+    "SalesTaxCode": ("SalesTaxCodeQuery", False, ("IsTaxable", "IsActive", "ItemSalesTaxRef")),
     "Item": ("ItemQuery", True, ("IsActive", "EditSequence", "TaxRate")),
     "Customer": ("CustomerQuery", True, ("Email", "IsActive", "EditSequence")),
 }

@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from qbsync.qbxml.limits import fit
-from qbsync.queue import dates, mappings, naming, rules, sales_tax
+from qbsync.queue import dates, mappings, naming, rules, sales_tax, tax_codes
 
 CENT = Decimal("0.01")
 PRICE_STEP = Decimal("0.00001")
@@ -107,31 +107,30 @@ def sales_lines(
     refs: Refs,
     settings: Mapping[str, Any],
     quickbooks_rate: Decimal | None = None,
+    country: tax_codes.CountryTax | None = None,
 ) -> list[dict[str, Any]]:
     """The transaction's lines, in the order a bookkeeper reads them.
 
     ``quickbooks_rate``: the rate of the sales tax item QuickBooks computes tax with (tax_mode
     'quickbooks'), when known; the cent its rounding differs from the store's tax goes on the adjustment
-    line.
+    line. ``country``: a Canadian or UK company's tax codes (see ``tax_codes``): every line gets the code
+    of the store's rate and QuickBooks computes the tax, in either tax mode.
     """
     lines = []
+    sources: list[tuple[Mapping[str, Any], bool]] = []  # (store record, taxed) per line, for ``country``
     for line in order.get("lines") or ():
         lines.append(_product_line(order, line, refs.items[line_key(line)], settings))
+        sources.append((line, _line_taxed(order, line)))
     for discount in order.get("discounts") or ():
         label = discount.get("title") or discount.get("code") or "Discount"
         if discount.get("code") and discount.get("code") != label:
             label = f"{label} ({discount['code']})"
         elif discount.get("code"):
             label = f"Coupon {label}"
-        lines.append(
-            _charge(
-                refs.specials["discount"],
-                label,
-                -money(discount.get("amount")),
-                settings,
-                _discount_taxable(order, discount),
-            )
-        )
+        taxable = _discount_taxable(order, discount)
+        amount = -money(discount.get("amount"))
+        lines.append(_charge(refs.specials["discount"], label, amount, settings, taxable))
+        sources.append((_discounted(order, discount), taxable))
     for shipping in order.get("shipping_lines") or ():
         taxable = money(shipping.get("tax")) != 0
         lines.append(
@@ -143,16 +142,17 @@ def sales_lines(
                 taxable,
             )
         )
+        sources.append((shipping, taxable))
     for fee in order.get("fee_lines") or ():
-        lines.append(
-            _charge(
-                refs.specials["fee"],
-                fee.get("name") or "Fee",
-                _net(order, fee, "amount"),
-                settings,
-                bool(fee.get("taxable")) or money(fee.get("tax")) != 0,
-            )
-        )
+        taxable = bool(fee.get("taxable")) or money(fee.get("tax")) != 0
+        amount = _net(order, fee, "amount")
+        lines.append(_charge(refs.specials["fee"], fee.get("name") or "Fee", amount, settings, taxable))
+        sources.append((fee, taxable))
+    if country is not None:
+        _country_codes(lines, sources, order, country)
+        computed = tax_codes.quickbooks_tax(lines, country)
+        _adjust(lines, order, refs, settings, computed, {"FullName": country.exempt})
+        return lines
     if settings["tax_mode"] == "quickbooks" and quickbooks_rate is not None:
         taxed = [line for line in lines if line["SalesTaxCodeRef"]["FullName"] == settings["taxable_code"]]
         taxable = sum((line["Amount"] for line in taxed), Decimal(0))
@@ -163,21 +163,63 @@ def sales_lines(
             lines.append(_charge(refs.specials["adjustment"], label, difference, settings))
     if settings["tax_mode"] == "line":
         _add_tax_lines(lines, order, refs)
-        difference = money(order.get("total")) - sum((line["Amount"] for line in lines), Decimal(0))
-        if difference:
-            allowed = CENT * max(1, len(lines))
-            if abs(difference) > allowed:
-                raise ValueError(
-                    f"the order's lines add up to {money(order.get('total')) - difference} but its total is "
-                    f"{money(order.get('total'))}; qbsync will not post a transaction that disagrees with "
-                    "the store by more than rounding (check the order's lines and taxes in the store)"
-                )
-            lines.append(
-                _charge(
-                    refs.specials["adjustment"], "Rounding difference from the store", difference, settings
-                )
-            )
+        _adjust(lines, order, refs, settings, Decimal(0), None)
     return lines
+
+
+def _adjust(
+    lines: list[dict[str, Any]],
+    order: Mapping[str, Any],
+    refs: Refs,
+    settings: Mapping[str, Any],
+    tax_added: Decimal,
+    code: dict[str, str] | None,
+) -> None:
+    """Put the cent or two between the store's total and QuickBooks' on the adjustment line; refuse more."""
+    difference = money(order.get("total")) - sum((line["Amount"] for line in lines), tax_added)
+    if not difference:
+        return
+    allowed = CENT * max(1, len(lines))
+    if abs(difference) > allowed:
+        raise ValueError(
+            f"the order's lines add up to {money(order.get('total')) - difference} but its total is "
+            f"{money(order.get('total'))}; qbsync will not post a transaction that disagrees with "
+            "the store by more than rounding (check the order's lines and taxes in the store)"
+        )
+    entry = _charge(refs.specials["adjustment"], "Rounding difference from the store", difference, settings)
+    if code is not None:
+        entry["SalesTaxCodeRef"] = code
+    lines.append(entry)
+
+
+def _discounted(order: Mapping[str, Any], discount: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What a discount was taken off, for its tax code: the first discounted taxed line (or the first)."""
+    taxed = [
+        line for line in order.get("lines") or ()
+        if _line_taxed(order, line) and money(line.get("subtotal")) != money(line.get("total"))
+    ]
+    return (taxed or list(order.get("lines") or ()) or [discount])[0]
+
+
+def _country_codes(
+    lines: list[dict[str, Any]],
+    sources: list[tuple[Mapping[str, Any], bool]],
+    order: Mapping[str, Any],
+    country: tax_codes.CountryTax,
+) -> None:
+    """Give each line the company's code of the rate the store taxed it at (exempt when untaxed)."""
+    for entry, (record, taxed) in zip(lines, sources, strict=True):
+        code = country.exempt
+        if taxed:
+            rate = tax_codes.store_rate(order, record, abs(entry["Amount"]))
+            found = country.code_for_rate(rate) if rate is not None else None
+            if found is None:
+                raise ValueError(
+                    f"the store taxed {entry.get('Desc') or 'a line'!r} at {rate}% and no QuickBooks sales "
+                    "tax code charges that rate: add one (Lists > Sales Tax Code List), then retry"
+                )
+            code = found.name
+        entry["SalesTaxCodeRef"] = {"FullName": code}
 
 
 def _add_tax_lines(lines: list[dict[str, Any]], order: Mapping[str, Any], refs: Refs) -> None:
@@ -211,6 +253,7 @@ def header(
     settings: Mapping[str, Any],
     platform: str,
     omit_payment_method: bool = False,
+    us: bool = True,
 ) -> dict[str, Any]:
     """The transaction's header fields (customer, date, number, addresses, memo, payment method)."""
     from qbsync.queue.handlers.customers import qb_address
@@ -228,7 +271,9 @@ def header(
             platform, str(order.get("number") or ""), str(order.get("storefront_id") or ""), note
         ),
     }
-    if settings["tax_mode"] == "quickbooks" and settings["quickbooks_tax_item"]:
+    if not us:
+        pass  # Canadian and UK files take no transaction-wide sales tax item: the line codes decide
+    elif settings["tax_mode"] == "quickbooks" and settings["quickbooks_tax_item"]:
         data["ItemSalesTaxRef"] = {"FullName": settings["quickbooks_tax_item"]}
     elif settings["tax_mode"] == "line" and sales_tax.has_tax(order):
         # The store's tax is on the lines: QuickBooks must add none of its own to the taxable lines.

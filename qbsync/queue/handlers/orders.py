@@ -17,7 +17,7 @@ from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import company_facts, intake, jobs, lists, mappings, rules, sales_tax
+from qbsync.queue import company_facts, intake, jobs, lists, mappings, rules, sales_tax, tax_codes
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -134,7 +134,7 @@ class OrderHandler:
         problem = company_facts.currency_problem(str(order.get("currency") or ""), facts(ctx))
         if problem:
             return Reject(problem)
-        waiting = self._dependencies(ctx, order) or self._rate_pending(ctx)
+        waiting = self._dependencies(ctx, order) or self._rate_pending(ctx) or self._codes_pending(ctx)
         if waiting:
             return waiting
         notes = progress(job)
@@ -221,9 +221,48 @@ class OrderHandler:
             ):
                 omit_payment_method = True
                 ctx.cache.setdefault("missing_methods", {})[str(order.get("storefront_id"))] = method
-        data = header(order, txn_type, refs, ctx.settings, ctx.connection.platform, omit_payment_method)
-        data["lines"] = sales_lines(order, refs, ctx.settings, self._quickbooks_rate(ctx))
+        us = facts(ctx).is_us
+        data = header(order, txn_type, refs, ctx.settings, ctx.connection.platform, omit_payment_method, us)
+        country = None if us else self._country_tax(ctx)
+        data["lines"] = sales_lines(order, refs, ctx.settings, self._quickbooks_rate(ctx), country)
         return data
+
+    def _country_tax(self, ctx: Context) -> tax_codes.CountryTax:
+        """A Canadian or UK company's sales tax codes and their rates, from the pulled lists (read once per
+        round trip)."""
+        if "country_tax" in ctx.cache:
+            return ctx.cache["country_tax"]
+        session, conn_id = ctx.session, ctx.connection.id
+        rates = {
+            entry.full_name.lower(): (entry.data or {}).get("TaxRate")
+            for entry in lists.entries(session, conn_id, "Item")
+            if (entry.data or {}).get("type") == "ItemSalesTax"
+        }
+        codes = [
+            {"Name": entry.full_name, **(entry.data or {})}
+            for entry in lists.entries(session, conn_id, "SalesTaxCode")
+        ]
+        found = tax_codes.country_tax(codes, rates, str(ctx.settings.non_taxable_code))
+        if found is None:
+            raise KeyError("the company's sales tax codes are not known yet (its lists are being read)")
+        ctx.cache["country_tax"] = found
+        return found
+
+    def _codes_pending(self, ctx: Context) -> Defer | None:
+        """Canada/UK: wait for the sales tax codes and items to be read (their rates decide each line)."""
+        if facts(ctx).is_us:
+            return None
+        session, conn_id = ctx.session, ctx.connection.id
+        if all(lists.last_refreshed(session, conn_id, name) for name in ("SalesTaxCode", "Item")):
+            return None
+        waiting = [
+            jobs.find_open(session, conn_id, lists.refresh_key(name), include_in_flight=True)
+            for name in ("SalesTaxCode", "Item")
+        ]
+        found = [job for job in waiting if job is not None]
+        if not found:
+            found = lists.request_refresh(session, conn_id, ["SalesTaxCode", "Item"], now=ctx.now)
+        return Defer("waiting for the company's sales tax codes to be read", tuple(j.id for j in found))
 
     def _rate_pending(self, ctx: Context) -> Defer | None:
         """Wait for the item list being pulled when it will tell the rate QuickBooks computes tax with."""
