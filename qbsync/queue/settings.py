@@ -156,7 +156,7 @@ DEFINITIONS: list[Setting] = [
     Setting("discount_account", "Sales Discounts", "Account of the discount item qbsync creates.",
             group="Orders"),
     Setting("tax_account", "Sales Tax Payable",
-            "Liability account of the plain-line sales tax item qbsync creates.", group="Orders"),
+            "Liability account of the refunds' tax item (tax_item) qbsync creates.", group="Orders"),
     Setting("adjustment_item", "Rounding",
             "Other-charge item for the cent the storefront's own rounding leaves between its lines and its "
             "total (created if missing).", group="Orders"),
@@ -164,7 +164,8 @@ DEFINITIONS: list[Setting] = [
             "'line': the store's tax amount of each rate on a line of a QuickBooks sales tax item (one per "
             "store rate, created if missing), so it reaches the sales tax liability and totals match to the "
             "cent; 'quickbooks': QuickBooks computes tax with the sales tax item below and the "
-            "taxable/non-taxable codes.",
+            "taxable/non-taxable codes. Canadian and UK company files: in either mode each line gets the "
+            "company's tax code of the store's rate and QuickBooks computes GST/HST/VAT.",
             choices=("line", "quickbooks"), group="Orders"),
     Setting("tax_agency", "Sales Tax Agency",
             "Tax agency (QuickBooks vendor) the sales tax items qbsync creates are paid to (created if "
