@@ -252,3 +252,15 @@ def test_with_quickbooks_tax_the_cent_its_rounding_differs_goes_on_the_adjustmen
     assert sale["SalesTaxTotal"] == "0.19"
     (rounding,) = [line for line in _lines(sale) if line["ItemRef"]["FullName"] == "Rounding"]
     assert rounding["Amount"] == "-0.01"
+
+
+def test_on_a_company_without_sales_tax_a_taxed_order_waits_with_the_fix(make_shop):
+    shop = make_shop(profile="service")
+    shop.configure(income_account="Consulting Income", shipping_account="Consulting Income")
+    shop.feed("order", _taxed_order(2008))
+    shop.sync()
+
+    assert shop.sales() == []
+    reasons = " ".join(job.reason or "" for job in shop.jobs() if job.state == "parked")
+    assert "sales tax is turned off in this QuickBooks company" in reasons
+    assert "Edit > Preferences > Sales Tax" in reasons

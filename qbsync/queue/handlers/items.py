@@ -315,6 +315,13 @@ class ItemHandler:
                 set_progress(job, next="agency")
                 return Again(f"the tax agency {sales_tax.agency_name(ctx.settings)!r} is not in QuickBooks: "
                              "adding it first")
+            role = str(job.payload.get("special") or "")
+            if response.status_code == 3250 and sales_tax.is_sales_tax_role(role):
+                return Park(
+                    "sales tax is turned off in this QuickBooks company, so the store's tax cannot be "
+                    f"booked as sales tax owed (on {name!r}): turn sales tax on (Edit > Preferences > "
+                    "Sales Tax), then retry"
+                )
             if outcome is Outcome.MISSING_REFERENCE:
                 return Park(
                     f"QuickBooks lacks something the new item {name!r} refers to: {response.message} "
