@@ -27,8 +27,9 @@ REFRESH_PRIORITY = 5  # before customers, so e-mail matching sees the customer l
 LISTS: dict[str, tuple[str, bool, tuple[str, ...]]] = {
     "Account": ("AccountQuery", False, ("AccountType", "IsActive")),
     "PaymentMethod": ("PaymentMethodQuery", False, ("PaymentMethodType", "IsActive")),
-    "SalesTaxCode": ("SalesTaxCodeQuery", False, ("IsTaxable", "IsActive")),
-    "Item": ("ItemQuery", True, ("IsActive", "EditSequence", "BarCodeValue", "ManufacturerPartNumber")),
+    "SalesTaxCode": ("SalesTaxCodeQuery", False, ("IsTaxable", "IsActive", "ItemSalesTaxRef")),
+    "Item": ("ItemQuery", True,
+             ("IsActive", "EditSequence", "BarCodeValue", "ManufacturerPartNumber", "TaxRate")),
     "Customer": ("CustomerQuery", True, ("Email", "IsActive", "EditSequence")),
 }
 DEFAULT_LISTS: tuple[str, ...] = tuple(LISTS)

@@ -310,6 +310,9 @@ ORDINARY: dict[str, list[dict[str, object]]] = {
         }
     ],
     "ItemSalesTaxQuery": LIST_QUERY_VARIANTS,
+    "VendorAdd": [
+        {"Name": "Board of Equalization", "IsActive": True, "CompanyName": "Board", "Notes": "Agency"}
+    ],
     "ItemQuery": LIST_QUERY_VARIANTS,
     "InvoiceAdd": [
         _sales(

@@ -32,8 +32,10 @@ READABLE = (Outcome.SUCCESS, Outcome.WARNING, Outcome.NO_MATCH)
 # Fields asked for per list (less to send and to parse than whole records).
 RETURNED: dict[str, list[str]] = {
     "Customer": ["ListID", "FullName", "EditSequence", "Email", "IsActive"],
-    # The stored SKU proves an item is a product's before qbsync links it (items.not_ours).
-    "Item": ["ListID", "FullName", "EditSequence", "IsActive", "BarCodeValue", "ManufacturerPartNumber"],
+    # The stored SKU proves an item is a product's before qbsync links it (items.not_ours); sales tax items
+    # (and groups) have a Name and no FullName: they are not hierarchical.
+    "Item": ["ListID", "FullName", "Name", "EditSequence", "IsActive", "BarCodeValue",
+             "ManufacturerPartNumber", "TaxRate"],
 }
 
 
