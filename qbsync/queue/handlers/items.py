@@ -253,6 +253,7 @@ class ItemHandler:
                     str(ret.get("FullName")),
                     created=False,
                 )
+                lists.remember(ctx.session, ctx.connection.id, "Item", response.record_types[0], ret)
                 return Done(f"linked to the existing QuickBooks item {ret.get('FullName')!r}")
             if outcome in (Outcome.NO_MATCH, *FOUND):
                 if step == "link":
@@ -278,6 +279,9 @@ class ItemHandler:
                     str(ret.get("FullName")),
                     created=True,
                 )
+                # The item list stays current: pickers, the tax codes page and the checks before each
+                # request see the new item without waiting for the next refresh.
+                lists.remember(ctx.session, ctx.connection.id, "Item", response.record_types[0], ret)
                 return Done()
             if outcome is Outcome.NAME_IN_USE:
                 set_progress(job, next="link")

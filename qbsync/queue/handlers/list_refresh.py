@@ -1,4 +1,5 @@
-"""Reference lists: pull accounts, items, payment methods, tax codes and customers into qb_list_entries.
+"""Reference lists: pull accounts, items, payment methods, tax codes, vendors, classes and customers into
+qb_list_entries, and what the company says about itself (HostQuery, PreferencesQuery) into checkpoints.
 
 One job per list, so the lists are read side by side; items and customers page with iterators
 (``iterator="Start"`` then ``"Continue"`` within the same Web Connector session). An entry QuickBooks no
@@ -32,7 +33,8 @@ READABLE = (Outcome.SUCCESS, Outcome.WARNING, Outcome.NO_MATCH)
 # Fields asked for per list (less to send and to parse than whole records).
 RETURNED: dict[str, list[str]] = {
     "Customer": ["ListID", "FullName", "EditSequence", "Email", "IsActive"],
-    "Item": ["ListID", "FullName", "EditSequence", "IsActive"],
+    "Item": ["ListID", "FullName", "Name", "EditSequence", "IsActive", "TaxVendorRef"],  # sales tax items: Name
+    "Vendor": ["ListID", "Name", "IsActive", "IsSalesTaxAgency"],
 }
 
 
@@ -43,8 +45,10 @@ class ListRefreshHandler:
 
     def build(self, ctx: Context, job: QueueJob) -> BuildResult:
         list_type = str(job.payload.get("list") or "")
+        if list_type in lists.COMPANY_QUERIES:
+            return render(ctx, lists.COMPANY_QUERIES[list_type], {}, "read")
         if list_type not in lists.LISTS:
-            return Reject(f"unknown QuickBooks list {list_type!r}; known: {', '.join(lists.LISTS)}")
+            return Reject(f"unknown QuickBooks list {list_type!r}; known: {', '.join(lists.DEFAULT_LISTS)}")
         request_type, pages, _ = lists.LISTS[list_type]
         notes = progress(job)
         if not notes.get("started"):
@@ -63,6 +67,11 @@ class ListRefreshHandler:
     def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
         list_type = str(job.payload.get("list"))
         notes = progress(job)
+        if list_type in lists.COMPANY_QUERIES:
+            if response.outcome not in READABLE or not response.record:
+                return refused(response, f"{lists.COMPANY_QUERIES[list_type]}")
+            lists.store_company(ctx.session, ctx.connection.id, list_type, response.record)
+            return Done(f"read what QuickBooks says about the company ({lists.COMPANY_QUERIES[list_type]})")
         if response.outcome not in READABLE:
             if notes.get("iterator") and response.status_code == 3000:
                 set_progress(job, iterator=None)  # the iterator ended with its session: read again
