@@ -173,6 +173,11 @@ def _unfinished_dependency_exists(job_id_col: Any) -> Any:
     )
 
 
+def unfinished_dependency_exists(job_id_col: Any) -> Any:
+    """SQL: the job with id ``job_id_col`` still waits for an unfinished job."""
+    return _unfinished_dependency_exists(job_id_col)
+
+
 def wake_dependents(session: Session, job: QueueJob, now: datetime | None = None) -> int:
     """After ``job`` finished: dependents with nothing else to wait for become pending. Returns how many."""
     return wake_dependents_of(session, [job], now)

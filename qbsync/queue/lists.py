@@ -147,7 +147,7 @@ def store_page(
 
 
 def store_company(session: Session, connection_id: int, query: str, record: Mapping[str, Any]) -> None:
-    """Keep what QuickBooks answered to HostQuery or PreferencesQuery (``query`` is "Host" or "Preferences")."""
+    """Keep QuickBooks' answer to HostQuery or PreferencesQuery (``query`` is "Host" or "Preferences")."""
     name = f"company:{query}"
     value = json.dumps(dict(record), default=str, sort_keys=True)
     row = session.get(Checkpoint, (connection_id, name))
@@ -159,7 +159,7 @@ def store_company(session: Session, connection_id: int, query: str, record: Mapp
 
 
 def company(session: Session, connection_id: int, query: str) -> dict[str, Any] | None:
-    """The HostRet or PreferencesRet last read from QuickBooks (``query`` "Host" or "Preferences"), or None."""
+    """The HostRet or PreferencesRet last read (``query`` is "Host" or "Preferences"), or None."""
     row = session.get(Checkpoint, (connection_id, f"company:{query}"))
     if row is None or not row.value:
         return None

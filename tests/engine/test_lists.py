@@ -79,7 +79,8 @@ def test_the_first_session_reads_the_company_and_its_tax_agencies(shop):
     assert host["Country"] == "US" and "13.0" in host["SupportedQBXMLVersion"]
     assert preferences["PurchasesAndVendorsPreferences"]["IsUsingInventory"] == "true"
     assert "State Board of Equalization" in _entries(shop, "Vendor")
-    assert _entries(shop, "Item")["State Sales Tax"]["TaxVendorRef"]["FullName"] == "State Board of Equalization"
+    agency = _entries(shop, "Item")["State Sales Tax"]["TaxVendorRef"]
+    assert agency["FullName"] == "State Board of Equalization"
     assert "Sales Tax Payable" in _entries(shop, "Account")
     assert _entries(shop, "Account")["Undeposited Funds"]["SpecialAccountType"] == "UndepositedFunds"
     shop.assert_every_request_valid()

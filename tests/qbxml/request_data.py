@@ -399,10 +399,10 @@ ORDINARY: dict[str, list[dict[str, object]]] = {
     "VendorQuery": [*LIST_QUERY_VARIANTS[:3], {"IncludeRetElement": ["ListID", "Name", "IsSalesTaxAgency"]}],
     "ClassQuery": [*LIST_QUERY_VARIANTS[:3], {"ActiveStatus": "ActiveOnly"}],
     "AccountAdd": [
-        {"Name": "Freight Income", "AccountType": "Income", "AccountNumber": "4100", "Desc": "Shipping charged"},
+        {"Name": "Freight Income", "AccountType": "Income", "AccountNumber": "4100", "Desc": "Shipping"},
         {"Name": "Web Sales", "ParentRef": {"FullName": "Sales"}, "AccountType": "Income", "IsActive": True},
     ],
-    "PaymentMethodAdd": [{"Name": "Stripe", "PaymentMethodType": "OtherCreditCard"}, {"Name": "Bank transfer"}],
+    "PaymentMethodAdd": [{"Name": "Stripe", "PaymentMethodType": "OtherCreditCard"}, {"Name": "Bank"}],
 }
 # Queries without an iterator attribute in the schema.
 for _name in ("AccountQuery", "PaymentMethodQuery", "SalesTaxCodeQuery", "ClassQuery"):

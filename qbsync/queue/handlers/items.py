@@ -17,7 +17,7 @@ from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import lists, mappings, naming, rules
+from qbsync.queue import choices, lists, mappings, naming, preflight, rules
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -91,20 +91,7 @@ def add_request(job: QueueJob, ctx: Context, name: str) -> tuple[str, dict[str, 
     role = job.payload.get("special")
     if role:
         _, qb_type, account_setting = SPECIAL_ITEMS[str(role)]
-        account = _account(settings[account_setting])
-        if qb_type == "ItemDiscount":
-            return "ItemDiscountAdd", {
-                "Name": name,
-                "ItemDesc": name,
-                "DiscountRate": "0",
-                "SalesTaxCodeRef": {"FullName": settings.non_taxable_code},
-                "AccountRef": account,
-            }
-        return "ItemOtherChargeAdd", {
-            "Name": name,
-            "SalesTaxCodeRef": {"FullName": settings.non_taxable_code},
-            "SalesOrPurchase": {"Desc": name, "Price": "0", "AccountRef": account},
-        }
+        return choices.special_item_add(qb_type, name, settings[account_setting], settings)
     record = job.payload.get("record") or {}
     qb_type = rules.item_type(record, settings)
     desc = record.get("name") or name
@@ -282,6 +269,7 @@ class ItemHandler:
                 # The item list stays current: pickers, the tax codes page and the checks before each
                 # request see the new item without waiting for the next refresh.
                 lists.remember(ctx.session, ctx.connection.id, "Item", response.record_types[0], ret)
+                preflight.wake(ctx.session, ctx.connection.id, ctx.now)  # jobs that waited for this item
                 return Done()
             if outcome is Outcome.NAME_IN_USE:
                 set_progress(job, next="link")

@@ -13,7 +13,7 @@ from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import lists
+from qbsync.queue import lists, preflight
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -33,7 +33,8 @@ READABLE = (Outcome.SUCCESS, Outcome.WARNING, Outcome.NO_MATCH)
 # Fields asked for per list (less to send and to parse than whole records).
 RETURNED: dict[str, list[str]] = {
     "Customer": ["ListID", "FullName", "EditSequence", "Email", "IsActive"],
-    "Item": ["ListID", "FullName", "Name", "EditSequence", "IsActive", "TaxVendorRef"],  # sales tax items: Name
+    # Sales tax items have a Name and no FullName.
+    "Item": ["ListID", "FullName", "Name", "EditSequence", "IsActive", "TaxVendorRef"],
     "Vendor": ["ListID", "Name", "IsActive", "IsSalesTaxAgency"],
 }
 
@@ -90,6 +91,7 @@ class ListRefreshHandler:
             datetime.fromisoformat(notes.get("started") or ctx.now.isoformat()),
         )
         lists.mark_refreshed(ctx.session, conn_id, list_type, ctx.now)
+        preflight.wake(ctx.session, conn_id, ctx.now)  # a record a job waited for may be there now
         return Done(f"{list_type} list refreshed from QuickBooks")
 
 

@@ -42,10 +42,11 @@ def line_key(line: Mapping[str, Any]) -> str:
     )
 
 
-def _tax_code(settings: Mapping[str, Any], taxable: bool) -> dict[str, str]:
-    if settings["tax_mode"] == "quickbooks" and taxable:
-        return {"FullName": settings["taxable_code"]}
-    return {"FullName": settings["non_taxable_code"]}
+def _tax_code(settings: Mapping[str, Any], taxable: bool) -> dict[str, str] | None:
+    # An empty code: the company has no sales tax codes (sales tax off), so the line names none.
+    name = settings["taxable_code"] if settings["tax_mode"] == "quickbooks" and taxable else None
+    name = name or settings["non_taxable_code"]
+    return {"FullName": name} if name else None
 
 
 def _product_line(

@@ -1,0 +1,81 @@
+"""The company setup job: what the merchant has not reviewed is chosen by type or created, before orders.
+
+It runs after the list refresh it was queued with. Each build takes the proposals of ``choices.propose``
+over the lists just read: a setting whose record is missing and that a person has not reviewed on the
+setup page gets the existing record that fits (stored as the setting, no request), or qbsync adds one
+(``AccountAdd``, ``ItemOtherChargeAdd``, ``ItemDiscountAdd``, ``ItemSalesTaxAdd``, ``PaymentMethodAdd``),
+one request per round trip, accounts before the items that name them. What was chosen or created is
+recorded for the setup page. Jobs that waited for it (preflight) are woken when it ends.
+"""
+
+from __future__ import annotations
+
+from qbsync.qbxml.parse import Response
+from qbsync.qbxml.status import Outcome
+from qbsync.queue import choices, lists, preflight, setup
+from qbsync.queue.handlers import (
+    Again,
+    ApplyResult,
+    BuildResult,
+    Context,
+    Finish,
+    Park,
+    progress,
+    register,
+    render,
+    set_progress,
+)
+from qbsync.storage.models import QueueJob
+
+FOUND = (Outcome.SUCCESS, Outcome.WARNING)
+
+
+def _summary(done: list[str]) -> str:
+    if not done:
+        return "company set up: every setting names a record QuickBooks has"
+    return f"company set up: {'; '.join(done)}"
+
+
+class CompanySetupHandler:
+    """Queue jobs of kind ``company_setup`` (no payload)."""
+
+    kind = setup.KIND
+
+    def build(self, ctx: Context, job: QueueJob) -> BuildResult:
+        session, connection = ctx.session, ctx.connection
+        reviewed = set(setup.state(session, connection.id)["reviewed"])
+        done = list(progress(job).get("done") or [])
+        for proposal in setup.proposals(session, connection):
+            if proposal.action == choices.CHOOSE and proposal.setting not in reviewed:
+                setup.set_setting(connection, proposal.setting, proposal.choice)
+                setup.record(session, connection.id, proposal.setting, proposal.choice, "chosen", ctx.now)
+                done.append(f"{proposal.setting} → {proposal.choice!r} (chosen by type)")
+            elif proposal.action == choices.CREATE and proposal.request is not None and (
+                    proposal.setting not in reviewed or proposal.need is choices.PAYMENT_METHOD):
+                request_type, data = proposal.request
+                set_progress(job, done=done, setting=proposal.setting, name=proposal.choice,
+                             list_type=proposal.need.list_type)
+                return render(ctx, request_type, {k: v for k, v in data.items() if v is not None}, "create")
+        set_progress(job, done=done)
+        preflight.wake(session, connection.id, ctx.now)
+        return Finish(_summary(done))
+
+    def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        notes = progress(job)
+        setting, name, list_type = str(notes["setting"]), str(notes["name"]), str(notes["list_type"])
+        if response.outcome in FOUND and response.record:
+            ret_type = response.record_types[0]
+            lists.remember(ctx.session, ctx.connection.id, list_type, ret_type, response.record)
+            if setting in choices.BY_SETTING:
+                setup.set_setting(ctx.connection, setting, name)
+            setup.record(ctx.session, ctx.connection.id, setting, name, "created", ctx.now)
+            set_progress(job, done=[*(notes.get("done") or []), f"{setting} → {name!r} (created)"])
+            return Again(f"added {name!r} to QuickBooks")
+        preflight.wake(ctx.session, ctx.connection.id, ctx.now)
+        return Park(
+            f"QuickBooks refused to add {name!r} for {setting} ({response.status_code}): {response.message} "
+            "Choose an existing record on the setup page, then retry"
+        )
+
+
+register(CompanySetupHandler())

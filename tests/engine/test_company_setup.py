@@ -1,0 +1,88 @@
+"""First contact with a company whose chart is the merchant's own: the first session reads it, what the
+settings name and it lacks is chosen by type or created, and the first orders land in that same session
+with no request answered 3140 (issue 15, "First contact and setup")."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from lxml import etree
+
+from qbsync.queue import setup
+from qbsync.storage.models import Connection, QueueJob
+from qbsync.storefronts.records import DiscountLine
+from tests.engine.conftest import make_order
+from tests.engine.merchant_company import make_merchant_company
+
+PROFILES = ["merchant"]
+
+
+def _company_for(shop, profile: str):
+    if profile == "merchant":
+        make_merchant_company(shop.company)
+    return shop.company
+
+
+def answered(shop, code: int) -> list[str]:
+    """Every request the simulated QuickBooks answered with ``code``, by request type."""
+    found = []
+    for entry in shop.company.request_log:
+        if not entry.response:
+            continue
+        for rs in etree.fromstring(entry.response.encode()).iterfind("QBXMLMsgsRs/*"):
+            if rs.get("statusCode") == str(code):
+                found.append(f"{rs.tag}: {rs.get('statusMessage')}")
+    return found
+
+
+def _settings(shop) -> dict:
+    with shop.runtime.db.transaction() as session:
+        return dict(session.get(Connection, shop.connection_id).settings or {})
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_first_orders_land_in_the_first_session_with_no_3140(shop, profile):
+    _company_for(shop, profile)
+    discounted = make_order(2, discounts=(DiscountLine(code="WELCOME", amount=Decimal("1.00")),),
+                            total=Decimal("23.00"))
+    shop.feed("order", make_order(1))
+    shop.feed("order", discounted)
+
+    shop.sync()
+
+    assert answered(shop, 3140) == []
+    receipts = shop.company.transactions("SalesReceipt")
+    assert sorted(r["RefNumber"] for r in receipts) == ["1", "2"]
+    # what the settings named and the company lacked was chosen by type or created, and recorded
+    settings = _settings(shop)
+    assert settings["income_account"] == "Sales Income"
+    assert settings["shipping_account"] == "Freight Income"
+    assert settings["non_taxable_code"] == "Ex"
+    with shop.runtime.db.transaction() as session:
+        done = {d["setting"]: (d["name"], d["how"]) for d in setup.state(session, shop.connection_id)["done"]}
+    assert done["shipping_account"] == ("Freight Income", "chosen")
+    assert done["discount_account"] == ("Sales Discounts", "created")
+    assert done["shipping_item"] == ("Shipping", "created")
+    account = shop.company.find("Account", "Sales Discounts")
+    assert account is not None and account["AccountType"] == "Income"
+    shipping = shop.company.find("ItemOtherCharge", "Shipping")
+    assert shipping["SalesOrPurchase"]["AccountRef"]["FullName"] == "Freight Income"
+    discount = shop.company.find("ItemDiscount", "Discount")
+    assert discount["AccountRef"]["FullName"] == "Sales Discounts"
+    # the sale's lines are on the merchant's records, to the cent
+    receipt = next(r for r in receipts if r["RefNumber"] == "2")
+    assert Decimal(receipt["TotalAmount"]) == Decimal("23.00")
+    assert not shop.jobs(QueueJob.state.in_(("parked", "waiting", "held")))
+    shop.assert_every_request_valid()
+
+
+def test_the_first_session_does_it_all(shop):
+    make_merchant_company(shop.company)
+    shop.feed("order", make_order(1))
+
+    reports = shop.sync(sessions=1)
+
+    assert len(reports) == 1
+    assert [r["RefNumber"] for r in shop.company.transactions("SalesReceipt")] == ["1"]
+    assert answered(shop, 3140) == []
