@@ -12,6 +12,7 @@ Adding a setting that names a record is one entry in :data:`NEEDS`.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -411,3 +412,37 @@ def company_of(entries: Iterable[Entry], host: Mapping[str, Any] | None,
         class_tracking=_true(accounting.get("IsUsingClassTracking")),
         edition=str((host or {}).get("ProductName") or ""),
     )
+
+
+# --- settings checked on save -------------------------------------------------------------------------
+
+
+def name_errors(values: Mapping[str, Any], company: Company) -> dict[str, str]:
+    """For each setting in ``values`` naming a record the company's list lacks (or one of the wrong type): an
+    error naming the closest records that fit (difflib). Lists never read are not judged; empty values that
+    mean QuickBooks' default are fine."""
+    errors: dict[str, str] = {}
+    for setting, value in values.items():
+        need = BY_SETTING.get(setting)
+        if need is None or not company.has(need.list_type):
+            continue
+        names = [str(value)] if not isinstance(value, list | tuple) else []
+        if setting == "payment_method_map":
+            need, names = PAYMENT_METHOD, payment_method_names({setting: value})
+        for name in names:
+            name = name.strip()
+            if not name and (need.empty_ok or need.list_type == "SalesTaxCode"):
+                continue
+            entry = company.find(need.list_type, name) if name else None
+            if entry is not None and fits(need, entry):
+                continue
+            fitting = [e.name for e in ranked(need, company)] or [e.name for e in company.of(need.list_type)]
+            close = difflib.get_close_matches(name, fitting, n=3, cutoff=0.4) or fitting[:3]
+            kind = entry.type if entry is not None and entry.type else "another kind"
+            problem = (f"QuickBooks has no {_word(need)} {name!r}" if entry is None else
+                       f"{name!r} in QuickBooks is {kind}, which cannot be the {need.what}")
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            create = " (or let the company setup page create it)" if need.create is not None else ""
+            errors[setting] = f"{problem}{hint}{create}"
+            break
+    return errors

@@ -108,3 +108,40 @@ def request_setup(session: Session, connection_id: int, now: datetime | None = N
 def open_setup(session: Session, connection_id: int) -> QueueJob | None:
     """The company setup job still to run (queued, waiting or being sent), or None."""
     return jobs.find_open(session, connection_id, COALESCE_KEY, include_in_flight=True)
+
+
+def longest_order_number(session: Session, connection_id: int) -> int:
+    """The most characters an order number of this connection's store has had (0: no orders yet)."""
+    from sqlalchemy import func
+
+    from qbsync.storage.models import StorefrontRecord
+
+    number = StorefrontRecord.data["number"].as_string()
+    longest = session.scalar(select(func.max(func.length(number))).where(
+        StorefrontRecord.connection_id == connection_id, StorefrontRecord.record_type == "order"))
+    return int(longest or 0)
+
+
+def setting_errors(session: Session, connection: Connection, parsed: Mapping[str, Any]) -> dict[str, str]:
+    """Submitted settings QuickBooks would refuse: names the company's lists lack (with the closest ones)
+    and values beyond QuickBooks' limits. Only values that change are judged by name, so a setting
+    nobody touched never stops another from being saved."""
+    from qbsync.queue.settings import limit_errors
+
+    current = SyncSettings(connection.settings)
+    changed = {name: value for name, value in parsed.items() if current[name] != value}
+    errors = limit_errors(changed, longest_order_number(session, connection.id))
+    named = {name: value for name, value in changed.items()
+             if name in choices.BY_SETTING or name == "payment_method_map"}
+    if named:
+        errors.update({k: v for k, v in choices.name_errors(named, company(session, connection.id)).items()
+                       if k not in errors})
+    return errors
+
+
+def settings_saved(session: Session, connection_id: int) -> None:
+    """After settings changed: jobs waiting on a record a setting named try again, and the setup runs."""
+    from qbsync.queue import preflight
+
+    request_setup(session, connection_id)
+    preflight.wake(session, connection_id)

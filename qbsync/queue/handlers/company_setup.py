@@ -4,7 +4,8 @@ It runs after the list refresh it was queued with. Each build takes the proposal
 over the lists just read: a setting whose record is missing and that a person has not reviewed on the
 setup page gets the existing record that fits (stored as the setting, no request), or qbsync adds one
 (``AccountAdd``, ``ItemOtherChargeAdd``, ``ItemDiscountAdd``, ``ItemSalesTaxAdd``, ``PaymentMethodAdd``),
-one request per round trip, accounts before the items that name them. What was chosen or created is
+one request per round trip, accounts before the items that name them (a setting a person reviewed is
+never switched to another record, but what they asked to create is created). What was chosen or created is
 recorded for the setup page. Jobs that waited for it (preflight) are woken when it ends.
 """
 
@@ -50,8 +51,8 @@ class CompanySetupHandler:
                 setup.set_setting(connection, proposal.setting, proposal.choice)
                 setup.record(session, connection.id, proposal.setting, proposal.choice, "chosen", ctx.now)
                 done.append(f"{proposal.setting} → {proposal.choice!r} (chosen by type)")
-            elif proposal.action == choices.CREATE and proposal.request is not None and (
-                    proposal.setting not in reviewed or proposal.need is choices.PAYMENT_METHOD):
+            elif proposal.action == choices.CREATE and proposal.request is not None:
+                # Reviewed or not: a person who picked a name on the setup page asked for it to be created.
                 request_type, data = proposal.request
                 set_progress(job, done=done, setting=proposal.setting, name=proposal.choice,
                              list_type=proposal.need.list_type)

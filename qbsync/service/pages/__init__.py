@@ -13,6 +13,7 @@ from werkzeug.routing import IntegerConverter
 from qbsync.service import security
 from qbsync.service.pages import (
     auth,
+    company_setup,
     connections,
     dashboard,
     formatting,
@@ -35,7 +36,7 @@ NAV = [
 ]
 
 BLUEPRINTS = (auth.blueprint, dashboard.blueprint, connections.blueprint, queue.blueprint, log.blueprint,
-              push.blueprint, mappings.blueprint, settings.blueprint)
+              push.blueprint, mappings.blueprint, settings.blueprint, company_setup.blueprint)
 
 
 class RecordIdConverter(IntegerConverter):
