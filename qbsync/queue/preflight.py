@@ -54,8 +54,8 @@ class Missing:
     name: str
 
     def describe(self, settings: dict[str, object] | None = None) -> str:
-        """'the account 'X' (setting shipping_account)' in the merchant's words."""
-        text = f"the {WORDS.get(self.list_type, self.list_type)} {self.name!r}"
+        """"account 'X' (setting shipping_account)", in the merchant's words."""
+        text = f"{WORDS.get(self.list_type, self.list_type)} {self.name!r}"
         named_by = [n for n, need in BY_SETTING.items()
                     if need.list_type == self.list_type and settings
                     and str(settings.get(n) or "").casefold() == self.name.casefold()]

@@ -139,9 +139,13 @@ def setting_errors(session: Session, connection: Connection, parsed: Mapping[str
     return errors
 
 
-def settings_saved(session: Session, connection_id: int) -> None:
-    """After settings changed: jobs waiting on a record a setting named try again, and the setup runs."""
+def settings_saved(session: Session, connection_id: int, changed: Iterable[str] = ()) -> None:
+    """After settings changed: the records a person named are theirs (reviewed: never switched to another
+    by the setup), jobs waiting on a record a setting named try again, and the setup runs."""
     from qbsync.queue import preflight
 
+    reviewed = [name for name in changed if name in choices.BY_SETTING]
+    if reviewed:
+        mark_reviewed(session, connection_id, reviewed)
     request_setup(session, connection_id)
     preflight.wake(session, connection_id)

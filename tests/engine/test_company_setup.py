@@ -86,3 +86,31 @@ def test_the_first_session_does_it_all(shop):
     assert len(reports) == 1
     assert [r["RefNumber"] for r in shop.company.transactions("SalesReceipt")] == ["1"]
     assert answered(shop, 3140) == []
+
+
+def test_a_setting_naming_what_quickbooks_lacks_waits_with_its_cause_and_heals_when_saved(shop):
+    make_merchant_company(shop.company)
+    shop.sync()  # the first session reads the company and sets it up
+    # A person named an account that is gone from QuickBooks since (renamed there, say).
+    shop.configure(deposit_account="Chase Checking")
+    with shop.runtime.db.transaction() as session:
+        setup.mark_reviewed(session, shop.connection_id, ["deposit_account"])
+    shop.feed("order", make_order(1))
+    shop.sync()
+
+    assert answered(shop, 3140) == []
+    assert shop.company.transactions("SalesReceipt") == []
+    (order,) = shop.jobs(QueueJob.kind == "order")
+    assert order.state == "waiting"
+    assert "QuickBooks has no the account" not in order.reason
+    assert "QuickBooks has no account 'Chase Checking' (setting deposit_account)" in order.reason
+    assert "<FullName>Chase Checking</FullName>" in order.last_request_xml  # what would have been sent
+
+    shop.configure(deposit_account="Checking")  # the fix, saved: no retry click
+    with shop.runtime.db.transaction() as session:
+        setup.settings_saved(session, shop.connection_id, ["deposit_account"])
+    shop.sync()
+
+    (receipt,) = shop.company.transactions("SalesReceipt")
+    assert receipt["DepositToAccountRef"]["FullName"] == "Checking"
+    assert answered(shop, 3140) == []

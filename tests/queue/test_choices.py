@@ -139,4 +139,4 @@ def test_preflight_finds_references_by_name_the_company_lacks():
         ("ItemRef", "Item", "Shipping & Handling"),
     ]
     assert missing[0].describe({"deposit_account": "Chase Checking"}) == (
-        "the account 'Chase Checking' (setting deposit_account)")
+        "account 'Chase Checking' (setting deposit_account)")

@@ -127,10 +127,12 @@ def save(name: str) -> Any:
         if errors:
             return render_template("settings.html", conn=conn, groups=fields_for(conn, form, errors),
                                    connections=all_connections(session), errors=errors), 400
+        before = SyncSettings(conn.settings)
         overrides = overrides_of(parsed, conn.settings or {})
         conn.settings = validate_overrides({k: v for k, v in overrides.items() if k in BY_NAME}) | {
             k: v for k, v in overrides.items() if k not in BY_NAME}
-        setup.settings_saved(session, conn.id)  # jobs waiting on a record a setting names try again
+        changed = [k for k, v in parsed.items() if before[k] != v]
+        setup.settings_saved(session, conn.id, changed)  # jobs waiting on a record a setting names go on
     log.info("sync settings of %s saved (%d overrides)", name, len(overrides))
     flash("Settings saved. They apply from the next Web Connector session.", "ok")
     return redirect(url_for("settings.show", name=name))
