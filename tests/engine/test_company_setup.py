@@ -26,8 +26,13 @@ def _company_for(shop, profile: str):
 
 def answered(shop, code: int) -> list[str]:
     """Every request the simulated QuickBooks answered with ``code``, by request type."""
+    return answered_in(shop.company, code)
+
+
+def answered_in(company, code: int) -> list[str]:
+    """:func:`answered` for a company without a shop around it."""
     found = []
-    for entry in shop.company.request_log:
+    for entry in company.request_log:
         if not entry.response:
             continue
         for rs in etree.fromstring(entry.response.encode()).iterfind("QBXMLMsgsRs/*"):
