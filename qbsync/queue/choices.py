@@ -46,6 +46,7 @@ class Company:
     home_currency: str = ""
     class_tracking: bool = False
     edition: str = ""
+    read: frozenset[str] | None = None  # the lists read from QuickBooks (None: those with entries)
 
     def of(self, list_type: str, active_only: bool = True) -> list[Entry]:
         """The records of one list (active ones only by default)."""
@@ -59,6 +60,8 @@ class Company:
 
     def has(self, list_type: str) -> bool:
         """Whether the list was read at all (an empty list then means QuickBooks has none)."""
+        if self.read is not None:
+            return list_type in self.read
         return any(e.list_type == list_type for e in self.entries)
 
     def agencies(self) -> list[str]:
@@ -185,10 +188,6 @@ def _quickbooks_tax(settings: Mapping[str, Any], company: Company) -> bool:
     return settings.get("tax_mode") == "quickbooks"
 
 
-def _uses_tax_codes(settings: Mapping[str, Any], company: Company) -> bool:
-    return company.sales_tax
-
-
 def _store_stock_master(settings: Mapping[str, Any], company: Company) -> bool:
     return company.inventory and (settings.get("stock_master") == "storefront"
                                   or bool(settings.get("stock_master_exceptions")))
@@ -201,7 +200,7 @@ NEEDS: tuple[Need, ...] = (
     Need("taxable_code", "SalesTaxCode", "sales tax code of taxable lines", taxable=True, words=("tax",),
          by_type=True, applies=lambda s, c: c.sales_tax and s.get("tax_mode") == "quickbooks"),
     Need("non_taxable_code", "SalesTaxCode", "sales tax code of lines QuickBooks must not tax",
-         taxable=False, words=("non",), by_type=True, applies=_uses_tax_codes),
+         taxable=False, words=("non",), by_type=True),
     Need("income_account", "Account", "income account of the products qbsync adds as items", ("Income",),
          words=("merchandise", "product", "sales", "revenue"), by_type=True, create=_account("Income")),
     Need("cogs_account", "Account", "cost of goods sold account of inventory items", ("CostOfGoodsSold",),
@@ -296,7 +295,13 @@ def propose_one(need: Need, value: str, default: str, settings: Mapping[str, Any
         return Proposal(need, value, UNUSED, value, reason="not used with these settings")
     candidates = ranked(need, company)
     names = tuple(e.name for e in candidates)
-    if not company.has(need.list_type) and need.list_type != "PaymentMethod":
+    if need.list_type == "SalesTaxCode" and (not company.sales_tax or (
+            company.has("SalesTaxCode") and not company.of("SalesTaxCode"))):
+        # Sales tax is off (QuickBooks leaves SalesTaxPreferences out) or the company has no codes at all:
+        # lines are sent without a code rather than naming one QuickBooks would refuse.
+        return Proposal(need, value, CHOOSE if value else KEEP, "", names,
+                        "the company does not use sales tax: lines are sent without a sales tax code")
+    if not company.has(need.list_type):
         return Proposal(need, value, MISSING, value, names,
                         f"QuickBooks' {need.list_type} list was not read yet")
     if not value and need.empty_ok:
@@ -387,7 +392,8 @@ def entry_of(list_type: str, name: str, data: Mapping[str, Any]) -> Entry:
 
 
 def company_of(entries: Iterable[Entry], host: Mapping[str, Any] | None,
-               preferences: Mapping[str, Any] | None, agency_names: Iterable[str] = ()) -> Company:
+               preferences: Mapping[str, Any] | None, agency_names: Iterable[str] = (),
+               read: Iterable[str] | None = None) -> Company:
     """The :class:`Company` from its list entries, HostRet and PreferencesRet (either may be unknown).
 
     ``agency_names``: vendors named on a sales tax item, which are tax agencies too (not every file flags
@@ -411,6 +417,7 @@ def company_of(entries: Iterable[Entry], host: Mapping[str, Any] | None,
         home_currency=str(home.get("FullName") or "") if isinstance(home, Mapping) else "",
         class_tracking=_true(accounting.get("IsUsingClassTracking")),
         edition=str((host or {}).get("ProductName") or ""),
+        read=frozenset(read) if read is not None else None,
     )
 
 

@@ -41,8 +41,10 @@ def company(session: Session, connection_id: int) -> choices.Company:
         vendor = data.get("TaxVendorRef")
         if isinstance(vendor, Mapping) and vendor.get("FullName"):
             agencies.append(str(vendor["FullName"]))
+    read = [name for name in COMPANY_LISTS if lists.last_refreshed(session, connection_id, name) is not None]
+    read += sorted({e.list_type for e in entries})  # entries qbsync added before any refresh
     return choices.company_of(entries, lists.company(session, connection_id, "Host"),
-                              lists.company(session, connection_id, "Preferences"), agencies)
+                              lists.company(session, connection_id, "Preferences"), agencies, read)
 
 
 def defaults() -> dict[str, Any]:

@@ -95,13 +95,14 @@ def test_quickbooks_tax_mode_needs_a_taxable_code_and_creates_a_sales_tax_item_f
         "TaxVendorRef": {"FullName": "Dept. of Revenue"}})
 
 
-def test_without_sales_tax_lines_name_no_tax_code_and_no_tax_account_is_created_for_a_company_without_one():
+def test_without_sales_tax_lines_name_no_tax_code():
     no_tax = Company(entries=tuple(e for e in MERCHANT.entries if e.list_type != "SalesTaxCode"),
                      sales_tax=False)
     proposed = _by_setting(no_tax)
-    assert proposed["non_taxable_code"].action == UNUSED
-    read_but_empty = Company(entries=(*no_tax.entries,), sales_tax=True)
-    assert _by_setting(read_but_empty)["non_taxable_code"].action == "missing"
+    assert (proposed["non_taxable_code"].action, proposed["non_taxable_code"].choice) == (CHOOSE, "")
+    assert proposed["shipping_item"].request[1]["SalesTaxCodeRef"] is None  # left out when rendered
+    not_read = Company(entries=no_tax.entries, read=frozenset({"Account", "Item"}))
+    assert _by_setting(not_read)["non_taxable_code"].action == "missing"
 
 
 def test_mapped_payment_methods_qbsync_lacks_are_created_with_the_type_their_name_says():

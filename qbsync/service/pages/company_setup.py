@@ -92,7 +92,7 @@ def save(name: str) -> Any:
                 if need.create is None:
                     abort(400, description=f"qbsync cannot create a {need.list_type} for {setting}")
                 chosen[setting] = row.create_name
-            elif value in row.options or (value == "" and need.empty_ok):
+            elif value in row.options or (value == "" and (need.empty_ok or row.selected == "")):
                 chosen[setting] = value
             else:
                 abort(400, description=f"{value!r} is not one of QuickBooks' records for {setting}")
