@@ -250,6 +250,8 @@ def fits(need: Need, entry: Entry) -> bool:
         return False
     if need.special and entry.special == need.special:
         return True
+    if entry.special and entry.special != need.special:
+        return False  # QuickBooks' own accounts (Uncategorized Income...) keep their role
     if need.taxable is not None and entry.taxable is not need.taxable:
         return False
     return not need.types or entry.type in need.types
@@ -419,6 +421,23 @@ def company_of(entries: Iterable[Entry], host: Mapping[str, Any] | None,
         edition=str((host or {}).get("ProductName") or ""),
         read=frozenset(read) if read is not None else None,
     )
+
+
+# --- settings the company's preferences decide ---------------------------------------------------------
+
+# setting -> (when the company says so, the value then, why). Applied like choices: not to reviewed settings.
+PREFERENCE_RULES: tuple[tuple[str, Callable[[Company], bool], str, str], ...] = tuple(
+    (f"item_type_{kind}", lambda company: not company.inventory, "non_inventory",
+     "inventory is off in QuickBooks, so products become non-inventory items")
+    for kind in ("inventory", "non_inventory", "service")
+)
+
+
+def preference_changes(company: Company, settings: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(setting, value, why) for settings the company's preferences rule out (inventory items when
+    inventory is off)."""
+    return [(setting, value, why) for setting, applies, value, why in PREFERENCE_RULES
+            if applies(company) and settings.get(setting) == "inventory"]
 
 
 # --- settings checked on save -------------------------------------------------------------------------

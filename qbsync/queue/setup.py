@@ -101,7 +101,19 @@ def set_setting(connection: Connection, setting: str, value: Any) -> None:
 
 def request_setup(session: Session, connection_id: int, now: datetime | None = None,
                   after: Iterable[QueueJob] = ()) -> QueueJob:
-    """Queue the company setup (once), after the jobs in ``after`` (the list refresh it reads)."""
+    """Queue the company setup (once), after the jobs in ``after`` (the list refresh it reads).
+
+    A setup QuickBooks refused earlier (parked) is superseded: it is cancelled, and what waited for it
+    goes through preflight again, against the new one.
+    """
+    now = now or utcnow()
+    for parked in session.scalars(select(QueueJob).where(
+            QueueJob.connection_id == connection_id, QueueJob.coalesce_key == COALESCE_KEY,
+            QueueJob.state == "parked")):
+        parked.state = "cancelled"
+        parked.reason = "superseded by a newer company setup"
+        parked.updated_at = now
+        jobs.wake_dependents(session, parked, now)
     return jobs.enqueue(session, connection_id, KIND, {}, label="company setup: choose or create what the "
                         "settings name", coalesce_key=COALESCE_KEY, priority=PRIORITY,
                         depends_on=list(after), now=now)

@@ -141,3 +141,15 @@ def test_preflight_finds_references_by_name_the_company_lacks():
     ]
     assert missing[0].describe({"deposit_account": "Chase Checking"}) == (
         "account 'Chase Checking' (setting deposit_account)")
+
+
+def test_quickbooks_own_accounts_keep_their_role_and_inventory_off_makes_products_non_inventory():
+    service = Company(entries=(
+        A("Uncategorized Income", "Income", "UncategorizedIncome"), A("Consulting Income", "Income"),
+        Entry("SalesTaxCode", "Non", taxable=False)), inventory=False, sales_tax=False)
+    proposed = _by_setting(service)
+    assert proposed["income_account"].choice == "Consulting Income"
+    assert proposed["cogs_account"].action == UNUSED
+    changes = choices.preference_changes(service, SyncSettings({}))
+    assert [(setting, value) for setting, value, _ in changes] == [("item_type_inventory", "non_inventory")]
+    assert choices.preference_changes(MERCHANT, SyncSettings({})) == []

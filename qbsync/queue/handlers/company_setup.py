@@ -26,6 +26,7 @@ from qbsync.queue.handlers import (
     render,
     set_progress,
 )
+from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import QueueJob
 
 FOUND = (Outcome.SUCCESS, Outcome.WARNING)
@@ -46,6 +47,12 @@ class CompanySetupHandler:
         session, connection = ctx.session, ctx.connection
         reviewed = set(setup.state(session, connection.id)["reviewed"])
         done = list(progress(job).get("done") or [])
+        company = setup.company(session, connection.id)
+        for setting, value, why in choices.preference_changes(company, SyncSettings(connection.settings)):
+            if setting not in reviewed:
+                setup.set_setting(connection, setting, value)
+                setup.record(session, connection.id, setting, value, "chosen", ctx.now)
+                done.append(f"{setting} → {value!r} ({why})")
         for proposal in setup.proposals(session, connection):
             if proposal.action == choices.CHOOSE and proposal.setting not in reviewed:
                 setup.set_setting(connection, proposal.setting, proposal.choice)
