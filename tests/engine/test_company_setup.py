@@ -119,3 +119,33 @@ def test_a_setting_naming_what_quickbooks_lacks_waits_with_its_cause_and_heals_w
     (receipt,) = shop.company.transactions("SalesReceipt")
     assert receipt["DepositToAccountRef"]["FullName"] == "Checking"
     assert answered(shop, 3140) == []
+
+
+def test_a_record_quickbooks_refuses_to_add_stops_only_the_orders_that_need_it(shop):
+    make_merchant_company(shop.company)
+    shop.company.inject(code=3100, request_type="AccountAdd", times=1,
+                        message='The name "Sales Discounts" of the list element is already in use.')
+    plain = make_order(1)
+    discounted = make_order(2, discounts=(DiscountLine(code="WELCOME", amount=Decimal("1.00")),),
+                            total=Decimal("23.00"))
+    shop.feed("order", plain)
+    shop.feed("order", discounted)
+    shop.sync()
+
+    assert answered(shop, 3140) == []
+    assert [r["RefNumber"] for r in shop.company.transactions("SalesReceipt")] == ["1"]
+    (setup_job,) = shop.jobs(QueueJob.kind == "company_setup", QueueJob.state == "parked")
+    assert "QuickBooks refused to add 'Sales Discounts' for discount_account (3100)" in setup_job.reason
+    (item,) = shop.jobs(QueueJob.kind == "item", QueueJob.state == "waiting")
+    assert "QuickBooks has no account 'Sales Discounts' (setting discount_account)" in item.reason
+
+    # The merchant picks an existing account for discounts (the setup page or the settings page).
+    shop.configure(discount_account="Sales Income")
+    with shop.runtime.db.transaction() as session:
+        setup.settings_saved(session, shop.connection_id, ["discount_account"])
+    shop.sync()
+
+    assert sorted(r["RefNumber"] for r in shop.company.transactions("SalesReceipt")) == ["1", "2"]
+    assert shop.company.find("ItemDiscount", "Discount")["AccountRef"]["FullName"] == "Sales Income"
+    assert answered(shop, 3140) == []
+    assert not shop.jobs(QueueJob.state.in_(("parked", "waiting", "held")))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import choices, lists, preflight, setup
+from qbsync.queue import choices, jobs, lists, preflight, setup
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -79,6 +79,9 @@ class CompanySetupHandler:
             setup.record(ctx.session, ctx.connection.id, setting, name, "created", ctx.now)
             set_progress(job, done=[*(notes.get("done") or []), f"{setting} → {name!r} (created)"])
             return Again(f"added {name!r} to QuickBooks")
+        # Nothing else waits on this: each job meets what is still missing in its own preflight, so orders
+        # that need none of it go on.
+        jobs.detach_dependents(ctx.session, job, ctx.now)
         preflight.wake(ctx.session, ctx.connection.id, ctx.now)
         return Park(
             f"QuickBooks refused to add {name!r} for {setting} ({response.status_code}): {response.message} "
