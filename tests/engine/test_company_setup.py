@@ -9,19 +9,41 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
-from qbsync.queue import setup
+from qbsync.queue import choices, setup
+from qbsync.queue.settings import SyncSettings
+from qbsync.simulator.company_store import ITEM_KINDS
 from qbsync.storage.models import Connection, QueueJob
 from qbsync.storefronts.records import DiscountLine
+from tests.accounting import check_order
 from tests.engine.conftest import make_order
 from tests.engine.merchant_company import make_merchant_company
 
-PROFILES = ["merchant"]
+# "merchant": the legacy company with every record qbsync's defaults name renamed or removed; the others are
+# the simulator's profiles (QuickBooks' own setup interview).
+PROFILES = ["merchant", "retail", "service"]
+# What the setup must end with, per profile: setting -> the record in QuickBooks and how it got there.
+EXPECTED = {
+    "merchant": {"income_account": ("Sales Income", "chosen"),
+                 "shipping_account": ("Freight Income", "chosen"),
+                 "discount_account": ("Sales Discounts", "created"), "shipping_item": ("Shipping", "created"),
+                 "discount_item": ("Discount", "created"), "non_taxable_code": ("Ex", "chosen")},
+    "retail": {"income_account": ("Sales", "chosen"), "shipping_account": ("Freight Income", "chosen"),
+               "discount_account": ("Discounts Given", "chosen"), "shipping_item": ("Shipping", "created"),
+               "discount_item": ("Discount", "created")},
+    # no inventory and no sales tax: products become non-inventory items, lines name no tax code
+    "service": {"income_account": ("Consulting Income", "chosen"),
+                "shipping_account": ("Shipping and Delivery Income", "created"),
+                "item_type_inventory": ("non_inventory", "chosen"), "non_taxable_code": ("", "chosen")},
+}
 
 
-def _company_for(shop, profile: str):
+def shop_on(make_shop, profile: str):
+    """A shop whose QuickBooks company is ``profile``."""
     if profile == "merchant":
+        shop = make_shop()
         make_merchant_company(shop.company)
-    return shop.company
+        return shop
+    return make_shop(profile=profile)
 
 
 def answered(shop, code: int) -> list[str]:
@@ -41,44 +63,38 @@ def answered_in(company, code: int) -> list[str]:
     return found
 
 
-def _settings(shop) -> dict:
-    with shop.runtime.db.transaction() as session:
-        return dict(session.get(Connection, shop.connection_id).settings or {})
-
-
 @pytest.mark.parametrize("profile", PROFILES)
-def test_first_orders_land_in_the_first_session_with_no_3140(shop, profile):
-    _company_for(shop, profile)
+def test_first_orders_land_in_the_first_session_with_no_3140(make_shop, profile):
+    shop = shop_on(make_shop, profile)
+    plain = make_order(1)
     discounted = make_order(2, discounts=(DiscountLine(code="WELCOME", amount=Decimal("1.00")),),
                             total=Decimal("23.00"))
-    shop.feed("order", make_order(1))
+    shop.feed("order", plain)
     shop.feed("order", discounted)
 
-    shop.sync()
+    (first,) = shop.sync(sessions=1)
 
     assert answered(shop, 3140) == []
-    receipts = shop.company.transactions("SalesReceipt")
-    assert sorted(r["RefNumber"] for r in receipts) == ["1", "2"]
+    assert sorted(r["RefNumber"] for r in shop.company.transactions("SalesReceipt")) == ["1", "2"]
+    for order in (plain, discounted):
+        check_order(shop.company, order.number, sold=order.total, paid=order.total, refunded="0.00",
+                    open_balance="0.00", open_credits="0.00", tax_total="0.00")
+    assert not shop.jobs(QueueJob.state.in_(("parked", "waiting", "held", "pending")))
     # what the settings named and the company lacked was chosen by type or created, and recorded
-    settings = _settings(shop)
-    assert settings["income_account"] == "Sales Income"
-    assert settings["shipping_account"] == "Freight Income"
-    assert settings["non_taxable_code"] == "Ex"
     with shop.runtime.db.transaction() as session:
         done = {d["setting"]: (d["name"], d["how"]) for d in setup.state(session, shop.connection_id)["done"]}
-    assert done["shipping_account"] == ("Freight Income", "chosen")
-    assert done["discount_account"] == ("Sales Discounts", "created")
-    assert done["shipping_item"] == ("Shipping", "created")
-    account = shop.company.find("Account", "Sales Discounts")
-    assert account is not None and account["AccountType"] == "Income"
-    shipping = shop.company.find("ItemOtherCharge", "Shipping")
-    assert shipping["SalesOrPurchase"]["AccountRef"]["FullName"] == "Freight Income"
-    discount = shop.company.find("ItemDiscount", "Discount")
-    assert discount["AccountRef"]["FullName"] == "Sales Discounts"
-    # the sale's lines are on the merchant's records, to the cent
-    receipt = next(r for r in receipts if r["RefNumber"] == "2")
-    assert Decimal(receipt["TotalAmount"]) == Decimal("23.00")
-    assert not shop.jobs(QueueJob.state.in_(("parked", "waiting", "held")))
+        effective = SyncSettings(session.get(Connection, shop.connection_id).settings)
+    for setting, (name, how) in EXPECTED[profile].items():
+        assert done.get(setting) == (name, how), setting
+        assert effective[setting] == name, setting
+    for setting, (name, how) in done.items():
+        if how == "created" and setting in choices.BY_SETTING:
+            kinds = ("Account",) if choices.BY_SETTING[setting].list_type == "Account" else ITEM_KINDS
+            assert shop.company.store.by_name(kinds, name) is not None, (setting, name)
+    shipping = shop.company.find("ItemOtherCharge", effective["shipping_item"])
+    assert shipping["SalesOrPurchase"]["AccountRef"]["FullName"] == effective["shipping_account"]
+    discount = shop.company.find("ItemDiscount", effective["discount_item"])
+    assert discount["AccountRef"]["FullName"] == effective["discount_account"]
     shop.assert_every_request_valid()
 
 

@@ -165,21 +165,22 @@ class ItemHandler:
         if corrective_step_due(ctx, job) or (job.needs_lookup and step == "add"):
             # An add whose answer was lost may have happened: look before adding again.
             step = "lookup"
-        if step is None:
+        entry = None
+        if step in (None, "add"):
             entry = lists.by_name(ctx.session, ctx.connection.id, "Item", name)
-            if entry is not None:
-                self._link(
-                    ctx,
-                    job,
-                    (entry.data or {}).get("type") or "Item",
-                    entry.list_id,
-                    (entry.data or {}).get("EditSequence"),
-                    entry.full_name,
-                    created=False,
-                )
-                return Finish(
-                    f"linked to the QuickBooks item {entry.full_name!r} (from the pulled item list)"
-                )
+        if entry is not None:
+            # In the pulled list (kept current as qbsync adds items, e.g. the company setup's shipping item).
+            self._link(
+                ctx,
+                job,
+                (entry.data or {}).get("type") or "Item",
+                entry.list_id,
+                (entry.data or {}).get("EditSequence"),
+                entry.full_name,
+                created=False,
+            )
+            return Finish(f"linked to the QuickBooks item {entry.full_name!r} (from the pulled item list)")
+        if step is None:
             unsure = ctx.settings.lookup_before_add == "always" or job.needs_lookup
             step = (
                 "lookup" if unsure or job.payload.get("special") or not self._may_create(ctx, job) else "add"

@@ -8,12 +8,12 @@ longer has is removed once its list was read to the end.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import lists, preflight
+from qbsync.queue import jobs, lists, preflight
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -30,6 +30,7 @@ from qbsync.queue.handlers import (
 from qbsync.storage.models import QueueJob
 
 READABLE = (Outcome.SUCCESS, Outcome.WARNING, Outcome.NO_MATCH)
+FEATURE_OFF = 3250  # "This feature is not enabled or not available in this version of QuickBooks"
 # Fields asked for per list (less to send and to parse than whole records).
 RETURNED: dict[str, list[str]] = {
     "Customer": ["ListID", "FullName", "EditSequence", "Email", "IsActive"],
@@ -70,15 +71,25 @@ class ListRefreshHandler:
         notes = progress(job)
         if list_type in lists.COMPANY_QUERIES:
             if response.outcome not in READABLE or not response.record:
+                jobs.detach_dependents(ctx.session, job, ctx.now)  # the setup goes on with what it has
                 return refused(response, f"{lists.COMPANY_QUERIES[list_type]}")
             lists.store_company(ctx.session, ctx.connection.id, list_type, response.record)
             return Done(f"read what QuickBooks says about the company ({lists.COMPANY_QUERIES[list_type]})")
+        conn_id = ctx.connection.id
+        if response.status_code == FEATURE_OFF:
+            # The company does not use the feature (sales tax off: no tax codes): the list is empty.
+            lists.finish_list(ctx.session, conn_id, list_type, ctx.now + timedelta(seconds=1))
+            lists.mark_refreshed(ctx.session, conn_id, list_type, ctx.now)
+            preflight.wake(ctx.session, conn_id, ctx.now)
+            return Done(f"the company does not use the {list_type} list ({response.status_code}: "
+                        f"{response.message})")
         if response.outcome not in READABLE:
             if notes.get("iterator") and response.status_code == 3000:
                 set_progress(job, iterator=None)  # the iterator ended with its session: read again
                 return Again(f"reading the {list_type} list again from the start")
+            # The company setup waiting for the lists goes on with the ones that were read.
+            jobs.detach_dependents(ctx.session, job, ctx.now)
             return refused(response, f"{list_type} list query")
-        conn_id = ctx.connection.id
         page = zip(response.record_types, response.records, strict=True)
         lists.store_page(ctx.session, conn_id, list_type, page, ctx.now)
         if response.iterator_remaining_count:
