@@ -52,9 +52,12 @@ def defaults() -> dict[str, Any]:
     return {name: setting.default for name, setting in BY_NAME.items()}
 
 
-def proposals(session: Session, connection: Connection) -> list[choices.Proposal]:
-    """What the company setup proposes for every setting that names a QuickBooks record."""
-    return choices.propose(company(session, connection.id), SyncSettings(connection.settings), defaults())
+def proposals(session: Session, connection: Connection,
+              known: choices.Company | None = None) -> list[choices.Proposal]:
+    """What the company setup proposes for every setting that names a QuickBooks record (on ``known``, the
+    company as :func:`company` reads it, when the caller has it already)."""
+    return choices.propose(known or company(session, connection.id), SyncSettings(connection.settings),
+                           defaults())
 
 
 # --- the setup's record ------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ class CompanySetupHandler:
                 setup.set_setting(connection, setting, value)
                 setup.record(session, connection.id, setting, value, "chosen", ctx.now)
                 done.append(f"{setting} → {value!r} ({why})")
-        for proposal in setup.proposals(session, connection):
+        for proposal in setup.proposals(session, connection, company):
             if proposal.action == choices.CHOOSE and proposal.setting not in reviewed:
                 setup.set_setting(connection, proposal.setting, proposal.choice)
                 setup.record(session, connection.id, proposal.setting, proposal.choice, "chosen", ctx.now)

@@ -47,7 +47,7 @@ def rows_for(session: Any, conn: Connection) -> list[Row]:
     reviewed = set(setup.state(session, conn.id)["reviewed"])
     company = setup.company(session, conn.id)
     found = []
-    for proposal in setup.proposals(session, conn):
+    for proposal in setup.proposals(session, conn, company):
         if proposal.action == choices.UNUSED:
             continue
         need = proposal.need
