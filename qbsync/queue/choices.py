@@ -449,12 +449,12 @@ def name_errors(values: Mapping[str, Any], company: Company) -> dict[str, str]:
     mean QuickBooks' default are fine."""
     errors: dict[str, str] = {}
     for setting, value in values.items():
-        need = BY_SETTING.get(setting)
+        need = PAYMENT_METHOD if setting == "payment_method_map" else BY_SETTING.get(setting)
         if need is None or not company.has(need.list_type):
             continue
         names = [str(value)] if not isinstance(value, list | tuple) else []
-        if setting == "payment_method_map":
-            need, names = PAYMENT_METHOD, payment_method_names({setting: value})
+        if need is PAYMENT_METHOD:
+            names = payment_method_names({setting: value})
         for name in names:
             name = name.strip()
             if not name and (need.empty_ok or need.list_type == "SalesTaxCode"):
@@ -463,7 +463,10 @@ def name_errors(values: Mapping[str, Any], company: Company) -> dict[str, str]:
             if entry is not None and fits(need, entry):
                 continue
             fitting = [e.name for e in ranked(need, company)] or [e.name for e in company.of(need.list_type)]
-            close = difflib.get_close_matches(name, fitting, n=3, cutoff=0.4) or fitting[:3]
+            close = difflib.get_close_matches(name, fitting, n=1, cutoff=0.4)  # the closest one
+            if need is PAYMENT_METHOD and entry is None and not difflib.get_close_matches(name, fitting, n=1):
+                continue  # a new payment method, not a typo: the company setup adds it to QuickBooks
+            close = close or fitting[:3]
             kind = entry.type if entry is not None and entry.type else "another kind"
             problem = (f"QuickBooks has no {_word(need)} {name!r}" if entry is None else
                        f"{name!r} in QuickBooks is {kind}, which cannot be the {need.what}")

@@ -153,3 +153,17 @@ def test_quickbooks_own_accounts_keep_their_role_and_inventory_off_makes_product
     changes = choices.preference_changes(service, SyncSettings({}))
     assert [(setting, value) for setting, value, _ in changes] == [("item_type_inventory", "non_inventory")]
     assert choices.preference_changes(MERCHANT, SyncSettings({})) == []
+
+
+def test_names_checked_on_save_point_at_the_closest_fitting_record():
+    errors = choices.name_errors({"shipping_account": "Freight Incom", "income_account": "Sales Income",
+                                  "non_taxable_code": "", "payment_method_map": ["v=Vsia", "s=Stripe"]},
+                                 MERCHANT)
+    assert errors == {
+        "shipping_account": "QuickBooks has no account 'Freight Incom'; did you mean 'Freight Income'? "
+                            "(or let the company setup page create it)",
+        # a typo is refused; a method QuickBooks has nothing like (Stripe) is added by the setup
+        "payment_method_map": "QuickBooks has no payment method 'Vsia'; did you mean 'Visa'? "
+                              "(or let the company setup page create it)",
+    }
+    assert choices.name_errors({"shipping_account": "Anything"}, Company()) == {}  # lists never read
