@@ -139,3 +139,15 @@ def test_a_ref_number_prefix_that_leaves_no_room_for_the_order_number_is_refused
     assert _settings(runtime) == {}
     assert post(signed_in, "/settings/shop", _form(ref_number_prefix="WEB-")).status_code == 302
     assert _settings(runtime) == {"ref_number_prefix": "WEB-"}
+
+
+def test_the_dashboard_points_at_the_setup_until_it_is_reviewed(signed_in, conn, runtime):
+    read_company(runtime, conn.id)
+    with runtime.db.transaction() as session:
+        setup.record(session, conn.id, "shipping_account", "Freight Income", "chosen")
+        setup.record(session, conn.id, "discount_account", "Sales Discounts", "created")
+    page = text_of(signed_in.get("/"))
+    assert "QuickBooks was read: qbsync chose 1 of its records for the sync settings and created 1." in page
+    assert "Review the company setup" in page
+    post(signed_in, "/company-setup/shop", {"choice-shipping_account": "Freight Income"})
+    assert "QuickBooks was read" not in text_of(signed_in.get("/"))
