@@ -39,7 +39,7 @@ LISTS: dict[str, tuple[str, bool, tuple[str, ...]]] = {
 }
 # What the company says about itself, read with the lists: query name -> request type. Kept whole (small).
 COMPANY_QUERIES: dict[str, str] = {"Host": "HostQuery", "Preferences": "PreferencesQuery"}
-DEFAULT_LISTS: tuple[str, ...] = (*COMPANY_QUERIES, *LISTS)
+DEFAULT_LISTS: tuple[str, ...] = (*LISTS, *COMPANY_QUERIES)
 
 
 def refresh_key(list_type: str) -> str:

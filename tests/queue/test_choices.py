@@ -167,3 +167,16 @@ def test_names_checked_on_save_point_at_the_closest_fitting_record():
                               "(or let the company setup page create it)",
     }
     assert choices.name_errors({"shipping_account": "Anything"}, Company()) == {}  # lists never read
+
+
+def test_a_request_held_back_is_the_same_cause_as_the_3140_it_avoided():
+    from qbsync.queue.causes import cause_of
+
+    answered = cause_of(3140, 'There is an invalid reference to QuickBooks Account "Chase Checking" in the '
+                              'SalesReceipt.  QuickBooks error message: Invalid argument.', None)
+    held = cause_of(1, "A query request did not find a matching object",
+                    "QuickBooks has no account 'Chase Checking' (setting deposit_account): choose another on "
+                    "the setup page")
+    assert held == answered
+    quoted = cause_of(None, None, 'not sent yet: QuickBooks has no item "Bob\'s Shipping"; waiting for #4')
+    assert quoted.title == "QuickBooks has no item \u201cBob's Shipping\u201d"
