@@ -288,6 +288,26 @@ class SyncSettings(Mapping[str, Any]):
         return len(BY_NAME)
 
 
+REF_NUMBER_LIMIT = 11  # InvoiceAdd/SalesReceiptAdd RefNumber in qbXML's field limits (naming.ref_number cuts)
+
+
+def limit_errors(values: Mapping[str, Any], longest_order_number: int = 0) -> dict[str, str]:
+    """Values QuickBooks' limits cannot take: a RefNumber prefix that leaves no room for the order number
+    (``longest_order_number``: the most characters an order number of this store has had; at least one)."""
+    errors: dict[str, str] = {}
+    prefix = values.get("ref_number_prefix")
+    if prefix:
+        needed = max(1, longest_order_number)
+        room = REF_NUMBER_LIMIT - len(str(prefix))
+        if room < needed:
+            errors["ref_number_prefix"] = (
+                f"QuickBooks keeps {REF_NUMBER_LIMIT} characters of a RefNumber: the prefix {prefix!r} "
+                "leaves "
+                f"{max(room, 0)} for the order number, which needs {needed} here; use at most "
+                f"{max(REF_NUMBER_LIMIT - needed, 0)} characters")
+    return errors
+
+
 def validate_overrides(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Parse submitted values; unknown names and bad values raise ValueError naming the setting."""
     parsed: dict[str, Any] = {}

@@ -18,7 +18,7 @@ NOT_OUR_NAMES = pytest.mark.xfail(
 )
 
 
-@pytest.mark.parametrize("profile", ["legacy", pytest.param("retail", marks=NOT_OUR_NAMES)])
+@pytest.mark.parametrize("profile", ["legacy", "retail"])
 def test_a_paid_untaxed_order_balances(make_shop, profile: str) -> None:
     shop = make_shop(profile=profile)
     order = make_order(1001)
@@ -39,7 +39,7 @@ def test_a_paid_untaxed_order_balances(make_shop, profile: str) -> None:
 
 @pytest.mark.parametrize(
     "profile",
-    ["legacy", pytest.param("retail", marks=NOT_OUR_NAMES)],
+    ["legacy", "retail"],
 )
 def test_the_stores_tax_is_owed_to_a_tax_agency(make_shop, sample, profile: str) -> None:
     shop = make_shop(profile=profile)

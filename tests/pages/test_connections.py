@@ -189,7 +189,8 @@ def test_refresh_lists_queues_one_refresh_job_per_list_once(signed_in, conn, run
         jobs = session.scalars(select(QueueJob).order_by(QueueJob.id)).all()
     assert [(j.kind, j.payload, j.state) for j in jobs] == [
         ("list_refresh", {"list": name}, "pending")
-        for name in ("Account", "PaymentMethod", "SalesTaxCode", "Item", "Customer")]
+        for name in ("Account", "PaymentMethod", "SalesTaxCode", "Item", "Vendor", "Class", "Customer",
+                     "Host", "Preferences")] + [("company_setup", {}, "waiting")]  # checks the settings after
     assert flashes(signed_in)[-1][1].startswith("Queued a refresh of Account, PaymentMethod, SalesTaxCode")
     page = text_of(signed_in.get("/connections/shop"))
     assert "Waiting to be read: Account pending, PaymentMethod pending" in page

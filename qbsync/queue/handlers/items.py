@@ -20,7 +20,7 @@ from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import inventory, lists, mappings, naming, rules, sales_tax
+from qbsync.queue import choices, inventory, lists, mappings, naming, preflight, rules, sales_tax, setup
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -127,20 +127,7 @@ def add_request(job: QueueJob, ctx: Context, name: str) -> tuple[str, dict[str, 
         return sales_tax.item_add(payload, settings)
     if role:
         _, qb_type, account_setting = SPECIAL_ITEMS[str(role)]
-        account = _account(settings[account_setting])
-        if qb_type == "ItemDiscount":
-            return "ItemDiscountAdd", {
-                "Name": name,
-                "ItemDesc": name,
-                "DiscountRate": "0",
-                "SalesTaxCodeRef": {"FullName": settings.non_taxable_code},
-                "AccountRef": account,
-            }
-        return "ItemOtherChargeAdd", {
-            "Name": name,
-            "SalesTaxCodeRef": {"FullName": settings.non_taxable_code},
-            "SalesOrPurchase": {"Desc": name, "Price": "0", "AccountRef": account},
-        }
+        return choices.special_item_add(qb_type, name, settings[account_setting], settings)
     record = job.payload.get("record") or {}
     qb_type = rules.item_type(record, settings)
     desc = record.get("name") or name
@@ -298,25 +285,26 @@ class ItemHandler:
         if corrective_step_due(ctx, job) or (job.needs_lookup and step == "add"):
             # An add whose answer was lost may have happened: look before adding again.
             step = "lookup"
-        if step is None:
+        entry = None
+        if step in (None, "add"):
             entry = lists.by_name(ctx.session, ctx.connection.id, "Item", name)
-            if entry is not None:
-                wrong = self._wrong_type(job, (entry.data or {}).get("type") or "Item", entry.full_name)
-                if wrong is not None:
-                    return Reject(wrong.reason)
-            if entry is not None and not_ours(job, ctx, {**(entry.data or {}), "FullName": name}) is None:
-                self._link(
-                    ctx,
-                    job,
-                    (entry.data or {}).get("type") or "Item",
-                    entry.list_id,
-                    (entry.data or {}).get("EditSequence"),
-                    entry.full_name,
-                    created=False,
-                )
-                return Finish(
-                    f"linked to the QuickBooks item {entry.full_name!r} (from the pulled item list)"
-                )
+        if entry is not None:
+            wrong = self._wrong_type(job, (entry.data or {}).get("type") or "Item", entry.full_name)
+            if wrong is not None:
+                return Reject(wrong.reason)
+        if entry is not None and not_ours(job, ctx, {**(entry.data or {}), "FullName": name}) is None:
+            # In the pulled list (kept current as qbsync adds items, e.g. the company setup's shipping item).
+            self._link(
+                ctx,
+                job,
+                (entry.data or {}).get("type") or "Item",
+                entry.list_id,
+                (entry.data or {}).get("EditSequence"),
+                entry.full_name,
+                created=False,
+            )
+            return Finish(f"linked to the QuickBooks item {entry.full_name!r} (from the pulled item list)")
+        if step is None:
             unsure = ctx.settings.lookup_before_add == "always" or job.needs_lookup
             step = (
                 "lookup" if unsure or job.payload.get("special") or not self._may_create(ctx, job) else "add"
@@ -401,6 +389,7 @@ class ItemHandler:
                     str(ret.get("FullName")),
                     created=False,
                 )
+                lists.remember(ctx.session, ctx.connection.id, "Item", response.record_types[0], ret)
                 return Done(f"linked to the existing QuickBooks item {ret.get('FullName')!r}")
             if outcome in (Outcome.NO_MATCH, *FOUND):
                 if step == "link":
@@ -426,6 +415,14 @@ class ItemHandler:
                     str(ret.get("FullName")),
                     created=True,
                 )
+                # The item list stays current: pickers, the tax codes page and the checks before each
+                # request see the new item without waiting for the next refresh.
+                lists.remember(ctx.session, ctx.connection.id, "Item", response.record_types[0], ret)
+                preflight.wake(ctx.session, ctx.connection.id, ctx.now)  # jobs that waited for this item
+                role = job.payload.get("special")
+                if role and str(role) in SPECIAL_ITEMS:  # the company setup page lists what qbsync created
+                    setup.record(ctx.session, ctx.connection.id, SPECIAL_ITEMS[str(role)][0],
+                                 str(ret.get("FullName") or name), "created", ctx.now)
                 note = opening_note(job)
                 return Done(f"added; {note}" if note else None)
             if outcome is Outcome.NAME_IN_USE:

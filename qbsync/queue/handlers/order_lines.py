@@ -44,10 +44,10 @@ def line_key(line: Mapping[str, Any]) -> str:
     )
 
 
-def _tax_code(settings: Mapping[str, Any], taxable: bool) -> dict[str, str]:
-    if taxable:
-        return {"FullName": settings["taxable_code"]}
-    return {"FullName": settings["non_taxable_code"]}
+def _tax_code(settings: Mapping[str, Any], taxable: bool) -> dict[str, str] | None:
+    # An empty code: the company has no sales tax codes (sales tax off), so the line names none.
+    name = settings["taxable_code"] if taxable else settings["non_taxable_code"]
+    return {"FullName": name} if name else None
 
 
 def _net(order: Mapping[str, Any], record: Mapping[str, Any], field: str) -> Decimal:
@@ -155,7 +155,8 @@ def sales_lines(
         _adjust(lines, order, refs, settings, computed, {"FullName": country.exempt})
         return lines
     if settings["tax_mode"] == "quickbooks" and quickbooks_rate is not None:
-        taxed = [line for line in lines if line["SalesTaxCodeRef"]["FullName"] == settings["taxable_code"]]
+        taxed = [line for line in lines
+                 if (line["SalesTaxCodeRef"] or {}).get("FullName") == settings["taxable_code"]]
         taxable = sum((line["Amount"] for line in taxed), Decimal(0))
         computed = (taxable * quickbooks_rate / 100).quantize(CENT, ROUND_HALF_UP)
         difference = money(order.get("total")) - sum((line["Amount"] for line in lines), computed)

@@ -10,7 +10,7 @@ from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import dates, jobs, mappings, naming, rules
+from qbsync.queue import dates, jobs, lists, mappings, naming, rules
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -91,6 +91,9 @@ class PaymentHandler:
             if progress(job).get("omit_payment_method")
             else rules.payment_method_name(order, ctx.settings)
         )
+        if method and lists.has_list(session, conn_id, "PaymentMethod") and lists.by_name(
+                session, conn_id, "PaymentMethod", method) is None:
+            method = None  # the pulled list proves QuickBooks lacks it: recorded without (as receipts are)
         data = {
             "CustomerRef": {"ListID": customer.qb_id},
             "TxnDate": dates.shop_date(

@@ -18,7 +18,7 @@ from qbsync.connections import (
     set_api_credentials,
     set_qbwc_password,
 )
-from qbsync.queue import lists
+from qbsync.queue import lists, setup
 from qbsync.qwc.qwcfile import build_qwc
 from qbsync.service.pages.auth import CREDENTIAL_FIELDS, connection_spec_from
 from qbsync.service.pages.lookup import (
@@ -218,6 +218,7 @@ def refresh_lists(name: str) -> Any:
     with runtime().db.transaction() as session:
         conn = connection_or_404(session, name)
         queued = lists.request_refresh(session, conn.id)
+        setup.request_setup(session, conn.id, after=queued)  # then the settings are checked against them
         names = ", ".join(job.payload.get("list", "") for job in queued)
     flash(f"Queued a refresh of {names}: the lists are read from QuickBooks the next time the Web Connector "
           "runs.", "ok")
