@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from qbsync.queue import sales_tax
+
 KEEP, CHOOSE, CREATE, MISSING, UNUSED = "keep", "choose", "create", "missing", "unused"
 NAME_LIMITS = {"Account": 31, "Item": 31, "PaymentMethod": 31, "SalesTaxCode": 3}
 
@@ -92,6 +94,7 @@ class Need:
     words: tuple[str, ...] = ()
     by_type: bool = False
     taxable: bool | None = None
+    agency: bool | None = None  # vendors: only sales tax agencies fit
     empty_ok: bool = False
     create: Callable[[str, Mapping[str, Any], Company], tuple[str, dict[str, Any]]] | None = None
     applies: Callable[[Mapping[str, Any], Company], bool] = lambda settings, company: True
@@ -157,6 +160,15 @@ def _sales_tax_item(name: str, settings: Mapping[str, Any], company: Company) ->
     if agencies:
         data["TaxVendorRef"] = {"FullName": agencies[0]}
     return "ItemSalesTaxAdd", data
+
+
+def _tax_agency(name: str, settings: Mapping[str, Any], company: Company) -> tuple[str, dict[str, Any]]:
+    return sales_tax.agency_add({**settings, "tax_agency": name})
+
+
+def _us_line_tax(settings: Mapping[str, Any], company: Company) -> bool:
+    # Canadian and UK files compute GST/HST/VAT from tax codes: no sales tax items, no agency to pay.
+    return settings.get("tax_mode") == "line" and company.sales_tax and company.country == "US"
 
 
 def payment_method_type(name: str) -> str:
@@ -237,6 +249,8 @@ NEEDS: tuple[Need, ...] = (
     Need("adjustment_item", "Item", "item for the store's rounding cents", ("ItemOtherCharge",),
          words=("rounding", "adjustment"), create=_item("ItemOtherCharge", "income_account"),
          when_needed=True),
+    Need("tax_agency", "Vendor", "tax agency the store's sales tax is owed to", agency=True, by_type=True,
+         words=("tax", "revenue", "equalization"), create=_tax_agency, applies=_us_line_tax),
     Need("quickbooks_tax_item", "Item", "sales tax item QuickBooks computes tax with",
          ("ItemSalesTax", "ItemSalesTaxGroup"), words=("sales tax", "tax"), empty_ok=True,
          create=_sales_tax_item, applies=_quickbooks_tax),
@@ -259,6 +273,8 @@ def fits(need: Need, entry: Entry) -> bool:
     if entry.special and entry.special != need.special:
         return False  # QuickBooks' own accounts (Uncategorized Income...) keep their role
     if need.taxable is not None and entry.taxable is not need.taxable:
+        return False
+    if need.agency is not None and entry.agency is not need.agency:
         return False
     return not need.types or entry.type in need.types
 
@@ -336,7 +352,7 @@ def propose_one(need: Need, value: str, default: str, settings: Mapping[str, Any
 
 def _word(need: Need) -> str:
     return {"Account": "account", "Item": "item", "SalesTaxCode": "sales tax code",
-            "PaymentMethod": "payment method"}.get(need.list_type, need.list_type)
+            "PaymentMethod": "payment method", "Vendor": "vendor"}.get(need.list_type, need.list_type)
 
 
 def propose(company: Company, settings: Mapping[str, Any], defaults: Mapping[str, Any] | None = None

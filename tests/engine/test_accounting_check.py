@@ -11,12 +11,6 @@ from qbsync.storefronts.woocommerce import normalize as woo
 from tests.accounting import check_order
 from tests.engine.conftest import make_order
 
-NOT_OUR_NAMES = pytest.mark.xfail(
-    strict=True,
-    reason="issue 15: the defaults name accounts and items the retail company lacks; QuickBooks answers "
-    "3140 and the order never lands",
-)
-
 
 @pytest.mark.parametrize("profile", ["legacy", "retail"])
 def test_a_paid_untaxed_order_balances(make_shop, profile: str) -> None:

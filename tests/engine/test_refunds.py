@@ -15,10 +15,9 @@ from qbsync.storage.models import QueueJob
 from qbsync.storefronts.records import Customer, Product, Refund, RefundLine, RefundSummary
 from tests.accounting import check_order
 from tests.engine.conftest import make_order
-from tests.engine.test_accounting_check import NOT_OUR_NAMES
 
 # The profiles these books are checked on; retail fails until the engine sets up what it lacks (issue 15).
-PROFILES = ["legacy", pytest.param("retail", marks=NOT_OUR_NAMES)]
+PROFILES = ["legacy", "retail"]
 
 ANN = Customer(storefront_id="42", email="ann@example.com", first_name="Ann", last_name="Lee")
 MUG = Product(

@@ -49,6 +49,7 @@ def test_on_a_merchants_own_chart_each_setting_gets_a_fitting_record_or_one_to_c
         "shipping_account": "Freight Income",  # by the word freight, not "Consulting Income"
         "tax_account": "State Tax Liability",
         "non_taxable_code": "Ex",  # the non-taxable code, by IsTaxable
+        "tax_agency": "Dept. of Revenue",  # the company's own sales tax agency
     }
     created = {k: (p.choice, p.request[0]) for k, p in proposed.items() if p.action == CREATE}
     assert created == {

@@ -271,6 +271,14 @@ class ItemHandler:
             return given_up
         record_type, key = mapping_of(job)
         name = item_name(job, ctx)
+        role = str(job.payload.get("special") or "")
+        if sales_tax.is_sales_tax_role(role) and not setup.company(ctx.session, ctx.connection.id).sales_tax:
+            # The company's preferences say sales tax is off: QuickBooks would refuse the item (3250).
+            return Reject(
+                "sales tax is turned off in this QuickBooks company, so the store's tax cannot be booked as "
+                f"sales tax owed (on {name!r}): turn sales tax on (Edit > Preferences > Sales Tax), then "
+                "retry"
+            )
         mapping = mappings.get(ctx.session, ctx.connection.id, record_type, key)
         if (
             mapping is not None

@@ -236,7 +236,13 @@ class OrderHandler:
         for role, name in special_names(order, ctx.settings).items():
             mapping = mappings.get(session, conn_id, mappings.SPECIAL_ITEM, role)
             linked = mapping is not None and (mapping.qb_name or "").lower() == name.lower()
-            specials[role] = _ref(mapping) if linked else {"FullName": name}
+            if linked:
+                specials[role] = _ref(mapping)
+                continue
+            # Known from the item list (kept current as qbsync adds items): by ListID, as once linked, so
+            # the transaction's fingerprint does not change when the link is made.
+            entry = lists.by_name(session, conn_id, "Item", name)
+            specials[role] = {"ListID": entry.list_id} if entry is not None else {"FullName": name}
         return Refs({"ListID": customer.qb_id}, items, specials)
 
     def _data(
