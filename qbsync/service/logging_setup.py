@@ -29,6 +29,9 @@ from typing import IO, Any
 REQUEST_ID_HEADER = "X-Request-ID"
 ACCESS_LOGGER = "qbsync.access"
 ENVIRON_KEY = "qbsync.request_id"
+# Set (True) in the WSGI environ by an endpoint whose 5xx answer blames the client, e.g. a SOAP Client
+# fault, which travels with HTTP 500 by protocol: its access line is a warning, not an error.
+CLIENT_FAULT_KEY = "qbsync.client_fault"
 MASK = "***"
 
 _request_id: ContextVar[str | None] = ContextVar("qbsync_request_id", default=None)
@@ -228,7 +231,10 @@ class RequestIdMiddleware:
     def _access(self, environ: dict[str, Any], path: str, status: int, started: float) -> None:
         duration_ms = round((time.perf_counter() - started) * 1000.0, 2)
         method = environ.get("REQUEST_METHOD", "")
-        level = logging.ERROR if status >= 500 else logging.INFO
+        if status < 500:
+            level = logging.INFO
+        else:
+            level = logging.WARNING if environ.get(CLIENT_FAULT_KEY) else logging.ERROR
         self.log.log(level, "%s %s %s %.1f ms", method, path, status, duration_ms,
                      extra={"status": status, "duration_ms": duration_ms, "method": method, "path": path})
 
