@@ -161,7 +161,7 @@ _EXPLANATIONS: dict[int, Explanation] = {
         "The request refers to a customer, item, account, tax code or payment method QuickBooks does not "
         "have; QuickBooks' message names it.",
         "Create it in QuickBooks or let qbsync sync it first, and check the names in the sync settings; "
-        "qbsync retries afterwards.",
+        "then retry the job (a parked job waits for a person).",
     ),
     3150: Explanation(
         "Required field missing",

@@ -421,6 +421,9 @@ def _order(
         if not decision.sync:
             # Not for QuickBooks (yet). An unsent job of an earlier version learns why at build time.
             if jobs.find_open(session, connection.id, key) is None:
+                jobs.record_left_out(session, connection.id, "order", {"record": data, "event": event},
+                                     record_type="order", record_id=order_id, label=_label("order", data),
+                                     coalesce_key=key, rule=decision.reason)
                 return None
             return jobs.enqueue(
                 session, connection.id, "order", {"record": data, "event": event}, coalesce_key=key

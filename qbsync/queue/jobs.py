@@ -124,6 +124,28 @@ def find_open(session: Session, connection_id: int, coalesce_key: str,
     return job
 
 
+LEFT_OUT = "Left out by rule: "  # the reason of a record the merchant's rules keep out of QuickBooks
+
+
+def record_left_out(session: Session, connection_id: int, kind: str, payload: dict[str, Any], *,
+                    record_type: str, record_id: str, label: str, coalesce_key: str, rule: str,
+                    now: datetime | None = None) -> QueueJob:
+    """Keep a visible trace of a record the rules leave out (an order whose status is not synced, say):
+    one finished job per record, its reason naming the rule, updated when the record changes again.
+    Finished, so it never blocks the record from being queued once the rule lets it in."""
+    now = now or utcnow()
+    reason = LEFT_OUT + rule
+    job = session.scalar(select(QueueJob).where(
+        QueueJob.connection_id == connection_id, QueueJob.coalesce_key == coalesce_key,
+        QueueJob.state == "cancelled", QueueJob.reason.like(LEFT_OUT + "%")).limit(1))
+    if job is None:
+        job = QueueJob(connection_id=connection_id, kind=kind, record_type=record_type, record_id=record_id,
+                       coalesce_key=coalesce_key, state="cancelled", created_at=now)
+        session.add(job)
+    job.payload, job.label, job.reason, job.updated_at = payload, label, reason, now
+    return job
+
+
 def enqueue_qbxml(session: Session, connection_id: int, fragment: str, *, label: str | None = None,
                   priority: int = 100) -> QueueJob:
     """Queue one hand-written qbXML request element (e.g. ``<CustomerQueryRq>…``) to send as it is."""
@@ -171,6 +193,21 @@ def _unfinished_dependency_exists(job_id_col: Any) -> Any:
         .join(_DEPENDENCY, _DEPENDENCY.id == JobDependency.depends_on_id)
         .where(JobDependency.job_id == job_id_col, _DEPENDENCY.state.not_in(FINISHED_STATES))
     )
+
+
+def root_blocker(session: Session, job: QueueJob, max_depth: int = 50) -> QueueJob | None:
+    """The unfinished job at the bottom of what ``job`` waits for: follow unfinished dependencies,
+    preferring one that needs a person (parked or held), until a job that waits on nothing. None when
+    ``job`` waits on nothing. Bounded, so a cycle cannot loop forever."""
+    current, seen = job, {job.id}
+    for _ in range(max_depth):
+        unfinished = [dep for dep in dependencies(session, current)
+                      if dep.state not in FINISHED_STATES and dep.id not in seen]
+        if not unfinished:
+            break
+        current = next((dep for dep in unfinished if dep.state in ("parked", "held")), unfinished[0])
+        seen.add(current.id)
+    return None if current is job else current
 
 
 def wake_dependents(session: Session, job: QueueJob, now: datetime | None = None) -> int:

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
+from qbsync.queue.naming import PLATFORM_NAMES
 from qbsync.storage.models import Connection
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -51,14 +52,16 @@ def build_qwc(
     replaces the application in the Web Connector instead of adding a second copy.
     """
     parts = urlsplit(app_url)
+    # QBWC wants a support page on the AppURL's host; ours says what the service is and where to sign in.
     support = f"{parts.scheme}://{parts.netloc}/support"
     name = app_name or f"qbsync - {conn.name}"
+    platform = PLATFORM_NAMES.get(conn.platform, conn.platform)
     root = etree.Element("QBWCXML")
     fields = [
         ("AppName", name),
         ("AppID", ""),
         ("AppURL", app_url),
-        ("AppDescription", f"Syncs {conn.platform.title()} store {conn.store_url} with QuickBooks"[:80]),
+        ("AppDescription", f"Syncs {platform} store {conn.store_url} with QuickBooks"[:80]),
         ("AppSupport", support),
         ("UserName", conn.qbwc_username),
         ("OwnerID", conn.owner_id),

@@ -43,7 +43,8 @@ MAX_FAILURES_PER_ADDRESS = 20
 MIN_ADMIN_PASSWORD = 10
 
 # Reachable without signing in. The Web Connector's /qbwc never reaches Flask (it is mounted beside it).
-PUBLIC_ENDPOINTS = frozenset({"static", "healthz", "metrics", "auth.login", "auth.setup"})
+PUBLIC_ENDPOINTS = frozenset(
+    {"static", "healthz", "metrics", "auth.login", "auth.setup", "dashboard.support"})
 PUBLIC_BLUEPRINTS = frozenset({"webhooks"})
 # Machine endpoints that authenticate themselves (signatures), so they carry no CSRF token.
 CSRF_EXEMPT_ENDPOINTS = frozenset({"healthz", "metrics"})

@@ -8,6 +8,7 @@ import click
 
 from qbsync.simulator.company import QuickBooksCompany
 from qbsync.simulator.company_host import QBXML_VERSIONS
+from qbsync.simulator.profiles import DEFAULT_PROFILE, PROFILES
 from qbsync.simulator.webconnector import SessionReport, WebConnector
 
 
@@ -80,6 +81,14 @@ def describe_company(company: QuickBooksCompany) -> list[str]:
     show_default=True,
     help="Newest qbXML version the simulated QuickBooks supports.",
 )
+@click.option(
+    "--profile",
+    type=click.Choice(list(PROFILES)),
+    default=None,
+    help="How QuickBooks' setup left the company: "
+    + "; ".join(f"{p.name}: {p.summary}" for p in PROFILES.values())
+    + f" (default {DEFAULT_PROFILE}; an existing --company-file keeps its own).",
+)
 def simulate(
     url: str,
     username: str,
@@ -90,6 +99,7 @@ def simulate(
     interval: float,
     latency: float,
     qbxml_version: str,
+    profile: str | None,
 ) -> None:
     """Play the QuickBooks Web Connector and a QuickBooks company against a running qbsync."""
     if sessions is not None and until_idle:
@@ -97,10 +107,10 @@ def simulate(
     try:
         if company_file is not None:
             company = QuickBooksCompany.open(
-                company_file, qbxml_version=qbxml_version, latency_seconds=latency
+                company_file, qbxml_version=qbxml_version, latency_seconds=latency, profile=profile
             )
         else:
-            company = QuickBooksCompany(qbxml_version=qbxml_version, latency_seconds=latency)
+            company = QuickBooksCompany(qbxml_version=qbxml_version, latency_seconds=latency, profile=profile)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     with WebConnector(url, username, password, company) as connector:

@@ -27,7 +27,14 @@ from typing import Any
 from lxml import etree
 
 from qbsync.qbxml.fields import Catalog
-from qbsync.simulator import company_host, company_lists, company_sales
+from qbsync.simulator import (
+    company_features,
+    company_host,
+    company_lists,
+    company_money,
+    company_sales,
+    ledger,
+)
 from qbsync.simulator.company_lists import Preferences, list_ret
 from qbsync.simulator.company_queries import Answer, QueryRunner
 from qbsync.simulator.company_schema import (
@@ -52,6 +59,8 @@ from qbsync.simulator.company_store import (
     decimal_of,
     is_txn_kind,
 )
+from qbsync.simulator.ledger import Books
+from qbsync.simulator.profiles import Profile, get_profile
 
 PARSE_ERROR_HRESULT = "0x80040400"
 PARSE_ERROR_MESSAGE = "QuickBooks found an error when parsing the provided XML text stream."
@@ -68,6 +77,7 @@ LIST_KINDS = (
     "StandardTerms",
     "ShipMethod",
     "Class",
+    "Currency",
 )
 
 # Default texts of the errors tests inject (the lock and contention failures real QuickBooks gives).
@@ -125,7 +135,11 @@ def _severity(code: int) -> str:
 
 
 class QuickBooksCompany:
-    """A simulated QuickBooks Desktop company (US), thread-safe, optionally kept in a JSON file.
+    """A simulated QuickBooks Desktop company, thread-safe, optionally kept in a JSON file.
+
+    ``profile`` names how QuickBooks' setup left the company (``qbsync.simulator.profiles``: "service",
+    "retail", "canada", "uk", "multicurrency"; None = "legacy", the original seeding with the names
+    qbsync's defaults expect). It decides the country, edition, preferences and starting lists.
 
     ``qbxml_version`` is the newest qbXML spec this QuickBooks supports ("13.0" is QuickBooks 2014; set
     "5.0" to simulate one that is too old). Times are local to ``utc_offset`` (QuickBooks reports local
@@ -137,6 +151,7 @@ class QuickBooksCompany:
     def __init__(
         self,
         company_name: str = "Simulated Store Company",
+        profile: str | None = None,
         qbxml_version: str = "13.0",
         utc_offset: timedelta = timedelta(hours=-5),
         clock: Callable[[], datetime] | None = None,
@@ -145,6 +160,7 @@ class QuickBooksCompany:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         company_host.supported_versions(qbxml_version)  # a clear error for an unknown version
+        self.profile: Profile = get_profile(profile)
         self.company_name = company_name
         self.qbxml_version = qbxml_version
         self.utc_offset = utc_offset
@@ -164,7 +180,7 @@ class QuickBooksCompany:
         self.store = Store(self.now)
         self.prefs = Preferences()
         self.queries = QueryRunner(self.store, self._zone, self.today)
-        company_lists.seed_standard_company(self.store, self.prefs)
+        company_lists.seed_profile(self.store, self.prefs, self.profile)
 
     # -- time
 
@@ -264,6 +280,7 @@ class QuickBooksCompany:
         except (etree.XMLSyntaxError, SchemaInvalid) as exc:
             raise QbxmlRequestRejected(PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE, str(exc)) from exc
         self._check_version(root)
+        self._check_regional_schema(root)
         messages = root.find("QBXMLMsgsRq")
         if messages is None:
             raise QbxmlRequestRejected(
@@ -314,6 +331,20 @@ class QuickBooksCompany:
                 f"qbXML {version} requested; this QuickBooks supports up to {self.qbxml_version}",
             )
 
+    def _check_regional_schema(self, root: etree._Element) -> None:
+        """A Canadian or UK QuickBooks cannot parse a US-only element (assumed; company_features)."""
+        messages = root.find("QBXMLMsgsRq")
+        for request in messages if messages is not None else ():
+            if not isinstance(request.tag, str):
+                continue
+            element = company_features.us_only_element(self.prefs, request.tag[:-2], element_data(request))
+            if element is not None:
+                raise QbxmlRequestRejected(
+                    PARSE_ERROR_HRESULT,
+                    PARSE_ERROR_MESSAGE,
+                    f"{element} is not in the {self.prefs.country} edition's qbXML schema",
+                )
+
     def _render(
         self,
         model: Catalog,
@@ -355,6 +386,7 @@ class QuickBooksCompany:
 
     def _dispatch(self, request_type: str, attributes: dict[str, str], data: dict[str, Any]) -> Answer:
         store, prefs, today = self.store, self.prefs, self.today().isoformat()
+        company_features.check_request(prefs, request_type, data)
         if request_type in ("HostQuery", "CompanyQuery", "PreferencesQuery"):
             return self._host_answer(request_type, data)
         if request_type in ("TxnVoid", "TxnDel"):
@@ -389,6 +421,12 @@ class QuickBooksCompany:
             record = company_sales.add_payment(store, prefs, payload, today)
         elif kind == "InventoryAdjustment" and suffix == "Add":
             record = company_sales.add_inventory_adjustment(store, payload, today)
+        elif kind == "ARRefundCreditCard" and suffix == "Add":
+            record = company_money.add_card_refund(store, prefs, payload, today)
+        elif kind == "Check" and suffix == "Add":
+            record = company_money.add_check(store, payload, today)
+        elif kind == "Deposit" and suffix == "Add":
+            record = company_money.add_deposit(store, prefs, payload, today)
         else:
             raise company_sales.unsupported(f"{request_type}Rq")
         return Answer(body={f"{kind}Ret": company_sales.txn_ret(store, record)})
@@ -411,7 +449,7 @@ class QuickBooksCompany:
                     "RefNumber": record.data.get("RefNumber"),
                 }
             )
-        record, deleted_at = company_sales.delete_txn(self.store, kind, txn_id)
+        record, deleted_at = company_sales.delete_txn(self.store, self.prefs, kind, txn_id)
         return Answer(
             body={
                 type_field: kind,
@@ -423,13 +461,19 @@ class QuickBooksCompany:
 
     def _host_answer(self, request_type: str, data: dict[str, Any]) -> Answer:
         if request_type == "HostQuery":
-            return Answer(body={"HostRet": company_host.host_ret(self.qbxml_version)})
+            return Answer(body={"HostRet": company_host.host_ret(self.qbxml_version, self.profile)})
         if request_type == "CompanyQuery":
             owners = [str(o) for o in as_list(data.get("OwnerID"))]
             return Answer(
-                body={"CompanyRet": company_host.company_ret(self.company_name, self.data_ext, owners)}
+                body={
+                    "CompanyRet": company_host.company_ret(
+                        self.company_name, self.data_ext, owners, self.profile.company_type
+                    )
+                }
             )
-        return Answer(body={"PreferencesRet": company_host.preferences_ret(self.store, self.prefs)})
+        return Answer(
+            body={"PreferencesRet": company_host.preferences_ret(self.store, self.prefs, self.profile)}
+        )
 
     # -- the Web Connector's first-call document
 
@@ -460,14 +504,18 @@ class QuickBooksCompany:
             root = etree.Element("QBXML")
             messages = etree.SubElement(root, "QBXMLMsgsRs")
             parts = (
-                ("HostQueryRs", {"HostRet": company_host.host_ret(version)}),
+                ("HostQueryRs", {"HostRet": company_host.host_ret(version, self.profile)}),
                 (
                     "CompanyQueryRs",
-                    {"CompanyRet": company_host.company_ret(self.company_name, self.data_ext)},
+                    {
+                        "CompanyRet": company_host.company_ret(
+                            self.company_name, self.data_ext, None, self.profile.company_type
+                        )
+                    },
                 ),
                 (
                     "PreferencesQueryRs",
-                    {"PreferencesRet": company_host.preferences_ret(self.store, self.prefs)},
+                    {"PreferencesRet": company_host.preferences_ret(self.store, self.prefs, self.profile)},
                 ),
             )
             for request_id, (name, body) in enumerate(parts):
@@ -527,6 +575,22 @@ class QuickBooksCompany:
             raise KeyError(item_name)
         return decimal_of(record["QuantityOnHand"])
 
+    def books(self, txn_ids: list[str] | None = None) -> Books:
+        """What QuickBooks' reports show (account balances, sales tax per agency, customers' open
+        balances and credits, stock), for the whole company or for the transactions ``txn_ids``."""
+        with self._lock:
+            records = None
+            if txn_ids is not None:
+                records = [r for r in (self.store.get(TXN_KINDS, i) for i in txn_ids) if r is not None]
+            return ledger.books(self.store, self.prefs, records)
+
+    def order_transactions(self, ref_number: str) -> list[dict[str, Any]]:
+        """The sales forms whose RefNumber is ``ref_number`` and every transaction linked to them
+        (payments, credits set, refunds paid from those credits, deposits), oldest first."""
+        with self._lock:
+            found = ledger.linked_transactions(self.store, ref_number)
+            return [{"kind": r.kind, **company_sales.txn_ret(self.store, r)} for r in found]
+
     def counts(self) -> dict[str, int]:
         """How many records of each kind the company holds."""
         with self._lock:
@@ -541,6 +605,7 @@ class QuickBooksCompany:
                 "format": FILE_FORMAT,
                 "format_version": 1,
                 "company_name": self.company_name,
+                "profile": self.profile.name,
                 "qbxml_version": self.qbxml_version,
                 "utc_offset_minutes": int(self.utc_offset.total_seconds() // 60),
                 "data_ext": self.data_ext,
@@ -570,14 +635,23 @@ class QuickBooksCompany:
             raise ValueError(f"{source} is not a simulated company file: {exc}") from exc
         if not isinstance(raw, dict) or raw.get("format") != FILE_FORMAT:
             raise ValueError(f"{source} is not a simulated company file")
+        saved_profile = str(raw.get("profile", "legacy"))
+        wanted = options.pop("profile", None)
+        if wanted is not None and get_profile(wanted).name != saved_profile:
+            raise ValueError(
+                f"{source} holds a company made with profile {saved_profile!r}, not {wanted!r}; "
+                "give another --company-file to start a new one"
+            )
         company = cls(
             company_name=options.pop("company_name", raw["company_name"]),
+            profile=saved_profile,
             qbxml_version=options.pop("qbxml_version", raw["qbxml_version"]),
             utc_offset=options.pop("utc_offset", timedelta(minutes=int(raw["utc_offset_minutes"]))),
             **options,
         )
         company.data_ext = list(raw.get("data_ext", []))
         company.prefs = Preferences(**raw["preferences"])
+        company.prefs.profile = saved_profile
         company.store.load_json(raw["store"])
         return company
 

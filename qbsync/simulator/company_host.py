@@ -6,6 +6,7 @@ from typing import Any
 
 from qbsync.simulator.company_lists import Preferences, ref_to
 from qbsync.simulator.company_store import Store
+from qbsync.simulator.profiles import Profile
 
 # Every qbXML spec version QuickBooks Desktop (US) has shipped, oldest first.
 QBXML_VERSIONS = (
@@ -68,21 +69,31 @@ def supported_versions(version: str) -> list[str]:
     return [v for v in QBXML_VERSIONS if version_tuple(v) <= top]
 
 
-def host_ret(version: str) -> dict[str, Any]:
-    """HostRet of a QuickBooks Pro whose newest qbXML spec is ``version``."""
+def host_ret(version: str, profile: Profile | None = None) -> dict[str, Any]:
+    """HostRet of the profile's QuickBooks (default: US Pro) whose newest qbXML spec is ``version``.
+
+    Shape and values as the real capture (QuickBooks Pro 2006: MajorVersion 16 = year - 1990, Country
+    US); Canadian and UK editions answer their country (CA, UK) with the same versions (assumed).
+    """
     year = _YEAR_OF_MAJOR[version_tuple(version)[0]]
+    product = profile.product if profile is not None else "QuickBooks Pro"
     return {
-        "ProductName": f"QuickBooks Pro {year}",
+        "ProductName": f"{product} {year}",
         "MajorVersion": str(year - 1990),
         "MinorVersion": "0",
-        "Country": "US",
+        "Country": profile.country if profile is not None else "US",
         "SupportedQBXMLVersion": supported_versions(version),
         "IsAutomaticLogin": "false",
         "QBFileMode": "SingleUser",
     }
 
 
-def company_ret(name: str, data_ext: list[dict[str, str]], owners: list[str] | None = None) -> dict[str, Any]:
+def company_ret(
+    name: str,
+    data_ext: list[dict[str, str]],
+    owners: list[str] | None = None,
+    company_type: str = "RetailGeneral",
+) -> dict[str, Any]:
     """CompanyRet, with the DataExt entries of ``owners`` (all of them when None)."""
     wanted = [d for d in data_ext if owners is None or d["OwnerID"] in owners]
     return {
@@ -91,19 +102,24 @@ def company_ret(name: str, data_ext: list[dict[str, str]], owners: list[str] | N
         "LegalCompanyName": name,
         "FirstMonthFiscalYear": "January",
         "FirstMonthIncomeTaxYear": "January",
-        "CompanyType": "RetailGeneral",
+        "CompanyType": company_type,
         "TaxForm": "OtherOrNone",
         "DataExtRet": [dict(d, DataExtType="STR255TYPE") for d in wanted],
     }
 
 
-def preferences_ret(store: Store, prefs: Preferences) -> dict[str, Any]:
-    """PreferencesRet of the standard company (sales tax defaults point at its real records)."""
-    return {
+def preferences_ret(store: Store, prefs: Preferences, profile: Profile | None = None) -> dict[str, Any]:
+    """PreferencesRet as the company's setup left it (shape from the real capture).
+
+    Multicurrency files add MultiCurrencyPreferences; a company with sales tax off has no
+    SalesTaxPreferences (the XSD makes it optional; its absence when off is assumed); Canadian and UK
+    files add their customer/vendor tax code and amounts-include-tax flags.
+    """
+    out: dict[str, Any] = {
         "AccountingPreferences": {
             "IsUsingAccountNumbers": "false",
             "IsRequiringAccounts": "true",
-            "IsUsingClassTracking": "false",
+            "IsUsingClassTracking": "true" if prefs.class_tracking else "false",
             "IsUsingAuditTrail": "true",
             "IsAssigningJournalEntryNumbers": "true",
         },
@@ -121,7 +137,7 @@ def preferences_ret(store: Store, prefs: Preferences) -> dict[str, Any]:
             "IsPrintingItemsWithZeroAmounts": "false",
         },
         "PurchasesAndVendorsPreferences": {
-            "IsUsingInventory": "true",
+            "IsUsingInventory": "true" if prefs.using_inventory else "false",
             "DaysBillsAreDue": "10",
             "IsAutomaticallyUsingDiscounts": "false",
         },
@@ -131,12 +147,22 @@ def preferences_ret(store: Store, prefs: Preferences) -> dict[str, Any]:
             "IsAutoApplyingPayments": "true",
             "PriceLevels": {"IsUsingPriceLevels": "false", "IsRoundingSalesPriceUp": "true"},
         },
-        "SalesTaxPreferences": {
+        "TimeTrackingPreferences": {"FirstDayOfWeek": "Monday"},
+        "CurrentAppAccessRights": {"IsAutomaticLoginAllowed": "true", "IsPersonalDataAccessAllowed": "true"},
+    }
+    if prefs.multicurrency:
+        out["MultiCurrencyPreferences"] = {
+            "IsMultiCurrencyOn": "true",
+            "HomeCurrencyRef": ref_to(store, prefs.home_currency),
+        }
+    if prefs.using_sales_tax:
+        tax: dict[str, Any] = {
             "DefaultItemSalesTaxRef": ref_to(store, prefs.default_item_sales_tax),
             "PaySalesTax": "Monthly",
             "DefaultTaxableSalesTaxCodeRef": ref_to(store, prefs.taxable_code),
             "DefaultNonTaxableSalesTaxCodeRef": ref_to(store, prefs.non_taxable_code),
-        },
-        "TimeTrackingPreferences": {"FirstDayOfWeek": "Monday"},
-        "CurrentAppAccessRights": {"IsAutomaticLoginAllowed": "true", "IsPersonalDataAccessAllowed": "true"},
-    }
+        }
+        if profile is not None and profile.regional_tax_preferences:
+            tax.update(profile.regional_tax_preferences)
+        out["SalesTaxPreferences"] = tax
+    return out

@@ -20,6 +20,7 @@ from qbsync.simulator.company_store import (
     quantity,
     stale_edit_sequence,
 )
+from qbsync.simulator.profiles import Profile
 
 # Items that default to the taxable code when an Add names none (QuickBooks' default for goods).
 TAXABLE_BY_DEFAULT = ("ItemInventory", "ItemNonInventory")
@@ -34,8 +35,16 @@ class Preferences:
     non_taxable_code: str = ""
     ar_account: str = ""
     undeposited_funds: str = ""
+    # What the company's setup turned on (see qbsync.simulator.profiles); defaults = the legacy company.
+    profile: str = "legacy"
+    country: str = "US"
+    using_inventory: bool = True
+    using_sales_tax: bool = True
+    multicurrency: bool = False
+    home_currency: str = ""  # ListID of the home Currency (multicurrency files only)
+    class_tracking: bool = False
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, Any]:
         """Plain JSON form."""
         return asdict(self)
 
@@ -70,8 +79,11 @@ def add_list_element(store: Store, prefs: Preferences, kind: str, add: dict[str,
 
 def _apply_defaults(store: Store, prefs: Preferences, kind: str, data: dict[str, Any]) -> None:
     if kind == "Customer":
-        if "SalesTaxCodeRef" not in data and prefs.taxable_code:
+        # US files give a new customer the taxable code; Canadian and UK codes come from the item (assumed)
+        if "SalesTaxCodeRef" not in data and prefs.taxable_code and prefs.country == "US":
             data["SalesTaxCodeRef"] = ref_to(store, prefs.taxable_code)
+        if prefs.multicurrency and "CurrencyRef" not in data and prefs.home_currency:
+            data["CurrencyRef"] = ref_to(store, prefs.home_currency)
         data.setdefault("JobStatus", "None")
         data.pop("OpenBalance", None)  # an opening balance would need a journal; not simulated
     elif kind in ITEM_KINDS and kind != "ItemSalesTax" and "SalesTaxCodeRef" not in data:
@@ -149,6 +161,14 @@ def list_ret(store: Store, record: Record, balances: dict[str, Any] | None = Non
     out.update(data)
     out["FullName"] = store.full_name(record)
     out["Sublevel"] = str(store.sublevel(record))
+    if record.kind == "Vendor":
+        # A vendor is a tax agency once a sales tax item names it (assumed; IsTaxAgency is in the XSD)
+        agency = any(
+            isinstance(item.data.get("TaxVendorRef"), dict)
+            and item.data["TaxVendorRef"].get("ListID") == record.id
+            for item in store.all(("ItemSalesTax",))
+        )
+        out["IsTaxAgency"] = "true" if agency else "false"
     if record.kind == "Customer" and balances is not None:
         balance = money(balances.get(record.id, Decimal(0)))
         out["Balance"] = balance
@@ -247,3 +267,26 @@ def seed_standard_company(store: Store, prefs: Preferences) -> None:
             },
         },
     )
+
+
+def seed_profile(store: Store, prefs: Preferences, profile: Profile) -> None:
+    """Fill an empty company as QuickBooks' setup leaves it for ``profile`` (legacy: the original seeding)."""
+    prefs.profile = profile.name
+    prefs.country = profile.country
+    prefs.using_inventory = profile.inventory
+    prefs.using_sales_tax = profile.sales_tax
+    prefs.multicurrency = profile.multicurrency
+    prefs.class_tracking = profile.class_tracking
+    if profile.name == "legacy":
+        seed_standard_company(store, prefs)
+        return
+    for seed in profile.seeds:
+        data = copy.deepcopy(seed.data)
+        if seed.kind == "Currency":
+            data.setdefault("IsUserDefinedCurrency", "false")
+            data.setdefault("IsActive", "true")
+        if profile.multicurrency and seed.kind == "Account" and prefs.home_currency:
+            data["CurrencyRef"] = {"ListID": prefs.home_currency}  # accounts are in the home currency
+        record = add_list_element(store, prefs, seed.kind, data)
+        if seed.role:
+            setattr(prefs, seed.role, record.id)

@@ -343,10 +343,11 @@ class QueryRunner:
             return answer
         wanted = set(as_list(query.get("IncludeRetElement")))
         include_lines = is_true(query.get("IncludeLineItems", "false"))
+        include_linked = is_true(query.get("IncludeLinkedTxns", "false"))
         balances = customer_balances(self.store) if any(r.kind == "Customer" for r in records) else None
         for record in records:
             ret = (
-                txn_ret(self.store, record, include_lines)
+                txn_ret(self.store, record, include_lines, include_linked)
                 if is_txn
                 else list_ret(self.store, record, balances)
             )

@@ -13,6 +13,15 @@ from decimal import Decimal
 from typing import Any
 
 from qbsync.simulator.company_lists import Preferences, ref_to
+from qbsync.simulator.company_money import (
+    link,
+    plan_set_credits,
+    set_credits,
+    undo_deposit,
+    undo_refund,
+    unlink,
+    use_credit,
+)
 from qbsync.simulator.company_store import (
     ITEM_KINDS,
     SALES_KINDS,
@@ -30,9 +39,13 @@ from qbsync.simulator.company_store import (
     stale_edit_sequence,
     to_cent,
 )
+from qbsync.simulator.ledger import customer_balances as ledger_balances
 
 # Sales forms that post: they move QuantityOnHand (down, or up for a credit memo).
 QOH_SIGN = {"Invoice": -1, "SalesReceipt": -1, "CreditMemo": 1}
+
+# Customer transactions that post to an A/R account.
+RECEIVABLE_KINDS = ("Invoice", "CreditMemo", "ReceivePayment", "ARRefundCreditCard")
 
 # Kinds that carry DueDate/ShipDate defaults and printing flags.
 _HAS_SHIP_DATE = ("Invoice", "SalesReceipt", "SalesOrder", "CreditMemo")
@@ -59,6 +72,8 @@ def _item_price(item: Record) -> tuple[Decimal | None, Decimal | None]:
     data = item.data
     if item.kind == "ItemInventory":
         return decimal_of(data.get("SalesPrice")), None
+    if item.kind == "ItemSalesTax":
+        return None, decimal_of(data.get("TaxRate"))  # a percentage of the line above it
     if item.kind == "ItemDiscount":
         if data.get("DiscountRatePercent"):
             return None, decimal_of(data["DiscountRatePercent"])
@@ -73,9 +88,15 @@ def _item_price(item: Record) -> tuple[Decimal | None, Decimal | None]:
 
 
 def price_lines(store: Store, prefs: Preferences, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Fill Rate, Amount and SalesTaxCodeRef of each line (references already resolved)."""
+    """Fill Rate, Amount and SalesTaxCodeRef of each line (references already resolved).
+
+    A percentage item (discount, sales tax item) takes its percent of the line just above it; a
+    subtotal item's amount is the sum of the lines since the previous subtotal (Intuit ItemSalesTaxAdd
+    reference: "One can use subtotals to apply a single tax line to multiple items").
+    """
     out = []
     previous = Decimal(0)
+    since_subtotal = Decimal(0)
     for raw in lines:
         line = dict(raw)
         item = (
@@ -105,6 +126,10 @@ def price_lines(store: Store, prefs: Preferences, lines: list[dict[str, Any]]) -
                 amount = (qty if qty is not None else Decimal(1)) * (rate or Decimal(0))
             if item is not None and item.kind == "ItemDiscount":
                 amount = -abs(amount)  # a discount item always takes money off
+        if item is not None and item.kind == "ItemSubtotal":
+            amount, rate, since_subtotal = since_subtotal, None, Decimal(0)
+        else:
+            since_subtotal += to_cent(amount)
         amount = to_cent(amount)
         line["Amount"] = money(amount)
         if rate is not None:
@@ -113,11 +138,12 @@ def price_lines(store: Store, prefs: Preferences, lines: list[dict[str, Any]]) -
             line["RatePercent"] = price(percent)
         if qty is not None:
             line["Quantity"] = quantity(qty)
-        if "SalesTaxCodeRef" not in line:
+        if "SalesTaxCodeRef" not in line and prefs.using_sales_tax:
             code = item.data.get("SalesTaxCodeRef") if item is not None else None
-            line["SalesTaxCodeRef"] = (
-                dict(code) if isinstance(code, dict) else ref_to(store, prefs.non_taxable_code)
-            )
+            if isinstance(code, dict):
+                line["SalesTaxCodeRef"] = dict(code)
+            elif prefs.non_taxable_code:
+                line["SalesTaxCodeRef"] = ref_to(store, prefs.non_taxable_code)
         previous = amount
         out.append(line)
     return out
@@ -131,8 +157,64 @@ def _is_taxable(store: Store, code_ref: Any) -> bool:
 
 
 def compute_totals(store: Store, prefs: Preferences, kind: str, data: dict[str, Any]) -> Decimal:
-    """Set Subtotal, sales tax and the kind's total fields on ``data``; returns the total."""
-    lines = data.get(f"{line_key(kind)}Ret", [])
+    """Set Subtotal, sales tax and the kind's total fields on ``data``; returns the total.
+
+    A US file taxes the taxable lines at the rate of the one sales tax item in the header; Canadian and
+    UK files tax each line by its code's sales tax item (GST, HST, VAT), summed per item and rounded once
+    per item (assumed). ``data["SalesTaxByItem"]`` keeps tax item ListID -> amount for the ledger.
+    """
+    lines = [line for line in data.get(f"{line_key(kind)}Ret", []) if not _is_subtotal(store, line)]
+    subtotal = sum((decimal_of(line.get("Amount")) for line in lines), Decimal(0))
+    by_item: dict[str, Decimal] = {}
+    rate = Decimal(0)
+    if prefs.using_sales_tax and prefs.country == "US":
+        rate = _us_header_tax(store, prefs, data, lines, by_item)
+    elif prefs.using_sales_tax:
+        bases: dict[str, Decimal] = defaultdict(Decimal)
+        for line in lines:
+            code = _code_of(store, line.get("SalesTaxCodeRef"))
+            item_ref = code.data.get("ItemSalesTaxRef") if code is not None else None
+            if code is not None and is_true(code.data.get("IsTaxable")) and isinstance(item_ref, dict):
+                bases[item_ref["ListID"]] += decimal_of(line.get("Amount"))
+        for item_id, base in bases.items():
+            tax_item = store.get(("ItemSalesTax",), item_id)
+            item_rate = decimal_of(tax_item.data.get("TaxRate")) if tax_item is not None else Decimal(0)
+            by_item[item_id] = to_cent(base * item_rate / 100)
+    tax = sum(by_item.values(), Decimal(0))
+    total = subtotal + tax
+    data["Subtotal"] = money(subtotal)
+    if prefs.using_sales_tax:
+        data["SalesTaxPercentage"] = price(rate)
+        data["SalesTaxTotal"] = money(tax)
+    data["SalesTaxByItem"] = {k: money(v) for k, v in by_item.items() if v}
+    if kind == "Invoice":
+        applied = decimal_of(data.get("AppliedAmount"))  # payments so far, negative as QuickBooks shows
+        data["AppliedAmount"] = money(applied)
+        data["BalanceRemaining"] = money(total + applied)
+        data["IsPaid"] = "true" if total + applied <= 0 else "false"
+    else:
+        data["TotalAmount"] = money(total)
+    if kind == "CreditMemo":
+        used = decimal_of(data.get("CreditUsed"))
+        data["CreditRemaining"] = money(total - used)
+    return total
+
+
+def _is_subtotal(store: Store, line: dict[str, Any]) -> bool:
+    ref = line.get("ItemRef")
+    return isinstance(ref, dict) and store.get(("ItemSubtotal",), ref.get("ListID", "")) is not None
+
+
+def _code_of(store: Store, code_ref: Any) -> Record | None:
+    if not isinstance(code_ref, dict):
+        return None
+    return store.get(("SalesTaxCode",), code_ref.get("ListID", ""))
+
+
+def _us_header_tax(
+    store: Store, prefs: Preferences, data: dict[str, Any], lines: list[dict[str, Any]], by_item: dict
+) -> Decimal:
+    """US sales tax: the header's sales tax item rate on the taxable lines; returns the rate."""
     customer = None
     if isinstance(data.get("CustomerRef"), dict):
         customer = store.get(("Customer",), data["CustomerRef"]["ListID"])
@@ -144,33 +226,22 @@ def compute_totals(store: Store, prefs: Preferences, kind: str, data: dict[str, 
             data["ItemSalesTaxRef"] = ref_to(store, prefs.default_item_sales_tax)
     if "CustomerSalesTaxCodeRef" not in data:
         fallback = customer.data.get("SalesTaxCodeRef") if customer is not None else None
-        data["CustomerSalesTaxCodeRef"] = (
-            dict(fallback) if isinstance(fallback, dict) else ref_to(store, prefs.taxable_code)
-        )
+        if isinstance(fallback, dict):
+            data["CustomerSalesTaxCodeRef"] = dict(fallback)
+        elif prefs.taxable_code:
+            data["CustomerSalesTaxCodeRef"] = ref_to(store, prefs.taxable_code)
     rate = Decimal(0)
+    tax_item = None
     if isinstance(data.get("ItemSalesTaxRef"), dict):
         tax_item = store.get(("ItemSalesTax",), data["ItemSalesTaxRef"]["ListID"])
         rate = decimal_of(tax_item.data.get("TaxRate")) if tax_item is not None else Decimal(0)
-    subtotal = sum((decimal_of(line.get("Amount")) for line in lines), Decimal(0))
     taxable = sum(
         (decimal_of(line.get("Amount")) for line in lines if _is_taxable(store, line.get("SalesTaxCodeRef"))),
         Decimal(0),
     )
-    tax = to_cent(taxable * rate / 100) if _is_taxable(store, data["CustomerSalesTaxCodeRef"]) else Decimal(0)
-    total = subtotal + tax
-    data["Subtotal"] = money(subtotal)
-    data["SalesTaxPercentage"] = price(rate)
-    data["SalesTaxTotal"] = money(tax)
-    if kind == "Invoice":
-        applied = decimal_of(data.get("AppliedAmount"))  # payments so far, negative as QuickBooks shows
-        data["AppliedAmount"] = money(applied)
-        data["BalanceRemaining"] = money(total + applied)
-        data["IsPaid"] = "true" if total + applied <= 0 else "false"
-    else:
-        data["TotalAmount"] = money(total)
-    if kind == "CreditMemo":
-        data["CreditRemaining"] = money(total)
-    return total
+    if tax_item is not None and _is_taxable(store, data.get("CustomerSalesTaxCodeRef")):
+        by_item[tax_item.id] = to_cent(taxable * rate / 100)
+    return rate
 
 
 def txn_total(record: Record) -> Decimal:
@@ -270,9 +341,53 @@ def add_sales_form(store: Store, prefs: Preferences, kind: str, add: dict[str, A
     return record
 
 
+def currency_defaults(store: Store, prefs: Preferences, kind: str, data: dict[str, Any]) -> None:
+    """On a multicurrency file a customer transaction is in the customer's currency (the XSD has no
+    CurrencyRef on InvoiceAdd & co, only on the customer), at the currency's exchange rate unless the
+    request gives one, against the A/R account of that currency (QuickBooks keeps one A/R account per
+    currency; its name "Accounts Receivable - CAD" is assumed)."""
+    if not prefs.multicurrency or not isinstance(data.get("CustomerRef"), dict):
+        return
+    customer = store.get(("Customer",), data["CustomerRef"]["ListID"])
+    currency_ref = customer.data.get("CurrencyRef") if customer is not None else None
+    currency_id = currency_ref["ListID"] if isinstance(currency_ref, dict) else prefs.home_currency
+    currency = store.get(("Currency",), currency_id)
+    if currency is None:
+        return
+    data["CurrencyRef"] = ref_to(store, currency.id)
+    if currency.id == prefs.home_currency:
+        data["ExchangeRate"] = "1"
+    else:
+        data.setdefault("ExchangeRate", str(currency.data.get("ExchangeRate", "1")))
+    if kind in RECEIVABLE_KINDS and "ARAccountRef" not in data:
+        data["ARAccountRef"] = ref_to(store, _receivable_for(store, prefs, currency))
+
+
+def _receivable_for(store: Store, prefs: Preferences, currency: Record) -> str:
+    if currency.id == prefs.home_currency:
+        return prefs.ar_account
+    for account in store.all(("Account",)):
+        ref = account.data.get("CurrencyRef")
+        is_receivable = account.data.get("AccountType") == "AccountsReceivable"
+        if is_receivable and isinstance(ref, dict) and ref.get("ListID") == currency.id:
+            return account.id
+    data = {
+        "Name": f"Accounts Receivable - {currency.data.get('CurrencyCode', currency.data.get('Name'))}",
+        "AccountType": "AccountsReceivable",
+        "SpecialAccountType": "AccountsReceivable",
+        "CurrencyRef": {"ListID": currency.id},
+        "Balance": "0.00",
+        "TotalBalance": "0.00",
+        "IsActive": "true",
+    }
+    store.resolve_refs(data, "Account")
+    return store.create("Account", data).id
+
+
 def _fill_header_defaults(
     store: Store, prefs: Preferences, kind: str, data: dict[str, Any], today: str
 ) -> None:
+    currency_defaults(store, prefs, kind, data)
     data.setdefault("TxnDate", today)
     if not data.get("RefNumber") and kind != "ReceivePayment":
         data["RefNumber"] = _next_ref_number(store, kind)
@@ -310,8 +425,12 @@ def get_for_mod(store: Store, kind: str, mod: dict[str, Any]) -> Record:
 def mod_sales_form(store: Store, prefs: Preferences, kind: str, mod: dict[str, Any]) -> Record:
     """Apply InvoiceMod/SalesReceiptMod/...: header fields sent replace, LineMods rebuild the lines.
 
-    As in QuickBooks, when any ``XxxLineMod`` is sent the lines not mentioned are deleted; TxnLineID -1
-    adds a line.
+    Source: Intuit "Modify delete and void requests and responses" (developer.intuit.com/app/developer/
+    qbdesktop/docs/develop/exploring-the-quickbooks-desktop-sdk/modify-delete-and-void-requests-and-
+    responses): a Mod without line aggregates changes the body only; "if the application touches any of
+    the line items ... any line item not specifically identified in a modify request will be deleted".
+    Intuit InvoiceMod reference: an existing line is named by its TxnLineID, "TxnLineID value set to -1"
+    adds a line. The lines come back in the order the Mod lists them.
     """
     record = get_for_mod(store, kind, mod)
     stem = line_key(kind)
@@ -368,13 +487,15 @@ def mod_sales_form(store: Store, prefs: Preferences, kind: str, mod: dict[str, A
 
 
 def add_payment(store: Store, prefs: Preferences, add: dict[str, Any], today: str) -> Record:
-    """ReceivePaymentAdd: applied to the named invoices (or auto-applied oldest first)."""
+    """ReceivePaymentAdd: applied to the named invoices (or auto-applied oldest first); ``SetCredit``
+    inside an application applies a credit memo of the customer to that invoice as well."""
     data = copy.deepcopy(add)
     applied = as_list(data.pop("AppliedToTxnAdd", None))
     auto = is_true(data.pop("IsAutoApply", "false"))
     store.resolve_refs(data, "ReceivePayment")
     customer_id = data["CustomerRef"]["ListID"]
     plan: list[tuple[Record, Decimal, Decimal]] = []
+    credits: dict[str, list[tuple[Record, Decimal]]] = {}
     for application in applied:
         txn_id = str(application.get("TxnID", ""))
         invoice = store.get(("Invoice",), txn_id)
@@ -382,7 +503,9 @@ def add_payment(store: Store, prefs: Preferences, add: dict[str, Any], today: st
             raise object_not_found(txn_id)
         amount = decimal_of(application.get("PaymentAmount"))
         discount = decimal_of(application.get("DiscountAmount"))
-        if amount + discount > decimal_of(invoice.data.get("BalanceRemaining")):
+        credits[invoice.id] = plan_set_credits(store, customer_id, application)
+        credited = sum((c for _, c in credits[invoice.id]), Decimal(0))
+        if amount + discount + credited > decimal_of(invoice.data.get("BalanceRemaining")):
             raise StatusError(
                 3210,
                 f'The "AppliedToTxnAdd payment amount" field has an invalid value "{money(amount)}".  '
@@ -421,6 +544,7 @@ def add_payment(store: Store, prefs: Preferences, add: dict[str, Any], today: st
             severity="Info",
         )
     data.setdefault("TxnDate", today)
+    currency_defaults(store, prefs, "ReceivePayment", data)
     if "ARAccountRef" not in data:
         data["ARAccountRef"] = ref_to(store, prefs.ar_account)
     if "DepositToAccountRef" not in data:
@@ -428,10 +552,15 @@ def add_payment(store: Store, prefs: Preferences, add: dict[str, Any], today: st
     data["TotalAmount"] = money(total)
     data["UnusedPayment"] = money(total - used)
     data["UnusedCredits"] = "0.00"
+    record = store.create("ReceivePayment", data)
     rets = []
     for invoice, amount, discount in plan:
-        _change_invoice_applied(store, invoice, -(amount + discount))
-        ret = {
+        used_credits = credits.get(invoice.id, [])
+        credited = sum((c for _, c in used_credits), Decimal(0))
+        _change_invoice_applied(store, invoice, -(amount + discount + credited))
+        if amount or discount:
+            link(invoice, record, amount + discount)
+        ret: dict[str, Any] = {
             "TxnID": invoice.id,
             "TxnType": "Invoice",
             "TxnDate": invoice.data.get("TxnDate"),
@@ -441,9 +570,13 @@ def add_payment(store: Store, prefs: Preferences, add: dict[str, Any], today: st
         }
         if discount:
             ret["DiscountAmount"] = money(discount)
+        linked = set_credits(store, record, invoice, used_credits)
+        if linked:
+            ret["LinkedTxn"] = linked
+            ret["BalanceRemaining"] = invoice.data["BalanceRemaining"]
         rets.append(ret)
-    data["AppliedToTxnRet"] = rets
-    return store.create("ReceivePayment", data)
+    record.data["AppliedToTxnRet"] = rets
+    return record
 
 
 def _change_invoice_applied(store: Store, invoice: Record, delta: Decimal) -> None:
@@ -457,7 +590,8 @@ def _change_invoice_applied(store: Store, invoice: Record, delta: Decimal) -> No
 
 
 def _unapply_payments_to(store: Store, invoice: Record) -> None:
-    """Take every payment off ``invoice`` (they become unused payment), before it is voided or deleted."""
+    """Take every payment and credit off ``invoice`` (payments become unused payment, credit memos get
+    their credit back), before it is voided or deleted."""
     for payment in store.all(("ReceivePayment",)):
         kept = []
         for ret in as_list(payment.data.get("AppliedToTxnRet")):
@@ -468,15 +602,32 @@ def _unapply_payments_to(store: Store, invoice: Record) -> None:
             else:
                 kept.append(ret)
         payment.data["AppliedToTxnRet"] = kept
+        for entry in [e for e in as_list(payment.data.get("CreditsSet")) if e["InvoiceTxnID"] == invoice.id]:
+            memo = store.get(("CreditMemo",), entry["CreditTxnID"])
+            if memo is not None:
+                use_credit(store, memo, -decimal_of(entry["Amount"]))
+                unlink(memo, invoice.id)
+            payment.data["CreditsSet"].remove(entry)
     invoice.data["AppliedAmount"] = "0.00"
+    invoice.data["LinkedTxn"] = []
 
 
 def _unapply_payment(store: Store, payment: Record) -> None:
+    credited: dict[str, Decimal] = defaultdict(Decimal)
+    for entry in as_list(payment.data.get("CreditsSet")):
+        credited[entry["InvoiceTxnID"]] += decimal_of(entry["Amount"])
+    for entry in as_list(payment.data.get("CreditsSet")):
+        memo = store.get(("CreditMemo",), entry["CreditTxnID"])
+        if memo is not None:
+            use_credit(store, memo, -decimal_of(entry["Amount"]))
+            unlink(memo, entry["InvoiceTxnID"])
+    payment.data["CreditsSet"] = []
     for ret in as_list(payment.data.get("AppliedToTxnRet")):
         invoice = store.get(("Invoice",), ret["TxnID"])
         if invoice is not None:
-            delta = decimal_of(ret["Amount"]) + decimal_of(ret.get("DiscountAmount"))
+            delta = decimal_of(ret["Amount"]) + decimal_of(ret.get("DiscountAmount")) + credited[invoice.id]
             _change_invoice_applied(store, invoice, delta)
+            unlink(invoice, payment.id)
 
 
 # -- inventory adjustment ------------------------------------------------------------------------------
@@ -524,22 +675,54 @@ def add_inventory_adjustment(store: Store, add: dict[str, Any], today: str) -> R
 # -- void and delete -----------------------------------------------------------------------------------
 
 
+def _release_links(store: Store, prefs: Preferences, record: Record) -> None:
+    """Take back what ``record`` did to other transactions before it is voided or deleted.
+
+    An invoice loses its payments and credits; a payment gives back the invoices and credits it paid;
+    a credit memo is taken off the invoices it was set on (a refund made from it stays, so the
+    customer's balance shows the refund without its credit, as QuickBooks' links go; assumed); a card
+    refund or refund check gives its credit back; a deposit puts its payments back in Undeposited Funds.
+    """
+    kind = record.kind
+    if kind == "Invoice":
+        _unapply_payments_to(store, record)
+    elif kind == "ReceivePayment":
+        _unapply_payment(store, record)
+    elif kind == "CreditMemo":
+        for payment in store.all(("ReceivePayment",)):
+            sets = as_list(payment.data.get("CreditsSet"))
+            for entry in [e for e in sets if e["CreditTxnID"] == record.id]:
+                invoice = store.get(("Invoice",), entry["InvoiceTxnID"])
+                if invoice is not None:
+                    _change_invoice_applied(store, invoice, decimal_of(entry["Amount"]))
+                    unlink(invoice, record.id)
+                payment.data["CreditsSet"].remove(entry)
+        record.data["LinkedTxn"] = []
+        record.data["CreditUsed"] = "0.00"
+    elif kind in ("ARRefundCreditCard", "Check"):
+        undo_refund(store, record)
+    elif kind == "Deposit":
+        undo_deposit(store, record)
+
+
 def void_txn(store: Store, prefs: Preferences, kind: str, txn_id: str) -> Record:
     """TxnVoid: the transaction stays, with zero quantities and amounts and "VOID:" in its memo."""
     record = store.get((kind,), txn_id)
     if record is None:
         raise object_not_found(txn_id)
     apply_inventory(store, record, -1)
-    if kind == "Invoice":
-        _unapply_payments_to(store, record)
-    stem = f"{line_key(kind)}Ret" if kind in SALES_KINDS else "InventoryAdjustmentLineRet"
-    for line in as_list(record.data.get(stem)):
-        for field in ("Quantity", "QuantityDifference"):
-            if field in line:
-                line[field] = "0"
-        for field in ("Amount", "ValueDifference"):
-            if field in line:
-                line[field] = "0.00"
+    _release_links(store, prefs, record)
+    for key in [k for k in record.data if k.endswith("LineRet")]:
+        for line in as_list(record.data.get(key)):
+            for field in ("Quantity", "QuantityDifference"):
+                if field in line:
+                    line[field] = "0"
+            for field in ("Amount", "ValueDifference", "RefundAmount"):
+                if field in line:
+                    line[field] = "0.00"
+    for field in ("TotalAmount", "Amount", "DepositTotal", "UnusedPayment"):
+        if kind not in SALES_KINDS and field in record.data:
+            record.data[field] = "0.00"
     memo = str(record.data.get("Memo", ""))
     record.data["Memo"] = memo if memo.startswith("VOID:") else f"VOID: {memo}".rstrip()
     if kind in SALES_KINDS:
@@ -548,37 +731,27 @@ def void_txn(store: Store, prefs: Preferences, kind: str, txn_id: str) -> Record
     return record
 
 
-def delete_txn(store: Store, kind: str, txn_id: str) -> tuple[Record, str]:
+def delete_txn(store: Store, prefs: Preferences, kind: str, txn_id: str) -> tuple[Record, str]:
     """TxnDel: the transaction is gone and its effects taken back. Returns it and the deletion time."""
     record = store.get((kind,), txn_id)
     if record is None:
         raise object_not_found(txn_id)
     apply_inventory(store, record, -1)
-    if kind == "Invoice":
-        _unapply_payments_to(store, record)
-    if kind == "ReceivePayment":
-        _unapply_payment(store, record)
+    _release_links(store, prefs, record)
     return record, store.delete(record)
 
 
 def customer_balances(store: Store) -> dict[str, Decimal]:
-    """customer ListID -> what they owe: open invoices less unused credits and payments."""
-    balances: dict[str, Decimal] = defaultdict(Decimal)
-    for record in store.all(("Invoice", "CreditMemo", "ReceivePayment")):
-        ref = record.data.get("CustomerRef")
-        if not isinstance(ref, dict):
-            continue
-        if record.kind == "Invoice":
-            balances[ref["ListID"]] += decimal_of(record.data.get("BalanceRemaining"))
-        elif record.kind == "CreditMemo":
-            balances[ref["ListID"]] -= decimal_of(record.data.get("CreditRemaining"))
-        else:
-            balances[ref["ListID"]] -= decimal_of(record.data.get("UnusedPayment"))
-    return balances
+    """customer ListID -> what they owe: the A/R posted for them (invoices and refunds less credit
+    memos and payments; see qbsync.simulator.ledger)."""
+    return ledger_balances(store)
 
 
-def txn_ret(store: Store, record: Record, include_lines: bool = True) -> dict[str, Any]:
-    """The Ret data of a transaction as QuickBooks reports it now."""
+def txn_ret(
+    store: Store, record: Record, include_lines: bool = True, include_linked: bool = True
+) -> dict[str, Any]:
+    """The Ret data of a transaction as QuickBooks reports it now (a query leaves LinkedTxn out unless
+    it asks IncludeLinkedTxns, as Intuit's InvoiceQuery reference describes)."""
     data = store.refresh_refs(record.data)
     out: dict[str, Any] = {
         "TxnID": record.id,
@@ -591,4 +764,6 @@ def txn_ret(store: Store, record: Record, include_lines: bool = True) -> dict[st
     if not include_lines:
         for key in [k for k in out if k.endswith("LineRet") or k.endswith("LineGroupRet")]:
             del out[key]
+    if not include_linked:
+        out.pop("LinkedTxn", None)
     return out

@@ -28,7 +28,9 @@ ITEM_KINDS = (
     "ItemPayment",
 )
 SALES_KINDS = ("Invoice", "SalesReceipt", "SalesOrder", "Estimate", "CreditMemo")
-TXN_KINDS = (*SALES_KINDS, "ReceivePayment", "InventoryAdjustment", "PurchaseOrder")
+# Money out and money moved: refunds by card, checks, and bank deposits.
+MONEY_KINDS = ("ARRefundCreditCard", "Check", "Deposit")
+TXN_KINDS = (*SALES_KINDS, "ReceivePayment", "InventoryAdjustment", "PurchaseOrder", *MONEY_KINDS)
 # Lists whose Ret carries FullName/ParentRef/Sublevel (hierarchical lists).
 HIERARCHICAL_KINDS = ("Customer", "Account", "Class", *[k for k in ITEM_KINDS if k != "ItemSalesTax"])
 
@@ -62,6 +64,11 @@ REF_TARGETS: dict[str, tuple[str, ...]] = {
     "TermsRef": ("StandardTerms",),
     "ShipMethodRef": ("ShipMethod",),
     "ClassRef": ("Class",),
+    "CurrencyRef": ("Currency",),
+    "HomeCurrencyRef": ("Currency",),
+    "RefundFromAccountRef": ("Account",),
+    "PayeeEntityRef": NAME_KINDS,
+    "ItemPurchaseTaxRef": ("ItemSalesTax",),
     "DiscountClassRef": ("Class",),
 }
 
@@ -76,6 +83,7 @@ REF_WORDS: dict[str, str] = {
     "StandardTerms": "Terms",
     "ShipMethod": "ShipMethod",
     "Class": "Class",
+    "Currency": "Currency",
 }
 
 

@@ -118,7 +118,14 @@ def alembic_config(url: str) -> AlembicConfig:
     return cfg
 
 
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # SQLite's own lower() (and so ILIKE) folds ASCII only: "École" would never match "école". PostgreSQL's
+    # folds every letter; replacing lower() keeps searches and name look-ups the same on both.
+    dbapi_conn.create_function("lower", 1, _unicode_lower, deterministic=True)
     # Autocommit at the driver level so we control BEGIN ourselves (see _sqlite_begin).
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()

@@ -45,8 +45,9 @@ class Reads:
             return session.get(PushRun, push_id)
 
     def jobs(self, kind: str | None = None) -> list[QueueJob]:
+        """Queued jobs (not the finished rows noting orders the rules leave out)."""
         with self.runtime.db.transaction() as session:
-            stmt = select(QueueJob).order_by(QueueJob.id)
+            stmt = select(QueueJob).where(QueueJob.state != "cancelled").order_by(QueueJob.id)
             if kind is not None:
                 stmt = stmt.where(QueueJob.kind == kind)
             return list(session.scalars(stmt))

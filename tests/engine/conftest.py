@@ -142,9 +142,10 @@ def make_shop(runtime, live_server, make_connection) -> Iterator[Any]:
     """Build a :class:`Shop` whose connection takes ``overrides`` (platform, store_url, api_credentials)."""
     connectors: list[WebConnector] = []
 
-    def factory(name: str = "shop", **overrides: Any) -> Shop:
+    def factory(name: str = "shop", profile: str | None = None, **overrides: Any) -> Shop:
+        """``profile`` picks the simulated company (qbsync.simulator.profiles; None = legacy)."""
         connection = make_connection(name, **overrides)
-        company = QuickBooksCompany()
+        company = QuickBooksCompany(profile=profile)
         connector = WebConnector(f"{live_server.url}/qbwc", connection.qbwc_username, PASSWORD, company)
         connectors.append(connector)
         return Shop(runtime, connection.id, company, connector)

@@ -90,7 +90,8 @@ def _page_urls(app, ids):
     """Every admin page URL (GET and POST), filled with real ids."""
     values = {"name": "shop", "job_id": ids["job"], "session_id": ids["session"],
               "exchange_id": ids["exchange"],
-              "run_id": 1, "kind": "customer", "action": "retry", "filename": "qbsync.css"}
+              "run_id": 1, "kind": "customer", "action": "retry", "filename": "qbsync.css",
+              "key": "0123456789abcdef"}
     found = []
     for rule in app.url_map.iter_rules():
         if security.is_public(rule.endpoint):

@@ -271,3 +271,26 @@ def test_auto_map_and_fix_a_bad_setting(page, admin, conn, add_record, add_list_
     expect(page.locator(".flash.ok")).to_contain_text("Settings saved.")
     with runtime.db.transaction() as session:
         assert session.scalar(select(Connection)).settings == {"batch_size": 50}
+
+
+def test_every_page_fits_a_375_pixel_phone(chromium, live_server, admin, conn, add_job):
+    job = add_job(conn.id, label="Order #1001", state="parked", reason="QuickBooks said 3100")
+    context = chromium.new_context(base_url=live_server.url, viewport={"width": 375, "height": 812},
+                                   is_mobile=True, has_touch=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    too_wide = {}
+    try:
+        sign_in(tab)
+        for path in ("/", "/queue", f"/queue/{job.id}", "/log", f"/settings/{conn.name}",
+                     f"/mappings/{conn.name}/customer", f"/mappings/{conn.name}/tax", "/connections",
+                     f"/connections/{conn.name}", "/connections/new", "/push"):
+            tab.goto(path)
+            width = tab.evaluate("document.documentElement.scrollWidth")
+            if width > 375:
+                too_wide[path] = width
+        tab.goto(f"/settings/{conn.name}")
+        screenshot(tab, "12-phone-settings")
+    finally:
+        context.close()
+    assert too_wide == {}  # nothing sideways on any page

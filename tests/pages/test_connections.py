@@ -10,6 +10,7 @@ from lxml import etree
 from sqlalchemy import select, text
 
 from qbsync.passwords import verify_password
+from qbsync.service.app import create_app
 from qbsync.service.background import Dispatcher
 from qbsync.service.pages import connections as connection_pages
 from qbsync.service.runtime import Runtime
@@ -194,3 +195,16 @@ def test_an_unknown_connection_is_a_404(signed_in):
     response = signed_in.get("/connections/nope")
     assert response.status_code == 404
     assert "There is no connection named 'nope'." in text_of(response)
+
+
+def test_the_qwc_names_the_platform_properly_and_its_support_page_opens_without_signing_in(
+        signed_in, conn, runtime):
+    fields = _qwc(signed_in.get("/connections/shop/qwc"))
+    assert fields["AppDescription"].startswith("Syncs WooCommerce store ")
+    assert fields["AppSupport"] == "http://localhost/support"
+    anonymous = create_app(runtime=runtime).test_client()
+    response = anonymous.get("/support")  # the Web Connector opens it without a session
+    assert response.status_code == 200
+    page = text_of(response)
+    assert "This is qbsync, the web service the QuickBooks Web Connector" in page
+    assert conn.store_url not in page and "shop-qbwc" not in page  # public: it names no store or user

@@ -6,14 +6,14 @@ import re
 from datetime import timedelta
 
 from qbsync.service.pages.charts import daily_bars, last_days
-from qbsync.storage.models import utcnow
+from qbsync.storage.models import JobDependency, utcnow
 from tests.pages.conftest import text_of
 
 
 def test_the_dashboard_shows_each_connection_from_real_rows(signed_in, conn, add_job, add_session,
                                                            add_exchange):
     now = utcnow()
-    qb_session = add_session(conn.id, minutes_ago=4 * 60 + 5, result="OK: 3 records synced")
+    qb_session = add_session(conn.id, minutes_ago=4 * 60 + 5, result="OK: 3 records synced", exchanges=2)
     parked = add_job(conn.id, state="parked", label="Order #2002", reason="name in use")
     add_job(conn.id, state="pending", label="Order #2003")
     add_job(conn.id, state="pending", label="Order #2004")
@@ -32,7 +32,7 @@ def test_the_dashboard_shows_each_connection_from_real_rows(signed_in, conn, add
     page = text_of(response)
     assert "The Web Connector has not polled for 4 hours" in page
     assert "1 job needs attention." in page
-    assert "Last session result: OK: 3 records synced" in page
+    assert "Last session that did work, 4 hours ago: OK: 3 records synced" in page
     assert re.search(r"\b2 pending\b", page)
     assert re.search(r"\b1 QuickBooks errors \(24 h\)", page)  # the 30-hour-old one is not counted
     assert 'The name "Jane Doe" of the list element is already in use.' in page
@@ -65,3 +65,43 @@ def test_bars_are_scaled_to_the_busiest_day():
     assert [b.y for b in chart.bars] == [100.0, 50.0, 100.0, 0.0]
     assert chart.peak == 10 and chart.total == 15
     assert chart.bars[0].x < chart.bars[1].x < chart.bars[2].x < chart.bars[3].x
+
+
+def test_the_dashboard_shows_the_last_session_that_did_work_and_groups_errors_by_cause(
+        signed_in, conn, add_job, add_session, add_exchange):
+    worked = add_session(conn.id, minutes_ago=30, result="OK: 40 records synced", exchanges=3)
+    add_session(conn.id, minutes_ago=5, result="Nothing to do", exchanges=0)  # a later idle poll
+    for n in range(6):
+        job = add_job(conn.id, state="parked", label=f"Order #40{n}")
+        add_exchange(worked, job, request_xml="<SalesReceiptAddRq/>", response_xml=None, status_code=3140,
+                     severity="Error", message='There is an invalid reference to QuickBooks Account '
+                                               '"Chase Checking" in the SalesReceipt.')
+    other = add_job(conn.id, state="parked", label="Jane Doe")
+    add_exchange(worked, other, request_xml="<CustomerAddRq/>", response_xml=None, status_code=3100,
+                 severity="Error", message='The name "Jane Doe" of the list element is already in use.')
+
+    response = signed_in.get("/")
+    page = text_of(response)
+    assert "OK: 40 records synced" in page and "Nothing to do" not in page
+    errors = page.split("Latest errors", 1)[1]
+    assert errors.count('"Chase Checking"') == 1  # one row per cause, with how often it happened
+    assert re.search(r'"Chase Checking" in the SalesReceipt\. latest: Order #405 6 3140', errors)
+    assert re.search(r"already in use\. latest: Jane Doe 1 3100", errors)
+    body = response.get_data(as_text=True)
+    since = (utcnow() - timedelta(hours=24)).date().isoformat()
+    link = re.search(r'<a href="(/log[^"]*errors=1[^"]*)">7</a>', body).group(1).replace("&amp;", "&")
+    assert link == f"/log?connection={conn.name}&errors=1&from={since}"
+    log_page = text_of(signed_in.get(link))
+    assert "(7)" in log_page  # the link opens the error answers only
+
+
+def test_jobs_blocked_behind_a_parked_one_count_as_needing_attention(signed_in, conn, add_job, runtime):
+    item = add_job(conn.id, kind="item", label="Item WIDGET-1", state="parked", reason="no price")
+    customer = add_job(conn.id, kind="customer", label="Jane Doe", state="waiting")
+    order = add_job(conn.id, label="Order #1001", state="waiting")
+    with runtime.db.transaction() as session:
+        session.add(JobDependency(job_id=customer.id, depends_on_id=item.id))
+        session.add(JobDependency(job_id=order.id, depends_on_id=customer.id))
+    response = signed_in.get("/")
+    assert "1 job needs attention. 2 more wait behind it. See the sync errors" in text_of(response)
+    assert 'href="/errors">See the sync errors' in response.get_data(as_text=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from qbsync.storage.models import utcnow
@@ -79,7 +80,7 @@ def test_extreme_dates_pages_and_ids_do_not_break_the_log(signed_in, conn, add_j
     # The calendar's last day has no next day to end the range at; it still includes everything.
     assert "Order #1001" in text_of(signed_in.get("/log?from=2000-01-01&to=9999-12-31"))
     huge = "9" * 30
-    assert signed_in.get(f"/log?page={huge}").status_code == 200
+    assert signed_in.get(f"/log?page={huge}", follow_redirects=True).status_code == 200
     assert signed_in.get(f"/log/sessions/{huge}").status_code == 404
     assert signed_in.get(f"/log/exchanges/{huge}").status_code == 404
 
@@ -110,3 +111,17 @@ def test_credentials_in_session_notes_are_masked_on_the_log_and_dashboard(signed
     for url in ("/log", "/"):
         page = text_of(signed_in.get(url))
         assert WEBHOOK_SECRET not in page and "bad signature with ••••••••" in page, url
+
+
+def test_a_session_page_counts_finished_jobs_and_only_real_errors(signed_in, conn, add_job, add_session,
+                                                                   add_exchange):
+    qb_session = add_session(conn.id, jobs_done=40, exchanges=2)
+    lookup = add_job(conn.id, label="Jane Doe", state="done")
+    add_exchange(qb_session, lookup, request_xml="<CustomerQueryRq/>", response_xml=None, status_code=1,
+                 severity="Info", message="A query request did not find a matching object in QuickBooks",
+                 request_type="CustomerQueryRq")
+    page = text_of(signed_in.get(f"/log/sessions/{qb_session.id}"))
+    assert "Jobs finished 40 in 2 round trips" in page and "done of 0" not in page
+    round_trips = page.split("Round trips", 1)[1]
+    # The row: seq, sent, answered, jobs 1, errors 0 (the look-up that found nothing is no error).
+    assert re.search(r"Errors Note 1 \S+ \S+ UTC \S+ \S+ UTC 1 0 ", round_trips), round_trips

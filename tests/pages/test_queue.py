@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from qbsync.queue import handlers, jobs
-from qbsync.storage.models import JobDependency, QueueJob
+from qbsync.storage.models import IdMapping, JobDependency, QueueJob
 from tests.pages.conftest import flashes, post, text_of
 
 
@@ -60,7 +60,10 @@ def test_a_job_page_shows_record_dependencies_attempts_and_the_explained_answer(
 
     page = text_of(signed_in.get(f"/queue/{customer.id}"))
     assert "Status 3100" in page and "Name already in use" in page  # qbsync.qbxml.status.explain
-    assert "What to do:" in page
+    # The "Last answer from QuickBooks" card explains the code in plain words and says what to do.
+    last_answer = page.split("Last answer from QuickBooks", 1)[1]
+    assert "3100 · Name already in use" in last_answer
+    assert "What to do: Map the store record to the existing QuickBooks record" in last_answer
     assert f"#{order.id} Order #1001" in page  # waiting on this job
     assert f"CustomerAddRq · {customer.id}.1 3100 Name already in use already in use park" in page
     assert "<Name>Jane Doe</Name>" in page  # the last qbXML sent
@@ -161,8 +164,8 @@ def test_absurd_numbers_in_the_address_and_search_are_handled(signed_in, conn, a
     huge = "9" * 30  # beyond any database integer
     assert signed_in.get(f"/queue/{huge}").status_code == 404
     assert post(signed_in, f"/queue/{huge}/hold").status_code == 404
-    last_page = signed_in.get(f"/queue?page={huge}")
-    assert last_page.status_code == 200 and "Order #7001" not in text_of(last_page)
+    last_page = signed_in.get(f"/queue?page={huge}", follow_redirects=True)  # past the end: the last page
+    assert last_page.status_code == 200 and "Order #7001" in text_of(last_page)
     for text in (huge, "#" + huge, "\u00b2"):  # "²" is a digit to str.isdigit but not to int()
         searched = signed_in.get("/queue", query_string={"q": text})
         assert searched.status_code == 200 and "Order #7001" not in text_of(searched)
@@ -175,3 +178,70 @@ def test_unknown_jobs_and_actions_are_404(signed_in, conn, add_job):
     assert signed_in.get("/queue/999999").status_code == 404
     job = add_job(conn.id)
     assert post(signed_in, f"/queue/{job.id}/explode").status_code == 404
+
+
+def test_retry_on_a_job_waiting_behind_a_parked_one_says_what_it_still_waits_on(
+        signed_in, conn, add_job, runtime):
+    item = add_job(conn.id, kind="item", label="Item WIDGET-1", state="parked")
+    customer = add_job(conn.id, kind="customer", label="Jane Doe", state="waiting")
+    order = add_job(conn.id, label="Order #1001", state="waiting")
+    with runtime.db.transaction() as session:
+        session.add(JobDependency(job_id=customer.id, depends_on_id=item.id))
+        session.add(JobDependency(job_id=order.id, depends_on_id=customer.id))
+    post(signed_in, f"/queue/{order.id}/retry")
+    assert _state(runtime, order.id) == "waiting"
+    assert flashes(signed_in)[-1] == (
+        "error", f"Job #{order.id} cannot go yet: it waits on parked job #{item.id} (Item WIDGET-1); "
+                 "fix, retry or release that job first.")
+    post(signed_in, f"/queue/{item.id}/retry")  # the job at the root really is queued again
+    assert flashes(signed_in)[-1] == ("ok", f"Job #{item.id} queued to retry now.")
+
+
+def test_a_page_past_the_end_shows_the_last_page(signed_in, conn, add_job):
+    for n in range(55):
+        add_job(conn.id, label=f"Order #{5000 + n}", record_id=str(5000 + n))
+    response = signed_in.get("/queue?state=open&page=6")
+    assert response.status_code == 302 and response.headers["Location"] == "/queue?state=open&page=2"
+    page = text_of(signed_in.get(response.headers["Location"]))
+    assert "Page 2 of 2" in page and "Order #5054" in page
+    log_page = signed_in.get("/log?page=9")  # the log has one (empty) page
+    assert log_page.status_code == 302 and log_page.headers["Location"] == "/log"
+
+
+def test_search_finds_accented_names_in_any_case_e_mail_addresses_and_quickbooks_names(
+        signed_in, conn, add_job, runtime):
+    add_job(conn.id, kind="customer", record_type="customer", record_id="41", label="Émile Zola",
+            payload={"email": "emile@example.com"})
+    add_job(conn.id, kind="order", record_type="order", record_id="901", label="Order #1901",
+            payload={"number": "1901", "email": "jane.roe@example.org"})
+    add_job(conn.id, kind="customer", record_type="customer", record_id="42", label="John Smith", payload={})
+    with runtime.db.transaction() as session:
+        session.add(IdMapping(connection_id=conn.id, record_type="customer", storefront_id="42",
+                              qb_type="Customer", qb_id="80000042-1", qb_name="Smith, John (Wholesale)"))
+    assert "Émile Zola" in text_of(signed_in.get("/queue", query_string={"q": "émile"}))
+    assert "Émile Zola" in text_of(signed_in.get("/queue", query_string={"q": "ÉMILE"}))
+    by_mail = text_of(signed_in.get("/queue", query_string={"q": "JANE.ROE@example"}))
+    assert "Order #1901" in by_mail and "Émile Zola" not in by_mail
+    by_qb_name = text_of(signed_in.get("/queue", query_string={"q": "(wholesale)"}))
+    assert "John Smith" in by_qb_name and "Order #1901" not in by_qb_name
+
+
+def test_bulk_actions_can_act_on_all_matching_jobs_not_only_the_page(signed_in, conn, add_job, runtime):
+    parked = [add_job(conn.id, label=f"Order #{6000 + n}", state="parked") for n in range(55)]
+    pending = add_job(conn.id, label="Order #7000", state="pending")
+    page = text_of(signed_in.get("/queue?state=parked"))
+    assert "all 55 matching" in page and "Page 1 of 2" in page
+    post(signed_in, "/queue/bulk", {"action": "hold", "all_matching": "1", "state": "parked",
+                                    "next": "/queue?state=parked"})
+    assert {_state(runtime, job.id) for job in parked} == {"held"}
+    assert _state(runtime, pending.id) == "pending"  # outside the filter: untouched
+    assert ("ok", "55 jobs held.") in flashes(signed_in)
+
+
+def test_remove_warns_about_the_jobs_that_wait_on_it(signed_in, conn, add_job, runtime):
+    customer = add_job(conn.id, kind="customer", label="Jane Doe", state="parked")
+    order = add_job(conn.id, label="Order #1001", state="waiting")
+    with runtime.db.transaction() as session:
+        session.add(JobDependency(job_id=order.id, depends_on_id=customer.id))
+    body = signed_in.get(f"/queue/{customer.id}").get_data(as_text=True)
+    assert (f"1 job waits on it and will go ahead without it: #{order.id} Order #1001." in body)

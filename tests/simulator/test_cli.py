@@ -97,3 +97,27 @@ def test_simulate_reports_a_broken_company_file(tmp_path: Path) -> None:
 
     assert result.exit_code == 1
     assert "not a simulated company file" in result.output
+
+
+def test_simulate_starts_the_company_the_profile_names(tmp_path: Path) -> None:
+    company_file = tmp_path / "shop.json"
+    fake = FakeQbsync({**SCRIPT, "sendRequestXML": "", "receiveResponseXML": 100})
+    args = ["--url", fake.url, "--username", "u", "--password", "p", "--company-file", str(company_file)]
+    with Served(fake):
+        result = CliRunner().invoke(simulate, [*args, "--sessions", "1", "--profile", "uk"])
+        assert result.exit_code == 0, result.output
+        saved = QuickBooksCompany.load(company_file)
+        assert saved.profile.name == "uk"
+        assert saved.find("SalesTaxCode", "S") is not None
+
+        refused = CliRunner().invoke(simulate, [*args, "--sessions", "1", "--profile", "retail"])
+    assert refused.exit_code == 1
+    assert "made with profile 'uk', not 'retail'" in refused.output
+
+
+def test_simulate_names_the_profiles_it_knows() -> None:
+    result = CliRunner().invoke(
+        simulate, ["--url", "http://127.0.0.1:9/", "--username", "u", "--password", "p", "--profile", "x"]
+    )
+    assert result.exit_code == 2
+    assert "'service', 'retail', 'canada', 'uk', 'multicurrency'" in result.output

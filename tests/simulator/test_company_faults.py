@@ -39,6 +39,8 @@ PARSE_ERROR = ("0x80040400", "QuickBooks found an error when parsing the provide
     ids=["element-order", "too-long", "no-onError", "truncated", "no-version", "version-too-new"],
 )
 def test_invalid_document_is_rejected_whole(company: QuickBooksCompany, document: str) -> None:
+    """Intuit names 0x80040400 the XML parse error (QBWC guide, PROTOCOL.md section 7); that QuickBooks
+    refuses every XSD violation this way, processing nothing, is assumed."""
     with pytest.raises(QbxmlRequestRejected) as caught:
         company.process(document)
 
@@ -49,6 +51,8 @@ def test_invalid_document_is_rejected_whole(company: QuickBooksCompany, document
 
 
 def test_elements_newer_than_the_company_version_are_rejected() -> None:
+    """Assumed: a document asking a newer qbXML version than the QuickBooks supports fails as a parse
+    error."""
     old = QuickBooksCompany(qbxml_version="13.0")
     new = QuickBooksCompany(qbxml_version="16.0")
     # AlertQueryRq exists from qbXML 16.0 on
@@ -199,6 +203,7 @@ def test_unknown_qbxml_version_is_a_clear_error() -> None:
 
 
 def test_concurrent_documents_are_processed_one_at_a_time(company: QuickBooksCompany) -> None:
+    """Assumed: QuickBooks works on one request document at a time."""
     errors: list[BaseException] = []
 
     def worker(number: int) -> None:

@@ -67,6 +67,7 @@ def test_non_inventory_mod_changes_only_the_fields_sent(company: QuickBooksCompa
 
 
 def test_item_prices_discounts_and_tax_items_on_a_sale(company: QuickBooksCompany) -> None:
+    """Assumed: a discount item's line always takes money off, whatever the sign of its rate."""
     add_all(company)
     company.process(message(customer_add("Ann")))
     lines = [

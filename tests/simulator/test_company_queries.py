@@ -57,6 +57,7 @@ def test_iterator_pages_through_everything_once(company: QuickBooksCompany) -> N
 
 
 def test_iterator_over_finished_or_unknown_id_is_an_error(company: QuickBooksCompany) -> None:
+    """Code 3000 (invalid object ID, Intuit status code table); its text is assumed."""
     add_customers(company, 3)
     first = query(company, '<CustomerQueryRq iterator="Start"><MaxReturned>2</MaxReturned></CustomerQueryRq>')
     continue_rq = (
@@ -170,6 +171,8 @@ def test_active_status(company: QuickBooksCompany) -> None:
 def test_modified_date_filters_read_offsets_and_local_time(
     company: QuickBooksCompany, clock: FakeClock
 ) -> None:
+    """Assumed: a filter time without an offset is the company's local time, and the company keeps one
+    fixed offset all year (issue 14: QuickBooks reports the zone's standard offset)."""
     # the company clock is 2024-03-01 09:00:00-05:00 (14:00 UTC)
     company.process(message(customer_add("Early")))
     clock.advance(hours=2)
@@ -239,6 +242,7 @@ def test_transaction_queries(company: QuickBooksCompany, clock: FakeClock) -> No
 
 
 def test_include_line_items(company: QuickBooksCompany) -> None:
+    """Assumed: a transaction query returns lines only when IncludeLineItems is true."""
     company.process(message(customer_add("Ann"), inventory_add("Widget", "2.50", request_id="2")))
     company.process(message(sales_add("SalesOrder", "Ann", [sales_line("SalesOrder", "Widget", "3")])))
 

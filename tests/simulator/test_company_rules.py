@@ -203,6 +203,8 @@ def test_continue_on_error_tries_every_request(company: QuickBooksCompany) -> No
 
 
 def test_rollback_on_error_stops_like_stop_on_error(company: QuickBooksCompany) -> None:
+    """Assumed: rollbackOnError (in the XSD; PROTOCOL.md calls its honouring unverified) stops like
+    stopOnError and rolls nothing back."""
     requests = [customer_add("Ann", "1"), customer_add("Ann", "2"), customer_add("Bob", "3")]
 
     assert codes(company, *requests, on_error="rollbackOnError") == [0, 3100, 3231]
@@ -252,6 +254,8 @@ def test_query_by_unknown_txn_id_is_3120(company: QuickBooksCompany) -> None:
 
 
 def test_unsupported_request_type_answers_a_clear_status(company: QuickBooksCompany) -> None:
+    """The code is Intuit's 1030 (status code table, PROTOCOL.md section 7); its text naming what is not
+    simulated is assumed."""
     bill = (
         "<BillAddRq><BillAdd><VendorRef><FullName>State Board of Equalization</FullName></VendorRef>"
         "<ExpenseLineAdd><AccountRef><FullName>Merchant Account Fees</FullName></AccountRef>"

@@ -47,6 +47,8 @@ def adjustment(item: str, field: str, value: str) -> str:
 
 
 def test_invoice_totals_with_sales_tax_to_the_cent(shop: QuickBooksCompany) -> None:
+    """Assumed rounding: each line's amount rounded half up; the tax rounded once on the taxable
+    subtotal."""
     lines = [
         sales_line("Invoice", "Widget", "3"),  # 3 x 19.99 = 59.97, taxable (item default)
         sales_line("Invoice", "Gadget", "3", rate="4.335"),  # 13.005 -> 13.01, taxable
@@ -123,6 +125,8 @@ def test_quantity_on_hand_after_adjustments(shop: QuickBooksCompany) -> None:
 def test_sales_move_quantity_on_hand_and_sales_orders_move_quantity_on_sales_order(
     shop: QuickBooksCompany,
 ) -> None:
+    """Sales lower QuantityOnHand (Intuit InvoiceAdd reference); that an open sales order line raises
+    QuantityOnSalesOrder until invoiced or closed is assumed."""
     process_ok(
         shop,
         sales_add("Invoice", "Jane Doe", [sales_line("Invoice", "Widget", "2")]),
@@ -143,12 +147,15 @@ def test_sales_move_quantity_on_hand_and_sales_orders_move_quantity_on_sales_ord
 
 
 def test_selling_more_than_on_hand_goes_negative(shop: QuickBooksCompany) -> None:
+    """Assumed: QuickBooks lets quantity on hand go negative (it warns in its window, not through the
+    SDK)."""
     process_ok(shop, sales_add("SalesReceipt", None, [sales_line("SalesReceipt", "Gadget", "5")]))
 
     assert shop.quantity_on_hand("Gadget") == Decimal(-2)
 
 
 def test_pending_sales_do_not_move_stock(shop: QuickBooksCompany) -> None:
+    """Assumed: a pending sale does not post, so it moves no stock."""
     process_ok(
         shop,
         sales_add(
@@ -254,6 +261,7 @@ def test_invoice_mod_replaces_lines_and_moves_stock(shop: QuickBooksCompany) -> 
 
 
 def test_automatic_ref_numbers_count_up(shop: QuickBooksCompany) -> None:
+    """Assumed: without a RefNumber, the next number after the highest numeric one of that kind."""
     answers = process_ok(
         shop,
         *[

@@ -319,3 +319,31 @@ def test_a_run_that_died_before_starting_does_not_block_the_next(config):
     finally:
         dispatcher.shutdown(wait=True)
     assert RUNS == ["second"]
+
+
+def test_a_failed_delivery_is_listed_with_its_error_and_a_person_can_process_it_again(
+        client, runtime, woo, kit, storefront_dir, monkeypatch):
+    from qbsync.passwords import hash_password
+    from qbsync.storage.models import User
+    from tests.pages.conftest import ADMIN, ADMIN_PASSWORD, post, text_of
+
+    def queue_unavailable(*args, **kwargs):
+        raise RuntimeError("queue table locked")
+
+    monkeypatch.setattr(processing, "record_changed", queue_unavailable)
+    _post_woo(client, kit, _payload(storefront_dir, "woocommerce", "order.json"))
+    kit.finish_background()
+    monkeypatch.undo()
+    with runtime.db.transaction() as session:
+        session.add(User(username=ADMIN, password_hash=hash_password(ADMIN_PASSWORD)))
+    post(client, "/login", {"username": ADMIN, "password": ADMIN_PASSWORD})
+
+    page = text_of(client.get("/deliveries"))  # failed or invalid: what needs a look
+    assert "order.updated order 727 failed RuntimeError: queue table locked" in page
+    post(client, "/deliveries/retry", {"all_failed": "1"})
+    kit.finish_background()
+    (delivery,) = kit.deliveries()
+    assert delivery.state == "processed" and delivery.error is None
+    assert [job.record_id for job in kit.jobs_for("order")] == ["727"]
+    assert "No deliveries match." in text_of(client.get("/deliveries"))
+    assert "order.updated order 727 processed" in text_of(client.get("/deliveries?show=all"))

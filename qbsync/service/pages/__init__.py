@@ -15,6 +15,8 @@ from qbsync.service.pages import (
     auth,
     connections,
     dashboard,
+    deliveries,
+    errors,
     formatting,
     log,
     mappings,
@@ -27,15 +29,17 @@ from qbsync.service.pages import (
 NAV = [
     ("dashboard.index", "Dashboard"),
     ("queue.index", "Queue"),
+    ("errors.index", "Sync errors"),
     ("log.index", "Log"),
+    ("deliveries.index", "Deliveries"),
     ("push.index", "Push"),
     ("mappings.index", "Mappings"),
     ("settings.index", "Settings"),
     ("connections.index", "Connections"),
 ]
 
-BLUEPRINTS = (auth.blueprint, dashboard.blueprint, connections.blueprint, queue.blueprint, log.blueprint,
-              push.blueprint, mappings.blueprint, settings.blueprint)
+BLUEPRINTS = (auth.blueprint, dashboard.blueprint, connections.blueprint, queue.blueprint, errors.blueprint,
+              log.blueprint, deliveries.blueprint, push.blueprint, mappings.blueprint, settings.blueprint)
 
 
 class RecordIdConverter(IntegerConverter):

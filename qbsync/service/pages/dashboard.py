@@ -8,13 +8,20 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, render_template, url_for
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from qbsync.queue.causes import parked_causes
 from qbsync.queue.jobs import counts_by_state
 from qbsync.qwc.qwcfile import url_warnings
 from qbsync.service.pages.charts import BarChart, daily_bars, last_days
-from qbsync.service.pages.lookup import all_connections, connection_secrets, qbwc_url, runtime
+from qbsync.service.pages.lookup import (
+    all_connections,
+    connection_secrets,
+    error_answers_filter,
+    qbwc_url,
+    runtime,
+)
 from qbsync.service.pages.xmlview import Masker
 from qbsync.storage.models import Connection, JobAttempt, QbwcSession, QueueJob, utcnow
 
@@ -34,16 +41,31 @@ class ConnectionHealth:
     counts: dict[str, int]
     error_answers: int
     parked: int
-    recent_errors: list[JobAttempt]
+    blocked: int  # jobs waiting, directly or not, on a parked job: they need the same person
+    recent_errors: list[ErrorCause]
     chart: BarChart
     warnings: list[tuple[str, str, str]] = field(default_factory=list)  # (text, link, link label)
-    last_result: str = ""  # the last session's result, credentials masked
+    last_result: str = ""  # the result of the last session that did work, credentials masked
+    last_working_session: QbwcSession | None = None
 
 
-def error_answers_filter() -> Any:
-    """QuickBooks answers that were errors (severity Error; without a severity, codes 3000 and up)."""
-    return or_(func.lower(JobAttempt.status_severity) == "error",
-               (JobAttempt.status_severity.is_(None)) & (JobAttempt.status_code >= 3000))
+@dataclass(frozen=True)
+class ErrorCause:
+    """One kind of QuickBooks error answer in the last 24 hours: how often, and the latest one."""
+
+    status_code: int | None
+    message: str
+    count: int
+    latest: JobAttempt
+
+
+def error_causes(attempts: list[JobAttempt], limit: int) -> list[ErrorCause]:
+    """Group error answers (newest first) by code and message, so one cause is one row."""
+    groups: dict[tuple[int | None, str], list[JobAttempt]] = {}
+    for attempt in attempts:
+        groups.setdefault((attempt.status_code, attempt.status_message or ""), []).append(attempt)
+    causes = [ErrorCause(code, message, len(found), found[0]) for (code, message), found in groups.items()]
+    return causes[:limit]
 
 
 def synced_per_day(session: Session, connection_id: int, since: datetime) -> dict[date, int]:
@@ -72,15 +94,25 @@ def health_of(session: Session, conn: Connection, now: datetime) -> ConnectionHe
     recent = select(JobAttempt).where(JobAttempt.connection_id == conn.id, JobAttempt.created_at >= since,
                                       error_answers_filter())
     error_answers = session.scalar(select(func.count()).select_from(recent.subquery())) or 0
-    recent_errors = list(session.scalars(recent.order_by(JobAttempt.created_at.desc()).limit(5)))
+    # The newest 500 error answers are plenty to name the few causes shown.
+    recent_errors = error_causes(
+        list(session.scalars(recent.order_by(JobAttempt.created_at.desc()).limit(500))), 5)
+    # An idle poll ("nothing to do") says nothing about the books: show the last session that did work.
+    working = session.scalar(select(QbwcSession).where(QbwcSession.connection_id == conn.id,
+                                                       QbwcSession.exchanges > 0)
+                             .order_by(QbwcSession.last_seen_at.desc()).limit(1))
     days = last_days(now.date(), CHART_DAYS)
     start = datetime.combine(days[0], datetime.min.time())
     chart = daily_bars(synced_per_day(session, conn.id, start), days)
+    blocked = (sum(g.waiting_behind for g in parked_causes(session, conn.id))
+               if counts.get("parked") else 0)
     health = ConnectionHealth(connection=conn, last_session=last, counts=counts, error_answers=error_answers,
-                              parked=counts.get("parked", 0), recent_errors=recent_errors, chart=chart)
+                              parked=counts.get("parked", 0), blocked=blocked, recent_errors=recent_errors,
+                              chart=chart)
     health.warnings = warnings_for(health, now)
-    if last is not None and last.result:
-        health.last_result = Masker.of(connection_secrets(conn)).text(last.result)
+    health.last_working_session = working
+    if working is not None and working.result:
+        health.last_result = Masker.of(connection_secrets(conn)).text(working.result)
     return health
 
 
@@ -104,8 +136,10 @@ def warnings_for(health: ConnectionHealth, now: datetime) -> list[tuple[str, str
                       url_for("log.session", session_id=last.id), "See the session"))
     if health.parked:
         noun = "job needs" if health.parked == 1 else "jobs need"
-        found.append((f"{health.parked} {noun} attention.",
-                      url_for("queue.index", connection=conn.name, state="parked"), "Open them"))
+        behind = (f" {health.blocked} more wait{'s' if health.blocked == 1 else ''} behind "
+                  f"{'it' if health.parked == 1 else 'them'}." if health.blocked else "")
+        found.append((f"{health.parked} {noun} attention.{behind}", url_for("errors.index"),
+                      "See the sync errors"))
     return found
 
 
@@ -117,9 +151,17 @@ def index() -> Any:
         healths = [health_of(session, conn, now) for conn in all_connections(session)]
         page_warnings = https_warnings()
         return render_template("dashboard.html", healths=healths, page_warnings=page_warnings,
-                               queue_states=QUEUE_STATES, now=now)
+                               queue_states=QUEUE_STATES, now=now,
+                               errors_since=(now - timedelta(hours=24)).date().isoformat())
 
 
 def https_warnings() -> list[str]:
     """'https is not configured' when people and the Web Connector reach us over plain http remotely."""
     return [f"https is not configured: {text}" for text in url_warnings(qbwc_url())]
+
+
+@blueprint.get("/support")
+def support() -> Any:
+    """The .qwc file's AppSupport page: public (the Web Connector opens it without signing in), so it names
+    no store and no connection; a bookkeeper follows it to sign in and see the last sync."""
+    return render_template("support.html")

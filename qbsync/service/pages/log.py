@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -15,7 +15,9 @@ from qbsync.service.pages.lookup import (
     all_connections,
     connection_or_404,
     connection_secrets,
+    error_answers_filter,
     explain_status,
+    page_count,
     page_number,
     runtime,
 )
@@ -38,6 +40,7 @@ class LogSearch:
     record: str = ""
     order: str = ""
     status: int | None = None
+    only_errors: bool = False
     date_from: date | None = None
     date_to: date | None = None
     page: int = 1
@@ -46,9 +49,10 @@ class LogSearch:
 
     @classmethod
     def from_args(cls, args: Any) -> LogSearch:
-        raw = {k: args.get(k, "").strip() for k in ("connection", "record", "order", "status", "from", "to")}
+        raw = {k: args.get(k, "").strip()
+               for k in ("connection", "record", "order", "status", "errors", "from", "to")}
         found = cls(connection=raw["connection"], record=raw["record"], order=raw["order"].lstrip("#"),
-                    raw=raw)
+                    only_errors=raw["errors"] == "1", raw=raw)
         if raw["status"]:
             try:
                 found.status = int(raw["status"])
@@ -102,6 +106,8 @@ def search_attempts(session: Session, search: LogSearch, connection_id: int | No
                               QueueJob.record_id == search.order))
     if search.status is not None:
         stmt = stmt.where(JobAttempt.status_code == search.status)
+    if search.only_errors:
+        stmt = stmt.where(error_answers_filter())
     start, end = search.time_range()
     if start is not None:
         stmt = stmt.where(JobAttempt.created_at >= start)
@@ -137,7 +143,9 @@ def index() -> Any:
         names = {c.id: c.name for c in connections}
         maskers = {c.id: Masker.of(connection_secrets(c)) for c in connections}
         notes = {s.id: maskers[s.connection_id].text(s.last_error or s.result or "") for s in sessions}
-        pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+        pages = page_count(total, PAGE_SIZE)
+        if search.page > pages:  # past the end: show the last page instead
+            return redirect(url_for("log.index", **search.args(page=pages)))
         return render_template(
             "log/index.html", search=search, connections=connections, names=names, sessions=sessions,
             notes=notes, rows=[(a, e, j, explain_status(a.status_code)) for a, e, j in rows], total=total,
@@ -157,8 +165,8 @@ def session(session_id: int) -> Any:
                                             .order_by(Exchange.seq)))
         failures = dict(db_session.execute(
             select(JobAttempt.exchange_id, func.count()).join(Exchange, Exchange.id == JobAttempt.exchange_id)
-            .where(Exchange.session_id == session_id, JobAttempt.status_code.is_not(None),
-                   JobAttempt.status_code != 0)
+            # Errors only: a look-up that finds nothing (statusCode 1, severity Info) is an ordinary answer.
+            .where(Exchange.session_id == session_id, error_answers_filter())
             .group_by(JobAttempt.exchange_id)
         ).all())
         masker = Masker.of(connection_secrets(conn))

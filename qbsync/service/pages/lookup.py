@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import abort, current_app, request
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from qbsync.service.runtime import Runtime
-from qbsync.storage.models import Connection, QbwcSession
+from qbsync.storage.models import Connection, JobAttempt, QbwcSession
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,17 @@ def page_number(raw: Any) -> int:
     except (TypeError, ValueError):
         return 1
     return min(max(1, page), MAX_PAGE)
+
+
+def error_answers_filter() -> Any:
+    """QuickBooks answers that were errors (severity Error; without a severity, codes 3000 and up)."""
+    return or_(func.lower(JobAttempt.status_severity) == "error",
+               (JobAttempt.status_severity.is_(None)) & (JobAttempt.status_code >= 3000))
+
+
+def page_count(total: int | None, size: int) -> int:
+    """How many pages ``total`` rows fill (at least one, so an empty list still has its page)."""
+    return max(1, ((total or 0) + size - 1) // size)
 
 
 def connection_or_404(session: Session, name: str) -> Connection:

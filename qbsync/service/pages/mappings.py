@@ -19,6 +19,7 @@ from qbsync.service.pages.lookup import (
     all_connections,
     chosen_connection,
     connection_or_404,
+    page_count,
     page_number,
     runtime,
 )
@@ -180,7 +181,10 @@ def show(name: str, kind: str) -> Any:
             rows, total = payment_rows(session, conn, show_filter), None
         else:
             rows, total = record_rows(session, conn, kind, show_filter, text, page)
-        pages = max(1, ((total or 0) + PAGE_SIZE - 1) // PAGE_SIZE)
+        pages = page_count(total, PAGE_SIZE)
+        if page > pages:  # past the end: show the last page instead
+            return redirect(url_for("mappings.show", name=conn.name, kind=kind, show=show_filter, q=text,
+                                    page=pages))
         return render_template("mappings/show.html", rows=rows, total=total, pages=pages, names=names,
                                names_cut=cut, **context)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, or_, select
+from sqlalchemy import Text, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from qbsync.queue import jobs
@@ -20,12 +20,13 @@ from qbsync.service.pages.lookup import (
     connection_secrets,
     explain_status,
     latest_qbxml_version,
+    page_count,
     page_number,
     runtime,
 )
 from qbsync.service.pages.xmlview import Masker
 from qbsync.service.security import safe_next
-from qbsync.storage.models import Connection, Exchange, JobAttempt, QueueJob, utcnow
+from qbsync.storage.models import Connection, Exchange, IdMapping, JobAttempt, QueueJob, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ blueprint = Blueprint("queue", __name__, url_prefix="/queue")
 PAGE_SIZE = 50
 STATES = ("pending", "in_flight", "waiting", "held", "parked", "done", "cancelled")
 OPEN_VIEW = ("pending", "in_flight", "waiting", "held", "parked")
+# Not a state: finished jobs that record a record the merchant's rules keep out of QuickBooks.
+LEFT_OUT_VIEW = "left_out"
 # Where a job is in its life decides whether its next request can be previewed.
 PREVIEWABLE = ("pending", "waiting", "held", "parked")
 
@@ -72,7 +75,7 @@ class QueueFilter:
     @classmethod
     def from_args(cls, args: Any) -> QueueFilter:
         state = args.get("state", "open")
-        if state not in (*STATES, "open", "all"):
+        if state not in (*STATES, "open", "all", LEFT_OUT_VIEW):
             state = "open"
         page = page_number(args.get("page", 1))
         return cls(connection=args.get("connection", ""), state=state, kind=args.get("kind", ""),
@@ -88,27 +91,45 @@ class QueueFilter:
 
 def query_jobs(session: Session, flt: QueueFilter) -> tuple[list[QueueJob], int]:
     """The page of jobs matching ``flt`` and how many match in all."""
+    stmt = matching(session, flt)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(QueueJob.priority, QueueJob.id)
+                           .offset((flt.page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
+    return list(rows), total
+
+
+def matching(session: Session, flt: QueueFilter) -> Any:
+    """SELECT of every job matching ``flt`` (all pages)."""
     stmt = select(QueueJob)
     if flt.connection:
         stmt = stmt.where(QueueJob.connection_id == connection_or_404(session, flt.connection).id)
     if flt.state == "open":
         stmt = stmt.where(QueueJob.state.in_(OPEN_VIEW))
+    elif flt.state == LEFT_OUT_VIEW:
+        stmt = stmt.where(QueueJob.state == "cancelled", QueueJob.reason.like(jobs.LEFT_OUT + "%"))
     elif flt.state != "all":
         stmt = stmt.where(QueueJob.state == flt.state)
     if flt.kind:
         stmt = stmt.where(QueueJob.kind == flt.kind)
     if flt.text:
         like = f"%{flt.text}%"
-        conditions = [QueueJob.label.ilike(like), QueueJob.record_id == flt.text, QueueJob.reason.ilike(like)]
+        conditions = [
+            QueueJob.label.ilike(like), QueueJob.record_id == flt.text, QueueJob.reason.ilike(like),
+            # The buyer's e-mail and name live in the record itself.
+            cast(QueueJob.payload, Text).ilike(like),
+            # The QuickBooks name the record is linked to (customer FullName, item name, RefNumber).
+            exists(select(IdMapping.id).where(
+                IdMapping.connection_id == QueueJob.connection_id,
+                IdMapping.record_type == QueueJob.record_type,
+                IdMapping.storefront_id == QueueJob.record_id,
+                IdMapping.qb_name.ilike(like))),
+        ]
         number = flt.text.lstrip("#")
         # isdecimal, not isdigit ("²" is a digit int() refuses); 18 digits always fit a 64-bit id.
         if number.isdecimal() and len(number) <= 18:
             conditions.append(QueueJob.id == int(number))
         stmt = stmt.where(or_(*conditions))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(QueueJob.priority, QueueJob.id)
-                           .offset((flt.page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
-    return list(rows), total
+    return stmt
 
 
 @blueprint.get("")
@@ -120,7 +141,9 @@ def index() -> Any:
         connections = all_connections(session)
         names = {c.id: c.name for c in connections}
         kinds = session.scalars(select(QueueJob.kind).distinct().order_by(QueueJob.kind)).all()
-        pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+        pages = page_count(total, PAGE_SIZE)
+        if flt.page > pages:  # past the end (a stale link, rows removed): show the last page instead
+            return redirect(url_for("queue.index", **flt.args(page=pages)))
         return render_template("queue/index.html", jobs=rows, total=total, flt=flt, pages=pages,
                                connections=connections, names=names, kinds=kinds, states=STATES,
                                actions=ACTIONS, here=request.full_path)
@@ -194,7 +217,7 @@ def show(job_id: int) -> Any:
             dependencies=jobs.dependencies(session, job), dependents=jobs.dependents(session, job),
             attempts=[(a, e, explain_status(a.status_code)) for a, e in attempts],
             last_request=masker.xml(job.last_request_xml), last_response=masker.xml(job.last_response_xml),
-            explanation=explain_status(job.last_status_code), allowed=allowed_actions(job),
+            status_help=explain_status(job.last_status_code), allowed=allowed_actions(job),
         )
     preview = None
     if job.state in PREVIEWABLE:
@@ -222,6 +245,20 @@ def _act(session: Session, job: QueueJob, action: str) -> str | None:
     return None
 
 
+def _still_waiting(session: Session, job: QueueJob) -> str | None:
+    """After a retry: why the job still cannot be sent (it waits on another job), or None."""
+    if job.state != "waiting":
+        return None
+    blocker = jobs.root_blocker(session, job)
+    if blocker is None:
+        return None
+    what = blocker.label or blocker.record_id or blocker.kind.replace("_", " ")
+    text = f"it waits on {blocker.state.replace('_', ' ')} job #{blocker.id} ({what})"
+    if blocker.state in ("parked", "held"):
+        text += "; fix, retry or release that job first"
+    return text
+
+
 @blueprint.post("/<int:job_id>/<action>")
 def act(job_id: int, action: str) -> Any:
     """Retry now, hold, release or remove one job."""
@@ -232,8 +269,11 @@ def act(job_id: int, action: str) -> Any:
         if job is None:
             abort(404, description=f"There is no queue job #{job_id}.")
         error = _act(session, job, action)
+        still_waiting = _still_waiting(session, job) if not error and action in ("retry", "release") else None
     if error:
         flash(f"Could not do that: {error}.", "error")
+    elif still_waiting:
+        flash(f"Job #{job_id} cannot go yet: {still_waiting}.", "error")
     else:
         flash(f"Job #{job_id} {ACTIONS[action][1]}.", "ok")
     return redirect(safe_next(request.form.get("next")) if request.form.get("next")
@@ -248,13 +288,17 @@ def bulk() -> Any:
     if action not in ACTIONS:
         flash("Choose what to do with the ticked jobs.", "error")
         return redirect(back)
+    everything = request.form.get("all_matching") == "1"
     ids = sorted({int(v) for v in request.form.getlist("job_id") if v.isdecimal() and len(v) <= 18})
-    if not ids:
+    if not ids and not everything:
         flash("Tick at least one job first.", "error")
         return redirect(back)
     done, errors = 0, []
     with runtime().db.transaction() as session:
-        for job in session.scalars(select(QueueJob).where(QueueJob.id.in_(ids)).order_by(QueueJob.id)):
+        # "All N matching": the list's filter again, every page of it, not only the ticked rows.
+        chosen = (matching(session, QueueFilter.from_args(request.form)) if everything
+                  else select(QueueJob).where(QueueJob.id.in_(ids)))
+        for job in session.scalars(chosen.order_by(QueueJob.id)):
             error = _act(session, job, action)
             if error:
                 errors.append(error)

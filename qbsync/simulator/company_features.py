@@ -1,0 +1,86 @@
+"""What a company's preferences and country let a request do: QuickBooks refuses what its setup left off.
+
+Every refusal here is marked "assumed" in docs/SIMULATOR.md: no capture of QuickBooks answering these
+was found. The status code is the one Intuit's status code table gives for a feature the company or
+edition does not have (3250, see shared/reference/qbwc/PROTOCOL.md section 7); the message text is
+assumed. A Canadian or UK QuickBooks validates against its regional schema (the SDK ships
+QBCqbxml*/QBUqbxml* variants, shared/reference/qbxml/README.md), so a US-only element fails the whole
+document as a parse error (assumed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qbsync.simulator.company_lists import Preferences
+from qbsync.simulator.company_store import SALES_KINDS, StatusError
+
+FEATURE_OFF = 3250
+FEATURE_OFF_MESSAGE = "This feature is not enabled or not available in this version of QuickBooks. ({what})"
+
+INVENTORY_REQUESTS = ("ItemInventoryAdd", "ItemInventoryAssemblyAdd", "InventoryAdjustmentAdd")
+SALES_TAX_REQUESTS = ("ItemSalesTaxAdd", "ItemSalesTaxGroupAdd", "SalesTaxCodeAdd")
+SALES_TAX_ELEMENTS = ("ItemSalesTaxRef", "SalesTaxCodeRef", "CustomerSalesTaxCodeRef")
+CURRENCY_ELEMENTS = ("CurrencyRef", "ExchangeRate")
+# Elements of sales forms that only the US edition has: the header sales tax item (Canadian and UK
+# tax comes from each line's code). Assumed; see the module docstring.
+US_ONLY_SALES_ELEMENTS = ("ItemSalesTaxRef",)
+
+
+def feature_off(what: str) -> StatusError:
+    """3250: the company or edition does not have ``what``."""
+    return StatusError(FEATURE_OFF, FEATURE_OFF_MESSAGE.format(what=what))
+
+
+def _mentions(data: Any, names: tuple[str, ...]) -> str | None:
+    """The first of ``names`` used anywhere in ``data`` (nested aggregates included)."""
+    if isinstance(data, list):
+        for item in data:
+            found = _mentions(item, names)
+            if found:
+                return found
+        return None
+    if not isinstance(data, dict):
+        return None
+    for key, value in data.items():
+        if key in names:
+            return key
+        found = _mentions(value, names)
+        if found:
+            return found
+    return None
+
+
+def check_request(prefs: Preferences, request_type: str, data: dict[str, Any]) -> None:
+    """Raise 3250 when the company's preferences leave off what ``request_type`` needs."""
+    if not prefs.using_inventory and request_type in INVENTORY_REQUESTS:
+        raise feature_off(f"inventory is off in this company's preferences: {request_type}")
+    if not prefs.using_sales_tax and (
+        request_type in SALES_TAX_REQUESTS or request_type == "SalesTaxCodeQuery"
+    ):
+        raise feature_off(f"sales tax is off in this company's preferences: {request_type}")
+    if not prefs.multicurrency and request_type in ("CurrencyAdd", "CurrencyQuery", "CurrencyMod"):
+        raise feature_off(f"multicurrency is off in this company's preferences: {request_type}")
+    if request_type.endswith(("Add", "Mod")):
+        if not prefs.using_sales_tax:
+            element = _mentions(data, SALES_TAX_ELEMENTS)
+            if element:
+                raise feature_off(f"sales tax is off in this company's preferences: {element}")
+        if not prefs.multicurrency:
+            element = _mentions(data, CURRENCY_ELEMENTS)
+            if element:
+                raise feature_off(f"multicurrency is off in this company's preferences: {element}")
+
+
+def us_only_element(prefs: Preferences, request_type: str, data: dict[str, Any]) -> str | None:
+    """The US-only element a Canadian or UK company's schema would not parse in this request, if any."""
+    if prefs.country == "US":
+        return None
+    for kind in SALES_KINDS:
+        if request_type in (f"{kind}Add", f"{kind}Mod"):
+            body = data.get(request_type)
+            if isinstance(body, dict):
+                for name in US_ONLY_SALES_ELEMENTS:
+                    if name in body:
+                        return f"{request_type}/{name}"
+    return None

@@ -1,0 +1,140 @@
+"""The accounting check end-to-end tests run after orders are synced: per order, what QuickBooks' books
+say must match what the store says, to the cent.
+
+    from tests.accounting import OrderBooks, check_order, check_stock
+
+    check_order(company, "1001", customer="Jane Doe", sold="54.10", open_balance="0.00",
+                open_credits="0.00", tax_by_agency={"State Department of Revenue": "3.30"})
+    check_stock(company, {"MUG-1": 7, "TEE-S": 0})
+
+Each check collects every difference and fails once with all of them listed, so a failing end-to-end
+test tells which number is wrong, not only the first. Amounts are compared as Decimal to the cent;
+quantities as Decimal. Works on every simulator profile (``QuickBooksCompany(profile=...)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from qbsync.simulator import QuickBooksCompany
+from qbsync.simulator.company_store import decimal_of, to_cent
+
+Amount = str | int | float | Decimal
+
+
+def cents(value: Amount) -> Decimal:
+    """``value`` as a Decimal rounded to the cent (floats go through str, so 0.1 stays 0.10)."""
+    return to_cent(Decimal(str(value)))
+
+
+@dataclass
+class OrderBooks:
+    """One order as QuickBooks books it: its transactions (found by RefNumber and links) and totals."""
+
+    ref_number: str
+    transactions: list[dict] = field(default_factory=list)
+    customer: str = ""
+    sold: Decimal = Decimal(0)  # invoices + sales receipts (after tax)
+    credited: Decimal = Decimal(0)  # credit memos
+    paid: Decimal = Decimal(0)  # sales receipts + payments received
+    refunded: Decimal = Decimal(0)  # card refunds + refund checks paid out
+    tax_by_agency: dict[str, Decimal] = field(default_factory=dict)
+    open_balance: Decimal = Decimal(0)  # the customer's whole open balance (QuickBooks' Balance)
+    open_credits: Decimal = Decimal(0)  # the customer's credits not yet applied or refunded
+
+
+def order_books(company: QuickBooksCompany, ref_number: str) -> OrderBooks:
+    """Gather what QuickBooks holds for the order numbered ``ref_number``."""
+    txns = company.order_transactions(ref_number)
+    result = OrderBooks(ref_number=ref_number, transactions=txns)
+    for txn in txns:
+        kind = txn["kind"]
+        total = decimal_of(txn.get("TotalAmount"))
+        if kind == "Invoice":
+            total = decimal_of(txn.get("Subtotal")) + decimal_of(txn.get("SalesTaxTotal"))
+        if kind in ("Invoice", "SalesReceipt"):
+            result.sold += total
+        if kind == "CreditMemo":
+            result.credited += total
+        if kind in ("SalesReceipt", "ReceivePayment"):
+            result.paid += total
+        if kind == "ARRefundCreditCard":
+            result.refunded += total
+        if kind == "Check":
+            result.refunded += decimal_of(txn.get("Amount"))
+        customer = txn.get("CustomerRef") or txn.get("PayeeEntityRef")
+        if isinstance(customer, dict) and not result.customer:
+            result.customer = customer["FullName"]
+    books = company.books([t["TxnID"] for t in txns])
+    result.tax_by_agency = books.tax_by_agency
+    if result.customer:
+        whole = company.books()
+        result.open_balance = whole.customer_balance.get(result.customer, Decimal(0))
+        result.open_credits = whole.customer_credits.get(result.customer, Decimal(0))
+    return result
+
+
+def check_order(
+    company: QuickBooksCompany,
+    ref_number: str,
+    *,
+    customer: str | None = None,
+    sold: Amount | None = None,
+    credited: Amount | None = None,
+    paid: Amount | None = None,
+    refunded: Amount | None = None,
+    open_balance: Amount | None = None,
+    open_credits: Amount | None = None,
+    tax_by_agency: Mapping[str, Amount] | None = None,
+    tax_total: Amount | None = None,
+) -> OrderBooks:
+    """Assert the order's books; only the figures given are checked (all of them, then one failure).
+
+    ``tax_by_agency`` names the agencies; ``tax_total`` only checks that the agencies together are owed
+    the store's tax (for tests that do not care which sales tax item the engine picked)."""
+    books = order_books(company, ref_number)
+    problems = []
+    if not books.transactions:
+        problems.append(f"no transaction numbered {ref_number!r} in QuickBooks")
+    if customer is not None and books.customer != customer:
+        problems.append(f"customer: QuickBooks has {books.customer!r}, expected {customer!r}")
+    for name, wanted in (
+        ("sold", sold),
+        ("credited", credited),
+        ("paid", paid),
+        ("refunded", refunded),
+        ("open_balance", open_balance),
+        ("open_credits", open_credits),
+    ):
+        if wanted is not None and cents(getattr(books, name)) != cents(wanted):
+            problems.append(f"{name}: QuickBooks has {cents(getattr(books, name))}, expected {cents(wanted)}")
+    if tax_by_agency is not None:
+        expected = {k: cents(v) for k, v in tax_by_agency.items() if cents(v)}
+        actual = {k: cents(v) for k, v in books.tax_by_agency.items() if cents(v)}
+        if expected != actual:
+            problems.append(f"sales tax per agency: QuickBooks has {actual}, expected {expected}")
+    if tax_total is not None:
+        owed = cents(sum(books.tax_by_agency.values(), Decimal(0)))
+        if owed != cents(tax_total):
+            problems.append(f"sales tax owed to agencies: QuickBooks has {owed}, expected {cents(tax_total)}")
+    if problems:
+        kinds = ", ".join(f"{t['kind']} {t.get('RefNumber', t['TxnID'])}" for t in books.transactions)
+        raise AssertionError(f"order {ref_number} ({kinds or 'nothing'}):\n  " + "\n  ".join(problems))
+    return books
+
+
+def check_stock(company: QuickBooksCompany, store_stock: Mapping[str, Amount]) -> None:
+    """Assert QuickBooks' quantity on hand of each item equals the store's stock (item name -> qty)."""
+    on_hand = company.books().quantity_on_hand
+    lowered = {name.lower(): qty for name, qty in on_hand.items()}
+    problems = []
+    for name, wanted in store_stock.items():
+        have = lowered.get(name.lower())
+        if have is None:
+            problems.append(f"{name}: no inventory item in QuickBooks")
+        elif have != Decimal(str(wanted)):
+            problems.append(f"{name}: QuickBooks has {have} on hand, the store {wanted}")
+    if problems:
+        raise AssertionError("stock differs:\n  " + "\n  ".join(problems))
