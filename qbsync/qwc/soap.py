@@ -26,7 +26,7 @@ from werkzeug.wsgi import get_input_stream
 
 from qbsync.qwc import sessions
 from qbsync.qwc.xml_safety import MAX_DOCUMENT_BYTES, UnsafeXmlError, parse_untrusted
-from qbsync.service.logging_setup import CLIENT_FAULT_KEY
+from qbsync.service.logging_setup import CLIENT_FAULT_KEY, cap
 from qbsync.service.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,10 @@ PLAIN_ANSWER = (
 )
 
 T = TypeVar("T")
+
+# What the Web Connector reports about an error (hresult, message) is kept up to this size: its real
+# messages are a sentence, and a 5 MB one was written into several rows and log lines of one transaction.
+MAX_REPORTED_CHARS = 2_000
 
 
 class QbwcApplication(Application):
@@ -65,6 +69,11 @@ def _run(ctx: Any, operation: str, call: Callable[..., T], *args: Any, **kwargs:
 def _text(value: str | None) -> str:
     """Empty parameters arrive as self-closing tags (None in spyne): they mean ""."""
     return value or ""
+
+
+def _reported(value: str | None) -> str:
+    """An error report of the Web Connector, cut to :data:`MAX_REPORTED_CHARS` (both ends kept)."""
+    return cap(_text(value), MAX_REPORTED_CHARS)
 
 
 def _remote_addr(ctx: Any) -> str | None:
@@ -98,12 +107,12 @@ class QBWebConnectorSvcSoap(ServiceBase):
     @rpc(Unicode, Unicode, Unicode, Unicode, _returns=Integer32)
     def receiveResponseXML(ctx, ticket, response, hresult, message):
         return _run(ctx, "receiveResponseXML", sessions.receive_response_xml, _text(ticket),
-                    _text(response), _text(hresult), _text(message))
+                    _text(response), _reported(hresult), _reported(message))
 
     @rpc(Unicode, Unicode, Unicode, _returns=Unicode)
     def connectionError(ctx, ticket, hresult, message):
-        return _run(ctx, "connectionError", sessions.connection_error, _text(ticket), _text(hresult),
-                    _text(message))
+        return _run(ctx, "connectionError", sessions.connection_error, _text(ticket), _reported(hresult),
+                    _reported(message))
 
     @rpc(Unicode, _returns=Unicode)
     def getLastError(ctx, ticket):

@@ -94,3 +94,66 @@ def test_the_qbxml_a_web_connector_relays_may_be_big():
     with pytest.raises(UnsafeXmlError, match="message"):
         parse_untrusted(envelope("receiveResponseXML", ticket="t", response="", hresult="",
                                  message="m" * (MAX_TEXT_CHARS + 1)))
+
+
+# --- logging: masking is linear, logged text is capped ------------------------------------------------
+
+
+def test_masking_secrets_takes_time_linear_in_the_text():
+    from qbsync.service.logging_setup import redact
+
+    started = time.perf_counter()
+    for text in ["a" * 16_000, "password" * 20_000, "x-api-key" + " " * 100_000, "<" + "a" * 100_000,
+                 "token=" * 20_000, "-" * 50_000 + "secret"]:
+        redact(text)
+    assert time.perf_counter() - started < FAST_ENOUGH_SECONDS  # before: 25 s for the first alone
+    assert redact("x-api-key: abc and my_password = 'hunter2'") == "x-api-key: *** and my_password = '***'"
+
+
+def test_a_huge_message_is_logged_cut_with_its_secrets_masked(log_lines):
+    import logging
+
+    log = logging.getLogger("qbsync.test")
+    started = time.perf_counter()
+    log.warning("password=hunter2 %s ticket=abcdef", "z" * 5_000_000)
+    assert time.perf_counter() - started < FAST_ENOUGH_SECONDS
+    (line,) = [line for line in log_lines() if line["logger"] == "qbsync.test"]
+    assert len(line["message"]) < 4_100 and "characters cut" in line["message"]
+    assert line["message"].startswith("password=***") and line["message"].endswith("ticket=***")
+    assert "hunter2" not in line["message"] and "abcdef" not in line["message"]
+
+
+def test_a_20000_character_path_or_element_name_is_answered_at_once(live_server, log_lines):
+    health: list[float] = []
+
+    def poll_health() -> None:
+        started = time.perf_counter()
+        httpx.get(f"{live_server.url}/healthz", timeout=60)
+        health.append(time.perf_counter() - started)
+
+    name = "n" * 20_000
+    malformed = (f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><{name}>'
+                 f"</{name}x></soap:Body></soap:Envelope>").encode()
+    started = time.perf_counter()
+    poller = threading.Thread(target=poll_health)
+    poller.start()
+    missing = httpx.get(f"{live_server.url}/{'a' * 20_000}", timeout=60)
+    refused = post(live_server.url, "authenticate", malformed)
+    elapsed = time.perf_counter() - started
+    poller.join(timeout=60)
+
+    assert missing.status_code == 404
+    assert "not well-formed" in _client_fault(refused) or "longer than" in _client_fault(refused)
+    assert len(refused.text) < 2_000  # the fault does not echo the name
+    assert elapsed < FAST_ENOUGH_SECONDS, elapsed  # before: tens of seconds masking the log lines
+    assert health and health[0] < FAST_ENOUGH_SECONDS
+    assert all(len(line["message"]) < 4_100 for line in log_lines())
+
+
+def test_a_5_mb_error_message_to_receive_response_xml_is_refused_at_once(live_server):
+    body = envelope("receiveResponseXML", ticket="t", response="", hresult="0x80040401",
+                    message="m" * 5_000_000)
+    started = time.perf_counter()
+    response = post(live_server.url, "receiveResponseXML", body)
+    assert time.perf_counter() - started < FAST_ENOUGH_SECONDS
+    assert "message" in _client_fault(response)

@@ -47,15 +47,16 @@ class HostileAnswers(QuickBooksCompany):
 class RejectOnce(QuickBooksCompany):
     """The first document is refused with an HRESULT far longer than any real one (not QuickBooks)."""
 
-    def __init__(self, hresult: str, **kwargs) -> None:
+    def __init__(self, hresult: str, message: str = "QuickBooks could not do it.", **kwargs) -> None:
         super().__init__(**kwargs)
         self.hresult = hresult
+        self.message = message
         self.rejected = False
 
     def process(self, request_xml):
         if not self.rejected:
             self.rejected = True
-            raise QbxmlRequestRejected(self.hresult, "QuickBooks could not do it.")
+            raise QbxmlRequestRejected(self.hresult, self.message)
         return super().process(request_xml)
 
 
@@ -135,3 +136,18 @@ def test_an_hresult_over_40_characters_returns_the_work_with_the_reason(client, 
     states = [(j.kind, j.state) for j in waiting]
     assert waiting and all(state in ("pending", "waiting", "done") for _, state in states), states
     assert any(hresult in (j.reason or "") for j in waiting)
+
+
+def test_a_huge_error_message_from_the_web_connector_is_kept_cut(client, live_server, runtime, shop):
+    deliver_one_order(client, runtime)
+    message = "Could not reach QuickBooks. " + "x" * 90_000 + " END"
+    company = RejectOnce("0x80040401", message)
+    reports = sync(live_server, shop, company)
+
+    assert company.rejected
+    assert_no_fault(reports)
+    with runtime.db.transaction() as session:
+        (refused,) = session.scalars(select(Exchange).where(Exchange.hresult == "0x80040401")).all()
+    assert refused.message.startswith("Could not reach QuickBooks.") and refused.message.endswith("END")
+    assert "characters cut" in refused.message and len(refused.message) < 2_100
+    assert all(len(j.reason or "") < 2_500 for j in jobs_of(runtime, shop))
