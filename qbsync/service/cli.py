@@ -58,7 +58,33 @@ def serve(host: str, port: int, threads: int) -> None:
     where = f"http://{host}:{port}"
     click.echo(f"qbsync serving on {where}  (Web Connector: {where}/qbwc, admin: {where}/)")
     click.echo(f"database: {runtime.db.engine.url.render_as_string(hide_password=True)}")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="qbsync")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="qbsync", **waitress_settings())
+
+
+# waitress reads requests on one event loop and hands only complete ones to its threads, so a client that
+# trickles a request costs a socket, not a thread. Its default of 100 sockets let 110 such clients stop
+# /healthz; allow many (poll(), not select(), which stops at descriptor 1024) and drop silent ones soon.
+# gunicorn has no such loop (a slow client holds a thread) and stays behind nginx, which buffers requests.
+WAITRESS_CONNECTION_LIMIT = 1000
+WAITRESS_CHANNEL_TIMEOUT_SECONDS = 30  # a connection silent this long is closed (default 120)
+WAITRESS_CLEANUP_INTERVAL_SECONDS = 10  # how often silent connections are looked for (default 30)
+
+
+def waitress_settings() -> dict[str, object]:
+    """The waitress adjustments `qbsync serve` uses (connection limit kept below the process' file limit)."""
+    import resource
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limit = WAITRESS_CONNECTION_LIMIT
+    if soft != resource.RLIM_INFINITY:
+        limit = max(100, min(limit, soft - 100))  # descriptors left for the database, logs and threads
+    return {
+        "connection_limit": limit,
+        "channel_timeout": WAITRESS_CHANNEL_TIMEOUT_SECONDS,
+        "cleanup_interval": WAITRESS_CLEANUP_INTERVAL_SECONDS,
+        "asyncore_use_poll": True,
+        "backlog": 1024,
+    }
 
 
 @main.group()
