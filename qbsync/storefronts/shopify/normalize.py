@@ -173,6 +173,7 @@ def order(payload: Mapping[str, Any]) -> Order:
                           reason=r.text("note"))
             for r in p.objects("refunds")
         ),
+        input_notes=tuple(p.notes),  # last: every text field above has been read (and cleaned)
     )
 
 
@@ -307,7 +308,7 @@ def _fees(p: Payload) -> tuple[FeeLine, ...]:
 def _order_customer(p: Payload, billing: Address | None, shipping: Address | None) -> Customer:
     """The embedded customer with the order's addresses (its e-mail and billing names filling gaps),
     or a guest built from the order's e-mail and billing address when the order has no customer."""
-    email = p.text("email") or p.text("contact_email")
+    email = p.email("email") or p.email("contact_email")
     embedded = p.object("customer")
     if embedded is not None and embedded.has("id"):
         found = _customer(embedded)
@@ -427,7 +428,7 @@ def _customer(p: Payload) -> Customer:
     address = _address(default)
     return Customer(
         storefront_id=p.id("id"),
-        email=p.text("email"),
+        email=p.email("email"),
         first_name=p.text("first_name") or (address.first_name if address else ""),
         last_name=p.text("last_name") or (address.last_name if address else ""),
         company=address.company if address else "",

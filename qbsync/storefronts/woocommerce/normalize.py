@@ -153,6 +153,7 @@ def order(payload: Mapping[str, Any]) -> Order:
             )
             for r in p.objects("refunds")
         ),
+        input_notes=tuple(p.notes),  # last: every text field above has been read (and cleaned)
     )
 
 
@@ -252,7 +253,7 @@ def _order_customer(p: Payload, billing: Address | None, shipping: Address | Non
     customer_id = p.optional_id("customer_id")
     return Customer(
         storefront_id=customer_id,
-        email=bill.text("email"),
+        email=bill.email("email"),
         first_name=bill.text("first_name"),
         last_name=bill.text("last_name"),
         company=bill.text("company"),
@@ -320,7 +321,7 @@ def customer(payload: Mapping[str, Any]) -> Customer:
     bill = p.object("billing") or Payload({}, "billing")
     return Customer(
         storefront_id=p.id("id"),
-        email=p.text("email") or bill.text("email"),
+        email=p.email("email") or bill.email("email"),
         first_name=p.text("first_name") or bill.text("first_name"),
         last_name=p.text("last_name") or bill.text("last_name"),
         company=bill.text("company"),
