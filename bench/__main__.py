@@ -14,6 +14,7 @@ BENCHMARKS = {
     "webconnector_throughput": "bench.webconnector_throughput",
     "inventory_pull": "bench.inventory_pull",
     "backfill": "bench.backfill",
+    "denial_of_service": "bench.denial_of_service",
 }
 
 

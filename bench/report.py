@@ -23,6 +23,11 @@ COLUMNS = {
                  ("records_per_second", "records/s"), ("first_fifth_per_second", "first fifth /s"),
                  ("last_fifth_per_second", "last fifth /s"), ("peak_rss_mb", "peak RSS MB")],
 }
+# The hostile requests, measured on this checkout and (``_before``) on the commit before the fix.
+COLUMNS["denial_of_service"] = COLUMNS["denial_of_service_before"] = [
+    ("case", "hostile request"), ("status", "answer"), ("answer_seconds", "answered in s"),
+    ("healthz_p50_ms", "/healthz p50 ms"), ("healthz_max_ms", "/healthz max ms"),
+    ("healthz_unanswered", "/healthz failed"), ("healthz_asked", "/healthz asked")]
 
 
 def _cell(value: Any) -> str:
