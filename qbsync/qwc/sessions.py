@@ -16,6 +16,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 import qbsync
+from qbsync import lockout
 from qbsync.config import Config
 from qbsync.passwords import hash_password, needs_rehash, verify_password
 from qbsync.qbxml.errors import QbxmlError, QbxmlVersionError, QuickBooksTooOldError
@@ -33,9 +34,10 @@ from qbsync.storage.models import AuthFailure, Connection, Exchange, JobAttempt,
 
 log = logging.getLogger(__name__)
 
-# Brute-force brake: this many wrong passwords for one user name within the window lock it out.
+# Brute-force brake: this many wrong passwords for one user name from one address within the window lock
+# that address out for the window.
 LOCKOUT_FAILURES = 5
-LOCKOUT_WINDOW = timedelta(minutes=15)
+LOCKOUT_WINDOW = lockout.WINDOW
 # authenticate[2] when another session is live: ask the Web Connector to try again after this long.
 BUSY_POSTPONE_SECONDS = 60
 # receiveResponseXML's answer when the ticket is not a live session (getLastError then explains).
@@ -116,18 +118,24 @@ def authenticate(
     username, password = username or "", password or ""
     conn = (session.scalar(select(Connection).where(Connection.qbwc_username == username))
             if username else None)
-    if _recent_failures(session, username, conn, now) >= LOCKOUT_FAILURES:
+    # Counted per user name *and* address, before the password is checked (atomically, see
+    # qbsync.lockout): guesses from elsewhere cannot lock the tenant's own Web Connector out.
+    locked_until = lockout.reserve(session, "qbwc", username, remote_addr or "", limit=LOCKOUT_FAILURES,
+                                   now=now)
+    if locked_until is not None:
         # Refused without checking: during the lockout even the right password fails. Not counted as a
         # new failure: a Web Connector polling on schedule would otherwise keep itself locked for good,
         # even after someone typed the right password into it.
-        log.warning("Web Connector user %r is locked out after %d failed sign-ins (from %s)",
-                    username[:100], LOCKOUT_FAILURES, remote_addr)
+        log.warning("Web Connector user %r is locked out after %d failed sign-ins from %s until %s UTC "
+                    "(an admin can lift it: Users page, or `qbsync connection unlock`)",
+                    username[:100], LOCKOUT_FAILURES, remote_addr, f"{locked_until:%H:%M}")
         return AuthResult("", "nvu")
     # An unknown user name still costs one hash, so timing does not reveal which names exist.
     if not verify_password(conn.qbwc_password_hash if conn else None, password) or conn is None:
         log.info("Web Connector sign-in failed for user %r from %s", username[:100], remote_addr)
         _record_failure(session, username, remote_addr, now)
         return AuthResult("", "nvu")
+    lockout.succeeded(session, "qbwc", username, remote_addr or "")
     if needs_rehash(conn.qbwc_password_hash):
         conn.qbwc_password_hash = hash_password(password)
 
@@ -167,25 +175,10 @@ def authenticate(
     return AuthResult(qb.ticket, "")
 
 
-def _recent_failures(session: Session, username: str, conn: Connection | None, now: datetime) -> int:
-    since = now - LOCKOUT_WINDOW
-    if conn is not None:
-        # A successful sign-in starts the count again (only the real password can open a session).
-        last_success = session.scalar(
-            select(func.max(QbwcSession.started_at)).where(QbwcSession.connection_id == conn.id)
-        )
-        if last_success is not None and last_success > since:
-            since = last_success
-    return session.scalar(
-        select(func.count()).select_from(AuthFailure).where(
-            AuthFailure.kind == "qbwc", AuthFailure.username == username[:255], AuthFailure.at >= since
-        )
-    ) or 0
-
-
 def _record_failure(session: Session, username: str, remote_addr: str | None, now: datetime) -> None:
     session.add(AuthFailure(kind="qbwc", username=username[:255],
                             remote_addr=(remote_addr or None) and remote_addr[:64], at=now))
+    lockout.failed(session, "qbwc", username, remote_addr or "", limit=LOCKOUT_FAILURES, now=now)
 
 
 # --- calls with a ticket ---------------------------------------------------------------------------

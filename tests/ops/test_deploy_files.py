@@ -13,13 +13,15 @@ import pytest
 from click.testing import CliRunner
 
 from qbsync.service.cli import main
+from qbsync.service.cli_secrets import SECRET_ENVIRONMENT
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 SETTING = re.compile(r"\bQBSYNC_[A-Z_]+[A-Z]\b")
-# Names that are not an installation's settings: the test suite's, and the Flask app.config key.
+# Names that are not an installation's settings: the test suite's, the Flask app.config key, and the
+# secrets `qbsync connection add` reads from the environment instead of its command line.
 NOT_FOR_INSTALLATIONS = {"QBSYNC_TEST_DATABASE_URL", "QBSYNC_TEST_REDIS_URL", "QBSYNC_REFERENCE_DIR",
-                         "QBSYNC_RUNTIME"}
+                         "QBSYNC_RUNTIME", *SECRET_ENVIRONMENT.values()}
 
 
 def _settings_read_by_the_service() -> set[str]:

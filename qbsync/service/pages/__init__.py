@@ -23,6 +23,7 @@ from qbsync.service.pages import (
     push,
     queue,
     settings,
+    users,
 )
 
 # The main navigation: (endpoint, label).
@@ -36,10 +37,12 @@ NAV = [
     ("mappings.index", "Mappings"),
     ("settings.index", "Settings"),
     ("connections.index", "Connections"),
+    ("users.index", "Users"),
 ]
 
 BLUEPRINTS = (auth.blueprint, dashboard.blueprint, connections.blueprint, queue.blueprint, errors.blueprint,
-              log.blueprint, deliveries.blueprint, push.blueprint, mappings.blueprint, settings.blueprint)
+              log.blueprint, deliveries.blueprint, push.blueprint, mappings.blueprint, settings.blueprint,
+              users.blueprint)
 
 
 class RecordIdConverter(IntegerConverter):
