@@ -43,9 +43,11 @@ MAX_EXACT_FLOAT_INT = 2**53
 MAX_DIGITS_BEFORE_POINT = 15
 MAX_DECIMAL_PLACES = 20
 
-# Text a shopper or merchant typed: what is kept of one field (QuickBooks' own fields are shorter and cut
-# when a request is rendered; this bounds what is stored and queued).
-MAX_TEXT_CHARS = 2_000
+# Text a shopper or merchant typed: what is kept of one field. QuickBooks' longest text fields (Memo,
+# SalesDesc: maxLength 4095 in qbxml130.xsd) take this much; others are cut further when a request is
+# rendered. HTML (product descriptions) may be longer before its tags are dropped.
+MAX_TEXT_CHARS = 4_095
+MAX_HTML_CHARS = 100_000
 MAX_EMAIL_CHARS = 254  # the longest address SMTP can carry (RFC 5321, section 4.5.3.1.3)
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LONE_SURROGATES = re.compile(r"[\ud800-\udfff]")

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from qbsync.storefronts.records import (
+    MAX_HTML_CHARS,
     ZERO,
     Address,
     Customer,
@@ -513,7 +514,7 @@ def _variant(v: Payload, product: Payload | None) -> Product:
         parent_id=product_id,
         sku=v.optional_text("sku"),
         name=name,
-        description=plain_text(product.text("body_html")) if product is not None else "",
+        description=plain_text(product.text("body_html", MAX_HTML_CHARS)) if product is not None else "",
         price=v.optional_decimal("price"),
         cost=cost,
         manages_stock=manages_stock,

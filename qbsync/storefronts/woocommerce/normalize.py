@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from qbsync.storefronts.records import (
+    MAX_HTML_CHARS,
     ZERO,
     Address,
     Customer,
@@ -417,11 +418,12 @@ def _product(p: Payload, parent: Payload | None, variation: bool = False) -> Pro
             raise InvalidPayload("parent_id: the variation does not name its product (pass parent)")
         variant_id: str | None = own_id
         name = _variation_name(p, parent)
-        description = plain_text(p.text("description"))
+        description = plain_text(p.text("description", MAX_HTML_CHARS))
     else:
         product_id, variant_id = own_id, None
         name = html.unescape(p.text("name"))
-        description = plain_text(p.text("short_description") or p.text("description"))
+        html_text = p.text("short_description", MAX_HTML_CHARS) or p.text("description", MAX_HTML_CHARS)
+        description = plain_text(html_text)
     manage_stock = p.get("manage_stock")
     # A variation's "parent" means the parent product's stock is managed (and shared).
     manages_stock = manage_stock is True or manage_stock == "parent"
