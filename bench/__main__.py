@@ -15,6 +15,7 @@ BENCHMARKS = {
     "inventory_pull": "bench.inventory_pull",
     "backfill": "bench.backfill",
     "worker_exit": "bench.worker_exit",
+    "denial_of_service": "bench.denial_of_service",
 }
 
 

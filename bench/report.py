@@ -25,6 +25,11 @@ COLUMNS = {
     "worker_exit": [("worker", "worker"), ("case", "case"), ("runs", "runs"), ("median_s", "median s"),
                     ("max_s", "max s"), ("over_10_s", "runs over 10 s")],
 }
+# The hostile requests, measured on this checkout and (``_before``) on the commit before the fix.
+COLUMNS["denial_of_service"] = COLUMNS["denial_of_service_before"] = [
+    ("case", "hostile request"), ("status", "answer"), ("answer_seconds", "answered in s"),
+    ("healthz_p50_ms", "/healthz p50 ms"), ("healthz_max_ms", "/healthz max ms"),
+    ("healthz_unanswered", "/healthz failed"), ("healthz_asked", "/healthz asked")]
 
 
 def _cell(value: Any) -> str:

@@ -120,6 +120,7 @@ class Stack:
     queue: str = field(default_factory=lambda: f"qbsync-bench-{uuid.uuid4().hex[:8]}")
     processes: list[Process] = field(default_factory=list)
     runtime: Runtime | None = None
+    source: Path = REPO  # the checkout whose code the processes run (see bench/denial_of_service.py)
 
     @classmethod
     def sqlite(cls) -> Stack:
@@ -176,7 +177,7 @@ class Stack:
     def _start(self, name: str, args: list[str], **env: str) -> Process:
         log = self.tmp / f"{name}-{len(self.processes)}.log"
         with open(log, "wb") as out:
-            popen = subprocess.Popen(args, cwd=REPO, env=self.env(**env), stdout=out,
+            popen = subprocess.Popen(args, cwd=self.source, env=self.env(**env), stdout=out,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         process = Process(name, popen, log)
         self.processes.append(process)

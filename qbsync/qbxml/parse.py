@@ -190,9 +190,15 @@ def _severity(given: str | None, code: int) -> str:
     return "Info" if 0 <= code < 500 else "Warn" if 500 <= code < 1000 else "Error"
 
 
+# statusCodes are 32-bit integers (qbXML's INTTYPE; real ones are below 10,000): others are not valid.
+_STATUS_CODES = range(-(2**31), 2**31)
+
+
 def _response(cat: Catalog, node: etree._Element) -> Response:
     name = node.tag
     code = _int(node.get("statusCode"))
+    if code not in _STATUS_CODES:
+        code = None
     message = node.get("statusMessage", "")
     if code is None:
         problem = f"QuickBooks sent {name} without a valid statusCode ({node.get('statusCode')!r})"

@@ -38,6 +38,7 @@ from qbsync.queue.handlers import (
     prepare_all,
 )
 from qbsync.queue.settings import SyncSettings
+from qbsync.queue.storable import unstorable
 from qbsync.storage.models import Connection, Exchange, JobAttempt, QbwcSession, QueueJob, utcnow
 
 log = logging.getLogger(__name__)
@@ -286,6 +287,10 @@ def _interpret(ctx: Context, job: QueueJob, response: Response | None) -> ApplyR
             return Retry(f"not processed because another request in the batch failed ({response.message})",
                          counts_as_failure=False)
         return Retry(f"QuickBooks is busy ({response.status_code}: {response.message})")
+    problem = unstorable(response.records)
+    if problem:
+        log.warning("job %s: %s", job.id, problem)
+        return Park(problem)
     handler = handler_for(job.kind)
     assert handler is not None  # it built the request
     try:
@@ -371,10 +376,16 @@ def _record_qb_error(session: Session, qb_session: QbwcSession, hresult: str, me
     """Keep what the Web Connector reported on the exchange awaiting an answer (None when there is none)."""
     exchange = _open_exchange(session, qb_session)
     if exchange is not None:
-        exchange.hresult = hresult
+        # A real HRESULT is "0x80040400"; anything longer than the column is kept whole in the message.
+        if len(hresult) > _HRESULT_CHARS:
+            message = f"{message} (HRESULT {hresult})"
+        exchange.hresult = hresult[:_HRESULT_CHARS]
         exchange.message = message
         exchange.received_at = now
     return exchange
+
+
+_HRESULT_CHARS = Exchange.__table__.c.hresult.type.length
 
 
 def _split(session: Session, qb_session: QbwcSession, exchange: Exchange, reason: str, now: datetime,

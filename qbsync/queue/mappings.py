@@ -7,6 +7,7 @@ queries rather than hundreds. Every write goes through this module, which keeps 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -36,6 +37,18 @@ CREATED = "created"  # qbsync's own Add (or a look-up that found qbsync's own ma
 FOUND = "found"  # an existing QuickBooks record a look-up matched: referred to, never changed
 MANUAL = "manual"  # a person linked it on the mappings page
 
+# IdMapping.storefront_id and QueueJob.record_id hold 100 characters; a key made of what a shopper typed
+# (a guest's e-mail, a product's name) can be longer, and is then shortened with a digest of the whole.
+MAX_KEY_CHARS = 100
+
+
+def _bounded(key: str) -> str:
+    """``key`` itself when it fits; else its start and a digest of all of it (still one key per value)."""
+    if len(key) <= MAX_KEY_CHARS:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    return f"{key[:MAX_KEY_CHARS - len(digest) - 1]}~{digest}"
+
 
 def product_key(product_id: Any, variant_id: Any = None, sku: Any = None, name: Any = None) -> str:
     """The storefront id a product (or an order line's product) is mapped under.
@@ -48,8 +61,8 @@ def product_key(product_id: Any, variant_id: Any = None, sku: Any = None, name: 
     if product_id:
         return str(product_id)
     if sku:
-        return f"sku:{str(sku).strip().lower()}"
-    return f"name:{' '.join(str(name or '').split()).lower()}"
+        return _bounded(f"sku:{str(sku).strip().lower()}")
+    return _bounded(f"name:{' '.join(str(name or '').split()).lower()}")
 
 
 def customer_key(customer: Mapping[str, Any]) -> str:
@@ -58,14 +71,14 @@ def customer_key(customer: Mapping[str, Any]) -> str:
         return str(customer["storefront_id"])
     email = str(customer.get("email") or "").strip().lower()
     if email:
-        return f"guest:{email}"
+        return _bounded(f"guest:{email}")
     name = " ".join(f"{customer.get('first_name') or ''} {customer.get('last_name') or ''}".split()).lower()
-    return f"guest:{name or 'unknown'}"
+    return _bounded(f"guest:{name or 'unknown'}")
 
 
 def proxy_key(name: str) -> str:
     """The mapping key of the proxy customer called ``name``."""
-    return f"proxy:{name.strip().lower()}"
+    return _bounded(f"proxy:{name.strip().lower()}")
 
 
 def _cache(session: Session, connection_id: int) -> dict[tuple[str, str], IdMapping | None]:

@@ -27,6 +27,7 @@ from werkzeug.wsgi import get_input_stream
 from qbsync.config import local_base_url
 from qbsync.qwc import sessions
 from qbsync.qwc.xml_safety import MAX_DOCUMENT_BYTES, UnsafeXmlError, parse_untrusted
+from qbsync.service.logging_setup import CLIENT_FAULT_KEY, cap
 from qbsync.service.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ PLAIN_ANSWER = (
 )
 
 T = TypeVar("T")
+
+# What the Web Connector reports about an error (hresult, message) is kept up to this size: its real
+# messages are a sentence, and a 5 MB one was written into several rows and log lines of one transaction.
+MAX_REPORTED_CHARS = 2_000
 
 
 class QbwcApplication(Application):
@@ -65,6 +70,11 @@ def _run(ctx: Any, operation: str, call: Callable[..., T], *args: Any, **kwargs:
 def _text(value: str | None) -> str:
     """Empty parameters arrive as self-closing tags (None in spyne): they mean ""."""
     return value or ""
+
+
+def _reported(value: str | None) -> str:
+    """An error report of the Web Connector, cut to :data:`MAX_REPORTED_CHARS` (both ends kept)."""
+    return cap(_text(value), MAX_REPORTED_CHARS)
 
 
 def _remote_addr(ctx: Any) -> str | None:
@@ -98,12 +108,12 @@ class QBWebConnectorSvcSoap(ServiceBase):
     @rpc(Unicode, Unicode, Unicode, Unicode, _returns=Integer32)
     def receiveResponseXML(ctx, ticket, response, hresult, message):
         return _run(ctx, "receiveResponseXML", sessions.receive_response_xml, _text(ticket),
-                    _text(response), _text(hresult), _text(message))
+                    _text(response), _reported(hresult), _reported(message))
 
     @rpc(Unicode, Unicode, Unicode, _returns=Unicode)
     def connectionError(ctx, ticket, hresult, message):
-        return _run(ctx, "connectionError", sessions.connection_error, _text(ticket), _text(hresult),
-                    _text(message))
+        return _run(ctx, "connectionError", sessions.connection_error, _text(ticket), _reported(hresult),
+                    _reported(message))
 
     @rpc(Unicode, _returns=Unicode)
     def getLastError(ctx, ticket):
@@ -129,7 +139,7 @@ class QBWebConnectorSvcSoap(ServiceBase):
 
 
 class HardenedSoap11(Soap11):
-    """SOAP 1.1 whose input goes through the hardened parser; Client faults answer 400, others 500."""
+    """SOAP 1.1 whose input goes through the hardened parser; every fault is answered with HTTP 500."""
 
     def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
         chunks = ctx.in_string
@@ -154,8 +164,9 @@ class HardenedSoap11(Soap11):
         super().decompose_incoming_envelope(ctx, message)
 
     def fault_to_http_response_code(self, fault: Fault) -> str:
-        code = str(getattr(fault, "faultcode", "") or "").rsplit(":", 1)[-1]
-        return "400 Bad Request" if code.startswith("Client") else "500 Internal Server Error"
+        # SOAP 1.1 section 6.2 and WS-I Basic Profile R1126: a Fault travels with HTTP 500, whoever is at
+        # fault (the faultcode says that). QBWC's .NET client shows the fault text only with a 500.
+        return "500 Internal Server Error"
 
 
 @functools.lru_cache(maxsize=8)
@@ -167,6 +178,14 @@ def _with_intuit_soap_actions(wsdl: bytes) -> bytes:
         if action and "://" not in action:
             operation.set("soapAction", TNS + action)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _mark_client_fault(ctx: Any) -> None:
+    """A Client fault goes out with HTTP 500 too; tell the access log it is the caller's mistake."""
+    code = str(getattr(ctx.out_error, "faultcode", "") or "").rsplit(":", 1)[-1]
+    env = getattr(ctx.transport, "req_env", None)
+    if code.startswith("Client") and env is not None:
+        env[CLIENT_FAULT_KEY] = True
 
 
 def _fix_wsdl(ctx: Any) -> None:
@@ -203,7 +222,7 @@ class WebConnectorEndpoint:
         if not body.strip():
             # The Web Connector probes the URL without a body when an application is added.
             return _plain(start_response, "200 OK", PLAIN_ANSWER)
-        environ = dict(environ)
+        # The environ is changed in place (as WSGI allows), so marks spyne leaves reach the access log.
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         if not environ.get("CONTENT_TYPE"):
@@ -258,6 +277,7 @@ def create_soap_app(runtime: Runtime) -> WebConnectorEndpoint:
     """The WSGI app mounted at /qbwc."""
     soap = WsgiApplication(build_application(runtime), max_content_length=MAX_DOCUMENT_BYTES)
     soap.event_manager.add_listener("wsdl", _fix_wsdl)
+    soap.event_manager.add_listener("wsgi_exception", _mark_client_fault)
     if runtime.config.public_url:
         # Otherwise spyne fills in the address from the first ?wsdl request's Host header.
         soap.doc.wsdl11.build_interface_document(runtime.config.public_url.rstrip("/") + "/qbwc")

@@ -4,11 +4,20 @@ A document is refused *before* lxml sees it when it declares a DOCTYPE or an ENT
 ASCII-compatible encoding (so those checks on the raw bytes cannot be dodged), or is too large. The
 parser itself is also configured to never load a DTD, resolve an entity, reach the network or lift
 libxml2's size limits, and the parsed tree is checked once more for a DTD.
+
+The shape is bounded too, while parsing (a pull parser fed in chunks stops at the first element over a
+limit): attributes and namespace declarations per element, name and attribute lengths, depth, number of
+elements, and text. What the Web Connector sends is a handful of short elements; only the qbXML it relays
+(``response``, ``strHCPResponse``) is big, and that is one text bounded by the document size. Downstream
+code (spyne) is quadratic in some of these (100,000 attributes on one element took it 45 s), so they are
+refused here, in milliseconds.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Any
 
 from lxml import etree
 
@@ -22,6 +31,20 @@ ALLOWED_ENCODINGS = frozenset({"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1
 _UTF8_BOM = b"\xef\xbb\xbf"
 _MARKUP_DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)", re.IGNORECASE)
 _DECLARED_ENCODING = re.compile(rb"^<\?xml[^>]*?\bencoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
+
+
+# Limits on the shape of a SOAP request (QBWC's own calls use a few elements, no attributes, depth 4).
+MAX_ATTRIBUTES = 32  # attributes plus namespace declarations on one element
+MAX_NAME_CHARS = 200  # element and attribute names, namespace prefixes and URIs
+MAX_ATTRIBUTE_CHARS = 1_000  # one attribute value
+MAX_DEPTH = 32
+MAX_ELEMENTS = 1_000
+MAX_TEXT_CHARS = 100_000  # the text of any element but those below
+# Parameters carrying a whole qbXML document as text: bounded only by MAX_DOCUMENT_BYTES.
+BIG_TEXT_ELEMENTS = frozenset({"response", "strHCPResponse"})
+# lxml's error messages can repeat a name from the document; the fault text keeps only this much of one.
+MAX_ERROR_CHARS = 300
+_CHUNK_BYTES = 64 * 1024
 
 
 class UnsafeXmlError(ValueError):
@@ -71,14 +94,100 @@ def parse_untrusted(data: bytes, charset: str | None = None) -> etree._Element:
     refused or not well-formed; never reads files or the network, never expands entities.
     """
     check_untrusted(data, charset)
-    parser = hardened_parser()
-    try:
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        raise UnsafeXmlError(f"the request is not well-formed XML: {exc}") from exc
+    root = _parse_bounded(data)
     if root is None:
         raise UnsafeXmlError("the request holds no XML element")
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise UnsafeXmlError("DOCTYPE and entity declarations are not allowed in requests")
     return root
+
+
+def _pull_parser() -> etree.XMLPullParser:
+    """:func:`hardened_parser`'s settings on a pull parser reporting namespaces, starts and ends."""
+    return etree.XMLPullParser(
+        events=("start-ns", "start", "end"),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        attribute_defaults=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        strip_cdata=True,
+        recover=False,
+    )
+
+
+def _parse_bounded(data: bytes) -> etree._Element | None:
+    """Parse ``data`` in chunks, refusing the document at the first element over a shape limit."""
+    parser = _pull_parser()
+    shape = _Shape()
+    try:
+        for start in range(0, len(data), _CHUNK_BYTES):
+            parser.feed(data[start:start + _CHUNK_BYTES])
+            shape.check(parser.read_events())
+        root = parser.close()
+        shape.check(parser.read_events())
+    except etree.XMLSyntaxError as exc:
+        raise UnsafeXmlError(f"the request is not well-formed XML: {_short(str(exc))}") from exc
+    return root
+
+
+class _Shape:
+    """Running counts over the parser's events; raises :class:`UnsafeXmlError` at the first excess."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.elements = 0
+        self.pending_ns = 0  # namespace declarations seen before the start of their element
+
+    def check(self, events: Iterable[tuple[str, Any]]) -> None:
+        for event, item in events:
+            if event == "start-ns":
+                prefix, uri = item
+                self.pending_ns += 1
+                if len(prefix) > MAX_NAME_CHARS or len(uri) > MAX_NAME_CHARS:
+                    raise UnsafeXmlError(f"a namespace prefix or URI is longer than {MAX_NAME_CHARS} "
+                                         "characters")
+                if self.pending_ns > MAX_ATTRIBUTES:
+                    raise UnsafeXmlError(f"an element declares more than {MAX_ATTRIBUTES} namespaces")
+            elif event == "start":
+                self._start(item)
+            else:
+                self._end(item)
+
+    def _start(self, element: etree._Element) -> None:
+        self.depth += 1
+        self.elements += 1
+        if self.depth > MAX_DEPTH:
+            raise UnsafeXmlError(f"the request nests elements deeper than {MAX_DEPTH} levels")
+        if self.elements > MAX_ELEMENTS:
+            raise UnsafeXmlError(f"the request has more than {MAX_ELEMENTS} elements")
+        if len(element.tag) > MAX_NAME_CHARS * 2:  # "{namespace}name"
+            raise UnsafeXmlError(f"an element name is longer than {MAX_NAME_CHARS} characters")
+        attributes = element.attrib
+        if len(attributes) + self.pending_ns > MAX_ATTRIBUTES:
+            raise UnsafeXmlError(f"an element has more than {MAX_ATTRIBUTES} attributes")
+        self.pending_ns = 0
+        for name, value in attributes.items():
+            if len(name) > MAX_NAME_CHARS * 2:
+                raise UnsafeXmlError(f"an attribute name is longer than {MAX_NAME_CHARS} characters")
+            if len(value) > MAX_ATTRIBUTE_CHARS:
+                raise UnsafeXmlError(f"an attribute value is longer than {MAX_ATTRIBUTE_CHARS} characters")
+
+    def _end(self, element: etree._Element) -> None:
+        self.depth -= 1
+        local = etree.QName(element).localname
+        if local not in BIG_TEXT_ELEMENTS and len(element.text or "") > MAX_TEXT_CHARS:
+            raise UnsafeXmlError(f"the text of <{local[:MAX_NAME_CHARS]}> is longer than {MAX_TEXT_CHARS} "
+                                 "characters")
+        for child in element:
+            if len(child.tail or "") > MAX_TEXT_CHARS:
+                raise UnsafeXmlError(f"text between elements is longer than {MAX_TEXT_CHARS} characters")
+
+
+def _short(text: str) -> str:
+    """``text`` cut to :data:`MAX_ERROR_CHARS` (lxml repeats names from the document in its messages)."""
+    return text if len(text) <= MAX_ERROR_CHARS else f"{text[:MAX_ERROR_CHARS]}… ({len(text)} characters)"

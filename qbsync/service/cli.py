@@ -64,7 +64,7 @@ def serve(host: str, port: int, threads: int) -> None:
     click.echo(f"database: {runtime.db.engine.url.render_as_string(hide_password=True)}")
     _print_first_run_link(runtime, host, port)
     try:
-        waitress_serve(app, host=host, port=port, threads=threads, ident="qbsync")
+        waitress_serve(app, host=host, port=port, threads=threads, ident="qbsync", **waitress_settings())
     except OSError as exc:  # taken a moment after the check above
         raise port_problem(exc, host, port) from exc
 
@@ -82,6 +82,35 @@ def _print_first_run_link(runtime: Runtime, host: str, port: int) -> None:
     base = (runtime.config.public_url or f"http://{shown_host}:{port}").rstrip("/")
     click.echo(f"first run: open {base}/setup?token={token} to create the admin account "
                "(this link works once; or run `qbsync user add NAME` instead)")
+
+
+# waitress reads requests on one event loop and hands only complete ones to its threads, so a client that
+# trickles a request costs a socket, not a thread. Its default of 100 sockets let 110 such clients stop
+# /healthz; allow many (poll(), not select(), which stops at descriptor 1024) and drop silent ones soon.
+# gunicorn has no such loop (a slow client holds a thread) and stays behind nginx, which buffers requests.
+WAITRESS_CONNECTION_LIMIT = 1000
+WAITRESS_CHANNEL_TIMEOUT_SECONDS = 30  # a connection silent this long is closed (default 120)
+WAITRESS_CLEANUP_INTERVAL_SECONDS = 10  # how often silent connections are looked for (default 30)
+
+
+def waitress_settings() -> dict[str, object]:
+    """The waitress adjustments `qbsync serve` uses (connection limit kept below the process' file limit)."""
+    limit = WAITRESS_CONNECTION_LIMIT
+    try:
+        import resource  # not on Windows, which has no such per-process limit to respect
+    except ImportError:
+        resource = None
+    if resource is not None:
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY:
+            limit = max(100, min(limit, soft - 100))  # descriptors left for the database, logs and threads
+    return {
+        "connection_limit": limit,
+        "channel_timeout": WAITRESS_CHANNEL_TIMEOUT_SECONDS,
+        "cleanup_interval": WAITRESS_CLEANUP_INTERVAL_SECONDS,
+        "asyncore_use_poll": True,
+        "backlog": 1024,
+    }
 
 
 @main.group()

@@ -22,7 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from qbsync.storage.encryption import EncryptedJSON, EncryptedText
 
@@ -167,6 +167,11 @@ class QueueJob(Base):
             postgresql_where=text("state IN ('pending','waiting','held')"),
         ),
     )
+
+    @validates("label")
+    def _fit_label(self, _key: str, value: str | None) -> str | None:
+        # A label is for people: a shopper's 2,000-character name must not make the job unstorable.
+        return value if value is None or len(value) <= 255 else value[:254] + "…"
 
 
 class JobDependency(Base):

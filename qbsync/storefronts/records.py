@@ -12,6 +12,10 @@ Conventions, the same in every record:
 - Datetimes are aware UTC. (Tables store naive UTC: ``dt.replace(tzinfo=None)`` when writing one.)
 - Free text (names, company, note, reason) is ``""`` when absent; codes and ids that may be absent
   (sku, variant id, transaction id) are ``None``.
+- Text is cleaned as it is read: NUL and other control characters (but tab and line breaks) are dropped,
+  lone surrogates (which no database can store) become U+FFFD, and a field is cut to
+  :data:`MAX_TEXT_CHARS` (an e-mail to :data:`MAX_EMAIL_CHARS`). Each change is noted, in the shopper's
+  field's path, in :attr:`Payload.notes`; an order carries them as ``Order.input_notes``.
 - ``to_dict()`` is JSON-safe (Decimals as strings, datetimes ISO 8601) and ``from_dict()`` rebuilds the
   identical record, so queue jobs can store records as JSON payloads.
 """
@@ -38,6 +42,15 @@ MAX_EXACT_FLOAT_INT = 2**53
 # Money and quantities the normalizers accept (a float's repr has up to 17 significant digits).
 MAX_DIGITS_BEFORE_POINT = 15
 MAX_DECIMAL_PLACES = 20
+
+# Text a shopper or merchant typed: what is kept of one field. QuickBooks' longest text fields (Memo,
+# SalesDesc: maxLength 4095 in qbxml130.xsd) take this much; others are cut further when a request is
+# rendered. HTML (product descriptions) may be longer before its tags are dropped.
+MAX_TEXT_CHARS = 4_095
+MAX_HTML_CHARS = 100_000
+MAX_EMAIL_CHARS = 254  # the longest address SMTP can carry (RFC 5321, section 4.5.3.1.3)
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LONE_SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 # What a webhook topic is about (resource_of_topic) and what happened to it.
 RESOURCE_TYPES = ("order", "customer", "product", "refund", "stock", "coupon")
@@ -192,14 +205,34 @@ def plain_text(html: str) -> str:
     return " ".join(text.split())
 
 
-class Payload:
-    """One JSON object of a platform payload, read field by field; every error names the field's path."""
+def clean_text(text: str, limit: int = MAX_TEXT_CHARS) -> tuple[str, list[str]]:
+    """``text`` without control characters or lone surrogates, cut to ``limit``; and what was changed."""
+    changes = []
+    if _CONTROL_CHARS.search(text):
+        text = _CONTROL_CHARS.sub("", text)
+        changes.append("control characters removed")
+    if _LONE_SURROGATES.search(text):
+        text = _LONE_SURROGATES.sub("\ufffd", text)
+        changes.append("invalid characters replaced")
+    text = text.strip()
+    if len(text) > limit:
+        changes.append(f"cut from {len(text)} to {limit} characters")
+        text = text[:limit].rstrip()
+    return text, changes
 
-    def __init__(self, data: Any, path: str = "") -> None:
+
+class Payload:
+    """One JSON object of a platform payload, read field by field; every error names the field's path.
+
+    ``notes`` collects what cleaning changed in the text fields read (shared with nested objects).
+    """
+
+    def __init__(self, data: Any, path: str = "", notes: list[str] | None = None) -> None:
         if not isinstance(data, Mapping):
             raise InvalidPayload(f"{path or 'payload'}: expected a JSON object, got {type(data).__name__}")
         self.data: Mapping[str, Any] = data
         self.path = path
+        self.notes: list[str] = notes if notes is not None else []
 
     def where(self, key: str) -> str:
         """The dotted path of ``key`` inside the whole payload, for error messages."""
@@ -230,20 +263,30 @@ class Payload:
             return None
         return to_id(value, self.where(key))
 
-    def text(self, key: str) -> str:
-        """A text field, ``""`` when absent or null; numbers are given as their text."""
+    def text(self, key: str, limit: int = MAX_TEXT_CHARS) -> str:
+        """A text field, ``""`` when absent or null, cleaned (see :func:`clean_text`); numbers are given as
+        their text."""
         value = self.data.get(key)
         if value is None:
             return ""
         if isinstance(value, str):
-            return value.strip()
+            text, changes = clean_text(value, limit)
+            if changes:
+                note = f"{self.where(key)}: {', '.join(changes)}"
+                if note not in self.notes:
+                    self.notes.append(note)
+            return text
         if isinstance(value, int | Decimal) and not isinstance(value, bool):
             return str(value)
         raise InvalidPayload(f"{self.where(key)}: expected text, got {type(value).__name__}")
 
-    def optional_text(self, key: str) -> str | None:
+    def optional_text(self, key: str, limit: int = MAX_TEXT_CHARS) -> str | None:
         """A text field, None when absent, null or blank."""
-        return self.text(key) or None
+        return self.text(key, limit) or None
+
+    def email(self, key: str) -> str:
+        """An e-mail address as text, cut to :data:`MAX_EMAIL_CHARS`."""
+        return self.text(key, MAX_EMAIL_CHARS)
 
     def decimal(self, key: str) -> Decimal:
         """A required number."""
@@ -281,7 +324,7 @@ class Payload:
         value = self.data.get(key)
         if value is None:
             return None
-        return Payload(value, self.where(key))
+        return Payload(value, self.where(key), self.notes)
 
     def objects(self, key: str) -> list[Payload]:
         """A list of objects, ``[]`` when absent or null."""
@@ -290,7 +333,7 @@ class Payload:
             return []
         if not isinstance(value, list):
             raise InvalidPayload(f"{self.where(key)}: expected a list, got {type(value).__name__}")
-        return [Payload(item, f"{self.where(key)}[{i}]") for i, item in enumerate(value)]
+        return [Payload(item, f"{self.where(key)}[{i}]", self.notes) for i, item in enumerate(value)]
 
     def required_objects(self, key: str) -> list[Payload]:
         """A list of objects that must be present (it may be empty)."""
@@ -314,9 +357,13 @@ def _to_json(value: Any) -> Any:
     return value
 
 
+_NOT_FINGERPRINTED = ("modified_at", "input_notes")
+
+
 def _without_modified_at(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _without_modified_at(v) for k, v in value.items() if k != "modified_at"}
+        # input_notes only say how the text was cleaned: QuickBooks sees the cleaned text itself.
+        return {k: _without_modified_at(v) for k, v in value.items() if k not in _NOT_FINGERPRINTED}
     if isinstance(value, list):
         return [_without_modified_at(item) for item in value]
     return value
@@ -419,7 +466,8 @@ class Record:
             raise ValueError(f"{where}: {exc}") from exc
 
     def fingerprint(self) -> str:
-        """A stable sha256 (hex) of the record's content, ignoring ``modified_at`` at every level.
+        """A stable sha256 (hex) of the record's content, ignoring ``modified_at`` (and ``input_notes``)
+        at every level.
 
         Equal fingerprints mean nothing QuickBooks could see has changed, so the engine can skip the
         update (storefronts re-send unchanged records, e.g. WooCommerce's double ``product.updated``).
@@ -650,6 +698,8 @@ class Order(Record):
     # Paid with gift cards or store credit (included in ``total``): a liability used up, not a discount.
     # None when the store says a gift card paid part of it but not how much.
     gift_card_amount: Decimal | None = ZERO
+    # What cleaning changed in the text as the store sent it ("billing.email: cut from 5012 to 254 ...").
+    input_notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         Record.__post_init__(self)

@@ -6,12 +6,16 @@ servers) and fail, never skip, when the variables are set but the servers cannot
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from qbsync.service import logging_setup
 from tests.ops.processes import Spawner
 
 
@@ -63,3 +67,20 @@ def _forget_queue(redis, name: str) -> None:
     queue.delete(delete_jobs=True)
     for key in redis.scan_iter(match=f"*{name}*", count=500):
         redis.delete(key)
+
+
+@pytest.fixture
+def log_lines():
+    """Root logging as JSON lines into a buffer (DEBUG, so everything chatty is included); restored after."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level, logging.getLogger("httpx").level)
+    buffer = io.StringIO()
+    logging_setup.configure(logging.DEBUG, fmt="json", stream=buffer)
+
+    def read() -> list[dict]:
+        return [json.loads(line) for line in buffer.getvalue().splitlines()]
+
+    yield read
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+    logging.getLogger("httpx").setLevel(saved[2])

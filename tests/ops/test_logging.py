@@ -19,23 +19,6 @@ FIELDS = {"timestamp", "level", "logger", "message", "request_id", "connection",
 
 
 @pytest.fixture
-def log_lines():
-    """Root logging as JSON lines into a buffer (DEBUG, so everything chatty is included); restored after."""
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level, logging.getLogger("httpx").level)
-    buffer = io.StringIO()
-    logging_setup.configure(logging.DEBUG, fmt="json", stream=buffer)
-
-    def read() -> list[dict]:
-        return [json.loads(line) for line in buffer.getvalue().splitlines()]
-
-    yield read
-    root.handlers[:] = saved[0]
-    root.setLevel(saved[1])
-    logging.getLogger("httpx").setLevel(saved[2])
-
-
-@pytest.fixture
 def client(app):
     logging_setup.install_request_id(app)  # idempotent: the app factory may already have done it
     return app.test_client()

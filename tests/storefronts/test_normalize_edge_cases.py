@@ -511,3 +511,23 @@ def test_every_platform_offers_the_same_functions() -> None:
 def test_unknown_platform_is_a_clear_error(platform: Any) -> None:
     with pytest.raises(ValueError, match="unknown storefront platform .*woocommerce, shopify"):
         normalizer_for(platform)
+
+
+def test_text_a_shopper_typed_badly_is_cleaned_cut_and_noted_on_the_order() -> None:
+    body = shop_order(email="y" * 5_000 + "@example.com", note="gift\x00 wrap " + "z" * 5_000,
+                      billing_address={**shop_order()["billing_address"], "first_name": "Gr\ud800ace",
+                                       "address1": "2\x07 Compiler Rd"})
+    order = shopify.order(load_payload(json.dumps(body)))
+    assert order.customer.email == "y" * 254 and order.customer.first_name == "Gr\ufffdace"
+    assert order.billing.line1 == "2 Compiler Rd" and len(order.note) == 4_095
+    assert order.note.startswith("gift wrap zzz")
+    assert set(order.input_notes) >= {
+        "email: cut from 5012 to 254 characters",
+        "note: control characters removed, cut from 5010 to 4095 characters",
+        "billing_address.first_name: invalid characters replaced",
+        "billing_address.address1: control characters removed",
+    }, order.input_notes
+    order.to_dict()["customer"]["first_name"].encode("utf-8")  # storable: no lone surrogate left
+    assert type(order).from_dict(order.to_dict()) == order
+    # How text was cleaned is not a change QuickBooks could see.
+    assert order.fingerprint() == type(order).from_dict({**order.to_dict(), "input_notes": []}).fingerprint()

@@ -55,6 +55,15 @@ def order_of(job: QueueJob) -> dict[str, Any]:
     return dict(job.payload.get("record") or {})
 
 
+def with_input_notes(note: str | None, order: dict[str, Any]) -> str | None:
+    """``note`` followed by what normalizing cleaned in the order's text (so the job says so), if anything."""
+    cleaned = order.get("input_notes") or []
+    if not cleaned:
+        return note
+    said = "shopper input cleaned: " + "; ".join(cleaned)
+    return f"{note}; {said}" if note else said
+
+
 def order_id(job: QueueJob) -> str:
     """The storefront id of the job's order."""
     return str(job.record_id or order_of(job).get("storefront_id") or job.payload.get("order_id"))
@@ -392,12 +401,11 @@ class OrderHandler:
             if outcome in FOUND and response.record:
                 self._link(ctx, job, txn_type, response.record)
                 missing = notes.get("method_missing")
+                note = None
                 if missing:
-                    return Done(
-                        f"recorded without a payment method: {missing!r} is not in QuickBooks (add it "
-                        "there or map the store's method in payment_method_map)"
-                    )
-                return Done()
+                    note = (f"recorded without a payment method: {missing!r} is not in QuickBooks (add it "
+                            "there or map the store's method in payment_method_map)")
+                return Done(with_input_notes(note, order_of(job)))
             if outcome is Outcome.MISSING_REFERENCE:
                 return self._missing(ctx, job, response)
             return refused(response, "order")

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from qbsync.storefronts.records import (
+    MAX_HTML_CHARS,
     ZERO,
     Address,
     Customer,
@@ -177,6 +178,7 @@ def order(payload: Mapping[str, Any]) -> Order:
                           reason=r.text("note"))
             for r in p.objects("refunds")
         ),
+        input_notes=tuple(p.notes),  # last: every text field above has been read (and cleaned)
     )
 
 
@@ -336,7 +338,7 @@ def _fees(p: Payload) -> tuple[FeeLine, ...]:
 def _order_customer(p: Payload, billing: Address | None, shipping: Address | None) -> Customer:
     """The embedded customer with the order's addresses (its e-mail and billing names filling gaps),
     or a guest built from the order's e-mail and billing address when the order has no customer."""
-    email = p.text("email") or p.text("contact_email")
+    email = p.email("email") or p.email("contact_email")
     embedded = p.object("customer")
     if embedded is not None and embedded.has("id"):
         found = _customer(embedded)
@@ -456,7 +458,7 @@ def _customer(p: Payload) -> Customer:
     address = _address(default)
     return Customer(
         storefront_id=p.id("id"),
-        email=p.text("email"),
+        email=p.email("email"),
         first_name=p.text("first_name") or (address.first_name if address else ""),
         last_name=p.text("last_name") or (address.last_name if address else ""),
         company=address.company if address else "",
@@ -541,7 +543,7 @@ def _variant(v: Payload, product: Payload | None) -> Product:
         parent_id=product_id,
         sku=v.optional_text("sku"),
         name=name,
-        description=plain_text(product.text("body_html")) if product is not None else "",
+        description=plain_text(product.text("body_html", MAX_HTML_CHARS)) if product is not None else "",
         price=v.optional_decimal("price"),
         cost=cost,
         manages_stock=manages_stock,

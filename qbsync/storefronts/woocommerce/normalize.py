@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from qbsync.storefronts.records import (
+    MAX_HTML_CHARS,
     ZERO,
     Address,
     Customer,
@@ -163,6 +164,7 @@ def order(payload: Mapping[str, Any]) -> Order:
             )
             for r in p.objects("refunds")
         ),
+        input_notes=tuple(p.notes),  # last: every text field above has been read (and cleaned)
     )
 
 
@@ -288,7 +290,7 @@ def _order_customer(p: Payload, billing: Address | None, shipping: Address | Non
     customer_id = p.optional_id("customer_id")
     return Customer(
         storefront_id=customer_id,
-        email=bill.text("email"),
+        email=bill.email("email"),
         first_name=bill.text("first_name"),
         last_name=bill.text("last_name"),
         company=bill.text("company"),
@@ -356,7 +358,7 @@ def customer(payload: Mapping[str, Any]) -> Customer:
     bill = p.object("billing") or Payload({}, "billing")
     return Customer(
         storefront_id=p.id("id"),
-        email=p.text("email") or bill.text("email"),
+        email=p.email("email") or bill.email("email"),
         first_name=p.text("first_name") or bill.text("first_name"),
         last_name=p.text("last_name") or bill.text("last_name"),
         company=bill.text("company"),
@@ -452,11 +454,12 @@ def _product(p: Payload, parent: Payload | None, variation: bool = False) -> Pro
             raise InvalidPayload("parent_id: the variation does not name its product (pass parent)")
         variant_id: str | None = own_id
         name = _variation_name(p, parent)
-        description = plain_text(p.text("description"))
+        description = plain_text(p.text("description", MAX_HTML_CHARS))
     else:
         product_id, variant_id = own_id, None
         name = html.unescape(p.text("name"))
-        description = plain_text(p.text("short_description") or p.text("description"))
+        html_text = p.text("short_description", MAX_HTML_CHARS) or p.text("description", MAX_HTML_CHARS)
+        description = plain_text(html_text)
     manage_stock = p.get("manage_stock")
     # A variation's "parent" means the parent product's stock is managed (and shared).
     manages_stock = manage_stock is True or manage_stock == "parent"

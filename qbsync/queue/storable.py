@@ -1,0 +1,42 @@
+"""Values in QuickBooks' answers that qbsync could not store: found before any handler writes them.
+
+A ListID of 5,000 characters or an EditSequence of 300 does not fit the columns that keep them
+(``IdMapping.qb_id``, ``QbListEntry.list_id``...). On PostgreSQL writing one fails the whole
+receiveResponseXML transaction, every session again; so the answer is checked first and the job stops
+with a reason a person can read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# The longest value qbsync keeps per element name. IDs: IDTYPE has maxLength 36 (qbxmltypes130.xsd); our
+# columns hold 40. EditSequence: no schema limit; QuickBooks' are 10-digit numbers (real captures in
+# shared/reference/qbxml/samples), our column holds 20. Names and RefNumbers: our columns hold 255.
+MAX_CHARS = {
+    "ListID": 40,
+    "TxnID": 40,
+    "TxnLineID": 40,
+    "EditSequence": 20,
+    "FullName": 255,
+    "Name": 255,
+    "RefNumber": 255,
+}
+
+
+def unstorable(records: Iterable[object]) -> str | None:
+    """Why qbsync cannot keep these answer records (the first value too long for it), or None."""
+    todo = list(records)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, list):
+            todo.extend(node)
+        elif isinstance(node, dict):
+            for name, value in node.items():
+                limit = MAX_CHARS.get(name)
+                if limit is not None and isinstance(value, str) and len(value) > limit:
+                    return (f"QuickBooks answered with a {name} of {len(value)} characters; qbsync can keep "
+                            f"at most {limit} (it begins {value[:20]!r}), so this record was not linked")
+                if isinstance(value, dict | list):
+                    todo.append(value)
+    return None
