@@ -116,10 +116,14 @@ def _lookup_of_element(element: etree._Element) -> Lookup | None:
     included = [child.text for child in element.iterfind("IncludeRetElement")]
     if included and KEY_FIELDS[key.tag] not in included:
         return None
-    rest = [etree.tostring(child, encoding="unicode", with_tail=False) for child in element if child is not key]
-    index = list(element).index(key)
-    shape = f"{request_type}|{key.tag}@{index}|{''.join(rest)}"
-    return Lookup(request_type, element.get("requestID") or "", key.tag, key.text, shape)
+    return Lookup(request_type, element.get("requestID") or "", key.tag, key.text, _shape(element, key))
+
+
+def _shape(element: etree._Element, first_key: etree._Element) -> str:
+    """The query without its requestID and its keys: where the keys sit, and every other element."""
+    rest = "".join(etree.tostring(child, encoding="unicode", with_tail=False)
+                   for child in element if child.tag != first_key.tag)
+    return f"{element.tag}|{first_key.tag}@{list(element).index(first_key)}|{rest}"
 
 
 def merge(fragments: Sequence[str]) -> list[str]:
@@ -176,11 +180,9 @@ def shared_queries(document: str) -> dict[tuple[str, str], str]:
         keys = [child for child in element if child.tag in allowed]
         if len(keys) < 2:
             continue
-        field = keys[0].tag
-        rest = [etree.tostring(c, encoding="unicode", with_tail=False) for c in element if c.tag != field]
-        shape = f"{element.tag}|{field}@{list(element).index(keys[0])}|{''.join(rest)}"
+        shape = _shape(element, keys[0])
         for key in keys:
-            found[(shape, matching_key(field, key.text or ""))] = element.get("requestID") or ""
+            found[(shape, matching_key(key.tag, key.text or ""))] = element.get("requestID") or ""
     return found
 
 

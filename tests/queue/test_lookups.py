@@ -71,7 +71,8 @@ def test_none_found_is_the_same_as_asking_alone_and_found_ones_are_not_duplicate
         assert (shared.status_code, shared.records) == (500, [])
         assert f'("{lookup.key}")' in shared.message  # names its own key, as QuickBooks does
 
-    twice = [_query("CustomerQuery", {"FullName": n}, f"{i}.1") for i, n in enumerate(["Doe, John", "DOE, JOHN"])]
+    names = ["Doe, John", "DOE, JOHN"]
+    twice = [_query("CustomerQuery", {"FullName": n}, f"{i}.1") for i, n in enumerate(names)]
     (document,) = lookups.merge(twice)
     assert document.count("<FullName>") == 1  # QuickBooks treats both as one name: asked once
 
