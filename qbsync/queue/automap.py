@@ -272,7 +272,7 @@ def automap(session: Session, connection: Connection, kind: str) -> AutomapRepor
     for found in report.mapped:
         mappings.link(session, connection.id, kind, found.value.storefront_id,
                       qb_type=found.candidate.qb_type, qb_id=found.candidate.qb_id,
-                      qb_name=found.candidate.full_name)
+                      qb_name=found.candidate.full_name, origin=mappings.FOUND)
     return report
 
 

@@ -192,8 +192,9 @@ def _record_sent(session: Session, qb_session: QbwcSession, planned: list[_Plann
         job.session_id = qb_session.id
         job.request_id = f"{job.id}.{job.attempts}"
         job.step = request.step
-        if request.step == "lookup":
-            # The look-up settles whether a lost add happened; if its own answer is lost, the flag returns.
+        if request.step in ("lookup", "recheck"):
+            # The look-up (or a refund's re-read of its credit) settles whether a lost add happened; if
+            # its own answer is lost, the flag returns.
             job.needs_lookup = False
         job.last_request_xml = request.fragment
         job.updated_at = now

@@ -9,7 +9,8 @@ every ``inventory_full_pull_hours`` as well.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -17,7 +18,15 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from qbsync.queue import jobs, mappings, rules
-from qbsync.storage.models import Checkpoint, IdMapping, QbwcSession, QueueJob, StorefrontRecord, utcnow
+from qbsync.storage.models import (
+    Checkpoint,
+    IdMapping,
+    JobDependency,
+    QbwcSession,
+    QueueJob,
+    StorefrontRecord,
+    utcnow,
+)
 
 PULL_KIND = "inventory_pull"
 PULL_PRIORITY = 90  # after the orders of the session, so quantities include their sales
@@ -264,3 +273,194 @@ def queue_writeback(
     )
     writeback.dispatch_after_commit(session, job)
     return job
+
+
+# --- the opening stock of a new item ----------------------------------------------------------------
+
+# Sales forms that take stock out of QuickBooks when they post; a sales order only reserves it.
+STOCK_MOVING = ("Invoice", "SalesReceipt")
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class OpeningStock:
+    """What a new inventory item starts with in QuickBooks.
+
+    ``quantity`` is the store's stock plus what the store's orders not yet in QuickBooks will take out
+    when they post (the store counted them already); ``value`` is at the product's cost, zero when the
+    store has none (``has_cost`` False); ``as_of`` is the InventoryDate.
+    """
+
+    quantity: Decimal
+    value: Decimal
+    as_of: date
+    has_cost: bool
+    added_back: tuple[str, ...]  # numbers of the orders whose quantity was added back
+
+
+def sold_in(order: Mapping[str, Any], product_key: str) -> Decimal:
+    """How many of the product ``product_key`` the order's lines sell."""
+    total = Decimal(0)
+    for line in order.get("lines") or ():
+        key = mappings.product_key(
+            line.get("product_id"), line.get("variant_id"), line.get("sku"), line.get("name")
+        )
+        if key == product_key:
+            total += _decimal(str(line.get("quantity") or "0")) or Decimal(0)
+    return total
+
+
+def _when(value: Any) -> datetime | None:
+    if not value:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return as_utc(moment)
+
+
+def opening_stock(
+    product: Mapping[str, Any],
+    product_key: str,
+    unposted: Iterable[Mapping[str, Any]],
+    settings: Mapping[str, Any],
+    now: datetime,
+    cost: Decimal | None,
+) -> OpeningStock:
+    """The opening stock of the new item of ``product`` (pure).
+
+    The store's stock (as of the product's ``modified_at``) already reflects every order placed by then,
+    but those not yet in QuickBooks take their quantity out again when they post: it is added back, so
+    QuickBooks ends at the store's stock once they have. An order placed after that moment is not in
+    the stock figure and is left as it is; an order that will not post a stock-moving transaction
+    (left out, or a sales order) is not added back either.
+    """
+    stock = _decimal(str(product.get("stock_quantity"))) or Decimal(0)
+    snapshot = _when(product.get("modified_at"))
+    added = Decimal(0)
+    numbers: list[str] = []
+    dates = [(snapshot or as_utc(now)).date()]
+    for order in unposted:
+        quantity = sold_in(order, product_key)
+        placed = _when(order.get("created_at"))
+        if not quantity or (snapshot is not None and placed is not None and placed > snapshot):
+            continue
+        decision = rules.decide_order(order, settings)
+        if not decision.sync or decision.txn_type not in STOCK_MOVING:
+            continue
+        added += quantity
+        numbers.append(str(order.get("number") or order.get("storefront_id")))
+        if placed is not None:
+            dates.append(placed.date())
+    quantity = stock + added
+    value = (cost * quantity).quantize(CENT) if cost is not None and quantity > 0 else Decimal("0.00")
+    # A day before the earliest sale it covers: the sale's date is taken in the store's time zone,
+    # which can be a day behind UTC, and a sale dated before the opening stock would be costed at zero.
+    return OpeningStock(quantity, value, min(dates) - timedelta(days=1), cost is not None, tuple(numbers))
+
+
+def unposted_orders(session: Session, connection_id: int, item_job_id: int) -> list[dict[str, Any]]:
+    """The orders waiting for the item job ``item_job_id`` that are not in QuickBooks yet (newest data)."""
+    rows = session.execute(
+        select(QueueJob.record_id, QueueJob.payload)
+        .join(JobDependency, JobDependency.job_id == QueueJob.id)
+        .where(
+            JobDependency.depends_on_id == item_job_id,
+            QueueJob.connection_id == connection_id,
+            QueueJob.kind == "order",
+            QueueJob.state.not_in(jobs.FINISHED_STATES),
+        )
+        .order_by(QueueJob.id)
+    ).all()
+    orders = []
+    for record_id, payload in rows:
+        if mappings.get(session, connection_id, mappings.ORDER, str(record_id)) is not None:
+            continue  # already in QuickBooks: its sale is counted there
+        orders.append(dict((payload or {}).get("record") or {}))
+    return orders
+
+
+# --- store-mastered stock: differences, never "set to" ----------------------------------------------
+
+BASELINE = "stock_seen:"  # + the item's ListID: the store's stock QuickBooks accounts for, and as of when
+
+
+def read_baseline(session: Session, connection_id: int, list_id: str) -> tuple[Decimal, datetime] | None:
+    """(store stock, as of when) QuickBooks already accounts for, sales included, or None when unknown."""
+    row = session.get(Checkpoint, (connection_id, f"{BASELINE}{list_id}"))
+    if row is None or not row.value:
+        return None
+    quantity, _, moment = row.value.partition("@")
+    found = _decimal(quantity)
+    return None if found is None else (found, as_utc(datetime.fromisoformat(moment)))
+
+
+def save_baseline(
+    session: Session, connection_id: int, list_id: str, quantity: Decimal, moment: datetime
+) -> None:
+    """Remember that QuickBooks accounts for the store's ``quantity`` as of ``moment``."""
+    value = f"{format(quantity.normalize(), 'f')}@{as_utc(moment).isoformat()}"
+    name = f"{BASELINE}{list_id}"
+    row = session.get(Checkpoint, (connection_id, name))
+    if row is None:
+        session.add(Checkpoint(connection_id=connection_id, name=name, value=value))
+    else:
+        row.value = value
+
+
+def sold_between(
+    session: Session,
+    connection_id: int,
+    product_key: str,
+    settings: Mapping[str, Any],
+    after: datetime,
+    until: datetime,
+) -> Decimal:
+    """How many of the product the store's orders placed in (``after``, ``until``] sell that post (or
+    posted) a stock-moving transaction: the store's stock fell by them, and QuickBooks' falls by itself."""
+    rows = session.scalars(
+        select(StorefrontRecord.data).where(
+            StorefrontRecord.connection_id == connection_id,
+            StorefrontRecord.record_type == "order",
+            StorefrontRecord.deleted.is_(False),
+            # An order placed after ``after`` was modified after it too (naive UTC, the table's clock).
+            StorefrontRecord.modified_at >= as_utc(after).replace(tzinfo=None),
+        )
+    )
+    sold = Decimal(0)
+    for order in rows:
+        placed = _when((order or {}).get("created_at"))
+        if placed is None or not after < placed <= until:
+            continue
+        quantity = sold_in(order, product_key)
+        if not quantity:
+            continue
+        decision = rules.decide_order(order, settings)
+        if decision.sync and decision.txn_type in STOCK_MOVING:
+            sold += quantity
+    return sold
+
+
+def unposted_sold(
+    session: Session, connection_id: int, product_key: str, settings: Mapping[str, Any], until: datetime
+) -> Decimal:
+    """How many of the product the store's orders placed by ``until`` and not yet in QuickBooks will take
+    out of QuickBooks when they post."""
+    rows = session.execute(
+        select(QueueJob.record_id, QueueJob.payload).where(
+            QueueJob.connection_id == connection_id,
+            QueueJob.kind == "order",
+            QueueJob.state.not_in(jobs.FINISHED_STATES),
+        )
+    ).all()
+    sold = Decimal(0)
+    for record_id, payload in rows:
+        order = dict((payload or {}).get("record") or {})
+        placed = _when(order.get("created_at"))
+        quantity = sold_in(order, product_key)
+        if not quantity or (placed is not None and placed > until):
+            continue
+        if mappings.get(session, connection_id, mappings.ORDER, str(record_id)) is not None:
+            continue
+        decision = rules.decide_order(order, settings)
+        if decision.sync and decision.txn_type in STOCK_MOVING:
+            sold += quantity
+    return sold

@@ -28,7 +28,7 @@ LISTS: dict[str, tuple[str, bool, tuple[str, ...]]] = {
     "Account": ("AccountQuery", False, ("AccountType", "IsActive")),
     "PaymentMethod": ("PaymentMethodQuery", False, ("PaymentMethodType", "IsActive")),
     "SalesTaxCode": ("SalesTaxCodeQuery", False, ("IsTaxable", "IsActive")),
-    "Item": ("ItemQuery", True, ("IsActive", "EditSequence")),
+    "Item": ("ItemQuery", True, ("IsActive", "EditSequence", "BarCodeValue", "ManufacturerPartNumber")),
     "Customer": ("CustomerQuery", True, ("Email", "IsActive", "EditSequence")),
 }
 DEFAULT_LISTS: tuple[str, ...] = tuple(LISTS)

@@ -25,7 +25,16 @@ SPECIAL_ITEM = "special_item"  # shipping, fee, discount, tax, adjustment items,
 ORDER = "order"
 PAYMENT = "payment"
 REFUND = "refund"
+CANCELLATION = "cancellation"  # an order's reversing credit memo, keyed by the order's storefront id
+# A refund the reversing credit memo left out (it was refunded before the cancellation): keyed by the
+# refund's id, pointing at the reversing credit memo. Such a refund gets its own credit memo.
+REFUND_BEFORE_CANCELLATION = "refund_before_cancel"
 INVENTORY_ITEM = "inventory_item"  # Shopify inventory_item_id -> the item's ListID
+
+# IdMapping.origin values: how qbsync came to know the QuickBooks record.
+CREATED = "created"  # qbsync's own Add (or a look-up that found qbsync's own marker on it)
+FOUND = "found"  # an existing QuickBooks record a look-up matched: referred to, never changed
+MANUAL = "manual"  # a person linked it on the mappings page
 
 
 def product_key(product_id: Any, variant_id: Any = None, sku: Any = None, name: Any = None) -> str:
@@ -105,6 +114,7 @@ def link_transaction(
     qb_type: str,
     ret: Mapping[str, Any],
     *,
+    origin: str,
     synced_hash: str | None = None,
 ) -> IdMapping:
     """:func:`link` to the transaction QuickBooks returned (its TxnID, EditSequence and RefNumber)."""
@@ -118,6 +128,7 @@ def link_transaction(
         edit_sequence=str(ret.get("EditSequence") or "") or None,
         qb_name=str(ret.get("RefNumber") or ""),
         synced_hash=synced_hash,
+        origin=origin,
     )
 
 
@@ -133,10 +144,13 @@ def link(
     qb_name: str | None = None,
     synced_hash: str | None = None,
     quantity: str | None = None,
+    origin: str | None = None,
 ) -> IdMapping:
     """Record (or update) which QuickBooks record a storefront record is.
 
-    A mapping a person set by hand keeps its QuickBooks record; only its EditSequence and sync state move.
+    ``origin`` says how qbsync came to know it (:data:`CREATED`, :data:`FOUND`, :data:`MANUAL`); None
+    keeps what is recorded. A mapping a person set by hand keeps its QuickBooks record; only its
+    EditSequence and sync state move.
     """
     mapping = get(session, connection_id, record_type, storefront_id)
     now = utcnow()
@@ -151,6 +165,8 @@ def link(
             qb_name=qb_name,
             synced_hash=synced_hash,
             quantity=quantity,
+            origin=origin,
+            manual=origin == MANUAL,
             created_at=now,
             updated_at=now,
         )
@@ -158,6 +174,8 @@ def link(
         _cache(session, connection_id)[(record_type, str(storefront_id))] = mapping
         return mapping
     if not mapping.manual or mapping.qb_id == qb_id:
+        if mapping.qb_id != qb_id or origin is not None:
+            mapping.origin = origin  # another record: what was known of the old one says nothing
         mapping.qb_type = qb_type
         mapping.qb_id = qb_id
         mapping.edit_sequence = edit_sequence if edit_sequence is not None else mapping.edit_sequence
@@ -168,6 +186,23 @@ def link(
         mapping.quantity = quantity
     mapping.updated_at = now
     return mapping
+
+
+def may_change(mapping: IdMapping) -> bool:
+    """Whether qbsync may send Mod, Void or Del to the mapping's QuickBooks record: only when qbsync
+    created it or a person linked it, never to a record a look-up merely found."""
+    return bool(mapping.manual) or mapping.origin in (CREATED, MANUAL)
+
+
+def provenance(mapping: IdMapping) -> str:
+    """How the mapping's record came to be linked, in a person's words (for reasons and pages)."""
+    if mapping.manual or mapping.origin == MANUAL:
+        return "linked by a person"
+    if mapping.origin == CREATED:
+        return "created by qbsync"
+    if mapping.origin == FOUND:
+        return "found in QuickBooks (not created by qbsync)"
+    return "linked before qbsync recorded who made it"
 
 
 def forget(session: Session, mapping: IdMapping) -> None:

@@ -6,6 +6,7 @@ remember in a mapping is exactly the name QuickBooks stores (and can be looked u
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,8 @@ from qbsync.qbxml.limits import fit, max_length
 
 CUSTOMER_NAME_LIMIT = max_length("CustomerAdd/Name")  # 41
 ITEM_NAME_LIMIT = max_length("ItemInventoryAdd/Name")  # 31
+ITEM_HASH_LENGTH = 6  # hex digits of the whole SKU's hash ending a cut item name
+SKU_CODE_LIMIT = max_length("ItemInventoryAdd/BarCode/BarCodeValue")  # 50
 REF_NUMBER_LIMIT = max_length("InvoiceAdd/RefNumber")  # 11
 PLATFORM_NAMES = {"woocommerce": "WooCommerce", "shopify": "Shopify"}
 
@@ -58,17 +61,47 @@ def with_suffix(name: str, suffix: str, limit: int | None = CUSTOMER_NAME_LIMIT)
 
 
 def item_name(record: Mapping[str, Any], match: str) -> str:
-    """The QuickBooks item name of a product or order line: its SKU (cut to 31) or its name.
+    """The QuickBooks item name of a product or order line: its SKU or its name, within 31 characters.
 
-    With ``match`` 'sku' a product without SKU falls back to its name, as merchants expect.
+    With ``match`` 'sku' a product without SKU falls back to its name, as merchants expect. A longer
+    one is cut shorter and ends in ``~`` and a short hash of the whole text, so two products whose
+    SKUs differ only after the 31st character never share one item.
     """
+    return _unique_cut("ItemInventoryAdd/Name", _item_text(record, match), ITEM_NAME_LIMIT, ITEM_HASH_LENGTH)
+
+
+def item_name_was_cut(record: Mapping[str, Any], match: str) -> bool:
+    """Whether :func:`item_name` had to shorten the product's text (then the name alone proves nothing)."""
+    return item_name(record, match) != _item_text(record, match)
+
+
+def _item_text(record: Mapping[str, Any], match: str) -> str:
     sku = _plain(str(record.get("sku") or ""))
     name = _plain(str(record.get("name") or ""))
     chosen = sku if match == "sku" and sku else name or sku
     if not chosen:
         product = record.get("product_id") or record.get("id") or "?"
         chosen = f"Product {product}"
-    return fit("ItemInventoryAdd/Name", chosen)
+    return chosen
+
+
+def sku_code(record: Mapping[str, Any]) -> str | None:
+    """The product's full SKU as kept on its QuickBooks item (BarCodeValue, 50 characters), or None.
+
+    A SKU longer than that is cut with a hash of the whole, like :func:`item_name`.
+    """
+    sku = _plain(str(record.get("sku") or ""))
+    if not sku:
+        return None
+    return _unique_cut("ItemInventoryAdd/BarCode/BarCodeValue", sku, SKU_CODE_LIMIT, 8)
+
+
+def _unique_cut(path: str, text: str, limit: int, digits: int) -> str:
+    whole = fit(path, text)
+    if whole == text.strip() and len(whole) <= limit:
+        return whole
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:digits]
+    return f"{fit(path, text)[: limit - digits - 1].rstrip()}~{digest}"
 
 
 def ref_number(number: str, prefix: str = "", suffix: str = "") -> str:
@@ -85,12 +118,35 @@ def ref_number(number: str, prefix: str = "", suffix: str = "") -> str:
     return f"{prefix}{number}{suffix}"
 
 
+def memo_marks(memo: str, marker: str) -> bool:
+    """Whether ``memo`` carries exactly ``marker`` (as :func:`order_memo` writes it): the marker alone or
+    followed by ': note', so 'order #1' never matches 'order #1001' or 'order #10 (id 7)'."""
+    memo = str(memo or "")
+    return memo == marker or memo.startswith(f"{marker}: ")
+
+
+def first_marked(records: list[Mapping[str, Any]], marker: str, customer_id: Any) -> Mapping[str, Any] | None:
+    """The first transaction QuickBooks returned that carries ``marker`` and is the customer's, or None."""
+    for record in records:
+        customer = (record.get("CustomerRef") or {}).get("ListID")
+        if memo_marks(str(record.get("Memo") or ""), marker) and customer == customer_id:
+            return record
+    return None
+
+
 def order_memo(platform: str, number: str, storefront_id: str, note: str = "") -> str:
     """The memo of a sales transaction: where it came from, so a person can find the order."""
-    store = PLATFORM_NAMES.get(platform, platform.title())
-    memo = f"{store} order #{number}"
-    if str(storefront_id) != str(number):
-        memo += f" (id {storefront_id})"
+    memo = order_marker(platform, number, storefront_id)
     if note:
         memo += f": {note}"
     return fit("InvoiceAdd/Memo", memo)
+
+
+def order_marker(platform: str, number: str, storefront_id: str) -> str:
+    """qbsync's mark on a sales transaction's memo: 'WooCommerce order #1001', plus ' (id 7)' when the
+    store's id differs from its number. Finding it exactly is the proof a transaction is the order's."""
+    store = PLATFORM_NAMES.get(platform, platform.title())
+    marker = f"{store} order #{number}"
+    if str(storefront_id) != str(number):
+        marker += f" (id {storefront_id})"
+    return marker

@@ -92,8 +92,11 @@ DEFINITIONS: list[Setting] = [
             choices=("guests", "all"), group="Customers"),
     # --- items
     Setting("item_match", "sku",
-            "Match store products to QuickBooks items by 'sku' (item name = SKU cut to 31 characters; the "
-            "product name when it has no SKU) or by product 'name'.", choices=("sku", "name"), group="Items"),
+            "Match store products to QuickBooks items by 'sku' (item name = SKU; one longer than 31 "
+            "characters is cut and ends in '~' and a hash of the whole SKU; the product name when it has no "
+            "SKU) or by product 'name'. The full SKU is kept in the item's barcode field; an existing item "
+            "with a cut name is linked only when its barcode is the full SKU.", choices=("sku", "name"),
+            group="Items"),
     Setting("item_type_inventory", "inventory",
             "QuickBooks item type for products whose stock the store tracks.",
             choices=("inventory", "non_inventory", "service"), group="Items"),
@@ -112,6 +115,10 @@ DEFINITIONS: list[Setting] = [
     Setting("create_missing_items", True,
             "Create QuickBooks items for products an order needs; when off, such an order waits for a person "
             "with the missing item named.", group="Items"),
+    Setting("woocommerce_cost_meta_key", "_wc_cog_cost",
+            "WooCommerce product meta field holding the product's cost (the opening value of the inventory "
+            "items qbsync creates); '_wc_cog_cost' is the Cost of Goods extension's. Shopify's cost is "
+            "the inventory item's cost.", group="Items"),
     Setting("update_items", True,
             "Send later product changes (description, price, active) to the linked QuickBooks item.",
             group="Items"),
@@ -150,6 +157,12 @@ DEFINITIONS: list[Setting] = [
             group="Orders"),
     Setting("tax_account", "Sales Tax Payable",
             "Liability account of the plain-line sales tax item qbsync creates.", group="Orders"),
+    Setting("gift_card_item", "Gift Card",
+            "Other-charge item on which gift cards and store credit that paid an order are booked, as money "
+            "taken out of the gift card liability, not income (created if missing).", group="Orders"),
+    Setting("gift_card_account", "Gift Card Liability",
+            "Liability account of the gift card item qbsync creates (an Other Current Liability).",
+            group="Orders"),
     Setting("adjustment_item", "Rounding",
             "Other-charge item for the cent the storefront's own rounding leaves between its lines and its "
             "total (created if missing).", group="Orders"),
@@ -175,12 +188,24 @@ DEFINITIONS: list[Setting] = [
             "Send changes to an order already in QuickBooks (InvoiceMod/SalesReceiptMod); when off, the "
             "change is flagged for a person.", group="Orders"),
     Setting("void_cancelled_orders", True,
-            "Void the QuickBooks transaction when its order is cancelled (or deleted) in the store.",
+            "Void the QuickBooks transaction when its order is cancelled (or deleted) in the store; one "
+            "with payments, refunds or a deposit against it is never voided: a credit memo dated the "
+            "cancellation reverses what remains instead.",
             group="Orders"),
     Setting("sync_payments", True,
             "Record a payment (ReceivePayment) on the invoice when an invoiced order becomes paid.",
             group="Orders"),
-    Setting("sync_refunds", True, "Record storefront refunds as credit memos.", group="Orders"),
+    Setting("sync_refunds", True,
+            "Record storefront refunds: a credit memo, and the money paid back (refund_paid_by) or the "
+            "credit applied to the unpaid invoice.", group="Orders"),
+    Setting("refund_paid_by", "credit_card_refund",
+            "How money refunded on a paid order leaves the books: 'credit_card_refund' (QuickBooks' credit "
+            "card refund, for card and online payments) or 'check'; either comes out of deposit_account "
+            "(Undeposited Funds when empty) and pays out the refund's credit memo, so no open credit is "
+            "left on the customer.", choices=("credit_card_refund", "check"), group="Orders"),
+    Setting("restock_unknown_refunds", False,
+            "When the store does not say whether refunded products went back to stock, count them back "
+            "into QuickBooks' stock (yes) or not (no); what the store says always wins.", group="Orders"),
     # --- inventory
     Setting("stock_master", "quickbooks",
             "Which side is the master for stock: 'quickbooks' (quantities are pulled and written to the "

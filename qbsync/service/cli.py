@@ -19,6 +19,8 @@ from qbsync.connections import (
     set_qbwc_password,
 )
 from qbsync.service import logging_setup
+from qbsync.service.demo import demo
+from qbsync.service.ports import ensure_port_free, port_problem
 from qbsync.service.runtime import Runtime, open_runtime
 from qbsync.service.users_cli import connection_unlock, user
 from qbsync.simulator.cli import simulate
@@ -51,6 +53,7 @@ def serve(host: str, port: int, threads: int) -> None:
     from qbsync.service import scheduler
     from qbsync.service.app import create_app
 
+    ensure_port_free(host, port)
     runtime = _runtime()
     app = create_app(runtime=runtime)
     if not runtime.dispatcher.uses_redis:
@@ -60,7 +63,10 @@ def serve(host: str, port: int, threads: int) -> None:
     click.echo(f"qbsync serving on {where}  (Web Connector: {where}/qbwc, admin: {where}/)")
     click.echo(f"database: {runtime.db.engine.url.render_as_string(hide_password=True)}")
     _print_first_run_link(runtime, host, port)
-    waitress_serve(app, host=host, port=port, threads=threads, ident="qbsync")
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads, ident="qbsync")
+    except OSError as exc:  # taken a moment after the check above
+        raise port_problem(exc, host, port) from exc
 
 
 def _print_first_run_link(runtime: Runtime, host: str, port: int) -> None:
@@ -206,10 +212,12 @@ def worker(burst: bool) -> None:
         raise click.ClickException("QBSYNC_REDIS_URL is not set: without Redis, `qbsync serve` runs jobs "
                                    "in-process and no worker is needed")
     from redis import Redis
-    from rq import Queue, Worker
+    from rq import Queue
+
+    from qbsync.service.rq_worker import QbsyncWorker
 
     redis = Redis.from_url(runtime.config.redis_url)
-    Worker([Queue(runtime.config.rq_queue_name, connection=redis)], connection=redis).work(burst=burst)
+    QbsyncWorker([Queue(runtime.config.rq_queue_name, connection=redis)], connection=redis).work(burst=burst)
 
 
 @main.command("scheduler")
@@ -241,6 +249,7 @@ def db_upgrade() -> None:
 
 # Commands that live beside what they run.
 main.add_command(simulate)
+main.add_command(demo)
 main.add_command(push)
 main.add_command(sweep)
 main.add_command(user)

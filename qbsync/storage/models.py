@@ -237,6 +237,10 @@ class IdMapping(Base):
     qb_name: Mapped[str | None] = mapped_column(String(255), nullable=True)  # FullName or RefNumber
     # Set by a person on the mappings page: never overwritten by auto-mapping.
     manual: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How qbsync came to know the record: 'created' (its own Add), 'found' (a look-up matched an existing
+    # record), 'manual' (a person linked it); NULL for links made before this was recorded. Mod, Void and
+    # Del go only to 'created' and 'manual' records (mappings.may_change).
+    origin: Mapped[str | None] = mapped_column(String(10), nullable=True)
     # Fingerprint of what was last written, to skip no-op updates; quantity last seen for stock.
     synced_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     quantity: Mapped[str | None] = mapped_column(String(30), nullable=True)

@@ -446,6 +446,15 @@ class Customer(Record):
 
 
 @_record
+class MetaNumber(Record):
+    """A numeric custom field of a product (WooCommerce ``meta_data``): kept so that a setting can name
+    the one holding the product's cost (WooCommerce has no cost field of its own)."""
+
+    key: str
+    value: Decimal
+
+
+@_record
 class Product(Record):
     """One sellable item: a simple product, a WooCommerce variation or a Shopify variant.
 
@@ -473,6 +482,8 @@ class Product(Record):
     modified_at: datetime | None = None
     inventory_item_id: str | None = None
     kind: str = "non_inventory"
+    # WooCommerce: the product's numeric meta fields (None on platforms with a cost field of their own).
+    meta_numbers: tuple[MetaNumber, ...] | None = None
 
     def __post_init__(self) -> None:
         Record.__post_init__(self)
@@ -576,7 +587,8 @@ class Order(Record):
     pending, processing, on_hold, completed, cancelled, refunded, failed; ``raw_status`` is the
     platform's own word (Shopify: its ``financial_status``). ``prices_include_tax`` tells whether line,
     shipping, fee and discount amounts include tax (WooCommerce amounts never do; Shopify's do when the
-    shop's ``taxes_included``). ``subtotal`` is the lines before discounts.
+    shop's ``taxes_included``). ``subtotal`` is the lines before discounts. ``total`` is the whole
+    order, including what ``gift_card_amount`` paid.
     """
 
     STATUSES: ClassVar[tuple[str, ...]] = ORDER_STATUSES
@@ -610,6 +622,9 @@ class Order(Record):
     transaction_id: str | None = None
     note: str = ""
     refunds: tuple[RefundSummary, ...] = ()
+    # Paid with gift cards or store credit (included in ``total``): a liability used up, not a discount.
+    # None when the store says a gift card paid part of it but not how much.
+    gift_card_amount: Decimal | None = ZERO
 
     def __post_init__(self) -> None:
         Record.__post_init__(self)

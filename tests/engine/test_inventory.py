@@ -3,6 +3,7 @@ quantities are pulled page by page and changed ones written back to the store (Q
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -97,7 +98,8 @@ def test_checkpoints_are_the_same_instant_across_a_daylight_saving_change():
 
 def test_store_stock_changes_become_inventory_adjustments_when_the_store_is_master(shop):
     shop.configure(stock_master="storefront")
-    shop.feed("product", _stocked(1, quantity=10))
+    counted = datetime(2024, 2, 1, tzinfo=UTC)
+    shop.feed("product", dataclasses.replace(_stocked(1, quantity=10), modified_at=counted))
     shop.sync()
     level = StockLevel(
         product_id="201", sku="SKU-1", quantity=Decimal(4), modified_at=datetime(2024, 3, 1, tzinfo=UTC)
@@ -114,7 +116,7 @@ def test_store_stock_changes_become_inventory_adjustments_when_the_store_is_mast
 
     assert shop.company.quantity_on_hand("SKU-1") == Decimal(4)
     (adjustment,) = shop.requests("InventoryAdjustmentAddRq")
-    assert "<NewQuantity>4</NewQuantity>" in adjustment
+    assert "<QuantityDifference>-6</QuantityDifference>" in adjustment  # a difference, never "set to"
     assert not shop.requests("ItemInventoryQueryRq"), "the store is the master: nothing is pulled"
     shop.assert_every_request_valid()
 

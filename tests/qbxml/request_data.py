@@ -370,8 +370,56 @@ ORDINARY: dict[str, list[dict[str, object]]] = {
             "TotalAmount": "19.99",
             "IsAutoApply": True,
         },
+        {
+            "CustomerRef": {"ListID": LIST_ID},
+            "TxnDate": dt.date(2024, 3, 5),
+            "TotalAmount": Decimal("0"),
+            "Memo": "WooCommerce refund 726 of order 1001: credit applied to the invoice",
+            "AppliedToTxnAdd": [
+                {
+                    "TxnID": TXN_ID,
+                    "PaymentAmount": Decimal("0"),
+                    "SetCredit": [{"CreditTxnID": "C9-1417118700", "AppliedAmount": Decimal("10.00")}],
+                }
+            ],
+        },
     ],
     "ReceivePaymentQuery": TXN_QUERY_VARIANTS,
+    "ARRefundCreditCardAdd": [
+        {
+            "CustomerRef": {"ListID": LIST_ID},
+            "RefundFromAccountRef": {"FullName": "Undeposited Funds"},
+            "ARAccountRef": {"FullName": "Accounts Receivable"},
+            "TxnDate": dt.date(2024, 3, 5),
+            "RefNumber": "R726",
+            "Address": ADDRESS,
+            "PaymentMethodRef": {"FullName": "Visa"},
+            "Memo": "WooCommerce refund 726 of order 1001",
+            "ExternalGUID": GUID,
+            "RefundAppliedToTxnAdd": [{"TxnID": TXN_ID, "RefundAmount": Decimal("10.00")}],
+        }
+    ],
+    "CheckAdd": [
+        {
+            "AccountRef": {"FullName": "Checking"},
+            "PayeeEntityRef": {"ListID": LIST_ID},
+            "RefNumber": "R726",
+            "TxnDate": dt.date(2024, 3, 5),
+            "Memo": "WooCommerce refund 726 of order 1001",
+            "Address": ADDRESS,
+            "IsToBePrinted": True,
+            "ExternalGUID": GUID,
+            "ApplyCheckToTxnAdd": [{"TxnID": TXN_ID, "Amount": Decimal("10.00")}],
+            "ExpenseLineAdd": [
+                {
+                    "AccountRef": {"FullName": "Accounts Receivable"},
+                    "Amount": Decimal("10.00"),
+                    "Memo": "refund of credit memo R726",
+                    "CustomerRef": {"ListID": LIST_ID},
+                }
+            ],
+        }
+    ],
     "InventoryAdjustmentAdd": [
         {
             "AccountRef": {"FullName": "Inventory Adjustments"},
@@ -386,6 +434,16 @@ ORDINARY: dict[str, list[dict[str, object]]] = {
                 {"ItemRef": {"ListID": LIST_ID}, "QuantityAdjustment": {"QuantityDifference": -3}},
                 {"ItemRef": ITEM, "ValueAdjustment": {"QuantityDifference": Decimal("1.5")}},
             ],
+        },
+    ],
+    "InventoryAdjustmentQuery": [
+        {"TxnID": [TXN_ID]},
+        {"RefNumber": ["STK42"], "IncludeLineItems": True},
+        {
+            "MaxReturned": 10,
+            "TxnDateRangeFilter": {"FromTxnDate": dt.date(2024, 1, 1), "ToTxnDate": dt.date(2024, 1, 31)},
+            "IncludeRetElement": ["TxnID", "RefNumber"],
+            "iterator": "Start",
         },
     ],
     "TxnVoid": [{"TxnVoidType": "Invoice", "TxnID": TXN_ID}],

@@ -51,6 +51,7 @@ BRIEF_TYPES = {
     "ReceivePaymentAdd",
     "CreditMemoAdd",
     "InventoryAdjustmentAdd",
+    "InventoryAdjustmentQuery",
     "TxnVoid",
     "TxnDel",
     "AccountQuery",

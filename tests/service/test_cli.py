@@ -116,6 +116,30 @@ def test_worker_without_redis_explains_why_it_is_not_needed(fresh_env):
     assert result.exit_code != 0 and "QBSYNC_REDIS_URL is not set" in result.output
 
 
+def test_serve_on_a_taken_port_says_so_in_one_line(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QBSYNC_")}
+    env["QBSYNC_DATA_DIR"] = str(tmp_path / "data")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "qbsync.service.cli", "serve", "--port", str(port)],
+                              cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"Error: port {port} on 127.0.0.1 is already in use (another `qbsync serve` or `make serve`?): "
+        "stop it, or serve on another port with --port"]
+    assert "Traceback" not in done.stdout + done.stderr
+
+
 def test_serve_prints_a_one_time_first_run_link_while_no_admin_exists(fresh_env, monkeypatch):
     import waitress
 

@@ -95,12 +95,29 @@ def _base_name(job: QueueJob, ctx: Context) -> str:
 
 
 def _same_person(job: QueueJob, found_email: Any) -> bool:
-    """Whether a QuickBooks customer with this e-mail can be the job's customer (no conflicting e-mail)."""
+    """Whether a QuickBooks customer with this e-mail is proved to be the job's customer.
+
+    A name alone proves nothing (two John Smiths): both sides must carry the same e-mail address. The proxy
+    customer is the one the merchant named in the settings.
+    """
     if job.payload.get("proxy"):
         return True
     ours = str((job.payload.get("record") or {}).get("email") or "").strip().lower()
     theirs = str(found_email or "").strip().lower()
-    return not ours or not theirs or ours == theirs
+    return bool(ours) and ours == theirs
+
+
+def _not_proved(name: str, job: QueueJob, found_email: Any) -> str:
+    """Why a QuickBooks customer called ``name`` is not linked to the job's customer."""
+    ours = str((job.payload.get("record") or {}).get("email") or "").strip()
+    theirs = str(found_email or "").strip()
+    if ours and theirs:
+        return f"{name!r} is another customer in QuickBooks (e-mail {theirs})"
+    return (
+        f"{name!r} in QuickBooks has {'the e-mail ' + theirs if theirs else 'no e-mail'} and the store's "
+        f"customer {'has ' + ours if ours else 'has none'}: the same name alone does not prove the same "
+        "person"
+    )
 
 
 class CustomerHandler:
@@ -145,7 +162,8 @@ class CustomerHandler:
             entry = lists.customer_by_email(session, conn_id, str(record.get("email") or ""))
         if entry is None:
             entry = lists.by_name(session, conn_id, "Customer", name)
-            if entry is not None and not _same_person(job, (entry.data or {}).get("Email")):
+            if entry is not None and not self._proved(ctx, job, name, (entry.data or {}).get("Email")):
+                # Not proved the same person: the customer is added under the name with its id.
                 if ctx.settings.customer_name_add_id:
                     set_progress(job, name=self._other_name(job, name))
                 return None
@@ -159,6 +177,13 @@ class CustomerHandler:
     def _update(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> BuildResult:
         record = job.payload.get("record") or {}
         notes = progress(job)
+        if job.payload.get("proxy") or mapping.synced_hash == fingerprint(record):
+            return Finish(f"already in QuickBooks as {mapping.qb_name!r}")
+        if not mappings.may_change(mapping):
+            return Finish(
+                f"the QuickBooks customer {mapping.qb_name!r} was {mappings.provenance(mapping)}: qbsync "
+                "does not change it, so the store's changes to this customer are not sent"
+            )
         if (
             notes.get("next") == "requery"
             or corrective_step_due(ctx, job)
@@ -169,8 +194,6 @@ class CustomerHandler:
             )
         ):
             return render(ctx, "CustomerQuery", {"ListID": mapping.qb_id}, "requery")
-        if job.payload.get("proxy") or mapping.synced_hash == fingerprint(record):
-            return Finish(f"already in QuickBooks as {mapping.qb_name!r}")
         data = {"ListID": mapping.qb_id, "EditSequence": mapping.edit_sequence, **customer_fields(record)}
         return render(ctx, "CustomerMod", data, "mod")
 
@@ -182,15 +205,13 @@ class CustomerHandler:
             found = response.records_of("CustomerRet") if outcome in FOUND else []
             if found:
                 ret = found[0]
-                if _same_person(job, ret.get("Email")):
+                if self._proved(ctx, job, name, ret.get("Email")):
                     self._link(
                         ctx, job, str(ret["ListID"]), ret.get("EditSequence"), str(ret.get("FullName"))
                     )
                     lists.remember_customer(ctx.session, ctx.connection.id, ret)
                     return Done(f"linked to the existing QuickBooks customer {ret.get('FullName')!r}")
-                return self._rename(
-                    ctx, job, name, f"{name!r} is another customer in QuickBooks (e-mail {ret.get('Email')})"
-                )
+                return self._rename(ctx, job, name, _not_proved(name, job, ret.get("Email")))
             if outcome in (Outcome.NO_MATCH, *FOUND):
                 if step == "link":
                     return self._rename(
@@ -205,7 +226,14 @@ class CustomerHandler:
         if step == "add":
             if outcome in FOUND and response.record:
                 ret = response.record
-                self._link(ctx, job, str(ret["ListID"]), ret.get("EditSequence"), str(ret.get("FullName")))
+                self._link(
+                    ctx,
+                    job,
+                    str(ret["ListID"]),
+                    ret.get("EditSequence"),
+                    str(ret.get("FullName")),
+                    mappings.CREATED,
+                )
                 lists.remember_customer(ctx.session, ctx.connection.id, ret)
                 return Done()
             if outcome is Outcome.NAME_IN_USE:
@@ -241,7 +269,15 @@ class CustomerHandler:
 
     # -- helpers
 
-    def _link(self, ctx: Context, job: QueueJob, list_id: str, edit_sequence: Any, full_name: str) -> None:
+    def _link(
+        self,
+        ctx: Context,
+        job: QueueJob,
+        list_id: str,
+        edit_sequence: Any,
+        full_name: str,
+        origin: str = mappings.FOUND,
+    ) -> None:
         record = job.payload.get("record") or {}
         mappings.link(
             ctx.session,
@@ -253,7 +289,20 @@ class CustomerHandler:
             edit_sequence=str(edit_sequence) if edit_sequence else None,
             qb_name=full_name,
             synced_hash=fingerprint(record),
+            origin=origin,
         )
+
+    def _proved(self, ctx: Context, job: QueueJob, name: str, found_email: Any) -> bool:
+        """Whether the QuickBooks customer called ``name`` is the job's: the same e-mail, or the name
+        with the storefront id qbsync gives (a person does not type 'Lee, Ann (42)' by chance)."""
+        if _same_person(job, found_email):
+            return True
+        ours = str((job.payload.get("record") or {}).get("email") or "").strip().lower()
+        theirs = str(found_email or "").strip().lower()
+        if ours and theirs:
+            return False  # two different e-mails: another person, whatever the name
+        with_id = self._other_name(job, _base_name(job, ctx))
+        return name.lower() == with_id.lower() and not job.payload.get("proxy")
 
     def _other_name(self, job: QueueJob, name: str) -> str:
         record = job.payload.get("record") or {}

@@ -1,8 +1,10 @@
 """Stock both ways.
 
 ``inventory_adjustment`` (store -> QuickBooks, when the store is the master for the product): an
-InventoryAdjustmentAdd setting the item's NewQuantity; absolute, so resending after a lost answer is
-harmless. ``inventory_pull`` (QuickBooks -> store): ItemInventoryQuery pages (iterator Start/Continue,
+InventoryAdjustmentAdd of the QuantityDifference between the store's new count and the count QuickBooks
+already accounts for, net of the sales in between (they post on their own). Never an absolute
+NewQuantity: an order posting after it would lower it again. A lost answer is looked up by RefNumber.
+``inventory_pull`` (QuickBooks -> store): ItemInventoryQuery pages (iterator Start/Continue,
 FromModifiedDate from the checkpoint) whose changed quantities become ``stock_writeback`` jobs.
 """
 
@@ -23,6 +25,7 @@ from qbsync.queue.handlers import (
     Done,
     Finish,
     Park,
+    corrective_step_due,
     progress,
     refused,
     register,
@@ -52,7 +55,11 @@ def _item_mapping(ctx: Context, stock: dict[str, Any]) -> IdMapping | None:
 
 
 class InventoryAdjustmentHandler:
-    """Queue jobs of kind ``inventory_adjustment``: payload ``{"record": StockLevel dict}``."""
+    """Queue jobs of kind ``inventory_adjustment``: payload ``{"record": StockLevel dict}``.
+
+    Steps: (``read`` QuickBooks' quantity, once, for an item qbsync did not create) -> ``add`` the
+    difference -> (``lookup`` by RefNumber when an answer was lost, so a difference is never sent twice).
+    """
 
     kind = "inventory_adjustment"
 
@@ -72,32 +79,121 @@ class InventoryAdjustmentHandler:
             )
         if mapping.qb_type != "ItemInventory":
             return Finish(f"{mapping.qb_name!r} is a {mapping.qb_type} in QuickBooks, which keeps no stock")
-        if mapping.quantity is not None and Decimal(mapping.quantity) == quantity:
-            return Finish(f"QuickBooks already has {quantity} of {mapping.qb_name!r}")
+        notes = progress(job)
+        if notes.get("next") == "add" and (job.needs_lookup or corrective_step_due(ctx, job)):
+            return render(ctx, "InventoryAdjustmentQuery", {"RefNumber": _ref(job)}, "lookup")
+        difference = self._difference(ctx, job, mapping, stock, quantity)
+        if difference is None:
+            return render(ctx, "ItemInventoryQuery", {"ListID": mapping.qb_id}, "read")
+        if isinstance(difference, str):
+            return Finish(difference)
         store = naming.PLATFORM_NAMES.get(ctx.connection.platform, ctx.connection.platform)
         data = {
             "AccountRef": {"FullName": ctx.settings.inventory_adjustment_account},
             "TxnDate": ctx.now.date(),
-            "Memo": f"Stock set in {store} to {quantity.normalize():f}",
+            "RefNumber": _ref(job),
+            "Memo": f"Stock counted in {store}: {quantity.normalize():f} "
+            f"(change {difference.normalize():+f})",
             "InventoryAdjustmentLineAdd": [
-                {"ItemRef": {"ListID": mapping.qb_id}, "QuantityAdjustment": {"NewQuantity": quantity}}
+                {
+                    "ItemRef": {"ListID": mapping.qb_id},
+                    "QuantityAdjustment": {"QuantityDifference": difference},
+                }
             ],
         }
-        set_progress(job, quantity=format(quantity.normalize(), "f"), item=mapping.qb_id)
+        set_progress(job, next="add", difference=format(difference.normalize(), "f"))
         return render(ctx, "InventoryAdjustmentAdd", data, "add")
 
+    def _difference(
+        self, ctx: Context, job: QueueJob, mapping: IdMapping, stock: dict[str, Any], quantity: Decimal
+    ) -> Decimal | str | None:
+        """What QuickBooks' quantity must change by (net of sales, which post on their own); a reason
+        when nothing is to be sent; None when QuickBooks' quantity must be read first."""
+        session, conn_id = ctx.session, ctx.connection.id
+        moment = inventory.as_utc(_moment(stock.get("modified_at")) or ctx.now)
+        key = _product_key(ctx, mapping, stock)
+        baseline = inventory.read_baseline(session, conn_id, mapping.qb_id)
+        if baseline is not None:
+            known, known_at = baseline
+            if moment <= known_at:
+                return f"QuickBooks already accounts for a newer store count of {mapping.qb_name!r}"
+            sold = inventory.sold_between(session, conn_id, key, ctx.settings, known_at, moment)
+            difference = quantity - known + sold
+        else:
+            read = progress(job).get("qb_quantity")
+            if read is None:
+                return None
+            # QuickBooks holds its quantity less the sales not posted yet that the store's count includes.
+            pending = inventory.unposted_sold(session, conn_id, key, ctx.settings, moment)
+            difference = quantity - Decimal(str(read)) + pending
+        set_progress(job, quantity=format(quantity.normalize(), "f"), at=moment.isoformat())
+        if difference == 0:
+            self._accounted(ctx, job, mapping)
+            return (
+                f"QuickBooks' stock of {mapping.qb_name!r} already matches the store's "
+                f"{quantity.normalize():f}"
+            )
+        return difference
+
+    def _accounted(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> None:
+        notes = progress(job)
+        inventory.save_baseline(
+            ctx.session,
+            ctx.connection.id,
+            mapping.qb_id,
+            Decimal(notes["quantity"]),
+            datetime.fromisoformat(notes["at"]),
+        )
+        mapping.quantity = notes["quantity"]
+
     def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        step = job.step
+        mapping = _item_mapping(ctx, _stock(job))
+        if step == "read":
+            if response.outcome in (Outcome.SUCCESS, Outcome.WARNING) and response.record:
+                set_progress(job, qb_quantity=str(response.record.get("QuantityOnHand") or "0"))
+                return Again("read QuickBooks' quantity on hand")
+            return refused(response, "item look-up")
+        if step == "lookup":
+            if response.outcome in (Outcome.SUCCESS, Outcome.WARNING) and response.record:
+                if mapping is not None:
+                    self._accounted(ctx, job, mapping)
+                return Done("the adjustment was in QuickBooks already")
+            if response.outcome in READABLE:
+                set_progress(job, next=None)
+                return Again("the adjustment is not in QuickBooks: sending it")
+            return refused(response, "inventory adjustment look-up")
         if response.outcome in (Outcome.SUCCESS, Outcome.WARNING):
-            mapping = _item_mapping(ctx, _stock(job))
             if mapping is not None:
-                mapping.quantity = progress(job).get("quantity")
-            return Done(f"QuickBooks stock set to {progress(job).get('quantity')}")
+                self._accounted(ctx, job, mapping)
+            notes = progress(job)
+            return Done(
+                f"QuickBooks stock changed by {notes.get('difference')} to match the store's "
+                f"{notes.get('quantity')}"
+            )
         if response.outcome is Outcome.MISSING_REFERENCE and "Account" in (response.message or ""):
             return Park(
                 f"{response.message} Create the account in QuickBooks or change "
                 "inventory_adjustment_account, then retry"
             )
         return refused(response, "inventory adjustment")
+
+
+def _ref(job: QueueJob) -> str:
+    """The adjustment's RefNumber: the job's own, so a lost answer can be looked up (11 characters)."""
+    return f"STK{job.id}"[-11:]
+
+
+def _moment(value: Any) -> datetime | None:
+    return datetime.fromisoformat(str(value)) if value else None
+
+
+def _product_key(ctx: Context, mapping: IdMapping, stock: dict[str, Any]) -> str:
+    """The product key order lines of this item carry (a Shopify stock level names only its inventory
+    item, so the product's own mapping of the same QuickBooks item tells)."""
+    for found in mappings.by_qb_ids(ctx.session, ctx.connection.id, [mapping.qb_id], mappings.PRODUCT):
+        return found.storefront_id
+    return mappings.product_key(stock.get("product_id"), stock.get("variant_id"), stock.get("sku"))
 
 
 class InventoryPullHandler:

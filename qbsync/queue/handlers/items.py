@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import lists, mappings, naming, rules
+from qbsync.queue import inventory, lists, mappings, naming, rules
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -27,6 +30,7 @@ from qbsync.queue.handlers import (
     Finish,
     Park,
     Reject,
+    Wait,
     corrective_step_due,
     gave_up,
     list_record_deleted,
@@ -40,6 +44,7 @@ from qbsync.queue.handlers import (
 from qbsync.storage.models import IdMapping, QueueJob
 
 FOUND = (Outcome.SUCCESS, Outcome.WARNING)
+_MISSING = re.compile(r'invalid reference to QuickBooks (\w+) "(.*?)"', re.S)
 
 # Special items: role -> (setting naming the item, QuickBooks type, setting naming its account)
 SPECIAL_ITEMS: dict[str, tuple[str, str, str]] = {
@@ -48,6 +53,7 @@ SPECIAL_ITEMS: dict[str, tuple[str, str, str]] = {
     "discount": ("discount_item", "ItemDiscount", "discount_account"),
     "tax": ("tax_item", "ItemOtherCharge", "tax_account"),
     "adjustment": ("adjustment_item", "ItemOtherCharge", "income_account"),
+    "gift_card": ("gift_card_item", "ItemOtherCharge", "gift_card_account"),
 }
 # Item types whose Mod qbsync sends, and how their sales fields are shaped.
 MODDABLE = ("ItemInventory", "ItemNonInventory", "ItemService", "ItemOtherCharge")
@@ -56,6 +62,28 @@ MODDABLE = ("ItemInventory", "ItemNonInventory", "ItemService", "ItemOtherCharge
 def special_name(role: str, settings: Mapping[str, Any]) -> str:
     """The configured QuickBooks name of a special item (``shipping`` -> "Shipping")."""
     return naming.item_name({"name": settings[SPECIAL_ITEMS[role][0]]}, "name")
+
+
+def wait_for_special_items(ctx: Context, job: QueueJob, response: Response) -> Wait | None:
+    """A 3140 naming one of the configured special items (shipping, rounding...): queue the jobs that add
+    it and wait for them (at most three times), or None when the answer is something else."""
+    from qbsync.queue import intake
+
+    if response.outcome is not Outcome.MISSING_REFERENCE:
+        return None
+    found = _MISSING.search(response.message or "")
+    value = found.group(2).lower() if found else ""
+    roles = [r for r in SPECIAL_ITEMS if special_name(r, ctx.settings).lower() == value]
+    waits = int(progress(job).get("waits") or 0)
+    if not roles or waits >= 3 or found is None:
+        return None
+    set_progress(job, waits=waits + 1)
+    for role in roles:
+        mapping = mappings.get(ctx.session, ctx.connection.id, mappings.SPECIAL_ITEM, role)
+        if mapping is not None:
+            mappings.forget(ctx.session, mapping)
+    needed = intake.special_item_jobs(ctx.session, ctx.connection, ctx.settings, roles)
+    return Wait(f"QuickBooks lacks the item {found.group(2)!r}: adding it first", tuple(j.id for j in needed))
 
 
 def fingerprint(record: Mapping[str, Any]) -> str:
@@ -110,9 +138,13 @@ def add_request(job: QueueJob, ctx: Context, name: str) -> tuple[str, dict[str, 
     desc = record.get("name") or name
     price = record.get("price")
     active = None if record.get("active", True) else False
+    code = naming.sku_code(record)
+    # The full SKU, kept where QuickBooks stores it: the proof a later look-up checks before linking.
+    barcode = {"BarCodeValue": code} if code else None
     if qb_type == "ItemInventory":
         data: dict[str, Any] = {
             "Name": name,
+            "BarCode": barcode,
             "IsActive": active,
             "SalesDesc": desc,
             "SalesPrice": price,
@@ -122,15 +154,95 @@ def add_request(job: QueueJob, ctx: Context, name: str) -> tuple[str, dict[str, 
             "AssetAccountRef": _account(settings.asset_account),
         }
         if record.get("stock_quantity") is not None:
-            # The new item starts with the store's stock, so a pull never writes a zero back to the store.
-            data["QuantityOnHand"] = record["stock_quantity"]
+            # The new item starts with the store's stock, so a pull never writes a zero back to the store;
+            # plus what the store's unposted orders will take out again (see inventory.opening_stock).
+            opening = _opening(job, ctx, record)
+            data.update(
+                QuantityOnHand=opening.quantity, TotalValue=opening.value, InventoryDate=opening.as_of
+            )
         return "ItemInventoryAdd", data
     sales = {"Desc": desc, "Price": price, "AccountRef": _account(settings.income_account)}
     return f"{qb_type}Add", {
         "Name": name,
+        "BarCode": barcode,
         "IsActive": active,
         "SalesOrPurchase": {k: v for k, v in sales.items() if v is not None},
     }
+
+
+def product_cost(record: Mapping[str, Any], settings: Mapping[str, Any]) -> Decimal | None:
+    """The product's cost from the store, or None: Shopify's inventory item cost, or the WooCommerce
+    meta field named by ``woocommerce_cost_meta_key``."""
+    numbers = record.get("meta_numbers")
+    if numbers is not None:  # WooCommerce (no cost field of its own): the meta field the setting names
+        key = str(settings["woocommerce_cost_meta_key"] or "").strip()
+        found = [m["value"] for m in numbers if m.get("key") == key]
+        return Decimal(str(found[0])) if found else None
+    return None if record.get("cost") in (None, "") else Decimal(str(record["cost"]))
+
+
+def _opening(job: QueueJob, ctx: Context, record: Mapping[str, Any]) -> inventory.OpeningStock:
+    """The new item's opening stock, remembered for the job (the answer's note and a resend use it)."""
+    key = mapping_of(job)[1]
+    orders = inventory.unposted_orders(ctx.session, ctx.connection.id, job.id)
+    opening = inventory.opening_stock(
+        record, key, orders, ctx.settings, ctx.now, product_cost(record, ctx.settings)
+    )
+    set_progress(
+        job,
+        opening=format(opening.quantity.normalize(), "f"),
+        opening_value=format(opening.value, "f"),
+        has_cost=opening.has_cost,
+        added_back=list(opening.added_back),
+    )
+    return opening
+
+
+def opening_note(job: QueueJob) -> str:
+    """What the answer of an inventory item's add says about its opening stock (empty for other items)."""
+    notes = progress(job)
+    if notes.get("opening") is None:
+        return ""
+    note = f"opening stock {notes['opening']} valued at {notes.get('opening_value')}"
+    if notes.get("added_back"):
+        note += f" (store stock plus orders {', '.join(notes['added_back'])}, which post after it)"
+    if not notes.get("has_cost"):
+        note += (
+            "; the store has no cost for this product, so the opening value is zero: enter the cost "
+            "in the store (or the item's value in QuickBooks)"
+        )
+    return note
+
+
+def not_ours(job: QueueJob, ctx: Context, found: Mapping[str, Any]) -> str | None:
+    """Why the QuickBooks item ``found`` (a Ret, or a pulled list entry) with our item's name is not this
+    product's, or None when linking it is proven.
+
+    A name that holds the product's whole SKU (or name, as ``item_match`` says) proves it; its barcode
+    may then be a real one. A name cut to 31 characters is shared by every product that starts the
+    same: then the item's stored SKU (BarCodeValue, else ManufacturerPartNumber) must be the product's.
+    """
+    if job.payload.get("special"):
+        return None
+    record = job.payload.get("record") or {}
+    if not naming.item_name_was_cut(record, ctx.settings.item_match):
+        return None
+    code = naming.sku_code(record)
+    stored = str(found.get("BarCodeValue") or found.get("ManufacturerPartNumber") or "").strip()
+    name = found.get("FullName") or item_name(job, ctx)
+    if code and stored == code:
+        return None
+    if stored:
+        return (
+            f"the QuickBooks item {name!r} keeps the SKU {stored!r}, not this product's {code!r}: it is "
+            "another product. Rename one of them in QuickBooks (or link it on the mappings page), "
+            "then retry"
+        )
+    return (
+        f"the QuickBooks item {name!r} has the cut name of this product's {code or record.get('name')!r} "
+        "but no SKU that proves it is the same product: put the full SKU in its barcode field (or link "
+        "it on the mappings page), then retry"
+    )
 
 
 def mod_request(mapping: IdMapping, record: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -180,7 +292,7 @@ class ItemHandler:
             step = "lookup"
         if step is None:
             entry = lists.by_name(ctx.session, ctx.connection.id, "Item", name)
-            if entry is not None:
+            if entry is not None and not_ours(job, ctx, {**(entry.data or {}), "FullName": name}) is None:
                 self._link(
                     ctx,
                     job,
@@ -222,6 +334,11 @@ class ItemHandler:
             or mapping.synced_hash == fingerprint(record)
         ):
             return Finish(f"already in QuickBooks as {mapping.qb_name!r}")
+        if not mappings.may_change(mapping):
+            return Finish(
+                f"the QuickBooks item {mapping.qb_name!r} was {mappings.provenance(mapping)}: qbsync does "
+                "not change it, so the store's changes to this product are not sent"
+            )
         if (
             progress(job).get("next") == "requery"
             or corrective_step_due(ctx, job)
@@ -243,6 +360,9 @@ class ItemHandler:
         if step in ("lookup", "link"):
             if outcome in FOUND and response.record:
                 ret = response.record
+                reason = not_ours(job, ctx, ret)
+                if reason is not None:
+                    return Park(reason)
                 qb_type = response.record_types[0].removesuffix("Ret")
                 self._link(
                     ctx,
@@ -278,7 +398,8 @@ class ItemHandler:
                     str(ret.get("FullName")),
                     created=True,
                 )
-                return Done()
+                note = opening_note(job)
+                return Done(f"added; {note}" if note else None)
             if outcome is Outcome.NAME_IN_USE:
                 set_progress(job, next="link")
                 return Again(f"the item name {name!r} is in use in QuickBooks: looking it up to link it")
@@ -333,6 +454,15 @@ class ItemHandler:
         quantity = None
         if created and qb_type == "ItemInventory" and record.get("stock_quantity") is not None:
             quantity = str(record["stock_quantity"])
+            # QuickBooks accounts for the store's count as of the product's data (see opening_stock):
+            # later store counts go in as differences from it.
+            inventory.save_baseline(
+                ctx.session,
+                ctx.connection.id,
+                list_id,
+                Decimal(quantity),
+                datetime.fromisoformat(str(record.get("modified_at") or ctx.now.isoformat())),
+            )
         synced = (
             None
             if job.payload.get("from_order") or record_type == mappings.SPECIAL_ITEM
@@ -349,6 +479,7 @@ class ItemHandler:
             qb_name=full_name,
             synced_hash=synced,
             quantity=quantity,
+            origin=mappings.CREATED if created else mappings.FOUND,
         )
         if record.get("inventory_item_id"):
             mappings.link(
@@ -359,6 +490,7 @@ class ItemHandler:
                 qb_type=qb_type,
                 qb_id=list_id,
                 qb_name=full_name,
+                origin=mappings.CREATED if created else mappings.FOUND,
             )
 
 

@@ -32,7 +32,8 @@ READABLE = (Outcome.SUCCESS, Outcome.WARNING, Outcome.NO_MATCH)
 # Fields asked for per list (less to send and to parse than whole records).
 RETURNED: dict[str, list[str]] = {
     "Customer": ["ListID", "FullName", "EditSequence", "Email", "IsActive"],
-    "Item": ["ListID", "FullName", "EditSequence", "IsActive"],
+    # The stored SKU proves an item is a product's before qbsync links it (items.not_ours).
+    "Item": ["ListID", "FullName", "EditSequence", "IsActive", "BarCodeValue", "ManufacturerPartNumber"],
 }
 
 

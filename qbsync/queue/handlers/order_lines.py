@@ -116,15 +116,21 @@ def sales_lines(order: Mapping[str, Any], refs: Refs, settings: Mapping[str, Any
             lines.append(_charge(refs.specials["tax"], label, money(tax.get("amount")), settings))
         if not taxes and money(order.get("tax_total")) != 0:
             lines.append(_charge(refs.specials["tax"], "Sales tax", money(order.get("tax_total")), settings))
+    gift_cards = money(order.get("gift_card_amount"))
+    if gift_cards:
+        # Paid with a gift card or store credit: the liability is used up; income stays as sold.
+        label = "Paid with gift card / store credit"
+        lines.append(_charge(refs.specials["gift_card"], label, -gift_cards, settings))
+    due = money(order.get("total")) - gift_cards  # what the customer pays in money
     if settings["tax_mode"] == "line":
-        difference = money(order.get("total")) - sum((line["Amount"] for line in lines), Decimal(0))
+        difference = due - sum((line["Amount"] for line in lines), Decimal(0))
         if difference:
             allowed = CENT * max(1, len(lines))
             if abs(difference) > allowed:
                 raise ValueError(
-                    f"the order's lines add up to {money(order.get('total')) - difference} but its total is "
-                    f"{money(order.get('total'))}; qbsync will not post a transaction that disagrees with "
-                    "the store by more than rounding (check the order's lines and taxes in the store)"
+                    f"the order's lines add up to {due - difference} but its total is {due}; qbsync will "
+                    "not post a transaction that disagrees with the store by more than rounding (check the "
+                    "order's lines and taxes in the store)"
                 )
             lines.append(
                 _charge(

@@ -12,11 +12,12 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import intake, lists, mappings, rules
+from qbsync.queue import intake, lists, mappings, naming, rules
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -37,6 +38,7 @@ from qbsync.queue.handlers import (
     reset_progress,
     set_progress,
 )
+from qbsync.queue.handlers.cancellations import CANCELLATION, REVERSED, VOIDED
 from qbsync.queue.handlers.items import SPECIAL_ITEMS, special_name
 from qbsync.queue.handlers.order_lines import Refs, header, line_key, sales_lines
 from qbsync.queue.settings import SyncSettings
@@ -44,7 +46,6 @@ from qbsync.storage.models import IdMapping, QueueJob
 
 FOUND = (Outcome.SUCCESS, Outcome.WARNING)
 MODDABLE = ("Invoice", "SalesReceipt", "SalesOrder")
-VOIDED = "voided"
 MAX_WAITS = 3  # a reference QuickBooks still lacks after this many re-adds needs a person
 _MISSING = re.compile(r'invalid reference to QuickBooks (\w+) "(.*?)"', re.S)
 
@@ -67,9 +68,43 @@ def customer_mapping_key(order: Mapping[str, Any], settings: SyncSettings) -> st
     return mappings.customer_key(customer)
 
 
+def marker_of(ctx: Context, order: Mapping[str, Any]) -> str:
+    """qbsync's marker on the order's transaction (see :func:`naming.order_marker`)."""
+    return naming.order_marker(
+        ctx.connection.platform, str(order.get("number") or ""), str(order.get("storefront_id") or "")
+    )
+
+
 def fingerprint(data: Mapping[str, Any]) -> str:
     """What the transaction holds, hashed: equal means QuickBooks already has it."""
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def proof_of(data: Mapping[str, Any], marker: str) -> dict[str, str]:
+    """What a transaction found in QuickBooks must show to be this order's: qbsync's marker in its memo,
+    the order's customer and its lines' total (QuickBooks' Subtotal)."""
+    lines = data.get("lines") or ()
+    return {
+        "marker": marker,
+        "customer": str((data.get("CustomerRef") or {}).get("ListID") or ""),
+        "subtotal": str(sum((Decimal(str(line.get("Amount") or 0)) for line in lines), Decimal(0))),
+    }
+
+
+def is_ours(ret: Mapping[str, Any], proof: Mapping[str, str]) -> bool:
+    """Whether a transaction QuickBooks returned is proved to be the order's (see :func:`proof_of`).
+
+    A transaction with the same RefNumber but without the exact marker, or for another customer, or
+    for another amount is someone else's (a hand-entered sale): it is never linked, changed or voided.
+    """
+    if not proof.get("marker") or not naming.memo_marks(str(ret.get("Memo") or ""), proof["marker"]):
+        return False
+    if (ret.get("CustomerRef") or {}).get("ListID") != proof.get("customer"):
+        return False
+    try:
+        return Decimal(str(ret.get("Subtotal"))) == Decimal(proof.get("subtotal") or "x")
+    except ArithmeticError:
+        return False
 
 
 def _ref(mapping: IdMapping | None) -> dict[str, str] | None:
@@ -99,12 +134,18 @@ class OrderHandler:
         order = order_of(job)
         mapping = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, order_id(job))
         if job.payload.get("event") == "deleted" or order.get("status") == "cancelled":
-            return self._cancelled(ctx, mapping)
+            return CANCELLATION.build(ctx, job, order, mapping)
         if mapping is not None:
             return self._update(ctx, job, order, mapping)
         decision = rules.decide_order(order, ctx.settings)
         if not decision.sync:
             return Finish(f"not synced: {decision.reason}")
+        if "gift_card_amount" in order and order["gift_card_amount"] is None:
+            return Reject(
+                "a gift card paid part of this order but the store's order does not say how much (a Shopify "
+                "order webhook carries no transactions); qbsync will not book gift card money as income: "
+                "record the order in QuickBooks by hand, with the gift card part on the gift card item"
+            )
         waiting = self._dependencies(ctx, order)
         if waiting:
             return waiting
@@ -119,24 +160,16 @@ class OrderHandler:
         data = self._data(ctx, order, txn_type, bool(notes.get("omit_payment_method")))
         missing = ctx.cache.get("missing_methods", {}).get(str(order.get("storefront_id")))
         set_progress(
-            job, type=txn_type, hash=fingerprint(data), method_missing=missing or notes.get("method_missing")
+            job,
+            type=txn_type,
+            hash=fingerprint(data),
+            method_missing=missing or notes.get("method_missing"),
+            proof=proof_of(data, marker_of(ctx, order)),
         )
         if step == "lookup":
             return render(ctx, f"{txn_type}Query", {"RefNumber": data["RefNumber"]}, "lookup")
         lines = data.pop("lines")
         return render(ctx, f"{txn_type}Add", {**data, f"{txn_type}LineAdd": lines}, "add")
-
-    def _cancelled(self, ctx: Context, mapping: IdMapping | None) -> BuildResult:
-        if mapping is None:
-            return Finish("cancelled before it reached QuickBooks: nothing to record")
-        if mapping.synced_hash == VOIDED:
-            return Finish(f"the {mapping.qb_type} {mapping.qb_name} is already voided")
-        if not ctx.settings.void_cancelled_orders:
-            return Finish(
-                f"cancelled in the store; void_cancelled_orders is off, so the {mapping.qb_type} "
-                f"{mapping.qb_name} stays in QuickBooks"
-            )
-        return render(ctx, "TxnVoid", {"TxnVoidType": mapping.qb_type, "TxnID": mapping.qb_id}, "void")
 
     def _dependencies(self, ctx: Context, order: Mapping[str, Any]) -> Defer | None:
         """Wait for the customer and items the order needs, queueing their jobs when nobody has."""
@@ -200,6 +233,11 @@ class OrderHandler:
     def _update(self, ctx: Context, job: QueueJob, order: dict[str, Any], mapping: IdMapping) -> BuildResult:
         if mapping.synced_hash == VOIDED:
             return Finish(f"the {mapping.qb_type} {mapping.qb_name} was voided; later changes are not sent")
+        if mapping.synced_hash == REVERSED:
+            return Finish(
+                f"the order was cancelled and its {mapping.qb_type} {mapping.qb_name} reversed by a credit "
+                "memo; later changes are not sent"
+            )
         waiting = self._dependencies(ctx, order)
         if waiting:
             return waiting
@@ -210,6 +248,8 @@ class OrderHandler:
             return Finish(f"already in QuickBooks as {mapping.qb_type} {mapping.qb_name}")
         if mapping.qb_type not in MODDABLE:
             return changed_after_sync(mapping, f"QuickBooks cannot change a {mapping.qb_type} through qbsync")
+        if not mappings.may_change(mapping):
+            return changed_after_sync(mapping, not_ours(mapping, "change it"))
         if not ctx.settings.sync_order_edits:
             return changed_after_sync(mapping, "sync_order_edits is off")
         set_progress(job, type=mapping.qb_type, hash=wanted)
@@ -233,12 +273,22 @@ class OrderHandler:
         txn_type = notes.get("type") or "Invoice"
         oid = order_id(job)
         mapping = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, oid)
+        if notes.get("cancelling") and mapping is not None and step != "void":
+            return CANCELLATION.apply(ctx, job, order_of(job), mapping, response)
         if step == "lookup":
             found = response.records_of(f"{txn_type}Ret") if outcome in FOUND else []
+            ours = next((ret for ret in found if is_ours(ret, notes.get("proof") or {})), None)
+            if ours is not None:
+                self._link(ctx, job, txn_type, ours)
+                return Done(f"already in QuickBooks: linked to {txn_type} {ours.get('RefNumber')}")
             if found:
-                ret = self._ours(found, order_of(job))
-                self._link(ctx, job, txn_type, ret)
-                return Done(f"already in QuickBooks: linked to {txn_type} {ret.get('RefNumber')}")
+                # QuickBooks takes a second transaction with the same RefNumber (its duplicate-number
+                # warning is a preference of its own windows); qbsync's marker in the memo tells them apart.
+                set_progress(job, next="add")
+                return Again(
+                    f"{len(found)} {txn_type} with this number in QuickBooks not made by qbsync for this "
+                    "order (no qbsync marker, or another customer or amount): left alone, adding the order"
+                )
             if outcome in (Outcome.NO_MATCH, *FOUND):
                 set_progress(job, next="add")
                 return Again("not in QuickBooks yet: adding it")
@@ -298,14 +348,11 @@ class OrderHandler:
 
     # -- helpers
 
-    def _ours(self, found: list[dict[str, Any]], order: Mapping[str, Any]) -> dict[str, Any]:
-        marker = f"order #{order.get('number')}"
-        return next((ret for ret in found if marker in str(ret.get("Memo") or "")), found[0])
-
     def _link(self, ctx: Context, job: QueueJob, txn_type: str, ret: Mapping[str, Any]) -> None:
         mappings.link_transaction(
             ctx.session, ctx.connection.id, mappings.ORDER, order_id(job), txn_type, ret,
             synced_hash=progress(job).get("hash"),
+            origin=mappings.CREATED,  # added by qbsync, or found carrying qbsync's exact marker
         )
 
     def _gone(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> ApplyResult:
@@ -386,6 +433,14 @@ class OrderHandler:
             f"QuickBooks has no {word} {value!r}, which this order needs: create it in QuickBooks or "
             "change the matching sync setting, then retry the job"
         )
+
+
+def not_ours(mapping: IdMapping, what: str) -> str:
+    """Why qbsync will not ``what`` (void it, change it) the mapping's transaction."""
+    return (
+        f"the {mapping.qb_type} {mapping.qb_name} was {mappings.provenance(mapping)}, so qbsync does not "
+        f"{what}; do it in QuickBooks by hand"
+    )
 
 
 def changed_after_sync(mapping: IdMapping, why: str) -> Reject:

@@ -80,6 +80,8 @@ class PaymentHandler:
             step = "lookup"
         if step is None:
             step = "lookup" if ctx.settings.lookup_before_add == "always" or job.needs_lookup else "add"
+        marker = naming.order_marker(ctx.connection.platform, str(order.get("number") or ""), oid)
+        set_progress(job, marker=marker)
         if step == "lookup":
             return render(
                 ctx, "ReceivePaymentQuery", {"RefNumber": ref_number, "IncludeLineItems": True}, "lookup"
@@ -93,7 +95,7 @@ class PaymentHandler:
             "CustomerRef": {"ListID": customer.qb_id},
             "TxnDate": str(order.get("date_paid") or order.get("created_at") or "")[:10] or None,
             "RefNumber": ref_number,
-            "TotalAmount": money(order.get("total")),
+            "TotalAmount": money(order.get("total")) - money(order.get("gift_card_amount")),
             "PaymentMethodRef": {"FullName": method} if method else None,
             "Memo": naming.order_memo(
                 ctx.connection.platform, str(order.get("number") or ""), oid, "payment"
@@ -101,7 +103,13 @@ class PaymentHandler:
             "DepositToAccountRef": {"FullName": ctx.settings.deposit_account}
             if ctx.settings.deposit_account
             else None,
-            "AppliedToTxnAdd": [{"TxnID": invoice.qb_id, "PaymentAmount": money(order.get("total"))}],
+            "AppliedToTxnAdd": [
+                {
+                    "TxnID": invoice.qb_id,
+                    # Gift cards already paid their part on the invoice's own gift card line.
+                    "PaymentAmount": money(order.get("total")) - money(order.get("gift_card_amount")),
+                }
+            ],
         }
         return render(ctx, "ReceivePaymentAdd", {k: v for k, v in data.items() if v is not None}, "add")
 
@@ -113,7 +121,11 @@ class PaymentHandler:
             for ret in response.records_of("ReceivePaymentRet") if outcome in FOUND else []:
                 applied = ret.get("AppliedToTxnRet") or []
                 applied = applied if isinstance(applied, list) else [applied]
-                if invoice is not None and any(a.get("TxnID") == invoice.qb_id for a in applied):
+                if (
+                    invoice is not None
+                    and any(a.get("TxnID") == invoice.qb_id for a in applied)
+                    and naming.memo_marks(str(ret.get("Memo") or ""), progress(job).get("marker") or "")
+                ):
                     self._link(ctx, oid, ret)
                     return Done("the payment was already in QuickBooks: linked")
             if outcome in (Outcome.NO_MATCH, *FOUND):
@@ -132,7 +144,8 @@ class PaymentHandler:
 
     def _link(self, ctx: Context, oid: str, ret: dict[str, Any]) -> None:
         mappings.link_transaction(
-            ctx.session, ctx.connection.id, mappings.PAYMENT, oid, "ReceivePayment", ret
+            ctx.session, ctx.connection.id, mappings.PAYMENT, oid, "ReceivePayment", ret,
+            origin=mappings.CREATED,  # added by qbsync, or found applied to its invoice with its marker
         )
 
 

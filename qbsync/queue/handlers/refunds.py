@@ -1,14 +1,25 @@
-"""Refunds: a storefront refund becomes one QuickBooks CreditMemo for the customer of the sale.
+"""Refunds: a storefront refund becomes a QuickBooks CreditMemo for the customer of the sale, and the
+credit is used up the way the money went:
 
-Steps: ``sale`` (read the order's transaction for its customer and number) -> ``lookup`` (CreditMemoQuery
-by RefNumber "R<refund id>") -> ``add``. Refunded products go back on their items (returning them to
-stock) unless the store says they were not restocked; shipping, tax and any remainder go on the shipping,
-tax and rounding items, so the credit equals the money refunded.
+- the order was paid (a sales receipt, or an invoice with nothing left to pay): the money paid back, an
+  ``ARRefundCreditCardAdd`` (card and online payments) or a refund ``CheckAdd`` (``refund_paid_by``),
+  out of ``deposit_account`` (Undeposited Funds when empty), linked to the credit memo;
+- the invoice is still open: the credit applied to it (``ReceivePaymentAdd`` with ``SetCredit``), and
+  any part beyond what is open paid back as above.
+
+So no open credit is left on the customer. Steps: ``sale`` (read the order's transaction: customer,
+number, what is open) -> ``lookup`` (CreditMemoQuery by RefNumber "R<refund id>") -> ``add`` ->
+``apply`` and/or ``pay_out``; ``recheck`` (the credit memo's CreditRemaining) after an answer was lost,
+so money is never paid out twice. A refund after the order was reversed on cancellation pays out of
+that reversing credit memo instead of crediting the customer a second time.
+
+Refunded products go back on their items, returning them to stock only when the store says they were
+restocked (``restock_unknown_refunds`` when it does not say); shipping, tax and any remainder go on the
+shipping, tax and rounding items, so the credit equals the money refunded.
 """
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +27,7 @@ from sqlalchemy import select
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import intake, mappings, naming
+from qbsync.queue import intake, jobs, mappings, naming
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -26,7 +37,6 @@ from qbsync.queue.handlers import (
     Done,
     Finish,
     Park,
-    Wait,
     corrective_step_due,
     gave_up,
     progress,
@@ -35,12 +45,14 @@ from qbsync.queue.handlers import (
     render,
     set_progress,
 )
-from qbsync.queue.handlers.items import SPECIAL_ITEMS, special_name
+from qbsync.queue.handlers.cancellations import REVERSED, credit_applied
+from qbsync.queue.handlers.items import special_name, wait_for_special_items
 from qbsync.queue.handlers.order_lines import money
-from qbsync.storage.models import QueueJob
+from qbsync.storage.models import IdMapping, QueueJob
 
 FOUND = (Outcome.SUCCESS, Outcome.WARNING)
-_MISSING = re.compile(r'invalid reference to QuickBooks (\w+) "(.*?)"', re.S)
+UNDEPOSITED_FUNDS = "Undeposited Funds"  # QuickBooks' own name for the account it creates itself
+SETTLED = "settled"  # the refund mapping's synced_hash once the credit is used up (paid out or applied)
 
 
 def _refund(job: QueueJob) -> dict[str, Any]:
@@ -64,11 +76,21 @@ def credit_lines(ctx: Context, refund: dict[str, Any]) -> list[dict[str, Any]]:
         mapping = mappings.get(ctx.session, ctx.connection.id, mappings.PRODUCT, key)
         label = line.get("sku") or line.get("product_id") or "item"
         amount = money(line.get("amount"))
-        if mapping is not None and line.get("restock") is not False:
+        restocked = line.get("restock")
+        if restocked is None:
+            restocked = bool(ctx.settings.restock_unknown_refunds)
+        if mapping is not None and restocked:
             entry = {
                 "ItemRef": {"ListID": mapping.qb_id},
                 "Desc": f"Returned {label}",
                 "Quantity": Decimal(str(line.get("quantity") or "0")) or None,
+                "Amount": amount,
+            }
+        elif mapping is not None:
+            # The sale of the item is reversed (its income account) but nothing comes back to stock.
+            entry = {
+                "ItemRef": {"ListID": mapping.qb_id},
+                "Desc": f"Refund of {label} (not restocked)",
                 "Amount": amount,
             }
         else:
@@ -122,36 +144,140 @@ class RefundHandler:
         refund = _refund(job)
         session, conn_id = ctx.session, ctx.connection.id
         refund_id = str(refund.get("storefront_id") or job.record_id)
-        if mappings.get(session, conn_id, mappings.REFUND, refund_id) is not None:
-            return Finish("the refund is already in QuickBooks")
         order_id = str(refund.get("order_id") or "")
         sale = mappings.get(session, conn_id, mappings.ORDER, order_id)
         if sale is None:
             return self._no_sale(ctx, order_id)
+        credit = self._credit(ctx, refund_id, order_id, sale)
+        if credit is not None and credit.synced_hash == SETTLED and credit.record_type == mappings.REFUND:
+            return Finish("the refund is already in QuickBooks")
         if sale.synced_hash == "voided":
             return Finish(f"the order's {sale.qb_type} {sale.qb_name} was voided: nothing to credit")
+        payment = jobs.find_open(
+            session, conn_id, intake.coalesce_key("payment", order_id), include_in_flight=True
+        )
+        if sale.qb_type == "Invoice" and payment is not None:
+            # What is still open on the invoice decides where the credit goes: let its payment land first.
+            return Defer(f"waiting for the order's payment (job #{payment.id})", (payment.id,))
         notes = progress(job)
-        if not notes.get("customer"):
+        unsure = corrective_step_due(ctx, job) or job.needs_lookup
+        if unsure and not notes.get("rechecking"):
+            # An answer was lost: what QuickBooks holds now decides the next step, never a guess.
+            set_progress(job, open=None, left=None, customer=None, next=None, rechecking=True)
+            notes = progress(job)
+        if not notes.get("customer") or "open" not in notes:
             return render(ctx, f"{sale.qb_type}Query", {"TxnID": sale.qb_id}, "sale")
+        if credit is not None:
+            return self._settle(ctx, job, refund, credit, sale)
         ref_number = naming.ref_number(refund_id, "R")
         step = notes.get("next")
-        if corrective_step_due(ctx, job) or (job.needs_lookup and step == "add"):
-            # An add whose answer was lost may have happened: look before adding again.
-            step = "lookup"
-        if step is None:
+        if step is None or job.needs_lookup:
             step = "lookup" if ctx.settings.lookup_before_add == "always" or job.needs_lookup else "add"
         if step == "lookup":
             return render(ctx, "CreditMemoQuery", {"RefNumber": ref_number}, "lookup")
-        store = naming.PLATFORM_NAMES.get(ctx.connection.platform, ctx.connection.platform)
-        memo = f"{store} refund {refund_id} of order {notes.get('sale_ref') or order_id}"
         data = {
             "CustomerRef": {"ListID": notes["customer"]},
             "TxnDate": str(refund.get("created_at") or "")[:10] or None,
             "RefNumber": ref_number,
-            "Memo": f"{memo}: {refund['reason']}" if refund.get("reason") else memo,
+            "Memo": self._memo(ctx, refund, notes),
             "CreditMemoLineAdd": credit_lines(ctx, refund),
         }
         return render(ctx, "CreditMemoAdd", {k: v for k, v in data.items() if v is not None}, "add")
+
+    # -- using the credit up
+
+    def _credit(self, ctx: Context, refund_id: str, order_id: str, sale: IdMapping) -> IdMapping | None:
+        """The credit memo the refund's money comes out of: its own, or the cancellation's."""
+        own = mappings.get(ctx.session, ctx.connection.id, mappings.REFUND, refund_id)
+        if own is not None or sale.synced_hash != REVERSED:
+            return own
+        if mappings.get(ctx.session, ctx.connection.id, mappings.REFUND_BEFORE_CANCELLATION, refund_id):
+            return None  # the reversal left this refund out: it gets its own credit memo
+        return mappings.get(ctx.session, ctx.connection.id, mappings.CANCELLATION, order_id)
+
+    def _settle(
+        self, ctx: Context, job: QueueJob, refund: dict[str, Any], credit: IdMapping, sale: IdMapping
+    ) -> BuildResult:
+        """Apply the credit to the open invoice, or pay the money back, until nothing is left."""
+        notes = progress(job)
+        if credit.origin is None or not mappings.may_change(sale):
+            # Linked before qbsync paid refunds out, or a sale qbsync cannot prove is its own: the credit
+            # memo stands; what becomes of the credit is the bookkeeper's call.
+            if credit.origin is None:
+                why = f"credit memo {credit.qb_name} was recorded before qbsync paid refunds out: left as is"
+            else:
+                why = (
+                    f"credit memo {credit.qb_name} recorded; its credit is left for the bookkeeper (the "
+                    f"{sale.qb_type} {sale.qb_name} was {mappings.provenance(sale)})"
+                )
+            return self._settled(credit, why)
+        if "left" not in notes:
+            return render(ctx, "CreditMemoQuery", {"TxnID": credit.qb_id}, "recheck")
+        left = Decimal(str(notes["left"]))
+        if credit.record_type == mappings.CANCELLATION:
+            # Only this refund's money comes out of the cancellation's credit memo.
+            left = min(left, money(refund.get("amount")) - Decimal(str(notes.get("paid") or 0)))
+        open_amount = Decimal(str(notes.get("open") or 0))
+        if left <= 0:
+            return self._settled(credit, "the refund's credit is used up")
+        if sale.qb_type == "SalesOrder":
+            return self._settled(
+                credit, f"the order is a sales order (nothing posted): the credit memo {credit.qb_name} "
+                "stays as an open credit for the customer"
+            )
+        memo = self._memo(ctx, refund, notes)
+        date = str(refund.get("created_at") or "")[:10] or None
+        if sale.qb_type == "Invoice" and open_amount > 0:
+            applied = min(open_amount, left)
+            set_progress(job, applying=str(applied))
+            data = credit_applied(
+                notes["customer"], sale.qb_id, credit.qb_id, applied,
+                f"{memo}: credit applied to invoice {sale.qb_name}", date,
+            )
+            return render(ctx, "ReceivePaymentAdd", data, "apply")
+        set_progress(job, paying=str(left))
+        account = str(ctx.settings.deposit_account or "")
+        ref_number = naming.ref_number(str(refund.get("storefront_id") or job.record_id), "R")
+        if ctx.settings.refund_paid_by == "check":
+            data = {
+                "AccountRef": {"FullName": account or UNDEPOSITED_FUNDS},
+                "PayeeEntityRef": {"ListID": notes["customer"]},
+                "RefNumber": ref_number,
+                "TxnDate": date,
+                "Memo": memo,
+                "ApplyCheckToTxnAdd": [{"TxnID": credit.qb_id, "Amount": left}],
+                "ExpenseLineAdd": [
+                    {
+                        "AccountRef": {"ListID": notes["ar"]}
+                        if notes.get("ar")
+                        else {"FullName": "Accounts Receivable"},
+                        "Amount": left,
+                        "CustomerRef": {"ListID": notes["customer"]},
+                    }
+                ],
+            }
+            return render(ctx, "CheckAdd", {k: v for k, v in data.items() if v is not None}, "pay_out")
+        data = {
+            "CustomerRef": {"ListID": notes["customer"]},
+            "RefundFromAccountRef": {"FullName": account} if account else None,
+            "TxnDate": date,
+            "RefNumber": ref_number,
+            "Memo": memo,
+            "RefundAppliedToTxnAdd": [{"TxnID": credit.qb_id, "RefundAmount": left}],
+        }
+        data = {k: v for k, v in data.items() if v is not None}
+        return render(ctx, "ARRefundCreditCardAdd", data, "pay_out")
+
+    def _settled(self, credit: IdMapping, why: str) -> Finish:
+        if credit.record_type == mappings.REFUND:
+            credit.synced_hash = SETTLED
+        return Finish(why)
+
+    def _memo(self, ctx: Context, refund: dict[str, Any], notes: dict[str, Any]) -> str:
+        refund_id = str(refund.get("storefront_id") or "")
+        sale_ref = str(notes.get("sale_ref") or refund.get("order_id"))
+        memo = refund_marker(ctx.connection.platform, refund_id, sale_ref)
+        return f"{memo}: {refund['reason']}" if refund.get("reason") else memo
 
     def _no_sale(self, ctx: Context, order_id: str) -> BuildResult:
         key = intake.coalesce_key("order", order_id)
@@ -170,55 +296,107 @@ class RefundHandler:
             )
         return Defer(f"waiting for the order's job #{latest.id}", (latest.id,))
 
+    # -- apply
+
     def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
         outcome = response.outcome
         refund = _refund(job)
         refund_id = str(refund.get("storefront_id") or job.record_id)
+        notes = progress(job)
         if job.step == "sale":
             if outcome in FOUND and response.record:
                 ret = response.record
                 customer = (ret.get("CustomerRef") or {}).get("ListID")
-                set_progress(job, customer=customer, sale_ref=ret.get("RefNumber"))
-                return Again("read the sale's customer")
+                open_amount = ret.get("BalanceRemaining") if "BalanceRemaining" in ret else "0"
+                set_progress(job, customer=customer, sale_ref=ret.get("RefNumber"), open=str(open_amount))
+                return Again("read the sale's customer and what is still open on it")
             return Park(
                 f"the order's transaction could not be read from QuickBooks ({response.status_code}): "
                 f"{response.message}"
             )
         if job.step == "lookup":
+            set_progress(job, rechecking=None)
             found = response.records_of("CreditMemoRet") if outcome in FOUND else []
-            if found:
-                self._link(ctx, refund_id, found[0])
-                return Done("the credit memo was already in QuickBooks: linked")
+            marker = refund_marker(
+                ctx.connection.platform, refund_id, str(notes.get("sale_ref") or refund.get("order_id"))
+            )
+            ours = naming.first_marked(found, marker, notes.get("customer"))
+            if ours is not None:
+                self._link(ctx, job, refund_id, ours)
+                return Again("the credit memo was already in QuickBooks: linked; now its money")
             if outcome in (Outcome.NO_MATCH, *FOUND):
                 set_progress(job, next="add")
                 return Again("not in QuickBooks yet: adding it")
             return refused(response, "credit memo look-up")
         if job.step == "add":
             if outcome in FOUND and response.record:
-                self._link(ctx, refund_id, response.record)
-                return Done()
-            if outcome is Outcome.MISSING_REFERENCE:
-                found = _MISSING.search(response.message or "")
-                value = found.group(2).lower() if found else ""
-                roles = [r for r in SPECIAL_ITEMS if special_name(r, ctx.settings).lower() == value]
-                if roles and int(progress(job).get("waits") or 0) < 3:
-                    set_progress(job, waits=int(progress(job).get("waits") or 0) + 1)
-                    for role in roles:
-                        mapping = mappings.get(ctx.session, ctx.connection.id, mappings.SPECIAL_ITEM, role)
-                        if mapping is not None:
-                            mappings.forget(ctx.session, mapping)
-                    needed = intake.special_item_jobs(ctx.session, ctx.connection, ctx.settings, roles)
-                    return Wait(
-                        f"QuickBooks lacks the item {found.group(2)!r}: adding it first",
-                        tuple(j.id for j in needed),
-                    )
+                self._link(ctx, job, refund_id, response.record)
+                return Again("credit memo recorded: now the money paid back or the credit applied")
+            waiting = wait_for_special_items(ctx, job, response)
+            if waiting is not None:
+                return waiting
             return refused(response, "credit memo")
+        if job.step == "recheck":
+            ret = response.record if outcome in FOUND else None
+            if ret:
+                set_progress(
+                    job,
+                    left=str(ret.get("CreditRemaining") or "0"),
+                    ar=(ret.get("ARAccountRef") or {}).get("ListID"),
+                    rechecking=None,
+                )
+                return Again("read what is left of the credit")
+            return refused(response, "credit memo look-up")
+        if job.step == "apply":
+            if outcome in FOUND:
+                applied = self._used(job, "applying")
+                return Again(f"{applied} of the credit applied to the invoice")
+            return refused(response, "credit applied to the invoice")
+        if job.step == "pay_out":
+            if outcome in FOUND:
+                paid = self._used(job, "paying")
+                credit = self._credit(
+                    ctx, refund_id, str(refund.get("order_id") or ""),
+                    mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, str(refund.get("order_id"))),
+                )
+                if credit is not None and credit.record_type == mappings.REFUND:
+                    credit.synced_hash = SETTLED
+                return Done(f"{paid} paid back to the customer")
+            return refused(response, "refund paid back")
         return Park(f"qbsync does not know the step {job.step!r} of a refund job")
 
-    def _link(self, ctx: Context, refund_id: str, ret: dict[str, Any]) -> None:
+    def _used(self, job: QueueJob, pending: str) -> Decimal:
+        """QuickBooks took the ``pending`` amount ('applying' to the invoice or 'paying' back): it leaves
+        the credit (and, applied, what is open on the invoice); returns it."""
+        notes = progress(job)
+        amount = Decimal(str(notes.get(pending) or 0))
+        changes = {
+            "left": str(Decimal(str(notes.get("left") or 0)) - amount),
+            "paid": str(Decimal(str(notes.get("paid") or 0)) + amount),
+            pending: None,
+        }
+        if pending == "applying":
+            changes["open"] = str(Decimal(str(notes.get("open") or 0)) - amount)
+        set_progress(job, **changes)
+        return amount
+
+    def _link(self, ctx: Context, job: QueueJob, refund_id: str, ret: dict[str, Any]) -> None:
         mappings.link_transaction(
-            ctx.session, ctx.connection.id, mappings.REFUND, refund_id, "CreditMemo", ret
+            ctx.session, ctx.connection.id, mappings.REFUND, refund_id, "CreditMemo", ret,
+            origin=mappings.CREATED,  # added by qbsync, or found with its exact marker
         )
+        set_progress(
+            job,
+            next=None,
+            left=str(ret.get("CreditRemaining") or ret.get("TotalAmount") or "0"),
+            ar=(ret.get("ARAccountRef") or {}).get("ListID"),
+        )
+
+
+def refund_marker(platform: str, refund_id: str, sale_ref: str) -> str:
+    """qbsync's mark on a refund's credit memo and money: 'WooCommerce refund 726 of order 1001'."""
+    store = naming.PLATFORM_NAMES.get(platform, platform)
+    return f"{store} refund {refund_id} of order {sale_ref}"
 
 
 register(RefundHandler())

@@ -276,6 +276,7 @@ def _set_mapping(session: Session, conn: Connection, kind: str, storefront_id: s
         mapping.edit_sequence = None
         mapping.synced_hash = None
     mapping.manual = True
+    mapping.origin = id_mappings.MANUAL
     log.info("%s %s mapped by hand to %s %s", kind, storefront_id, qb_type, entry.full_name)
     return None
 

@@ -137,6 +137,7 @@ def order(payload: Mapping[str, Any]) -> Order:
     gateways = [g for g in (p.get("payment_gateway_names") or []) if isinstance(g, str) and g]
     gateway = p.text("gateway") or (gateways[0] if gateways else "")
     number = p.text("name").lstrip("#") or p.text("order_number") or order_id
+    total = _money(p, "total_price", None)
     return Order(
         storefront_id=order_id,
         number=number,
@@ -162,7 +163,8 @@ def order(payload: Mapping[str, Any]) -> Order:
         discount_total=_money(p, "total_discounts"),
         shipping_total=_money(p, "total_shipping_price", sum((s.amount for s in shipping_lines), ZERO)),
         tax_total=_money(p, "total_tax"),
-        total=_money(p, "total_price", None),
+        total=total,
+        gift_card_amount=_gift_card_amount(p, gateways, total),
         prices_include_tax=p.flag("taxes_included"),
         payment_method=gateway,
         payment_method_title=", ".join(gateways) or gateway,
@@ -174,6 +176,31 @@ def order(payload: Mapping[str, Any]) -> Order:
             for r in p.objects("refunds")
         ),
     )
+
+
+GIFT_CARD_GATEWAY = "gift_card"  # Shopify's gateway name for payments with its gift cards
+
+
+def _gift_card_amount(p: Payload, gateways: list[str], total: Decimal) -> Decimal | None:
+    """What Shopify gift cards paid of the order: its successful ``gift_card`` sale/capture transactions
+    when the body carries them (an order read with its transactions), the whole total when gift cards
+    were the only gateway, None when a gift card paid an unknown part (an order webhook has no
+    transactions), else zero. ``total_price`` includes gift card payments."""
+    transactions = p.objects("transactions")
+    if transactions:
+        return sum(
+            (
+                _money(t, "amount")
+                for t in transactions
+                if t.text("gateway") == GIFT_CARD_GATEWAY
+                and t.text("kind") in ("sale", "capture")
+                and t.text("status") == "success"
+            ),
+            ZERO,
+        )
+    if gateways and all(g == GIFT_CARD_GATEWAY for g in gateways):
+        return total
+    return None if GIFT_CARD_GATEWAY in gateways else ZERO
 
 
 def _status(financial_status: str, fulfillment_status: str, cancelled_at: datetime | None) -> str:

@@ -26,6 +26,7 @@ from qbsync.storefronts.records import (
     DiscountLine,
     FeeLine,
     InvalidPayload,
+    MetaNumber,
     Order,
     OrderLine,
     Payload,
@@ -38,6 +39,7 @@ from qbsync.storefronts.records import (
     TaxLine,
     check_resource_type,
     plain_text,
+    to_decimal,
     to_id,
 )
 
@@ -66,6 +68,7 @@ _STOCK_ACTIONS = ("action.woocommerce_product_set_stock", "action.woocommerce_va
 # Meta keys that carry a product's cost (WooCommerce core has no cost field; the Cost of Goods
 # extension stores it here).
 _COST_META_KEYS = ("_wc_cog_cost",)
+_MAX_META_NUMBERS = 20
 
 # Unit prices with more places than QuickBooks keeps are rounded to this.
 _UNIT_PRICE_PLACES = Decimal("0.00001")
@@ -114,6 +117,8 @@ def order(payload: Mapping[str, Any]) -> Order:
     currency = p.text("currency")
     if not currency:
         raise InvalidPayload("currency: required field is missing")
+    discounts = _discounts(p)
+    gift_cards = _gift_cards(p)
     return Order(
         storefront_id=order_id,
         number=p.text("number") or order_id,
@@ -131,13 +136,15 @@ def order(payload: Mapping[str, Any]) -> Order:
         lines=lines,
         shipping_lines=shipping_lines,
         fee_lines=fee_lines,
-        discounts=_discounts(p),
+        discounts=tuple(d for d in discounts if d.code not in _store_credit_codes(p)),
         tax_lines=tuple(rates.values()),
         subtotal=sum((line.subtotal for line in lines), ZERO),
         discount_total=p.decimal_or("discount_total"),
         shipping_total=p.decimal_or("shipping_total"),
         tax_total=p.decimal_or("total_tax"),
-        total=p.decimal("total"),
+        # WooCommerce's total is after gift cards and store credit; the record's total includes them.
+        total=p.decimal("total") + gift_cards,
+        gift_card_amount=gift_cards,
         # WooCommerce line/shipping/fee/coupon amounts exclude tax even when the shop enters gross prices.
         prices_include_tax=False,
         payment_method=p.text("payment_method"),
@@ -226,6 +233,32 @@ def _unit_price(item: Payload, subtotal: Decimal, quantity: Decimal) -> Decimal:
     if price != price.quantize(_UNIT_PRICE_PLACES):
         price = price.quantize(_UNIT_PRICE_PLACES)
     return price
+
+
+# Coupon types that spend store credit the customer already paid for (WooCommerce Smart Coupons' "store
+# credit / gift certificate"), not a price reduction: WooCommerce 8.3+ names the type in coupon_lines.
+STORE_CREDIT_COUPON_TYPES = ("smart_coupon",)
+
+
+def _store_credit_codes(p: Payload) -> set[str]:
+    lines = p.objects("coupon_lines")
+    return {c.text("code") for c in lines if c.text("discount_type") in STORE_CREDIT_COUPON_TYPES}
+
+
+def _gift_cards(p: Payload) -> Decimal:
+    """Gift cards and store credit that paid part of the order (WooCommerce's total is after them):
+    the ``gift_cards`` the WooCommerce Gift Cards extension adds to the order ({code, amount}), and
+    store-credit coupons (:data:`STORE_CREDIT_COUPON_TYPES`)."""
+    cards = sum((abs(g.decimal_or("amount")) for g in p.objects("gift_cards")), ZERO)
+    credit = sum(
+        (
+            c.decimal_or("discount")
+            for c in p.objects("coupon_lines")
+            if c.text("discount_type") in STORE_CREDIT_COUPON_TYPES
+        ),
+        ZERO,
+    )
+    return cards + credit
 
 
 def _discounts(p: Payload) -> tuple[DiscountLine, ...]:
@@ -450,6 +483,7 @@ def _product(p: Payload, parent: Payload | None, variation: bool = False) -> Pro
         modified_at=_modified(p),
         inventory_item_id=None,
         kind=kind,
+        meta_numbers=_meta_numbers(p),
     )
 
 
@@ -485,6 +519,26 @@ def _cost(p: Payload) -> Decimal | None:
             if meta.get("key") == key and meta.has("value"):
                 return meta.decimal("value")
     return None
+
+
+def _meta_numbers(p: Payload) -> tuple[MetaNumber, ...]:
+    """The product's numeric meta fields (a setting names the one holding the cost), at most
+    ``_MAX_META_NUMBERS``: plugins store many, and only short numeric ones can be a cost."""
+    found = []
+    for meta in p.objects("meta_data"):
+        key, value = meta.get("key"), meta.get("value")
+        if not isinstance(key, str) or not key or len(key) > 100 or isinstance(value, bool):
+            continue
+        if not isinstance(value, int | float | str) or not str(value).strip():
+            continue
+        try:
+            number = to_decimal(value, meta.where("value"))
+        except (InvalidPayload, ValueError):
+            continue  # text, not a number: no cost
+        found.append(MetaNumber(key=key, value=number))
+        if len(found) == _MAX_META_NUMBERS:
+            break
+    return tuple(found)
 
 
 def _meta(p: Payload, key: str) -> str | None:

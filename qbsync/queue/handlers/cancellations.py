@@ -1,0 +1,307 @@
+"""Cancelled orders: void the sale only when nothing is against it; otherwise reverse what remains.
+
+A transaction with payments, refunds or a deposit against it is never voided (voiding would undo money
+that really moved and unbalance the deposit or the refund). Instead a credit memo dated the cancellation
+reverses what the customer still owes for the order (the sale less what was already refunded), and on an
+invoice that credit is applied to what is still open. Money not yet refunded stays as the customer's
+open credit; a refund arriving later pays out of that credit memo (see ``refunds.py``).
+
+Steps, all under the order's job (progress ``cancelling``): ``recheck`` (read the sale with its lines
+and links) -> ``void``, or ``lookup`` (CreditMemoQuery by RefNumber "C<order number>") -> ``reverse``
+(CreditMemoAdd) -> ``apply`` (ReceivePaymentAdd with SetCredit on the open invoice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from qbsync.qbxml.parse import Response
+from qbsync.qbxml.status import Outcome
+from qbsync.queue import mappings, naming
+from qbsync.queue.handlers import (
+    Again,
+    ApplyResult,
+    BuildResult,
+    Context,
+    Done,
+    Finish,
+    Reject,
+    progress,
+    refused,
+    render,
+    set_progress,
+)
+from qbsync.queue.handlers.items import special_name, wait_for_special_items
+from qbsync.queue.handlers.order_lines import money
+from qbsync.storage.models import IdMapping, QueueJob
+
+FOUND = (Outcome.SUCCESS, Outcome.WARNING)
+VOIDED = "voided"
+REVERSED = "reversed"  # the order mapping's synced_hash once a cancellation was booked as a credit memo
+
+
+def cancellation_marker(platform: str, number: str) -> str:
+    """qbsync's mark on a reversing credit memo: 'WooCommerce cancellation of order #1001'."""
+    store = naming.PLATFORM_NAMES.get(platform, platform)
+    return f"{store} cancellation of order #{number}"
+
+
+def money_against(
+    order: Mapping[str, Any], ret: Mapping[str, Any], paid_by_qbsync: bool, deposited: bool
+) -> str:
+    """Why the sale must not be voided ('' when nothing is against it)."""
+    if order.get("refunds"):
+        return "refunds were recorded against it"
+    if paid_by_qbsync:
+        return "a payment was recorded against it"
+    if ret.get("LinkedTxn"):
+        return "QuickBooks lists payments or credits linked to it"
+    if money(ret.get("AppliedAmount")) != 0:
+        return "payments were applied to it"
+    if deposited:
+        return "its money went straight into the deposit account"
+    return ""
+
+
+def reversing_lines(
+    ctx: Context, ret: Mapping[str, Any], kind: str, refunded: Decimal
+) -> list[dict[str, Any]]:
+    """The sale's own lines (income reversed on the same items; no quantities: nothing is said to come back
+    to stock), less what was already refunded, on the adjustment item."""
+    lines: list[dict[str, Any]] = []
+    found = ret.get(f"{kind}LineRet") or []
+    for line in found if isinstance(found, list) else [found]:
+        item = line.get("ItemRef") or {}
+        if not item.get("ListID") or money(line.get("Amount")) == 0:
+            continue
+        entry = {
+            "ItemRef": {"ListID": item["ListID"]},
+            "Desc": f"Cancelled: {line.get('Desc') or item.get('FullName') or ''}".strip(),
+            "Amount": str(money(line.get("Amount"))),  # kept in the job's progress (JSON) until sent
+            "SalesTaxCodeRef": {"ListID": (line.get("SalesTaxCodeRef") or {}).get("ListID")}
+            if (line.get("SalesTaxCodeRef") or {}).get("ListID")
+            else None,
+        }
+        lines.append({k: v for k, v in entry.items() if v is not None})
+    if refunded:
+        lines.append(
+            {
+                "ItemRef": {"FullName": special_name("adjustment", ctx.settings)},
+                "Desc": "Refunded before the cancellation",
+                "Amount": str(-refunded),
+                "SalesTaxCodeRef": {"FullName": ctx.settings.non_taxable_code},
+            }
+        )
+    return lines
+
+
+def sale_total(ret: Mapping[str, Any], kind: str) -> Decimal:
+    """What the sale is worth (an invoice reports Subtotal and tax, the others TotalAmount)."""
+    if kind == "Invoice":
+        return money(ret.get("Subtotal")) + money(ret.get("SalesTaxTotal"))
+    return money(ret.get("TotalAmount"))
+
+
+def credit_applied(
+    customer_id: str, invoice_id: str, credit_id: str, amount: Decimal, memo: str, date: str | None = None
+) -> dict[str, Any]:
+    """ReceivePaymentAdd data applying ``amount`` of a credit memo to an invoice: a payment of no money
+    whose SetCredit names the credit (Intuit CreditMemoAdd reference)."""
+    data = {
+        "CustomerRef": {"ListID": customer_id},
+        "TxnDate": date,
+        "TotalAmount": Decimal(0),
+        "Memo": memo,
+        "AppliedToTxnAdd": [
+            {
+                "TxnID": invoice_id,
+                "PaymentAmount": Decimal(0),
+                "SetCredit": [{"CreditTxnID": credit_id, "AppliedAmount": amount}],
+            }
+        ],
+    }
+    return {k: v for k, v in data.items() if v is not None}
+
+
+class Cancellation:
+    """The cancellation steps of an order job (called by the order handler)."""
+
+    def build(
+        self, ctx: Context, job: QueueJob, order: Mapping[str, Any], mapping: IdMapping | None
+    ) -> BuildResult:
+        if mapping is None:
+            return Finish("cancelled before it reached QuickBooks: nothing to record")
+        if mapping.synced_hash == VOIDED:
+            return Finish(f"the {mapping.qb_type} {mapping.qb_name} is already voided")
+        notes = progress(job)
+        if mapping.synced_hash == REVERSED and not notes.get("apply"):
+            return Finish(
+                f"the cancellation is already in QuickBooks (credit memo against {mapping.qb_name})"
+            )
+        if not mappings.may_change(mapping):
+            return Reject(
+                f"the {mapping.qb_type} {mapping.qb_name} was {mappings.provenance(mapping)}, so qbsync "
+                "does not void or reverse it; do it in QuickBooks by hand"
+            )
+        if not ctx.settings.void_cancelled_orders:
+            return Finish(
+                f"cancelled in the store; void_cancelled_orders is off, so the {mapping.qb_type} "
+                f"{mapping.qb_name} stays in QuickBooks"
+            )
+        unconfirmed = job.payload.get("unconfirmed")
+        if unconfirmed and not progress(job).get("void_approved"):
+            # A webhook said so but the store could not be asked: never void or reverse on a header. A
+            # person's retry of the parked job is the approval (new data coalesced into the job asks again).
+            set_progress(job, void_approved=True)
+            return Reject(
+                f"{unconfirmed}. Check the order in the store, then retry this job to void (or reverse) the "
+                f"{mapping.qb_type} {mapping.qb_name} in QuickBooks, or remove the job to keep it"
+            )
+        if mapping.qb_type == "SalesOrder":
+            # A sales order posts nothing: closing it by void takes nothing back that moved.
+            return render(ctx, "TxnVoid", {"TxnVoidType": mapping.qb_type, "TxnID": mapping.qb_id}, "void")
+        set_progress(job, cancelling=True)
+        if "against" not in notes or job.needs_lookup:
+            set_progress(job, next=None)  # after a lost answer the credit memo is looked up before any add
+            query: dict[str, Any] = {"TxnID": mapping.qb_id, "IncludeLineItems": True}
+            if mapping.qb_type == "Invoice":
+                query["IncludeLinkedTxns"] = True
+            # Named "recheck": the exchange clears a lost answer's doubt once this read went out.
+            return render(ctx, f"{mapping.qb_type}Query", query, "recheck")
+        if not notes["against"]:
+            return render(ctx, "TxnVoid", {"TxnVoidType": mapping.qb_type, "TxnID": mapping.qb_id}, "void")
+        reversal = mappings.get(ctx.session, ctx.connection.id, mappings.CANCELLATION, str(job.record_id))
+        if reversal is not None:
+            return self._apply_credit(ctx, job, mapping, reversal)
+        remaining = Decimal(notes["remaining"])
+        if remaining <= 0:
+            mapping.synced_hash = REVERSED
+            return Finish(f"cancelled after it was refunded in full: nothing remains on {mapping.qb_name}")
+        number = str(order.get("number") or job.record_id)
+        if notes.get("next") != "reverse":
+            return render(ctx, "CreditMemoQuery", {"RefNumber": naming.ref_number(number, "C")}, "lookup")
+        date = str(order.get("cancelled_at") or order.get("modified_at") or "")[:10] or None
+        data = {
+            "CustomerRef": {"ListID": notes["customer"]},
+            "TxnDate": date,
+            "RefNumber": naming.ref_number(number, "C"),
+            "ItemSalesTaxRef": notes.get("tax_item"),
+            "Memo": f"{cancellation_marker(ctx.connection.platform, number)}: reverses what remains of "
+            f"{mapping.qb_type} {mapping.qb_name}",
+            "CreditMemoLineAdd": notes["lines"],
+        }
+        return render(ctx, "CreditMemoAdd", {k: v for k, v in data.items() if v is not None}, "reverse")
+
+    def _apply_credit(self, ctx: Context, job: QueueJob, sale: IdMapping, reversal: IdMapping) -> BuildResult:
+        notes = progress(job)
+        amount = Decimal(str(notes.get("apply") or 0))
+        if sale.qb_type != "Invoice" or amount <= 0:
+            sale.synced_hash = REVERSED
+            return Finish(f"cancellation recorded as credit memo {reversal.qb_name}")
+        memo = f"credit memo {reversal.qb_name} applied to invoice {sale.qb_name} (order cancelled)"
+        data = credit_applied(notes["customer"], sale.qb_id, reversal.qb_id, amount, memo)
+        return render(ctx, "ReceivePaymentAdd", data, "apply")
+
+    # -- apply
+
+    def apply(
+        self, ctx: Context, job: QueueJob, order: Mapping[str, Any], mapping: IdMapping, response: Response
+    ) -> ApplyResult:
+        outcome, step, notes = response.outcome, job.step, progress(job)
+        if step == "recheck":
+            ret = response.record if outcome in FOUND else None
+            if not ret:
+                return refused(response, "read of the cancelled order's transaction")
+            paid = (
+                mappings.get(ctx.session, ctx.connection.id, mappings.PAYMENT, str(job.record_id)) is not None
+            )
+            deposited = mapping.qb_type == "SalesReceipt" and bool(ctx.settings.deposit_account)
+            against = money_against(order, ret, paid, deposited)
+            refunded = sum((money(r.get("amount")) for r in order.get("refunds") or ()), Decimal(0))
+            remaining = sale_total(ret, mapping.qb_type) - refunded
+            open_amount = money(ret.get("BalanceRemaining")) if mapping.qb_type == "Invoice" else Decimal(0)
+            if "apply" in notes:
+                # Re-read after a lost answer: apply no more than the invoice still has open.
+                set_progress(job, apply=str(min(Decimal(str(notes["apply"])), open_amount)))
+            set_progress(
+                job,
+                against=against,
+                remaining=str(remaining),
+                customer=(ret.get("CustomerRef") or {}).get("ListID"),
+                tax_item=ret.get("ItemSalesTaxRef"),
+                lines=reversing_lines(ctx, ret, mapping.qb_type, refunded),
+                open=str(open_amount),
+            )
+            return Again(
+                f"not voided: {against}; reversing what remains ({remaining})"
+                if against
+                else "nothing is against the sale: voiding it"
+            )
+        if step == "lookup":
+            number = str(order.get("number") or job.record_id)
+            marker = cancellation_marker(ctx.connection.platform, number)
+            found = response.records_of("CreditMemoRet") if outcome in FOUND else []
+            ours = naming.first_marked(found, marker, notes.get("customer"))
+            if ours is not None:
+                return self._reversed(
+                    ctx, job, order, ours, "the cancellation's credit memo was already in QuickBooks"
+                )
+            if outcome in (Outcome.NO_MATCH, *FOUND):
+                set_progress(job, next="reverse")
+                return Again("recording the cancellation as a credit memo")
+            return refused(response, "credit memo look-up")
+        if step == "reverse":
+            if outcome in FOUND and response.record:
+                why = "cancellation recorded as a credit memo"
+                return self._reversed(ctx, job, order, response.record, why)
+            waiting = wait_for_special_items(ctx, job, response)
+            if waiting is not None:
+                return waiting
+            return refused(response, "cancellation's credit memo")
+        if step == "apply":
+            if outcome in FOUND:
+                set_progress(job, apply=None)
+                mapping.synced_hash = REVERSED
+                return Done(f"the cancellation's credit closed what was open on invoice {mapping.qb_name}")
+            return refused(response, "credit applied to the invoice")
+        return refused(response, f"cancellation step {step!r}")
+
+    def _reversed(
+        self, ctx: Context, job: QueueJob, order: Mapping[str, Any], ret: Mapping[str, Any], why: str
+    ) -> ApplyResult:
+        session, conn_id = ctx.session, ctx.connection.id
+        mappings.link_transaction(
+            session,
+            conn_id,
+            mappings.CANCELLATION,
+            str(job.record_id),
+            "CreditMemo",
+            ret,
+            origin=mappings.CREATED,
+        )
+        for refund in order.get("refunds") or ():
+            # Left out of the reversal: that refund's own credit memo credits it, not this one.
+            mappings.link_transaction(
+                session,
+                conn_id,
+                mappings.REFUND_BEFORE_CANCELLATION,
+                str(refund.get("storefront_id")),
+                "CreditMemo",
+                ret,
+                origin=mappings.CREATED,
+            )
+        notes = progress(job)
+        credit = money(ret.get("CreditRemaining") or ret.get("TotalAmount"))
+        apply = min(Decimal(str(notes.get("open") or 0)), credit)
+        set_progress(job, apply=str(apply) if apply > 0 else None, next=None)
+        sale = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, str(job.record_id))
+        if apply > 0:
+            return Again(f"{why}: applying it to the open invoice")
+        if sale is not None:
+            sale.synced_hash = REVERSED
+        return Done(why)
+
+
+CANCELLATION = Cancellation()

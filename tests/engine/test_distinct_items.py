@@ -1,0 +1,149 @@
+"""Distinct products stay distinct (issue 14 item 5): item names cut to QuickBooks' 31 characters stay
+unique, the full SKU is kept on the item (BarCodeValue), and an existing item is linked only when its
+stored SKU is the product's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from qbsync.queue import mappings, naming
+from qbsync.storage.models import QueueJob
+from qbsync.storefronts.records import OrderLine, Product
+from tests.accounting import check_order, check_stock
+from tests.engine.conftest import make_order
+
+PROFILES = ["legacy", "retail"]
+RETAIL_NAMES = {"income_account": "Sales", "shipping_account": "Freight Income"}
+# Two SKUs alike in their first 31 characters (a size at the end, as stores name variants).
+BLUE_S = "ACME-WIDGET-DELUXE-BLUE-2024-EDITION-S"
+BLUE_M = "ACME-WIDGET-DELUXE-BLUE-2024-EDITION-M"
+
+
+def _shop(make_shop, profile: str):
+    shop = make_shop(profile=profile)
+    if profile == "retail":
+        shop.configure(**RETAIL_NAMES)
+    return shop
+
+
+def _product(product_id: str, sku: str, stock: int) -> Product:
+    return Product(
+        product_id=product_id,
+        sku=sku,
+        name=f"Widget {sku[-1]}",
+        price=Decimal("12.00"),
+        cost=Decimal("5.00"),
+        manages_stock=True,
+        stock_quantity=Decimal(stock),
+        kind="inventory",
+        modified_at=datetime(2024, 3, 1, 16, 0, tzinfo=UTC),
+    )
+
+
+def _line(number: int, product_id: str, sku: str, quantity: int) -> OrderLine:
+    return OrderLine(
+        id=f"{number}{product_id}",
+        product_id=product_id,
+        sku=sku,
+        name=f"Widget {sku[-1]}",
+        quantity=Decimal(quantity),
+        unit_price=Decimal("12.00"),
+        subtotal=Decimal("12.00") * quantity,
+        total=Decimal("12.00") * quantity,
+    )
+
+
+def _item(shop, name: str) -> dict:
+    return shop.company.find("ItemInventory", name)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_skus_alike_in_their_first_31_characters_become_two_items(make_shop, profile):
+    shop = _shop(make_shop, profile)
+    shop.feed("product", _product("301", BLUE_S, 4))
+    shop.feed("product", _product("302", BLUE_M, 6))
+    order = make_order(
+        1001,
+        lines=(_line(1001, "301", BLUE_S, 1), _line(1001, "302", BLUE_M, 2)),
+        created_at=datetime(2024, 3, 1, 17, 0, tzinfo=UTC),
+    )
+    shop.feed("order", order)
+    shop.sync()
+
+    first, second = shop.mapping(mappings.PRODUCT, "301"), shop.mapping(mappings.PRODUCT, "302")
+    assert first.qb_id != second.qb_id, "each product has its own item"
+    small, medium = first.qb_name, second.qb_name
+    assert small != medium and len(small) <= 31 and len(medium) <= 31
+    assert _item(shop, small)["BarCodeValue"] == BLUE_S
+    assert _item(shop, medium)["BarCodeValue"] == BLUE_M
+    check_order(shop.company, "1001", sold=order.total, open_balance="0.00")
+    check_stock(shop.company, {small: 3, medium: 4})
+    shop.assert_every_request_valid()
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_an_item_with_the_same_cut_name_but_another_sku_is_not_linked(make_shop, profile):
+    shop = _shop(make_shop, profile)
+    name = naming.item_name({"sku": BLUE_S}, "sku")
+    account = "Sales" if profile == "retail" else "Merchandise Sales"
+    theirs = shop.in_quickbooks(
+        "ItemNonInventoryAdd",
+        {
+            "Name": name,
+            "BarCode": {"BarCodeValue": "SOMETHING-ELSE"},
+            "SalesOrPurchase": {"Price": "1.00", "AccountRef": {"FullName": account}},
+        },
+    )
+    shop.feed("product", _product("301", BLUE_S, 4))
+    shop.sync()
+
+    (job,) = shop.jobs(QueueJob.kind == "item", QueueJob.record_type == "product")
+    assert job.state == "parked"
+    assert "keeps the SKU 'SOMETHING-ELSE', not this product's" in job.reason
+    assert shop.mapping(mappings.PRODUCT, "301") is None
+    after = shop.company.find("ItemNonInventory", name)
+    assert after["EditSequence"] == theirs["EditSequence"], "their item is left as it was"
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_an_item_whose_stored_sku_is_the_products_is_linked(make_shop, profile):
+    shop = _shop(make_shop, profile)
+    name = naming.item_name({"sku": BLUE_S}, "sku")
+    account = "Sales" if profile == "retail" else "Merchandise Sales"
+    ours = shop.in_quickbooks(
+        "ItemNonInventoryAdd",
+        {
+            "Name": name,
+            "BarCode": {"BarCodeValue": BLUE_S},
+            "SalesOrPurchase": {"Price": "1.00", "AccountRef": {"FullName": account}},
+        },
+    )
+    shop.feed("product", _product("301", BLUE_S, 4))
+    shop.sync()
+
+    mapping = shop.mapping(mappings.PRODUCT, "301")
+    assert mapping is not None and mapping.qb_id == ours["ListID"]
+    assert not shop.requests("ItemInventoryAddRq")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_an_item_named_by_the_whole_sku_is_linked_whatever_its_barcode(make_shop, profile):
+    """The name holds the whole SKU, so it proves the match; the item's barcode is the merchant's UPC."""
+    shop = _shop(make_shop, profile)
+    account = "Sales" if profile == "retail" else "Merchandise Sales"
+    ours = shop.in_quickbooks(
+        "ItemNonInventoryAdd",
+        {
+            "Name": "MUG-RED",
+            "BarCode": {"BarCodeValue": "012345678905"},
+            "SalesOrPurchase": {"Price": "1.00", "AccountRef": {"FullName": account}},
+        },
+    )
+    shop.feed("product", _product("301", "MUG-RED", 4))
+    shop.sync()
+
+    mapping = shop.mapping(mappings.PRODUCT, "301")
+    assert mapping is not None and mapping.qb_id == ours["ListID"]
