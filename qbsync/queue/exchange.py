@@ -258,7 +258,7 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
             # in smaller batches until the key at fault is alone (and gets its own answer).
             job.last_status_code = response.status_code
             job.last_message = response.message
-            if job.step == "lookup":
+            if job.step in ("lookup", "recheck"):
                 job.needs_lookup = True  # the look-up settled nothing: it must still happen
             result = isolation.verdict(2, f"QuickBooks refused a shared look-up ({response.status_code}: "
                                           f"{response.message})", parse_error=False,
