@@ -1,4 +1,5 @@
-"""Why jobs need a person, grouped: one cause for every job that waits on the same fix.
+"""Why jobs need a person, grouped: one cause for every job that waits on the same fix (parked jobs, and jobs
+preflight held back because they name a record QuickBooks lacks).
 
 A bookkeeper with 230 orders refused because QuickBooks has no account "Chase Checking" needs one row
 ("230 orders: QuickBooks has no account 'Chase Checking'") with one fix and one "retry all", not 230
@@ -17,11 +18,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qbsync.qbxml.status import explain
+from qbsync.queue import preflight
 from qbsync.storage.models import JobDependency, QueueJob
 
 # QuickBooks' 3140 text, as in the real samples (shared/reference/qbxml/samples):
 # 'There is an invalid reference to QuickBooks Customer "Joe Smith" in the SalesOrder.  QuickBooks error…'
 _INVALID_REFERENCE = re.compile(r'invalid reference to QuickBooks (?P<list>[A-Za-z ]+?) "(?P<name>[^"]*)"')
+# qbsync's own reason for a request preflight held back (queue/preflight.py): the same cause as its 3140.
+_HELD_BACK = re.compile(r"""QuickBooks has no (?P<word>account|item|payment method|sales tax code|vendor|"""
+                        r"""class) (?P<q>['"])(?P<name>.*?)(?P=q)""")
+_LIST_OF_WORD = {"account": "Account", "item": "Item", "payment method": "PaymentMethod",
+                 "sales tax code": "SalesTaxCode", "vendor": "Vendor", "class": "Class"}
 # Numbers that differ from job to job (ids, order numbers) but not from cause to cause.
 _VARYING_NUMBER = re.compile(r"#\d+|\b\d{3,}\b")
 
@@ -46,21 +53,28 @@ def cause_of(status_code: int | None, message: str | None, reason: str | None) -
         found = _INVALID_REFERENCE.search(message)
         explanation = explain(status_code)
         if status_code == 3140 and found:
-            kind, name = found.group("list").strip(), found.group("name")
-            return Cause(
-                key=_key("3140", kind.lower(), name),
-                title=f"QuickBooks has no {kind.lower()} \u201c{name}\u201d",
-                fix=(f"Create the {kind.lower()} \u201c{name}\u201d in QuickBooks (then refresh the lists), "
-                     "or change the sync setting or mapping that names it to one QuickBooks has."),
-                status_code=status_code, missing_list=kind, missing_name=name)
+            return _missing(found.group("list").strip(), found.group("name"), status_code)
         text = _VARYING_NUMBER.sub("#…", message) or explanation.title
         return Cause(key=_key(str(status_code), text),
                      title=f"{explanation.title} ({status_code}): {message or 'QuickBooks gave no message'}",
                      fix=explanation.fix, status_code=status_code)
+    held = _HELD_BACK.search(reason)
+    if held:
+        return _missing(_LIST_OF_WORD[held.group("word")], held.group("name"), 3140)
     text = _VARYING_NUMBER.sub("#…", reason) or "no reason recorded"
     return Cause(key=_key("qbsync", text), title=reason or "Parked without a reason",
                  fix="Read the reason, correct the record in the store, in QuickBooks or in the sync "
                      "settings, then retry.")
+
+
+def _missing(kind: str, name: str, status_code: int) -> Cause:
+    """A reference to a record QuickBooks lacks: answered 3140, or held back before it was sent."""
+    return Cause(
+        key=_key("3140", kind.lower(), name),
+        title=f"QuickBooks has no {kind.lower()} \u201c{name}\u201d",
+        fix=(f"Create the {kind.lower()} \u201c{name}\u201d in QuickBooks (then refresh the lists), "
+             "or change the sync setting or mapping that names it to one QuickBooks has."),
+        status_code=status_code, missing_list=kind, missing_name=name)
 
 
 def _key(*parts: str) -> str:
@@ -95,10 +109,16 @@ def parked_causes(session: Session, connection_id: int) -> list[CauseGroup]:
     """The connection's parked jobs grouped by cause, biggest first, with the jobs blocked behind each."""
     groups: dict[str, CauseGroup] = {}
     by_job: dict[int, str] = {}
-    parked = session.scalars(select(QueueJob).where(QueueJob.connection_id == connection_id,
-                                                    QueueJob.state == "parked").order_by(QueueJob.id))
+    # Jobs preflight held back (they name a record QuickBooks lacks) need the same person as parked ones.
+    parked = session.scalars(select(QueueJob).where(
+        QueueJob.connection_id == connection_id,
+        (QueueJob.state == "parked") | ((QueueJob.state == "waiting") & (QueueJob.step == preflight.STEP)),
+    ).order_by(QueueJob.id))
     for job in parked:
-        cause = cause_of(job.last_status_code, job.last_message, job.reason)
+        if job.state == "waiting":  # held back by preflight: its reason says why, not an earlier answer
+            cause = cause_of(None, None, job.reason)
+        else:
+            cause = cause_of(job.last_status_code, job.last_message, job.reason)
         groups.setdefault(cause.key, CauseGroup(cause)).parked.append(job)
         by_job[job.id] = cause.key
     if groups:

@@ -21,7 +21,7 @@ from qbsync.qbxml.parse import QbxmlParseError, Response, parse_response
 from qbsync.qbxml.render import build_message
 from qbsync.qbxml.schema import validate_each
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import isolation, jobs, lookups, periodic
+from qbsync.queue import isolation, jobs, lookups, periodic, preflight
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -94,6 +94,9 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
             request_id = f"{job.id}.{job.attempts + 1}"
             ctx = Context(session, connection, settings, version, now, request_id, qb_session.id, cache)
             result = _build(ctx, job)
+            if isinstance(result, Request) and preflight.hold_back(
+                    session, connection, settings, job, result.fragment, now, cache):
+                continue  # it names a record QuickBooks lacks: it waits, with the cause, instead of a 3140
             if isinstance(result, Request):
                 if size + len(result.fragment) > settings.max_message_bytes and planned:
                     break

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from qbsync.queue import jobs, mappings, rules
+from qbsync.queue import company_facts, jobs, mappings, rules, sales_tax
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import Connection, JobDependency, QueueJob, StorefrontRecord
 
@@ -226,9 +226,12 @@ def customer_job_for_order(
 ) -> QueueJob | None:
     """The job bringing the order's customer (or the proxy customer) into QuickBooks; None when mapped."""
     customer = order.get("customer") or {}
+    facts = _facts(session, connection.id)
+    currency = company_facts.foreign_currency(str(order.get("currency") or ""), facts)
+    extra = {"currency": currency} if currency else {}
     if rules.customer_is_proxied(customer, settings):
         name = str(settings.proxy_customer).strip()
-        key = mappings.proxy_key(name)
+        key = company_facts.keyed(mappings.proxy_key(name), currency)
         if mappings.get(session, connection.id, mappings.CUSTOMER, key) is not None:
             return None
         return _job_with_key(
@@ -236,13 +239,13 @@ def customer_job_for_order(
             connection.id,
             coalesce_key("customer", key),
             "customer",
-            {"proxy": name},
+            {"proxy": name, **extra},
             record_type="customer",
             record_id=key,
             label=f"customer {name}",
             priority=JOB_KINDS["customer"][1],
         )
-    key = mappings.customer_key(customer)
+    key = company_facts.keyed(mappings.customer_key(customer), currency)
     if mappings.get(session, connection.id, mappings.CUSTOMER, key) is not None:
         return None
     return _job_with_key(
@@ -250,7 +253,7 @@ def customer_job_for_order(
         connection.id,
         coalesce_key("customer", key),
         "customer",
-        {"record": dict(customer)},
+        {"record": dict(customer), **extra},
         record_type="customer",
         record_id=key,
         label=_label("customer", customer),
@@ -319,8 +322,9 @@ def item_jobs_for_order(session: Session, connection: Connection, order: Mapping
     return list(found.values())
 
 
-def special_roles(order: Mapping[str, Any], settings: SyncSettings) -> list[str]:
-    """The special items (shipping, fee, discount, tax, adjustment) the order's lines go on."""
+def special_roles(order: Mapping[str, Any], settings: SyncSettings, us: bool = True) -> list[str]:
+    """The special items (shipping, fee, discount, sales tax, adjustment) the order's lines go on (no sales
+    tax items for a Canadian or UK company: its line codes carry the tax)."""
     roles = []
     if order.get("shipping_lines"):
         roles.append("shipping")
@@ -328,12 +332,11 @@ def special_roles(order: Mapping[str, Any], settings: SyncSettings) -> list[str]
         roles.append("fee")
     if order.get("discounts"):
         roles.append("discount")
-    if (
-        settings.tax_mode == "line"
-        and not order.get("prices_include_tax")
-        and (order.get("tax_lines") or Decimal(str(order.get("tax_total") or "0")) != 0)
-    ):
-        roles.append("tax")
+    if settings.tax_mode == "line" and us:
+        taxes = sales_tax.order_tax_items(order)
+        if taxes:
+            roles.append(sales_tax.ZERO_ROLE)
+        roles.extend(item.role for item, _ in taxes)
     if Decimal(str(order.get("gift_card_amount") or "0")) != 0:
         roles.append("gift_card")
     roles.append("adjustment")  # rounding differences are only known once the lines are priced
@@ -341,14 +344,26 @@ def special_roles(order: Mapping[str, Any], settings: SyncSettings) -> list[str]
 
 
 def special_item_jobs(
-    session: Session, connection: Connection, settings: SyncSettings, roles: list[str]
+    session: Session,
+    connection: Connection,
+    settings: SyncSettings,
+    roles: list[str],
+    order: Mapping[str, Any] | None = None,
 ) -> list[QueueJob]:
-    """Jobs making sure the configured shipping/fee/discount/tax items exist (none once they are mapped)."""
+    """Jobs making sure the configured shipping/fee/discount items and the order's sales tax items exist
+    (none once they are mapped)."""
     from qbsync.queue.handlers.items import special_name
 
+    tax_items = {item.role: item for item, _ in sales_tax.order_tax_items(order or {})}
+    tax_items[sales_tax.ZERO_ROLE] = sales_tax.zero_item(settings)
     found = []
     for role in roles:
-        name = special_name(role, settings)
+        payload: dict[str, Any] = {"special": role}
+        if sales_tax.is_sales_tax_role(role):
+            if role not in tax_items:
+                continue  # a store rate qbsync knows only from an order: nothing to create it from
+            payload = sales_tax.special_payload(tax_items[role])
+        name = special_name(role, settings, payload)
         mapping = mappings.get(session, connection.id, mappings.SPECIAL_ITEM, role)
         if mapping is not None and (mapping.qb_name or "").lower() == name.lower():
             continue
@@ -358,7 +373,7 @@ def special_item_jobs(
                 connection.id,
                 coalesce_key("special_item", role),
                 "item",
-                {"special": role},
+                payload,
                 record_type="special_item",
                 record_id=role,
                 label=f"item {name}",
@@ -377,8 +392,9 @@ def order_dependencies(
     if customer_job is not None:
         found.append(customer_job)
     found += item_jobs_for_order(session, connection, order)
-    roles = [r for r in special_roles(order, settings) if r != "adjustment"]
-    found += special_item_jobs(session, connection, settings, roles)
+    us = _facts(session, connection.id).is_us
+    roles = [r for r in special_roles(order, settings, us) if r != "adjustment"]
+    found += special_item_jobs(session, connection, settings, roles, order)
     return found
 
 
@@ -429,6 +445,14 @@ def _order_payload(data: dict[str, Any], event: str, unconfirmed: str | None) ->
     return payload
 
 
+def _facts(session: Session, connection_id: int) -> company_facts.CompanyFacts:
+    """What the company told about itself, read once per database session."""
+    known: dict[int, company_facts.CompanyFacts] = session.info.setdefault("qbsync_company_facts", {})
+    if connection_id not in known:
+        known[connection_id] = company_facts.read(session, connection_id)
+    return known[connection_id]
+
+
 def _order(
     session: Session,
     connection: Connection,
@@ -454,7 +478,11 @@ def _order(
                 session, connection.id, "order", _order_payload(data, event, unconfirmed), coalesce_key=key
             )
         txn_type = decision.txn_type
-    depends = order_dependencies(session, connection, settings, data)
+    # An order the company cannot book (its currency) waits for a person: nothing is added for it.
+    cannot = mapping is None and company_facts.currency_problem(
+        str(data.get("currency") or ""), _facts(session, connection.id)
+    )
+    depends = [] if cannot else order_dependencies(session, connection, settings, data)
     bulk: _Bulk | None = session.info.get(_BULK)
     if bulk is not None and bulk.is_new(key):
         job = bulk.add(
@@ -625,6 +653,9 @@ def _preload_orders(session: Session, connection: Connection, datas: list[dict[s
     }
     from qbsync.queue.handlers.items import SPECIAL_ITEMS
 
+    special = [*SPECIAL_ITEMS, sales_tax.ZERO_ROLE] + [
+        item.role for data in datas for item, _ in sales_tax.order_tax_items(data)
+    ]
     mappings.preload(
         session,
         conn_id,
@@ -632,13 +663,13 @@ def _preload_orders(session: Session, connection: Connection, datas: list[dict[s
         + [(mappings.PAYMENT, i) for i in ids]
         + [(mappings.CUSTOMER, k) for k in customer_keys]
         + [(mappings.PRODUCT, k) for k in product_keys]
-        + [(mappings.SPECIAL_ITEM, role) for role in SPECIAL_ITEMS],
+        + [(mappings.SPECIAL_ITEM, role) for role in special],
     )
     keys = (
         [coalesce_key("order", i) for i in ids]
         + [coalesce_key("customer", k) for k in customer_keys]
         + [coalesce_key("product", k) for k in product_keys]
-        + [coalesce_key("special_item", role) for role in SPECIAL_ITEMS]
+        + [coalesce_key("special_item", role) for role in special]
     )
     seen_jobs: dict[tuple[int, str], QueueJob] = session.info.setdefault(_JOBS_SEEN, {})
     active: set[str] = set()

@@ -1,8 +1,12 @@
 """Inventory pulls: when to pull, from which moment, what QuickBooks' quantities mean for the store.
 
-Checkpoints are stored in UTC and sent with an explicit offset (``FromModifiedDate`` one minute before the
-newest change already seen), so daylight-saving jumps on the QuickBooks machine neither skip nor repeat
-changes. QuickBooks does not mark an item modified when a sale moves its quantity, so a full pull runs
+The incremental checkpoint is QuickBooks' own TimeModified of the newest change seen, kept as QuickBooks
+wrote it and sent back in the same form: QuickBooks writes its machine's clock time (which follows daylight
+saving time) with the zone's standard offset all year, and reads a filter's clock time as its local time
+(jsgoupil/quickbooks-sync issue #19 and pull request #28: "The DateTime is otherwise accurate (follows DST),
+but the offset does not follow DST"). Converted to UTC, a summer checkpoint would be an hour late, and sent
+as UTC it would be read as a local clock time hours ahead: changes in between would be skipped.
+QuickBooks does not mark an item modified when a sale moves its quantity, so a full pull runs
 every ``inventory_full_pull_hours`` as well.
 """
 
@@ -32,10 +36,14 @@ PULL_KIND = "inventory_pull"
 PULL_PRIORITY = 90  # after the orders of the session, so quantities include their sales
 WRITEBACK_KIND = "stock_writeback"
 WRITEBACK_PRIORITY = 100
-CHECKPOINT = "inventory_pull"  # newest TimeModified seen, UTC
+# Newest TimeModified seen, as QuickBooks wrote it. (A new name: the old "inventory_pull" held UTC, which
+# must not be sent back, so the first pull after the upgrade is a full one.)
+CHECKPOINT = "inventory_pull_qb_clock"
 FULL_PULL = "inventory_full_pull"  # when the last full pull finished, UTC
 PLANNED = "inventory_pull_planned"  # when a pull was last queued, UTC
-OVERLAP = timedelta(minutes=1)
+# Clock times repeat for an hour when daylight saving time ends: starting an hour and a minute before the
+# newest change seen re-reads that hour instead of skipping it (re-read items write back nothing new).
+OVERLAP = timedelta(hours=1, minutes=1)
 RETURNED_FIELDS = ["ListID", "FullName", "TimeModified", "QuantityOnHand", "QuantityOnSalesOrder", "IsActive"]
 
 
@@ -51,9 +59,11 @@ def read_moment(session: Session, connection_id: int, name: str) -> datetime | N
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def save_moment(session: Session, connection_id: int, name: str, moment: datetime) -> None:
-    """Store a checkpoint (converted to UTC first: the value never depends on a time zone)."""
-    value = moment.astimezone(UTC).isoformat()
+def save_moment(
+    session: Session, connection_id: int, name: str, moment: datetime, as_written: bool = False
+) -> None:
+    """Store a checkpoint: our own moments in UTC; ``as_written`` keeps a QuickBooks time's offset."""
+    value = moment.isoformat() if as_written else moment.astimezone(UTC).isoformat()
     row = session.get(Checkpoint, (connection_id, name))
     if row is None:
         session.add(Checkpoint(connection_id=connection_id, name=name, value=value))
@@ -63,19 +73,22 @@ def save_moment(session: Session, connection_id: int, name: str, moment: datetim
 
 
 def qb_moment(text: Any) -> datetime | None:
-    """A QuickBooks DATETIMETYPE (local time with its offset) as aware UTC; None when unreadable."""
+    """A QuickBooks DATETIMETYPE kept as QuickBooks wrote it (clock time and offset, never converted: the
+    offset is the zone's standard one all year); times of one company compare by their clock time.
+    None when unreadable."""
     if not text:
         return None
     try:
         moment = datetime.fromisoformat(str(text).strip())
     except ValueError:
         return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def from_modified_date(checkpoint: datetime | None) -> datetime | None:
-    """Where an incremental pull starts: a minute before the newest change seen (UTC, explicit offset)."""
-    return None if checkpoint is None else checkpoint.astimezone(UTC) - OVERLAP
+    """Where an incremental pull starts: :data:`OVERLAP` before the newest change seen, in QuickBooks' own
+    form (its clock time and the offset it writes)."""
+    return None if checkpoint is None else checkpoint - OVERLAP
 
 
 def as_utc(naive_or_aware: datetime) -> datetime:

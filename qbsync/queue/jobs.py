@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -195,6 +195,11 @@ def _unfinished_dependency_exists(job_id_col: Any) -> Any:
     )
 
 
+def unfinished_dependency_exists(job_id_col: Any) -> Any:
+    """SQL: the job with id ``job_id_col`` still waits for an unfinished job."""
+    return _unfinished_dependency_exists(job_id_col)
+
+
 def root_blocker(session: Session, job: QueueJob, max_depth: int = 50) -> QueueJob | None:
     """The unfinished job at the bottom of what ``job`` waits for: follow unfinished dependencies,
     preferring one that needs a person (parked or held), until a job that waits on nothing. None when
@@ -246,6 +251,32 @@ def wake_dependents_of(session: Session, finished: Sequence[QueueJob], now: date
     woken = 0
     for dependent in waiting:
         if dependent.id not in blocked:
+            dependent.state = "pending"
+            dependent.reason = None
+            dependent.updated_at = now
+            woken += 1
+    return woken
+
+
+def detach_dependents(session: Session, job: QueueJob, now: datetime | None = None) -> int:
+    """Jobs waiting for ``job`` stop waiting for it (they go on, or wait for their other dependencies).
+
+    For a job whose failure need not hold the others back (the company setup: each order then meets what
+    is still missing in its own preflight). Returns how many became pending.
+    """
+    now = now or utcnow()
+    waiting = dependents(session, job)
+    session.execute(delete(JobDependency).where(JobDependency.depends_on_id == job.id))
+    session.flush()
+    blocked = set(session.scalars(
+        select(JobDependency.job_id)
+        .join(_DEPENDENCY, _DEPENDENCY.id == JobDependency.depends_on_id)
+        .where(JobDependency.job_id.in_([w.id for w in waiting]),
+               _DEPENDENCY.state.not_in(FINISHED_STATES))
+    )) if waiting else set()
+    woken = 0
+    for dependent in waiting:
+        if dependent.state == "waiting" and dependent.id not in blocked:
             dependent.state = "pending"
             dependent.reason = None
             dependent.updated_at = now

@@ -1,12 +1,16 @@
-"""QuickBooks reference lists kept in qb_list_entries: accounts, items, payment methods, tax codes, customers.
+"""QuickBooks reference lists kept in qb_list_entries: accounts, items, payment methods, tax codes, vendors
+(tax agencies), classes, customers; and what the company says about itself (HostQuery, PreferencesQuery).
 
-A ``list_refresh`` queue job pulls them (with iterators where QuickBooks allows); the settings pickers and
-the sync engine read them here (e.g. to link a new storefront customer to a QuickBooks customer with the
-same e-mail, or to know whether a payment method exists).
+A ``list_refresh`` queue job pulls them (with iterators where QuickBooks allows); the settings pickers, the
+company setup and the sync engine read them here (e.g. to link a new storefront customer to a QuickBooks
+customer with the same e-mail, to know whether a payment method exists, or to check every reference of a
+request before it is sent). Records qbsync creates are added as their Add is answered, so the lists stay
+current between refreshes.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -25,13 +29,18 @@ REFRESH_PRIORITY = 5  # before customers, so e-mail matching sees the customer l
 
 # list type -> (query request type, whether it pages with iterators, fields kept)
 LISTS: dict[str, tuple[str, bool, tuple[str, ...]]] = {
-    "Account": ("AccountQuery", False, ("AccountType", "IsActive")),
+    "Account": ("AccountQuery", False, ("AccountType", "SpecialAccountType", "AccountNumber", "IsActive")),
     "PaymentMethod": ("PaymentMethodQuery", False, ("PaymentMethodType", "IsActive")),
-    "SalesTaxCode": ("SalesTaxCodeQuery", False, ("IsTaxable", "IsActive")),
-    "Item": ("ItemQuery", True, ("IsActive", "EditSequence", "BarCodeValue", "ManufacturerPartNumber")),
+    "SalesTaxCode": ("SalesTaxCodeQuery", False, ("IsTaxable", "IsActive", "ItemSalesTaxRef")),
+    "Item": ("ItemQuery", True, ("IsActive", "EditSequence", "BarCodeValue", "ManufacturerPartNumber",
+                                 "TaxRate", "TaxVendorRef")),
+    "Vendor": ("VendorQuery", True, ("IsSalesTaxAgency", "IsActive")),
+    "Class": ("ClassQuery", False, ("IsActive",)),
     "Customer": ("CustomerQuery", True, ("Email", "IsActive", "EditSequence")),
 }
-DEFAULT_LISTS: tuple[str, ...] = tuple(LISTS)
+# What the company says about itself, read with the lists: query name -> request type. Kept whole (small).
+COMPANY_QUERIES: dict[str, str] = {"Host": "HostQuery", "Preferences": "PreferencesQuery"}
+DEFAULT_LISTS: tuple[str, ...] = (*LISTS, *COMPANY_QUERIES)
 
 
 def refresh_key(list_type: str) -> str:
@@ -44,9 +53,9 @@ def request_refresh(
 ) -> list[QueueJob]:
     """Queue a refresh of ``lists`` (all by default): one job per list, so they share round trips."""
     wanted = list(lists or DEFAULT_LISTS)
-    unknown = [name for name in wanted if name not in LISTS]
+    unknown = [name for name in wanted if name not in DEFAULT_LISTS]
     if unknown:
-        raise ValueError(f"unknown QuickBooks list {unknown[0]!r}; known: {', '.join(LISTS)}")
+        raise ValueError(f"unknown QuickBooks list {unknown[0]!r}; known: {', '.join(DEFAULT_LISTS)}")
     now = now or utcnow()
     row = session.get(Checkpoint, (connection_id, PLANNED))
     if row is None:
@@ -81,7 +90,7 @@ def refresh_active(session: Session, connection_id: int) -> bool:
     """Whether a refresh of any list is queued or being read."""
     return any(
         jobs.find_open(session, connection_id, refresh_key(name), include_in_flight=True) is not None
-        for name in LISTS
+        for name in DEFAULT_LISTS
     )
 
 
@@ -136,6 +145,34 @@ def store_page(
         entry.refreshed_at = now
         _remember(session, connection_id, list_type, entry)
     return len(page)
+
+
+def store_company(session: Session, connection_id: int, query: str, record: Mapping[str, Any]) -> None:
+    """Keep QuickBooks' answer to HostQuery or PreferencesQuery (``query`` is "Host" or "Preferences")."""
+    name = f"company:{query}"
+    value = json.dumps(dict(record), default=str, sort_keys=True)
+    row = session.get(Checkpoint, (connection_id, name))
+    if row is None:
+        session.add(Checkpoint(connection_id=connection_id, name=name, value=value))
+    else:
+        row.value = value
+        row.updated_at = utcnow()
+
+
+def company(session: Session, connection_id: int, query: str) -> dict[str, Any] | None:
+    """The HostRet or PreferencesRet last read (``query`` is "Host" or "Preferences"), or None."""
+    row = session.get(Checkpoint, (connection_id, f"company:{query}"))
+    if row is None or not row.value:
+        return None
+    value = json.loads(row.value)
+    return value if isinstance(value, dict) else None
+
+
+def remember(session: Session, connection_id: int, list_type: str, ret_type: str,
+             record: Mapping[str, Any]) -> None:
+    """Keep a record QuickBooks just added or returned in its list, so pickers and checks see it at once."""
+    if record.get("ListID") and (record.get("FullName") or record.get("Name")):
+        store_page(session, connection_id, list_type, [(ret_type, record)], utcnow())
 
 
 def finish_list(session: Session, connection_id: int, list_type: str, started_at: datetime) -> int:
@@ -219,6 +256,7 @@ def _remember(session: Session, connection_id: int, list_type: str, entry: QbLis
     if index is None:
         return  # loaded from the table when first asked
     index["name"][entry.full_name.strip().lower()] = entry
+    index["id"][entry.list_id] = entry
     email = str((entry.data or {}).get("Email") or "").strip().lower()
     if email:
         index["email"].setdefault(email, entry)
@@ -229,6 +267,7 @@ def _index(session: Session, connection_id: int, list_type: str) -> dict[str, An
     key = (connection_id, list_type)
     if key not in caches:
         by_name: dict[str, QbListEntry] = {}
+        by_id: dict[str, QbListEntry] = {}
         by_email: dict[str, QbListEntry] = {}
         for entry in session.scalars(
             select(QbListEntry).where(
@@ -236,10 +275,11 @@ def _index(session: Session, connection_id: int, list_type: str) -> dict[str, An
             )
         ):
             by_name.setdefault(entry.full_name.strip().lower(), entry)
+            by_id[entry.list_id] = entry
             email = str((entry.data or {}).get("Email") or "").strip().lower()
             if email:
                 by_email.setdefault(email, entry)
-        caches[key] = {"name": by_name, "email": by_email}
+        caches[key] = {"name": by_name, "id": by_id, "email": by_email}
     return caches[key]
 
 
@@ -253,6 +293,11 @@ def by_name(session: Session, connection_id: int, list_type: str, name: str) -> 
     return _index(session, connection_id, list_type)["name"].get(name.strip().lower())
 
 
+def by_id(session: Session, connection_id: int, list_type: str, list_id: str) -> QbListEntry | None:
+    """The entry of ``list_type`` with this ListID, or None."""
+    return _index(session, connection_id, list_type)["id"].get(list_id)
+
+
 def customer_by_email(session: Session, connection_id: int, email: str) -> QbListEntry | None:
     """The pulled QuickBooks customer with this e-mail address, or None."""
     if not email.strip():
@@ -262,5 +307,4 @@ def customer_by_email(session: Session, connection_id: int, email: str) -> QbLis
 
 def remember_customer(session: Session, connection_id: int, record: Mapping[str, Any]) -> None:
     """Keep a customer QuickBooks just added or returned in the list, so e-mail matching sees it at once."""
-    if record.get("ListID") and record.get("FullName"):
-        store_page(session, connection_id, "Customer", [("CustomerRet", record)], utcnow())
+    remember(session, connection_id, "Customer", "CustomerRet", record)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from qbsync.queue import inventory, lists
+from qbsync.queue import inventory, lists, setup
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import Connection, QueueJob
 
@@ -25,7 +25,11 @@ def plan(session: Session, connection: Connection, now: datetime, in_session: bo
     settings = SyncSettings(connection.settings)
     planned = []
     if _lists_due(session, connection.id, settings, now):
-        planned.extend(lists.request_refresh(session, connection.id, now=now))
+        refreshing = lists.request_refresh(session, connection.id, now=now)
+        planned.extend(refreshing)
+        # Then the settings are checked against what was read: what they name and QuickBooks lacks is chosen
+        # or created before the orders that need it.
+        planned.append(setup.request_setup(session, connection.id, now, after=refreshing))
     if inventory.pull_due(session, connection.id, settings, now, in_session):
         planned.append(inventory.request_pull(session, connection.id, now))
     return planned

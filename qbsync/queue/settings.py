@@ -6,7 +6,7 @@ the defaults, so a new setting never needs a data migration.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ class Setting:
     help: str
     choices: tuple[Any, ...] | None = None
     group: str = "General"
+    check: Callable[[Any], Any] | None = None  # raises ValueError with the reason for a bad value
 
     def parse(self, raw: Any) -> Any:
         """Turn a form or CLI value into the setting's type, or raise ValueError with a reason."""
@@ -48,7 +49,15 @@ class Setting:
             value = "" if raw is None else str(raw)
         if self.choices is not None and value not in self.choices:
             raise ValueError(f"{self.name} must be one of {', '.join(map(str, self.choices))}, not {value!r}")
+        if self.check is not None and value not in ("", None):
+            self.check(value)
         return value
+
+
+def _check_zone(value: Any) -> None:
+    from qbsync.queue.dates import zone
+
+    zone(str(value))
 
 
 DEFINITIONS: list[Setting] = [
@@ -149,14 +158,15 @@ DEFINITIONS: list[Setting] = [
     Setting("discount_item", "Discount", "Discount item that carries coupons and discounts (created if "
             "missing).", group="Orders"),
     Setting("tax_item", "Sales Tax",
-            "Other-charge item that carries the storefront's sales tax as a plain line (created if missing).",
+            "Other-charge item that carries the sales tax of refunds (created if missing); order tax goes on "
+            "sales tax items (see tax_mode).",
             group="Orders"),
     Setting("shipping_account", "Shipping and Delivery Income",
             "Income account of the shipping and fee items qbsync creates.", group="Orders"),
     Setting("discount_account", "Sales Discounts", "Account of the discount item qbsync creates.",
             group="Orders"),
     Setting("tax_account", "Sales Tax Payable",
-            "Liability account of the plain-line sales tax item qbsync creates.", group="Orders"),
+            "Liability account of the refunds' tax item (tax_item) qbsync creates.", group="Orders"),
     Setting("gift_card_item", "Gift Card",
             "Other-charge item on which gift cards and store credit that paid an order are booked, as money "
             "taken out of the gift card liability, not income (created if missing).", group="Orders"),
@@ -167,16 +177,25 @@ DEFINITIONS: list[Setting] = [
             "Other-charge item for the cent the storefront's own rounding leaves between its lines and its "
             "total (created if missing).", group="Orders"),
     Setting("tax_mode", "line",
-            "'line': the storefront's tax amount as a plain line, so totals match to the cent; 'quickbooks': "
-            "QuickBooks computes tax with the sales tax item below and the taxable/non-taxable codes.",
+            "'line': the store's tax amount of each rate on a line of a QuickBooks sales tax item (one per "
+            "store rate, created if missing), so it reaches the sales tax liability and totals match to the "
+            "cent; 'quickbooks': QuickBooks computes tax with the sales tax item below and the "
+            "taxable/non-taxable codes. Canadian and UK company files: in either mode each line gets the "
+            "company's tax code of the store's rate and QuickBooks computes GST/HST/VAT.",
             choices=("line", "quickbooks"), group="Orders"),
+    Setting("tax_agency", "Sales Tax Agency",
+            "Tax agency (QuickBooks vendor) the sales tax items qbsync creates are paid to (created if "
+            "missing).", group="Orders"),
+    Setting("line_tax_zero_item", "Store Tax On Lines",
+            "0 % sales tax item named on each transaction in tax_mode 'line', so QuickBooks adds no tax of "
+            "its own to the store's tax lines (created if missing).", group="Orders"),
     Setting("quickbooks_tax_item", "",
             "Sales tax item (ItemSalesTaxRef) for tax_mode 'quickbooks'; empty uses the customer's.",
             group="Orders"),
-    Setting("taxable_code", "Tax", "QuickBooks sales tax code for taxable lines (tax_mode 'quickbooks').",
+    Setting("taxable_code", "Tax", "QuickBooks sales tax code for taxable lines.",
             group="Orders"),
     Setting("non_taxable_code", "Non",
-            "QuickBooks sales tax code for lines QuickBooks must not tax (every line in tax_mode 'line').",
+            "QuickBooks sales tax code for lines the store did not tax.",
             group="Orders"),
     Setting("payment_method_map", [],
             "Storefront payment method code=QuickBooks payment method pairs, e.g. 'stripe=Visa, bacs=Check'; "
@@ -206,6 +225,10 @@ DEFINITIONS: list[Setting] = [
     Setting("restock_unknown_refunds", False,
             "When the store does not say whether refunded products went back to stock, count them back "
             "into QuickBooks' stock (yes) or not (no); what the store says always wins.", group="Orders"),
+    Setting("store_timezone", "",
+            "The shop's time zone (IANA name, e.g. America/New_York) that dates QuickBooks transactions; "
+            "empty: the offset each order carries (WooCommerce date_created, Shopify created_at), else UTC.",
+            group="Orders", check=_check_zone),
     # --- inventory
     Setting("stock_master", "quickbooks",
             "Which side is the master for stock: 'quickbooks' (quantities are pulled and written to the "
@@ -266,6 +289,26 @@ class SyncSettings(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(BY_NAME)
+
+
+REF_NUMBER_LIMIT = 11  # InvoiceAdd/SalesReceiptAdd RefNumber in qbXML's field limits (naming.ref_number cuts)
+
+
+def limit_errors(values: Mapping[str, Any], longest_order_number: int = 0) -> dict[str, str]:
+    """Values QuickBooks' limits cannot take: a RefNumber prefix that leaves no room for the order number
+    (``longest_order_number``: the most characters an order number of this store has had; at least one)."""
+    errors: dict[str, str] = {}
+    prefix = values.get("ref_number_prefix")
+    if prefix:
+        needed = max(1, longest_order_number)
+        room = REF_NUMBER_LIMIT - len(str(prefix))
+        if room < needed:
+            errors["ref_number_prefix"] = (
+                f"QuickBooks keeps {REF_NUMBER_LIMIT} characters of a RefNumber: the prefix {prefix!r} "
+                "leaves "
+                f"{max(room, 0)} for the order number, which needs {needed} here; use at most "
+                f"{max(REF_NUMBER_LIMIT - needed, 0)} characters")
+    return errors
 
 
 def validate_overrides(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from lxml import etree
 
@@ -144,7 +145,10 @@ class QuickBooksCompany:
 
     ``qbxml_version`` is the newest qbXML spec this QuickBooks supports ("13.0" is QuickBooks 2014; set
     "5.0" to simulate one that is too old). Times are local to ``utc_offset`` (QuickBooks reports local
-    time with its offset; a filter time without an offset is read as local time). ``clock`` replaces the
+    time with its offset; a filter time without an offset is read as local time). ``zone`` (an IANA name)
+    gives the machine a clock that keeps daylight saving time instead; QuickBooks then reports the clock
+    time with the zone's standard offset all year and reads filter times as clock times (see
+    ``company_queries._modified_between``). ``clock`` replaces the
     wall clock (it must return aware datetimes). ``latency_seconds`` is slept (through ``sleep``) for every
     request processed, inside the lock: QuickBooks works on one request at a time.
     """
@@ -155,6 +159,7 @@ class QuickBooksCompany:
         profile: str | None = None,
         qbxml_version: str = "13.0",
         utc_offset: timedelta = timedelta(hours=-5),
+        zone: str | None = None,
         clock: Callable[[], datetime] | None = None,
         latency_seconds: float = 0.0,
         path: str | os.PathLike[str] | None = None,
@@ -166,6 +171,7 @@ class QuickBooksCompany:
         self.qbxml_version = qbxml_version
         self.utc_offset = utc_offset
         self._zone = timezone(utc_offset)
+        self._dst_zone = ZoneInfo(zone) if zone else None
         self._clock = clock
         self.latency_seconds = latency_seconds
         self._sleep = sleep
@@ -180,7 +186,7 @@ class QuickBooksCompany:
         self._crashes = 0
         self.store = Store(self.now)
         self.prefs = Preferences()
-        self.queries = QueryRunner(self.store, self._zone, self.today)
+        self.queries = QueryRunner(self.store, self._dst_zone or self._zone, self.today)
         company_lists.seed_profile(self.store, self.prefs, self.profile)
 
     # -- time
@@ -188,6 +194,11 @@ class QuickBooksCompany:
     def now(self) -> datetime:
         """The company's current local time."""
         moment = self._clock() if self._clock is not None else datetime.now(self._zone)
+        if self._dst_zone is not None:
+            # The clock time follows daylight saving time; the offset QuickBooks writes does not.
+            local = moment.astimezone(self._dst_zone)
+            standard = (local.utcoffset() or timedelta(0)) - (local.dst() or timedelta(0))
+            return local.replace(tzinfo=timezone(standard))
         return moment.astimezone(self._zone)
 
     def today(self) -> date:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from qbsync.simulator.company_lists import list_ret
 from qbsync.simulator.company_sales import customer_balances, txn_ret
@@ -90,12 +91,21 @@ def _in_range(value: str, low: str | None, high: str | None) -> bool:
 
 def _modified_between(record: Record, query: dict[str, Any], local: tzinfo) -> bool:
     modified = datetime.fromisoformat(record.time_modified)
-    if query.get("FromModifiedDate") and modified < parse_moment(query["FromModifiedDate"], local):
-        return False
-    return not (
-        query.get("ToModifiedDate")
-        and modified > parse_moment(query["ToModifiedDate"], local, end_of_day=True)
+    low = parse_moment(query["FromModifiedDate"], local) if query.get("FromModifiedDate") else None
+    high = (
+        parse_moment(query["ToModifiedDate"], local, end_of_day=True) if query.get("ToModifiedDate") else None
     )
+    if isinstance(local, ZoneInfo):
+        # A machine clock that keeps daylight saving time: QuickBooks writes its local clock time with the
+        # zone's standard offset and reads a filter's clock time as local, whatever offset it carries
+        # (jsgoupil/quickbooks-sync issue #19 and pull request #28: "The DateTime is otherwise accurate
+        # (follows DST), but the offset does not follow DST"). It compares clock times.
+        modified = modified.replace(tzinfo=None)
+        low = low.replace(tzinfo=None) if low is not None else None
+        high = high.replace(tzinfo=None) if high is not None else None
+    if low is not None and modified < low:
+        return False
+    return not (high is not None and modified > high)
 
 
 class QueryRunner:

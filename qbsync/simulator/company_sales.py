@@ -119,6 +119,11 @@ def price_lines(store: Store, prefs: Preferences, lines: list[dict[str, Any]]) -
                 rate = decimal_of(line["Rate"])
             elif line.get("RatePercent") not in (None, ""):
                 percent = decimal_of(line["RatePercent"])
+            elif item is not None and item.kind == "ItemSalesTax":
+                # A sales tax line without an amount taxes the line above at the item's rate (Intuit,
+                # ItemSalesTaxAdd: "the tax is only applied automatically for the first tax line after
+                # the subtotal line"; the subtotal's amount is the line above).
+                percent = decimal_of(item.data.get("TaxRate"))
             elif item is not None:
                 rate, percent = _item_price(item)
             if percent is not None:
@@ -128,6 +133,11 @@ def price_lines(store: Store, prefs: Preferences, lines: list[dict[str, Any]]) -
                 amount = (qty if qty is not None else Decimal(1)) * (rate or Decimal(0))
             if item is not None and item.kind == "ItemDiscount":
                 amount = -abs(amount)  # a discount item always takes money off
+        if item is not None and item.kind == "ItemSalesTax" and previous:
+            # QuickBooks gives a sales tax line the sign of the line above it, whatever was sent (reported:
+            # "Why are my tax items changing with context?", a Stack Overflow question copied at
+            # https://www.generacodice.com/en/articolo/12529247/why-are-my-tax-items-changing-with-context).
+            amount = abs(amount) if previous > 0 else -abs(amount)
         if item is not None and item.kind == "ItemSubtotal":
             amount, rate, since_subtotal = since_subtotal, None, Decimal(0)
         else:

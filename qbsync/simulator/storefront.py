@@ -524,6 +524,9 @@ class StorefrontDouble:
                 "description": "A storefront double",
                 "url": request.host_url,
                 "home": request.host_url,
+                # The WordPress REST index also carries the site's zone (WP REST API handbook, "Index").
+                "gmt_offset": -5,
+                "timezone_string": "America/New_York",
                 "namespaces": ["wp/v2", "wc/v3"],
             }
         if shopify:

@@ -160,6 +160,26 @@ def to_utc(value: Any, field: str) -> datetime | None:
         raise InvalidPayload(f"{field}: date out of range: {value!r}") from exc
 
 
+def utc_offset_minutes(local: Any, utc: Any) -> int | None:
+    """The shop's offset from UTC in minutes, from one moment written both ways: an ISO 8601 timestamp
+    carrying its offset (Shopify ``created_at``; ``utc`` None), or WooCommerce's local ``date_created``
+    with its ``date_created_gmt``. None when it cannot be told."""
+    if not isinstance(local, str) or not local.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(local.strip())
+        if moment.tzinfo is not None:
+            offset = moment.utcoffset()
+            return int(offset.total_seconds() // 60) if offset is not None else None
+        if not isinstance(utc, str) or not utc.strip():
+            return None
+        gmt = datetime.fromisoformat(utc.strip()).replace(tzinfo=None)
+    except ValueError:
+        return None
+    minutes = round((moment - gmt).total_seconds() / 60)
+    return minutes if abs(minutes) <= 18 * 60 else None  # no zone is further than 18 hours
+
+
 def plain_text(html: str) -> str:
     """The text of an HTML fragment (product descriptions), tags dropped, entities decoded, whitespace
     collapsed to single spaces."""
@@ -337,6 +357,8 @@ def _from_json(value: Any, hint: Any, where: str) -> Any:
         return hint.from_dict(value, _where=where)
     if hint in (str, bool) and not isinstance(value, hint):
         raise ValueError(f"{where}: expected {hint.__name__}, got {value!r}")
+    if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError(f"{where}: expected a whole number, got {value!r}")
     return value
 
 
@@ -585,7 +607,9 @@ class Order(Record):
 
     ``number`` is what the merchant sees ("1001" for Shopify's "#1001"). ``status`` is one of
     pending, processing, on_hold, completed, cancelled, refunded, failed; ``raw_status`` is the
-    platform's own word (Shopify: its ``financial_status``). ``prices_include_tax`` tells whether line,
+    platform's own word (Shopify: its ``financial_status``). ``utc_offset_minutes`` is where the shop
+    is (its clock's offset from UTC when the order was placed), so the books date the order as the shop
+    does. ``prices_include_tax`` tells whether line,
     shipping, fee and discount amounts include tax (WooCommerce amounts never do; Shopify's do when the
     shop's ``taxes_included``). ``subtotal`` is the lines before discounts. ``total`` is the whole
     order, including what ``gift_card_amount`` paid.
@@ -617,6 +641,7 @@ class Order(Record):
     tax_total: Decimal = ZERO
     total: Decimal
     prices_include_tax: bool = False
+    utc_offset_minutes: int | None = None  # the shop's offset from UTC when the order was placed
     payment_method: str = ""
     payment_method_title: str = ""
     transaction_id: str | None = None

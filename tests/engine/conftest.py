@@ -142,10 +142,16 @@ def make_shop(runtime, live_server, make_connection) -> Iterator[Any]:
     """Build a :class:`Shop` whose connection takes ``overrides`` (platform, store_url, api_credentials)."""
     connectors: list[WebConnector] = []
 
-    def factory(name: str = "shop", profile: str | None = None, **overrides: Any) -> Shop:
-        """``profile`` picks the simulated company (qbsync.simulator.profiles; None = legacy)."""
+    def factory(
+        name: str = "shop",
+        profile: str | None = None,
+        company: QuickBooksCompany | None = None,
+        **overrides: Any,
+    ) -> Shop:
+        """``profile`` picks the simulated company (qbsync.simulator.profiles; None = legacy); ``company``
+        gives one built by the test."""
         connection = make_connection(name, **overrides)
-        company = QuickBooksCompany(profile=profile)
+        company = company or QuickBooksCompany(profile=profile)
         connector = WebConnector(f"{live_server.url}/qbwc", connection.qbwc_username, PASSWORD, company)
         connectors.append(connector)
         return Shop(runtime, connection.id, company, connector)

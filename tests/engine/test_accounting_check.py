@@ -16,14 +16,9 @@ NOT_OUR_NAMES = pytest.mark.xfail(
     reason="issue 15: the defaults name accounts and items the retail company lacks; QuickBooks answers "
     "3140 and the order never lands",
 )
-TAX_ON_A_PLAIN_LINE = pytest.mark.xfail(
-    strict=True,
-    reason="issue 14 item 4: tax_mode 'line' books the store's tax on an other-charge line, owed to no "
-    "tax agency",
-)
 
 
-@pytest.mark.parametrize("profile", ["legacy", pytest.param("retail", marks=NOT_OUR_NAMES)])
+@pytest.mark.parametrize("profile", ["legacy", "retail"])
 def test_a_paid_untaxed_order_balances(make_shop, profile: str) -> None:
     shop = make_shop(profile=profile)
     order = make_order(1001)
@@ -44,7 +39,7 @@ def test_a_paid_untaxed_order_balances(make_shop, profile: str) -> None:
 
 @pytest.mark.parametrize(
     "profile",
-    [pytest.param("legacy", marks=TAX_ON_A_PLAIN_LINE), pytest.param("retail", marks=NOT_OUR_NAMES)],
+    ["legacy", "retail"],
 )
 def test_the_stores_tax_is_owed_to_a_tax_agency(make_shop, sample, profile: str) -> None:
     shop = make_shop(profile=profile)

@@ -10,6 +10,7 @@ from decimal import Decimal
 from lxml import etree
 
 from qbsync.queue import inventory
+from qbsync.simulator.company import QuickBooksCompany
 from qbsync.simulator.storefront import StorefrontDouble
 from qbsync.storage.models import Checkpoint, QueueJob
 from qbsync.storefronts.records import Product, StockLevel
@@ -64,15 +65,14 @@ def test_a_pull_across_several_pages_queues_write_backs_only_for_changed_product
     shop.assert_every_request_valid()
 
 
-def test_incremental_pulls_start_a_minute_before_the_checkpoint_with_an_explicit_offset(shop):
+def test_incremental_pulls_start_before_the_checkpoint_in_quickbooks_own_form(shop):
     shop.feed("product", _stocked(1))
     shop.sync()
-    with shop.runtime.db.transaction() as session:
-        checkpoint = inventory.read_moment(session, shop.connection_id, inventory.CHECKPOINT)
-        stored = session.get(Checkpoint, (shop.connection_id, inventory.CHECKPOINT)).value
-    assert stored.endswith("+00:00")
-
     item = shop.company.find("ItemInventory", "SKU-1")
+    with shop.runtime.db.transaction() as session:
+        stored = session.get(Checkpoint, (shop.connection_id, inventory.CHECKPOINT)).value
+    assert stored == item["TimeModified"]  # as QuickBooks wrote it, offset and all
+
     _set_quantity(shop, "SKU-1", 3)
     shop.in_quickbooks(
         "ItemInventoryMod",
@@ -83,17 +83,58 @@ def test_incremental_pulls_start_a_minute_before_the_checkpoint_with_an_explicit
 
     last = etree.fromstring(shop.requests("ItemInventoryQueryRq")[-1].encode())
     sent_from = last.findtext("FromModifiedDate")
-    assert sent_from.endswith("+00:00")
-    assert datetime.fromisoformat(sent_from) == checkpoint - timedelta(minutes=1)
+    assert sent_from.endswith(item["TimeModified"][-6:])  # QuickBooks' own offset
+    assert datetime.fromisoformat(sent_from) == datetime.fromisoformat(stored) - inventory.OVERLAP
     assert {j.payload["sku"]: j.payload["quantity"] for j in shop.jobs(WRITEBACK)} == {"SKU-1": "3"}
 
 
-def test_checkpoints_are_the_same_instant_across_a_daylight_saving_change():
-    before = inventory.qb_moment("2024-03-10T01:59:30-05:00")  # EST, just before the clocks jump
-    after = inventory.qb_moment("2024-03-10T03:00:10-04:00")  # EDT, 40 seconds later
-    assert after - before == timedelta(seconds=40)
-    assert before.tzinfo == UTC
-    assert inventory.from_modified_date(after) == datetime(2024, 3, 10, 6, 59, 10, tzinfo=UTC)
+class _Clock:
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+
+def test_a_summer_change_right_after_the_checkpoint_is_pulled(make_shop):
+    """QuickBooks on a New York machine in July writes 10:00 EDT as 10:00-05:00 and reads a filter's clock
+    time as local: the change made half an hour after the last one seen must still be read."""
+    clock = _Clock(datetime(2024, 7, 1, 14, 0, tzinfo=UTC))  # 10:00 EDT
+    shop = make_shop(company=QuickBooksCompany(zone="America/New_York", clock=clock))
+    shop.feed("product", _stocked(1))
+    shop.sync()
+    item = shop.company.find("ItemInventory", "SKU-1")
+    assert item["TimeModified"] == "2024-07-01T10:00:00-05:00"  # clock time with the standard offset
+
+    clock.moment += timedelta(minutes=30)
+    _set_quantity(shop, "SKU-1", 3)
+    shop.in_quickbooks(
+        "ItemInventoryMod",
+        {"ListID": item["ListID"], "EditSequence": item["EditSequence"], "SalesPrice": "4.50"},
+    )
+    shop.pull_is_due()
+    shop.sync()
+
+    assert {j.payload["sku"]: j.payload["quantity"] for j in shop.jobs(WRITEBACK)} == {"SKU-1": "3"}
+
+
+def test_changes_in_the_hour_that_repeats_when_daylight_saving_time_ends_are_pulled(make_shop):
+    clock = _Clock(datetime(2024, 11, 3, 5, 50, tzinfo=UTC))  # 01:50 EDT, before the clocks go back
+    shop = make_shop(company=QuickBooksCompany(zone="America/New_York", clock=clock))
+    shop.feed("product", _stocked(1))
+    shop.sync()
+    item = shop.company.find("ItemInventory", "SKU-1")
+
+    clock.moment += timedelta(minutes=30)  # 01:20 EST: an earlier clock time, a later moment
+    _set_quantity(shop, "SKU-1", 3)
+    shop.in_quickbooks(
+        "ItemInventoryMod",
+        {"ListID": item["ListID"], "EditSequence": item["EditSequence"], "SalesPrice": "4.50"},
+    )
+    shop.pull_is_due()
+    shop.sync()
+
+    assert {j.payload["sku"]: j.payload["quantity"] for j in shop.jobs(WRITEBACK)} == {"SKU-1": "3"}
 
 
 def test_store_stock_changes_become_inventory_adjustments_when_the_store_is_master(shop):

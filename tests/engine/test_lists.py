@@ -31,6 +31,7 @@ def test_the_first_session_pulls_the_reference_lists(shop):
     assert {"Cash", "Check", "Visa"} <= set(_entries(shop, "PaymentMethod"))
     assert set(_entries(shop, "SalesTaxCode")) == {"Tax", "Non"}
     assert _entries(shop, "Item")["Shipping"]["type"] == "ItemOtherCharge"
+    assert _entries(shop, "Item")["State Sales Tax"]["TaxRate"] == "6.25"  # a Name, no FullName
     customers = _entries(shop, "Customer")
     assert customers["Customer 3"]["Email"] == "c3@example.com"
     pages = [etree.fromstring(r.encode()) for r in shop.requests("CustomerQueryRq")]
@@ -51,3 +52,36 @@ def test_a_refresh_on_demand_drops_what_quickbooks_no_longer_has(shop):
         lists.request_refresh(session, shop.connection_id, ["Customer"])
     shop.sync()
     assert "Gone Soon" not in _entries(shop, "Customer")
+
+
+def test_items_qbsync_creates_join_the_item_list_at_once(shop):
+    """Issue 15 defect: the item list went stale after qbsync created items (pickers and the tax codes page
+    said "not in QuickBooks" for them until the next refresh, a day later)."""
+    from tests.engine.conftest import make_order
+
+    shop.feed("order", make_order(1))
+    shop.sync()
+
+    (added,) = [a for a in shop.attempts("ItemNonInventoryAddRq") if a.status_code == 0]
+    items = _entries(shop, "Item")
+    assert items["MUG-RED"]["type"] == "ItemNonInventory"
+    assert shop.company.find("ItemNonInventory", "MUG-RED") is not None
+    # read once, before the item existed: the entry comes from the answer to the add
+    item_queries = [r for r in shop.requests("ItemQueryRq") if "iterator" in r]
+    assert len(item_queries) == 1
+
+
+def test_the_first_session_reads_the_company_and_its_tax_agencies(shop):
+    shop.sync()
+
+    with shop.runtime.db.transaction() as session:
+        host = lists.company(session, shop.connection_id, "Host")
+        preferences = lists.company(session, shop.connection_id, "Preferences")
+    assert host["Country"] == "US" and "13.0" in host["SupportedQBXMLVersion"]
+    assert preferences["PurchasesAndVendorsPreferences"]["IsUsingInventory"] == "true"
+    assert "State Board of Equalization" in _entries(shop, "Vendor")
+    agency = _entries(shop, "Item")["State Sales Tax"]["TaxVendorRef"]
+    assert agency["FullName"] == "State Board of Equalization"
+    assert "Sales Tax Payable" in _entries(shop, "Account")
+    assert _entries(shop, "Account")["Undeposited Funds"]["SpecialAccountType"] == "UndepositedFunds"
+    shop.assert_every_request_valid()

@@ -52,14 +52,7 @@ def _sync_orders(shop) -> None:
     shop.sync()
 
 
-NOT_OUR_NAMES = pytest.mark.xfail(
-    strict=True,
-    reason="issue 15: the defaults name accounts the service company lacks; the item add answers 3140 and "
-    "the orders never land",
-)
-
-
-@pytest.mark.parametrize("profile", ["legacy", pytest.param("service", marks=NOT_OUR_NAMES)])
+@pytest.mark.parametrize("profile", ["legacy", "service"])
 def test_one_query_per_kind_and_the_same_books_as_one_query_each(make_shop, profile):
     shared = make_shop("shared", profile=profile)
     _sync_orders(shared)

@@ -24,7 +24,11 @@ def _signed_in(runtime):
 
 
 def test_orders_refused_for_one_missing_account_are_one_cause_and_retry_all_brings_them_in(shop):
+    from qbsync.queue import setup
+
     shop.configure(deposit_account="Chase Checking")  # the company has no such account
+    with shop.runtime.db.transaction() as session:  # a person chose it (so the company setup keeps it)
+        setup.mark_reviewed(session, shop.connection_id, ["deposit_account"])
     for number in (1001, 1002, 1003):
         shop.feed("order", make_order(number))
     shop.sync()

@@ -27,7 +27,8 @@ def test_sample_orders_have_the_storefront_total_in_quickbooks(shop, sample, sam
     assert total == order.total
     lines = sale[f"{sale['kind']}LineRet"]
     assert sum(Decimal(line["Amount"]) for line in lines) == order.total
-    tax_lines = [line for line in lines if line["ItemRef"]["FullName"] == "Sales Tax"]
+    kinds = {item["Name"]: item["kind"] for item in shop.company.items()}
+    tax_lines = [line for line in lines if kinds[line["ItemRef"]["FullName"]] == "ItemSalesTax"]
     assert sum(Decimal(line["Amount"]) for line in tax_lines) == order.tax_total
     assert sale["RefNumber"] == order.number
     assert f"order #{order.number}" in sale["Memo"]

@@ -279,6 +279,54 @@ def test_auto_map_and_fix_a_bad_setting(page, admin, conn, add_record, add_list_
         assert session.scalar(select(Connection)).settings == {"batch_size": 50}
 
 
+def test_first_session_on_a_merchants_own_company_then_the_company_setup_page(page, admin, conn, runtime,
+                                                                              live_server):
+    """Issue 15's proof: a company whose chart matches none of qbsync's defaults; the first session reads
+    it, chooses by type or creates what the settings name, and the orders land in it with no 3140; the
+    setup page then shows the company, the records in use and what qbsync created."""
+    from qbsync.queue import intake
+    from qbsync.simulator.company import QuickBooksCompany
+    from qbsync.simulator.webconnector import WebConnector
+    from tests.engine.conftest import make_order
+    from tests.engine.merchant_company import make_merchant_company
+    from tests.engine.test_company_setup import answered_in
+
+    company = make_merchant_company(QuickBooksCompany())
+    with runtime.db.transaction() as session:
+        connection = session.get(Connection, conn.id)
+        for number in (1001, 1002, 1003):
+            intake.record_changed(session, connection, "order", make_order(number))
+    connector = WebConnector(f"{live_server.url}/qbwc", conn.qbwc_username, "correct horse battery", company)
+    (first,) = connector.run(sessions=1)
+
+    assert sorted(r["RefNumber"] for r in company.transactions("SalesReceipt")) == ["1001", "1002", "1003"]
+    assert answered_in(company, 3140) == []
+
+    sign_in(page)
+    page.goto("/connections/shop")
+    page.click("a:has-text('review the company setup')")
+    page.wait_for_url("**/company-setup/shop")
+    text = page.locator("main").inner_text()
+    assert "Inventory\non" in text or "Inventory on" in text
+    assert "agencies: State Board of Equalization" in text
+    shipping = page.locator("select[name='choice-shipping_account']")
+    expect(shipping.locator("option:checked")).to_have_text("Freight Income")
+    expect(page.locator("select[name='choice-non_taxable_code'] option:checked")).to_have_text("Ex")
+    created = page.locator("#created").inner_text()
+    for line in ("discount_account\tSales Discounts\tcreated in QuickBooks",
+                 "shipping_item\tShipping\tcreated in QuickBooks",
+                 "shipping_account\tFreight Income\tchosen by type",
+                 "income_account\tSales Income\tchosen by type"):
+        assert line in created, created
+    screenshot(page, "14-company-setup")
+
+    page.select_option("select[name='choice-income_account']", "Freight Income")
+    page.click("button:has-text('Save these choices')")
+    expect(page.locator(".flash.ok")).to_contain_text("Saved.")
+    expect(page.locator("select[name='choice-income_account'] option:checked")).to_have_text("Freight Income")
+    expect(page.locator("#need-income_account")).to_contain_text("reviewed")
+
+
 def test_the_users_page_adds_an_admin_who_then_signs_in(page, admin, chromium, live_server):
     sign_in(page)
     page.click("nav >> text=Users")

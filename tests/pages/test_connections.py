@@ -165,6 +165,23 @@ def test_test_connection_reports_what_the_store_said(signed_in, conn, monkeypatc
     assert CONSUMER_SECRET not in message
 
 
+def test_testing_the_store_keeps_the_time_zone_it_reports(signed_in, conn, runtime, monkeypatch):
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/wp-json/"):
+            return httpx.Response(200, json={"name": "Shop", "timezone_string": "Europe/Berlin"})
+        return httpx.Response(200, json=[], headers={"X-WP-Total": "3", "X-WP-TotalPages": "1"})
+
+    monkeypatch.setattr(connection_pages, "CLIENT_OPTIONS", {"transport": httpx.MockTransport(answer),
+                                                             "sleep": lambda _s: None})
+    post(signed_in, "/connections/shop/test")
+
+    category, message = flashes(signed_in)[-1]
+    assert category == "ok" and "time zone Europe/Berlin saved as store_timezone" in message
+    with runtime.db.transaction() as session:
+        stored = session.scalars(select(Connection)).one()
+        assert stored.settings["store_timezone"] == "Europe/Berlin"
+
+
 def test_refresh_lists_queues_one_refresh_job_per_list_once(signed_in, conn, runtime):
     post(signed_in, "/connections/shop/refresh-lists")
     post(signed_in, "/connections/shop/refresh-lists")  # clicked twice: still one job per list
@@ -172,7 +189,8 @@ def test_refresh_lists_queues_one_refresh_job_per_list_once(signed_in, conn, run
         jobs = session.scalars(select(QueueJob).order_by(QueueJob.id)).all()
     assert [(j.kind, j.payload, j.state) for j in jobs] == [
         ("list_refresh", {"list": name}, "pending")
-        for name in ("Account", "PaymentMethod", "SalesTaxCode", "Item", "Customer")]
+        for name in ("Account", "PaymentMethod", "SalesTaxCode", "Item", "Vendor", "Class", "Customer",
+                     "Host", "Preferences")] + [("company_setup", {}, "waiting")]  # checks the settings after
     assert flashes(signed_in)[-1][1].startswith("Queued a refresh of Account, PaymentMethod, SalesTaxCode")
     page = text_of(signed_in.get("/connections/shop"))
     assert "Waiting to be read: Account pending, PaymentMethod pending" in page

@@ -310,6 +310,9 @@ ORDINARY: dict[str, list[dict[str, object]]] = {
         }
     ],
     "ItemSalesTaxQuery": LIST_QUERY_VARIANTS,
+    "VendorAdd": [
+        {"Name": "Board of Equalization", "IsActive": True, "CompanyName": "Board", "Notes": "Agency"}
+    ],
     "ItemQuery": LIST_QUERY_VARIANTS,
     "InvoiceAdd": [
         _sales(
@@ -453,9 +456,17 @@ ORDINARY: dict[str, list[dict[str, object]]] = {
     "SalesTaxCodeQuery": [*LIST_QUERY_VARIANTS[:3], {"ActiveStatus": "ActiveOnly"}],
     "CompanyQuery": [{}, {"OwnerID": [GUID], "IncludeRetElement": ["CompanyName"]}],
     "HostQuery": [{}, {"IncludeListMetaData": {"IncludeMaxCapacity": True}}],
+    "PreferencesQuery": [{}, {"IncludeRetElement": ["SalesTaxPreferences", "MultiCurrencyPreferences"]}],
+    "VendorQuery": [*LIST_QUERY_VARIANTS[:3], {"IncludeRetElement": ["ListID", "Name", "IsSalesTaxAgency"]}],
+    "ClassQuery": [*LIST_QUERY_VARIANTS[:3], {"ActiveStatus": "ActiveOnly"}],
+    "AccountAdd": [
+        {"Name": "Freight Income", "AccountType": "Income", "AccountNumber": "4100", "Desc": "Shipping"},
+        {"Name": "Web Sales", "ParentRef": {"FullName": "Sales"}, "AccountType": "Income", "IsActive": True},
+    ],
+    "PaymentMethodAdd": [{"Name": "Stripe", "PaymentMethodType": "OtherCreditCard"}, {"Name": "Bank"}],
 }
 # Queries without an iterator attribute in the schema.
-for _name in ("AccountQuery", "PaymentMethodQuery", "SalesTaxCodeQuery"):
+for _name in ("AccountQuery", "PaymentMethodQuery", "SalesTaxCodeQuery", "ClassQuery"):
     ORDINARY[_name] = [
         {k: v for k, v in d.items() if k not in ("iterator", "iteratorID", "OwnerID")}
         for d in ORDINARY[_name]

@@ -291,3 +291,22 @@ def test_standard_company_lists(company: QuickBooksCompany) -> None:
     assert {"Cash", "Check", "Visa", "MasterCard", "American Express", "Discover", "PayPal"} <= set(methods)
     assert codes == {"Tax": "true", "Non": "false"}
     assert "Out of State" in taxes
+
+
+def test_a_clock_that_keeps_daylight_saving_time_reports_the_standard_offset() -> None:
+    """jsgoupil/quickbooks-sync issue #19 and pull request #28: QuickBooks writes its clock time (which
+    follows DST) with the zone's standard offset, and reads a filter's clock time as local time."""
+    from datetime import UTC, datetime
+
+    clock = FakeClock(datetime(2024, 7, 1, 14, 0, tzinfo=UTC))  # 10:00 EDT
+    company = QuickBooksCompany(zone="America/New_York", clock=clock)
+    company.process(message(customer_add("Summer")))
+
+    assert company.find("Customer", "Summer")["TimeModified"] == "2024-07-01T10:00:00-05:00"
+
+    def modified(filters: str) -> list[str]:
+        return names(query(company, f"<CustomerQueryRq>{filters}</CustomerQueryRq>"))
+
+    assert modified("<FromModifiedDate>2024-07-01T09:59:00-05:00</FromModifiedDate>") == ["Summer"]
+    # 13:59 UTC is before the change, but QuickBooks reads the clock time 13:59: after it.
+    assert modified("<FromModifiedDate>2024-07-01T13:59:00+00:00</FromModifiedDate>") == []

@@ -289,3 +289,24 @@ def test_renamed_item_shows_its_new_name_in_old_transactions(shop: QuickBooksCom
     )
 
     assert rs.findtext("InvoiceRet/InvoiceLineRet/ItemRef/FullName") == "Widget Pro"
+
+
+def test_sales_tax_lines_reach_their_agency_and_take_the_sign_of_the_line_above(
+    shop: QuickBooksCompany,
+) -> None:
+    lines = [
+        sales_line("SalesReceipt", "Widget", "2"),  # 39.98, taxable
+        sales_line("SalesReceipt", "State Sales Tax", amount="2.50"),  # after a positive line: as sent
+        sales_line("SalesReceipt", "Shipping", amount="-1.00"),
+        sales_line("SalesReceipt", "State Sales Tax", amount="0.30"),  # after a negative line: negative
+        sales_line("SalesReceipt", "Widget", "1"),  # 19.99
+        sales_line("SalesReceipt", "State Sales Tax"),  # no amount: 6.25 % of the line above = 1.25
+    ]
+    (rs,) = process_ok(shop, sales_add("SalesReceipt", "Jane Doe", lines, tax_item="Out of State"))
+
+    assert [line.findtext("Amount") for line in rs.iter("SalesReceiptLineRet")] == [
+        "39.98", "2.50", "-1.00", "-0.30", "19.99", "1.25",
+    ]
+    assert ret(rs, "SalesReceiptRet")["TotalAmount"] == "62.42"
+    assert shop.books().tax_by_agency == {"State Board of Equalization": Decimal("3.45")}
+

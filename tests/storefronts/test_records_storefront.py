@@ -65,6 +65,8 @@ def _strategy_for(hint: Any, depth: int) -> st.SearchStrategy[Any]:
         return _utc_times
     if hint is bool:
         return st.booleans()
+    if hint is int:
+        return st.integers(-18 * 60, 18 * 60)
     if hint is str:
         return st.text(max_size=12)
     return record_strategy(hint, depth + 1)

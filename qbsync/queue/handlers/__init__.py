@@ -214,6 +214,7 @@ BUILTIN_MODULES: list[str] = [
     "qbsync.queue.handlers.refunds",
     "qbsync.queue.handlers.inventory",
     "qbsync.queue.handlers.list_refresh",
+    "qbsync.queue.handlers.company_setup",
 ]
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from qbsync.qbxml.limits import fit
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import lists, mappings, naming
+from qbsync.queue import company_facts, lists, mappings, naming
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -82,16 +82,20 @@ def fingerprint(record: Mapping[str, Any]) -> str:
 def mapping_key(job: QueueJob) -> str:
     """The storefront id the job's customer is mapped under."""
     proxy = job.payload.get("proxy")
+    currency = job.payload.get("currency")  # an account in a foreign currency (multicurrency company)
     if proxy:
-        return mappings.proxy_key(str(proxy))
-    return mappings.customer_key(job.payload.get("record") or {})
+        return company_facts.keyed(mappings.proxy_key(str(proxy)), currency)
+    return company_facts.keyed(mappings.customer_key(job.payload.get("record") or {}), currency)
 
 
 def _base_name(job: QueueJob, ctx: Context) -> str:
     proxy = job.payload.get("proxy")
     if proxy:
-        return fit("CustomerAdd/Name", str(proxy))
-    return naming.customer_base_name(job.payload.get("record") or {}, ctx.settings.customer_name_scheme)
+        name = fit("CustomerAdd/Name", str(proxy))
+    else:
+        name = naming.customer_base_name(job.payload.get("record") or {}, ctx.settings.customer_name_scheme)
+    currency = job.payload.get("currency")
+    return naming.with_suffix(name, str(currency)) if currency else name
 
 
 def _same_person(job: QueueJob, found_email: Any) -> bool:
@@ -151,14 +155,19 @@ class CustomerHandler:
         if step in ("lookup", "link"):
             return render(ctx, "CustomerQuery", {"FullName": name}, step)
         record = job.payload.get("record") or {}
-        return render(ctx, "CustomerAdd", {"Name": name, **customer_fields(record)}, "add")
+        data = {"Name": name, **customer_fields(record)}
+        if job.payload.get("currency"):
+            data["CurrencyRef"] = company_facts.currency_ref(str(job.payload["currency"]))
+        return render(ctx, "CustomerAdd", data, "add")
 
     def _known_locally(self, ctx: Context, job: QueueJob, name: str) -> BuildResult | None:
         """Link to a customer the pulled list has by e-mail or by name (no round trip needed)."""
         session, conn_id = ctx.session, ctx.connection.id
         record = job.payload.get("record") or {}
         entry = None
-        if ctx.settings.match_customers_by_email and not job.payload.get("proxy"):
+        # A customer found by e-mail keeps its own currency: a foreign-currency account is never one.
+        by_email = not job.payload.get("proxy") and not job.payload.get("currency")
+        if ctx.settings.match_customers_by_email and by_email:
             entry = lists.customer_by_email(session, conn_id, str(record.get("email") or ""))
         if entry is None:
             entry = lists.by_name(session, conn_id, "Customer", name)

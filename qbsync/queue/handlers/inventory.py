@@ -259,7 +259,7 @@ class InventoryPullHandler:
         if seen is not None:
             previous = inventory.read_moment(ctx.session, conn_id, inventory.CHECKPOINT)
             if previous is None or seen > previous:
-                inventory.save_moment(ctx.session, conn_id, inventory.CHECKPOINT, seen)
+                inventory.save_moment(ctx.session, conn_id, inventory.CHECKPOINT, seen, as_written=True)
         if notes.get("full"):
             inventory.save_moment(ctx.session, conn_id, inventory.FULL_PULL, inventory.as_utc(ctx.now))
         return Done(

@@ -20,7 +20,7 @@ from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import inventory, lists, mappings, naming, rules
+from qbsync.queue import choices, inventory, lists, mappings, naming, preflight, rules, sales_tax, setup
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -59,8 +59,13 @@ SPECIAL_ITEMS: dict[str, tuple[str, str, str]] = {
 MODDABLE = ("ItemInventory", "ItemNonInventory", "ItemService", "ItemOtherCharge")
 
 
-def special_name(role: str, settings: Mapping[str, Any]) -> str:
-    """The configured QuickBooks name of a special item (``shipping`` -> "Shipping")."""
+def special_name(role: str, settings: Mapping[str, Any], payload: Mapping[str, Any] | None = None) -> str:
+    """The configured QuickBooks name of a special item (``shipping`` -> "Shipping"); a store tax rate's
+    sales tax item is named in its job's ``payload``."""
+    if role == sales_tax.ZERO_ROLE:
+        return sales_tax.zero_item(settings).name
+    if role.startswith(sales_tax.RATE_ROLE_PREFIX):
+        return str((payload or {}).get("name") or role.removeprefix(sales_tax.RATE_ROLE_PREFIX))
     return naming.item_name({"name": settings[SPECIAL_ITEMS[role][0]]}, "name")
 
 
@@ -105,7 +110,7 @@ def mapping_of(job: QueueJob) -> tuple[str, str]:
 def item_name(job: QueueJob, ctx: Context) -> str:
     """The QuickBooks name the job's item has (or will have)."""
     if job.payload.get("special"):
-        return special_name(str(job.payload["special"]), ctx.settings)
+        return special_name(str(job.payload["special"]), ctx.settings, job.payload)
     return naming.item_name(job.payload.get("record") or {}, ctx.settings.item_match)
 
 
@@ -117,22 +122,12 @@ def add_request(job: QueueJob, ctx: Context, name: str) -> tuple[str, dict[str, 
     """(request type, data) adding the job's item."""
     settings = ctx.settings
     role = job.payload.get("special")
+    if role and sales_tax.is_sales_tax_role(str(role)):
+        payload = {**sales_tax.special_payload(sales_tax.zero_item(settings)), **job.payload}
+        return sales_tax.item_add(payload, settings)
     if role:
         _, qb_type, account_setting = SPECIAL_ITEMS[str(role)]
-        account = _account(settings[account_setting])
-        if qb_type == "ItemDiscount":
-            return "ItemDiscountAdd", {
-                "Name": name,
-                "ItemDesc": name,
-                "DiscountRate": "0",
-                "SalesTaxCodeRef": {"FullName": settings.non_taxable_code},
-                "AccountRef": account,
-            }
-        return "ItemOtherChargeAdd", {
-            "Name": name,
-            "SalesTaxCodeRef": {"FullName": settings.non_taxable_code},
-            "SalesOrPurchase": {"Desc": name, "Price": "0", "AccountRef": account},
-        }
+        return choices.special_item_add(qb_type, name, settings[account_setting], settings)
     record = job.payload.get("record") or {}
     qb_type = rules.item_type(record, settings)
     desc = record.get("name") or name
@@ -290,31 +285,49 @@ class ItemHandler:
         if corrective_step_due(ctx, job) or (job.needs_lookup and step == "add"):
             # An add whose answer was lost may have happened: look before adding again.
             step = "lookup"
-        if step is None:
+        entry = None
+        if step in (None, "add"):
             entry = lists.by_name(ctx.session, ctx.connection.id, "Item", name)
-            if entry is not None and not_ours(job, ctx, {**(entry.data or {}), "FullName": name}) is None:
-                self._link(
-                    ctx,
-                    job,
-                    (entry.data or {}).get("type") or "Item",
-                    entry.list_id,
-                    (entry.data or {}).get("EditSequence"),
-                    entry.full_name,
-                    created=False,
-                )
-                return Finish(
-                    f"linked to the QuickBooks item {entry.full_name!r} (from the pulled item list)"
-                )
+        if entry is not None:
+            wrong = self._wrong_type(job, (entry.data or {}).get("type") or "Item", entry.full_name)
+            if wrong is not None:
+                return Reject(wrong.reason)
+        if entry is not None and not_ours(job, ctx, {**(entry.data or {}), "FullName": name}) is None:
+            # In the pulled list (kept current as qbsync adds items, e.g. the company setup's shipping item).
+            self._link(
+                ctx,
+                job,
+                (entry.data or {}).get("type") or "Item",
+                entry.list_id,
+                (entry.data or {}).get("EditSequence"),
+                entry.full_name,
+                created=False,
+            )
+            return Finish(f"linked to the QuickBooks item {entry.full_name!r} (from the pulled item list)")
+        if step is None:
             unsure = ctx.settings.lookup_before_add == "always" or job.needs_lookup
             step = (
                 "lookup" if unsure or job.payload.get("special") or not self._may_create(ctx, job) else "add"
             )
         if step in ("lookup", "link"):
             return render(ctx, "ItemQuery", {"FullName": name}, step)
+        if step == "agency":
+            return render(ctx, *sales_tax.agency_add(ctx.settings), "agency")
         if not self._may_create(ctx, job):
             return Reject(self._not_created(name))
         request_type, data = add_request(job, ctx, name)
         return render(ctx, request_type, {k: v for k, v in data.items() if v is not None}, "add")
+
+    def _wrong_type(self, job: QueueJob, qb_type: str, name: str) -> Park | None:
+        """A store tax rate may only go on a sales tax item: another item of that name is not linked."""
+        role = str(job.payload.get("special") or "")
+        if sales_tax.is_sales_tax_role(role) and qb_type != "ItemSalesTax":
+            return Park(
+                f"the QuickBooks item {name!r} is a {qb_type}, not a sales tax item, so tax on it would not "
+                "reach the sales tax liability: rename it in QuickBooks (or change line_tax_zero_item), "
+                "then retry"
+            )
+        return None
 
     def _may_create(self, ctx: Context, job: QueueJob) -> bool:
         return bool(job.payload.get("special")) or bool(ctx.settings.create_missing_items)
@@ -364,6 +377,9 @@ class ItemHandler:
                 if reason is not None:
                     return Park(reason)
                 qb_type = response.record_types[0].removesuffix("Ret")
+                wrong = self._wrong_type(job, qb_type, str(ret.get("FullName")))
+                if wrong is not None:
+                    return wrong
                 self._link(
                     ctx,
                     job,
@@ -373,6 +389,7 @@ class ItemHandler:
                     str(ret.get("FullName")),
                     created=False,
                 )
+                lists.remember(ctx.session, ctx.connection.id, "Item", response.record_types[0], ret)
                 return Done(f"linked to the existing QuickBooks item {ret.get('FullName')!r}")
             if outcome in (Outcome.NO_MATCH, *FOUND):
                 if step == "link":
@@ -398,17 +415,49 @@ class ItemHandler:
                     str(ret.get("FullName")),
                     created=True,
                 )
+                # The item list stays current: pickers, the tax codes page and the checks before each
+                # request see the new item without waiting for the next refresh.
+                lists.remember(ctx.session, ctx.connection.id, "Item", response.record_types[0], ret)
+                preflight.wake(ctx.session, ctx.connection.id, ctx.now)  # jobs that waited for this item
+                role = job.payload.get("special")
+                if role and str(role) in SPECIAL_ITEMS:  # the company setup page lists what qbsync created
+                    setup.record(ctx.session, ctx.connection.id, SPECIAL_ITEMS[str(role)][0],
+                                 str(ret.get("FullName") or name), "created", ctx.now)
                 note = opening_note(job)
                 return Done(f"added; {note}" if note else None)
             if outcome is Outcome.NAME_IN_USE:
                 set_progress(job, next="link")
                 return Again(f"the item name {name!r} is in use in QuickBooks: looking it up to link it")
+            if outcome is Outcome.MISSING_REFERENCE and sales_tax.is_sales_tax_role(
+                str(job.payload.get("special") or "")
+            ) and "Vendor" in (response.message or "") and not progress(job).get("agency_added"):
+                set_progress(job, next="agency")
+                return Again(f"the tax agency {sales_tax.agency_name(ctx.settings)!r} is not in QuickBooks: "
+                             "adding it first")
+            role = str(job.payload.get("special") or "")
+            if response.status_code == 3250 and sales_tax.is_sales_tax_role(role):
+                return Park(
+                    "sales tax is turned off in this QuickBooks company, so the store's tax cannot be "
+                    f"booked as sales tax owed (on {name!r}): turn sales tax on (Edit > Preferences > "
+                    "Sales Tax), then retry"
+                )
             if outcome is Outcome.MISSING_REFERENCE:
                 return Park(
                     f"QuickBooks lacks something the new item {name!r} refers to: {response.message} "
                     "Create it in QuickBooks or change the account settings, then retry"
                 )
             return refused(response, "item")
+        if step == "agency":
+            agency = sales_tax.agency_name(ctx.settings)
+            if outcome in FOUND or outcome is Outcome.NAME_IN_USE:
+                # In use: another job of the same round trip added it first (or a person did meanwhile).
+                set_progress(job, next="add", agency_added=True)
+                return Again(f"the tax agency {agency!r} is in QuickBooks now")
+            return Park(
+                f"QuickBooks could not add the tax agency vendor {agency!r} ({response.status_code}): "
+                f"{response.message} Add it in QuickBooks or name an existing agency in tax_agency, then "
+                "retry"
+            )
         record_type, key = mapping_of(job)
         mapping = mappings.get(ctx.session, ctx.connection.id, record_type, key)
         if mapping is None:

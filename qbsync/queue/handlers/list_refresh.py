@@ -1,4 +1,5 @@
-"""Reference lists: pull accounts, items, payment methods, tax codes and customers into qb_list_entries.
+"""Reference lists: pull accounts, items, payment methods, tax codes, vendors, classes and customers into
+qb_list_entries, and what the company says about itself (HostQuery, PreferencesQuery) into checkpoints.
 
 One job per list, so the lists are read side by side; items and customers page with iterators
 (``iterator="Start"`` then ``"Continue"`` within the same Web Connector session). An entry QuickBooks no
@@ -7,12 +8,12 @@ longer has is removed once its list was read to the end.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import lists
+from qbsync.queue import jobs, lists, preflight
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -29,11 +30,15 @@ from qbsync.queue.handlers import (
 from qbsync.storage.models import QueueJob
 
 READABLE = (Outcome.SUCCESS, Outcome.WARNING, Outcome.NO_MATCH)
+FEATURE_OFF = 3250  # "This feature is not enabled or not available in this version of QuickBooks"
 # Fields asked for per list (less to send and to parse than whole records).
 RETURNED: dict[str, list[str]] = {
     "Customer": ["ListID", "FullName", "EditSequence", "Email", "IsActive"],
-    # The stored SKU proves an item is a product's before qbsync links it (items.not_ours).
-    "Item": ["ListID", "FullName", "EditSequence", "IsActive", "BarCodeValue", "ManufacturerPartNumber"],
+    # The stored SKU proves an item is a product's before qbsync links it (items.not_ours); sales tax items
+    # (and groups) have a Name and no FullName: they are not hierarchical.
+    "Item": ["ListID", "FullName", "Name", "EditSequence", "IsActive", "BarCodeValue",
+             "ManufacturerPartNumber", "TaxRate", "TaxVendorRef"],
+    "Vendor": ["ListID", "Name", "IsActive", "IsSalesTaxAgency"],
 }
 
 
@@ -44,8 +49,10 @@ class ListRefreshHandler:
 
     def build(self, ctx: Context, job: QueueJob) -> BuildResult:
         list_type = str(job.payload.get("list") or "")
+        if list_type in lists.COMPANY_QUERIES:
+            return render(ctx, lists.COMPANY_QUERIES[list_type], {}, "read")
         if list_type not in lists.LISTS:
-            return Reject(f"unknown QuickBooks list {list_type!r}; known: {', '.join(lists.LISTS)}")
+            return Reject(f"unknown QuickBooks list {list_type!r}; known: {', '.join(lists.DEFAULT_LISTS)}")
         request_type, pages, _ = lists.LISTS[list_type]
         notes = progress(job)
         if not notes.get("started"):
@@ -64,12 +71,27 @@ class ListRefreshHandler:
     def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
         list_type = str(job.payload.get("list"))
         notes = progress(job)
+        if list_type in lists.COMPANY_QUERIES:
+            if response.outcome not in READABLE or not response.record:
+                jobs.detach_dependents(ctx.session, job, ctx.now)  # the setup goes on with what it has
+                return refused(response, f"{lists.COMPANY_QUERIES[list_type]}")
+            lists.store_company(ctx.session, ctx.connection.id, list_type, response.record)
+            return Done(f"read what QuickBooks says about the company ({lists.COMPANY_QUERIES[list_type]})")
+        conn_id = ctx.connection.id
+        if response.status_code == FEATURE_OFF:
+            # The company does not use the feature (sales tax off: no tax codes): the list is empty.
+            lists.finish_list(ctx.session, conn_id, list_type, ctx.now + timedelta(seconds=1))
+            lists.mark_refreshed(ctx.session, conn_id, list_type, ctx.now)
+            preflight.wake(ctx.session, conn_id, ctx.now)
+            return Done(f"the company does not use the {list_type} list ({response.status_code}: "
+                        f"{response.message})")
         if response.outcome not in READABLE:
             if notes.get("iterator") and response.status_code == 3000:
                 set_progress(job, iterator=None)  # the iterator ended with its session: read again
                 return Again(f"reading the {list_type} list again from the start")
+            # The company setup waiting for the lists goes on with the ones that were read.
+            jobs.detach_dependents(ctx.session, job, ctx.now)
             return refused(response, f"{list_type} list query")
-        conn_id = ctx.connection.id
         page = zip(response.record_types, response.records, strict=True)
         lists.store_page(ctx.session, conn_id, list_type, page, ctx.now)
         if response.iterator_remaining_count:
@@ -82,6 +104,7 @@ class ListRefreshHandler:
             datetime.fromisoformat(notes.get("started") or ctx.now.isoformat()),
         )
         lists.mark_refreshed(ctx.session, conn_id, list_type, ctx.now)
+        preflight.wake(ctx.session, conn_id, ctx.now)  # a record a job waited for may be there now
         return Done(f"{list_type} list refreshed from QuickBooks")
 
 

@@ -1,21 +1,23 @@
 """An order as the fields of a QuickBooks sales transaction: header and lines (pure, no I/O).
 
 Lines: one per product line (quantity, amount before discounts), then discounts (negative, on the discount
-item), shipping and fees on their items, and the storefront's sales tax as a plain line on the tax item
-(tax_mode 'line'), so QuickBooks' total equals the storefront's to the cent. When the storefront's own
-rounding leaves a cent or two between its lines and its total, a rounding line says so; a larger
-difference is refused rather than posted wrong.
+item), shipping and fees on their items, and (tax_mode 'line') the store's tax of each rate on a line of
+its sales tax item (see ``sales_tax``), so QuickBooks' total equals the storefront's to the cent and the
+tax reaches the sales tax liability. Lines the store taxed carry the taxable code. Prices that include
+tax are split: each line is booked net of its tax, and the tax goes on the tax lines. When the
+storefront's own rounding leaves a cent or two between its lines and its total, a rounding line says so; a
+larger difference is refused rather than posted wrong.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from qbsync.qbxml.limits import fit
-from qbsync.queue import mappings, naming, rules
+from qbsync.queue import dates, mappings, naming, rules, sales_tax, tax_codes
 
 CENT = Decimal("0.01")
 PRICE_STEP = Decimal("0.00001")
@@ -42,24 +44,50 @@ def line_key(line: Mapping[str, Any]) -> str:
     )
 
 
-def _tax_code(settings: Mapping[str, Any], taxable: bool) -> dict[str, str]:
-    if settings["tax_mode"] == "quickbooks" and taxable:
-        return {"FullName": settings["taxable_code"]}
-    return {"FullName": settings["non_taxable_code"]}
+def _tax_code(settings: Mapping[str, Any], taxable: bool) -> dict[str, str] | None:
+    # An empty code: the company has no sales tax codes (sales tax off), so the line names none.
+    name = settings["taxable_code"] if taxable else settings["non_taxable_code"]
+    return {"FullName": name} if name else None
+
+
+def _net(order: Mapping[str, Any], record: Mapping[str, Any], field: str) -> Decimal:
+    """A line's amount without the tax in it (prices that include tax), else the amount itself."""
+    amount = money(record.get(field))
+    if order.get("prices_include_tax"):
+        amount -= money(record.get("tax"))
+    return amount
+
+
+def _discount_taxable(order: Mapping[str, Any], discount: Mapping[str, Any]) -> bool:
+    """Whether the store took the discount off taxed sales: it says so (the tax it removed), or the
+    discounted lines it spread it over are taxed."""
+    if money(discount.get("tax")):
+        return True
+    return any(
+        _line_taxed(order, line) and money(line.get("subtotal")) != money(line.get("total"))
+        for line in order.get("lines") or ()
+    )
+
+
+def _line_taxed(order: Mapping[str, Any], line: Mapping[str, Any]) -> bool:
+    """Whether the store taxes this product line (an order without any tax taxes nothing)."""
+    if not line.get("taxable", True):
+        return False
+    return bool(money(line.get("tax"))) or money(order.get("tax_total")) != 0 or bool(order.get("tax_lines"))
 
 
 def _product_line(
-    line: Mapping[str, Any], ref: dict[str, str], settings: Mapping[str, Any]
+    order: Mapping[str, Any], line: Mapping[str, Any], ref: dict[str, str], settings: Mapping[str, Any]
 ) -> dict[str, Any]:
     quantity = Decimal(str(line.get("quantity") or "0"))
-    amount = money(line.get("subtotal"))
+    amount = _net(order, line, "subtotal")
     entry: dict[str, Any] = {"ItemRef": ref, "Desc": line.get("name") or None, "Quantity": quantity}
     if quantity:
         rate = amount / quantity
         if rate == rate.quantize(PRICE_STEP):
             entry["Rate"] = rate  # only when exact: QuickBooks checks Quantity x Rate against Amount
     entry["Amount"] = amount
-    entry["SalesTaxCodeRef"] = _tax_code(settings, bool(line.get("taxable", True)))
+    entry["SalesTaxCodeRef"] = _tax_code(settings, _line_taxed(order, line))
     return entry
 
 
@@ -74,70 +102,167 @@ def _charge(
     }
 
 
-def sales_lines(order: Mapping[str, Any], refs: Refs, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The transaction's lines, in the order a bookkeeper reads them."""
+def sales_lines(
+    order: Mapping[str, Any],
+    refs: Refs,
+    settings: Mapping[str, Any],
+    quickbooks_rate: Decimal | None = None,
+    country: tax_codes.CountryTax | None = None,
+) -> list[dict[str, Any]]:
+    """The transaction's lines, in the order a bookkeeper reads them.
+
+    ``quickbooks_rate``: the rate of the sales tax item QuickBooks computes tax with (tax_mode
+    'quickbooks'), when known; the cent its rounding differs from the store's tax goes on the adjustment
+    line. ``country``: a Canadian or UK company's tax codes (see ``tax_codes``): every line gets the code
+    of the store's rate and QuickBooks computes the tax, in either tax mode.
+    """
     lines = []
+    sources: list[tuple[Mapping[str, Any], bool]] = []  # (store record, taxed) per line, for ``country``
     for line in order.get("lines") or ():
-        lines.append(_product_line(line, refs.items[line_key(line)], settings))
+        lines.append(_product_line(order, line, refs.items[line_key(line)], settings))
+        sources.append((line, _line_taxed(order, line)))
     for discount in order.get("discounts") or ():
         label = discount.get("title") or discount.get("code") or "Discount"
         if discount.get("code") and discount.get("code") != label:
             label = f"{label} ({discount['code']})"
         elif discount.get("code"):
             label = f"Coupon {label}"
-        lines.append(_charge(refs.specials["discount"], label, -money(discount.get("amount")), settings))
+        taxable = _discount_taxable(order, discount)
+        amount = -money(discount.get("amount"))
+        lines.append(_charge(refs.specials["discount"], label, amount, settings, taxable))
+        sources.append((_discounted(order, discount), taxable))
     for shipping in order.get("shipping_lines") or ():
         taxable = money(shipping.get("tax")) != 0
         lines.append(
             _charge(
                 refs.specials["shipping"],
                 shipping.get("title") or "Shipping",
-                money(shipping.get("amount")),
+                _net(order, shipping, "amount"),
                 settings,
                 taxable,
             )
         )
+        sources.append((shipping, taxable))
     for fee in order.get("fee_lines") or ():
-        lines.append(
-            _charge(
-                refs.specials["fee"],
-                fee.get("name") or "Fee",
-                money(fee.get("amount")),
-                settings,
-                bool(fee.get("taxable")),
-            )
-        )
-    if settings["tax_mode"] == "line" and not order.get("prices_include_tax"):
-        taxes = order.get("tax_lines") or ()
-        for tax in taxes:
-            label = tax.get("label") or tax.get("code") or "Sales tax"
-            if tax.get("rate_percent") not in (None, ""):
-                label = f"{label} {Decimal(str(tax['rate_percent'])).normalize():f}%"
-            lines.append(_charge(refs.specials["tax"], label, money(tax.get("amount")), settings))
-        if not taxes and money(order.get("tax_total")) != 0:
-            lines.append(_charge(refs.specials["tax"], "Sales tax", money(order.get("tax_total")), settings))
-    gift_cards = money(order.get("gift_card_amount"))
-    if gift_cards:
-        # Paid with a gift card or store credit: the liability is used up; income stays as sold.
-        label = "Paid with gift card / store credit"
-        lines.append(_charge(refs.specials["gift_card"], label, -gift_cards, settings))
-    due = money(order.get("total")) - gift_cards  # what the customer pays in money
+        taxable = bool(fee.get("taxable")) or money(fee.get("tax")) != 0
+        amount = _net(order, fee, "amount")
+        lines.append(_charge(refs.specials["fee"], fee.get("name") or "Fee", amount, settings, taxable))
+        sources.append((fee, taxable))
+    if country is not None:
+        _country_codes(lines, sources, order, country)
+        computed = tax_codes.quickbooks_tax(lines, country)
+        _add_gift_card(lines, order, refs, settings, {"FullName": country.exempt})
+        _adjust(lines, order, refs, settings, computed, {"FullName": country.exempt})
+        return lines
+    if settings["tax_mode"] == "quickbooks" and quickbooks_rate is not None:
+        taxed = [line for line in lines
+                 if (line["SalesTaxCodeRef"] or {}).get("FullName") == settings["taxable_code"]]
+        taxable = sum((line["Amount"] for line in taxed), Decimal(0))
+        computed = (taxable * quickbooks_rate / 100).quantize(CENT, ROUND_HALF_UP)
+        difference = money(order.get("total")) - sum((line["Amount"] for line in lines), computed)
+        if difference and abs(difference) <= CENT * max(1, len(lines)):
+            label = "Tax rounding difference from the store"
+            lines.append(_charge(refs.specials["adjustment"], label, difference, settings))
     if settings["tax_mode"] == "line":
-        difference = due - sum((line["Amount"] for line in lines), Decimal(0))
-        if difference:
-            allowed = CENT * max(1, len(lines))
-            if abs(difference) > allowed:
-                raise ValueError(
-                    f"the order's lines add up to {due - difference} but its total is {due}; qbsync will "
-                    "not post a transaction that disagrees with the store by more than rounding (check the "
-                    "order's lines and taxes in the store)"
-                )
-            lines.append(
-                _charge(
-                    refs.specials["adjustment"], "Rounding difference from the store", difference, settings
-                )
-            )
+        _add_tax_lines(lines, order, refs)
+        _add_gift_card(lines, order, refs, settings, None)
+        _adjust(lines, order, refs, settings, Decimal(0), None)
+    else:
+        _add_gift_card(lines, order, refs, settings, None)
     return lines
+
+
+def _add_gift_card(lines: list[dict[str, Any]], order: Mapping[str, Any], refs: Refs,
+                   settings: Mapping[str, Any], code: dict[str, str] | None) -> None:
+    """Paid with a gift card or store credit: the liability is used up; income stays as sold. Last, so no
+    sales tax line follows a negative line."""
+    gift_cards = money(order.get("gift_card_amount"))
+    if not gift_cards:
+        return
+    entry = _charge(refs.specials["gift_card"], "Paid with gift card / store credit", -gift_cards, settings)
+    if code is not None:
+        entry["SalesTaxCodeRef"] = code
+    lines.append(entry)
+
+
+def _adjust(
+    lines: list[dict[str, Any]],
+    order: Mapping[str, Any],
+    refs: Refs,
+    settings: Mapping[str, Any],
+    tax_added: Decimal,
+    code: dict[str, str] | None,
+) -> None:
+    """Put the cent or two between the store's total and QuickBooks' on the adjustment line; refuse more."""
+    due = money(order.get("total")) - money(order.get("gift_card_amount"))  # what is paid in money
+    difference = due - sum((line["Amount"] for line in lines), tax_added)
+    if not difference:
+        return
+    allowed = CENT * max(1, len(lines))
+    if abs(difference) > allowed:
+        raise ValueError(
+            f"the order's lines add up to {due - difference} but its total is {due}; qbsync will not post "
+            "a transaction that disagrees with the store by more than rounding (check the order's lines "
+            "and taxes in the store)"
+        )
+    entry = _charge(refs.specials["adjustment"], "Rounding difference from the store", difference, settings)
+    if code is not None:
+        entry["SalesTaxCodeRef"] = code
+    lines.append(entry)
+
+
+def _discounted(order: Mapping[str, Any], discount: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What a discount was taken off, for its tax code: the first discounted taxed line (or the first)."""
+    taxed = [
+        line for line in order.get("lines") or ()
+        if _line_taxed(order, line) and money(line.get("subtotal")) != money(line.get("total"))
+    ]
+    return (taxed or list(order.get("lines") or ()) or [discount])[0]
+
+
+def _country_codes(
+    lines: list[dict[str, Any]],
+    sources: list[tuple[Mapping[str, Any], bool]],
+    order: Mapping[str, Any],
+    country: tax_codes.CountryTax,
+) -> None:
+    """Give each line the company's code of the rate the store taxed it at (exempt when untaxed)."""
+    for entry, (record, taxed) in zip(lines, sources, strict=True):
+        code = country.exempt
+        if taxed:
+            rate = tax_codes.store_rate(order, record, abs(entry["Amount"]))
+            found = country.code_for_rate(rate) if rate is not None else None
+            if found is None:
+                raise ValueError(
+                    f"the store taxed {entry.get('Desc') or 'a line'!r} at {rate}% and no QuickBooks sales "
+                    "tax code charges that rate: add one (Lists > Sales Tax Code List), then retry"
+                )
+            code = found.name
+        entry["SalesTaxCodeRef"] = {"FullName": code}
+
+
+def _add_tax_lines(lines: list[dict[str, Any]], order: Mapping[str, Any], refs: Refs) -> None:
+    """Put the store's tax of each rate on a line of its sales tax item.
+
+    The lines go right after the last line with a positive amount: QuickBooks gives a sales tax line the
+    sign of the line above it (a tax line after a negative line turns negative), as a developer reported
+    ("Why are my tax items changing with context?", a Stack Overflow question copied at
+    https://www.generacodice.com/en/articolo/12529247/why-are-my-tax-items-changing-with-context).
+    """
+    taxes = [
+        {"ItemRef": refs.specials[item.role], "Desc": _tax_desc(item), "Amount": money(amount)}
+        for item, amount in sales_tax.order_tax_items(order)
+    ]
+    if not taxes:
+        return
+    at = max((i + 1 for i, line in enumerate(lines) if line["Amount"] > 0), default=len(lines))
+    lines[at:at] = taxes
+
+
+def _tax_desc(item: sales_tax.TaxItem) -> str:
+    if item.rate:
+        return f"{item.desc} {item.rate:f}%"
+    return item.desc
 
 
 def header(
@@ -147,16 +272,15 @@ def header(
     settings: Mapping[str, Any],
     platform: str,
     omit_payment_method: bool = False,
+    us: bool = True,
 ) -> dict[str, Any]:
     """The transaction's header fields (customer, date, number, addresses, memo, payment method)."""
     from qbsync.queue.handlers.customers import qb_address
 
     note = str(order.get("note") or "")
-    if order.get("prices_include_tax") and money(order.get("tax_total")):
-        note = f"prices include {money(order.get('tax_total'))} tax. {note}".strip()
     data: dict[str, Any] = {
         "CustomerRef": refs.customer,
-        "TxnDate": str(order.get("created_at") or "")[:10] or None,
+        "TxnDate": dates.shop_date(order.get("created_at"), order, settings),
         "RefNumber": naming.ref_number(
             str(order.get("number") or order.get("storefront_id")), str(settings["ref_number_prefix"] or "")
         ),
@@ -166,8 +290,13 @@ def header(
             platform, str(order.get("number") or ""), str(order.get("storefront_id") or ""), note
         ),
     }
-    if settings["tax_mode"] == "quickbooks" and settings["quickbooks_tax_item"]:
+    if not us:
+        pass  # Canadian and UK files take no transaction-wide sales tax item: the line codes decide
+    elif settings["tax_mode"] == "quickbooks" and settings["quickbooks_tax_item"]:
         data["ItemSalesTaxRef"] = {"FullName": settings["quickbooks_tax_item"]}
+    elif settings["tax_mode"] == "line" and sales_tax.has_tax(order):
+        # The store's tax is on the lines: QuickBooks must add none of its own to the taxable lines.
+        data["ItemSalesTaxRef"] = refs.specials[sales_tax.ZERO_ROLE]
     if txn_type == "SalesReceipt":
         method = None if omit_payment_method else rules.payment_method_name(order, settings)
         if method:

@@ -17,7 +17,7 @@ from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import intake, lists, mappings, naming, rules
+from qbsync.queue import company_facts, intake, jobs, lists, mappings, naming, rules, sales_tax, tax_codes
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -60,12 +60,21 @@ def order_id(job: QueueJob) -> str:
     return str(job.record_id or order_of(job).get("storefront_id") or job.payload.get("order_id"))
 
 
-def customer_mapping_key(order: Mapping[str, Any], settings: SyncSettings) -> str:
-    """Which customer mapping the order's transaction is recorded under (its buyer, or the proxy)."""
+def customer_mapping_key(
+    order: Mapping[str, Any], settings: SyncSettings, currency: str | None = None
+) -> str:
+    """Which customer mapping the order's transaction is recorded under (its buyer, or the proxy; in
+    ``currency`` when the order is in a foreign currency of a multicurrency company)."""
     customer = order.get("customer") or {}
     if rules.customer_is_proxied(customer, settings):
-        return mappings.proxy_key(str(settings.proxy_customer))
-    return mappings.customer_key(customer)
+        return company_facts.keyed(mappings.proxy_key(str(settings.proxy_customer)), currency)
+    return company_facts.keyed(mappings.customer_key(customer), currency)
+
+
+def order_customer_key(ctx: Context, order: Mapping[str, Any]) -> str:
+    """:func:`customer_mapping_key` for the company the context talks to."""
+    currency = company_facts.foreign_currency(str(order.get("currency") or ""), facts(ctx))
+    return customer_mapping_key(order, ctx.settings, currency)
 
 
 def marker_of(ctx: Context, order: Mapping[str, Any]) -> str:
@@ -111,6 +120,21 @@ def _ref(mapping: IdMapping | None) -> dict[str, str] | None:
     return {"ListID": mapping.qb_id} if mapping is not None else None
 
 
+def facts(ctx: Context) -> company_facts.CompanyFacts:
+    """What the company told about itself (read once per round trip)."""
+    if "company_facts" not in ctx.cache:
+        ctx.cache["company_facts"] = company_facts.read(ctx.session, ctx.connection.id)
+    return ctx.cache["company_facts"]
+
+
+def special_names(order: Mapping[str, Any], settings: SyncSettings) -> dict[str, str]:
+    """role -> QuickBooks name of every special item the order may use (its sales tax items included)."""
+    names = {role: special_name(role, settings) for role in SPECIAL_ITEMS}
+    names[sales_tax.ZERO_ROLE] = sales_tax.zero_item(settings).name
+    names.update((item.role, item.name) for item, _ in sales_tax.order_tax_items(order))
+    return names
+
+
 class OrderHandler:
     """Queue jobs of kind ``order``: payload ``{"record": Order dict, "event": ...}``."""
 
@@ -120,8 +144,9 @@ class OrderHandler:
         keys: list[tuple[str, str]] = [(mappings.SPECIAL_ITEM, role) for role in SPECIAL_ITEMS]
         for job in jobs:
             order = order_of(job)
+            keys.extend((mappings.SPECIAL_ITEM, role) for role in special_names(order, ctx.settings))
             keys.append((mappings.ORDER, order_id(job)))
-            keys.append((mappings.CUSTOMER, customer_mapping_key(order, ctx.settings)))
+            keys.append((mappings.CUSTOMER, order_customer_key(ctx, order)))
             keys.extend((mappings.PRODUCT, line_key(line)) for line in order.get("lines") or ())
         mappings.preload(ctx.session, ctx.connection.id, keys)
 
@@ -146,7 +171,10 @@ class OrderHandler:
                 "order webhook carries no transactions); qbsync will not book gift card money as income: "
                 "record the order in QuickBooks by hand, with the gift card part on the gift card item"
             )
-        waiting = self._dependencies(ctx, order)
+        problem = company_facts.currency_problem(str(order.get("currency") or ""), facts(ctx))
+        if problem:
+            return Reject(problem)
+        waiting = self._dependencies(ctx, order) or self._rate_pending(ctx) or self._codes_pending(ctx)
         if waiting:
             return waiting
         notes = progress(job)
@@ -175,7 +203,7 @@ class OrderHandler:
         """Wait for the customer and items the order needs, queueing their jobs when nobody has."""
         session, conn_id = ctx.session, ctx.connection.id
         missing = (
-            mappings.get(session, conn_id, mappings.CUSTOMER, customer_mapping_key(order, ctx.settings))
+            mappings.get(session, conn_id, mappings.CUSTOMER, order_customer_key(ctx, order))
             is None
         )
         missing = missing or any(
@@ -193,7 +221,7 @@ class OrderHandler:
     def _refs(self, ctx: Context, order: Mapping[str, Any]) -> Refs:
         session, conn_id = ctx.session, ctx.connection.id
         customer = mappings.get(
-            session, conn_id, mappings.CUSTOMER, customer_mapping_key(order, ctx.settings)
+            session, conn_id, mappings.CUSTOMER, order_customer_key(ctx, order)
         )
         if customer is None:
             raise KeyError("the order's customer is not linked to a QuickBooks customer")
@@ -205,8 +233,7 @@ class OrderHandler:
                 raise KeyError(f"the product of line {line.get('name')!r} is not linked to a QuickBooks item")
             items[key] = {"ListID": mapping.qb_id}
         specials = {}
-        for role in SPECIAL_ITEMS:
-            name = special_name(role, ctx.settings)
+        for role, name in special_names(order, ctx.settings).items():
             mapping = mappings.get(session, conn_id, mappings.SPECIAL_ITEM, role)
             linked = mapping is not None and (mapping.qb_name or "").lower() == name.lower()
             specials[role] = _ref(mapping) if linked else {"FullName": name}
@@ -226,9 +253,71 @@ class OrderHandler:
             ):
                 omit_payment_method = True
                 ctx.cache.setdefault("missing_methods", {})[str(order.get("storefront_id"))] = method
-        data = header(order, txn_type, refs, ctx.settings, ctx.connection.platform, omit_payment_method)
-        data["lines"] = sales_lines(order, refs, ctx.settings)
+        us = facts(ctx).is_us
+        data = header(order, txn_type, refs, ctx.settings, ctx.connection.platform, omit_payment_method, us)
+        country = None if us else self._country_tax(ctx)
+        data["lines"] = sales_lines(order, refs, ctx.settings, self._quickbooks_rate(ctx), country)
         return data
+
+    def _country_tax(self, ctx: Context) -> tax_codes.CountryTax:
+        """A Canadian or UK company's sales tax codes and their rates, from the pulled lists (read once per
+        round trip)."""
+        if "country_tax" in ctx.cache:
+            return ctx.cache["country_tax"]
+        session, conn_id = ctx.session, ctx.connection.id
+        rates = {
+            entry.full_name.lower(): (entry.data or {}).get("TaxRate")
+            for entry in lists.entries(session, conn_id, "Item")
+            if (entry.data or {}).get("type") == "ItemSalesTax"
+        }
+        codes = [
+            {"Name": entry.full_name, **(entry.data or {})}
+            for entry in lists.entries(session, conn_id, "SalesTaxCode")
+        ]
+        found = tax_codes.country_tax(codes, rates, str(ctx.settings.non_taxable_code))
+        if found is None:
+            raise KeyError("the company's sales tax codes are not known yet (its lists are being read)")
+        ctx.cache["country_tax"] = found
+        return found
+
+    def _codes_pending(self, ctx: Context) -> Defer | None:
+        """Canada/UK: wait for the sales tax codes and items to be read (their rates decide each line)."""
+        if facts(ctx).is_us:
+            return None
+        session, conn_id = ctx.session, ctx.connection.id
+        if all(lists.last_refreshed(session, conn_id, name) for name in ("SalesTaxCode", "Item")):
+            return None
+        waiting = [
+            jobs.find_open(session, conn_id, lists.refresh_key(name), include_in_flight=True)
+            for name in ("SalesTaxCode", "Item")
+        ]
+        found = [job for job in waiting if job is not None]
+        if not found:
+            found = lists.request_refresh(session, conn_id, ["SalesTaxCode", "Item"], now=ctx.now)
+        return Defer("waiting for the company's sales tax codes to be read", tuple(j.id for j in found))
+
+    def _rate_pending(self, ctx: Context) -> Defer | None:
+        """Wait for the item list being pulled when it will tell the rate QuickBooks computes tax with."""
+        name = ctx.settings.quickbooks_tax_item
+        if ctx.settings.tax_mode != "quickbooks" or not name or self._quickbooks_rate(ctx) is not None:
+            return None
+        refresh = jobs.find_open(
+            ctx.session, ctx.connection.id, lists.refresh_key("Item"), include_in_flight=True
+        )
+        if refresh is None:
+            return None  # not pulled: QuickBooks computes its tax, without a rounding line
+        why = f"waiting for the item list, to learn the rate of the sales tax item {name!r}"
+        return Defer(why, (refresh.id,))
+
+    def _quickbooks_rate(self, ctx: Context) -> Decimal | None:
+        """The rate of the sales tax item QuickBooks computes tax with (tax_mode 'quickbooks'), from the
+        pulled item list; None when unknown."""
+        name = ctx.settings.quickbooks_tax_item
+        if ctx.settings.tax_mode != "quickbooks" or not name:
+            return None
+        entry = lists.by_name(ctx.session, ctx.connection.id, "Item", name)
+        rate = (entry.data or {}).get("TaxRate") if entry is not None else None
+        return Decimal(str(rate)) if rate not in (None, "") else None
 
     def _update(self, ctx: Context, job: QueueJob, order: dict[str, Any], mapping: IdMapping) -> BuildResult:
         if mapping.synced_hash == VOIDED:
@@ -381,7 +470,7 @@ class OrderHandler:
             return Again(f"the payment method {value!r} is not in QuickBooks: recording the sale without it")
         if word in ("Customer", "Entity"):
             mapping = mappings.get(
-                session, conn_id, mappings.CUSTOMER, customer_mapping_key(order, ctx.settings)
+                session, conn_id, mappings.CUSTOMER, order_customer_key(ctx, order)
             )
             if mapping is not None and mapping.manual:
                 return Park(
@@ -409,9 +498,9 @@ class OrderHandler:
                     mappings.forget(session, mapping)
                     lists.forget_entry(session, conn_id, "Item", mapping.qb_id)
             roles = []
-            for role in SPECIAL_ITEMS:
+            for role, name in special_names(order, ctx.settings).items():
                 mapping = mappings.get(session, conn_id, mappings.SPECIAL_ITEM, role)
-                if special_name(role, ctx.settings).lower() == wanted or (
+                if name.lower() == wanted or (
                     mapping is not None and mapping.qb_id.lower() == wanted
                 ):
                     roles.append(role)
@@ -419,7 +508,7 @@ class OrderHandler:
                         mappings.forget(session, mapping)
                         lists.forget_entry(session, conn_id, "Item", mapping.qb_id)
             needed = intake.item_jobs_for_order(session, ctx.connection, order)
-            needed += intake.special_item_jobs(session, ctx.connection, ctx.settings, roles)
+            needed += intake.special_item_jobs(session, ctx.connection, ctx.settings, roles, order)
             if not needed:
                 return Park(
                     f"QuickBooks lacks the item {value!r} and no product of this order maps to it: "

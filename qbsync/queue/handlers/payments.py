@@ -10,7 +10,7 @@ from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import jobs, mappings, naming, rules
+from qbsync.queue import dates, jobs, lists, mappings, naming, rules
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -29,7 +29,7 @@ from qbsync.queue.handlers import (
     set_progress,
 )
 from qbsync.queue.handlers.order_lines import money
-from qbsync.queue.handlers.orders import customer_mapping_key
+from qbsync.queue.handlers.orders import order_customer_key
 from qbsync.queue.intake import coalesce_key
 from qbsync.storage.models import QueueJob
 
@@ -67,7 +67,7 @@ class PaymentHandler:
             return Finish(f"the order was recorded as a {invoice.qb_type}: no separate payment needed")
         order = _order(job)
         customer = mappings.get(
-            session, conn_id, mappings.CUSTOMER, customer_mapping_key(order, ctx.settings)
+            session, conn_id, mappings.CUSTOMER, order_customer_key(ctx, order)
         )
         if customer is None:
             return Finish("the order's customer is not linked any more; record the payment in QuickBooks")
@@ -91,9 +91,14 @@ class PaymentHandler:
             if progress(job).get("omit_payment_method")
             else rules.payment_method_name(order, ctx.settings)
         )
+        if method and lists.has_list(session, conn_id, "PaymentMethod") and lists.by_name(
+                session, conn_id, "PaymentMethod", method) is None:
+            method = None  # the pulled list proves QuickBooks lacks it: recorded without (as receipts are)
         data = {
             "CustomerRef": {"ListID": customer.qb_id},
-            "TxnDate": str(order.get("date_paid") or order.get("created_at") or "")[:10] or None,
+            "TxnDate": dates.shop_date(
+                order.get("date_paid") or order.get("created_at"), order, ctx.settings
+            ),
             "RefNumber": ref_number,
             "TotalAmount": money(order.get("total")) - money(order.get("gift_card_amount")),
             "PaymentMethodRef": {"FullName": method} if method else None,

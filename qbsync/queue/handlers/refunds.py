@@ -28,6 +28,7 @@ from sqlalchemy import select
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
 from qbsync.queue import intake, jobs, mappings, naming
+from qbsync.queue.choices import tax_code_ref
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -69,7 +70,7 @@ def _special(ctx: Context, role: str) -> dict[str, str]:
 
 def credit_lines(ctx: Context, refund: dict[str, Any]) -> list[dict[str, Any]]:
     """The credit memo's lines; together they equal the money refunded."""
-    non_taxable = {"FullName": ctx.settings.non_taxable_code}
+    non_taxable = tax_code_ref(ctx.settings)  # None on a company without sales tax codes
     lines: list[dict[str, Any]] = []
     for line in refund.get("lines") or ():
         key = mappings.product_key(line.get("product_id"), line.get("variant_id"), line.get("sku"))

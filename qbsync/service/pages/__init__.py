@@ -13,6 +13,7 @@ from werkzeug.routing import IntegerConverter
 from qbsync.service import security
 from qbsync.service.pages import (
     auth,
+    company_setup,
     connections,
     dashboard,
     deliveries,
@@ -42,7 +43,7 @@ NAV = [
 
 BLUEPRINTS = (auth.blueprint, dashboard.blueprint, connections.blueprint, queue.blueprint, errors.blueprint,
               log.blueprint, deliveries.blueprint, push.blueprint, mappings.blueprint, settings.blueprint,
-              users.blueprint)
+              users.blueprint, company_setup.blueprint)
 
 
 class RecordIdConverter(IntegerConverter):

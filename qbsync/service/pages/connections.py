@@ -18,7 +18,7 @@ from qbsync.connections import (
     set_api_credentials,
     set_qbwc_password,
 )
-from qbsync.queue import lists
+from qbsync.queue import lists, setup
 from qbsync.qwc.qwcfile import build_qwc
 from qbsync.service.pages.auth import CREDENTIAL_FIELDS, connection_spec_from
 from qbsync.service.pages.lookup import (
@@ -183,14 +183,33 @@ def test_storefront(name: str) -> Any:
 
     with runtime().db.transaction() as session:
         conn = connection_or_404(session, name)
+    zone = None
     try:
         with storefront_client(conn) as client:
             description = client.check_credentials()
+            if not (conn.settings or {}).get("store_timezone"):
+                zone = client.timezone()
     except StorefrontError as exc:
         flash(f"The storefront refused or could not be reached: {exc}", "error")
     else:
+        if zone and _known_zone(zone):
+            # QuickBooks transactions are dated on the shop's day: keep the zone the store reports.
+            with runtime().db.transaction() as session:
+                stored = connection_or_404(session, name)
+                stored.settings = {**(stored.settings or {}), "store_timezone": zone}
+            description = f"{description}; time zone {zone} saved as store_timezone"
         flash(f"It works. {description}", "ok")
     return redirect(url_for("connections.show", name=name) + "#storefront-api")
+
+
+def _known_zone(zone: str) -> bool:
+    from qbsync.queue.dates import zone as time_zone
+
+    try:
+        time_zone(zone)
+    except ValueError:
+        return False
+    return True
 
 
 @blueprint.post("/<name>/refresh-lists")
@@ -199,6 +218,7 @@ def refresh_lists(name: str) -> Any:
     with runtime().db.transaction() as session:
         conn = connection_or_404(session, name)
         queued = lists.request_refresh(session, conn.id)
+        setup.request_setup(session, conn.id, after=queued)  # then the settings are checked against them
         names = ", ".join(job.payload.get("list", "") for job in queued)
     flash(f"Queued a refresh of {names}: the lists are read from QuickBooks the next time the Web Connector "
           "runs.", "ok")

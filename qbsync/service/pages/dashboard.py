@@ -110,7 +110,7 @@ def health_of(session: Session, conn: Connection, now: datetime) -> ConnectionHe
     health = ConnectionHealth(connection=conn, last_session=last, counts=counts, error_answers=error_answers,
                               parked=counts.get("parked", 0), blocked=blocked, recent_errors=recent_errors,
                               chart=chart)
-    health.warnings = warnings_for(health, now)
+    health.warnings = warnings_for(health, now) + setup_warnings(session, conn)
     health.last_working_session = working
     if working is not None and working.result:
         health.last_result = Masker.of(connection_secrets(conn)).text(working.result)
@@ -141,6 +141,27 @@ def warnings_for(health: ConnectionHealth, now: datetime) -> list[tuple[str, str
                   f"{'it' if health.parked == 1 else 'them'}." if health.blocked else "")
         found.append((f"{health.parked} {noun} attention.{behind}", url_for("errors.index"),
                       "See the sync errors"))
+    return found
+
+
+def setup_warnings(session: Session, conn: Connection) -> list[tuple[str, str, str]]:
+    """After the first session: what the company setup decided, until a person reviewed it; and jobs held
+    back because they name a record QuickBooks lacks."""
+    from qbsync.queue import preflight, setup
+
+    found: list[tuple[str, str, str]] = []
+    link = url_for("company_setup.show", name=conn.name)
+    state = setup.state(session, conn.id)
+    if state["done"] and not state["reviewed"]:
+        created = sum(1 for d in state["done"] if d["how"] == "created")
+        chosen = len(state["done"]) - created
+        found.append((f"QuickBooks was read: qbsync chose {chosen} of its records for the sync settings and "
+                      f"created {created}.", link, "Review the company setup"))
+    held = session.scalar(select(func.count()).select_from(QueueJob).where(
+        QueueJob.connection_id == conn.id, QueueJob.state == "waiting", QueueJob.step == preflight.STEP)) or 0
+    if held:
+        found.append((f"{held} job{'s wait' if held != 1 else ' waits'} for a record QuickBooks lacks.", link,
+                      "Choose it on the company setup page"))
     return found
 
 

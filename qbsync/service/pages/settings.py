@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from qbsync.queue import setup
 from qbsync.queue.settings import BY_NAME, DEFINITIONS, Setting, SyncSettings, validate_overrides
 from qbsync.service.pages.lookup import all_connections, chosen_connection, connection_or_404, runtime
 from qbsync.storage.models import Connection
@@ -121,12 +122,17 @@ def save(name: str) -> Any:
     parsed, errors = parse_form(form)
     with runtime().db.transaction() as session:
         conn = connection_or_404(session, name)
+        for setting, problem in setup.setting_errors(session, conn, parsed).items():
+            errors.setdefault(setting, problem)
         if errors:
             return render_template("settings.html", conn=conn, groups=fields_for(conn, form, errors),
                                    connections=all_connections(session), errors=errors), 400
+        before = SyncSettings(conn.settings)
         overrides = overrides_of(parsed, conn.settings or {})
         conn.settings = validate_overrides({k: v for k, v in overrides.items() if k in BY_NAME}) | {
             k: v for k, v in overrides.items() if k not in BY_NAME}
+        changed = [k for k, v in parsed.items() if before[k] != v]
+        setup.settings_saved(session, conn.id, changed)  # jobs waiting on a record a setting names go on
     log.info("sync settings of %s saved (%d overrides)", name, len(overrides))
     flash("Settings saved. They apply from the next Web Connector session.", "ok")
     return redirect(url_for("settings.show", name=name))

@@ -248,6 +248,10 @@ class ShopifyClient:
         data, _response = self._api.get_json("shop.json")
         return _unwrap(data, "shop", self.shop_url)
 
+    def timezone(self) -> str | None:
+        """The shop's time zone (``shop.iana_timezone``), or None."""
+        return str(self.shop().get("iana_timezone") or "").strip() or None
+
     def locations(self) -> list[dict[str, Any]]:
         """The shop's locations (``locations.json``)."""
         data, _response = self._api.get_json("locations.json")

@@ -39,6 +39,7 @@ from qbsync.storefronts.records import (
     check_resource_type,
     plain_text,
     to_id,
+    utc_offset_minutes,
 )
 
 _HUNDRED = Decimal(100)
@@ -150,6 +151,7 @@ def order(payload: Mapping[str, Any]) -> Order:
         cancelled_at=cancelled_at,
         currency=currency,
         created_at=created_at,
+        utc_offset_minutes=utc_offset_minutes(p.get("created_at") or p.get("processed_at"), None),
         modified_at=p.when("updated_at"),
         customer=_order_customer(p, billing, shipping),
         billing=billing,

@@ -347,6 +347,16 @@ class WooCommerceClient:
         label = f"“{name}” at {self.store_url}" if name else self.store_url
         return f"WooCommerce store {label}: REST API {self.api} answered; {count:,} orders readable"
 
+    def timezone(self) -> str | None:
+        """The site's time zone (IANA name) from the WordPress REST index's ``timezone_string``, best
+        effort: None when the site sets only a UTC offset or the index cannot be read."""
+        try:
+            data, _response = self._api.get_json(f"{self.store_url}/wp-json/", attempts=1)
+        except StorefrontError:
+            return None
+        zone = str(data.get("timezone_string") or "").strip() if isinstance(data, dict) else ""
+        return zone or None
+
     def _site_name(self) -> str | None:
         """The WordPress site name from the REST index, best effort (one try, failures ignored)."""
         try:

@@ -41,6 +41,7 @@ from qbsync.storefronts.records import (
     plain_text,
     to_decimal,
     to_id,
+    utc_offset_minutes,
 )
 
 # WooCommerce's own statuses → the records' vocabulary. Anything else (plugin statuses such as
@@ -129,6 +130,8 @@ def order(payload: Mapping[str, Any]) -> Order:
         cancelled_at=None,
         currency=currency,
         created_at=created_at,
+        # date_created is the shop's local time, date_created_gmt the same moment in UTC.
+        utc_offset_minutes=utc_offset_minutes(p.get("date_created"), p.get("date_created_gmt")),
         modified_at=_modified(p),
         customer=_order_customer(p, billing, shipping),
         billing=billing,

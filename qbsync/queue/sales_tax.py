@@ -1,0 +1,126 @@
+"""The store's sales tax as QuickBooks sales tax items, so it lands in the sales tax liability (pure, no I/O).
+
+QuickBooks only counts tax towards the Sales Tax Liability report and Pay Sales Tax when it sits on a sales
+tax item (``ItemSalesTax``, paid to its ``TaxVendorRef`` agency); an other-charge line does not. In tax
+mode 'line' every store tax rate gets its own sales tax item (named after its label and rate, created
+with the store's rate when missing) and the store's amount goes on a line of that item. The transaction's
+own ``ItemSalesTaxRef`` is a 0 % sales tax item, so the taxable lines are reported as taxable sales and
+QuickBooks adds no tax of its own on top.
+
+Intuit, ItemSalesTaxAdd ("Taxes can be reflected in transaction line items"): tax lines that supply
+their own Amount keep it; a single sales tax item (not a group) can be a line.
+https://developer.intuit.com/app/developer/qbdesktop/docs/api-reference/qbdesktop/itemsalestaxadd
+
+The creation requests (the agency vendor and the sales tax items) are all here, so the setup's resolver
+can take them over in one place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from qbsync.qbxml.limits import fit, max_length
+
+# Special-item roles (mapping keys) of the sales tax items: one per store rate, plus the 0 % header item.
+RATE_ROLE_PREFIX = "sales_tax:"
+ZERO_ROLE = "sales_tax_zero"
+NAME_LIMIT = max_length("ItemSalesTaxAdd/Name")  # 31
+
+
+@dataclass(frozen=True)
+class TaxItem:
+    """One sales tax item an order's tax goes on: its role (mapping key), QuickBooks name and rate."""
+
+    role: str
+    name: str
+    rate: Decimal
+    desc: str
+
+
+def is_sales_tax_role(role: str) -> bool:
+    """True for the roles whose special item is a QuickBooks sales tax item."""
+    return role == ZERO_ROLE or role.startswith(RATE_ROLE_PREFIX)
+
+
+def _percent(rate: Any) -> Decimal | None:
+    if rate in (None, ""):
+        return None
+    return Decimal(str(rate)).normalize()
+
+
+def item_name(label: str, rate: Any) -> str:
+    """The sales tax item name of a store rate: ``"CA State Tax 7.25%"`` within 31 characters.
+
+    A label too long is cut and given a short hash of the whole, so two long labels stay two items.
+    """
+    label = " ".join(str(label or "Sales tax").replace(":", "-").split())
+    percent = _percent(rate)
+    tail = f" {percent:f}%" if percent is not None else ""
+    whole = f"{label}{tail}"
+    if len(whole) <= NAME_LIMIT:
+        return fit("ItemSalesTaxAdd/Name", whole)
+    digest = hashlib.sha256(whole.encode()).hexdigest()[:4]
+    room = NAME_LIMIT - len(tail) - len(digest) - 1
+    return fit("ItemSalesTaxAdd/Name", f"{label[:room].rstrip()}~{digest}{tail}")
+
+
+def zero_item(settings: Mapping[str, Any]) -> TaxItem:
+    """The 0 % sales tax item named on the transaction itself (``line_tax_zero_item``)."""
+    name = fit("ItemSalesTaxAdd/Name", str(settings["line_tax_zero_item"]))
+    return TaxItem(ZERO_ROLE, name, Decimal(0), "Tax charged by the store, on the lines above")
+
+
+def order_tax_items(order: Mapping[str, Any]) -> list[tuple[TaxItem, Decimal]]:
+    """(sales tax item, amount) per store tax rate of the order, in the store's order.
+
+    An order with a tax total but no rates gets one item named "Sales tax".
+    """
+    found: dict[str, tuple[TaxItem, Decimal]] = {}
+    taxes = order.get("tax_lines") or ()
+    for tax in taxes:
+        label = tax.get("label") or tax.get("code") or "Sales tax"
+        name = item_name(label, tax.get("rate_percent"))
+        rate = _percent(tax.get("rate_percent")) or Decimal(0)
+        amount = Decimal(str(tax.get("amount") or "0"))
+        new = TaxItem(RATE_ROLE_PREFIX + name.lower(), name, rate, label)
+        item, before = found.get(name.lower(), (new, Decimal(0)))
+        found[name.lower()] = (item, before + amount)
+    if not taxes and Decimal(str(order.get("tax_total") or "0")):
+        item = TaxItem(RATE_ROLE_PREFIX + "sales tax", "Sales tax", Decimal(0), "Sales tax")
+        found["sales tax"] = (item, Decimal(str(order["tax_total"])))
+    return [(item, amount) for item, amount in found.values() if amount]
+
+
+def has_tax(order: Mapping[str, Any]) -> bool:
+    """Whether the store charged any tax on the order."""
+    return bool(order_tax_items(order))
+
+
+def special_payload(item: TaxItem) -> dict[str, Any]:
+    """The item job's payload creating ``item`` when QuickBooks lacks it."""
+    return {"special": item.role, "name": item.name, "tax_rate": str(item.rate), "desc": item.desc}
+
+
+def item_add(payload: Mapping[str, Any], settings: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(request type, data) adding a sales tax item paid to the tax agency."""
+    return "ItemSalesTaxAdd", {
+        "Name": payload["name"],
+        "ItemDesc": payload.get("desc") or payload["name"],
+        "TaxRate": Decimal(str(payload.get("tax_rate") or "0")),
+        "TaxVendorRef": {"FullName": agency_name(settings)},
+    }
+
+
+def agency_name(settings: Mapping[str, Any]) -> str:
+    """The tax agency (a QuickBooks vendor) the sales tax items qbsync creates are paid to."""
+    return fit("VendorAdd/Name", str(settings["tax_agency"]))
+
+
+def agency_add(settings: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(request type, data) adding the tax agency vendor when QuickBooks lacks it."""
+    name = agency_name(settings)
+    return "VendorAdd", {"Name": name, "CompanyName": name}

@@ -1,0 +1,99 @@
+"""Sales tax in Canadian and UK company files: a tax code on every line (pure, no I/O).
+
+Canadian and UK editions of QuickBooks compute GST/HST/VAT themselves from each line's sales tax code
+(``SalesTaxCodeRef``: H, G, S, Z, E ...; each taxable code names the sales tax item, and so the rate and
+the agency, it charges); they take no transaction-wide ``ItemSalesTaxRef`` (a US element) and no tax
+typed as a line. So every line the store taxed carries the company's code whose rate is the store's rate,
+the rest an exempt code, and the cent QuickBooks' rounding differs from the store's tax goes on the
+adjustment line. Sources: the qbXML 13.0 XSD (SalesTaxCodeRet/ItemSalesTaxRef is for CA/UK), Intuit
+"Common sales tax codes" (Canada) and "Common VAT Codes" (UK), as docs/SIMULATOR.md cites them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+CENT = Decimal("0.01")
+# How far the store's rate may be from a code's rate and still be that code (the store's own rounding of
+# an effective rate worked out from amounts).
+RATE_TOLERANCE = Decimal("0.5")
+
+
+@dataclass(frozen=True)
+class TaxCode:
+    """One of the company's sales tax codes; ``rate`` of its sales tax item (None when not taxable)."""
+
+    name: str
+    taxable: bool
+    rate: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class CountryTax:
+    """The company's codes, and which is used for what the store did not tax."""
+
+    codes: tuple[TaxCode, ...]
+    exempt: str
+
+    def code_for_rate(self, rate: Decimal) -> TaxCode | None:
+        """The taxable code whose rate is closest to ``rate`` (within :data:`RATE_TOLERANCE`)."""
+        found = [
+            c for c in self.codes if c.taxable and c.rate is not None and abs(c.rate - rate) <= RATE_TOLERANCE
+        ]
+        return min(found, key=lambda c: abs((c.rate or Decimal(0)) - rate), default=None)
+
+    def rate_of(self, name: str) -> Decimal:
+        """The rate QuickBooks charges with the code ``name`` (0 for an exempt or unknown code)."""
+        code = next((c for c in self.codes if c.name.lower() == name.lower()), None)
+        return code.rate if code is not None and code.taxable and code.rate is not None else Decimal(0)
+
+
+def country_tax(
+    codes: Iterable[Mapping[str, Any]], item_rates: Mapping[str, Any], preferred_exempt: str = ""
+) -> CountryTax | None:
+    """The company's codes from the pulled lists: SalesTaxCode entries (``Name``, ``IsTaxable``,
+    ``ItemSalesTaxRef``) and sales tax item rates by name. None when no code is known yet."""
+    found = []
+    for code in codes:
+        taxable = str(code.get("IsTaxable") or "").lower() == "true"
+        item = code.get("ItemSalesTaxRef") or {}
+        rate = item_rates.get(str(item.get("FullName") or "").lower()) if isinstance(item, Mapping) else None
+        known = Decimal(str(rate)) if rate not in (None, "") else None
+        found.append(TaxCode(str(code["Name"]), taxable, known))
+    if not found:
+        return None
+    exempt = next((c.name for c in found if not c.taxable and c.name.lower() == preferred_exempt.lower()), "")
+    exempt = exempt or next((c.name for c in found if not c.taxable), "")
+    return CountryTax(tuple(found), exempt)
+
+
+def store_rate(order: Mapping[str, Any], record: Mapping[str, Any], net: Decimal) -> Decimal | None:
+    """The rate the store taxed a line at: its own tax lines' rates, else the order's only rate, else
+    the line's tax over its amount."""
+    rates = [Decimal(str(t["rate_percent"])) for t in record.get("tax_lines") or () if t.get("rate_percent")]
+    if rates:
+        return sum(rates, Decimal(0))
+    order_rates = {
+        Decimal(str(t["rate_percent"])) for t in order.get("tax_lines") or () if t.get("rate_percent")
+    }
+    if len(order_rates) == 1:
+        return order_rates.pop()
+    tax = Decimal(str(record.get("tax") or "0"))
+    if tax and net:
+        return (tax / net * 100).quantize(CENT)
+    return None
+
+
+def quickbooks_tax(lines: Iterable[Mapping[str, Any]], tax: CountryTax) -> Decimal:
+    """The tax QuickBooks will add: per code, its lines' amount at its rate, rounded once per code."""
+    bases: dict[str, Decimal] = {}
+    for line in lines:
+        name = str(line["SalesTaxCodeRef"]["FullName"])
+        bases[name] = bases.get(name, Decimal(0)) + Decimal(str(line["Amount"]))
+    return sum(
+        ((base * tax.rate_of(name) / 100).quantize(CENT, ROUND_HALF_UP) for name, base in bases.items()),
+        Decimal(0),
+    )

@@ -1,0 +1,167 @@
+"""First contact with a company whose chart is the merchant's own: the first session reads it, what the
+settings name and it lacks is chosen by type or created, and the first orders land in that same session
+with no request answered 3140 (issue 15, "First contact and setup")."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from lxml import etree
+
+from qbsync.queue import choices, setup
+from qbsync.queue.settings import SyncSettings
+from qbsync.simulator.company_store import ITEM_KINDS
+from qbsync.storage.models import Connection, QueueJob
+from qbsync.storefronts.records import DiscountLine
+from tests.accounting import check_order
+from tests.engine.conftest import make_order
+from tests.engine.merchant_company import make_merchant_company
+
+# "merchant": the legacy company with every record qbsync's defaults name renamed or removed; the others are
+# the simulator's profiles (QuickBooks' own setup interview).
+PROFILES = ["merchant", "retail", "service"]
+# What the setup must end with, per profile: setting -> the record in QuickBooks and how it got there.
+EXPECTED = {
+    "merchant": {"income_account": ("Sales Income", "chosen"),
+                 "shipping_account": ("Freight Income", "chosen"),
+                 "discount_account": ("Sales Discounts", "created"), "shipping_item": ("Shipping", "created"),
+                 "discount_item": ("Discount", "created"), "non_taxable_code": ("Ex", "chosen")},
+    "retail": {"income_account": ("Sales", "chosen"), "shipping_account": ("Freight Income", "chosen"),
+               "discount_account": ("Discounts Given", "chosen"), "shipping_item": ("Shipping", "created"),
+               "discount_item": ("Discount", "created")},
+    # no inventory and no sales tax: products become non-inventory items, lines name no tax code
+    "service": {"income_account": ("Consulting Income", "chosen"),
+                "shipping_account": ("Shipping and Delivery Income", "created"),
+                "item_type_inventory": ("non_inventory", "chosen"), "non_taxable_code": ("", "chosen")},
+}
+
+
+def shop_on(make_shop, profile: str):
+    """A shop whose QuickBooks company is ``profile``."""
+    if profile == "merchant":
+        shop = make_shop()
+        make_merchant_company(shop.company)
+        return shop
+    return make_shop(profile=profile)
+
+
+def answered(shop, code: int) -> list[str]:
+    """Every request the simulated QuickBooks answered with ``code``, by request type."""
+    return answered_in(shop.company, code)
+
+
+def answered_in(company, code: int) -> list[str]:
+    """:func:`answered` for a company without a shop around it."""
+    found = []
+    for entry in company.request_log:
+        if not entry.response:
+            continue
+        for rs in etree.fromstring(entry.response.encode()).iterfind("QBXMLMsgsRs/*"):
+            if rs.get("statusCode") == str(code):
+                found.append(f"{rs.tag}: {rs.get('statusMessage')}")
+    return found
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_first_orders_land_in_the_first_session_with_no_3140(make_shop, profile):
+    shop = shop_on(make_shop, profile)
+    plain = make_order(1)
+    discounted = make_order(2, discounts=(DiscountLine(code="WELCOME", amount=Decimal("1.00")),),
+                            total=Decimal("23.00"))
+    shop.feed("order", plain)
+    shop.feed("order", discounted)
+
+    (first,) = shop.sync(sessions=1)
+
+    assert answered(shop, 3140) == []
+    assert sorted(r["RefNumber"] for r in shop.company.transactions("SalesReceipt")) == ["1", "2"]
+    for order in (plain, discounted):
+        check_order(shop.company, order.number, sold=order.total, paid=order.total, refunded="0.00",
+                    open_balance="0.00", open_credits="0.00", tax_total="0.00")
+    assert not shop.jobs(QueueJob.state.in_(("parked", "waiting", "held", "pending")))
+    # what the settings named and the company lacked was chosen by type or created, and recorded
+    with shop.runtime.db.transaction() as session:
+        done = {d["setting"]: (d["name"], d["how"]) for d in setup.state(session, shop.connection_id)["done"]}
+        effective = SyncSettings(session.get(Connection, shop.connection_id).settings)
+    for setting, (name, how) in EXPECTED[profile].items():
+        assert done.get(setting) == (name, how), setting
+        assert effective[setting] == name, setting
+    for setting, (name, how) in done.items():
+        if how == "created" and setting in choices.BY_SETTING:
+            kinds = ("Account",) if choices.BY_SETTING[setting].list_type == "Account" else ITEM_KINDS
+            assert shop.company.store.by_name(kinds, name) is not None, (setting, name)
+    shipping = shop.company.find("ItemOtherCharge", effective["shipping_item"])
+    assert shipping["SalesOrPurchase"]["AccountRef"]["FullName"] == effective["shipping_account"]
+    discount = shop.company.find("ItemDiscount", effective["discount_item"])
+    assert discount["AccountRef"]["FullName"] == effective["discount_account"]
+    shop.assert_every_request_valid()
+
+
+def test_the_first_session_does_it_all(shop):
+    make_merchant_company(shop.company)
+    shop.feed("order", make_order(1))
+
+    reports = shop.sync(sessions=1)
+
+    assert len(reports) == 1
+    assert [r["RefNumber"] for r in shop.company.transactions("SalesReceipt")] == ["1"]
+    assert answered(shop, 3140) == []
+
+
+def test_a_setting_naming_what_quickbooks_lacks_waits_with_its_cause_and_heals_when_saved(shop):
+    make_merchant_company(shop.company)
+    shop.sync()  # the first session reads the company and sets it up
+    # A person named an account that is gone from QuickBooks since (renamed there, say).
+    shop.configure(deposit_account="Chase Checking")
+    with shop.runtime.db.transaction() as session:
+        setup.mark_reviewed(session, shop.connection_id, ["deposit_account"])
+    shop.feed("order", make_order(1))
+    shop.sync()
+
+    assert answered(shop, 3140) == []
+    assert shop.company.transactions("SalesReceipt") == []
+    (order,) = shop.jobs(QueueJob.kind == "order")
+    assert order.state == "waiting"
+    assert "QuickBooks has no the account" not in order.reason
+    assert "QuickBooks has no account 'Chase Checking' (setting deposit_account)" in order.reason
+    assert "<FullName>Chase Checking</FullName>" in order.last_request_xml  # what would have been sent
+
+    shop.configure(deposit_account="Checking")  # the fix, saved: no retry click
+    with shop.runtime.db.transaction() as session:
+        setup.settings_saved(session, shop.connection_id, ["deposit_account"])
+    shop.sync()
+
+    (receipt,) = shop.company.transactions("SalesReceipt")
+    assert receipt["DepositToAccountRef"]["FullName"] == "Checking"
+    assert answered(shop, 3140) == []
+
+
+def test_a_record_quickbooks_refuses_to_add_stops_only_the_orders_that_need_it(shop):
+    make_merchant_company(shop.company)
+    shop.company.inject(code=3100, request_type="AccountAdd", times=1,
+                        message='The name "Sales Discounts" of the list element is already in use.')
+    plain = make_order(1)
+    discounted = make_order(2, discounts=(DiscountLine(code="WELCOME", amount=Decimal("1.00")),),
+                            total=Decimal("23.00"))
+    shop.feed("order", plain)
+    shop.feed("order", discounted)
+    shop.sync()
+
+    assert answered(shop, 3140) == []
+    assert [r["RefNumber"] for r in shop.company.transactions("SalesReceipt")] == ["1"]
+    (setup_job,) = shop.jobs(QueueJob.kind == "company_setup", QueueJob.state == "parked")
+    assert "QuickBooks refused to add 'Sales Discounts' for discount_account (3100)" in setup_job.reason
+    (item,) = shop.jobs(QueueJob.kind == "item", QueueJob.state == "waiting")
+    assert "QuickBooks has no account 'Sales Discounts' (setting discount_account)" in item.reason
+
+    # The merchant picks an existing account for discounts (the setup page or the settings page).
+    shop.configure(discount_account="Sales Income")
+    with shop.runtime.db.transaction() as session:
+        setup.settings_saved(session, shop.connection_id, ["discount_account"])
+    shop.sync()
+
+    assert sorted(r["RefNumber"] for r in shop.company.transactions("SalesReceipt")) == ["1", "2"]
+    assert shop.company.find("ItemDiscount", "Discount")["AccountRef"]["FullName"] == "Sales Income"
+    assert answered(shop, 3140) == []
+    assert not shop.jobs(QueueJob.state.in_(("parked", "waiting", "held")))

@@ -1,0 +1,128 @@
+"""Canadian and UK company files: the store's GST/HST/VAT through the company's tax codes on every line;
+nothing US-only (no transaction-wide sales tax item, no sales tax item lines) is sent to them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from qbsync.storefronts.records import OrderLine, ShippingLine, TaxLine
+from tests.engine.conftest import make_order
+
+# What the merchant (or the company setup) picks for these companies: their accounts and codes.
+CHOSEN = {"income_account": "Sales", "shipping_account": "Sales", "discount_account": "Sales",
+          "non_taxable_code": "E"}
+
+
+def _lines(sale):
+    return {line["ItemRef"]["FullName"]: line for line in sale[f"{sale['kind']}LineRet"]}
+
+
+def _nothing_us_only_was_sent(shop) -> None:
+    sent = "".join(entry.request for entry in shop.company.request_log)
+    assert "<ItemSalesTaxRef>" not in sent
+    assert shop.requests("ItemSalesTaxAddRq") == [] and shop.requests("VendorAddRq") == []
+    shop.assert_every_request_valid()
+
+
+def _order(number: int, currency: str, rate: str, tax: str, shipping_tax: str, **fields):
+    """2 x 20.00 taxed and a 5.00 untaxed book, 10.00 shipping taxed, at one rate."""
+    lines = (
+        OrderLine(id="1", product_id="101", sku="MUG-RED", name="Red mug", quantity=Decimal(2),
+                  unit_price=Decimal("20.00"), subtotal=Decimal("40.00"), total=Decimal("40.00"),
+                  tax=Decimal(tax), taxable=True),
+        OrderLine(id="2", product_id="102", sku="BOOK", name="Book", quantity=Decimal(1),
+                  unit_price=Decimal("5.00"), subtotal=Decimal("5.00"), total=Decimal("5.00"), taxable=False),
+    )
+    total_tax = Decimal(tax) + Decimal(shipping_tax)
+    values = dict(
+        currency=currency,
+        lines=lines,
+        shipping_lines=(
+            ShippingLine(id="s", title="Post", amount=Decimal("10.00"), tax=Decimal(shipping_tax)),
+        ),
+        tax_lines=(TaxLine(label="Tax", rate_percent=Decimal(rate), amount=total_tax),),
+        subtotal=Decimal("45.00"),
+        shipping_total=Decimal("10.00"),
+        tax_total=total_tax,
+        total=Decimal("55.00") + total_tax,
+    )
+    values.update(fields)
+    return make_order(number, **values)
+
+
+def test_a_canadian_company_charges_the_store_s_hst_through_code_h(make_shop):
+    shop = make_shop(profile="canada")
+    shop.configure(**CHOSEN)
+    shop.sync()  # the first session: QuickBooks tells it is a Canadian edition
+    shop.feed("order", _order(5001, "CAD", rate="13", tax="5.20", shipping_tax="1.30"))
+    shop.sync()
+
+    (sale,) = shop.sales()
+    by_item = _lines(sale)
+    codes = {name: line["SalesTaxCodeRef"]["FullName"] for name, line in by_item.items()}
+    assert codes == {"MUG-RED": "H", "BOOK": "E", "Shipping": "H"}
+    assert (sale["SalesTaxTotal"], sale["TotalAmount"]) == ("6.50", "61.50")
+    assert shop.company.books().tax_by_agency == {"Receiver General": Decimal("6.50")}
+    _nothing_us_only_was_sent(shop)
+
+
+def test_a_uk_company_books_vat_inclusive_prices_net_with_the_vat_through_code_s(make_shop):
+    shop = make_shop(profile="uk")
+    shop.configure(**CHOSEN)
+    shop.sync()
+    line = OrderLine(id="1", product_id="101", sku="MUG-RED", name="Red mug", quantity=Decimal(2),
+                     unit_price=Decimal("24.00"), subtotal=Decimal("48.00"), total=Decimal("48.00"),
+                     tax=Decimal("8.00"), taxable=True)
+    book = OrderLine(id="2", product_id="102", sku="BOOK", name="Book", quantity=Decimal(1),
+                     unit_price=Decimal("5.00"), subtotal=Decimal("5.00"), total=Decimal("5.00"),
+                     taxable=False)
+    order = make_order(
+        5002,
+        currency="GBP",
+        prices_include_tax=True,
+        lines=(line, book),
+        shipping_lines=(
+            ShippingLine(id="s", title="Royal Mail", amount=Decimal("12.00"), tax=Decimal("2.00")),
+        ),
+        tax_lines=(TaxLine(label="VAT", rate_percent=Decimal("20"), amount=Decimal("10.00")),),
+        subtotal=Decimal("53.00"),
+        shipping_total=Decimal("12.00"),
+        tax_total=Decimal("10.00"),
+        total=Decimal("65.00"),
+    )
+    shop.feed("order", order)
+    shop.sync()
+
+    (sale,) = shop.sales()
+    by_item = _lines(sale)
+    booked = {name: (line["Amount"], line["SalesTaxCodeRef"]["FullName"]) for name, line in by_item.items()}
+    assert booked == {"MUG-RED": ("40.00", "S"), "BOOK": ("5.00", "E"), "Shipping": ("10.00", "S")}
+    assert (sale["SalesTaxTotal"], sale["TotalAmount"]) == ("10.00", "65.00")
+    assert shop.company.books().tax_by_agency == {"HM Revenue & Customs": Decimal("10.00")}
+    _nothing_us_only_was_sent(shop)
+
+
+def test_the_cent_between_the_store_s_gst_and_quickbooks_goes_on_the_adjustment_line(make_shop):
+    """The store rounds GST per line (3 x 0.055 -> 0.18); QuickBooks rounds the sum (0.165 -> 0.17)."""
+    shop = make_shop(profile="canada")
+    shop.configure(**CHOSEN)
+    shop.sync()
+    lines = tuple(
+        OrderLine(id=str(n), product_id=str(100 + n), sku=f"PIN-{n}", name=f"Pin {n}", quantity=Decimal(1),
+                  unit_price=Decimal("1.10"), subtotal=Decimal("1.10"), total=Decimal("1.10"),
+                  tax=Decimal("0.06"), taxable=True)
+        for n in range(3)
+    )
+    order = make_order(
+        5003, currency="CAD", lines=lines, shipping_lines=(), shipping_total=Decimal("0"),
+        tax_lines=(TaxLine(label="GST", rate_percent=Decimal("5"), amount=Decimal("0.18")),),
+        subtotal=Decimal("3.30"), tax_total=Decimal("0.18"), total=Decimal("3.48"),
+    )
+    shop.feed("order", order)
+    shop.sync()
+
+    (sale,) = shop.sales()
+    assert (sale["SalesTaxTotal"], sale["TotalAmount"]) == ("0.17", "3.48")
+    rounding = _lines(sale)["Rounding"]
+    assert (rounding["Amount"], rounding["SalesTaxCodeRef"]["FullName"]) == ("0.01", "E")
+    _nothing_us_only_was_sent(shop)
