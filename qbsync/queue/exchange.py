@@ -21,7 +21,7 @@ from qbsync.qbxml.parse import QbxmlParseError, Response, parse_response
 from qbsync.qbxml.render import build_message
 from qbsync.qbxml.schema import validate_each
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import isolation, jobs, periodic, preflight
+from qbsync.queue import isolation, jobs, lookups, periodic, preflight
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -112,8 +112,10 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
     planned = _drop_invalid(session, planned, version, now)
     if not planned:
         return next_request(session, qb_session, now)
-    document = build_message([p.request.fragment for p in planned], on_error="continueOnError",
-                             version=version)
+    fragments = [p.request.fragment for p in planned]
+    if settings.shared_lookups:
+        fragments = lookups.merge(fragments)  # one query per kind of look-up; answers split back per job
+    document = build_message(fragments, on_error="continueOnError", version=version)
     _record_sent(session, qb_session, planned, document, now, started)
     return document
 
@@ -232,11 +234,21 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
     attempts, by_id = _attempts_of(session, exchange)
     cache: dict = {}
     finished: list[QueueJob] = []
+    shared: dict[tuple[str, str], str] | None = None  # merged look-ups of the sent document, read on need
     prepare_all(Context(session, connection, settings, version, now, "", qb_session.id, cache),
                 [j for j in by_id.values() if _awaiting(j, qb_session)])
     for attempt in attempts:
         job = by_id.get(attempt.job_id)
         response = parsed.by_request_id(attempt.request_id)
+        lookup = lookups.lookup_of(job.last_request_xml or "") if _awaiting(job, qb_session) else None
+        if lookup is not None:
+            if shared is None:
+                shared = lookups.shared_queries(exchange.request_xml or "")
+            if lookup.slot in shared:  # its key went out in a query shared with other jobs
+                merged = parsed.by_request_id(shared[lookup.slot])
+                response = lookups.answer_for(merged, lookup) if merged is not None else None
+            else:
+                lookup = None
         if response is not None:
             attempt.status_code = response.status_code
             attempt.status_severity = response.severity
@@ -245,6 +257,19 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
             attempt.outcome = "ignored"
             continue
         ctx = Context(session, connection, settings, version, now, attempt.request_id, qb_session.id, cache)
+        if _shared_query_refused(lookup, response):
+            # Refused as a whole, the shared query says nothing about this job's key: its jobs go out again
+            # in smaller batches until the key at fault is alone (and gets its own answer).
+            job.last_status_code = response.status_code
+            job.last_message = response.message
+            if job.step in ("lookup", "recheck"):
+                job.needs_lookup = True  # the look-up settled nothing: it must still happen
+            result = isolation.verdict(2, f"QuickBooks refused a shared look-up ({response.status_code}: "
+                                          f"{response.message})", parse_error=False,
+                                       failed_sessions=job.failed_sessions, give_up_after=0)
+            attempt.outcome = isolation.outcome_of(result)
+            _apply_result(session, qb_session, job, result, settings, now)
+            continue
         result = _interpret(ctx, job, response)
         attempt.outcome = type(result).__name__.lower()
         _apply_result(session, qb_session, job, result, settings, now)
@@ -253,6 +278,13 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
     jobs.wake_dependents_of(session, finished, now)  # once for the batch, not once per job
     exchange.service_ms = (exchange.service_ms or 0.0) + (time.perf_counter() - started) * 1000.0
     return percent_done(session, qb_session, now)
+
+
+def _shared_query_refused(lookup: lookups.Lookup | None, response: Response | None) -> bool:
+    """Whether ``response`` answers a shared look-up that QuickBooks refused as a whole (not for being
+    busy, which the job's own retry handles)."""
+    return (lookup is not None and response is not None and lookups.failed_as_a_whole(response)
+            and response.outcome is not Outcome.RETRY)
 
 
 def _attempts_of(session: Session, exchange: Exchange) -> tuple[list[JobAttempt], dict[int, QueueJob]]:

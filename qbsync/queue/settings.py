@@ -68,6 +68,9 @@ DEFINITIONS: list[Setting] = [
             "stays well under its timeout.", group="Performance"),
     Setting("max_message_bytes", 4_000_000, "Largest qbXML message sent in one round trip.",
             group="Performance"),
+    Setting("shared_lookups", True,
+            "Look-ups of one kind in one round trip share one QuickBooks query (e.g. one CustomerQuery "
+            "naming every customer) instead of one query each.", group="Performance"),
     Setting("retry_base_seconds", 60, "First wait before retrying a request QuickBooks could not take "
             "(locked record, busy company file); doubles on each try.", group="Errors"),
     Setting("retry_max_seconds", 3600, "Longest wait between retries.", group="Errors"),

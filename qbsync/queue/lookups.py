@@ -1,0 +1,220 @@
+"""Look-ups of one kind share one query: merge them into one request, hand each job its part of the answer.
+
+Before most adds a job asks QuickBooks whether its record is already there: one CustomerQueryRq by
+FullName, one SalesReceiptQueryRq by RefNumber... Sent one by one they double the requests QuickBooks has
+to run. The qbXML schema lets these queries name many records at once (FullName, RefNumber and
+RefNumberCaseSensitive repeat in every list and transaction query), so the round trip sends one query per
+kind with every job's key, and the answer is split back so each job's handler sees what its own query
+would have returned:
+
+- the records whose key matches the job's key (names and RefNumber ignoring case, as QuickBooks matches
+  them; RefNumberCaseSensitive exactly), with status 0;
+- none: what QuickBooks answers a query for one name it does not have (500, "has not been fully
+  completed... ("the name")"), or for one RefNumber it does not have (1, no match).
+
+A merged query QuickBooks refuses as a whole says nothing about which key was at fault; the exchange sends
+its jobs again in smaller batches (``queue.isolation``) until the one at fault is alone.
+
+Everything here is pure: text in, text (or parsed answers) out.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from lxml import etree
+
+from qbsync.qbxml.fields import catalog
+from qbsync.qbxml.parse import Response
+
+# The key fields a look-up may name a record by, with the field of the Ret that holds that key.
+KEY_FIELDS = {"FullName": "FullName", "RefNumber": "RefNumber", "RefNumberCaseSensitive": "RefNumber"}
+# Status codes of a query that picked records (or found none): the answer can be split by key.
+_SELECTION_CODES = (0, 1, 500)
+# QuickBooks' words for a query that found nothing (real captures in reference/qbxml/samples/errors).
+NO_MATCH = "A query request did not find a matching object in QuickBooks"
+# The only schema whose merge rules we read: FullName / RefNumber repeat in every version we send.
+_SCHEMA_VERSION = "13.0"
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                           remove_comments=True, remove_pis=True)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One job's look-up: its query type, requestID, key field and key, and what else the query asks.
+
+    Two look-ups with the same ``shape`` differ only in their key, so they can share one query.
+    """
+
+    request_type: str  # "CustomerQueryRq"
+    request_id: str
+    field: str  # "FullName", "RefNumber" or "RefNumberCaseSensitive"
+    key: str
+    shape: str  # the request without its requestID and key, as text
+
+    @property
+    def slot(self) -> tuple[str, str]:
+        """What identifies this look-up inside a merged query: its shape and its key as QuickBooks
+        compares keys."""
+        return self.shape, matching_key(self.field, self.key)
+
+
+def matching_key(field: str, key: str) -> str:
+    """``key`` as QuickBooks compares it: names trimmed and ignoring case, RefNumber ignoring case,
+    RefNumberCaseSensitive exactly (the schema offers it because RefNumber alone ignores case)."""
+    if field == "RefNumberCaseSensitive":
+        return key
+    if field == "FullName":
+        return key.strip().lower()
+    return key.lower()
+
+
+@functools.cache
+def _repeatable_keys(request_type: str) -> frozenset[str]:
+    cat = catalog(_SCHEMA_VERSION)
+    element = cat.element(request_type)
+    if element is None:
+        return frozenset()
+    return frozenset(name for name, child in cat.children(element).items()
+                     if name in KEY_FIELDS and child.repeated)
+
+
+def lookup_of(fragment: str) -> Lookup | None:
+    """The look-up ``fragment`` is, or None when it cannot share a query with others.
+
+    It can when it is a query naming exactly one record by a key the schema lets repeat, with no
+    iterator, no metaData, no MaxReturned (a limit would apply to all keys together), and, if it lists
+    IncludeRetElement, one that keeps the key in the answer (the split needs it).
+    """
+    if "QueryRq" not in fragment[:80]:
+        return None  # adds, mods, voids: never merged (and not worth parsing)
+    try:
+        element = etree.fromstring(fragment.encode("utf-8"), _parser())
+    except etree.XMLSyntaxError:
+        return None
+    return _lookup_of_element(element)
+
+
+def _lookup_of_element(element: etree._Element) -> Lookup | None:
+    request_type = element.tag
+    if not isinstance(request_type, str) or not request_type.endswith("QueryRq"):
+        return None
+    if set(element.attrib) != {"requestID"}:
+        return None
+    allowed = _repeatable_keys(request_type)
+    keys = [child for child in element if child.tag in allowed]
+    if len(keys) != 1 or element.find("MaxReturned") is not None:
+        return None
+    key = keys[0]
+    if len(key) or key.text is None:
+        return None
+    included = [child.text for child in element.iterfind("IncludeRetElement")]
+    if included and KEY_FIELDS[key.tag] not in included:
+        return None
+    return Lookup(request_type, element.get("requestID") or "", key.tag, key.text, _shape(element, key))
+
+
+def _shape(element: etree._Element, first_key: etree._Element) -> str:
+    """The query without its requestID and its keys: where the keys sit, and every other element."""
+    rest = "".join(etree.tostring(child, encoding="unicode", with_tail=False)
+                   for child in element if child.tag != first_key.tag)
+    return f"{element.tag}|{first_key.tag}@{list(element).index(first_key)}|{rest}"
+
+
+def merge(fragments: Sequence[str]) -> list[str]:
+    """``fragments`` with look-ups of the same shape merged into one query at the place of the first.
+
+    The merged query carries the first look-up's requestID and each distinct key once (keys QuickBooks
+    would treat as the same, e.g. names differing in case, are sent once). Everything else is unchanged
+    and in order; a look-up with nothing to share stays as it was.
+    """
+    found = [lookup_of(fragment) for fragment in fragments]
+    groups: dict[str, list[Lookup]] = {}
+    for lookup in found:
+        if lookup is not None:
+            groups.setdefault(lookup.shape, []).append(lookup)
+    out: list[str] = []
+    for fragment, lookup in zip(fragments, found, strict=True):
+        if lookup is None or len(groups[lookup.shape]) < 2:
+            out.append(fragment)
+        elif groups[lookup.shape][0] is lookup:
+            out.append(_merged(fragment, groups[lookup.shape]))
+        # the others of a group are inside the first one's query
+    return out
+
+
+def _merged(fragment: str, members: list[Lookup]) -> str:
+    element = etree.fromstring(fragment.encode("utf-8"), _parser())
+    first = members[0]
+    key = element.find(first.field)
+    assert key is not None  # lookup_of found it
+    index = list(element).index(key)
+    element.remove(key)
+    seen: set[str] = set()
+    for member in members:
+        compared = matching_key(member.field, member.key)
+        if compared in seen:
+            continue
+        seen.add(compared)
+        child = etree.Element(member.field)
+        child.text = member.key
+        element.insert(index, child)
+        index += 1
+    return etree.tostring(element, encoding="unicode")
+
+
+def shared_queries(document: str) -> dict[tuple[str, str], str]:
+    """For a sent qbXML document: the requestID of the merged query answering each look-up slot
+    (:attr:`Lookup.slot`). Queries naming one key are left out: their jobs find them by their own id."""
+    root = etree.fromstring(document.encode("utf-8"), _parser())
+    found: dict[tuple[str, str], str] = {}
+    for element in root.iterfind("QBXMLMsgsRq/*"):
+        if not isinstance(element.tag, str) or not element.tag.endswith("QueryRq"):
+            continue
+        allowed = _repeatable_keys(element.tag)
+        keys = [child for child in element if child.tag in allowed]
+        if len(keys) < 2:
+            continue
+        shape = _shape(element, keys[0])
+        for key in keys:
+            found[(shape, matching_key(key.tag, key.text or ""))] = element.get("requestID") or ""
+    return found
+
+
+def failed_as_a_whole(response: Response) -> bool:
+    """Whether a merged query's answer is a refusal of the whole query rather than a selection."""
+    return response.status_code not in _SELECTION_CODES
+
+
+def answer_for(response: Response, lookup: Lookup) -> Response:
+    """The part of a merged query's answer that is about ``lookup``'s key, as its own query would get it.
+
+    An answer that is not a selection (a lock, a refusal) is returned unchanged: it is about every key.
+    """
+    if failed_as_a_whole(response):
+        return replace(response, request_id=lookup.request_id)
+    wanted = matching_key(lookup.field, lookup.key)
+    ret_field = KEY_FIELDS[lookup.field]
+    records, types = [], []
+    for record, record_type in zip(response.records, response.record_types, strict=True):
+        if matching_key(lookup.field, str(record.get(ret_field, ""))) == wanted:
+            records.append(record)
+            types.append(record_type)
+    ret_count = len(records) if response.ret_count is not None else None
+    if records:
+        return replace(response, request_id=lookup.request_id, status_code=0, severity="Info",
+                       message="Status OK", records=records, record_types=types, ret_count=ret_count)
+    if lookup.field == "FullName":
+        # QuickBooks' answer to a query for one name it does not have: a real capture,
+        # reference/qbxml/samples/errors/500_customer_query_rs.warn.xml.
+        message = ("The query request has not been fully completed. There was a required element "
+                   f'("{lookup.key}") that could not be found in QuickBooks.')
+        return replace(response, request_id=lookup.request_id, status_code=500, severity="Warn",
+                       message=message, records=[], record_types=[], ret_count=ret_count)
+    return replace(response, request_id=lookup.request_id, status_code=1, severity="Info", message=NO_MATCH,
+                   records=[], record_types=[], ret_count=ret_count)

@@ -1,0 +1,131 @@
+"""Shared look-ups: many jobs' queries of one kind go out as one, and each job gets the answer its own
+query would have had (records, status), checked against the simulated QuickBooks answering both ways."""
+
+from __future__ import annotations
+
+import pytest
+
+from qbsync.qbxml.parse import Response, parse_response
+from qbsync.qbxml.render import build_message, render_request
+from qbsync.qbxml.schema import validate
+from qbsync.queue import lookups
+from qbsync.simulator.company import QuickBooksCompany
+
+
+def _query(request_type: str, data: dict, request_id: str) -> str:
+    return render_request(request_type, data, request_id=request_id)
+
+
+def _ask(company: QuickBooksCompany, fragments: list[str]) -> list[Response]:
+    document = build_message(fragments, on_error="continueOnError")
+    validate(document, "13.0")
+    return list(parse_response(company.process(document)))
+
+
+def _company() -> QuickBooksCompany:
+    company = QuickBooksCompany()
+    for name in ("Doe, John", "Smith, Ann"):
+        _ask(company, [_query("CustomerAdd", {"Name": name}, "c")])
+    for ref in ("1001", "A-7"):
+        _ask(company, [_query("SalesReceiptAdd", {
+            "CustomerRef": {"FullName": "Doe, John"}, "RefNumber": ref,
+            "SalesReceiptLineAdd": [{"Desc": "thanks", "Amount": "0.00"}]}, "s")])
+    return company
+
+
+def _same(shared: Response, alone: Response) -> None:
+    assert (shared.status_code, shared.severity, shared.message) == (alone.status_code, alone.severity,
+                                                                      alone.message)
+    assert shared.request_id == alone.request_id
+    assert [r.get("ListID") or r.get("TxnID") for r in shared.records] == [
+        r.get("ListID") or r.get("TxnID") for r in alone.records]
+    assert shared.record_types == alone.record_types
+
+
+@pytest.mark.parametrize(("request_type", "field", "keys", "extra"), [
+    ("CustomerQuery", "FullName", ["Doe, John", "nobody", "SMITH, ANN", "doe, john"], {}),
+    ("SalesReceiptQuery", "RefNumber", ["1001", "9999", "a-7"], {"IncludeLineItems": True}),
+    ("SalesReceiptQuery", "RefNumberCaseSensitive", ["A-7", "a-7", "1001"], {}),
+])
+def test_each_job_gets_what_its_own_query_would_have_returned(request_type, field, keys, extra):
+    company = _company()
+    alone = [_query(request_type, {field: key, **extra}, f"{n}.1") for n, key in enumerate(keys)]
+    merged = lookups.merge(alone)
+
+    assert len(merged) == 1
+    (answer,) = _ask(company, merged)
+    expected = [_ask(company, [fragment])[0] for fragment in alone]
+    for fragment, own in zip(alone, expected, strict=True):
+        lookup = lookups.lookup_of(fragment)
+        assert lookup is not None
+        _same(lookups.answer_for(answer, lookup), own)
+
+
+def test_none_found_is_the_same_as_asking_alone_and_found_ones_are_not_duplicated():
+    company = _company()
+    alone = [_query("CustomerQuery", {"FullName": name}, f"{n}.1") for n, name in enumerate(["x", "y"])]
+    (answer,) = _ask(company, lookups.merge(alone))
+    for fragment in alone:
+        lookup = lookups.lookup_of(fragment)
+        shared = lookups.answer_for(answer, lookup)
+        assert (shared.status_code, shared.records) == (500, [])
+        assert f'("{lookup.key}")' in shared.message  # names its own key, as QuickBooks does
+
+    names = ["Doe, John", "DOE, JOHN"]
+    twice = [_query("CustomerQuery", {"FullName": n}, f"{i}.1") for i, n in enumerate(names)]
+    (document,) = lookups.merge(twice)
+    assert document.count("<FullName>") == 1  # QuickBooks treats both as one name: asked once
+
+
+def test_only_lookups_of_one_shape_share_a_query_and_the_rest_keeps_its_order():
+    fragments = [
+        _query("CustomerQuery", {"FullName": "A"}, "1.1"),
+        _query("CustomerAdd", {"Name": "B"}, "2.1"),
+        _query("SalesReceiptQuery", {"RefNumber": "1"}, "3.1"),
+        _query("CustomerQuery", {"FullName": "C"}, "4.1"),
+        _query("ReceivePaymentQuery", {"RefNumber": "1", "IncludeLineItems": True}, "5.1"),
+        _query("ReceivePaymentQuery", {"RefNumber": "2"}, "6.1"),  # without line items: another shape
+        _query("CustomerQuery", {"ListID": "80000001-1"}, "7.1"),  # by id: a missing id fails a query
+        _query("CustomerQuery", {"ListID": "80000002-1"}, "8.1"),
+        _query("CustomerQuery", {"FullName": "D", "IncludeRetElement": ["ListID"]}, "9.1"),  # no key back
+        _query("CustomerQuery", {"FullName": "E", "IncludeRetElement": ["ListID"]}, "10.1"),
+    ]
+    merged = lookups.merge(fragments)
+
+    ids = [parse_id(f) for f in merged]
+    assert ids == ["1.1", "2.1", "3.1", "5.1", "6.1", "7.1", "8.1", "9.1", "10.1"]
+    assert merged[0].count("<FullName>") == 2 and "<FullName>C</FullName>" in merged[0]
+    assert merged[1:] == [fragments[1], fragments[2], *fragments[4:]]
+    validate(build_message(merged), "13.0")
+
+
+def test_a_query_with_a_limit_or_an_iterator_is_never_shared():
+    limited = [_query("InvoiceQuery", {"MaxReturned": 1, "RefNumberFilter": {"MatchCriterion": "StartsWith",
+                                                                             "RefNumber": "1"}}, f"{n}.1")
+               for n in range(2)]
+    assert lookups.merge(limited) == limited
+    paged = [f'<CustomerQueryRq requestID="{n}.1" iterator="Start"><FullName>A</FullName></CustomerQueryRq>'
+             for n in range(2)]
+    assert lookups.merge(paged) == paged
+
+
+def test_the_sent_document_tells_which_shared_query_answers_a_job():
+    fragments = [_query("CustomerQuery", {"FullName": n}, f"{i}.1") for i, n in enumerate(["A", "b", "C"])]
+    fragments.append(_query("CustomerQuery", {"FullName": "Z", "IncludeRetElement": ["FullName"]}, "9.1"))
+    document = build_message(lookups.merge(fragments))
+    shared = lookups.shared_queries(document)
+
+    for fragment in fragments[:3]:
+        assert shared[lookups.lookup_of(fragment).slot] == "0.1"
+    assert lookups.lookup_of(fragments[3]).slot not in shared  # alone: found by its own requestID
+
+
+def test_a_refused_shared_query_is_about_every_key():
+    refused = Response("CustomerQueryRs", "0.1", 3000, "Error", "The given object ID is invalid.")
+    lookup = lookups.lookup_of(_query("CustomerQuery", {"FullName": "A"}, "1.1"))
+    assert lookups.failed_as_a_whole(refused)
+    assert lookups.answer_for(refused, lookup).status_code == 3000
+
+
+def parse_id(fragment: str) -> str:
+    return fragment.split('requestID="', 1)[1].split('"', 1)[0]
