@@ -116,7 +116,7 @@ def test_an_existing_item_is_found_by_sku_and_linked(shop):
             "SalesOrPurchase": {
                 "Desc": "Red mug",
                 "Price": "9.50",
-                "AccountRef": {"FullName": "Merchandise Sales"},
+                "AccountRef": {"FullName": "Sales"},
             },
         },
     )
