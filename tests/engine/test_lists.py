@@ -30,7 +30,7 @@ def test_the_first_session_pulls_the_reference_lists(shop):
     assert "Sales" in _entries(shop, "Account")
     assert {"Cash", "Check", "Visa"} <= set(_entries(shop, "PaymentMethod"))
     assert set(_entries(shop, "SalesTaxCode")) == {"Tax", "Non"}
-    assert _entries(shop, "Item")["Shipping"]["type"] == "ItemOtherCharge"
+    assert _entries(shop, "Item")["State Tax"]["type"] == "ItemSalesTax"
     customers = _entries(shop, "Customer")
     assert customers["Customer 3"]["Email"] == "c3@example.com"
     pages = [etree.fromstring(r.encode()) for r in shop.requests("CustomerQueryRq")]
