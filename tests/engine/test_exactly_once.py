@@ -80,8 +80,11 @@ def test_a_crash_after_quickbooks_processed_the_add_is_linked_not_added_again(sh
     shop.assert_every_request_valid()
 
 
-def test_name_in_use_links_the_customer_quickbooks_already_has(shop):
-    # No look-up before the add and no pulled customer list: QuickBooks' 3100 is what tells us.
+def test_name_in_use_links_the_customer_quickbooks_already_has(make_shop):
+    # No look-up before the add and no pulled customer list: QuickBooks' 3100 is what tells us. With no list
+    # read at all the company setup never runs either, so the company is the one whose names the defaults
+    # use (legacy).
+    shop = make_shop(profile="legacy")
     shop.configure(lookup_before_add="when_unsure", list_refresh_hours=0)
     existing = shop.in_quickbooks("CustomerAdd", {"Name": "Doe, John", "Email": "john.doe@example.com"})
     shop.feed("order", make_order(1003, customer=JOHN))
