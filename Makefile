@@ -7,12 +7,13 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test install lint bench migration clean
+.PHONY: serve test install lint bench migration clean constraints
 
-$(BIN)/qbsync: pyproject.toml
+# constraints.txt pins every package to the version CI tested (pyproject.toml only bounds the ranges).
+$(BIN)/qbsync: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	@touch $(BIN)/qbsync
 
 install: $(BIN)/qbsync
@@ -35,6 +36,11 @@ migration: install
 	rm -f /tmp/qbsync-migration.sqlite3 qbsync/storage/migrations/versions/0001_*.py
 	$(BIN)/alembic -c qbsync/storage/migrations/alembic.ini -x url=sqlite:////tmp/qbsync-migration.sqlite3 \
 		revision --autogenerate --rev-id 0001 -m "initial schema"
+
+# After upgrading a dependency in .venv and passing the whole suite (both CI legs): pin what passed.
+constraints: install
+	{ sed -n '1,2p' constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^qbsync'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

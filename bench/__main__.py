@@ -14,6 +14,7 @@ BENCHMARKS = {
     "webconnector_throughput": "bench.webconnector_throughput",
     "inventory_pull": "bench.inventory_pull",
     "backfill": "bench.backfill",
+    "worker_exit": "bench.worker_exit",
 }
 
 

@@ -22,6 +22,8 @@ COLUMNS = {
     "backfill": [("setup", "setup"), ("read", "orders read"), ("queued", "queued"), ("seconds", "s"),
                  ("records_per_second", "records/s"), ("first_fifth_per_second", "first fifth /s"),
                  ("last_fifth_per_second", "last fifth /s"), ("peak_rss_mb", "peak RSS MB")],
+    "worker_exit": [("worker", "worker"), ("case", "case"), ("runs", "runs"), ("median_s", "median s"),
+                    ("max_s", "max s"), ("over_10_s", "runs over 10 s")],
 }
 
 

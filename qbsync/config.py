@@ -56,6 +56,13 @@ class Config:
     public_url: str | None = None
     # How many reverse proxies (nginx, a load balancer) sit in front and set X-Forwarded-* headers.
     trusted_proxies: int = 0
+    # Bearer token Prometheus sends for /metrics; unset: /metrics answers loopback addresses only.
+    metrics_token: str | None = None
+
+    @property
+    def trusts_forwarded_host(self) -> bool:
+        """Whether a request may say where the service is reached (through a trusted proxy's header)."""
+        return self.trusted_proxies > 0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -74,7 +81,20 @@ class Config:
             rq_queue_name=env.get("QBSYNC_RQ_QUEUE") or "qbsync",
             public_url=env.get("QBSYNC_PUBLIC_URL") or None,
             trusted_proxies=_int_env(env, "QBSYNC_TRUSTED_PROXIES", 0),
+            metrics_token=env.get("QBSYNC_METRICS_TOKEN") or None,
         )
+
+
+def local_base_url(scheme: str, port: str | int | None) -> str:
+    """This machine's own address for the service, ``http://localhost:<port>``, built from the server's
+    scheme and listening port and never from a request's Host header (which a client chooses freely).
+
+    Used when QBSYNC_PUBLIC_URL is unset and no proxy is trusted: it is also the only plain-http address
+    the Web Connector accepts.
+    """
+    port = str(port or "")
+    default = {"http": "80", "https": "443"}.get(scheme)
+    return f"{scheme}://localhost" + ("" if not port or port == default else f":{port}")
 
 
 def normalize_database_url(url: str) -> str:

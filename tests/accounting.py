@@ -43,6 +43,9 @@ class OrderBooks:
     tax_by_agency: dict[str, Decimal] = field(default_factory=dict)
     open_balance: Decimal = Decimal(0)  # the customer's whole open balance (QuickBooks' Balance)
     open_credits: Decimal = Decimal(0)  # the customer's credits not yet applied or refunded
+    currencies: set[str] = field(default_factory=set)  # ISO codes of the sales forms (home when none)
+    sale_dates: set[str] = field(default_factory=set)  # TxnDate of the invoices and sales receipts
+    accounts: dict[str, Decimal] = field(default_factory=dict)  # what the order's transactions posted
 
 
 def order_books(company: QuickBooksCompany, ref_number: str) -> OrderBooks:
@@ -56,6 +59,9 @@ def order_books(company: QuickBooksCompany, ref_number: str) -> OrderBooks:
             total = decimal_of(txn.get("Subtotal")) + decimal_of(txn.get("SalesTaxTotal"))
         if kind in ("Invoice", "SalesReceipt"):
             result.sold += total
+            result.sale_dates.add(str(txn.get("TxnDate")))
+        if kind in ("Invoice", "SalesReceipt", "CreditMemo"):
+            result.currencies.add(_currency_code(company, txn))
         if kind == "CreditMemo":
             result.credited += total
         if kind in ("SalesReceipt", "ReceivePayment"):
@@ -69,11 +75,18 @@ def order_books(company: QuickBooksCompany, ref_number: str) -> OrderBooks:
             result.customer = customer["FullName"]
     books = company.books([t["TxnID"] for t in txns])
     result.tax_by_agency = books.tax_by_agency
+    result.accounts = books.accounts
     if result.customer:
         whole = company.books()
         result.open_balance = whole.customer_balance.get(result.customer, Decimal(0))
         result.open_credits = whole.customer_credits.get(result.customer, Decimal(0))
     return result
+
+
+def _currency_code(company: QuickBooksCompany, txn: dict) -> str:
+    ref = txn.get("CurrencyRef")
+    currency = company.find("Currency", ref["ListID"]) if isinstance(ref, dict) else None
+    return str(currency["CurrencyCode"]) if currency else company.profile.home_currency
 
 
 def check_order(
@@ -89,11 +102,18 @@ def check_order(
     open_credits: Amount | None = None,
     tax_by_agency: Mapping[str, Amount] | None = None,
     tax_total: Amount | None = None,
+    currency: str | None = None,
+    sale_date: str | None = None,
+    accounts: Mapping[str, Amount] | None = None,
 ) -> OrderBooks:
     """Assert the order's books; only the figures given are checked (all of them, then one failure).
 
     ``tax_by_agency`` names the agencies; ``tax_total`` only checks that the agencies together are owed
-    the store's tax (for tests that do not care which sales tax item the engine picked)."""
+    the store's tax (for tests that do not care which sales tax item the engine picked). ``currency``:
+    the sales forms are in this ISO currency (a single-currency file books everything in its home
+    currency). ``sale_date``: the invoice or sales receipt is dated so (YYYY-MM-DD, the store's local
+    date). ``accounts``: what the order's transactions posted to these accounts (FullName -> balance
+    change, the account's natural sign; e.g. a gift-card liability, never an income account)."""
     books = order_books(company, ref_number)
     problems = []
     if not books.transactions:
@@ -119,6 +139,14 @@ def check_order(
         owed = cents(sum(books.tax_by_agency.values(), Decimal(0)))
         if owed != cents(tax_total):
             problems.append(f"sales tax owed to agencies: QuickBooks has {owed}, expected {cents(tax_total)}")
+    if currency is not None and books.currencies != {currency}:
+        problems.append(f"currency: QuickBooks booked {sorted(books.currencies)}, expected {currency}")
+    if sale_date is not None and books.sale_dates != {sale_date}:
+        problems.append(f"sale date: QuickBooks has {sorted(books.sale_dates)}, expected {sale_date}")
+    for account, wanted in (accounts or {}).items():
+        have = cents(books.accounts.get(account, Decimal(0)))
+        if have != cents(wanted):
+            problems.append(f"account {account!r}: the order posted {have}, expected {cents(wanted)}")
     if problems:
         kinds = ", ".join(f"{t['kind']} {t.get('RefNumber', t['TxnID'])}" for t in books.transactions)
         raise AssertionError(f"order {ref_number} ({kinds or 'nothing'}):\n  " + "\n  ".join(problems))

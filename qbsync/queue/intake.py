@@ -63,11 +63,20 @@ def record_id_of(record_type: str, data: Mapping[str, Any]) -> str:
 
 
 def record_changed(
-    session: Session, connection: Connection, record_type: str, record: Record, event: str = "updated"
+    session: Session,
+    connection: Connection,
+    record_type: str,
+    record: Record,
+    event: str = "updated",
+    *,
+    unconfirmed: str | None = None,
 ) -> QueueJob | None:
     """Queue the sync work a storefront change needs; returns the job (None when nothing is needed).
 
     A record older than the newest known version of it (an out-of-order webhook) changes nothing.
+    ``unconfirmed`` says why the store could not confirm an order's cancellation or deletion a webhook
+    announced: the job then voids nothing until a person retries it (the sweep and the backfill read the
+    store's API, so what they hand over is the store's word).
     """
     if record_type not in JOB_KINDS:
         raise ValueError(f"unknown record type {record_type!r}")
@@ -77,11 +86,11 @@ def record_changed(
     # inserts of one change are written together rather than before each query.
     with session.no_autoflush:
         if event == "deleted" or data.get("deleted"):
-            return _deleted(session, connection, settings, record_type, data)
+            return _deleted(session, connection, settings, record_type, data, unconfirmed)
         record_id = record_id_of(record_type, data)
         if _older_than_known(session, connection.id, record_type, record_id, data):
             return None
-        return _queue(session, connection, settings, record_type, record_id, data, event)
+        return _queue(session, connection, settings, record_type, record_id, data, event, unconfirmed)
 
 
 def _queue(
@@ -92,13 +101,14 @@ def _queue(
     record_id: str,
     data: dict[str, Any],
     event: str,
+    unconfirmed: str | None = None,
 ) -> QueueJob | None:
     if record_type == "customer":
         return _customer(session, connection, settings, data, event)
     if record_type == "product":
         return _product(session, connection, data, event)
     if record_type == "order":
-        return _order(session, connection, settings, data, event)
+        return _order(session, connection, settings, data, event, unconfirmed)
     if record_type == "refund":
         return _refund(session, connection, settings, data, event)
     return _stock(session, connection, settings, data, record_id, event)
@@ -409,8 +419,21 @@ def _product(session: Session, connection: Connection, data: dict[str, Any], eve
     )
 
 
+def _order_payload(data: dict[str, Any], event: str, unconfirmed: str | None) -> dict[str, Any]:
+    """An order job's payload; ``unconfirmed`` (see :func:`record_changed`) rides along when set."""
+    payload = {"record": data, "event": event}
+    if unconfirmed:
+        payload["unconfirmed"] = unconfirmed
+    return payload
+
+
 def _order(
-    session: Session, connection: Connection, settings: SyncSettings, data: dict[str, Any], event: str
+    session: Session,
+    connection: Connection,
+    settings: SyncSettings,
+    data: dict[str, Any],
+    event: str,
+    unconfirmed: str | None = None,
 ) -> QueueJob | None:
     order_id = record_id_of("order", data)
     key = coalesce_key("order", order_id)
@@ -426,7 +449,7 @@ def _order(
                                      coalesce_key=key, rule=decision.reason)
                 return None
             return jobs.enqueue(
-                session, connection.id, "order", {"record": data, "event": event}, coalesce_key=key
+                session, connection.id, "order", _order_payload(data, event, unconfirmed), coalesce_key=key
             )
         txn_type = decision.txn_type
     depends = order_dependencies(session, connection, settings, data)
@@ -437,7 +460,7 @@ def _order(
             QueueJob(
                 connection_id=connection.id,
                 kind="order",
-                payload={"record": data, "event": event},
+                payload=_order_payload(data, event, unconfirmed),
                 record_type="order",
                 record_id=order_id,
                 label=_label("order", data),
@@ -454,7 +477,7 @@ def _order(
             session,
             connection.id,
             "order",
-            {"record": data, "event": event},
+            _order_payload(data, event, unconfirmed),
             record_type="order",
             record_id=order_id,
             label=_label("order", data),
@@ -707,7 +730,12 @@ def _stock(
 
 
 def _deleted(
-    session: Session, connection: Connection, settings: SyncSettings, record_type: str, data: dict[str, Any]
+    session: Session,
+    connection: Connection,
+    settings: SyncSettings,
+    record_type: str,
+    data: dict[str, Any],
+    unconfirmed: str | None = None,
 ) -> QueueJob | None:
     """A deleted order is voided like a cancelled one; other deletions leave QuickBooks as it is."""
     if record_type != "order" or not settings.void_cancelled_orders:
@@ -721,7 +749,7 @@ def _deleted(
         session,
         connection.id,
         "order",
-        {"record": last_known, "event": "deleted"},
+        _order_payload(last_known, "deleted", unconfirmed),
         record_type="order",
         record_id=order_id,
         label=f"order {mapping.qb_name or order_id}",

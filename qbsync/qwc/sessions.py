@@ -16,6 +16,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 import qbsync
+from qbsync import lockout
 from qbsync.config import Config
 from qbsync.passwords import hash_password, needs_rehash, verify_password
 from qbsync.qbxml.errors import QbxmlError, QbxmlVersionError, QuickBooksTooOldError
@@ -28,16 +29,33 @@ from qbsync.queue.exchange import (
     next_request,
     release_session,
 )
+from qbsync.queue.inventory import PULL_KIND
+from qbsync.queue.lists import REFRESH_KIND
 from qbsync.service.runtime import Runtime
-from qbsync.storage.models import AuthFailure, Connection, Exchange, JobAttempt, QbwcSession, utcnow
+from qbsync.storage.models import (
+    AuthFailure,
+    Connection,
+    Exchange,
+    JobAttempt,
+    QbwcSession,
+    QueueJob,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
-# Brute-force brake: this many wrong passwords for one user name within the window lock it out.
+# Brute-force brake: this many wrong passwords for one user name from one address within the window lock
+# that address out for the window.
 LOCKOUT_FAILURES = 5
-LOCKOUT_WINDOW = timedelta(minutes=15)
+LOCKOUT_WINDOW = lockout.WINDOW
 # authenticate[2] when another session is live: ask the Web Connector to try again after this long.
 BUSY_POSTPONE_SECONDS = 60
+# How long the Web Connector waits for the answer to one call. QBWC is a .NET SOAP client (reference
+# qbwc/PROTOCOL.md); .NET's WebClientProtocol.Timeout defaults to 100,000 ms (Microsoft's .NET API
+# reference). Intuit documents no other value, so it is assumed unchanged. A session silent longer than
+# this between calls has lost its Web Connector (QuickBooks' own work between sendRequestXML and
+# receiveResponseXML is not bounded by it, but qbsync's requests are small pages).
+QBWC_CALL_TIMEOUT_SECONDS = 100
 # receiveResponseXML's answer when the ticket is not a live session (getLastError then explains).
 TICKET_PROBLEM_RESULT = -101
 QB_ERROR_RESULT = -1
@@ -116,18 +134,24 @@ def authenticate(
     username, password = username or "", password or ""
     conn = (session.scalar(select(Connection).where(Connection.qbwc_username == username))
             if username else None)
-    if _recent_failures(session, username, conn, now) >= LOCKOUT_FAILURES:
+    # Counted per user name *and* address, before the password is checked (atomically, see
+    # qbsync.lockout): guesses from elsewhere cannot lock the tenant's own Web Connector out.
+    locked_until = lockout.reserve(session, "qbwc", username, remote_addr or "", limit=LOCKOUT_FAILURES,
+                                   now=now)
+    if locked_until is not None:
         # Refused without checking: during the lockout even the right password fails. Not counted as a
         # new failure: a Web Connector polling on schedule would otherwise keep itself locked for good,
         # even after someone typed the right password into it.
-        log.warning("Web Connector user %r is locked out after %d failed sign-ins (from %s)",
-                    username[:100], LOCKOUT_FAILURES, remote_addr)
+        log.warning("Web Connector user %r is locked out after %d failed sign-ins from %s until %s UTC "
+                    "(an admin can lift it: Users page, or `qbsync connection unlock`)",
+                    username[:100], LOCKOUT_FAILURES, remote_addr, f"{locked_until:%H:%M}")
         return AuthResult("", "nvu")
     # An unknown user name still costs one hash, so timing does not reveal which names exist.
     if not verify_password(conn.qbwc_password_hash if conn else None, password) or conn is None:
         log.info("Web Connector sign-in failed for user %r from %s", username[:100], remote_addr)
         _record_failure(session, username, remote_addr, now)
         return AuthResult("", "nvu")
+    lockout.succeeded(session, "qbwc", username, remote_addr or "")
     if needs_rehash(conn.qbwc_password_hash):
         conn.qbwc_password_hash = hash_password(password)
 
@@ -140,15 +164,14 @@ def authenticate(
         .with_for_update()
         .execution_options(populate_existing=True)
     ).all()
-    stale_before = now - timedelta(seconds=config.session_stale_seconds)
-    if any(other.last_seen_at >= stale_before for other in others):
+    replaced = {other.id: abandoned_because(other, remote_addr, config, now) for other in others}
+    if any(reason is None for reason in replaced.values()):
         log.info("connection %s is busy with another Web Connector session", conn.name)
         return AuthResult("", "busy", postpone_seconds=BUSY_POSTPONE_SECONDS)
     for other in others:
-        minutes = max(1, int((now - other.last_seen_at).total_seconds() // 60))
-        _end(session, other, "stale", now,
-             f"qbsync: this session had no call for {minutes} minutes and was replaced by a new one; "
-             "its unfinished work went back to the queue")
+        # Its in-flight work goes back to the queue marked uncertain: the answer QuickBooks may have
+        # given is found by a look-up before anything is added again.
+        _end(session, other, "stale", now, replaced[other.id])
 
     qb = QbwcSession(
         connection_id=conn.id,
@@ -167,25 +190,36 @@ def authenticate(
     return AuthResult(qb.ticket, "")
 
 
-def _recent_failures(session: Session, username: str, conn: Connection | None, now: datetime) -> int:
-    since = now - LOCKOUT_WINDOW
-    if conn is not None:
-        # A successful sign-in starts the count again (only the real password can open a session).
-        last_success = session.scalar(
-            select(func.max(QbwcSession.started_at)).where(QbwcSession.connection_id == conn.id)
-        )
-        if last_success is not None and last_success > since:
-            since = last_success
-    return session.scalar(
-        select(func.count()).select_from(AuthFailure).where(
-            AuthFailure.kind == "qbwc", AuthFailure.username == username[:255], AuthFailure.at >= since
-        )
-    ) or 0
+def abandoned_because(other: QbwcSession, remote_addr: str | None, config: Config,
+                      now: datetime) -> str | None:
+    """Why a live session may be ended for a new sign-in to the same connection, or None (then "busy").
+
+    A Web Connector runs one session per application at a time, so one signing in again from the same
+    address has lost its session (crashed, or restarted mid-way): waiting ``session_stale_seconds`` for it
+    only delays the sync. Nor is a session alive that has been silent longer than the Web Connector waits
+    for any answer (:data:`QBWC_CALL_TIMEOUT_SECONDS`). A second Web Connector elsewhere, while the
+    session still talks, is told busy. (Two Web Connectors behind one NAT address look like one.)
+    """
+    silent = (now - other.last_seen_at).total_seconds()
+    if silent > config.session_stale_seconds:
+        minutes = max(1, int(silent // 60))
+        return (f"qbsync: this session had no call for {minutes} minutes and was replaced by a new one; "
+                "its unfinished work went back to the queue")
+    address = (remote_addr or None) and remote_addr[:64]
+    if address is not None and other.remote_addr == address:
+        return (f"qbsync: the Web Connector at {address} signed in again, so this session (no call for "
+                f"{int(silent)} s) had died and was replaced by a new one; its unfinished work went back "
+                "to the queue")
+    if silent > QBWC_CALL_TIMEOUT_SECONDS:
+        return (f"qbsync: this session had no call for {int(silent)} s, longer than the Web Connector waits "
+                "for an answer, and was replaced by a new one; its unfinished work went back to the queue")
+    return None
 
 
 def _record_failure(session: Session, username: str, remote_addr: str | None, now: datetime) -> None:
     session.add(AuthFailure(kind="qbwc", username=username[:255],
                             remote_addr=(remote_addr or None) and remote_addr[:64], at=now))
+    lockout.failed(session, "qbwc", username, remote_addr or "", limit=LOCKOUT_FAILURES, now=now)
 
 
 # --- calls with a ticket ---------------------------------------------------------------------------
@@ -365,20 +399,39 @@ def _end(session: Session, qb: QbwcSession, state: str, now: datetime, reason: s
     qb.result = result if result is not None else reason
 
 
+# Jobs that only read from QuickBooks (reference lists, stock): not "records synced".
+READ_KINDS = (REFRESH_KIND, PULL_KIND)
+
+
 def _summary(session: Session, qb: QbwcSession) -> str:
-    """"OK", or e.g. "qbsync: 12 records synced, 1 needs attention"."""
-    synced = qb.jobs_done or 0
+    """"OK", or e.g. "qbsync: 12 records synced, 1 needs attention, 5 reference lists read".
+
+    Reading QuickBooks' reference lists and stock is not syncing a record, so it is said apart.
+    """
+    reads = dict(session.execute(
+        select(QueueJob.kind, func.count(distinct(JobAttempt.job_id)))
+        .join(Exchange, Exchange.id == JobAttempt.exchange_id)
+        .join(QueueJob, QueueJob.id == JobAttempt.job_id)
+        .where(Exchange.session_id == qb.id, JobAttempt.outcome == "done", QueueJob.kind.in_(READ_KINDS))
+        .group_by(QueueJob.kind)
+    ).all())
+    lists_read, stock_reads = reads.get(REFRESH_KIND, 0), reads.get(PULL_KIND, 0)
+    synced = max(0, (qb.jobs_done or 0) - lists_read - stock_reads)
     parked = session.scalar(
         select(func.count(distinct(JobAttempt.job_id)))
         .join(Exchange, Exchange.id == JobAttempt.exchange_id)
         .where(Exchange.session_id == qb.id, JobAttempt.outcome == "park")
     ) or 0
-    if not synced and not parked:
-        return "OK"
-    parts = [f"{synced} record{'' if synced == 1 else 's'} synced"]
+    parts = []
+    if synced or parked:
+        parts.append(f"{synced} record{'' if synced == 1 else 's'} synced")
     if parked:
         parts.append(f"{parked} need{'s' if parked == 1 else ''} attention")
-    return "qbsync: " + ", ".join(parts)
+    if lists_read:
+        parts.append(f"{lists_read} reference list{'' if lists_read == 1 else 's'} read")
+    if stock_reads:
+        parts.append("stock read")
+    return "qbsync: " + ", ".join(parts) if parts else "OK"
 
 
 def describe_qb_error(hresult: str, message: str, *, connecting: bool = False) -> str:

@@ -24,6 +24,7 @@ from spyne.server.wsgi import WsgiApplication
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
+from qbsync.config import local_base_url
 from qbsync.qwc import sessions
 from qbsync.qwc.xml_safety import MAX_DOCUMENT_BYTES, UnsafeXmlError, parse_untrusted
 from qbsync.service.runtime import Runtime
@@ -176,9 +177,12 @@ def _fix_wsdl(ctx: Any) -> None:
 class WebConnectorEndpoint:
     """WSGI entry point for /qbwc: plain answers for body-less requests, spyne for SOAP."""
 
-    def __init__(self, soap: WsgiApplication, max_bytes: int = MAX_DOCUMENT_BYTES) -> None:
+    def __init__(self, soap: WsgiApplication, max_bytes: int = MAX_DOCUMENT_BYTES, *,
+                 trust_host: bool = True) -> None:
         self.soap = soap
         self.max_bytes = max_bytes
+        # False: the WSDL's soap:address is this machine's, whatever Host header a request brings.
+        self.trust_host = trust_host
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method = (environ.get("REQUEST_METHOD") or "GET").upper()
@@ -207,6 +211,11 @@ class WebConnectorEndpoint:
         return self._spyne(environ, start_response)
 
     def _spyne(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not self.trust_host:
+            # spyne writes the first ?wsdl request's Host into the WSDL it then serves to everyone.
+            environ = dict(environ)
+            environ["HTTP_HOST"] = local_base_url(environ.get("wsgi.url_scheme", "http"),
+                                                  environ.get("SERVER_PORT")).split("://", 1)[1]
         try:
             return self.soap(environ, start_response)
         except Exception:  # a spyne bug must not take the worker down or leak a traceback
@@ -252,4 +261,4 @@ def create_soap_app(runtime: Runtime) -> WebConnectorEndpoint:
     if runtime.config.public_url:
         # Otherwise spyne fills in the address from the first ?wsdl request's Host header.
         soap.doc.wsdl11.build_interface_document(runtime.config.public_url.rstrip("/") + "/qbwc")
-    return WebConnectorEndpoint(soap)
+    return WebConnectorEndpoint(soap, trust_host=runtime.config.trusts_forwarded_host)

@@ -19,7 +19,10 @@ from qbsync.connections import (
     set_qbwc_password,
 )
 from qbsync.service import logging_setup
+from qbsync.service.demo import demo
+from qbsync.service.ports import ensure_port_free, port_problem
 from qbsync.service.runtime import Runtime, open_runtime
+from qbsync.service.users_cli import connection_unlock, user
 from qbsync.simulator.cli import simulate
 from qbsync.storage.encryption import SecretKeyError
 from qbsync.storefronts.cli import push, sweep
@@ -50,6 +53,7 @@ def serve(host: str, port: int, threads: int) -> None:
     from qbsync.service import scheduler
     from qbsync.service.app import create_app
 
+    ensure_port_free(host, port)
     runtime = _runtime()
     app = create_app(runtime=runtime)
     if not runtime.dispatcher.uses_redis:
@@ -58,7 +62,26 @@ def serve(host: str, port: int, threads: int) -> None:
     where = f"http://{host}:{port}"
     click.echo(f"qbsync serving on {where}  (Web Connector: {where}/qbwc, admin: {where}/)")
     click.echo(f"database: {runtime.db.engine.url.render_as_string(hide_password=True)}")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="qbsync")
+    _print_first_run_link(runtime, host, port)
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads, ident="qbsync")
+    except OSError as exc:  # taken a moment after the check above
+        raise port_problem(exc, host, port) from exc
+
+
+def _print_first_run_link(runtime: Runtime, host: str, port: int) -> None:
+    """While no admin exists, print a one-time link to the first-run page (the page needs it)."""
+    from qbsync.service import security
+
+    with runtime.db.transaction() as session:
+        if security.has_users(session):
+            return
+        token = security.issue_setup_token(session)
+    # Listening on every interface: the link is opened on this machine.
+    shown_host = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    base = (runtime.config.public_url or f"http://{shown_host}:{port}").rstrip("/")
+    click.echo(f"first run: open {base}/setup?token={token} to create the admin account "
+               "(this link works once; or run `qbsync user add NAME` instead)")
 
 
 @main.group()
@@ -70,22 +93,29 @@ def connection() -> None:
 @click.argument("name")
 @click.option("--platform", type=click.Choice(PLATFORMS), required=True)
 @click.option("--store-url", required=True, help="e.g. https://shop.example.com or https://x.myshopify.com")
-@click.option("--webhook-secret", required=True, help="The secret the storefront signs webhooks with.")
+@click.option("--webhook-secret", help="The secret the storefront signs webhooks with. Leave out to be asked "
+              "(or set QBSYNC_WEBHOOK_SECRET); '-' reads it from stdin.")
 @click.option("--qbwc-username", required=True, help="User name the Web Connector will send.")
-@click.option("--qbwc-password", required=True, help="Password typed into the Web Connector.")
+@click.option("--qbwc-password", help="Password typed into the Web Connector. Leave out to be asked (or set "
+              "QBSYNC_QBWC_PASSWORD); '-' reads it from stdin.")
 @click.option("--consumer-key", help="WooCommerce REST consumer key (for backfill and stock write-back).")
-@click.option("--consumer-secret", help="WooCommerce REST consumer secret.")
-@click.option("--access-token", help="Shopify Admin API access token.")
+@click.option("--consumer-secret", help="WooCommerce REST consumer secret. Asked for when --consumer-key is "
+              "given (or set QBSYNC_CONSUMER_SECRET); '-' reads it from stdin.")
+@click.option("--access-token", help="Shopify Admin API access token: set QBSYNC_ACCESS_TOKEN, or '-' reads "
+              "it from stdin.")
 @click.option("--location-id", help="Shopify location for stock write-back.")
-def connection_add(name: str, platform: str, store_url: str, webhook_secret: str, qbwc_username: str,
-                   qbwc_password: str, consumer_key: str | None, consumer_secret: str | None,
+def connection_add(name: str, platform: str, store_url: str, webhook_secret: str | None, qbwc_username: str,
+                   qbwc_password: str | None, consumer_key: str | None, consumer_secret: str | None,
                    access_token: str | None, location_id: str | None) -> None:
-    """Add a connection NAME."""
+    """Add a connection NAME (secrets are asked for, read from stdin or the environment)."""
     runtime = _runtime()
-    creds = {"consumer_key": consumer_key, "consumer_secret": consumer_secret,
-             "access_token": access_token, "location_id": location_id}
-    spec = NewConnection(name=name, platform=platform, store_url=store_url, webhook_secret=webhook_secret,
-                         qbwc_username=qbwc_username, qbwc_password=qbwc_password,
+    secrets = _connection_add_secrets(webhook_secret, qbwc_password, consumer_key, consumer_secret,
+                                      access_token)
+    creds = {"consumer_key": consumer_key, "consumer_secret": secrets["consumer_secret"],
+             "access_token": secrets["access_token"], "location_id": location_id}
+    spec = NewConnection(name=name, platform=platform, store_url=store_url,
+                         webhook_secret=secrets["webhook_secret"] or "", qbwc_username=qbwc_username,
+                         qbwc_password=secrets["qbwc_password"] or "",
                          api_credentials={k: v for k, v in creds.items() if v})
     try:
         with runtime.db.transaction() as session:
@@ -95,6 +125,21 @@ def connection_add(name: str, platform: str, store_url: str, webhook_secret: str
         raise click.ClickException(str(exc)) from exc
     click.echo(f"next: `qbsync qwc {name} --url https://<this server>/qbwc > {name}.qwc` "
                "and load it into the Web Connector")
+
+
+def _connection_add_secrets(webhook_secret: str | None, qbwc_password: str | None, consumer_key: str | None,
+                            consumer_secret: str | None, access_token: str | None) -> dict[str, str | None]:
+    """`connection add`'s secrets, in the order '-' values are read from stdin."""
+    from qbsync.service.cli_secrets import secret
+
+    return {
+        "webhook_secret": secret(webhook_secret, "webhook_secret", "Webhook secret", required=True),
+        "qbwc_password": secret(qbwc_password, "qbwc_password", "Web Connector password", required=True,
+                                confirm=True),
+        "consumer_secret": secret(consumer_secret, "consumer_secret", "WooCommerce consumer secret",
+                                  required=bool(consumer_key)),
+        "access_token": secret(access_token, "access_token", "Shopify access token", required=False),
+    }
 
 
 @connection.command("list")
@@ -167,10 +212,12 @@ def worker(burst: bool) -> None:
         raise click.ClickException("QBSYNC_REDIS_URL is not set: without Redis, `qbsync serve` runs jobs "
                                    "in-process and no worker is needed")
     from redis import Redis
-    from rq import Queue, Worker
+    from rq import Queue
+
+    from qbsync.service.rq_worker import QbsyncWorker
 
     redis = Redis.from_url(runtime.config.redis_url)
-    Worker([Queue(runtime.config.rq_queue_name, connection=redis)], connection=redis).work(burst=burst)
+    QbsyncWorker([Queue(runtime.config.rq_queue_name, connection=redis)], connection=redis).work(burst=burst)
 
 
 @main.command("scheduler")
@@ -202,8 +249,11 @@ def db_upgrade() -> None:
 
 # Commands that live beside what they run.
 main.add_command(simulate)
+main.add_command(demo)
 main.add_command(push)
 main.add_command(sweep)
+main.add_command(user)
+connection.add_command(connection_unlock)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -11,6 +11,8 @@ Hook: ``metrics.register(app)`` in the app factory.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 import math
 import time
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
 from sqlalchemy import ColumnElement, case, extract, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -220,8 +222,36 @@ def exposition(session: Session, now: datetime | None = None) -> str:
 # --- the route --------------------------------------------------------------------------------------
 
 
+def _refusal(token: str | None, remote_addr: str | None, authorization: str | None) -> Response | None:
+    """Why this scrape may not read the metrics (they name every connection), or None when it may.
+
+    With QBSYNC_METRICS_TOKEN set, the scrape must send it as a bearer token (from anywhere); without it,
+    only this machine may read them (Prometheus beside the service, or nginx's allow-listed location).
+    """
+    if token:
+        scheme, _, sent = (authorization or "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode()):
+            return None
+        return Response("# qbsync: /metrics needs the bearer token set in QBSYNC_METRICS_TOKEN\n",
+                        status=401, content_type=CONTENT_TYPE,
+                        headers={"WWW-Authenticate": 'Bearer realm="qbsync metrics"'})
+    try:
+        loopback = ipaddress.ip_address((remote_addr or "").split("%")[0]).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return None
+    return Response("# qbsync: /metrics answers only this machine; set QBSYNC_METRICS_TOKEN and send it as a "
+                    "bearer token to scrape from elsewhere\n", status=403, content_type=CONTENT_TYPE)
+
+
 def _metrics_view() -> Response:
     runtime = current_app.extensions["qbsync"]
+    refused = _refusal(runtime.config.metrics_token, request.remote_addr,
+                       request.headers.get("Authorization"))
+    if refused is not None:
+        log.warning("refused /metrics to %s (%s)", request.remote_addr, refused.status)
+        return refused
     try:
         with runtime.db.transaction() as session:
             body = exposition(session)

@@ -36,6 +36,8 @@ TASKS: list[PeriodicTask] = [
     PeriodicTask("resume-pushes", "qbsync.storefronts.backfill:resume_pushes", 60),
     PeriodicTask("sweep-storefronts", "qbsync.storefronts.sweep:sweep_all", 60),
     PeriodicTask("stock-writebacks", "qbsync.storefronts.writeback:run_due_writebacks", 30),
+    # Ended admin sessions, spent setup links and sign-in counts older than their window.
+    PeriodicTask("forget-sign-ins", "qbsync.service.security:forget_expired", 3600),
 ]
 
 

@@ -2,8 +2,10 @@
 
 Everything is secure by default: a route added later needs sign-in and a CSRF token unless it is listed
 in ``PUBLIC_ENDPOINTS`` / ``PUBLIC_BLUEPRINTS`` (the Web Connector, webhooks, health and metrics, static
-files, the first-run and sign-in pages). Failed sign-ins are counted in the ``auth_failures`` table, so
-the lockout holds across every web process.
+files, the first-run and sign-in pages). Everything that must hold across web processes lives in the
+database: the signed-in sessions (``admin_sessions``, so signing out and password changes end a copied
+cookie at once), the first-run setup token, and failed sign-ins (``auth_failures`` for the log and the
+per-address brake, ``sign_in_locks`` for the atomic per-user lock).
 """
 
 from __future__ import annotations
@@ -19,28 +21,33 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest
 
+from qbsync import lockout
 from qbsync.passwords import hash_password, needs_rehash, verify_password
 from qbsync.service.runtime import Runtime
 from qbsync.storage import encryption
-from qbsync.storage.models import AuthFailure, User, utcnow
+from qbsync.storage.db import Database
+from qbsync.storage.models import AdminSession, AuthFailure, SetupToken, User, utcnow
 
 log = logging.getLogger(__name__)
 
-SESSION_USER = "user_id"
+SESSION_KEY = "sid"  # the session id in the cookie
+SETUP_LINK_KEY = "setup_link"  # the first-run link's secret, kept off the address bar
 SESSION_CSRF = "csrf_token"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_LIFETIME = timedelta(hours=12)
 
 # Failed sign-ins within the window that lock a user name (or a client address) out until they age out.
-LOCKOUT_WINDOW = timedelta(minutes=15)
+LOCKOUT_WINDOW = lockout.WINDOW
 MAX_FAILURES_PER_USER = 5
 MAX_FAILURES_PER_ADDRESS = 20
 MIN_ADMIN_PASSWORD = 10
+# How long the link `qbsync serve` prints for the first-run page stays usable.
+SETUP_TOKEN_LIFETIME = timedelta(hours=24)
 
 # Reachable without signing in. The Web Connector's /qbwc never reaches Flask (it is mounted beside it).
 PUBLIC_ENDPOINTS = frozenset(
@@ -135,11 +142,11 @@ def _require_sign_in() -> Any:
     endpoint = request.endpoint
     if is_public(endpoint):
         return None
-    user_id = session.get(SESSION_USER)
+    token = session.get(SESSION_KEY)
     with _runtime().db.transaction() as db_session:
-        user = db_session.get(User, user_id) if user_id is not None else None
+        user = signed_in_user(db_session, token) if isinstance(token, str) else None
         if user is None:
-            session.pop(SESSION_USER, None)
+            session.pop(SESSION_KEY, None)
             if not has_users(db_session):
                 return redirect(url_for("auth.setup"))
             return redirect(url_for("auth.login", next=_local_path(request.full_path)))
@@ -147,22 +154,101 @@ def _require_sign_in() -> Any:
     return None
 
 
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def signed_in_user(db_session: Session, token: str, now: datetime | None = None) -> User | None:
+    """The user whose live session ``token`` names (one indexed look-up), or None."""
+    return db_session.scalar(
+        select(User).join(AdminSession, AdminSession.user_id == User.id)
+        .where(AdminSession.token_hash == _token_hash(token), AdminSession.expires_at > (now or utcnow()))
+    )
+
+
 def current_user() -> User | None:
     """The signed-in user of this request, if any."""
     return g.get("user")
 
 
-def sign_in(user: User) -> None:
+def start_session(db_session: Session, user: User, now: datetime | None = None) -> str:
+    """Record a new signed-in session for ``user``; returns the token its cookie carries."""
+    now = now or utcnow()
+    # Sessions that ran out are of no use to anyone: drop this user's as a new one starts.
+    db_session.execute(delete(AdminSession).where(AdminSession.user_id == user.id,
+                                                  AdminSession.expires_at <= now))
+    token = secrets.token_urlsafe(32)
+    db_session.add(AdminSession(token_hash=_token_hash(token), user_id=user.id, created_at=now,
+                                expires_at=now + SESSION_LIFETIME))
+    db_session.flush()
+    return token
+
+
+def sign_in(db_session: Session, user: User) -> None:
     """Start a fresh session for ``user`` (a new cookie and CSRF token, so a planted one is useless)."""
+    db_session.flush()  # a user created in this transaction needs its id
+    token = start_session(db_session, user)
     session.clear()
     session.permanent = True
-    session[SESSION_USER] = user.id
+    session[SESSION_KEY] = token
     session[SESSION_CSRF] = secrets.token_urlsafe(32)
 
 
-def sign_out() -> None:
-    """Forget the session."""
+def sign_out(db_session: Session) -> None:
+    """End this browser's session on the server too, so a copy of the cookie is of no use."""
+    token = session.get(SESSION_KEY)
+    if isinstance(token, str):
+        db_session.execute(delete(AdminSession).where(AdminSession.token_hash == _token_hash(token)))
     session.clear()
+
+
+def end_sessions(db_session: Session, user_id: int) -> int:
+    """End every signed-in session of a user (password changed, account removed); returns how many."""
+    return db_session.execute(delete(AdminSession).where(AdminSession.user_id == user_id)).rowcount or 0
+
+
+def forget_expired(runtime: Runtime, now: datetime | None = None) -> int:
+    """Scheduler task: delete ended sessions, expired setup links and stale sign-in counts."""
+    now = now or utcnow()
+    with runtime.db.transaction() as db_session:
+        removed = db_session.execute(delete(AdminSession).where(AdminSession.expires_at <= now)).rowcount or 0
+        removed += db_session.execute(delete(SetupToken).where(SetupToken.expires_at <= now)).rowcount or 0
+        removed += lockout.forget_stale(db_session, now)
+    return removed
+
+
+# --- the first-run setup token --------------------------------------------------------------------
+
+
+def issue_setup_token(db_session: Session, now: datetime | None = None) -> str:
+    """A new one-time token for the first-run page (any earlier one stops working); only its hash is kept."""
+    now = now or utcnow()
+    db_session.execute(delete(SetupToken))
+    token = secrets.token_urlsafe(32)
+    db_session.add(SetupToken(token_hash=_token_hash(token), created_at=now,
+                              expires_at=now + SETUP_TOKEN_LIFETIME))
+    db_session.flush()
+    return token
+
+
+def setup_token_is_valid(db_session: Session, token: str | None, now: datetime | None = None) -> bool:
+    """Whether ``token`` opens the first-run page right now."""
+    if not token or not isinstance(token, str):
+        return False
+    return db_session.scalar(select(SetupToken.token_hash).where(
+        SetupToken.token_hash == _token_hash(token), SetupToken.expires_at > (now or utcnow()))) is not None
+
+
+def use_setup_token(db_session: Session, token: str | None, now: datetime | None = None) -> bool:
+    """Spend ``token`` (one DELETE, so two browsers cannot both use it); False when it was not valid."""
+    if not token or not isinstance(token, str):
+        return False
+    used = db_session.execute(delete(SetupToken).where(SetupToken.token_hash == _token_hash(token),
+                                                       SetupToken.expires_at > (now or utcnow())))
+    if not used.rowcount:
+        return False
+    db_session.execute(delete(SetupToken))  # an admin exists now: no other link may create one
+    return True
 
 
 def _local_path(target: str | None) -> str | None:
@@ -239,82 +325,86 @@ class SignInResult:
     error: str | None = None
 
 
-def _failures_since(db_session: Session, since: datetime, *, username: str | None = None,
-                    remote_addr: str | None = None) -> tuple[int, datetime | None]:
-    stmt = select(func.count(), func.min(AuthFailure.at)).where(AuthFailure.kind == "login",
-                                                                AuthFailure.at >= since)
-    if username is not None:
-        stmt = stmt.where(AuthFailure.username == username)
-    if remote_addr is not None:
-        stmt = stmt.where(AuthFailure.remote_addr == remote_addr)
-    count, first = db_session.execute(stmt).one()
+def _failures_since(db_session: Session, since: datetime, *, remote_addr: str) -> tuple[int, datetime | None]:
+    count, first = db_session.execute(
+        select(func.count(), func.min(AuthFailure.at))
+        .where(AuthFailure.kind == "login", AuthFailure.at >= since, AuthFailure.remote_addr == remote_addr)
+    ).one()
     return int(count or 0), first
 
 
-def lockout_message(db_session: Session, username: str, remote_addr: str | None,
-                    now: datetime | None = None) -> str | None:
-    """Why signing in is refused right now (too many recent failures), or None."""
+def address_lockout_message(db_session: Session, remote_addr: str | None,
+                            now: datetime | None = None) -> str | None:
+    """Why signing in from ``remote_addr`` is refused right now (many names guessed from it), or None."""
+    if not remote_addr:
+        return None
     now = now or utcnow()
-    window_start = now - LOCKOUT_WINDOW
-    user = db_session.scalar(select(User).where(User.username == username))
-    # A successful sign-in starts the count afresh.
-    since = max(window_start, user.last_login_at) if user and user.last_login_at else window_start
-    count, first = _failures_since(db_session, since, username=username)
-    if count >= MAX_FAILURES_PER_USER and first is not None:
-        return _locked_text(f"for the user {username!r}", first + LOCKOUT_WINDOW - now)
-    if remote_addr:
-        count, first = _failures_since(db_session, window_start, remote_addr=remote_addr)
-        if count >= MAX_FAILURES_PER_ADDRESS and first is not None:
-            return _locked_text("from your address", first + LOCKOUT_WINDOW - now)
+    count, first = _failures_since(db_session, now - LOCKOUT_WINDOW, remote_addr=remote_addr[:64])
+    if count >= MAX_FAILURES_PER_ADDRESS and first is not None:
+        return (f"Too many failed sign-ins from your address. Signing in from here is paused for "
+                f"{_minutes(first + LOCKOUT_WINDOW - now)}; try again then.")
     return None
 
 
-def _locked_text(whom: str, left: timedelta) -> str:
+def user_lockout_message(username: str, until: datetime, now: datetime) -> str:
+    """What a locked-out person reads: how long, and the two ways back in sooner."""
+    return (f"Too many failed sign-ins for the user {username!r}. Signing in is paused for "
+            f"{_minutes(until - now)}; try again then, or ask another admin to unlock the account on the "
+            f"Users page (or on the server: qbsync user unlock {username}).")
+
+
+def _minutes(left: timedelta) -> str:
     minutes = max(1, int(left.total_seconds() + 59) // 60)
-    return (f"Too many failed sign-ins {whom}. Signing in is paused for {minutes} minute"
-            f"{'s' if minutes != 1 else ''}; try again then (or ask another admin to reset the password).")
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
-def record_failure(db_session: Session, username: str, remote_addr: str | None,
-                   now: datetime | None = None) -> None:
-    """Count one failed sign-in (for throttling and the log)."""
-    now = now or utcnow()
+def _record_failure(db_session: Session, username: str, remote_addr: str | None, now: datetime) -> None:
+    """Keep one failed sign-in on record (the log, the per-address brake) and maybe lock the user."""
     address = (remote_addr or "")[:64] or None
     db_session.add(AuthFailure(kind="login", username=username[:255], remote_addr=address, at=now))
-    user = db_session.scalar(select(User).where(User.username == username))
-    if user is not None:
-        user.failed_logins = (user.failed_logins or 0) + 1
-        db_session.flush()
-        if lockout_message(db_session, username, None, now):
-            user.locked_until = now + LOCKOUT_WINDOW
-            log.warning("sign-in locked for %r after %d failed attempts (last from %s)", username,
-                        MAX_FAILURES_PER_USER, remote_addr)
+    if lockout.failed(db_session, "login", username, None, limit=MAX_FAILURES_PER_USER, now=now):
+        log.warning("sign-in locked for %r after %d failed attempts (last from %s)", username,
+                    MAX_FAILURES_PER_USER, remote_addr)
 
 
-def authenticate(db_session: Session, username: str, password: str, remote_addr: str | None,
+def authenticate(db: Database, username: str, password: str, remote_addr: str | None,
                  now: datetime | None = None) -> SignInResult:
-    """Check a sign-in attempt, honouring and updating the lockout."""
+    """Check a sign-in attempt, honouring and updating the lockout.
+
+    The attempt is counted (atomically) and committed before the password is checked, so parallel guesses
+    cannot all be checked against a count none of them has raised yet; the slow hash runs outside any
+    transaction, holding no lock.
+    """
     now = now or utcnow()
     username = username.strip()
     if not username or not password:
         return SignInResult(None, "Enter your user name and password.")
-    locked = lockout_message(db_session, username, remote_addr, now)
-    if locked:
+    with db.transaction() as db_session:
+        refused = address_lockout_message(db_session, remote_addr, now)
+        until = None if refused else lockout.reserve(db_session, "login", username, None,
+                                                     limit=MAX_FAILURES_PER_USER, now=now)
+        if until is not None:
+            refused = user_lockout_message(username, until, now)
+        stored_hash = db_session.scalar(select(User.password_hash).where(User.username == username))
+    if refused:
         # The password is not even checked while locked, so guessing on cannot succeed.
         log.warning("sign-in refused for %r from %s: locked out", username, remote_addr)
-        return SignInResult(None, locked)
-    user = db_session.scalar(select(User).where(User.username == username))
-    if not verify_password(user.password_hash if user else None, password) or user is None:
-        record_failure(db_session, username, remote_addr, now)
-        log.warning("failed sign-in for %r from %s", username, remote_addr)
-        return SignInResult(None, "That user name and password do not match.")
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
-    log.info("%r signed in from %s", username, remote_addr)
-    return SignInResult(user)
+        return SignInResult(None, refused)
+    right = verify_password(stored_hash, password) and stored_hash is not None
+    with db.transaction() as db_session:
+        if not right:
+            _record_failure(db_session, username, remote_addr, now)
+            log.warning("failed sign-in for %r from %s", username, remote_addr)
+            return SignInResult(None, "That user name and password do not match.")
+        lockout.succeeded(db_session, "login", username, None)
+        user = db_session.scalar(select(User).where(User.username == username))
+        if user is None:  # removed while its password was being checked
+            return SignInResult(None, "That user name and password do not match.")
+        if needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+        user.last_login_at = now
+        log.info("%r signed in from %s", username, remote_addr)
+        return SignInResult(user)
 
 
 def validate_admin_password(password: str, confirm: str) -> str | None:

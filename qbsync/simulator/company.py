@@ -28,6 +28,7 @@ from lxml import etree
 
 from qbsync.qbxml.fields import Catalog
 from qbsync.simulator import (
+    company_currency,
     company_features,
     company_host,
     company_lists,
@@ -280,7 +281,8 @@ class QuickBooksCompany:
         except (etree.XMLSyntaxError, SchemaInvalid) as exc:
             raise QbxmlRequestRejected(PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE, str(exc)) from exc
         self._check_version(root)
-        self._check_regional_schema(root)
+        if any(name.encode() in raw for name in company_features.foreign_names(self.prefs)):
+            self._check_regional_schema(root)
         messages = root.find("QBXMLMsgsRq")
         if messages is None:
             raise QbxmlRequestRejected(
@@ -332,12 +334,13 @@ class QuickBooksCompany:
             )
 
     def _check_regional_schema(self, root: etree._Element) -> None:
-        """A Canadian or UK QuickBooks cannot parse a US-only element (assumed; company_features)."""
+        """A QuickBooks cannot parse another edition's elements: a US header sales tax item in a Canadian or
+        UK file, IsTaxIncluded in a US one (assumed; company_features)."""
         messages = root.find("QBXMLMsgsRq")
         for request in messages if messages is not None else ():
             if not isinstance(request.tag, str):
                 continue
-            element = company_features.us_only_element(self.prefs, request.tag[:-2], element_data(request))
+            element = company_features.foreign_element(self.prefs, request.tag[:-2], element_data(request))
             if element is not None:
                 raise QbxmlRequestRejected(
                     PARSE_ERROR_HRESULT,
@@ -410,6 +413,8 @@ class QuickBooksCompany:
             if suffix == "Add":
                 record = company_lists.add_list_element(store, prefs, kind, payload)
             else:
+                if kind == "Customer" and "CurrencyRef" in payload:
+                    company_currency.check_currency_change(store, payload)
                 record = company_lists.mod_list_element(store, kind, payload)
             return Answer(body={f"{kind}Ret": self._list_ret(record)})
         if kind in SALES_KINDS:

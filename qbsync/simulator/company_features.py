@@ -19,12 +19,15 @@ FEATURE_OFF = 3250
 FEATURE_OFF_MESSAGE = "This feature is not enabled or not available in this version of QuickBooks. ({what})"
 
 INVENTORY_REQUESTS = ("ItemInventoryAdd", "ItemInventoryAssemblyAdd", "InventoryAdjustmentAdd")
-SALES_TAX_REQUESTS = ("ItemSalesTaxAdd", "ItemSalesTaxGroupAdd", "SalesTaxCodeAdd")
-SALES_TAX_ELEMENTS = ("ItemSalesTaxRef", "SalesTaxCodeRef", "CustomerSalesTaxCodeRef")
+# With sales tax off the codes Tax and Non still exist and QuickBooks gives every sale Non (Intuit
+# SalesTaxCodeAdd reference); only sales tax items are refused (assumed).
+SALES_TAX_REQUESTS = ("ItemSalesTaxAdd", "ItemSalesTaxGroupAdd")
 CURRENCY_ELEMENTS = ("CurrencyRef", "ExchangeRate")
 # Elements of sales forms that only the US edition has: the header sales tax item (Canadian and UK
 # tax comes from each line's code). Assumed; see the module docstring.
 US_ONLY_SALES_ELEMENTS = ("ItemSalesTaxRef",)
+# ... and the Canadian/UK ones a US file lacks: amounts that include tax.
+REGIONAL_SALES_ELEMENTS = ("IsTaxIncluded",)
 
 
 def feature_off(what: str) -> StatusError:
@@ -55,32 +58,30 @@ def check_request(prefs: Preferences, request_type: str, data: dict[str, Any]) -
     """Raise 3250 when the company's preferences leave off what ``request_type`` needs."""
     if not prefs.using_inventory and request_type in INVENTORY_REQUESTS:
         raise feature_off(f"inventory is off in this company's preferences: {request_type}")
-    if not prefs.using_sales_tax and (
-        request_type in SALES_TAX_REQUESTS or request_type == "SalesTaxCodeQuery"
-    ):
+    if not prefs.using_sales_tax and request_type in SALES_TAX_REQUESTS:
         raise feature_off(f"sales tax is off in this company's preferences: {request_type}")
     if not prefs.multicurrency and request_type in ("CurrencyAdd", "CurrencyQuery", "CurrencyMod"):
         raise feature_off(f"multicurrency is off in this company's preferences: {request_type}")
-    if request_type.endswith(("Add", "Mod")):
-        if not prefs.using_sales_tax:
-            element = _mentions(data, SALES_TAX_ELEMENTS)
-            if element:
-                raise feature_off(f"sales tax is off in this company's preferences: {element}")
-        if not prefs.multicurrency:
-            element = _mentions(data, CURRENCY_ELEMENTS)
-            if element:
-                raise feature_off(f"multicurrency is off in this company's preferences: {element}")
+    if request_type.endswith(("Add", "Mod")) and not prefs.multicurrency:
+        element = _mentions(data, CURRENCY_ELEMENTS)
+        if element:
+            raise feature_off(f"multicurrency is off in this company's preferences: {element}")
 
 
-def us_only_element(prefs: Preferences, request_type: str, data: dict[str, Any]) -> str | None:
-    """The US-only element a Canadian or UK company's schema would not parse in this request, if any."""
-    if prefs.country == "US":
-        return None
+def foreign_names(prefs: Preferences) -> tuple[str, ...]:
+    """Element names of other editions this company's schema lacks (a cheap pre-check on raw bytes)."""
+    return US_ONLY_SALES_ELEMENTS if prefs.country != "US" else REGIONAL_SALES_ELEMENTS
+
+
+def foreign_element(prefs: Preferences, request_type: str, data: dict[str, Any]) -> str | None:
+    """The element of another country's edition this company's regional schema would not parse (a US
+    header sales tax item in a Canadian or UK file, IsTaxIncluded in a US one), if any."""
+    foreign = foreign_names(prefs)
     for kind in SALES_KINDS:
         if request_type in (f"{kind}Add", f"{kind}Mod"):
             body = data.get(request_type)
             if isinstance(body, dict):
-                for name in US_ONLY_SALES_ELEMENTS:
+                for name in foreign:
                     if name in body:
                         return f"{request_type}/{name}"
     return None

@@ -150,6 +150,12 @@ def preferences_ret(store: Store, prefs: Preferences, profile: Profile | None = 
         "TimeTrackingPreferences": {"FirstDayOfWeek": "Monday"},
         "CurrentAppAccessRights": {"IsAutomaticLoginAllowed": "true", "IsPersonalDataAccessAllowed": "true"},
     }
+    if profile is not None and profile.name != "legacy":
+        # Intuit "SDK support for multi location inventory": files are created with it off (Enterprise only)
+        out["MultiLocationInventoryPreferences"] = {
+            "IsMultiLocationInventoryAvailable": "false",
+            "IsMultiLocationInventoryEnabled": "false",
+        }
     if prefs.multicurrency:
         out["MultiCurrencyPreferences"] = {
             "IsMultiCurrencyOn": "true",

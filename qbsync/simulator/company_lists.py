@@ -20,7 +20,7 @@ from qbsync.simulator.company_store import (
     quantity,
     stale_edit_sequence,
 )
-from qbsync.simulator.profiles import Profile
+from qbsync.simulator.profiles import Profile, get_profile
 
 # Items that default to the taxable code when an Add names none (QuickBooks' default for goods).
 TAXABLE_BY_DEFAULT = ("ItemInventory", "ItemNonInventory")
@@ -105,6 +105,14 @@ def _apply_defaults(store: Store, prefs: Preferences, kind: str, data: dict[str,
         data["QuantityOnSalesOrder"] = "0"
     elif kind == "ItemSalesTax":
         data.setdefault("TaxRate", "0.00")
+        if decimal_of(data["TaxRate"]) and not isinstance(data.get("TaxVendorRef"), dict):
+            # CData's QuickBooks reference (cdn.cdata.com/help/RQK/.../pg_table-salestaxitems.htm): "If a
+            # nonzero TaxRate is specified, a TaxVendorRef is required"; the code and text are assumed
+            raise StatusError(
+                3180,
+                f'There was an error when saving a ItemSalesTax list, element "{data.get("Name")}".  '
+                "QuickBooks error message: A sales tax item with a rate needs a tax agency.",
+            )
     elif kind in ("Account", "Vendor"):
         data.pop("OpenBalance", None)
         data.pop("OpenBalanceDate", None)
@@ -281,6 +289,8 @@ def seed_profile(store: Store, prefs: Preferences, profile: Profile) -> None:
         seed_standard_company(store, prefs)
         return
     for seed in profile.seeds:
+        if seed.first_use:
+            continue  # QuickBooks makes it when a transaction first needs it (special_account)
         data = copy.deepcopy(seed.data)
         if seed.kind == "Currency":
             data.setdefault("IsUserDefinedCurrency", "false")
@@ -290,3 +300,27 @@ def seed_profile(store: Store, prefs: Preferences, profile: Profile) -> None:
         record = add_list_element(store, prefs, seed.kind, data)
         if seed.role:
             setattr(prefs, seed.role, record.id)
+
+
+def special_account(store: Store, prefs: Preferences, role: str) -> dict[str, str]:
+    """A reference to the company's ``role`` account (``ar_account``, ``undeposited_funds``), made now
+    if this is the first transaction that needs it, as QuickBooks does (profiles.AUTO_CREATED)."""
+    account_id = getattr(prefs, role)
+    if account_id and store.get(("Account",), account_id) is not None:
+        return ref_to(store, account_id)
+    seed = get_profile(prefs.profile).first_use_seed(role)
+    if seed is None:
+        raise StatusError(3140, f"There is no {role} account in this company.")  # a legacy file lost it
+    special = seed.data.get("SpecialAccountType")
+    record = next(
+        (a for a in store.all(("Account",)) if special and a.data.get("SpecialAccountType") == special), None
+    )
+    if record is None:
+        data = copy.deepcopy(seed.data)
+        if prefs.multicurrency and prefs.home_currency:
+            data["CurrencyRef"] = {"ListID": prefs.home_currency}
+        if store.by_name(("Account",), str(data["Name"])) is not None:
+            data["Name"] = f"{data['Name']} 2"  # the merchant took the name for another account
+        record = add_list_element(store, prefs, "Account", data)
+    setattr(prefs, role, record.id)
+    return ref_to(store, record.id)

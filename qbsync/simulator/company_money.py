@@ -24,7 +24,8 @@ import copy
 from decimal import Decimal
 from typing import Any
 
-from qbsync.simulator.company_lists import Preferences, ref_to
+from qbsync.simulator.company_currency import currency_defaults
+from qbsync.simulator.company_lists import Preferences, ref_to, special_account
 from qbsync.simulator.company_store import (
     Record,
     StatusError,
@@ -154,13 +155,11 @@ def add_card_refund(store: Store, prefs: Preferences, add: dict[str, Any], today
             raise invalid_amount("RefundAmount", amount, "The refund is more than the credit available.")
         planned.append((credit, amount))
     data.setdefault("TxnDate", today)
-    from qbsync.simulator.company_sales import currency_defaults  # company_sales imports this module
-
     currency_defaults(store, prefs, "ARRefundCreditCard", data)
     if "RefundFromAccountRef" not in data:
-        data["RefundFromAccountRef"] = ref_to(store, prefs.undeposited_funds)
+        data["RefundFromAccountRef"] = special_account(store, prefs, "undeposited_funds")
     if "ARAccountRef" not in data:
-        data["ARAccountRef"] = ref_to(store, prefs.ar_account)
+        data["ARAccountRef"] = special_account(store, prefs, "ar_account")
     data["TotalAmount"] = money(sum((a for _, a in planned), Decimal(0)))
     record = store.create("ARRefundCreditCard", data)
     rets = []

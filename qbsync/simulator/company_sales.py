@@ -12,7 +12,8 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from qbsync.simulator.company_lists import Preferences, ref_to
+from qbsync.simulator.company_currency import currency_defaults
+from qbsync.simulator.company_lists import Preferences, ref_to, special_account
 from qbsync.simulator.company_money import (
     link,
     plan_set_credits,
@@ -43,9 +44,6 @@ from qbsync.simulator.ledger import customer_balances as ledger_balances
 
 # Sales forms that post: they move QuantityOnHand (down, or up for a credit memo).
 QOH_SIGN = {"Invoice": -1, "SalesReceipt": -1, "CreditMemo": 1}
-
-# Customer transactions that post to an A/R account.
-RECEIVABLE_KINDS = ("Invoice", "CreditMemo", "ReceivePayment", "ARRefundCreditCard")
 
 # Kinds that carry DueDate/ShipDate defaults and printing flags.
 _HAS_SHIP_DATE = ("Invoice", "SalesReceipt", "SalesOrder", "CreditMemo")
@@ -92,10 +90,13 @@ def price_lines(store: Store, prefs: Preferences, lines: list[dict[str, Any]]) -
 
     A percentage item (discount, sales tax item) takes its percent of the line just above it; a
     subtotal item's amount is the sum of the lines since the previous subtotal (Intuit ItemSalesTaxAdd
-    reference: "One can use subtotals to apply a single tax line to multiple items").
+    reference: "One can use subtotals to apply a single tax line to multiple items, but the tax is only
+    applied automatically for the first tax line after the subtotal line ... If you don't supply an
+    amount the amount comes out as zero"): a sales tax line right under another one comes out zero.
     """
     out = []
     previous = Decimal(0)
+    previous_was_tax = False
     since_subtotal = Decimal(0)
     for raw in lines:
         line = dict(raw)
@@ -121,7 +122,8 @@ def price_lines(store: Store, prefs: Preferences, lines: list[dict[str, Any]]) -
             elif item is not None:
                 rate, percent = _item_price(item)
             if percent is not None:
-                amount = previous * percent / 100
+                is_tax = item is not None and item.kind == "ItemSalesTax"
+                amount = Decimal(0) if is_tax and previous_was_tax else previous * percent / 100
             else:
                 amount = (qty if qty is not None else Decimal(1)) * (rate or Decimal(0))
             if item is not None and item.kind == "ItemDiscount":
@@ -138,13 +140,17 @@ def price_lines(store: Store, prefs: Preferences, lines: list[dict[str, Any]]) -
             line["RatePercent"] = price(percent)
         if qty is not None:
             line["Quantity"] = quantity(qty)
-        if "SalesTaxCodeRef" not in line and prefs.using_sales_tax:
+        if not prefs.using_sales_tax and prefs.non_taxable_code:
+            # "QuickBooks will assign the default non-taxable sales-tax code to all sales" (Intuit)
+            line["SalesTaxCodeRef"] = ref_to(store, prefs.non_taxable_code)
+        elif "SalesTaxCodeRef" not in line:
             code = item.data.get("SalesTaxCodeRef") if item is not None else None
             if isinstance(code, dict):
                 line["SalesTaxCodeRef"] = dict(code)
             elif prefs.non_taxable_code:
                 line["SalesTaxCodeRef"] = ref_to(store, prefs.non_taxable_code)
         previous = amount
+        previous_was_tax = item is not None and item.kind == "ItemSalesTax"
         out.append(line)
     return out
 
@@ -162,6 +168,11 @@ def compute_totals(store: Store, prefs: Preferences, kind: str, data: dict[str, 
     A US file taxes the taxable lines at the rate of the one sales tax item in the header; Canadian and
     UK files tax each line by its code's sales tax item (GST, HST, VAT), summed per item and rounded once
     per item (assumed). ``data["SalesTaxByItem"]`` keeps tax item ListID -> amount for the ledger.
+
+    ``IsTaxIncluded`` true (Canadian and UK files; the element is in the XSD) means the line amounts
+    include the tax: each item's tax is base x rate / (100 + rate), Subtotal is net of it, the total is
+    the sum of the lines, and ``data["TaxShareByLine"]`` spreads each item's tax over its lines so the
+    books credit income net (assumed).
     """
     lines = [line for line in data.get(f"{line_key(kind)}Ret", []) if not _is_subtotal(store, line)]
     subtotal = sum((decimal_of(line.get("Amount")) for line in lines), Decimal(0))
@@ -170,16 +181,11 @@ def compute_totals(store: Store, prefs: Preferences, kind: str, data: dict[str, 
     if prefs.using_sales_tax and prefs.country == "US":
         rate = _us_header_tax(store, prefs, data, lines, by_item)
     elif prefs.using_sales_tax:
-        bases: dict[str, Decimal] = defaultdict(Decimal)
-        for line in lines:
-            code = _code_of(store, line.get("SalesTaxCodeRef"))
-            item_ref = code.data.get("ItemSalesTaxRef") if code is not None else None
-            if code is not None and is_true(code.data.get("IsTaxable")) and isinstance(item_ref, dict):
-                bases[item_ref["ListID"]] += decimal_of(line.get("Amount"))
-        for item_id, base in bases.items():
-            tax_item = store.get(("ItemSalesTax",), item_id)
-            item_rate = decimal_of(tax_item.data.get("TaxRate")) if tax_item is not None else Decimal(0)
-            by_item[item_id] = to_cent(base * item_rate / 100)
+        inclusive = is_true(data.get("IsTaxIncluded", "false"))
+        shares = _line_code_tax(store, lines, inclusive, by_item)
+        if inclusive:
+            data["TaxShareByLine"] = {k: money(v) for k, v in shares.items() if v}
+            subtotal -= sum(by_item.values(), Decimal(0))
     tax = sum(by_item.values(), Decimal(0))
     total = subtotal + tax
     data["Subtotal"] = money(subtotal)
@@ -198,6 +204,34 @@ def compute_totals(store: Store, prefs: Preferences, kind: str, data: dict[str, 
         used = decimal_of(data.get("CreditUsed"))
         data["CreditRemaining"] = money(total - used)
     return total
+
+
+def _line_code_tax(
+    store: Store, lines: list[dict[str, Any]], inclusive: bool, by_item: dict[str, Decimal]
+) -> dict[str, Decimal]:
+    """Canadian/UK tax: each line's code names its sales tax item; fills ``by_item`` and returns each
+    line's share of the tax (TxnLineID -> amount; the last line of an item takes the rounding)."""
+    members: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for line in lines:
+        code = _code_of(store, line.get("SalesTaxCodeRef"))
+        item_ref = code.data.get("ItemSalesTaxRef") if code is not None else None
+        if code is not None and is_true(code.data.get("IsTaxable")) and isinstance(item_ref, dict):
+            members[item_ref["ListID"]].append(line)
+    shares: dict[str, Decimal] = {}
+    for item_id, group in members.items():
+        tax_item = store.get(("ItemSalesTax",), item_id)
+        rate = decimal_of(tax_item.data.get("TaxRate")) if tax_item is not None else Decimal(0)
+        base = sum((decimal_of(line.get("Amount")) for line in group), Decimal(0))
+        by_item[item_id] = to_cent(base * rate / (100 + rate) if inclusive else base * rate / 100)
+        left = by_item[item_id]
+        for index, line in enumerate(group):
+            amount = decimal_of(line.get("Amount"))
+            share = (
+                left if index == len(group) - 1 else to_cent(by_item[item_id] * amount / base if base else 0)
+            )
+            shares[str(line.get("TxnLineID", index))] = share
+            left -= share
+    return shares
 
 
 def _is_subtotal(store: Store, line: dict[str, Any]) -> bool:
@@ -341,49 +375,6 @@ def add_sales_form(store: Store, prefs: Preferences, kind: str, add: dict[str, A
     return record
 
 
-def currency_defaults(store: Store, prefs: Preferences, kind: str, data: dict[str, Any]) -> None:
-    """On a multicurrency file a customer transaction is in the customer's currency (the XSD has no
-    CurrencyRef on InvoiceAdd & co, only on the customer), at the currency's exchange rate unless the
-    request gives one, against the A/R account of that currency (QuickBooks keeps one A/R account per
-    currency; its name "Accounts Receivable - CAD" is assumed)."""
-    if not prefs.multicurrency or not isinstance(data.get("CustomerRef"), dict):
-        return
-    customer = store.get(("Customer",), data["CustomerRef"]["ListID"])
-    currency_ref = customer.data.get("CurrencyRef") if customer is not None else None
-    currency_id = currency_ref["ListID"] if isinstance(currency_ref, dict) else prefs.home_currency
-    currency = store.get(("Currency",), currency_id)
-    if currency is None:
-        return
-    data["CurrencyRef"] = ref_to(store, currency.id)
-    if currency.id == prefs.home_currency:
-        data["ExchangeRate"] = "1"
-    else:
-        data.setdefault("ExchangeRate", str(currency.data.get("ExchangeRate", "1")))
-    if kind in RECEIVABLE_KINDS and "ARAccountRef" not in data:
-        data["ARAccountRef"] = ref_to(store, _receivable_for(store, prefs, currency))
-
-
-def _receivable_for(store: Store, prefs: Preferences, currency: Record) -> str:
-    if currency.id == prefs.home_currency:
-        return prefs.ar_account
-    for account in store.all(("Account",)):
-        ref = account.data.get("CurrencyRef")
-        is_receivable = account.data.get("AccountType") == "AccountsReceivable"
-        if is_receivable and isinstance(ref, dict) and ref.get("ListID") == currency.id:
-            return account.id
-    data = {
-        "Name": f"Accounts Receivable - {currency.data.get('CurrencyCode', currency.data.get('Name'))}",
-        "AccountType": "AccountsReceivable",
-        "SpecialAccountType": "AccountsReceivable",
-        "CurrencyRef": {"ListID": currency.id},
-        "Balance": "0.00",
-        "TotalBalance": "0.00",
-        "IsActive": "true",
-    }
-    store.resolve_refs(data, "Account")
-    return store.create("Account", data).id
-
-
 def _fill_header_defaults(
     store: Store, prefs: Preferences, kind: str, data: dict[str, Any], today: str
 ) -> None:
@@ -392,9 +383,9 @@ def _fill_header_defaults(
     if not data.get("RefNumber") and kind != "ReceivePayment":
         data["RefNumber"] = _next_ref_number(store, kind)
     if kind in ("Invoice", "CreditMemo") and "ARAccountRef" not in data:
-        data["ARAccountRef"] = ref_to(store, prefs.ar_account)
+        data["ARAccountRef"] = special_account(store, prefs, "ar_account")
     if kind == "SalesReceipt" and "DepositToAccountRef" not in data:
-        data["DepositToAccountRef"] = ref_to(store, prefs.undeposited_funds)
+        data["DepositToAccountRef"] = special_account(store, prefs, "undeposited_funds")
     if kind in _HAS_SHIP_DATE:
         data.setdefault("DueDate", data["TxnDate"])
         data.setdefault("ShipDate", data["TxnDate"])
@@ -546,9 +537,9 @@ def add_payment(store: Store, prefs: Preferences, add: dict[str, Any], today: st
     data.setdefault("TxnDate", today)
     currency_defaults(store, prefs, "ReceivePayment", data)
     if "ARAccountRef" not in data:
-        data["ARAccountRef"] = ref_to(store, prefs.ar_account)
+        data["ARAccountRef"] = special_account(store, prefs, "ar_account")
     if "DepositToAccountRef" not in data:
-        data["DepositToAccountRef"] = ref_to(store, prefs.undeposited_funds)
+        data["DepositToAccountRef"] = special_account(store, prefs, "undeposited_funds")
     data["TotalAmount"] = money(total)
     data["UnusedPayment"] = money(total - used)
     data["UnusedCredits"] = "0.00"

@@ -123,13 +123,16 @@ def postings(store: Store, record: Record) -> list[Posting]:
             out.append(Posting(_ref_id(data, "DepositToAccountRef"), sign * total))
         else:
             out.append(Posting(_ref_id(data, "ARAccountRef"), sign * total, customer))
+        shares = data.get("TaxShareByLine")
+        included: dict[str, Any] = shares if isinstance(shares, dict) else {}  # tax inside line amounts
         for line in as_list(data.get(f"{kind}LineRet")):
             item = _line_item(store, line)
             if item is None or item.kind == "ItemSubtotal":
                 continue
             account = tax_payable_account(store) if item.kind == "ItemSalesTax" else item_account(item)
             override = _ref_id(line, "OverrideItemAccountRef")
-            out.append(Posting(override or account or "", -sign * decimal_of(line.get("Amount"))))
+            amount = decimal_of(line.get("Amount")) - decimal_of(included.get(str(line.get("TxnLineID"))))
+            out.append(Posting(override or account or "", -sign * amount))
         tax = decimal_of(data.get("SalesTaxTotal"))
         if tax:
             out.append(Posting(tax_payable_account(store), -sign * tax))
@@ -239,13 +242,29 @@ def _is_foreign(store: Store, prefs: Preferences, record: Record) -> bool:
 
 
 def customer_balances(store: Store) -> dict[str, Decimal]:
-    """customer ListID -> what the A/R ledger says they owe (negative: the company owes them)."""
+    """customer ListID -> what the A/R ledger says they owe (negative: the company owes them).
+
+    The same A/R postings as :func:`postings`, without walking sales lines (customer queries ask this
+    on every answer, so it stays cheap on a company holding thousands of orders)."""
     owed: dict[str, Decimal] = defaultdict(Decimal)
     for record in store.all(("Invoice", "CreditMemo", "ReceivePayment", "ARRefundCreditCard", "Check")):
-        for posting in postings(store, record):
-            account = store.get(("Account",), posting.account_id)
-            if posting.customer_id and _is_receivable(account):
-                owed[posting.customer_id] += posting.amount
+        data = record.data
+        customer = _ref_id(data, "CustomerRef")
+        if record.kind in SALES_SIGN:
+            if not is_true(data.get("IsPending", "false")):
+                total = decimal_of(data.get("Subtotal")) + decimal_of(data.get("SalesTaxTotal"))
+                owed[customer] += SALES_SIGN[record.kind] * total
+        elif record.kind == "ReceivePayment":
+            applied = as_list(data.get("AppliedToTxnRet"))
+            discounts = sum((decimal_of(r.get("DiscountAmount")) for r in applied), Decimal(0))
+            owed[customer] -= decimal_of(data.get("TotalAmount")) + discounts
+        elif record.kind == "ARRefundCreditCard":
+            owed[customer] += decimal_of(data.get("TotalAmount"))
+        else:
+            for posting in postings(store, record):
+                if posting.customer_id and _is_receivable(store.get(("Account",), posting.account_id)):
+                    owed[posting.customer_id] += posting.amount
+    owed.pop("", None)
     return owed
 
 

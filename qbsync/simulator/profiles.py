@@ -34,10 +34,12 @@ ASSUMED_INDUSTRY_NAME = (
     f"assumed name: {INTUIT_INTERVIEW}; the exact names of that recommended list were not found, so this "
     "name is assumed (chosen to differ from qbsync's defaults)"
 )
-SYSTEM_ACCOUNTS = (
-    "QuickBooks Pro course glossary (www.quia.com/jg/2218385list.html): 'Inventory Asset and Cost of Goods "
-    "Sold: system default accounts QuickBooks Pro looks for when an inventory part item is set up'; "
-    "'Uncategorized Income/Expenses: created by QuickBooks Pro as an offsetting amount'"
+AUTO_CREATED = (
+    "QuickBooks book chapter 'Automatically Created Accounts' (keepautomation.com/arc/237/49/): Accounts "
+    "Receivable is established the first time you create an invoice, Undeposited Funds the first time you "
+    "receive a payment and do not deposit it, Inventory Asset and Cost of Goods Sold the first time you "
+    "add an inventory item, Uncategorized Income/Expense for opening balances on the accrual basis; "
+    "SpecialAccountType values from the qbXML 13.0 XSD"
 )
 SALES_TAX_PAYABLE = (
     "QuickBooks help 'Using the Sales Tax Payable register' (dx.198449.com/qq2/quickbookstgz.zip): every "
@@ -45,13 +47,23 @@ SALES_TAX_PAYABLE = (
     "see how much you owe each tax agency'"
 )
 SPECIAL_ACCOUNTS = (
-    "assumed: accounts QuickBooks creates itself as soon as the feature is used (Accounts Receivable on the "
-    "first invoice, Undeposited Funds on the first payment, Opening Balance Equity on the first opening "
-    "balance); their SpecialAccountType values are from the qbXML 13.0 XSD"
+    "assumed: accounts QuickBooks makes on first use (Accounts Payable on the first bill, Opening Balance "
+    "Equity on the first opening balance) or at setup (Retained Earnings); SpecialAccountType from the XSD"
+)
+INTUIT_TAX_CODES = (
+    "Intuit SalesTaxCodeAdd reference (developer.intuit.com/app/developer/qbdesktop/docs/api-reference/"
+    "qbdesktop/salestaxcodeadd): 'Two general codes, which can be modified but not deleted, appear on the "
+    "sales-tax code list by default' (non-taxable and taxable); 'If the \"Do You Charge Sales Tax?\" "
+    "preference within QuickBooks is set to No, QuickBooks will assign the default non-taxable sales-tax "
+    "code to all sales'; names Tax/Non as in the real capture"
 )
 ASSUMED_BANK = "assumed: the interview's 'add your bank account' step; the name is the merchant's"
 ASSUMED_PAYMENT_METHODS = (
-    "assumed: the payment methods a new QuickBooks Desktop (US) file lists; PayPal is not among them"
+    "Intuit in-product help 'Use the Payment Method list' (support.quickbooks.intuit.com/support/pages/"
+    "inproducthelp/Core/QB2K12/ContentPackage/Core/Payments/pop_paymeth.html: cash, check, MasterCard, Visa, "
+    "American Express); qbgarage.com/tag/payment-method: the payment types built into QuickBooks (Cash, "
+    "Check, American Express, Discover, MasterCard, Visa, Debit Card, Gift Card, E-Check, ...); that a new "
+    "file holds one method of each type under these names is assumed (no PayPal)"
 )
 CA_EXPRESS_START = (
     "Intuit community 'How to set up sales tax in QuickBooks Desktop' (quickbooks.intuit.com/community/"
@@ -85,12 +97,14 @@ class Seed:
     """One list element the setup creates: its kind, its ``XxxAdd`` data, and why it is there.
 
     ``role`` names the preference that points at it (``ar_account``, ``taxable_code``...), if any.
+    ``first_use``: QuickBooks makes it only when a transaction first needs it (not at setup).
     """
 
     kind: str
     data: dict[str, Any]
     source: str
     role: str = ""
+    first_use: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,15 +127,21 @@ class Profile:
     sources: dict[str, str] = field(default_factory=dict)
 
     def seeded(self, kind: str) -> list[str]:
-        """Names of the records of ``kind`` the setup creates."""
-        return [str(seed.data["Name"]) for seed in self.seeds if seed.kind == kind]
+        """Names of the records of ``kind`` the setup creates (not those made on first use)."""
+        return [str(seed.data["Name"]) for seed in self.seeds if seed.kind == kind and not seed.first_use]
+
+    def first_use_seed(self, role: str) -> Seed | None:
+        """The record QuickBooks makes for ``role`` (``ar_account``...) the first time it is needed."""
+        return next((seed for seed in self.seeds if seed.role == role and seed.first_use), None)
 
 
-def _account(name: str, account_type: str, source: str, special: str = "", role: str = "") -> Seed:
+def _account(
+    name: str, account_type: str, source: str, special: str = "", role: str = "", first_use: bool = False
+) -> Seed:
     data: dict[str, Any] = {"Name": name, "AccountType": account_type}
     if special:
         data["SpecialAccountType"] = special
-    return Seed("Account", data, source, role)
+    return Seed("Account", data, source, role, first_use)
 
 
 def _payment_methods() -> tuple[Seed, ...]:
@@ -142,29 +162,35 @@ def _payment_methods() -> tuple[Seed, ...]:
     )
 
 
-def _common_accounts(bank: str, receivable: str = "Accounts Receivable", payable: str = "Accounts Payable"):
+def _common_accounts(
+    bank: str, receivable: str = "Accounts Receivable", payable: str = "Accounts Payable"
+) -> tuple[Seed, ...]:
     return (
         _account(bank, "Bank", ASSUMED_BANK),
-        _account(receivable, "AccountsReceivable", SPECIAL_ACCOUNTS, "AccountsReceivable", "ar_account"),
+        _account(receivable, "AccountsReceivable", AUTO_CREATED, "AccountsReceivable", "ar_account", True),
         _account(
             "Undeposited Funds",
             "OtherCurrentAsset",
-            SPECIAL_ACCOUNTS,
+            AUTO_CREATED,
             "UndepositedFunds",
             "undeposited_funds",
+            True,
         ),
-        _account(payable, "AccountsPayable", SPECIAL_ACCOUNTS, "AccountsPayable"),
-        _account("Opening Balance Equity", "Equity", SPECIAL_ACCOUNTS, "OpeningBalanceEquity"),
+        _account(payable, "AccountsPayable", SPECIAL_ACCOUNTS, "AccountsPayable", first_use=True),
+        _account(
+            "Opening Balance Equity", "Equity", SPECIAL_ACCOUNTS, "OpeningBalanceEquity", first_use=True
+        ),
         _account("Retained Earnings", "Equity", SPECIAL_ACCOUNTS, "RetainedEarnings"),
-        _account("Uncategorized Income", "Income", SYSTEM_ACCOUNTS, "UncategorizedIncome"),
-        _account("Uncategorized Expenses", "Expense", SYSTEM_ACCOUNTS, "UncategorizedExpenses"),
+        _account("Uncategorized Income", "Income", AUTO_CREATED, "UncategorizedIncome", first_use=True),
+        _account("Uncategorized Expenses", "Expense", AUTO_CREATED, "UncategorizedExpenses", first_use=True),
     )
 
 
 def _inventory_accounts() -> tuple[Seed, ...]:
+    # made with the first inventory item; the merchant who turned inventory on has items, so they exist
     return (
-        _account("Inventory Asset", "OtherCurrentAsset", SYSTEM_ACCOUNTS, "InventoryAssets"),
-        _account("Cost of Goods Sold", "CostOfGoodsSold", SYSTEM_ACCOUNTS, "CostOfGoodsSold"),
+        _account("Inventory Asset", "OtherCurrentAsset", AUTO_CREATED, "InventoryAssets"),
+        _account("Cost of Goods Sold", "CostOfGoodsSold", AUTO_CREATED, "CostOfGoodsSold"),
     )
 
 
@@ -173,13 +199,13 @@ def _us_tax_codes() -> tuple[Seed, ...]:
         Seed(
             "SalesTaxCode",
             {"Name": "Tax", "IsTaxable": "true", "Desc": "Taxable Sales"},
-            CAPTURE_HCP,
+            INTUIT_TAX_CODES,
             "taxable_code",
         ),
         Seed(
             "SalesTaxCode",
             {"Name": "Non", "IsTaxable": "false", "Desc": "Non-Taxable Sales"},
-            CAPTURE_HCP,
+            INTUIT_TAX_CODES,
             "non_taxable_code",
         ),
     )
@@ -205,11 +231,13 @@ SERVICE = Profile(
         _account("Bank Service Charges", "Expense", ASSUMED_INDUSTRY_NAME),
         _account("Professional Fees", "Expense", ASSUMED_INDUSTRY_NAME),
         *_payment_methods(),
+        *_us_tax_codes(),
         Seed("StandardTerms", {"Name": "Net 30", "StdDueDays": "30"}, "assumed: standard terms list"),
     ),
     sources={
         "inventory": "assumed: the interview's 'Do you sell products?' answered no (inventory off)",
-        "sales_tax": "assumed: the interview's 'Do you charge sales tax?' answered no",
+        "sales_tax": "assumed: the interview's 'Do you charge sales tax?' answered no; the codes Tax and Non "
+        "still exist and every sale gets Non (Intuit SalesTaxCodeAdd reference)",
         "host": CAPTURE_HCP,
     },
 )

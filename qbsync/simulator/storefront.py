@@ -160,6 +160,12 @@ class _Collection:
         self.put(record)
         return record
 
+    def remove(self, record_id: int) -> None:
+        """Forget a record (KeyError when absent)."""
+        del self.raw[record_id]
+        del self.index[record_id]
+        self._views.clear()
+
     def all(self) -> list[dict[str, Any]]:
         return [json.loads(self.raw[i]) for i in sorted(self.raw)]
 
@@ -403,6 +409,17 @@ class StorefrontDouble:
 
         with self._lock:
             return self._store(platform)["orders"].change(order_id, edit)
+
+    def delete_order(self, order_id: int, *, platform: str) -> None:
+        """Delete an order for good, as a person emptying it from the trash (WooCommerce) or deleting it
+        (Shopify): reading it then answers 404 like the real APIs (WooCommerce
+        ``woocommerce_rest_shop_order_invalid_id``, Shopify ``{"errors": "Not Found"}``; the same answers
+        the double gives for an id it never had). To put a WooCommerce order in the trash instead, use
+        :meth:`update_order` with ``{"status": "trash"}``: the REST API still returns a trashed order,
+        with that status (WooCommerce REST API docs, "Delete an order": without ``force`` it is moved
+        to the trash)."""
+        with self._lock:
+            self._store(platform)["orders"].remove(order_id)
 
     def orders(self, platform: str) -> list[dict[str, Any]]:
         """Copies of the orders held for ``platform``, by id (change them with :meth:`update_order`)."""

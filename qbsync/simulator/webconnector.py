@@ -148,7 +148,7 @@ class WebConnector:
         client_version: str = "2.3.0.215",
         qbxml_version: str | None = None,
         company_file_name: str = DEFAULT_COMPANY_FILE,
-        country: str = "US",
+        country: str | None = None,
         owner_id: str | None = None,
         file_id: str | None = None,
         http_client: httpx.Client | None = None,
@@ -164,7 +164,7 @@ class WebConnector:
         self.client_version = client_version
         self.qbxml_version = qbxml_version
         self.company_file_name = company_file_name
-        self.country = country
+        self.country = country or company.profile.country  # what the company's QuickBooks edition says
         self.owner_id = owner_id
         self.file_id = file_id
         self.noop_wait_seconds = noop_wait_seconds

@@ -381,3 +381,52 @@ class AuthFailure(Base):
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (Index("ix_auth_failures_lookup", "kind", "username", "at"),)
+
+
+class AdminSession(Base):
+    """A signed-in browser: the cookie holds a random token, this row its SHA-256 (revocable server-side).
+
+    Signing out deletes the row; a password change or removing the person deletes all of theirs, so a
+    copied cookie stops working at once, in every web process.
+    """
+
+    __tablename__ = "admin_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SetupToken(Base):
+    """The one-time secret that lets a person reach the first-run page while no admin exists.
+
+    ``qbsync serve`` prints a link holding the token; only its SHA-256 is stored, and it is deleted when
+    the first admin is created.
+    """
+
+    __tablename__ = "setup_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SignInLock(Base):
+    """Failed sign-ins counted per (kind, user name, address), updated atomically; and the lock they set.
+
+    ``remote_addr`` is "" for a count over every address (the admin sign-in page). ``failures`` includes
+    attempts whose password is still being checked, so parallel guesses cannot overtake the limit.
+    """
+
+    __tablename__ = "sign_in_locks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "login" | "qbwc"
+    username: Mapped[str] = mapped_column(String(255))
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    __table_args__ = (UniqueConstraint("kind", "username", "remote_addr", name="uq_sign_in_locks_key"),)

@@ -10,6 +10,7 @@ running :func:`receive` twice stores the delivery once.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from qbsync.storage.encryption import decrypt_cached
 from qbsync.storage.models import Connection, WebhookDelivery, utcnow
-from qbsync.webhooks.envelope import Envelope, is_woocommerce_ping, kept_headers, read_envelope
+from qbsync.webhooks.envelope import (
+    Envelope,
+    is_woocommerce_ping,
+    kept_headers,
+    read_envelope,
+    shopify_shop_of,
+    wrong_shop,
+)
 from qbsync.webhooks.signatures import SIGNATURE_HEADERS, candidate_secrets, signature_matches
 
 _connections = Connection.__table__
@@ -52,6 +60,18 @@ _INSERT_NEW = {
 }
 
 
+# A refused delivery (its signature did not match) is not kept, but a person must be able to see that
+# deliveries are being refused: one row per connection, hour and reason counts them (in ``attempts``), so a
+# flood of forged requests adds no rows. ``INSERT … ON CONFLICT DO UPDATE`` in each dialect's words.
+_COUNT_REFUSAL = {
+    dialect.__name__.rsplit(".", 1)[-1]: (lambda insert: insert.on_conflict_do_update(
+        index_elements=list(_DEDUPE_COLUMNS),
+        set_={"attempts": _deliveries.c.attempts + 1, "processed_at": insert.excluded.processed_at}))(
+            dialect.insert(_deliveries))
+    for dialect in (postgresql, sqlite)
+}
+
+
 @dataclass(frozen=True)
 class Receiver:
     """What the receiver needs of a connection, read once per delivery."""
@@ -61,6 +81,7 @@ class Receiver:
     platform: str
     store_url: str
     secrets: tuple[str | None, ...]  # current first, then the one before a rotation
+    shop: str | None = None  # a Shopify connection's <shop>.myshopify.com, read from its store URL
 
 
 @dataclass(frozen=True)
@@ -103,11 +124,29 @@ def receive(db: DbConnection, platform: str, name: str, headers: Iterable[tuple[
     if platform == "woocommerce" and signature is None and is_woocommerce_ping(kept, body):
         return Pinged()
     if signature is None:
-        return Refused(401, f"missing {SIGNATURE_HEADERS[platform]} header")
+        return note_refusal(db, receiver, Refused(401, f"missing {SIGNATURE_HEADERS[platform]} header"))
     if not signature_matches(body, signature, candidate_secrets(platform, receiver.secrets)):
-        return Refused(401, f"{SIGNATURE_HEADERS[platform]} does not match the body: check the webhook "
-                            f"secret of connection {name!r}")
-    return store_delivery(db, receiver, read_envelope(platform, kept, body, store_url=receiver.store_url))
+        return note_refusal(db, receiver, Refused(
+            401, f"{SIGNATURE_HEADERS[platform]} does not match the body: check the webhook secret of "
+                 f"connection {name!r}"))
+    if platform == "shopify":
+        # Checked after the signature, so an unsigned request learns nothing about the connection.
+        problem = wrong_shop(kept, receiver.shop, receiver.store_url)
+        if problem is not None:
+            return note_refusal(db, receiver, Refused(403, problem))
+    return store_delivery(db, receiver, read_envelope(platform, kept, body))
+
+
+def note_refusal(db: DbConnection, receiver: Receiver, refused: Refused) -> Refused:
+    """Count ``refused`` for the Deliveries page (state "refused", no body or headers kept); returns it."""
+    now = utcnow()
+    key = f"refused:{now:%Y%m%d%H}:{hashlib.sha256(refused.reason.encode()).hexdigest()[:16]}"
+    db.execute(_COUNT_REFUSAL[db.dialect.name], {
+        "connection_id": receiver.connection_id, "platform": receiver.platform, "topic": None,
+        "dedupe_key": key, "headers": {}, "body": b"", "state": "refused",
+        "error": f"{refused.status}: {refused.reason}", "received_at": now, "processed_at": now,
+        "attempts": 1})
+    return refused
 
 
 def find_receiver(db: DbConnection, name: str) -> Receiver | None:
@@ -122,7 +161,8 @@ def find_receiver(db: DbConnection, name: str) -> Receiver | None:
         return None
     conn_id, platform, store_url, secret, previous = row
     return Receiver(connection_id=conn_id, name=name, platform=platform, store_url=store_url,
-                    secrets=(decrypt_cached(secret), decrypt_cached(previous)))
+                    secrets=(decrypt_cached(secret), decrypt_cached(previous)),
+                    shop=shopify_shop_of(store_url) if platform == "shopify" else None)
 
 
 def store_delivery(db: DbConnection, receiver: Receiver, envelope: Envelope) -> Stored:

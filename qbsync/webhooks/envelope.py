@@ -86,8 +86,7 @@ def parse_payload(body: bytes) -> dict[str, Any]:
         raise InvalidPayload("body: JSON nested too deeply") from exc
 
 
-def read_envelope(platform: str, headers: dict[str, str], body: bytes, *,
-                  store_url: str | None = None) -> Envelope:
+def read_envelope(platform: str, headers: dict[str, str], body: bytes) -> Envelope:
     """Read a signed delivery: its topic, resource and modified time. Never raises for bad input:
     an unusable body gives an envelope with ``problem`` set, an unsynced topic one with ``ignored``."""
     topic = headers.get(TOPIC_HEADERS[platform]) or None
@@ -98,9 +97,6 @@ def read_envelope(platform: str, headers: dict[str, str], body: bytes, *,
 
     if topic is None:
         return invalid(f"missing {TOPIC_HEADERS[platform]} header")
-    other_shop = _other_shop(platform, headers, store_url)
-    if other_shop:
-        return invalid(other_shop)
     try:
         payload = parse_payload(body)
     except InvalidPayload as exc:
@@ -175,18 +171,33 @@ def _resource_of_topic(normalizer: Any, topic: str) -> tuple[str, str] | None:
     return tuple(resource) if resource else None  # type: ignore[return-value]
 
 
-def _other_shop(platform: str, headers: dict[str, str], store_url: str | None) -> str | None:
-    """A reason to refuse a Shopify delivery signed for this app but sent by another shop.
+SHOP_HEADER = "X-Shopify-Shop-Domain"
 
-    One app secret signs for every shop that installed the app, so the signature alone does not prove
-    which shop sent it. Only checked when the store URL is the shop's ``*.myshopify.com`` address.
+
+def shopify_shop_of(store_url: str) -> str | None:
+    """The ``<shop>.myshopify.com`` domain a Shopify connection's store URL names, or None if it names
+    another host (a custom domain, a test double): Shopify sends that domain in every delivery."""
+    host = (urlsplit(store_url if "://" in store_url else f"https://{store_url}").hostname or "").lower()
+    return host if host.endswith(".myshopify.com") else None
+
+
+def wrong_shop(headers: dict[str, str], shop: str | None, store_url: str) -> str | None:
+    """Why a signed Shopify delivery is refused for this connection, or None when its shop is the
+    connection's.
+
+    One app secret signs for every shop that installed the app, and ``X-Shopify-Shop-Domain`` is not
+    signed: a delivery for another shop, or one with the header removed, must not be stored under this
+    connection. The shop is the connection's (its store URL), never the header's.
     """
-    if platform != "shopify" or not store_url:
-        return None
-    store_host = (urlsplit(store_url).hostname or "").lower()
-    shop = headers.get("X-Shopify-Shop-Domain", "").strip().lower()
-    if shop and store_host.endswith(".myshopify.com") and shop != store_host:
-        return f"delivery from shop {shop!r}, but this connection is for {store_host!r}"
+    given = headers.get(SHOP_HEADER, "").strip().lower()
+    if not given:
+        return f"missing {SHOP_HEADER} header: Shopify names the shop in every delivery"
+    if shop is None:
+        return (f"the connection's store URL {store_url!r} is not a <shop>.myshopify.com address, so "
+                f"the delivery from {given!r} cannot be checked: set the store URL to https://{given} "
+                "if that is this connection's shop")
+    if given != shop:
+        return f"delivery from shop {given!r}, but this connection is for {shop!r}"
     return None
 
 

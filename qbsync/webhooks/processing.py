@@ -23,6 +23,7 @@ from qbsync.storage.db import Database
 from qbsync.storage.models import Connection, StorefrontRecord, WebhookDelivery, utcnow
 from qbsync.storefronts.platforms import normalizer_for
 from qbsync.storefronts.records import InvalidPayload
+from qbsync.webhooks import confirm, refunds
 from qbsync.webhooks.envelope import SYNCED_RECORDS, naive_utc, parse_payload, resource_payload
 
 log = logging.getLogger(__name__)
@@ -138,21 +139,44 @@ def process(db: Database, delivery_id: int) -> str:
 
 def _process_started(db: Database, delivery_id: int) -> str:
     """:func:`process`, once the attempt is counted."""
+    store_check: confirm.StoreCheck | None = None
     try:
-        with db.transaction() as session:
-            delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
-            if delivery is None or delivery.state not in _RUNNABLE:
-                return delivery.state if delivery is not None else "missing"
-            state = _apply(session, delivery)
-            delivery.state = state
-            delivery.error = None
-            delivery.processed_at = utcnow()
-            return state
+        while True:
+            try:
+                with db.transaction() as session:
+                    delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+                    if delivery is None or delivery.state not in _RUNNABLE:
+                        return delivery.state if delivery is not None else "missing"
+                    delivery.error = None
+                    state = _apply(session, delivery, store_check)
+                    delivery.state = state
+                    delivery.processed_at = utcnow()
+                    noted = refunds.take_noted(session)
+                if noted:  # after the commit: a store's answer is never awaited inside the transaction
+                    refunds.read_noted_refunds(db, noted)
+                return state
+            except _AskTheStore as ask:
+                # Rolled back, so no row (nor SQLite's write lock) is held while the store answers; then
+                # the delivery is applied again with the store's word. Only cancellations and deletions
+                # of orders come here.
+                store_check = confirm.check(ask.connection, ask.order_id, ask.change)
     except InvalidPayload as exc:
         return _finish(db, delivery_id, "invalid", str(exc))
     except Exception as exc:  # kept on the delivery; the scheduler retries a bounded number of times
         log.exception("processing webhook delivery %s failed", delivery_id)
         return _finish(db, delivery_id, "failed", f"{type(exc).__name__}: {exc}")
+
+
+class _AskTheStore(Exception):  # noqa: N818 - a request, not an error
+    """Raised inside the transaction when a delivery would cancel or delete an order: ask the store first."""
+
+    def __init__(self, connection: Connection, order_id: str, change: str) -> None:
+        super().__init__(change)
+        # A copy outside the session: the rollback expires the session's objects.
+        self.connection = Connection(name=connection.name, platform=connection.platform,
+                                     store_url=connection.store_url,
+                                     api_credentials=dict(connection.api_credentials or {}))
+        self.order_id, self.change = order_id, change
 
 
 def redispatch_stored(runtime: Runtime, now: datetime | None = None) -> int:
@@ -228,7 +252,7 @@ def _finish(db: Database, delivery_id: int, state: str, error: str) -> str:
         return delivery.state
 
 
-def _apply(session: Session, delivery: WebhookDelivery) -> str:
+def _apply(session: Session, delivery: WebhookDelivery, store_check: confirm.StoreCheck | None = None) -> str:
     connection = session.get(Connection, delivery.connection_id)
     if connection is None:
         raise LookupError(f"connection {delivery.connection_id} no longer exists")
@@ -236,20 +260,33 @@ def _apply(session: Session, delivery: WebhookDelivery) -> str:
     record_type, event = normalizer.resource_of_topic(delivery.topic)
     if record_type not in SYNCED_RECORDS:
         raise InvalidPayload(f"topic {delivery.topic!r}: {record_type!r} records are not synced")
+    if store_check is not None and store_check.verdict == "refuted":
+        delivery.error = store_check.reason
+        return "stale"  # the store knows a newer state of the order than this delivery
+    # Not confirmed by the store (it could not be asked): kept, but a void waits for a person.
+    unconfirmed = store_check.unconfirmed if store_check is not None else None
     if event == "deleted":
-        return _apply_deletion(session, connection, delivery, record_type)
+        if record_type == "order" and store_check is None and delivery.resource_id:
+            raise _AskTheStore(connection, delivery.resource_id, confirm.DELETED)
+        return _apply_deletion(session, connection, delivery, record_type, store_check)
     payload = resource_payload(delivery.topic or "", parse_payload(delivery.body))
     if payload is None:
         raise InvalidPayload(f"topic {delivery.topic!r}: the body names no record")
     records = getattr(normalizer, SYNCED_RECORDS[record_type])(payload)
     if not isinstance(records, list | tuple):
         records = [records]
+    if record_type == "order" and store_check is None:
+        cancelled = [r for r in records if getattr(r, "status", None) == "cancelled"]
+        if cancelled:  # a cancellation voids the order's transaction: believed once the store says so
+            raise _AskTheStore(connection, record_id_of("order", cancelled[0].to_dict()), confirm.CANCELLED)
     outcomes = []
     for record in records:
         outcome = _keep_newest(session, connection.id, record_type, record, delivery.resource_modified_at)
         outcomes.append(outcome)
         if outcome == "changed":
-            record_changed(session, connection, record_type, record, event)
+            record_changed(session, connection, record_type, record, event, unconfirmed=unconfirmed)
+        if record_type == "order":
+            refunds.note_unseen_refunds(session, connection, record)
     if not outcomes or "changed" in outcomes:
         # No records: e.g. a variable product whose variations arrive as their own deliveries.
         return "processed"
@@ -292,13 +329,21 @@ def _keep_newest(session: Session, connection_id: int, record_type: str, record:
 
 
 def _apply_deletion(session: Session, connection: Connection, delivery: WebhookDelivery,
-                    record_type: str) -> str:
-    """Mark the record (and, for a product, its variants) deleted and tell the queue."""
+                    record_type: str, store_check: confirm.StoreCheck | None = None) -> str:
+    """Mark the record (and, for a product, its variants) deleted and tell the queue.
+
+    An order's deletion is dated by the store: the order's last change as its API reports it (trashed),
+    else the payload's time. Arrival only dates one the store confirmed by no longer having the order (it
+    cannot come back), or an order we never knew; an unconfirmed deletion never moves the order's time
+    forward, so it cannot outdate a genuine later change. (Customers and products, whose deletions change
+    nothing in QuickBooks, are still dated by arrival when the payload has no time.)
+    """
     record_id = delivery.resource_id
     if not record_id:
         raise InvalidPayload("deleted event without a resource id")
-    # The storefront's deletion time when the payload gives one; otherwise arrival (never before it).
-    deleted_at = delivery.resource_modified_at or delivery.received_at
+    stamped = (store_check.modified_at if store_check is not None else None) or delivery.resource_modified_at
+    confirmed_gone = store_check is not None and store_check.verdict == "confirmed"
+    deleted_at = stamped or delivery.received_at
     rows: list[Any] = [_record_row(session, connection.id, record_type, record_id)]
     if record_type == "product":
         rows += session.scalars(
@@ -309,7 +354,6 @@ def _apply_deletion(session: Session, connection: Connection, delivery: WebhookD
                 StorefrontRecord.data["product_id"].as_string() == record_id,
             ).with_for_update()
         ).all()
-    stamped = delivery.resource_modified_at
     if rows[0] is not None and stamped is not None and rows[0].modified_at is not None \
             and rows[0].modified_at > stamped:
         return "stale"  # changed after this deletion (e.g. restored): keep it
@@ -326,10 +370,11 @@ def _apply_deletion(session: Session, connection: Connection, delivery: WebhookD
         if row.deleted:
             continue
         row.deleted = True
-        row.modified_at = max(row.modified_at or deleted_at, deleted_at)
+        if record_type != "order" or stamped is not None or confirmed_gone or row.modified_at is None:
+            row.modified_at = max(row.modified_at or deleted_at, deleted_at)
         row.source = "webhook"
         record_changed(session, connection, record_type, DeletedRecord(row.record_id, dict(row.data)),
-                       "deleted")
+                       "deleted", unconfirmed=store_check.unconfirmed if store_check is not None else None)
         changed += 1
     return "processed" if changed else "duplicate"
 

@@ -134,3 +134,31 @@ def test_with_redis_down_deliveries_are_stored_and_answered_then_processed_when_
     assert _stored_orders(runtime) == sorted(str(o["id"]) for o in orders)
     queued = [record_id for record_id, _ in _order_jobs(runtime, conn.id)]
     assert queued and len(queued) == len(set(queued))  # orders the rules sync, each queued once
+
+
+def test_a_leaving_worker_stops_its_command_listener_within_seconds(redis_url):
+    """The race that made `qbsync worker` take 60 s to exit, forced: the listener thread reads the
+    unsubscribe reply before it is told to stop, so its next read waits for a subscription that never
+    comes. rq 3.0's own Worker waits out its 60 s read here; the worker `qbsync worker` runs does not."""
+    import time
+
+    from redis import Redis
+    from rq import Queue
+
+    from qbsync.service.rq_worker import QbsyncWorker
+
+    redis = Redis.from_url(redis_url)
+    worker = QbsyncWorker([Queue("qbsync-test-exit", connection=redis)], connection=redis)
+    worker.subscribe()
+    try:
+        worker.pubsub.unsubscribe()
+        wait_until(lambda: not worker.pubsub.subscribed, 10, "the listener to read the unsubscribe reply")
+        time.sleep(0.2)  # back in its read, now waiting for a subscription
+        started = time.monotonic()
+        worker.pubsub_thread.stop()
+        stopped_after = time.monotonic() - started
+    finally:
+        worker.pubsub_thread.stop(timeout=0)
+        worker.pubsub.close()
+    assert not worker.pubsub_thread.is_alive()
+    assert stopped_after < 10, f"the listener took {stopped_after:.1f} s to stop"

@@ -10,7 +10,10 @@ import io
 import json
 import logging
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -18,7 +21,7 @@ from qbsync.passwords import hash_password
 from qbsync.qwc.sessions import LOCKOUT_FAILURES
 from qbsync.service import logging_setup, security
 from qbsync.simulator import QuickBooksCompany, WebConnector
-from qbsync.storage.models import AuthFailure, QbwcSession, User
+from qbsync.storage.models import AuthFailure, QbwcSession, SignInLock, User
 
 ADMIN_PASSWORD = "right admin password"
 QBWC_PASSWORD = "correct horse battery"
@@ -89,7 +92,8 @@ def test_guessing_an_admin_password_locks_the_sign_in_page(app, runtime, json_lo
     assert refused.status_code == 401 and "Too many failed sign-ins" in refused.get_data(as_text=True)
     assert client.get("/").status_code == 302  # not signed in
     with runtime.db.transaction() as session:
-        assert session.scalar(select(User.locked_until).where(User.username == "admin")) is not None
+        lock = session.scalar(select(SignInLock).where(SignInLock.username == "admin"))
+        assert lock.locked_until is not None
     assert _failures(runtime, "login") == len(guesses)
 
     lines = json_log()
@@ -113,3 +117,86 @@ def test_guessing_many_user_names_from_one_address_locks_the_address(app, runtim
     signed_in = other.post("/login", environ_base={"REMOTE_ADDR": "127.0.0.2"},
                            data={"username": "admin", "password": ADMIN_PASSWORD, "csrf_token": token})
     assert signed_in.status_code == 302
+
+
+def _slow_checks(monkeypatch, module, right: str, seconds: float = 0.05) -> list[str]:
+    """Password checks that take as long as a real argon2 hash on a busy machine; returns what was checked."""
+    checked: list[str] = []
+
+    def verify(stored_hash, password):
+        checked.append(password)
+        time.sleep(seconds)
+        return stored_hash is not None and password == right
+
+    monkeypatch.setattr(module, "verify_password", verify)
+    return checked
+
+
+def test_thirty_parallel_guesses_at_an_admin_password_get_five_checked(live_server, runtime, monkeypatch):
+    with runtime.db.transaction() as session:
+        session.add(User(username="admin", password_hash=hash_password(ADMIN_PASSWORD)))
+    checked = _slow_checks(monkeypatch, security, ADMIN_PASSWORD)
+    with httpx.Client(base_url=live_server.url) as browser:
+        token = _csrf(browser.get("/login").text)
+        form = {"username": "admin", "csrf_token": token}
+
+        def guess(n: int) -> int:
+            return browser.post("/login", data=dict(form, password=f"guess-{n}")).status_code
+
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            answers = list(pool.map(guess, range(30)))
+        assert answers == [401] * 30
+        assert len(checked) == security.MAX_FAILURES_PER_USER
+        assert _failures(runtime, "login") == security.MAX_FAILURES_PER_USER
+        refused = browser.post("/login", data=dict(form, password=ADMIN_PASSWORD))
+        assert refused.status_code == 401 and "Too many failed sign-ins" in refused.text
+    assert len(checked) == security.MAX_FAILURES_PER_USER
+
+
+def test_thirty_parallel_guesses_at_a_web_connector_password_get_five_checked(live_server, runtime,
+                                                                              make_connection, monkeypatch):
+    from qbsync.qwc import sessions
+    from tests.qwc.wire import call
+
+    make_connection("shop")
+    checked = _slow_checks(monkeypatch, sessions, QBWC_PASSWORD)
+
+    def guess(n: int) -> None:
+        call(live_server.url, "authenticate", strUserName="shop-qbwc", strPassword=f"guess-{n}")
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        list(pool.map(guess, range(30)))
+    assert len(checked) == LOCKOUT_FAILURES
+    assert _failures(runtime, "qbwc") == LOCKOUT_FAILURES
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_two_web_processes_share_sessions_sign_outs_and_the_lockout(spawn, runtime):
+    """Sessions and locks live in the database: what one process does, the other enforces at once."""
+    with runtime.db.transaction() as session:
+        session.add(User(username="admin", password_hash=hash_password(ADMIN_PASSWORD)))
+    first, second = spawn.serve(), spawn.serve()
+    with httpx.Client(base_url=first.url, timeout=30) as browser:
+        token = _csrf(browser.get("/login").text)
+        signed_in = browser.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD,
+                                                 "csrf_token": token})
+        assert signed_in.status_code == 302
+        cookie = browser.cookies["qbsync_session"]
+        token = _csrf(browser.get("/users").text)
+    with httpx.Client(base_url=second.url, cookies={"qbsync_session": cookie}, timeout=30) as copy:
+        assert copy.get("/").status_code == 200  # the same session on the other process
+        assert copy.post("/logout", data={"csrf_token": token}).status_code == 302
+    with httpx.Client(base_url=first.url, cookies={"qbsync_session": cookie}, timeout=30) as replay:
+        assert replay.get("/").status_code == 302  # signed out there ends it here too
+
+    # Thirty guesses at once, spread over both processes: five passwords are checked, in all.
+    def guess(n: int) -> int:
+        with httpx.Client(base_url=(first, second)[n % 2].url, timeout=60) as attacker:
+            csrf = _csrf(attacker.get("/login").text)
+            return attacker.post("/login", data={"username": "admin", "password": f"guess-{n}",
+                                                 "csrf_token": csrf}).status_code
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        assert list(pool.map(guess, range(30))) == [401] * 30
+    assert _failures(runtime, "login") == security.MAX_FAILURES_PER_USER

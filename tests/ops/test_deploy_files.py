@@ -13,13 +13,15 @@ import pytest
 from click.testing import CliRunner
 
 from qbsync.service.cli import main
+from qbsync.service.cli_secrets import SECRET_ENVIRONMENT
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 SETTING = re.compile(r"\bQBSYNC_[A-Z_]+[A-Z]\b")
-# Names that are not an installation's settings: the test suite's, and the Flask app.config key.
+# Names that are not an installation's settings: the test suite's, the Flask app.config key, and the
+# secrets `qbsync connection add` reads from the environment instead of its command line.
 NOT_FOR_INSTALLATIONS = {"QBSYNC_TEST_DATABASE_URL", "QBSYNC_TEST_REDIS_URL", "QBSYNC_REFERENCE_DIR",
-                         "QBSYNC_RUNTIME"}
+                         "QBSYNC_RUNTIME", *SECRET_ENVIRONMENT.values()}
 
 
 def _settings_read_by_the_service() -> set[str]:
@@ -94,3 +96,35 @@ def test_gunicorn_settings_load_and_scale_with_the_cores(monkeypatch, cores):
     assert settings["workers"] == 2 * cores and settings["threads"] == 3
     assert settings["worker_class"] == "gthread" and settings["bind"] == "127.0.0.1:8000"
     assert settings["worker_tmp_dir"] in (None, "/dev/shm")
+
+
+def _requirements() -> list[str]:
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    return project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
+
+
+def test_every_dependency_has_a_tested_upper_bound_and_constraints_pin_a_version_inside_it():
+    from packaging.requirements import Requirement
+
+    pinned = {}
+    for line in (REPO / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pinned[name.strip().lower().replace("_", "-")] = version.strip()
+    for text in _requirements():
+        requirement = Requirement(text)
+        assert any(s.operator in ("<", "<=", "==", "~=") for s in requirement.specifier), \
+            f"{text}: no upper bound"
+        name = requirement.name.lower().replace("_", "-")
+        assert name in pinned, f"{name} is not pinned in constraints.txt"
+        assert requirement.specifier.contains(pinned[name]), f"constraints.txt pins {name} {pinned[name]} " \
+            f"outside {requirement.specifier}"
+
+
+def test_make_install_and_the_docker_image_install_through_the_constraints_file():
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"pip install .*-c constraints\.txt -e '\.\[test\]'", makefile)
+    dockerfile = (REPO / "deploy" / "Dockerfile").read_text()
+    assert "-c constraints.txt" in dockerfile and re.search(r"COPY .*constraints\.txt", dockerfile)

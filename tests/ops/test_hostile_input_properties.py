@@ -240,7 +240,12 @@ def test_unsigned_webhooks_are_refused_and_never_stored(client, runtime, make_co
         assert response.json.get("message") == "ping received"  # WooCommerce's unsigned creation ping
     else:
         assert response.status_code == 401 and response.json["error"]
-    assert _deliveries(runtime) == {}
+    kept = _deliveries(runtime)
+    # Nothing unsigned is kept: refusals are only counted, one bodiless row per connection, hour and reason.
+    assert set(kept) <= {"refused"} and kept.get("refused", 0) <= 2 * 2 * 2
+    with runtime.db.transaction() as session:
+        assert not session.scalar(select(func.count()).select_from(WebhookDelivery)
+                                  .where(func.length(WebhookDelivery.body) > 0))
     assert not errors.records
 
 

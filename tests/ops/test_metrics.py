@@ -181,3 +181,37 @@ def test_label_values_are_escaped():
     assert 'qbsync_test{connection="we\\"ird\\\\name\\n"} 1.5' in text
     assert "# HELP qbsync_test help with \\\\ and\\nnewline" in text
     assert parse(text)
+
+
+def _shop_with_a_job(runtime, make_connection) -> None:
+    conn = make_connection("secret-client-shop")
+    with runtime.db.transaction() as session:
+        session.add(QueueJob(connection_id=conn.id, kind="order", state="pending", payload={}))
+
+
+def test_metrics_answer_only_this_machine_when_no_token_is_set(metrics_app, runtime, make_connection):
+    _shop_with_a_job(runtime, make_connection)
+    browser = metrics_app.test_client()
+    local = browser.get("/metrics")  # Prometheus on this machine (127.0.0.1)
+    assert local.status_code == 200 and 'connection="secret-client-shop"' in local.get_data(as_text=True)
+    for address in ("203.0.113.5", "10.0.0.7", "2001:db8::1"):
+        refused = browser.get("/metrics", environ_base={"REMOTE_ADDR": address})
+        assert refused.status_code == 403, address
+        body = refused.get_data(as_text=True)
+        assert "secret-client-shop" not in body and "QBSYNC_METRICS_TOKEN" in body
+    assert browser.get("/metrics", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+
+
+def test_with_a_metrics_token_set_the_scrape_must_send_it(runtime, make_connection):
+    _shop_with_a_job(runtime, make_connection)
+    config = dataclasses.replace(runtime.config, metrics_token="prom-token-1234567890")
+    app = create_app(runtime=Runtime(config=config, db=runtime.db, dispatcher=Dispatcher(config)))
+    browser = app.test_client()
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic prom-token-1234567890"}):
+        refused = browser.get("/metrics", headers=headers)  # from loopback too: the token is the rule
+        assert refused.status_code == 401, headers
+        assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+        assert "secret-client-shop" not in refused.get_data(as_text=True)
+    allowed = browser.get("/metrics", headers={"Authorization": "Bearer prom-token-1234567890"},
+                          environ_base={"REMOTE_ADDR": "203.0.113.5"})
+    assert allowed.status_code == 200 and 'connection="secret-client-shop"' in allowed.get_data(as_text=True)

@@ -13,6 +13,7 @@ import pytest
 
 import qbsync.connections
 from qbsync.passwords import hash_password
+from qbsync.service import security
 from qbsync.storage.models import (
     Exchange,
     JobAttempt,
@@ -88,8 +89,10 @@ def admin(runtime) -> User:
 @pytest.fixture
 def signed_in(client, admin):
     """A test client with a signed-in session (test_auth.py covers the sign-in form itself)."""
+    with client.application.extensions["qbsync"].db.transaction() as db_session:
+        token = security.start_session(db_session, admin)
     with client.session_transaction() as session:
-        session["user_id"] = admin.id
+        session[security.SESSION_KEY] = token
         session["csrf_token"] = secrets.token_urlsafe(32)
     return client
 

@@ -12,7 +12,16 @@ from qbsync.passwords import verify_password
 from qbsync.service import security
 from qbsync.service.background import Dispatcher
 from qbsync.service.runtime import Runtime
-from qbsync.storage.models import AuthFailure, Connection, QueueJob, User
+from qbsync.storage.models import (
+    AdminSession,
+    AuthFailure,
+    Connection,
+    QueueJob,
+    SetupToken,
+    SignInLock,
+    User,
+    utcnow,
+)
 from tests.pages.conftest import ADMIN, ADMIN_PASSWORD, WEBHOOK_SECRET, csrf_of, post, text_of
 
 SETUP_FORM = {
@@ -23,6 +32,20 @@ SETUP_FORM = {
 }
 
 
+@pytest.fixture
+def setup_link(runtime):
+    """The one-time first-run link, as `qbsync serve` prints it."""
+    with runtime.db.transaction() as session:
+        return f"/setup?token={security.issue_setup_token(session)}"
+
+
+def open_setup(client, link: str):
+    """Follow the printed link: the token moves into the cookie and the page opens."""
+    response = client.get(link)
+    assert response.status_code == 302 and response.headers["Location"] == "/setup"
+    return client.get("/setup")
+
+
 def test_an_empty_install_sends_every_page_to_setup(client):
     for path in ("/", "/queue", "/log", "/connections", "/login", "/settings"):
         response = client.get(path)
@@ -30,8 +53,9 @@ def test_an_empty_install_sends_every_page_to_setup(client):
         assert response.headers["Location"].endswith("/setup"), path
 
 
-def test_first_run_creates_the_admin_and_the_first_connection_then_sign_in_is_required(client, runtime):
-    client.get("/setup")
+def test_first_run_creates_the_admin_and_the_first_connection_then_sign_in_is_required(client, runtime,
+                                                                                      setup_link):
+    open_setup(client, setup_link)
     response = post(client, "/setup", SETUP_FORM)
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/connections/my-shop")
@@ -72,8 +96,8 @@ def test_first_run_creates_the_admin_and_the_first_connection_then_sign_in_is_re
         ({"qbwc_username": "q" * 101}, "at most 100 characters"),
     ],
 )
-def test_setup_shows_what_is_wrong_and_creates_nothing(client, runtime, changes, message):
-    client.get("/setup")
+def test_setup_shows_what_is_wrong_and_creates_nothing(client, runtime, changes, message, setup_link):
+    open_setup(client, setup_link)
     response = post(client, "/setup", dict(SETUP_FORM, **changes))
     assert response.status_code == 400
     assert message.lower() in text_of(response).lower()
@@ -88,7 +112,7 @@ def test_setup_shows_what_is_wrong_and_creates_nothing(client, runtime, changes,
 
 def _page_urls(app, ids):
     """Every admin page URL (GET and POST), filled with real ids."""
-    values = {"name": "shop", "job_id": ids["job"], "session_id": ids["session"],
+    values = {"name": "shop", "job_id": ids["job"], "session_id": ids["session"], "user_id": 1,
               "exchange_id": ids["exchange"],
               "run_id": 1, "kind": "customer", "action": "retry", "filename": "qbsync.css",
               "key": "0123456789abcdef"}
@@ -172,12 +196,15 @@ def test_repeated_failed_sign_ins_lock_the_user_out_until_the_window_passes(clie
     assert locked.status_code == 401
     assert "Too many failed sign-ins for the user 'admin'" in text_of(locked)
     assert client.get("/").status_code == 302  # not signed in
+    assert "ask another admin to unlock the account on the Users page" in text_of(locked)
+    assert "qbsync user unlock admin" in text_of(locked)
     with runtime.db.transaction() as session:
-        user = session.scalar(select(User))
-        assert user.locked_until is not None and user.failed_logins == security.MAX_FAILURES_PER_USER
-        # The lock lives in the database, so another web process sees it: age the failures out.
-        session.execute(update(AuthFailure).values(at=AuthFailure.at - security.LOCKOUT_WINDOW
-                                                   - timedelta(seconds=1)))
+        lock = session.scalar(select(SignInLock))
+        assert (lock.kind, lock.username, lock.failures) == ("login", ADMIN, security.MAX_FAILURES_PER_USER)
+        assert lock.locked_until is not None
+        # The lock lives in the database, so another web process sees it: let the window pass.
+        session.execute(update(SignInLock).values(locked_until=SignInLock.locked_until
+                                                  - security.LOCKOUT_WINDOW - timedelta(seconds=1)))
     assert post(client, "/login", {"username": ADMIN, "password": ADMIN_PASSWORD}).status_code == 302
     assert client.get("/").status_code == 200
 
@@ -224,8 +251,8 @@ def test_a_nul_character_in_a_field_or_address_is_refused_plainly(client, admin,
         assert "NUL character" in text_of(response)
 
 
-def test_setup_refuses_an_admin_name_longer_than_the_database_holds(client, runtime):
-    client.get("/setup")
+def test_setup_refuses_an_admin_name_longer_than_the_database_holds(client, runtime, setup_link):
+    open_setup(client, setup_link)
     response = post(client, "/setup", dict(SETUP_FORM, username="o" * 101))
     assert response.status_code == 400
     assert "at most 100 characters" in text_of(response)
@@ -273,3 +300,97 @@ def test_pages_forbid_framing_inline_scripts_and_caching(signed_in, conn):
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["Cache-Control"] == "no-store"  # pages with secrets never land in a cache
     assert "<script>" not in response.get_data(as_text=True)  # everything runs from /static
+
+
+def test_without_the_printed_link_the_first_run_page_creates_no_admin(app, client, runtime, setup_link):
+    # Whoever reaches /setup first must not become admin (and read every webhook secret).
+    page = client.get("/setup")
+    assert page.status_code == 403
+    assert "open the one-time link that qbsync serve printed" in text_of(page)
+    assert "qbsync user add NAME" in text_of(page)
+    assert 'name="password"' not in page.get_data(as_text=True)
+    refused = post(client, "/setup", SETUP_FORM)
+    assert refused.status_code == 403
+    guessed = client.get("/setup?token=not-the-token")
+    assert guessed.status_code == 403 and "expired or was already used" in text_of(guessed)
+    with runtime.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(User)) == 0
+        assert session.scalar(select(func.count()).select_from(Connection)) == 0
+
+    # The link works once: a second browser holding the same link cannot create another admin.
+    second = app.test_client()
+    open_setup(second, setup_link)
+    open_setup(client, setup_link)
+    assert post(client, "/setup", SETUP_FORM).status_code == 302
+    late = post(second, "/setup", dict(SETUP_FORM, username="intruder", name="other-shop",
+                                       qbwc_username="qb-other"))
+    assert late.status_code == 302 and late.headers["Location"].endswith("/login")
+    with runtime.db.transaction() as session:
+        assert session.scalars(select(User.username)).all() == ["owner"]
+        assert session.scalar(select(func.count()).select_from(SetupToken)) == 0
+    assert client.get(setup_link).headers["Location"].endswith("/login")
+
+
+def test_the_setup_token_is_stored_hashed_and_a_new_one_replaces_the_old(runtime):
+    with runtime.db.transaction() as session:
+        first = security.issue_setup_token(session)
+        second = security.issue_setup_token(session)
+        stored = session.scalars(select(SetupToken.token_hash)).all()
+        assert first not in stored and second not in stored and len(stored) == 1
+        assert not security.setup_token_is_valid(session, first)
+        assert security.setup_token_is_valid(session, second)
+
+
+def test_first_run_with_connections_from_the_cli_creates_just_the_admin(client, runtime, conn, setup_link):
+    page = open_setup(client, setup_link)
+    assert "Your connections are already set up. Create your admin account" in text_of(page)
+    assert 'name="store_url"' not in page.get_data(as_text=True)
+    response = post(client, "/setup", {"username": "owner", "password": "owner password 1",
+                                       "password_confirm": "owner password 1"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/connections")
+    listing = client.get("/connections")
+    assert listing.status_code == 200 and "shop" in text_of(listing)
+    with runtime.db.transaction() as session:
+        assert session.scalars(select(User.username)).all() == ["owner"]
+        assert session.scalars(select(Connection.name)).all() == ["shop"]
+
+
+def test_signing_out_ends_the_session_for_a_copied_cookie_too(app, client, admin):
+    client.get("/login")
+    assert post(client, "/login", {"username": ADMIN, "password": ADMIN_PASSWORD}).status_code == 302
+    copied = client.get_cookie("qbsync_session").value
+    thief = app.test_client()
+    thief.set_cookie("qbsync_session", copied)
+    assert thief.get("/").status_code == 200
+    post(client, "/logout")
+    again = thief.get("/")
+    assert again.status_code == 302 and again.headers["Location"].startswith("/login")
+
+
+def test_an_expired_session_row_is_refused(client, admin, runtime):
+    client.get("/login")
+    post(client, "/login", {"username": ADMIN, "password": ADMIN_PASSWORD})
+    assert client.get("/").status_code == 200
+    with runtime.db.transaction() as session:
+        session.execute(update(AdminSession).values(expires_at=AdminSession.created_at))
+    assert client.get("/").status_code == 302
+
+
+def test_the_scheduler_forgets_ended_sessions_spent_links_and_old_sign_in_counts(runtime, admin):
+    from qbsync import lockout
+    from qbsync.service.scheduler import run_due
+
+    now = utcnow()
+    long_ago = now - timedelta(days=2)
+    with runtime.db.transaction() as session:
+        live = security.start_session(session, admin)
+        security.start_session(session, admin, now=long_ago)  # ran out a day and a half ago
+        security.issue_setup_token(session, now=long_ago)
+        lockout.reserve(session, "login", "someone", None, limit=5, now=long_ago)
+        lockout.reserve(session, "login", ADMIN, None, limit=5, now=now)
+    assert "forget-sign-ins" in run_due(runtime, {})
+    with runtime.db.transaction() as session:
+        assert security.signed_in_user(session, live).username == ADMIN
+        assert session.scalar(select(func.count()).select_from(AdminSession)) == 1
+        assert session.scalar(select(func.count()).select_from(SetupToken)) == 0
+        assert session.scalars(select(SignInLock.username)).all() == [ADMIN]

@@ -15,6 +15,7 @@ from lxml import etree
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from qbsync.service import security
 from qbsync.simulator.storefront import StorefrontDouble, make_orders
 from qbsync.storage.models import Connection, QueueJob
 from tests.conftest import REPO_ROOT
@@ -76,6 +77,11 @@ def sign_in(tab) -> None:
 
 def test_first_run_setup_then_sign_out_and_in(page, runtime):
     page.goto("/")
+    page.wait_for_url("**/setup")
+    assert "open the one-time link that qbsync serve printed" in page.inner_text("main")
+    with runtime.db.transaction() as session:
+        link = f"/setup?token={security.issue_setup_token(session)}"
+    page.goto(link)
     page.wait_for_url("**/setup")
     screenshot(page, "01-first-run-setup")
     page.fill("#username", "owner")
@@ -321,6 +327,27 @@ def test_first_session_on_a_merchants_own_company_then_the_company_setup_page(pa
     expect(page.locator("#need-income_account")).to_contain_text("reviewed")
 
 
+def test_the_users_page_adds_an_admin_who_then_signs_in(page, admin, chromium, live_server):
+    sign_in(page)
+    page.click("nav >> text=Users")
+    page.wait_for_url("**/users")
+    page.fill("#new_username", "bookkeeper")
+    page.fill("#new_password", "bookkeeper password")
+    page.fill("#new_password_confirm", "bookkeeper password")
+    page.click("button:has-text('Add admin')")
+    expect(page.locator("main")).to_contain_text("Added the admin 'bookkeeper'. They can sign in now.")
+    expect(page.locator("table").first).to_contain_text("bookkeeper")
+    screenshot(page, "10-users-page")
+
+    other = chromium.new_context(base_url=live_server.url).new_page()
+    other.goto("/login")
+    other.fill("#username", "bookkeeper")
+    other.fill("#password", "bookkeeper password")
+    other.click("button:has-text('Sign in')")
+    other.wait_for_url("**/")
+    other.context.close()
+
+
 def test_every_page_fits_a_375_pixel_phone(chromium, live_server, admin, conn, add_job):
     job = add_job(conn.id, label="Order #1001", state="parked", reason="QuickBooks said 3100")
     context = chromium.new_context(base_url=live_server.url, viewport={"width": 375, "height": 812},
@@ -332,7 +359,7 @@ def test_every_page_fits_a_375_pixel_phone(chromium, live_server, admin, conn, a
         sign_in(tab)
         for path in ("/", "/queue", f"/queue/{job.id}", "/log", f"/settings/{conn.name}",
                      f"/mappings/{conn.name}/customer", f"/mappings/{conn.name}/tax", "/connections",
-                     f"/connections/{conn.name}", "/connections/new", "/push"):
+                     f"/connections/{conn.name}", "/connections/new", "/push", "/users"):
             tab.goto(path)
             width = tab.evaluate("document.documentElement.scrollWidth")
             if width > 375:

@@ -198,6 +198,21 @@ def test_an_unknown_connection_is_a_404(signed_in):
     assert "There is no connection named 'nope'." in text_of(response)
 
 
+def test_a_host_header_does_not_choose_the_qwc_address_or_webhook_urls(signed_in, conn):
+    # Without QBSYNC_PUBLIC_URL and with no trusted proxy, Host and X-Forwarded-Host are anyone's to set.
+    headers = {"X-Forwarded-Host": "evil.example.com"}
+    evil = {"HTTP_HOST": "evil.example.com"}
+    signed_in.set_cookie("qbsync_session", signed_in.get_cookie("qbsync_session").value,
+                         domain="evil.example.com")
+    page = signed_in.get("/connections/shop", headers=headers, environ_overrides=evil)
+    assert page.status_code == 200
+    assert "evil.example.com" not in page.get_data(as_text=True)
+    assert "http://localhost/qbwc" in text_of(page)
+    qwc = signed_in.get("/connections/shop/qwc", headers=headers, environ_overrides=evil)
+    assert qwc.status_code == 200
+    assert "<AppURL>http://localhost/qbwc</AppURL>" in qwc.get_data(as_text=True)
+
+
 def test_the_qwc_names_the_platform_properly_and_its_support_page_opens_without_signing_in(
         signed_in, conn, runtime):
     fields = _qwc(signed_in.get("/connections/shop/qwc"))

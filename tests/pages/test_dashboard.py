@@ -67,6 +67,15 @@ def test_bars_are_scaled_to_the_busiest_day():
     assert chart.bars[0].x < chart.bars[1].x < chart.bars[2].x < chart.bars[3].x
 
 
+def test_opened_from_elsewhere_without_a_public_url_the_dashboard_says_what_the_qwc_names(signed_in, conn):
+    signed_in.set_cookie("qbsync_session", signed_in.get_cookie("qbsync_session").value,
+                         domain="192.0.2.10")
+    page = text_of(signed_in.get("/", environ_overrides={"HTTP_HOST": "192.0.2.10:8000"}))
+    assert ("QBSYNC_PUBLIC_URL is not set, so the .qwc file and webhook URLs name http://localhost/qbwc "
+            "(this machine)") in page
+    assert "QBSYNC_PUBLIC_URL is not set" not in text_of(signed_in.get("/"))
+
+
 def test_the_dashboard_shows_the_last_session_that_did_work_and_groups_errors_by_cause(
         signed_in, conn, add_job, add_session, add_exchange):
     worked = add_session(conn.id, minutes_ago=30, result="OK: 40 records synced", exchanges=3)

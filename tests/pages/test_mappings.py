@@ -154,3 +154,21 @@ def test_automap_without_quickbooks_lists_says_what_to_do(signed_in, conn, store
     post(signed_in, "/mappings/shop/customer/automap")
     assert "No QuickBooks list has been pulled yet" in flashes(signed_in)[-1][1]
     assert _mappings(runtime, "customer") == {}
+
+
+def test_the_list_shows_customers_linked_through_orders_and_searches_by_email_and_quickbooks_name(
+        signed_in, conn, lists, store_records, runtime):
+    with runtime.db.transaction() as session:  # a guest linked while syncing an order: no customer record
+        session.add(IdMapping(connection_id=conn.id, record_type="customer",
+                              storefront_id="guest:ann@example.com", qb_type="Customer", qb_id="80000009-1",
+                              qb_name="Ann Guest"))
+    response = signed_in.get("/mappings/shop/customer")
+    page = text_of(response)
+    assert "guest:ann@example.com" in page and "automatic, through orders" in page
+    assert 'value="Ann Guest"' in response.get_data(as_text=True)  # the QuickBooks name, editable
+    assert "Jane Doe" in page  # the store's own customers are still there
+    by_qb_name = text_of(signed_in.get("/mappings/shop/customer?q=ann guest"))
+    assert "guest:ann@example.com" in by_qb_name and "Jane Doe" not in by_qb_name
+    by_email = text_of(signed_in.get("/mappings/shop/customer", query_string={"q": "jane@EXAMPLE"}))
+    assert "Jane Doe" in by_email and "guest:ann" not in by_email
+    assert "guest:ann" not in text_of(signed_in.get("/mappings/shop/customer?show=unmapped"))

@@ -1,4 +1,6 @@
-"""Brute force against the Web Connector sign-in: five misses lock the user name out for 15 minutes."""
+"""Brute force against the Web Connector sign-in: five misses from one address lock that address out for
+15 minutes; guesses from elsewhere never lock the real Web Connector out; an admin can lift a lock.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from qbsync.queue.jobs import enqueue_qbxml
+from qbsync.qwc import sessions
 from qbsync.qwc.sessions import LOCKOUT_FAILURES, LOCKOUT_WINDOW
-from qbsync.storage.models import AuthFailure, QbwcSession, utcnow
+from qbsync.storage.models import AuthFailure, QbwcSession, SignInLock
 from tests.qwc.wire import TNS, call
 
 PASSWORD = "correct horse battery"
@@ -23,6 +26,14 @@ def sign_in(base_url: str, user: str, password: str) -> list[str]:
 def failures(runtime, user: str) -> list[AuthFailure]:
     with runtime.db.transaction() as session:
         return session.scalars(select(AuthFailure).where(AuthFailure.username == user)).all()
+
+
+def let_the_window_pass(runtime) -> None:
+    """Move every lock and attempt back by more than the window, as if 15 minutes had gone by."""
+    back = LOCKOUT_WINDOW + timedelta(seconds=1)
+    with runtime.db.transaction() as session:
+        session.execute(update(SignInLock).values(locked_until=SignInLock.locked_until - back,
+                                                  last_attempt_at=SignInLock.last_attempt_at - back))
 
 
 def test_six_wrong_passwords_lock_out_even_the_right_one(live_server, runtime, make_quiet_connection, caplog):
@@ -41,9 +52,8 @@ def test_six_wrong_passwords_lock_out_even_the_right_one(live_server, runtime, m
     with runtime.db.transaction() as session:
         assert session.scalars(select(QbwcSession)).all() == []
 
-    # Once the failures are older than the window, the real password works again.
-    with runtime.db.transaction() as session:
-        session.execute(update(AuthFailure).values(at=utcnow() - LOCKOUT_WINDOW - timedelta(seconds=1)))
+    # Once the window has passed, the real password works again.
+    let_the_window_pass(runtime)
     ticket, status = sign_in(live_server.url, "shop-qbwc", PASSWORD)
     assert ticket and status == ""
 
@@ -71,12 +81,42 @@ def test_a_web_connector_polling_during_the_lockout_is_let_in_once_it_ends(live_
     make_quiet_connection("shop")
     for _ in range(LOCKOUT_FAILURES):
         sign_in(live_server.url, "shop-qbwc", "old password")
-    real_failures = [f.id for f in failures(runtime, "shop-qbwc")]
     # Someone fixes the password in the Web Connector; it keeps running on schedule during the lockout.
     for _ in range(LOCKOUT_FAILURES):
         assert sign_in(live_server.url, "shop-qbwc", PASSWORD) == ["", "nvu"]
-    with runtime.db.transaction() as session:
-        session.execute(update(AuthFailure).where(AuthFailure.id.in_(real_failures))
-                        .values(at=utcnow() - LOCKOUT_WINDOW - timedelta(seconds=1)))
+    let_the_window_pass(runtime)
     # The window has passed since the real failures: the next scheduled run gets in.
+    assert sign_in(live_server.url, "shop-qbwc", PASSWORD)[1] == "none"
+
+
+def test_guesses_from_elsewhere_do_not_lock_the_real_web_connector_out(live_server, runtime,
+                                                                         make_quiet_connection, config):
+    make_quiet_connection("shop")
+    for _ in range(3 * LOCKOUT_FAILURES):  # an attacker somewhere else, again and again
+        with runtime.db.transaction() as session:
+            answer = sessions.authenticate(session, config, "shop-qbwc", "guess", remote_addr="203.0.113.9")
+        assert answer.as_strings() == ["", "nvu"]
+    # The tenant's Web Connector (here: 127.0.0.1) signs in as usual.
+    assert sign_in(live_server.url, "shop-qbwc", PASSWORD)[1] == "none"
+    # The attacker's address is locked, even with the right password.
+    with runtime.db.transaction() as session:
+        answer = sessions.authenticate(session, config, "shop-qbwc", PASSWORD, remote_addr="203.0.113.9")
+    assert answer.as_strings() == ["", "nvu"]
+
+
+def test_an_admin_lifts_a_web_connector_lock_from_the_command_line(live_server, runtime,
+                                                                   make_quiet_connection,
+                                                                   monkeypatch):
+    from click.testing import CliRunner
+
+    from qbsync.service import cli
+
+    make_quiet_connection("shop")
+    for _ in range(LOCKOUT_FAILURES):
+        sign_in(live_server.url, "shop-qbwc", "old password")
+    assert sign_in(live_server.url, "shop-qbwc", PASSWORD) == ["", "nvu"]
+    monkeypatch.setattr(cli, "_runtime", lambda upgrade=True: runtime)
+    result = CliRunner().invoke(cli.main, ["connection", "unlock", "shop"])
+    assert result.exit_code == 0, result.output
+    assert "lifted 1 Web Connector lock of 'shop' (user 'shop-qbwc')" in result.output
     assert sign_in(live_server.url, "shop-qbwc", PASSWORD)[1] == "none"

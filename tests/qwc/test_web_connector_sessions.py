@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,7 +13,7 @@ from lxml import etree
 from sqlalchemy import select
 
 from qbsync.queue.jobs import enqueue_qbxml
-from qbsync.qwc.sessions import BUSY_POSTPONE_SECONDS, UNKNOWN_TICKET
+from qbsync.qwc.sessions import BUSY_POSTPONE_SECONDS, QBWC_CALL_TIMEOUT_SECONDS, UNKNOWN_TICKET
 from qbsync.storage.models import AuthFailure, QbwcSession, QueueJob, utcnow
 from tests.qwc.wire import MODERN_VERSIONS, WebConnector, host_response
 
@@ -113,20 +113,64 @@ def test_wrong_password_or_user_is_nvu_and_recorded(qbwc, shop, runtime):
     assert rows(runtime, QbwcSession) == []
 
 
-def test_second_sign_in_while_a_session_is_live_is_busy(qbwc, shop, runtime):
+@pytest.fixture
+def elsewhere(live_server, reference_dir) -> Iterator[Callable[[int], WebConnector]]:
+    """Web Connectors on other machines: ``elsewhere(2)`` calls from 127.0.0.2."""
+    made: list[WebConnector] = []
+
+    def factory(host: int) -> WebConnector:
+        made.append(WebConnector(reference_dir, live_server.url, source_address=f"127.0.0.{host}"))
+        return made[-1]
+
+    yield factory
+    for connector in made:
+        connector.disconnect()
+
+
+def test_second_sign_in_from_another_address_while_a_session_is_live_is_busy(qbwc, elsewhere, shop,
+                                                                              runtime):
     queue_query(runtime, shop)
     first, status = qbwc.authenticate("shop-qbwc", PASSWORD)
     assert status == ""
-    assert qbwc.authenticate("shop-qbwc", PASSWORD) == ["", "busy", str(BUSY_POSTPONE_SECONDS)]
+    assert elsewhere(2).authenticate("shop-qbwc", PASSWORD) == ["", "busy", str(BUSY_POSTPONE_SECONDS)]
     assert [s.ticket for s in rows(runtime, QbwcSession)] == [first]
     assert qb_session(runtime, first).state == "active"
 
 
-def test_concurrent_sign_ins_open_exactly_one_session(qbwc, shop, runtime):
+def test_the_same_web_connector_signing_in_again_replaces_its_dead_session_at_once(qbwc, shop, runtime):
+    job_id = queue_query(runtime, shop)
+    first, _ = qbwc.authenticate("shop-qbwc", PASSWORD)
+    sent_request_id(qbwc.send_request(first, hcp=host_response(MODERN_VERSIONS)))
+    # The Web Connector dies before it answers, is restarted and signs in again from the same address.
+    second, status = qbwc.authenticate("shop-qbwc", PASSWORD)
+
+    assert second and second != first and status == ""
+    assert qb_session(runtime, first).state == "stale"
+    returned = job(runtime, job_id)
+    assert (returned.state, returned.needs_lookup) == ("pending", True)  # looked up before it is sent again
+    assert "signed in again" in qbwc.last_error(first)
+    assert "<CustomerQueryRq" in qbwc.send_request(second, hcp=host_response(MODERN_VERSIONS))
+
+
+def test_a_session_silent_longer_than_the_web_connector_waits_is_replaced_from_anywhere(
+        qbwc, elsewhere, shop, runtime):
+    queue_query(runtime, shop)
+    first, _ = qbwc.authenticate("shop-qbwc", PASSWORD)
+    age_session(runtime, first, last_seen_at=utcnow() - timedelta(seconds=QBWC_CALL_TIMEOUT_SECONDS - 20))
+    assert elsewhere(2).authenticate("shop-qbwc", PASSWORD)[1] == "busy"
+    age_session(runtime, first, last_seen_at=utcnow() - timedelta(seconds=QBWC_CALL_TIMEOUT_SECONDS + 1))
+    second, status = elsewhere(2).authenticate("shop-qbwc", PASSWORD)
+    assert second and status == ""
+    assert qb_session(runtime, first).state == "stale"
+    assert "longer than the Web Connector waits" in qbwc.last_error(first)
+
+
+def test_concurrent_sign_ins_open_exactly_one_session(elsewhere, shop, runtime):
     queue_query(runtime, shop)
     answers: list[list[str]] = []
-    threads = [threading.Thread(target=lambda: answers.append(qbwc.authenticate("shop-qbwc", PASSWORD)))
-               for _ in range(3)]
+    connectors = [elsewhere(host) for host in (2, 3, 4)]
+    threads = [threading.Thread(target=lambda c=c: answers.append(c.authenticate("shop-qbwc", PASSWORD)))
+               for c in connectors]
     for thread in threads:
         thread.start()
     for thread in threads:

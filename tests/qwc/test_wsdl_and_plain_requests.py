@@ -70,3 +70,31 @@ def test_plain_requests_get_a_harmless_answer(live_server):
     put = httpx.put(url, content=b"x")
     assert put.status_code == 405
     assert "POST" in put.headers["allow"]
+
+
+def _soap_address(wsdl: bytes) -> str:
+    return etree.fromstring(wsdl).find(f".//{{{WSDL_SOAP11}}}address").get("location")
+
+
+def test_a_host_header_does_not_choose_the_wsdl_address(live_server):
+    # The first ?wsdl request used to fix the address every later client is told to call.
+    first = httpx.get(f"{live_server.url}/qbwc?wsdl", headers={"Host": "evil.example.com",
+                                                               "X-Forwarded-Host": "evil.example.com"})
+    assert first.status_code == 200
+    assert _soap_address(first.content) == f"http://localhost:{live_server.port}/qbwc"
+    later = httpx.get(f"{live_server.url}/qbwc?wsdl")
+    assert "evil.example.com" not in later.text
+
+
+def test_behind_a_trusted_proxy_its_forwarded_host_names_the_wsdl_address(runtime):
+    import dataclasses
+
+    from qbsync.service.app import create_app
+    from qbsync.service.background import Dispatcher
+    from qbsync.service.runtime import Runtime
+
+    config = dataclasses.replace(runtime.config, trusted_proxies=1)
+    app = create_app(runtime=Runtime(config=config, db=runtime.db, dispatcher=Dispatcher(config)))
+    answer = app.test_client().get("/qbwc?wsdl", headers={"X-Forwarded-Host": "sync.example.com",
+                                                          "X-Forwarded-Proto": "https"})
+    assert _soap_address(answer.data) == "https://sync.example.com/qbwc"

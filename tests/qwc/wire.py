@@ -103,12 +103,16 @@ MODERN_VERSIONS = ["1.0", "2.0", "3.0", "4.0", "5.0", "6.0", "7.0", "8.0", "10.0
 class WebConnector:
     """A SOAP client built from Intuit's own WSDL file (not ours), pointed at the live server."""
 
-    def __init__(self, reference_dir: Path, base_url: str) -> None:
+    def __init__(self, reference_dir: Path, base_url: str, source_address: str | None = None) -> None:
+        """``source_address``: the loopback address to call from (e.g. "127.0.0.2"), so the service sees a
+        Web Connector on another machine."""
         import requests
         import zeep
         from zeep.transports import Transport
 
         self._http = requests.Session()
+        if source_address is not None:
+            self._http.mount("http://", _adapter_from(source_address))
         client = zeep.Client(str(official_wsdl(reference_dir)), transport=Transport(session=self._http))
         self.service = client.create_service(f"{{{TNS}}}TroubleshootWebServiceFSSoap", f"{base_url}/qbwc")
 
@@ -139,3 +143,16 @@ class WebConnector:
 
     def connection_error(self, ticket: str, hresult: str, message: str) -> str:
         return self.service.connectionError(ticket=ticket, hresult=hresult, message=message) or ""
+
+
+
+def _adapter_from(address: str):
+    """A requests adapter whose connections leave from ``address``."""
+    from requests.adapters import HTTPAdapter
+
+    class FromAddress(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            kwargs["source_address"] = (address, 0)
+            return super().init_poolmanager(*args, **kwargs)
+
+    return FromAddress()

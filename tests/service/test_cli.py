@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import pytest
@@ -113,3 +114,109 @@ def test_a_bad_secret_key_is_a_clear_cli_error(fresh_env):
 def test_worker_without_redis_explains_why_it_is_not_needed(fresh_env):
     result = CliRunner().invoke(main, ["worker", "--burst"], env=fresh_env)
     assert result.exit_code != 0 and "QBSYNC_REDIS_URL is not set" in result.output
+
+
+def test_serve_on_a_taken_port_says_so_in_one_line(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QBSYNC_")}
+    env["QBSYNC_DATA_DIR"] = str(tmp_path / "data")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "qbsync.service.cli", "serve", "--port", str(port)],
+                              cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"Error: port {port} on 127.0.0.1 is already in use (another `qbsync serve` or `make serve`?): "
+        "stop it, or serve on another port with --port"]
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_serve_prints_a_one_time_first_run_link_while_no_admin_exists(fresh_env, monkeypatch):
+    import waitress
+
+    from qbsync.service import scheduler
+    from qbsync.service.app import create_app
+    from qbsync.service.runtime import current
+
+    monkeypatch.setattr(waitress, "serve", lambda *args, **kwargs: None)
+    monkeypatch.setattr(scheduler, "start_thread", lambda runtime: None)
+    result = CliRunner().invoke(main, ["serve", "--port", "8123"], env=fresh_env)
+    assert result.exit_code == 0, result.output
+    match = re.search(r"first run: open http://127\.0\.0\.1:8123(/setup\?token=\S+) to create the admin",
+                      result.output)
+    assert match, result.output
+    browser = create_app(runtime=current()).test_client()
+    assert browser.get(match.group(1)).headers["Location"] == "/setup"
+    page = browser.get("/setup")
+    assert page.status_code == 200 and "Create account and connection" in page.get_data(as_text=True)
+
+    # With an admin (made on the command line), no link is printed and the page is closed.
+    added = CliRunner().invoke(main, ["user", "add", "owner", "--password-stdin"], env=fresh_env,
+                               input="owner password 1\n")
+    assert added.exit_code == 0, added.output
+    again = CliRunner().invoke(main, ["serve", "--port", "8123"], env=fresh_env)
+    assert "first run" not in again.output
+    assert browser.get("/setup").headers["Location"] == "/login"
+
+
+def _stored_secrets(name: str = "shop") -> tuple[str, dict, str]:
+    from qbsync.connections import get_connection
+    from qbsync.service.runtime import current
+
+    with current().db.transaction() as s:
+        conn = get_connection(s, name)
+        return conn.webhook_secret, dict(conn.api_credentials), conn.qbwc_password_hash
+
+
+NO_SECRETS = ["connection", "add", "shop", "--platform", "woocommerce", "--store-url",
+              "https://shop.example.com", "--qbwc-username", "shop-qbwc"]
+
+
+def test_connection_add_asks_for_its_secrets_instead_of_taking_them_from_the_command_line(fresh_env):
+    from qbsync.passwords import verify_password
+
+    result = CliRunner().invoke(main, [*NO_SECRETS, "--consumer-key", "ck_abc"], env=fresh_env,
+                                input="whsec-typed\nqbwc password 1\nqbwc password 1\ncs_typed\n")
+    assert result.exit_code == 0, result.output
+    assert "Webhook secret:" in result.output and "Web Connector password:" in result.output
+    assert "whsec-typed" not in result.output and "qbwc password 1" not in result.output  # hidden input
+    webhook_secret, creds, pw_hash = _stored_secrets()
+    assert webhook_secret == "whsec-typed"
+    assert creds == {"consumer_key": "ck_abc", "consumer_secret": "cs_typed"}
+    assert verify_password(pw_hash, "qbwc password 1")
+
+
+def test_connection_add_reads_secrets_from_stdin_or_the_environment(fresh_env):
+    from qbsync.passwords import verify_password
+
+    piped = CliRunner().invoke(main, [*NO_SECRETS, "--webhook-secret", "-", "--qbwc-password", "-"],
+                               env=fresh_env, input="whsec-piped\nqbwc piped 123\n")
+    assert piped.exit_code == 0, piped.output
+    webhook_secret, _creds, pw_hash = _stored_secrets()
+    assert webhook_secret == "whsec-piped" and verify_password(pw_hash, "qbwc piped 123")
+
+    env = dict(fresh_env, QBSYNC_WEBHOOK_SECRET="whsec-env", QBSYNC_QBWC_PASSWORD="qbwc env 1234",
+               QBSYNC_ACCESS_TOKEN="shpat_env")
+    from_env = CliRunner().invoke(main, ["connection", "add", "shopify-shop", "--platform", "shopify",
+                                         "--store-url", "https://x.myshopify.com", "--qbwc-username", "sq"],
+                                  env=env, input="")
+    assert from_env.exit_code == 0, from_env.output
+    webhook_secret, creds, pw_hash = _stored_secrets("shopify-shop")
+    assert webhook_secret == "whsec-env" and creds == {"access_token": "shpat_env"}
+    assert verify_password(pw_hash, "qbwc env 1234")
+
+
+def test_secrets_on_the_command_line_still_work_with_a_warning(fresh_env):
+    result = _add(CliRunner(), fresh_env)
+    assert result.exit_code == 0
+    assert "--webhook-secret on the command line is visible to other users" in result.stderr
+    assert "set QBSYNC_QBWC_PASSWORD" in result.stderr

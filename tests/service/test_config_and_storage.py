@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import text
@@ -53,3 +54,27 @@ def test_healthz_reports_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "checks": {"database": "ok"}}
+
+
+def test_the_embedded_database_and_its_folder_are_private_to_their_owner(tmp_path):
+    import stat
+
+    from click.testing import CliRunner
+
+    from qbsync.service.cli import main
+
+    previous = os.umask(0o022)  # a common default: files world-readable unless created otherwise
+    try:
+        env = {"QBSYNC_DATA_DIR": str(tmp_path / "data"), "QBSYNC_DATABASE_URL": "", "QBSYNC_SECRET_KEY": "",
+               "QBSYNC_REDIS_URL": ""}
+        result = CliRunner().invoke(main, ["user", "add", "owner", "--password-stdin"], env=env,
+                                    input="owner password 1\n")
+    finally:
+        os.umask(previous)
+    assert result.exit_code == 0, result.output
+    data = tmp_path / "data"
+    files = [data / "qbsync.sqlite3", data / "qbsync.sqlite3-wal", data / "secret.key"]
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in files if path.exists()}
+    assert modes["qbsync.sqlite3"] == 0o600, modes
+    assert all(mode == 0o600 for mode in modes.values()), modes
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700

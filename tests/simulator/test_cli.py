@@ -57,11 +57,12 @@ def test_simulate_prints_sessions_and_keeps_the_company(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "session 1: auth='' round trips=1 requests=3 ended by closeConnection"
-    assert "  created: Customer +1, ItemInventory +1" in lines
-    assert any(line.startswith("  CustomerAdd: 3100 ") for line in lines)
-    assert "session 2: auth='' round trips=0 requests=0 ended by closeConnection" in lines
-    assert "  getLastError: No more work" in lines
+    assert lines[0] == f"company file: {company_file} (new)"
+    assert lines[1] == "session 1: 1 round trip, QuickBooks handled 3 requests; ended normally"
+    assert "  added to QuickBooks: Customer +1, ItemInventory +1" in lines
+    assert any(line.startswith("  QuickBooks said no to CustomerAdd: 3100 ") for line in lines)
+    assert "session 2: ended normally" in lines
+    assert "  qbsync said: No more work" in lines
     assert "  stock Widget: 4 on hand, 0 on sales orders" in lines
     assert QuickBooksCompany.load(company_file).find("Customer", "Ann") is not None
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from lxml import etree
 
-from qbsync.simulator import QuickBooksCompany
+from qbsync.simulator import QbxmlRequestRejected, QuickBooksCompany
 from tests.simulator.conftest import FakeClock
 from tests.simulator.qbxml_messages import (
     customer_add,
@@ -276,3 +277,105 @@ def test_assumed_a_vendor_named_by_a_sales_tax_item_is_a_tax_agency(clock: FakeC
     rs = ok(company, "<VendorQueryRq/>")
     agencies = {v.findtext("Name"): v.findtext("IsTaxAgency") for v in rs.findall("VendorRet")}
     assert agencies == {"State Department of Revenue": "true", "Paper Supplier": "false"}
+
+
+def test_assumed_voiding_a_deposited_sale_leaves_undeposited_funds_short(clock: FakeClock) -> None:
+    """Assumed: voiding a sales receipt that was already deposited keeps the deposit, so Undeposited
+    Funds goes below zero (what a cancellation must never do to a deposited sale)."""
+    company = QuickBooksCompany(profile="retail", clock=clock)
+    ok(company, customer_add("Ann"))
+    ok(company, inventory_add("Mug").replace("Merchandise Sales", "Sales"))
+    receipt = ok(
+        company, sales_add("SalesReceipt", "Ann", [sales_line("SalesReceipt", "Mug", "1", tax_code="Non")])
+    )
+    txn_id = receipt.findtext("SalesReceiptRet/TxnID")
+    ok(
+        company,
+        "<DepositAddRq><DepositAdd><DepositToAccountRef><FullName>Checking</FullName></DepositToAccountRef>"
+        f"<DepositLineAdd><PaymentTxnID>{txn_id}</PaymentTxnID></DepositLineAdd></DepositAdd></DepositAddRq>",
+    )
+    ok(company, f"<TxnVoidRq><TxnVoidType>SalesReceipt</TxnVoidType><TxnID>{txn_id}</TxnID></TxnVoidRq>")
+    accounts = company.books().accounts
+    assert accounts["Undeposited Funds"] == Decimal("-10.00")
+    assert accounts["Checking"] == Decimal("10.00")
+
+
+def test_assumed_a_us_file_cannot_parse_amounts_that_include_tax(clock: FakeClock) -> None:
+    """Assumed: IsTaxIncluded belongs to the Canadian and UK schemas; a US QuickBooks fails the whole
+    document (0x80040400), as a Canadian one fails a US header sales tax item."""
+    company = QuickBooksCompany(profile="retail", clock=clock)
+    ok(company, customer_add("Ann"))
+    document = message(
+        sales_add(
+            "SalesReceipt",
+            "Ann",
+            [sales_line("SalesReceipt", "X", "1")],
+            header="<IsTaxIncluded>true</IsTaxIncluded>",
+        )
+    )
+    with pytest.raises(QbxmlRequestRejected) as caught:
+        company.process(document)
+    assert caught.value.hresult == "0x80040400"
+
+
+def test_assumed_uk_amounts_that_include_vat_are_split_into_net_and_vat(clock: FakeClock) -> None:
+    """Assumed: with IsTaxIncluded the line amounts are gross; VAT = gross x rate / (100 + rate) per VAT
+    item, Subtotal is net, income is credited net and the VAT is owed to HMRC."""
+    company = QuickBooksCompany(profile="uk", clock=clock)
+    ok(company, customer_add("Ada"))
+    ok(company, inventory_add("Mug", price="12.00").replace("Merchandise Sales", "Sales"))
+    rs = ok(
+        company,
+        sales_add(
+            "SalesReceipt",
+            "Ada",
+            [sales_line("SalesReceipt", "Mug", "1"), sales_line("SalesReceipt", "Mug", "2", rate="6.01")],
+            "U1",
+            header="<IsTaxIncluded>true</IsTaxIncluded>",
+        ),
+    )
+    ret = rs.find("SalesReceiptRet")
+    # gross 12.00 + 12.02 = 24.02; VAT at 20% inside it = 4.00 (4.0033 rounded)
+    assert (ret.findtext("Subtotal"), ret.findtext("SalesTaxTotal"), ret.findtext("TotalAmount")) == (
+        "20.02",
+        "4.00",
+        "24.02",
+    )
+    books = company.books()
+    assert books.accounts["Sales"] == Decimal("20.02")
+    assert books.accounts["VAT Control"] == Decimal("4.00")
+    assert books.tax_by_agency == {"HM Revenue & Customs": Decimal("4.00")}
+
+
+def test_assumed_a_customer_with_transactions_keeps_its_currency(clock: FakeClock) -> None:
+    """Assumed: on a multicurrency file, a CustomerMod changing the currency of a customer that has
+    transactions gets 3180; without transactions it is allowed."""
+    company = QuickBooksCompany(profile="multicurrency", clock=clock)
+    ok(company, customer_add("Zoe"))
+    ok(company, inventory_add("Mug").replace("Merchandise Sales", "Sales"))
+
+    def to_euro() -> str:
+        zoe = company.find("Customer", "Zoe")
+        return (
+            f"<CustomerModRq><CustomerMod><ListID>{zoe['ListID']}</ListID><EditSequence>{zoe['EditSequence']}"
+            "</EditSequence><CurrencyRef><FullName>Euro</FullName></CurrencyRef></CustomerMod></CustomerModRq>"
+        )
+
+    ok(company, to_euro())
+    ok(company, sales_add("Invoice", "Zoe", [sales_line("Invoice", "Mug", "1")]))
+    mod = to_euro().replace("Euro", "US Dollar")
+    assert status(ask(company, mod))[0] == 3180
+    assert company.find("Customer", "Zoe")["CurrencyRef"]["FullName"] == "Euro"
+
+
+def test_assumed_a_sales_tax_item_with_a_rate_needs_its_tax_agency(clock: FakeClock) -> None:
+    """A nonzero TaxRate needs a TaxVendorRef (CData's QuickBooks reference); the code 3180 and its text
+    are assumed."""
+    company = QuickBooksCompany(profile="retail", clock=clock)
+    item = (
+        "<ItemSalesTaxAddRq><ItemSalesTaxAdd><Name>County</Name><TaxRate>1.5</TaxRate>{}"
+        "</ItemSalesTaxAdd></ItemSalesTaxAddRq>"
+    )
+    assert status(ask(company, item.format("")))[0] == 3180
+    agency = "<TaxVendorRef><FullName>State Department of Revenue</FullName></TaxVendorRef>"
+    ok(company, item.format(agency))

@@ -207,3 +207,45 @@ def test_opening_stock_is_valued_from_total_value(retail: QuickBooksCompany) -> 
     assert retail.books().inventory_value["TEE"] == Decimal("30.00")
     one(retail, sales_add("SalesReceipt", "Ann", [sales_line("SalesReceipt", "TEE", "1")], "1008"))
     assert retail.books().inventory_value["TEE"] == Decimal("22.50")  # 3 left at 7.50 each
+
+
+def test_the_check_sees_currency_date_and_where_money_went(clock: FakeClock) -> None:
+    """A EUR order booked on a single-currency USD file is in dollars; the check says so."""
+    company = QuickBooksCompany(profile="retail", clock=clock)
+    one(company, customer_add("Ann"))
+    one(company, inventory_item("MUG", "5"))
+    one(company, other_charge("Gift Card", "Sales"))
+    lines = [sales_line("SalesReceipt", "MUG", "1"), sales_line("SalesReceipt", "Gift Card", amount="-5.00")]
+    one(company, sales_add("SalesReceipt", "Ann", lines, "1010"))
+
+    books = check_order(company, "1010", currency="USD", accounts={"Sales": "5.00"})
+    assert books.sale_dates == {"2024-03-01"}  # the company clock's date
+    with pytest.raises(AssertionError) as caught:
+        check_order(
+            company, "1010", currency="EUR", sale_date="2024-02-29", accounts={"Gift Card Liability": "-5.00"}
+        )
+    text = str(caught.value)
+    assert "currency: QuickBooks booked ['USD'], expected EUR" in text
+    assert "sale date: QuickBooks has ['2024-03-01'], expected 2024-02-29" in text
+    assert "account 'Gift Card Liability': the order posted 0.00, expected -5.00" in text
+
+
+def test_only_the_first_tax_line_after_a_subtotal_is_computed(retail: QuickBooksCompany) -> None:
+    """Intuit ItemSalesTaxAdd reference: "the tax is only applied automatically for the first tax line
+    after the subtotal line ... If you don't supply an amount the amount comes out as zero"."""
+    one(retail, SUBTOTAL_ITEM)
+    one(
+        retail,
+        "<ItemSalesTaxAddRq><ItemSalesTaxAdd><Name>City Tax</Name><TaxRate>1.0</TaxRate>"
+        f"<TaxVendorRef><FullName>{AGENCY}</FullName></TaxVendorRef></ItemSalesTaxAdd></ItemSalesTaxAddRq>",
+    )
+    lines = [
+        sales_line("Invoice", "MUG", "3", tax_code="Non"),
+        sales_line("Invoice", "Subtotal"),
+        sales_line("Invoice", "State Tax"),
+        sales_line("Invoice", "City Tax"),
+        sales_line("Invoice", "City Tax", amount="0.30"),
+    ]
+    rs = one(retail, sales_add("Invoice", "Ann", lines, "1011"))
+    amounts = [line.findtext("Amount") for line in rs.findall("InvoiceRet/InvoiceLineRet")]
+    assert amounts == ["30.00", "30.00", "1.95", "0.00", "0.30"]

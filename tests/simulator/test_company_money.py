@@ -257,3 +257,20 @@ def test_linked_transactions_are_listed_only_when_a_query_asks(retail: QuickBook
     )
     assert plain.find("CreditMemoRet/LinkedTxn") is None
     assert linked.findtext("CreditMemoRet/LinkedTxn/TxnID") == invoice_id
+
+
+def test_refunds_checks_and_deposits_answer_their_queries_in_valid_qbxml(retail: QuickBooksCompany) -> None:
+    receipt = one(retail, sales_add("SalesReceipt", "Ann", [sales_line("SalesReceipt", "Repair", "1")]))
+    memo_id = credit_memo(retail, "20.00", ref="Q1")
+    one(retail, card_refund(memo_id, "10.00"))
+    one(retail, refund_check(memo_id, "10.00"))
+    one(
+        retail,
+        "<DepositAddRq><DepositAdd><DepositToAccountRef><FullName>Checking</FullName></DepositToAccountRef>"
+        f"<DepositLineAdd><PaymentTxnID>{txn_id(receipt, 'SalesReceipt')}</PaymentTxnID></DepositLineAdd>"
+        "</DepositAdd></DepositAddRq>",
+    )
+    for kind in ("ARRefundCreditCard", "Check", "Deposit", "CreditMemo"):
+        rs = one(retail, f"<{kind}QueryRq><IncludeLineItems>true</IncludeLineItems></{kind}QueryRq>")
+        assert status(rs)[0] == 0 and len(rs.findall(f"{kind}Ret")) == 1, kind
+    assert credits(retail) == Decimal(0)

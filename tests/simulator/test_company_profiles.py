@@ -79,18 +79,39 @@ def test_a_merchants_company_has_none_of_our_default_names(profile: str) -> None
     assert items.isdisjoint(our_items)
 
 
+def special_accounts(company: QuickBooksCompany) -> dict[str, str]:
+    found = (company.find("Account", n) for n in names(company, "Account"))
+    return {a["SpecialAccountType"]: a["Name"] for a in found if a and a.get("SpecialAccountType")}
+
+
 def test_retail_keeps_the_accounts_quickbooks_itself_creates() -> None:
     company = QuickBooksCompany(profile="retail")
-    special = {
-        a["SpecialAccountType"]: a["Name"]
-        for a in (company.find("Account", n) for n in names(company, "Account"))
-        if a and a.get("SpecialAccountType")
-    }
+    special = special_accounts(company)
     assert special["SalesTaxPayable"] == "Sales Tax Payable"
     assert special["InventoryAssets"] == "Inventory Asset"
     assert special["CostOfGoodsSold"] == "Cost of Goods Sold"
-    assert special["UndepositedFunds"] == "Undeposited Funds"
     assert "PayPal" not in names(company, "PaymentMethod")
+
+
+def test_receivable_and_undeposited_funds_appear_with_the_first_sale_that_needs_them() -> None:
+    """A/R with the first invoice, Undeposited Funds with the first payment not deposited (source:
+    'Automatically Created Accounts', profiles.AUTO_CREATED)."""
+    company = QuickBooksCompany(profile="uk")
+    assert {"AccountsReceivable", "UndepositedFunds"}.isdisjoint(special_accounts(company))
+    ask(company, customer_add("Ada"))
+    item = (
+        "<ItemServiceAddRq><ItemServiceAdd><Name>Fix</Name><SalesOrPurchase><Price>5.00</Price>"
+        "<AccountRef><FullName>Sales</FullName></AccountRef></SalesOrPurchase></ItemServiceAdd></ItemServiceAddRq>"
+    )
+    assert status(ask(company, item))[0] == 0
+    assert status(ask(company, sales_add("Invoice", "Ada", [sales_line("Invoice", "Fix", "1")])))[0] == 0
+    assert special_accounts(company)["AccountsReceivable"] == "Trade Debtors"
+    assert "UndepositedFunds" not in special_accounts(company)
+    assert (
+        status(ask(company, sales_add("SalesReceipt", "Ada", [sales_line("SalesReceipt", "Fix", "1")])))[0]
+        == 0
+    )
+    assert special_accounts(company)["UndepositedFunds"] == "Undeposited Funds"
 
 
 @pytest.mark.parametrize(
@@ -169,14 +190,21 @@ def test_assumed_inventory_off_refuses_inventory_items() -> None:
     assert company.items() == []
 
 
-def test_assumed_sales_tax_off_refuses_sales_tax_items_and_codes() -> None:
-    """Assumed: on a company with sales tax off, sales tax items and tax codes on lines get 3250."""
+def test_assumed_sales_tax_off_refuses_sales_tax_items() -> None:
+    """Assumed: on a company with sales tax off, ItemSalesTaxAdd gets 3250."""
     company = QuickBooksCompany(profile="service")
     tax_item = (
         "<ItemSalesTaxAddRq><ItemSalesTaxAdd><Name>State</Name><TaxRate>5</TaxRate></ItemSalesTaxAdd>"
         "</ItemSalesTaxAddRq>"
     )
     assert status(ask(company, tax_item))[0] == 3250
+    assert company.items() == []
+
+
+def test_sales_tax_off_gives_every_sale_the_non_taxable_code() -> None:
+    """Intuit SalesTaxCodeAdd reference: with "Do You Charge Sales Tax?" set to No, QuickBooks assigns
+    the default non-taxable code to all sales (the codes Tax and Non still exist)."""
+    company = QuickBooksCompany(profile="service")
     assert status(ask(company, customer_add("Ann")))[0] == 0
     service = (
         "<ItemServiceAddRq><ItemServiceAdd><Name>Hour</Name><SalesOrPurchase><Price>100.00</Price>"
@@ -184,11 +212,9 @@ def test_assumed_sales_tax_off_refuses_sales_tax_items_and_codes() -> None:
         "</ItemServiceAdd></ItemServiceAddRq>"
     )
     assert status(ask(company, service))[0] == 0
-    with_code = sales_add("Invoice", "Ann", [sales_line("Invoice", "Hour", "2", tax_code="Non")])
-    assert status(ask(company, with_code))[0] == 3250
-    plain = sales_add("Invoice", "Ann", [sales_line("Invoice", "Hour", "2")])
-    rs = ask(company, plain)
+    rs = ask(company, sales_add("Invoice", "Ann", [sales_line("Invoice", "Hour", "2", tax_code="Tax")]))
     assert status(rs)[0] == 0
+    assert rs.findtext("InvoiceRet/InvoiceLineRet/SalesTaxCodeRef/FullName") == "Non"
     assert rs.findtext("InvoiceRet/BalanceRemaining") == "200.00"
     assert rs.find("InvoiceRet/SalesTaxTotal") is None
 
@@ -268,3 +294,10 @@ def test_the_first_session_reads_exactly_what_the_setup_made(profile: str, kind:
         return
     assert status(rs)[0] == 0
     assert {r.findtext("Name") for r in rs.findall(f"{kind}Ret")} == wanted
+
+
+def test_new_files_have_multi_location_inventory_off() -> None:
+    """Intuit "SDK support for multi location inventory": company files are created with it turned off,
+    and preferences cannot be changed through the SDK (Intuit PreferencesQuery reference)."""
+    prefs = preferences(QuickBooksCompany(profile="retail"))
+    assert prefs.findtext("MultiLocationInventoryPreferences/IsMultiLocationInventoryEnabled") == "false"

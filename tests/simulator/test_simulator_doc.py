@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from qbsync.simulator.profiles import PROFILES
+from qbsync.simulator.profiles_doc import profiles_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "SIMULATOR.md").read_text(encoding="utf-8")
@@ -48,6 +49,12 @@ def test_each_behaviour_names_a_test_and_assumed_ones_say_so(behaviour: str, sou
     if "assumed" in source.lower():
         said = "assumed" in name or "assumed" in functions[name].lower()
         assert said, f"{test} pins an assumed behaviour but does not say so (row: {behaviour})"
+
+
+def test_the_profiles_section_is_what_the_profiles_seed() -> None:
+    """Regenerate with ``python -m qbsync.simulator.profiles_doc`` after changing a profile."""
+    section = DOC[DOC.index("### `service`") : DOC.index("## Not simulated")].rstrip("\n") + "\n"
+    assert section == profiles_markdown()
 
 
 @pytest.mark.parametrize("profile", [p for p in PROFILES if p != "legacy"])

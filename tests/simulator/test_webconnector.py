@@ -299,3 +299,12 @@ def test_iterators_do_not_outlive_the_session(company: QuickBooksCompany) -> Non
 
     assert first.statuses == [("CustomerQuery", 0, "Status OK")]
     assert second.statuses[0][1] == 3000  # the iterator died with the first session
+
+
+def test_send_request_reports_the_country_of_the_companys_edition(clock) -> None:
+    fake = FakeQbsync(script(sendRequestXML="", receiveResponseXML=100))
+    with Served(fake), connect(fake, QuickBooksCompany(profile="canada", clock=clock)) as connector:
+        connector.run_once()
+    (send,) = [c.body for c in fake.calls if c.method == "sendRequestXML"]
+    assert b"<qbXMLCountry>CA</qbXMLCountry>" in send
+    assert b"&lt;Country&gt;CA&lt;/Country&gt;" in send  # the HostQueryRs of strHCPResponse agrees

@@ -96,8 +96,16 @@ class Kit:
         return stored.delivery_id
 
     def deliveries(self) -> list[WebhookDelivery]:
+        """Deliveries kept (with their body); refusals are only counted, see :meth:`refusals`."""
         with self.runtime.db.transaction() as session:
-            return list(session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)))
+            return list(session.scalars(select(WebhookDelivery).where(WebhookDelivery.state != "refused")
+                                        .order_by(WebhookDelivery.id)))
+
+    def refusals(self) -> list[WebhookDelivery]:
+        """The counted refusals: no body, no headers, a count per hour and reason."""
+        with self.runtime.db.transaction() as session:
+            return list(session.scalars(select(WebhookDelivery).where(WebhookDelivery.state == "refused")
+                                        .order_by(WebhookDelivery.id)))
 
     def delivery(self, delivery_id: int) -> WebhookDelivery:
         with self.runtime.db.transaction() as session:

@@ -18,6 +18,7 @@ from qbsync.service.background import Dispatcher
 from qbsync.service.runtime import Runtime
 from qbsync.storage import encryption
 from qbsync.storage.db import create_database
+from tests.webhooks.conftest import SHOP_DOMAIN
 
 
 def _vector(storefront_dir, platform):
@@ -222,14 +223,43 @@ def test_missing_topic_header_is_400(client, woo, kit):
     assert kit.deliveries()[0].state == "invalid"
 
 
-def test_shopify_delivery_from_another_shop_is_refused(client, shop, kit):
+@pytest.mark.parametrize("shop_header", ["other-shop.myshopify.com", None, ""],
+                         ids=["other shop", "header removed", "header empty"])
+def test_a_shopify_delivery_not_for_this_connections_shop_is_refused_and_nothing_stored(
+        client, shop, make_connection, kit, shop_header):
+    # Two connections share one app secret (one app installed in two shops): the signature cannot tell
+    # which shop a delivery is for, and X-Shopify-Shop-Domain is not signed.
+    other = make_connection("shop-d", platform="shopify", webhook_secret=kit.shopify_secret,
+                            store_url="https://other-shop.myshopify.com")
     body = kit.compact({"id": 1, "updated_at": "2024-01-01T00:00:00Z"})
     headers = kit.shopify_headers(body, shop_domain="other-shop.myshopify.com")
+    if shop_header is None:
+        del headers["X-Shopify-Shop-Domain"]
+    else:
+        headers["X-Shopify-Shop-Domain"] = shop_header
     response = client.post("/webhooks/shopify/shop", data=body, headers=headers)
-    assert response.status_code == 400
-    assert "other-shop.myshopify.com" in response.get_json()["error"]
+    assert response.status_code == 403
+    reason = response.get_json()["error"]
+    assert ("other-shop.myshopify.com" in reason and SHOP_DOMAIN in reason) if shop_header \
+        else "missing X-Shopify-Shop-Domain" in reason
     kit.finish_background()
-    assert kit.jobs() == []
+    assert kit.deliveries() == [] and kit.jobs() == []
+    # Sent to its own shop's connection, the same delivery is stored there.
+    headers["X-Shopify-Shop-Domain"] = "Other-Shop.myshopify.com"
+    response = client.post("/webhooks/shopify/shop-d", data=body, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    assert [d.connection_id for d in kit.deliveries()] == [other.id]
+
+
+def test_a_shopify_connection_whose_store_url_is_not_the_myshopify_address_is_told_the_fix(
+        client, make_connection, kit):
+    make_connection("custom", platform="shopify", webhook_secret=kit.shopify_secret,
+                    store_url="https://www.example-shop.com")
+    body = kit.compact({"id": 1, "updated_at": "2024-01-01T00:00:00Z"})
+    response = client.post("/webhooks/shopify/custom", data=body, headers=kit.shopify_headers(body))
+    assert response.status_code == 403
+    assert f"set the store URL to https://{SHOP_DOMAIN}" in response.get_json()["error"]
+    assert kit.deliveries() == []
 
 
 # -- pings, topics we do not sync, duplicates, rotation -----------------------------------------------
@@ -459,3 +489,28 @@ def test_each_delivery_is_committed_by_its_own_statement(runtime, client, woo, k
     assert response.status_code == 200
     assert sent == [("SELECT", True), ("INSERT", True)]
     assert [d.body for d in kit.deliveries()] == [body]
+
+
+def test_refused_deliveries_are_counted_by_hour_and_reason_without_their_body(client, woo, kit):
+    from qbsync.passwords import hash_password
+    from qbsync.storage.models import User
+    from tests.pages.conftest import ADMIN, ADMIN_PASSWORD, post, text_of
+
+    body = b'{"id": 727, "billing": {"email": "secret-shopper@example.com"}}'
+    for _ in range(3):
+        forged = {"X-WC-Webhook-Signature": "forged", "X-WC-Webhook-Topic": "order.created"}
+        response = client.post("/webhooks/woocommerce/woo", data=body, headers=forged)
+        assert response.status_code == 401
+    client.post("/webhooks/woocommerce/woo", data=body, headers={"X-WC-Webhook-Topic": "order.created"})
+    assert kit.deliveries() == []  # nothing unsigned is kept
+    refusals = kit.refusals()
+    assert sorted(r.attempts for r in refusals) == [1, 3]  # one row per reason, counted
+    assert all(r.body == b"" and r.headers == {} for r in refusals)
+    with kit.runtime.db.transaction() as session:
+        session.add(User(username=ADMIN, password_hash=hash_password(ADMIN_PASSWORD)))
+    post(client, "/login", {"username": ADMIN, "password": ADMIN_PASSWORD})
+    page = text_of(client.get("/deliveries"))
+    assert ("refused 3 times that hour 401: X-WC-Webhook-Signature does not match the body: check the "
+            "webhook secret of connection 'woo'") in page
+    assert "refused 1 time that hour 401: missing X-WC-Webhook-Signature header" in page
+    assert "secret-shopper" not in page

@@ -32,10 +32,11 @@ from qbsync.storage.models import QueueJob
 FOUND = (Outcome.SUCCESS, Outcome.WARNING)
 
 
-def _summary(done: list[str]) -> str:
-    if not done:
-        return "company set up: every setting names a record QuickBooks has"
-    return f"company set up: {'; '.join(done)}"
+def _summary(done: list[str], left: list[str]) -> str:
+    text = f"company set up: {'; '.join(done)}" if done else "company set up: nothing to choose or create"
+    if left:
+        text += f"; left for a person on the setup page: {'; '.join(left)}"
+    return text
 
 
 class CompanySetupHandler:
@@ -66,7 +67,9 @@ class CompanySetupHandler:
                 return render(ctx, request_type, {k: v for k, v in data.items() if v is not None}, "create")
         set_progress(job, done=done)
         preflight.wake(session, connection.id, ctx.now)
-        return Finish(_summary(done))
+        left = [f"{p.setting} ({p.reason})" for p in setup.proposals(session, connection, company)
+                if p.action == choices.MISSING]
+        return Finish(_summary(done, left))
 
     def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
         notes = progress(job)

@@ -99,7 +99,7 @@ class OrderHandler:
         order = order_of(job)
         mapping = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, order_id(job))
         if job.payload.get("event") == "deleted" or order.get("status") == "cancelled":
-            return self._cancelled(ctx, mapping)
+            return self._cancelled(ctx, job, mapping)
         if mapping is not None:
             return self._update(ctx, job, order, mapping)
         decision = rules.decide_order(order, ctx.settings)
@@ -126,7 +126,7 @@ class OrderHandler:
         lines = data.pop("lines")
         return render(ctx, f"{txn_type}Add", {**data, f"{txn_type}LineAdd": lines}, "add")
 
-    def _cancelled(self, ctx: Context, mapping: IdMapping | None) -> BuildResult:
+    def _cancelled(self, ctx: Context, job: QueueJob, mapping: IdMapping | None) -> BuildResult:
         if mapping is None:
             return Finish("cancelled before it reached QuickBooks: nothing to record")
         if mapping.synced_hash == VOIDED:
@@ -135,6 +135,15 @@ class OrderHandler:
             return Finish(
                 f"cancelled in the store; void_cancelled_orders is off, so the {mapping.qb_type} "
                 f"{mapping.qb_name} stays in QuickBooks"
+            )
+        unconfirmed = job.payload.get("unconfirmed")
+        if unconfirmed and not progress(job).get("void_approved"):
+            # A webhook said so but the store could not be asked: never void on a header. A person's
+            # retry of the parked job is the approval (new data coalesced into the job asks again).
+            set_progress(job, void_approved=True)
+            return Reject(
+                f"{unconfirmed}. Check the order in the store, then retry this job to void the "
+                f"{mapping.qb_type} {mapping.qb_name}, or remove the job to keep it"
             )
         return render(ctx, "TxnVoid", {"TxnVoidType": mapping.qb_type, "TxnID": mapping.qb_id}, "void")
 

@@ -24,6 +24,7 @@ from qbsync.service.pages import (
     push,
     queue,
     settings,
+    users,
 )
 
 # The main navigation: (endpoint, label).
@@ -37,11 +38,12 @@ NAV = [
     ("mappings.index", "Mappings"),
     ("settings.index", "Settings"),
     ("connections.index", "Connections"),
+    ("users.index", "Users"),
 ]
 
 BLUEPRINTS = (auth.blueprint, dashboard.blueprint, connections.blueprint, queue.blueprint, errors.blueprint,
               log.blueprint, deliveries.blueprint, push.blueprint, mappings.blueprint, settings.blueprint,
-              company_setup.blueprint)
+              users.blueprint, company_setup.blueprint)
 
 
 class RecordIdConverter(IntegerConverter):

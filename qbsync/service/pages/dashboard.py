@@ -19,6 +19,7 @@ from qbsync.service.pages.lookup import (
     all_connections,
     connection_secrets,
     error_answers_filter,
+    is_local_request_host,
     qbwc_url,
     runtime,
 )
@@ -177,8 +178,15 @@ def index() -> Any:
 
 
 def https_warnings() -> list[str]:
-    """'https is not configured' when people and the Web Connector reach us over plain http remotely."""
-    return [f"https is not configured: {text}" for text in url_warnings(qbwc_url())]
+    """'https is not configured' when people and the Web Connector reach us over plain http remotely;
+    and when this page was opened from elsewhere while the .qwc file can only name this machine."""
+    found = [f"https is not configured: {text}" for text in url_warnings(qbwc_url())]
+    config = runtime().config
+    if not config.public_url and not config.trusts_forwarded_host and not is_local_request_host():
+        found.append(f"QBSYNC_PUBLIC_URL is not set, so the .qwc file and webhook URLs name {qbwc_url()} "
+                     "(this machine), not the address this page was opened at: set QBSYNC_PUBLIC_URL to the "
+                     "https address the Web Connector and the store reach.")
+    return found
 
 
 @blueprint.get("/support")

@@ -19,7 +19,8 @@ blueprint = Blueprint("deliveries", __name__, url_prefix="/deliveries")
 
 PAGE_SIZE = 50
 # What a person may need to look at first; "all" shows every delivery.
-VIEWS = {"attention": ("failed", "invalid"), "failed": ("failed",), "invalid": ("invalid",),
+VIEWS = {"attention": ("failed", "invalid", "refused"), "failed": ("failed",), "invalid": ("invalid",),
+         "refused": ("refused",),
          "ignored": ("ignored",), "stored": ("stored",), "processed": ("processed",), "all": ()}
 
 

@@ -11,6 +11,7 @@ from flask import abort, current_app, request
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from qbsync.config import local_base_url
 from qbsync.service.runtime import Runtime
 from qbsync.storage.models import Connection, JobAttempt, QbwcSession
 
@@ -66,9 +67,22 @@ def chosen_connection(session: Session, name: str | None) -> Connection | None:
 
 
 def public_base_url() -> str:
-    """Where people and the Web Connector reach this service: QBSYNC_PUBLIC_URL, else this request's host."""
-    configured = runtime().config.public_url
-    return (configured or request.url_root).rstrip("/")
+    """Where people and the Web Connector reach this service.
+
+    QBSYNC_PUBLIC_URL; else, behind a trusted proxy, the host it forwarded; else this machine
+    (``http://localhost:<port>``). A bare Host header never decides: anyone can send any.
+    """
+    config = runtime().config
+    if config.public_url:
+        return config.public_url.rstrip("/")
+    if config.trusts_forwarded_host:
+        return request.url_root.rstrip("/")
+    return local_base_url(request.scheme, request.environ.get("SERVER_PORT"))
+
+
+def is_local_request_host() -> bool:
+    """Whether this request was addressed to this machine by a loopback name (only for warnings)."""
+    return request.host.rsplit(":", 1)[0].strip("[]").lower() in ("localhost", "127.0.0.1", "::1")
 
 
 def qbwc_url() -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy import JSON, String, and_, cast, exists, false, func, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from qbsync.queue import automap
@@ -83,26 +83,43 @@ def find_entry(session: Session, connection_id: int, kind: str, name: str) -> Qb
 
 def record_rows(session: Session, conn: Connection, kind: str, show: str, text: str,
                 page: int) -> tuple[list[Row], int]:
-    """A page of storefront customers or products with their mappings."""
-    stmt = (select(StorefrontRecord.record_id, StorefrontRecord.data, IdMapping)
-            .outerjoin(IdMapping, and_(IdMapping.connection_id == conn.id, IdMapping.record_type == kind,
-                                       IdMapping.storefront_id == StorefrontRecord.record_id))
-            .where(StorefrontRecord.connection_id == conn.id, StorefrontRecord.record_type == kind,
-                   StorefrontRecord.deleted.is_(False)))
+    """A page of storefront customers or products with their mappings: every record the store sent, and
+    every link without one (a guest linked through an order, a product found already in QuickBooks)."""
+    linked = and_(IdMapping.connection_id == conn.id, IdMapping.record_type == kind)
+    records = (select(StorefrontRecord.record_id.label("record_id"), StorefrontRecord.data.label("data"),
+                      IdMapping.id.label("mapping_id"), IdMapping.qb_name.label("qb_name"))
+               .outerjoin(IdMapping, and_(linked, IdMapping.storefront_id == StorefrontRecord.record_id))
+               .where(StorefrontRecord.connection_id == conn.id, StorefrontRecord.record_type == kind,
+                      StorefrontRecord.deleted.is_(False)))
+    links_only = (select(IdMapping.storefront_id.label("record_id"), cast(null(), JSON).label("data"),
+                         IdMapping.id.label("mapping_id"), IdMapping.qb_name.label("qb_name"))
+                  .where(linked, ~exists(select(StorefrontRecord.id).where(
+                      StorefrontRecord.connection_id == conn.id, StorefrontRecord.record_type == kind,
+                      StorefrontRecord.record_id == IdMapping.storefront_id))))
     if show == "unmapped":
-        stmt = stmt.where(IdMapping.id.is_(None))
+        records = records.where(IdMapping.id.is_(None))
+        links_only = links_only.where(false())
     elif show == "mapped":
-        stmt = stmt.where(IdMapping.id.is_not(None))
+        records = records.where(IdMapping.id.is_not(None))
     if text:
-        stmt = stmt.where(or_(StorefrontRecord.record_id == text,
-                              cast(StorefrontRecord.data, String).ilike(f"%{text}%")))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.execute(stmt.order_by(IdMapping.id.is_not(None), StorefrontRecord.record_id)
-                           .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
+        like = f"%{text}%"  # store name and e-mail live in the record; the QuickBooks name in the link
+        records = records.where(or_(StorefrontRecord.record_id == text,
+                                    cast(StorefrontRecord.data, String).ilike(like),
+                                    IdMapping.qb_name.ilike(like)))
+        links_only = links_only.where(or_(IdMapping.storefront_id == text, IdMapping.qb_name.ilike(like)))
+    both = union_all(records, links_only).subquery()
+    total = session.scalar(select(func.count()).select_from(both)) or 0
+    rows = session.execute(select(both).order_by(both.c.mapping_id.is_not(None), both.c.record_id)
+                           .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    mappings = {m.id: m for m in session.scalars(
+        select(IdMapping).where(IdMapping.id.in_([r.mapping_id for r in rows if r.mapping_id])))}
     found = []
-    for record_id, data, mapping in rows:
+    for row in rows:
+        mapping = mappings.get(row.mapping_id) if row.mapping_id else None
         source = "" if mapping is None else ("by hand" if mapping.manual else "automatic")
-        found.append(Row(automap.store_value_of(kind, record_id, data or {}),
+        if mapping is not None and row.data is None:
+            source += ", through orders" if kind == "customer" else ", found in QuickBooks"
+        found.append(Row(automap.store_value_of(kind, row.record_id, row.data or {}),
                          (mapping.qb_name or mapping.qb_id) if mapping else "", source))
     return found, total
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from qbsync.queue import jobs
 from qbsync.queue.settings import SyncSettings
+from qbsync.queue.summary import order_summary
 from qbsync.service.pages.lookup import (
     all_connections,
     connection_or_404,
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("queue", __name__, url_prefix="/queue")
 
 PAGE_SIZE = 50
+PREVIEW_SIZE = 200  # one Web Connector round trip's worth (batch_size' default)
 STATES = ("pending", "in_flight", "waiting", "held", "parked", "done", "cancelled")
 OPEN_VIEW = ("pending", "in_flight", "waiting", "held", "parked")
 # Not a state: finished jobs that record a record the merchant's rules keep out of QuickBooks.
@@ -141,12 +143,57 @@ def index() -> Any:
         connections = all_connections(session)
         names = {c.id: c.name for c in connections}
         kinds = session.scalars(select(QueueJob.kind).distinct().order_by(QueueJob.kind)).all()
+        summaries = order_summaries(session, rows)
         pages = page_count(total, PAGE_SIZE)
         if flt.page > pages:  # past the end (a stale link, rows removed): show the last page instead
             return redirect(url_for("queue.index", **flt.args(page=pages)))
         return render_template("queue/index.html", jobs=rows, total=total, flt=flt, pages=pages,
                                connections=connections, names=names, kinds=kinds, states=STATES,
-                               actions=ACTIONS, here=request.full_path)
+                               actions=ACTIONS, here=request.full_path, summaries=summaries)
+
+
+def order_summaries(session: Session, rows: list[QueueJob]) -> dict[int, str]:
+    """For the order jobs in ``rows``: customer, date, total and the transaction each becomes."""
+    settings: dict[int, SyncSettings] = {}
+    found: dict[int, str] = {}
+    for job in rows:
+        if job.kind != "order":
+            continue
+        if job.connection_id not in settings:
+            conn = session.get(Connection, job.connection_id)
+            settings[job.connection_id] = SyncSettings(conn.settings if conn else {})
+        summary = order_summary(job.payload or {}, settings[job.connection_id])
+        if summary is not None:
+            found[job.id] = summary.text()
+    return found
+
+
+@blueprint.get("/preview")
+def preview() -> Any:
+    """What goes to QuickBooks next for one connection, in the order the Web Connector will get it."""
+    with runtime().db.transaction() as session:
+        connections = all_connections(session)
+        if not connections:
+            return redirect(url_for("connections.new"))
+        name = request.args.get("connection") or connections[0].name
+        conn = connection_or_404(session, name)
+        upcoming = list(jobs.pending_ready(session, conn.id, utcnow(), PREVIEW_SIZE, lock=False))
+        # Then what waits only on those (an order on its customer): it goes once they are in QuickBooks.
+        for job in session.scalars(select(QueueJob).where(QueueJob.connection_id == conn.id,
+                                                          QueueJob.state == "waiting")
+                                   .order_by(QueueJob.priority, QueueJob.id).limit(PREVIEW_SIZE)):
+            if len(upcoming) >= PREVIEW_SIZE:
+                break
+            blocker = jobs.root_blocker(session, job)
+            if blocker is None or blocker.state == "pending":
+                upcoming.append(job)
+        shown = {job.id for job in upcoming}
+        waiting = session.scalar(select(func.count()).select_from(QueueJob).where(
+            QueueJob.connection_id == conn.id, QueueJob.state.in_(("waiting", "parked", "held")),
+            QueueJob.id.not_in(shown))) or 0
+        return render_template("queue/preview.html", conn=conn, connections=connections, upcoming=upcoming,
+                               summaries=order_summaries(session, upcoming), waiting=waiting,
+                               size=PREVIEW_SIZE)
 
 
 @dataclass(frozen=True)
