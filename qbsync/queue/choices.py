@@ -79,7 +79,9 @@ class Need:
     record of a fitting type will do when no name says more (an income account for items); ``taxable``:
     for sales tax codes; ``empty_ok``: an empty value means QuickBooks' own default; ``create``: the
     request (type, data) that adds the record, or None when qbsync must not make one; ``applies``: whether
-    the current settings and company use the setting at all.
+    the current settings and company use the setting at all; ``when_needed``: created by the first order
+    that needs it rather than up front (the shipping, fee, discount, tax and rounding items: a store that
+    never charges a fee gets no fee item).
     """
 
     setting: str
@@ -93,6 +95,7 @@ class Need:
     empty_ok: bool = False
     create: Callable[[str, Mapping[str, Any], Company], tuple[str, dict[str, Any]]] | None = None
     applies: Callable[[Mapping[str, Any], Company], bool] = lambda settings, company: True
+    when_needed: bool = False  # created by the first order that needs it (its item job), not up front
 
 
 @dataclass(frozen=True)
@@ -222,15 +225,18 @@ NEEDS: tuple[Need, ...] = (
     Need("deposit_account", "Account", "account sales receipts and payments are deposited to",
          ("Bank", "OtherCurrentAsset"), special="UndepositedFunds", words=("undeposited",), empty_ok=True),
     Need("shipping_item", "Item", "item that carries shipping lines", ("ItemOtherCharge", "ItemService"),
-         words=SHIPPING_WORDS, create=_item("ItemOtherCharge", "shipping_account")),
+         words=SHIPPING_WORDS, create=_item("ItemOtherCharge", "shipping_account"), when_needed=True),
     Need("fee_item", "Item", "item that carries fee lines", ("ItemOtherCharge", "ItemService"),
-         words=("fee", "surcharge", "handling"), create=_item("ItemOtherCharge", "shipping_account")),
+         words=("fee", "surcharge", "handling"), create=_item("ItemOtherCharge", "shipping_account"),
+         when_needed=True),
     Need("discount_item", "Item", "item that carries coupons and discounts", ("ItemDiscount",),
-         words=("discount", "coupon"), create=_item("ItemDiscount", "discount_account")),
+         words=("discount", "coupon"), create=_item("ItemDiscount", "discount_account"), when_needed=True),
     Need("tax_item", "Item", "item that carries the store's sales tax as a line", ("ItemOtherCharge",),
-         words=("sales tax", "tax"), create=_item("ItemOtherCharge", "tax_account"), applies=_line_tax),
+         words=("sales tax", "tax"), create=_item("ItemOtherCharge", "tax_account"), applies=_line_tax,
+         when_needed=True),
     Need("adjustment_item", "Item", "item for the store's rounding cents", ("ItemOtherCharge",),
-         words=("rounding", "adjustment"), create=_item("ItemOtherCharge", "income_account")),
+         words=("rounding", "adjustment"), create=_item("ItemOtherCharge", "income_account"),
+         when_needed=True),
     Need("quickbooks_tax_item", "Item", "sales tax item QuickBooks computes tax with",
          ("ItemSalesTax", "ItemSalesTaxGroup"), words=("sales tax", "tax"), empty_ok=True,
          create=_sales_tax_item, applies=_quickbooks_tax),

@@ -141,6 +141,7 @@ def wake(session: Session, connection_id: int, now: datetime | None = None) -> i
 
 
 EXEMPT_KINDS = ("list_refresh", "qbxml")  # reads, and a person's own qbXML
+SETTINGS_CHANGED = "settings_changed"  # round-trip cache flag: the company setup changed the settings
 
 
 def hold_back(session: Session, connection: Connection, settings: Mapping[str, Any], job: QueueJob,
@@ -153,6 +154,10 @@ def hold_back(session: Session, connection: Connection, settings: Mapping[str, A
     missing = missing_references(fragment, known_in(session, connection.id, cache))
     if not missing:
         return False
+    if cache.get(SETTINGS_CHANGED):
+        # The company setup changed the settings in this round trip, after this request was built with the
+        # old ones: it stays queued and is built again with the new ones in the next round trip.
+        return True
     what = ", ".join(m.describe(dict(settings)) for m in missing[:3])
     job.last_request_xml = fragment  # what would have been sent, for a person to read
     blockers = _blockers(session, connection, settings, missing, cache)

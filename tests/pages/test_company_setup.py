@@ -65,7 +65,8 @@ def test_the_page_proposes_a_record_of_the_right_type_or_to_create_one(signed_in
     assert '<option value="Sales Income" selected>Sales Income</option>' in html  # income_account
     assert '<option value="Cost of Sales" selected>Cost of Sales</option>' in html  # by special type
     assert '<option value="__create__" selected>Create in QuickBooks: Sales Discounts</option>' in html
-    assert '<option value="__create__" selected>Create in QuickBooks: Shipping</option>' in html
+    assert ('<option value="__create__" selected>Create in QuickBooks: Shipping (when an order first needs '
+            'it)</option>') in html
     assert "QuickBooks has no account 'Shipping and Delivery Income'; 'Freight Income' fits" in page
 
 

@@ -59,13 +59,22 @@ class CompanySetupHandler:
                 setup.set_setting(connection, proposal.setting, proposal.choice)
                 setup.record(session, connection.id, proposal.setting, proposal.choice, "chosen", ctx.now)
                 done.append(f"{proposal.setting} → {proposal.choice!r} (chosen by type)")
+            elif proposal.action == choices.CREATE and proposal.need.when_needed:
+                # Its item job adds it when the first order needs it; it only takes a name that is free.
+                if proposal.choice != proposal.current and proposal.setting not in reviewed:
+                    setup.set_setting(connection, proposal.setting, proposal.choice)
+                    ctx.cache[preflight.SETTINGS_CHANGED] = True
             elif proposal.action == choices.CREATE and proposal.request is not None:
                 # Reviewed or not: a person who picked a name on the setup page asked for it to be created.
                 request_type, data = proposal.request
+                if done:
+                    ctx.cache[preflight.SETTINGS_CHANGED] = True
                 set_progress(job, done=done, setting=proposal.setting, name=proposal.choice,
                              list_type=proposal.need.list_type)
                 return render(ctx, request_type, {k: v for k, v in data.items() if v is not None}, "create")
         set_progress(job, done=done)
+        if done:
+            ctx.cache[preflight.SETTINGS_CHANGED] = True
         preflight.wake(session, connection.id, ctx.now)
         left = [f"{p.setting} ({p.reason})" for p in setup.proposals(session, connection, company)
                 if p.action == choices.MISSING]

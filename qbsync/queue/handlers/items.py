@@ -17,7 +17,7 @@ from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import choices, lists, mappings, naming, preflight, rules
+from qbsync.queue import choices, lists, mappings, naming, preflight, rules, setup
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -271,6 +271,10 @@ class ItemHandler:
                 # request see the new item without waiting for the next refresh.
                 lists.remember(ctx.session, ctx.connection.id, "Item", response.record_types[0], ret)
                 preflight.wake(ctx.session, ctx.connection.id, ctx.now)  # jobs that waited for this item
+                role = job.payload.get("special")
+                if role:  # the company setup page lists what qbsync created
+                    setup.record(ctx.session, ctx.connection.id, SPECIAL_ITEMS[str(role)][0],
+                                 str(ret.get("FullName") or name), "created", ctx.now)
                 return Done()
             if outcome is Outcome.NAME_IN_USE:
                 set_progress(job, next="link")
