@@ -82,5 +82,5 @@ def test_the_first_session_reads_the_company_and_its_tax_agencies(shop):
     agency = _entries(shop, "Item")["State Tax"]["TaxVendorRef"]
     assert agency["FullName"] == "State Department of Revenue"
     assert "Sales Tax Payable" in _entries(shop, "Account")
-    assert _entries(shop, "Account")["Undeposited Funds"]["SpecialAccountType"] == "UndepositedFunds"
+    assert _entries(shop, "Account")["Inventory Asset"]["SpecialAccountType"] == "InventoryAssets"
     shop.assert_every_request_valid()
