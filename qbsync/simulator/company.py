@@ -140,8 +140,8 @@ class QuickBooksCompany:
     """A simulated QuickBooks Desktop company, thread-safe, optionally kept in a JSON file.
 
     ``profile`` names how QuickBooks' setup left the company (``qbsync.simulator.profiles``: "service",
-    "retail", "canada", "uk", "multicurrency"; None = "legacy", the original seeding with the names
-    qbsync's defaults expect). It decides the country, edition, preferences and starting lists.
+    "retail", "canada", "uk", "multicurrency", "legacy" (the original seeding with the names qbsync's
+    defaults expect); None = "retail"). It decides the country, edition, preferences and starting lists.
 
     ``qbxml_version`` is the newest qbXML spec this QuickBooks supports ("13.0" is QuickBooks 2014; set
     "5.0" to simulate one that is too old). Times are local to ``utc_offset`` (QuickBooks reports local

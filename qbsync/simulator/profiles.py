@@ -583,7 +583,7 @@ LEGACY = Profile(
 PROFILES: dict[str, Profile] = {
     p.name: p for p in (LEGACY, SERVICE, RETAIL, CANADA, UK, MULTICURRENCY_PROFILE)
 }
-DEFAULT_PROFILE = "legacy"
+DEFAULT_PROFILE = "retail"
 
 
 def get_profile(name: str | None) -> Profile:

@@ -15,7 +15,7 @@ MIXED_REQUESTS = [
     ("customer", "<CustomerAddRq><CustomerAdd><Name>Ann &amp; Bob's Café</Name><FirstName>Ann</FirstName>"
                  "<Email>ann@example.com</Email></CustomerAdd></CustomerAddRq>"),
     ("item", "<ItemInventoryAddRq><ItemInventoryAdd><Name>SKU-1</Name><SalesPrice>19.99</SalesPrice>"
-             "<IncomeAccountRef><FullName>Merchandise Sales</FullName></IncomeAccountRef>"
+             "<IncomeAccountRef><FullName>Sales</FullName></IncomeAccountRef>"
              "<COGSAccountRef><FullName>Cost of Goods Sold</FullName></COGSAccountRef>"
              "<AssetAccountRef><FullName>Inventory Asset</FullName></AssetAccountRef>"
              "</ItemInventoryAdd></ItemInventoryAddRq>"),

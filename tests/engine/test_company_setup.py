@@ -40,7 +40,7 @@ EXPECTED = {
 def shop_on(make_shop, profile: str):
     """A shop whose QuickBooks company is ``profile``."""
     if profile == "merchant":
-        shop = make_shop()
+        shop = make_shop(profile="legacy")
         make_merchant_company(shop.company)
         return shop
     return make_shop(profile=profile)
@@ -98,8 +98,8 @@ def test_first_orders_land_in_the_first_session_with_no_3140(make_shop, profile)
     shop.assert_every_request_valid()
 
 
-def test_the_first_session_does_it_all(shop):
-    make_merchant_company(shop.company)
+def test_the_first_session_does_it_all(make_shop):
+    shop = shop_on(make_shop, "merchant")
     shop.feed("order", make_order(1))
 
     reports = shop.sync(sessions=1)
@@ -109,8 +109,8 @@ def test_the_first_session_does_it_all(shop):
     assert answered(shop, 3140) == []
 
 
-def test_a_setting_naming_what_quickbooks_lacks_waits_with_its_cause_and_heals_when_saved(shop):
-    make_merchant_company(shop.company)
+def test_a_setting_naming_what_quickbooks_lacks_waits_with_its_cause_and_heals_when_saved(make_shop):
+    shop = shop_on(make_shop, "merchant")
     shop.sync()  # the first session reads the company and sets it up
     # A person named an account that is gone from QuickBooks since (renamed there, say).
     shop.configure(deposit_account="Chase Checking")
@@ -137,8 +137,8 @@ def test_a_setting_naming_what_quickbooks_lacks_waits_with_its_cause_and_heals_w
     assert answered(shop, 3140) == []
 
 
-def test_a_record_quickbooks_refuses_to_add_stops_only_the_orders_that_need_it(shop):
-    make_merchant_company(shop.company)
+def test_a_record_quickbooks_refuses_to_add_stops_only_the_orders_that_need_it(make_shop):
+    shop = shop_on(make_shop, "merchant")
     shop.company.inject(code=3100, request_type="AccountAdd", times=1,
                         message='The name "Sales Discounts" of the list element is already in use.')
     plain = make_order(1)

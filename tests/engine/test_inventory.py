@@ -34,7 +34,7 @@ def _set_quantity(shop, sku: str, quantity: int) -> None:
     shop.in_quickbooks(
         "InventoryAdjustmentAdd",
         {
-            "AccountRef": {"FullName": "Inventory Adjustments"},
+            "AccountRef": {"FullName": "Inventory Shrinkage"},  # the retail company's
             "InventoryAdjustmentLineAdd": [
                 {"ItemRef": {"FullName": sku}, "QuantityAdjustment": {"NewQuantity": quantity}}
             ],

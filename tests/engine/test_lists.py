@@ -27,11 +27,11 @@ def test_the_first_session_pulls_the_reference_lists(shop):
         lists.request_refresh(session, shop.connection_id)
     shop.sync()
 
-    assert "Merchandise Sales" in _entries(shop, "Account")
+    assert "Sales" in _entries(shop, "Account")
     assert {"Cash", "Check", "Visa"} <= set(_entries(shop, "PaymentMethod"))
     assert set(_entries(shop, "SalesTaxCode")) == {"Tax", "Non"}
-    assert _entries(shop, "Item")["Shipping"]["type"] == "ItemOtherCharge"
-    assert _entries(shop, "Item")["State Sales Tax"]["TaxRate"] == "6.25"  # a Name, no FullName
+    assert _entries(shop, "Item")["State Tax"]["type"] == "ItemSalesTax"
+    assert _entries(shop, "Item")["State Tax"]["TaxRate"] == "6.5"  # a Name, no FullName
     customers = _entries(shop, "Customer")
     assert customers["Customer 3"]["Email"] == "c3@example.com"
     pages = [etree.fromstring(r.encode()) for r in shop.requests("CustomerQueryRq")]
@@ -79,9 +79,9 @@ def test_the_first_session_reads_the_company_and_its_tax_agencies(shop):
         preferences = lists.company(session, shop.connection_id, "Preferences")
     assert host["Country"] == "US" and "13.0" in host["SupportedQBXMLVersion"]
     assert preferences["PurchasesAndVendorsPreferences"]["IsUsingInventory"] == "true"
-    assert "State Board of Equalization" in _entries(shop, "Vendor")
-    agency = _entries(shop, "Item")["State Sales Tax"]["TaxVendorRef"]
-    assert agency["FullName"] == "State Board of Equalization"
+    assert "State Department of Revenue" in _entries(shop, "Vendor")
+    agency = _entries(shop, "Item")["State Tax"]["TaxVendorRef"]
+    assert agency["FullName"] == "State Department of Revenue"
     assert "Sales Tax Payable" in _entries(shop, "Account")
-    assert _entries(shop, "Account")["Undeposited Funds"]["SpecialAccountType"] == "UndepositedFunds"
+    assert _entries(shop, "Account")["Inventory Asset"]["SpecialAccountType"] == "InventoryAssets"
     shop.assert_every_request_valid()

@@ -49,7 +49,7 @@ def test_the_shopify_sample_shows_its_coupon_and_each_variant(shop, sample):
 
 
 def test_with_quickbooks_tax_the_lines_carry_tax_codes_and_quickbooks_adds_the_tax(shop, sample):
-    shop.configure(tax_mode="quickbooks", quickbooks_tax_item="State Sales Tax")
+    shop.configure(tax_mode="quickbooks", quickbooks_tax_item="State Tax")
     order = woo.order(sample("woocommerce/order.json"))
     shop.feed("order", order)
     shop.sync()
@@ -58,6 +58,6 @@ def test_with_quickbooks_tax_the_lines_carry_tax_codes_and_quickbooks_adds_the_t
     lines = sale["SalesReceiptLineRet"]
     codes = {line["ItemRef"]["FullName"]: line["SalesTaxCodeRef"]["FullName"] for line in lines}
     assert codes == {"Woo Single #1": "Tax", "Bar3": "Tax", "Shipping": "Non"}
-    assert sale["ItemSalesTaxRef"]["FullName"] == "State Sales Tax"
+    assert sale["ItemSalesTaxRef"]["FullName"] == "State Tax"
     assert Decimal(sale["SalesTaxTotal"]) > 0
     shop.assert_every_request_valid()

@@ -291,7 +291,7 @@ def test_first_session_on_a_merchants_own_company_then_the_company_setup_page(pa
     from tests.engine.merchant_company import make_merchant_company
     from tests.engine.test_company_setup import answered_in
 
-    company = make_merchant_company(QuickBooksCompany())
+    company = make_merchant_company(QuickBooksCompany(profile="legacy"))
     with runtime.db.transaction() as session:
         connection = session.get(Connection, conn.id)
         for number in (1001, 1002, 1003):

@@ -31,4 +31,4 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def company(clock: FakeClock) -> QuickBooksCompany:
-    return QuickBooksCompany(clock=clock)
+    return QuickBooksCompany(clock=clock, profile="legacy")  # the tests below use its seeded names

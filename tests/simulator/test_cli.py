@@ -51,6 +51,8 @@ def test_simulate_prints_sessions_and_keeps_the_company(tmp_path: Path) -> None:
                 "p",
                 "--company-file",
                 str(company_file),
+                "--profile",
+                "legacy",  # the fake service sends items on the legacy company's accounts
                 "--until-idle",
             ],
         )

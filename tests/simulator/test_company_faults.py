@@ -53,8 +53,8 @@ def test_invalid_document_is_rejected_whole(company: QuickBooksCompany, document
 def test_elements_newer_than_the_company_version_are_rejected() -> None:
     """Assumed: a document asking a newer qbXML version than the QuickBooks supports fails as a parse
     error."""
-    old = QuickBooksCompany(qbxml_version="13.0")
-    new = QuickBooksCompany(qbxml_version="16.0")
+    old = QuickBooksCompany(profile="legacy", qbxml_version="13.0")
+    new = QuickBooksCompany(profile="legacy", qbxml_version="16.0")
     # AlertQueryRq exists from qbXML 16.0 on
     document = message("<AlertQueryRq><OwnerID>0</OwnerID></AlertQueryRq>", version="13.0")
 
@@ -199,7 +199,7 @@ def test_loading_something_else_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_unknown_qbxml_version_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown qbXML version"):
-        QuickBooksCompany(qbxml_version="13.5")
+        QuickBooksCompany(profile="legacy", qbxml_version="13.5")
 
 
 def test_concurrent_documents_are_processed_one_at_a_time(company: QuickBooksCompany) -> None:
@@ -228,7 +228,7 @@ def test_concurrent_documents_are_processed_one_at_a_time(company: QuickBooksCom
 
 def test_latency_is_spent_on_every_processed_request(clock) -> None:
     slept: list[float] = []
-    company = QuickBooksCompany(clock=clock, latency_seconds=0.25, sleep=slept.append)
+    company = QuickBooksCompany(profile="legacy", clock=clock, latency_seconds=0.25, sleep=slept.append)
 
     company.process(message(customer_add("Ann"), customer_add("Ann", "2"), customer_add("Bob", "3")))
 

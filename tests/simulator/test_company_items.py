@@ -115,7 +115,7 @@ def test_sales_receipt_mod_recomputes_the_total(company: QuickBooksCompany) -> N
 
 
 def test_sixteen_point_zero_company_answers_in_sixteen_point_zero() -> None:
-    company = QuickBooksCompany(qbxml_version="16.0")
+    company = QuickBooksCompany(profile="legacy", qbxml_version="16.0")
     company.process(message(customer_add("Ann"), version="16.0"))
 
     document = company.process(

@@ -56,9 +56,9 @@ def host(company: QuickBooksCompany) -> etree._Element:
     return rs.find("HostRet")
 
 
-def test_no_profile_is_the_legacy_company() -> None:
-    assert QuickBooksCompany().profile.name == "legacy"
-    assert "Merchandise Sales" in names(QuickBooksCompany(), "Account")
+def test_no_profile_is_the_retail_company_and_legacy_is_still_there() -> None:
+    assert QuickBooksCompany().profile.name == "retail"
+    assert "Merchandise Sales" in names(QuickBooksCompany(profile="legacy"), "Account")
 
 
 def test_an_unknown_profile_names_the_choices() -> None:

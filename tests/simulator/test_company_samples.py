@@ -45,7 +45,7 @@ def test_sample_gets_a_valid_response_with_the_documented_status(reference_dir: 
     document = path.read_text(encoding="utf-8")
     request = etree.fromstring(document.encode()).find("QBXMLMsgsRq")[0]
 
-    answer = valid_response(QuickBooksCompany().process(document))
+    answer = valid_response(QuickBooksCompany(profile="legacy").process(document))
 
     (rs,) = responses(answer)
     assert rs.tag == request.tag[:-2] + "Rs"
@@ -59,9 +59,8 @@ def test_sample_gets_a_valid_response_with_the_documented_status(reference_dir: 
 def test_captured_customer_add_answers_like_the_captured_response(reference_dir: Path) -> None:
     samples = reference_dir / "qbxml" / "samples" / "captured"
     real = responses((samples / "customer_add_rs.2008.xml").read_text())[0]
-    ours = responses(QuickBooksCompany().process((samples / "customer_add_rq.as-sent.2008.xml").read_text()))[
-        0
-    ]
+    sent = (samples / "customer_add_rq.as-sent.2008.xml").read_text()
+    ours = responses(QuickBooksCompany(profile="legacy").process(sent))[0]
 
     assert (ours.get("requestID"), status(ours)) == (real.get("requestID"), status(real))
     ours_ret, real_ret = ret(ours, "CustomerRet"), ret(real, "CustomerRet")
@@ -87,7 +86,7 @@ def test_captured_customer_add_answers_like_the_captured_response(reference_dir:
 
 
 def test_estimate_sample_succeeds_once_its_customer_and_items_exist(reference_dir: Path) -> None:
-    company = QuickBooksCompany()
+    company = QuickBooksCompany(profile="legacy")
     setup = [customer_add("Keith's Company")]
     for index, name in enumerate(("Item Name 1", "Item Name 2"), start=2):
         setup.append(
@@ -117,7 +116,7 @@ def test_host_query_response_has_the_shape_qbwc_sends(reference_dir: Path) -> No
             reference_dir / "qbxml/samples/captured/hcp_host_company_preferences_rs.QBPro2006.2008.xml"
         ).read_text()
     )
-    company = QuickBooksCompany(qbxml_version="13.0")
+    company = QuickBooksCompany(profile="legacy", qbxml_version="13.0")
     company.set_data_ext(
         "{68b5925b-4347-4784-e58d-35a2d190962f}", "FileID", "{ee032e95-47f7-2564-096f-2d4545fcb021}"
     )
@@ -139,7 +138,7 @@ def test_host_query_response_has_the_shape_qbwc_sends(reference_dir: Path) -> No
 
 
 def test_host_query_response_reports_the_version_asked_for() -> None:
-    company = QuickBooksCompany(qbxml_version="16.0")
+    company = QuickBooksCompany(profile="legacy", qbxml_version="16.0")
 
     newest = [v.text for v in responses(company.host_query_response())[0].iter("SupportedQBXMLVersion")][-1]
     older = [v.text for v in responses(company.host_query_response(5, 0))[0].iter("SupportedQBXMLVersion")][
