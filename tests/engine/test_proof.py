@@ -8,9 +8,18 @@ import dataclasses
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
 from qbsync.storage.models import QueueJob
 from qbsync.storefronts.records import Customer, Product
 from tests.engine.conftest import make_order
+
+
+@pytest.fixture
+def shop(make_shop):
+    """These tests name records of the legacy company (hand-entered sales, its tax agency and rates); the
+    profile-parametrized tests in this module cover the retail company."""
+    return make_shop(profile="legacy")
 
 ANN = Customer(storefront_id="42", email="ann@example.com", first_name="Ann", last_name="Lee")
 

@@ -12,6 +12,13 @@ from qbsync.storefronts.shopify import normalize as shopify
 from qbsync.storefronts.woocommerce import normalize as woo
 from tests.engine.conftest import make_order
 
+
+@pytest.fixture
+def shop(make_shop):
+    """These tests name records of the legacy company (hand-entered sales, its tax agency and rates); the
+    profile-parametrized tests in this module cover the retail company."""
+    return make_shop(profile="legacy")
+
 PROFILES = ("legacy", "retail")
 # The legacy company's own tax agency: the company setup chooses it for the tax_agency setting.
 AGENCY = "State Board of Equalization"

@@ -14,6 +14,13 @@ from qbsync.storefronts.records import Customer, Product
 from tests.accounting import check_order
 from tests.engine.conftest import make_order
 
+
+@pytest.fixture
+def shop(make_shop):
+    """These tests name records of the legacy company (hand-entered sales, its tax agency and rates); the
+    profile-parametrized tests in this module cover the retail company."""
+    return make_shop(profile="legacy")
+
 NUMBERS = range(3001, 3031)  # 30 orders of 10 different customers (make_order: customer = number % 50)
 
 
