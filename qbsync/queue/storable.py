@@ -26,11 +26,11 @@ MAX_CHARS = {
 
 def unstorable(records: Iterable[object]) -> str | None:
     """Why qbsync cannot keep these answer records (the first value too long for it), or None."""
-    todo = list(records)
-    while todo:
-        node = todo.pop()
+    pending = list(records)
+    while pending:
+        node = pending.pop()
         if isinstance(node, list):
-            todo.extend(node)
+            pending.extend(node)
         elif isinstance(node, dict):
             for name, value in node.items():
                 limit = MAX_CHARS.get(name)
@@ -38,5 +38,5 @@ def unstorable(records: Iterable[object]) -> str | None:
                     return (f"QuickBooks answered with a {name} of {len(value)} characters; qbsync can keep "
                             f"at most {limit} (it begins {value[:20]!r}), so this record was not linked")
                 if isinstance(value, dict | list):
-                    todo.append(value)
+                    pending.append(value)
     return None

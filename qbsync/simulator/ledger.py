@@ -277,9 +277,9 @@ def linked_transactions(store: Store, ref_number: str) -> list[Record]:
     payments (AppliedToTxnRet), credits set or refunded (LinkedTxn, RefundAppliedToTxnRet). Deposits are
     left out: one deposit holds many orders' payments."""
     found: dict[str, Record] = {}
-    todo = [r for kind in SALES_KINDS for r in store.by_ref_number(kind, ref_number)]
-    while todo:
-        record = todo.pop()
+    pending = [r for kind in SALES_KINDS for r in store.by_ref_number(kind, ref_number)]
+    while pending:
+        record = pending.pop()
         if record.id in found:
             continue
         found[record.id] = record
@@ -287,7 +287,7 @@ def linked_transactions(store: Store, ref_number: str) -> list[Record]:
             if other.kind == "Deposit" or other.id in found:
                 continue
             if _refers_to(other, record.id) or _refers_to(record, other.id):
-                todo.append(other)
+                pending.append(other)
     return sorted(found.values(), key=lambda r: (str(r.data.get("TxnDate", "")), r.number))
 
 
