@@ -257,6 +257,12 @@ def mod_request(mapping: IdMapping, record: Mapping[str, Any]) -> tuple[str, dic
     return f"{mapping.qb_type}Mod", {k: v for k, v in data.items() if v is not None}
 
 
+def sales_tax_off(name: str) -> str:
+    """Why a sales tax item cannot be added on a company whose sales tax preference is off, and the fix."""
+    return ("sales tax is turned off in this QuickBooks company, so the store's tax cannot be booked as "
+            f"sales tax owed (on {name!r}): turn sales tax on (Edit > Preferences > Sales Tax), then retry")
+
+
 class ItemHandler:
     """Queue jobs of kind ``item``."""
 
@@ -274,11 +280,7 @@ class ItemHandler:
         role = str(job.payload.get("special") or "")
         if sales_tax.is_sales_tax_role(role) and not setup.company(ctx.session, ctx.connection.id).sales_tax:
             # The company's preferences say sales tax is off: QuickBooks would refuse the item (3250).
-            return Reject(
-                "sales tax is turned off in this QuickBooks company, so the store's tax cannot be booked as "
-                f"sales tax owed (on {name!r}): turn sales tax on (Edit > Preferences > Sales Tax), then "
-                "retry"
-            )
+            return Reject(sales_tax_off(name))
         mapping = mappings.get(ctx.session, ctx.connection.id, record_type, key)
         if (
             mapping is not None
@@ -444,11 +446,7 @@ class ItemHandler:
                              "adding it first")
             role = str(job.payload.get("special") or "")
             if response.status_code == 3250 and sales_tax.is_sales_tax_role(role):
-                return Park(
-                    "sales tax is turned off in this QuickBooks company, so the store's tax cannot be "
-                    f"booked as sales tax owed (on {name!r}): turn sales tax on (Edit > Preferences > "
-                    "Sales Tax), then retry"
-                )
+                return Park(sales_tax_off(name))  # the preferences were not read yet
             if outcome is Outcome.MISSING_REFERENCE:
                 return Park(
                     f"QuickBooks lacks something the new item {name!r} refers to: {response.message} "
