@@ -19,11 +19,9 @@ from sqlalchemy.orm import Session
 
 from qbsync.qbxml.status import explain
 from qbsync.queue import preflight
+from qbsync.queue.handlers.answers import reference_in
 from qbsync.storage.models import JobDependency, QueueJob
 
-# QuickBooks' 3140 text, as in the real samples (shared/reference/qbxml/samples):
-# 'There is an invalid reference to QuickBooks Customer "Joe Smith" in the SalesOrder.  QuickBooks error…'
-_INVALID_REFERENCE = re.compile(r'invalid reference to QuickBooks (?P<list>[A-Za-z ]+?) "(?P<name>[^"]*)"')
 # qbsync's own reason for a request preflight held back (queue/preflight.py): the same cause as its 3140.
 _HELD_BACK = re.compile(r"""QuickBooks has no (?P<word>account|item|payment method|sales tax code|vendor|"""
                         r"""class) (?P<q>['"])(?P<name>.*?)(?P=q)""")
@@ -50,10 +48,10 @@ def cause_of(status_code: int | None, message: str | None, reason: str | None) -
     message = (message or "").strip()
     reason = (reason or "").strip()
     if status_code is not None and status_code >= 3000:
-        found = _INVALID_REFERENCE.search(message)
+        found = reference_in(message)
         explanation = explain(status_code)
         if status_code == 3140 and found:
-            return _missing(found.group("list").strip(), found.group("name"), status_code)
+            return _missing(found.kind, found.name, status_code)
         text = _VARYING_NUMBER.sub("#…", message) or explanation.title
         return Cause(key=_key(str(status_code), text),
                      title=f"{explanation.title} ({status_code}): {message or 'QuickBooks gave no message'}",

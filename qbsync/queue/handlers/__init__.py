@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from qbsync.qbxml.parse import Response
-from qbsync.qbxml.status import Outcome
+from qbsync.queue.handlers.answers import found
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import Connection, IdMapping, QueueJob
 
@@ -172,7 +172,7 @@ def reset_progress(job: QueueJob) -> None:
 
 def default_apply(response: Response) -> ApplyResult:
     """What an answer means when the handler has nothing special to say."""
-    if response.outcome in (Outcome.SUCCESS, Outcome.WARNING):
+    if found(response):
         return Done()
     return Park(f"QuickBooks answered {response.status_code}: {response.message}")
 

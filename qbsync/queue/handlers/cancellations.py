@@ -18,7 +18,6 @@ from decimal import Decimal
 from typing import Any
 
 from qbsync.qbxml.parse import Response
-from qbsync.qbxml.status import Outcome
 from qbsync.queue import mappings, naming
 from qbsync.queue.handlers import (
     Again,
@@ -33,11 +32,11 @@ from qbsync.queue.handlers import (
     render,
     set_progress,
 )
+from qbsync.queue.handlers.answers import FOUND, READABLE
 from qbsync.queue.handlers.items import special_name, wait_for_special_items
 from qbsync.queue.handlers.order_lines import money
 from qbsync.storage.models import IdMapping, QueueJob
 
-FOUND = (Outcome.SUCCESS, Outcome.WARNING)
 VOIDED = "voided"
 REVERSED = "reversed"  # the order mapping's synced_hash once a cancellation was booked as a credit memo
 
@@ -248,7 +247,7 @@ class Cancellation:
                 return self._reversed(
                     ctx, job, order, ours, "the cancellation's credit memo was already in QuickBooks"
                 )
-            if outcome in (Outcome.NO_MATCH, *FOUND):
+            if outcome in READABLE:
                 set_progress(job, next="reverse")
                 return Again("recording the cancellation as a credit memo")
             return refused(response, "credit memo look-up")

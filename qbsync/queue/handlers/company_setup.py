@@ -12,7 +12,6 @@ recorded for the setup page. Jobs that waited for it (preflight) are woken when 
 from __future__ import annotations
 
 from qbsync.qbxml.parse import Response
-from qbsync.qbxml.status import Outcome
 from qbsync.queue import choices, jobs, lists, preflight, setup
 from qbsync.queue.handlers import (
     Again,
@@ -26,10 +25,9 @@ from qbsync.queue.handlers import (
     render,
     set_progress,
 )
+from qbsync.queue.handlers.answers import FOUND
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import QueueJob
-
-FOUND = (Outcome.SUCCESS, Outcome.WARNING)
 
 
 def _summary(done: list[str], left: list[str]) -> str:

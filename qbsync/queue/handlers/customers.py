@@ -34,9 +34,8 @@ from qbsync.queue.handlers import (
     render,
     set_progress,
 )
+from qbsync.queue.handlers.answers import FOUND, READABLE
 from qbsync.storage.models import IdMapping, QueueJob
-
-FOUND = (Outcome.SUCCESS, Outcome.WARNING)
 
 
 def qb_address(address: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -221,7 +220,7 @@ class CustomerHandler:
                     lists.remember_customer(ctx.session, ctx.connection.id, ret)
                     return Done(f"linked to the existing QuickBooks customer {ret.get('FullName')!r}")
                 return self._rename(ctx, job, name, _not_proved(name, job, ret.get("Email")))
-            if outcome in (Outcome.NO_MATCH, *FOUND):
+            if outcome in READABLE:
                 if step == "link":
                     return self._rename(
                         ctx,

@@ -15,7 +15,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from qbsync.qbxml.parse import Response
-from qbsync.qbxml.status import Outcome
 from qbsync.queue import inventory, mappings, naming, rules
 from qbsync.queue.handlers import (
     Again,
@@ -33,9 +32,8 @@ from qbsync.queue.handlers import (
     reset_progress,
     set_progress,
 )
+from qbsync.queue.handlers.answers import FOUND, READABLE, lacks
 from qbsync.storage.models import IdMapping, QueueJob
-
-READABLE = (Outcome.SUCCESS, Outcome.WARNING, Outcome.NO_MATCH)
 
 
 def _stock(job: QueueJob) -> dict[str, Any]:
@@ -150,12 +148,12 @@ class InventoryAdjustmentHandler:
         step = job.step
         mapping = _item_mapping(ctx, _stock(job))
         if step == "read":
-            if response.outcome in (Outcome.SUCCESS, Outcome.WARNING) and response.record:
+            if response.outcome in FOUND and response.record:
                 set_progress(job, qb_quantity=str(response.record.get("QuantityOnHand") or "0"))
                 return Again("read QuickBooks' quantity on hand")
             return refused(response, "item look-up")
         if step == "lookup":
-            if response.outcome in (Outcome.SUCCESS, Outcome.WARNING) and response.record:
+            if response.outcome in FOUND and response.record:
                 if mapping is not None:
                     self._accounted(ctx, job, mapping)
                 return Done("the adjustment was in QuickBooks already")
@@ -163,7 +161,7 @@ class InventoryAdjustmentHandler:
                 set_progress(job, next=None)
                 return Again("the adjustment is not in QuickBooks: sending it")
             return refused(response, "inventory adjustment look-up")
-        if response.outcome in (Outcome.SUCCESS, Outcome.WARNING):
+        if response.outcome in FOUND:
             if mapping is not None:
                 self._accounted(ctx, job, mapping)
             notes = progress(job)
@@ -171,7 +169,7 @@ class InventoryAdjustmentHandler:
                 f"QuickBooks stock changed by {notes.get('difference')} to match the store's "
                 f"{notes.get('quantity')}"
             )
-        if response.outcome is Outcome.MISSING_REFERENCE and "Account" in (response.message or ""):
+        if lacks(response, "Account"):
             return Park(
                 f"{response.message} Create the account in QuickBooks or change "
                 "inventory_adjustment_account, then retry"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -41,10 +40,8 @@ from qbsync.queue.handlers import (
     reset_progress,
     set_progress,
 )
+from qbsync.queue.handlers.answers import FOUND, READABLE, lacks, missing_reference
 from qbsync.storage.models import IdMapping, QueueJob
-
-FOUND = (Outcome.SUCCESS, Outcome.WARNING)
-_MISSING = re.compile(r'invalid reference to QuickBooks (\w+) "(.*?)"', re.S)
 
 # Special items: role -> (setting naming the item, QuickBooks type, setting naming its account)
 SPECIAL_ITEMS: dict[str, tuple[str, str, str]] = {
@@ -74,13 +71,13 @@ def wait_for_special_items(ctx: Context, job: QueueJob, response: Response) -> W
     it and wait for them (at most three times), or None when the answer is something else."""
     from qbsync.queue import intake
 
-    if response.outcome is not Outcome.MISSING_REFERENCE:
+    found = missing_reference(response)
+    if found is None:
         return None
-    found = _MISSING.search(response.message or "")
-    value = found.group(2).lower() if found else ""
+    value = found.name.lower()
     roles = [r for r in SPECIAL_ITEMS if special_name(r, ctx.settings).lower() == value]
     waits = int(progress(job).get("waits") or 0)
-    if not roles or waits >= 3 or found is None:
+    if not roles or waits >= 3:
         return None
     set_progress(job, waits=waits + 1)
     for role in roles:
@@ -88,7 +85,7 @@ def wait_for_special_items(ctx: Context, job: QueueJob, response: Response) -> W
         if mapping is not None:
             mappings.forget(ctx.session, mapping)
     needed = intake.special_item_jobs(ctx.session, ctx.connection, ctx.settings, roles)
-    return Wait(f"QuickBooks lacks the item {found.group(2)!r}: adding it first", tuple(j.id for j in needed))
+    return Wait(f"QuickBooks lacks the item {found.name!r}: adding it first", tuple(j.id for j in needed))
 
 
 def fingerprint(record: Mapping[str, Any]) -> str:
@@ -401,7 +398,7 @@ class ItemHandler:
                 )
                 lists.remember(ctx.session, ctx.connection.id, "Item", response.record_types[0], ret)
                 return Done(f"linked to the existing QuickBooks item {ret.get('FullName')!r}")
-            if outcome in (Outcome.NO_MATCH, *FOUND):
+            if outcome in READABLE:
                 if step == "link":
                     return Park(
                         f"QuickBooks says the item name {name!r} is in use but finds no item by that "
@@ -438,9 +435,9 @@ class ItemHandler:
             if outcome is Outcome.NAME_IN_USE:
                 set_progress(job, next="link")
                 return Again(f"the item name {name!r} is in use in QuickBooks: looking it up to link it")
-            if outcome is Outcome.MISSING_REFERENCE and sales_tax.is_sales_tax_role(
+            if sales_tax.is_sales_tax_role(
                 str(job.payload.get("special") or "")
-            ) and "Vendor" in (response.message or "") and not progress(job).get("agency_added"):
+            ) and lacks(response, "Vendor") and not progress(job).get("agency_added"):
                 set_progress(job, next="agency")
                 return Again(f"the tax agency {sales_tax.agency_name(ctx.settings)!r} is not in QuickBooks: "
                              "adding it first")

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from qbsync.qbxml.parse import Response
-from qbsync.qbxml.status import Outcome
 from qbsync.queue import jobs, lists, preflight
 from qbsync.queue.handlers import (
     Again,
@@ -27,9 +26,9 @@ from qbsync.queue.handlers import (
     render,
     set_progress,
 )
+from qbsync.queue.handlers.answers import READABLE
 from qbsync.storage.models import QueueJob
 
-READABLE = (Outcome.SUCCESS, Outcome.WARNING, Outcome.NO_MATCH)
 FEATURE_OFF = 3250  # "This feature is not enabled or not available in this version of QuickBooks"
 # Fields asked for per list (less to send and to parse than whole records).
 RETURNED: dict[str, list[str]] = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -38,16 +37,15 @@ from qbsync.queue.handlers import (
     reset_progress,
     set_progress,
 )
+from qbsync.queue.handlers.answers import FOUND, READABLE, missing_reference
 from qbsync.queue.handlers.cancellations import CANCELLATION, REVERSED, VOIDED
 from qbsync.queue.handlers.items import SPECIAL_ITEMS, special_name
 from qbsync.queue.handlers.order_lines import Refs, header, line_key, sales_lines
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import IdMapping, QueueJob
 
-FOUND = (Outcome.SUCCESS, Outcome.WARNING)
 MODDABLE = ("Invoice", "SalesReceipt", "SalesOrder")
 MAX_WAITS = 3  # a reference QuickBooks still lacks after this many re-adds needs a person
-_MISSING = re.compile(r'invalid reference to QuickBooks (\w+) "(.*?)"', re.S)
 
 
 def order_of(job: QueueJob) -> dict[str, Any]:
@@ -393,7 +391,7 @@ class OrderHandler:
                     f"{len(found)} {txn_type} with this number in QuickBooks not made by qbsync for this "
                     "order (no qbsync marker, or another customer or amount): left alone, adding the order"
                 )
-            if outcome in (Outcome.NO_MATCH, *FOUND):
+            if outcome in READABLE:
                 set_progress(job, next="add")
                 return Again("not in QuickBooks yet: adding it")
             return refused(response, "order look-up")
@@ -467,10 +465,10 @@ class OrderHandler:
 
     def _missing(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
         """3140: bring what QuickBooks lacks into it (customer, item) and wait for that, or explain."""
-        found = _MISSING.search(response.message or "")
-        if found is None:
+        missing = missing_reference(response)
+        if missing is None:
             return refused(response, "order")
-        word, value = found.group(1), found.group(2)
+        word, value = missing.kind, missing.name
         waits = int(progress(job).get("waits") or 0)
         if waits >= MAX_WAITS:
             return Park(

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from qbsync.qbxml.parse import Response
-from qbsync.qbxml.status import Outcome
 from qbsync.queue import dates, jobs, lists, mappings, naming, rules
 from qbsync.queue.handlers import (
     Again,
@@ -28,12 +27,11 @@ from qbsync.queue.handlers import (
     render,
     set_progress,
 )
+from qbsync.queue.handlers.answers import FOUND, READABLE, lacks
 from qbsync.queue.handlers.order_lines import money
 from qbsync.queue.handlers.orders import order_customer_key
 from qbsync.queue.intake import coalesce_key
 from qbsync.storage.models import QueueJob
-
-FOUND = (Outcome.SUCCESS, Outcome.WARNING)
 
 
 def _order(job: QueueJob) -> dict[str, Any]:
@@ -133,7 +131,7 @@ class PaymentHandler:
                 ):
                     self._link(ctx, oid, ret)
                     return Done("the payment was already in QuickBooks: linked")
-            if outcome in (Outcome.NO_MATCH, *FOUND):
+            if outcome in READABLE:
                 set_progress(job, next="add")
                 return Again("no payment in QuickBooks yet: adding it")
             return refused(response, "payment look-up")
@@ -141,7 +139,7 @@ class PaymentHandler:
             if outcome in FOUND and response.record:
                 self._link(ctx, oid, response.record)
                 return Done()
-            if outcome is Outcome.MISSING_REFERENCE and "PaymentMethod" in (response.message or ""):
+            if lacks(response, "PaymentMethod"):
                 set_progress(job, omit_payment_method=True, next="add")
                 return Again("the payment method is not in QuickBooks: recording the payment without it")
             return refused(response, "payment")

@@ -26,7 +26,6 @@ from typing import Any
 from sqlalchemy import select
 
 from qbsync.qbxml.parse import Response
-from qbsync.qbxml.status import Outcome
 from qbsync.queue import intake, jobs, mappings, naming
 from qbsync.queue.choices import tax_code_ref
 from qbsync.queue.handlers import (
@@ -46,12 +45,12 @@ from qbsync.queue.handlers import (
     render,
     set_progress,
 )
+from qbsync.queue.handlers.answers import FOUND, READABLE
 from qbsync.queue.handlers.cancellations import REVERSED, credit_applied
 from qbsync.queue.handlers.items import special_name, wait_for_special_items
 from qbsync.queue.handlers.order_lines import money
 from qbsync.storage.models import IdMapping, QueueJob
 
-FOUND = (Outcome.SUCCESS, Outcome.WARNING)
 UNDEPOSITED_FUNDS = "Undeposited Funds"  # QuickBooks' own name for the account it creates itself
 SETTLED = "settled"  # the refund mapping's synced_hash once the credit is used up (paid out or applied)
 
@@ -325,7 +324,7 @@ class RefundHandler:
             if ours is not None:
                 self._link(ctx, job, refund_id, ours)
                 return Again("the credit memo was already in QuickBooks: linked; now its money")
-            if outcome in (Outcome.NO_MATCH, *FOUND):
+            if outcome in READABLE:
                 set_progress(job, next="add")
                 return Again("not in QuickBooks yet: adding it")
             return refused(response, "credit memo look-up")
