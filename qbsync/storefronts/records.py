@@ -31,7 +31,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from functools import cache
 from typing import Any, ClassVar, Self, Union, get_args, get_origin, get_type_hints
 
 import lxml.html
@@ -426,9 +425,16 @@ def _conforms(value: Any, hint: Any) -> bool:
     return isinstance(value, hint)
 
 
-@cache
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
 def _hints(cls: type) -> dict[str, Any]:
-    return {f.name: get_type_hints(cls)[f.name] for f in dataclasses.fields(cls)}
+    """The resolved type hint of each field of a record class (worked out once per class)."""
+    found = _HINTS.get(cls)
+    if found is None:
+        hints = get_type_hints(cls)
+        found = _HINTS[cls] = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+    return found
 
 
 class Record:

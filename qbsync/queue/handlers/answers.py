@@ -9,6 +9,7 @@ query answer at all (:data:`READABLE`), and, for a 3140, which reference QuickBo
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,9 +50,9 @@ def found_record(response: Response) -> dict[str, Any] | None:
     return response.record if found(response) else None
 
 
-def found_records(response: Response, ret_type: str) -> list[dict[str, Any]]:
+def found_records(response: Response, ret_type: str) -> list[Mapping[str, Any]]:
     """The ``ret_type`` records ("CustomerRet") of an answer that found some; empty otherwise."""
-    return response.records_of(ret_type) if found(response) else []
+    return list(response.records_of(ret_type)) if found(response) else []
 
 
 def reference_in(message: str | None) -> MissingReference | None:

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from qbsync.qbxml.parse import Response
+from qbsync.qbxml.status import Outcome
 from qbsync.queue import mappings, naming
 from qbsync.queue.handlers import (
     Again,
@@ -28,13 +29,13 @@ from qbsync.queue.handlers import (
     Finish,
     Reject,
     progress,
-    refused,
     render,
     set_progress,
 )
-from qbsync.queue.handlers.answers import FOUND, READABLE
+from qbsync.queue.handlers.answers import found_record, found_records
 from qbsync.queue.handlers.items import special_name, wait_for_special_items
 from qbsync.queue.handlers.order_lines import money
+from qbsync.queue.handlers.steps import Step, go, react
 from qbsync.storage.models import IdMapping, QueueJob
 
 VOIDED = "voided"
@@ -124,6 +125,19 @@ def credit_applied(
     return {k: v for k, v in data.items() if v is not None}
 
 
+def _order(job: QueueJob) -> dict[str, Any]:
+    """The cancelled order the order job carries."""
+    return dict(job.payload.get("record") or {})
+
+
+def _sale(ctx: Context, job: QueueJob) -> IdMapping:
+    """The cancelled order's sale in QuickBooks (the order job hands a cancellation only a linked order)."""
+    mapping = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, str(job.record_id))
+    if mapping is None:
+        raise LookupError(f"order {job.record_id} is not linked to a QuickBooks transaction")
+    return mapping
+
+
 class Cancellation:
     """The cancellation steps of an order job (called by the order handler)."""
 
@@ -205,67 +219,74 @@ class Cancellation:
 
     # -- apply
 
-    def apply(
-        self, ctx: Context, job: QueueJob, order: Mapping[str, Any], mapping: IdMapping, response: Response
-    ) -> ApplyResult:
-        outcome, step, notes = response.outcome, job.step, progress(job)
-        if step == "recheck":
-            ret = response.record if outcome in FOUND else None
-            if not ret:
-                return refused(response, "read of the cancelled order's transaction")
-            paid = (
-                mappings.get(ctx.session, ctx.connection.id, mappings.PAYMENT, str(job.record_id)) is not None
-            )
-            deposited = mapping.qb_type == "SalesReceipt" and bool(ctx.settings.deposit_account)
-            against = money_against(order, ret, paid, deposited)
-            refunded = sum((money(r.get("amount")) for r in order.get("refunds") or ()), Decimal(0))
-            remaining = sale_total(ret, mapping.qb_type) - refunded
-            open_amount = money(ret.get("BalanceRemaining")) if mapping.qb_type == "Invoice" else Decimal(0)
-            if "apply" in notes:
-                # Re-read after a lost answer: apply no more than the invoice still has open.
-                set_progress(job, apply=str(min(Decimal(str(notes["apply"])), open_amount)))
-            set_progress(
-                job,
-                against=against,
-                remaining=str(remaining),
-                customer=(ret.get("CustomerRef") or {}).get("ListID"),
-                tax_item=ret.get("ItemSalesTaxRef"),
-                lines=reversing_lines(ctx, ret, mapping.qb_type, refunded),
-                open=str(open_amount),
-            )
-            return Again(
-                f"not voided: {against}; reversing what remains ({remaining})"
-                if against
-                else "nothing is against the sale: voiding it"
-            )
-        if step == "lookup":
-            number = str(order.get("number") or job.record_id)
-            marker = cancellation_marker(ctx.connection.platform, number)
-            found = response.records_of("CreditMemoRet") if outcome in FOUND else []
-            ours = naming.first_marked(found, marker, notes.get("customer"))
-            if ours is not None:
-                return self._reversed(
-                    ctx, job, order, ours, "the cancellation's credit memo was already in QuickBooks"
-                )
-            if outcome in READABLE:
-                set_progress(job, next="reverse")
-                return Again("recording the cancellation as a credit memo")
-            return refused(response, "credit memo look-up")
-        if step == "reverse":
-            if outcome in FOUND and response.record:
-                why = "cancellation recorded as a credit memo"
-                return self._reversed(ctx, job, order, response.record, why)
-            waiting = wait_for_special_items(ctx, job, response)
-            if waiting is not None:
-                return waiting
-            return refused(response, "cancellation's credit memo")
-        if step == "apply":
-            if outcome in FOUND:
-                set_progress(job, apply=None)
-                mapping.synced_hash = REVERSED
-                return Done(f"the cancellation's credit closed what was open on invoice {mapping.qb_name}")
-            return refused(response, "credit applied to the invoice")
-        return refused(response, f"cancellation step {step!r}")
+    def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        """What QuickBooks' answer to a step of the cancellation means (by :attr:`STEPS`)."""
+        return react(self.STEPS, self, ctx, job, response, "a cancellation")
+
+    def _read_sale(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        """The sale as QuickBooks has it now: void it when nothing is against it, else reverse the rest."""
+        ret = found_record(response)
+        if not ret:
+            return None
+        order, mapping, notes = _order(job), _sale(ctx, job), progress(job)
+        paid = mappings.get(ctx.session, ctx.connection.id, mappings.PAYMENT, str(job.record_id)) is not None
+        deposited = mapping.qb_type == "SalesReceipt" and bool(ctx.settings.deposit_account)
+        against = money_against(order, ret, paid, deposited)
+        refunded = sum((money(r.get("amount")) for r in order.get("refunds") or ()), Decimal(0))
+        remaining = sale_total(ret, mapping.qb_type) - refunded
+        open_amount = money(ret.get("BalanceRemaining")) if mapping.qb_type == "Invoice" else Decimal(0)
+        if "apply" in notes:
+            # Re-read after a lost answer: apply no more than the invoice still has open.
+            set_progress(job, apply=str(min(Decimal(str(notes["apply"])), open_amount)))
+        set_progress(
+            job,
+            against=against,
+            remaining=str(remaining),
+            customer=(ret.get("CustomerRef") or {}).get("ListID"),
+            tax_item=ret.get("ItemSalesTaxRef"),
+            lines=reversing_lines(ctx, ret, mapping.qb_type, refunded),
+            open=str(open_amount),
+        )
+        return Again(
+            f"not voided: {against}; reversing what remains ({remaining})"
+            if against
+            else "nothing is against the sale: voiding it"
+        )
+
+    def _existing(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        order = _order(job)
+        number = str(order.get("number") or job.record_id)
+        marker = cancellation_marker(ctx.connection.platform, number)
+        found = found_records(response, "CreditMemoRet")
+        ours = naming.first_marked(found, marker, progress(job).get("customer"))
+        if ours is None:
+            return None
+        why = "the cancellation's credit memo was already in QuickBooks"
+        return self._reversed(ctx, job, order, ours, why)
+
+    def _recorded(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        if not response.record:
+            return None
+        why = "cancellation recorded as a credit memo"
+        return self._reversed(ctx, job, _order(job), response.record, why)
+
+    def _lacks_item(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        return wait_for_special_items(ctx, job, response)
+
+    def _applied(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        mapping = _sale(ctx, job)
+        set_progress(job, apply=None)
+        mapping.synced_hash = REVERSED
+        return Done(f"the cancellation's credit closed what was open on invoice {mapping.qb_name}")
+
+    STEPS = {
+        "recheck": Step(found=_read_sale, otherwise="read of the cancelled order's transaction"),
+        "lookup": Step(found=_existing, empty=go("reverse", "recording the cancellation as a credit memo"),
+                       otherwise="credit memo look-up"),
+        "reverse": Step(found=_recorded, on={Outcome.MISSING_REFERENCE: _lacks_item},
+                        otherwise="cancellation's credit memo"),
+        "apply": Step(found=_applied, otherwise="credit applied to the invoice"),
+    }
 
     def _reversed(
         self, ctx: Context, job: QueueJob, order: Mapping[str, Any], ret: Mapping[str, Any], why: str

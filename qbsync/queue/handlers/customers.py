@@ -29,12 +29,12 @@ from qbsync.queue.handlers import (
     gave_up,
     list_record_deleted,
     progress,
-    refused,
     register,
     render,
     set_progress,
 )
-from qbsync.queue.handlers.answers import FOUND, READABLE
+from qbsync.queue.handlers.answers import found_records
+from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
 from qbsync.storage.models import IdMapping, QueueJob
 
 
@@ -123,7 +123,7 @@ def _not_proved(name: str, job: QueueJob, found_email: Any) -> str:
     )
 
 
-class CustomerHandler:
+class CustomerHandler(StepHandler):
     """Queue jobs of kind ``customer``: payload ``{"record": Customer dict}`` or ``{"proxy": name}``."""
 
     kind = "customer"
@@ -205,77 +205,90 @@ class CustomerHandler:
         data = {"ListID": mapping.qb_id, "EditSequence": mapping.edit_sequence, **customer_fields(record)}
         return render(ctx, "CustomerMod", data, "mod")
 
-    def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
-        step = job.step
-        outcome = response.outcome
-        name = progress(job).get("name") or _base_name(job, ctx)
-        if step in ("lookup", "link"):
-            found = response.records_of("CustomerRet") if outcome in FOUND else []
-            if found:
-                ret = found[0]
-                if self._proved(ctx, job, name, ret.get("Email")):
-                    self._link(
-                        ctx, job, str(ret["ListID"]), ret.get("EditSequence"), str(ret.get("FullName"))
-                    )
-                    lists.remember_customer(ctx.session, ctx.connection.id, ret)
-                    return Done(f"linked to the existing QuickBooks customer {ret.get('FullName')!r}")
-                return self._rename(ctx, job, name, _not_proved(name, job, ret.get("Email")))
-            if outcome in READABLE:
-                if step == "link":
-                    return self._rename(
-                        ctx,
-                        job,
-                        name,
-                        f"{name!r} is already used by a vendor, employee or other name in QuickBooks",
-                    )
-                set_progress(job, next="add")
-                return Again("not in QuickBooks yet: adding it")
-            return refused(response, "customer look-up")
-        if step == "add":
-            if outcome in FOUND and response.record:
-                ret = response.record
-                self._link(
-                    ctx,
-                    job,
-                    str(ret["ListID"]),
-                    ret.get("EditSequence"),
-                    str(ret.get("FullName")),
-                    mappings.CREATED,
-                )
-                lists.remember_customer(ctx.session, ctx.connection.id, ret)
-                return Done()
-            if outcome is Outcome.NAME_IN_USE:
-                set_progress(job, next="link")
-                return Again(f"the name {name!r} is in use in QuickBooks: looking it up to link it")
-            return refused(response, "customer")
-        if step == "requery":
-            mapping = mappings.get(ctx.session, ctx.connection.id, mappings.CUSTOMER, mapping_key(job))
-            found = response.records_of("CustomerRet") if outcome in FOUND else []
-            if mapping is not None and found:
-                mapping.edit_sequence = str(found[0].get("EditSequence") or "") or None
-                set_progress(job, next=None)
-                return Again("read the customer's current EditSequence")
-            if mapping is not None and outcome in (Outcome.NOT_FOUND, Outcome.NO_MATCH, *FOUND):
-                return list_record_deleted(ctx, job, mapping, "Customer", "customer")
-            return refused(response, "customer look-up")
-        if step == "mod":
-            mapping = mappings.get(ctx.session, ctx.connection.id, mappings.CUSTOMER, mapping_key(job))
-            if mapping is None:
-                return Again("the customer's link was removed meanwhile")
-            if outcome in FOUND:
-                ret = response.record or {}
-                mapping.edit_sequence = str(ret.get("EditSequence") or mapping.edit_sequence)
-                mapping.synced_hash = fingerprint(job.payload.get("record") or {})
-                return Done("customer updated")
-            if outcome is Outcome.STALE_EDIT_SEQUENCE:
-                set_progress(job, next="requery")
-                return Again("changed in QuickBooks meanwhile: reading it again")
-            if outcome is Outcome.NOT_FOUND:
-                return list_record_deleted(ctx, job, mapping, "Customer", "customer")
-            return refused(response, "customer change")
-        return Park(f"qbsync does not know the step {step!r} of a customer job")
+    # -- what each answer means
+
+    def _existing(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        """A customer by the name: link it when proved the same person, else try the name with the id."""
+        found = found_records(response, "CustomerRet")
+        if not found:
+            return None
+        ret = found[0]
+        name = self._name(ctx, job)
+        if self._proved(ctx, job, name, ret.get("Email")):
+            self._link(ctx, job, str(ret["ListID"]), ret.get("EditSequence"), str(ret.get("FullName")))
+            lists.remember_customer(ctx.session, ctx.connection.id, ret)
+            return Done(f"linked to the existing QuickBooks customer {ret.get('FullName')!r}")
+        return self._rename(ctx, job, name, _not_proved(name, job, ret.get("Email")))
+
+    def _name_held_elsewhere(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        name = self._name(ctx, job)
+        return self._rename(
+            ctx, job, name, f"{name!r} is already used by a vendor, employee or other name in QuickBooks"
+        )
+
+    def _added(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        ret = response.record
+        if not ret:
+            return None
+        self._link(
+            ctx, job, str(ret["ListID"]), ret.get("EditSequence"), str(ret.get("FullName")), mappings.CREATED
+        )
+        lists.remember_customer(ctx.session, ctx.connection.id, ret)
+        return Done()
+
+    def _name_in_use(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        set_progress(job, next="link")
+        return Again(f"the name {self._name(ctx, job)!r} is in use in QuickBooks: looking it up to link it")
+
+    def _reread(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        mapping = self._mapping(ctx, job)
+        found = found_records(response, "CustomerRet")
+        if mapping is None or not found:
+            return None
+        mapping.edit_sequence = str(found[0].get("EditSequence") or "") or None
+        set_progress(job, next=None)
+        return Again("read the customer's current EditSequence")
+
+    def _deleted(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        mapping = self._mapping(ctx, job)
+        if mapping is None:
+            return None
+        return list_record_deleted(ctx, job, mapping, "Customer", "customer")
+
+    def _unlinked(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        if self._mapping(ctx, job) is None:
+            return Again("the customer's link was removed meanwhile")
+        return None
+
+    def _changed(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        mapping = self._mapping(ctx, job)
+        assert mapping is not None  # checked first (_unlinked)
+        ret = response.record or {}
+        mapping.edit_sequence = str(ret.get("EditSequence") or mapping.edit_sequence)
+        mapping.synced_hash = fingerprint(job.payload.get("record") or {})
+        return Done("customer updated")
+
+    STEPS = {
+        "lookup": Step(found=_existing, empty=go("add", "not in QuickBooks yet: adding it"),
+                       otherwise="customer look-up"),
+        "link": Step(found=_existing, empty=_name_held_elsewhere, otherwise="customer look-up"),
+        "add": Step(found=_added, on={Outcome.NAME_IN_USE: _name_in_use}, otherwise="customer"),
+        "requery": Step(found=_reread, empty=_deleted, on={Outcome.NOT_FOUND: _deleted},
+                        otherwise="customer look-up"),
+        "mod": Step(first=_unlinked, found=_changed,
+                    on={Outcome.STALE_EDIT_SEQUENCE: go("requery", STALE),
+                        Outcome.NOT_FOUND: _deleted},
+                    otherwise="customer change"),
+    }
+    UNKNOWN = "a customer job"
 
     # -- helpers
+
+    def _name(self, ctx: Context, job: QueueJob) -> str:
+        return str(progress(job).get("name") or _base_name(job, ctx))
+
+    def _mapping(self, ctx: Context, job: QueueJob) -> IdMapping | None:
+        return mappings.get(ctx.session, ctx.connection.id, mappings.CUSTOMER, mapping_key(job))
 
     def _link(
         self,

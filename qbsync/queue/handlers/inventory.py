@@ -10,11 +10,13 @@ FromModifiedDate from the checkpoint) whose changed quantities become ``stock_wr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from qbsync.qbxml.parse import Response
+from qbsync.qbxml.status import Outcome
 from qbsync.queue import inventory, mappings, naming, rules
 from qbsync.queue.handlers import (
     Again,
@@ -32,7 +34,8 @@ from qbsync.queue.handlers import (
     reset_progress,
     set_progress,
 )
-from qbsync.queue.handlers.answers import FOUND, READABLE, lacks
+from qbsync.queue.handlers.answers import READABLE, lacks
+from qbsync.queue.handlers.steps import Step, StepHandler, go
 from qbsync.storage.models import IdMapping, QueueJob
 
 
@@ -52,7 +55,7 @@ def _item_mapping(ctx: Context, stock: dict[str, Any]) -> IdMapping | None:
     return None
 
 
-class InventoryAdjustmentHandler:
+class InventoryAdjustmentHandler(StepHandler):
     """Queue jobs of kind ``inventory_adjustment``: payload ``{"record": StockLevel dict}``.
 
     Steps: (``read`` QuickBooks' quantity, once, for an item qbsync did not create) -> ``add`` the
@@ -144,37 +147,48 @@ class InventoryAdjustmentHandler:
         )
         mapping.quantity = notes["quantity"]
 
-    def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
-        step = job.step
+    # -- what each answer means
+
+    def _quantity_read(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        if not response.record:
+            return None
+        set_progress(job, qb_quantity=str(response.record.get("QuantityOnHand") or "0"))
+        return Again("read QuickBooks' quantity on hand")
+
+    def _existing(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        if not response.record:
+            return None
         mapping = _item_mapping(ctx, _stock(job))
-        if step == "read":
-            if response.outcome in FOUND and response.record:
-                set_progress(job, qb_quantity=str(response.record.get("QuantityOnHand") or "0"))
-                return Again("read QuickBooks' quantity on hand")
-            return refused(response, "item look-up")
-        if step == "lookup":
-            if response.outcome in FOUND and response.record:
-                if mapping is not None:
-                    self._accounted(ctx, job, mapping)
-                return Done("the adjustment was in QuickBooks already")
-            if response.outcome in READABLE:
-                set_progress(job, next=None)
-                return Again("the adjustment is not in QuickBooks: sending it")
-            return refused(response, "inventory adjustment look-up")
-        if response.outcome in FOUND:
-            if mapping is not None:
-                self._accounted(ctx, job, mapping)
-            notes = progress(job)
-            return Done(
-                f"QuickBooks stock changed by {notes.get('difference')} to match the store's "
-                f"{notes.get('quantity')}"
-            )
-        if lacks(response, "Account"):
-            return Park(
-                f"{response.message} Create the account in QuickBooks or change "
-                "inventory_adjustment_account, then retry"
-            )
-        return refused(response, "inventory adjustment")
+        if mapping is not None:
+            self._accounted(ctx, job, mapping)
+        return Done("the adjustment was in QuickBooks already")
+
+    def _adjusted(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        mapping = _item_mapping(ctx, _stock(job))
+        if mapping is not None:
+            self._accounted(ctx, job, mapping)
+        notes = progress(job)
+        return Done(
+            f"QuickBooks stock changed by {notes.get('difference')} to match the store's "
+            f"{notes.get('quantity')}"
+        )
+
+    def _lacks_account(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        if not lacks(response, "Account"):
+            return None
+        return Park(
+            f"{response.message} Create the account in QuickBooks or change "
+            "inventory_adjustment_account, then retry"
+        )
+
+    STEPS = {
+        "read": Step(found=_quantity_read, otherwise="item look-up"),
+        "lookup": Step(found=_existing, empty=go(None, "the adjustment is not in QuickBooks: sending it"),
+                       otherwise="inventory adjustment look-up"),
+        "add": Step(found=_adjusted, on={Outcome.MISSING_REFERENCE: _lacks_account},
+                    otherwise="inventory adjustment"),
+    }
+    UNKNOWN = "an inventory adjustment job"
 
 
 def _ref(job: QueueJob) -> str:
@@ -235,7 +249,7 @@ class InventoryPullHandler:
                 reset_progress(job)  # the iterator ended with its session: start the pull over
                 return Again("the inventory pull starts over")
             return refused(response, "inventory query")
-        rets = response.records_of("ItemInventoryRet")
+        rets: list[Mapping[str, Any]] = list(response.records_of("ItemInventoryRet"))
         queued, newest = inventory.apply_page(ctx.session, ctx.connection.id, ctx.settings, rets, ctx.now)
         seen = max(
             [m for m in (newest, inventory.qb_moment(notes.get("newest"))) if m is not None], default=None

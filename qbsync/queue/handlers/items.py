@@ -40,7 +40,8 @@ from qbsync.queue.handlers import (
     reset_progress,
     set_progress,
 )
-from qbsync.queue.handlers.answers import FOUND, READABLE, lacks, missing_reference
+from qbsync.queue.handlers.answers import lacks, missing_reference
+from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
 from qbsync.storage.models import IdMapping, QueueJob
 
 # Special items: role -> (setting naming the item, QuickBooks type, setting naming its account)
@@ -260,7 +261,7 @@ def sales_tax_off(name: str) -> str:
             f"sales tax owed (on {name!r}): turn sales tax on (Edit > Preferences > Sales Tax), then retry")
 
 
-class ItemHandler:
+class ItemHandler(StepHandler):
     """Queue jobs of kind ``item``."""
 
     kind = "item"
@@ -373,123 +374,147 @@ class ItemHandler:
             )
         return render(ctx, request[0], request[1], "mod")
 
-    def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
-        step = job.step
-        outcome = response.outcome
+    # -- what each answer means
+
+    def _existing(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        """An item by the name: link it when it is proved the product's and of the right type."""
+        ret = response.record
+        if not ret:
+            return None
+        reason = not_ours(job, ctx, ret)
+        if reason is not None:
+            return Park(reason)
+        qb_type = response.record_types[0].removesuffix("Ret")
+        wrong = self._wrong_type(job, qb_type, str(ret.get("FullName")))
+        if wrong is not None:
+            return wrong
+        self._link(
+            ctx, job, qb_type, str(ret["ListID"]), ret.get("EditSequence"), str(ret.get("FullName")),
+            created=False,
+        )
+        lists.remember(ctx.session, ctx.connection.id, "Item", response.record_types[0], ret)
+        return Done(f"linked to the existing QuickBooks item {ret.get('FullName')!r}")
+
+    def _not_there(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        if not self._may_create(ctx, job):
+            return Park(self._not_created(item_name(job, ctx)))
+        set_progress(job, next="add")
+        return Again("not in QuickBooks yet: adding it")
+
+    def _name_held_elsewhere(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        return Park(
+            f"QuickBooks says the item name {item_name(job, ctx)!r} is in use but finds no item by that "
+            "name; rename the item in QuickBooks or link it on the mappings page"
+        )
+
+    def _added(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        ret = response.record
+        if not ret:
+            return None
         name = item_name(job, ctx)
-        if step in ("lookup", "link"):
-            if outcome in FOUND and response.record:
-                ret = response.record
-                reason = not_ours(job, ctx, ret)
-                if reason is not None:
-                    return Park(reason)
-                qb_type = response.record_types[0].removesuffix("Ret")
-                wrong = self._wrong_type(job, qb_type, str(ret.get("FullName")))
-                if wrong is not None:
-                    return wrong
-                self._link(
-                    ctx,
-                    job,
-                    qb_type,
-                    str(ret["ListID"]),
-                    ret.get("EditSequence"),
-                    str(ret.get("FullName")),
-                    created=False,
-                )
-                lists.remember(ctx.session, ctx.connection.id, "Item", response.record_types[0], ret)
-                return Done(f"linked to the existing QuickBooks item {ret.get('FullName')!r}")
-            if outcome in READABLE:
-                if step == "link":
-                    return Park(
-                        f"QuickBooks says the item name {name!r} is in use but finds no item by that "
-                        "name; rename the item in QuickBooks or link it on the mappings page"
-                    )
-                if not self._may_create(ctx, job):
-                    return Park(self._not_created(name))
-                set_progress(job, next="add")
-                return Again("not in QuickBooks yet: adding it")
-            return refused(response, "item look-up")
-        if step == "add":
-            if outcome in FOUND and response.record:
-                ret = response.record
-                qb_type = response.record_types[0].removesuffix("Ret")
-                self._link(
-                    ctx,
-                    job,
-                    qb_type,
-                    str(ret["ListID"]),
-                    ret.get("EditSequence"),
-                    str(ret.get("FullName")),
-                    created=True,
-                )
-                # The item list stays current: pickers, the tax codes page and the checks before each
-                # request see the new item without waiting for the next refresh.
-                lists.remember(ctx.session, ctx.connection.id, "Item", response.record_types[0], ret)
-                preflight.wake(ctx.session, ctx.connection.id, ctx.now)  # jobs that waited for this item
-                role = job.payload.get("special")
-                if role and str(role) in SPECIAL_ITEMS:  # the company setup page lists what qbsync created
-                    setup.record(ctx.session, ctx.connection.id, SPECIAL_ITEMS[str(role)][0],
-                                 str(ret.get("FullName") or name), "created", ctx.now)
-                note = opening_note(job)
-                return Done(f"added; {note}" if note else None)
-            if outcome is Outcome.NAME_IN_USE:
-                set_progress(job, next="link")
-                return Again(f"the item name {name!r} is in use in QuickBooks: looking it up to link it")
-            if sales_tax.is_sales_tax_role(
-                str(job.payload.get("special") or "")
-            ) and lacks(response, "Vendor") and not progress(job).get("agency_added"):
-                set_progress(job, next="agency")
-                return Again(f"the tax agency {sales_tax.agency_name(ctx.settings)!r} is not in QuickBooks: "
-                             "adding it first")
-            role = str(job.payload.get("special") or "")
-            if response.status_code == 3250 and sales_tax.is_sales_tax_role(role):
-                return Park(sales_tax_off(name))  # the preferences were not read yet
-            if outcome is Outcome.MISSING_REFERENCE:
-                return Park(
-                    f"QuickBooks lacks something the new item {name!r} refers to: {response.message} "
-                    "Create it in QuickBooks or change the account settings, then retry"
-                )
-            return refused(response, "item")
-        if step == "agency":
-            agency = sales_tax.agency_name(ctx.settings)
-            if outcome in FOUND or outcome is Outcome.NAME_IN_USE:
-                # In use: another job of the same round trip added it first (or a person did meanwhile).
-                set_progress(job, next="add", agency_added=True)
-                return Again(f"the tax agency {agency!r} is in QuickBooks now")
-            return Park(
-                f"QuickBooks could not add the tax agency vendor {agency!r} ({response.status_code}): "
-                f"{response.message} Add it in QuickBooks or name an existing agency in tax_agency, then "
-                "retry"
-            )
-        record_type, key = mapping_of(job)
-        mapping = mappings.get(ctx.session, ctx.connection.id, record_type, key)
-        if mapping is None:
+        qb_type = response.record_types[0].removesuffix("Ret")
+        self._link(
+            ctx, job, qb_type, str(ret["ListID"]), ret.get("EditSequence"), str(ret.get("FullName")),
+            created=True,
+        )
+        # The item list stays current: pickers, the tax codes page and the checks before each
+        # request see the new item without waiting for the next refresh.
+        lists.remember(ctx.session, ctx.connection.id, "Item", response.record_types[0], ret)
+        preflight.wake(ctx.session, ctx.connection.id, ctx.now)  # jobs that waited for this item
+        role = job.payload.get("special")
+        if role and str(role) in SPECIAL_ITEMS:  # the company setup page lists what qbsync created
+            setup.record(ctx.session, ctx.connection.id, SPECIAL_ITEMS[str(role)][0],
+                         str(ret.get("FullName") or name), "created", ctx.now)
+        note = opening_note(job)
+        return Done(f"added; {note}" if note else None)
+
+    def _name_in_use(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        set_progress(job, next="link")
+        name = item_name(job, ctx)
+        return Again(f"the item name {name!r} is in use in QuickBooks: looking it up to link it")
+
+    def _lacks(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        """3140 on an add: the tax agency of a sales tax item is added first; anything else needs a person."""
+        if sales_tax.is_sales_tax_role(
+            str(job.payload.get("special") or "")
+        ) and lacks(response, "Vendor") and not progress(job).get("agency_added"):
+            set_progress(job, next="agency")
+            return Again(f"the tax agency {sales_tax.agency_name(ctx.settings)!r} is not in QuickBooks: "
+                         "adding it first")
+        return Park(
+            f"QuickBooks lacks something the new item {item_name(job, ctx)!r} refers to: {response.message} "
+            "Create it in QuickBooks or change the account settings, then retry"
+        )
+
+    def _add_refused(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        role = str(job.payload.get("special") or "")
+        if response.status_code == 3250 and sales_tax.is_sales_tax_role(role):
+            return Park(sales_tax_off(item_name(job, ctx)))  # the preferences were not read yet
+        return refused(response, "item")
+
+    def _agency_there(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        # In use: another job of the same round trip added it first (or a person did meanwhile).
+        set_progress(job, next="add", agency_added=True)
+        return Again(f"the tax agency {sales_tax.agency_name(ctx.settings)!r} is in QuickBooks now")
+
+    def _agency_refused(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        agency = sales_tax.agency_name(ctx.settings)
+        return Park(
+            f"QuickBooks could not add the tax agency vendor {agency!r} ({response.status_code}): "
+            f"{response.message} Add it in QuickBooks or name an existing agency in tax_agency, then "
+            "retry"
+        )
+
+    def _unlinked(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        if self._mapping(ctx, job) is None:
             reset_progress(job)
             return Again("the item's link was removed meanwhile")
-        if step == "requery":
-            if outcome in FOUND and response.record:
-                mapping.edit_sequence = str(response.record.get("EditSequence") or "") or None
-                set_progress(job, next=None)
-                return Again("read the item's current EditSequence")
-            if outcome in (Outcome.NOT_FOUND, Outcome.NO_MATCH, *FOUND):
-                return list_record_deleted(ctx, job, mapping, "Item", "item")
-            return refused(response, "item look-up")
-        if step == "mod":
-            if outcome in FOUND:
-                mapping.edit_sequence = str(
-                    (response.record or {}).get("EditSequence") or mapping.edit_sequence
-                )
-                mapping.synced_hash = fingerprint(job.payload.get("record") or {})
-                return Done("item updated")
-            if outcome is Outcome.STALE_EDIT_SEQUENCE:
-                set_progress(job, next="requery")
-                return Again("changed in QuickBooks meanwhile: reading it again")
-            if outcome is Outcome.NOT_FOUND:
-                return list_record_deleted(ctx, job, mapping, "Item", "item")
-            return refused(response, "item change")
-        return Park(f"qbsync does not know the step {step!r} of an item job")
+        return None
+
+    def _reread(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        if not response.record:
+            return None
+        mapping = self._linked(ctx, job)
+        mapping.edit_sequence = str(response.record.get("EditSequence") or "") or None
+        set_progress(job, next=None)
+        return Again("read the item's current EditSequence")
+
+    def _deleted(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        return list_record_deleted(ctx, job, self._linked(ctx, job), "Item", "item")
+
+    def _changed(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        mapping = self._linked(ctx, job)
+        mapping.edit_sequence = str((response.record or {}).get("EditSequence") or mapping.edit_sequence)
+        mapping.synced_hash = fingerprint(job.payload.get("record") or {})
+        return Done("item updated")
+
+    STEPS = {
+        "lookup": Step(found=_existing, empty=_not_there, otherwise="item look-up"),
+        "link": Step(found=_existing, empty=_name_held_elsewhere, otherwise="item look-up"),
+        "add": Step(found=_added, on={Outcome.NAME_IN_USE: _name_in_use, Outcome.MISSING_REFERENCE: _lacks},
+                    otherwise=_add_refused),
+        "agency": Step(found=_agency_there, on={Outcome.NAME_IN_USE: _agency_there},
+                       otherwise=_agency_refused),
+        "requery": Step(first=_unlinked, found=_reread, empty=_deleted, on={Outcome.NOT_FOUND: _deleted},
+                        otherwise="item look-up"),
+        "mod": Step(first=_unlinked, found=_changed,
+                    on={Outcome.STALE_EDIT_SEQUENCE: go("requery", STALE), Outcome.NOT_FOUND: _deleted},
+                    otherwise="item change"),
+    }
+    UNKNOWN = "an item job"
 
     # -- helpers
+
+    def _mapping(self, ctx: Context, job: QueueJob) -> IdMapping | None:
+        record_type, key = mapping_of(job)
+        return mappings.get(ctx.session, ctx.connection.id, record_type, key)
+
+    def _linked(self, ctx: Context, job: QueueJob) -> IdMapping:
+        """The item's mapping, for the steps after it was linked (checked first: ``_unlinked``)."""
+        mapping = self._mapping(ctx, job)
+        if mapping is None:
+            raise LookupError(f"the item of job {job.id} is not linked to a QuickBooks item")
+        return mapping
 
     def _link(
         self,

@@ -157,8 +157,8 @@ def sales_lines(
     if settings["tax_mode"] == "quickbooks" and quickbooks_rate is not None:
         taxed = [line for line in lines
                  if (line["SalesTaxCodeRef"] or {}).get("FullName") == settings["taxable_code"]]
-        taxable = sum((line["Amount"] for line in taxed), Decimal(0))
-        computed = (taxable * quickbooks_rate / 100).quantize(CENT, ROUND_HALF_UP)
+        taxed_total = sum((line["Amount"] for line in taxed), Decimal(0))
+        computed = (taxed_total * quickbooks_rate / 100).quantize(CENT, ROUND_HALF_UP)
         difference = money(order.get("total")) - sum((line["Amount"] for line in lines), computed)
         if difference and abs(difference) <= CENT * max(1, len(lines)):
             label = "Tax rounding difference from the store"

@@ -37,10 +37,11 @@ from qbsync.queue.handlers import (
     reset_progress,
     set_progress,
 )
-from qbsync.queue.handlers.answers import FOUND, READABLE, missing_reference
+from qbsync.queue.handlers.answers import found_records, missing_reference
 from qbsync.queue.handlers.cancellations import CANCELLATION, REVERSED, VOIDED
 from qbsync.queue.handlers.items import SPECIAL_ITEMS, special_name
 from qbsync.queue.handlers.order_lines import Refs, header, line_key, sales_lines
+from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import IdMapping, QueueJob
 
@@ -123,10 +124,6 @@ def is_ours(ret: Mapping[str, Any], proof: Mapping[str, str]) -> bool:
         return False
 
 
-def _ref(mapping: IdMapping | None) -> dict[str, str] | None:
-    return {"ListID": mapping.qb_id} if mapping is not None else None
-
-
 def facts(ctx: Context) -> company_facts.CompanyFacts:
     """What the company told about itself (read once per round trip)."""
     if "company_facts" not in ctx.cache:
@@ -142,7 +139,7 @@ def special_names(order: Mapping[str, Any], settings: SyncSettings) -> dict[str,
     return names
 
 
-class OrderHandler:
+class OrderHandler(StepHandler):
     """Queue jobs of kind ``order``: payload ``{"record": Order dict, "event": ...}``."""
 
     kind = "order"
@@ -185,7 +182,7 @@ class OrderHandler:
         if waiting:
             return waiting
         notes = progress(job)
-        txn_type = notes.get("type") or decision.txn_type
+        txn_type = str(notes.get("type") or decision.txn_type)
         step = notes.get("next")
         if corrective_step_due(ctx, job) or (job.needs_lookup and step == "add"):
             # An add whose answer was lost may have happened: look before adding again.
@@ -242,9 +239,8 @@ class OrderHandler:
         specials = {}
         for role, name in special_names(order, ctx.settings).items():
             mapping = mappings.get(session, conn_id, mappings.SPECIAL_ITEM, role)
-            linked = mapping is not None and (mapping.qb_name or "").lower() == name.lower()
-            if linked:
-                specials[role] = _ref(mapping)
+            if mapping is not None and (mapping.qb_name or "").lower() == name.lower():
+                specials[role] = {"ListID": mapping.qb_id}
                 continue
             # Known from the item list (kept current as qbsync adds items): by ListID, as once linked, so
             # the transaction's fingerprint does not change when the link is made.
@@ -368,101 +364,6 @@ class OrderHandler:
 
     # -- apply
 
-    def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
-        step = job.step
-        outcome = response.outcome
-        notes = progress(job)
-        txn_type = notes.get("type") or "Invoice"
-        oid = order_id(job)
-        mapping = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, oid)
-        if notes.get("cancelling") and mapping is not None and step != "void":
-            return CANCELLATION.apply(ctx, job, order_of(job), mapping, response)
-        if step == "lookup":
-            found = response.records_of(f"{txn_type}Ret") if outcome in FOUND else []
-            ours = next((ret for ret in found if is_ours(ret, notes.get("proof") or {})), None)
-            if ours is not None:
-                self._link(ctx, job, txn_type, ours)
-                return Done(f"already in QuickBooks: linked to {txn_type} {ours.get('RefNumber')}")
-            if found:
-                # QuickBooks takes a second transaction with the same RefNumber (its duplicate-number
-                # warning is a preference of its own windows); qbsync's marker in the memo tells them apart.
-                set_progress(job, next="add")
-                return Again(
-                    f"{len(found)} {txn_type} with this number in QuickBooks not made by qbsync for this "
-                    "order (no qbsync marker, or another customer or amount): left alone, adding the order"
-                )
-            if outcome in READABLE:
-                set_progress(job, next="add")
-                return Again("not in QuickBooks yet: adding it")
-            return refused(response, "order look-up")
-        if step == "add":
-            if outcome in FOUND and response.record:
-                self._link(ctx, job, txn_type, response.record)
-                missing = notes.get("method_missing")
-                note = None
-                if missing:
-                    note = (f"recorded without a payment method: {missing!r} is not in QuickBooks (add it "
-                            "there or map the store's method in payment_method_map)")
-                return Done(with_input_notes(note, order_of(job)))
-            if outcome is Outcome.MISSING_REFERENCE:
-                return self._missing(ctx, job, response)
-            return refused(response, "order")
-        if mapping is None:
-            reset_progress(job)
-            return Again("the order's link was removed meanwhile")
-        if step == "void":
-            if outcome in FOUND:
-                mapping.synced_hash = VOIDED
-                return Done(f"{mapping.qb_type} {mapping.qb_name} voided")
-            if outcome is Outcome.NOT_FOUND:
-                mappings.forget(ctx.session, mapping)
-                return Done(f"the {mapping.qb_type} {mapping.qb_name} is no longer in QuickBooks")
-            return refused(response, "void")
-        if step == "requery":
-            found = response.records_of(f"{mapping.qb_type}Ret") if outcome in FOUND else []
-            if found:
-                mapping.edit_sequence = str(found[0].get("EditSequence") or "") or None
-                set_progress(job, next=None)
-                return Again("read the transaction's current EditSequence")
-            if outcome in (Outcome.NOT_FOUND, Outcome.NO_MATCH, *FOUND):
-                return self._gone(ctx, job, mapping)
-            return refused(response, "transaction look-up")
-        if step == "mod":
-            if outcome in FOUND:
-                ret = response.record or {}
-                mapping.edit_sequence = str(ret.get("EditSequence") or mapping.edit_sequence)
-                mapping.synced_hash = notes.get("hash")
-                return Done(f"{mapping.qb_type} {mapping.qb_name} updated")
-            if outcome is Outcome.STALE_EDIT_SEQUENCE:
-                set_progress(job, next="requery")
-                return Again("changed in QuickBooks meanwhile: reading it again")
-            if outcome is Outcome.NOT_FOUND:
-                return self._gone(ctx, job, mapping)
-            if outcome is Outcome.MISSING_REFERENCE:
-                return self._missing(ctx, job, response)
-            return Park(
-                f"changed after sync: QuickBooks could not take the change to {mapping.qb_type} "
-                f"{mapping.qb_name} ({response.status_code}): {response.message} Change it in "
-                "QuickBooks by hand, then remove or retry this job"
-            )
-        return Park(f"qbsync does not know the step {step!r} of an order job")
-
-    # -- helpers
-
-    def _link(self, ctx: Context, job: QueueJob, txn_type: str, ret: Mapping[str, Any]) -> None:
-        mappings.link_transaction(
-            ctx.session, ctx.connection.id, mappings.ORDER, order_id(job), txn_type, ret,
-            synced_hash=progress(job).get("hash"),
-            origin=mappings.CREATED,  # added by qbsync, or found carrying qbsync's exact marker
-        )
-
-    def _gone(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> ApplyResult:
-        if mapping.manual:
-            return Park(f"the {mapping.qb_type} {mapping.qb_name} linked by hand is no longer in QuickBooks")
-        mappings.forget(ctx.session, mapping)
-        reset_progress(job)
-        return Again(f"the {mapping.qb_type} {mapping.qb_name} was deleted in QuickBooks: adding it again")
-
     def _missing(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
         """3140: bring what QuickBooks lacks into it (customer, item) and wait for that, or explain."""
         missing = missing_reference(response)
@@ -519,21 +420,142 @@ class OrderHandler:
                     if mapping is not None:
                         mappings.forget(session, mapping)
                         lists.forget_entry(session, conn_id, "Item", mapping.qb_id)
-            needed = intake.item_jobs_for_order(session, ctx.connection, order)
-            needed += intake.special_item_jobs(session, ctx.connection, ctx.settings, roles, order)
-            if not needed:
+            added = intake.item_jobs_for_order(session, ctx.connection, order)
+            added += intake.special_item_jobs(session, ctx.connection, ctx.settings, roles, order)
+            if not added:
                 return Park(
                     f"QuickBooks lacks the item {value!r} and no product of this order maps to it: "
                     f"{response.message}"
                 )
             set_progress(job, next="add")
             return Wait(
-                f"the item {value!r} is missing in QuickBooks: adding it first", tuple(j.id for j in needed)
+                f"the item {value!r} is missing in QuickBooks: adding it first", tuple(j.id for j in added)
             )
         return Park(
             f"QuickBooks has no {word} {value!r}, which this order needs: create it in QuickBooks or "
             "change the matching sync setting, then retry the job"
         )
+
+    def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        """What QuickBooks' answer means (by :attr:`STEPS`; a cancellation has steps of its own)."""
+        mapping = self._mapping(ctx, job)
+        if progress(job).get("cancelling") and mapping is not None and job.step != "void":
+            return CANCELLATION.apply(ctx, job, response)
+        return super().apply(ctx, job, response)
+
+    def _existing(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        """Transactions with the order's number: link the one proved the order's; leave others alone."""
+        notes = progress(job)
+        txn_type = notes.get("type") or "Invoice"
+        found = found_records(response, f"{txn_type}Ret")
+        ours = next((ret for ret in found if is_ours(ret, notes.get("proof") or {})), None)
+        if ours is not None:
+            self._link(ctx, job, txn_type, ours)
+            return Done(f"already in QuickBooks: linked to {txn_type} {ours.get('RefNumber')}")
+        if found:
+            # QuickBooks takes a second transaction with the same RefNumber (its duplicate-number
+            # warning is a preference of its own windows); qbsync's marker in the memo tells them apart.
+            set_progress(job, next="add")
+            return Again(
+                f"{len(found)} {txn_type} with this number in QuickBooks not made by qbsync for this "
+                "order (no qbsync marker, or another customer or amount): left alone, adding the order"
+            )
+        return None
+
+    def _added(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        if not response.record:
+            return None
+        notes = progress(job)
+        self._link(ctx, job, notes.get("type") or "Invoice", response.record)
+        missing = notes.get("method_missing")
+        note = None
+        if missing:
+            note = (f"recorded without a payment method: {missing!r} is not in QuickBooks (add it "
+                    "there or map the store's method in payment_method_map)")
+        return Done(with_input_notes(note, order_of(job)))
+
+    def _unlinked(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        if self._mapping(ctx, job) is None:
+            reset_progress(job)
+            return Again("the order's link was removed meanwhile")
+        return None
+
+    def _voided(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        mapping = self._linked(ctx, job)
+        mapping.synced_hash = VOIDED
+        return Done(f"{mapping.qb_type} {mapping.qb_name} voided")
+
+    def _void_gone(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        mapping = self._linked(ctx, job)
+        mappings.forget(ctx.session, mapping)
+        return Done(f"the {mapping.qb_type} {mapping.qb_name} is no longer in QuickBooks")
+
+    def _reread(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        mapping = self._linked(ctx, job)
+        found = found_records(response, f"{mapping.qb_type}Ret")
+        if not found:
+            return None
+        mapping.edit_sequence = str(found[0].get("EditSequence") or "") or None
+        set_progress(job, next=None)
+        return Again("read the transaction's current EditSequence")
+
+    def _changed(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        mapping = self._linked(ctx, job)
+        ret = response.record or {}
+        mapping.edit_sequence = str(ret.get("EditSequence") or mapping.edit_sequence)
+        mapping.synced_hash = progress(job).get("hash")
+        return Done(f"{mapping.qb_type} {mapping.qb_name} updated")
+
+    def _change_refused(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        mapping = self._linked(ctx, job)
+        return Park(
+            f"changed after sync: QuickBooks could not take the change to {mapping.qb_type} "
+            f"{mapping.qb_name} ({response.status_code}): {response.message} Change it in "
+            "QuickBooks by hand, then remove or retry this job"
+        )
+
+    def _gone_now(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        return self._gone(ctx, job, self._linked(ctx, job))
+
+    STEPS = {
+        "lookup": Step(found=_existing, empty=go("add", "not in QuickBooks yet: adding it"),
+                       otherwise="order look-up"),
+        "add": Step(found=_added, on={Outcome.MISSING_REFERENCE: _missing}, otherwise="order"),
+        "void": Step(first=_unlinked, found=_voided, on={Outcome.NOT_FOUND: _void_gone}, otherwise="void"),
+        "requery": Step(first=_unlinked, found=_reread, empty=_gone_now,
+                        on={Outcome.NOT_FOUND: _gone_now}, otherwise="transaction look-up"),
+        "mod": Step(first=_unlinked, found=_changed,
+                    on={Outcome.STALE_EDIT_SEQUENCE: go("requery", STALE), Outcome.NOT_FOUND: _gone_now,
+                        Outcome.MISSING_REFERENCE: _missing},
+                    otherwise=_change_refused),
+    }
+    UNKNOWN = "an order job"
+
+    # -- helpers
+
+    def _mapping(self, ctx: Context, job: QueueJob) -> IdMapping | None:
+        return mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, order_id(job))
+
+    def _linked(self, ctx: Context, job: QueueJob) -> IdMapping:
+        """The order's mapping, for the steps after it was linked (checked first: ``_unlinked``)."""
+        mapping = self._mapping(ctx, job)
+        if mapping is None:
+            raise LookupError(f"order {order_id(job)} is not linked to a QuickBooks transaction")
+        return mapping
+
+    def _link(self, ctx: Context, job: QueueJob, txn_type: str, ret: Mapping[str, Any]) -> None:
+        mappings.link_transaction(
+            ctx.session, ctx.connection.id, mappings.ORDER, order_id(job), txn_type, ret,
+            synced_hash=progress(job).get("hash"),
+            origin=mappings.CREATED,  # added by qbsync, or found carrying qbsync's exact marker
+        )
+
+    def _gone(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> ApplyResult:
+        if mapping.manual:
+            return Park(f"the {mapping.qb_type} {mapping.qb_name} linked by hand is no longer in QuickBooks")
+        mappings.forget(ctx.session, mapping)
+        reset_progress(job)
+        return Again(f"the {mapping.qb_type} {mapping.qb_name} was deleted in QuickBooks: adding it again")
 
 
 def not_ours(mapping: IdMapping, what: str) -> str:

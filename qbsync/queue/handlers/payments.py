@@ -6,9 +6,11 @@ job; an order recorded as a sales receipt or sales order needs no separate payme
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from qbsync.qbxml.parse import Response
+from qbsync.qbxml.status import Outcome
 from qbsync.queue import dates, jobs, lists, mappings, naming, rules
 from qbsync.queue.handlers import (
     Again,
@@ -18,18 +20,17 @@ from qbsync.queue.handlers import (
     Defer,
     Done,
     Finish,
-    Park,
     corrective_step_due,
     gave_up,
     progress,
-    refused,
     register,
     render,
     set_progress,
 )
-from qbsync.queue.handlers.answers import FOUND, READABLE, lacks
+from qbsync.queue.handlers.answers import found_records, lacks
 from qbsync.queue.handlers.order_lines import money
 from qbsync.queue.handlers.orders import order_customer_key
+from qbsync.queue.handlers.steps import Step, StepHandler, go
 from qbsync.queue.intake import coalesce_key
 from qbsync.storage.models import QueueJob
 
@@ -42,7 +43,7 @@ def _order_id(job: QueueJob) -> str:
     return str(job.payload.get("order_id") or job.record_id)
 
 
-class PaymentHandler:
+class PaymentHandler(StepHandler):
     """Queue jobs of kind ``payment``: payload ``{"order_id": ..., "record": Order dict}``."""
 
     kind = "payment"
@@ -116,36 +117,44 @@ class PaymentHandler:
         }
         return render(ctx, "ReceivePaymentAdd", {k: v for k, v in data.items() if v is not None}, "add")
 
-    def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
-        outcome = response.outcome
-        oid = _order_id(job)
-        if job.step == "lookup":
-            invoice = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, oid)
-            for ret in response.records_of("ReceivePaymentRet") if outcome in FOUND else []:
-                applied = ret.get("AppliedToTxnRet") or []
-                applied = applied if isinstance(applied, list) else [applied]
-                if (
-                    invoice is not None
-                    and any(a.get("TxnID") == invoice.qb_id for a in applied)
-                    and naming.memo_marks(str(ret.get("Memo") or ""), progress(job).get("marker") or "")
-                ):
-                    self._link(ctx, oid, ret)
-                    return Done("the payment was already in QuickBooks: linked")
-            if outcome in READABLE:
-                set_progress(job, next="add")
-                return Again("no payment in QuickBooks yet: adding it")
-            return refused(response, "payment look-up")
-        if job.step == "add":
-            if outcome in FOUND and response.record:
-                self._link(ctx, oid, response.record)
-                return Done()
-            if lacks(response, "PaymentMethod"):
-                set_progress(job, omit_payment_method=True, next="add")
-                return Again("the payment method is not in QuickBooks: recording the payment without it")
-            return refused(response, "payment")
-        return Park(f"qbsync does not know the step {job.step!r} of a payment job")
+    # -- what each answer means
 
-    def _link(self, ctx: Context, oid: str, ret: dict[str, Any]) -> None:
+    def _existing(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        """A payment with the order's number, applied to its invoice and carrying qbsync's marker."""
+        oid = _order_id(job)
+        invoice = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, oid)
+        for ret in found_records(response, "ReceivePaymentRet"):
+            applied = ret.get("AppliedToTxnRet") or []
+            applied = applied if isinstance(applied, list) else [applied]
+            if (
+                invoice is not None
+                and any(a.get("TxnID") == invoice.qb_id for a in applied)
+                and naming.memo_marks(str(ret.get("Memo") or ""), progress(job).get("marker") or "")
+            ):
+                self._link(ctx, oid, ret)
+                return Done("the payment was already in QuickBooks: linked")
+        return None
+
+    def _added(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        if not response.record:
+            return None
+        self._link(ctx, _order_id(job), response.record)
+        return Done()
+
+    def _lacks_method(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        if not lacks(response, "PaymentMethod"):
+            return None
+        set_progress(job, omit_payment_method=True, next="add")
+        return Again("the payment method is not in QuickBooks: recording the payment without it")
+
+    STEPS = {
+        "lookup": Step(found=_existing, empty=go("add", "no payment in QuickBooks yet: adding it"),
+                       otherwise="payment look-up"),
+        "add": Step(found=_added, on={Outcome.MISSING_REFERENCE: _lacks_method}, otherwise="payment"),
+    }
+    UNKNOWN = "a payment job"
+
+    def _link(self, ctx: Context, oid: str, ret: Mapping[str, Any]) -> None:
         mappings.link_transaction(
             ctx.session, ctx.connection.id, mappings.PAYMENT, oid, "ReceivePayment", ret,
             origin=mappings.CREATED,  # added by qbsync, or found applied to its invoice with its marker

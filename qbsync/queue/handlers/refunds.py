@@ -20,12 +20,14 @@ shipping, tax and rounding items, so the credit equals the money refunded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
 from qbsync.qbxml.parse import Response
+from qbsync.qbxml.status import Outcome
 from qbsync.queue import intake, jobs, mappings, naming
 from qbsync.queue.choices import tax_code_ref
 from qbsync.queue.handlers import (
@@ -40,15 +42,15 @@ from qbsync.queue.handlers import (
     corrective_step_due,
     gave_up,
     progress,
-    refused,
     register,
     render,
     set_progress,
 )
-from qbsync.queue.handlers.answers import FOUND, READABLE
+from qbsync.queue.handlers.answers import found_record, found_records
 from qbsync.queue.handlers.cancellations import REVERSED, credit_applied
 from qbsync.queue.handlers.items import special_name, wait_for_special_items
 from qbsync.queue.handlers.order_lines import money
+from qbsync.queue.handlers.steps import Step, StepHandler, go
 from qbsync.storage.models import IdMapping, QueueJob
 
 UNDEPOSITED_FUNDS = "Undeposited Funds"  # QuickBooks' own name for the account it creates itself
@@ -132,7 +134,7 @@ def credit_lines(ctx: Context, refund: dict[str, Any]) -> list[dict[str, Any]]:
     return lines
 
 
-class RefundHandler:
+class RefundHandler(StepHandler):
     """Queue jobs of kind ``refund``: payload ``{"record": Refund dict}``."""
 
     kind = "refund"
@@ -298,72 +300,88 @@ class RefundHandler:
 
     # -- apply
 
-    def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
-        outcome = response.outcome
+    def _refund_id(self, job: QueueJob) -> str:
+        return str(_refund(job).get("storefront_id") or job.record_id)
+
+    def _sale_read(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        ret = found_record(response)
+        if not ret:
+            return None
+        customer = (ret.get("CustomerRef") or {}).get("ListID")
+        open_amount = ret.get("BalanceRemaining") if "BalanceRemaining" in ret else "0"
+        set_progress(job, customer=customer, sale_ref=ret.get("RefNumber"), open=str(open_amount))
+        return Again("read the sale's customer and what is still open on it")
+
+    def _sale_unread(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        return Park(
+            f"the order's transaction could not be read from QuickBooks ({response.status_code}): "
+            f"{response.message}"
+        )
+
+    def _looking(self, ctx: Context, job: QueueJob, response: Response) -> None:
+        set_progress(job, rechecking=None)
+
+    def _existing(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        refund, refund_id, notes = _refund(job), self._refund_id(job), progress(job)
+        found = found_records(response, "CreditMemoRet")
+        marker = refund_marker(
+            ctx.connection.platform, refund_id, str(notes.get("sale_ref") or refund.get("order_id"))
+        )
+        ours = naming.first_marked(found, marker, notes.get("customer"))
+        if ours is None:
+            return None
+        self._link(ctx, job, refund_id, ours)
+        return Again("the credit memo was already in QuickBooks: linked; now its money")
+
+    def _added(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        if not response.record:
+            return None
+        self._link(ctx, job, self._refund_id(job), response.record)
+        return Again("credit memo recorded: now the money paid back or the credit applied")
+
+    def _lacks_item(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        return wait_for_special_items(ctx, job, response)
+
+    def _credit_read(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        ret = found_record(response)
+        if not ret:
+            return None
+        set_progress(
+            job,
+            left=str(ret.get("CreditRemaining") or "0"),
+            ar=(ret.get("ARAccountRef") or {}).get("ListID"),
+            rechecking=None,
+        )
+        return Again("read what is left of the credit")
+
+    def _applied(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        applied = self._used(job, "applying")
+        return Again(f"{applied} of the credit applied to the invoice")
+
+    def _paid_out(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        paid = self._used(job, "paying")
         refund = _refund(job)
-        refund_id = str(refund.get("storefront_id") or job.record_id)
-        notes = progress(job)
-        if job.step == "sale":
-            if outcome in FOUND and response.record:
-                ret = response.record
-                customer = (ret.get("CustomerRef") or {}).get("ListID")
-                open_amount = ret.get("BalanceRemaining") if "BalanceRemaining" in ret else "0"
-                set_progress(job, customer=customer, sale_ref=ret.get("RefNumber"), open=str(open_amount))
-                return Again("read the sale's customer and what is still open on it")
-            return Park(
-                f"the order's transaction could not be read from QuickBooks ({response.status_code}): "
-                f"{response.message}"
-            )
-        if job.step == "lookup":
-            set_progress(job, rechecking=None)
-            found = response.records_of("CreditMemoRet") if outcome in FOUND else []
-            marker = refund_marker(
-                ctx.connection.platform, refund_id, str(notes.get("sale_ref") or refund.get("order_id"))
-            )
-            ours = naming.first_marked(found, marker, notes.get("customer"))
-            if ours is not None:
-                self._link(ctx, job, refund_id, ours)
-                return Again("the credit memo was already in QuickBooks: linked; now its money")
-            if outcome in READABLE:
-                set_progress(job, next="add")
-                return Again("not in QuickBooks yet: adding it")
-            return refused(response, "credit memo look-up")
-        if job.step == "add":
-            if outcome in FOUND and response.record:
-                self._link(ctx, job, refund_id, response.record)
-                return Again("credit memo recorded: now the money paid back or the credit applied")
-            waiting = wait_for_special_items(ctx, job, response)
-            if waiting is not None:
-                return waiting
-            return refused(response, "credit memo")
-        if job.step == "recheck":
-            ret = response.record if outcome in FOUND else None
-            if ret:
-                set_progress(
-                    job,
-                    left=str(ret.get("CreditRemaining") or "0"),
-                    ar=(ret.get("ARAccountRef") or {}).get("ListID"),
-                    rechecking=None,
-                )
-                return Again("read what is left of the credit")
-            return refused(response, "credit memo look-up")
-        if job.step == "apply":
-            if outcome in FOUND:
-                applied = self._used(job, "applying")
-                return Again(f"{applied} of the credit applied to the invoice")
-            return refused(response, "credit applied to the invoice")
-        if job.step == "pay_out":
-            if outcome in FOUND:
-                paid = self._used(job, "paying")
-                credit = self._credit(
-                    ctx, refund_id, str(refund.get("order_id") or ""),
-                    mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, str(refund.get("order_id"))),
-                )
-                if credit is not None and credit.record_type == mappings.REFUND:
-                    credit.synced_hash = SETTLED
-                return Done(f"{paid} paid back to the customer")
-            return refused(response, "refund paid back")
-        return Park(f"qbsync does not know the step {job.step!r} of a refund job")
+        refund_id, order_id = self._refund_id(job), str(refund.get("order_id") or "")
+        sale = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, str(refund.get("order_id")))
+        credit = (
+            self._credit(ctx, refund_id, order_id, sale)
+            if sale is not None
+            else mappings.get(ctx.session, ctx.connection.id, mappings.REFUND, refund_id)
+        )
+        if credit is not None and credit.record_type == mappings.REFUND:
+            credit.synced_hash = SETTLED
+        return Done(f"{paid} paid back to the customer")
+
+    STEPS = {
+        "sale": Step(found=_sale_read, otherwise=_sale_unread),
+        "lookup": Step(first=_looking, found=_existing, empty=go("add", "not in QuickBooks yet: adding it"),
+                       otherwise="credit memo look-up"),
+        "add": Step(found=_added, on={Outcome.MISSING_REFERENCE: _lacks_item}, otherwise="credit memo"),
+        "recheck": Step(found=_credit_read, otherwise="credit memo look-up"),
+        "apply": Step(found=_applied, otherwise="credit applied to the invoice"),
+        "pay_out": Step(found=_paid_out, otherwise="refund paid back"),
+    }
+    UNKNOWN = "a refund job"
 
     def _used(self, job: QueueJob, pending: str) -> Decimal:
         """QuickBooks took the ``pending`` amount ('applying' to the invoice or 'paying' back): it leaves
@@ -380,7 +398,7 @@ class RefundHandler:
         set_progress(job, **changes)
         return amount
 
-    def _link(self, ctx: Context, job: QueueJob, refund_id: str, ret: dict[str, Any]) -> None:
+    def _link(self, ctx: Context, job: QueueJob, refund_id: str, ret: Mapping[str, Any]) -> None:
         mappings.link_transaction(
             ctx.session, ctx.connection.id, mappings.REFUND, refund_id, "CreditMemo", ret,
             origin=mappings.CREATED,  # added by qbsync, or found with its exact marker
