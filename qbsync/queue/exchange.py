@@ -428,7 +428,6 @@ def _record_qb_error(session: Session, qb_session: QbwcSession, hresult: str, me
     return exchange
 
 
-
 def _split(session: Session, qb_session: QbwcSession, exchange: Exchange, reason: str, now: datetime,
            *, processed: bool) -> int:
     """The exchange failed as a whole: each of its jobs gets :func:`isolation.verdict`; returns percent done.
