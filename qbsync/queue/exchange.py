@@ -36,6 +36,7 @@ from qbsync.queue.handlers import (
     Request,
     Retry,
     Wait,
+    build_next,
     handler_for,
     prepare_all,
 )
@@ -148,11 +149,8 @@ def _narrow(session: Session, candidates: list[QueueJob], seen: set[int],
 
 
 def _build(ctx: Context, job: QueueJob) -> BuildResult:
-    handler = handler_for(job.kind)
-    if handler is None:
-        return Reject(f"no handler for jobs of kind {job.kind!r}")
     try:
-        return handler.build(ctx, job)
+        return build_next(ctx, job)  # queues the work a Defer names (handlers' builds never queue)
     except (ValueError, KeyError, TypeError) as exc:
         # Bad data in one record must not stop the others.
         log.warning("job %s could not be built: %s", job.id, exc)

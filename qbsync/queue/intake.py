@@ -437,11 +437,16 @@ def _product(session: Session, connection: Connection, data: dict[str, Any], eve
     )
 
 
-def _order_payload(data: dict[str, Any], event: str, unconfirmed: str | None) -> dict[str, Any]:
-    """An order job's payload; ``unconfirmed`` (see :func:`record_changed`) rides along when set."""
-    payload = {"record": data, "event": event}
+def _order_payload(
+    data: dict[str, Any], event: str, unconfirmed: str | None, decision: rules.OrderDecision | None = None
+) -> dict[str, Any]:
+    """An order job's payload; ``unconfirmed`` (see :func:`record_changed`) rides along when set, and the
+    rules' decision on a new order (made here, once: the handler and the stock counts read it)."""
+    payload: dict[str, Any] = {"record": data, "event": event}
     if unconfirmed:
         payload["unconfirmed"] = unconfirmed
+    if decision is not None:
+        payload[rules.DECISION] = decision.to_dict()
     return payload
 
 
@@ -465,17 +470,20 @@ def _order(
     key = coalesce_key("order", order_id)
     mapping = mappings.get(session, connection.id, mappings.ORDER, order_id)
     txn_type = mapping.qb_type if mapping is not None else None
+    decision = None
     if mapping is None:
         decision = rules.decide_order(data, settings)
         if not decision.sync:
             # Not for QuickBooks (yet). An unsent job of an earlier version learns why at build time.
             if jobs.find_open(session, connection.id, key) is None:
-                jobs.record_left_out(session, connection.id, "order", {"record": data, "event": event},
+                jobs.record_left_out(session, connection.id, "order",
+                                     _order_payload(data, event, None, decision),
                                      record_type="order", record_id=order_id, label=_label("order", data),
                                      coalesce_key=key, rule=decision.reason)
                 return None
             return jobs.enqueue(
-                session, connection.id, "order", _order_payload(data, event, unconfirmed), coalesce_key=key
+                session, connection.id, "order", _order_payload(data, event, unconfirmed, decision),
+                coalesce_key=key,
             )
         txn_type = decision.txn_type
     # An order the company cannot book (its currency) waits for a person: nothing is added for it.
@@ -490,7 +498,7 @@ def _order(
             QueueJob(
                 connection_id=connection.id,
                 kind="order",
-                payload=_order_payload(data, event, unconfirmed),
+                payload=_order_payload(data, event, unconfirmed, decision),
                 record_type="order",
                 record_id=order_id,
                 label=_label("order", data),
@@ -507,7 +515,7 @@ def _order(
             session,
             connection.id,
             "order",
-            _order_payload(data, event, unconfirmed),
+            _order_payload(data, event, unconfirmed, decision),
             record_type="order",
             record_id=order_id,
             label=_label("order", data),

@@ -473,7 +473,7 @@ def unposted_sold(
             continue
         if mappings.get(session, connection_id, mappings.ORDER, str(record_id)) is not None:
             continue
-        decision = rules.decide_order(order, settings)
+        decision = rules.decision_of(payload or {}) or rules.decide_order(order, settings)
         if decision.sync and decision.txn_type in STOCK_MOVING:
             sold += quantity
     return sold

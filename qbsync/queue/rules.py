@@ -24,6 +24,26 @@ class OrderDecision:
     txn_type: str | None = None  # "Invoice", "SalesReceipt", "SalesOrder"
     reason: str = ""
 
+    def to_dict(self) -> dict[str, Any]:
+        """The decision as JSON-safe data, kept on the order's job (decided once, at intake)."""
+        return {"sync": self.sync, "txn_type": self.txn_type, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OrderDecision:
+        """The decision :meth:`to_dict` wrote."""
+        txn_type = data.get("txn_type")
+        return cls(bool(data.get("sync")), str(txn_type) if txn_type else None, str(data.get("reason") or ""))
+
+
+DECISION = "decision"  # the key of the order's decision in its job's payload
+
+
+def decision_of(payload: Mapping[str, Any]) -> OrderDecision | None:
+    """The decision intake made for the order a job carries, or None when it made none (the order was in
+    QuickBooks already when it was queued)."""
+    stored = payload.get(DECISION)
+    return OrderDecision.from_dict(stored) if isinstance(stored, Mapping) else None
+
 
 def pairs(entries: Sequence[str] | str | None) -> dict[str, str]:
     """``["a=B", "c = D"]`` (or the same comma-separated) as ``{"a": "B", "c": "D"}``; keys lower-cased."""

@@ -3,15 +3,19 @@
 A handler is a small class with two pure-ish methods over an open session:
 
 - ``build(ctx, job)`` returns the next :class:`Request` to send for the job, or says it needs nothing
-  (:class:`Finish`), must wait (:class:`Defer`) or cannot be sent (:class:`Reject`);
+  (:class:`Finish`), must wait (:class:`Defer`) or cannot be sent (:class:`Reject`). Build queues no
+  job: a Defer names the work to queue (:class:`Needed`) and :func:`build_next` queues it;
 - ``apply(ctx, job, response)`` reads the parsed answer and returns what happens to the job:
   :class:`Done`, :class:`Again` (another step follows), :class:`Retry`, :class:`Park` or :class:`Wait`.
+  Handlers state what each answer to each of their steps means as a table (``steps.StepHandler``); the
+  answer itself is read in one place (``answers.py``: FOUND, the 3140 missing reference).
 
 Lock errors and "not processed" answers are retried by the exchange before a handler sees them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -62,11 +66,22 @@ class Finish:
 
 
 @dataclass(frozen=True)
+class Needed:
+    """Work a deferred job waits for that may not be queued yet (:func:`build_next` queues it): the jobs
+    bringing an ``order``'s customer, items and special items into QuickBooks, or reads of ``lists``."""
+
+    order: Mapping[str, Any] | None = None
+    lists: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Defer:
-    """The job must wait for the given jobs (already queued) before it can be built."""
+    """The job must wait for the given jobs (already queued), or for the work ``queue`` names, before it
+    can be built."""
 
     reason: str
     wait_for: tuple[int, ...] = ()
+    queue: Needed | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +190,46 @@ def default_apply(response: Response) -> ApplyResult:
     if found(response):
         return Done()
     return Park(f"QuickBooks answered {response.status_code}: {response.message}")
+
+
+# Context.cache: the jobs whose Defer named work that turned out to be queued already or not needed.
+DEPENDENCIES_QUEUED = "dependencies_queued"
+
+
+def build_next(ctx: Context, job: QueueJob) -> BuildResult:
+    """The job's next request, by its handler; the work a :class:`Defer` names is queued here (a handler's
+    build never queues), and the job waits for it. When nothing needed queueing the job is built again,
+    past that wait."""
+    handler = handler_for(job.kind)
+    if handler is None:
+        return Reject(f"no handler for jobs of kind {job.kind!r}")
+    done: set[int] = ctx.cache.setdefault(DEPENDENCIES_QUEUED, set())
+    while True:
+        result = handler.build(ctx, job)
+        if not isinstance(result, Defer) or result.queue is None:
+            return result
+        queued = queue_needed(ctx, result.queue)
+        if queued:
+            reason = result.reason
+            if result.queue.order is not None:
+                names = ", ".join(j.label or j.kind for j in queued[:3])
+                reason = f"waiting for {names} to reach QuickBooks"
+            return Defer(reason, tuple(j.id for j in queued))
+        if job.id in done:
+            return Reject(f"{result.reason}, but nothing could be queued for it")
+        done.add(job.id)
+
+
+def queue_needed(ctx: Context, needed: Needed) -> list[QueueJob]:
+    """Queue (or find queued) the jobs ``needed`` names; returns them."""
+    from qbsync.queue import intake, lists
+
+    found: list[QueueJob] = []
+    if needed.order is not None:
+        found += intake.order_dependencies(ctx.session, ctx.connection, ctx.settings, needed.order)
+    if needed.lists:
+        found += lists.request_refresh(ctx.session, ctx.connection.id, list(needed.lists), now=ctx.now)
+    return found
 
 
 HANDLERS: dict[str, Handler] = {}

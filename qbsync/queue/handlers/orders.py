@@ -18,6 +18,7 @@ from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
 from qbsync.queue import company_facts, intake, jobs, lists, mappings, naming, rules, sales_tax, tax_codes
 from qbsync.queue.handlers import (
+    DEPENDENCIES_QUEUED,
     Again,
     ApplyResult,
     BuildResult,
@@ -25,11 +26,13 @@ from qbsync.queue.handlers import (
     Defer,
     Done,
     Finish,
+    Needed,
     Park,
     Reject,
     Wait,
     corrective_step_due,
     gave_up,
+    order_plan,
     progress,
     refused,
     register,
@@ -40,7 +43,7 @@ from qbsync.queue.handlers import (
 from qbsync.queue.handlers.answers import found_records, missing_reference
 from qbsync.queue.handlers.cancellations import CANCELLATION, REVERSED, VOIDED
 from qbsync.queue.handlers.items import SPECIAL_ITEMS, special_name
-from qbsync.queue.handlers.order_lines import Refs, header, line_key, sales_lines
+from qbsync.queue.handlers.order_lines import line_key
 from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import IdMapping, QueueJob
@@ -166,36 +169,36 @@ class OrderHandler(StepHandler):
             return CANCELLATION.build(ctx, job, order, mapping)
         if mapping is not None:
             return self._update(ctx, job, order, mapping)
-        decision = rules.decide_order(order, ctx.settings)
-        if not decision.sync:
-            return Finish(f"not synced: {decision.reason}")
-        if "gift_card_amount" in order and order["gift_card_amount"] is None:
-            return Reject(
-                "a gift card paid part of this order but the store's order does not say how much (a Shopify "
-                "order webhook carries no transactions); qbsync will not book gift card money as income: "
-                "record the order in QuickBooks by hand, with the gift card part on the gift card item"
-            )
-        problem = company_facts.currency_problem(str(order.get("currency") or ""), facts(ctx))
-        if problem:
-            return Reject(problem)
-        waiting = self._dependencies(ctx, order) or self._rate_pending(ctx) or self._codes_pending(ctx)
+        notes = progress(job)
+        company = self._company(ctx, order)
+        planned = order_plan.plan(
+            order, company, ctx.settings,
+            decision=rules.decision_of(job.payload),  # decided once, at intake (None: decided here)
+            txn_type=notes.get("type"),
+            omit_payment_method=bool(notes.get("omit_payment_method")),
+        )
+        if planned.skip:
+            return Finish(f"not synced: {planned.skip}")
+        if planned.problem:
+            return Reject(planned.problem)
+        waiting = self._dependencies(ctx, job, order, company)
+        waiting = waiting or self._rate_pending(ctx) or self._codes_pending(ctx)
         if waiting:
             return waiting
-        notes = progress(job)
-        txn_type = str(notes.get("type") or decision.txn_type)
+        if planned.needs or planned.data is None or planned.txn_type is None:
+            raise KeyError(planned.needs[0] if planned.needs else "the order has no transaction to send")
+        data, txn_type = dict(planned.data), planned.txn_type
         step = notes.get("next")
         if corrective_step_due(ctx, job) or (job.needs_lookup and step == "add"):
             # An add whose answer was lost may have happened: look before adding again.
             step = "lookup"
         if step is None:
             step = "lookup" if ctx.settings.lookup_before_add == "always" or job.needs_lookup else "add"
-        data = self._data(ctx, order, txn_type, bool(notes.get("omit_payment_method")))
-        missing = ctx.cache.get("missing_methods", {}).get(str(order.get("storefront_id")))
         set_progress(
             job,
             type=txn_type,
             hash=fingerprint(data),
-            method_missing=missing or notes.get("method_missing"),
+            method_missing=planned.method_missing or notes.get("method_missing"),
             proof=proof_of(data, marker_of(ctx, order)),
         )
         if step == "lookup":
@@ -203,39 +206,26 @@ class OrderHandler(StepHandler):
         lines = data.pop("lines")
         return render(ctx, f"{txn_type}Add", {**data, f"{txn_type}LineAdd": lines}, "add")
 
-    def _dependencies(self, ctx: Context, order: Mapping[str, Any]) -> Defer | None:
-        """Wait for the customer and items the order needs, queueing their jobs when nobody has."""
-        session, conn_id = ctx.session, ctx.connection.id
-        missing = (
-            mappings.get(session, conn_id, mappings.CUSTOMER, order_customer_key(ctx, order))
-            is None
-        )
-        missing = missing or any(
-            mappings.get(session, conn_id, mappings.PRODUCT, line_key(line)) is None
-            for line in order.get("lines") or ()
-        )
-        if not missing:
+    def _dependencies(
+        self, ctx: Context, job: QueueJob, order: Mapping[str, Any], company: order_plan.Company
+    ) -> Defer | None:
+        """Wait for the customer and items the order needs: the exchange queues their jobs when nobody
+        has (build never queues), and builds again when none was needed."""
+        if not order_plan.needs(order, company) or job.id in ctx.cache.get(DEPENDENCIES_QUEUED, ()):
             return None
-        needed = intake.order_dependencies(session, ctx.connection, ctx.settings, order)
-        if not needed:
-            return None
-        names = ", ".join(job.label or job.kind for job in needed[:3])
-        return Defer(f"waiting for {names} to reach QuickBooks", tuple(job.id for job in needed))
+        return Defer("waiting for the order's customer and items to reach QuickBooks",
+                     queue=Needed(order=order))
 
-    def _refs(self, ctx: Context, order: Mapping[str, Any]) -> Refs:
+    def _company(self, ctx: Context, order: Mapping[str, Any]) -> order_plan.Company:
+        """What qbsync knows of the QuickBooks company the order goes to (its links and pulled lists)."""
         session, conn_id = ctx.session, ctx.connection.id
-        customer = mappings.get(
-            session, conn_id, mappings.CUSTOMER, order_customer_key(ctx, order)
-        )
-        if customer is None:
-            raise KeyError("the order's customer is not linked to a QuickBooks customer")
+        customer = mappings.get(session, conn_id, mappings.CUSTOMER, order_customer_key(ctx, order))
         items = {}
         for line in order.get("lines") or ():
             key = line_key(line)
             mapping = mappings.get(session, conn_id, mappings.PRODUCT, key)
-            if mapping is None:
-                raise KeyError(f"the product of line {line.get('name')!r} is not linked to a QuickBooks item")
-            items[key] = {"ListID": mapping.qb_id}
+            if mapping is not None:
+                items[key] = {"ListID": mapping.qb_id}
         specials = {}
         for role, name in special_names(order, ctx.settings).items():
             mapping = mappings.get(session, conn_id, mappings.SPECIAL_ITEM, role)
@@ -246,27 +236,29 @@ class OrderHandler(StepHandler):
             # the transaction's fingerprint does not change when the link is made.
             entry = lists.by_name(session, conn_id, "Item", name)
             specials[role] = {"ListID": entry.list_id} if entry is not None else {"FullName": name}
-        return Refs({"ListID": customer.qb_id}, items, specials)
+        country = None
+        if not facts(ctx).is_us:
+            try:
+                country = self._country_tax(ctx)
+            except KeyError:
+                country = None  # not read yet: the order waits for the lists, or says so
+        return order_plan.Company(
+            customer={"ListID": customer.qb_id} if customer is not None else None,
+            items=items,
+            specials=specials,
+            facts=facts(ctx),
+            payment_methods=self._payment_methods(ctx),
+            country_tax=country,
+            quickbooks_rate=self._quickbooks_rate(ctx),
+            platform=ctx.connection.platform,
+        )
 
-    def _data(
-        self, ctx: Context, order: Mapping[str, Any], txn_type: str, omit_payment_method: bool = False
-    ) -> dict[str, Any]:
-        refs = self._refs(ctx, order)
-        method = rules.payment_method_name(order, ctx.settings)
-        if txn_type == "SalesReceipt" and method and not omit_payment_method:
-            # Leave out a method the pulled list proves QuickBooks lacks (it would only come back 3140).
-            session, conn_id = ctx.session, ctx.connection.id
-            if (
-                lists.has_list(session, conn_id, "PaymentMethod")
-                and lists.by_name(session, conn_id, "PaymentMethod", method) is None
-            ):
-                omit_payment_method = True
-                ctx.cache.setdefault("missing_methods", {})[str(order.get("storefront_id"))] = method
-        us = facts(ctx).is_us
-        data = header(order, txn_type, refs, ctx.settings, ctx.connection.platform, omit_payment_method, us)
-        country = None if us else self._country_tax(ctx)
-        data["lines"] = sales_lines(order, refs, ctx.settings, self._quickbooks_rate(ctx), country)
-        return data
+    def _payment_methods(self, ctx: Context) -> frozenset[str]:
+        """The lower-cased names of the payment methods in the pulled list (read once per round trip)."""
+        if "payment_methods" not in ctx.cache:
+            entries = lists.entries(ctx.session, ctx.connection.id, "PaymentMethod")
+            ctx.cache["payment_methods"] = frozenset(e.full_name.strip().lower() for e in entries)
+        return ctx.cache["payment_methods"]
 
     def _country_tax(self, ctx: Context) -> tax_codes.CountryTax:
         """A Canadian or UK company's sales tax codes and their rates, from the pulled lists (read once per
@@ -301,9 +293,10 @@ class OrderHandler(StepHandler):
             for name in ("SalesTaxCode", "Item")
         ]
         found = [job for job in waiting if job is not None]
+        why = "waiting for the company's sales tax codes to be read"
         if not found:
-            found = lists.request_refresh(session, conn_id, ["SalesTaxCode", "Item"], now=ctx.now)
-        return Defer("waiting for the company's sales tax codes to be read", tuple(j.id for j in found))
+            return Defer(why, queue=Needed(lists=("SalesTaxCode", "Item")))  # the exchange queues them
+        return Defer(why, tuple(j.id for j in found))
 
     def _rate_pending(self, ctx: Context) -> Defer | None:
         """Wait for the item list being pulled when it will tell the rate QuickBooks computes tax with."""
@@ -336,11 +329,17 @@ class OrderHandler(StepHandler):
                 f"the order was cancelled and its {mapping.qb_type} {mapping.qb_name} reversed by a credit "
                 "memo; later changes are not sent"
             )
-        waiting = self._dependencies(ctx, order)
+        company = self._company(ctx, order)
+        waiting = self._dependencies(ctx, job, order, company)
         if waiting:
             return waiting
         notes = progress(job)
-        data = self._data(ctx, order, mapping.qb_type, bool(notes.get("omit_payment_method")))
+        planned = order_plan.transaction(
+            order, company, ctx.settings, mapping.qb_type, bool(notes.get("omit_payment_method"))
+        )
+        if planned.needs or planned.data is None:
+            raise KeyError(planned.needs[0] if planned.needs else "the order has no transaction to send")
+        data = dict(planned.data)
         wanted = fingerprint(data)
         if wanted == mapping.synced_hash:
             return Finish(f"already in QuickBooks as {mapping.qb_type} {mapping.qb_name}")

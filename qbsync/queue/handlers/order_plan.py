@@ -1,0 +1,143 @@
+"""What an order becomes in QuickBooks, decided apart from doing it (pure: no database, no session).
+
+:func:`plan` takes the order, what qbsync knows of the QuickBooks company (:class:`Company`: the records
+the order's customer and products are linked to, the lists read, the company's country, currency and tax
+codes) and the sync settings, and answers with a :class:`Plan`: whether the order is synced and as which
+transaction type, its header and lines with their references, or what it must wait for or why it cannot
+be booked. The order handler (``orders.py``) reads the company from the database, asks for the plan and
+turns it into a request; tests ask for plans directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from qbsync.queue import company_facts, rules, tax_codes
+from qbsync.queue.handlers.order_lines import Refs, header, line_key, sales_lines
+
+
+@dataclass(frozen=True)
+class Company:
+    """What qbsync knows of the QuickBooks company an order goes to (read by the handler).
+
+    ``customer`` is the CustomerRef of the order's customer (or the proxy customer), None while it is not
+    linked; ``items`` the ItemRef of each linked product by line key; ``specials`` the ItemRef (or the
+    FullName) of each special item role; ``payment_methods`` the lower-cased names of the payment methods
+    the pulled list holds (None when it was not pulled); ``country_tax`` a Canadian or UK company's tax
+    codes and rates (None until read); ``quickbooks_rate`` the rate of the sales tax item QuickBooks
+    computes tax with (tax_mode ``quickbooks``), None when unknown.
+    """
+
+    customer: dict[str, str] | None
+    items: Mapping[str, dict[str, str]] = field(default_factory=dict)
+    specials: Mapping[str, dict[str, str]] = field(default_factory=dict)
+    facts: company_facts.CompanyFacts = field(default_factory=company_facts.CompanyFacts)
+    payment_methods: frozenset[str] | None = None
+    country_tax: tax_codes.CountryTax | None = None
+    quickbooks_rate: Decimal | None = None
+    platform: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the order becomes: ``data`` (the transaction's fields, its lines under ``"lines"``) as
+    ``txn_type``; or ``skip`` (the rules leave it out), ``problem`` (it cannot be booked: a person must
+    look) or ``needs`` (what must be linked in QuickBooks first, in words)."""
+
+    txn_type: str | None = None
+    data: dict[str, Any] | None = None
+    skip: str = ""
+    problem: str = ""
+    needs: tuple[str, ...] = ()
+    method_missing: str | None = None  # a payment method left out because QuickBooks lacks it
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        """The transaction's lines (empty when there is no transaction)."""
+        return list((self.data or {}).get("lines") or [])
+
+
+GIFT_CARD_UNKNOWN = (
+    "a gift card paid part of this order but the store's order does not say how much (a Shopify "
+    "order webhook carries no transactions); qbsync will not book gift card money as income: "
+    "record the order in QuickBooks by hand, with the gift card part on the gift card item"
+)
+
+
+def plan(
+    order: Mapping[str, Any],
+    company: Company,
+    settings: Mapping[str, Any],
+    *,
+    decision: rules.OrderDecision | None = None,
+    txn_type: str | None = None,
+    omit_payment_method: bool = False,
+) -> Plan:
+    """What a new order becomes in ``company`` under ``settings``.
+
+    ``decision`` is the rules' decision made at intake (decided here when not given); ``txn_type`` a type
+    chosen earlier for the order (kept while it is on its way); ``omit_payment_method`` leaves the
+    payment method out (QuickBooks answered that it lacks it).
+    """
+    decision = decision or rules.decide_order(order, settings)
+    if not decision.sync:
+        return Plan(skip=decision.reason)
+    if "gift_card_amount" in order and order["gift_card_amount"] is None:
+        return Plan(problem=GIFT_CARD_UNKNOWN)
+    problem = company_facts.currency_problem(str(order.get("currency") or ""), company.facts)
+    if problem:
+        return Plan(problem=problem)
+    chosen = txn_type or decision.txn_type
+    if chosen is None:
+        raise ValueError("the rules chose no transaction type for a synced order")
+    return transaction(order, company, settings, chosen, omit_payment_method)
+
+
+def needs(order: Mapping[str, Any], company: Company) -> tuple[str, ...]:
+    """What the order's transaction refers to that is not linked to QuickBooks yet, in words."""
+    missing = []
+    if company.customer is None:
+        missing.append("the order's customer is not linked to a QuickBooks customer")
+    for line in order.get("lines") or ():
+        if line_key(line) not in company.items:
+            missing.append(f"the product of line {line.get('name')!r} is not linked to a QuickBooks item")
+    return tuple(missing)
+
+
+def transaction(
+    order: Mapping[str, Any],
+    company: Company,
+    settings: Mapping[str, Any],
+    txn_type: str,
+    omit_payment_method: bool = False,
+) -> Plan:
+    """The order as a ``txn_type`` transaction (for a new order, or a change to one in QuickBooks)."""
+    missing = needs(order, company)
+    if missing:
+        return Plan(txn_type=txn_type, needs=missing)
+    method = rules.payment_method_name(order, settings)
+    method_missing = None
+    if (
+        txn_type == "SalesReceipt"
+        and method
+        and not omit_payment_method
+        and company.payment_methods  # pulled: "not in the list" means not in QuickBooks
+        and method.strip().lower() not in company.payment_methods
+    ):
+        # Left out: QuickBooks would only answer 3140 for it.
+        omit_payment_method, method_missing = True, method
+    assert company.customer is not None  # checked by needs()
+    refs = Refs(company.customer, dict(company.items), dict(company.specials))
+    us = company.facts.is_us
+    data = header(order, txn_type, refs, settings, company.platform, omit_payment_method, us)
+    country = None
+    if not us:
+        country = company.country_tax
+        if country is None:
+            why = "the company's sales tax codes are not known yet (its lists are being read)"
+            return Plan(txn_type=txn_type, needs=(why,))
+    data["lines"] = sales_lines(order, refs, settings, company.quickbooks_rate, country)
+    return Plan(txn_type=txn_type, data=data, method_missing=method_missing)
