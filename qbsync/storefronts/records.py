@@ -582,6 +582,8 @@ class OrderLine(Record):
 
     ``subtotal`` is the line before discounts, ``total`` after; both exclude tax unless the order's
     ``prices_include_tax`` is True. ``unit_price`` is the price of one unit before discounts.
+    ``gift_card`` is True for a gift card sold (Shopify marks them; WooCommerce has no standard mark,
+    see the ``gift_card_skus`` setting): its money is owed to the card's holder, not earned.
     """
 
     id: str | None = None
@@ -596,6 +598,7 @@ class OrderLine(Record):
     tax: Decimal = ZERO
     taxable: bool = True
     tax_lines: tuple[TaxLine, ...] = ()
+    gift_card: bool = False
 
     @property
     def discount(self) -> Decimal:

@@ -70,3 +70,10 @@ def test_woocommerce_store_credit_coupons_are_not_discounts(storefront: Path) ->
     assert [d.code for d in order.discounts] == ["SUMMER"]
     assert order.gift_card_amount == Decimal("5.00")
     assert order.total == Decimal("27.35") and order.total_difference() == 0
+
+
+def test_a_shopify_gift_card_line_is_marked_as_a_gift_card_sold(storefront: Path) -> None:
+    body = _load(storefront, "shopify/order.json")
+    body["line_items"][0]["gift_card"] = True  # Shopify's REST Order line_items[].gift_card
+    order = shopify.order(body)
+    assert [line.gift_card for line in order.lines] == [True, False, False][: len(order.lines)]

@@ -1,6 +1,7 @@
 """An order as the fields of a QuickBooks sales transaction: header and lines (pure, no I/O).
 
-Lines: one per product line (quantity, amount before discounts), then discounts (negative, on the discount
+Lines: one per product line (quantity, amount before discounts; a gift card sold goes on the gift card
+item, so its money is a liability until the card is redeemed, never income or stock), then discounts (negative, on the discount
 item), shipping and fees on their items, and (tax_mode 'line') the store's tax of each rate on a line of
 its sales tax item (see ``sales_tax``), so QuickBooks' total equals the storefront's to the cent and the
 tax reaches the sales tax liability. Lines the store taxed carry the taxable code. Prices that include
@@ -119,7 +120,8 @@ def sales_lines(
     lines = []
     sources: list[tuple[Mapping[str, Any], bool]] = []  # (store record, taxed) per line, for ``country``
     for line in order.get("lines") or ():
-        lines.append(_product_line(order, line, refs.items[line_key(line)], settings))
+        ref = refs.specials["gift_card"] if rules.is_gift_card_sale(line, settings) else refs.items[line_key(line)]
+        lines.append(_product_line(order, line, ref, settings))
         sources.append((line, _line_taxed(order, line)))
     for discount in order.get("discounts") or ():
         label = discount.get("title") or discount.get("code") or "Discount"

@@ -218,6 +218,7 @@ class OrderHandler:
         missing = missing or any(
             mappings.get(session, conn_id, mappings.PRODUCT, line_key(line)) is None
             for line in order.get("lines") or ()
+            if not rules.is_gift_card_sale(line, ctx.settings)
         )
         if not missing:
             return None
@@ -236,6 +237,8 @@ class OrderHandler:
             raise KeyError("the order's customer is not linked to a QuickBooks customer")
         items = {}
         for line in order.get("lines") or ():
+            if rules.is_gift_card_sale(line, ctx.settings):
+                continue  # on the gift card item
             key = line_key(line)
             mapping = mappings.get(session, conn_id, mappings.PRODUCT, key)
             if mapping is None:
@@ -521,7 +524,7 @@ class OrderHandler:
                     if mapping is not None:
                         mappings.forget(session, mapping)
                         lists.forget_entry(session, conn_id, "Item", mapping.qb_id)
-            needed = intake.item_jobs_for_order(session, ctx.connection, order)
+            needed = intake.item_jobs_for_order(session, ctx.connection, ctx.settings, order)
             needed += intake.special_item_jobs(session, ctx.connection, ctx.settings, roles, order)
             if not needed:
                 return Park(

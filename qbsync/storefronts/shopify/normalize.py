@@ -261,6 +261,7 @@ def _order_line(item: Payload) -> OrderLine:
         tax=sum((t.amount for t in tax_lines), ZERO),
         taxable=item.flag("taxable", True),
         tax_lines=tax_lines,
+        gift_card=item.flag("gift_card"),  # "Whether the item is a gift card" (REST Order line_items)
     )
 
 
