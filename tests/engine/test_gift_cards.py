@@ -84,7 +84,8 @@ MUG = OrderLine(id="m1", product_id="101", sku="MUG-RED", name="Red mug", quanti
 
 
 def _sale_with_card(number: int, card: OrderLine) -> Order:
-    return make_order(number, customer=ANN, lines=(MUG, card), subtotal=Decimal("44.00"), total=Decimal("49.00"))
+    return make_order(number, customer=ANN, lines=(MUG, card), subtotal=Decimal("44.00"),
+                      total=Decimal("49.00"))
 
 
 def test_a_gift_card_sold_is_owed_to_its_holder_until_redeemed(gift_shop):
@@ -101,7 +102,7 @@ def test_a_gift_card_sold_is_owed_to_its_holder_until_redeemed(gift_shop):
     assert "item MUG-RED" in items and not [label for label in items if "GIFT" in label]  # no item for the card
     assert not [name for name in shop.company.books().quantity_on_hand if "gift" in name.lower()]
 
-    # A later order paid with that card takes it out of the liability again: selling then redeeming nets to 0.
+    # A later order paid with that card takes it out of the liability: selling then redeeming nets to 0.
     shop.feed("order", make_order(6011, customer=ANN, gift_card_amount=Decimal("24.00")))
     shop.sync()
     check_order(shop.company, "6011", sold="0.00", paid="0.00", accounts={"Gift Card Liability": "-24.00"})

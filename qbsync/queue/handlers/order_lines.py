@@ -1,13 +1,13 @@
 """An order as the fields of a QuickBooks sales transaction: header and lines (pure, no I/O).
 
 Lines: one per product line (quantity, amount before discounts; a gift card sold goes on the gift card
-item, so its money is a liability until the card is redeemed, never income or stock), then discounts (negative, on the discount
-item), shipping and fees on their items, and (tax_mode 'line') the store's tax of each rate on a line of
-its sales tax item (see ``sales_tax``), so QuickBooks' total equals the storefront's to the cent and the
-tax reaches the sales tax liability. Lines the store taxed carry the taxable code. Prices that include
-tax are split: each line is booked net of its tax, and the tax goes on the tax lines. When the
-storefront's own rounding leaves a cent or two between its lines and its total, a rounding line says so; a
-larger difference is refused rather than posted wrong.
+item, so its money is a liability until the card is redeemed, never income or stock), then discounts
+(negative, on the discount item), shipping and fees on their items, and (tax_mode 'line') the store's
+tax of each rate on a line of its sales tax item (see ``sales_tax``), so QuickBooks' total equals the
+storefront's to the cent and the tax reaches the sales tax liability. Lines the store taxed carry the
+taxable code. Prices that include tax are split: each line is booked net of its tax, and the tax goes on
+the tax lines. When the storefront's own rounding leaves a cent or two between its lines and its total, a
+rounding line says so; a larger difference is refused rather than posted wrong.
 """
 
 from __future__ import annotations
@@ -120,7 +120,8 @@ def sales_lines(
     lines = []
     sources: list[tuple[Mapping[str, Any], bool]] = []  # (store record, taxed) per line, for ``country``
     for line in order.get("lines") or ():
-        ref = refs.specials["gift_card"] if rules.is_gift_card_sale(line, settings) else refs.items[line_key(line)]
+        sold_card = rules.is_gift_card_sale(line, settings)
+        ref = refs.specials["gift_card"] if sold_card else refs.items[line_key(line)]
         lines.append(_product_line(order, line, ref, settings))
         sources.append((line, _line_taxed(order, line)))
     for discount in order.get("discounts") or ():
