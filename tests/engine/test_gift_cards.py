@@ -99,7 +99,7 @@ def test_a_gift_card_sold_is_owed_to_its_holder_until_redeemed(gift_shop):
                 accounts={"Gift Card Liability": "25.00", "Undeposited Funds": "49.00"})
     assert _income(shop) == Decimal("24.00")
     items = [job.label for job in shop.jobs(QueueJob.kind == "item")]
-    assert "item MUG-RED" in items and not [label for label in items if "GIFT" in label]  # no item for the card
+    assert "item MUG-RED" in items and not [label for label in items if "GIFT" in label]  # none for the card
     assert not [name for name in shop.company.books().quantity_on_hand if "gift" in name.lower()]
 
     # A later order paid with that card takes it out of the liability: selling then redeeming nets to 0.
