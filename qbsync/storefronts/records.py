@@ -653,6 +653,15 @@ class RefundSummary(Record):
 
 
 @_record
+class Payment(Record):
+    """What one payment gateway took of an order (Shopify: its successful sale and capture transactions),
+    e.g. ``gift_card`` 20.00 and ``shopify_payments`` 29.00."""
+
+    gateway: str
+    amount: Decimal
+
+
+@_record
 class Order(Record):
     """A storefront order as placed (refunds are separate records, summarised in ``refunds``).
 
@@ -701,6 +710,8 @@ class Order(Record):
     # Paid with gift cards or store credit (included in ``total``): a liability used up, not a discount.
     # None when the store says a gift card paid part of it but not how much.
     gift_card_amount: Decimal | None = ZERO
+    # The payment split per gateway where the store tells it (Shopify order transactions), else empty.
+    payments: tuple[Payment, ...] = ()
     # What cleaning changed in the text as the store sent it ("billing.email: cut from 5012 to 254 ...").
     input_notes: tuple[str, ...] = ()
 

@@ -176,9 +176,11 @@ class OrderHandler:
             return Finish(f"not synced: {decision.reason}")
         if "gift_card_amount" in order and order["gift_card_amount"] is None:
             return Reject(
-                "a gift card paid part of this order but the store's order does not say how much (a Shopify "
-                "order webhook carries no transactions); qbsync will not book gift card money as income: "
-                "record the order in QuickBooks by hand, with the gift card part on the gift card item"
+                "a gift card paid part of this order and qbsync could not read the order's transactions "
+                "from Shopify to learn how much (they are read with the connection's Admin API access "
+                "token, which needs read_orders); qbsync will not book gift card money as income: fix the "
+                "token on the connection page, then push the order again from the Push page, or record "
+                "it in QuickBooks by hand with the gift card part on the gift card item"
             )
         problem = company_facts.currency_problem(str(order.get("currency") or ""), facts(ctx))
         if problem:

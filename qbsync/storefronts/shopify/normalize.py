@@ -30,6 +30,7 @@ from qbsync.storefronts.records import (
     Order,
     OrderLine,
     Payload,
+    Payment,
     Product,
     Refund,
     RefundLine,
@@ -136,8 +137,15 @@ def order(payload: Mapping[str, Any]) -> Order:
     paid = financial_status in _PAID
     billing = _address(p.object("billing_address"))
     shipping = _address(p.object("shipping_address"))
-    gateways = [g for g in (p.get("payment_gateway_names") or []) if isinstance(g, str) and g]
-    gateway = p.text("gateway") or (gateways[0] if gateways else "")
+    gateways = _gateways(p)
+    payments = _payments(p)
+    money_paid = [pay for pay in payments if pay.gateway != GIFT_CARD_GATEWAY]
+    if money_paid:  # the gateway that took the money (the largest part), not the gift card
+        gateway = max(money_paid, key=lambda pay: pay.amount).gateway
+        title = gateway
+    else:
+        gateway = p.text("gateway") or (gateways[0] if gateways else "")
+        title = ", ".join(gateways) or gateway
     number = p.text("name").lstrip("#") or p.text("order_number") or order_id
     total = _money(p, "total_price", None)
     return Order(
@@ -168,9 +176,10 @@ def order(payload: Mapping[str, Any]) -> Order:
         tax_total=_money(p, "total_tax"),
         total=total,
         gift_card_amount=_gift_card_amount(p, gateways, total),
+        payments=payments,
         prices_include_tax=p.flag("taxes_included"),
         payment_method=gateway,
-        payment_method_title=", ".join(gateways) or gateway,
+        payment_method_title=title,
         transaction_id=None,
         note=p.text("note"),
         refunds=tuple(
@@ -185,23 +194,39 @@ def order(payload: Mapping[str, Any]) -> Order:
 GIFT_CARD_GATEWAY = "gift_card"  # Shopify's gateway name for payments with its gift cards
 
 
+def _gateways(p: Payload) -> list[str]:
+    return [g for g in (p.get("payment_gateway_names") or []) if isinstance(g, str) and g]
+
+
+def needs_transactions(payload: Mapping[str, Any]) -> bool:
+    """Whether the order must be read with its transactions (``GET orders/<id>/transactions.json``) to
+    know who paid what: more than one payment gateway, or a gift card among them, and no transactions in
+    the body (an order webhook or REST order never carries them)."""
+    p = _unwrap(payload, "order")
+    if p.objects("transactions"):
+        return False
+    gateways = set(_gateways(p))
+    return len(gateways) > 1 or GIFT_CARD_GATEWAY in gateways
+
+
+def _payments(p: Payload) -> tuple[Payment, ...]:
+    """The money each gateway took: successful sale and capture transactions, summed per gateway in the
+    order they first appear; empty when the body carries no transactions."""
+    paid: dict[str, Decimal] = {}
+    for t in p.objects("transactions"):
+        if t.text("kind") in ("sale", "capture") and t.text("status") == "success":
+            gateway = t.text("gateway")
+            paid[gateway] = paid.get(gateway, ZERO) + _money(t, "amount")
+    return tuple(Payment(gateway=gateway, amount=amount) for gateway, amount in paid.items())
+
+
 def _gift_card_amount(p: Payload, gateways: list[str], total: Decimal) -> Decimal | None:
     """What Shopify gift cards paid of the order: its successful ``gift_card`` sale/capture transactions
     when the body carries them (an order read with its transactions), the whole total when gift cards
     were the only gateway, None when a gift card paid an unknown part (an order webhook has no
     transactions), else zero. ``total_price`` includes gift card payments."""
-    transactions = p.objects("transactions")
-    if transactions:
-        return sum(
-            (
-                _money(t, "amount")
-                for t in transactions
-                if t.text("gateway") == GIFT_CARD_GATEWAY
-                and t.text("kind") in ("sale", "capture")
-                and t.text("status") == "success"
-            ),
-            ZERO,
-        )
+    if p.objects("transactions"):
+        return sum((pay.amount for pay in _payments(p) if pay.gateway == GIFT_CARD_GATEWAY), ZERO)
     if gateways and all(g == GIFT_CARD_GATEWAY for g in gateways):
         return total
     return None if GIFT_CARD_GATEWAY in gateways else ZERO
