@@ -712,6 +712,10 @@ class Order(Record):
     gift_card_amount: Decimal | None = ZERO
     # The payment split per gateway where the store tells it (Shopify order transactions), else empty.
     payments: tuple[Payment, ...] = ()
+    # The currency the buyer saw and paid in, and the order's total in it, when the store converted the
+    # order's amounts (Shopify presentment_money; ``currency`` is the shop's); "" and None otherwise.
+    presentment_currency: str = ""
+    presentment_total: Decimal | None = None
     # What cleaning changed in the text as the store sent it ("billing.email: cut from 5012 to 254 ...").
     input_notes: tuple[str, ...] = ()
 

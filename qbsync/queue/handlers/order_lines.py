@@ -276,8 +276,10 @@ def header(
     platform: str,
     omit_payment_method: bool = False,
     us: bool = True,
+    exchange_rate: Decimal | None = None,
 ) -> dict[str, Any]:
-    """The transaction's header fields (customer, date, number, addresses, memo, payment method)."""
+    """The transaction's header fields (customer, date, number, addresses, memo, payment method, and the
+    store's ``exchange_rate`` for a foreign-currency order, see ``company_facts.exchange_rate``)."""
     from qbsync.queue.handlers.customers import qb_address
 
     note = str(order.get("note") or "")
@@ -306,4 +308,5 @@ def header(
             data["PaymentMethodRef"] = {"FullName": fit("PaymentMethodAdd/Name", method)}
         if settings["deposit_account"]:
             data["DepositToAccountRef"] = {"FullName": settings["deposit_account"]}
+    data["ExchangeRate"] = exchange_rate
     return {k: v for k, v in data.items() if v is not None}

@@ -273,9 +273,11 @@ class OrderHandler:
             ):
                 omit_payment_method = True
                 ctx.cache.setdefault("missing_methods", {})[str(order.get("storefront_id"))] = method
-        us = facts(ctx).is_us
-        data = header(order, txn_type, refs, ctx.settings, ctx.connection.platform, omit_payment_method, us)
-        country = None if us else self._country_tax(ctx)
+        company = facts(ctx)
+        rate = company_facts.exchange_rate(order, company)
+        data = header(order, txn_type, refs, ctx.settings, ctx.connection.platform, omit_payment_method,
+                      company.is_us, rate)
+        country = None if company.is_us else self._country_tax(ctx)
         data["lines"] = sales_lines(order, refs, ctx.settings, self._quickbooks_rate(ctx), country)
         return data
 

@@ -177,6 +177,7 @@ def order(payload: Mapping[str, Any]) -> Order:
         total=total,
         gift_card_amount=_gift_card_amount(p, gateways, total),
         payments=payments,
+        **_presentment(p, currency),
         prices_include_tax=p.flag("taxes_included"),
         payment_method=gateway,
         payment_method_title=title,
@@ -192,6 +193,18 @@ def order(payload: Mapping[str, Any]) -> Order:
 
 
 GIFT_CARD_GATEWAY = "gift_card"  # Shopify's gateway name for payments with its gift cards
+
+
+def _presentment(p: Payload, currency: str) -> dict[str, Any]:
+    """The buyer's currency and the order's total in it, when it is not the shop's currency: the store's
+    own conversion, so a company keeping its books in the buyer's currency can book it at the store's
+    rate (``presentment_money`` of ``total_price_set``)."""
+    shown = p.text("presentment_currency").upper()
+    money_set = p.object("total_price_set")
+    presented = money_set.object("presentment_money") if money_set else None
+    if not shown or shown == currency.upper() or presented is None or not presented.has("amount"):
+        return {}
+    return {"presentment_currency": shown, "presentment_total": presented.decimal("amount")}
 
 
 def _gateways(p: Payload) -> list[str]:
