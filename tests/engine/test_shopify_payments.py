@@ -57,7 +57,7 @@ def _deliver(runtime, order: dict[str, Any]) -> WebhookDelivery:
         return session.get(WebhookDelivery, stored.delivery_id)
 
 
-@pytest.mark.parametrize("profile", ["legacy", "retail"])
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
 def test_an_order_paid_by_gift_card_and_card_is_split_per_gateway(runtime, make_shop, double, profile):
     order = _mixed_order(double)
     shop = make_shop(platform="shopify", webhook_secret=SECRET, store_url=double.base_url,
