@@ -106,6 +106,8 @@ def _queue(
     if record_type == "customer":
         return _customer(session, connection, settings, data, event)
     if record_type == "product":
+        if rules.is_gift_card_sale(data, settings):
+            return None  # sold on the gift card item: no item of its own in QuickBooks, never stock
         return _product(session, connection, data, event)
     if record_type == "order":
         return _order(session, connection, settings, data, event, unconfirmed)

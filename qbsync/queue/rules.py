@@ -94,9 +94,10 @@ def payment_method_name(order: Mapping[str, Any], settings: Mapping[str, Any]) -
 
 
 def is_gift_card_sale(line: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
-    """Whether an order line sells a gift card: the store says so (Shopify's ``gift_card``), or its SKU
-    is one of the ``gift_card_skus`` setting (case ignored). Such a line is owed to the card's holder: it
-    goes on the gift card item (a liability), never on a product's item (income, stock)."""
+    """Whether an order line (or a product) sells a gift card: the store says so (Shopify's
+    ``gift_card``), or its SKU is one of the ``gift_card_skus`` setting (case ignored). Such a line is
+    owed to the card's holder: it goes on the gift card item (a liability), never on a product's item
+    (income, stock), and such a product gets no item of its own."""
     if line.get("gift_card"):
         return True
     sku = str(line.get("sku") or "").strip().lower()

@@ -10,7 +10,7 @@ import pytest
 
 from qbsync.simulator.company_lists import add_list_element
 from qbsync.storage.models import QueueJob
-from qbsync.storefronts.records import Customer, Order, OrderLine
+from qbsync.storefronts.records import Customer, Order, OrderLine, Product
 from tests.accounting import check_order
 from tests.engine.conftest import make_order
 
@@ -120,3 +120,7 @@ def test_a_woocommerce_gift_card_is_known_by_its_sku_in_the_settings(gift_shop):
 
     check_order(shop.company, "6012", sold="49.00", accounts={"Gift Card Liability": "25.00"})
     assert _income(shop) == Decimal("24.00")
+    # The gift card product itself gets no item (it could carry stock): nothing is queued for it.
+    card = Product(product_id="900", sku="GIFT-25", name="Gift Card $25", kind="inventory",
+                   manages_stock=True, stock_quantity=Decimal(100))
+    assert shop.feed("product", card) is None
