@@ -2,7 +2,7 @@
 
 An order webhook lists its ``payment_gateway_names`` but not what each took: an order paid partly by gift
 card and partly by card cannot be booked from it (the gift card part is a liability used up, the rest is
-money received). For such an order (see ``shopify.normalize.needs_transactions``) the order's transactions
+money received). For such an order (see ``shopify.gateways.needs_transactions``) the order's transactions
 are read from the store (``GET orders/<id>/transactions.json``) outside the delivery's transaction and
 added to the order before it is normalized. When the store cannot be asked, the order is stored as sent
 and waits in the queue with a reason that names the fix.
@@ -19,7 +19,7 @@ from qbsync.storage.models import Connection
 from qbsync.storefronts.clients import client_for
 from qbsync.storefronts.http import RetryPolicy, StorefrontError
 from qbsync.storefronts.shopify.client import ShopifyClient
-from qbsync.storefronts.shopify.normalize import needs_transactions
+from qbsync.storefronts.shopify.gateways import needs_transactions
 
 log = logging.getLogger(__name__)
 

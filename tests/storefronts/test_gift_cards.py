@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from qbsync.storefronts.records import load_payload
+from qbsync.storefronts.shopify import gateways
 from qbsync.storefronts.shopify import normalize as shopify
 from qbsync.storefronts.woocommerce import normalize as wc
 
@@ -38,7 +39,7 @@ def test_a_shopify_order_read_with_its_transactions_takes_the_gift_card_sales(st
         {"gateway": "gift_card", "kind": "sale", "status": "failure", "amount": "70.00"},
         {"gateway": "bogus", "kind": "sale", "status": "success", "amount": "548.94"},
     ]
-    assert not shopify.needs_transactions(body)
+    assert not gateways.needs_transactions(body)
     order = shopify.order(body)
     assert order.gift_card_amount == Decimal("50.00")
     assert order.total == Decimal("598.94") and order.total_difference() == 0
@@ -50,7 +51,7 @@ def test_a_shopify_order_read_with_its_transactions_takes_the_gift_card_sales(st
 def test_a_shopify_webhook_with_a_gift_card_among_its_gateways_says_the_amount_is_unknown(storefront: Path):
     body = _load(storefront, "shopify/order.json")
     body["payment_gateway_names"] = ["bogus", "gift_card"]
-    assert shopify.needs_transactions(body)  # so the webhook processing reads them from the store
+    assert gateways.needs_transactions(body)  # so the webhook processing reads them from the store
     assert shopify.order(body).gift_card_amount is None
     assert shopify.order(_load(storefront, "shopify/order.json")).gift_card_amount == 0
 

@@ -29,7 +29,7 @@ from qbsync.storefronts.http import (
     as_utc,
     store_address,
 )
-from qbsync.storefronts.shopify.normalize import needs_transactions
+from qbsync.storefronts.shopify.gateways import needs_transactions
 
 PLATFORM = "Shopify"
 MAX_LIMIT = 250
@@ -235,7 +235,7 @@ class ShopifyClient:
 
     def with_transactions(self, orders: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """``orders`` (raw order dicts), each paid through several gateways or with a gift card given its
-        ``transactions`` (see :func:`qbsync.storefronts.shopify.normalize.needs_transactions`), so it
+        ``transactions`` (see :func:`qbsync.storefronts.shopify.gateways.needs_transactions`), so it
         tells what each gateway paid; the others unchanged."""
         return [
             {**order, "transactions": self.order_transactions(order["id"])}

@@ -43,6 +43,7 @@ from qbsync.storefronts.records import (
     to_id,
     utc_offset_minutes,
 )
+from qbsync.storefronts.shopify.gateways import GIFT_CARD_GATEWAY, gateway_names
 
 _HUNDRED = Decimal(100)
 _PAID = ("paid", "partially_refunded", "refunded")
@@ -137,7 +138,7 @@ def order(payload: Mapping[str, Any]) -> Order:
     paid = financial_status in _PAID
     billing = _address(p.object("billing_address"))
     shipping = _address(p.object("shipping_address"))
-    gateways = _gateways(p)
+    gateways = gateway_names(p.data)
     payments = _payments(p)
     money_paid = [pay for pay in payments if pay.gateway != GIFT_CARD_GATEWAY]
     if money_paid:  # the gateway that took the money (the largest part), not the gift card
@@ -192,7 +193,6 @@ def order(payload: Mapping[str, Any]) -> Order:
     )
 
 
-GIFT_CARD_GATEWAY = "gift_card"  # Shopify's gateway name for payments with its gift cards
 
 
 def _presentment(p: Payload, currency: str) -> dict[str, Any]:
@@ -205,21 +205,6 @@ def _presentment(p: Payload, currency: str) -> dict[str, Any]:
     if not shown or shown == currency.upper() or presented is None or not presented.has("amount"):
         return {}
     return {"presentment_currency": shown, "presentment_total": presented.decimal("amount")}
-
-
-def _gateways(p: Payload) -> list[str]:
-    return [g for g in (p.get("payment_gateway_names") or []) if isinstance(g, str) and g]
-
-
-def needs_transactions(payload: Mapping[str, Any]) -> bool:
-    """Whether the order must be read with its transactions (``GET orders/<id>/transactions.json``) to
-    know who paid what: more than one payment gateway, or a gift card among them, and no transactions in
-    the body (an order webhook or REST order never carries them)."""
-    p = _unwrap(payload, "order")
-    if p.objects("transactions"):
-        return False
-    gateways = set(_gateways(p))
-    return len(gateways) > 1 or GIFT_CARD_GATEWAY in gateways
 
 
 def _payments(p: Payload) -> tuple[Payment, ...]:
