@@ -173,6 +173,10 @@ DEFINITIONS: list[Setting] = [
     Setting("gift_card_account", "Gift Card Liability",
             "Liability account of the gift card item qbsync creates (an Other Current Liability).",
             group="Orders"),
+    Setting("gift_card_skus", [],
+            "SKUs of products that are gift cards, e.g. 'GIFT-25, GIFT-50' (WooCommerce has no standard mark "
+            "for them; Shopify marks its own): sold, they are booked on gift_card_item, owed to the card's "
+            "holder, never income and never stock.", group="Orders"),
     Setting("adjustment_item", "Rounding",
             "Other-charge item for the cent the storefront's own rounding leaves between its lines and its "
             "total (created if missing).", group="Orders"),

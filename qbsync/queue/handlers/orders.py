@@ -176,9 +176,11 @@ class OrderHandler:
             return Finish(f"not synced: {decision.reason}")
         if "gift_card_amount" in order and order["gift_card_amount"] is None:
             return Reject(
-                "a gift card paid part of this order but the store's order does not say how much (a Shopify "
-                "order webhook carries no transactions); qbsync will not book gift card money as income: "
-                "record the order in QuickBooks by hand, with the gift card part on the gift card item"
+                "a gift card paid part of this order and qbsync could not read the order's transactions "
+                "from Shopify to learn how much (they are read with the connection's Admin API access "
+                "token, which needs read_orders); qbsync will not book gift card money as income: fix the "
+                "token on the connection page, then push the order again from the Push page, or record "
+                "it in QuickBooks by hand with the gift card part on the gift card item"
             )
         problem = company_facts.currency_problem(str(order.get("currency") or ""), facts(ctx))
         if problem:
@@ -218,6 +220,7 @@ class OrderHandler:
         missing = missing or any(
             mappings.get(session, conn_id, mappings.PRODUCT, line_key(line)) is None
             for line in order.get("lines") or ()
+            if not rules.is_gift_card_sale(line, ctx.settings)
         )
         if not missing:
             return None
@@ -236,6 +239,8 @@ class OrderHandler:
             raise KeyError("the order's customer is not linked to a QuickBooks customer")
         items = {}
         for line in order.get("lines") or ():
+            if rules.is_gift_card_sale(line, ctx.settings):
+                continue  # on the gift card item
             key = line_key(line)
             mapping = mappings.get(session, conn_id, mappings.PRODUCT, key)
             if mapping is None:
@@ -268,9 +273,11 @@ class OrderHandler:
             ):
                 omit_payment_method = True
                 ctx.cache.setdefault("missing_methods", {})[str(order.get("storefront_id"))] = method
-        us = facts(ctx).is_us
-        data = header(order, txn_type, refs, ctx.settings, ctx.connection.platform, omit_payment_method, us)
-        country = None if us else self._country_tax(ctx)
+        company = facts(ctx)
+        rate = company_facts.exchange_rate(order, company)
+        data = header(order, txn_type, refs, ctx.settings, ctx.connection.platform, omit_payment_method,
+                      company.is_us, rate)
+        country = None if company.is_us else self._country_tax(ctx)
         data["lines"] = sales_lines(order, refs, ctx.settings, self._quickbooks_rate(ctx), country)
         return data
 
@@ -521,7 +528,7 @@ class OrderHandler:
                     if mapping is not None:
                         mappings.forget(session, mapping)
                         lists.forget_entry(session, conn_id, "Item", mapping.qb_id)
-            needed = intake.item_jobs_for_order(session, ctx.connection, order)
+            needed = intake.item_jobs_for_order(session, ctx.connection, ctx.settings, order)
             needed += intake.special_item_jobs(session, ctx.connection, ctx.settings, roles, order)
             if not needed:
                 return Park(
