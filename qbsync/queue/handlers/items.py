@@ -189,6 +189,7 @@ def _opening(job: QueueJob, ctx: Context, record: Mapping[str, Any]) -> inventor
         opening_value=format(opening.value, "f"),
         has_cost=opening.has_cost,
         added_back=list(opening.added_back),
+        waiting=list(opening.waiting),
     )
     return opening
 
@@ -518,6 +519,9 @@ class ItemHandler:
                 Decimal(quantity),
                 datetime.fromisoformat(str(record.get("modified_at") or ctx.now.isoformat())),
             )
+            # The orders added back will post; one placed by then that qbsync did not know of is added
+            # back when it posts (inventory.late_sales).
+            inventory.save_waiting(ctx.session, ctx.connection.id, list_id, progress(job).get("waiting") or ())
         synced = (
             None
             if job.payload.get("from_order") or record_type == mappings.SPECIAL_ITEM

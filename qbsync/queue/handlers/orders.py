@@ -17,7 +17,7 @@ from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import company_facts, intake, jobs, lists, mappings, naming, rules, sales_tax, tax_codes
+from qbsync.queue import company_facts, intake, inventory, jobs, lists, mappings, naming, rules, sales_tax, tax_codes
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -456,6 +456,10 @@ class OrderHandler:
             ctx.session, ctx.connection.id, mappings.ORDER, order_id(job), txn_type, ret,
             synced_hash=progress(job).get("hash"),
             origin=mappings.CREATED,  # added by qbsync, or found carrying qbsync's exact marker
+        )
+        # A sale the store's count QuickBooks took already lacked comes back (stock counted once).
+        inventory.add_back_late_sales(
+            ctx.session, ctx.connection.id, order_id(job), order_of(job), txn_type, ctx.now
         )
 
     def _gone(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> ApplyResult:
