@@ -521,7 +521,8 @@ class ItemHandler:
             )
             # The orders added back will post; one placed by then that qbsync did not know of is added
             # back when it posts (inventory.late_sales).
-            inventory.save_waiting(ctx.session, ctx.connection.id, list_id, progress(job).get("waiting") or ())
+            waiting = progress(job).get("waiting") or ()
+            inventory.save_waiting(ctx.session, ctx.connection.id, list_id, waiting)
         synced = (
             None
             if job.payload.get("from_order") or record_type == mappings.SPECIAL_ITEM

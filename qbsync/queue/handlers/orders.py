@@ -17,7 +17,7 @@ from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import company_facts, intake, inventory, jobs, lists, mappings, naming, rules, sales_tax, tax_codes
+from qbsync.queue import company_facts, intake, jobs, lists, mappings, naming, rules, sales_tax, tax_codes
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -41,6 +41,7 @@ from qbsync.queue.handlers import (
 from qbsync.queue.handlers.cancellations import CANCELLATION, REVERSED, VOIDED
 from qbsync.queue.handlers.items import SPECIAL_ITEMS, special_name
 from qbsync.queue.handlers.order_lines import Refs, header, line_key, sales_lines
+from qbsync.queue.inventory import add_back_late_sales
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import IdMapping, QueueJob
 
@@ -458,7 +459,7 @@ class OrderHandler:
             origin=mappings.CREATED,  # added by qbsync, or found carrying qbsync's exact marker
         )
         # A sale the store's count QuickBooks took already lacked comes back (stock counted once).
-        inventory.add_back_late_sales(
+        add_back_late_sales(
             ctx.session, ctx.connection.id, order_id(job), order_of(job), txn_type, ctx.now
         )
 
