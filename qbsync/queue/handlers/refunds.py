@@ -21,7 +21,6 @@ shipping, tax and rounding items, so the credit equals the money refunded.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -59,10 +58,11 @@ UNDEPOSITED_FUNDS = "Undeposited Funds"  # QuickBooks' own name for the account 
 SETTLED = "settled"  # the refund mapping's synced_hash once the credit is used up (paid out or applied)
 
 
-def refund_date(ctx: Context, refund: Mapping[str, Any], order: Mapping[str, Any]) -> date | None:
-    """The refund's TxnDate: the day it was made where the shop is (``store_timezone``, else the
-    order's own offset), not the UTC day."""
-    return dates.shop_date(refund.get("created_at"), order, ctx.settings)
+def refund_date(ctx: Context, refund: Mapping[str, Any], order: Mapping[str, Any]) -> str | None:
+    """The refund's TxnDate (YYYY-MM-DD): the day it was made where the shop is (``store_timezone``,
+    else the order's own offset), not the UTC day."""
+    day = dates.shop_date(refund.get("created_at"), order, ctx.settings)
+    return day.isoformat() if day else None
 
 
 def _refund(job: QueueJob) -> dict[str, Any]:
