@@ -548,8 +548,8 @@ def late_sales(
         sold[key] = sold.get(key, Decimal(0)) + (_decimal(str(line.get("quantity") or "0")) or Decimal(0))
     for key, quantity in sold.items():
         mapping = mappings.get(session, connection_id, mappings.PRODUCT, key)
-        if mapping is None or mapping.qb_type != "ItemInventory" or not quantity:
-            continue
+        if mapping is None or mapping.qb_type != "ItemInventory" or mapping.quantity is None or not quantity:
+            continue  # (a baseline is saved only with the mapping's quantity: no look-up for the rest)
         baseline = read_baseline(session, connection_id, mapping.qb_id)
         if baseline is None:
             continue  # QuickBooks' own count: its sales are its own
