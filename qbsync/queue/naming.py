@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from qbsync.qbxml.fields import Field
-from qbsync.qbxml.limits import fit, max_length
+from qbsync.qbxml.limits import fit, required_max_length
 
-CUSTOMER_NAME_LIMIT = max_length("CustomerAdd/Name")  # 41
-ITEM_NAME_LIMIT = max_length("ItemInventoryAdd/Name")  # 31
+CUSTOMER_NAME_LIMIT = required_max_length("CustomerAdd/Name")  # 41
+ITEM_NAME_LIMIT = required_max_length("ItemInventoryAdd/Name")  # 31
 ITEM_HASH_LENGTH = 6  # hex digits of the whole SKU's hash ending a cut item name
-SKU_CODE_LIMIT = max_length("ItemInventoryAdd/BarCode/BarCodeValue")  # 50
-REF_NUMBER_LIMIT = max_length("InvoiceAdd/RefNumber")  # 11
+SKU_CODE_LIMIT = required_max_length("ItemInventoryAdd/BarCode/BarCodeValue")  # 50
+REF_NUMBER_LIMIT = required_max_length("InvoiceAdd/RefNumber")  # 11
 PLATFORM_NAMES = {"woocommerce": "WooCommerce", "shopify": "Shopify"}
 
 
