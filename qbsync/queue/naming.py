@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
+from qbsync.qbxml.fields import Field
 from qbsync.qbxml.limits import fit, required_max_length
 
 CUSTOMER_NAME_LIMIT = required_max_length("CustomerAdd/Name")  # 41
@@ -94,6 +95,32 @@ def sku_code(record: Mapping[str, Any]) -> str | None:
     if not sku:
         return None
     return _unique_cut("ItemInventoryAdd/BarCode/BarCodeValue", sku, SKU_CODE_LIMIT, 8)
+
+
+class Schema(Protocol):
+    """What :func:`sku_fields` asks of a qbXML version's schema (``qbsync.qbxml.fields.Catalog``)."""
+
+    def field_at(self, path: str) -> Field | None: ...
+
+
+def sku_fields(request_type: str, record: Mapping[str, Any], schema: Schema) -> dict[str, Any]:
+    """Where the item add (``request_type``, e.g. "ItemInventoryAdd") keeps the product's full SKU, in
+    the qbXML version whose ``schema`` is given: the proof a later look-up checks before linking.
+
+    ``BarCode/BarCodeValue`` where the version has it (Intuit's reference: since qbXML 12.0; every
+    version qbsync speaks has it); else ``ManufacturerPartNumber`` (inventory and non-inventory items)
+    when the whole SKU fits its 31 characters; else nothing: the hash ending a cut name keeps the
+    products apart, and such a name is then never linked by name alone. Never a field the version lacks.
+    """
+    code = sku_code(record)
+    if not code:
+        return {}
+    if schema.field_at(f"{request_type}/BarCode/BarCodeValue") is not None:
+        return {"BarCode": {"BarCodeValue": code}}
+    part = schema.field_at(f"{request_type}/ManufacturerPartNumber")
+    if part is not None and len(code) <= (part.max_length or 0):
+        return {"ManufacturerPartNumber": code}
+    return {}
 
 
 def _unique_cut(path: str, text: str, limit: int, digits: int) -> str:

@@ -117,16 +117,19 @@ class InventoryAdjustmentHandler:
             known, known_at = baseline
             if moment <= known_at:
                 return f"QuickBooks already accounts for a newer store count of {mapping.qb_name!r}"
-            sold = inventory.sold_between(session, conn_id, key, ctx.settings, known_at, moment)
+            sold, waiting = inventory.sold_between(session, conn_id, key, ctx.settings, known_at, moment)
             difference = quantity - known + sold
+            waiting += inventory.read_waiting(session, conn_id, mapping.qb_id)
         else:
             read = progress(job).get("qb_quantity")
             if read is None:
                 return None
             # QuickBooks holds its quantity less the sales not posted yet that the store's count includes.
-            pending = inventory.unposted_sold(session, conn_id, key, ctx.settings, moment)
+            pending, waiting = inventory.unposted_sold(session, conn_id, key, ctx.settings, moment)
             difference = quantity - Decimal(str(read)) + pending
-        set_progress(job, quantity=format(quantity.normalize(), "f"), at=moment.isoformat())
+        set_progress(
+            job, quantity=format(quantity.normalize(), "f"), at=moment.isoformat(), waiting=sorted(waiting)
+        )
         if difference == 0:
             self._accounted(ctx, job, mapping)
             return (
@@ -144,6 +147,7 @@ class InventoryAdjustmentHandler:
             Decimal(notes["quantity"]),
             datetime.fromisoformat(notes["at"]),
         )
+        inventory.save_waiting(ctx.session, ctx.connection.id, mapping.qb_id, notes.get("waiting") or ())
         mapping.quantity = notes["quantity"]
 
     def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
@@ -171,6 +175,60 @@ class InventoryAdjustmentHandler:
                 f"QuickBooks stock changed by {notes.get('difference')} to match the store's "
                 f"{notes.get('quantity')}"
             )
+        if response.outcome is Outcome.MISSING_REFERENCE and "Account" in (response.message or ""):
+            return Park(
+                f"{response.message} Create the account in QuickBooks or change "
+                "inventory_adjustment_account, then retry"
+            )
+        return refused(response, "inventory adjustment")
+
+
+class StockAddBackHandler:
+    """Queue jobs of kind ``stock_add_back`` (queued when an order posts, see inventory.late_sales):
+    an InventoryAdjustmentAdd of +quantity for a sale the store's count QuickBooks took already lacked.
+
+    Steps: ``add`` -> (``lookup`` by RefNumber when an answer was lost, so it is never added twice).
+    """
+
+    kind = inventory.ADD_BACK_KIND
+
+    def build(self, ctx: Context, job: QueueJob) -> BuildResult:
+        notes = progress(job)
+        if notes.get("next") == "add" and (job.needs_lookup or corrective_step_due(ctx, job)):
+            return render(ctx, "InventoryAdjustmentQuery", {"RefNumber": _ref(job)}, "lookup")
+        payload = job.payload
+        store = naming.PLATFORM_NAMES.get(ctx.connection.platform, ctx.connection.platform)
+        data = {
+            "AccountRef": {"FullName": ctx.settings.inventory_adjustment_account},
+            "TxnDate": ctx.now.date(),
+            "RefNumber": _ref(job),
+            "Memo": f"Order {payload['order_number']} was placed before the {store} stock count this item "
+            "opened with (or was last counted at), which already lacked it: its sale is added back",
+            "InventoryAdjustmentLineAdd": [
+                {
+                    "ItemRef": {"ListID": payload["item_list_id"]},
+                    "QuantityAdjustment": {"QuantityDifference": Decimal(str(payload["quantity"]))},
+                }
+            ],
+        }
+        set_progress(job, next="add")
+        return render(ctx, "InventoryAdjustmentAdd", data, "add")
+
+    def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        payload = job.payload
+        done = (
+            f"added back {payload['quantity']} {payload['item']}: order {payload['order_number']} was "
+            "already out of the store's stock QuickBooks counted"
+        )
+        if job.step == "lookup":
+            if response.outcome in (Outcome.SUCCESS, Outcome.WARNING) and response.record:
+                return Done(f"{done} (in QuickBooks already)")
+            if response.outcome in READABLE:
+                set_progress(job, next=None)
+                return Again("the adjustment is not in QuickBooks: sending it")
+            return refused(response, "inventory adjustment look-up")
+        if response.outcome in (Outcome.SUCCESS, Outcome.WARNING):
+            return Done(done)
         if response.outcome is Outcome.MISSING_REFERENCE and "Account" in (response.message or ""):
             return Park(
                 f"{response.message} Create the account in QuickBooks or change "
@@ -268,4 +326,5 @@ class InventoryPullHandler:
 
 
 register(InventoryAdjustmentHandler())
+register(StockAddBackHandler())
 register(InventoryPullHandler())

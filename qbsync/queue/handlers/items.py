@@ -18,6 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from qbsync.qbxml.fields import catalog
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
 from qbsync.queue import choices, inventory, lists, mappings, naming, preflight, rules, sales_tax, setup
@@ -133,13 +134,12 @@ def add_request(job: QueueJob, ctx: Context, name: str) -> tuple[str, dict[str, 
     desc = record.get("name") or name
     price = record.get("price")
     active = None if record.get("active", True) else False
-    code = naming.sku_code(record)
-    # The full SKU, kept where QuickBooks stores it: the proof a later look-up checks before linking.
-    barcode = {"BarCodeValue": code} if code else None
+    # The full SKU, kept where this qbXML version lets QuickBooks store it (BarCode, else the part number).
+    kept = naming.sku_fields(f"{qb_type}Add", record, catalog(ctx.version))
     if qb_type == "ItemInventory":
         data: dict[str, Any] = {
             "Name": name,
-            "BarCode": barcode,
+            **kept,
             "IsActive": active,
             "SalesDesc": desc,
             "SalesPrice": price,
@@ -159,7 +159,7 @@ def add_request(job: QueueJob, ctx: Context, name: str) -> tuple[str, dict[str, 
     sales = {"Desc": desc, "Price": price, "AccountRef": _account(settings.income_account)}
     return f"{qb_type}Add", {
         "Name": name,
-        "BarCode": barcode,
+        **kept,
         "IsActive": active,
         "SalesOrPurchase": {k: v for k, v in sales.items() if v is not None},
     }
@@ -189,6 +189,7 @@ def _opening(job: QueueJob, ctx: Context, record: Mapping[str, Any]) -> inventor
         opening_value=format(opening.value, "f"),
         has_cost=opening.has_cost,
         added_back=list(opening.added_back),
+        waiting=list(opening.waiting),
     )
     return opening
 
@@ -518,6 +519,10 @@ class ItemHandler:
                 Decimal(quantity),
                 datetime.fromisoformat(str(record.get("modified_at") or ctx.now.isoformat())),
             )
+            # The orders added back will post; one placed by then that qbsync did not know of is added
+            # back when it posts (inventory.late_sales).
+            waiting = progress(job).get("waiting") or ()
+            inventory.save_waiting(ctx.session, ctx.connection.id, list_id, waiting)
         synced = (
             None
             if job.payload.get("from_order") or record_type == mappings.SPECIAL_ITEM

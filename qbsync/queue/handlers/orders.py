@@ -41,6 +41,7 @@ from qbsync.queue.handlers import (
 from qbsync.queue.handlers.cancellations import CANCELLATION, REVERSED, VOIDED
 from qbsync.queue.handlers.items import SPECIAL_ITEMS, special_name
 from qbsync.queue.handlers.order_lines import Refs, header, line_key, sales_lines
+from qbsync.queue.inventory import add_back_late_sales
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import IdMapping, QueueJob
 
@@ -463,6 +464,10 @@ class OrderHandler:
             ctx.session, ctx.connection.id, mappings.ORDER, order_id(job), txn_type, ret,
             synced_hash=progress(job).get("hash"),
             origin=mappings.CREATED,  # added by qbsync, or found carrying qbsync's exact marker
+        )
+        # A sale the store's count QuickBooks took already lacked comes back (stock counted once).
+        add_back_late_sales(
+            ctx.session, ctx.connection.id, order_id(job), order_of(job), txn_type, ctx.now
         )
 
     def _gone(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> ApplyResult:
