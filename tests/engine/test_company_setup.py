@@ -165,3 +165,29 @@ def test_a_record_quickbooks_refuses_to_add_stops_only_the_orders_that_need_it(m
     assert shop.company.find("ItemDiscount", "Discount")["AccountRef"]["FullName"] == "Sales Income"
     assert answered(shop, 3140) == []
     assert not shop.jobs(QueueJob.state.in_(("parked", "waiting", "held")))
+
+
+def test_first_contact_happens_with_list_refresh_turned_off(make_shop):
+    # A merchant who turned the periodic refresh off (0: only when asked) still gets the first contact:
+    # without it nothing knows the company lacks "Shipping and Delivery Income" and QuickBooks answers 3140.
+    shop = shop_on(make_shop, "service")
+    shop.configure(list_refresh_hours=0)
+    shop.feed("order", make_order(1))
+
+    (first,) = shop.sync(sessions=1)
+
+    assert answered(shop, 3140) == []
+    assert [r["RefNumber"] for r in shop.company.transactions("SalesReceipt")] == ["1"]
+    assert len(shop.requests("HostQueryRq")) == 1
+    assert shop.jobs(QueueJob.kind == "company_setup", QueueJob.state == "done")
+
+    shop.sync()  # later sessions do not read the company again: the refresh is off
+    assert len(shop.requests("HostQueryRq")) == 1
+
+    # The Web Connector opens another company file: that company is read and set up before anything is sent.
+    shop.connector.company_file_name = r"C:\Users\Public\Documents\Intuit\QuickBooks\Other Store.QBW"
+    shop.feed("order", make_order(2))
+    shop.sync()
+    assert len(shop.requests("HostQueryRq")) == 2
+    assert sorted(r["RefNumber"] for r in shop.company.transactions("SalesReceipt")) == ["1", "2"]
+    assert answered(shop, 3140) == []
