@@ -333,9 +333,9 @@ def propose_one(need: Need, value: str, default: str, settings: Mapping[str, Any
     named = company.find(need.list_type, value) if value else None
     if named is not None and fits(need, named):
         return Proposal(need, value, KEEP, named.name, names,
-                        f"QuickBooks has the {_word(need)} {named.name!r}")
-    why = (f"QuickBooks has no {_word(need)} {value!r}" if named is None
-           else f"{value!r} in QuickBooks is not a fitting {_word(need)} ({named.type or 'another type'})")
+                        f"QuickBooks has the {word(need)} {named.name!r}")
+    why = (f"QuickBooks has no {word(need)} {value!r}" if named is None
+           else f"{value!r} in QuickBooks is not a fitting {word(need)} ({named.type or 'another type'})")
     best = candidates[0] if candidates else None
     if best is not None and (need.by_type or _words_score(need, best.name)
                              or (need.special and best.special == need.special)):
@@ -350,7 +350,8 @@ def propose_one(need: Need, value: str, default: str, settings: Mapping[str, Any
     return Proposal(need, value, CREATE, name, names, f"{why}; qbsync adds {name!r}", request)
 
 
-def _word(need: Need) -> str:
+def word(need: Need) -> str:
+    """What ``need`` names, in the merchant's words ("account", "payment method")."""
     return {"Account": "account", "Item": "item", "SalesTaxCode": "sales tax code",
             "PaymentMethod": "payment method", "Vendor": "vendor"}.get(need.list_type, need.list_type)
 
@@ -490,7 +491,7 @@ def name_errors(values: Mapping[str, Any], company: Company) -> dict[str, str]:
                 continue  # a new payment method, not a typo: the company setup adds it to QuickBooks
             close = close or fitting[:3]
             kind = entry.type if entry is not None and entry.type else "another kind"
-            problem = (f"QuickBooks has no {_word(need)} {name!r}" if entry is None else
+            problem = (f"QuickBooks has no {word(need)} {name!r}" if entry is None else
                        f"{name!r} in QuickBooks is {kind}, which cannot be the {need.what}")
             hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             create = " (or let the company setup page create it)" if need.create is not None else ""

@@ -89,6 +89,7 @@ def test_name_in_use_links_the_customer_quickbooks_already_has(make_shop):
     # use (legacy).
     shop = make_shop(profile="legacy")
     shop.configure(lookup_before_add="when_unsure", list_refresh_hours=0)
+    shop.first_contact_done()
     existing = shop.in_quickbooks("CustomerAdd", {"Name": "Doe, John", "Email": "john.doe@example.com"})
     shop.feed("order", make_order(1003, customer=JOHN))
     shop.sync()
