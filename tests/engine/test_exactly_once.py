@@ -110,6 +110,10 @@ def test_a_name_taken_by_another_customer_gets_the_storefront_id(shop):
 
     names = sorted(c["FullName"] for c in shop.company.customers())
     assert names == ["Doe, John", "Doe, John (77)"]
+    renamed = shop.mapping("customer", "77")
+    assert (renamed.store_name, renamed.rename_reason) == (
+        "Doe, John", "suffix (77) added because 'Doe, John' is another customer in QuickBooks (e-mail "
+        "someone.else@example.com)")
     (receipt,) = shop.company.transactions("SalesReceipt")
     assert receipt["CustomerRef"]["FullName"] == "Doe, John (77)"
     shop.assert_every_request_valid()
