@@ -73,6 +73,7 @@ def _one(profile: str) -> dict[str, Any]:
         connection = stack.add_connection()
         with stack.runtime.db.transaction() as session:
             shop = session.get(Connection, connection.id)
+            assert shop is not None
             shop.settings = dict(SETTINGS)
             record_changed(session, shop, "order", _order(1))
             record_changed(session, shop, "order", _order(2, Decimal("1.00")))
