@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test install lint bench migration clean constraints
+.PHONY: serve test install lint typecheck bench migration clean constraints
 
 # constraints.txt pins every package to the version CI tested (pyproject.toml only bounds the ranges).
 $(BIN)/qbsync: pyproject.toml constraints.txt
@@ -27,6 +27,10 @@ test: install
 
 lint: install
 	$(BIN)/ruff check qbsync tests bench
+
+# The files [tool.mypy] in pyproject.toml lists (not in `test` until the queue handlers pass).
+typecheck: install
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python -m bench

@@ -23,6 +23,15 @@ def max_length(path: str, version: str = "13.0") -> int | None:
     return field.max_length
 
 
+def required_max_length(path: str, version: str = "13.0") -> int:
+    """:func:`max_length` for a field code cuts values to: raises ``QbxmlDataError`` when the schema sets
+    no limit at ``path``, so a wrong path cannot pass for "no limit" here either."""
+    limit = max_length(path, version)
+    if limit is None:
+        raise QbxmlDataError(f"qbXML {version} sets no maximum length at {path!r}")
+    return limit
+
+
 def fit(path: str, text: str, version: str = "13.0") -> str:
     """``text`` cleaned as ``render_request`` would clean it and cut to the limit at ``path``.
 

@@ -161,16 +161,15 @@ def _value(cat: Catalog, node: etree._Element, schema: Field | None) -> object:
 def _record(cat: Catalog, node: etree._Element, schema: Field | None) -> dict[str, object]:
     known = cat.children(schema)
     out: dict[str, object] = {}
-    listed: set[str] = set()  # names that hold a list
+    lists: dict[str, list[object]] = {}  # the values of ``out`` that are lists, by name
     for child in _elements(node):
         name = child.tag
         child_schema = known.get(name)
         value = _value(cat, child, child_schema)
-        if name in listed:
-            out[name].append(value)  # type: ignore[union-attr]
+        if name in lists:
+            lists[name].append(value)
         elif (child_schema is not None and child_schema.repeated) or name in out:
-            out[name] = [out[name], value] if name in out else [value]
-            listed.add(name)
+            out[name] = lists[name] = [out[name], value] if name in out else [value]
         else:
             out[name] = value
     return out

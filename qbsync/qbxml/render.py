@@ -83,19 +83,23 @@ class _Markup:
     """
 
     @staticmethod
-    def el(tag: str, value: object) -> Markup:
+    def el(tag: str, value: FieldValue | None) -> Markup:
         """``<tag>value</tag>``; nothing for None; one element per item for a list."""
         if value is None:
             return _NOTHING
         if isinstance(value, str):
             return Markup(f"<{tag}>{_finalize(value)}</{tag}>")  # noqa: S704 - _finalize escapes
+        if isinstance(value, Record):
+            raise TypeError(f"the template prints the aggregate {tag} as one value; write out its fields")
         return Markup("".join(f"<{tag}>{_finalize(item)}</{tag}>" for item in value))  # noqa: S704
 
     @classmethod
-    def ref(cls, tag: str, value: object) -> Markup:
+    def ref(cls, tag: str, value: FieldValue | None) -> Markup:
         """A list reference (CustomerRef, ItemRef...): ListID and/or FullName."""
         if not value:
             return _NOTHING
+        if not isinstance(value, Record):
+            raise TypeError(f"the template passes {tag} a {type(value).__name__}, not a reference record")
         return Markup(  # noqa: S704 - parts escaped by el
             f"<{tag}>{cls.el('ListID', value.ListID)}{cls.el('FullName', value.FullName)}</{tag}>"
         )
@@ -148,13 +152,13 @@ class Record:
 
     __slots__ = ("_path", "_values", "_allowed", "_read")
 
-    def __init__(self, path: str, fields: dict[str, object], allowed: frozenset[str]) -> None:
+    def __init__(self, path: str, fields: dict[str, FieldValue], allowed: frozenset[str]) -> None:
         self._path = path
         self._values = fields
         self._allowed = allowed
         self._read: set[str] = set()
 
-    def __getattr__(self, name: str) -> object:
+    def __getattr__(self, name: str) -> FieldValue | None:
         if name.startswith("_"):
             raise AttributeError(name)
         if name in self._values:
@@ -177,6 +181,10 @@ class Record:
             for item in items:
                 if isinstance(item, Record):
                     yield from item.unread()
+
+
+# A cleaned field as a template reads it: a leaf's text, a nested aggregate, or a repeated element's list.
+FieldValue = str | Record | list[str | Record]
 
 
 @functools.cache
@@ -270,7 +278,7 @@ def _clean_enum(cat: Catalog, field: Field, value: object, path: str) -> str:
     raise ValueError(f"{value!r} is not one of {', '.join(field.choices)}")
 
 
-def _clean(cat: Catalog, field: Field, data: object, path: str) -> object:
+def _clean(cat: Catalog, field: Field, data: object, path: str) -> str | Record:
     """Cleaned value of one element: a Record for an aggregate, a string for a leaf."""
     if field.kind != Kind.AGGREGATE:
         if isinstance(data, Mapping | list | tuple):
@@ -282,10 +290,10 @@ def _clean(cat: Catalog, field: Field, data: object, path: str) -> object:
 
 
 def _record(
-    cat: Catalog, field: Field, data: Mapping[object, object], path: str, attributes: dict[str, str]
+    cat: Catalog, field: Field, data: Mapping[str, object], path: str, attributes: dict[str, str]
 ) -> Record:
     children = cat.children(field)
-    cleaned: dict[str, object] = dict(attributes)
+    cleaned: dict[str, FieldValue] = dict(attributes)
     for key, value in data.items():
         if value is None:
             continue

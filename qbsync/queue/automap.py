@@ -122,14 +122,14 @@ def match_values(values: Iterable[StoreValue], candidates: Sequence[Candidate]) 
                     index.setdefault((kind, key), set()).add(position)
     report = AutomapReport(kind="")
     for value in values:
-        keys = [(kind, normalize(text)) for kind, text in value.keys if normalize(text)]
+        value_keys = [(kind, normalize(text)) for kind, text in value.keys if normalize(text)]
         outcome: Match | Ambiguous | None = None
-        for number, (kind, key) in enumerate(keys):
+        for number, (kind, key) in enumerate(value_keys):
             found = index.get((kind, key), set())
             if not found:
                 continue
             narrowed = set(found)
-            for later_kind, later_key in keys[number + 1:]:
+            for later_kind, later_key in value_keys[number + 1:]:
                 if len(narrowed) == 1:
                     break
                 also = narrowed & index.get((later_kind, later_key), set())

@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeGuard
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,6 +26,7 @@ from qbsync.queue import isolation, jobs, lookups, periodic, preflight
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
+    BuildResult,
     Context,
     Defer,
     Done,
@@ -39,7 +41,15 @@ from qbsync.queue.handlers import (
 )
 from qbsync.queue.settings import SyncSettings
 from qbsync.queue.storable import unstorable
-from qbsync.storage.models import Connection, Exchange, JobAttempt, QbwcSession, QueueJob, utcnow
+from qbsync.storage.models import (
+    HRESULT_LENGTH,
+    Connection,
+    Exchange,
+    JobAttempt,
+    QbwcSession,
+    QueueJob,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +78,7 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
     """The qbXML document to send next in ``qb_session``, or None when there is nothing to do."""
     now = now or utcnow()
     started = time.perf_counter()
-    connection = session.get(Connection, qb_session.connection_id)
+    connection = qb_session.connection
     periodic.plan(session, connection, now, company_file=qb_session.company_file)
     settings = SyncSettings(connection.settings)
     version = qb_session.qbxml_version or DEFAULT_VERSION
@@ -137,7 +147,7 @@ def _narrow(session: Session, candidates: list[QueueJob], seen: set[int],
     return [j for j in candidates if j.id not in groups], False
 
 
-def _build(ctx: Context, job: QueueJob):
+def _build(ctx: Context, job: QueueJob) -> BuildResult:
     handler = handler_for(job.kind)
     if handler is None:
         return Reject(f"no handler for jobs of kind {job.kind!r}")
@@ -149,7 +159,8 @@ def _build(ctx: Context, job: QueueJob):
         return Reject(f"could not build the request: {exc}")
 
 
-def _apply_build_result(session: Session, job: QueueJob, result, now: datetime) -> None:
+def _apply_build_result(session: Session, job: QueueJob, result: Finish | Defer | Reject,
+                        now: datetime) -> None:
     if isinstance(result, Finish):
         jobs.mark_done(session, job, now)
         job.reason = result.reason  # after mark_done, which clears it: why nothing was sent
@@ -228,17 +239,16 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
         exchange.message = f"qbsync could not read QuickBooks' answer: {exc}"
         return _split(session, qb_session, exchange, f"QuickBooks' answer could not be read: {exc}", now,
                       processed=True)
-    connection = session.get(Connection, qb_session.connection_id)
+    connection = qb_session.connection
     settings = SyncSettings(connection.settings)
     version = qb_session.qbxml_version or DEFAULT_VERSION
-    attempts, by_id = _attempts_of(session, exchange)
+    attempts = _attempts_of(session, exchange)
     cache: dict = {}
     finished: list[QueueJob] = []
     shared: dict[tuple[str, str], str] | None = None  # merged look-ups of the sent document, read on need
     prepare_all(Context(session, connection, settings, version, now, "", qb_session.id, cache),
-                [j for j in by_id.values() if _awaiting(j, qb_session)])
-    for attempt in attempts:
-        job = by_id.get(attempt.job_id)
+                [j for _, j in attempts if _awaiting(j, qb_session)])
+    for attempt, job in attempts:
         response = parsed.by_request_id(attempt.request_id)
         lookup = lookups.lookup_of(job.last_request_xml or "") if _awaiting(job, qb_session) else None
         if lookup is not None:
@@ -257,7 +267,7 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
             attempt.outcome = "ignored"
             continue
         ctx = Context(session, connection, settings, version, now, attempt.request_id, qb_session.id, cache)
-        if _shared_query_refused(lookup, response):
+        if response is not None and _shared_query_refused(lookup, response):
             # Refused as a whole, the shared query says nothing about this job's key: its jobs go out again
             # in smaller batches until the key at fault is alone (and gets its own answer).
             job.last_status_code = response.status_code
@@ -280,21 +290,22 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
     return percent_done(session, qb_session, now)
 
 
-def _shared_query_refused(lookup: lookups.Lookup | None, response: Response | None) -> bool:
+def _shared_query_refused(lookup: lookups.Lookup | None, response: Response) -> bool:
     """Whether ``response`` answers a shared look-up that QuickBooks refused as a whole (not for being
     busy, which the job's own retry handles)."""
-    return (lookup is not None and response is not None and lookups.failed_as_a_whole(response)
+    return (lookup is not None and lookups.failed_as_a_whole(response)
             and response.outcome is not Outcome.RETRY)
 
 
-def _attempts_of(session: Session, exchange: Exchange) -> tuple[list[JobAttempt], dict[int, QueueJob]]:
-    """The exchange's attempts, and their jobs by id."""
+def _attempts_of(session: Session, exchange: Exchange) -> list[tuple[JobAttempt, QueueJob | None]]:
+    """The exchange's attempts, each with its job (None once the job is deleted)."""
     attempts = list(session.scalars(select(JobAttempt).where(JobAttempt.exchange_id == exchange.id)))
     job_ids = [a.job_id for a in attempts if a.job_id is not None]
-    return attempts, {j.id: j for j in session.scalars(select(QueueJob).where(QueueJob.id.in_(job_ids)))}
+    by_id = {j.id: j for j in session.scalars(select(QueueJob).where(QueueJob.id.in_(job_ids)))}
+    return [(a, by_id.get(a.job_id) if a.job_id is not None else None) for a in attempts]
 
 
-def _awaiting(job: QueueJob | None, qb_session: QbwcSession) -> bool:
+def _awaiting(job: QueueJob | None, qb_session: QbwcSession) -> TypeGuard[QueueJob]:
     """Whether ``job`` still waits for an answer in ``qb_session`` (a person may have moved it meanwhile)."""
     return job is not None and job.state == "in_flight" and job.session_id == qb_session.id
 
@@ -409,15 +420,12 @@ def _record_qb_error(session: Session, qb_session: QbwcSession, hresult: str, me
     exchange = _open_exchange(session, qb_session)
     if exchange is not None:
         # A real HRESULT is "0x80040400"; anything longer than the column is kept whole in the message.
-        if len(hresult) > _HRESULT_CHARS:
+        if len(hresult) > HRESULT_LENGTH:
             message = f"{message} (HRESULT {hresult})"
-        exchange.hresult = hresult[:_HRESULT_CHARS]
+        exchange.hresult = hresult[:HRESULT_LENGTH]
         exchange.message = message
         exchange.received_at = now
     return exchange
-
-
-_HRESULT_CHARS = Exchange.__table__.c.hresult.type.length
 
 
 def _split(session: Session, qb_session: QbwcSession, exchange: Exchange, reason: str, now: datetime,
@@ -427,10 +435,9 @@ def _split(session: Session, qb_session: QbwcSession, exchange: Exchange, reason
     ``processed``: QuickBooks may have done the requests (their answer arrived, unreadable), so each job
     looks its record up before adding it again; after a parse error QuickBooks surely did nothing.
     """
-    settings = SyncSettings(session.get(Connection, qb_session.connection_id).settings)
-    attempts, by_id = _attempts_of(session, exchange)
-    for attempt in attempts:
-        job = by_id.get(attempt.job_id)
+    settings = SyncSettings(qb_session.connection.settings)
+    attempts = _attempts_of(session, exchange)
+    for attempt, job in attempts:
         if not _awaiting(job, qb_session):
             attempt.outcome = "ignored"
             continue

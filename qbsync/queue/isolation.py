@@ -98,6 +98,8 @@ def groups_of(session: Session, job_ids: Sequence[int]) -> dict[int, Group]:
                    JobAttempt.outcome.in_(_SUSPECT_OUTCOMES))
         )
         for job_id, exchange_id, size in rows:
+            if job_id is None:  # never: the query names the jobs (the column only goes NULL on deletion)
+                continue
             known = found.get(job_id)
             if known is None or exchange_id > known.exchange_id:
                 found[job_id] = Group(exchange_id, size or 1)

@@ -14,6 +14,7 @@ from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from qbsync.storage.db import rows_changed
 from qbsync.storage.models import JobDependency, QueueJob, utcnow
 
 OPEN_STATES = ("pending", "waiting", "held")  # not yet sent: updates coalesce into these
@@ -401,13 +402,13 @@ def return_in_flight(session: Session, session_id: int, reason: str, now: dateti
     QuickBooks may have processed them, so each is marked to look its record up before adding again.
     """
     now = now or utcnow()
-    result = session.execute(
+    return rows_changed(
+        session,
         update(QueueJob)
         .where(QueueJob.session_id == session_id, QueueJob.state == "in_flight")
         .values(state="pending", session_id=None, needs_lookup=True, reason=reason, updated_at=now)
-        .execution_options(synchronize_session="fetch")
+        .execution_options(synchronize_session="fetch"),
     )
-    return result.rowcount or 0
 
 
 def pending_ready(session: Session, connection_id: int, now: datetime, limit: int,

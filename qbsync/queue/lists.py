@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from qbsync.queue import jobs
+from qbsync.storage.db import rows_changed
 from qbsync.storage.models import Checkpoint, QbListEntry, QueueJob, utcnow
 
 CHECKPOINT = "lists_refreshed"
@@ -177,15 +178,13 @@ def remember(session: Session, connection_id: int, list_type: str, ret_type: str
 
 def finish_list(session: Session, connection_id: int, list_type: str, started_at: datetime) -> int:
     """After a complete pull: entries not seen since ``started_at`` are gone from QuickBooks."""
-    result = session.execute(
-        delete(QbListEntry).where(
-            QbListEntry.connection_id == connection_id,
-            QbListEntry.list_type == list_type,
-            QbListEntry.refreshed_at < started_at,
-        )
-    )
+    removed = rows_changed(session, delete(QbListEntry).where(
+        QbListEntry.connection_id == connection_id,
+        QbListEntry.list_type == list_type,
+        QbListEntry.refreshed_at < started_at,
+    ))
     _invalidate(session, connection_id, list_type)
-    return result.rowcount or 0
+    return removed
 
 
 def forget_entry(session: Session, connection_id: int, list_type: str, list_id: str) -> None:

@@ -12,13 +12,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from qbsync.qbxml import values
-from qbsync.qbxml.limits import fit, max_length
+from qbsync.qbxml.limits import fit, required_max_length
 
-CUSTOMER_NAME_LIMIT = max_length("CustomerAdd/Name")  # 41
-ITEM_NAME_LIMIT = max_length("ItemInventoryAdd/Name")  # 31
+CUSTOMER_NAME_LIMIT = required_max_length("CustomerAdd/Name")  # 41
+ITEM_NAME_LIMIT = required_max_length("ItemInventoryAdd/Name")  # 31
 ITEM_HASH_LENGTH = 6  # hex digits of the whole SKU's hash ending a cut item name
-SKU_CODE_LIMIT = max_length("ItemInventoryAdd/BarCode/BarCodeValue")  # 50
-REF_NUMBER_LIMIT = max_length("InvoiceAdd/RefNumber")  # 11
+SKU_CODE_LIMIT = required_max_length("ItemInventoryAdd/BarCode/BarCodeValue")  # 50
+REF_NUMBER_LIMIT = required_max_length("InvoiceAdd/RefNumber")  # 11
 PLATFORM_NAMES = {"woocommerce": "WooCommerce", "shopify": "Shopify"}
 
 
@@ -109,9 +109,9 @@ def why_renamed(store_name: str, qb_name: str, path: str, suffixes: Sequence[tup
     if folded != store:
         changed = _changed_characters(store)
         reasons.append("characters changed" + (f": {', '.join(changed)}" if changed else ""))
-    limit = max_length(path)
+    limit = required_max_length(path)
     tails = "".join(f" ({_plain(text)})" for text, _ in suffixes)
-    if limit is not None and len(folded) + len(tails) > limit:
+    if len(folded) + len(tails) > limit:
         room = " to leave room for what is added in brackets" if tails and len(folded) <= limit else ""
         reasons.append(f"cut to {limit} characters{room}{cut_note}")
     reasons += [f"suffix ({_plain(text)}) added because {why}" for text, why in suffixes]

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from qbsync.qbxml.limits import fit, max_length
+from qbsync.qbxml.limits import fit, required_max_length
 
 # Special-item roles (mapping keys) of the sales tax items: one per store rate, plus the 0 % header item.
 RATE_ROLE_PREFIX = "sales_tax:"
 ZERO_ROLE = "sales_tax_zero"
-NAME_LIMIT = max_length("ItemSalesTaxAdd/Name")  # 31
+NAME_LIMIT = required_max_length("ItemSalesTaxAdd/Name")  # 31
 
 
 @dataclass(frozen=True)

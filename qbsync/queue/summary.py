@@ -35,7 +35,8 @@ def order_summary(payload: Mapping[str, Any], settings: Mapping[str, Any],
     record = payload.get("record") if isinstance(payload, Mapping) else None
     if not isinstance(record, Mapping):
         return None
-    customer = record.get("customer") if isinstance(record.get("customer"), Mapping) else {}
+    given = record.get("customer")
+    customer: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
     name = " ".join(str(customer.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
     who = name or str(customer.get("company") or "").strip() or str(customer.get("email") or "").strip()
     when = str(record.get("created_at") or "")[:10]

@@ -13,9 +13,12 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qbsync.config import Config
+
+if TYPE_CHECKING:
+    from rq import Queue
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ class Dispatcher:
         self.config = config
         self._executor: ThreadPoolExecutor | None = None
         self._max_workers = max_workers
-        self._queue = None
+        self._queue: Queue | None = None
         self._pending: set[str] = set()
         self._pending_lock = threading.Lock()
 
@@ -54,11 +57,13 @@ class Dispatcher:
     def uses_redis(self) -> bool:
         return self.config.redis_url is not None
 
-    def _rq_queue(self) -> Any:
+    def _rq_queue(self) -> Queue:
         if self._queue is None:
             from redis import Redis
             from rq import Queue
 
+            if self.config.redis_url is None:
+                raise DispatchFailed("Redis is not configured (QBSYNC_REDIS_URL)")
             redis = Redis.from_url(self.config.redis_url, socket_connect_timeout=1, socket_timeout=2)
             self._queue = Queue(self.config.rq_queue_name, connection=redis)
         return self._queue

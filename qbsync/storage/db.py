@@ -14,9 +14,10 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import UpdateBase
 
 from qbsync.config import Config
 from qbsync.storage import encryption
@@ -97,6 +98,15 @@ class Database:
         for engine in (self.engine, self.statement_engine):
             if engine is not None:
                 engine.dispose(close=close)
+
+
+def rows_changed(session: Session, statement: UpdateBase) -> int:
+    """Run an UPDATE or DELETE in ``session`` and return how many rows it changed (0 if the driver cannot
+    say)."""
+    result = session.execute(statement)
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"{type(statement).__name__} gave {type(result).__name__}, which has no row count")
+    return result.rowcount or 0
 
 
 def plan_with_values(session: Session) -> None:

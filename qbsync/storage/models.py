@@ -38,6 +38,8 @@ class Base(DeclarativeBase):
 
 # SQLite has no BIGINT autoincrement; use INTEGER there, BIGINT on PostgreSQL.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# Characters kept of the HRESULT the Web Connector reports (a real one, "0x80040400", has 10).
+HRESULT_LENGTH = 40
 
 
 class Connection(Base):
@@ -196,7 +198,7 @@ class Exchange(Base):
     seq: Mapped[int] = mapped_column(Integer)
     request_xml: Mapped[str] = mapped_column(Text)
     response_xml: Mapped[str | None] = mapped_column(Text, nullable=True)
-    hresult: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    hresult: Mapped[str | None] = mapped_column(String(HRESULT_LENGTH), nullable=True)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     job_count: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

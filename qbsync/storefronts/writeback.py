@@ -326,8 +326,8 @@ def _inventory_items(db: Database, connection_id: int, claimed: dict[int, dict[s
                 StorefrontRecord.connection_id == connection_id, StorefrontRecord.record_type == "product",
                 StorefrontRecord.record_id.in_(sorted(missing))))
             for record_id, data in rows:
-                item = str((data or {}).get("inventory_item_id") or "")
-                if item.isdigit():
+                stored = str((data or {}).get("inventory_item_id") or "")
+                if stored.isdigit():
                     for job_id in missing[record_id]:
-                        found[job_id] = int(item)
+                        found[job_id] = int(stored)
     return found

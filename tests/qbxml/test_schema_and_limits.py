@@ -8,6 +8,7 @@ import pytest
 
 from qbsync.qbxml import QbxmlDataError, QbxmlValidationError, build_message, fit, max_length, render_request
 from qbsync.qbxml.fields import catalog
+from qbsync.qbxml.limits import required_max_length
 from qbsync.qbxml.schema import compiled_schema, validate, validate_each
 
 GOOD = '<CustomerAddRq requestID="1"><CustomerAdd><Name>Bob</Name></CustomerAdd></CustomerAddRq>'
@@ -105,6 +106,12 @@ def test_unknown_paths_and_aggregates_are_errors_not_unlimited():
         max_length("CustomerAdd/Nmae")
     with pytest.raises(QbxmlDataError, match="aggregate"):
         max_length("CustomerAdd/BillAddress")
+
+
+def test_a_limit_code_cuts_to_must_exist():
+    assert required_max_length("InvoiceAdd/RefNumber") == 11
+    with pytest.raises(QbxmlDataError, match="no maximum length at 'InvoiceAdd/InvoiceLineAdd/ItemRef"):
+        required_max_length("InvoiceAdd/InvoiceLineAdd/ItemRef/FullName")
 
 
 def test_fit_cleans_and_cuts_like_render_does():

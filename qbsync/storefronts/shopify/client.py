@@ -266,20 +266,22 @@ class ShopifyClient:
         if self.location_id is not None:
             return self.location_id
         if self._default_location is None:
-            active = [loc for loc in self.locations() if loc.get("active", True)]
-            ids = {loc.get("id") for loc in active}
-            primary = self.shop().get("primary_location_id")
-            if primary in ids:
-                self._default_location = primary
-            elif len(active) == 1:
-                self._default_location = active[0]["id"]
-            else:
-                names = ", ".join(f"{loc.get('name')} ({loc.get('id')})" for loc in active) or "none"
-                raise StorefrontSetupError(
-                    f"Shopify shop {self.shop_url} has no single location to write stock to (active "
-                    f"locations: {names}); choose one on the connection page."
-                )
+            self._default_location = self._primary_or_only_location()
         return self._default_location
+
+    def _primary_or_only_location(self) -> int:
+        active = [loc for loc in self.locations() if loc.get("active", True)]
+        ids = {loc.get("id") for loc in active}
+        primary = self.shop().get("primary_location_id")
+        if primary is not None and primary in ids:
+            return _id(primary, "location")
+        if len(active) == 1:
+            return _id(active[0].get("id"), "location")
+        names = ", ".join(f"{loc.get('name')} ({loc.get('id')})" for loc in active) or "none"
+        raise StorefrontSetupError(
+            f"Shopify shop {self.shop_url} has no single location to write stock to (active "
+            f"locations: {names}); choose one on the connection page."
+        )
 
     # -- writing --------------------------------------------------------------------------------------
 
