@@ -34,6 +34,8 @@ def plan(session: Session, connection: Connection, now: datetime, in_session: bo
     settings = SyncSettings(connection.settings)
     planned = []
     new_file = _company_file_changed(session, connection.id, company_file)
+    if new_file:
+        lists.forget_company(session, connection.id)  # another company: read it before trusting a name
     if (new_file and not lists.refresh_active(session, connection.id)) or _lists_due(
             session, connection.id, settings, now):
         refreshing = lists.request_refresh(session, connection.id, now=now)

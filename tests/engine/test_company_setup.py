@@ -174,7 +174,7 @@ def test_first_contact_happens_with_list_refresh_turned_off(make_shop):
     # A merchant who turned the periodic refresh off (0: only when asked) still gets the first contact:
     # without it nothing knows the company lacks "Shipping and Delivery Income" and QuickBooks answers 3140.
     shop = shop_on(make_shop, "service")
-    shop.configure(list_refresh_hours=0)
+    shop.configure(list_refresh_hours=0, lookup_before_add="when_unsure")
     shop.feed("order", make_order(1))
 
     (first,) = shop.sync(sessions=1)
@@ -189,10 +189,14 @@ def test_first_contact_happens_with_list_refresh_turned_off(make_shop):
 
     # The Web Connector opens another company file: that company is read and set up before anything is sent.
     shop.connector.company_file_name = r"C:\Users\Public\Documents\Intuit\QuickBooks\Other Store.QBW"
-    shop.feed("order", make_order(2))
+    shop.feed("order", make_order(51))  # the same customer and product as order 1: nothing else to add
     shop.sync()
     assert len(shop.requests("HostQueryRq")) == 2
-    assert sorted(r["RefNumber"] for r in shop.company.transactions("SalesReceipt")) == ["1", "2"]
+    assert sorted(r["RefNumber"] for r in shop.company.transactions("SalesReceipt")) == ["1", "51"]
+    # the sale names its payment method: not by what the other file's lists said, but after the new read
+    sent = [e.request for e in shop.company.request_log]
+    reread = max(i for i, doc in enumerate(sent) if "<HostQueryRq" in doc)
+    assert min(i for i, doc in enumerate(sent) if "<RefNumber>51</RefNumber>" in doc) > reread
     assert answered(shop, 3140) == []
 
 
