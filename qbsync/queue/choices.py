@@ -20,7 +20,7 @@ from typing import Any
 from qbsync.queue import sales_tax
 
 KEEP, CHOOSE, CREATE, MISSING, UNUSED = "keep", "choose", "create", "missing", "unused"
-NAME_LIMITS = {"Account": 31, "Item": 31, "PaymentMethod": 31, "SalesTaxCode": 3}
+NAME_LIMITS = {"Account": 31, "Item": 31, "PaymentMethod": 31, "SalesTaxCode": 3, "Vendor": 41, "Class": 31}
 
 
 @dataclass(frozen=True)
@@ -464,6 +464,26 @@ def preference_changes(company: Company, settings: Mapping[str, Any]) -> list[tu
 
 
 # --- settings checked on save -------------------------------------------------------------------------
+
+
+def length_errors(values: Mapping[str, Any]) -> dict[str, str]:
+    """For each setting in ``values`` naming a record by a name QuickBooks cannot keep whole (a level of it
+    longer than the list's names), an error: QuickBooks would cut it, so the record added would not be the
+    one named (pure)."""
+    errors: dict[str, str] = {}
+    for setting, value in values.items():
+        need = PAYMENT_METHOD if setting == "payment_method_map" else BY_SETTING.get(setting)
+        if need is None:
+            continue
+        names = payment_method_names({setting: value}) if need is PAYMENT_METHOD else [str(value or "")]
+        limit = NAME_LIMITS.get(need.list_type, 31)
+        for name in names:
+            long = next((part for part in name.split(":") if len(part.strip()) > limit), None)
+            if long is not None:
+                errors[setting] = (f"QuickBooks keeps {limit} characters of a {word(need)}'s name and "
+                                   f"{long.strip()!r} has {len(long.strip())}: use a shorter name")
+                break
+    return errors
 
 
 def name_errors(values: Mapping[str, Any], company: Company) -> dict[str, str]:

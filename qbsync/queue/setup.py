@@ -195,6 +195,7 @@ def setting_errors(session: Session, connection: Connection, parsed: Mapping[str
     current = SyncSettings(connection.settings)
     changed = {name: value for name, value in parsed.items() if current[name] != value}
     errors = limit_errors(changed, longest_order_number(session, connection.id))
+    errors.update(choices.length_errors(changed))
     named = {name: value for name, value in changed.items()
              if name in choices.BY_SETTING or name == "payment_method_map"}
     if named:
