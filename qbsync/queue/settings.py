@@ -257,7 +257,8 @@ DEFINITIONS: list[Setting] = [
     # --- reference lists
     Setting("list_refresh_hours", 24,
             "Hours between refreshes of QuickBooks' accounts, items, payment methods, tax codes and customer "
-            "names (0: only when asked).", group="Reference lists"),
+            "names (0: only when asked; the company is read anyway at the first session and whenever the Web "
+            "Connector opens another company file).", group="Reference lists"),
     Setting("list_page_size", 500, "Records asked for per page when refreshing a reference list.",
             group="Reference lists"),
     # --- storefront

@@ -83,6 +83,10 @@ def test_skus_alike_in_their_first_31_characters_become_two_items(make_shop, pro
     assert small != medium and len(small) <= 31 and len(medium) <= 31
     assert _item(shop, small)["BarCodeValue"] == BLUE_S
     assert _item(shop, medium)["BarCodeValue"] == BLUE_M
+    # the bookkeeper can see the cut: the store's SKU beside the item's name, and why they differ
+    assert (first.store_name, first.rename_reason) == (
+        BLUE_S,
+        "cut to 31 characters, ending in ~ and a code of the whole, so products that start alike stay apart")
     check_order(shop.company, "1001", sold=order.total, open_balance="0.00")
     check_stock(shop.company, {small: 3, medium: 4})
     shop.assert_every_request_valid()

@@ -115,6 +115,17 @@ def item_name(job: QueueJob, ctx: Context) -> str:
     return naming.item_name(job.payload.get("record") or {}, ctx.settings.item_match)
 
 
+def renamed(job: QueueJob, ctx: Context, full_name: str) -> tuple[str, str] | None:
+    """(the product's SKU or name, why its QuickBooks item has another name) when qbsync had to change it."""
+    if job.payload.get("special") or full_name.casefold() != item_name(job, ctx).casefold():
+        return None
+    store = naming.item_store_name(job.payload.get("record") or {}, ctx.settings.item_match)
+    reason = naming.why_renamed(store, full_name, "ItemInventoryAdd/Name",
+                                cut_note=", ending in ~ and a code of the whole, so products that start "
+                                "alike stay apart")
+    return (store, reason) if reason else None
+
+
 def _account(name: str) -> dict[str, str]:
     return {"FullName": name}
 
@@ -540,6 +551,7 @@ class ItemHandler:
             synced_hash=synced,
             quantity=quantity,
             origin=mappings.CREATED if created else mappings.FOUND,
+            renamed=renamed(job, ctx, full_name),
         )
         if record.get("inventory_item_id"):
             mappings.link(
