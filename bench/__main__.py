@@ -16,6 +16,7 @@ BENCHMARKS = {
     "backfill": "bench.backfill",
     "worker_exit": "bench.worker_exit",
     "denial_of_service": "bench.denial_of_service",
+    "first_contact": "bench.first_contact",
 }
 
 

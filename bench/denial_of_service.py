@@ -67,6 +67,16 @@ def _error_message(size: int) -> Callable[[str, str], httpx.Response]:
     return send
 
 
+def bad_status_code(url: str, ticket: str) -> httpx.Response:
+    """A qbXML answer whose statusCode is not a number (it took 150 s of CPU before parse.py checked it
+    as an int before the 32-bit range test)."""
+    answer = ('<?xml version="1.0"?><QBXML><QBXMLMsgsRs><CustomerAddRs statusCode="oops"/>'
+              "</QBXMLMsgsRs></QBXML>")
+    body = envelope("receiveResponseXML", [("ticket", ticket), ("response", answer),
+                                           ("hresult", ""), ("message", "")])
+    return _soap(url, body, "receiveResponseXML")
+
+
 CASES: list[tuple[str, str, Callable[[str, str], httpx.Response]]] = [
     ("100,000 attributes on one element (1.1 MB, no sign-in)", "attributes", many_attributes),
     ("20,000-character URL path", "path", long_path),
@@ -74,6 +84,8 @@ CASES: list[tuple[str, str, Callable[[str, str], httpx.Response]]] = [
     ("receiveResponseXML with a 5 MB error message (live session)", "message-5mb", _error_message(5_000_000)),
     ("receiveResponseXML with a 90,000-character error message (live session)", "message-90k",
      _error_message(90_000)),
+    ("receiveResponseXML whose qbXML statusCode is not a number (live session)", "bad-status-code",
+     bad_status_code),
 ]
 
 

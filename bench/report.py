@@ -25,6 +25,10 @@ COLUMNS = {
     "worker_exit": [("worker", "worker"), ("case", "case"), ("runs", "runs"), ("median_s", "median s"),
                     ("max_s", "max s"), ("over_10_s", "runs over 10 s")],
 }
+COLUMNS["first_contact"] = COLUMNS["first_contact_before"] = [
+    ("profile", "company"), ("round_trips", "round trips"), ("requests", "requests"),
+    ("setup_adds", "setup adds"), ("setup_round_trips", "setup round trips"),
+    ("last_order_in_round_trip", "orders landed by round trip"), ("answered_3140", "answered 3140")]
 # The hostile requests, measured on this checkout and (``_before``) on the commit before the fix.
 COLUMNS["denial_of_service"] = COLUMNS["denial_of_service_before"] = [
     ("case", "hostile request"), ("status", "answer"), ("answer_seconds", "answered in s"),

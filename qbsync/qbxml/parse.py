@@ -193,11 +193,18 @@ def _severity(given: str | None, code: int) -> str:
 _STATUS_CODES = range(-(2**31), 2**31)
 
 
+def _status_code(text: str | None) -> int | None:
+    """The statusCode attribute as a 32-bit integer, or None when it is missing or not one.
+
+    (Checked before the range test: ``None in range(...)`` makes Python walk all 2**32 values.)
+    """
+    code = _int(text)
+    return code if code is not None and code in _STATUS_CODES else None
+
+
 def _response(cat: Catalog, node: etree._Element) -> Response:
     name = node.tag
-    code = _int(node.get("statusCode"))
-    if code not in _STATUS_CODES:
-        code = None
+    code = _status_code(node.get("statusCode"))
     message = node.get("statusMessage", "")
     if code is None:
         problem = f"QuickBooks sent {name} without a valid statusCode ({node.get('statusCode')!r})"

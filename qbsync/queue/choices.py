@@ -20,7 +20,7 @@ from typing import Any
 from qbsync.queue import sales_tax
 
 KEEP, CHOOSE, CREATE, MISSING, UNUSED = "keep", "choose", "create", "missing", "unused"
-NAME_LIMITS = {"Account": 31, "Item": 31, "PaymentMethod": 31, "SalesTaxCode": 3}
+NAME_LIMITS = {"Account": 31, "Item": 31, "PaymentMethod": 31, "SalesTaxCode": 3, "Vendor": 41, "Class": 31}
 
 
 @dataclass(frozen=True)
@@ -333,9 +333,9 @@ def propose_one(need: Need, value: str, default: str, settings: Mapping[str, Any
     named = company.find(need.list_type, value) if value else None
     if named is not None and fits(need, named):
         return Proposal(need, value, KEEP, named.name, names,
-                        f"QuickBooks has the {_word(need)} {named.name!r}")
-    why = (f"QuickBooks has no {_word(need)} {value!r}" if named is None
-           else f"{value!r} in QuickBooks is not a fitting {_word(need)} ({named.type or 'another type'})")
+                        f"QuickBooks has the {word(need)} {named.name!r}")
+    why = (f"QuickBooks has no {word(need)} {value!r}" if named is None
+           else f"{value!r} in QuickBooks is not a fitting {word(need)} ({named.type or 'another type'})")
     best = candidates[0] if candidates else None
     if best is not None and (need.by_type or _words_score(need, best.name)
                              or (need.special and best.special == need.special)):
@@ -350,7 +350,8 @@ def propose_one(need: Need, value: str, default: str, settings: Mapping[str, Any
     return Proposal(need, value, CREATE, name, names, f"{why}; qbsync adds {name!r}", request)
 
 
-def _word(need: Need) -> str:
+def word(need: Need) -> str:
+    """What ``need`` names, in the merchant's words ("account", "payment method")."""
     return {"Account": "account", "Item": "item", "SalesTaxCode": "sales tax code",
             "PaymentMethod": "payment method", "Vendor": "vendor"}.get(need.list_type, need.list_type)
 
@@ -465,6 +466,26 @@ def preference_changes(company: Company, settings: Mapping[str, Any]) -> list[tu
 # --- settings checked on save -------------------------------------------------------------------------
 
 
+def length_errors(values: Mapping[str, Any]) -> dict[str, str]:
+    """For each setting in ``values`` naming a record by a name QuickBooks cannot keep whole (a level of it
+    longer than the list's names), an error: QuickBooks would cut it, so the record added would not be the
+    one named (pure)."""
+    errors: dict[str, str] = {}
+    for setting, value in values.items():
+        need = PAYMENT_METHOD if setting == "payment_method_map" else BY_SETTING.get(setting)
+        if need is None:
+            continue
+        names = payment_method_names({setting: value}) if need is PAYMENT_METHOD else [str(value or "")]
+        limit = NAME_LIMITS.get(need.list_type, 31)
+        for name in names:
+            long = next((part for part in name.split(":") if len(part.strip()) > limit), None)
+            if long is not None:
+                errors[setting] = (f"QuickBooks keeps {limit} characters of a {word(need)}'s name and "
+                                   f"{long.strip()!r} has {len(long.strip())}: use a shorter name")
+                break
+    return errors
+
+
 def name_errors(values: Mapping[str, Any], company: Company) -> dict[str, str]:
     """For each setting in ``values`` naming a record the company's list lacks (or one of the wrong type): an
     error naming the closest records that fit (difflib). Lists never read are not judged; empty values that
@@ -490,7 +511,7 @@ def name_errors(values: Mapping[str, Any], company: Company) -> dict[str, str]:
                 continue  # a new payment method, not a typo: the company setup adds it to QuickBooks
             close = close or fitting[:3]
             kind = entry.type if entry is not None and entry.type else "another kind"
-            problem = (f"QuickBooks has no {_word(need)} {name!r}" if entry is None else
+            problem = (f"QuickBooks has no {word(need)} {name!r}" if entry is None else
                        f"{name!r} in QuickBooks is {kind}, which cannot be the {need.what}")
             hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             create = " (or let the company setup page create it)" if need.create is not None else ""

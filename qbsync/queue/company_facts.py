@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -99,6 +100,36 @@ def foreign_currency(currency: str, facts: CompanyFacts) -> str | None:
     if not facts.multicurrency or not currency or not facts.home_currency or currency == facts.home_currency:
         return None
     return currency
+
+
+# Digits of an exchange rate: QuickBooks shows rates to 5 or 6 decimals depending on the currency pair
+# (0.99160 USD per CAD in its help); that it keeps 6 when given more is assumed.
+RATE_STEP = Decimal("0.000001")
+
+
+def exchange_rate(order: Mapping[str, Any], facts: CompanyFacts) -> Decimal | None:
+    """The ExchangeRate of a foreign-currency order's transaction, from the store's own conversion.
+
+    QuickBooks records "the number of home currency units it takes to equal one foreign currency unit"
+    and multiplies the transaction's total by it for the home value (QuickBooks help, "What to know about
+    exchange rates"). The store tells that rate only when the buyer paid in the company's home currency
+    while the order's amounts are in another (Shopify: ``presentment_money`` of the total over its shop
+    money): the buyer's total over the order's total. None for a home-currency order, or when the store
+    did not convert to the home currency (WooCommerce orders carry no rate): QuickBooks then takes the
+    rate of its currency list.
+    """
+    if foreign_currency(str(order.get("currency") or ""), facts) is None:
+        return None
+    if str(order.get("presentment_currency") or "").strip().upper() != facts.home_currency:
+        return None
+    try:
+        home_total = Decimal(str(order.get("presentment_total")))
+        total = Decimal(str(order.get("total")))
+    except ArithmeticError:
+        return None
+    if not home_total.is_finite() or not total.is_finite() or home_total <= 0 or total <= 0:
+        return None
+    return (home_total / total).quantize(RATE_STEP)
 
 
 def currency_ref(code: str) -> dict[str, str]:

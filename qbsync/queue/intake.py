@@ -106,6 +106,8 @@ def _queue(
     if record_type == "customer":
         return _customer(session, connection, settings, data, event)
     if record_type == "product":
+        if rules.is_gift_card_sale(data, settings):
+            return None  # sold on the gift card item: no item of its own in QuickBooks, never stock
         return _product(session, connection, data, event)
     if record_type == "order":
         return _order(session, connection, settings, data, event, unconfirmed)
@@ -292,11 +294,16 @@ def line_product(
     }, True
 
 
-def item_jobs_for_order(session: Session, connection: Connection, order: Mapping[str, Any]) -> list[QueueJob]:
-    """The jobs bringing the order's products into QuickBooks (none for products already mapped)."""
+def item_jobs_for_order(
+    session: Session, connection: Connection, settings: SyncSettings, order: Mapping[str, Any]
+) -> list[QueueJob]:
+    """The jobs bringing the order's products into QuickBooks (none for products already mapped, nor for
+    gift cards sold: they go on the gift card item)."""
     found: dict[str, QueueJob] = {}
     seen: dict[tuple[int, str], QueueJob] = session.info.setdefault(_JOBS_SEEN, {})
     for line in order.get("lines") or ():
+        if rules.is_gift_card_sale(line, settings):
+            continue
         key = mappings.product_key(
             line.get("product_id"), line.get("variant_id"), line.get("sku"), line.get("name")
         )
@@ -337,7 +344,8 @@ def special_roles(order: Mapping[str, Any], settings: SyncSettings, us: bool = T
         if taxes:
             roles.append(sales_tax.ZERO_ROLE)
         roles.extend(item.role for item, _ in taxes)
-    if Decimal(str(order.get("gift_card_amount") or "0")) != 0:
+    sold = any(rules.is_gift_card_sale(line, settings) for line in order.get("lines") or ())
+    if sold or Decimal(str(order.get("gift_card_amount") or "0")) != 0:
         roles.append("gift_card")
     roles.append("adjustment")  # rounding differences are only known once the lines are priced
     return roles
@@ -391,7 +399,7 @@ def order_dependencies(
     customer_job = customer_job_for_order(session, connection, settings, order)
     if customer_job is not None:
         found.append(customer_job)
-    found += item_jobs_for_order(session, connection, order)
+    found += item_jobs_for_order(session, connection, settings, order)
     us = _facts(session, connection.id).is_us
     roles = [r for r in special_roles(order, settings, us) if r != "adjustment"]
     found += special_item_jobs(session, connection, settings, roles, order)

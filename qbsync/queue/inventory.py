@@ -12,6 +12,7 @@ every ``inventory_full_pull_hours`` as well.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -309,6 +310,7 @@ class OpeningStock:
     as_of: date
     has_cost: bool
     added_back: tuple[str, ...]  # numbers of the orders whose quantity was added back
+    waiting: tuple[str, ...] = ()  # the same orders' storefront ids (see save_waiting)
 
 
 def sold_in(order: Mapping[str, Any], product_key: str) -> Decimal:
@@ -350,6 +352,7 @@ def opening_stock(
     snapshot = _when(product.get("modified_at"))
     added = Decimal(0)
     numbers: list[str] = []
+    waiting: list[str] = []
     dates = [(snapshot or as_utc(now)).date()]
     for order in unposted:
         quantity = sold_in(order, product_key)
@@ -361,13 +364,16 @@ def opening_stock(
             continue
         added += quantity
         numbers.append(str(order.get("number") or order.get("storefront_id")))
+        waiting.append(str(order.get("storefront_id")))
         if placed is not None:
             dates.append(placed.date())
     quantity = stock + added
     value = (cost * quantity).quantize(CENT) if cost is not None and quantity > 0 else Decimal("0.00")
     # A day before the earliest sale it covers: the sale's date is taken in the store's time zone,
     # which can be a day behind UTC, and a sale dated before the opening stock would be costed at zero.
-    return OpeningStock(quantity, value, min(dates) - timedelta(days=1), cost is not None, tuple(numbers))
+    return OpeningStock(
+        quantity, value, min(dates) - timedelta(days=1), cost is not None, tuple(numbers), tuple(waiting)
+    )
 
 
 def unposted_orders(session: Session, connection_id: int, item_job_id: int) -> list[dict[str, Any]]:
@@ -426,11 +432,12 @@ def sold_between(
     settings: Mapping[str, Any],
     after: datetime,
     until: datetime,
-) -> Decimal:
+) -> tuple[Decimal, list[str]]:
     """How many of the product the store's orders placed in (``after``, ``until``] sell that post (or
-    posted) a stock-moving transaction: the store's stock fell by them, and QuickBooks' falls by itself."""
-    rows = session.scalars(
-        select(StorefrontRecord.data).where(
+    posted) a stock-moving transaction: the store's stock fell by them, and QuickBooks' falls by itself.
+    Also the ids of those orders not in QuickBooks yet (see :func:`save_waiting`)."""
+    rows = session.execute(
+        select(StorefrontRecord.record_id, StorefrontRecord.data).where(
             StorefrontRecord.connection_id == connection_id,
             StorefrontRecord.record_type == "order",
             StorefrontRecord.deleted.is_(False),
@@ -439,7 +446,8 @@ def sold_between(
         )
     )
     sold = Decimal(0)
-    for order in rows:
+    waiting: list[str] = []
+    for record_id, order in rows:
         placed = _when((order or {}).get("created_at"))
         if placed is None or not after < placed <= until:
             continue
@@ -449,14 +457,16 @@ def sold_between(
         decision = rules.decide_order(order, settings)
         if decision.sync and decision.txn_type in STOCK_MOVING:
             sold += quantity
-    return sold
+            if mappings.get(session, connection_id, mappings.ORDER, str(record_id)) is None:
+                waiting.append(str(record_id))
+    return sold, waiting
 
 
 def unposted_sold(
     session: Session, connection_id: int, product_key: str, settings: Mapping[str, Any], until: datetime
-) -> Decimal:
+) -> tuple[Decimal, list[str]]:
     """How many of the product the store's orders placed by ``until`` and not yet in QuickBooks will take
-    out of QuickBooks when they post."""
+    out of QuickBooks when they post, and those orders' ids."""
     rows = session.execute(
         select(QueueJob.record_id, QueueJob.payload).where(
             QueueJob.connection_id == connection_id,
@@ -465,6 +475,7 @@ def unposted_sold(
         )
     ).all()
     sold = Decimal(0)
+    waiting: list[str] = []
     for record_id, payload in rows:
         order = dict((payload or {}).get("record") or {})
         placed = _when(order.get("created_at"))
@@ -476,4 +487,116 @@ def unposted_sold(
         decision = rules.decision_of(payload or {}) or rules.decide_order(order, settings)
         if decision.sync and decision.txn_type in STOCK_MOVING:
             sold += quantity
-    return sold
+            waiting.append(str(record_id))
+    return sold, waiting
+
+
+# --- a sale the store's count already had, reaching QuickBooks late ---------------------------------
+
+WAITING = "stock_waiting:"  # + the item's ListID: JSON list of the orders the baseline expects to post
+ADD_BACK_KIND = "stock_add_back"
+ADD_BACK_PRIORITY = 75  # with the store's stock changes, after the orders that move stock
+
+
+def read_waiting(session: Session, connection_id: int, list_id: str) -> set[str]:
+    """The orders (storefront ids) placed by the baseline's moment whose posting the baseline already
+    expects: their sale was added back (or counted) when QuickBooks took the store's count."""
+    row = session.get(Checkpoint, (connection_id, f"{WAITING}{list_id}"))
+    return set(json.loads(row.value)) if row is not None and row.value else set()
+
+
+def save_waiting(session: Session, connection_id: int, list_id: str, order_ids: Iterable[str]) -> None:
+    """Remember which orders placed by the baseline's moment the baseline expects to post."""
+    value = json.dumps(sorted(set(order_ids)))
+    name = f"{WAITING}{list_id}"
+    row = session.get(Checkpoint, (connection_id, name))
+    if row is None:
+        session.add(Checkpoint(connection_id=connection_id, name=name, value=value))
+    else:
+        row.value = value
+
+
+@dataclass(frozen=True)
+class LateSale:
+    """An order's sale of an item that QuickBooks takes out a second time: the store's count QuickBooks
+    accounts for was taken after the order was placed, and the order was not known then."""
+
+    list_id: str
+    item: str
+    quantity: Decimal
+
+
+def late_sales(
+    session: Session, connection_id: int, order_key: str, order: Mapping[str, Any], txn_type: str
+) -> list[LateSale]:
+    """The order's sales of inventory items to add back now that its ``txn_type`` is in QuickBooks.
+
+    An item whose count QuickBooks took as of a moment after the order was placed already lacks the
+    order's quantity. If the order was waiting then, its sale was added back to that count (it is now
+    struck from the waiting list); if qbsync did not know the order then (its webhook came late, or it
+    was not going to post), QuickBooks has just taken the quantity out a second time.
+    """
+    if txn_type not in STOCK_MOVING:
+        return []
+    placed = _when(order.get("created_at"))
+    late: list[LateSale] = []
+    sold: dict[str, Decimal] = {}
+    for line in order.get("lines") or ():
+        key = mappings.product_key(
+            line.get("product_id"), line.get("variant_id"), line.get("sku"), line.get("name")
+        )
+        sold[key] = sold.get(key, Decimal(0)) + (_decimal(str(line.get("quantity") or "0")) or Decimal(0))
+    for key, quantity in sold.items():
+        mapping = mappings.get(session, connection_id, mappings.PRODUCT, key)
+        if mapping is None or mapping.qb_type != "ItemInventory" or mapping.quantity is None or not quantity:
+            continue  # (a baseline is saved only with the mapping's quantity: no look-up for the rest)
+        baseline = read_baseline(session, connection_id, mapping.qb_id)
+        if baseline is None:
+            continue  # QuickBooks' own count: its sales are its own
+        waiting = read_waiting(session, connection_id, mapping.qb_id)
+        if order_key in waiting:
+            save_waiting(session, connection_id, mapping.qb_id, waiting - {order_key})
+        elif placed is not None and placed <= baseline[1]:
+            late.append(LateSale(mapping.qb_id, mapping.qb_name or key, quantity))
+    return late
+
+
+def add_back_late_sales(
+    session: Session,
+    connection_id: int,
+    order_key: str,
+    order: Mapping[str, Any],
+    txn_type: str,
+    now: datetime,
+) -> list[QueueJob]:
+    """Queue an inventory adjustment adding back each of :func:`late_sales` (once per order and item)."""
+    queued = []
+    number = str(order.get("number") or order_key)
+    for sale in late_sales(session, connection_id, order_key, order, txn_type):
+        key = f"{ADD_BACK_KIND}:{order_key}:{sale.list_id}"
+        if session.scalar(
+            select(exists().where(QueueJob.connection_id == connection_id, QueueJob.coalesce_key == key))
+        ):
+            continue
+        payload = {
+            "order_id": order_key,
+            "order_number": number,
+            "item_list_id": sale.list_id,
+            "item": sale.item,
+            "quantity": format(sale.quantity.normalize(), "f"),
+        }
+        queued.append(
+            jobs.enqueue(
+                session,
+                connection_id,
+                ADD_BACK_KIND,
+                payload,
+                record_type="order",
+                record_id=order_key,
+                label=f"add back {payload['quantity']} {sale.item} of order {number} (counted by the store)",
+                coalesce_key=key,
+                priority=ADD_BACK_PRIORITY,
+                now=now,
+            )
+        )
+    return queued

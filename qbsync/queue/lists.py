@@ -187,6 +187,18 @@ def finish_list(session: Session, connection_id: int, list_type: str, started_at
     return removed
 
 
+def forget_company(session: Session, connection_id: int) -> None:
+    """Drop every list entry and what the company said about itself: the Web Connector opened another
+    company file, so they describe another company (until its refresh, nothing is taken as known)."""
+    session.execute(delete(QbListEntry).where(QbListEntry.connection_id == connection_id))
+    session.execute(delete(Checkpoint).where(
+        Checkpoint.connection_id == connection_id,
+        Checkpoint.name.in_([f"company:{query}" for query in COMPANY_QUERIES]
+                            + [f"{CHECKPOINT}:{name}" for name in LISTS])))
+    for list_type in LISTS:
+        _invalidate(session, connection_id, list_type)
+
+
 def forget_entry(session: Session, connection_id: int, list_type: str, list_id: str) -> None:
     """Drop an entry QuickBooks says no longer exists (so nothing links to it again from the list)."""
     session.execute(

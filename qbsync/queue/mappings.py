@@ -158,13 +158,17 @@ def link(
     synced_hash: str | None = None,
     quantity: str | None = None,
     origin: str | None = None,
+    renamed: tuple[str, str] | None = None,
 ) -> IdMapping:
     """Record (or update) which QuickBooks record a storefront record is.
 
     ``origin`` says how qbsync came to know it (:data:`CREATED`, :data:`FOUND`, :data:`MANUAL`); None
-    keeps what is recorded. A mapping a person set by hand keeps its QuickBooks record; only its
-    EditSequence and sync state move.
+    keeps what is recorded. ``renamed`` is (the store's name, why QuickBooks has another) when qbsync had
+    to change the name (``naming.why_renamed``); a link stating ``qb_name`` without it has the store's
+    name. A mapping a person set by hand keeps its QuickBooks record; only its EditSequence and sync
+    state move.
     """
+    store_name, rename_reason = renamed or (None, None)
     mapping = get(session, connection_id, record_type, storefront_id)
     now = utcnow()
     if mapping is None:
@@ -180,6 +184,8 @@ def link(
             quantity=quantity,
             origin=origin,
             manual=origin == MANUAL,
+            store_name=store_name and store_name[:255],
+            rename_reason=rename_reason,
             created_at=now,
             updated_at=now,
         )
@@ -193,12 +199,23 @@ def link(
         mapping.qb_id = qb_id
         mapping.edit_sequence = edit_sequence if edit_sequence is not None else mapping.edit_sequence
         mapping.qb_name = qb_name if qb_name is not None else mapping.qb_name
+        if qb_name is not None:
+            mapping.store_name, mapping.rename_reason = store_name and store_name[:255], rename_reason
     if synced_hash is not None:
         mapping.synced_hash = synced_hash
     if quantity is not None:
         mapping.quantity = quantity
     mapping.updated_at = now
     return mapping
+
+
+def renamed_count(session: Session, connection_id: int, record_type: str | None = None) -> int:
+    """How many links have a QuickBooks name qbsync had to make differ from the store's."""
+    stmt = select(func.count()).select_from(IdMapping).where(IdMapping.connection_id == connection_id,
+                                                             IdMapping.rename_reason.is_not(None))
+    if record_type is not None:
+        stmt = stmt.where(IdMapping.record_type == record_type)
+    return session.scalar(stmt) or 0
 
 
 def may_change(mapping: IdMapping) -> bool:

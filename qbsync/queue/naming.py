@@ -7,9 +7,12 @@ remember in a mapping is exactly the name QuickBooks stores (and can be looked u
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from typing import Any
+import unicodedata
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
+from qbsync.qbxml import values
+from qbsync.qbxml.fields import Field
 from qbsync.qbxml.limits import fit, required_max_length
 
 CUSTOMER_NAME_LIMIT = required_max_length("CustomerAdd/Name")  # 41
@@ -25,15 +28,11 @@ def _plain(text: str) -> str:
     return " ".join(text.replace(":", "-").split())
 
 
-def customer_base_name(customer: Mapping[str, Any], scheme: str) -> str:
-    """The customer's QuickBooks name under ``scheme`` (company, last_first, first_last, email).
-
-    Falls back along company -> 'Last, First' -> e-mail -> storefront id, so a name is never empty.
-    """
-    first = _plain(str(customer.get("first_name") or ""))
-    last = _plain(str(customer.get("last_name") or ""))
-    company = _plain(str(customer.get("company") or ""))
-    email = _plain(str(customer.get("email") or ""))
+def customer_store_name(customer: Mapping[str, Any], scheme: str) -> str:
+    """The customer's name under ``scheme`` as the store has it, before QuickBooks' limits (see
+    :func:`customer_base_name`)."""
+    first, last, company, email = (" ".join(str(customer.get(k) or "").split())
+                                   for k in ("first_name", "last_name", "company", "email"))
     last_first = ", ".join(p for p in (last, first) if p)
     first_last = " ".join(p for p in (first, last) if p)
     options = {
@@ -45,11 +44,17 @@ def customer_base_name(customer: Mapping[str, Any], scheme: str) -> str:
     if options is None:
         raise ValueError(f"unknown customer name scheme {scheme!r}")
     for option in options:
-        name = fit("CustomerAdd/Name", option) if option else ""
-        if name:
-            return name
-    fallback = customer.get("storefront_id") or "Web customer"
-    return fit("CustomerAdd/Name", f"Customer {fallback}")
+        if option and fit("CustomerAdd/Name", _plain(option)):
+            return option
+    return f"Customer {customer.get('storefront_id') or 'Web customer'}"
+
+
+def customer_base_name(customer: Mapping[str, Any], scheme: str) -> str:
+    """The customer's QuickBooks name under ``scheme`` (company, last_first, first_last, email).
+
+    Falls back along company -> 'Last, First' -> e-mail -> storefront id, so a name is never empty.
+    """
+    return fit("CustomerAdd/Name", _plain(customer_store_name(customer, scheme)))
 
 
 def with_suffix(name: str, suffix: str, limit: int | None = CUSTOMER_NAME_LIMIT) -> str:
@@ -76,13 +81,57 @@ def item_name_was_cut(record: Mapping[str, Any], match: str) -> bool:
 
 
 def _item_text(record: Mapping[str, Any], match: str) -> str:
-    sku = _plain(str(record.get("sku") or ""))
-    name = _plain(str(record.get("name") or ""))
-    chosen = sku if match == "sku" and sku else name or sku
-    if not chosen:
+    return _plain(item_store_name(record, match))
+
+
+def item_store_name(record: Mapping[str, Any], match: str) -> str:
+    """The product's SKU or name (as ``match`` says) as the store has it, before QuickBooks' limits."""
+    sku = " ".join(str(record.get("sku") or "").split())
+    name = " ".join(str(record.get("name") or "").split())
+    chosen = sku if match == "sku" and _plain(sku) else name if _plain(name) else sku
+    if not _plain(chosen):
         product = record.get("product_id") or record.get("id") or "?"
         chosen = f"Product {product}"
     return chosen
+
+
+def why_renamed(store_name: str, qb_name: str, path: str, suffixes: Sequence[tuple[str, str]] = (),
+                cut_note: str = "") -> str | None:
+    """Why the QuickBooks name ``qb_name`` differs from the store's ``store_name``, in a bookkeeper's words
+    ("cut to 41 characters; characters changed: ő → o, 😀 dropped; id suffix (42) added because …"), or
+    None when QuickBooks has the store's name. ``path`` is the name's field (its length limit);
+    ``suffixes`` are (text, why) of what qbsync added in brackets; ``cut_note`` ends the cut's reason."""
+    store = " ".join(str(store_name).split())
+    if store.casefold() == qb_name.casefold():
+        return None
+    reasons = []
+    plain = _plain(unicodedata.normalize("NFC", store))
+    folded = values.clean_text(plain)
+    if folded != store:
+        changed = _changed_characters(store)
+        reasons.append("characters changed" + (f": {', '.join(changed)}" if changed else ""))
+    limit = required_max_length(path)
+    tails = "".join(f" ({_plain(text)})" for text, _ in suffixes)
+    if len(folded) + len(tails) > limit:
+        room = " to leave room for what is added in brackets" if tails and len(folded) <= limit else ""
+        reasons.append(f"cut to {limit} characters{room}{cut_note}")
+    reasons += [f"suffix ({_plain(text)}) added because {why}" for text, why in suffixes]
+    return "; ".join(reasons) or None
+
+
+def _changed_characters(text: str) -> list[str]:
+    """What became of each character QuickBooks cannot keep in a name: 'ő → o', '😀 dropped'."""
+    changed: list[str] = []
+    for char in dict.fromkeys(unicodedata.normalize("NFC", text)):
+        if char == ":":
+            changed.append(": → - (QuickBooks separates a record from its parent with ':')")
+            continue
+        if char.isspace():
+            continue
+        kept = values.clean_text(char)
+        if kept != char:
+            changed.append(f"{char} → {kept}" if kept else f"{char} dropped")
+    return changed
 
 
 def sku_code(record: Mapping[str, Any]) -> str | None:
@@ -94,6 +143,32 @@ def sku_code(record: Mapping[str, Any]) -> str | None:
     if not sku:
         return None
     return _unique_cut("ItemInventoryAdd/BarCode/BarCodeValue", sku, SKU_CODE_LIMIT, 8)
+
+
+class Schema(Protocol):
+    """What :func:`sku_fields` asks of a qbXML version's schema (``qbsync.qbxml.fields.Catalog``)."""
+
+    def field_at(self, path: str) -> Field | None: ...
+
+
+def sku_fields(request_type: str, record: Mapping[str, Any], schema: Schema) -> dict[str, Any]:
+    """Where the item add (``request_type``, e.g. "ItemInventoryAdd") keeps the product's full SKU, in
+    the qbXML version whose ``schema`` is given: the proof a later look-up checks before linking.
+
+    ``BarCode/BarCodeValue`` where the version has it (Intuit's reference: since qbXML 12.0; every
+    version qbsync speaks has it); else ``ManufacturerPartNumber`` (inventory and non-inventory items)
+    when the whole SKU fits its 31 characters; else nothing: the hash ending a cut name keeps the
+    products apart, and such a name is then never linked by name alone. Never a field the version lacks.
+    """
+    code = sku_code(record)
+    if not code:
+        return {}
+    if schema.field_at(f"{request_type}/BarCode/BarCodeValue") is not None:
+        return {"BarCode": {"BarCodeValue": code}}
+    part = schema.field_at(f"{request_type}/ManufacturerPartNumber")
+    if part is not None and len(code) <= (part.max_length or 0):
+        return {"ManufacturerPartNumber": code}
+    return {}
 
 
 def _unique_cut(path: str, text: str, limit: int, digits: int) -> str:

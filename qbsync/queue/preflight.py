@@ -177,8 +177,8 @@ def hold_back(session: Session, connection: Connection, settings: Mapping[str, A
 
 def _blockers(session: Session, connection: Connection, settings: Mapping[str, Any], missing: list[Missing],
               cache: dict[str, Any]) -> list[QueueJob]:
-    """The queued jobs that may settle ``missing``: the company setup, a refresh of its lists, or the job
-    adding the special item (shipping, discount, rounding...) it names."""
+    """The queued jobs that may settle ``missing``: the company setup or its job adding the record, a refresh
+    of its lists, or the job adding the special item (shipping, discount, rounding...) it names."""
     from qbsync.queue import intake, setup
     from qbsync.queue.handlers.items import SPECIAL_ITEMS, special_name
 
@@ -189,6 +189,10 @@ def _blockers(session: Session, connection: Connection, settings: Mapping[str, A
         refresh = jobs.find_open(session, connection.id, lists.refresh_key(list_type), include_in_flight=True)
         if refresh is not None:
             found.append(refresh)
+    for m in missing:  # the setup's job adding the very record
+        add = setup.adding(session, connection.id, m.list_type, m.name)
+        if add is not None:
+            found.append(add)
     if found:
         return found
     names = {m.name.casefold() for m in missing if m.list_type == "Item"}

@@ -113,6 +113,17 @@ def payment_method_name(order: Mapping[str, Any], settings: Mapping[str, Any]) -
     return title or code or None
 
 
+def is_gift_card_sale(line: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
+    """Whether an order line (or a product) sells a gift card: the store says so (Shopify's
+    ``gift_card``), or its SKU is one of the ``gift_card_skus`` setting (case ignored). Such a line is
+    owed to the card's holder: it goes on the gift card item (a liability), never on a product's item
+    (income, stock), and such a product gets no item of its own."""
+    if line.get("gift_card"):
+        return True
+    sku = str(line.get("sku") or "").strip().lower()
+    return bool(sku) and sku in {str(s).strip().lower() for s in settings["gift_card_skus"] or ()}
+
+
 def customer_is_proxied(customer: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
     """Whether orders of ``customer`` go to the proxy customer instead of their own."""
     if not str(settings["proxy_customer"] or "").strip():

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from qbsync.qbxml.limits import fit, required_max_length
@@ -29,6 +29,7 @@ from qbsync.qbxml.limits import fit, required_max_length
 RATE_ROLE_PREFIX = "sales_tax:"
 ZERO_ROLE = "sales_tax_zero"
 NAME_LIMIT = required_max_length("ItemSalesTaxAdd/Name")  # 31
+CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,24 @@ def order_tax_items(order: Mapping[str, Any]) -> list[tuple[TaxItem, Decimal]]:
         item = TaxItem(RATE_ROLE_PREFIX + "sales tax", "Sales tax", Decimal(0), "Sales tax")
         found["sales tax"] = (item, Decimal(str(order["tax_total"])))
     return [(item, amount) for item, amount in found.values() if amount]
+
+
+def refunded_tax_items(order: Mapping[str, Any], refunded: Decimal) -> list[tuple[TaxItem, Decimal]]:
+    """(sales tax item, amount) the ``refunded`` tax comes off: the order's own sales tax items, in
+    proportion to what each charged, to the cent and summing to ``refunded`` (largest remainders get
+    the odd cents). Empty when the order charged no tax."""
+    charged = order_tax_items(order)
+    total = sum((amount for _, amount in charged), Decimal(0))
+    if not charged or not total or not refunded:
+        return []
+    exact = [refunded * amount / total for _, amount in charged]
+    shares = [share.quantize(CENT, rounding=ROUND_DOWN) for share in exact]
+    left = int((refunded - sum(shares, Decimal(0))) / CENT)
+    by_remainder = sorted(range(len(exact)), key=lambda i: exact[i] - shares[i], reverse=True)
+    step = CENT if left >= 0 else -CENT
+    for i in by_remainder[: abs(left)]:
+        shares[i] += step
+    return [(item, share) for (item, _), share in zip(charged, shares, strict=True) if share]
 
 
 def has_tax(order: Mapping[str, Any]) -> bool:

@@ -173,6 +173,10 @@ DEFINITIONS: list[Setting] = [
     Setting("gift_card_account", "Gift Card Liability",
             "Liability account of the gift card item qbsync creates (an Other Current Liability).",
             group="Orders"),
+    Setting("gift_card_skus", [],
+            "SKUs of products that are gift cards, e.g. 'GIFT-25, GIFT-50' (WooCommerce has no standard mark "
+            "for them; Shopify marks its own): sold, they are booked on gift_card_item, owed to the card's "
+            "holder, never income and never stock.", group="Orders"),
     Setting("adjustment_item", "Rounding",
             "Other-charge item for the cent the storefront's own rounding leaves between its lines and its "
             "total (created if missing).", group="Orders"),
@@ -253,7 +257,8 @@ DEFINITIONS: list[Setting] = [
     # --- reference lists
     Setting("list_refresh_hours", 24,
             "Hours between refreshes of QuickBooks' accounts, items, payment methods, tax codes and customer "
-            "names (0: only when asked).", group="Reference lists"),
+            "names (0: only when asked; the company is read anyway at the first session and whenever the Web "
+            "Connector opens another company file).", group="Reference lists"),
     Setting("list_page_size", 500, "Records asked for per page when refreshing a reference list.",
             group="Reference lists"),
     # --- storefront

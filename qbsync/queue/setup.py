@@ -106,13 +106,12 @@ def request_setup(session: Session, connection_id: int, now: datetime | None = N
                   after: Iterable[QueueJob] = ()) -> QueueJob:
     """Queue the company setup (once), after the jobs in ``after`` (the list refresh it reads).
 
-    A setup QuickBooks refused earlier (parked) is superseded: it is cancelled, and what waited for it
-    goes through preflight again, against the new one.
+    A setup (or one of its adds) QuickBooks refused earlier (parked) is superseded: it is cancelled, and
+    what waited for it goes through preflight again, against the new one.
     """
     now = now or utcnow()
     for parked in session.scalars(select(QueueJob).where(
-            QueueJob.connection_id == connection_id, QueueJob.coalesce_key == COALESCE_KEY,
-            QueueJob.state == "parked")):
+            QueueJob.connection_id == connection_id, QueueJob.kind == KIND, QueueJob.state == "parked")):
         parked.state = "cancelled"
         parked.reason = "superseded by a newer company setup"
         parked.updated_at = now
@@ -120,6 +119,54 @@ def request_setup(session: Session, connection_id: int, now: datetime | None = N
     return jobs.enqueue(session, connection_id, KIND, {}, label="company setup: choose or create what the "
                         "settings name", coalesce_key=COALESCE_KEY, priority=PRIORITY,
                         depends_on=list(after), now=now)
+
+
+def adding_key(list_type: str, name: str) -> str:
+    """The coalescing key of the job adding the record ``name`` of ``list_type`` for the setup."""
+    return f"{COALESCE_KEY}:{list_type}:{' '.join(name.split()).casefold()}"
+
+
+def adding(session: Session, connection_id: int, list_type: str, name: str) -> QueueJob | None:
+    """The setup's job adding ``name`` to QuickBooks' ``list_type`` list, while it is queued or being sent."""
+    return jobs.find_open(session, connection_id, adding_key(list_type, name), include_in_flight=True)
+
+
+def references(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(list type, name) of every record a request's ``data`` names by FullName (pure)."""
+    from qbsync.queue.preflight import REFERENCES
+
+    found = []
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            if key in REFERENCES and value.get("FullName"):
+                found.append((REFERENCES[key], str(value["FullName"])))
+            else:
+                found.extend(references(value))
+    return found
+
+
+def queue_adds(session: Session, connection_id: int, adds: Iterable[choices.Proposal],
+               now: datetime | None = None) -> list[QueueJob]:
+    """One job per record the setup adds, so independent adds share a round trip; an add that names a
+    record another one adds (a sales tax item its agency, an item its account) waits for it. A record
+    already being added is not queued twice."""
+    queued: dict[tuple[str, str], QueueJob] = {}
+    for proposal in adds:
+        if proposal.request is None:
+            continue
+        list_type, name = proposal.need.list_type, proposal.choice
+        if adding(session, connection_id, list_type, name) is not None:
+            continue
+        request_type, data = proposal.request
+        after = [queued[(t, n.casefold())] for t, n in references(data) if (t, n.casefold()) in queued]
+        word = choices.word(proposal.need)
+        queued[(list_type, name.casefold())] = jobs.enqueue(
+            session, connection_id, KIND,
+            {"add": {"setting": proposal.setting, "name": name, "list_type": list_type,
+                     "request_type": request_type, "data": data}},
+            label=f"company setup: add the {word} {name!r} ({proposal.setting})",
+            coalesce_key=adding_key(list_type, name), priority=PRIORITY, depends_on=after, now=now)
+    return list(queued.values())
 
 
 def open_setup(session: Session, connection_id: int) -> QueueJob | None:
@@ -148,6 +195,7 @@ def setting_errors(session: Session, connection: Connection, parsed: Mapping[str
     current = SyncSettings(connection.settings)
     changed = {name: value for name, value in parsed.items() if current[name] != value}
     errors = limit_errors(changed, longest_order_number(session, connection.id))
+    errors.update(choices.length_errors(changed))
     named = {name: value for name, value in changed.items()
              if name in choices.BY_SETTING or name == "payment_method_map"}
     if named:

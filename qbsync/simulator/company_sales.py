@@ -210,6 +210,10 @@ def compute_totals(store: Store, prefs: Preferences, kind: str, data: dict[str, 
         data["IsPaid"] = "true" if total + applied <= 0 else "false"
     else:
         data["TotalAmount"] = money(total)
+        if kind == "SalesReceipt" and data.get("ExchangeRate") not in (None, ""):
+            # "The home currency value is calculated by multiplying the total amount of the transaction by
+            # the exchange rate" (QuickBooks help, "What to know about exchange rates").
+            data["TotalAmountInHomeCurrency"] = money(to_cent(total * decimal_of(data["ExchangeRate"])))
     if kind == "CreditMemo":
         used = decimal_of(data.get("CreditUsed"))
         data["CreditRemaining"] = money(total - used)

@@ -252,6 +252,7 @@ class StorefrontDouble:
         self._woo = {name: _Collection() for name in ("orders", "customers", "products", "variations")}
         self._woo_refund_records: dict[int, list[dict[str, Any]]] = {}
         self._shopify = {name: _Collection() for name in ("orders", "customers", "products")}
+        self._order_transactions: dict[int, list[dict[str, Any]]] = {}
         self._inventory_items: dict[int, int] = {}  # Shopify inventory item id -> product id
         self._faults: deque[tuple[int, float | None]] = deque()
         self._delays: deque[float] = deque()
@@ -288,6 +289,11 @@ class StorefrontDouble:
                 Rule(
                     "/admin/api/<version>/orders/<int:order_id>.json",
                     endpoint="shopify_order",
+                    methods=["GET"],
+                ),
+                Rule(
+                    "/admin/api/<version>/orders/<int:order_id>/transactions.json",
+                    endpoint="shopify_transactions",
                     methods=["GET"],
                 ),
                 Rule("/admin/api/<version>/customers.json", endpoint="shopify_customers", methods=["GET"]),
@@ -390,6 +396,12 @@ class StorefrontDouble:
         """Set the full WooCommerce refund records of one order."""
         with self._lock:
             self._woo_refund_records[order_id] = [dict(r) for r in refunds]
+
+    def add_transactions(self, order_id: int, transactions: Iterable[Mapping[str, Any]]) -> None:
+        """Set the Shopify transactions of one order (``orders/<id>/transactions.json``); an order without
+        them answers one successful sale of its total through its first gateway."""
+        with self._lock:
+            self._order_transactions[order_id] = [{**t, "order_id": order_id} for t in transactions]
 
     def update_order(
         self, order_id: int, changes: Mapping[str, Any], *, platform: str, modified_at: datetime | None = None
@@ -946,6 +958,23 @@ class StorefrontDouble:
         if raw is None:
             raise _shopify_error(404, "Not Found")
         return 200, _Raw(b'{"order":' + raw + b"}")
+
+    def _shopify_transactions(
+        self, request: Request, headers: dict[str, str], version: str, order_id: int
+    ) -> tuple[int, Any]:
+        """Shopify answers the whole list at once (the endpoint takes since_id, fields and in_shop_currency,
+        no page_info: shopify.dev REST Admin "Transaction")."""
+        self._need_scope("read_orders")
+        order = self._shopify["orders"].get(order_id)
+        if order is None:
+            raise _shopify_error(404, "Not Found")
+        found = self._order_transactions.get(order_id)
+        if found is None:
+            gateways = order.get("payment_gateway_names") or ["manual"]
+            found = [{"id": order_id * 10 + 1, "order_id": order_id, "kind": "sale", "status": "success",
+                      "gateway": gateways[0], "amount": str(order.get("total_price", "0")),
+                      "currency": order.get("currency")}]
+        return 200, {"transactions": found}
 
     def _shopify_customers(self, request: Request, headers: dict[str, str], version: str) -> tuple[int, Any]:
         self._need_scope("read_customers")

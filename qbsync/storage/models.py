@@ -248,6 +248,11 @@ class IdMapping(Base):
     # record), 'manual' (a person linked it); NULL for links made before this was recorded. Mod, Void and
     # Del go only to 'created' and 'manual' records (mappings.may_change).
     origin: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    # A QuickBooks name qbsync had to make differ from the store's (cut to the field's length, characters
+    # QuickBooks cannot keep changed, a suffix added because the name was taken): the store's name and
+    # why, for the mappings page's "renamed in QuickBooks". NULL when QuickBooks has the store's name.
+    store_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    rename_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Fingerprint of what was last written, to skip no-op updates; quantity last seen for stock.
     synced_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     quantity: Mapped[str | None] = mapped_column(String(30), nullable=True)

@@ -41,6 +41,7 @@ from qbsync.storefronts.clients import StorefrontClient, client_for
 from qbsync.storefronts.http import StorefrontError, StorefrontUnavailable
 from qbsync.storefronts.platforms import normalizer_for
 from qbsync.storefronts.records import ORDER_STATUSES, InvalidPayload, to_utc
+from qbsync.storefronts.shopify.client import ShopifyClient
 
 log = logging.getLogger(__name__)
 
@@ -651,6 +652,8 @@ def _mine(session: Session, push_id: int, token: str) -> PushRun | None:
 
 def _push_one_page(db: Database, push_id: int, claim: _Claim, selection: Selection,
                    raws: list[dict[str, Any]], next_cursor: Cursor | None) -> PushProgress | None:
+    if isinstance(selection.client, ShopifyClient) and selection.record_type == "order":
+        raws = selection.client.with_transactions(raws)  # who paid what, for orders with several gateways
     found, problems = read_records(selection.platform, selection.record_type, raws)
     with db.transaction() as session:
         run = _mine(session, push_id, claim.token)

@@ -588,6 +588,8 @@ class OrderLine(Record):
 
     ``subtotal`` is the line before discounts, ``total`` after; both exclude tax unless the order's
     ``prices_include_tax`` is True. ``unit_price`` is the price of one unit before discounts.
+    ``gift_card`` is True for a gift card sold (Shopify marks them; WooCommerce has no standard mark,
+    see the ``gift_card_skus`` setting): its money is owed to the card's holder, not earned.
     """
 
     id: str | None = None
@@ -602,6 +604,7 @@ class OrderLine(Record):
     tax: Decimal = ZERO
     taxable: bool = True
     tax_lines: tuple[TaxLine, ...] = ()
+    gift_card: bool = False
 
     @property
     def discount(self) -> Decimal:
@@ -656,6 +659,15 @@ class RefundSummary(Record):
 
 
 @_record
+class Payment(Record):
+    """What one payment gateway took of an order (Shopify: its successful sale and capture transactions),
+    e.g. ``gift_card`` 20.00 and ``shopify_payments`` 29.00."""
+
+    gateway: str
+    amount: Decimal
+
+
+@_record
 class Order(Record):
     """A storefront order as placed (refunds are separate records, summarised in ``refunds``).
 
@@ -704,6 +716,12 @@ class Order(Record):
     # Paid with gift cards or store credit (included in ``total``): a liability used up, not a discount.
     # None when the store says a gift card paid part of it but not how much.
     gift_card_amount: Decimal | None = ZERO
+    # The payment split per gateway where the store tells it (Shopify order transactions), else empty.
+    payments: tuple[Payment, ...] = ()
+    # The currency the buyer saw and paid in, and the order's total in it, when the store converted the
+    # order's amounts (Shopify presentment_money; ``currency`` is the shop's); "" and None otherwise.
+    presentment_currency: str = ""
+    presentment_total: Decimal | None = None
     # What cleaning changed in the text as the store sent it ("billing.email: cut from 5012 to 254 ...").
     input_notes: tuple[str, ...] = ()
 

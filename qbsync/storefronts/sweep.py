@@ -37,6 +37,7 @@ from qbsync.storefronts.backfill import (
 from qbsync.storefronts.clients import StorefrontClient, client_for, has_api_credentials
 from qbsync.storefronts.http import StorefrontError
 from qbsync.storefronts.platforms import normalizer_for
+from qbsync.storefronts.shopify.client import ShopifyClient
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +167,10 @@ def _changed_pages(client: StorefrontClient, platform: str, record_type: str,
     if platform == "woocommerce":
         listing = (client.iter_orders(modified_after=since) if record_type == "order"
                    else client.iter_products(modified_after=since))
-    elif record_type == "order":
-        listing = client.iter_orders(updated_at_min=since)
+    elif record_type == "order" and isinstance(client, ShopifyClient):
+        # Orders paid through several gateways (a gift card among them) come with their transactions.
+        orders = client.iter_orders(updated_at_min=since)
+        return (client.with_transactions(page.records) for page in orders.pages())
     elif record_type == "customer":
         listing = client.iter_customers(updated_at_min=since)
     else:

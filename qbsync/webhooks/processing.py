@@ -23,7 +23,7 @@ from qbsync.storage.db import Database
 from qbsync.storage.models import Connection, StorefrontRecord, WebhookDelivery, utcnow
 from qbsync.storefronts.platforms import normalizer_for
 from qbsync.storefronts.records import InvalidPayload
-from qbsync.webhooks import confirm, refunds
+from qbsync.webhooks import confirm, payments, refunds
 from qbsync.webhooks.envelope import SYNCED_RECORDS, naive_utc, parse_payload, resource_payload
 
 log = logging.getLogger(__name__)
@@ -140,6 +140,7 @@ def process(db: Database, delivery_id: int) -> str:
 def _process_started(db: Database, delivery_id: int) -> str:
     """:func:`process`, once the attempt is counted."""
     store_check: confirm.StoreCheck | None = None
+    paid_by: payments.Transactions | None = None
     try:
         while True:
             try:
@@ -148,7 +149,7 @@ def _process_started(db: Database, delivery_id: int) -> str:
                     if delivery is None or delivery.state not in _RUNNABLE:
                         return delivery.state if delivery is not None else "missing"
                     delivery.error = None
-                    state = _apply(session, delivery, store_check)
+                    state = _apply(session, delivery, store_check, paid_by)
                     delivery.state = state
                     delivery.processed_at = utcnow()
                     noted = refunds.take_noted(session)
@@ -160,6 +161,8 @@ def _process_started(db: Database, delivery_id: int) -> str:
                 # the delivery is applied again with the store's word. Only cancellations and deletions
                 # of orders come here.
                 store_check = confirm.check(ask.connection, ask.order_id, ask.change)
+            except _ReadTransactions as ask:
+                paid_by = payments.read_transactions(ask.connection, ask.order_id)
     except InvalidPayload as exc:
         return _finish(db, delivery_id, "invalid", str(exc))
     except Exception as exc:  # kept on the delivery; the scheduler retries a bounded number of times
@@ -172,11 +175,23 @@ class _AskTheStore(Exception):  # noqa: N818 - a request, not an error
 
     def __init__(self, connection: Connection, order_id: str, change: str) -> None:
         super().__init__(change)
-        # A copy outside the session: the rollback expires the session's objects.
-        self.connection = Connection(name=connection.name, platform=connection.platform,
-                                     store_url=connection.store_url,
-                                     api_credentials=dict(connection.api_credentials or {}))
+        self.connection = _detached(connection)
         self.order_id, self.change = order_id, change
+
+
+class _ReadTransactions(Exception):  # noqa: N818 - a request, not an error
+    """Raised inside the transaction when a Shopify order's payment split is only in its transactions."""
+
+    def __init__(self, connection: Connection, order_id: str) -> None:
+        super().__init__(order_id)
+        self.connection = _detached(connection)
+        self.order_id = order_id
+
+
+def _detached(connection: Connection) -> Connection:
+    """A copy outside the session (a rollback expires the session's objects) with what a client needs."""
+    return Connection(name=connection.name, platform=connection.platform, store_url=connection.store_url,
+                      api_credentials=dict(connection.api_credentials or {}))
 
 
 def redispatch_stored(runtime: Runtime, now: datetime | None = None) -> int:
@@ -252,7 +267,8 @@ def _finish(db: Database, delivery_id: int, state: str, error: str) -> str:
         return delivery.state
 
 
-def _apply(session: Session, delivery: WebhookDelivery, store_check: confirm.StoreCheck | None = None) -> str:
+def _apply(session: Session, delivery: WebhookDelivery, store_check: confirm.StoreCheck | None = None,
+           paid_by: payments.Transactions | None = None) -> str:
     connection = session.get(Connection, delivery.connection_id)
     if connection is None:
         raise LookupError(f"connection {delivery.connection_id} no longer exists")
@@ -272,6 +288,14 @@ def _apply(session: Session, delivery: WebhookDelivery, store_check: confirm.Sto
     payload = resource_payload(delivery.topic or "", parse_payload(delivery.body))
     if payload is None:
         raise InvalidPayload(f"topic {delivery.topic!r}: the body names no record")
+    if record_type == "order" and payments.needed(delivery.platform, payload):
+        # Paid through several gateways (a gift card among them): who paid what is in the order's
+        # transactions, read from the store outside this transaction, then the delivery is applied again.
+        if paid_by is None:
+            raise _ReadTransactions(connection, str(payload.get("id") or delivery.resource_id or ""))
+        if paid_by.problem:
+            delivery.error = f"the order's transactions could not be read from the store: {paid_by.problem}"
+        payload = payments.with_transactions(payload, paid_by)
     records = getattr(normalizer, SYNCED_RECORDS[record_type])(payload)
     if not isinstance(records, list | tuple):
         records = [records]

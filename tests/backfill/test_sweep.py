@@ -72,8 +72,12 @@ def test_shopify_sweep_reads_products_customers_and_orders_changed_lately(runtim
     double.add_orders(make_orders(20, "shopify"), "shopify")
     conn = store("shopify")
     order_id = double.orders("shopify")[3]["id"]
-    double.update_order(order_id, {"financial_status": "paid"}, platform="shopify",
-                        modified_at=utcnow() - timedelta(hours=1))
+    # Paid partly by gift card: the sweep reads what each gateway paid from the order's transactions.
+    double.update_order(order_id, {"financial_status": "paid",
+                                   "payment_gateway_names": ["gift_card", "shopify_payments"]},
+                        platform="shopify", modified_at=utcnow() - timedelta(hours=1))
+    double.add_transactions(order_id, [
+        {"id": 1, "kind": "sale", "status": "success", "gateway": "gift_card", "amount": "2.00"}])
 
     result = sweep.sweep_connection(runtime, conn.id)
 
@@ -81,7 +85,8 @@ def test_shopify_sweep_reads_products_customers_and_orders_changed_lately(runtim
     variants = sum(len(p["variants"]) for p in make_products("shopify"))
     assert (counts["product"].listed, counts["product"].queued) == (variants, variants)
     assert counts["order"].listed == 1 and counts["customer"].listed == 0
-    assert str(order_id) in reads.records("order")
+    assert reads.records("order")[str(order_id)].data["gift_card_amount"] == "2.00"
+    assert len(double.requests_to("/transactions.json")) == 1  # only for the order with two gateways
     assert len(reads.records("product")) == variants
 
 

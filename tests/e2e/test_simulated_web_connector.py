@@ -8,6 +8,7 @@ from qbsync.qbxml import validate
 from qbsync.queue import jobs
 from qbsync.simulator import QuickBooksCompany, WebConnector
 from qbsync.storage.models import Connection, Exchange, QueueJob
+from tests.engine.conftest import first_contact_done
 
 PASSWORD = "correct horse battery"
 
@@ -33,6 +34,7 @@ def test_a_mixed_queue_drains_through_real_web_connector_sessions(runtime, live_
     conn = make_connection()
     with runtime.db.transaction() as s:
         s.get(Connection, conn.id).settings = {"list_refresh_hours": 0, "batch_size": 2}
+        first_contact_done(s, conn.id)  # a session then carries only the queued requests
         first = [jobs.enqueue_qbxml(s, conn.id, xml, label=label) for label, xml in MIXED_REQUESTS]
         invoice = jobs.enqueue_qbxml(s, conn.id, INVOICE, label="invoice 1001")
         for dep in first[:2]:

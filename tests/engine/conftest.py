@@ -61,6 +61,11 @@ class Shop:
         with self.runtime.db.transaction() as session:
             expire_stale(session, self.runtime.config, utcnow() + timedelta(minutes=minutes))
 
+    def first_contact_done(self) -> None:
+        """The company was read before (with ``list_refresh_hours=0`` nothing reads it again)."""
+        with self.runtime.db.transaction() as session:
+            first_contact_done(session, self.connection_id)
+
     def pull_is_due(self) -> None:
         """The configured minutes between inventory pulls have passed."""
         from qbsync.queue import inventory
@@ -135,6 +140,15 @@ class Shop:
         for entry in self.company.request_log:
             validate(entry.request, "13.0")
         return len(self.company.request_log)
+
+
+def first_contact_done(session: Any, connection_id: int) -> None:
+    """Record that the connection's first contact (the company and its lists read) was queued already."""
+    from qbsync.queue import lists
+    from qbsync.storage.models import Checkpoint
+
+    if session.get(Checkpoint, (connection_id, lists.PLANNED)) is None:
+        session.add(Checkpoint(connection_id=connection_id, name=lists.PLANNED, value=utcnow().isoformat()))
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
-from qbsync.queue import choices, setup
+from qbsync.queue import choices, jobs, setup
 from qbsync.queue.settings import SyncSettings
 from qbsync.simulator.company_store import ITEM_KINDS
 from qbsync.storage.models import Connection, QueueJob
@@ -91,6 +91,9 @@ def test_first_orders_land_in_the_first_session_with_no_3140(make_shop, profile)
         if how == "created" and setting in choices.BY_SETTING:
             kinds = ("Account",) if choices.BY_SETTING[setting].list_type == "Account" else ITEM_KINDS
             assert shop.company.store.by_name(kinds, name) is not None, (setting, name)
+    # the setup's adds are independent of each other: they all went to QuickBooks in one round trip
+    adds = [e for e in shop.company.request_log if "<AccountAddRq" in e.request]
+    assert len(adds) <= 1
     shipping = shop.company.find("ItemOtherCharge", effective["shipping_item"])
     assert shipping["SalesOrPurchase"]["AccountRef"]["FullName"] == effective["shipping_account"]
     discount = shop.company.find("ItemDiscount", effective["discount_item"])
@@ -165,3 +168,50 @@ def test_a_record_quickbooks_refuses_to_add_stops_only_the_orders_that_need_it(m
     assert shop.company.find("ItemDiscount", "Discount")["AccountRef"]["FullName"] == "Sales Income"
     assert answered(shop, 3140) == []
     assert not shop.jobs(QueueJob.state.in_(("parked", "waiting", "held")))
+
+
+def test_first_contact_happens_with_list_refresh_turned_off(make_shop):
+    # A merchant who turned the periodic refresh off (0: only when asked) still gets the first contact:
+    # without it nothing knows the company lacks "Shipping and Delivery Income" and QuickBooks answers 3140.
+    shop = shop_on(make_shop, "service")
+    shop.configure(list_refresh_hours=0, lookup_before_add="when_unsure")
+    shop.feed("order", make_order(1))
+
+    (first,) = shop.sync(sessions=1)
+
+    assert answered(shop, 3140) == []
+    assert [r["RefNumber"] for r in shop.company.transactions("SalesReceipt")] == ["1"]
+    assert len(shop.requests("HostQueryRq")) == 1
+    assert shop.jobs(QueueJob.kind == "company_setup", QueueJob.state == "done")
+
+    shop.sync()  # later sessions do not read the company again: the refresh is off
+    assert len(shop.requests("HostQueryRq")) == 1
+
+    # The Web Connector opens another company file: that company is read and set up before anything is sent.
+    shop.connector.company_file_name = r"C:\Users\Public\Documents\Intuit\QuickBooks\Other Store.QBW"
+    shop.feed("order", make_order(51))  # the same customer and product as order 1: nothing else to add
+    shop.sync()
+    assert len(shop.requests("HostQueryRq")) == 2
+    assert sorted(r["RefNumber"] for r in shop.company.transactions("SalesReceipt")) == ["1", "51"]
+    # the sale names its payment method: not by what the other file's lists said, but after the new read
+    sent = [e.request for e in shop.company.request_log]
+    reread = max(i for i, doc in enumerate(sent) if "<HostQueryRq" in doc)
+    assert min(i for i, doc in enumerate(sent) if "<RefNumber>51</RefNumber>" in doc) > reread
+    assert answered(shop, 3140) == []
+
+
+def test_an_add_naming_a_record_another_add_makes_waits_for_it(runtime, make_connection):
+    conn_id = make_connection().id
+    agency = choices.Proposal(choices.BY_SETTING["tax_agency"], "", choices.CREATE, "State Board",
+                              request=("VendorAdd", {"Name": "State Board"}))
+    item = choices.Proposal(choices.BY_SETTING["quickbooks_tax_item"], "", choices.CREATE, "Web Sales Tax",
+                            request=("ItemSalesTaxAdd", {"Name": "Web Sales Tax",
+                                                         "TaxVendorRef": {"FullName": "State Board"}}))
+    account = choices.Proposal(choices.BY_SETTING["shipping_account"], "", choices.CREATE, "Freight",
+                               request=("AccountAdd", {"Name": "Freight", "AccountType": "Income"}))
+    with runtime.db.transaction() as session:
+        vendor_job, item_job, account_job = setup.queue_adds(session, conn_id, [agency, item, account])
+        assert (vendor_job.state, account_job.state) == ("pending", "pending")  # one round trip
+        assert item_job.state == "waiting"
+        assert [j.id for j in jobs.dependencies(session, item_job)] == [vendor_job.id]
+        assert setup.queue_adds(session, conn_id, [agency, item, account]) == []  # being added already

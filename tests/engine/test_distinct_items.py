@@ -8,7 +8,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from lxml import etree
 
+from qbsync.qbxml.fields import catalog
+from qbsync.qbxml.render import build_message, render_request
+from qbsync.qbxml.schema import validate
 from qbsync.queue import mappings, naming
 from qbsync.storage.models import QueueJob
 from qbsync.storefronts.records import OrderLine, Product
@@ -79,6 +83,10 @@ def test_skus_alike_in_their_first_31_characters_become_two_items(make_shop, pro
     assert small != medium and len(small) <= 31 and len(medium) <= 31
     assert _item(shop, small)["BarCodeValue"] == BLUE_S
     assert _item(shop, medium)["BarCodeValue"] == BLUE_M
+    # the bookkeeper can see the cut: the store's SKU beside the item's name, and why they differ
+    assert (first.store_name, first.rename_reason) == (
+        BLUE_S,
+        "cut to 31 characters, ending in ~ and a code of the whole, so products that start alike stay apart")
     check_order(shop.company, "1001", sold=order.total, open_balance="0.00")
     check_stock(shop.company, {small: 3, medium: 4})
     shop.assert_every_request_valid()
@@ -147,3 +155,47 @@ def test_an_item_named_by_the_whole_sku_is_linked_whatever_its_barcode(make_shop
 
     mapping = shop.mapping(mappings.PRODUCT, "301")
     assert mapping is not None and mapping.qb_id == ours["ListID"]
+
+
+class _BeforeBarcodes:
+    """The 13.0 schema as a qbXML version before 12.0 has it: no BarCode on item adds (Intuit's reference
+    lists BarCode from 12.0; qbsync itself refuses QuickBooks below 13.0, so no real company gets here)."""
+
+    def field_at(self, path: str):
+        return None if "/BarCode" in path else catalog("13.0").field_at(path)
+
+
+def _item_add_sent(request_type: str, sku: str, schema) -> etree._Element:
+    product = {"sku": sku}
+    data = {"Name": naming.item_name(product, "sku"), **naming.sku_fields(request_type, product, schema)}
+    if request_type == "ItemInventoryAdd":
+        data.update(IncomeAccountRef={"FullName": "Sales"}, AssetAccountRef={"FullName": "Inventory Asset"},
+                    COGSAccountRef={"FullName": "Cost of Goods Sold"})
+    else:
+        data["SalesOrPurchase"] = {"AccountRef": {"FullName": "Sales"}}
+    document = build_message([render_request(request_type, data, request_id="1")])
+    validate(document, "13.0")
+    return etree.fromstring(document.encode())
+
+
+@pytest.mark.parametrize("version", ["13.0", "16.0"])
+def test_every_version_qbsync_speaks_keeps_the_whole_sku_in_the_barcode(version):
+    for request_type in ("ItemInventoryAdd", "ItemNonInventoryAdd", "ItemServiceAdd"):
+        sent = _item_add_sent(request_type, BLUE_S, catalog(version))
+        assert sent.findtext(f".//{request_type}/BarCode/BarCodeValue") == BLUE_S
+
+
+def test_without_barcodes_the_sku_goes_in_the_part_number_or_nowhere():
+    """Never a BarCode to a version that lacks it: inventory and non-inventory items keep a SKU that
+    fits 31 characters as their manufacturer part number; a longer one, or a service item (which has no
+    part number), keeps only the hash in its cut name."""
+    short, long_sku = "MUG-RED-XL", BLUE_S
+    for request_type in ("ItemInventoryAdd", "ItemNonInventoryAdd"):
+        sent = _item_add_sent(request_type, short, _BeforeBarcodes())
+        assert sent.find(".//BarCode") is None
+        assert sent.findtext(f".//{request_type}/ManufacturerPartNumber") == short
+        sent = _item_add_sent(request_type, long_sku, _BeforeBarcodes())
+        assert sent.find(".//BarCode") is None and sent.find(".//ManufacturerPartNumber") is None
+        assert sent.findtext(f".//{request_type}/Name") == naming.item_name({"sku": long_sku}, "sku")
+    sent = _item_add_sent("ItemServiceAdd", short, _BeforeBarcodes())
+    assert sent.find(".//BarCode") is None and sent.find(".//ManufacturerPartNumber") is None

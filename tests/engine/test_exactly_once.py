@@ -89,6 +89,7 @@ def test_name_in_use_links_the_customer_quickbooks_already_has(make_shop):
     # use (legacy).
     shop = make_shop(profile="legacy")
     shop.configure(lookup_before_add="when_unsure", list_refresh_hours=0)
+    shop.first_contact_done()
     existing = shop.in_quickbooks("CustomerAdd", {"Name": "Doe, John", "Email": "john.doe@example.com"})
     shop.feed("order", make_order(1003, customer=JOHN))
     shop.sync()
@@ -109,6 +110,10 @@ def test_a_name_taken_by_another_customer_gets_the_storefront_id(shop):
 
     names = sorted(c["FullName"] for c in shop.company.customers())
     assert names == ["Doe, John", "Doe, John (77)"]
+    renamed = shop.mapping("customer", "77")
+    assert (renamed.store_name, renamed.rename_reason) == (
+        "Doe, John", "suffix (77) added because 'Doe, John' is another customer in QuickBooks (e-mail "
+        "someone.else@example.com)")
     (receipt,) = shop.company.transactions("SalesReceipt")
     assert receipt["CustomerRef"]["FullName"] == "Doe, John (77)"
     shop.assert_every_request_valid()

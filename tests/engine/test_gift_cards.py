@@ -3,16 +3,18 @@ liability (an item and account named in the settings), never booked on shipping,
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
 
 from qbsync.simulator.company_lists import add_list_element
 from qbsync.storage.models import QueueJob
-from qbsync.storefronts.records import Customer
+from qbsync.storefronts.records import Customer, Order, OrderLine, Product
+from tests.accounting import check_order
 from tests.engine.conftest import make_order
 
-PROFILES = ["legacy", "retail"]
+PROFILES = ["retail", "service"]
 ANN = Customer(storefront_id="42", email="ann@example.com", first_name="Ann", last_name="Lee")
 
 
@@ -28,10 +30,10 @@ def gift_shop(request, make_shop):
 
 
 def _income(shop) -> Decimal:
+    """What the company's income accounts (whatever the profile names them) hold."""
     accounts = shop.company.books().accounts
-    # The legacy company's default accounts, or what the company setup chose on a retail chart.
-    names = ("Merchandise Sales", "Shipping and Delivery Income", "Sales", "Freight Income")
-    return sum((accounts.get(name, Decimal(0)) for name in names), Decimal(0))
+    return sum((amount for name, amount in accounts.items()
+                if (shop.company.find("Account", name) or {}).get("AccountType") == "Income"), Decimal(0))
 
 
 def test_a_gift_card_payment_comes_out_of_the_liability_not_income(gift_shop):
@@ -72,3 +74,53 @@ def test_an_order_with_an_unknown_gift_card_part_waits_for_a_person(shop):
     assert not shop.company.transactions("SalesReceipt")
     job = shop.jobs(QueueJob.kind == "order")[-1]
     assert job.state == "parked" and "gift card" in job.reason
+
+
+GIFT_CARD = OrderLine(id="g1", product_id="900", sku="GIFT-25", name="Gift Card $25", quantity=Decimal(1),
+                      unit_price=Decimal("25.00"), subtotal=Decimal("25.00"), total=Decimal("25.00"),
+                      taxable=False, gift_card=True)
+MUG = OrderLine(id="m1", product_id="101", sku="MUG-RED", name="Red mug", quantity=Decimal(2),
+                unit_price=Decimal("9.50"), subtotal=Decimal("19.00"), total=Decimal("19.00"))
+
+
+def _sale_with_card(number: int, card: OrderLine) -> Order:
+    return make_order(number, customer=ANN, lines=(MUG, card), subtotal=Decimal("44.00"),
+                      total=Decimal("49.00"))
+
+
+def test_a_gift_card_sold_is_owed_to_its_holder_until_redeemed(gift_shop):
+    shop = gift_shop
+    shop.feed("order", _sale_with_card(6010, GIFT_CARD))  # Shopify marks the line gift_card
+    shop.sync()
+
+    # The money is received in full; the card's 25.00 is a liability, not a sale; income is the mug and
+    # shipping only, as for an order without the card.
+    check_order(shop.company, "6010", sold="49.00", paid="49.00", open_balance="0.00",
+                accounts={"Gift Card Liability": "25.00", "Undeposited Funds": "49.00"})
+    assert _income(shop) == Decimal("24.00")
+    items = [job.label for job in shop.jobs(QueueJob.kind == "item")]
+    assert "item MUG-RED" in items and not [label for label in items if "GIFT" in label]  # none for the card
+    assert not [name for name in shop.company.books().quantity_on_hand if "gift" in name.lower()]
+
+    # A later order paid with that card takes it out of the liability: selling then redeeming nets to 0.
+    shop.feed("order", make_order(6011, customer=ANN, gift_card_amount=Decimal("24.00")))
+    shop.sync()
+    check_order(shop.company, "6011", sold="0.00", paid="0.00", accounts={"Gift Card Liability": "-24.00"})
+    assert shop.company.books().accounts["Gift Card Liability"] == Decimal("1.00")  # 1.00 left on the card
+    assert _income(shop) == Decimal("48.00")
+    shop.assert_every_request_valid()
+
+
+def test_a_woocommerce_gift_card_is_known_by_its_sku_in_the_settings(gift_shop):
+    shop = gift_shop
+    shop.configure(gift_card_skus=["gift-25"])  # WooCommerce has no standard gift card mark
+    unmarked = dataclasses.replace(GIFT_CARD, gift_card=False)
+    shop.feed("order", _sale_with_card(6012, unmarked))
+    shop.sync()
+
+    check_order(shop.company, "6012", sold="49.00", accounts={"Gift Card Liability": "25.00"})
+    assert _income(shop) == Decimal("24.00")
+    # The gift card product itself gets no item (it could carry stock): nothing is queued for it.
+    card = Product(product_id="900", sku="GIFT-25", name="Gift Card $25", kind="inventory",
+                   manages_stock=True, stock_quantity=Decimal(100))
+    assert shop.feed("product", card) is None

@@ -267,3 +267,32 @@ def test_the_opening_stock_adds_back_only_orders_the_stores_count_includes_and_t
     assert opening.quantity == 12 and opening.value == Decimal("48.00")
     assert opening.added_back == ("1001",)
     assert str(opening.as_of) == "2024-02-29"
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_an_order_whose_webhook_comes_after_the_item_was_added_is_not_counted_twice(make_shop, profile):
+    """The store had 13 mugs; orders 1001 (2) and 1002 (1), both placed before 16:00, left the 10 the
+    product webhook carried. 1002's webhook is late: it arrives after the mug's item was added with
+    12 (10 plus 1001's 2). When 1002 posts, QuickBooks takes its mug out a second time unless the
+    mug is added back; order 1003, placed after 16:00 and also late, is not in the 10 and is left be."""
+    shop = _shop(make_shop, profile)
+    shop.feed("product", _mug(10, _at(16)))
+    shop.feed("order", _mug_order(1001, 2, _at(15)))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 10})
+
+    shop.feed("order", _mug_order(1002, 1, _at(15).replace(minute=30)))
+    shop.feed("order", _mug_order(1003, 3, _at(17)))
+    shop.sync()
+
+    for number in ("1001", "1002", "1003"):
+        check_order(shop.company, number, open_balance="0.00")
+    check_stock(shop.company, {"MUG-RED": 7})
+    (adjustment,) = _sent(shop, "InventoryAdjustmentAdd")
+    assert adjustment.findtext(".//QuantityDifference") == "1"
+    assert "1002" in adjustment.findtext(".//Memo")
+    # Posting 1002 again (a lost answer, a re-sent webhook) never adds the mug back twice.
+    shop.feed("order", _mug_order(1002, 1, _at(15).replace(minute=30)))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 7})
+    shop.assert_every_request_valid()

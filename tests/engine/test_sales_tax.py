@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from qbsync.queue import lists
-from qbsync.storefronts.records import DiscountLine, OrderLine, ShippingLine, TaxLine
+from qbsync.storefronts.records import DiscountLine, OrderLine, Refund, RefundLine, ShippingLine, TaxLine
 from qbsync.storefronts.shopify import normalize as shopify
 from qbsync.storefronts.woocommerce import normalize as woo
+from tests.accounting import check_order
 from tests.engine.conftest import make_order
 
 
@@ -271,3 +273,34 @@ def test_on_a_company_without_sales_tax_a_taxed_order_waits_with_the_fix(make_sh
     reasons = " ".join(job.reason or "" for job in shop.jobs() if job.state == "parked")
     assert "sales tax is turned off in this QuickBooks company" in reasons
     assert "Edit > Preferences > Sales Tax" in reasons
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_refund_takes_its_tax_off_the_sales_tax_items_the_order_used(make_shop, profile):
+    """One of the two mugs comes back with its 1.55 of tax: the 3.49 the order owes the agency falls to
+    1.94, split over the order's own state and county items; nothing goes on an other-charge tax item.
+    The refund was made at 21:00 in New York on 4 March (2 March 02:00 UTC): it is dated the 4th."""
+    shop = _shop(make_shop, profile)
+    shop.configure(store_timezone="America/New_York")
+    shop.feed("order", _taxed_order(2010))
+    shop.sync()
+    refund = Refund(
+        storefront_id="911", order_id="2010", amount=Decimal("21.55"), reason="chipped",
+        lines=(RefundLine(product_id="101", sku="MUG-RED", quantity=Decimal(1), amount=Decimal("20.00"),
+                          tax=Decimal("1.55"), restock=True),),
+        created_at=datetime(2024, 3, 5, 2, 0, tzinfo=UTC),
+    )
+    shop.feed("refund", refund)
+    shop.sync()
+
+    agency = _agency(profile)
+    check_order(shop.company, "R911", credited="21.55", refunded="21.55", open_credits="0",
+                tax_by_agency={agency: "-1.55"})
+    assert shop.company.books().tax_by_agency == {agency: Decimal("1.94")}
+    (memo,) = shop.company.transactions("CreditMemo")
+    by_name = {line["ItemRef"]["FullName"]: line["Amount"] for line in memo["CreditMemoLineRet"]}
+    assert (by_name["State Tax 6.25%"], by_name["County Tax 1.5%"]) == ("1.25", "0.30")
+    assert "Sales Tax" not in by_name
+    (paid_back,) = shop.company.transactions("ARRefundCreditCard")
+    assert memo["TxnDate"] == paid_back["TxnDate"] == "2024-03-04"
+    shop.assert_every_request_valid()

@@ -369,3 +369,45 @@ def test_every_page_fits_a_375_pixel_phone(chromium, live_server, admin, conn, a
     finally:
         context.close()
     assert too_wide == {}  # nothing sideways on any page
+
+
+def test_names_quickbooks_made_us_change_are_listed_with_why(page, admin, conn, runtime, live_server):
+    """A name cut to QuickBooks' 41 characters with letters it cannot keep, and one taken by another
+    customer: the dashboard links to them, and the mappings page says store name → QuickBooks name, why."""
+    from qbsync.qbxml.render import build_message, render_request
+    from qbsync.queue import intake
+    from qbsync.simulator.company import QuickBooksCompany
+    from qbsync.simulator.webconnector import WebConnector
+    from qbsync.storefronts.records import Customer
+    from tests.engine.conftest import make_order
+
+    company = QuickBooksCompany(profile="retail")
+    other_john = {"Name": "Doe, John", "Email": "other@example.com"}
+    company.process(build_message([render_request("CustomerAdd", other_john, request_id="1")]))
+    long_name = Customer(storefront_id="41", email="zs@example.com", first_name="Zsófia",
+                         last_name="Őrsi-Kovácsházi 😀 of the Hosszúnevű Family")
+    john = Customer(storefront_id="77", email="john@example.com", first_name="John", last_name="Doe")
+    with runtime.db.transaction() as session:
+        connection = session.get(Connection, conn.id)
+        intake.record_changed(session, connection, "customer", long_name)
+        intake.record_changed(session, connection, "order", make_order(1, customer=long_name))
+        intake.record_changed(session, connection, "order", make_order(2, customer=john))
+    WebConnector(f"{live_server.url}/qbwc", conn.qbwc_username, "correct horse battery", company).run(
+        sessions=1)
+    assert sorted(c["FullName"] for c in company.customers()) == [
+        "Doe, John", "Doe, John (77)", "Orsi-Kovácsházi of the Hosszúnevu Family,"]
+
+    sign_in(page)
+    page.click("a[href*='show=renamed']:has-text('See which and why')")
+    page.wait_for_url("**/mappings/shop/customer?show=renamed")
+    expect(page.locator("select[name='show'] option:checked")).to_have_text("Renamed in QuickBooks (2)")
+    rows = [text.replace("\n", " ") for text in page.locator("tbody tr").all_inner_texts()]
+    assert len(rows) == 2, rows
+    long_row = next(r for r in rows if "Zsófia" in r)
+    assert ("Renamed in QuickBooks: “Őrsi-Kovácsházi 😀 of the Hosszúnevű Family, Zsófia” → "
+            "“Orsi-Kovácsházi of the Hosszúnevu Family,”: characters changed: Ő → O, 😀 dropped, ű → u; "
+            "cut to 41 characters") in long_row, long_row
+    john_row = next(r for r in rows if "John" in r)
+    assert ("Renamed in QuickBooks: “Doe, John” → “Doe, John (77)”: suffix (77) added because 'Doe, John' is "
+            "another customer in QuickBooks (e-mail other@example.com)") in john_row, john_row
+    screenshot(page, "15-renamed-in-quickbooks")

@@ -63,6 +63,15 @@ def test_bad_values_are_shown_next_to_their_fields_and_nothing_is_saved(signed_i
     assert _stored(runtime) == {}
 
 
+def test_a_record_name_quickbooks_would_cut_is_refused(signed_in, conn, runtime):
+    agency = "California Department of Tax and Fee Administration"  # 51 characters; a vendor keeps 41
+    response = post(signed_in, "/settings/shop", _form(tax_agency=agency))
+    assert response.status_code == 400
+    assert (f"QuickBooks keeps 41 characters of a vendor's name and {agency!r} has 51: use a shorter name"
+            in text_of(response))
+    assert _stored(runtime) == {}
+
+
 def test_settings_this_process_does_not_know_are_kept(signed_in, conn, runtime):
     with runtime.db.transaction() as session:
         session.scalar(select(Connection)).settings = {"future_setting": 7}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from qbsync.storage.models import Connection
+from tests.engine.conftest import first_contact_done
 
-# No scheduled list refreshes: a session then has exactly the work a test queued.
+# No scheduled list refreshes, the first contact done: a session then has exactly the work a test queued.
 QUIET_SETTINGS = {"list_refresh_hours": 0}
 
 
@@ -18,6 +19,7 @@ def make_quiet_connection(make_connection, runtime):
         conn = make_connection(name, **overrides)
         with runtime.db.transaction() as session:
             session.get(Connection, conn.id).settings = dict(QUIET_SETTINGS)
+            first_contact_done(session, conn.id)
         return conn
 
     return factory

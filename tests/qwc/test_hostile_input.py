@@ -41,6 +41,9 @@ MALFORMED = {
     "undeclared entity": f"{SOAP_HEAD}<strUserName>&nbsp;</strUserName>{SOAP_TAIL}".encode(),
     "utf-16": AUTH.replace('encoding="utf-8"', 'encoding="utf-16"').encode("utf-16"),
     "utf-7 declared": AUTH.replace('encoding="utf-8"', 'encoding="UTF-7"').encode(),
+    # libxml2 only warns about an undeclared prefix; spyne then failed on "soap:Body" (a Server fault).
+    "undeclared prefix": b'<m><soap:Body><authenticate x=""><strUserName>a</strUserName></authenticate>'
+                         b"</soap:Body></m>",
     "not an integer": envelope("sendRequestXML", ticket="t", strHCPResponse="", strCompanyFileName="",
                                qbXMLCountry="US", qbXMLMajorVers="thirteen", qbXMLMinorVers="0"),
 }

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from qbsync.simulator import QuickBooksCompany
 from tests.simulator.qbxml_messages import message, responses, ret, status, valid_response
 
@@ -37,3 +39,20 @@ def test_assumed_two_items_may_carry_the_same_barcode(company: QuickBooksCompany
     ]
     first, second = responses(valid_response(company.process(message(*adds))))
     assert status(first)[0] == 0 and status(second)[0] == 0
+
+
+@pytest.mark.parametrize("profile", ["canada", "uk"])
+def test_assumed_canadian_and_uk_files_keep_a_barcode_too(profile: str) -> None:
+    """Assumed: Intuit's reference lists BarCode on item adds from qbXML 12.0 with no country limit, but
+    the SDK's regional schemas (QBCqbxml, QBUqbxml) were not found to confirm it."""
+    company = QuickBooksCompany(profile=profile)
+    add = (
+        '<ItemNonInventoryAddRq requestID="1"><ItemNonInventoryAdd><Name>Widget S</Name>'
+        f"<BarCode><BarCodeValue>{LONG_SKU}</BarCodeValue></BarCode>"
+        "<SalesOrPurchase><Price>12.00</Price><AccountRef><FullName>Sales</FullName></AccountRef>"
+        "</SalesOrPurchase></ItemNonInventoryAdd></ItemNonInventoryAddRq>"
+    )
+    query = '<ItemQueryRq requestID="2"><FullName>Widget S</FullName></ItemQueryRq>'
+    added, found = responses(valid_response(company.process(message(add, query))))
+    assert status(added)[0] == 0
+    assert ret(found, "ItemNonInventoryRet")["BarCodeValue"] == LONG_SKU

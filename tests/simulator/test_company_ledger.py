@@ -189,6 +189,22 @@ def test_a_foreign_currency_sale_is_booked_in_that_currency(clock: FakeClock) ->
     assert books.tax_by_agency == {AGENCY: Decimal("1.40")}
 
 
+def test_a_sale_at_a_given_rate_is_worth_its_total_times_the_rate_at_home(clock: FakeClock) -> None:
+    company = QuickBooksCompany(profile="multicurrency", clock=clock)
+    one(company, customer_add("Zoe", extra="<CurrencyRef><FullName>Euro</FullName></CurrencyRef>"))
+    one(company, inventory_item("MUG", "5"))
+    lines = [sales_line("SalesReceipt", "MUG", "2")]
+
+    rate = "<ExchangeRate>1.0934</ExchangeRate>"
+    rs = one(company, sales_add("SalesReceipt", "Zoe", lines, "E2", header=rate))
+
+    ret = rs.find("SalesReceiptRet")
+    assert ret.findtext("ExchangeRate") == "1.0934"  # the request's rate, not the currency list's 1.08
+    assert ret.findtext("TotalAmount") == "21.30"  # euros
+    assert ret.findtext("TotalAmountInHomeCurrency") == "23.29"  # 21.30 x 1.0934 = 23.28942
+    assert company.books().accounts["Undeposited Funds"] == Decimal("23.29")
+
+
 def test_a_home_currency_customer_on_a_multicurrency_file_uses_the_home_receivable(clock: FakeClock) -> None:
     company = QuickBooksCompany(profile="multicurrency", clock=clock)
     one(company, customer_add("Sam"))

@@ -262,3 +262,29 @@ def test_resource_of_topic(topic: str, expected: tuple[str, str]) -> None:
 def test_unknown_topics_are_refused(topic: str) -> None:
     with pytest.raises(ValueError, match="unsupported Shopify webhook topic"):
         shopify.resource_of_topic(topic)
+
+
+def test_an_order_the_buyer_paid_in_another_currency_keeps_shop_money(folder: Path) -> None:
+    """The order's amounts stay in its own (the shop's) currency; the buyer's total is kept beside them
+    so the books can take the store's rate."""
+    body = load(folder, "order.json")
+
+    def presented(node: Any) -> None:
+        if isinstance(node, dict):
+            if "presentment_money" in node:
+                money = node["presentment_money"]
+                node["presentment_money"] = {"amount": str(Decimal(money["amount"]) * Decimal("0.9")),
+                                             "currency_code": "EUR"}
+            for value in node.values():
+                presented(value)
+        elif isinstance(node, list):
+            for value in node:
+                presented(value)
+
+    presented(body)
+    body["presentment_currency"] = "EUR"
+    order = shopify.order(body)
+    assert order.currency == "USD" and order.total == Decimal("598.94")  # shop money, as the lines are
+    assert order.total_difference() == 0
+    assert (order.presentment_currency, order.presentment_total) == ("EUR", Decimal("539.046"))
+    assert shopify.order(load(folder, "order.json")).presentment_total is None  # same currency: nothing

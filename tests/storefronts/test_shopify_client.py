@@ -342,3 +342,24 @@ def test_plain_http_refused_and_token_masked() -> None:
         client.iter_orders(limit=251)
     with pytest.raises(ValueError, match="status"):
         client.iter_orders(status="everything")
+
+
+def test_an_orders_transactions_are_read_in_one_request_in_shop_money(
+    double: StorefrontDouble, shop: ShopifyClient
+) -> None:
+    mixed, single = make_orders(2, "shopify", seed=3)
+    mixed["payment_gateway_names"] = ["gift_card", "shopify_payments"]
+    double.add_orders([mixed, single])
+    paid = [{"id": 1, "kind": "sale", "status": "success", "gateway": "gift_card", "amount": "5.00"},
+            {"id": 2, "kind": "sale", "status": "success", "gateway": "shopify_payments", "amount": "6.62"}]
+    double.add_transactions(mixed["id"], paid)
+
+    assert [t["amount"] for t in shop.order_transactions(mixed["id"])] == ["5.00", "6.62"]
+    (asked,) = double.requests_to(f"/orders/{mixed['id']}/transactions.json")
+    assert asked.params == {"in_shop_currency": "true"}
+
+    # Only the order paid through several gateways is read with its transactions.
+    completed = shop.with_transactions([mixed, single])
+    assert [t["gateway"] for t in completed[0]["transactions"]] == ["gift_card", "shopify_payments"]
+    assert "transactions" not in completed[1]
+    assert len(double.requests_to("/transactions.json")) == 2

@@ -225,3 +225,20 @@ def test_start_is_idempotent_and_stop_releases_the_port() -> None:
         httpx.get(url + "/wp-json/")
     with pytest.raises(RuntimeError, match="not running"):
         _ = double.base_url
+
+
+def test_assumed_an_order_without_set_transactions_answers_one_sale_of_its_total(
+    double: StorefrontDouble,
+) -> None:
+    """Assumed: the double makes up an order's transactions when a test set none (one successful sale of
+    the total through its first gateway); the list comes whole, as Shopify's endpoint has no paging."""
+    order = make_orders(1, "shopify", seed=4)[0]
+    double.add_orders([order], "shopify")
+
+    answer = _shopify_get(double, f"orders/{order['id']}/transactions.json", in_shop_currency="true")
+
+    assert answer.status_code == 200 and "link" not in answer.headers
+    (sale,) = answer.json()["transactions"]
+    assert (sale["kind"], sale["status"], sale["amount"]) == ("sale", "success", order["total_price"])
+    assert sale["gateway"] == order["payment_gateway_names"][0]
+    assert _shopify_get(double, "orders/1/transactions.json").status_code == 404

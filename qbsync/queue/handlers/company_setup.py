@@ -3,10 +3,11 @@
 It runs after the list refresh it was queued with. Each build takes the proposals of ``choices.propose``
 over the lists just read: a setting whose record is missing and that a person has not reviewed on the
 setup page gets the existing record that fits (stored as the setting, no request), or qbsync adds one
-(``AccountAdd``, ``ItemOtherChargeAdd``, ``ItemDiscountAdd``, ``ItemSalesTaxAdd``, ``PaymentMethodAdd``),
-one request per round trip, accounts before the items that name them (a setting a person reviewed is
-never switched to another record, but what they asked to create is created). What was chosen or created is
-recorded for the setup page. Jobs that waited for it (preflight) are woken when it ends.
+(``AccountAdd``, ``VendorAdd``, ``ItemSalesTaxAdd``, ``PaymentMethodAdd``; a setting a person reviewed is
+never switched to another record, but what they asked to create is created). Each add is a job of its own
+(``setup.queue_adds``, payload ``{"add": {...}}``), so independent adds share one round trip and an add
+naming a record another adds waits for it; the setting names the new record from then on, and jobs whose
+request names it wait for its add (preflight). What was chosen or created is recorded for the setup page.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from qbsync.queue.handlers import (
     ApplyResult,
     BuildResult,
     Context,
+    Done,
     Finish,
     Park,
     progress,
@@ -38,12 +40,16 @@ def _summary(done: list[str], left: list[str]) -> str:
 
 
 class CompanySetupHandler:
-    """Queue jobs of kind ``company_setup`` (no payload)."""
+    """Queue jobs of kind ``company_setup``: no payload (the setup itself) or ``{"add": {...}}`` (one add)."""
 
     kind = setup.KIND
 
     def build(self, ctx: Context, job: QueueJob) -> BuildResult:
         session, connection = ctx.session, ctx.connection
+        add = job.payload.get("add")
+        if add:  # one record the setup adds
+            data = {k: v for k, v in add["data"].items() if v is not None}
+            return render(ctx, str(add["request_type"]), data, "create")
         reviewed = set(setup.state(session, connection.id)["reviewed"])
         done = list(progress(job).get("done") or [])
         company = setup.company(session, connection.id)
@@ -52,6 +58,7 @@ class CompanySetupHandler:
                 setup.set_setting(connection, setting, value)
                 setup.record(session, connection.id, setting, value, "chosen", ctx.now)
                 done.append(f"{setting} → {value!r} ({why})")
+        adds = []
         for proposal in setup.proposals(session, connection, company):
             if proposal.action == choices.CHOOSE and proposal.setting not in reviewed:
                 setup.set_setting(connection, proposal.setting, proposal.choice)
@@ -64,22 +71,25 @@ class CompanySetupHandler:
                     ctx.cache[preflight.SETTINGS_CHANGED] = True
             elif proposal.action == choices.CREATE and proposal.request is not None:
                 # Reviewed or not: a person who picked a name on the setup page asked for it to be created.
-                request_type, data = proposal.request
-                if done:
+                adds.append(proposal)
+                if proposal.setting in choices.BY_SETTING and proposal.choice != proposal.current:
+                    setup.set_setting(connection, proposal.setting, proposal.choice)  # the record being added
                     ctx.cache[preflight.SETTINGS_CHANGED] = True
-                set_progress(job, done=done, setting=proposal.setting, name=proposal.choice,
-                             list_type=proposal.need.list_type)
-                return render(ctx, request_type, {k: v for k, v in data.items() if v is not None}, "create")
+        queued = setup.queue_adds(session, connection.id, adds, ctx.now)
+        done += [f"{p.setting} → {p.choice!r} (being added)" for p in adds]
         set_progress(job, done=done)
         if done:
             ctx.cache[preflight.SETTINGS_CHANGED] = True
         preflight.wake(session, connection.id, ctx.now)
         left = [f"{p.setting} ({p.reason})" for p in setup.proposals(session, connection, company)
                 if p.action == choices.MISSING]
-        return Finish(_summary(done, left))
+        summary = _summary(done, left)
+        if queued:
+            summary += f"; {len(queued)} add(s) queued: " + ", ".join(f"#{j.id}" for j in queued)
+        return Finish(summary)
 
     def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
-        notes = progress(job)
+        notes = job.payload.get("add") or progress(job)  # progress: a setup sent before adds had jobs
         setting, name, list_type = str(notes["setting"]), str(notes["name"]), str(notes["list_type"])
         if response.outcome in FOUND and response.record:
             ret_type = response.record_types[0]
@@ -87,16 +97,23 @@ class CompanySetupHandler:
             if setting in choices.BY_SETTING:
                 setup.set_setting(ctx.connection, setting, name)
             setup.record(ctx.session, ctx.connection.id, setting, name, "created", ctx.now)
+            preflight.wake(ctx.session, ctx.connection.id, ctx.now)
+            if job.payload.get("add"):
+                return Done(f"added {name!r} to QuickBooks for {setting}")
             set_progress(job, done=[*(notes.get("done") or []), f"{setting} → {name!r} (created)"])
             return Again(f"added {name!r} to QuickBooks")
-        # Nothing else waits on this: each job meets what is still missing in its own preflight, so orders
-        # that need none of it go on.
+        reason = (f"QuickBooks refused to add {name!r} for {setting} ({response.status_code}): "
+                  f"{response.message} Choose an existing record on the setup page, then retry")
+        # An add that names this record cannot succeed either; nothing else waits on it: each job meets what
+        # is still missing in its own preflight, so orders that need none of it go on.
+        for dependent in jobs.dependents(ctx.session, job):
+            if dependent.kind == setup.KIND and dependent.state in jobs.OPEN_STATES:
+                jobs.detach_dependents(ctx.session, dependent, ctx.now)
+                jobs.park(ctx.session, dependent, f"not added: it names {name!r}, which QuickBooks refused "
+                          f"to add ({response.status_code}: {response.message})", ctx.now)
         jobs.detach_dependents(ctx.session, job, ctx.now)
         preflight.wake(ctx.session, ctx.connection.id, ctx.now)
-        return Park(
-            f"QuickBooks refused to add {name!r} for {setting} ({response.status_code}): {response.message} "
-            "Choose an existing record on the setup page, then retry"
-        )
+        return Park(reason)
 
 
 register(CompanySetupHandler())

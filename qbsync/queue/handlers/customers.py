@@ -170,10 +170,12 @@ class CustomerHandler(StepHandler):
             entry = lists.customer_by_email(session, conn_id, str(record.get("email") or ""))
         if entry is None:
             entry = lists.by_name(session, conn_id, "Customer", name)
-            if entry is not None and not self._proved(ctx, job, name, (entry.data or {}).get("Email")):
+            found_email = (entry.data or {}).get("Email") if entry is not None else None
+            if entry is not None and not self._proved(ctx, job, name, found_email):
                 # Not proved the same person: the customer is added under the name with its id.
                 if ctx.settings.customer_name_add_id:
-                    set_progress(job, name=self._other_name(job, name))
+                    set_progress(job, name=self._other_name(job, name),
+                                 renamed_why=_not_proved(name, job, found_email))
                 return None
         if entry is None:
             return None
@@ -311,7 +313,24 @@ class CustomerHandler(StepHandler):
             qb_name=full_name,
             synced_hash=fingerprint(record),
             origin=origin,
+            renamed=self._renamed(ctx, job, full_name),
         )
+
+    def _renamed(self, ctx: Context, job: QueueJob, full_name: str) -> tuple[str, str] | None:
+        """(the store's name, why QuickBooks has another) when qbsync made the name differ, else None (also
+        for a customer found under a name of its own, by e-mail)."""
+        if job.payload.get("proxy") or full_name.casefold() != (
+                progress(job).get("name") or _base_name(job, ctx)).casefold():
+            return None
+        store = naming.customer_store_name(job.payload.get("record") or {}, ctx.settings.customer_name_scheme)
+        suffixes = []
+        if job.payload.get("currency"):
+            suffixes.append((str(job.payload["currency"]), "a QuickBooks customer has one currency and this "
+                             "one pays in it"))
+        if progress(job).get("renamed_why"):
+            suffixes.append((self._id_suffix(job), str(progress(job)["renamed_why"])))
+        reason = naming.why_renamed(store, full_name, "CustomerAdd/Name", suffixes)
+        return (store, reason) if reason else None
 
     def _proved(self, ctx: Context, job: QueueJob, name: str, found_email: Any) -> bool:
         """Whether the QuickBooks customer called ``name`` is the job's: the same e-mail, or the name
@@ -326,15 +345,17 @@ class CustomerHandler(StepHandler):
         return name.lower() == with_id.lower() and not job.payload.get("proxy")
 
     def _other_name(self, job: QueueJob, name: str) -> str:
+        return naming.with_suffix(name, self._id_suffix(job))
+
+    def _id_suffix(self, job: QueueJob) -> str:
         record = job.payload.get("record") or {}
-        suffix = record.get("storefront_id") or record.get("email") or job.id
-        return naming.with_suffix(name, str(suffix))
+        return str(record.get("storefront_id") or record.get("email") or job.id)
 
     def _rename(self, ctx: Context, job: QueueJob, name: str, why: str) -> ApplyResult:
         new_name = self._other_name(job, name)
         if new_name == name or job.payload.get("proxy") or not ctx.settings.customer_name_add_id:
             return Park(f"{why}; rename one of them or link the customer on the mappings page")
-        set_progress(job, name=new_name, next="lookup")
+        set_progress(job, name=new_name, next="lookup", renamed_why=why)
         return Again(f"{why}: trying {new_name!r}")
 
 

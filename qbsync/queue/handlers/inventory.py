@@ -55,6 +55,18 @@ def _item_mapping(ctx: Context, stock: dict[str, Any]) -> IdMapping | None:
     return None
 
 
+def lacks_adjustment_account(
+    handler: Any, ctx: Context, job: QueueJob, response: Response
+) -> ApplyResult | None:
+    """3140 on an InventoryAdjustmentAdd naming the adjustment account: a person must create or choose it."""
+    if not lacks(response, "Account"):
+        return None
+    return Park(
+        f"{response.message} Create the account in QuickBooks or change "
+        "inventory_adjustment_account, then retry"
+    )
+
+
 class InventoryAdjustmentHandler(StepHandler):
     """Queue jobs of kind ``inventory_adjustment``: payload ``{"record": StockLevel dict}``.
 
@@ -118,16 +130,19 @@ class InventoryAdjustmentHandler(StepHandler):
             known, known_at = baseline
             if moment <= known_at:
                 return f"QuickBooks already accounts for a newer store count of {mapping.qb_name!r}"
-            sold = inventory.sold_between(session, conn_id, key, ctx.settings, known_at, moment)
+            sold, waiting = inventory.sold_between(session, conn_id, key, ctx.settings, known_at, moment)
             difference = quantity - known + sold
+            waiting += inventory.read_waiting(session, conn_id, mapping.qb_id)
         else:
             read = progress(job).get("qb_quantity")
             if read is None:
                 return None
             # QuickBooks holds its quantity less the sales not posted yet that the store's count includes.
-            pending = inventory.unposted_sold(session, conn_id, key, ctx.settings, moment)
+            pending, waiting = inventory.unposted_sold(session, conn_id, key, ctx.settings, moment)
             difference = quantity - Decimal(str(read)) + pending
-        set_progress(job, quantity=format(quantity.normalize(), "f"), at=moment.isoformat())
+        set_progress(
+            job, quantity=format(quantity.normalize(), "f"), at=moment.isoformat(), waiting=sorted(waiting)
+        )
         if difference == 0:
             self._accounted(ctx, job, mapping)
             return (
@@ -145,6 +160,7 @@ class InventoryAdjustmentHandler(StepHandler):
             Decimal(notes["quantity"]),
             datetime.fromisoformat(notes["at"]),
         )
+        inventory.save_waiting(ctx.session, ctx.connection.id, mapping.qb_id, notes.get("waiting") or ())
         mapping.quantity = notes["quantity"]
 
     # -- what each answer means
@@ -173,22 +189,69 @@ class InventoryAdjustmentHandler(StepHandler):
             f"{notes.get('quantity')}"
         )
 
-    def _lacks_account(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
-        if not lacks(response, "Account"):
-            return None
-        return Park(
-            f"{response.message} Create the account in QuickBooks or change "
-            "inventory_adjustment_account, then retry"
-        )
-
     STEPS = {
         "read": Step(found=_quantity_read, otherwise="item look-up"),
         "lookup": Step(found=_existing, empty=go(None, "the adjustment is not in QuickBooks: sending it"),
                        otherwise="inventory adjustment look-up"),
-        "add": Step(found=_adjusted, on={Outcome.MISSING_REFERENCE: _lacks_account},
+        "add": Step(found=_adjusted, on={Outcome.MISSING_REFERENCE: lacks_adjustment_account},
                     otherwise="inventory adjustment"),
     }
     UNKNOWN = "an inventory adjustment job"
+
+
+class StockAddBackHandler(StepHandler):
+    """Queue jobs of kind ``stock_add_back`` (queued when an order posts, see inventory.late_sales):
+    an InventoryAdjustmentAdd of +quantity for a sale the store's count QuickBooks took already lacked.
+
+    Steps: ``add`` -> (``lookup`` by RefNumber when an answer was lost, so it is never added twice).
+    """
+
+    kind = inventory.ADD_BACK_KIND
+
+    def build(self, ctx: Context, job: QueueJob) -> BuildResult:
+        notes = progress(job)
+        if notes.get("next") == "add" and (job.needs_lookup or corrective_step_due(ctx, job)):
+            return render(ctx, "InventoryAdjustmentQuery", {"RefNumber": _ref(job)}, "lookup")
+        payload = job.payload
+        store = naming.PLATFORM_NAMES.get(ctx.connection.platform, ctx.connection.platform)
+        data = {
+            "AccountRef": {"FullName": ctx.settings.inventory_adjustment_account},
+            "TxnDate": ctx.now.date(),
+            "RefNumber": _ref(job),
+            "Memo": f"Order {payload['order_number']} was placed before the {store} stock count this item "
+            "opened with (or was last counted at), which already lacked it: its sale is added back",
+            "InventoryAdjustmentLineAdd": [
+                {
+                    "ItemRef": {"ListID": payload["item_list_id"]},
+                    "QuantityAdjustment": {"QuantityDifference": Decimal(str(payload["quantity"]))},
+                }
+            ],
+        }
+        set_progress(job, next="add")
+        return render(ctx, "InventoryAdjustmentAdd", data, "add")
+
+    # -- what each answer means
+
+    def _done(self, job: QueueJob) -> str:
+        payload = job.payload
+        return (
+            f"added back {payload['quantity']} {payload['item']}: order {payload['order_number']} was "
+            "already out of the store's stock QuickBooks counted"
+        )
+
+    def _existing(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        return Done(f"{self._done(job)} (in QuickBooks already)") if response.record else None
+
+    def _added(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        return Done(self._done(job))
+
+    STEPS = {
+        "lookup": Step(found=_existing, empty=go(None, "the adjustment is not in QuickBooks: sending it"),
+                       otherwise="inventory adjustment look-up"),
+        "add": Step(found=_added, on={Outcome.MISSING_REFERENCE: lacks_adjustment_account},
+                    otherwise="inventory adjustment"),
+    }
+    UNKNOWN = "a stock add-back job"
 
 
 def _ref(job: QueueJob) -> str:
@@ -280,4 +343,5 @@ class InventoryPullHandler:
 
 
 register(InventoryAdjustmentHandler())
+register(StockAddBackHandler())
 register(InventoryPullHandler())

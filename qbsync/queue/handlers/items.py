@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from qbsync.qbxml.fields import catalog
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
 from qbsync.queue import choices, inventory, lists, mappings, naming, preflight, rules, sales_tax, setup
@@ -112,6 +113,17 @@ def item_name(job: QueueJob, ctx: Context) -> str:
     return naming.item_name(job.payload.get("record") or {}, ctx.settings.item_match)
 
 
+def renamed(job: QueueJob, ctx: Context, full_name: str) -> tuple[str, str] | None:
+    """(the product's SKU or name, why its QuickBooks item has another name) when qbsync had to change it."""
+    if job.payload.get("special") or full_name.casefold() != item_name(job, ctx).casefold():
+        return None
+    store = naming.item_store_name(job.payload.get("record") or {}, ctx.settings.item_match)
+    reason = naming.why_renamed(store, full_name, "ItemInventoryAdd/Name",
+                                cut_note=", ending in ~ and a code of the whole, so products that start "
+                                "alike stay apart")
+    return (store, reason) if reason else None
+
+
 def _account(name: str) -> dict[str, str]:
     return {"FullName": name}
 
@@ -131,13 +143,12 @@ def add_request(job: QueueJob, ctx: Context, name: str) -> tuple[str, dict[str, 
     desc = record.get("name") or name
     price = record.get("price")
     active = None if record.get("active", True) else False
-    code = naming.sku_code(record)
-    # The full SKU, kept where QuickBooks stores it: the proof a later look-up checks before linking.
-    barcode = {"BarCodeValue": code} if code else None
+    # The full SKU, kept where this qbXML version lets QuickBooks store it (BarCode, else the part number).
+    kept = naming.sku_fields(f"{qb_type}Add", record, catalog(ctx.version))
     if qb_type == "ItemInventory":
         data: dict[str, Any] = {
             "Name": name,
-            "BarCode": barcode,
+            **kept,
             "IsActive": active,
             "SalesDesc": desc,
             "SalesPrice": price,
@@ -157,7 +168,7 @@ def add_request(job: QueueJob, ctx: Context, name: str) -> tuple[str, dict[str, 
     sales = {"Desc": desc, "Price": price, "AccountRef": _account(settings.income_account)}
     return f"{qb_type}Add", {
         "Name": name,
-        "BarCode": barcode,
+        **kept,
         "IsActive": active,
         "SalesOrPurchase": {k: v for k, v in sales.items() if v is not None},
     }
@@ -187,6 +198,7 @@ def _opening(job: QueueJob, ctx: Context, record: Mapping[str, Any]) -> inventor
         opening_value=format(opening.value, "f"),
         has_cost=opening.has_cost,
         added_back=list(opening.added_back),
+        waiting=list(opening.waiting),
     )
     return opening
 
@@ -540,6 +552,10 @@ class ItemHandler(StepHandler):
                 Decimal(quantity),
                 datetime.fromisoformat(str(record.get("modified_at") or ctx.now.isoformat())),
             )
+            # The orders added back will post; one placed by then that qbsync did not know of is added
+            # back when it posts (inventory.late_sales).
+            waiting = progress(job).get("waiting") or ()
+            inventory.save_waiting(ctx.session, ctx.connection.id, list_id, waiting)
         synced = (
             None
             if job.payload.get("from_order") or record_type == mappings.SPECIAL_ITEM
@@ -557,6 +573,7 @@ class ItemHandler(StepHandler):
             synced_hash=synced,
             quantity=quantity,
             origin=mappings.CREATED if created else mappings.FOUND,
+            renamed=renamed(job, ctx, full_name),
         )
         if record.get("inventory_item_id"):
             mappings.link(

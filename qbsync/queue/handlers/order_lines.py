@@ -1,12 +1,13 @@
 """An order as the fields of a QuickBooks sales transaction: header and lines (pure, no I/O).
 
-Lines: one per product line (quantity, amount before discounts), then discounts (negative, on the discount
-item), shipping and fees on their items, and (tax_mode 'line') the store's tax of each rate on a line of
-its sales tax item (see ``sales_tax``), so QuickBooks' total equals the storefront's to the cent and the
-tax reaches the sales tax liability. Lines the store taxed carry the taxable code. Prices that include
-tax are split: each line is booked net of its tax, and the tax goes on the tax lines. When the
-storefront's own rounding leaves a cent or two between its lines and its total, a rounding line says so; a
-larger difference is refused rather than posted wrong.
+Lines: one per product line (quantity, amount before discounts; a gift card sold goes on the gift card
+item, so its money is a liability until the card is redeemed, never income or stock), then discounts
+(negative, on the discount item), shipping and fees on their items, and (tax_mode 'line') the store's
+tax of each rate on a line of its sales tax item (see ``sales_tax``), so QuickBooks' total equals the
+storefront's to the cent and the tax reaches the sales tax liability. Lines the store taxed carry the
+taxable code. Prices that include tax are split: each line is booked net of its tax, and the tax goes on
+the tax lines. When the storefront's own rounding leaves a cent or two between its lines and its total, a
+rounding line says so; a larger difference is refused rather than posted wrong.
 """
 
 from __future__ import annotations
@@ -119,7 +120,9 @@ def sales_lines(
     lines = []
     sources: list[tuple[Mapping[str, Any], bool]] = []  # (store record, taxed) per line, for ``country``
     for line in order.get("lines") or ():
-        lines.append(_product_line(order, line, refs.items[line_key(line)], settings))
+        sold_card = rules.is_gift_card_sale(line, settings)
+        ref = refs.specials["gift_card"] if sold_card else refs.items[line_key(line)]
+        lines.append(_product_line(order, line, ref, settings))
         sources.append((line, _line_taxed(order, line)))
     for discount in order.get("discounts") or ():
         label = discount.get("title") or discount.get("code") or "Discount"
@@ -273,8 +276,10 @@ def header(
     platform: str,
     omit_payment_method: bool = False,
     us: bool = True,
+    exchange_rate: Decimal | None = None,
 ) -> dict[str, Any]:
-    """The transaction's header fields (customer, date, number, addresses, memo, payment method)."""
+    """The transaction's header fields (customer, date, number, addresses, memo, payment method, and the
+    store's ``exchange_rate`` for a foreign-currency order, see ``company_facts.exchange_rate``)."""
     from qbsync.queue.handlers.customers import qb_address
 
     note = str(order.get("note") or "")
@@ -303,4 +308,5 @@ def header(
             data["PaymentMethodRef"] = {"FullName": fit("PaymentMethodAdd/Name", method)}
         if settings["deposit_account"]:
             data["DepositToAccountRef"] = {"FullName": settings["deposit_account"]}
+    data["ExchangeRate"] = exchange_rate
     return {k: v for k, v in data.items() if v is not None}

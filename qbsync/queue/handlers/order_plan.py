@@ -61,9 +61,11 @@ class Plan:
 
 
 GIFT_CARD_UNKNOWN = (
-    "a gift card paid part of this order but the store's order does not say how much (a Shopify "
-    "order webhook carries no transactions); qbsync will not book gift card money as income: "
-    "record the order in QuickBooks by hand, with the gift card part on the gift card item"
+    "a gift card paid part of this order and qbsync could not read the order's transactions "
+    "from Shopify to learn how much (they are read with the connection's Admin API access "
+    "token, which needs read_orders); qbsync will not book gift card money as income: fix the "
+    "token on the connection page, then push the order again from the Push page, or record "
+    "it in QuickBooks by hand with the gift card part on the gift card item"
 )
 
 
@@ -96,12 +98,15 @@ def plan(
     return transaction(order, company, settings, chosen, omit_payment_method)
 
 
-def needs(order: Mapping[str, Any], company: Company) -> tuple[str, ...]:
-    """What the order's transaction refers to that is not linked to QuickBooks yet, in words."""
+def needs(order: Mapping[str, Any], company: Company, settings: Mapping[str, Any]) -> tuple[str, ...]:
+    """What the order's transaction refers to that is not linked to QuickBooks yet, in words (a gift card
+    sold goes on the gift card item, not on an item of its own)."""
     missing = []
     if company.customer is None:
         missing.append("the order's customer is not linked to a QuickBooks customer")
     for line in order.get("lines") or ():
+        if rules.is_gift_card_sale(line, settings):
+            continue
         if line_key(line) not in company.items:
             missing.append(f"the product of line {line.get('name')!r} is not linked to a QuickBooks item")
     return tuple(missing)
@@ -115,7 +120,7 @@ def transaction(
     omit_payment_method: bool = False,
 ) -> Plan:
     """The order as a ``txn_type`` transaction (for a new order, or a change to one in QuickBooks)."""
-    missing = needs(order, company)
+    missing = needs(order, company, settings)
     if missing:
         return Plan(txn_type=txn_type, needs=missing)
     method = rules.payment_method_name(order, settings)
@@ -132,7 +137,8 @@ def transaction(
     assert company.customer is not None  # checked by needs()
     refs = Refs(company.customer, dict(company.items), dict(company.specials))
     us = company.facts.is_us
-    data = header(order, txn_type, refs, settings, company.platform, omit_payment_method, us)
+    rate = company_facts.exchange_rate(order, company.facts)  # the store's own conversion, if it made one
+    data = header(order, txn_type, refs, settings, company.platform, omit_payment_method, us, rate)
     country = None
     if not us:
         country = company.country_tax

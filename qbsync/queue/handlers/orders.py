@@ -45,6 +45,7 @@ from qbsync.queue.handlers.cancellations import CANCELLATION, REVERSED, VOIDED
 from qbsync.queue.handlers.items import SPECIAL_ITEMS, special_name
 from qbsync.queue.handlers.order_lines import line_key
 from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
+from qbsync.queue.inventory import add_back_late_sales
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import IdMapping, QueueJob
 
@@ -211,7 +212,9 @@ class OrderHandler(StepHandler):
     ) -> Defer | None:
         """Wait for the customer and items the order needs: the exchange queues their jobs when nobody
         has (build never queues), and builds again when none was needed."""
-        if not order_plan.needs(order, company) or job.id in ctx.cache.get(DEPENDENCIES_QUEUED, ()):
+        if job.id in ctx.cache.get(DEPENDENCIES_QUEUED, ()):
+            return None  # the exchange found nothing to queue for it
+        if not order_plan.needs(order, company, ctx.settings):
             return None
         return Defer("waiting for the order's customer and items to reach QuickBooks",
                      queue=Needed(order=order))
@@ -222,6 +225,8 @@ class OrderHandler(StepHandler):
         customer = mappings.get(session, conn_id, mappings.CUSTOMER, order_customer_key(ctx, order))
         items = {}
         for line in order.get("lines") or ():
+            if rules.is_gift_card_sale(line, ctx.settings):
+                continue  # on the gift card item
             key = line_key(line)
             mapping = mappings.get(session, conn_id, mappings.PRODUCT, key)
             if mapping is not None:
@@ -419,7 +424,7 @@ class OrderHandler(StepHandler):
                     if mapping is not None:
                         mappings.forget(session, mapping)
                         lists.forget_entry(session, conn_id, "Item", mapping.qb_id)
-            added = intake.item_jobs_for_order(session, ctx.connection, order)
+            added = intake.item_jobs_for_order(session, ctx.connection, ctx.settings, order)
             added += intake.special_item_jobs(session, ctx.connection, ctx.settings, roles, order)
             if not added:
                 return Park(
@@ -547,6 +552,10 @@ class OrderHandler(StepHandler):
             ctx.session, ctx.connection.id, mappings.ORDER, order_id(job), txn_type, ret,
             synced_hash=progress(job).get("hash"),
             origin=mappings.CREATED,  # added by qbsync, or found carrying qbsync's exact marker
+        )
+        # A sale the store's count QuickBooks took already lacked comes back (stock counted once).
+        add_back_late_sales(
+            ctx.session, ctx.connection.id, order_id(job), order_of(job), txn_type, ctx.now
         )
 
     def _gone(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> ApplyResult:

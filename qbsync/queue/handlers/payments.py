@@ -11,7 +11,7 @@ from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import dates, jobs, lists, mappings, naming, rules
+from qbsync.queue import company_facts, dates, jobs, lists, mappings, naming, rules
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -29,7 +29,7 @@ from qbsync.queue.handlers import (
 )
 from qbsync.queue.handlers.answers import found_records, lacks
 from qbsync.queue.handlers.order_lines import money
-from qbsync.queue.handlers.orders import order_customer_key
+from qbsync.queue.handlers.orders import facts, order_customer_key
 from qbsync.queue.handlers.steps import Step, StepHandler, go
 from qbsync.queue.intake import coalesce_key
 from qbsync.storage.models import QueueJob
@@ -100,6 +100,8 @@ class PaymentHandler(StepHandler):
             ),
             "RefNumber": ref_number,
             "TotalAmount": money(order.get("total")) - money(order.get("gift_card_amount")),
+            # Received at the rate the store converted the order at, as its invoice was booked.
+            "ExchangeRate": company_facts.exchange_rate(order, facts(ctx)),
             "PaymentMethodRef": {"FullName": method} if method else None,
             "Memo": naming.order_memo(
                 ctx.connection.platform, str(order.get("number") or ""), oid, "payment"

@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import intake, jobs, mappings, naming
+from qbsync.queue import dates, intake, jobs, lists, mappings, naming, sales_tax
 from qbsync.queue.choices import tax_code_ref
 from qbsync.queue.handlers import (
     Again,
@@ -50,11 +50,19 @@ from qbsync.queue.handlers.answers import found_record, found_records
 from qbsync.queue.handlers.cancellations import REVERSED, credit_applied
 from qbsync.queue.handlers.items import special_name, wait_for_special_items
 from qbsync.queue.handlers.order_lines import money
+from qbsync.queue.handlers.orders import facts
 from qbsync.queue.handlers.steps import Step, StepHandler, go
-from qbsync.storage.models import IdMapping, QueueJob
+from qbsync.storage.models import IdMapping, QueueJob, StorefrontRecord
 
 UNDEPOSITED_FUNDS = "Undeposited Funds"  # QuickBooks' own name for the account it creates itself
 SETTLED = "settled"  # the refund mapping's synced_hash once the credit is used up (paid out or applied)
+
+
+def refund_date(ctx: Context, refund: Mapping[str, Any], order: Mapping[str, Any]) -> str | None:
+    """The refund's TxnDate (YYYY-MM-DD): the day it was made where the shop is (``store_timezone``,
+    else the order's own offset), not the UTC day."""
+    day = dates.shop_date(refund.get("created_at"), order, ctx.settings)
+    return day.isoformat() if day else None
 
 
 def _refund(job: QueueJob) -> dict[str, Any]:
@@ -69,8 +77,9 @@ def _special(ctx: Context, role: str) -> dict[str, str]:
     return {"FullName": name}
 
 
-def credit_lines(ctx: Context, refund: dict[str, Any]) -> list[dict[str, Any]]:
-    """The credit memo's lines; together they equal the money refunded."""
+def credit_lines(ctx: Context, refund: dict[str, Any], order: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The credit memo's lines; together they equal the money refunded (``order``: the refunded order as
+    the store sent it, whose sales tax items the refunded tax comes off)."""
     non_taxable = tax_code_ref(ctx.settings)  # None on a company without sales tax codes
     lines: list[dict[str, Any]] = []
     for line in refund.get("lines") or ():
@@ -113,14 +122,7 @@ def credit_lines(ctx: Context, refund: dict[str, Any]) -> list[dict[str, Any]]:
         )
     tax = sum((money(line.get("tax")) for line in refund.get("lines") or ()), Decimal(0))
     if tax and ctx.settings.tax_mode == "line":
-        lines.append(
-            {
-                "ItemRef": _special(ctx, "tax"),
-                "Desc": "Sales tax refunded",
-                "Amount": tax,
-                "SalesTaxCodeRef": non_taxable,
-            }
-        )
+        lines.extend(_tax_lines(ctx, order, tax, non_taxable))
     rest = money(refund.get("amount")) - sum((line["Amount"] for line in lines), Decimal(0))
     if rest:
         lines.append(
@@ -132,6 +134,46 @@ def credit_lines(ctx: Context, refund: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return lines
+
+
+def _tax_lines(
+    ctx: Context, order: Mapping[str, Any], tax: Decimal, non_taxable: dict[str, str] | None
+) -> list[dict[str, Any]]:
+    """The refunded ``tax`` as lines of the sales tax items the order's tax went on (one per store
+    rate), so the sales tax owed to each agency goes down by it; the other-charge tax item only on a
+    company whose tax is computed from codes (Canada, UK) or for an order with no tax of its own."""
+    split = sales_tax.refunded_tax_items(order, tax) if facts(ctx).is_us else []
+    lines = []
+    for item, amount in split:
+        mapping = mappings.get(ctx.session, ctx.connection.id, mappings.SPECIAL_ITEM, item.role)
+        if mapping is not None and (mapping.qb_name or "").lower() == item.name.lower():
+            ref = {"ListID": mapping.qb_id}
+        else:
+            entry = lists.by_name(ctx.session, ctx.connection.id, "Item", item.name)
+            ref = {"ListID": entry.list_id} if entry is not None else {"FullName": item.name}
+        lines.append({"ItemRef": ref, "Desc": f"Sales tax refunded ({item.name})", "Amount": amount})
+    if split:
+        return lines
+    return [
+        {
+            "ItemRef": _special(ctx, "tax"),
+            "Desc": "Sales tax refunded",
+            "Amount": tax,
+            "SalesTaxCodeRef": non_taxable,
+        }
+    ]
+
+
+def refunded_order(ctx: Context, order_id: str) -> dict[str, Any]:
+    """The refunded order as the store last sent it (empty when qbsync never stored it)."""
+    data = ctx.session.scalar(
+        select(StorefrontRecord.data).where(
+            StorefrontRecord.connection_id == ctx.connection.id,
+            StorefrontRecord.record_type == "order",
+            StorefrontRecord.record_id == order_id,
+        )
+    )
+    return dict(data or {})
 
 
 class RefundHandler(StepHandler):
@@ -177,12 +219,13 @@ class RefundHandler(StepHandler):
             step = "lookup" if ctx.settings.lookup_before_add == "always" or job.needs_lookup else "add"
         if step == "lookup":
             return render(ctx, "CreditMemoQuery", {"RefNumber": ref_number}, "lookup")
+        order = refunded_order(ctx, order_id)
         data = {
             "CustomerRef": {"ListID": notes["customer"]},
-            "TxnDate": str(refund.get("created_at") or "")[:10] or None,
+            "TxnDate": refund_date(ctx, refund, order),
             "RefNumber": ref_number,
             "Memo": self._memo(ctx, refund, notes),
-            "CreditMemoLineAdd": credit_lines(ctx, refund),
+            "CreditMemoLineAdd": credit_lines(ctx, refund, order),
         }
         return render(ctx, "CreditMemoAdd", {k: v for k, v in data.items() if v is not None}, "add")
 
@@ -228,7 +271,7 @@ class RefundHandler(StepHandler):
                 "stays as an open credit for the customer"
             )
         memo = self._memo(ctx, refund, notes)
-        date = str(refund.get("created_at") or "")[:10] or None
+        date = refund_date(ctx, refund, refunded_order(ctx, str(refund.get("order_id") or "")))
         if sale.qb_type == "Invoice" and open_amount > 0:
             applied = min(open_amount, left)
             set_progress(job, applying=str(applied))

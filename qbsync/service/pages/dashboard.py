@@ -110,7 +110,7 @@ def health_of(session: Session, conn: Connection, now: datetime) -> ConnectionHe
     health = ConnectionHealth(connection=conn, last_session=last, counts=counts, error_answers=error_answers,
                               parked=counts.get("parked", 0), blocked=blocked, recent_errors=recent_errors,
                               chart=chart)
-    health.warnings = warnings_for(health, now) + setup_warnings(session, conn)
+    health.warnings = warnings_for(health, now) + setup_warnings(session, conn) + renamed_notes(session, conn)
     health.last_working_session = working
     if working is not None and working.result:
         health.last_result = Masker.of(connection_secrets(conn)).text(working.result)
@@ -162,6 +162,21 @@ def setup_warnings(session: Session, conn: Connection) -> list[tuple[str, str, s
     if held:
         found.append((f"{held} job{'s wait' if held != 1 else ' waits'} for a record QuickBooks lacks.", link,
                       "Choose it on the company setup page"))
+    return found
+
+
+def renamed_notes(session: Session, conn: Connection) -> list[tuple[str, str, str]]:
+    """Customers and products QuickBooks has under another name than the store's, with where to see why."""
+    from qbsync.queue import mappings
+
+    found = []
+    for kind, noun in (("customer", "customer"), ("product", "product")):
+        count = mappings.renamed_count(session, conn.id, kind)
+        if count:
+            found.append((f"{count} {noun}{'s have' if count != 1 else ' has'} another name in QuickBooks "
+                          "than in the store (cut to fit, characters changed, or a suffix added).",
+                          url_for("mappings.show", name=conn.name, kind=kind, show="renamed"),
+                          "See which and why"))
     return found
 
 

@@ -52,6 +52,8 @@ class Row:
     value: automap.StoreValue
     qb_name: str
     source: str  # "by hand", "automatic", "setting" or "" (unmapped)
+    store_name: str = ""  # the store's name, when QuickBooks has another one
+    renamed: str = ""  # why QuickBooks has another name (cut, characters changed, a suffix added)
 
 
 def picker_values(session: Session, connection_id: int, list_types: tuple[str, ...], *,
@@ -101,6 +103,9 @@ def record_rows(session: Session, conn: Connection, kind: str, show: str, text: 
         links_only = links_only.where(false())
     elif show == "mapped":
         records = records.where(IdMapping.id.is_not(None))
+    elif show == "renamed":
+        records = records.where(IdMapping.rename_reason.is_not(None))
+        links_only = links_only.where(IdMapping.rename_reason.is_not(None))
     if text:
         like = f"%{text}%"  # store name and e-mail live in the record; the QuickBooks name in the link
         records = records.where(or_(StorefrontRecord.record_id == text,
@@ -120,7 +125,9 @@ def record_rows(session: Session, conn: Connection, kind: str, show: str, text: 
         if mapping is not None and row.data is None:
             source += ", through orders" if kind == "customer" else ", found in QuickBooks"
         found.append(Row(automap.store_value_of(kind, row.record_id, row.data or {}),
-                         (mapping.qb_name or mapping.qb_id) if mapping else "", source))
+                         (mapping.qb_name or mapping.qb_id) if mapping else "", source,
+                         (mapping.store_name or "") if mapping else "",
+                         (mapping.rename_reason or "") if mapping else ""))
     return found, total
 
 
@@ -172,7 +179,7 @@ def show(name: str, kind: str) -> Any:
         abort(404, description=f"There are no {kind!r} mappings; choose customers, products, payment "
                                "methods or tax codes.")
     show_filter = request.args.get("show", "all")
-    if show_filter not in ("all", "unmapped", "mapped"):
+    if show_filter not in ("all", "unmapped", "mapped", "renamed"):
         show_filter = "all"
     text = request.args.get("q", "").strip()
     page = page_number(request.args.get("page", 1))
@@ -202,8 +209,9 @@ def show(name: str, kind: str) -> Any:
         if page > pages:  # past the end: show the last page instead
             return redirect(url_for("mappings.show", name=conn.name, kind=kind, show=show_filter, q=text,
                                     page=pages))
+        renamed = id_mappings.renamed_count(session, conn.id, kind) if kind in ("customer", "product") else 0
         return render_template("mappings/show.html", rows=rows, total=total, pages=pages, names=names,
-                               names_cut=cut, **context)
+                               names_cut=cut, renamed=renamed, **context)
 
 
 @blueprint.post("/<name>/<kind>")
@@ -273,6 +281,7 @@ def _set_mapping(session: Session, conn: Connection, kind: str, storefront_id: s
     elif mapping.qb_id != entry.list_id:
         # A different QuickBooks record: what was synced to the old one says nothing about the new one.
         mapping.qb_type, mapping.qb_id, mapping.qb_name = qb_type, entry.list_id, entry.full_name
+        mapping.store_name = mapping.rename_reason = None  # a record of its own name, chosen by a person
         mapping.edit_sequence = None
         mapping.synced_hash = None
     mapping.manual = True

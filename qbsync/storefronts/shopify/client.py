@@ -29,6 +29,7 @@ from qbsync.storefronts.http import (
     as_utc,
     store_address,
 )
+from qbsync.storefronts.shopify.gateways import needs_transactions
 
 PLATFORM = "Shopify"
 MAX_LIMIT = 250
@@ -220,6 +221,27 @@ class ShopifyClient:
         """One order by id, unwrapped (raises :class:`~qbsync.storefronts.http.StorefrontNotFound`)."""
         data, _response = self._api.get_json(f"orders/{_id(order_id, 'order')}.json")
         return _unwrap(data, "order", self.shop_url)
+
+    def order_transactions(self, order_id: int) -> list[dict[str, Any]]:
+        """The order's transactions (``orders/<id>/transactions.json``, one request: Shopify does not page
+        them), amounts in the shop's currency (``in_shop_currency``) as the order's books are."""
+        data, _response = self._api.get_json(
+            f"orders/{_id(order_id, 'order')}/transactions.json", {"in_shop_currency": "true"}
+        )
+        found = data.get("transactions") if isinstance(data, dict) else None
+        if not isinstance(found, list):
+            raise StorefrontError(f"Shopify at {self.shop_url} answered transactions.json without them.")
+        return found
+
+    def with_transactions(self, orders: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``orders`` (raw order dicts), each paid through several gateways or with a gift card given its
+        ``transactions`` (see :func:`qbsync.storefronts.shopify.gateways.needs_transactions`), so it
+        tells what each gateway paid; the others unchanged."""
+        return [
+            {**order, "transactions": self.order_transactions(order["id"])}
+            if needs_transactions(order) else order
+            for order in orders
+        ]
 
     def iter_customers(
         self,

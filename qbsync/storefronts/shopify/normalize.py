@@ -30,6 +30,7 @@ from qbsync.storefronts.records import (
     Order,
     OrderLine,
     Payload,
+    Payment,
     Product,
     Refund,
     RefundLine,
@@ -42,6 +43,7 @@ from qbsync.storefronts.records import (
     to_id,
     utc_offset_minutes,
 )
+from qbsync.storefronts.shopify.gateways import GIFT_CARD_GATEWAY, gateway_names
 
 _HUNDRED = Decimal(100)
 _PAID = ("paid", "partially_refunded", "refunded")
@@ -136,8 +138,15 @@ def order(payload: Mapping[str, Any]) -> Order:
     paid = financial_status in _PAID
     billing = _address(p.object("billing_address"))
     shipping = _address(p.object("shipping_address"))
-    gateways = [g for g in (p.get("payment_gateway_names") or []) if isinstance(g, str) and g]
-    gateway = p.text("gateway") or (gateways[0] if gateways else "")
+    gateways = gateway_names(p.data)
+    payments = _payments(p)
+    money_paid = [pay for pay in payments if pay.gateway != GIFT_CARD_GATEWAY]
+    if money_paid:  # the gateway that took the money (the largest part), not the gift card
+        gateway = max(money_paid, key=lambda pay: pay.amount).gateway
+        title = gateway
+    else:
+        gateway = p.text("gateway") or (gateways[0] if gateways else "")
+        title = ", ".join(gateways) or gateway
     number = p.text("name").lstrip("#") or p.text("order_number") or order_id
     total = _money(p, "total_price", None)
     return Order(
@@ -168,9 +177,11 @@ def order(payload: Mapping[str, Any]) -> Order:
         tax_total=_money(p, "total_tax"),
         total=total,
         gift_card_amount=_gift_card_amount(p, gateways, total),
+        payments=payments,
+        **_presentment(p, currency),
         prices_include_tax=p.flag("taxes_included"),
         payment_method=gateway,
-        payment_method_title=", ".join(gateways) or gateway,
+        payment_method_title=title,
         transaction_id=None,
         note=p.text("note"),
         refunds=tuple(
@@ -182,7 +193,29 @@ def order(payload: Mapping[str, Any]) -> Order:
     )
 
 
-GIFT_CARD_GATEWAY = "gift_card"  # Shopify's gateway name for payments with its gift cards
+
+
+def _presentment(p: Payload, currency: str) -> dict[str, Any]:
+    """The buyer's currency and the order's total in it, when it is not the shop's currency: the store's
+    own conversion, so a company keeping its books in the buyer's currency can book it at the store's
+    rate (``presentment_money`` of ``total_price_set``)."""
+    shown = p.text("presentment_currency").upper()
+    money_set = p.object("total_price_set")
+    presented = money_set.object("presentment_money") if money_set else None
+    if not shown or shown == currency.upper() or presented is None or not presented.has("amount"):
+        return {}
+    return {"presentment_currency": shown, "presentment_total": presented.decimal("amount")}
+
+
+def _payments(p: Payload) -> tuple[Payment, ...]:
+    """The money each gateway took: successful sale and capture transactions, summed per gateway in the
+    order they first appear; empty when the body carries no transactions."""
+    paid: dict[str, Decimal] = {}
+    for t in p.objects("transactions"):
+        if t.text("kind") in ("sale", "capture") and t.text("status") == "success":
+            gateway = t.text("gateway")
+            paid[gateway] = paid.get(gateway, ZERO) + _money(t, "amount")
+    return tuple(Payment(gateway=gateway, amount=amount) for gateway, amount in paid.items())
 
 
 def _gift_card_amount(p: Payload, gateways: list[str], total: Decimal) -> Decimal | None:
@@ -190,18 +223,8 @@ def _gift_card_amount(p: Payload, gateways: list[str], total: Decimal) -> Decima
     when the body carries them (an order read with its transactions), the whole total when gift cards
     were the only gateway, None when a gift card paid an unknown part (an order webhook has no
     transactions), else zero. ``total_price`` includes gift card payments."""
-    transactions = p.objects("transactions")
-    if transactions:
-        return sum(
-            (
-                _money(t, "amount")
-                for t in transactions
-                if t.text("gateway") == GIFT_CARD_GATEWAY
-                and t.text("kind") in ("sale", "capture")
-                and t.text("status") == "success"
-            ),
-            ZERO,
-        )
+    if p.objects("transactions"):
+        return sum((pay.amount for pay in _payments(p) if pay.gateway == GIFT_CARD_GATEWAY), ZERO)
     if gateways and all(g == GIFT_CARD_GATEWAY for g in gateways):
         return total
     return None if GIFT_CARD_GATEWAY in gateways else ZERO
@@ -261,6 +284,7 @@ def _order_line(item: Payload) -> OrderLine:
         tax=sum((t.amount for t in tax_lines), ZERO),
         taxable=item.flag("taxable", True),
         tax_lines=tax_lines,
+        gift_card=item.flag("gift_card"),  # "Whether the item is a gift card" (REST Order line_items)
     )
 
 

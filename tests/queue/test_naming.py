@@ -1,0 +1,23 @@
+"""Why a QuickBooks name differs from the store's, in a bookkeeper's words (pure)."""
+
+from __future__ import annotations
+
+from qbsync.queue import naming
+
+
+def test_a_name_quickbooks_keeps_as_it_is_has_no_reason():
+    assert naming.why_renamed("Lee, Ann", "Lee, Ann", "CustomerAdd/Name") is None
+    assert naming.why_renamed("lee,  ann", "Lee, Ann", "CustomerAdd/Name") is None  # QuickBooks ignores case
+
+
+def test_each_change_is_named():
+    assert naming.why_renamed("Mug: red", naming.item_name({"sku": "Mug: red"}, "sku"),
+                              "ItemInventoryAdd/Name") == (
+        "characters changed: : → - (QuickBooks separates a record from its parent with ':')")
+    record = {"first_name": "Ann", "last_name": "Lee"}
+    euro = naming.with_suffix(naming.customer_base_name(record, "last_first"), "EUR")
+    assert naming.why_renamed("Lee, Ann", euro, "CustomerAdd/Name", [("EUR", "it pays in euros")]) == (
+        "suffix (EUR) added because it pays in euros")
+    long = "A" * 38
+    assert naming.why_renamed(long, naming.with_suffix(long, "7"), "CustomerAdd/Name", [("7", "taken")]) == (
+        "cut to 41 characters to leave room for what is added in brackets; suffix (7) added because taken")
