@@ -339,8 +339,12 @@ def opening_stock(
     settings: Mapping[str, Any],
     now: datetime,
     cost: Decimal | None,
+    decisions: Mapping[str, rules.OrderDecision] | None = None,
 ) -> OpeningStock:
     """The opening stock of the new item of ``product`` (pure).
+
+    ``decisions`` holds the rules' decision made for each order at intake (by storefront id); an order
+    without one is decided here.
 
     The store's stock (as of the product's ``modified_at``) already reflects every order placed by then,
     but those not yet in QuickBooks take their quantity out again when they post: it is added back, so
@@ -359,7 +363,8 @@ def opening_stock(
         placed = _when(order.get("created_at"))
         if not quantity or (snapshot is not None and placed is not None and placed > snapshot):
             continue
-        decision = rules.decide_order(order, settings)
+        decision = (decisions or {}).get(str(order.get("storefront_id")))
+        decision = decision or rules.decide_order(order, settings)
         if not decision.sync or decision.txn_type not in STOCK_MOVING:
             continue
         added += quantity
@@ -376,8 +381,11 @@ def opening_stock(
     )
 
 
-def unposted_orders(session: Session, connection_id: int, item_job_id: int) -> list[dict[str, Any]]:
-    """The orders waiting for the item job ``item_job_id`` that are not in QuickBooks yet (newest data)."""
+def unposted_orders(
+    session: Session, connection_id: int, item_job_id: int
+) -> list[tuple[dict[str, Any], rules.OrderDecision | None]]:
+    """The orders waiting for the item job ``item_job_id`` that are not in QuickBooks yet (newest data),
+    each with the rules' decision intake made for it (None when it made none)."""
     rows = session.execute(
         select(QueueJob.record_id, QueueJob.payload)
         .join(JobDependency, JobDependency.job_id == QueueJob.id)
@@ -393,7 +401,7 @@ def unposted_orders(session: Session, connection_id: int, item_job_id: int) -> l
     for record_id, payload in rows:
         if mappings.get(session, connection_id, mappings.ORDER, str(record_id)) is not None:
             continue  # already in QuickBooks: its sale is counted there
-        orders.append(dict((payload or {}).get("record") or {}))
+        orders.append((dict((payload or {}).get("record") or {}), rules.decision_of(payload or {})))
     return orders
 
 

@@ -84,3 +84,16 @@ def test_a_payment_method_quickbooks_lacks_is_left_out_and_said():
     known = transaction(order, _company(order, payment_methods=frozenset({"cash"})), SyncSettings(),
                         "SalesReceipt")
     assert known.data["PaymentMethodRef"] == {"FullName": "Cash"} and known.method_missing is None
+
+
+def test_a_gift_card_sold_needs_no_item_of_its_own_it_goes_on_the_gift_card_item():
+    card = OrderLine(id="2", product_id="900", sku="GIFT-25", name="Gift card", quantity=Decimal(1),
+                     unit_price=Decimal("25.00"), subtotal=Decimal("25.00"), total=Decimal("25.00"),
+                     gift_card=True)
+    order = _order(lines=(MUG, card), subtotal=Decimal("44.00"), total=Decimal("49.00"))
+    company = _company(order, items={line_key(MUG.to_dict()): {"ListID": "I-1"}},
+                       specials={"shipping": {"ListID": "S-1"}, "gift_card": {"ListID": "G-1"}})
+    planned = plan(order, company, SyncSettings())
+    assert not planned.needs
+    assert {"ListID": "G-1"} in [line["ItemRef"] for line in planned.lines]
+    assert sum(Decimal(str(line["Amount"])) for line in planned.lines) == Decimal("49.00")

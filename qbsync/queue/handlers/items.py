@@ -188,9 +188,11 @@ def product_cost(record: Mapping[str, Any], settings: Mapping[str, Any]) -> Deci
 def _opening(job: QueueJob, ctx: Context, record: Mapping[str, Any]) -> inventory.OpeningStock:
     """The new item's opening stock, remembered for the job (the answer's note and a resend use it)."""
     key = mapping_of(job)[1]
-    orders = inventory.unposted_orders(ctx.session, ctx.connection.id, job.id)
+    unposted = inventory.unposted_orders(ctx.session, ctx.connection.id, job.id)
+    decisions = {str(order.get("storefront_id")): d for order, d in unposted if d is not None}
     opening = inventory.opening_stock(
-        record, key, orders, ctx.settings, ctx.now, product_cost(record, ctx.settings)
+        record, key, [order for order, _ in unposted], ctx.settings, ctx.now,
+        product_cost(record, ctx.settings), decisions,
     )
     set_progress(
         job,
