@@ -78,10 +78,10 @@ def test_a_foreign_currency_or_an_unknown_gift_card_amount_cannot_be_booked():
 
 def test_a_payment_method_quickbooks_lacks_is_left_out_and_said():
     order = _order()
-    lacking = transaction(order, _company(order, payment_methods=frozenset({"visa"})), SyncSettings(),
+    lacking = transaction(order, _company(order, lacks_payment_methods=frozenset({"cash"})), SyncSettings(),
                           "SalesReceipt")
     assert "PaymentMethodRef" not in lacking.data and lacking.method_missing == "Cash"
-    known = transaction(order, _company(order, payment_methods=frozenset({"cash"})), SyncSettings(),
+    known = transaction(order, _company(order, lacks_payment_methods=frozenset({"visa"})), SyncSettings(),
                         "SalesReceipt")
     assert known.data["PaymentMethodRef"] == {"FullName": "Cash"} and known.method_missing is None
 

@@ -25,8 +25,8 @@ class Company:
 
     ``customer`` is the CustomerRef of the order's customer (or the proxy customer), None while it is not
     linked; ``items`` the ItemRef of each linked product by line key; ``specials`` the ItemRef (or the
-    FullName) of each special item role; ``payment_methods`` the lower-cased names of the payment methods
-    the pulled list holds (None when it was not pulled); ``country_tax`` a Canadian or UK company's tax
+    FullName) of each special item role; ``lacks_payment_methods`` the lower-cased names of payment
+    methods the pulled list proves QuickBooks lacks; ``country_tax`` a Canadian or UK company's tax
     codes and rates (None until read); ``quickbooks_rate`` the rate of the sales tax item QuickBooks
     computes tax with (tax_mode ``quickbooks``), None when unknown.
     """
@@ -35,7 +35,7 @@ class Company:
     items: Mapping[str, dict[str, str]] = field(default_factory=dict)
     specials: Mapping[str, dict[str, str]] = field(default_factory=dict)
     facts: company_facts.CompanyFacts = field(default_factory=company_facts.CompanyFacts)
-    payment_methods: frozenset[str] | None = None
+    lacks_payment_methods: frozenset[str] = frozenset()
     country_tax: tax_codes.CountryTax | None = None
     quickbooks_rate: Decimal | None = None
     platform: str = ""
@@ -129,8 +129,7 @@ def transaction(
         txn_type == "SalesReceipt"
         and method
         and not omit_payment_method
-        and company.payment_methods  # pulled: "not in the list" means not in QuickBooks
-        and method.strip().lower() not in company.payment_methods
+        and method.strip().lower() in company.lacks_payment_methods
     ):
         # Left out: QuickBooks would only answer 3140 for it.
         omit_payment_method, method_missing = True, method

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -220,7 +221,11 @@ class OrderHandler(StepHandler):
                      queue=Needed(order=order))
 
     def _company(self, ctx: Context, order: Mapping[str, Any]) -> order_plan.Company:
-        """What qbsync knows of the QuickBooks company the order goes to (its links and pulled lists)."""
+        """What qbsync knows of the QuickBooks company the order goes to (its links and pulled lists).
+
+        While the order's customer or products are not linked the rest is not read: the plan only says
+        what it waits for.
+        """
         session, conn_id = ctx.session, ctx.connection.id
         customer = mappings.get(session, conn_id, mappings.CUSTOMER, order_customer_key(ctx, order))
         items = {}
@@ -231,6 +236,14 @@ class OrderHandler(StepHandler):
             mapping = mappings.get(session, conn_id, mappings.PRODUCT, key)
             if mapping is not None:
                 items[key] = {"ListID": mapping.qb_id}
+        links = order_plan.Company(
+            customer={"ListID": customer.qb_id} if customer is not None else None,
+            items=items,
+            facts=facts(ctx),
+            platform=ctx.connection.platform,
+        )
+        if order_plan.needs(order, links, ctx.settings):
+            return links
         specials = {}
         for role, name in special_names(order, ctx.settings).items():
             mapping = mappings.get(session, conn_id, mappings.SPECIAL_ITEM, role)
@@ -242,28 +255,23 @@ class OrderHandler(StepHandler):
             entry = lists.by_name(session, conn_id, "Item", name)
             specials[role] = {"ListID": entry.list_id} if entry is not None else {"FullName": name}
         country = None
-        if not facts(ctx).is_us:
+        if not links.facts.is_us:
             try:
                 country = self._country_tax(ctx)
             except KeyError:
                 country = None  # not read yet: the order waits for the lists, or says so
-        return order_plan.Company(
-            customer={"ListID": customer.qb_id} if customer is not None else None,
-            items=items,
-            specials=specials,
-            facts=facts(ctx),
-            payment_methods=self._payment_methods(ctx),
-            country_tax=country,
+        lacking: frozenset[str] = frozenset()
+        method = rules.payment_method_name(order, ctx.settings)
+        if (
+            method
+            and lists.has_list(session, conn_id, "PaymentMethod")
+            and lists.by_name(session, conn_id, "PaymentMethod", method) is None
+        ):
+            lacking = frozenset({method.strip().lower()})  # the pulled list proves QuickBooks lacks it
+        return replace(
+            links, specials=specials, lacks_payment_methods=lacking, country_tax=country,
             quickbooks_rate=self._quickbooks_rate(ctx),
-            platform=ctx.connection.platform,
         )
-
-    def _payment_methods(self, ctx: Context) -> frozenset[str]:
-        """The lower-cased names of the payment methods in the pulled list (read once per round trip)."""
-        if "payment_methods" not in ctx.cache:
-            entries = lists.entries(ctx.session, ctx.connection.id, "PaymentMethod")
-            ctx.cache["payment_methods"] = frozenset(e.full_name.strip().lower() for e in entries)
-        return ctx.cache["payment_methods"]
 
     def _country_tax(self, ctx: Context) -> tax_codes.CountryTax:
         """A Canadian or UK company's sales tax codes and their rates, from the pulled lists (read once per
