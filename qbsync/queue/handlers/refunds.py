@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import dates, intake, jobs, lists, mappings, naming, sales_tax
+from qbsync.queue import dates, intake, jobs, lists, mappings, naming, rules, sales_tax
 from qbsync.queue.choices import tax_code_ref
 from qbsync.queue.handlers import (
     Again,
@@ -90,7 +90,11 @@ def credit_lines(ctx: Context, refund: dict[str, Any], order: Mapping[str, Any])
         restocked = line.get("restock")
         if restocked is None:
             restocked = bool(ctx.settings.restock_unknown_refunds)
-        if mapping is not None and restocked:
+        if rules.refunds_gift_card(line, order, ctx.settings):
+            # The card's money was owed to its holder, never income or stock: it comes off the liability.
+            entry = {"ItemRef": _special(ctx, "gift_card"), "Desc": f"Gift card refunded ({label})",
+                     "Amount": amount}
+        elif mapping is not None and restocked:
             entry = {
                 "ItemRef": {"ListID": mapping.qb_id},
                 "Desc": f"Returned {label}",
