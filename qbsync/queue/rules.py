@@ -111,7 +111,8 @@ def refunds_gift_card(
     order line it refunds, found by ``line_id``, else of the refund line itself): that money comes off
     the gift card liability, as it went on it, never off a product's income."""
     line_id = str(refund_line.get("line_id") or "")
-    sold = next((line for line in order.get("lines") or () if line_id and str(line.get("id")) == line_id), None)
+    lines = order.get("lines") or ()
+    sold = next((line for line in lines if line_id and str(line.get("id")) == line_id), None)
     return is_gift_card_sale(sold if sold is not None else refund_line, settings)
 
 
