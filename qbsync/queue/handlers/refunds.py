@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import dates, intake, jobs, lists, mappings, naming, rules, sales_tax
+from qbsync.queue import company_facts, dates, intake, jobs, lists, mappings, naming, rules, sales_tax
 from qbsync.queue.choices import tax_code_ref
 from qbsync.queue.handlers import (
     Again,
@@ -168,6 +168,11 @@ def _tax_lines(
     ]
 
 
+def _rate(ctx: Context, notes: Mapping[str, Any], order: Mapping[str, Any]) -> Decimal | None:
+    """The ExchangeRate the sale was booked with (read with it), for everything the refund records."""
+    return company_facts.booked_rate(notes.get("rate"), order, facts(ctx))
+
+
 def refunded_order(ctx: Context, order_id: str) -> dict[str, Any]:
     """The refunded order as the store last sent it (empty when qbsync never stored it)."""
     data = ctx.session.scalar(
@@ -229,6 +234,7 @@ class RefundHandler:
             "TxnDate": refund_date(ctx, refund, order),
             "RefNumber": ref_number,
             "Memo": self._memo(ctx, refund, notes),
+            "ExchangeRate": _rate(ctx, notes, order),
             "CreditMemoLineAdd": credit_lines(ctx, refund, order),
         }
         return render(ctx, "CreditMemoAdd", {k: v for k, v in data.items() if v is not None}, "add")
@@ -275,13 +281,15 @@ class RefundHandler:
                 "stays as an open credit for the customer"
             )
         memo = self._memo(ctx, refund, notes)
-        date = refund_date(ctx, refund, refunded_order(ctx, str(refund.get("order_id") or "")))
+        order = refunded_order(ctx, str(refund.get("order_id") or ""))
+        date = refund_date(ctx, refund, order)
+        rate = _rate(ctx, notes, order)
         if sale.qb_type == "Invoice" and open_amount > 0:
             applied = min(open_amount, left)
             set_progress(job, applying=str(applied))
             data = credit_applied(
                 notes["customer"], sale.qb_id, credit.qb_id, applied,
-                f"{memo}: credit applied to invoice {sale.qb_name}", date,
+                f"{memo}: credit applied to invoice {sale.qb_name}", date, rate,
             )
             return render(ctx, "ReceivePaymentAdd", data, "apply")
         set_progress(job, paying=str(left))
@@ -294,6 +302,7 @@ class RefundHandler:
                 "RefNumber": ref_number,
                 "TxnDate": date,
                 "Memo": memo,
+                "ExchangeRate": rate,
                 "ApplyCheckToTxnAdd": [{"TxnID": credit.qb_id, "Amount": left}],
                 "ExpenseLineAdd": [
                     {
@@ -312,6 +321,7 @@ class RefundHandler:
             "TxnDate": date,
             "RefNumber": ref_number,
             "Memo": memo,
+            "ExchangeRate": rate,
             "RefundAppliedToTxnAdd": [{"TxnID": credit.qb_id, "RefundAmount": left}],
         }
         data = {k: v for k, v in data.items() if v is not None}
@@ -357,7 +367,8 @@ class RefundHandler:
                 ret = response.record
                 customer = (ret.get("CustomerRef") or {}).get("ListID")
                 open_amount = ret.get("BalanceRemaining") if "BalanceRemaining" in ret else "0"
-                set_progress(job, customer=customer, sale_ref=ret.get("RefNumber"), open=str(open_amount))
+                set_progress(job, customer=customer, sale_ref=ret.get("RefNumber"), open=str(open_amount),
+                             rate=ret.get("ExchangeRate"))
                 return Again("read the sale's customer and what is still open on it")
             return Park(
                 f"the order's transaction could not be read from QuickBooks ({response.status_code}): "
