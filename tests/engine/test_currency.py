@@ -125,48 +125,36 @@ def _nothing_left_at_home(shop, receivable: str) -> None:
 
 
 def test_a_full_refund_of_a_foreign_order_is_booked_at_the_rate_of_its_sale(make_shop):
-    """A sales receipt and a paid invoice at the store's rate, and an unpaid invoice, each refunded in full:
-    the credit memos, the money paid back and the credit applied carry the sale's rate, not the currency
-    list's 0.74, so Undeposited Funds and the Canadian A/R come back to zero at home, to the cent."""
+    """A sales receipt and a paid invoice at the store's rate, an unpaid invoice, and a WooCommerce euro
+    order QuickBooks booked at its list's 1.08, each refunded in full after the merchant updated the euro
+    to 1.10: the credit memos, the money paid back and the credit applied carry each sale's rate (not the
+    list's 0.74 or 1.10), so Undeposited Funds and A/R come back to zero at home, to the cent."""
     shop = make_shop(profile="multicurrency")
     shop.configure(**RETAIL)
     shop.sync()
     shop.feed("order", make_order(4011, **PAID_IN_DOLLARS))
+    shop.feed("order", make_order(4014, currency="EUR"))
     shop.sync()
     shop.configure(paid_order_as="invoice", sync_order_statuses=["processing", "completed", "on_hold"])
     shop.feed("order", make_order(4012, **PAID_IN_DOLLARS))
     shop.feed("order", make_order(4013, paid=False, status="on_hold", **PAID_IN_DOLLARS))
     shop.sync()
-    assert shop.company.books().home_accounts["Undeposited Funds"] == Decimal("35.78")  # 2 x 17.89
-
-    for number in ("4011", "4012", "4013"):
-        shop.feed("refund", _full_refund(number, f"9{number}"))
-    shop.sync()
-
-    assert _rates(shop, "CreditMemo") == ["0.745417"] * 3
-    assert _rates(shop, "ARRefundCreditCard") == ["0.745417"] * 2  # the two paid orders' money back
-    assert _rates(shop, "ReceivePayment") == ["0.745417"] * 2  # 4012's payment; 4013's credit applied
-    check_order(shop.company, "4013", sold="24.00", paid="0.00", currency="CAD")
-    _nothing_left_at_home(shop, "Accounts Receivable - CAD")
-    shop.assert_every_request_valid()
-
-
-def test_a_refund_keeps_the_rate_quickbooks_booked_the_sale_at_after_the_rates_were_updated(make_shop):
-    """A WooCommerce euro order carries no rate: QuickBooks booked it at its currency list's 1.08. The
-    merchant updates the list to 1.10 before the refund; the refund is still booked at 1.08."""
-    shop = make_shop(profile="multicurrency")
-    shop.configure(**RETAIL)
-    shop.sync()
-    shop.feed("order", make_order(4014, currency="EUR"))
-    shop.sync()
+    assert shop.company.books().home_accounts["Undeposited Funds"] == Decimal("61.70")  # 2 x 17.89 + 25.92
     (euro,) = [c for c in shop.company.store.all(("Currency",)) if c.data.get("CurrencyCode") == "EUR"]
     euro.data["ExchangeRate"] = "1.10"  # Lists > Currency List > Update exchange rates, by hand
 
-    shop.feed("refund", _full_refund("4014", "94014"))
+    for number in ("4011", "4012", "4013", "4014"):
+        shop.feed("refund", _full_refund(number, f"9{number}"))
     shop.sync()
 
-    assert _rates(shop, "CreditMemo") == ["1.08"] and _rates(shop, "ARRefundCreditCard") == ["1.08"]
+    by_ref = {memo["RefNumber"]: memo["ExchangeRate"] for memo in shop.company.transactions("CreditMemo")}
+    assert by_ref == {"R94011": "0.745417", "R94012": "0.745417", "R94013": "0.745417", "R94014": "1.08"}
+    assert sorted(_rates(shop, "ARRefundCreditCard")) == ["0.745417", "0.745417", "1.08"]  # money back
+    assert _rates(shop, "ReceivePayment") == ["0.745417"] * 2  # 4012's payment; 4013's credit applied
+    check_order(shop.company, "4013", sold="24.00", paid="0.00", currency="CAD")
+    _nothing_left_at_home(shop, "Accounts Receivable - CAD")
     _nothing_left_at_home(shop, "Accounts Receivable - EUR")
+    shop.assert_every_request_valid()
 
 
 def test_a_cancelled_foreign_invoice_is_reversed_at_the_rate_of_its_sale(make_shop):
