@@ -151,7 +151,8 @@ def test_a_full_refund_of_a_foreign_order_is_booked_at_the_rate_of_its_sale(make
     assert by_ref == {"R94011": "0.745417", "R94012": "0.745417", "R94013": "0.745417", "R94014": "1.08"}
     assert sorted(_rates(shop, "ARRefundCreditCard")) == ["0.745417", "0.745417", "1.08"]  # money back
     assert _rates(shop, "ReceivePayment") == ["0.745417"] * 2  # 4012's payment; 4013's credit applied
-    check_order(shop.company, "4013", sold="24.00", paid="0.00", currency="CAD")
+    check_order(shop.company, "4013", sold="24.00", paid="0.00", credited="24.00", currency="CAD",
+                home_accounts={"Accounts Receivable - CAD": "0.00"})  # the credit applied at the sale's rate
     _nothing_left_at_home(shop, "Accounts Receivable - CAD")
     _nothing_left_at_home(shop, "Accounts Receivable - EUR")
     shop.assert_every_request_valid()
