@@ -622,16 +622,22 @@ def added_back(session: Session, connection_id: int, order_key: str) -> dict[str
 
 
 def late_sales(
-    session: Session, connection_id: int, order_key: str, order: Mapping[str, Any], txn_type: str | None
+    session: Session,
+    connection_id: int,
+    order_key: str,
+    order: Mapping[str, Any],
+    txn_type: str | None,
+    added: bool = False,
 ) -> list[LateSale]:
-    """The changes to add back now that the order's ``txn_type`` is in QuickBooks (added, changed, or
-    voided: ``txn_type`` None) -- see :func:`add_back_change`.
+    """The changes to add back now that the order's ``txn_type`` is in QuickBooks (just ``added``, or
+    changed, or voided: ``txn_type`` None) -- see :func:`add_back_change`.
 
     An item whose count QuickBooks took as of a moment after the order was placed already lacks the
     order's quantity. If the order was waiting then, its sale was added back to that count (it is now
     struck from the waiting list); if qbsync did not know the order then (its webhook came late, or it
     was not going to post), QuickBooks has just taken the quantity out a second time. Once added back,
-    the add-back follows the versions of the order the count saw.
+    the add-back follows the versions of the order the count saw. Only an order just added can be a late
+    one: the sale of one changed later was counted when it posted (waiting, or taken by a later count).
     """
     placed = _when(order.get("created_at"))
     changed = _when(order.get("modified_at"))
@@ -656,7 +662,7 @@ def late_sales(
         change = add_back_change(sold.get(list_id, Decimal(0)), placed, changed, counted_at, before.quantity)
         if change:
             late.append(LateSale(list_id, before.item, change, counted_at, before.corrects))
-    if txn_type not in STOCK_MOVING:
+    if not added or txn_type not in STOCK_MOVING:
         return late
     for list_id, quantity in sold.items():
         if list_id in history or not quantity:
@@ -681,14 +687,15 @@ def add_back_late_sales(
     order: Mapping[str, Any],
     txn_type: str | None,
     now: datetime,
+    added: bool = False,
 ) -> list[QueueJob]:
     """Queue an inventory adjustment for each of :func:`late_sales` (called whenever the order's
-    transaction is added, changed or voided). A change not sent yet folds into the unsent job of the
+    transaction is ``added``, changed or voided). A change not sent yet folds into the unsent job of the
     same order and item; a sent one is never sent again (its RefNumber is looked up after a lost
     answer), so each difference reaches QuickBooks once."""
     queued = []
     number = str(order.get("number") or order_key)
-    for sale in late_sales(session, connection_id, order_key, order, txn_type):
+    for sale in late_sales(session, connection_id, order_key, order, txn_type, added):
         key = f"{ADD_BACK_KIND}:{order_key}:{sale.list_id}"
         unsent = jobs.find_open(session, connection_id, key)
         pending = _decimal(str(unsent.payload.get("quantity"))) if unsent is not None else None

@@ -338,13 +338,15 @@ def test_a_late_orders_add_back_follows_the_changes_the_count_had_and_only_those
     to 1 at 15:40), 1003 (1 mug at 15:10, cancelled at 15:50), 1004 (3 mugs at 15:45) and 1005 (1 mug at
     15:30). Their webhooks come after the item was added, the orders as placed first (7 mugs added back),
     then the changes, with 1004 cut to 1 and 1005 cancelled at 18:00, after the count: the store put those
-    3 mugs back on the shelf (13).
+    3 mugs back on the shelf, and one of order 1001 (2 mugs, known in time for the opening stock), cut to 1
+    then too (14).
 
     The add-back is what the count had taken out: it follows 1002 and 1003 (each difference sent once,
     never again for a re-sent webhook) but not 1004 and 1005, whose mugs QuickBooks gets back by the
     change and the void of the sales themselves (following them would take the mugs out again)."""
     shop = _shop(make_shop, profile)
     shop.feed("product", _mug(10, _at(16)))
+    shop.feed("order", _mug_order(1001, 2, _at(14)))  # known in time: in the opening stock (12)
     shop.sync()
     placed = {1002: _at(15), 1003: _at(15).replace(minute=10), 1004: _at(15).replace(minute=45),
               1005: _at(15).replace(minute=30)}
@@ -358,12 +360,13 @@ def test_a_late_orders_add_back_follows_the_changes_the_count_had_and_only_those
     shop.feed("order", _changed(1003, 1, placed[1003], _at(15).replace(minute=50), status="cancelled"))
     shop.feed("order", _changed(1004, 1, placed[1004], _at(18)))
     shop.feed("order", _changed(1005, 1, placed[1005], _at(18), status="cancelled"))
+    shop.feed("order", _changed(1001, 1, _at(14), _at(18)))  # a mug back on the shelf, and in QuickBooks
     shop.sync()
 
     check_order(shop.company, "1002", open_balance="0.00")
     check_order(shop.company, "1004", open_balance="0.00")
     assert [a.status_code for a in shop.attempts("TxnVoidRq")] == [0, 0]
-    check_stock(shop.company, {"MUG-RED": 13})
+    check_stock(shop.company, {"MUG-RED": 14})
     assert sorted(_differences(shop)) == ["-1", "-1", "1", "1", "2", "3"]
     taken_out = [a for a in _sent(shop, "InventoryAdjustmentAdd")
                  if a.findtext(".//QuantityDifference") == "-1"]
@@ -371,7 +374,7 @@ def test_a_late_orders_add_back_follows_the_changes_the_count_had_and_only_those
 
     shop.feed("order", cut)  # the same change, sent again
     shop.sync()
-    check_stock(shop.company, {"MUG-RED": 13})
+    check_stock(shop.company, {"MUG-RED": 14})
     assert len(_differences(shop)) == 6
     shop.assert_every_request_valid()
 

@@ -467,12 +467,14 @@ class OrderHandler:
             synced_hash=progress(job).get("hash"),
             origin=mappings.CREATED,  # added by qbsync, or found carrying qbsync's exact marker
         )
-        self._add_back(ctx, job, txn_type)
+        self._add_back(ctx, job, txn_type, added=True)
 
-    def _add_back(self, ctx: Context, job: QueueJob, txn_type: str | None) -> None:
+    def _add_back(self, ctx: Context, job: QueueJob, txn_type: str | None, added: bool = False) -> None:
         """A sale the store's count QuickBooks took already lacked comes back, and follows the order
         (stock counted once): after the order's transaction is added, changed or voided (None)."""
-        add_back_late_sales(ctx.session, ctx.connection.id, order_id(job), order_of(job), txn_type, ctx.now)
+        add_back_late_sales(
+            ctx.session, ctx.connection.id, order_id(job), order_of(job), txn_type, ctx.now, added
+        )
 
     def _gone(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> ApplyResult:
         if mapping.manual:
