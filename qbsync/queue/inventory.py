@@ -642,42 +642,67 @@ def late_sales(
     placed = _when(order.get("created_at"))
     changed = _when(order.get("modified_at"))
     holds = order.get("status") != "cancelled"
+    if added:
+        if txn_type not in STOCK_MOVING:
+            return []
+        sold, names = _inventory_sold(session, connection_id, order, holds, ())
+        first: list[tuple[str, Decimal, tuple[Decimal, datetime, str]]] = []
+        for list_id, quantity in sold.items():
+            baseline = _baseline(session, connection_id, list_id) if quantity else None
+            if baseline is None:
+                continue  # QuickBooks' own count: its sales are its own
+            waiting = read_waiting(session, connection_id, list_id)
+            if order_key in waiting:
+                save_waiting(session, connection_id, list_id, waiting - {order_key})
+            elif add_back_change(quantity, placed, changed, baseline[1], None):
+                first.append((list_id, quantity, baseline))
+        if not first:
+            return []  # (most orders: placed after the count, no look-up of add-backs)
+        history = added_back(session, connection_id, order_key)  # the sale added again: never twice
+        late = []
+        for list_id, quantity, baseline in first:
+            before = history.get(list_id)
+            if before is None:
+                late.append(LateSale(list_id, names[list_id], quantity, baseline[1], baseline[2]))
+                continue
+            counted_at = before.counted_at or baseline[1]
+            change = add_back_change(quantity, placed, changed, counted_at, before.quantity)
+            if change:
+                late.append(LateSale(list_id, before.item, change, counted_at, before.corrects))
+        return late
     history = added_back(session, connection_id, order_key)
+    if not history:
+        return []
+    sold, _ = _inventory_sold(session, connection_id, order, holds, history)
+    late = []
+    for list_id, before in history.items():
+        baseline = _baseline(session, connection_id, list_id)
+        moment = before.counted_at or (baseline[1] if baseline is not None else None)
+        if moment is None:
+            continue
+        change = add_back_change(sold.get(list_id, Decimal(0)), placed, changed, moment, before.quantity)
+        if change:
+            late.append(LateSale(list_id, before.item, change, moment, before.corrects))
+    return late
+
+
+def _inventory_sold(
+    session: Session, connection_id: int, order: Mapping[str, Any], holds: bool, known: Iterable[str]
+) -> tuple[dict[str, Decimal], dict[str, str]]:
+    """Item ListID -> how many the order holds (0 for a cancelled one), and the items' names, for the
+    inventory items that can have a baseline (or are ``known`` to have add-backs)."""
+    known = set(known)
     sold: dict[str, Decimal] = {}
     names: dict[str, str] = {}
     for key, quantity in _sold_by_product(order).items():
         mapping = mappings.get(session, connection_id, mappings.PRODUCT, key)
         if mapping is None or mapping.qb_type != "ItemInventory":
             continue
-        if mapping.quantity is None and mapping.qb_id not in history:
+        if mapping.quantity is None and mapping.qb_id not in known:
             continue  # (a baseline is saved only with the mapping's quantity: no look-up for the rest)
         sold[mapping.qb_id] = sold.get(mapping.qb_id, Decimal(0)) + (quantity if holds else Decimal(0))
         names[mapping.qb_id] = mapping.qb_name or key
-    late: list[LateSale] = []
-    for list_id, before in history.items():
-        baseline = _baseline(session, connection_id, list_id)
-        counted_at = before.counted_at or (baseline[1] if baseline is not None else None)
-        if counted_at is None:
-            continue
-        change = add_back_change(sold.get(list_id, Decimal(0)), placed, changed, counted_at, before.quantity)
-        if change:
-            late.append(LateSale(list_id, before.item, change, counted_at, before.corrects))
-    if not added or txn_type not in STOCK_MOVING:
-        return late
-    for list_id, quantity in sold.items():
-        if list_id in history or not quantity:
-            continue
-        baseline = _baseline(session, connection_id, list_id)
-        if baseline is None:
-            continue  # QuickBooks' own count: its sales are its own
-        waiting = read_waiting(session, connection_id, list_id)
-        if order_key in waiting:
-            save_waiting(session, connection_id, list_id, waiting - {order_key})
-            continue
-        change = add_back_change(quantity, placed, changed, baseline[1], None)
-        if change:
-            late.append(LateSale(list_id, names[list_id], change, baseline[1], baseline[2]))
-    return late
+    return sold, names
 
 
 def add_back_late_sales(
