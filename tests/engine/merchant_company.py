@@ -27,8 +27,8 @@ ITEMS = {"Shipping": None}
 TAX_CODES = {"Tax": "Txb", "Non": "Ex"}
 NAMED_BY_DEFAULTS = (
     "income_account", "cogs_account", "asset_account", "shipping_account", "discount_account", "tax_account",
-    "inventory_adjustment_account", "opening_balance_account", "shipping_item", "fee_item", "discount_item", "tax_item",
-    "adjustment_item",
+    "inventory_adjustment_account", "opening_balance_account", "shipping_item", "fee_item", "discount_item",
+    "tax_item", "adjustment_item",
     "taxable_code", "non_taxable_code",
 )
 

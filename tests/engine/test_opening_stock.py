@@ -379,6 +379,34 @@ def test_a_late_orders_add_back_follows_the_changes_the_count_had_and_only_those
     shop.assert_every_request_valid()
 
 
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_late_order_before_a_store_count_is_added_back_on_the_counts_account(make_shop, profile):
+    """The store masters stock: its count of 7 mugs at 16:00 lacks orders 1001 (2) and 1002 (1), placed
+    before. 1002's webhook is late: the count's difference took its mug as shrinkage, so when it posts
+    the mug is added back on the account the count's adjustment posted to."""
+    shop = _shop(make_shop, profile)
+    shop.configure(stock_master="storefront")
+    shop.feed("product", _mug(10, _at(9)))
+    shop.sync()
+    shop.feed("order", _mug_order(1001, 2, _at(15)))
+    shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(7), modified_at=_at(16)))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 7})
+
+    shop.feed("order", _mug_order(1002, 1, _at(15).replace(minute=30)))
+    shop.sync()
+
+    check_stock(shop.company, {"MUG-RED": 7})
+    count, add_back = _sent(shop, "InventoryAdjustmentAdd")
+    assert [a.findtext(".//QuantityDifference") for a in (count, add_back)] == ["-1", "1"]
+    adjustments = RETAIL_NAMES["inventory_adjustment_account"]
+    if profile == "legacy":
+        adjustments = "Inventory Adjustments"
+    for adjustment in (count, add_back):
+        assert adjustment.findtext("InventoryAdjustmentAdd/AccountRef/FullName") == adjustments
+    shop.assert_every_request_valid()
+
+
 def test_the_add_back_is_what_the_count_saw_of_the_order():
     """Pure: the count was taken at 16:00, the order placed at 15:00."""
     from qbsync.queue.inventory import add_back_change
