@@ -314,16 +314,10 @@ class OpeningStock:
     waiting: tuple[str, ...] = ()  # the same orders' storefront ids (see save_waiting)
 
 
-def sold_in(order: Mapping[str, Any], product_key: str) -> Decimal:
-    """How many of the product ``product_key`` the order's lines sell."""
-    total = Decimal(0)
-    for line in order.get("lines") or ():
-        key = mappings.product_key(
-            line.get("product_id"), line.get("variant_id"), line.get("sku"), line.get("name")
-        )
-        if key == product_key:
-            total += _decimal(str(line.get("quantity") or "0")) or Decimal(0)
-    return total
+def sold_in(order: Mapping[str, Any], product_key: str, settings: Mapping[str, Any]) -> Decimal:
+    """How many of the product ``product_key`` the order's lines sell from stock: a gift card line
+    (``rules.is_gift_card_sale``) is never stock, whatever product it names."""
+    return sold_by_product(order, settings).get(product_key, Decimal(0))
 
 
 def _when(value: Any) -> datetime | None:
@@ -356,7 +350,7 @@ def opening_stock(
     waiting: list[str] = []
     dates = [(snapshot or as_utc(now)).date()]
     for order in unposted:
-        quantity = sold_in(order, product_key)
+        quantity = sold_in(order, product_key, settings)
         placed = _when(order.get("created_at"))
         if not quantity or (snapshot is not None and placed is not None and placed > snapshot):
             continue
@@ -468,7 +462,7 @@ def sold_between(
         placed = _when((order or {}).get("created_at"))
         if placed is None or not after < placed <= until:
             continue
-        quantity = sold_in(order, product_key)
+        quantity = sold_in(order, product_key, settings)
         if not quantity:
             continue
         decision = rules.decide_order(order, settings)
@@ -496,7 +490,7 @@ def unposted_sold(
     for record_id, payload in rows:
         order = dict((payload or {}).get("record") or {})
         placed = _when(order.get("created_at"))
-        quantity = sold_in(order, product_key)
+        quantity = sold_in(order, product_key, settings)
         if not quantity or (placed is not None and placed > until):
             continue
         if mappings.get(session, connection_id, mappings.ORDER, str(record_id)) is not None:
@@ -582,9 +576,13 @@ def add_back_change(
     return held - added
 
 
-def _sold_by_product(order: Mapping[str, Any]) -> dict[str, Decimal]:
+def sold_by_product(order: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Decimal]:
+    """Product key -> how many the order's lines sell from stock (gift card lines left out, see
+    :func:`sold_in`)."""
     sold: dict[str, Decimal] = {}
     for line in order.get("lines") or ():
+        if rules.is_gift_card_sale(line, settings):
+            continue
         key = mappings.product_key(
             line.get("product_id"), line.get("variant_id"), line.get("sku"), line.get("name")
         )
@@ -627,6 +625,7 @@ def late_sales(
     order_key: str,
     order: Mapping[str, Any],
     txn_type: str | None,
+    settings: Mapping[str, Any],
     added: bool = False,
 ) -> list[LateSale]:
     """The changes to add back now that the order's ``txn_type`` is in QuickBooks (just ``added``, or
@@ -645,7 +644,7 @@ def late_sales(
     if added:
         if txn_type not in STOCK_MOVING:
             return []
-        sold, names = _inventory_sold(session, connection_id, order, holds, ())
+        sold, names = _inventory_sold(session, connection_id, order, settings, holds, ())
         first: list[tuple[str, Decimal, tuple[Decimal, datetime, str]]] = []
         for list_id, quantity in sold.items():
             baseline = _baseline(session, connection_id, list_id) if quantity else None
@@ -673,7 +672,7 @@ def late_sales(
     history = added_back(session, connection_id, order_key)
     if not history:
         return []
-    sold, _ = _inventory_sold(session, connection_id, order, holds, history)
+    sold, _ = _inventory_sold(session, connection_id, order, settings, holds, history)
     late = []
     for list_id, before in history.items():
         baseline = _baseline(session, connection_id, list_id)
@@ -687,14 +686,19 @@ def late_sales(
 
 
 def _inventory_sold(
-    session: Session, connection_id: int, order: Mapping[str, Any], holds: bool, known: Iterable[str]
+    session: Session,
+    connection_id: int,
+    order: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    holds: bool,
+    known: Iterable[str],
 ) -> tuple[dict[str, Decimal], dict[str, str]]:
     """Item ListID -> how many the order holds (0 for a cancelled one), and the items' names, for the
     inventory items that can have a baseline (or are ``known`` to have add-backs)."""
     known = set(known)
     sold: dict[str, Decimal] = {}
     names: dict[str, str] = {}
-    for key, quantity in _sold_by_product(order).items():
+    for key, quantity in sold_by_product(order, settings).items():
         mapping = mappings.get(session, connection_id, mappings.PRODUCT, key)
         if mapping is None or mapping.qb_type != "ItemInventory":
             continue
@@ -711,6 +715,7 @@ def add_back_late_sales(
     order_key: str,
     order: Mapping[str, Any],
     txn_type: str | None,
+    settings: Mapping[str, Any],
     now: datetime,
     added: bool = False,
 ) -> list[QueueJob]:
@@ -720,7 +725,7 @@ def add_back_late_sales(
     answer), so each difference reaches QuickBooks once."""
     queued = []
     number = str(order.get("number") or order_key)
-    for sale in late_sales(session, connection_id, order_key, order, txn_type, added):
+    for sale in late_sales(session, connection_id, order_key, order, txn_type, settings, added):
         key = f"{ADD_BACK_KIND}:{order_key}:{sale.list_id}"
         unsent = jobs.find_open(session, connection_id, key)
         pending = _decimal(str(unsent.payload.get("quantity"))) if unsent is not None else None
