@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 
-from qbsync.queue import causes, jobs
+from qbsync.queue import causes, company_file, jobs
 from qbsync.queue.settings import SyncSettings
 from qbsync.service.pages.lookup import all_connections, connection_or_404, runtime
 from qbsync.storage.models import Connection
@@ -41,10 +41,10 @@ def index() -> Any:
         sections = []
         for conn in all_connections(session):
             groups = causes.parked_causes(session, conn.id)
-            sections.append(dict(conn=conn, groups=[
+            sections.append(dict(conn=conn, other_file=company_file.refused_file(session, conn), groups=[
                 dict(group=g, settings=settings_naming(conn, g.cause.missing_name)) for g in groups]))
         return render_template("errors/index.html", sections=sections,
-                               total=sum(len(s["groups"]) for s in sections))
+                               total=sum(len(s["groups"]) + bool(s["other_file"]) for s in sections))
 
 
 @blueprint.post("/<name>/<key>/retry")
