@@ -27,7 +27,8 @@ def test_another_company_file_gets_nothing_until_a_person_switches(runtime, live
         first_contact_done(s, conn.id)
         jobs.enqueue_qbxml(s, conn.id, customer_add("Ann"), label="Ann")
     shop, sister = QuickBooksCompany(), QuickBooksCompany()
-    wc = WebConnector(f"{live_server.url}/qbwc", conn.qbwc_username, PASSWORD, shop, company_file_name=SHOP_FILE)
+    wc = WebConnector(f"{live_server.url}/qbwc", conn.qbwc_username, PASSWORD, shop,
+                      company_file_name=SHOP_FILE)
 
     (first,) = wc.run(sessions=1)
     assert first.ended_by == "closeConnection" and shop.find("Customer", "Ann") is not None

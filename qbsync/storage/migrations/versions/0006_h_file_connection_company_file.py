@@ -35,6 +35,7 @@ def downgrade() -> None:
         "INSERT INTO checkpoints (connection_id, name, value, updated_at) "
         "SELECT id, 'company_file', company_file, COALESCE(company_file_bound_at, CURRENT_TIMESTAMP) "
         "FROM connections WHERE company_file IS NOT NULL")
-    with op.batch_alter_table('connections') as batch:
-        batch.drop_column('company_file_bound_at')
-        batch.drop_column('company_file')
+    # Plain ALTER TABLE DROP COLUMN (SQLite 3.35+): a batch copy of connections would drop the old table,
+    # and with foreign keys on, SQLite would delete every row that references it (ON DELETE CASCADE).
+    op.drop_column('connections', 'company_file_bound_at')
+    op.drop_column('connections', 'company_file')
