@@ -11,7 +11,7 @@ lists so the new file gets its first contact and every record is looked up afres
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -20,6 +20,10 @@ from qbsync.queue import inventory, lists, setup
 from qbsync.storage.models import Checkpoint, Connection, IdMapping, QbListEntry, QbwcSession, utcnow
 
 # What QuickBooks said about the old file and when qbsync last read it: meaningless for another file.
+# A sign-in with nothing to do still opens a session this long after the last one that reported a file, so a
+# company file opened since is noticed (and said) even while no order comes: one QuickBooks session an hour
+# with no request in it.
+FILE_CHECK_INTERVAL = timedelta(hours=1)
 FILE_CHECKPOINTS = (setup.STATE, lists.PLANNED, inventory.CHECKPOINT, inventory.FULL_PULL, inventory.PLANNED)
 
 
@@ -55,6 +59,19 @@ def check(connection: Connection, opened: str | None, now: datetime | None = Non
     if same_file(connection.company_file, opened):
         return None
     return refusal(connection.name, str(connection.company_file), str(opened).strip())
+
+
+def check_due(session: Session, connection: Connection, now: datetime) -> bool:
+    """Whether a sign-in with no work should open a session anyway, to see which company file is open.
+
+    Not before the first session (which has its first contact to do anyway), and not within
+    :data:`FILE_CHECK_INTERVAL` of the last session that reported a file.
+    """
+    if not _normal(connection.company_file):
+        return False
+    last = session.scalar(select(func.max(QbwcSession.last_seen_at)).where(
+        QbwcSession.connection_id == connection.id, QbwcSession.company_file.is_not(None)))
+    return last is None or now - last >= FILE_CHECK_INTERVAL
 
 
 def refused_file(session: Session, connection: Connection) -> str | None:

@@ -185,7 +185,9 @@ def authenticate(
     )
     session.add(qb)
     session.flush()
-    if not has_work(session, conn.id, now):
+    # With nothing to do QBWC is told "none" and opens no session, unless it is time to see which company
+    # file it has open (a file opened since is then refused and said before any order needs it).
+    if not has_work(session, conn.id, now) and not company_files.check_due(session, conn, now):
         qb.state, qb.closed_at, qb.result = "closed", now, "No work"
         return AuthResult(qb.ticket, "none")
     return AuthResult(qb.ticket, "")

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from qbsync.connections import switch_company_file
 from qbsync.queue import company_file, jobs
 from qbsync.simulator import QuickBooksCompany, WebConnector
-from qbsync.storage.models import Connection, IdMapping, QueueJob
+from qbsync.storage.models import Connection, IdMapping, QbwcSession, QueueJob
 from tests.engine.conftest import first_contact_done
 
 PASSWORD = "correct horse battery"
@@ -65,3 +65,28 @@ def test_another_company_file_gets_nothing_until_a_person_switches(runtime, live
     with runtime.db.transaction() as s:
         assert s.get(Connection, conn.id).company_file == OTHER_FILE
         assert s.scalar(select(func.count()).select_from(IdMapping)) == 0
+
+
+def test_another_company_file_is_noticed_within_the_hour_while_no_work_waits(runtime, live_server,
+                                                                            make_connection):
+    conn = make_connection()
+    with runtime.db.transaction() as s:
+        s.get(Connection, conn.id).settings = {"list_refresh_hours": 0}
+        first_contact_done(s, conn.id)
+        jobs.enqueue_qbxml(s, conn.id, customer_add("Ann"), label="Ann")
+    shop, sister = QuickBooksCompany(), QuickBooksCompany()
+    wc = WebConnector(f"{live_server.url}/qbwc", conn.qbwc_username, PASSWORD, shop,
+                      company_file_name=SHOP_FILE)
+    wc.run(sessions=1)
+    wc.open_company_file(sister, OTHER_FILE)
+
+    (idle,) = wc.run(sessions=1)
+    assert idle.auth_result == "none"  # nothing to do, and the file was seen minutes ago
+
+    with runtime.db.transaction() as s:  # an hour later
+        for qb_session in s.scalars(select(QbwcSession)):
+            qb_session.last_seen_at -= company_file.FILE_CHECK_INTERVAL
+    (check,) = wc.run(sessions=1)
+    assert check.auth_result == ""  # a session, only to see which file is open
+    assert OTHER_FILE in check.last_error and SHOP_FILE in check.last_error
+    assert sister.request_log == []

@@ -118,10 +118,11 @@ def test_0006_binds_existing_connections_to_the_file_their_lists_were_read_from(
         with db.engine.begin() as conn:
             for id_, name in ((1, "shop"), (2, "new-shop")):
                 conn.execute(text(
-                    "INSERT INTO connections (id, name, platform, store_url, webhook_secret, api_credentials, "
-                    "qbwc_username, qbwc_password_hash, owner_id, file_id, settings, created_at, updated_at) "
-                    "VALUES (:id, :name, 'woocommerce', 'https://x', 'x', 'x', :name, 'x', '{A}', '{B}', '{}', "
-                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"id": id_, "name": name})
+                    "INSERT INTO connections (id, name, platform, store_url, webhook_secret, "
+                    "api_credentials, qbwc_username, qbwc_password_hash, owner_id, file_id, settings, "
+                    "created_at, updated_at) VALUES (:id, :name, 'woocommerce', 'https://x', 'x', 'x', "
+                    ":name, 'x', '{A}', '{B}', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                    {"id": id_, "name": name})
             conn.execute(text("INSERT INTO checkpoints (connection_id, name, value, updated_at) "
                               "VALUES (1, 'company_file', 'C:\\Books\\Shop.QBW', CURRENT_TIMESTAMP)"))
         _migrate(db.engine, empty_url, "0006")
