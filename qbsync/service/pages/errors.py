@@ -39,12 +39,14 @@ def index() -> Any:
     """Parked jobs of every connection, grouped by cause."""
     with runtime().db.transaction() as session:
         sections = []
+        total = 0
         for conn in all_connections(session):
             groups = causes.parked_causes(session, conn.id)
-            sections.append(dict(conn=conn, other_file=company_file.refused_file(session, conn), groups=[
+            other_file = company_file.refused_file(session, conn)  # nothing syncs: a cause of its own
+            total += len(groups) + (other_file is not None)
+            sections.append(dict(conn=conn, other_file=other_file, groups=[
                 dict(group=g, settings=settings_naming(conn, g.cause.missing_name)) for g in groups]))
-        return render_template("errors/index.html", sections=sections,
-                               total=sum(len(s["groups"]) + bool(s["other_file"]) for s in sections))
+        return render_template("errors/index.html", sections=sections, total=total)
 
 
 @blueprint.post("/<name>/<key>/retry")
