@@ -16,14 +16,24 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from qbsync.queue import inventory, lists, setup
-from qbsync.storage.models import Checkpoint, Connection, IdMapping, QbListEntry, QbwcSession, utcnow
+from qbsync.queue import inventory, jobs, lists, setup
+from qbsync.storage.models import (
+    Checkpoint,
+    Connection,
+    IdMapping,
+    QbListEntry,
+    QbwcSession,
+    QueueJob,
+    utcnow,
+)
 
 # What QuickBooks said about the old file and when qbsync last read it: meaningless for another file.
 # A sign-in with nothing to do still opens a session this long after the last one that reported a file, so a
 # company file opened since is noticed (and said) even while no order comes: one QuickBooks session an hour
 # with no request in it.
 FILE_CHECK_INTERVAL = timedelta(hours=1)
+# Jobs not finished yet: what they noted about the old file (names chosen, records found) is dropped.
+OPEN_STATES = ("pending", "waiting", "held", "parked")
 FILE_CHECKPOINTS = (setup.STATE, lists.PLANNED, inventory.CHECKPOINT, inventory.FULL_PULL, inventory.PLANNED)
 
 
@@ -95,12 +105,21 @@ class FileLinks:
     mappings: int
     manual_mappings: int
     list_entries: int
+    cancelled_jobs: int = 0  # add-backs naming an item of the old file by its ListID
 
     def describe(self) -> str:
         """E.g. "12 links to QuickBooks records (1 made by a person) and 40 reference list entries"."""
         manual = f" ({self.manual_mappings} made by a person)" if self.manual_mappings else ""
         return (f"{self.mappings} link{'' if self.mappings == 1 else 's'} to QuickBooks records{manual} and "
                 f"{self.list_entries} reference list entr{'y' if self.list_entries == 1 else 'ies'}")
+
+    def cancelled(self) -> str:
+        """"" or e.g. "; 2 stock add-backs for the old file's items were cancelled"."""
+        if not self.cancelled_jobs:
+            return ""
+        count = self.cancelled_jobs
+        return (f"; {count} stock add-back{'' if count == 1 else 's'} for the old file's items "
+                f"{'was' if count == 1 else 'were'} cancelled")
 
 
 def links_of(session: Session, connection_id: int) -> FileLinks:
@@ -129,8 +148,27 @@ def switch(session: Session, connection: Connection, to_file: str | None,
     lists.forget_company(session, connection.id)
     session.execute(delete(Checkpoint).where(Checkpoint.connection_id == connection.id,
                                              Checkpoint.name.in_(FILE_CHECKPOINTS)))
+    cancelled = _restart_open_jobs(session, connection.id, now)
     connection.company_file = (to_file or "").strip() or None
     connection.company_file_bound_at = now if connection.company_file else None
     queued = lists.request_refresh(session, connection.id, now=now)
     setup.request_setup(session, connection.id, now, after=queued)
-    return forgotten
+    return FileLinks(forgotten.mappings, forgotten.manual_mappings, forgotten.list_entries, cancelled)
+
+
+def _restart_open_jobs(session: Session, connection_id: int, now: datetime) -> int:
+    """Unfinished jobs start over in the new file; returns how many were cancelled instead.
+
+    A stock add-back carries the old file's item ListID (ListIDs of two files can be equal and name other
+    items), so it is cancelled: the new file's stock is counted from its own first pull.
+    """
+    cancelled = 0
+    for job in session.scalars(select(QueueJob).where(QueueJob.connection_id == connection_id,
+                                                      QueueJob.state.in_(OPEN_STATES))):
+        if job.kind == inventory.ADD_BACK_KIND:
+            jobs.remove(session, job, now)
+            job.reason = "cancelled: it names an item of the company file the connection was switched from"
+            cancelled += 1
+        elif job.payload.get("progress"):
+            job.payload = {key: value for key, value in job.payload.items() if key != "progress"}
+    return cancelled

@@ -235,11 +235,11 @@ def connection_switch_file(name: str, to_file: str | None, yes: bool) -> None:
                        "the new file before anything is added or changed")
             if not yes and not click.confirm("switch?", default=False):
                 raise click.ClickException("nothing was changed")
-            switch_company_file(session, conn, target)
+            forgotten = switch_company_file(session, conn, target)
     except ConnectionSetupError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"switched: {links.describe()} forgotten; QuickBooks' lists and company setup are read at the "
-               "next update")
+    click.echo(f"switched: {forgotten.describe()} forgotten{forgotten.cancelled()}; QuickBooks' lists and "
+               "company setup are read at the next update")
 
 
 @main.command()

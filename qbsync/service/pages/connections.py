@@ -240,9 +240,9 @@ def switch_file(name: str) -> Any:
         forgotten = switch_company_file(session, conn, target)
     log.info("connection %s switched from company file %r to %r by a person", name, old, target)
     flash(f"Switched to {target or 'the company file QuickBooks has open at the next update'}. Forgot "
-          f"{forgotten.describe()} of {old or 'the old file'}. At the next update qbsync reads the new "
-          "file's lists and company setup, and looks every record up again before adding or changing "
-          "anything.", "ok")
+          f"{forgotten.describe()} of {old or 'the old file'}{forgotten.cancelled()}. At the next update "
+          "qbsync reads the new file's lists and company setup, and looks every record up again before "
+          "adding or changing anything.", "ok")
     return redirect(url_for("connections.show", name=name) + "#company-file")
 
 
