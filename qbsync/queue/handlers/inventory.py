@@ -55,16 +55,19 @@ def _item_mapping(ctx: Context, stock: dict[str, Any]) -> IdMapping | None:
     return None
 
 
+def account_missing(response: Response, setting: str) -> Park | None:
+    """A 3140 naming the account an InventoryAdjustmentAdd posts to: a person creates it or changes
+    ``setting``; None for any other answer."""
+    if not lacks(response, "Account"):
+        return None
+    return Park(f"{response.message} Create the account in QuickBooks or change {setting}, then retry")
+
+
 def lacks_adjustment_account(
     handler: Any, ctx: Context, job: QueueJob, response: Response
 ) -> ApplyResult | None:
-    """3140 on an InventoryAdjustmentAdd naming the adjustment account: a person must create or choose it."""
-    if not lacks(response, "Account"):
-        return None
-    return Park(
-        f"{response.message} Create the account in QuickBooks or change "
-        "inventory_adjustment_account, then retry"
-    )
+    """3140 on an inventory adjustment: the ``inventory_adjustment_account`` QuickBooks lacks."""
+    return account_missing(response, "inventory_adjustment_account")
 
 
 class InventoryAdjustmentHandler(StepHandler):
@@ -159,6 +162,7 @@ class InventoryAdjustmentHandler(StepHandler):
             mapping.qb_id,
             Decimal(notes["quantity"]),
             datetime.fromisoformat(notes["at"]),
+            origin=inventory.COUNT,
         )
         inventory.save_waiting(ctx.session, ctx.connection.id, mapping.qb_id, notes.get("waiting") or ())
         mapping.quantity = notes["quantity"]
@@ -200,8 +204,10 @@ class InventoryAdjustmentHandler(StepHandler):
 
 
 class StockAddBackHandler(StepHandler):
-    """Queue jobs of kind ``stock_add_back`` (queued when an order posts, see inventory.late_sales):
-    an InventoryAdjustmentAdd of +quantity for a sale the store's count QuickBooks took already lacked.
+    """Queue jobs of kind ``stock_add_back`` (queued when an order's transaction is added, changed or
+    voided, see inventory.late_sales): an InventoryAdjustmentAdd of the quantity (negative: taken out
+    again) for a sale the store's count QuickBooks took already lacked, on the account
+    inventory.add_back_account names.
 
     Steps: ``add`` -> (``lookup`` by RefNumber when an answer was lost, so it is never added twice).
     """
@@ -213,17 +219,20 @@ class StockAddBackHandler(StepHandler):
         if notes.get("next") == "add" and (job.needs_lookup or corrective_step_due(ctx, job)):
             return render(ctx, "InventoryAdjustmentQuery", {"RefNumber": _ref(job)}, "lookup")
         payload = job.payload
+        quantity = Decimal(str(payload["quantity"]))
+        if not quantity:
+            return Finish(f"nothing to add back for order {payload['order_number']}: it changed back before "
+                          "this was sent")
         store = naming.PLATFORM_NAMES.get(ctx.connection.platform, ctx.connection.platform)
         data = {
-            "AccountRef": {"FullName": ctx.settings.inventory_adjustment_account},
+            "AccountRef": {"FullName": inventory.add_back_account(payload, ctx.settings)[1]},
             "TxnDate": ctx.now.date(),
             "RefNumber": _ref(job),
-            "Memo": f"Order {payload['order_number']} was placed before the {store} stock count this item "
-            "opened with (or was last counted at), which already lacked it: its sale is added back",
+            "Memo": inventory.add_back_memo(payload, store),
             "InventoryAdjustmentLineAdd": [
                 {
                     "ItemRef": {"ListID": payload["item_list_id"]},
-                    "QuantityAdjustment": {"QuantityDifference": Decimal(str(payload["quantity"]))},
+                    "QuantityAdjustment": {"QuantityDifference": quantity},
                 }
             ],
         }
@@ -234,10 +243,7 @@ class StockAddBackHandler(StepHandler):
 
     def _done(self, job: QueueJob) -> str:
         payload = job.payload
-        return (
-            f"added back {payload['quantity']} {payload['item']}: order {payload['order_number']} was "
-            "already out of the store's stock QuickBooks counted"
-        )
+        return f"{inventory.add_back_label(payload)}: done"
 
     def _existing(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
         return Done(f"{self._done(job)} (in QuickBooks already)") if response.record else None
@@ -245,10 +251,13 @@ class StockAddBackHandler(StepHandler):
     def _added(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
         return Done(self._done(job))
 
+    def _lacks_account(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        return account_missing(response, inventory.add_back_account(job.payload, ctx.settings)[0])
+
     STEPS = {
         "lookup": Step(found=_existing, empty=go(None, "the adjustment is not in QuickBooks: sending it"),
                        otherwise="inventory adjustment look-up"),
-        "add": Step(found=_added, on={Outcome.MISSING_REFERENCE: lacks_adjustment_account},
+        "add": Step(found=_added, on={Outcome.MISSING_REFERENCE: _lacks_account},
                     otherwise="inventory adjustment"),
     }
     UNKNOWN = "a stock add-back job"

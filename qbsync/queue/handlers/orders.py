@@ -496,6 +496,7 @@ class OrderHandler(StepHandler):
     def _voided(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
         mapping = self._linked(ctx, job)
         mapping.synced_hash = VOIDED
+        self._add_back(ctx, job, None)
         return Done(f"{mapping.qb_type} {mapping.qb_name} voided")
 
     def _void_gone(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
@@ -517,6 +518,7 @@ class OrderHandler(StepHandler):
         ret = response.record or {}
         mapping.edit_sequence = str(ret.get("EditSequence") or mapping.edit_sequence)
         mapping.synced_hash = progress(job).get("hash")
+        self._add_back(ctx, job, mapping.qb_type)
         return Done(f"{mapping.qb_type} {mapping.qb_name} updated")
 
     def _change_refused(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
@@ -562,10 +564,13 @@ class OrderHandler(StepHandler):
             synced_hash=progress(job).get("hash"),
             origin=mappings.CREATED,  # added by qbsync, or found carrying qbsync's exact marker
         )
-        # A sale the store's count QuickBooks took already lacked comes back (stock counted once).
-        add_back_late_sales(
-            ctx.session, ctx.connection.id, order_id(job), order_of(job), txn_type, ctx.now
-        )
+        self._add_back(ctx, job, txn_type, added=True)
+
+    def _add_back(self, ctx: Context, job: QueueJob, txn_type: str | None, added: bool = False) -> None:
+        """A sale the store's count QuickBooks took already lacked comes back, and follows the order
+        (stock counted once): after the order's transaction is added, changed or voided (None)."""
+        add_back_late_sales(ctx.session, ctx.connection.id, order_id(job), order_of(job), txn_type,
+                            ctx.settings, ctx.now, added)
 
     def _gone(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> ApplyResult:
         if mapping.manual:
