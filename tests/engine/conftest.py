@@ -162,8 +162,8 @@ def make_shop(runtime, live_server, make_connection) -> Iterator[Any]:
         company: QuickBooksCompany | None = None,
         **overrides: Any,
     ) -> Shop:
-        """``profile`` picks the simulated company (qbsync.simulator.profiles; None = legacy); ``company``
-        gives one built by the test."""
+        """``profile`` picks the simulated company (qbsync.simulator.profiles; None = the default, retail);
+        ``company`` gives one built by the test."""
         connection = make_connection(name, **overrides)
         company = company or QuickBooksCompany(profile=profile)
         connector = WebConnector(f"{live_server.url}/qbwc", connection.qbwc_username, PASSWORD, company)
@@ -176,8 +176,17 @@ def make_shop(runtime, live_server, make_connection) -> Iterator[Any]:
 
 
 @pytest.fixture
-def shop(make_shop) -> Shop:
-    return make_shop()
+def profile() -> str:
+    """The simulator profile the ``shop`` fixture's company starts as. A module runs its tests on several
+    with ``pytestmark = pytest.mark.parametrize("profile", ["retail", "service"])`` (a parametrize of that
+    name replaces this fixture)."""
+    return "retail"
+
+
+@pytest.fixture
+def shop(make_shop, profile: str) -> Shop:
+    """One connection on a company of ``profile``."""
+    return make_shop(profile=profile)
 
 
 @pytest.fixture
