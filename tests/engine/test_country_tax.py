@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from qbsync.storefronts.records import OrderLine, ShippingLine, TaxLine
+from tests.accounting import check_synced_order
 from tests.engine.conftest import make_order
 
 # What the merchant (or the company setup) picks for these companies: their accounts and codes.
@@ -63,6 +66,7 @@ def test_a_canadian_company_charges_the_store_s_hst_through_code_h(make_shop):
     assert codes == {"MUG-RED": "H", "BOOK": "E", "Shipping": "H"}
     assert (sale["SalesTaxTotal"], sale["TotalAmount"]) == ("6.50", "61.50")
     assert shop.company.books().tax_by_agency == {"Receiver General": Decimal("6.50")}
+    check_synced_order(shop.company, _order(5001, "CAD", rate="13", tax="5.20", shipping_tax="1.30"))
     _nothing_us_only_was_sent(shop)
 
 
@@ -99,6 +103,7 @@ def test_a_uk_company_books_vat_inclusive_prices_net_with_the_vat_through_code_s
     assert booked == {"MUG-RED": ("40.00", "S"), "BOOK": ("5.00", "E"), "Shipping": ("10.00", "S")}
     assert (sale["SalesTaxTotal"], sale["TotalAmount"]) == ("10.00", "65.00")
     assert shop.company.books().tax_by_agency == {"HM Revenue & Customs": Decimal("10.00")}
+    check_synced_order(shop.company, order)
     _nothing_us_only_was_sent(shop)
 
 
@@ -125,4 +130,19 @@ def test_the_cent_between_the_store_s_gst_and_quickbooks_goes_on_the_adjustment_
     assert (sale["SalesTaxTotal"], sale["TotalAmount"]) == ("0.17", "3.48")
     rounding = _lines(sale)["Rounding"]
     assert (rounding["Amount"], rounding["SalesTaxCodeRef"]["FullName"]) == ("0.01", "E")
+    _nothing_us_only_was_sent(shop)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "engine: an order fed before the first session has read HostQuery is built as on a US file: it queues "
+    "US sales tax items ('Store Tax On Lines', 'State Tax') that wait for a US tax agency vendor the "
+    "Canadian file does not have, and the order waits behind them for ever (found by h-profiles)"))
+def test_an_order_that_arrives_before_the_first_session_is_booked_with_the_canadian_codes(make_shop):
+    shop = make_shop(profile="canada")
+    shop.configure(**CHOSEN)
+    order = _order(5004, "CAD", rate="13", tax="5.20", shipping_tax="1.30")
+    shop.feed("order", order)  # the store's webhook comes before the Web Connector first runs
+    shop.sync()
+
+    check_synced_order(shop.company, order, tax_by_agency={"Receiver General": "6.50"})
     _nothing_us_only_was_sent(shop)
