@@ -255,3 +255,12 @@ def make_order(
 
 def dump(value: Any) -> str:
     return json.dumps(value, indent=1, default=str)
+
+
+def account_of_type(company: QuickBooksCompany, account_type: str) -> str:
+    """The name of the first account of ``account_type`` (``Bank``, ``CostOfGoodsSold``...) the company's
+    setup made: tests name the company's own accounts, never one profile's."""
+    for seed in company.profile.seeds:
+        if seed.kind == "Account" and seed.data["AccountType"] == account_type and not seed.first_use:
+            return str(seed.data["Name"])
+    raise LookupError(f"the {company.profile.name} company has no {account_type} account")
