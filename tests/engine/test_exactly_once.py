@@ -93,12 +93,13 @@ def test_a_crash_after_quickbooks_processed_the_add_is_linked_not_added_again(sh
     shop.assert_every_request_valid()
 
 
-def test_name_in_use_links_the_customer_quickbooks_already_has(make_shop):
+@ON_TWO_COMPANIES
+def test_name_in_use_links_the_customer_quickbooks_already_has(shop):
     # No look-up before the add and no pulled customer list: QuickBooks' 3100 is what tells us. With no list
-    # read at all the company setup never runs either, so the company is the one whose names the defaults
-    # use (legacy).
-    shop = make_shop(profile="legacy")
-    shop.configure(lookup_before_add="when_unsure", list_refresh_hours=0)
+    # read at all the company setup never runs either, so the merchant named the company's own accounts.
+    income = account_of_type(shop.company, "Income")
+    shop.configure(lookup_before_add="when_unsure", list_refresh_hours=0, income_account=income,
+                   shipping_account=income, discount_account=income)
     shop.first_contact_done()
     existing = shop.in_quickbooks("CustomerAdd", {"Name": "Doe, John", "Email": "john.doe@example.com"})
     shop.feed("order", make_order(1003, customer=JOHN))
@@ -110,6 +111,7 @@ def test_name_in_use_links_the_customer_quickbooks_already_has(make_shop):
     assert shop.mapping("customer", "77").qb_id == existing["ListID"]
     (receipt,) = shop.company.transactions("SalesReceipt")
     assert receipt["CustomerRef"]["ListID"] == existing["ListID"]
+    check_synced_order(shop.company, make_order(1003, customer=JOHN), customer="Doe, John")
     shop.assert_every_request_valid()
 
 
