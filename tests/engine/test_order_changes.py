@@ -119,8 +119,8 @@ def test_a_cancelled_order_is_voided(shop):
     (receipt,) = shop.company.transactions("SalesReceipt")
     assert receipt["TotalAmount"] == "0.00" and receipt["Memo"].startswith("VOID:")
     assert shop.mapping("order", "4005").synced_hash == "voided"
-    check_order(shop.company, order.number, sold="0.00", paid="0.00", open_balance="0.00", open_credits="0.00",
-                tax_total="0.00")
+    check_order(shop.company, order.number, sold="0.00", paid="0.00", open_balance="0.00",
+                open_credits="0.00", tax_total="0.00")
     shop.assert_every_request_valid()
 
 

@@ -103,7 +103,8 @@ def test_a_refund_that_arrives_before_its_order_waits_for_the_sale(shop):
     assert shop.jobs(QueueJob.kind == "refund")[0].state == "done"
     # the refund of a paid order is money paid back: no credit is left open on the customer
     check_synced_order(shop.company, order)
-    check_order(shop.company, "R9001", credited="9.50", refunded="9.50", open_balance="0.00", open_credits="0.00")
+    check_order(shop.company, "R9001", credited="9.50", refunded="9.50", open_balance="0.00",
+                open_credits="0.00")
     shop.assert_every_request_valid()
 
 

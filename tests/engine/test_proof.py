@@ -39,7 +39,9 @@ def _hand_entered_receipt(shop, ref_number: str, memo: str, customer: str = "Wal
             "CustomerRef": {"FullName": customer},
             "RefNumber": ref_number,
             "Memo": memo,
-            "SalesReceiptLineAdd": [{"ItemRef": {"FullName": _counter_item(shop)}, "Amount": Decimal("24.00")}],
+            "SalesReceiptLineAdd": [
+                {"ItemRef": {"FullName": _counter_item(shop)}, "Amount": Decimal("24.00")}
+            ],
         },
     )
 
