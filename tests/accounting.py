@@ -49,6 +49,7 @@ class OrderBooks:
     currencies: set[str] = field(default_factory=set)  # ISO codes of the sales forms (home when none)
     sale_dates: set[str] = field(default_factory=set)  # TxnDate of the invoices and sales receipts
     accounts: dict[str, Decimal] = field(default_factory=dict)  # what the order's transactions posted
+    home_accounts: dict[str, Decimal] = field(default_factory=dict)  # the same, all in home currency
 
 
 def order_books(company: QuickBooksCompany, ref_number: str) -> OrderBooks:
@@ -79,6 +80,7 @@ def order_books(company: QuickBooksCompany, ref_number: str) -> OrderBooks:
     books = company.books([t["TxnID"] for t in txns])
     result.tax_by_agency = books.tax_by_agency
     result.accounts = books.accounts
+    result.home_accounts = books.home_accounts
     if result.customer:
         whole = company.books()
         result.open_balance = whole.customer_balance.get(result.customer, Decimal(0))
@@ -108,6 +110,7 @@ def check_order(
     currency: str | None = None,
     sale_date: str | None = None,
     accounts: Mapping[str, Amount] | None = None,
+    home_accounts: Mapping[str, Amount] | None = None,
 ) -> OrderBooks:
     """Assert the order's books; only the figures given are checked (all of them, then one failure).
 
@@ -116,7 +119,10 @@ def check_order(
     the sales forms are in this ISO currency (a single-currency file books everything in its home
     currency). ``sale_date``: the invoice or sales receipt is dated so (YYYY-MM-DD, the store's local
     date). ``accounts``: what the order's transactions posted to these accounts (FullName -> balance
-    change, the account's natural sign; e.g. a gift-card liability, never an income account)."""
+    change, the account's natural sign; e.g. a gift-card liability, never an income account).
+    ``home_accounts``: the same in the home currency, a foreign account's postings each at its
+    transaction's ExchangeRate (a foreign A/R account back to zero in its currency but not at home: the
+    order's transactions were booked at different rates)."""
     books = order_books(company, ref_number)
     problems = []
     if not books.transactions:
@@ -146,10 +152,14 @@ def check_order(
         problems.append(f"currency: QuickBooks booked {sorted(books.currencies)}, expected {currency}")
     if sale_date is not None and books.sale_dates != {sale_date}:
         problems.append(f"sale date: QuickBooks has {sorted(books.sale_dates)}, expected {sale_date}")
-    for account, wanted in (accounts or {}).items():
-        have = cents(books.accounts.get(account, Decimal(0)))
-        if have != cents(wanted):
-            problems.append(f"account {account!r}: the order posted {have}, expected {cents(wanted)}")
+    for label, posted, expected in (("", books.accounts, accounts), (" at home", books.home_accounts,
+                                                                     home_accounts)):
+        for account, wanted in (expected or {}).items():
+            have = cents(posted.get(account, Decimal(0)))
+            if have != cents(wanted):
+                problems.append(
+                    f"account {account!r}{label}: the order posted {have}, expected {cents(wanted)}"
+                )
     if problems:
         kinds = ", ".join(f"{t['kind']} {t.get('RefNumber', t['TxnID'])}" for t in books.transactions)
         raise AssertionError(f"order {ref_number} ({kinds or 'nothing'}):\n  " + "\n  ".join(problems))

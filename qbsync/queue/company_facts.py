@@ -132,6 +132,27 @@ def exchange_rate(order: Mapping[str, Any], facts: CompanyFacts) -> Decimal | No
     return (home_total / total).quantize(RATE_STEP)
 
 
+def booked_rate(sale_rate: Any, order: Mapping[str, Any], facts: CompanyFacts) -> Decimal | None:
+    """The ExchangeRate of what undoes or settles a foreign-currency order (its refund's credit memo and
+    money paid back, the credit applied to its invoice, its cancellation's reversal): the rate its sale
+    was booked with, so the credit is worth at home what the sale was and the accounts it moved (A/R,
+    Undeposited Funds) come back to zero to the cent.
+
+    ``sale_rate``: the ExchangeRate QuickBooks reports on the sale (InvoiceRet, SalesReceiptRet), which
+    holds even when QuickBooks took its currency list's rate that has changed since; else the store's own
+    (:func:`exchange_rate`). None for an order in the home currency (or a company without multicurrency):
+    nothing is sent, as for its sale."""
+    if foreign_currency(str(order.get("currency") or ""), facts) is None:
+        return None
+    try:
+        rate = Decimal(str(sale_rate)) if sale_rate not in (None, "") else None
+    except ArithmeticError:
+        rate = None
+    if rate is not None and rate.is_finite() and rate > 0:
+        return rate
+    return exchange_rate(order, facts)
+
+
 def currency_ref(code: str) -> dict[str, str]:
     """CurrencyRef of a currency by ISO code (QuickBooks' name for the ones it ships)."""
     return {"FullName": CURRENCY_NAMES.get(code, code)}

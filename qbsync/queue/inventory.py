@@ -313,10 +313,13 @@ class OpeningStock:
     waiting: tuple[str, ...] = ()  # the same orders' storefront ids (see save_waiting)
 
 
-def sold_in(order: Mapping[str, Any], product_key: str) -> Decimal:
-    """How many of the product ``product_key`` the order's lines sell."""
+def sold_in(order: Mapping[str, Any], product_key: str, settings: Mapping[str, Any]) -> Decimal:
+    """How many of the product ``product_key`` the order's lines sell from stock: a gift card line
+    (``rules.is_gift_card_sale``) is never stock, whatever product it names."""
     total = Decimal(0)
     for line in order.get("lines") or ():
+        if rules.is_gift_card_sale(line, settings):
+            continue
         key = mappings.product_key(
             line.get("product_id"), line.get("variant_id"), line.get("sku"), line.get("name")
         )
@@ -355,7 +358,7 @@ def opening_stock(
     waiting: list[str] = []
     dates = [(snapshot or as_utc(now)).date()]
     for order in unposted:
-        quantity = sold_in(order, product_key)
+        quantity = sold_in(order, product_key, settings)
         placed = _when(order.get("created_at"))
         if not quantity or (snapshot is not None and placed is not None and placed > snapshot):
             continue
@@ -451,7 +454,7 @@ def sold_between(
         placed = _when((order or {}).get("created_at"))
         if placed is None or not after < placed <= until:
             continue
-        quantity = sold_in(order, product_key)
+        quantity = sold_in(order, product_key, settings)
         if not quantity:
             continue
         decision = rules.decide_order(order, settings)
@@ -479,7 +482,7 @@ def unposted_sold(
     for record_id, payload in rows:
         order = dict((payload or {}).get("record") or {})
         placed = _when(order.get("created_at"))
-        quantity = sold_in(order, product_key)
+        quantity = sold_in(order, product_key, settings)
         if not quantity or (placed is not None and placed > until):
             continue
         if mappings.get(session, connection_id, mappings.ORDER, str(record_id)) is not None:

@@ -104,6 +104,18 @@ def is_gift_card_sale(line: Mapping[str, Any], settings: Mapping[str, Any]) -> b
     return bool(sku) and sku in {str(s).strip().lower() for s in settings["gift_card_skus"] or ()}
 
 
+def refunds_gift_card(
+    refund_line: Mapping[str, Any], order: Mapping[str, Any], settings: Mapping[str, Any]
+) -> bool:
+    """Whether a refund line gives back the money of a gift card sold (:func:`is_gift_card_sale` of the
+    order line it refunds, found by ``line_id``, else of the refund line itself): that money comes off
+    the gift card liability, as it went on it, never off a product's income."""
+    line_id = str(refund_line.get("line_id") or "")
+    lines = order.get("lines") or ()
+    sold = next((line for line in lines if line_id and str(line.get("id")) == line_id), None)
+    return is_gift_card_sale(sold if sold is not None else refund_line, settings)
+
+
 def customer_is_proxied(customer: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
     """Whether orders of ``customer`` go to the proxy customer instead of their own."""
     if not str(settings["proxy_customer"] or "").strip():

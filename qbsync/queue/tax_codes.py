@@ -97,3 +97,57 @@ def quickbooks_tax(lines: Iterable[Mapping[str, Any]], tax: CountryTax) -> Decim
         ((base * tax.rate_of(name) / 100).quantize(CENT, ROUND_HALF_UP) for name, base in bases.items()),
         Decimal(0),
     )
+
+
+# --- refunds: the codes of the sale, so the tax return sees the refund ------------------------------
+
+
+def _sold_line(order: Mapping[str, Any], refund_line: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    line_id = str(refund_line.get("line_id") or "")
+    return next((x for x in order.get("lines") or () if line_id and str(x.get("id")) == line_id), None)
+
+
+def _code_of_rate(tax: CountryTax, rate: Decimal | None, what: str) -> str:
+    found = tax.code_for_rate(rate) if rate is not None else None
+    if found is None:
+        raise ValueError(
+            f"the store refunded tax on {what} at {rate}% and no QuickBooks sales tax code charges that "
+            "rate: add one (Lists > Sales Tax Code List), then retry"
+        )
+    return found.name
+
+
+def refunded_line_code(order: Mapping[str, Any], refund_line: Mapping[str, Any], tax: CountryTax) -> str:
+    """The code of a refunded product line: the code of the rate the store taxed the sold line at (its
+    own rates, the order's only rate, else the refund's tax over its amount), so QuickBooks takes the
+    refunded tax off the same tax item the sale charged; exempt when the store refunded no tax on it."""
+    refunded = Decimal(str(refund_line.get("tax") or "0"))
+    if not refunded:
+        return tax.exempt
+    rate = store_rate(order, _sold_line(order, refund_line) or {}, Decimal(0))
+    amount = Decimal(str(refund_line.get("amount") or "0"))
+    if rate is None and amount:
+        rate = (refunded / amount * 100).quantize(CENT)
+    return _code_of_rate(tax, rate, repr(refund_line.get("sku") or "a line"))
+
+
+def refunded_shipping_code(order: Mapping[str, Any], refund: Mapping[str, Any], tax: CountryTax) -> str:
+    """The code of refunded shipping: the code the order's shipping was taxed with when the money
+    refunded beyond the lines, their tax and the shipping is that shipping's tax (to the cent per line;
+    the store's refund does not itemize shipping tax); exempt otherwise, and the remainder stays on the
+    adjustment line."""
+    shipping = Decimal(str(refund.get("shipping") or "0"))
+    taxed = [s for s in order.get("shipping_lines") or () if Decimal(str(s.get("tax") or "0"))]
+    if not shipping or not taxed:
+        return tax.exempt
+    net = Decimal(str(taxed[0].get("amount") or "0"))
+    if order.get("prices_include_tax"):
+        net -= Decimal(str(taxed[0].get("tax") or "0"))
+    rate = store_rate(order, taxed[0], net)
+    lines = refund.get("lines") or ()
+    beyond = Decimal(str(refund.get("amount") or "0")) - shipping - sum(
+        (Decimal(str(x.get("amount") or "0")) + Decimal(str(x.get("tax") or "0")) for x in lines), Decimal(0)
+    )
+    if rate is None or abs(beyond - shipping * rate / 100) > CENT * (len(lines) + 1):
+        return tax.exempt
+    return _code_of_rate(tax, rate, "shipping")

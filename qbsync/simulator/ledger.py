@@ -17,7 +17,10 @@ owes and has in credit, and stock, computed from its transactions the way QuickB
   or refunded (CreditRemaining) plus payments not applied (UnusedPayment).
 - Multicurrency: amounts of a foreign-currency transaction are turned into the home currency at the
   transaction's ExchangeRate for home-currency accounts and for the tax liability (assumed rounding: to
-  the cent per posting).
+  the cent per posting). ``home_accounts`` values every account, foreign ones too, in the home currency:
+  each posting at its own transaction's rate. A foreign A/R account whose foreign balance is back to zero
+  but whose home value is not shows transactions booked at different rates (QuickBooks books that
+  difference as exchange gain or loss; not posted here: assumed).
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ class Books:
     customer_credits: dict[str, Decimal] = field(default_factory=dict)
     quantity_on_hand: dict[str, Decimal] = field(default_factory=dict)
     inventory_value: dict[str, Decimal] = field(default_factory=dict)  # on hand x average cost
+    home_accounts: dict[str, Decimal] = field(default_factory=dict)  # every account in home currency
 
 
 def item_account(item: Record) -> str | None:
@@ -188,6 +192,7 @@ def books(store: Store, prefs: Preferences, records: list[Record] | None = None)
     chosen = list(store.all(TXN_KINDS)) if records is None else records
     result = Books()
     debits: dict[str, Decimal] = defaultdict(Decimal)
+    home_debits: dict[str, Decimal] = defaultdict(Decimal)
     owed: dict[str, Decimal] = defaultdict(Decimal)
     agencies: dict[str, Decimal] = defaultdict(Decimal)
     for record in chosen:
@@ -198,6 +203,7 @@ def books(store: Store, prefs: Preferences, records: list[Record] | None = None)
             in_home = account_currency in ("", prefs.home_currency)
             amount = _home(record, posting.amount) if foreign and in_home else posting.amount
             debits[posting.account_id] += amount
+            home_debits[posting.account_id] += _home(record, posting.amount) if foreign else posting.amount
             if posting.customer_id and _is_receivable(account):
                 owed[posting.customer_id] += posting.amount
         for item_id, amount in tax_by_item(store, record).items():
@@ -205,13 +211,8 @@ def books(store: Store, prefs: Preferences, records: list[Record] | None = None)
             agency = store.get(("Vendor",), _ref_id(item.data, "TaxVendorRef")) if item is not None else None
             name = store.full_name(agency) if agency is not None else "(no tax agency)"
             agencies[name] += _home(record, amount) if foreign else amount
-    for account_id, debit in debits.items():
-        account = store.get(("Account",), account_id)
-        if account is None:
-            result.accounts[account_id or "(no account)"] = -debit
-            continue
-        natural = debit if account.data.get("AccountType") in DEBIT_NATURAL else -debit
-        result.accounts[store.full_name(account)] = natural
+    result.accounts = _natural(store, debits)
+    result.home_accounts = _natural(store, home_debits)
     result.tax_by_agency = {k: v for k, v in agencies.items() if v}
     customers = {r.id: r for r in store.all(("Customer",))}
     result.customer_balance = {store.full_name(customers[k]): v for k, v in owed.items() if k in customers}
@@ -235,6 +236,19 @@ def books(store: Store, prefs: Preferences, records: list[Record] | None = None)
         for item in store.all(("ItemInventory",))
     }
     return result
+
+
+def _natural(store: Store, debits: dict[str, Decimal]) -> dict[str, Decimal]:
+    """Account FullName -> balance in the account's natural sign (debits of asset and expense accounts,
+    credits of the others)."""
+    out: dict[str, Decimal] = {}
+    for account_id, debit in debits.items():
+        account = store.get(("Account",), account_id)
+        if account is None:
+            out[account_id or "(no account)"] = -debit
+            continue
+        out[store.full_name(account)] = debit if account.data.get("AccountType") in DEBIT_NATURAL else -debit
+    return out
 
 
 def _is_foreign(store: Store, prefs: Preferences, record: Record) -> bool:

@@ -3,12 +3,13 @@ nothing US-only (no transaction-wide sales tax item, no sales tax item lines) is
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from qbsync.storefronts.records import OrderLine, ShippingLine, TaxLine
-from tests.accounting import check_synced_order
+from qbsync.storefronts.records import OrderLine, Refund, RefundLine, ShippingLine, TaxLine
+from tests.accounting import check_order, check_synced_order
 from tests.engine.conftest import make_order
 
 # What the merchant (or the company setup) picks for these companies: their accounts and codes.
@@ -131,6 +132,64 @@ def test_the_cent_between_the_store_s_gst_and_quickbooks_goes_on_the_adjustment_
     rounding = _lines(sale)["Rounding"]
     assert (rounding["Amount"], rounding["SalesTaxCodeRef"]["FullName"]) == ("0.01", "E")
     _nothing_us_only_was_sent(shop)
+
+
+REFUNDS = [  # profile, currency, rate, tax on the 2 mugs, on the shipping, refunded, owed after, agency, code
+    ("canada", "CAD", "13", "5.20", "1.30", "38.90", "2.60", "Receiver General", "H"),
+    ("uk", "GBP", "20", "8.00", "2.00", "41.00", "4.00", "HM Revenue & Customs", "S"),
+]
+
+
+@pytest.mark.parametrize(("profile", "currency", "rate", "tax", "shipping_tax", "refunded", "owed", "agency",
+                          "code"), REFUNDS)
+def test_a_refund_takes_its_tax_off_through_the_order_s_codes(
+    make_shop, profile, currency, rate, tax, shipping_tax, refunded, owed, agency, code
+):
+    """One of the two mugs (20.00 and its tax), the untaxed book (5.00) and the taxed shipping (10.00 and
+    its tax) refunded: the credit memo's lines carry the sale's codes, so the tax owed is the order's tax
+    less the refunded tax, and the credit is the money refunded."""
+    shop = make_shop(profile=profile)
+    shop.configure(**CHOSEN)
+    shop.sync()
+    shop.feed("order", _order(5011, currency, rate=rate, tax=tax, shipping_tax=shipping_tax))
+    shop.sync()
+    mug = RefundLine(line_id="1", product_id="101", sku="MUG-RED", quantity=Decimal(1),
+                     amount=Decimal("20.00"),
+                     tax=Decimal(tax) / 2, restock=True)
+    book = RefundLine(line_id="2", product_id="102", sku="BOOK", quantity=Decimal(1), amount=Decimal("5.00"),
+                      restock=True)
+    shop.feed("refund", Refund(storefront_id="971", order_id="5011", amount=Decimal(refunded),
+                               shipping=Decimal("10.00"), lines=(mug, book),
+                               created_at=datetime(2024, 3, 5, 12, 0, tzinfo=UTC)))
+    shop.sync()
+
+    (memo,) = shop.company.transactions("CreditMemo")
+    lines = memo["CreditMemoLineRet"]
+    assert {line["ItemRef"]["FullName"]: line["SalesTaxCodeRef"]["FullName"] for line in lines} == {
+        "MUG-RED": code, "BOOK": "E", "Shipping": code}  # and no tax typed on a line
+    assert shop.company.books().tax_by_agency == {agency: Decimal(owed)}
+    check_order(shop.company, "R971", credited=refunded, refunded=refunded, open_balance="0.00",
+                open_credits="0.00")
+    _nothing_us_only_was_sent(shop)
+
+
+def test_refund_codes_follow_what_the_store_refunded():
+    """Pure. Shipping refunded without its tax, and a line refunded without tax, take the exempt code;
+    tax refunded at a rate no code charges is refused with the fix, never booked exempt."""
+    from qbsync.queue import tax_codes
+
+    codes = (tax_codes.TaxCode("H", True, Decimal(13)), tax_codes.TaxCode("E", False))
+    country = tax_codes.CountryTax(codes, "E")
+    order = _order(5012, "CAD", rate="13", tax="5.20", shipping_tax="1.30").to_dict()
+    mug = {"line_id": "1", "sku": "MUG-RED", "amount": "20.00", "tax": "2.60"}
+    assert tax_codes.refunded_line_code(order, mug, country) == "H"
+    assert tax_codes.refunded_line_code(order, {**mug, "tax": "0"}, country) == "E"
+    with_tax = {"amount": "33.90", "shipping": "10.00", "lines": [mug]}
+    assert tax_codes.refunded_shipping_code(order, with_tax, country) == "H"
+    assert tax_codes.refunded_shipping_code(order, {**with_tax, "amount": "32.60"}, country) == "E"
+    other = {**order, "tax_lines": [], "lines": [{**order["lines"][0], "tax_lines": []}]}
+    with pytest.raises(ValueError, match="no QuickBooks sales tax code charges that rate"):
+        tax_codes.refunded_line_code(other, {**mug, "tax": "1.00"}, country)
 
 
 @pytest.mark.xfail(strict=True, reason=(

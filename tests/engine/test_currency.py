@@ -91,3 +91,96 @@ def test_the_stores_own_rate_books_a_foreign_order_at_what_the_buyer_paid_at_hom
     check_order(shop.company, "4006", currency="CAD", sold="24.00", paid="24.00", open_balance="0.00",
                 accounts={"Undeposited Funds": "17.89", "Accounts Receivable - CAD": "0.00"})
     shop.assert_every_request_valid()
+
+
+PAID_IN_DOLLARS = {"currency": "CAD", "presentment_currency": "USD", "presentment_total": Decimal("17.89")}
+
+
+def _full_refund(order_id: str, refund_id: str):
+    """The whole order back: the mugs (19.00) and the shipping (5.00)."""
+    from datetime import UTC, datetime
+
+    from qbsync.storefronts.records import Refund, RefundLine
+
+    return Refund(
+        storefront_id=refund_id, order_id=order_id, amount=Decimal("24.00"), shipping=Decimal("5.00"),
+        reason="returned", created_at=datetime(2024, 3, 5, 12, 0, tzinfo=UTC),
+        lines=(RefundLine(line_id=f"{order_id}1", product_id="101", sku="MUG-RED", quantity=Decimal(2),
+                          amount=Decimal("19.00"), restock=True),),
+    )
+
+
+def _rates(shop, kind: str) -> list[str]:
+    return [txn.get("ExchangeRate") for txn in shop.company.transactions(kind)]
+
+
+def _nothing_left_at_home(shop, receivable: str) -> None:
+    """Sold and refunded in full: the money and what the buyer owes are back to zero, in their currency
+    and at home (no exchange difference between the sale and its refund)."""
+    books = shop.company.books()
+    assert books.accounts.get(receivable, Decimal(0)) == 0
+    assert books.home_accounts.get(receivable, Decimal(0)) == 0, books.home_accounts
+    assert books.home_accounts.get("Undeposited Funds", Decimal(0)) == 0, books.home_accounts
+    assert books.customer_credits == {}
+
+
+def test_a_full_refund_of_a_foreign_order_is_booked_at_the_rate_of_its_sale(make_shop):
+    """A sales receipt and a paid invoice at the store's rate, an unpaid invoice, and a WooCommerce euro
+    order QuickBooks booked at its list's 1.08, each refunded in full after the merchant updated the euro
+    to 1.10: the credit memos, the money paid back and the credit applied carry each sale's rate (not the
+    list's 0.74 or 1.10), so Undeposited Funds and A/R come back to zero at home, to the cent."""
+    shop = make_shop(profile="multicurrency")
+    shop.configure(**RETAIL)
+    shop.sync()
+    shop.feed("order", make_order(4011, **PAID_IN_DOLLARS))
+    shop.feed("order", make_order(4014, currency="EUR"))
+    shop.sync()
+    shop.configure(paid_order_as="invoice", sync_order_statuses=["processing", "completed", "on_hold"])
+    shop.feed("order", make_order(4012, **PAID_IN_DOLLARS))
+    shop.feed("order", make_order(4013, paid=False, status="on_hold", **PAID_IN_DOLLARS))
+    shop.sync()
+    assert shop.company.books().home_accounts["Undeposited Funds"] == Decimal("61.70")  # 2 x 17.89 + 25.92
+    (euro,) = [c for c in shop.company.store.all(("Currency",)) if c.data.get("CurrencyCode") == "EUR"]
+    euro.data["ExchangeRate"] = "1.10"  # Lists > Currency List > Update exchange rates, by hand
+
+    for number in ("4011", "4012", "4013", "4014"):
+        shop.feed("refund", _full_refund(number, f"9{number}"))
+    shop.sync()
+
+    by_ref = {memo["RefNumber"]: memo["ExchangeRate"] for memo in shop.company.transactions("CreditMemo")}
+    assert by_ref == {"R94011": "0.745417", "R94012": "0.745417", "R94013": "0.745417", "R94014": "1.08"}
+    assert sorted(_rates(shop, "ARRefundCreditCard")) == ["0.745417", "0.745417", "1.08"]  # money back
+    assert _rates(shop, "ReceivePayment") == ["0.745417"] * 2  # 4012's payment; 4013's credit applied
+    check_order(shop.company, "4013", sold="24.00", paid="0.00", credited="24.00", currency="CAD",
+                home_accounts={"Accounts Receivable - CAD": "0.00"})  # the credit applied at the sale's rate
+    _nothing_left_at_home(shop, "Accounts Receivable - CAD")
+    _nothing_left_at_home(shop, "Accounts Receivable - EUR")
+    shop.assert_every_request_valid()
+
+
+def test_a_cancelled_foreign_invoice_is_reversed_at_the_rate_of_its_sale(make_shop):
+    """Paid, then cancelled: the reversing credit memo is worth at home what the invoice was; the refund
+    paid out of it afterwards brings everything back to zero."""
+    import dataclasses
+    from datetime import UTC, datetime, timedelta
+
+    shop = make_shop(profile="multicurrency")
+    shop.configure(paid_order_as="invoice", **RETAIL)
+    shop.sync()
+    order = make_order(4015, **PAID_IN_DOLLARS)
+    shop.feed("order", order)
+    shop.sync()
+    later = order.modified_at + timedelta(days=2)
+    when = datetime(2024, 3, 3, tzinfo=UTC)
+    shop.feed("order", dataclasses.replace(order, status="cancelled", modified_at=later, cancelled_at=when))
+    shop.sync()
+
+    (reversal,) = shop.company.transactions("CreditMemo")
+    assert reversal["RefNumber"] == "C4015" and reversal["ExchangeRate"] == "0.745417"
+    assert shop.company.books().home_accounts["Accounts Receivable - CAD"] == Decimal("-17.89")  # owed back
+
+    shop.feed("refund", _full_refund("4015", "94015"))
+    shop.sync()
+    assert _rates(shop, "ARRefundCreditCard") == ["0.745417"]
+    _nothing_left_at_home(shop, "Accounts Receivable - CAD")
+    shop.assert_every_request_valid()

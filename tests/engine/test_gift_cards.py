@@ -124,3 +124,32 @@ def test_a_woocommerce_gift_card_is_known_by_its_sku_in_the_settings(gift_shop):
     card = Product(product_id="900", sku="GIFT-25", name="Gift Card $25", kind="inventory",
                    manages_stock=True, stock_quantity=Decimal(100))
     assert shop.feed("product", card) is None
+
+
+def test_refunding_a_gift_card_sold_takes_it_off_the_liability_not_income(gift_shop):
+    """The card's 25.00 went on the liability when sold; refunding it takes it off again: the liability is
+    back to zero, income (the mug and shipping) untouched, the money paid back, nothing left open."""
+    from datetime import UTC, datetime
+
+    from qbsync.storefronts.records import Refund, RefundLine
+
+    shop = gift_shop
+    shop.feed("order", _sale_with_card(6020, GIFT_CARD))
+    shop.sync()
+    shop.feed("refund", Refund(
+        storefront_id="961", order_id="6020", amount=Decimal("25.00"), reason="card not wanted",
+        lines=(RefundLine(line_id="g1", product_id="900", sku="GIFT-25", quantity=Decimal(1),
+                          amount=Decimal("25.00")),),
+        created_at=datetime(2024, 3, 5, 12, 0, tzinfo=UTC),
+    ))
+    shop.sync()
+
+    (memo,) = shop.company.transactions("CreditMemo")
+    assert [line["ItemRef"]["FullName"] for line in memo["CreditMemoLineRet"]] == ["Gift Card"]
+    books = shop.company.books()
+    assert books.accounts["Gift Card Liability"] == Decimal("0.00")
+    assert _income(shop) == Decimal("24.00")  # the mug and shipping, as sold
+    assert books.accounts["Undeposited Funds"] == Decimal("24.00")  # 49.00 in, 25.00 paid back
+    check_order(shop.company, "R961", credited="25.00", refunded="25.00", open_balance="0.00",
+                open_credits="0.00")
+    shop.assert_every_request_valid()

@@ -296,3 +296,21 @@ def test_an_order_whose_webhook_comes_after_the_item_was_added_is_not_counted_tw
     shop.sync()
     check_stock(shop.company, {"MUG-RED": 7})
     shop.assert_every_request_valid()
+
+
+def test_a_gift_card_line_is_never_counted_as_stock_sold():
+    """Pure. A gift card is never stock: an order selling the product as a gift card (Shopify marks the
+    line; WooCommerce names the SKU in ``gift_card_skus``) adds nothing back to the item's opening stock;
+    the same order's mug does."""
+    from qbsync.queue import inventory
+    from qbsync.queue.settings import SyncSettings
+
+    settings = SyncSettings({"gift_card_skus": ["card-101"]})
+    mug = _mug_order(1001, 2, _at(15))
+    marked = dataclasses.replace(mug.lines[0], id="g1", quantity=Decimal(5), gift_card=True)
+    by_sku = dataclasses.replace(mug.lines[0], id="g2", quantity=Decimal(7), sku="CARD-101")
+    order = dataclasses.replace(mug, lines=(mug.lines[0], marked, by_sku)).to_dict()
+
+    assert inventory.sold_in(order, "101", settings) == 2
+    opening = inventory.opening_stock(_mug(10, _at(16)).to_dict(), "101", [order], settings, _at(18), None)
+    assert opening.quantity == 12 and opening.added_back == ("1001",)

@@ -205,6 +205,24 @@ def test_a_sale_at_a_given_rate_is_worth_its_total_times_the_rate_at_home(clock:
     assert company.books().accounts["Undeposited Funds"] == Decimal("23.29")
 
 
+def test_assumed_a_credit_at_another_rate_leaves_the_foreign_receivable_at_zero_but_not_at_home(
+    clock: FakeClock,
+) -> None:
+    """Assumed: the home value of a foreign account is each posting at its own transaction's rate; the
+    difference QuickBooks would book as exchange gain or loss is not posted."""
+    company = QuickBooksCompany(profile="multicurrency", clock=clock)
+    one(company, customer_add("Zoe", extra="<CurrencyRef><FullName>Euro</FullName></CurrencyRef>"))
+    one(company, inventory_item("MUG", "5"))
+    one(company, sales_add("Invoice", "Zoe", [sales_line("Invoice", "MUG", "2")], "E3"))  # at 1.08
+    credit = [sales_line("CreditMemo", "MUG", "2")]
+    one(company, sales_add("CreditMemo", "Zoe", credit, "R3", header="<ExchangeRate>1.10</ExchangeRate>"))
+
+    books = company.books()
+    assert books.accounts["Accounts Receivable - EUR"] == Decimal("0.00")  # 21.30 EUR owed, 21.30 credited
+    assert books.home_accounts["Accounts Receivable - EUR"] == Decimal("-0.43")  # 23.00 - 23.43 USD
+    assert books.home_accounts["Sales"] == books.accounts["Sales"] == Decimal("-0.40")  # 21.60 - 22.00
+
+
 def test_a_home_currency_customer_on_a_multicurrency_file_uses_the_home_receivable(clock: FakeClock) -> None:
     company = QuickBooksCompany(profile="multicurrency", clock=clock)
     one(company, customer_add("Sam"))

@@ -19,7 +19,7 @@ from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import mappings, naming
+from qbsync.queue import company_facts, mappings, naming
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -105,14 +105,22 @@ def sale_total(ret: Mapping[str, Any], kind: str) -> Decimal:
 
 
 def credit_applied(
-    customer_id: str, invoice_id: str, credit_id: str, amount: Decimal, memo: str, date: str | None = None
+    customer_id: str,
+    invoice_id: str,
+    credit_id: str,
+    amount: Decimal,
+    memo: str,
+    date: str | None = None,
+    rate: Decimal | None = None,
 ) -> dict[str, Any]:
     """ReceivePaymentAdd data applying ``amount`` of a credit memo to an invoice: a payment of no money
-    whose SetCredit names the credit (Intuit CreditMemoAdd reference)."""
+    whose SetCredit names the credit (Intuit CreditMemoAdd reference); ``rate``: the ExchangeRate of a
+    foreign-currency sale (``company_facts.booked_rate``)."""
     data = {
         "CustomerRef": {"ListID": customer_id},
         "TxnDate": date,
         "TotalAmount": Decimal(0),
+        "ExchangeRate": rate,
         "Memo": memo,
         "AppliedToTxnAdd": [
             {
@@ -123,6 +131,14 @@ def credit_applied(
         ],
     }
     return {k: v for k, v in data.items() if v is not None}
+
+
+def _rate(ctx: Context, notes: Mapping[str, Any], order: Mapping[str, Any]) -> Decimal | None:
+    """The ExchangeRate the sale was booked with (read in ``recheck``), for its reversal and the credit
+    applied (``company_facts.booked_rate``)."""
+    from qbsync.queue.handlers.orders import facts  # orders imports this module
+
+    return company_facts.booked_rate(notes.get("rate"), order, facts(ctx))
 
 
 class Cancellation:
@@ -174,7 +190,7 @@ class Cancellation:
             return render(ctx, "TxnVoid", {"TxnVoidType": mapping.qb_type, "TxnID": mapping.qb_id}, "void")
         reversal = mappings.get(ctx.session, ctx.connection.id, mappings.CANCELLATION, str(job.record_id))
         if reversal is not None:
-            return self._apply_credit(ctx, job, mapping, reversal)
+            return self._apply_credit(ctx, job, order, mapping, reversal)
         remaining = Decimal(notes["remaining"])
         if remaining <= 0:
             mapping.synced_hash = REVERSED
@@ -190,18 +206,23 @@ class Cancellation:
             "ItemSalesTaxRef": notes.get("tax_item"),
             "Memo": f"{cancellation_marker(ctx.connection.platform, number)}: reverses what remains of "
             f"{mapping.qb_type} {mapping.qb_name}",
+            "ExchangeRate": _rate(ctx, notes, order),
             "CreditMemoLineAdd": notes["lines"],
         }
         return render(ctx, "CreditMemoAdd", {k: v for k, v in data.items() if v is not None}, "reverse")
 
-    def _apply_credit(self, ctx: Context, job: QueueJob, sale: IdMapping, reversal: IdMapping) -> BuildResult:
+    def _apply_credit(
+        self, ctx: Context, job: QueueJob, order: Mapping[str, Any], sale: IdMapping, reversal: IdMapping
+    ) -> BuildResult:
         notes = progress(job)
         amount = Decimal(str(notes.get("apply") or 0))
         if sale.qb_type != "Invoice" or amount <= 0:
             sale.synced_hash = REVERSED
             return Finish(f"cancellation recorded as credit memo {reversal.qb_name}")
         memo = f"credit memo {reversal.qb_name} applied to invoice {sale.qb_name} (order cancelled)"
-        data = credit_applied(notes["customer"], sale.qb_id, reversal.qb_id, amount, memo)
+        data = credit_applied(
+            notes["customer"], sale.qb_id, reversal.qb_id, amount, memo, rate=_rate(ctx, notes, order)
+        )
         return render(ctx, "ReceivePaymentAdd", data, "apply")
 
     # -- apply
@@ -231,6 +252,7 @@ class Cancellation:
                 remaining=str(remaining),
                 customer=(ret.get("CustomerRef") or {}).get("ListID"),
                 tax_item=ret.get("ItemSalesTaxRef"),
+                rate=ret.get("ExchangeRate"),
                 lines=reversing_lines(ctx, ret, mapping.qb_type, refunded),
                 open=str(open_amount),
             )

@@ -137,6 +137,28 @@ def facts(ctx: Context) -> company_facts.CompanyFacts:
     return ctx.cache["company_facts"]
 
 
+def country_tax(ctx: Context) -> tax_codes.CountryTax:
+    """A Canadian or UK company's sales tax codes and their rates, from the pulled lists (read once per
+    round trip); its orders and their refunds take their line codes from it."""
+    if "country_tax" in ctx.cache:
+        return ctx.cache["country_tax"]
+    session, conn_id = ctx.session, ctx.connection.id
+    rates = {
+        entry.full_name.lower(): (entry.data or {}).get("TaxRate")
+        for entry in lists.entries(session, conn_id, "Item")
+        if (entry.data or {}).get("type") == "ItemSalesTax"
+    }
+    codes = [
+        {"Name": entry.full_name, **(entry.data or {})}
+        for entry in lists.entries(session, conn_id, "SalesTaxCode")
+    ]
+    found = tax_codes.country_tax(codes, rates, str(ctx.settings.non_taxable_code))
+    if found is None:
+        raise KeyError("the company's sales tax codes are not known yet (its lists are being read)")
+    ctx.cache["country_tax"] = found
+    return found
+
+
 def special_names(order: Mapping[str, Any], settings: SyncSettings) -> dict[str, str]:
     """role -> QuickBooks name of every special item the order may use (its sales tax items included)."""
     names = {role: special_name(role, settings) for role in SPECIAL_ITEMS}
@@ -278,30 +300,9 @@ class OrderHandler:
         rate = company_facts.exchange_rate(order, company)
         data = header(order, txn_type, refs, ctx.settings, ctx.connection.platform, omit_payment_method,
                       company.is_us, rate)
-        country = None if company.is_us else self._country_tax(ctx)
+        country = None if company.is_us else country_tax(ctx)
         data["lines"] = sales_lines(order, refs, ctx.settings, self._quickbooks_rate(ctx), country)
         return data
-
-    def _country_tax(self, ctx: Context) -> tax_codes.CountryTax:
-        """A Canadian or UK company's sales tax codes and their rates, from the pulled lists (read once per
-        round trip)."""
-        if "country_tax" in ctx.cache:
-            return ctx.cache["country_tax"]
-        session, conn_id = ctx.session, ctx.connection.id
-        rates = {
-            entry.full_name.lower(): (entry.data or {}).get("TaxRate")
-            for entry in lists.entries(session, conn_id, "Item")
-            if (entry.data or {}).get("type") == "ItemSalesTax"
-        }
-        codes = [
-            {"Name": entry.full_name, **(entry.data or {})}
-            for entry in lists.entries(session, conn_id, "SalesTaxCode")
-        ]
-        found = tax_codes.country_tax(codes, rates, str(ctx.settings.non_taxable_code))
-        if found is None:
-            raise KeyError("the company's sales tax codes are not known yet (its lists are being read)")
-        ctx.cache["country_tax"] = found
-        return found
 
     def _codes_pending(self, ctx: Context) -> Defer | None:
         """Canada/UK: wait for the sales tax codes and items to be read (their rates decide each line)."""

@@ -28,7 +28,18 @@ from sqlalchemy import select
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import dates, intake, jobs, lists, mappings, naming, sales_tax
+from qbsync.queue import (
+    company_facts,
+    dates,
+    intake,
+    jobs,
+    lists,
+    mappings,
+    naming,
+    rules,
+    sales_tax,
+    tax_codes,
+)
 from qbsync.queue.choices import tax_code_ref
 from qbsync.queue.handlers import (
     Again,
@@ -50,7 +61,7 @@ from qbsync.queue.handlers import (
 from qbsync.queue.handlers.cancellations import REVERSED, credit_applied
 from qbsync.queue.handlers.items import special_name, wait_for_special_items
 from qbsync.queue.handlers.order_lines import money
-from qbsync.queue.handlers.orders import facts
+from qbsync.queue.handlers.orders import country_tax, facts
 from qbsync.storage.models import IdMapping, QueueJob, StorefrontRecord
 
 FOUND = (Outcome.SUCCESS, Outcome.WARNING)
@@ -79,8 +90,13 @@ def _special(ctx: Context, role: str) -> dict[str, str]:
 
 def credit_lines(ctx: Context, refund: dict[str, Any], order: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The credit memo's lines; together they equal the money refunded (``order``: the refunded order as
-    the store sent it, whose sales tax items the refunded tax comes off)."""
+    the store sent it, whose sales tax items the refunded tax comes off). A Canadian or UK company takes
+    the order's line codes instead (``tax_codes.refunded_line_code``): QuickBooks computes the refunded
+    tax from them, on the tax items the sale charged, and the cent its rounding differs from the store's
+    goes on the adjustment line."""
     non_taxable = tax_code_ref(ctx.settings)  # None on a company without sales tax codes
+    country = None if facts(ctx).is_us else country_tax(ctx)
+    exempt = {"FullName": country.exempt} if country is not None else non_taxable
     lines: list[dict[str, Any]] = []
     for line in refund.get("lines") or ():
         key = mappings.product_key(line.get("product_id"), line.get("variant_id"), line.get("sku"))
@@ -90,7 +106,11 @@ def credit_lines(ctx: Context, refund: dict[str, Any], order: Mapping[str, Any])
         restocked = line.get("restock")
         if restocked is None:
             restocked = bool(ctx.settings.restock_unknown_refunds)
-        if mapping is not None and restocked:
+        if rules.refunds_gift_card(line, order, ctx.settings):
+            # The card's money was owed to its holder, never income or stock: it comes off the liability.
+            entry = {"ItemRef": _special(ctx, "gift_card"), "Desc": f"Gift card refunded ({label})",
+                     "Amount": amount}
+        elif mapping is not None and restocked:
             entry = {
                 "ItemRef": {"ListID": mapping.qb_id},
                 "Desc": f"Returned {label}",
@@ -110,27 +130,34 @@ def credit_lines(ctx: Context, refund: dict[str, Any], order: Mapping[str, Any])
                 "Desc": f"Refund of {label} (not restocked)",
                 "Amount": amount,
             }
-        lines.append({**{k: v for k, v in entry.items() if v is not None}, "SalesTaxCodeRef": non_taxable})
+        code = non_taxable
+        if country is not None:
+            code = {"FullName": tax_codes.refunded_line_code(order, line, country)}
+        lines.append({**{k: v for k, v in entry.items() if v is not None}, "SalesTaxCodeRef": code})
     if money(refund.get("shipping")):
+        code = non_taxable
+        if country is not None:
+            code = {"FullName": tax_codes.refunded_shipping_code(order, refund, country)}
         lines.append(
             {
                 "ItemRef": _special(ctx, "shipping"),
                 "Desc": "Shipping refunded",
                 "Amount": money(refund.get("shipping")),
-                "SalesTaxCodeRef": non_taxable,
+                "SalesTaxCodeRef": code,
             }
         )
     tax = sum((money(line.get("tax")) for line in refund.get("lines") or ()), Decimal(0))
-    if tax and ctx.settings.tax_mode == "line":
+    if tax and country is None and ctx.settings.tax_mode == "line":
         lines.extend(_tax_lines(ctx, order, tax, non_taxable))
-    rest = money(refund.get("amount")) - sum((line["Amount"] for line in lines), Decimal(0))
+    computed = tax_codes.quickbooks_tax(lines, country) if country is not None else Decimal(0)
+    rest = money(refund.get("amount")) - sum((line["Amount"] for line in lines), computed)
     if rest:
         lines.append(
             {
                 "ItemRef": _special(ctx, "adjustment"),
                 "Desc": refund.get("reason") or "Refund",
                 "Amount": rest,
-                "SalesTaxCodeRef": non_taxable,
+                "SalesTaxCodeRef": exempt,
             }
         )
     return lines
@@ -140,9 +167,9 @@ def _tax_lines(
     ctx: Context, order: Mapping[str, Any], tax: Decimal, non_taxable: dict[str, str] | None
 ) -> list[dict[str, Any]]:
     """The refunded ``tax`` as lines of the sales tax items the order's tax went on (one per store
-    rate), so the sales tax owed to each agency goes down by it; the other-charge tax item only on a
-    company whose tax is computed from codes (Canada, UK) or for an order with no tax of its own."""
-    split = sales_tax.refunded_tax_items(order, tax) if facts(ctx).is_us else []
+    rate), so the sales tax owed to each agency goes down by it (US companies); the other-charge tax item
+    only for an order with no tax of its own."""
+    split = sales_tax.refunded_tax_items(order, tax)
     lines = []
     for item, amount in split:
         mapping = mappings.get(ctx.session, ctx.connection.id, mappings.SPECIAL_ITEM, item.role)
@@ -162,6 +189,11 @@ def _tax_lines(
             "SalesTaxCodeRef": non_taxable,
         }
     ]
+
+
+def _rate(ctx: Context, notes: Mapping[str, Any], order: Mapping[str, Any]) -> Decimal | None:
+    """The ExchangeRate the sale was booked with (read with it), for everything the refund records."""
+    return company_facts.booked_rate(notes.get("rate"), order, facts(ctx))
 
 
 def refunded_order(ctx: Context, order_id: str) -> dict[str, Any]:
@@ -225,6 +257,7 @@ class RefundHandler:
             "TxnDate": refund_date(ctx, refund, order),
             "RefNumber": ref_number,
             "Memo": self._memo(ctx, refund, notes),
+            "ExchangeRate": _rate(ctx, notes, order),
             "CreditMemoLineAdd": credit_lines(ctx, refund, order),
         }
         return render(ctx, "CreditMemoAdd", {k: v for k, v in data.items() if v is not None}, "add")
@@ -271,13 +304,15 @@ class RefundHandler:
                 "stays as an open credit for the customer"
             )
         memo = self._memo(ctx, refund, notes)
-        date = refund_date(ctx, refund, refunded_order(ctx, str(refund.get("order_id") or "")))
+        order = refunded_order(ctx, str(refund.get("order_id") or ""))
+        date = refund_date(ctx, refund, order)
+        rate = _rate(ctx, notes, order)
         if sale.qb_type == "Invoice" and open_amount > 0:
             applied = min(open_amount, left)
             set_progress(job, applying=str(applied))
             data = credit_applied(
                 notes["customer"], sale.qb_id, credit.qb_id, applied,
-                f"{memo}: credit applied to invoice {sale.qb_name}", date,
+                f"{memo}: credit applied to invoice {sale.qb_name}", date, rate,
             )
             return render(ctx, "ReceivePaymentAdd", data, "apply")
         set_progress(job, paying=str(left))
@@ -290,6 +325,7 @@ class RefundHandler:
                 "RefNumber": ref_number,
                 "TxnDate": date,
                 "Memo": memo,
+                "ExchangeRate": rate,
                 "ApplyCheckToTxnAdd": [{"TxnID": credit.qb_id, "Amount": left}],
                 "ExpenseLineAdd": [
                     {
@@ -308,6 +344,7 @@ class RefundHandler:
             "TxnDate": date,
             "RefNumber": ref_number,
             "Memo": memo,
+            "ExchangeRate": rate,
             "RefundAppliedToTxnAdd": [{"TxnID": credit.qb_id, "RefundAmount": left}],
         }
         data = {k: v for k, v in data.items() if v is not None}
@@ -353,7 +390,8 @@ class RefundHandler:
                 ret = response.record
                 customer = (ret.get("CustomerRef") or {}).get("ListID")
                 open_amount = ret.get("BalanceRemaining") if "BalanceRemaining" in ret else "0"
-                set_progress(job, customer=customer, sale_ref=ret.get("RefNumber"), open=str(open_amount))
+                set_progress(job, customer=customer, sale_ref=ret.get("RefNumber"), open=str(open_amount),
+                             rate=ret.get("ExchangeRate"))
                 return Again("read the sale's customer and what is still open on it")
             return Park(
                 f"the order's transaction could not be read from QuickBooks ({response.status_code}): "
