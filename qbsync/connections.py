@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qbsync.passwords import hash_password
+from qbsync.queue.company_file import FileLinks
 from qbsync.storage.models import Connection
 
 PLATFORMS = ("woocommerce", "shopify")
@@ -21,6 +22,8 @@ RESERVED_NAMES = frozenset({"new"})  # /connections/new is the page that adds on
 # The column sizes (models.py): longer values would fail in the database (PostgreSQL) instead of here.
 MAX_STORE_URL = 500
 MAX_QBWC_USERNAME = 100
+# A company file path longer than this is a typing error, not a file.
+MAX_COMPANY_FILE = 1000
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -141,3 +144,19 @@ def rotate_webhook_secret(session: Session, conn: Connection, new_secret: str) -
 def set_api_credentials(session: Session, conn: Connection, credentials: dict[str, Any]) -> None:
     """Store storefront API credentials (encrypted at rest)."""
     conn.api_credentials = {k: v for k, v in credentials.items() if v not in (None, "")}
+
+
+def switch_company_file(session: Session, conn: Connection, to_file: str | None) -> FileLinks:
+    """Move ``conn`` to another QuickBooks company file, forgetting the old file's links and lists.
+
+    Live Web Connector sessions end first (their in-flight work returns to the queue). Returns what was
+    forgotten; see :func:`qbsync.queue.company_file.switch`.
+    """
+    from qbsync.queue.company_file import switch
+    from qbsync.qwc.sessions import end_sessions_of  # imported here: the Web Connector layer sits above
+
+    if to_file is not None and len(to_file.strip()) > MAX_COMPANY_FILE:
+        raise ConnectionSetupError(f"a company file path is at most {MAX_COMPANY_FILE} characters")
+    end_sessions_of(session, conn.id, "qbsync: the connection was switched to another company file; the "
+                                      "next update starts a new session")
+    return switch(session, conn, to_file)

@@ -77,8 +77,9 @@ class Need:
 
     ``types``: the AccountType / item types / PaymentMethodType that fit; ``special``: the SpecialAccountType
     that settles it (QuickBooks' own Cost of Goods Sold, Inventory Asset, Undeposited Funds, Sales Tax
-    Payable); ``words``: words in a name that make a record the likely one, best first; ``by_type``: any
-    record of a fitting type will do when no name says more (an income account for items); ``taxable``:
+    Payable, Opening Balance Equity); ``words``: words in a name that make a record the likely one, best
+    first; ``by_type``: any record of a fitting type will do when no name says more (an income account for
+    items); ``taxable``:
     for sales tax codes; ``empty_ok``: an empty value means QuickBooks' own default; ``create``: the
     request (type, data) that adds the record, or None when qbsync must not make one; ``applies``: whether
     the current settings and company use the setting at all; ``when_needed``: created by the first order
@@ -195,6 +196,11 @@ def _sells_inventory(settings: Mapping[str, Any], company: Company) -> bool:
                                                  for k in ("inventory", "non_inventory", "service")}
 
 
+def _tracks_inventory(settings: Mapping[str, Any], company: Company) -> bool:
+    # Any inventory item, added or linked, can have its opening stock corrected (inventory.late_sales).
+    return company.inventory
+
+
 def _line_tax(settings: Mapping[str, Any], company: Company) -> bool:
     return settings.get("tax_mode") == "line"
 
@@ -234,6 +240,9 @@ NEEDS: tuple[Need, ...] = (
     Need("inventory_adjustment_account", "Account", "account for stock adjustments from the store",
          ("CostOfGoodsSold", "Expense"), words=("adjustment", "shrink"), create=_account("CostOfGoodsSold"),
          applies=_store_stock_master),
+    Need("opening_balance_account", "Account", "equity account corrections of opening stock post to",
+         ("Equity",), special="OpeningBalanceEquity", words=("opening bal",), create=_account("Equity"),
+         applies=_tracks_inventory),
     Need("deposit_account", "Account", "account sales receipts and payments are deposited to",
          ("Bank", "OtherCurrentAsset"), special="UndepositedFunds", words=("undeposited",), empty_ok=True),
     Need("shipping_item", "Item", "item that carries shipping lines", ("ItemOtherCharge", "ItemService"),

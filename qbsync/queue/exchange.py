@@ -79,7 +79,7 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
     now = now or utcnow()
     started = time.perf_counter()
     connection = qb_session.connection
-    periodic.plan(session, connection, now, company_file=qb_session.company_file)
+    periodic.plan(session, connection, now)
     settings = SyncSettings(connection.settings)
     version = qb_session.qbxml_version or DEFAULT_VERSION
     budget = settings.exchange_budget_ms / 1000.0

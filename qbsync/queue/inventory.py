@@ -12,6 +12,7 @@ every ``inventory_full_pull_hours`` as well.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -316,16 +317,7 @@ class OpeningStock:
 def sold_in(order: Mapping[str, Any], product_key: str, settings: Mapping[str, Any]) -> Decimal:
     """How many of the product ``product_key`` the order's lines sell from stock: a gift card line
     (``rules.is_gift_card_sale``) is never stock, whatever product it names."""
-    total = Decimal(0)
-    for line in order.get("lines") or ():
-        if rules.is_gift_card_sale(line, settings):
-            continue
-        key = mappings.product_key(
-            line.get("product_id"), line.get("variant_id"), line.get("sku"), line.get("name")
-        )
-        if key == product_key:
-            total += _decimal(str(line.get("quantity") or "0")) or Decimal(0)
-    return total
+    return sold_by_product(order, settings).get(product_key, Decimal(0))
 
 
 def _when(value: Any) -> datetime | None:
@@ -403,23 +395,39 @@ def unposted_orders(session: Session, connection_id: int, item_job_id: int) -> l
 # --- store-mastered stock: differences, never "set to" ----------------------------------------------
 
 BASELINE = "stock_seen:"  # + the item's ListID: the store's stock QuickBooks accounts for, and as of when
+# What set it: the item's opening stock (ItemInventoryAdd), or a store count sent as an adjustment.
+OPENING, COUNT = "opening", "count"
 
 
 def read_baseline(session: Session, connection_id: int, list_id: str) -> tuple[Decimal, datetime] | None:
     """(store stock, as of when) QuickBooks already accounts for, sales included, or None when unknown."""
+    found = _baseline(session, connection_id, list_id)
+    return None if found is None else (found[0], found[1])
+
+
+def _baseline(session: Session, connection_id: int, list_id: str) -> tuple[Decimal, datetime, str] | None:
     row = session.get(Checkpoint, (connection_id, f"{BASELINE}{list_id}"))
     if row is None or not row.value:
         return None
-    quantity, _, moment = row.value.partition("@")
+    quantity, _, rest = row.value.partition("@")
+    moment, _, origin = rest.partition("@")
     found = _decimal(quantity)
-    return None if found is None else (found, as_utc(datetime.fromisoformat(moment)))
+    if found is None:
+        return None
+    return found, as_utc(datetime.fromisoformat(moment)), origin or OPENING
 
 
 def save_baseline(
-    session: Session, connection_id: int, list_id: str, quantity: Decimal, moment: datetime
+    session: Session,
+    connection_id: int,
+    list_id: str,
+    quantity: Decimal,
+    moment: datetime,
+    origin: str = OPENING,
 ) -> None:
-    """Remember that QuickBooks accounts for the store's ``quantity`` as of ``moment``."""
-    value = f"{format(quantity.normalize(), 'f')}@{as_utc(moment).isoformat()}"
+    """Remember that QuickBooks accounts for the store's ``quantity`` as of ``moment``, set by the item's
+    opening stock (:data:`OPENING`) or a store count (:data:`COUNT`)."""
+    value = f"{format(quantity.normalize(), 'f')}@{as_utc(moment).isoformat()}@{origin}"
     name = f"{BASELINE}{list_id}"
     row = session.get(Checkpoint, (connection_id, name))
     if row is None:
@@ -521,47 +529,184 @@ def save_waiting(session: Session, connection_id: int, list_id: str, order_ids: 
 
 @dataclass(frozen=True)
 class LateSale:
-    """An order's sale of an item that QuickBooks takes out a second time: the store's count QuickBooks
-    accounts for was taken after the order was placed, and the order was not known then."""
+    """How much of an order's sale of an item to add back now (negative: to take out again): the store's
+    count QuickBooks accounts for was taken after the order was placed, so it already lacked the sale,
+    and the order's transaction takes it out of QuickBooks a second time.
+
+    ``counted_at`` is that count's moment and ``corrects`` what set it (:data:`OPENING` or :data:`COUNT`,
+    which decides the account, see :func:`add_back_account`)."""
 
     list_id: str
     item: str
     quantity: Decimal
+    counted_at: datetime
+    corrects: str
 
 
-def late_sales(
-    session: Session, connection_id: int, order_key: str, order: Mapping[str, Any], txn_type: str
-) -> list[LateSale]:
-    """The order's sales of inventory items to add back now that its ``txn_type`` is in QuickBooks.
+@dataclass(frozen=True)
+class AddedBack:
+    """What was added back (or queued to be) for one item of one order, and against which count."""
 
-    An item whose count QuickBooks took as of a moment after the order was placed already lacks the
-    order's quantity. If the order was waiting then, its sale was added back to that count (it is now
-    struck from the waiting list); if qbsync did not know the order then (its webhook came late, or it
-    was not going to post), QuickBooks has just taken the quantity out a second time.
+    quantity: Decimal
+    item: str
+    counted_at: datetime | None
+    corrects: str
+
+
+def add_back_change(
+    held: Decimal,
+    placed: datetime | None,
+    changed: datetime | None,
+    counted_at: datetime,
+    added: Decimal | None,
+) -> Decimal:
+    """How much more of one item to add back for one order (negative: to take out again); pure.
+
+    The add-back is what the store's count at ``counted_at`` already took out for the order: the
+    quantity the order ``held`` as the count saw it. The first time (``added`` None) it is the order's
+    quantity if it was placed by then. A later version of the order changed by the count's moment (a
+    webhook late or out of order) is what the count saw: the add-back follows it. A change after the
+    count moved the store's stock after it, and QuickBooks' stock moves by the order's own Mod or void:
+    the add-back stays.
     """
-    if txn_type not in STOCK_MOVING:
-        return []
-    placed = _when(order.get("created_at"))
-    late: list[LateSale] = []
+    if added is None:
+        return held if placed is not None and placed <= counted_at else Decimal(0)
+    if changed is None or changed > counted_at:
+        return Decimal(0)
+    return held - added
+
+
+def sold_by_product(order: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Decimal]:
+    """Product key -> how many the order's lines sell from stock (gift card lines left out, see
+    :func:`sold_in`)."""
     sold: dict[str, Decimal] = {}
     for line in order.get("lines") or ():
+        if rules.is_gift_card_sale(line, settings):
+            continue
         key = mappings.product_key(
             line.get("product_id"), line.get("variant_id"), line.get("sku"), line.get("name")
         )
         sold[key] = sold.get(key, Decimal(0)) + (_decimal(str(line.get("quantity") or "0")) or Decimal(0))
-    for key, quantity in sold.items():
-        mapping = mappings.get(session, connection_id, mappings.PRODUCT, key)
-        if mapping is None or mapping.qb_type != "ItemInventory" or mapping.quantity is None or not quantity:
-            continue  # (a baseline is saved only with the mapping's quantity: no look-up for the rest)
-        baseline = read_baseline(session, connection_id, mapping.qb_id)
-        if baseline is None:
-            continue  # QuickBooks' own count: its sales are its own
-        waiting = read_waiting(session, connection_id, mapping.qb_id)
-        if order_key in waiting:
-            save_waiting(session, connection_id, mapping.qb_id, waiting - {order_key})
-        elif placed is not None and placed <= baseline[1]:
-            late.append(LateSale(mapping.qb_id, mapping.qb_name or key, quantity))
+    return sold
+
+
+def added_back(session: Session, connection_id: int, order_key: str) -> dict[str, AddedBack]:
+    """Item ListID -> what the order's add-back jobs added back or will (a job a person cancelled counts
+    as settled: it is never sent again)."""
+    found: dict[str, AddedBack] = {}
+    for payload in session.scalars(
+        select(QueueJob.payload)
+        .where(
+            QueueJob.connection_id == connection_id,
+            QueueJob.kind == ADD_BACK_KIND,
+            QueueJob.record_type == "order",
+            QueueJob.record_id == order_key,
+        )
+        .order_by(QueueJob.id)
+    ):
+        list_id = str(payload.get("item_list_id"))
+        quantity = _decimal(str(payload.get("quantity") or "0")) or Decimal(0)
+        first = found.get(list_id)
+        if first is None:
+            found[list_id] = AddedBack(
+                quantity,
+                str(payload.get("item") or list_id),
+                _when(payload.get("counted_at")),
+                str(payload.get("corrects") or OPENING),
+            )
+        else:
+            found[list_id] = dataclasses.replace(first, quantity=first.quantity + quantity)
+    return found
+
+
+def late_sales(
+    session: Session,
+    connection_id: int,
+    order_key: str,
+    order: Mapping[str, Any],
+    txn_type: str | None,
+    settings: Mapping[str, Any],
+    added: bool = False,
+) -> list[LateSale]:
+    """The changes to add back now that the order's ``txn_type`` is in QuickBooks (just ``added``, or
+    changed, or voided: ``txn_type`` None) -- see :func:`add_back_change`.
+
+    An item whose count QuickBooks took as of a moment after the order was placed already lacks the
+    order's quantity. If the order was waiting then, its sale was added back to that count (it is now
+    struck from the waiting list); if qbsync did not know the order then (its webhook came late, or it
+    was not going to post), QuickBooks has just taken the quantity out a second time. Once added back,
+    the add-back follows the versions of the order the count saw. Only an order just added can be a late
+    one: the sale of one changed later was counted when it posted (waiting, or taken by a later count).
+    """
+    placed = _when(order.get("created_at"))
+    changed = _when(order.get("modified_at"))
+    holds = order.get("status") != "cancelled"
+    if added:
+        if txn_type not in STOCK_MOVING:
+            return []
+        sold, names = _inventory_sold(session, connection_id, order, settings, holds, ())
+        first: list[tuple[str, Decimal, tuple[Decimal, datetime, str]]] = []
+        for list_id, quantity in sold.items():
+            baseline = _baseline(session, connection_id, list_id) if quantity else None
+            if baseline is None:
+                continue  # QuickBooks' own count: its sales are its own
+            waiting = read_waiting(session, connection_id, list_id)
+            if order_key in waiting:
+                save_waiting(session, connection_id, list_id, waiting - {order_key})
+            elif add_back_change(quantity, placed, changed, baseline[1], None):
+                first.append((list_id, quantity, baseline))
+        if not first:
+            return []  # (most orders: placed after the count, no look-up of add-backs)
+        history = added_back(session, connection_id, order_key)  # the sale added again: never twice
+        late = []
+        for list_id, quantity, baseline in first:
+            before = history.get(list_id)
+            if before is None:
+                late.append(LateSale(list_id, names[list_id], quantity, baseline[1], baseline[2]))
+                continue
+            counted_at = before.counted_at or baseline[1]
+            change = add_back_change(quantity, placed, changed, counted_at, before.quantity)
+            if change:
+                late.append(LateSale(list_id, before.item, change, counted_at, before.corrects))
+        return late
+    history = added_back(session, connection_id, order_key)
+    if not history:
+        return []
+    sold, _ = _inventory_sold(session, connection_id, order, settings, holds, history)
+    late = []
+    for list_id, before in history.items():
+        baseline = _baseline(session, connection_id, list_id)
+        moment = before.counted_at or (baseline[1] if baseline is not None else None)
+        if moment is None:
+            continue
+        change = add_back_change(sold.get(list_id, Decimal(0)), placed, changed, moment, before.quantity)
+        if change:
+            late.append(LateSale(list_id, before.item, change, moment, before.corrects))
     return late
+
+
+def _inventory_sold(
+    session: Session,
+    connection_id: int,
+    order: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    holds: bool,
+    known: Iterable[str],
+) -> tuple[dict[str, Decimal], dict[str, str]]:
+    """Item ListID -> how many the order holds (0 for a cancelled one), and the items' names, for the
+    inventory items that can have a baseline (or are ``known`` to have add-backs)."""
+    known = set(known)
+    sold: dict[str, Decimal] = {}
+    names: dict[str, str] = {}
+    for key, quantity in sold_by_product(order, settings).items():
+        mapping = mappings.get(session, connection_id, mappings.PRODUCT, key)
+        if mapping is None or mapping.qb_type != "ItemInventory":
+            continue
+        if mapping.quantity is None and mapping.qb_id not in known:
+            continue  # (a baseline is saved only with the mapping's quantity: no look-up for the rest)
+        sold[mapping.qb_id] = sold.get(mapping.qb_id, Decimal(0)) + (quantity if holds else Decimal(0))
+        names[mapping.qb_id] = mapping.qb_name or key
+    return sold, names
 
 
 def add_back_late_sales(
@@ -569,24 +714,30 @@ def add_back_late_sales(
     connection_id: int,
     order_key: str,
     order: Mapping[str, Any],
-    txn_type: str,
+    txn_type: str | None,
+    settings: Mapping[str, Any],
     now: datetime,
+    added: bool = False,
 ) -> list[QueueJob]:
-    """Queue an inventory adjustment adding back each of :func:`late_sales` (once per order and item)."""
+    """Queue an inventory adjustment for each of :func:`late_sales` (called whenever the order's
+    transaction is ``added``, changed or voided). A change not sent yet folds into the unsent job of the
+    same order and item; a sent one is never sent again (its RefNumber is looked up after a lost
+    answer), so each difference reaches QuickBooks once."""
     queued = []
     number = str(order.get("number") or order_key)
-    for sale in late_sales(session, connection_id, order_key, order, txn_type):
+    for sale in late_sales(session, connection_id, order_key, order, txn_type, settings, added):
         key = f"{ADD_BACK_KIND}:{order_key}:{sale.list_id}"
-        if session.scalar(
-            select(exists().where(QueueJob.connection_id == connection_id, QueueJob.coalesce_key == key))
-        ):
-            continue
+        unsent = jobs.find_open(session, connection_id, key)
+        pending = _decimal(str(unsent.payload.get("quantity"))) if unsent is not None else None
+        quantity = (pending or Decimal(0)) + sale.quantity
         payload = {
             "order_id": order_key,
             "order_number": number,
             "item_list_id": sale.list_id,
             "item": sale.item,
-            "quantity": format(sale.quantity.normalize(), "f"),
+            "quantity": format(quantity.normalize(), "f"),
+            "counted_at": sale.counted_at.isoformat(),
+            "corrects": sale.corrects,
         }
         queued.append(
             jobs.enqueue(
@@ -596,10 +747,37 @@ def add_back_late_sales(
                 payload,
                 record_type="order",
                 record_id=order_key,
-                label=f"add back {payload['quantity']} {sale.item} of order {number} (counted by the store)",
+                label=add_back_label(payload),
                 coalesce_key=key,
                 priority=ADD_BACK_PRIORITY,
                 now=now,
             )
         )
     return queued
+
+
+def add_back_label(payload: Mapping[str, Any]) -> str:
+    """The add-back job's label, in the merchant's words."""
+    quantity = Decimal(str(payload["quantity"]))
+    verb = "add back" if quantity >= 0 else "take out again"
+    return (f"{verb} {abs(quantity).normalize():f} {payload['item']} of order {payload['order_number']} "
+            "(counted by the store)")
+
+
+def add_back_account(payload: Mapping[str, Any], settings: Mapping[str, Any]) -> tuple[str, str]:
+    """(setting, account name) an add-back posts to: a correction of an item's opening stock goes where
+    QuickBooks puts opening values, Opening Balance Equity (``opening_balance_account``); one of a store
+    count goes with that count's adjustment (``inventory_adjustment_account``)."""
+    setting = ("inventory_adjustment_account" if payload.get("corrects") == COUNT
+               else "opening_balance_account")
+    return setting, str(settings[setting])
+
+
+def add_back_memo(payload: Mapping[str, Any], store: str) -> str:
+    """The InventoryAdjustment memo of an add-back (or of taking part of one out again)."""
+    number = payload["order_number"]
+    if Decimal(str(payload["quantity"])) >= 0:
+        return (f"Order {number} was placed before the {store} stock count this item opened with (or was "
+                "last counted at), which already lacked it: its sale is added back")
+    return (f"Order {number} changed before the {store} stock count this item opened with (or was last "
+            "counted at): less of its sale is added back")

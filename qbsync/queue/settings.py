@@ -254,6 +254,10 @@ DEFINITIONS: list[Setting] = [
             group="Inventory"),
     Setting("inventory_adjustment_account", "Inventory Adjustments",
             "Account for the inventory adjustments made from store stock changes.", group="Inventory"),
+    Setting("opening_balance_account", "Opening Balance Equity",
+            "Equity account that corrections of an item's opening stock post to (an order the store's count "
+            "already had, reaching QuickBooks after the item was added), as QuickBooks posts the opening "
+            "value of a new item to its Opening Balance Equity.", group="Inventory"),
     # --- reference lists
     Setting("list_refresh_hours", 24,
             "Hours between refreshes of QuickBooks' accounts, items, payment methods, tax codes and customer "

@@ -21,6 +21,7 @@ from qbsync.config import Config
 from qbsync.passwords import hash_password, needs_rehash, verify_password
 from qbsync.qbxml.errors import QbxmlError, QbxmlVersionError, QuickBooksTooOldError
 from qbsync.qbxml.versions import negotiate_version, parse_host_response
+from qbsync.queue import company_file as company_files
 from qbsync.queue.exchange import (
     handle_qb_error,
     handle_response,
@@ -184,7 +185,9 @@ def authenticate(
     )
     session.add(qb)
     session.flush()
-    if not has_work(session, conn.id, now):
+    # With nothing to do QBWC is told "none" and opens no session, unless it is time to see which company
+    # file it has open (a file opened since is then refused and said before any order needs it).
+    if not has_work(session, conn.id, now) and not company_files.check_due(session, conn, now):
         qb.state, qb.closed_at, qb.result = "closed", now, "No work"
         return AuthResult(qb.ticket, "none")
     return AuthResult(qb.ticket, "")
@@ -242,10 +245,17 @@ def send_request_xml(
     qb, problem = _live(session, config, ticket, now)
     if qb is None or problem:
         return ""
-    if hcp_response and hcp_response.strip():
-        _store_host_info(qb, hcp_response)
     if company_file:
         qb.company_file = company_file
+    wrong_file = company_files.check(qb.connection, company_file, now)
+    if wrong_file:
+        # Another company file: nothing is read from it or sent to it, and no link is used with it.
+        log.warning("session %s: connection %s belongs to company file %r, the Web Connector opened %r; "
+                    "session ended", qb.id, qb.connection.name, qb.connection.company_file, company_file)
+        _end(session, qb, "failed", now, wrong_file)
+        return ""
+    if hcp_response and hcp_response.strip():
+        _store_host_info(qb, hcp_response)
     if country:
         qb.country = country.strip()[:4]
     major, minor = major or 0, minor or 0

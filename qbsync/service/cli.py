@@ -17,6 +17,7 @@ from qbsync.connections import (
     list_connections,
     rotate_webhook_secret,
     set_qbwc_password,
+    switch_company_file,
 )
 from qbsync.service import logging_setup
 from qbsync.service.demo import demo
@@ -211,6 +212,34 @@ def connection_rotate_secret(name: str, webhook_secret: str) -> None:
     except ConnectionSetupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo("webhook secret rotated")
+
+
+@connection.command("switch-file")
+@click.argument("name")
+@click.option("--to", "to_file", help="The company file path to bind (as the Web Connector reports it). "
+              "Leave out to take the one a refused update had open, else the one open at the next update.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def connection_switch_file(name: str, to_file: str | None, yes: bool) -> None:
+    """Move connection NAME to another QuickBooks company file (forgets the old file's links and lists)."""
+    from qbsync.queue import company_file
+
+    runtime = _runtime()
+    try:
+        with runtime.db.transaction() as session:
+            conn = get_connection(session, name)
+            target = to_file or company_file.refused_file(session, conn)
+            links = company_file.links_of(session, conn.id)
+            click.echo(f"connection {name} belongs to: {conn.company_file or '(no file yet)'}")
+            click.echo(f"switching to: {target or 'the file QuickBooks has open at the next update'}")
+            click.echo(f"this forgets {links.describe()} of the old file; every record is looked up again in "
+                       "the new file before anything is added or changed")
+            if not yes and not click.confirm("switch?", default=False):
+                raise click.ClickException("nothing was changed")
+            forgotten = switch_company_file(session, conn, target)
+    except ConnectionSetupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"switched: {forgotten.describe()} forgotten{forgotten.cancelled()}; QuickBooks' lists and "
+               "company setup are read at the next update")
 
 
 @main.command()

@@ -47,8 +47,17 @@ SALES_TAX_PAYABLE = (
     "see how much you owe each tax agency'"
 )
 SPECIAL_ACCOUNTS = (
-    "assumed: accounts QuickBooks makes on first use (Accounts Payable on the first bill, Opening Balance "
-    "Equity on the first opening balance) or at setup (Retained Earnings); SpecialAccountType from the XSD"
+    "assumed: accounts QuickBooks makes on first use (Accounts Payable on the first bill); "
+    "SpecialAccountType from the XSD"
+)
+SETUP_EQUITY = (
+    "QuickBooks help 'Equity accounts' (dx.198449.com/qq2/quickbookstgz.zip): 'When you set up your company "
+    "file, QuickBooks automatically sets up two equity accounts for you': Opening Bal Equity ('QuickBooks "
+    "records the opening balance of each account in Opening Bal Equity') and Retained Earnings; "
+    "QuickBooks 2010 Solutions Guide ch. 13 (oreilly.com/library/view/quickbooks-2010-solutions/"
+    "9780768695366/ch13.html): 'QuickBooks automatically creates the Opening Bal Equity account when you "
+    "create a new data file'; "
+    "named Opening Balance Equity by newer versions; SpecialAccountType from the XSD"
 )
 INTUIT_TAX_CODES = (
     "Intuit SalesTaxCodeAdd reference (developer.intuit.com/app/developer/qbdesktop/docs/api-reference/"
@@ -177,10 +186,8 @@ def _common_accounts(
             True,
         ),
         _account(payable, "AccountsPayable", SPECIAL_ACCOUNTS, "AccountsPayable", first_use=True),
-        _account(
-            "Opening Balance Equity", "Equity", SPECIAL_ACCOUNTS, "OpeningBalanceEquity", first_use=True
-        ),
-        _account("Retained Earnings", "Equity", SPECIAL_ACCOUNTS, "RetainedEarnings"),
+        _account("Opening Balance Equity", "Equity", SETUP_EQUITY, "OpeningBalanceEquity"),
+        _account("Retained Earnings", "Equity", SETUP_EQUITY, "RetainedEarnings"),
         _account("Uncategorized Income", "Income", AUTO_CREATED, "UncategorizedIncome", first_use=True),
         _account("Uncategorized Expenses", "Expense", AUTO_CREATED, "UncategorizedExpenses", first_use=True),
     )

@@ -192,6 +192,13 @@ class WebConnector:
         connectionError, as QBWC does)."""
         self._begin_session_failures.extend([(hresult, message)] * times)
 
+    def open_company_file(self, company: QuickBooksCompany, file_name: str) -> None:
+        """The user opens another company file in QuickBooks: later sessions work with ``company`` and report
+        ``file_name`` as sendRequestXML's strCompanyFileName, the file in use (PROTOCOL.md section 3)."""
+        self.company = company
+        self.company_file_name = file_name
+        self.country = company.profile.country
+
     # -- transport
 
     def _call(self, method: str, params: list[tuple[str, str | int | None]]) -> etree._Element | None:

@@ -63,6 +63,10 @@ class Connection(Base):
     file_id: Mapped[str] = mapped_column(String(38))
     # Sync settings (see qbsync.queue.settings for names and defaults); only overrides are stored.
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The QuickBooks company file the connection's links and lists belong to: the path the Web Connector
+    # reported at the first session (qbsync.queue.company_file). Sessions with another file open get nothing.
+    company_file: Mapped[str | None] = mapped_column(Text, nullable=True)
+    company_file_bound_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

@@ -21,13 +21,14 @@ ACCOUNTS = {
     "Sales Discounts": None,
     "Sales Tax Payable": "State Tax Liability",
     "Inventory Adjustments": "Shrinkage",
+    "Opening Balance Equity": "Owner Opening Balances",  # QuickBooks' own (SpecialAccountType), renamed
 }
 ITEMS = {"Shipping": None}
 TAX_CODES = {"Tax": "Txb", "Non": "Ex"}
 NAMED_BY_DEFAULTS = (
     "income_account", "cogs_account", "asset_account", "shipping_account", "discount_account", "tax_account",
-    "inventory_adjustment_account", "shipping_item", "fee_item", "discount_item", "tax_item",
-    "adjustment_item",
+    "inventory_adjustment_account", "opening_balance_account", "shipping_item", "fee_item", "discount_item",
+    "tax_item", "adjustment_item",
     "taxable_code", "non_taxable_code",
 )
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
+from qbsync.connections import switch_company_file
 from qbsync.queue import choices, jobs, setup
 from qbsync.queue.settings import SyncSettings
 from qbsync.simulator.company_store import ITEM_KINDS
@@ -187,9 +188,15 @@ def test_first_contact_happens_with_list_refresh_turned_off(make_shop):
     shop.sync()  # later sessions do not read the company again: the refresh is off
     assert len(shop.requests("HostQueryRq")) == 1
 
-    # The Web Connector opens another company file: that company is read and set up before anything is sent.
-    shop.connector.company_file_name = r"C:\Users\Public\Documents\Intuit\QuickBooks\Other Store.QBW"
+    # The Web Connector opens another company file: it is sent nothing until a person switches the
+    # connection to it; then that company is read and set up before anything is sent.
+    other = r"C:\Users\Public\Documents\Intuit\QuickBooks\Other Store.QBW"
+    shop.connector.company_file_name = other
     shop.feed("order", make_order(51))  # the same customer and product as order 1: nothing else to add
+    shop.sync(sessions=1)
+    assert len(shop.requests("HostQueryRq")) == 1
+    with shop.runtime.db.transaction() as session:
+        switch_company_file(session, session.get(Connection, shop.connection_id), other)
     shop.sync()
     assert len(shop.requests("HostQueryRq")) == 2
     assert sorted(r["RefNumber"] for r in shop.company.transactions("SalesReceipt")) == ["1", "51"]

@@ -298,6 +298,140 @@ def test_an_order_whose_webhook_comes_after_the_item_was_added_is_not_counted_tw
     shop.assert_every_request_valid()
 
 
+def _changed(number: int, quantity: int, placed: datetime, at: datetime, **fields):
+    """Order ``number`` as the store holds it after a change at ``at``."""
+    return dataclasses.replace(_mug_order(number, quantity, placed, **fields), modified_at=at)
+
+
+def _differences(shop) -> list[str]:
+    return [a.findtext(".//QuantityDifference") for a in _sent(shop, "InventoryAdjustmentAdd")]
+
+
+def test_a_late_orders_add_back_posts_to_the_companys_own_opening_balance_equity(make_shop):
+    """Retail company as QuickBooks' setup leaves it, with the merchant's own name for QuickBooks' Opening
+    Balance Equity and no account named as qbsync's inventory_adjustment_account default: the company
+    setup chooses the equity account by its type, and the add-back lands with no request answered 3140."""
+    from tests.engine.test_company_setup import answered
+
+    shop = make_shop(profile="retail")
+    equity = shop.company.store.by_name(("Account",), "Opening Balance Equity")
+    equity.data["Name"] = "Owner Opening Balances"
+    shop.company.store.touch(equity)
+    shop.feed("product", _mug(10, _at(16)))
+    shop.feed("order", _mug_order(1001, 2, _at(15)))
+    shop.sync()
+    shop.feed("order", _mug_order(1002, 1, _at(15).replace(minute=30)))
+    shop.sync()
+
+    assert answered(shop, 3140) == []
+    (adjustment,) = _sent(shop, "InventoryAdjustmentAdd")
+    assert adjustment.findtext("InventoryAdjustmentAdd/AccountRef/FullName") == "Owner Opening Balances"
+    assert adjustment.findtext(".//QuantityDifference") == "1"
+    check_stock(shop.company, {"MUG-RED": 10})
+    assert not shop.jobs(QueueJob.state.in_(("parked", "waiting", "held")))
+    shop.assert_every_request_valid()
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_late_orders_add_back_follows_the_changes_the_count_had_and_only_those(make_shop, profile):
+    """The store counted 10 mugs at 16:00. Orders placed before had taken theirs: 1002 (2 mugs at 15:00, cut
+    to 1 at 15:40), 1003 (1 mug at 15:10, cancelled at 15:50), 1004 (3 mugs at 15:45) and 1005 (1 mug at
+    15:30). Their webhooks come after the item was added, the orders as placed first (7 mugs added back),
+    then the changes, with 1004 cut to 1 and 1005 cancelled at 18:00, after the count: the store put those
+    3 mugs back on the shelf, and one of order 1001 (2 mugs, known in time for the opening stock), cut to 1
+    then too (14).
+
+    The add-back is what the count had taken out: it follows 1002 and 1003 (each difference sent once,
+    never again for a re-sent webhook) but not 1004 and 1005, whose mugs QuickBooks gets back by the
+    change and the void of the sales themselves (following them would take the mugs out again)."""
+    shop = _shop(make_shop, profile)
+    shop.feed("product", _mug(10, _at(16)))
+    shop.feed("order", _mug_order(1001, 2, _at(14)))  # known in time: in the opening stock (12)
+    shop.sync()
+    placed = {1002: _at(15), 1003: _at(15).replace(minute=10), 1004: _at(15).replace(minute=45),
+              1005: _at(15).replace(minute=30)}
+    for number, quantity in ((1002, 2), (1003, 1), (1004, 3), (1005, 1)):
+        shop.feed("order", _mug_order(number, quantity, placed[number]))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 10})
+
+    cut = _changed(1002, 1, placed[1002], _at(15).replace(minute=40))
+    shop.feed("order", cut)
+    shop.feed("order", _changed(1003, 1, placed[1003], _at(15).replace(minute=50), status="cancelled"))
+    shop.feed("order", _changed(1004, 1, placed[1004], _at(18)))
+    shop.feed("order", _changed(1005, 1, placed[1005], _at(18), status="cancelled"))
+    shop.feed("order", _changed(1001, 1, _at(14), _at(18)))  # a mug back on the shelf, and in QuickBooks
+    shop.sync()
+
+    check_order(shop.company, "1002", open_balance="0.00")
+    check_order(shop.company, "1004", open_balance="0.00")
+    assert [a.status_code for a in shop.attempts("TxnVoidRq")] == [0, 0]
+    check_stock(shop.company, {"MUG-RED": 14})
+    assert sorted(_differences(shop)) == ["-1", "-1", "1", "1", "2", "3"]
+    taken_out = [a for a in _sent(shop, "InventoryAdjustmentAdd")
+                 if a.findtext(".//QuantityDifference") == "-1"]
+    assert all("less of its sale is added back" in a.findtext(".//Memo") for a in taken_out)
+
+    shop.feed("order", cut)  # the same change, sent again
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 14})
+    assert len(_differences(shop)) == 6
+    shop.assert_every_request_valid()
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_late_order_before_a_store_count_is_added_back_on_the_counts_account(make_shop, profile):
+    """The store masters stock: its count of 7 mugs at 16:00 lacks orders 1001 (2) and 1002 (1), placed
+    before. 1002's webhook is late: the count's difference took its mug as shrinkage, so when it posts
+    the mug is added back on the account the count's adjustment posted to."""
+    shop = _shop(make_shop, profile)
+    shop.configure(stock_master="storefront")
+    shop.feed("product", _mug(10, _at(9)))
+    shop.sync()
+    shop.feed("order", _mug_order(1001, 2, _at(15)))
+    shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(7), modified_at=_at(16)))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 7})
+
+    shop.feed("order", _mug_order(1002, 1, _at(15).replace(minute=30)))
+    shop.sync()
+
+    check_stock(shop.company, {"MUG-RED": 7})
+    count, add_back = _sent(shop, "InventoryAdjustmentAdd")
+    assert [a.findtext(".//QuantityDifference") for a in (count, add_back)] == ["-1", "1"]
+    adjustments = RETAIL_NAMES["inventory_adjustment_account"]
+    if profile == "legacy":
+        adjustments = "Inventory Adjustments"
+    for adjustment in (count, add_back):
+        assert adjustment.findtext("InventoryAdjustmentAdd/AccountRef/FullName") == adjustments
+    shop.assert_every_request_valid()
+
+
+def test_the_add_back_is_what_the_count_saw_of_the_order():
+    """Pure: the count was taken at 16:00, the order placed at 15:00."""
+    from qbsync.queue.inventory import add_back_change
+
+    count, placed = _at(16), _at(15)
+    assert add_back_change(Decimal(2), placed, placed, count, None) == 2  # first time: placed by the count
+    assert add_back_change(Decimal(2), _at(17), _at(17), count, None) == 0  # placed after: not in it
+    assert add_back_change(Decimal(1), placed, _at(15).replace(minute=40), count, Decimal(2)) == -1
+    assert add_back_change(Decimal(0), placed, _at(18), count, Decimal(2)) == 0  # changed after the count
+    assert add_back_change(Decimal(2), placed, placed, count, Decimal(2)) == 0  # the same version again
+
+
+def test_an_add_back_posts_where_what_it_corrects_was_posted():
+    """Pure: an opening stock's correction goes to Opening Balance Equity (where QuickBooks puts an item's
+    opening value), a store count's to the count's adjustment account."""
+    from qbsync.queue.inventory import COUNT, OPENING, add_back_account
+    from qbsync.queue.settings import SyncSettings
+
+    settings = SyncSettings({"opening_balance_account": "Owner Opening Balances",
+                             "inventory_adjustment_account": "Inventory Shrinkage"})
+    assert add_back_account({"corrects": OPENING}, settings) == ("opening_balance_account",
+                                                                 "Owner Opening Balances")
+    assert add_back_account({"corrects": COUNT}, settings)[1] == "Inventory Shrinkage"
+
+
 def test_a_gift_card_line_is_never_counted_as_stock_sold():
     """Pure. A gift card is never stock: an order selling the product as a gift card (Shopify marks the
     line; WooCommerce names the SKU in ``gift_card_skus``) adds nothing back to the item's opening stock;

@@ -411,3 +411,34 @@ def test_names_quickbooks_made_us_change_are_listed_with_why(page, admin, conn, 
     assert ("Renamed in QuickBooks: “Doe, John” → “Doe, John (77)”: suffix (77) added because 'Doe, John' is "
             "another customer in QuickBooks (e-mail other@example.com)") in john_row, john_row
     screenshot(page, "15-renamed-in-quickbooks")
+
+
+def test_switch_a_connection_to_the_company_file_quickbooks_has_open(page, admin, conn, runtime, add_session):
+    from qbsync.queue.company_file import refusal
+    from qbsync.storage.models import IdMapping
+
+    shop_file, sister_file = r"C:\Books\Shop.QBW", r"C:\Books\Sister Shop.QBW"
+    with runtime.db.transaction() as session:
+        session.get(Connection, conn.id).company_file = shop_file
+        session.add(IdMapping(connection_id=conn.id, record_type="order", storefront_id="1001",
+                              qb_type="SalesReceipt", qb_id="1A-1", origin="created"))
+    add_session(conn.id, state="failed", company_file=sister_file, exchanges=0,
+                last_error=refusal(conn.name, shop_file, sister_file))
+    sign_in(page)
+    expect(page.locator(".warnings")).to_contain_text(
+        f'the last update had the company file "{sister_file}" open')
+    page.click("a:has-text('Company file')")
+    expect(page.locator("[data-bound-file]")).to_have_text(shop_file)
+    expect(page.locator("[data-other-file]")).to_contain_text(sister_file)
+    screenshot(page, "21-another-company-file")
+    questions: list[str] = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+    page.click("button:has-text('Switch to this file')")
+    page.wait_for_selector(".flash.ok")
+    assert questions == [f"Switch {conn.name} to {sister_file}? This forgets 1 link to QuickBooks records "
+                         "and 0 reference list entries."]
+    assert "Forgot 1 link to QuickBooks records" in page.inner_text(".flash.ok")
+    expect(page.locator("[data-bound-file]")).to_have_text(sister_file)
+    with runtime.db.transaction() as session:
+        assert session.get(Connection, conn.id).company_file == sister_file
+        assert session.scalars(select(IdMapping)).all() == []

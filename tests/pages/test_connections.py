@@ -241,3 +241,48 @@ def test_the_qwc_names_the_platform_properly_and_its_support_page_opens_without_
     page = text_of(response)
     assert "This is qbsync, the web service the QuickBooks Web Connector" in page
     assert conn.store_url not in page and "shop-qbwc" not in page  # public: it names no store or user
+
+
+SHOP_FILE = r"C:\Books\Shop.QBW"
+SISTER_FILE = r"C:\Books\Sister Shop.QBW"
+
+
+def refused_for_another_file(runtime, conn, add_session) -> None:
+    """The connection belongs to SHOP_FILE and has one link; the last update had SISTER_FILE open."""
+    from qbsync.queue.company_file import refusal
+    from qbsync.storage.models import IdMapping
+
+    with runtime.db.transaction() as session:
+        session.get(Connection, conn.id).company_file = SHOP_FILE
+        session.add(IdMapping(connection_id=conn.id, record_type="order", storefront_id="1001",
+                              qb_type="SalesReceipt", qb_id="1A-1", origin="created"))
+    add_session(conn.id, state="failed", company_file=SISTER_FILE, exchanges=0,
+                last_error=refusal("shop", SHOP_FILE, SISTER_FILE))
+
+
+def test_another_company_file_is_named_on_the_dashboard_and_the_sync_errors_page(signed_in, conn, runtime,
+                                                                                add_session):
+    refused_for_another_file(runtime, conn, add_session)
+    dashboard = text_of(signed_in.get("/"))
+    assert (f'Nothing is synced: the last update had the company file "{SISTER_FILE}" open, but this '
+            f'connection belongs to "{SHOP_FILE}".') in dashboard
+    assert "The last Web Connector session failed" not in dashboard  # said once, with its fix
+    errors = text_of(signed_in.get("/errors"))
+    assert "Another company file is open in QuickBooks: nothing is synced" in errors
+    assert f"The last update had {SISTER_FILE} open, but this connection belongs to {SHOP_FILE}" in errors
+
+
+def test_the_switch_needs_the_csrf_token_and_then_forgets_the_old_files_links(signed_in, conn, runtime,
+                                                                              add_session):
+    refused_for_another_file(runtime, conn, add_session)
+    assert signed_in.post("/connections/shop/switch-file").status_code in (400, 403)
+    assert _reload(runtime).company_file == SHOP_FILE
+
+    response = post(signed_in, "/connections/shop/switch-file")
+    assert response.status_code == 302
+    assert flashes(signed_in)[-1][1].startswith(f"Switched to {SISTER_FILE}. Forgot 1 link to QuickBooks "
+                                                f"records and 0 reference list entries of {SHOP_FILE}.")
+    assert _reload(runtime).company_file == SISTER_FILE
+    page = text_of(signed_in.get("/connections/shop"))
+    assert f"This connection belongs to the company file {SISTER_FILE}" in page
+    assert "The last update had another company file open" not in page

@@ -22,6 +22,9 @@ MERCHANT = Company(entries=(
     A("Sales Income", "Income"),
     A("Freight Income", "Income"),
     A("Cost of Sales", "CostOfGoodsSold", "CostOfGoodsSold"),
+    A("Owner's Equity", "Equity"),
+    A("Retained Earnings", "Equity", "RetainedEarnings"),
+    A("Startup Balances", "Equity", "OpeningBalanceEquity"),  # QuickBooks' own, renamed by the merchant
     Entry("Item", "Freight Out", "ItemNonInventory"),
     Entry("Item", "State Sales Tax", "ItemSalesTax"),
     Entry("Item", "Sales Tax", "ItemSalesTaxGroup"),
@@ -50,6 +53,8 @@ def test_on_a_merchants_own_chart_each_setting_gets_a_fitting_record_or_one_to_c
         "tax_account": "State Tax Liability",
         "non_taxable_code": "Ex",  # the non-taxable code, by IsTaxable
         "tax_agency": "Dept. of Revenue",  # the company's own sales tax agency
+        # QuickBooks' Opening Balance Equity, by SpecialAccountType, not "Owner's Equity"
+        "opening_balance_account": "Startup Balances",
     }
     created = {k: (p.choice, p.request[0]) for k, p in proposed.items() if p.action == CREATE}
     assert created == {
@@ -181,3 +186,21 @@ def test_a_request_held_back_is_the_same_cause_as_the_3140_it_avoided():
     assert held == answered
     quoted = cause_of(None, None, 'not sent yet: QuickBooks has no item "Bob\'s Shipping"; waiting for #4')
     assert quoted.title == "QuickBooks has no item \u201cBob's Shipping\u201d"
+
+
+def test_opening_stock_corrections_get_an_opening_balance_equity_account_whenever_inventory_is_on():
+    """Stock master QuickBooks (the default) leaves inventory_adjustment_account unused, but a late order's
+    add-back corrects an item's opening stock: it needs the account QuickBooks offsets opening values to."""
+    without = Company(entries=tuple(e for e in MERCHANT.entries if e.name != "Startup Balances"))
+    proposal = _by_setting(without)["opening_balance_account"]
+    assert proposal.action == CREATE  # not "Owner's Equity" nor Retained Earnings: no word, another role
+    assert proposal.request == ("AccountAdd", {"Name": "Opening Balance Equity", "AccountType": "Equity",
+                                               "Desc": "Added by qbsync for the web store's sales"})
+    # The merchant made QuickBooks' own inactive after setup: a fresh one under a free name.
+    inactive = Company(entries=(*without.entries,
+                                Entry("Account", "Opening Balance Equity", "Equity", "OpeningBalanceEquity",
+                                      active=False)))
+    proposal = _by_setting(inactive)["opening_balance_account"]
+    assert (proposal.action, proposal.choice) == (CREATE, "Opening Balance Equity (web)")
+    assert _by_setting(Company(entries=MERCHANT.entries, inventory=False))["opening_balance_account"].action \
+        == UNUSED

@@ -220,3 +220,30 @@ def test_secrets_on_the_command_line_still_work_with_a_warning(fresh_env):
     assert result.exit_code == 0
     assert "--webhook-secret on the command line is visible to other users" in result.stderr
     assert "set QBSYNC_QBWC_PASSWORD" in result.stderr
+
+
+def test_switch_file_says_what_it_forgets_and_asks_first(fresh_env):
+    from qbsync.connections import get_connection
+    from qbsync.service.runtime import current
+    from qbsync.storage.models import IdMapping
+
+    runner = CliRunner()
+    assert _add(runner, fresh_env).exit_code == 0
+    with current().db.transaction() as s:
+        conn = get_connection(s, "shop")
+        conn.company_file = r"C:\Books\Shop.QBW"
+        s.add(IdMapping(connection_id=conn.id, record_type="order", storefront_id="1001", qb_type="Invoice",
+                        qb_id="1A-1", origin="created"))
+
+    declined = runner.invoke(main, ["connection", "switch-file", "shop"], env=fresh_env, input="n\n")
+    assert declined.exit_code != 0 and "nothing was changed" in declined.output
+    assert "connection shop belongs to: C:\\Books\\Shop.QBW" in declined.output
+    assert "this forgets 1 link to QuickBooks records and 0 reference list entries" in declined.output
+
+    switched = runner.invoke(main, ["connection", "switch-file", "shop", "--to", r"D:\New\Shop 2027.QBW"],
+                             env=fresh_env, input="y\n")
+    assert switched.exit_code == 0, switched.output
+    assert "switched: 1 link to QuickBooks records and 0 reference list entries forgotten" in switched.output
+    with current().db.transaction() as s:
+        assert get_connection(s, "shop").company_file == r"D:\New\Shop 2027.QBW"
+        assert s.query(IdMapping).count() == 0

@@ -308,3 +308,16 @@ def test_send_request_reports_the_country_of_the_companys_edition(clock) -> None
     (send,) = [c.body for c in fake.calls if c.method == "sendRequestXML"]
     assert b"<qbXMLCountry>CA</qbXMLCountry>" in send
     assert b"&lt;Country&gt;CA&lt;/Country&gt;" in send  # the HostQueryRs of strHCPResponse agrees
+
+
+def test_another_company_file_opened_by_the_user_is_reported(company: QuickBooksCompany, clock) -> None:
+    fake = FakeQbsync(script(sendRequestXML="", receiveResponseXML=100))
+    other = QuickBooksCompany(profile="uk", clock=clock)
+    with Served(fake), connect(fake, company) as connector:
+        connector.run_once()
+        connector.open_company_file(other, r"D:\Books\Other Shop Ltd.QBW")
+        connector.run_once()
+    first, second = [c.body for c in fake.calls if c.method == "sendRequestXML"]
+    assert b"Simulated Store.QBW</strCompanyFileName>" in first
+    assert b"<strCompanyFileName>D:\\Books\\Other Shop Ltd.QBW</strCompanyFileName>" in second
+    assert b"<qbXMLCountry>UK</qbXMLCountry>" in second  # the other file's QuickBooks edition

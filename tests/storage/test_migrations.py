@@ -109,3 +109,31 @@ def test_batch_transactions_plan_each_statement_with_its_values(runtime):
         assert session.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
     with runtime.db.transaction() as session:
         assert session.execute(text("SHOW plan_cache_mode")).scalar() == "auto"
+
+
+def test_0006_binds_existing_connections_to_the_file_their_lists_were_read_from(empty_url):
+    db = create_database(empty_url)
+    try:
+        _migrate(db.engine, empty_url, "0005")
+        with db.engine.begin() as conn:
+            for id_, name in ((1, "shop"), (2, "new-shop")):
+                conn.execute(text(
+                    "INSERT INTO connections (id, name, platform, store_url, webhook_secret, "
+                    "api_credentials, qbwc_username, qbwc_password_hash, owner_id, file_id, settings, "
+                    "created_at, updated_at) VALUES (:id, :name, 'woocommerce', 'https://x', 'x', 'x', "
+                    ":name, 'x', '{A}', '{B}', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                    {"id": id_, "name": name})
+            conn.execute(text("INSERT INTO checkpoints (connection_id, name, value, updated_at) "
+                              "VALUES (1, 'company_file', 'C:\\Books\\Shop.QBW', CURRENT_TIMESTAMP)"))
+        _migrate(db.engine, empty_url, "0006")
+        with db.engine.connect() as conn:
+            files = dict(conn.execute(text("SELECT name, company_file FROM connections")).all())
+            left = conn.execute(text("SELECT count(*) FROM checkpoints WHERE name = 'company_file'")).scalar()
+        assert (files, left) == ({"shop": "C:\\Books\\Shop.QBW", "new-shop": None}, 0)
+
+        _migrate(db.engine, empty_url, "0005", down=True)  # the file goes back where it was kept
+        with db.engine.connect() as conn:
+            kept = conn.execute(text("SELECT connection_id, value FROM checkpoints")).all()
+        assert [tuple(row) for row in kept] == [(1, "C:\\Books\\Shop.QBW")]
+    finally:
+        db.dispose()

@@ -146,6 +146,7 @@ class InventoryAdjustmentHandler:
             mapping.qb_id,
             Decimal(notes["quantity"]),
             datetime.fromisoformat(notes["at"]),
+            origin=inventory.COUNT,
         )
         inventory.save_waiting(ctx.session, ctx.connection.id, mapping.qb_id, notes.get("waiting") or ())
         mapping.quantity = notes["quantity"]
@@ -184,8 +185,10 @@ class InventoryAdjustmentHandler:
 
 
 class StockAddBackHandler:
-    """Queue jobs of kind ``stock_add_back`` (queued when an order posts, see inventory.late_sales):
-    an InventoryAdjustmentAdd of +quantity for a sale the store's count QuickBooks took already lacked.
+    """Queue jobs of kind ``stock_add_back`` (queued when an order's transaction is added, changed or
+    voided, see inventory.late_sales): an InventoryAdjustmentAdd of the quantity (negative: taken out
+    again) for a sale the store's count QuickBooks took already lacked, on the account
+    inventory.add_back_account names.
 
     Steps: ``add`` -> (``lookup`` by RefNumber when an answer was lost, so it is never added twice).
     """
@@ -197,17 +200,20 @@ class StockAddBackHandler:
         if notes.get("next") == "add" and (job.needs_lookup or corrective_step_due(ctx, job)):
             return render(ctx, "InventoryAdjustmentQuery", {"RefNumber": _ref(job)}, "lookup")
         payload = job.payload
+        quantity = Decimal(str(payload["quantity"]))
+        if not quantity:
+            return Finish(f"nothing to add back for order {payload['order_number']}: it changed back before "
+                          "this was sent")
         store = naming.PLATFORM_NAMES.get(ctx.connection.platform, ctx.connection.platform)
         data = {
-            "AccountRef": {"FullName": ctx.settings.inventory_adjustment_account},
+            "AccountRef": {"FullName": inventory.add_back_account(payload, ctx.settings)[1]},
             "TxnDate": ctx.now.date(),
             "RefNumber": _ref(job),
-            "Memo": f"Order {payload['order_number']} was placed before the {store} stock count this item "
-            "opened with (or was last counted at), which already lacked it: its sale is added back",
+            "Memo": inventory.add_back_memo(payload, store),
             "InventoryAdjustmentLineAdd": [
                 {
                     "ItemRef": {"ListID": payload["item_list_id"]},
-                    "QuantityAdjustment": {"QuantityDifference": Decimal(str(payload["quantity"]))},
+                    "QuantityAdjustment": {"QuantityDifference": quantity},
                 }
             ],
         }
@@ -216,10 +222,7 @@ class StockAddBackHandler:
 
     def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
         payload = job.payload
-        done = (
-            f"added back {payload['quantity']} {payload['item']}: order {payload['order_number']} was "
-            "already out of the store's stock QuickBooks counted"
-        )
+        done = f"{inventory.add_back_label(payload)}: done"
         if job.step == "lookup":
             if response.outcome in (Outcome.SUCCESS, Outcome.WARNING) and response.record:
                 return Done(f"{done} (in QuickBooks already)")
@@ -230,9 +233,9 @@ class StockAddBackHandler:
         if response.outcome in (Outcome.SUCCESS, Outcome.WARNING):
             return Done(done)
         if response.outcome is Outcome.MISSING_REFERENCE and "Account" in (response.message or ""):
+            setting = inventory.add_back_account(payload, ctx.settings)[0]
             return Park(
-                f"{response.message} Create the account in QuickBooks or change "
-                "inventory_adjustment_account, then retry"
+                f"{response.message} Create the account in QuickBooks or change {setting}, then retry"
             )
         return refused(response, "inventory adjustment")
 

@@ -424,6 +424,7 @@ class OrderHandler:
         if step == "void":
             if outcome in FOUND:
                 mapping.synced_hash = VOIDED
+                self._add_back(ctx, job, None)
                 return Done(f"{mapping.qb_type} {mapping.qb_name} voided")
             if outcome is Outcome.NOT_FOUND:
                 mappings.forget(ctx.session, mapping)
@@ -443,6 +444,7 @@ class OrderHandler:
                 ret = response.record or {}
                 mapping.edit_sequence = str(ret.get("EditSequence") or mapping.edit_sequence)
                 mapping.synced_hash = notes.get("hash")
+                self._add_back(ctx, job, mapping.qb_type)
                 return Done(f"{mapping.qb_type} {mapping.qb_name} updated")
             if outcome is Outcome.STALE_EDIT_SEQUENCE:
                 set_progress(job, next="requery")
@@ -466,10 +468,13 @@ class OrderHandler:
             synced_hash=progress(job).get("hash"),
             origin=mappings.CREATED,  # added by qbsync, or found carrying qbsync's exact marker
         )
-        # A sale the store's count QuickBooks took already lacked comes back (stock counted once).
-        add_back_late_sales(
-            ctx.session, ctx.connection.id, order_id(job), order_of(job), txn_type, ctx.now
-        )
+        self._add_back(ctx, job, txn_type, added=True)
+
+    def _add_back(self, ctx: Context, job: QueueJob, txn_type: str | None, added: bool = False) -> None:
+        """A sale the store's count QuickBooks took already lacked comes back, and follows the order
+        (stock counted once): after the order's transaction is added, changed or voided (None)."""
+        add_back_late_sales(ctx.session, ctx.connection.id, order_id(job), order_of(job), txn_type,
+                            ctx.settings, ctx.now, added)
 
     def _gone(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> ApplyResult:
         if mapping.manual:

@@ -17,8 +17,9 @@ from qbsync.connections import (
     rotate_webhook_secret,
     set_api_credentials,
     set_qbwc_password,
+    switch_company_file,
 )
-from qbsync.queue import lists, setup
+from qbsync.queue import company_file, lists, setup
 from qbsync.qwc.qwcfile import build_qwc
 from qbsync.service.pages.auth import CREDENTIAL_FIELDS, connection_spec_from
 from qbsync.service.pages.lookup import (
@@ -101,8 +102,11 @@ def show(name: str) -> Any:
                                    QueueJob.state.in_(("pending", "in_flight", "waiting", "held", "parked")))
             .order_by(QueueJob.id)
         ))
+        other_file = company_file.refused_file(session, conn)
         return render_template(
-            "connections/show.html", conn=conn, qwc=qwc, qbwc_url=qbwc_url(), webhook_url=webhook_url(conn),
+            "connections/show.html", conn=conn, other_file=other_file,
+            file_links=company_file.links_of(session, conn.id), qwc=qwc, qbwc_url=qbwc_url(),
+            webhook_url=webhook_url(conn),
             webhook_secret_masked=mask(conn.webhook_secret), credentials=credentials,
             credential_fields=CREDENTIAL_FIELDS[conn.platform], lists=list_counts, refresh_jobs=refresh_jobs,
             has_previous_secret=bool(conn.previous_webhook_secret),
@@ -223,6 +227,23 @@ def refresh_lists(name: str) -> Any:
     flash(f"Queued a refresh of {names}: the lists are read from QuickBooks the next time the Web Connector "
           "runs.", "ok")
     return redirect(url_for("connections.show", name=name) + "#quickbooks-lists")
+
+
+@blueprint.post("/<name>/switch-file")
+def switch_file(name: str) -> Any:
+    """Move the connection to the company file a refused update had open (or to the one open next time),
+    forgetting the old file's links and lists."""
+    with runtime().db.transaction() as session:
+        conn = connection_or_404(session, name)
+        old = conn.company_file
+        target = company_file.refused_file(session, conn)
+        forgotten = switch_company_file(session, conn, target)
+    log.info("connection %s switched from company file %r to %r by a person", name, old, target)
+    flash(f"Switched to {target or 'the company file QuickBooks has open at the next update'}. Forgot "
+          f"{forgotten.describe()} of {old or 'the old file'}{forgotten.cancelled()}. At the next update "
+          "qbsync reads the new file's lists and company setup, and looks every record up again before "
+          "adding or changing anything.", "ok")
+    return redirect(url_for("connections.show", name=name) + "#company-file")
 
 
 @blueprint.post("/<name>/reveal")

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from qbsync.queue.causes import parked_causes
+from qbsync.queue.company_file import refused_file, same_file
 from qbsync.queue.jobs import counts_by_state
 from qbsync.qwc.qwcfile import url_warnings
 from qbsync.service.pages.charts import BarChart, daily_bars, last_days
@@ -110,7 +111,8 @@ def health_of(session: Session, conn: Connection, now: datetime) -> ConnectionHe
     health = ConnectionHealth(connection=conn, last_session=last, counts=counts, error_answers=error_answers,
                               parked=counts.get("parked", 0), blocked=blocked, recent_errors=recent_errors,
                               chart=chart)
-    health.warnings = warnings_for(health, now) + setup_warnings(session, conn) + renamed_notes(session, conn)
+    health.warnings = (file_warnings(session, conn) + warnings_for(health, now)
+                       + setup_warnings(session, conn) + renamed_notes(session, conn))
     health.last_working_session = working
     if working is not None and working.result:
         health.last_result = Masker.of(connection_secrets(conn)).text(working.result)
@@ -131,7 +133,9 @@ def warnings_for(health: ConnectionHealth, now: datetime) -> list[tuple[str, str
         found.append((f"The Web Connector has not polled for {hours} hours: check that the QuickBooks PC is "
                       "on, QuickBooks is open and the application's Auto-Run box is ticked.",
                       url_for("log.index", connection=conn.name), "See the log"))
-    if last is not None and last.state == "failed" and last.last_error:
+    # A session refused for another company file is said by file_warnings, with its fix.
+    wrong_file = bool(last and last.company_file and not same_file(last.company_file, conn.company_file))
+    if last is not None and last.state == "failed" and last.last_error and not wrong_file:
         error = Masker.of(connection_secrets(conn)).text(last.last_error)
         found.append((f"The last Web Connector session failed: {error}",
                       url_for("log.session", session_id=last.id), "See the session"))
@@ -142,6 +146,17 @@ def warnings_for(health: ConnectionHealth, now: datetime) -> list[tuple[str, str
         found.append((f"{health.parked} {noun} attention.{behind}", url_for("errors.index"),
                       "See the sync errors"))
     return found
+
+
+def file_warnings(session: Session, conn: Connection) -> list[tuple[str, str, str]]:
+    """The Web Connector had another company file open than the connection's: nothing syncs until a person
+    opens the right file or switches the connection."""
+    other = refused_file(session, conn)
+    if other is None:
+        return []
+    return [(f"Nothing is synced: the last update had the company file \"{other}\" open, but this connection "
+             f"belongs to \"{conn.company_file}\". Open that file in QuickBooks, or switch the connection.",
+             url_for("connections.show", name=conn.name) + "#company-file", "Company file")]
 
 
 def setup_warnings(session: Session, conn: Connection) -> list[tuple[str, str, str]]:

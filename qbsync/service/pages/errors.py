@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 
-from qbsync.queue import causes, jobs
+from qbsync.queue import causes, company_file, jobs
 from qbsync.queue.settings import SyncSettings
 from qbsync.service.pages.lookup import all_connections, connection_or_404, runtime
 from qbsync.storage.models import Connection
@@ -39,12 +39,14 @@ def index() -> Any:
     """Parked jobs of every connection, grouped by cause."""
     with runtime().db.transaction() as session:
         sections = []
+        total = 0
         for conn in all_connections(session):
             groups = causes.parked_causes(session, conn.id)
-            sections.append(dict(conn=conn, groups=[
+            other_file = company_file.refused_file(session, conn)  # nothing syncs: a cause of its own
+            total += len(groups) + (other_file is not None)
+            sections.append(dict(conn=conn, other_file=other_file, groups=[
                 dict(group=g, settings=settings_naming(conn, g.cause.missing_name)) for g in groups]))
-        return render_template("errors/index.html", sections=sections,
-                               total=sum(len(s["groups"]) for s in sections))
+        return render_template("errors/index.html", sections=sections, total=total)
 
 
 @blueprint.post("/<name>/<key>/retry")
