@@ -7,11 +7,17 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from qbsync.queue import jobs as queue
 from qbsync.simulator.company_store import ITEM_KINDS
 from qbsync.storage.models import QueueJob
 from qbsync.storefronts.records import Customer, Refund, RefundLine
+from tests.accounting import check_order, check_synced_order
 from tests.engine.conftest import make_order
+
+# Dependencies and payments, no stock or tax: the service company (no inventory, no sales tax) and retail.
+pytestmark = pytest.mark.parametrize("profile", ["retail", "service"])
 
 ANN = Customer(storefront_id="42", email="ann@example.com", first_name="Ann", last_name="Lee")
 
@@ -34,6 +40,7 @@ def test_an_order_waits_for_its_customer_and_items_in_the_queue(shop):
     (receipt,) = shop.company.transactions("SalesReceipt")
     assert receipt["CustomerRef"]["FullName"] == "Lee, Ann"
     assert {line["ItemRef"]["FullName"] for line in receipt["SalesReceiptLineRet"]} == {"MUG-RED", "Shipping"}
+    check_synced_order(shop.company, make_order(2001, customer=ANN), customer="Lee, Ann")
     shop.assert_every_request_valid()
 
 
@@ -52,6 +59,7 @@ def test_an_item_deleted_in_quickbooks_after_mapping_is_added_again_before_the_o
     order_job = shop.jobs(QueueJob.record_id == "2003")[-1]
     assert order_job.state == "done"
     assert shop.mapping("product", "101").qb_id == shop.company.find("Item", "MUG-RED")["ListID"]
+    check_synced_order(shop.company, make_order(2003, customer=ANN))
     shop.assert_every_request_valid()
 
 
@@ -66,6 +74,7 @@ def test_a_customer_deleted_in_quickbooks_is_added_again(shop):
 
     assert shop.company.find("Customer", "Lee, Ann") is not None
     assert sorted(r["RefNumber"] for r in shop.company.transactions("SalesReceipt")) == ["2004", "2005"]
+    check_synced_order(shop.company, make_order(2005, customer=ANN), customer="Lee, Ann")
     shop.assert_every_request_valid()
 
 
@@ -92,6 +101,10 @@ def test_a_refund_that_arrives_before_its_order_waits_for_the_sale(shop):
     assert memo["CustomerRef"]["ListID"] == receipt["CustomerRef"]["ListID"]
     assert memo["TotalAmount"] == "9.50" and memo["RefNumber"] == "R9001"
     assert shop.jobs(QueueJob.kind == "refund")[0].state == "done"
+    # the refund of a paid order is money paid back: no credit is left open on the customer
+    check_synced_order(shop.company, order)
+    check_order(shop.company, "R9001", credited="9.50", refunded="9.50", open_balance="0.00",
+                open_credits="0.00")
     shop.assert_every_request_valid()
 
 
@@ -116,4 +129,5 @@ def test_an_invoiced_order_that_gets_paid_gets_a_payment_on_its_invoice(shop):
     assert payment["AppliedToTxnRet"][0]["TxnID"] == invoice["TxnID"]
     assert shop.company.find("Invoice", invoice["TxnID"])["BalanceRemaining"] == "0.00"
     assert not shop.company.transactions("SalesReceipt")  # still the one invoice, not a second sale
+    check_synced_order(shop.company, paid)
     shop.assert_every_request_valid()

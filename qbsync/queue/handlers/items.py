@@ -21,7 +21,18 @@ from typing import Any
 from qbsync.qbxml.fields import catalog
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import choices, inventory, lists, mappings, naming, preflight, rules, sales_tax, setup
+from qbsync.queue import (
+    choices,
+    company_facts,
+    inventory,
+    lists,
+    mappings,
+    naming,
+    preflight,
+    rules,
+    sales_tax,
+    setup,
+)
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -293,6 +304,10 @@ class ItemHandler:
         if sales_tax.is_sales_tax_role(role) and not setup.company(ctx.session, ctx.connection.id).sales_tax:
             # The company's preferences say sales tax is off: QuickBooks would refuse the item (3250).
             return Reject(sales_tax_off(name))
+        if sales_tax.is_sales_tax_role(role) and not company_facts.read(ctx.session, ctx.connection.id).is_us:
+            # Queued before QuickBooks said it is a Canadian or UK file: its tax codes carry the tax there.
+            return Finish(f"no sales tax item {name!r} on a Canadian or UK company file: its tax codes carry "
+                          "the store's tax")
         mapping = mappings.get(ctx.session, ctx.connection.id, record_type, key)
         if (
             mapping is not None
