@@ -103,6 +103,12 @@ def wait_for_special_items(ctx: Context, job: QueueJob, response: Response) -> W
     return Wait(f"QuickBooks lacks the item {found.group(2)!r}: adding it first", tuple(j.id for j in needed))
 
 
+def ret_name(ret: Mapping[str, Any], name: str) -> str:
+    """The name of the item QuickBooks returned: its FullName, or its Name for the item types that have
+    no FullName (ItemSalesTaxRet, ItemSalesTaxGroupRet), else the name qbsync asked for."""
+    return str(ret.get("FullName") or ret.get("Name") or name)
+
+
 def fingerprint(record: Mapping[str, Any]) -> str:
     """What QuickBooks holds of a product, hashed (stock is not part of it: that syncs on its own)."""
     fields = {k: record.get(k) for k in ("name", "sku", "price", "active", "kind")}
@@ -127,8 +133,18 @@ def item_name(job: QueueJob, ctx: Context) -> str:
 
 
 def renamed(job: QueueJob, ctx: Context, full_name: str) -> tuple[str, str] | None:
-    """(the product's SKU or name, why its QuickBooks item has another name) when qbsync had to change it."""
-    if job.payload.get("special") or full_name.casefold() != item_name(job, ctx).casefold():
+    """(the product's SKU or name, or the store tax rate's label and rate; why its QuickBooks item has
+    another name) when qbsync had to change it."""
+    role = str(job.payload.get("special") or "")
+    if full_name.casefold() != item_name(job, ctx).casefold():
+        return None
+    if role.startswith(sales_tax.RATE_ROLE_PREFIX):
+        rate = str(job.payload.get("store_name") or "")
+        why = rate and naming.why_renamed(rate, full_name, "ItemSalesTaxAdd/Name",
+                                          cut_note=": the label ends in ~ and a code of the whole, so "
+                                          "rates whose labels start alike stay apart, and the rate is kept")
+        return (rate, why) if why else None
+    if role:
         return None
     store = naming.item_store_name(job.payload.get("record") or {}, ctx.settings.item_match)
     reason = naming.why_renamed(store, full_name, "ItemInventoryAdd/Name",
@@ -414,7 +430,7 @@ class ItemHandler:
                 if reason is not None:
                     return Park(reason)
                 qb_type = response.record_types[0].removesuffix("Ret")
-                wrong = self._wrong_type(job, qb_type, str(ret.get("FullName")))
+                wrong = self._wrong_type(job, qb_type, ret_name(ret, name))
                 if wrong is not None:
                     return wrong
                 self._link(
@@ -423,11 +439,11 @@ class ItemHandler:
                     qb_type,
                     str(ret["ListID"]),
                     ret.get("EditSequence"),
-                    str(ret.get("FullName")),
+                    ret_name(ret, name),
                     created=False,
                 )
                 lists.remember(ctx.session, ctx.connection.id, "Item", response.record_types[0], ret)
-                return Done(f"linked to the existing QuickBooks item {ret.get('FullName')!r}")
+                return Done(f"linked to the existing QuickBooks item {ret_name(ret, name)!r}")
             if outcome in (Outcome.NO_MATCH, *FOUND):
                 if step == "link":
                     return Park(
@@ -449,7 +465,7 @@ class ItemHandler:
                     qb_type,
                     str(ret["ListID"]),
                     ret.get("EditSequence"),
-                    str(ret.get("FullName")),
+                    ret_name(ret, name),
                     created=True,
                 )
                 # The item list stays current: pickers, the tax codes page and the checks before each
@@ -459,7 +475,7 @@ class ItemHandler:
                 role = job.payload.get("special")
                 if role and str(role) in SPECIAL_ITEMS:  # the company setup page lists what qbsync created
                     setup.record(ctx.session, ctx.connection.id, SPECIAL_ITEMS[str(role)][0],
-                                 str(ret.get("FullName") or name), "created", ctx.now)
+                                 ret_name(ret, name), "created", ctx.now)
                 note = opening_note(job)
                 return Done(f"added; {note}" if note else None)
             if outcome is Outcome.NAME_IN_USE:
@@ -482,6 +498,10 @@ class ItemHandler:
             return refused(response, "item")
         if step == "agency":
             agency = sales_tax.agency_name(ctx.settings)
+            if outcome in FOUND and response.record:  # the mappings page lists the agency qbsync added
+                lists.remember(ctx.session, ctx.connection.id, "Vendor", response.record_types[0],
+                               response.record)
+                setup.record(ctx.session, ctx.connection.id, "tax_agency", agency, "created", ctx.now)
             if outcome in FOUND or outcome is Outcome.NAME_IN_USE:
                 # In use: another job of the same round trip added it first (or a person did meanwhile).
                 set_progress(job, next="add", agency_added=True)
