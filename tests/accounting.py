@@ -1,11 +1,12 @@
 """The accounting check end-to-end tests run after orders are synced: per order, what QuickBooks' books
 say must match what the store says, to the cent.
 
-    from tests.accounting import OrderBooks, check_order, check_stock
+    from tests.accounting import OrderBooks, check_order, check_stock, check_synced_order
 
     check_order(company, "1001", customer="Jane Doe", sold="54.10", open_balance="0.00",
                 open_credits="0.00", tax_by_agency={"State Department of Revenue": "3.30"})
     check_stock(company, {"MUG-1": 7, "TEE-S": 0})
+    check_synced_order(company, order)  # the store's order as it is: total, tax, paid or open
 
 Each check collects every difference and fails once with all of them listed, so a failing end-to-end
 test tells which number is wrong, not only the first. Amounts are compared as Decimal to the cent;
@@ -17,9 +18,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from qbsync.simulator import QuickBooksCompany
 from qbsync.simulator.company_store import decimal_of, to_cent
+from qbsync.storefronts.records import Order
 
 Amount = str | int | float | Decimal
 
@@ -176,3 +179,20 @@ def check_stock(company: QuickBooksCompany, store_stock: Mapping[str, Amount]) -
             problems.append(f"{name}: QuickBooks has {have} on hand, the store {wanted}")
     if problems:
         raise AssertionError("stock differs:\n  " + "\n  ".join(problems))
+
+
+def check_synced_order(company: QuickBooksCompany, order: Order, **expected: Any) -> OrderBooks:
+    """:func:`check_order` for a store ``order`` synced as it is: sold its total, the store's tax owed to
+    the agencies, no refund and no open credit, and, for the customer's only order, paid in full (open
+    balance 0) or not paid at all (open balance its total). ``expected`` overrides or adds figures."""
+    figures: dict[str, Any] = dict(
+        customer=None,
+        sold=order.total,
+        paid=order.total if order.paid else "0.00",
+        refunded="0.00",
+        open_balance="0.00" if order.paid else order.total,
+        open_credits="0.00",
+        tax_total=order.tax_total,
+    )
+    figures.update(expected)
+    return check_order(company, order.number, **figures)

@@ -40,6 +40,7 @@ class TaxItem:
     name: str
     rate: Decimal
     desc: str
+    store_name: str = ""  # the store's label and rate before QuickBooks' limits ("CA State Tax 7.25%")
 
 
 def is_sales_tax_role(role: str) -> bool:
@@ -51,6 +52,13 @@ def _percent(rate: Any) -> Decimal | None:
     if rate in (None, ""):
         return None
     return Decimal(str(rate)).normalize()
+
+
+def store_name(label: str, rate: Any) -> str:
+    """A store rate's label and rate as one name, before QuickBooks' limits: ``"CA State Tax 7.25%"``."""
+    label = " ".join(str(label or "Sales tax").split())
+    percent = _percent(rate)
+    return f"{label} {percent:f}%" if percent is not None else label
 
 
 def item_name(label: str, rate: Any) -> str:
@@ -87,7 +95,8 @@ def order_tax_items(order: Mapping[str, Any]) -> list[tuple[TaxItem, Decimal]]:
         name = item_name(label, tax.get("rate_percent"))
         rate = _percent(tax.get("rate_percent")) or Decimal(0)
         amount = Decimal(str(tax.get("amount") or "0"))
-        new = TaxItem(RATE_ROLE_PREFIX + name.lower(), name, rate, label)
+        new = TaxItem(RATE_ROLE_PREFIX + name.lower(), name, rate, label,
+                      store_name(label, tax.get("rate_percent")))
         item, before = found.get(name.lower(), (new, Decimal(0)))
         found[name.lower()] = (item, before + amount)
     if not taxes and Decimal(str(order.get("tax_total") or "0")):
@@ -120,8 +129,12 @@ def has_tax(order: Mapping[str, Any]) -> bool:
 
 
 def special_payload(item: TaxItem) -> dict[str, Any]:
-    """The item job's payload creating ``item`` when QuickBooks lacks it."""
-    return {"special": item.role, "name": item.name, "tax_rate": str(item.rate), "desc": item.desc}
+    """The item job's payload creating ``item`` when QuickBooks lacks it (with the store's label and rate
+    when it is a store rate's, so the link can say why the QuickBooks name differs)."""
+    payload = {"special": item.role, "name": item.name, "tax_rate": str(item.rate), "desc": item.desc}
+    if item.store_name:
+        payload["store_name"] = item.store_name
+    return payload
 
 
 def item_add(payload: Mapping[str, Any], settings: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -7,6 +7,7 @@ import json
 import time
 
 import httpx
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
@@ -15,6 +16,7 @@ from qbsync.simulator.cli import simulate
 from qbsync.simulator.company import QuickBooksCompany
 from qbsync.storage.models import WebhookDelivery
 from qbsync.webhooks.signatures import sign
+from tests.accounting import check_order
 
 SECRET = "my-webhook-secret"
 PASSWORD = "correct horse battery"
@@ -58,14 +60,17 @@ def run_simulate(base_url: str, *extra: str):
     return result.output
 
 
+# The README's run, on the default company and on a service firm's (no inventory, no sales tax). The
+# printout test below stays on the default company: it names what the retail setup lacks at first.
+@pytest.mark.parametrize("profile", ["retail", "service"])
 def test_a_second_run_finds_what_the_first_added(runtime, live_server, make_connection, tmp_path,
-                                                  monkeypatch):
+                                                  monkeypatch, profile):
     monkeypatch.setenv("QBSYNC_DATA_DIR", str(tmp_path / "data"))
     make_connection("shop", webhook_secret=SECRET)
     post_order(runtime, live_server.url, 5001)
-    first = run_simulate(live_server.url)
+    first = run_simulate(live_server.url, "--profile", profile)
     post_order(runtime, live_server.url, 5002)  # the same buyer and product, already linked in qbsync
-    second = run_simulate(live_server.url)
+    second = run_simulate(live_server.url)  # the saved company keeps its profile
 
     company_file = tmp_path / "data" / "simulated-quickbooks" / "shop-qbwc.json"
     assert f"company file: {company_file} (new)" in first
@@ -75,6 +80,10 @@ def test_a_second_run_finds_what_the_first_added(runtime, live_server, make_conn
     assert company.find("SalesReceipt", "5001") is not None
     assert company.find("SalesReceipt", "5002") is not None
     assert company.counts()["Customer"] == 1
+    assert company.profile.name == profile
+    for number in ("5001", "5002"):
+        check_order(company, number, customer="Lee, Ann", sold="21.00", paid="21.00", refunded="0.00",
+                    open_balance="0.00", open_credits="0.00", tax_total="0.00")
 
 
 def test_reading_reference_lists_is_not_called_records_synced(runtime, live_server, make_connection,

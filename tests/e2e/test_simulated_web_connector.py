@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from qbsync.qbxml import validate
 from qbsync.queue import jobs
 from qbsync.simulator import QuickBooksCompany, WebConnector
 from qbsync.storage.models import Connection, Exchange, QueueJob
+from tests.accounting import check_order, check_stock
 from tests.engine.conftest import first_contact_done
 
 PASSWORD = "correct horse battery"
@@ -30,7 +32,10 @@ INVOICE = ("<InvoiceAddRq><InvoiceAdd><CustomerRef><FullName>Ann &amp; Bob's Caf
 INVALID = "<CustomerAddRq><CustomerAdd><CompanyName>No name</CompanyName></CustomerAdd></CustomerAddRq>"
 
 
-def test_a_mixed_queue_drains_through_real_web_connector_sessions(runtime, live_server, make_connection):
+# The queue names inventory accounts: two companies with inventory (the default, and multicurrency).
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
+def test_a_mixed_queue_drains_through_real_web_connector_sessions(runtime, live_server, make_connection,
+                                                                  profile):
     conn = make_connection()
     with runtime.db.transaction() as s:
         s.get(Connection, conn.id).settings = {"list_refresh_hours": 0, "batch_size": 2}
@@ -41,7 +46,7 @@ def test_a_mixed_queue_drains_through_real_web_connector_sessions(runtime, live_
             jobs.add_dependency(s, invoice, dep)
         invalid = jobs.enqueue_qbxml(s, conn.id, INVALID, label="bad customer")
 
-    company = QuickBooksCompany()
+    company = QuickBooksCompany(profile=profile)
     wc = WebConnector(f"{live_server.url}/qbwc", conn.qbwc_username, PASSWORD, company)
     reports = wc.run(until_idle=True, max_sessions=5)
 
@@ -56,6 +61,10 @@ def test_a_mixed_queue_drains_through_real_web_connector_sessions(runtime, live_
     invoice_ret = company.find("Invoice", "1001")
     assert invoice_ret is not None and invoice_ret["Subtotal"] == "39.98"
     assert company.quantity_on_hand("SKU-1") == -2  # sold two that were never received
+    # the raw invoice names no tax code: QuickBooks charges the company's sales tax (6.5% of 39.98)
+    check_order(company, "1001", customer="Ann & Bob's Café", sold="42.58", paid="0.00",
+                open_balance="42.58", open_credits="0.00", tax_total="2.60")
+    check_stock(company, {"SKU-1": -2})
 
     with runtime.db.transaction() as s:
         states = {j.label: j.state for j in s.scalars(select(QueueJob))}

@@ -162,8 +162,8 @@ def make_shop(runtime, live_server, make_connection) -> Iterator[Any]:
         company: QuickBooksCompany | None = None,
         **overrides: Any,
     ) -> Shop:
-        """``profile`` picks the simulated company (qbsync.simulator.profiles; None = legacy); ``company``
-        gives one built by the test."""
+        """``profile`` picks the simulated company (qbsync.simulator.profiles; None = the default, retail);
+        ``company`` gives one built by the test."""
         connection = make_connection(name, **overrides)
         company = company or QuickBooksCompany(profile=profile)
         connector = WebConnector(f"{live_server.url}/qbwc", connection.qbwc_username, PASSWORD, company)
@@ -176,8 +176,17 @@ def make_shop(runtime, live_server, make_connection) -> Iterator[Any]:
 
 
 @pytest.fixture
-def shop(make_shop) -> Shop:
-    return make_shop()
+def profile() -> str:
+    """The simulator profile the ``shop`` fixture's company starts as. A module runs its tests on several
+    with ``pytestmark = pytest.mark.parametrize("profile", ["retail", "service"])`` (a parametrize of that
+    name replaces this fixture)."""
+    return "retail"
+
+
+@pytest.fixture
+def shop(make_shop, profile: str) -> Shop:
+    """One connection on a company of ``profile``."""
+    return make_shop(profile=profile)
 
 
 @pytest.fixture
@@ -246,3 +255,12 @@ def make_order(
 
 def dump(value: Any) -> str:
     return json.dumps(value, indent=1, default=str)
+
+
+def account_of_type(company: QuickBooksCompany, account_type: str) -> str:
+    """The name of the first account of ``account_type`` (``Bank``, ``CostOfGoodsSold``...) the company's
+    setup made: tests name the company's own accounts, never one profile's."""
+    for seed in company.profile.seeds:
+        if seed.kind == "Account" and seed.data["AccountType"] == account_type and not seed.first_use:
+            return str(seed.data["Name"])
+    raise LookupError(f"the {company.profile.name} company has no {account_type} account")

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from qbsync.storefronts.records import OrderLine, Refund, RefundLine, ShippingLine, TaxLine
-from tests.accounting import check_order
+from tests.accounting import check_order, check_synced_order
 from tests.engine.conftest import make_order
 
 # What the merchant (or the company setup) picks for these companies: their accounts and codes.
@@ -67,6 +67,7 @@ def test_a_canadian_company_charges_the_store_s_hst_through_code_h(make_shop):
     assert codes == {"MUG-RED": "H", "BOOK": "E", "Shipping": "H"}
     assert (sale["SalesTaxTotal"], sale["TotalAmount"]) == ("6.50", "61.50")
     assert shop.company.books().tax_by_agency == {"Receiver General": Decimal("6.50")}
+    check_synced_order(shop.company, _order(5001, "CAD", rate="13", tax="5.20", shipping_tax="1.30"))
     _nothing_us_only_was_sent(shop)
 
 
@@ -103,6 +104,7 @@ def test_a_uk_company_books_vat_inclusive_prices_net_with_the_vat_through_code_s
     assert booked == {"MUG-RED": ("40.00", "S"), "BOOK": ("5.00", "E"), "Shipping": ("10.00", "S")}
     assert (sale["SalesTaxTotal"], sale["TotalAmount"]) == ("10.00", "65.00")
     assert shop.company.books().tax_by_agency == {"HM Revenue & Customs": Decimal("10.00")}
+    check_synced_order(shop.company, order)
     _nothing_us_only_was_sent(shop)
 
 
@@ -188,3 +190,16 @@ def test_refund_codes_follow_what_the_store_refunded():
     other = {**order, "tax_lines": [], "lines": [{**order["lines"][0], "tax_lines": []}]}
     with pytest.raises(ValueError, match="no QuickBooks sales tax code charges that rate"):
         tax_codes.refunded_line_code(other, {**mug, "tax": "1.00"}, country)
+
+
+def test_an_order_that_arrives_before_the_first_session_is_booked_with_the_canadian_codes(make_shop):
+    """Before QuickBooks has said it is a Canadian file, the order's sales tax items are queued as for a US
+    one; they must not be added (nor wait for a US tax agency): the order goes through code H."""
+    shop = make_shop(profile="canada")
+    shop.configure(**CHOSEN)
+    order = _order(5004, "CAD", rate="13", tax="5.20", shipping_tax="1.30")
+    shop.feed("order", order)  # the store's webhook comes before the Web Connector first runs
+    shop.sync()
+
+    check_synced_order(shop.company, order, tax_by_agency={"Receiver General": "6.50"})
+    _nothing_us_only_was_sent(shop)

@@ -18,9 +18,15 @@ import pytest
 from qbsync.queue import jobs
 from qbsync.simulator.storefront import StorefrontDouble, make_orders
 from qbsync.storage.models import QueueJob, WebhookDelivery
+from qbsync.storefronts.shopify import normalize as shopify
+from qbsync.storefronts.woocommerce import normalize as woo
+from tests.accounting import check_order, check_synced_order
 from tests.ops.processes import shopify_delivery, woo_delivery
 
 SECRET = "woo-webhook-secret"
+# The store's orders are taxed US orders: the default company and the multicurrency one (US, USD) where a
+# void changes the books; the tests where nothing is voided stay on the default company (each one is a
+# few seconds of real HTTP).
 
 
 @pytest.fixture
@@ -71,7 +77,14 @@ def _synced(client, runtime, shop, order) -> dict[str, Any]:
     shop.sync()
     receipt = _receipt(shop)
     assert receipt["TotalAmount"] != "0.00" and not receipt.get("Memo", "").startswith("VOID:")
+    check_synced_order(shop.company, woo.order(order))
     return receipt
+
+
+def _voided_books(shop, number: str) -> None:
+    """The order's sale voided: nothing sold, paid or owed, no tax, no credit left."""
+    check_order(shop.company, number, sold="0.00", paid="0.00", open_balance="0.00",
+                open_credits="0.00", tax_total="0.00")
 
 
 def _assert_not_voided(shop, before: dict[str, Any]) -> None:
@@ -82,8 +95,10 @@ def _assert_not_voided(shop, before: dict[str, Any]) -> None:
     assert mapping is not None and mapping.synced_hash != "voided"
 
 
-def test_an_update_body_replayed_as_a_deletion_voids_nothing(client, runtime, make_shop, double, order):
-    shop = _shop(make_shop, double)
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
+def test_an_update_body_replayed_as_a_deletion_voids_nothing(client, runtime, make_shop, double, order,
+                                                             profile):
+    shop = _shop(make_shop, double, profile=profile)
     receipt = _synced(client, runtime, shop, order)
 
     # The same signed body, a new delivery id, the unsigned topic header changed.
@@ -120,10 +135,10 @@ def test_an_old_deletion_replayed_after_the_order_was_restored_voids_nothing(
     _assert_not_voided(shop, receipt)
 
 
-@pytest.mark.parametrize("how", ["trashed", "deleted for good"])
+@pytest.mark.parametrize(("how", "profile"), [("trashed", "retail"), ("deleted for good", "multicurrency")])
 def test_a_deletion_the_store_confirms_voids_the_sales_receipt(client, runtime, make_shop, double, order,
-                                                              how):
-    shop = _shop(make_shop, double)
+                                                              how, profile):
+    shop = _shop(make_shop, double, profile=profile)
     _synced(client, runtime, shop, order)
     if how == "trashed":
         double.update_order(order["id"], {"status": "trash"}, platform="woocommerce")
@@ -138,6 +153,7 @@ def test_a_deletion_the_store_confirms_voids_the_sales_receipt(client, runtime, 
     assert receipt["TotalAmount"] == "0.00" and receipt["Memo"].startswith("VOID:")
     assert [a.status_code for a in shop.attempts("TxnVoidRq")] == [0]
     assert double.requests_to(f"/orders/{order['id']}", "GET")  # the store was asked
+    _voided_books(shop, woo.order(order).number)
 
 
 def test_a_cancellation_the_store_does_not_confirm_voids_nothing(client, runtime, make_shop, double, order):
@@ -175,6 +191,7 @@ def test_when_the_store_cannot_be_asked_the_void_waits_for_a_person(
         jobs.retry_now(session, session.get(QueueJob, job.id))
     shop.sync()
     assert _receipt(shop)["Memo"].startswith("VOID:")
+    _voided_books(shop, woo.order(order).number)
 
 
 def test_a_store_answer_is_judged_by_what_it_says():
@@ -221,6 +238,7 @@ def test_shopify_deletions_and_cancellations_void_only_what_the_store_confirms(r
     assert _store_shopify(runtime, order, "orders/updated", "e1").state == "processed"
     shop.sync()
     receipt = _receipt(shop)
+    check_synced_order(shop.company, shopify.order(order))
 
     # A cancellation body the store does not back (the order is not cancelled there), then a deletion
     # of an order the store still has: neither voids anything.
@@ -236,3 +254,4 @@ def test_shopify_deletions_and_cancellations_void_only_what_the_store_confirms(r
     assert _store_shopify(runtime, {"id": order["id"]}, "orders/delete", "e4").state == "processed"
     shop.sync()
     assert _receipt(shop)["Memo"].startswith("VOID:")
+    _voided_books(shop, shopify.order(order).number)

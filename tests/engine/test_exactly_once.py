@@ -6,14 +6,21 @@ import dataclasses
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
 from qbsync.storefronts.records import Customer, OrderLine, Product
 from qbsync.storefronts.woocommerce import normalize as woo
-from tests.engine.conftest import make_order
+from tests.accounting import check_synced_order
+from tests.engine.conftest import account_of_type, make_order
+
+# Exactly once is about numbers and look-ups: the default company and the service one (no stock, no tax).
+ON_TWO_COMPANIES = pytest.mark.parametrize("profile", ["retail", "service"])
 
 JOHN = Customer(storefront_id="77", email="john.doe@example.com", first_name="John", last_name="Doe")
 MUG = Product(product_id="101", sku="MUG-RED", name="Red mug", price=Decimal("9.50"))
 
 
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])  # the sample is taxed: two US tax companies
 def test_the_same_order_twice_becomes_one_sales_receipt(shop, sample):
     order = woo.order(sample("woocommerce/order.json"))
     shop.feed("order", order)
@@ -28,9 +35,11 @@ def test_the_same_order_twice_becomes_one_sales_receipt(shop, sample):
     assert len(shop.requests("SalesReceiptAddRq")) == 1
     assert [j.state for j in shop.jobs(*_kind("order"))] == ["done", "done"]
     assert "already in QuickBooks" in shop.jobs(*_kind("order"))[-1].reason
+    check_synced_order(shop.company, order)
     shop.assert_every_request_valid()
 
 
+@ON_TWO_COMPANIES
 def test_an_older_version_arriving_after_a_newer_one_changes_nothing(shop):
     first = make_order(1001)
     newer = dataclasses.replace(
@@ -53,42 +62,44 @@ def test_an_older_version_arriving_after_a_newer_one_changes_nothing(shop):
     assert receipt["TotalAmount"] == "33.50"
     assert receipt["SalesReceiptLineRet"][0]["Quantity"] == "3"
     assert "gift wrap" in receipt["Memo"]
+    check_synced_order(shop.company, newer)
     shop.assert_every_request_valid()
 
 
-def test_a_crash_after_quickbooks_processed_the_add_is_linked_not_added_again(make_shop):
-    # The crash must hit the batch that holds the sale: on the legacy company the shipping item exists
-    # already, so no item is added in the round trip before it.
-    shop = make_shop(profile="legacy")
+@ON_TWO_COMPANIES
+def test_a_crash_after_quickbooks_processed_the_add_is_linked_not_added_again(shop):
+    # The crash must hit the batch that holds the sale: an earlier order made the customer and the items
+    # (shipping too), so nothing is added in the round trip before it.
     shop.configure(lookup_before_add="when_unsure")  # the add is sent without a look-up first
-    shop.feed("customer", JOHN)
-    shop.feed("product", MUG)
+    shop.feed("order", make_order(1001, customer=JOHN))
     shop.sync()
 
     shop.feed("order", make_order(1002, customer=JOHN))
     shop.company.crash_after_processing(times=1)
     (crashed,) = shop.sync(sessions=1)
     assert crashed.ended_by == "crash"
-    assert len(shop.company.transactions("SalesReceipt")) == 1  # QuickBooks did it; we never heard
+    assert len(shop.company.transactions("SalesReceipt")) == 2  # QuickBooks did it; we never heard
     shop.time_passes()  # the dead session is ended; its job goes back to the queue, marked uncertain
     shop.sync()
 
-    assert len(shop.company.transactions("SalesReceipt")) == 1
-    assert len(shop.requests("SalesReceiptAddRq")) == 1
+    assert len(shop.company.transactions("SalesReceipt")) == 2
+    assert len(shop.requests("SalesReceiptAddRq")) == 2
     assert shop.requests("SalesReceiptQueryRq"), "the lost answer must be followed by a look-up"
-    (job,) = shop.jobs(*_kind("order"))
+    job = shop.jobs(*_kind("order"))[-1]
     assert job.state == "done" and "linked" in job.reason
     mapping = shop.mapping("order", "1002")
-    assert mapping.qb_id == shop.company.transactions("SalesReceipt")[0]["TxnID"]
+    assert mapping.qb_id == shop.company.transactions("SalesReceipt")[1]["TxnID"]
+    check_synced_order(shop.company, make_order(1002, customer=JOHN), customer="Doe, John")
     shop.assert_every_request_valid()
 
 
-def test_name_in_use_links_the_customer_quickbooks_already_has(make_shop):
+@ON_TWO_COMPANIES
+def test_name_in_use_links_the_customer_quickbooks_already_has(shop):
     # No look-up before the add and no pulled customer list: QuickBooks' 3100 is what tells us. With no list
-    # read at all the company setup never runs either, so the company is the one whose names the defaults
-    # use (legacy).
-    shop = make_shop(profile="legacy")
-    shop.configure(lookup_before_add="when_unsure", list_refresh_hours=0)
+    # read at all the company setup never runs either, so the merchant named the company's own accounts.
+    income = account_of_type(shop.company, "Income")
+    shop.configure(lookup_before_add="when_unsure", list_refresh_hours=0, income_account=income,
+                   shipping_account=income, discount_account=income)
     shop.first_contact_done()
     existing = shop.in_quickbooks("CustomerAdd", {"Name": "Doe, John", "Email": "john.doe@example.com"})
     shop.feed("order", make_order(1003, customer=JOHN))
@@ -100,9 +111,11 @@ def test_name_in_use_links_the_customer_quickbooks_already_has(make_shop):
     assert shop.mapping("customer", "77").qb_id == existing["ListID"]
     (receipt,) = shop.company.transactions("SalesReceipt")
     assert receipt["CustomerRef"]["ListID"] == existing["ListID"]
+    check_synced_order(shop.company, make_order(1003, customer=JOHN), customer="Doe, John")
     shop.assert_every_request_valid()
 
 
+@ON_TWO_COMPANIES
 def test_a_name_taken_by_another_customer_gets_the_storefront_id(shop):
     shop.in_quickbooks("CustomerAdd", {"Name": "Doe, John", "Email": "someone.else@example.com"})
     shop.feed("order", make_order(1004, customer=JOHN))
@@ -116,9 +129,11 @@ def test_a_name_taken_by_another_customer_gets_the_storefront_id(shop):
         "someone.else@example.com)")
     (receipt,) = shop.company.transactions("SalesReceipt")
     assert receipt["CustomerRef"]["FullName"] == "Doe, John (77)"
+    check_synced_order(shop.company, make_order(1004, customer=JOHN), customer="Doe, John (77)")
     shop.assert_every_request_valid()
 
 
+@ON_TWO_COMPANIES
 def test_an_existing_item_is_found_by_sku_and_linked(shop):
     existing = shop.in_quickbooks(
         "ItemNonInventoryAdd",
@@ -127,7 +142,7 @@ def test_an_existing_item_is_found_by_sku_and_linked(shop):
             "SalesOrPurchase": {
                 "Desc": "Red mug",
                 "Price": "9.50",
-                "AccountRef": {"FullName": "Sales"},
+                "AccountRef": {"FullName": account_of_type(shop.company, "Income")},
             },
         },
     )
@@ -146,6 +161,7 @@ def test_an_existing_item_is_found_by_sku_and_linked(shop):
     assert [i["FullName"] for i in shop.company.items() if i["FullName"] == "MUG-RED"] == ["MUG-RED"]
     assert shop.mapping("product", "101").qb_id == existing["ListID"]
     assert not shop.requests("ItemNonInventoryAddRq")[1:]  # only the one the test made by hand
+    check_synced_order(shop.company, make_order(1005, lines=(line,)))
     shop.assert_every_request_valid()
 
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
 from lxml import etree
 from sqlalchemy import select
 
 from qbsync.queue import lists
 from qbsync.storage.models import QbListEntry
+from tests.accounting import check_synced_order
+from tests.engine.conftest import make_order
+
+# Reading lists is checked on the default company, whose lists the tests name (its tax item and agency);
+# the one test that syncs an order runs on a service firm's company too.
 
 
 def _entries(shop, list_type: str) -> dict[str, dict]:
@@ -54,11 +60,10 @@ def test_a_refresh_on_demand_drops_what_quickbooks_no_longer_has(shop):
     assert "Gone Soon" not in _entries(shop, "Customer")
 
 
+@pytest.mark.parametrize("profile", ["retail", "service"])
 def test_items_qbsync_creates_join_the_item_list_at_once(shop):
     """Issue 15 defect: the item list went stale after qbsync created items (pickers and the tax codes page
     said "not in QuickBooks" for them until the next refresh, a day later)."""
-    from tests.engine.conftest import make_order
-
     shop.feed("order", make_order(1))
     shop.sync()
 
@@ -69,6 +74,7 @@ def test_items_qbsync_creates_join_the_item_list_at_once(shop):
     # read once, before the item existed: the entry comes from the answer to the add
     item_queries = [r for r in shop.requests("ItemQueryRq") if "iterator" in r]
     assert len(item_queries) == 1
+    check_synced_order(shop.company, make_order(1))
 
 
 def test_the_first_session_reads_the_company_and_its_tax_agencies(shop):

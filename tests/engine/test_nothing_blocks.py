@@ -6,11 +6,17 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
+import pytest
 from lxml import etree
 
 from qbsync.storage.models import QueueJob
 from qbsync.storefronts.records import Customer
+from tests.accounting import check_synced_order
 from tests.engine.conftest import make_order
+
+# Retries and isolation touch no stock and no tax: the default company and one with neither (service). The
+# 100-order test and the customer-only tests stay on the default company (slow / no order in the books).
+ON_TWO_COMPANIES = pytest.mark.parametrize("profile", ["retail", "service"])
 
 ANN = Customer(storefront_id="42", email="ann@example.com", first_name="Ann", last_name="Lee")
 CLOSED = (
@@ -42,9 +48,11 @@ def test_one_order_quickbooks_refuses_does_not_stop_the_other_ninety_nine(shop):
     assert sent.findtext("SalesReceiptAdd/RefNumber") == parked.record_id
     assert any(parked.last_request_xml.strip() in entry.request for entry in shop.company.request_log)
     assert len(shop.jobs(QueueJob.kind == "order", QueueJob.state == "done")) == 99
+    check_synced_order(shop.company, make_order(3100 if parked.record_id != "3100" else 3099))
     shop.assert_every_request_valid()
 
 
+@ON_TWO_COMPANIES
 def test_a_locked_record_is_retried_until_it_gets_through(shop):
     shop.configure(retry_base_seconds=0)
     shop.company.inject(code=3175, request_type="CustomerAdd", times=2)
@@ -54,6 +62,7 @@ def test_a_locked_record_is_retried_until_it_gets_through(shop):
     assert [a.status_code for a in shop.attempts("CustomerAddRq")] == [3175, 3175, 0]
     assert [c["FullName"] for c in shop.company.customers()] == ["Lee, Ann"]
     assert len(shop.company.transactions("SalesReceipt")) == 1
+    check_synced_order(shop.company, make_order(3201, customer=ANN), customer="Lee, Ann")
     shop.assert_every_request_valid()
 
 
@@ -96,6 +105,7 @@ def test_a_job_still_failing_after_its_corrective_step_waits_for_a_person_with_i
     shop.assert_every_request_valid()
 
 
+@ON_TWO_COMPANIES
 def test_ten_updates_before_a_session_become_one_job_with_the_newest_data(shop):
     order = make_order(3301, customer=ANN)
     for n in range(10):
@@ -112,4 +122,5 @@ def test_ten_updates_before_a_session_become_one_job_with_the_newest_data(shop):
     (receipt,) = shop.company.transactions("SalesReceipt")
     assert receipt["Memo"].endswith("version 9")
     assert len(shop.requests("SalesReceiptAddRq")) == 1
+    check_synced_order(shop.company, order)
     shop.assert_every_request_valid()

@@ -7,9 +7,15 @@ import dataclasses
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
 from qbsync.storage.models import QueueJob
 from qbsync.storefronts.records import Customer
+from tests.accounting import check_order, check_synced_order
 from tests.engine.conftest import make_order
+
+# Edits and cancellations touch no stock and no tax: a company with neither (service) next to the default.
+pytestmark = pytest.mark.parametrize("profile", ["retail", "service"])
 
 ANN = Customer(storefront_id="42", email="ann@example.com", first_name="Ann", last_name="Lee")
 
@@ -41,6 +47,7 @@ def test_an_order_edited_after_sync_is_changed_in_quickbooks(shop):
     assert receipt["TotalAmount"] == "33.50"
     assert receipt["SalesReceiptLineRet"][0]["Quantity"] == "3"
     assert [a.status_code for a in shop.attempts("SalesReceiptModRq")] == [0]
+    check_synced_order(shop.company, _edited(order, 3), customer="Lee, Ann")
     shop.assert_every_request_valid()
 
 
@@ -66,6 +73,7 @@ def test_an_edit_after_someone_changed_the_transaction_in_quickbooks_rereads_it_
     (receipt,) = shop.company.transactions("SalesReceipt")
     assert receipt["TotalAmount"] == "43.00"
     assert shop.jobs(QueueJob.kind == "order")[-1].state == "done"
+    check_synced_order(shop.company, _edited(order, 4), customer="Lee, Ann")
     shop.assert_every_request_valid()
 
 
@@ -81,6 +89,7 @@ def test_an_edit_quickbooks_is_not_allowed_to_take_is_flagged_changed_after_sync
     assert job.state == "parked" and job.reason.startswith("changed after sync")
     (receipt,) = shop.company.transactions("SalesReceipt")
     assert receipt["TotalAmount"] == "24.00"  # QuickBooks keeps what was synced
+    check_synced_order(shop.company, order)
     shop.assert_every_request_valid()
 
 
@@ -95,6 +104,7 @@ def test_a_status_change_that_changes_nothing_in_quickbooks_sends_nothing(shop):
 
     assert not shop.requests("SalesReceiptModRq")
     assert "already in QuickBooks" in shop.jobs(QueueJob.kind == "order")[-1].reason
+    check_synced_order(shop.company, order)
 
 
 def test_a_cancelled_order_is_voided(shop):
@@ -109,6 +119,8 @@ def test_a_cancelled_order_is_voided(shop):
     (receipt,) = shop.company.transactions("SalesReceipt")
     assert receipt["TotalAmount"] == "0.00" and receipt["Memo"].startswith("VOID:")
     assert shop.mapping("order", "4005").synced_hash == "voided"
+    check_order(shop.company, order.number, sold="0.00", paid="0.00", open_balance="0.00",
+                open_credits="0.00", tax_total="0.00")
     shop.assert_every_request_valid()
 
 

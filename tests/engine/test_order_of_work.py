@@ -7,13 +7,17 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+import pytest
 
 from qbsync.queue import jobs as queue
 from qbsync.simulator.company_store import ITEM_KINDS
 from qbsync.storage.models import QueueJob
 from qbsync.storefronts.records import Customer, Refund, RefundLine
+from tests.accounting import check_order, check_synced_order
 from tests.engine.conftest import make_order
+
+# Dependencies and payments, no stock or tax: the service company (no inventory, no sales tax) and retail.
+pytestmark = pytest.mark.parametrize("profile", ["retail", "service"])
 
 ANN = Customer(storefront_id="42", email="ann@example.com", first_name="Ann", last_name="Lee")
 
@@ -36,6 +40,7 @@ def test_an_order_waits_for_its_customer_and_items_in_the_queue(shop):
     (receipt,) = shop.company.transactions("SalesReceipt")
     assert receipt["CustomerRef"]["FullName"] == "Lee, Ann"
     assert {line["ItemRef"]["FullName"] for line in receipt["SalesReceiptLineRet"]} == {"MUG-RED", "Shipping"}
+    check_synced_order(shop.company, make_order(2001, customer=ANN), customer="Lee, Ann")
     shop.assert_every_request_valid()
 
 
@@ -54,6 +59,7 @@ def test_an_item_deleted_in_quickbooks_after_mapping_is_added_again_before_the_o
     order_job = shop.jobs(QueueJob.record_id == "2003")[-1]
     assert order_job.state == "done"
     assert shop.mapping("product", "101").qb_id == shop.company.find("Item", "MUG-RED")["ListID"]
+    check_synced_order(shop.company, make_order(2003, customer=ANN))
     shop.assert_every_request_valid()
 
 
@@ -68,6 +74,7 @@ def test_a_customer_deleted_in_quickbooks_is_added_again(shop):
 
     assert shop.company.find("Customer", "Lee, Ann") is not None
     assert sorted(r["RefNumber"] for r in shop.company.transactions("SalesReceipt")) == ["2004", "2005"]
+    check_synced_order(shop.company, make_order(2005, customer=ANN), customer="Lee, Ann")
     shop.assert_every_request_valid()
 
 
@@ -94,6 +101,10 @@ def test_a_refund_that_arrives_before_its_order_waits_for_the_sale(shop):
     assert memo["CustomerRef"]["ListID"] == receipt["CustomerRef"]["ListID"]
     assert memo["TotalAmount"] == "9.50" and memo["RefNumber"] == "R9001"
     assert shop.jobs(QueueJob.kind == "refund")[0].state == "done"
+    # the refund of a paid order is money paid back: no credit is left open on the customer
+    check_synced_order(shop.company, order)
+    check_order(shop.company, "R9001", credited="9.50", refunded="9.50", open_balance="0.00",
+                open_credits="0.00")
     shop.assert_every_request_valid()
 
 
@@ -118,45 +129,6 @@ def test_an_invoiced_order_that_gets_paid_gets_a_payment_on_its_invoice(shop):
     assert payment["AppliedToTxnRet"][0]["TxnID"] == invoice["TxnID"]
     assert shop.company.find("Invoice", invoice["TxnID"])["BalanceRemaining"] == "0.00"
     assert not shop.company.transactions("SalesReceipt")  # still the one invoice, not a second sale
+    check_synced_order(shop.company, paid)
     shop.assert_every_request_valid()
 
-
-def test_building_an_order_queues_nothing_the_exchange_queues_what_it_waits_for(runtime, make_connection):
-    from qbsync.queue import handlers
-    from qbsync.queue.settings import SyncSettings
-    from qbsync.storage.models import Connection, utcnow
-
-    connection_id = make_connection("plain").id
-    record = make_order(2101, customer=ANN).to_dict()
-    with runtime.db.transaction() as session:
-        job_id = queue.enqueue(session, connection_id, "order", {"record": record, "event": "created"},
-                               record_type="order", record_id="2101", label="order 2101").id
-    with runtime.db.transaction() as session:
-        job, connection = session.get(QueueJob, job_id), session.get(Connection, connection_id)
-        ctx = handlers.Context(session, connection, SyncSettings(connection.settings), "13.0", utcnow())
-        built = handlers.handler_for("order").build(ctx, job)
-        # The handler only names what the order waits for (the queue page's preview shows this) ...
-        assert built == handlers.Defer("waiting for the order's customer and items to reach QuickBooks",
-                                       queue=handlers.Needed(order=record))
-        assert session.scalar(select(func.count()).select_from(QueueJob)) == 1
-        # ... and the exchange queues it, and the order waits for those jobs.
-        waiting = handlers.build_next(ctx, job)
-        assert isinstance(waiting, handlers.Defer) and "customer Ann Lee" in waiting.reason
-        assert {session.get(QueueJob, i).kind for i in waiting.wait_for} >= {"customer", "item"}
-
-
-def test_the_rules_decide_an_order_once_at_intake_and_the_job_carries_the_decision(runtime, make_connection):
-    from qbsync.queue import intake, rules
-
-    connection_id = make_connection("plain").id
-    with runtime.db.transaction() as session:
-        from qbsync.storage.models import Connection
-
-        connection = session.get(Connection, connection_id)
-        paid = intake.record_changed(session, connection, "order", make_order(2102, customer=ANN))
-        held = intake.record_changed(session, connection, "order", make_order(2103, status="on_hold"))
-        assert paid is not None and held is None  # left out: a finished job says why
-        assert rules.decision_of(paid.payload) == rules.OrderDecision(True, "SalesReceipt")
-        (left_out,) = session.scalars(select(QueueJob).where(QueueJob.record_id == "2103")).all()
-        decision = rules.decision_of(left_out.payload)
-        assert decision is not None and not decision.sync and "on_hold" in decision.reason

@@ -12,16 +12,21 @@ import pytest
 
 from qbsync.storage.models import QueueJob
 from qbsync.storefronts.records import Customer, Product
-from tests.engine.conftest import make_order
+from tests.accounting import check_synced_order
+from tests.engine.conftest import account_of_type, make_order
 
-
-@pytest.fixture
-def shop(make_shop):
-    """These tests name records of the legacy company (hand-entered sales, its tax agency and rates); the
-    profile-parametrized tests in this module cover the retail company."""
-    return make_shop(profile="legacy")
+# Proof is about names, numbers and memos, not stock or tax: the default company and the service one.
+pytestmark = pytest.mark.parametrize("profile", ["retail", "service"])
 
 ANN = Customer(storefront_id="42", email="ann@example.com", first_name="Ann", last_name="Lee")
+
+
+def _counter_item(shop) -> str:
+    """An item a person made in QuickBooks for counter sales (on the company's own income account)."""
+    if shop.company.find("Item", "Counter sale") is None:
+        shop.in_quickbooks("ItemNonInventoryAdd", {"Name": "Counter sale", "SalesOrPurchase": {
+            "Price": "24.00", "AccountRef": {"FullName": account_of_type(shop.company, "Income")}}})
+    return "Counter sale"
 
 
 def _hand_entered_receipt(shop, ref_number: str, memo: str, customer: str = "Walk-in") -> dict:
@@ -34,7 +39,9 @@ def _hand_entered_receipt(shop, ref_number: str, memo: str, customer: str = "Wal
             "CustomerRef": {"FullName": customer},
             "RefNumber": ref_number,
             "Memo": memo,
-            "SalesReceiptLineAdd": [{"ItemRef": {"FullName": "Shipping"}, "Amount": Decimal("24.00")}],
+            "SalesReceiptLineAdd": [
+                {"ItemRef": {"FullName": _counter_item(shop)}, "Amount": Decimal("24.00")}
+            ],
         },
     )
 
@@ -62,7 +69,7 @@ def test_a_hand_entered_sale_with_the_same_number_is_left_alone_and_the_order_ad
 
     untouched = shop.company.find("SalesReceipt", theirs["TxnID"])
     assert untouched["EditSequence"] == theirs["EditSequence"]
-    assert untouched["Memo"] == "counter sale" and untouched["TotalAmount"] == "24.00"
+    assert untouched["Memo"] == "counter sale" and untouched["TotalAmount"] == theirs["TotalAmount"]
     assert shop.company.find("SalesReceipt", ours["TxnID"])["Memo"].startswith("VOID:")
     shop.assert_every_request_valid()
 
@@ -106,7 +113,8 @@ def test_an_item_found_in_quickbooks_is_used_but_never_changed(shop):
     shop.in_quickbooks(
         "ItemNonInventoryAdd",
         {"Name": "MUG-RED", "SalesOrPurchase": {"Desc": "Mug, as the bookkeeper wrote it", "Price": "9.00",
-                                                "AccountRef": {"FullName": "Merchandise Sales"}}},
+                                                "AccountRef": {"FullName": account_of_type(shop.company,
+                                                                                          "Income")}}},
     )
     before = shop.company.find("Item", "MUG-RED")
     shop.feed("product", Product(product_id="101", sku="MUG-RED", name="Red mug", price=Decimal("9.50")))
@@ -127,6 +135,7 @@ def test_a_customer_found_by_e_mail_is_used_but_never_changed(shop):
     shop.feed("order", make_order(4103, customer=ANN))
     shop.sync()
     assert shop.mapping("customer", "42").qb_id == before["ListID"]
+    check_synced_order(shop.company, make_order(4103, customer=ANN), customer="Lee, Ann")
     shop.feed("customer", dataclasses.replace(ANN, last_name="Lee-Smith"))
     shop.sync()
 
@@ -139,6 +148,7 @@ def test_a_customer_qbsync_created_is_kept_up_to_date(shop):
     shop.feed("order", make_order(4104, customer=ANN))
     shop.sync()
     assert shop.mapping("customer", "42").origin == "created"
+    check_synced_order(shop.company, make_order(4104, customer=ANN), customer="Lee, Ann")
     shop.feed("customer", dataclasses.replace(ANN, last_name="Lee-Smith"))
     shop.sync()
 
@@ -157,6 +167,7 @@ def test_the_same_name_without_an_e_mail_in_quickbooks_is_not_proof_the_customer
     assert receipt["CustomerRef"]["ListID"] == added["ListID"]
     assert shop.company.find("Customer", "Lee, Ann")["EditSequence"] == before["EditSequence"]
     assert shop.company.find("Customer", "Lee, Ann")["Balance"] == "0.00"
+    check_synced_order(shop.company, make_order(4105, customer=ANN), customer="Lee, Ann (42)")
 
 
 def test_a_store_customer_without_an_e_mail_is_not_linked_by_name_either(shop):
@@ -177,6 +188,7 @@ def test_the_same_name_and_the_same_e_mail_is_linked(shop):
     shop.sync()
 
     assert [c["Name"] for c in shop.company.customers() if c["Name"].startswith("Lee")] == ["Lee, Ann"]
+    check_synced_order(shop.company, make_order(4107, customer=ANN), customer="Lee, Ann")
     assert shop.mapping("customer", "42").origin == "found"
 
 
@@ -188,7 +200,7 @@ def test_a_hand_entered_invoice_with_the_same_number_is_never_linked_changed_or_
         {
             "CustomerRef": {"FullName": "Walk-in"},
             "RefNumber": "4108",
-            "InvoiceLineAdd": [{"ItemRef": {"FullName": "Shipping"}, "Amount": Decimal("24.00")}],
+            "InvoiceLineAdd": [{"ItemRef": {"FullName": _counter_item(shop)}, "Amount": Decimal("24.00")}],
         },
     )
     order = make_order(4108, customer=ANN, paid=False, status="on_hold")
@@ -205,7 +217,7 @@ def test_a_hand_entered_invoice_with_the_same_number_is_never_linked_changed_or_
     kept = shop.company.find("Invoice", theirs["TxnID"])
     assert kept["EditSequence"] == theirs["EditSequence"]
     assert not str(kept.get("Memo", "")).startswith("VOID:")
-    assert kept["BalanceRemaining"] == "24.00"
+    assert kept["BalanceRemaining"] == theirs["BalanceRemaining"]  # 24.00 and the company's tax on it
     ours = shop.company.find("Invoice", shop.mapping("order", "4108").qb_id)
     assert ours["TxnID"] != theirs["TxnID"] and ours["Memo"].startswith("VOID:")
     shop.assert_every_request_valid()

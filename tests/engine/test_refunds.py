@@ -131,10 +131,16 @@ def test_a_refund_of_an_invoiced_paid_order_waits_for_the_payment_then_pays_back
     }
 
 
+def _placed_after_the_stock_count(number: int):
+    """An order the shopper placed after qbsync read the product's stock (so the count did not include it)."""
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    return make_order(number, customer=ANN, created_at=later, modified_at=later)
+
+
 def test_stock_comes_back_only_when_the_store_says_it_was_restocked(shop):
     shop.feed("product", MUG)
     shop.sync()
-    shop.feed("order", make_order(5004, customer=ANN))
+    shop.feed("order", _placed_after_the_stock_count(5004))
     shop.sync()
     assert shop.company.quantity_on_hand("MUG-RED") == Decimal(8)
 
@@ -152,7 +158,7 @@ def test_unknown_restock_counts_back_when_the_setting_says_so(shop):
     shop.configure(restock_unknown_refunds=True)
     shop.feed("product", MUG)
     shop.sync()
-    shop.feed("order", make_order(5005, customer=ANN))
+    shop.feed("order", _placed_after_the_stock_count(5005))
     shop.sync()
     shop.feed("refund", _refund("5005", "906", "9.50"))
     shop.sync()

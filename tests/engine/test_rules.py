@@ -12,7 +12,11 @@ from qbsync.queue import naming, rules
 from qbsync.queue.settings import SyncSettings, validate_overrides
 from qbsync.storage.models import QueueJob
 from qbsync.storefronts.records import Customer
+from tests.accounting import check_synced_order
 from tests.engine.conftest import make_order
+
+# Order rules touch no stock and no tax: the default company and one with neither (service).
+ON_TWO_COMPANIES = pytest.mark.parametrize("profile", ["retail", "service"])
 
 ANN = Customer(storefront_id="42", email="ann@example.com", first_name="Ann", last_name="Lee")
 GUEST = Customer(
@@ -20,6 +24,7 @@ GUEST = Customer(
 )
 
 
+@ON_TWO_COMPANIES
 def test_orders_outside_the_synced_statuses_or_excluded_never_reach_quickbooks(shop):
     shop.configure(exclude_order_tag="NC Only")
     assert shop.feed("order", make_order(5001, status="pending", paid=False)) is None
@@ -40,9 +45,11 @@ def test_orders_outside_the_synced_statuses_or_excluded_never_reach_quickbooks(s
     shop.sync()
 
     assert [r["RefNumber"] for r in shop.sales()] == ["5004"]
+    check_synced_order(shop.company, make_order(5004))
     shop.assert_every_request_valid()
 
 
+@ON_TWO_COMPANIES
 def test_transaction_type_follows_payment_and_status(shop):
     shop.configure(order_type_by_status=["on_hold=sales_order"])
     shop.feed("order", make_order(5101, paid=True))
@@ -56,9 +63,13 @@ def test_transaction_type_follows_payment_and_status(shop):
 
     kinds = {t["RefNumber"]: t["kind"] for t in shop.sales()}
     assert kinds == {"5101": "SalesReceipt", "5102": "Invoice", "5103": "SalesOrder"}
+    # the unpaid invoice is its customer's open balance; a sales order is no sale in the books
+    check_synced_order(shop.company, make_order(5101))
+    check_synced_order(shop.company, make_order(5102, paid=False))
     shop.assert_every_request_valid()
 
 
+@ON_TWO_COMPANIES
 def test_guests_can_share_one_proxy_customer(shop):
     shop.configure(proxy_customer="Web Customer", proxy_customer_for="guests")
     shop.feed("order", make_order(5201, customer=GUEST))
@@ -69,9 +80,12 @@ def test_guests_can_share_one_proxy_customer(shop):
     customers = {t["RefNumber"]: t["CustomerRef"]["FullName"] for t in shop.sales()}
     assert customers == {"5201": "Web Customer", "5202": "Web Customer", "5203": "Lee, Ann"}
     assert sorted(c["FullName"] for c in shop.company.customers()) == ["Lee, Ann", "Web Customer"]
+    check_synced_order(shop.company, make_order(5201, customer=GUEST), customer="Web Customer")
+    check_synced_order(shop.company, make_order(5203, customer=ANN), customer="Lee, Ann")
     shop.assert_every_request_valid()
 
 
+@ON_TWO_COMPANIES
 def test_payment_methods_are_mapped_by_code_and_unknown_ones_left_out_with_a_note(shop):
     shop.configure(payment_method_map=["cod=Cash"])
     shop.feed("order", make_order(5301))
@@ -85,9 +99,11 @@ def test_payment_methods_are_mapped_by_code_and_unknown_ones_left_out_with_a_not
     assert methods == {"5301": "Cash", "5302": None}
     note = shop.jobs(QueueJob.record_id == "5302", QueueJob.kind == "order")[0].reason
     assert "Bogus Gateway" in note and "payment_method_map" in note
+    check_synced_order(shop.company, make_order(5301))
     shop.assert_every_request_valid()
 
 
+@ON_TWO_COMPANIES
 def test_without_creating_items_an_order_waits_for_a_person_and_says_which_item(shop):
     shop.configure(create_missing_items=False)
     shop.feed("order", make_order(5401, customer=ANN))
@@ -101,6 +117,8 @@ def test_without_creating_items_an_order_waits_for_a_person_and_says_which_item(
 
 
 def test_products_become_the_configured_item_types_with_their_accounts(shop):
+    """One profile: about the retail company's inventory accounts (service has no inventory; the opening
+    stock on other companies is in test_opening_stock.py)."""
     from qbsync.storefronts.records import Product
 
     shop.configure(item_type_service="non_inventory")

@@ -13,10 +13,13 @@ from sqlalchemy import select, update
 from qbsync.queue.intake import record_changed_many
 from qbsync.simulator.company import PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE
 from qbsync.storage.models import Connection, JobAttempt, QueueJob, utcnow
+from tests.accounting import check_synced_order
 from tests.engine.conftest import make_order
 
 NUMBERS = range(4001, 4021)  # 20 orders, sent together in one batch
 POISONED = 4007
+# One profile (the default): these are the slowest engine tests (20 orders split again and again) and
+# about qbXML batches, the same on every company; the books are checked on one order.
 
 
 def _queue_orders(shop, note_of=lambda n: "") -> None:
@@ -68,6 +71,7 @@ def test_an_order_quickbooks_cannot_parse_is_isolated_and_the_other_nineteen_go_
     isolating = next(r for r in reports if r.hresults)
     assert isolating.ended_by == "closeConnection" and "1 needs attention" in isolating.close_text
     assert _outcomes(shop, parked.id)[-1] == "park"
+    check_synced_order(shop.company, make_order(NUMBERS[0]))
 
     # Parked, it is not sent again, however many sessions follow.
     before = _documents_with(shop, marker)

@@ -6,11 +6,14 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+import pytest
+
 from qbsync.passwords import hash_password
 from qbsync.queue.causes import cause_of
 from qbsync.service.app import create_app
 from qbsync.storage.models import User
-from tests.engine.conftest import make_order
+from tests.accounting import check_synced_order
+from tests.engine.conftest import account_of_type, make_order
 from tests.pages.conftest import ADMIN, ADMIN_PASSWORD, post, text_of
 
 
@@ -23,6 +26,8 @@ def _signed_in(runtime):
     return client
 
 
+# About account names: the default company and the service one, whose bank account has another name.
+@pytest.mark.parametrize("profile", ["retail", "service"])
 def test_orders_refused_for_one_missing_account_are_one_cause_and_retry_all_brings_them_in(shop):
     from qbsync.queue import setup
 
@@ -43,12 +48,14 @@ def test_orders_refused_for_one_missing_account_are_one_cause_and_retry_all_brin
     setting_link = r'href="/settings/[^"]+#setting-deposit_account">Change the setting deposit_account'
     assert re.search(setting_link, body)
 
-    shop.configure(deposit_account="Checking")  # the fix: an account the company has
+    shop.configure(deposit_account=account_of_type(shop.company, "Bank"))  # the fix: an account it has
     action = re.search(r'action="(/errors/[^"]+/retry)"', body).group(1)
     post(client, action)
     assert "No errors: nothing waits for a person." in text_of(client.get("/errors"))
     shop.sync()
     assert sorted(t["RefNumber"] for t in shop.sales()) == ["1001", "1002", "1003"]
+    for number in (1001, 1002, 1003):
+        check_synced_order(shop.company, make_order(number))
 
 
 def test_causes_group_by_the_missing_reference_not_by_the_transaction_it_was_in():

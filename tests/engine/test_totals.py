@@ -8,6 +8,11 @@ import pytest
 
 from qbsync.storefronts.shopify import normalize as shopify
 from qbsync.storefronts.woocommerce import normalize as woo
+from tests.accounting import check_synced_order
+
+# The samples are US orders (US rates, USD): the US default and the multicurrency company (US, home
+# currency USD). Canadian and UK tax flows are in test_country_tax.py, with orders of those countries.
+pytestmark = pytest.mark.parametrize("profile", ["retail", "multicurrency"])
 
 
 @pytest.mark.parametrize(
@@ -32,6 +37,7 @@ def test_sample_orders_have_the_storefront_total_in_quickbooks(shop, sample, sam
     assert sum(Decimal(line["Amount"]) for line in tax_lines) == order.tax_total
     assert sale["RefNumber"] == order.number
     assert f"order #{order.number}" in sale["Memo"]
+    check_synced_order(shop.company, order)
     shop.assert_every_request_valid()
 
 
@@ -46,6 +52,7 @@ def test_the_shopify_sample_shows_its_coupon_and_each_variant(shop, sample):
     assert {"IPOD2008GREEN", "IPOD2008RED", "IPOD2008BLACK"} <= set(by_item)
     assert by_item["Discount"]["Amount"] == "-10.00" and "TENOFF" in by_item["Discount"]["Desc"]
     assert shop.company.find("Customer", "Norman, Bob")["Email"] == "bob.norman@mail.example.com"
+    check_synced_order(shop.company, order)
 
 
 def test_with_quickbooks_tax_the_lines_carry_tax_codes_and_quickbooks_adds_the_tax(shop, sample):

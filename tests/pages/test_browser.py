@@ -358,8 +358,9 @@ def test_every_page_fits_a_375_pixel_phone(chromium, live_server, admin, conn, a
     try:
         sign_in(tab)
         for path in ("/", "/queue", f"/queue/{job.id}", "/log", f"/settings/{conn.name}",
-                     f"/mappings/{conn.name}/customer", f"/mappings/{conn.name}/tax", "/connections",
-                     f"/connections/{conn.name}", "/connections/new", "/push", "/users"):
+                     f"/mappings/{conn.name}/customer", f"/mappings/{conn.name}/tax",
+                     f"/mappings/{conn.name}/special", "/connections", f"/connections/{conn.name}",
+                     "/connections/new", "/push", "/users"):
             tab.goto(path)
             width = tab.evaluate("document.documentElement.scrollWidth")
             if width > 375:
@@ -442,3 +443,50 @@ def test_switch_a_connection_to_the_company_file_quickbooks_has_open(page, admin
     with runtime.db.transaction() as session:
         assert session.get(Connection, conn.id).company_file == sister_file
         assert session.scalars(select(IdMapping)).all() == []
+
+
+def test_the_records_qbsync_uses_for_shipping_and_tax_rates_are_listed(page, admin, conn, runtime,
+                                                                       live_server):
+    """An order charging a tax rate whose label is longer than QuickBooks' 31 characters: the mappings page
+    lists the sales tax item made for it (label and rate → QuickBooks name, and why it was cut), the
+    shipping item and the tax agency qbsync added, each saying whether qbsync created or found it."""
+    from decimal import Decimal
+
+    from qbsync.queue import intake
+    from qbsync.simulator.company import QuickBooksCompany
+    from qbsync.simulator.webconnector import WebConnector
+    from qbsync.storefronts.records import TaxLine
+    from tests.engine.conftest import make_order
+
+    label = "California State Sales and Use Tax"
+    tax = TaxLine(label=label, rate_percent=Decimal("7.25"), amount=Decimal("1.74"))
+    order = make_order(1, tax_lines=(tax,), tax_total=Decimal("1.74"), total=Decimal("25.74"))
+    company = QuickBooksCompany(profile="retail")
+    with runtime.db.transaction() as session:
+        intake.record_changed(session, session.get(Connection, conn.id), "order", order)
+    WebConnector(f"{live_server.url}/qbwc", conn.qbwc_username, "correct horse battery", company).run(
+        sessions=1)
+    (item,) = [i for i in company.items() if i.get("TaxRate") == "7.25"]
+    qb_name = item["FullName"]
+    assert len(qb_name) == 31 and qb_name.startswith("California State Sal~") and qb_name.endswith(" 7.25%")
+
+    sign_in(page)
+    page.goto("/mappings/shop/customer")
+    page.click("nav.tabs a:has-text('Shipping, tax and other records')")
+    page.wait_for_url("**/mappings/shop/special")
+    rows = [text.replace("\n", " ").replace("\t", " ") for text in page.locator("#special-records tbody tr")
+            .all_inner_texts()]
+    rate = next(r for r in rows if r.startswith("tax rate"))
+    assert rate.startswith(f"tax rate '{label}' 7.25 % {qb_name} sales tax item"), rate
+    assert (f"Renamed in QuickBooks: “{label} 7.25%” → “{qb_name}”: cut to 31 characters: the label ends in "
+            "~ and a code of the whole, so rates whose labels start alike stay apart, and the rate is kept"
+            ) in rate, rate
+    assert rate.endswith("created by qbsync"), rate
+    assert any(r.startswith("item that carries shipping lines Shipping item")
+               and r.endswith("created by qbsync") for r in rows), rows
+    assert any(r.startswith("tax agency the store's sales tax is owed to ") for r in rows), rows
+    screenshot(page, "16-records-qbsync-uses")
+    page.select_option("select[name='show']", "renamed")
+    page.click("button:has-text('Show')")
+    expect(page.locator("select[name='show'] option:checked")).to_have_text("Renamed in QuickBooks (1)")
+    expect(page.locator("#special-records tbody tr")).to_have_count(1)

@@ -20,7 +20,18 @@ from typing import Any
 from qbsync.qbxml.fields import catalog
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import choices, inventory, lists, mappings, naming, preflight, rules, sales_tax, setup
+from qbsync.queue import (
+    choices,
+    company_facts,
+    inventory,
+    lists,
+    mappings,
+    naming,
+    preflight,
+    rules,
+    sales_tax,
+    setup,
+)
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -41,7 +52,7 @@ from qbsync.queue.handlers import (
     reset_progress,
     set_progress,
 )
-from qbsync.queue.handlers.answers import lacks, missing_reference
+from qbsync.queue.handlers.answers import found_record, lacks, missing_reference
 from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
 from qbsync.storage.models import IdMapping, QueueJob
 
@@ -90,6 +101,12 @@ def wait_for_special_items(ctx: Context, job: QueueJob, response: Response) -> W
     return Wait(f"QuickBooks lacks the item {found.name!r}: adding it first", tuple(j.id for j in needed))
 
 
+def ret_name(ret: Mapping[str, Any], name: str) -> str:
+    """The name of the item QuickBooks returned: its FullName, or its Name for the item types that have
+    no FullName (ItemSalesTaxRet, ItemSalesTaxGroupRet), else the name qbsync asked for."""
+    return str(ret.get("FullName") or ret.get("Name") or name)
+
+
 def fingerprint(record: Mapping[str, Any]) -> str:
     """What QuickBooks holds of a product, hashed (stock is not part of it: that syncs on its own)."""
     fields = {k: record.get(k) for k in ("name", "sku", "price", "active", "kind")}
@@ -114,8 +131,18 @@ def item_name(job: QueueJob, ctx: Context) -> str:
 
 
 def renamed(job: QueueJob, ctx: Context, full_name: str) -> tuple[str, str] | None:
-    """(the product's SKU or name, why its QuickBooks item has another name) when qbsync had to change it."""
-    if job.payload.get("special") or full_name.casefold() != item_name(job, ctx).casefold():
+    """(the product's SKU or name, or the store tax rate's label and rate; why its QuickBooks item has
+    another name) when qbsync had to change it."""
+    role = str(job.payload.get("special") or "")
+    if full_name.casefold() != item_name(job, ctx).casefold():
+        return None
+    if role.startswith(sales_tax.RATE_ROLE_PREFIX):
+        rate = str(job.payload.get("store_name") or "")
+        why = rate and naming.why_renamed(rate, full_name, "ItemSalesTaxAdd/Name",
+                                          cut_note=": the label ends in ~ and a code of the whole, so "
+                                          "rates whose labels start alike stay apart, and the rate is kept")
+        return (rate, why) if why else None
+    if role:
         return None
     store = naming.item_store_name(job.payload.get("record") or {}, ctx.settings.item_match)
     reason = naming.why_renamed(store, full_name, "ItemInventoryAdd/Name",
@@ -293,6 +320,10 @@ class ItemHandler(StepHandler):
         if sales_tax.is_sales_tax_role(role) and not setup.company(ctx.session, ctx.connection.id).sales_tax:
             # The company's preferences say sales tax is off: QuickBooks would refuse the item (3250).
             return Reject(sales_tax_off(name))
+        if sales_tax.is_sales_tax_role(role) and not company_facts.read(ctx.session, ctx.connection.id).is_us:
+            # Queued before QuickBooks said it is a Canadian or UK file: its tax codes carry the tax there.
+            return Finish(f"no sales tax item {name!r} on a Canadian or UK company file: its tax codes carry "
+                          "the store's tax")
         mapping = mappings.get(ctx.session, ctx.connection.id, record_type, key)
         if (
             mapping is not None
@@ -398,16 +429,14 @@ class ItemHandler(StepHandler):
         reason = not_ours(job, ctx, ret)
         if reason is not None:
             return Park(reason)
+        name = ret_name(ret, item_name(job, ctx))
         qb_type = response.record_types[0].removesuffix("Ret")
-        wrong = self._wrong_type(job, qb_type, str(ret.get("FullName")))
+        wrong = self._wrong_type(job, qb_type, name)
         if wrong is not None:
             return wrong
-        self._link(
-            ctx, job, qb_type, str(ret["ListID"]), ret.get("EditSequence"), str(ret.get("FullName")),
-            created=False,
-        )
+        self._link(ctx, job, qb_type, str(ret["ListID"]), ret.get("EditSequence"), name, created=False)
         lists.remember(ctx.session, ctx.connection.id, "Item", response.record_types[0], ret)
-        return Done(f"linked to the existing QuickBooks item {ret.get('FullName')!r}")
+        return Done(f"linked to the existing QuickBooks item {name!r}")
 
     def _not_there(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
         if not self._may_create(ctx, job):
@@ -428,8 +457,7 @@ class ItemHandler(StepHandler):
         name = item_name(job, ctx)
         qb_type = response.record_types[0].removesuffix("Ret")
         self._link(
-            ctx, job, qb_type, str(ret["ListID"]), ret.get("EditSequence"), str(ret.get("FullName")),
-            created=True,
+            ctx, job, qb_type, str(ret["ListID"]), ret.get("EditSequence"), ret_name(ret, name), created=True
         )
         # The item list stays current: pickers, the tax codes page and the checks before each
         # request see the new item without waiting for the next refresh.
@@ -438,7 +466,7 @@ class ItemHandler(StepHandler):
         role = job.payload.get("special")
         if role and str(role) in SPECIAL_ITEMS:  # the company setup page lists what qbsync created
             setup.record(ctx.session, ctx.connection.id, SPECIAL_ITEMS[str(role)][0],
-                         str(ret.get("FullName") or name), "created", ctx.now)
+                         ret_name(ret, name), "created", ctx.now)
         note = opening_note(job)
         return Done(f"added; {note}" if note else None)
 
@@ -467,9 +495,14 @@ class ItemHandler(StepHandler):
         return refused(response, "item")
 
     def _agency_there(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        agency = sales_tax.agency_name(ctx.settings)
+        added = found_record(response)
+        if added:  # the mappings page lists the agency qbsync added
+            lists.remember(ctx.session, ctx.connection.id, "Vendor", response.record_types[0], added)
+            setup.record(ctx.session, ctx.connection.id, "tax_agency", agency, "created", ctx.now)
         # In use: another job of the same round trip added it first (or a person did meanwhile).
         set_progress(job, next="add", agency_added=True)
-        return Again(f"the tax agency {sales_tax.agency_name(ctx.settings)!r} is in QuickBooks now")
+        return Again(f"the tax agency {agency!r} is in QuickBooks now")
 
     def _agency_refused(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
         agency = sales_tax.agency_name(ctx.settings)

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import JSON, String, and_, cast, exists, false, func, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from qbsync.queue import automap
+from qbsync.queue import automap, special_records
 from qbsync.queue import mappings as id_mappings
 from qbsync.queue.rules import pairs
 from qbsync.queue.settings import BY_NAME, SyncSettings, validate_overrides
@@ -33,7 +33,8 @@ PAGE_SIZE = 100
 MAX_PICKER_VALUES = 10_000
 TAX_ORDER_SCAN = 500
 KIND_LABELS = {"customer": "Customers", "product": "Products", "payment_method": "Payment methods",
-               "tax": "Tax codes"}
+               "tax": "Tax codes", "special": "Shipping, tax and other records"}
+READ_ONLY = ("special",)  # listed, not set here: the settings and the company setup page name them
 # The tax settings the engine reads, each with the QuickBooks list (and item types) its value comes from.
 TAX_SETTINGS: list[tuple[str, str, str, tuple[str, ...] | None]] = [
     ("taxable_code", "Sales tax code for taxable lines", "SalesTaxCode", None),
@@ -199,6 +200,11 @@ def show(name: str, kind: str) -> Any:
             context.update(tax_rows=tax_rows, rates=tax_rates_seen(session, conn.id),
                            lists_loaded=any(r["names"] for r in tax_rows))
             return render_template("mappings/tax.html", **context)
+        if kind == "special":
+            every = special_records.rows(session, conn)
+            changed = [row for row in every if row.renamed]
+            shown = changed if show_filter == "renamed" else every
+            return render_template("mappings/special.html", rows=shown, renamed=len(changed), **context)
         names, cut = picker_values(session, conn.id, automap.LIST_TYPES[kind],
                                    not_item_types=automap.NOT_PRODUCTS if kind == "product" else ())
         if kind == "payment_method":
@@ -217,7 +223,7 @@ def show(name: str, kind: str) -> Any:
 @blueprint.post("/<name>/<kind>")
 def save(name: str, kind: str) -> Any:
     """Save the mappings a person changed (manual: auto-map never overwrites them)."""
-    if kind not in KIND_LABELS:
+    if kind not in KIND_LABELS or kind in READ_ONLY:
         abort(404)
     back = url_for("mappings.show", name=name, kind=kind, **{k: v for k, v in request.args.items()})
     if kind == "tax":
