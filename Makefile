@@ -23,12 +23,13 @@ serve: install
 
 test: install
 	$(BIN)/ruff check qbsync tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check qbsync tests bench
 
-# The files [tool.mypy] in pyproject.toml lists (not in `test` until the queue handlers pass).
+# The files [tool.mypy] in pyproject.toml lists (also checked by `make test`).
 typecheck: install
 	$(BIN)/mypy
 
