@@ -173,6 +173,38 @@ def test_a_refund_takes_its_tax_off_through_the_order_s_codes(
     _nothing_us_only_was_sent(shop)
 
 
+def test_a_refund_built_while_the_tax_codes_are_being_read_again_waits_for_them(make_shop):
+    """The codes list is being read again (a refresh started, entries not back yet) when the refund comes:
+    it waits for the read, as orders do, and then takes the sale's codes; it is never parked."""
+    from sqlalchemy import delete
+
+    from qbsync.queue import lists
+    from qbsync.storage.models import Checkpoint, QbListEntry
+
+    shop = make_shop(profile="canada")
+    shop.configure(**CHOSEN)
+    shop.sync()
+    shop.feed("order", _order(5013, "CAD", rate="13", tax="5.20", shipping_tax="1.30"))
+    shop.sync()
+    with shop.runtime.db.transaction() as session:
+        session.execute(delete(QbListEntry).where(QbListEntry.connection_id == shop.connection_id,
+                                                  QbListEntry.list_type == "SalesTaxCode"))
+        session.execute(delete(Checkpoint).where(Checkpoint.connection_id == shop.connection_id,
+                                                 Checkpoint.name == f"{lists.CHECKPOINT}:SalesTaxCode"))
+    mug = RefundLine(line_id="1", product_id="101", sku="MUG-RED", quantity=Decimal(1),
+                     amount=Decimal("20.00"), tax=Decimal("2.60"), restock=True)
+    shop.feed("refund", Refund(storefront_id="973", order_id="5013", amount=Decimal("22.60"), lines=(mug,),
+                               created_at=datetime(2024, 3, 5, 12, 0, tzinfo=UTC)))
+    shop.sync()
+
+    (memo,) = shop.company.transactions("CreditMemo")
+    assert {line["ItemRef"]["FullName"]: line["SalesTaxCodeRef"]["FullName"]
+            for line in memo["CreditMemoLineRet"]} == {"MUG-RED": "H"}
+    assert not [job for job in shop.jobs() if job.state == "parked"]
+    check_order(shop.company, "R973", credited="22.60", refunded="22.60", open_balance="0.00",
+                open_credits="0.00")
+
+
 def test_refund_codes_follow_what_the_store_refunded():
     """Pure. Shipping refunded without its tax, and a line refunded without tax, take the exempt code;
     tax refunded at a rate no code charges is refused with the fix, never booked exempt."""

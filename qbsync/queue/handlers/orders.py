@@ -158,6 +158,25 @@ def country_tax(ctx: Context) -> tax_codes.CountryTax:
     return found
 
 
+def codes_pending(ctx: Context) -> Defer | None:
+    """Canada/UK: wait for the sales tax codes and items to be read (their rates decide each line of an
+    order, and of its refunds)."""
+    if facts(ctx).is_us:
+        return None
+    session, conn_id = ctx.session, ctx.connection.id
+    if all(lists.last_refreshed(session, conn_id, name) for name in ("SalesTaxCode", "Item")):
+        return None
+    waiting = [
+        jobs.find_open(session, conn_id, lists.refresh_key(name), include_in_flight=True)
+        for name in ("SalesTaxCode", "Item")
+    ]
+    found = [job for job in waiting if job is not None]
+    why = "waiting for the company's sales tax codes to be read"
+    if not found:
+        return Defer(why, queue=Needed(lists=("SalesTaxCode", "Item")))  # the exchange queues them
+    return Defer(why, tuple(j.id for j in found))
+
+
 def special_names(order: Mapping[str, Any], settings: SyncSettings) -> dict[str, str]:
     """role -> QuickBooks name of every special item the order may use (its sales tax items included)."""
     names = {role: special_name(role, settings) for role in SPECIAL_ITEMS}
@@ -206,7 +225,7 @@ class OrderHandler(StepHandler):
         if planned.problem:
             return Reject(planned.problem)
         waiting = self._dependencies(ctx, job, order, company)
-        waiting = waiting or self._rate_pending(ctx) or self._codes_pending(ctx)
+        waiting = waiting or self._rate_pending(ctx) or codes_pending(ctx)
         if waiting:
             return waiting
         if planned.needs or planned.data is None or planned.txn_type is None:
@@ -294,23 +313,6 @@ class OrderHandler(StepHandler):
             links, specials=specials, lacks_payment_methods=lacking, country_tax=country,
             quickbooks_rate=self._quickbooks_rate(ctx),
         )
-
-    def _codes_pending(self, ctx: Context) -> Defer | None:
-        """Canada/UK: wait for the sales tax codes and items to be read (their rates decide each line)."""
-        if facts(ctx).is_us:
-            return None
-        session, conn_id = ctx.session, ctx.connection.id
-        if all(lists.last_refreshed(session, conn_id, name) for name in ("SalesTaxCode", "Item")):
-            return None
-        waiting = [
-            jobs.find_open(session, conn_id, lists.refresh_key(name), include_in_flight=True)
-            for name in ("SalesTaxCode", "Item")
-        ]
-        found = [job for job in waiting if job is not None]
-        why = "waiting for the company's sales tax codes to be read"
-        if not found:
-            return Defer(why, queue=Needed(lists=("SalesTaxCode", "Item")))  # the exchange queues them
-        return Defer(why, tuple(j.id for j in found))
 
     def _rate_pending(self, ctx: Context) -> Defer | None:
         """Wait for the item list being pulled when it will tell the rate QuickBooks computes tax with."""

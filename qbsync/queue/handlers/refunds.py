@@ -61,7 +61,7 @@ from qbsync.queue.handlers.answers import found_record, found_records
 from qbsync.queue.handlers.cancellations import REVERSED, credit_applied
 from qbsync.queue.handlers.items import special_name, wait_for_special_items
 from qbsync.queue.handlers.order_lines import money
-from qbsync.queue.handlers.orders import country_tax, facts
+from qbsync.queue.handlers.orders import codes_pending, country_tax, facts
 from qbsync.queue.handlers.steps import Step, StepHandler, go
 from qbsync.storage.models import IdMapping, QueueJob, StorefrontRecord
 
@@ -251,6 +251,9 @@ class RefundHandler(StepHandler):
             step = "lookup" if ctx.settings.lookup_before_add == "always" or job.needs_lookup else "add"
         if step == "lookup":
             return render(ctx, "CreditMemoQuery", {"RefNumber": ref_number}, "lookup")
+        waiting = codes_pending(ctx)  # Canada/UK: the refund's lines take the order's codes
+        if waiting is not None:
+            return waiting
         order = refunded_order(ctx, order_id)
         data = {
             "CustomerRef": {"ListID": notes["customer"]},
