@@ -29,6 +29,7 @@ def _pages_read(double) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.volume
 def test_pushing_orders_twice_queues_each_once_and_counts_what_is_already_in_quickbooks(
         runtime, double, store, reads):
     n = 2500  # "a few thousand"

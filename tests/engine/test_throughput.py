@@ -52,6 +52,7 @@ def test_four_hundred_orders_go_through_in_a_handful_of_round_trips(shop):
 
 
 @pytest.mark.slow
+@pytest.mark.volume
 def test_ten_thousand_queued_orders_drain_in_at_most_three_hundred_round_trips(runtime, make_connection):
     """Straight through next_request/handle_response (the SOAP layer adds nothing per request), with the
     default settings: every order is looked up by RefNumber before it is added."""
