@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeGuard
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from qbsync.qbxml.parse import QbxmlParseError, Response, parse_response
 from qbsync.qbxml.render import build_message
 from qbsync.qbxml.schema import validate_each
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import isolation, jobs, lookups, periodic, preflight
+from qbsync.queue import isolation, jobs, lists, lookups, periodic, preflight
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -197,7 +197,7 @@ def _record_sent(session: Session, qb_session: QbwcSession, planned: list[_Plann
                         seq=qb_session.exchanges, request_xml=document, job_count=len(planned), sent_at=now)
     session.add(exchange)
     session.flush()
-    attempts = []
+    attempts: list[dict[str, object]] = []
     for item in planned:
         job, request = item.job, item.request
         job.attempts += 1
@@ -211,10 +211,13 @@ def _record_sent(session: Session, qb_session: QbwcSession, planned: list[_Plann
             job.needs_lookup = False
         job.last_request_xml = request.fragment
         job.updated_at = now
-        attempts.append(JobAttempt(exchange_id=exchange.id, job_id=job.id, connection_id=job.connection_id,
-                                   request_id=job.request_id, request_type=request.request_type,
-                                   label=job.label, created_at=now))
-    session.add_all(attempts)
+        attempts.append({"exchange_id": exchange.id, "job_id": job.id, "connection_id": job.connection_id,
+                         "request_id": job.request_id, "request_type": request.request_type,
+                         "label": job.label, "created_at": now})
+    # One executemany: as ORM objects SQLite would insert them one statement each (to read back each id),
+    # and nothing reads them back in this transaction. The jobs' changes are written at commit, as before.
+    with session.no_autoflush:
+        session.execute(insert(JobAttempt), attempts)
     exchange.service_ms = (time.perf_counter() - started) * 1000.0
 
 
@@ -246,6 +249,10 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
     shared: dict[tuple[str, str], str] | None = None  # merged look-ups of the sent document, read on need
     prepare_all(Context(session, connection, settings, version, now, "", qb_session.id, cache),
                 [j for _, j in attempts if _awaiting(j, qb_session)])
+    # Records the answers name are kept in their lists as they are applied: one query finds the stored
+    # ones for all of them (not one per new customer or item).
+    lists.preload(session, connection.id,
+                  (str(r["ListID"]) for rs in parsed for r in rs.records if r.get("ListID")))
     for attempt, job in attempts:
         response = parsed.by_request_id(attempt.request_id)
         lookup = lookups.lookup_of(job.last_request_xml or "") if _awaiting(job, qb_session) else None

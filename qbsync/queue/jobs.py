@@ -222,17 +222,18 @@ def wake_dependents(session: Session, job: QueueJob, now: datetime | None = None
 
 
 def wake_dependents_of(session: Session, finished: Sequence[QueueJob], now: datetime | None = None) -> int:
-    """:func:`wake_dependents` for many finished jobs at once (two queries, whatever their number)."""
+    """:func:`wake_dependents` for many finished jobs at once (three statements per 500, whatever their
+    number)."""
     ids = [job.id for job in finished if job.id is not None]
     if not ids:
         return 0
     now = now or utcnow()
     session.flush()
-    waiting: list[QueueJob] = []
+    # Ids only: the waiting jobs' payloads (whole orders) are not read to change their state.
+    waiting: list[int] = []
     for start in range(0, len(ids), 500):
-        # IN (subquery), not JOIN + DISTINCT: PostgreSQL cannot compare the JSON payload for DISTINCT.
         waiting.extend(session.scalars(
-            select(QueueJob)
+            select(QueueJob.id)
             .where(QueueJob.id.in_(select(JobDependency.job_id)
                                    .where(JobDependency.depends_on_id.in_(ids[start:start + 500]))),
                    QueueJob.state == "waiting")
@@ -241,22 +242,22 @@ def wake_dependents_of(session: Session, finished: Sequence[QueueJob], now: date
     if not waiting:
         return 0
     blocked: set[int] = set()
-    waiting_ids = [w.id for w in waiting]
-    for start in range(0, len(waiting_ids), 500):
+    for start in range(0, len(waiting), 500):
         blocked.update(session.scalars(
             select(JobDependency.job_id)
             .join(_DEPENDENCY, _DEPENDENCY.id == JobDependency.depends_on_id)
-            .where(JobDependency.job_id.in_(waiting_ids[start:start + 500]),
+            .where(JobDependency.job_id.in_(waiting[start:start + 500]),
                    _DEPENDENCY.state.not_in(FINISHED_STATES))
         ))
-    woken = 0
-    for dependent in waiting:
-        if dependent.id not in blocked:
-            dependent.state = "pending"
-            dependent.reason = None
-            dependent.updated_at = now
-            woken += 1
-    return woken
+    woken = [job_id for job_id in waiting if job_id not in blocked]
+    for start in range(0, len(woken), 500):
+        # "evaluate": jobs of these ids already loaded in this session see their new state too.
+        session.execute(
+            update(QueueJob)
+            .where(QueueJob.id.in_(woken[start:start + 500]), QueueJob.state == "waiting")
+            .values(state="pending", reason=None, updated_at=now)
+            .execution_options(synchronize_session="evaluate"))
+    return len(woken)
 
 
 def detach_dependents(session: Session, job: QueueJob, now: datetime | None = None) -> int:

@@ -117,10 +117,14 @@ def store_page(
     page = [(t, r) for t, r in page if r.get("ListID") and r.get("FullName")]
     ids = [str(r["ListID"]) for _, r in page]
     added = session.info.setdefault(_ADDED, {}).setdefault((connection_id, list_type), {})
+    known = session.info.get(_KNOWN, {}).get((connection_id, list_type), {})
+    checked = session.info.get(_CHECKED, {}).get(connection_id, ())
     # Not flushing first: the rows this session added but did not write yet are in ``added``, and the
     # engine remembers customers one answer at a time, so a flush here would write the round trip's
-    # job changes in hundreds of small pieces instead of one batch at commit.
-    unknown = [list_id for list_id in ids if list_id not in added]
+    # job changes in hundreds of small pieces instead of one batch at commit. Ids ``preload`` looked up
+    # for the round trip's answers are not asked again (one query for all, not one per new customer).
+    unknown = [list_id for list_id in ids if list_id not in added and list_id not in known
+               and list_id not in checked]
     existing: dict[str, QbListEntry] = {}
     if unknown:
         with session.no_autoflush:
@@ -136,7 +140,7 @@ def store_page(
             }
     for ret_type, record in page:
         list_id = str(record["ListID"])
-        entry = existing.get(list_id) or added.get(list_id)
+        entry = existing.get(list_id) or added.get(list_id) or known.get(list_id)
         if entry is None:
             entry = QbListEntry(connection_id=connection_id, list_type=list_type, list_id=list_id)
             session.add(entry)
@@ -146,6 +150,25 @@ def store_page(
         entry.refreshed_at = now
         _remember(session, connection_id, list_type, entry)
     return len(page)
+
+
+def preload(session: Session, connection_id: int, list_ids: Iterable[str]) -> None:
+    """Read the stored entries with these ListIDs, of any list, in one query (per 500), so that
+    :func:`remember` and :func:`store_page` need no query of their own for them in this session.
+
+    The exchange calls it with every ListID of a round trip's answers before applying them.
+    """
+    wanted = sorted({str(list_id) for list_id in list_ids if list_id})
+    if not wanted:
+        return
+    known = session.info.setdefault(_KNOWN, {})
+    with session.no_autoflush:  # see store_page: the round trip's changes are written at commit
+        for start in range(0, len(wanted), 500):
+            for entry in session.scalars(select(QbListEntry).where(
+                    QbListEntry.connection_id == connection_id,
+                    QbListEntry.list_id.in_(wanted[start:start + 500]))):
+                known.setdefault((connection_id, entry.list_type), {})[entry.list_id] = entry
+    session.info.setdefault(_CHECKED, {}).setdefault(connection_id, set()).update(wanted)
 
 
 def store_company(session: Session, connection_id: int, query: str, record: Mapping[str, Any]) -> None:
@@ -255,11 +278,15 @@ def entries(session: Session, connection_id: int, list_type: str) -> list[QbList
 
 _CACHE = "qbsync.list_entries"
 _ADDED = "qbsync.list_entries_added"  # entries store_page created in this session, by list id
+_KNOWN = "qbsync.list_entries_known"  # entries preload read, by (connection, list type) and list id
+_CHECKED = "qbsync.list_ids_checked"  # per connection: list ids preload looked for (found or not)
 
 
 def _invalidate(session: Session, connection_id: int, list_type: str) -> None:
     session.info.get(_CACHE, {}).pop((connection_id, list_type), None)
     session.info.get(_ADDED, {}).pop((connection_id, list_type), None)  # they may be deleted now
+    session.info.get(_KNOWN, {}).pop((connection_id, list_type), None)
+    session.info.get(_CHECKED, {}).pop(connection_id, None)  # "not stored" may be wrong for this list now
 
 
 def _remember(session: Session, connection_id: int, list_type: str, entry: QbListEntry) -> None:
