@@ -9,6 +9,7 @@ run inside the SOAP call's transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import TypeGuard
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from qbsync.qbxml.parse import QbxmlParseError, Response, parse_response
+from qbsync.qbxml.parse import QbxmlParseError, Response, ResponseSet, parse_response
 from qbsync.qbxml.render import build_message
 from qbsync.qbxml.schema import validate_each
 from qbsync.qbxml.status import Outcome
@@ -244,15 +245,25 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
     settings = SyncSettings(connection.settings)
     version = qb_session.qbxml_version or DEFAULT_VERSION
     attempts = _attempts_of(session, exchange)
-    cache: dict = {}
-    finished: list[QueueJob] = []
-    shared: dict[tuple[str, str], str] | None = None  # merged look-ups of the sent document, read on need
-    prepare_all(Context(session, connection, settings, version, now, "", qb_session.id, cache),
-                [j for _, j in attempts if _awaiting(j, qb_session)])
+    base = Context(session, connection, settings, version, now, "", qb_session.id, {})
+    prepare_all(base, [j for _, j in attempts if _awaiting(j, qb_session)])
     # Records the answers name are kept in their lists as they are applied: one query finds the stored
     # ones for all of them (not one per new customer or item).
     lists.preload(session, connection.id,
                   (str(r["ListID"]) for rs in parsed for r in rs.records if r.get("ListID")))
+    with preflight.wakes_deferred(session, now):  # once for the batch, not once per item added
+        finished = _apply_answers(qb_session, exchange, parsed, attempts, base)
+    jobs.wake_dependents_of(session, finished, now)  # once for the batch, not once per job
+    exchange.service_ms = (exchange.service_ms or 0.0) + (time.perf_counter() - started) * 1000.0
+    return percent_done(session, qb_session, now)
+
+
+def _apply_answers(qb_session: QbwcSession, exchange: Exchange, parsed: ResponseSet,
+                   attempts: list[tuple[JobAttempt, QueueJob | None]], base: Context) -> list[QueueJob]:
+    """Apply each attempt's answer to its job (``base``: the round trip's context); returns the jobs done."""
+    session, settings, now = base.session, base.settings, base.now
+    finished: list[QueueJob] = []
+    shared: dict[tuple[str, str], str] | None = None  # merged look-ups of the sent document, read on need
     for attempt, job in attempts:
         response = parsed.by_request_id(attempt.request_id)
         lookup = lookups.lookup_of(job.last_request_xml or "") if _awaiting(job, qb_session) else None
@@ -271,7 +282,7 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
         if not _awaiting(job, qb_session):
             attempt.outcome = "ignored"
             continue
-        ctx = Context(session, connection, settings, version, now, attempt.request_id, qb_session.id, cache)
+        ctx = dataclasses.replace(base, request_id=attempt.request_id)
         if response is not None and _shared_query_refused(lookup, response):
             # Refused as a whole, the shared query says nothing about this job's key: its jobs go out again
             # in smaller batches until the key at fault is alone (and gets its own answer).
@@ -290,9 +301,7 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
         _apply_result(session, qb_session, job, result, settings, now)
         if isinstance(result, Done):
             finished.append(job)
-    jobs.wake_dependents_of(session, finished, now)  # once for the batch, not once per job
-    exchange.service_ms = (exchange.service_ms or 0.0) + (time.perf_counter() - started) * 1000.0
-    return percent_done(session, qb_session, now)
+    return finished
 
 
 def _shared_query_refused(lookup: lookups.Lookup | None, response: Response) -> bool:

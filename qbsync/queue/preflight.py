@@ -9,7 +9,8 @@ came from QuickBooks' own answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -125,8 +126,35 @@ def wait(job: QueueJob, reason: str, now: datetime) -> None:
     job.updated_at = now
 
 
+_DEFERRED = "qbsync.preflight_wakes_deferred"  # session.info: connections to wake when the batch ends
+
+
+@contextlib.contextmanager
+def wakes_deferred(session: Session, now: datetime) -> Iterator[None]:
+    """Inside, :func:`wake` only notes its connection; each noted connection is woken once on leaving.
+
+    For the answers of one round trip: every item added would otherwise query the waiting jobs (and
+    write the round trip's changes so far) once per item.
+    """
+    noted: set[int] = set()
+    session.info[_DEFERRED] = noted
+    try:
+        yield
+    finally:
+        session.info.pop(_DEFERRED, None)
+    for connection_id in sorted(noted):
+        wake(session, connection_id, now)
+
+
 def wake(session: Session, connection_id: int, now: datetime | None = None) -> int:
-    """Something that may settle a missing reference happened: jobs in the preflight wait try again."""
+    """Something that may settle a missing reference happened: jobs in the preflight wait try again.
+
+    Returns how many; 0 inside :func:`wakes_deferred`, which wakes them when it ends.
+    """
+    deferred = session.info.get(_DEFERRED)
+    if deferred is not None:
+        deferred.add(connection_id)
+        return 0
     now = now or utcnow()
     woken = session.scalars(
         select(QueueJob).where(QueueJob.connection_id == connection_id, QueueJob.state == "waiting",
