@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 from qbsync.qbxml import values
 from qbsync.qbxml.errors import QbxmlDataError
 from qbsync.qbxml.fields import Kind, catalog
 
 
+@functools.lru_cache(maxsize=1024)  # few paths, asked for every special item of every order
 def max_length(path: str, version: str = "13.0") -> int | None:
     """The maximum length of the element at ``path``, or None when the schema sets none.
 
@@ -32,6 +35,7 @@ def required_max_length(path: str, version: str = "13.0") -> int:
     return limit
 
 
+@functools.lru_cache(maxsize=4096)  # the same item and tax names are fitted for every order
 def fit(path: str, text: str, version: str = "13.0") -> str:
     """``text`` cleaned as ``render_request`` would clean it and cut to the limit at ``path``.
 

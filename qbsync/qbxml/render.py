@@ -141,7 +141,8 @@ _environment = _RequestEnvironment(
     finalize=_finalize,
     auto_reload=False,
 )
-_environment.globals["q"] = _Markup()
+_HELPERS = _Markup()
+_environment.globals["q"] = _HELPERS
 
 
 class Record:
@@ -389,7 +390,11 @@ def render_request(
     else:
         rq_data = {k: v for k, v in data.items() if k not in attribute_names}
         rq_record = body = _record(cat, rq, rq_data, f"{name}Rq", attributes)
-    text = _environment.get_template(f"{name}{_TEMPLATE_SUFFIX}").render(rq=rq_record, d=body)
+    template = _environment.get_template(f"{name}{_TEMPLATE_SUFFIX}")
+    # A shared context holding just what the templates read (the helpers, rq, d): Template.render would
+    # first copy every environment global into a new dict, a good part of rendering a small request.
+    context = template.new_context({"q": _HELPERS, "rq": rq_record, "d": body}, shared=True)
+    text = "".join(template.root_render_func(context))
     lost = sorted({*rq_record.unread(), *body.unread()})
     if lost:
         raise QbxmlDataError(
