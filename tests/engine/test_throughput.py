@@ -94,3 +94,48 @@ def test_ten_thousand_queued_orders_drain_in_at_most_three_hundred_round_trips(r
         )
     assert left == 0
     assert sent >= 20_000 and round_trips < sent / 100  # a look-up and an add per order, batched
+
+
+def test_a_round_trips_new_customers_and_items_cost_no_database_query_each(shop):
+    """However many customers and items one round trip adds, their answers are applied with a few queries:
+    the list entries they update are read once per round trip (not once per new customer), and the jobs
+    waiting for a missing record are looked for once (not once per item added). The web process's time per
+    request then does not grow with what each request adds."""
+    from decimal import Decimal
+
+    from sqlalchemy import event
+
+    from qbsync.storefronts.records import Customer, OrderLine
+
+    count = 40
+    for n in range(1, count + 1):
+        line = OrderLine(id=f"{n}1", product_id=str(200 + n), sku=f"SKU-{n}", name=f"Thing {n}",
+                         quantity=Decimal(1), unit_price=Decimal("4.00"), subtotal=Decimal("4.00"),
+                         total=Decimal("4.00"))
+        customer = Customer(storefront_id=str(800 + n), email=f"person{n}@example.com", first_name="Person",
+                            last_name=f"Number{n}")
+        shop.feed("order", make_order(n, customer=customer, lines=(line,)))
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    engine = shop.runtime.db.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        reports = shop.sync()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+    assert len(shop.company.transactions("SalesReceipt")) == count
+    assert len(shop.company.customers()) >= count
+    assert not shop.jobs(QueueJob.state.not_in(("done",)))
+    round_trips = sum(r.round_trips for r in reports)
+    # Reads of stored list entries by ListID: one per round trip for all its answers (a few more in the
+    # first contact, which reads whole lists); one per customer and per item added would be over 80.
+    entry_reads = [s for s in statements if s.startswith("SELECT") and "FROM qb_list_entries" in s
+                   and "qb_list_entries.list_id IN" in s]
+    preflight_wakes = [s for s in statements
+                       if s.startswith("SELECT") and "queue_jobs.state = " in s and "queue_jobs.step = " in s]
+    assert len(entry_reads) < count // 2
+    assert len(preflight_wakes) <= round_trips
