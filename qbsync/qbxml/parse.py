@@ -153,7 +153,9 @@ def _elements(node: etree._Element) -> list[etree._Element]:
 
 
 def _value(cat: Catalog, node: etree._Element, schema: Field | None) -> object:
-    if _elements(node) or (schema is not None and schema.kind == Kind.AGGREGATE):
+    # len() first: most nodes are leaves, and asking it builds no list.
+    has_elements = len(node) > 0 and any(isinstance(child.tag, str) for child in node)
+    if has_elements or (schema is not None and schema.kind == Kind.AGGREGATE):
         return _record(cat, node, schema)
     return node.text or ""
 
