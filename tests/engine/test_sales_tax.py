@@ -21,7 +21,7 @@ def shop(make_shop):
     profile-parametrized tests in this module cover the retail company."""
     return make_shop(profile="legacy")
 
-PROFILES = ("legacy", "retail")
+PROFILES = ("retail", "multicurrency")
 # The legacy company's own tax agency: the company setup chooses it for the tax_agency setting.
 AGENCY = "State Board of Equalization"
 # What a merchant picks on the settings page for a company set up as 'retail' (until setup chooses them).
@@ -34,6 +34,7 @@ CHOSEN = {
         "tax_agency": "State Department of Revenue",
     },
 }
+CHOSEN["multicurrency"] = CHOSEN["retail"]  # the same US shop with multicurrency on
 
 
 def _shop(make_shop, profile: str):
