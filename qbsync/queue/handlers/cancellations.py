@@ -3,11 +3,13 @@
 A transaction with payments, refunds or a deposit against it is never voided (voiding would undo money
 that really moved and unbalance the deposit or the refund). Instead a credit memo dated the cancellation
 reverses what the customer still owes for the order (the sale less what was already refunded), and on an
-invoice that credit is applied to what is still open. Its item lines carry quantities back to stock only
-when the store restocked on cancelling (``Order.restocked_on_cancel``; ``restock_unknown_cancellations``
-when it does not say), less what the order's refunds already returned, so QuickBooks' quantity on hand
-comes back to the store's count and nothing is restocked twice. Money not yet refunded stays as the customer's
+invoice that credit is applied to what is still open. Money not yet refunded stays as the customer's
 open credit; a refund arriving later pays out of that credit memo (see ``refunds.py``).
+
+Its item lines carry quantities back to stock only when the store restocked on cancelling
+(``Order.restocked_on_cancel``; ``restock_unknown_cancellations`` when it does not say), less what the
+order's refunds already returned, so QuickBooks' quantity on hand comes back to the store's count and
+nothing is restocked twice; otherwise they carry none and the job's page says nothing went back.
 
 Steps, all under the order's job (progress ``cancelling``): ``recheck`` (read the sale with its lines
 and links) -> ``void``, or ``lookup`` (CreditMemoQuery by RefNumber "C<order number>") -> ``reverse``
@@ -308,6 +310,7 @@ class Cancellation:
         refunded = sum((money(r.get("amount")) for r in order.get("refunds") or ()), Decimal(0))
         restocks = rules.cancellation_restocks(order, ctx.settings)
         returned = returned_by_refunds(ctx, order) if restocks else None
+        stock = restock_note(ctx, order)
         remaining = sale_total(ret, mapping.qb_type) - refunded
         open_amount = money(ret.get("BalanceRemaining")) if mapping.qb_type == "Invoice" else Decimal(0)
         if "apply" in notes:
@@ -322,10 +325,10 @@ class Cancellation:
             rate=ret.get("ExchangeRate"),
             lines=reversing_lines(ctx, ret, mapping.qb_type, refunded, returned),
             open=str(open_amount),
-            stock=restock_note(ctx, order),
+            stock=stock,
         )
         return Again(
-            f"not voided: {against}; reversing what remains ({remaining}); {restock_note(ctx, order)}"
+            f"not voided: {against}; reversing what remains ({remaining}); {stock}"
             if against
             else "nothing is against the sale: voiding it"
         )
