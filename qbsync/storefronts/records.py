@@ -692,8 +692,9 @@ class Order(Record):
     paid: bool = False
     date_paid: datetime | None = None
     cancelled_at: datetime | None = None
-    # A cancelled order: True when the store put what remained of it back in stock as it cancelled it,
-    # False when it says it did not, None when the platform does not say.
+    # A cancelled order: True when the store put back in stock, as it cancelled it, what its refunds had
+    # not; False when it says it did not (Shopify lists what it restocked as refund lines); None when the
+    # platform does not say (WooCommerce).
     restocked_on_cancel: bool | None = None
     currency: str
     created_at: datetime

@@ -145,7 +145,7 @@ def restock_note(ctx: Context, order: Mapping[str, Any]) -> str:
     if rules.cancellation_restocks(order, ctx.settings):
         why = "the store restocked it" if said else "restock_unknown_cancellations is on"
         return f"what was not refunded goes back to stock ({why})"
-    why = "the store did not restock it" if said is False else (
+    why = "the store says nothing more came back than its refunds list" if said is False else (
         "the store does not say it was restocked and restock_unknown_cancellations is off"
     )
     return f"nothing goes back to stock ({why})"

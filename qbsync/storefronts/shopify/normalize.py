@@ -197,27 +197,25 @@ def order(payload: Mapping[str, Any]) -> Order:
 
 
 def _restocked_on_cancel(p: Payload, cancelled_at: datetime | None) -> bool | None:
-    """Whether cancelling put the order's items back in stock, as the order body says: the lines
-    Shopify restocked on cancelling are refund lines with ``restock_type`` "cancel" (and a wholly
-    restocked order has ``fulfillment_status`` "restocked"); refund lines made with the cancellation that
-    are all "no_restock" say it did not. None when the order is not cancelled or the body does not say
-    (no refund made with the cancellation)."""
+    """Whether cancelling put back in stock what the order's refunds had not, as the body says. True:
+    ``fulfillment_status`` "restocked" (every line restocked). False: a refund made with the cancellation
+    lists lines: Shopify states what it restocked on cancelling as refund lines (``restock_type``
+    "cancel", or "no_restock" when the merchant kept the stock out), which come back through the refund's
+    own credit memo, and what it left out (lines already fulfilled) stayed out. None when the order is
+    not cancelled or the body does not say (no refund made with the cancellation)."""
     if cancelled_at is None:
         return None
     if p.text("fulfillment_status") == "restocked":
         return True
-    said: list[str] = []
     for r in p.objects("refunds"):
         made = r.when("created_at") or r.when("processed_at")
         types = [line.text("restock_type") for line in r.objects("refund_line_items")]
         if "cancel" in types:
-            return True
+            return False  # only the cancellation restocks with this type, whenever its refund was made
         # Made with the cancellation: no earlier than a minute before cancelled_at (assumed: Shopify
         # stamps the cancellation's refund and cancelled_at in one operation).
-        if made is not None and made >= cancelled_at - timedelta(minutes=1):
-            said.extend(t for t in types if t)
-    if said and all(t == "no_restock" for t in said):
-        return False
+        if any(types) and made is not None and made >= cancelled_at - timedelta(minutes=1):
+            return False
     return None
 
 
