@@ -328,13 +328,14 @@ def _differences(shop) -> list[str]:
     return [a.findtext(".//QuantityDifference") for a in _sent(shop, "InventoryAdjustmentAdd")]
 
 
-def test_a_late_orders_add_back_posts_to_the_companys_own_opening_balance_equity(make_shop):
-    """Retail company as QuickBooks' setup leaves it, with the merchant's own name for QuickBooks' Opening
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_late_orders_add_back_posts_to_the_companys_own_opening_balance_equity(make_shop, profile):
+    """A company as QuickBooks' setup leaves it, with the merchant's own name for QuickBooks' Opening
     Balance Equity and no account named as qbsync's inventory_adjustment_account default: the company
     setup chooses the equity account by its type, and the add-back lands with no request answered 3140."""
     from tests.engine.test_company_setup import answered
 
-    shop = make_shop(profile="retail")
+    shop = make_shop(profile=profile)
     equity = shop.company.store.by_name(("Account",), "Opening Balance Equity")
     equity.data["Name"] = "Owner Opening Balances"
     shop.company.store.touch(equity)
