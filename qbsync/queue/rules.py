@@ -136,6 +136,20 @@ def refunds_gift_card(
     return is_gift_card_sale(sold if sold is not None else refund_line, settings)
 
 
+def refund_restocks(refund_line: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
+    """Whether a refunded line went back to stock: what the store says, else
+    ``restock_unknown_refunds``."""
+    said = refund_line.get("restock")
+    return bool(settings["restock_unknown_refunds"]) if said is None else bool(said)
+
+
+def cancellation_restocks(order: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
+    """Whether a cancelled order's products went back to stock: what the store says
+    (``restocked_on_cancel``), else ``restock_unknown_cancellations``."""
+    said = order.get("restocked_on_cancel")
+    return bool(settings["restock_unknown_cancellations"]) if said is None else bool(said)
+
+
 def customer_is_proxied(customer: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
     """Whether orders of ``customer`` go to the proxy customer instead of their own."""
     if not str(settings["proxy_customer"] or "").strip():

@@ -123,6 +123,41 @@ def refunded_tax_items(order: Mapping[str, Any], refunded: Decimal) -> list[tupl
     return [(item, share) for (item, _), share in zip(charged, shares, strict=True) if share]
 
 
+def _amount(value: Any) -> Decimal:
+    return Decimal(str(value or "0"))
+
+
+def refunded_shipping(refund: Mapping[str, Any], order: Mapping[str, Any]) -> tuple[Decimal, Decimal]:
+    """(shipping, the tax on it) a refund returned, so the shipping tax comes off the sales tax items too.
+
+    The store's own figures when it itemized the shipping tax (Shopify's "shipping_refund" adjustment
+    before API 2024-10, WooCommerce's refund ``shipping_lines``). Otherwise they are read off the money
+    returned beyond the refund's lines and their tax, only where it is unambiguous (to a cent per line):
+    the refund names its shipping, and the rest is that shipping at the rate the order's shipping was
+    taxed; or it names none (Shopify since 2024-10 leaves refunded shipping out of refund bodies) and the
+    rest is the order's whole shipping with its tax. Any other remainder is explained by nothing here and
+    stays on the credit memo's adjustment line."""
+    shipping = _amount(refund.get("shipping"))
+    if refund.get("shipping_tax") is not None:
+        return shipping, _amount(refund.get("shipping_tax"))
+    lines = refund.get("lines") or ()
+    beyond = _amount(refund.get("amount")) - shipping - sum(
+        (_amount(line.get("amount")) + _amount(line.get("tax")) for line in lines), Decimal(0))
+    charged = order.get("shipping_lines") or ()
+    tax = sum((_amount(s.get("tax")) for s in charged), Decimal(0))
+    net = sum((_amount(s.get("amount")) for s in charged), Decimal(0))
+    if order.get("prices_include_tax"):
+        net -= tax
+    slack = CENT * (len(lines) + 1)
+    if shipping:
+        if net and tax and abs(beyond - shipping * tax / net) <= slack:
+            return shipping, beyond
+        return shipping, Decimal(0)
+    if net and beyond > 0 and abs(beyond - (net + tax)) <= slack:
+        return net, beyond - net
+    return Decimal(0), Decimal(0)
+
+
 def has_tax(order: Mapping[str, Any]) -> bool:
     """Whether the store charged any tax on the order."""
     return bool(order_tax_items(order))

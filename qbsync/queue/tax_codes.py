@@ -131,23 +131,13 @@ def refunded_line_code(order: Mapping[str, Any], refund_line: Mapping[str, Any],
     return _code_of_rate(tax, rate, repr(refund_line.get("sku") or "a line"))
 
 
-def refunded_shipping_code(order: Mapping[str, Any], refund: Mapping[str, Any], tax: CountryTax) -> str:
-    """The code of refunded shipping: the code the order's shipping was taxed with when the money
-    refunded beyond the lines, their tax and the shipping is that shipping's tax (to the cent per line;
-    the store's refund does not itemize shipping tax); exempt otherwise, and the remainder stays on the
-    adjustment line."""
-    shipping = Decimal(str(refund.get("shipping") or "0"))
+def refunded_shipping_code(order: Mapping[str, Any], shipping_tax: Decimal, tax: CountryTax) -> str:
+    """The code of refunded shipping: the code the order's shipping was taxed with when tax on it was
+    refunded (``sales_tax.refunded_shipping``), so it comes off the same tax item; exempt otherwise."""
     taxed = [s for s in order.get("shipping_lines") or () if Decimal(str(s.get("tax") or "0"))]
-    if not shipping or not taxed:
+    if not shipping_tax or not taxed:
         return tax.exempt
     net = Decimal(str(taxed[0].get("amount") or "0"))
     if order.get("prices_include_tax"):
         net -= Decimal(str(taxed[0].get("tax") or "0"))
-    rate = store_rate(order, taxed[0], net)
-    lines = refund.get("lines") or ()
-    beyond = Decimal(str(refund.get("amount") or "0")) - shipping - sum(
-        (Decimal(str(x.get("amount") or "0")) + Decimal(str(x.get("tax") or "0")) for x in lines), Decimal(0)
-    )
-    if rate is None or abs(beyond - shipping * rate / 100) > CENT * (len(lines) + 1):
-        return tax.exempt
-    return _code_of_rate(tax, rate, "shipping")
+    return _code_of_rate(tax, store_rate(order, taxed[0], net), "shipping")

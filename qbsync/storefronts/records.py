@@ -651,11 +651,13 @@ class DiscountLine(Record):
 
 @_record
 class RefundSummary(Record):
-    """A refund as an order lists it; ``amount`` positive."""
+    """A refund as an order lists it; ``amount`` positive; ``lines`` what it refunded per order line where
+    the order body says (Shopify embeds its refunds whole; a WooCommerce order lists only id and total)."""
 
     storefront_id: str
     amount: Decimal
     reason: str = ""
+    lines: tuple[RefundLine, ...] = ()
 
 
 @_record
@@ -690,6 +692,10 @@ class Order(Record):
     paid: bool = False
     date_paid: datetime | None = None
     cancelled_at: datetime | None = None
+    # A cancelled order: True when the store put back in stock, as it cancelled it, what its refunds had
+    # not; False when it says it did not (Shopify lists what it restocked as refund lines); None when the
+    # platform does not say (WooCommerce).
+    restocked_on_cancel: bool | None = None
     currency: str
     created_at: datetime
     modified_at: datetime | None = None
@@ -767,7 +773,10 @@ class RefundLine(Record):
 @_record
 class Refund(Record):
     """A refund of an order. ``amount`` is the money returned (positive); ``shipping`` the part that was
-    shipping; ``restock`` True when any line went back to stock, None when the platform does not say."""
+    shipping and ``shipping_tax`` the tax refunded on it, None when the store did not itemize that tax (or,
+    on Shopify's API since 2024-10, the shipping itself: ``shipping`` is then 0 and what was returned beyond
+    the lines is read by ``sales_tax.refunded_shipping``); ``restock`` True when any line went back to
+    stock, None when the platform does not say."""
 
     storefront_id: str
     order_id: str
@@ -775,6 +784,7 @@ class Refund(Record):
     reason: str = ""
     lines: tuple[RefundLine, ...] = ()
     shipping: Decimal = ZERO
+    shipping_tax: Decimal | None = None
     restock: bool | None = None
     created_at: datetime | None = None
 

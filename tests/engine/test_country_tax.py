@@ -208,7 +208,7 @@ def test_a_refund_built_while_the_tax_codes_are_being_read_again_waits_for_them(
 def test_refund_codes_follow_what_the_store_refunded():
     """Pure. Shipping refunded without its tax, and a line refunded without tax, take the exempt code;
     tax refunded at a rate no code charges is refused with the fix, never booked exempt."""
-    from qbsync.queue import tax_codes
+    from qbsync.queue import sales_tax, tax_codes
 
     codes = (tax_codes.TaxCode("H", True, Decimal(13)), tax_codes.TaxCode("E", False))
     country = tax_codes.CountryTax(codes, "E")
@@ -217,8 +217,10 @@ def test_refund_codes_follow_what_the_store_refunded():
     assert tax_codes.refunded_line_code(order, mug, country) == "H"
     assert tax_codes.refunded_line_code(order, {**mug, "tax": "0"}, country) == "E"
     with_tax = {"amount": "33.90", "shipping": "10.00", "lines": [mug]}
-    assert tax_codes.refunded_shipping_code(order, with_tax, country) == "H"
-    assert tax_codes.refunded_shipping_code(order, {**with_tax, "amount": "32.60"}, country) == "E"
+    assert sales_tax.refunded_shipping(with_tax, order) == (Decimal("10.00"), Decimal("1.30"))
+    assert tax_codes.refunded_shipping_code(order, Decimal("1.30"), country) == "H"
+    assert sales_tax.refunded_shipping({**with_tax, "amount": "32.60"}, order) == (Decimal("10.00"), 0)
+    assert tax_codes.refunded_shipping_code(order, Decimal(0), country) == "E"
     other = {**order, "tax_lines": [], "lines": [{**order["lines"][0], "tax_lines": []}]}
     with pytest.raises(ValueError, match="no QuickBooks sales tax code charges that rate"):
         tax_codes.refunded_line_code(other, {**mug, "tax": "1.00"}, country)

@@ -14,19 +14,9 @@ from qbsync.storefronts.woocommerce import normalize as woo
 from tests.accounting import check_order
 from tests.engine.conftest import make_order
 
-
-@pytest.fixture
-def shop(make_shop):
-    """These tests name records of the legacy company (hand-entered sales, its tax agency and rates); the
-    profile-parametrized tests in this module cover the retail company."""
-    return make_shop(profile="legacy")
-
-PROFILES = ("legacy", "retail")
-# The legacy company's own tax agency: the company setup chooses it for the tax_agency setting.
-AGENCY = "State Board of Equalization"
+PROFILES = ("retail", "multicurrency")
 # What a merchant picks on the settings page for a company set up as 'retail' (until setup chooses them).
 CHOSEN = {
-    "legacy": {},
     "retail": {
         "income_account": "Sales",
         "shipping_account": "Freight Income",
@@ -34,6 +24,7 @@ CHOSEN = {
         "tax_agency": "State Department of Revenue",
     },
 }
+CHOSEN["multicurrency"] = CHOSEN["retail"]  # the same US shop with multicurrency on
 
 
 def _shop(make_shop, profile: str):
@@ -43,7 +34,19 @@ def _shop(make_shop, profile: str):
 
 
 def _agency(profile: str) -> str:
-    return CHOSEN[profile].get("tax_agency", AGENCY)
+    return CHOSEN[profile]["tax_agency"]
+
+
+@pytest.fixture
+def shop(make_shop, profile: str):
+    """A shop on ``profile`` (each test below names its profiles) with the accounts its merchant chose."""
+    return _shop(make_shop, profile)
+
+
+def _state_sales_tax_item(shop, profile: str) -> None:
+    """The merchant's own 6.25 % sales tax item, for tax_mode=quickbooks (QuickBooks computes the tax)."""
+    shop.in_quickbooks("ItemSalesTaxAdd", {"Name": "State Sales Tax", "TaxRate": "6.25",
+                                           "TaxVendorRef": {"FullName": _agency(profile)}})
 
 
 def _lines(sale):
@@ -113,7 +116,8 @@ def test_each_store_rate_is_owed_to_the_tax_agency_on_its_own_sales_tax_item(mak
     shop.assert_every_request_valid()
 
 
-def test_a_second_order_reuses_the_sales_tax_items(shop):
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_second_order_reuses_the_sales_tax_items(shop, profile):
     shop.feed("order", _taxed_order(2001))
     shop.sync()
     sent = len(shop.requests("ItemSalesTaxAddRq")) + len(shop.requests("VendorAddRq"))
@@ -121,7 +125,7 @@ def test_a_second_order_reuses_the_sales_tax_items(shop):
     shop.sync()
 
     assert len(shop.sales()) == 2
-    assert shop.company.books().tax_by_agency == {AGENCY: Decimal("6.98")}
+    assert shop.company.books().tax_by_agency == {_agency(profile): Decimal("6.98")}
     assert len(shop.requests("ItemSalesTaxAddRq")) + len(shop.requests("VendorAddRq")) == sent
     kinds = _item_kinds(shop)
     assert [kinds[name] for name in ("State Tax 6.25%", "County Tax 1.5%", "Store Tax On Lines")] == [
@@ -129,7 +133,8 @@ def test_a_second_order_reuses_the_sales_tax_items(shop):
     ] * 3
 
 
-def test_tax_after_a_discount_keeps_its_sign(shop):
+@pytest.mark.parametrize("profile", PROFILES)
+def test_tax_after_a_discount_keeps_its_sign(shop, profile):
     """QuickBooks gives a tax line the sign of the line above: the tax must not follow the discount."""
     order = _taxed_order(
         2003,
@@ -145,21 +150,22 @@ def test_tax_after_a_discount_keeps_its_sign(shop):
 
     (sale,) = shop.sales()
     assert _total(sale) == Decimal("48.49")
-    assert shop.company.books().tax_by_agency == {AGENCY: Decimal("3.49")}
+    assert shop.company.books().tax_by_agency == {_agency(profile): Decimal("3.49")}
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize(
     ("sample_name", "normalizer"),
     [("woocommerce/order.json", woo.order), ("shopify/order.json", shopify.order)],
 )
-def test_sample_orders_owe_the_store_s_tax(shop, sample, sample_name, normalizer):
+def test_sample_orders_owe_the_store_s_tax(shop, sample, sample_name, normalizer, profile):
     order = normalizer(sample(sample_name))
     shop.feed("order", order)
     shop.sync()
 
     (sale,) = shop.sales()
     assert _total(sale) == order.total
-    assert shop.company.books().tax_by_agency == {AGENCY: order.tax_total}
+    assert shop.company.books().tax_by_agency == {_agency(profile): order.tax_total}
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -189,7 +195,8 @@ def test_prices_that_include_tax_are_split_into_income_and_tax(make_shop, profil
     assert by_name["Shipping"]["Amount"] == "5.00"
 
 
-def test_a_same_named_item_that_is_not_a_sales_tax_item_is_not_used(shop):
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_same_named_item_that_is_not_a_sales_tax_item_is_not_used(shop, profile):
     shop.in_quickbooks(
         "ItemOtherChargeAdd",
         {
@@ -206,8 +213,10 @@ def test_a_same_named_item_that_is_not_a_sales_tax_item_is_not_used(shop):
     assert "not a sales tax item" in parked.reason and "State Tax 6.25%" in parked.reason
 
 
-def test_with_quickbooks_tax_a_taxed_discount_lowers_the_taxable_amount(shop):
+@pytest.mark.parametrize("profile", PROFILES)
+def test_with_quickbooks_tax_a_taxed_discount_lowers_the_taxable_amount(shop, profile):
     """tax_mode=quickbooks: the store took its discount off taxed sales, so QuickBooks must too."""
+    _state_sales_tax_item(shop, profile)
     shop.configure(tax_mode="quickbooks", quickbooks_tax_item="State Sales Tax")
     line = OrderLine(id="1", product_id="101", sku="MUG-RED", name="Red mug", quantity=Decimal(2),
                      unit_price=Decimal("20.00"), subtotal=Decimal("40.00"), total=Decimal("30.00"),
@@ -231,8 +240,10 @@ def test_with_quickbooks_tax_a_taxed_discount_lowers_the_taxable_amount(shop):
     assert _total(sale) == order.total
 
 
-def test_with_quickbooks_tax_the_cent_its_rounding_differs_goes_on_the_adjustment_line(shop):
+@pytest.mark.parametrize("profile", PROFILES)
+def test_with_quickbooks_tax_the_cent_its_rounding_differs_goes_on_the_adjustment_line(shop, profile):
     """The store rounds tax per line (3 x 0.0625 -> 0.18); QuickBooks rounds the sum (0.1875 -> 0.19)."""
+    _state_sales_tax_item(shop, profile)
     shop.configure(tax_mode="quickbooks", quickbooks_tax_item="State Sales Tax")
     with shop.runtime.db.transaction() as session:
         lists.request_refresh(session, shop.connection_id, ["Item"])  # as the setup does
@@ -304,3 +315,56 @@ def test_a_refund_takes_its_tax_off_the_sales_tax_items_the_order_used(make_shop
     (paid_back,) = shop.company.transactions("ARRefundCreditCard")
     assert memo["TxnDate"] == paid_back["TxnDate"] == "2024-03-04"
     shop.assert_every_request_valid()
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("api", ["itemized", "since 2024-10"])
+def test_refunded_shipping_takes_its_tax_off_the_sales_tax_items_too(make_shop, profile, api):
+    """A mug (20.00 + 1.55 tax) and the shipping (5.00 + 0.39 tax) come back, 26.94 paid out. Shopify said
+    what was shipping and its tax in a "shipping_refund" adjustment before API 2024-10; since then the
+    refund body leaves shipping out, and the 5.39 beyond the mug is the order's whole shipping with its
+    tax. Either way the agency is owed 3.49 - 1.94 = 1.55, and nothing lands on the adjustment line."""
+    shop = _shop(make_shop, profile)
+    shop.feed("order", _taxed_order(2012))
+    shop.sync()
+    adjustments = ([{"id": 9, "kind": "shipping_refund", "amount": "-5.00", "tax_amount": "-0.39"}]
+                   if api == "itemized" else [])
+    refund = shopify.refund({
+        "id": 912, "order_id": 2012, "note": "wrong colour", "created_at": "2024-03-05T12:00:00Z",
+        "transactions": [{"kind": "refund", "status": "success", "amount": "26.94",
+                          "gateway": "shopify_payments"}],
+        "refund_line_items": [{"id": 1, "line_item_id": 1, "quantity": 1, "restock_type": "return",
+                               "subtotal": 20.0, "total_tax": 1.55,
+                               "line_item": {"id": 1, "product_id": 101, "sku": "MUG-RED"}}],
+        "order_adjustments": adjustments,
+    })
+    shop.feed("refund", refund)
+    shop.sync()
+
+    agency = _agency(profile)
+    assert shop.company.books().tax_by_agency == {agency: Decimal("1.55")}
+    check_order(shop.company, "R912", credited="26.94", refunded="26.94", open_credits="0",
+                tax_by_agency={agency: "-1.94"})
+    (memo,) = shop.company.transactions("CreditMemo")
+    by_name = {line["ItemRef"]["FullName"]: line["Amount"] for line in memo["CreditMemoLineRet"]}
+    assert by_name["Shipping"] == "5.00"
+    assert sum(Decimal(by_name[name]) for name in ("State Tax 6.25%", "County Tax 1.5%")) == Decimal("1.94")
+    assert "Adjustment" not in by_name and "Sales Tax" not in by_name
+    shop.assert_every_request_valid()
+
+
+def test_money_returned_beyond_the_lines_is_shipping_only_when_it_adds_up_to_it():
+    """Pure. Without the store's itemized shipping tax, the rest of a refund is read as shipping only where
+    it is unambiguous; a goodwill 2.00 is not shipping, and stays on the adjustment line."""
+    from qbsync.queue.sales_tax import refunded_shipping
+
+    order = _taxed_order(2013).to_dict()
+    mug = {"amount": "20.00", "tax": "1.55"}
+    assert refunded_shipping({"amount": "26.94", "lines": [mug]}, order) == (Decimal("5.00"), Decimal("0.39"))
+    assert refunded_shipping({"amount": "23.55", "lines": [mug]}, order) == (0, 0)  # goodwill
+    assert refunded_shipping({"amount": "26.94", "shipping": "5.00", "lines": [mug]}, order) == (
+        Decimal("5.00"), Decimal("0.39"))
+    assert refunded_shipping({"amount": "26.55", "shipping": "5.00", "lines": [mug]}, order) == (
+        Decimal("5.00"), 0)  # the shipping, without its tax
+    itemized = {"amount": "26.94", "shipping": "5.00", "shipping_tax": "0.39", "lines": [mug]}
+    assert refunded_shipping(itemized, order) == (Decimal("5.00"), Decimal("0.39"))

@@ -63,7 +63,7 @@ from qbsync.queue.handlers.items import special_name, wait_for_special_items
 from qbsync.queue.handlers.order_lines import money
 from qbsync.queue.handlers.orders import codes_pending, country_tax, facts
 from qbsync.queue.handlers.steps import Step, StepHandler, go
-from qbsync.storage.models import IdMapping, QueueJob, StorefrontRecord
+from qbsync.storage.models import IdMapping, QueueJob
 
 UNDEPOSITED_FUNDS = "Undeposited Funds"  # QuickBooks' own name for the account it creates itself
 SETTLED = "settled"  # the refund mapping's synced_hash once the credit is used up (paid out or applied)
@@ -103,9 +103,7 @@ def credit_lines(ctx: Context, refund: dict[str, Any], order: Mapping[str, Any])
         mapping = mappings.get(ctx.session, ctx.connection.id, mappings.PRODUCT, key)
         label = line.get("sku") or line.get("product_id") or "item"
         amount = money(line.get("amount"))
-        restocked = line.get("restock")
-        if restocked is None:
-            restocked = bool(ctx.settings.restock_unknown_refunds)
+        restocked = rules.refund_restocks(line, ctx.settings)
         if rules.refunds_gift_card(line, order, ctx.settings):
             # The card's money was owed to its holder, never income or stock: it comes off the liability.
             entry = {"ItemRef": _special(ctx, "gift_card"), "Desc": f"Gift card refunded ({label})",
@@ -134,19 +132,20 @@ def credit_lines(ctx: Context, refund: dict[str, Any], order: Mapping[str, Any])
         if country is not None:
             code = {"FullName": tax_codes.refunded_line_code(order, line, country)}
         lines.append({**{k: v for k, v in entry.items() if v is not None}, "SalesTaxCodeRef": code})
-    if money(refund.get("shipping")):
+    shipping, shipping_tax = sales_tax.refunded_shipping(refund, order)
+    if shipping:
         code = non_taxable
         if country is not None:
-            code = {"FullName": tax_codes.refunded_shipping_code(order, refund, country)}
+            code = {"FullName": tax_codes.refunded_shipping_code(order, shipping_tax, country)}
         lines.append(
             {
                 "ItemRef": _special(ctx, "shipping"),
                 "Desc": "Shipping refunded",
-                "Amount": money(refund.get("shipping")),
+                "Amount": shipping,
                 "SalesTaxCodeRef": code,
             }
         )
-    tax = sum((money(line.get("tax")) for line in refund.get("lines") or ()), Decimal(0))
+    tax = sum((money(line.get("tax")) for line in refund.get("lines") or ()), shipping_tax)
     if tax and country is None and ctx.settings.tax_mode == "line":
         lines.extend(_tax_lines(ctx, order, tax, non_taxable))
     computed = tax_codes.quickbooks_tax(lines, country) if country is not None else Decimal(0)
@@ -198,14 +197,7 @@ def _rate(ctx: Context, notes: Mapping[str, Any], order: Mapping[str, Any]) -> D
 
 def refunded_order(ctx: Context, order_id: str) -> dict[str, Any]:
     """The refunded order as the store last sent it (empty when qbsync never stored it)."""
-    data = ctx.session.scalar(
-        select(StorefrontRecord.data).where(
-            StorefrontRecord.connection_id == ctx.connection.id,
-            StorefrontRecord.record_type == "order",
-            StorefrontRecord.record_id == order_id,
-        )
-    )
-    return dict(data or {})
+    return intake.stored_record(ctx.session, ctx.connection.id, "order", order_id)
 
 
 class RefundHandler(StepHandler):
