@@ -33,6 +33,7 @@ from qbsync.storage.models import (
     StorefrontRecord,
     utcnow,
 )
+from qbsync.storefronts.records import Order
 
 PULL_KIND = "inventory_pull"
 PULL_PRIORITY = 90  # after the orders of the session, so quantities include their sales
@@ -359,7 +360,7 @@ def opening_stock(
         if not quantity or (snapshot is not None and placed is not None and placed > snapshot):
             continue
         decision = (decisions or {}).get(str(order.get("storefront_id")))
-        decision = decision or rules.decide_order(order, settings)
+        decision = decision or rules.decide_order(Order.from_dict(order), settings)
         if not decision.sync or decision.txn_type not in STOCK_MOVING:
             continue
         added += quantity
@@ -473,7 +474,7 @@ def sold_between(
         quantity = sold_in(order, product_key, settings)
         if not quantity:
             continue
-        decision = rules.decide_order(order, settings)
+        decision = rules.decide_order(Order.from_dict(order), settings)
         if decision.sync and decision.txn_type in STOCK_MOVING:
             sold += quantity
             if mappings.get(session, connection_id, mappings.ORDER, str(record_id)) is None:
@@ -503,7 +504,7 @@ def unposted_sold(
             continue
         if mappings.get(session, connection_id, mappings.ORDER, str(record_id)) is not None:
             continue
-        decision = rules.decision_of(payload or {}) or rules.decide_order(order, settings)
+        decision = rules.decision_of(payload or {}) or rules.decide_order(Order.from_dict(order), settings)
         if decision.sync and decision.txn_type in STOCK_MOVING:
             sold += quantity
             waiting.append(str(record_id))

@@ -24,6 +24,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from qbsync.qbxml.limits import fit, required_max_length
+from qbsync.storefronts.records import Order
 
 # Special-item roles (mapping keys) of the sales tax items: one per store rate, plus the 0 % header item.
 RATE_ROLE_PREFIX = "sales_tax:"
@@ -83,29 +84,26 @@ def zero_item(settings: Mapping[str, Any]) -> TaxItem:
     return TaxItem(ZERO_ROLE, name, Decimal(0), "Tax charged by the store, on the lines above")
 
 
-def order_tax_items(order: Mapping[str, Any]) -> list[tuple[TaxItem, Decimal]]:
+def order_tax_items(order: Order) -> list[tuple[TaxItem, Decimal]]:
     """(sales tax item, amount) per store tax rate of the order, in the store's order.
 
     An order with a tax total but no rates gets one item named "Sales tax".
     """
     found: dict[str, tuple[TaxItem, Decimal]] = {}
-    taxes = order.get("tax_lines") or ()
-    for tax in taxes:
-        label = tax.get("label") or tax.get("code") or "Sales tax"
-        name = item_name(label, tax.get("rate_percent"))
-        rate = _percent(tax.get("rate_percent")) or Decimal(0)
-        amount = Decimal(str(tax.get("amount") or "0"))
-        new = TaxItem(RATE_ROLE_PREFIX + name.lower(), name, rate, label,
-                      store_name(label, tax.get("rate_percent")))
+    for tax in order.tax_lines:
+        label = tax.label or tax.code or "Sales tax"
+        name = item_name(label, tax.rate_percent)
+        new = TaxItem(RATE_ROLE_PREFIX + name.lower(), name, _percent(tax.rate_percent) or Decimal(0), label,
+                      store_name(label, tax.rate_percent))
         item, before = found.get(name.lower(), (new, Decimal(0)))
-        found[name.lower()] = (item, before + amount)
-    if not taxes and Decimal(str(order.get("tax_total") or "0")):
+        found[name.lower()] = (item, before + tax.amount)
+    if not order.tax_lines and order.tax_total:
         item = TaxItem(RATE_ROLE_PREFIX + "sales tax", "Sales tax", Decimal(0), "Sales tax")
-        found["sales tax"] = (item, Decimal(str(order["tax_total"])))
+        found["sales tax"] = (item, order.tax_total)
     return [(item, amount) for item, amount in found.values() if amount]
 
 
-def refunded_tax_items(order: Mapping[str, Any], refunded: Decimal) -> list[tuple[TaxItem, Decimal]]:
+def refunded_tax_items(order: Order, refunded: Decimal) -> list[tuple[TaxItem, Decimal]]:
     """(sales tax item, amount) the ``refunded`` tax comes off: the order's own sales tax items, in
     proportion to what each charged, to the cent and summing to ``refunded`` (largest remainders get
     the odd cents). Empty when the order charged no tax."""
@@ -123,7 +121,7 @@ def refunded_tax_items(order: Mapping[str, Any], refunded: Decimal) -> list[tupl
     return [(item, share) for (item, _), share in zip(charged, shares, strict=True) if share]
 
 
-def has_tax(order: Mapping[str, Any]) -> bool:
+def has_tax(order: Order) -> bool:
     """Whether the store charged any tax on the order."""
     return bool(order_tax_items(order))
 

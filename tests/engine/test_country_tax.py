@@ -3,6 +3,7 @@ nothing US-only (no transaction-wide sales tax item, no sales tax item lines) is
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -212,16 +213,17 @@ def test_refund_codes_follow_what_the_store_refunded():
 
     codes = (tax_codes.TaxCode("H", True, Decimal(13)), tax_codes.TaxCode("E", False))
     country = tax_codes.CountryTax(codes, "E")
-    order = _order(5012, "CAD", rate="13", tax="5.20", shipping_tax="1.30").to_dict()
-    mug = {"line_id": "1", "sku": "MUG-RED", "amount": "20.00", "tax": "2.60"}
+    order = _order(5012, "CAD", rate="13", tax="5.20", shipping_tax="1.30")
+    mug = RefundLine(line_id="1", sku="MUG-RED", amount=Decimal("20.00"), tax=Decimal("2.60"))
     assert tax_codes.refunded_line_code(order, mug, country) == "H"
-    assert tax_codes.refunded_line_code(order, {**mug, "tax": "0"}, country) == "E"
-    with_tax = {"amount": "33.90", "shipping": "10.00", "lines": [mug]}
+    assert tax_codes.refunded_line_code(order, replace(mug, tax=Decimal(0)), country) == "E"
+    with_tax = Refund(storefront_id="1", order_id="5012", amount=Decimal("33.90"), shipping=Decimal("10.00"),
+                      lines=(mug,))
     assert tax_codes.refunded_shipping_code(order, with_tax, country) == "H"
-    assert tax_codes.refunded_shipping_code(order, {**with_tax, "amount": "32.60"}, country) == "E"
-    other = {**order, "tax_lines": [], "lines": [{**order["lines"][0], "tax_lines": []}]}
+    assert tax_codes.refunded_shipping_code(order, replace(with_tax, amount=Decimal("32.60")), country) == "E"
+    other = replace(order, tax_lines=(), lines=(replace(order.lines[0], tax_lines=()),))
     with pytest.raises(ValueError, match="no QuickBooks sales tax code charges that rate"):
-        tax_codes.refunded_line_code(other, {**mug, "tax": "1.00"}, country)
+        tax_codes.refunded_line_code(other, replace(mug, tax=Decimal("1.00")), country)
 
 
 def test_an_order_that_arrives_before_the_first_session_is_booked_with_the_canadian_codes(make_shop):

@@ -183,4 +183,4 @@ def test_every_setting_has_a_default_help_and_a_valid_value():
         assert setting.parse(setting.default) == setting.default or isinstance(setting.default, tuple)
     with pytest.raises(ValueError, match="tax_mode"):
         validate_overrides({"tax_mode": "guess"})
-    assert rules.order_txn_type({"paid": True, "status": "completed"}, SyncSettings()) == "SalesReceipt"
+    assert rules.order_txn_type(make_order(1, status="completed"), SyncSettings()) == "SalesReceipt"

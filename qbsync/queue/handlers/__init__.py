@@ -15,10 +15,9 @@ Lock errors and "not processed" answers are retried by the exchange before a han
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -26,6 +25,9 @@ from qbsync.qbxml.parse import Response
 from qbsync.queue.handlers.answers import found
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import Connection, IdMapping, QueueJob
+from qbsync.storefronts.records import Order, Record
+
+R = TypeVar("R", bound=Record)
 
 
 @dataclass
@@ -44,6 +46,27 @@ class Context:
     request_id: str = ""
     qb_session_id: int | None = None
     cache: dict[str, Any] = field(default_factory=dict)
+
+
+# Context.cache: job id -> (the payload's record dict, the record read from it).
+RECORDS = "records"
+
+
+def record_of(ctx: Context, job: QueueJob, kind: type[R]) -> R:
+    """The record the job carries (``payload["record"]``) as a ``kind`` record.
+
+    Read once per job per round trip: prepare, build and the plan's decision share it (the context's
+    cache lives for the round trip). New data coalesced into the job replaces the payload's record, so
+    the identity check reads it again then.
+    """
+    raw = job.payload.get("record") or {}
+    known: dict[int, tuple[Any, Record]] = ctx.cache.setdefault(RECORDS, {})
+    cached = known.get(job.id)
+    if cached is not None and cached[0] is raw and isinstance(cached[1], kind):
+        return cached[1]
+    record = kind.from_dict(raw)
+    known[job.id] = (raw, record)
+    return record
 
 
 # --- what build() returns --------------------------------------------------------------------------
@@ -70,7 +93,7 @@ class Needed:
     """Work a deferred job waits for that may not be queued yet (:func:`build_next` queues it): the jobs
     bringing an ``order``'s customer, items and special items into QuickBooks, or reads of ``lists``."""
 
-    order: Mapping[str, Any] | None = None
+    order: Order | None = None
     lists: tuple[str, ...] = ()
 
 

@@ -36,25 +36,28 @@ from qbsync.queue.handlers import (
 from qbsync.queue.handlers.answers import found_records
 from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
 from qbsync.storage.models import IdMapping, QueueJob
+from qbsync.storefronts.records import Address
 
 
-def qb_address(address: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """A storefront address as a QuickBooks BillAddress/ShipAddress (name on the first line)."""
+def qb_address(address: Address | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A storefront address as a QuickBooks BillAddress/ShipAddress (name on the first line).
+
+    (As its dict where the caller still holds one: the customer job's record.)"""
     if not address:
         return None
-    who = address.get("company") or " ".join(
-        p for p in (address.get("first_name"), address.get("last_name")) if p
-    )
-    lines = [line for line in (who, address.get("line1"), address.get("line2")) if line]
+    if isinstance(address, Mapping):
+        address = Address.from_dict(address)
+    who = address.company or " ".join(p for p in (address.first_name, address.last_name) if p)
+    lines = [line for line in (who, address.line1, address.line2) if line]
     result: dict[str, Any] = {f"Addr{i}": line for i, line in enumerate(lines[:5], start=1)}
-    for qb_name, name in (
-        ("City", "city"),
-        ("State", "state"),
-        ("PostalCode", "postcode"),
-        ("Country", "country"),
+    for qb_name, value in (
+        ("City", address.city),
+        ("State", address.state),
+        ("PostalCode", address.postcode),
+        ("Country", address.country),
     ):
-        if address.get(name):
-            result[qb_name] = address[name]
+        if value:
+            result[qb_name] = value
     return result or None
 
 
