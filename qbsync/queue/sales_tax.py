@@ -17,6 +17,7 @@ can take them over in one place.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ def _percent(rate: Any) -> Decimal | None:
     return Decimal(str(rate)).normalize()
 
 
+@functools.lru_cache(maxsize=1024)  # every build of an order asks again, for each of its rates
 def store_name(label: str, rate: Any) -> str:
     """A store rate's label and rate as one name, before QuickBooks' limits: ``"CA State Tax 7.25%"``."""
     label = " ".join(str(label or "Sales tax").split())
@@ -62,6 +64,7 @@ def store_name(label: str, rate: Any) -> str:
     return f"{label} {percent:f}%" if percent is not None else label
 
 
+@functools.lru_cache(maxsize=1024)
 def item_name(label: str, rate: Any) -> str:
     """The sales tax item name of a store rate: ``"CA State Tax 7.25%"`` within 31 characters.
 
@@ -80,7 +83,12 @@ def item_name(label: str, rate: Any) -> str:
 
 def zero_item(settings: Mapping[str, Any]) -> TaxItem:
     """The 0 % sales tax item named on the transaction itself (``line_tax_zero_item``)."""
-    name = fit("ItemSalesTaxAdd/Name", str(settings["line_tax_zero_item"]))
+    return _zero_item(str(settings["line_tax_zero_item"]))
+
+
+@functools.lru_cache(maxsize=64)
+def _zero_item(configured: str) -> TaxItem:
+    name = fit("ItemSalesTaxAdd/Name", configured)
     return TaxItem(ZERO_ROLE, name, Decimal(0), "Tax charged by the store, on the lines above")
 
 

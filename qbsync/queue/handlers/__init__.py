@@ -15,9 +15,10 @@ Lock errors and "not processed" answers are retried by the exchange before a han
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy.orm import Session
 
@@ -48,24 +49,34 @@ class Context:
     cache: dict[str, Any] = field(default_factory=dict)
 
 
-# Context.cache: job id -> (the payload's record dict, the record read from it).
-RECORDS = "records"
+# The records read from jobs' payloads, by (record class, job id), with the JSON each was read from; the
+# most recent READ_CACHE_SIZE are kept, for every round trip the process serves: a job built in one
+# sendRequestXML is applied in the next receiveResponseXML, and more than one round trip may be in
+# flight (threads), hence the lock.
+READ_CACHE_SIZE = 2048
+_read_cache: dict[tuple[type, int | None], tuple[Any, Record]] = {}
+_read_lock = threading.Lock()
 
 
-def record_of(ctx: Context, job: QueueJob, kind: type[R]) -> R:
+def record_of(job: QueueJob, kind: type[R]) -> R:
     """The record the job carries (``payload["record"]``) as a ``kind`` record.
 
-    Read once per job per round trip: prepare, build and the plan's decision share it (the context's
-    cache lives for the round trip). New data coalesced into the job replaces the payload's record, so
-    the identity check reads it again then.
+    Read from its JSON once: prepare, build, the plan's decision and, a request later, apply share it.
+    A job's payload is loaded anew by every request, so the cached record is reused only when the JSON
+    it was read from equals the payload's (a dict comparison, far cheaper than reading it again); new
+    data coalesced into the job makes it read again. Payloads are replaced, never changed in place.
     """
     raw = job.payload.get("record") or {}
-    known: dict[int, tuple[Any, Record]] = ctx.cache.setdefault(RECORDS, {})
-    cached = known.get(job.id)
-    if cached is not None and cached[0] is raw and isinstance(cached[1], kind):
-        return cached[1]
+    key = (kind, job.id)
+    cached = _read_cache.get(key)
+    if cached is not None and (cached[0] is raw or cached[0] == raw):
+        return cast(R, cached[1])
     record = kind.from_dict(raw)
-    known[job.id] = (raw, record)
+    with _read_lock:
+        _read_cache.pop(key, None)
+        _read_cache[key] = (raw, record)
+        if len(_read_cache) > READ_CACHE_SIZE:
+            del _read_cache[next(iter(_read_cache))]  # the oldest
     return record
 
 

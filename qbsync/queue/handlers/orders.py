@@ -56,9 +56,9 @@ MODDABLE = ("Invoice", "SalesReceipt", "SalesOrder")
 MAX_WAITS = 3  # a reference QuickBooks still lacks after this many re-adds needs a person
 
 
-def order_of(ctx: Context, job: QueueJob) -> Order:
-    """The order the job carries, as its record (read once per round trip, see ``record_of``)."""
-    return record_of(ctx, job, Order)
+def order_of(job: QueueJob) -> Order:
+    """The order the job carries, as its record (read from its JSON once, see ``record_of``)."""
+    return record_of(job, Order)
 
 
 def last_known(job: QueueJob) -> dict[str, Any]:
@@ -198,7 +198,7 @@ class OrderHandler(StepHandler):
             keys.append((mappings.ORDER, order_id(job)))
             if job.payload.get("event") == "deleted":
                 continue  # only what was last known of it: voided by its link
-            order = order_of(ctx, job)
+            order = order_of(job)
             keys.extend((mappings.SPECIAL_ITEM, role) for role in special_names(order, ctx.settings))
             keys.append((mappings.CUSTOMER, order_customer_key(ctx, order)))
             keys.extend((mappings.PRODUCT, line_key(line)) for line in order.lines)
@@ -213,7 +213,7 @@ class OrderHandler(StepHandler):
         mapping = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, order_id(job))
         if job.payload.get("event") == "deleted":
             return CANCELLATION.build(ctx, job, last_known(job), mapping)
-        order = order_of(ctx, job)
+        order = order_of(job)
         if order.status == "cancelled":
             return CANCELLATION.build(ctx, job, last_known(job), mapping)
         if mapping is not None:
@@ -398,7 +398,7 @@ class OrderHandler(StepHandler):
                 f"{response.message}"
             )
         set_progress(job, waits=waits + 1)
-        session, conn_id, order = ctx.session, ctx.connection.id, order_of(ctx, job)
+        session, conn_id, order = ctx.session, ctx.connection.id, order_of(job)
         if word == "PaymentMethod":
             set_progress(job, omit_payment_method=True, method_missing=value, next="add")
             return Again(f"the payment method {value!r} is not in QuickBooks: recording the sale without it")
@@ -493,7 +493,7 @@ class OrderHandler(StepHandler):
         if missing:
             note = (f"recorded without a payment method: {missing!r} is not in QuickBooks (add it "
                     "there or map the store's method in payment_method_map)")
-        return Done(with_input_notes(note, order_of(ctx, job)))
+        return Done(with_input_notes(note, order_of(job)))
 
     def _unlinked(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
         if self._mapping(ctx, job) is None:

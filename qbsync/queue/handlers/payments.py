@@ -60,7 +60,7 @@ class PaymentHandler(StepHandler):
             return Finish("the order is not in QuickBooks, so there is no invoice to pay")
         if invoice.qb_type != "Invoice":
             return Finish(f"the order was recorded as a {invoice.qb_type}: no separate payment needed")
-        order = order_of(ctx, job)
+        order = order_of(job)
         customer = mappings.get(
             session, conn_id, mappings.CUSTOMER, order_customer_key(ctx, order)
         )

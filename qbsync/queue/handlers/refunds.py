@@ -78,9 +78,9 @@ def refund_date(ctx: Context, refund: Refund, order: Order | None) -> str | None
     return day.isoformat() if day else None
 
 
-def _refund(ctx: Context, job: QueueJob) -> Refund:
-    """The refund the job carries (read once per round trip)."""
-    return record_of(ctx, job, Refund)
+def _refund(job: QueueJob) -> Refund:
+    """The refund the job carries (read from its JSON once, see ``record_of``)."""
+    return record_of(job, Refund)
 
 
 def _special(ctx: Context, role: str) -> dict[str, str]:
@@ -231,7 +231,7 @@ class RefundHandler(StepHandler):
         given_up = gave_up(ctx, job)
         if given_up is not None:
             return given_up
-        refund = _refund(ctx, job)
+        refund = _refund(job)
         session, conn_id = ctx.session, ctx.connection.id
         refund_id = refund.storefront_id
         order_id = refund.order_id
@@ -396,8 +396,8 @@ class RefundHandler(StepHandler):
 
     # -- apply
 
-    def _refund_id(self, ctx: Context, job: QueueJob) -> str:
-        return _refund(ctx, job).storefront_id
+    def _refund_id(self, job: QueueJob) -> str:
+        return _refund(job).storefront_id
 
     def _sale_read(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
         ret = found_record(response)
@@ -419,7 +419,7 @@ class RefundHandler(StepHandler):
         set_progress(job, rechecking=None)
 
     def _existing(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
-        refund, notes = _refund(ctx, job), progress(job)
+        refund, notes = _refund(job), progress(job)
         refund_id = refund.storefront_id
         found = found_records(response, "CreditMemoRet")
         marker = refund_marker(
@@ -434,7 +434,7 @@ class RefundHandler(StepHandler):
     def _added(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
         if not response.record:
             return None
-        self._link(ctx, job, self._refund_id(ctx, job), response.record)
+        self._link(ctx, job, self._refund_id(job), response.record)
         return Again("credit memo recorded: now the money paid back or the credit applied")
 
     def _lacks_item(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
@@ -458,7 +458,7 @@ class RefundHandler(StepHandler):
 
     def _paid_out(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
         paid = self._used(job, "paying")
-        refund = _refund(ctx, job)
+        refund = _refund(job)
         refund_id, order_id = refund.storefront_id, refund.order_id
         sale = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, order_id)
         credit = (
