@@ -231,20 +231,33 @@ def make_connection(runtime: Runtime):
 _BACKEND_FIXTURES = frozenset({"database_url", "redis_url"})
 
 
+# Parameters that choose the simulated QuickBooks company (tests/engine/conftest.py, test_refunds.py).
+_PROFILE_PARAMS = frozenset({"profile", "books_shop"})
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With QBSYNC_TEST_BACKENDS_ONLY set (the CI leg on PostgreSQL and Redis), leave out the tests that
-    never touch a database or Redis (they ran in the first leg and would run identically again) and the
-    volume tests."""
+    never touch a database or Redis (they ran in the first leg and would run identically again), the
+    volume tests, and the second and later simulated company profiles of a test."""
     if not os.environ.get("QBSYNC_TEST_BACKENDS_ONLY"):
         return
     keep: list[pytest.Item] = []
     left_out: list[pytest.Item] = []
+    first_profile: dict[str, object] = {}
     for item in items:
         uses_backend = _BACKEND_FIXTURES.intersection(getattr(item, "fixturenames", ()))
         # Volume tests (thousands of orders through the batching and the push) ran in leg 1; smaller
         # tests of the same code run on PostgreSQL, and this keeps CI within its 20 minutes.
         volume = item.get_closest_marker("volume") is not None
-        (keep if uses_backend and not volume else left_out).append(item)
+        # The company profiles try the engine against QuickBooks companies of other shapes, which leg 1
+        # did on SQLite; what this leg tries is the database and Redis, so one profile of each test does.
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        other_profile = False
+        for name in _PROFILE_PARAMS.intersection(params):
+            function = item.nodeid.split("[")[0]
+            first = first_profile.setdefault(function, params[name])
+            other_profile = params[name] != first
+        (keep if uses_backend and not volume and not other_profile else left_out).append(item)
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = keep

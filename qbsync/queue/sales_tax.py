@@ -25,7 +25,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from qbsync.qbxml.limits import fit, required_max_length
-from qbsync.storefronts.records import Order
+from qbsync.storefronts.records import Order, Refund
 
 # Special-item roles (mapping keys) of the sales tax items: one per store rate, plus the 0 % header item.
 RATE_ROLE_PREFIX = "sales_tax:"
@@ -127,6 +127,36 @@ def refunded_tax_items(order: Order, refunded: Decimal) -> list[tuple[TaxItem, D
     for i in by_remainder[: abs(left)]:
         shares[i] += step
     return [(item, share) for (item, _), share in zip(charged, shares, strict=True) if share]
+
+
+def refunded_shipping(refund: Refund, order: Order | None) -> tuple[Decimal, Decimal]:
+    """(shipping, the tax on it) a refund returned, so the shipping tax comes off the sales tax items too.
+
+    The store's own figures when it itemized the shipping tax (Shopify's "shipping_refund" adjustment
+    before API 2024-10, WooCommerce's refund ``shipping_lines``). Otherwise they are read off the money
+    returned beyond the refund's lines and their tax, only where it is unambiguous (to a cent per line):
+    the refund names its shipping, and the rest is that shipping at the rate the order's shipping was
+    taxed; or it names none (Shopify since 2024-10 leaves refunded shipping out of refund bodies) and the
+    rest is the order's whole shipping with its tax. Any other remainder is explained by nothing here and
+    stays on the credit memo's adjustment line. (``order`` None: qbsync never stored it.)"""
+    shipping = refund.shipping
+    if refund.shipping_tax is not None:
+        return shipping, refund.shipping_tax
+    lines = refund.lines
+    beyond = refund.amount - shipping - sum((line.amount + line.tax for line in lines), Decimal(0))
+    charged = order.shipping_lines if order is not None else ()
+    tax = sum((s.tax for s in charged), Decimal(0))
+    net = sum((s.amount for s in charged), Decimal(0))
+    if order is not None and order.prices_include_tax:
+        net -= tax
+    slack = CENT * (len(lines) + 1)
+    if shipping:
+        if net and tax and abs(beyond - shipping * tax / net) <= slack:
+            return shipping, beyond
+        return shipping, Decimal(0)
+    if net and beyond > 0 and abs(beyond - (net + tax)) <= slack:
+        return net, beyond - net
+    return Decimal(0), Decimal(0)
 
 
 def has_tax(order: Order) -> bool:

@@ -21,7 +21,6 @@ from qbsync.storefronts.records import (
     FeeLine,
     Order,
     OrderLine,
-    Refund,
     RefundLine,
     ShippingLine,
 )
@@ -149,21 +148,13 @@ def refunded_line_code(order: Order | None, refund_line: RefundLine, tax: Countr
     return _code_of_rate(tax, rate, repr(refund_line.sku or "a line"))
 
 
-def refunded_shipping_code(order: Order | None, refund: Refund, tax: CountryTax) -> str:
-    """The code of refunded shipping: the code the order's shipping was taxed with when the money
-    refunded beyond the lines, their tax and the shipping is that shipping's tax (to the cent per line;
-    the store's refund does not itemize shipping tax); exempt otherwise, and the remainder stays on the
-    adjustment line."""
-    shipping = refund.shipping
+def refunded_shipping_code(order: Order | None, shipping_tax: Decimal, tax: CountryTax) -> str:
+    """The code of refunded shipping: the code the order's shipping was taxed with when tax on it was
+    refunded (``sales_tax.refunded_shipping``), so it comes off the same tax item; exempt otherwise."""
     taxed = [s for s in order.shipping_lines if s.tax] if order is not None else []
-    if order is None or not shipping or not taxed:
+    if order is None or not shipping_tax or not taxed:
         return tax.exempt
     net = taxed[0].amount
     if order.prices_include_tax:
         net -= taxed[0].tax
-    rate = store_rate(order, taxed[0], net)
-    lines = refund.lines
-    beyond = refund.amount - shipping - sum((x.amount + x.tax for x in lines), Decimal(0))
-    if rate is None or abs(beyond - shipping * rate / 100) > CENT * (len(lines) + 1):
-        return tax.exempt
-    return _code_of_rate(tax, rate, "shipping")
+    return _code_of_rate(tax, store_rate(order, taxed[0], net), "shipping")

@@ -876,7 +876,10 @@ class RefundLine(Record):
 @_record
 class Refund(Record):
     """A refund of an order. ``amount`` is the money returned (positive); ``shipping`` the part that was
-    shipping; ``restock`` True when any line went back to stock, None when the platform does not say."""
+    shipping and ``shipping_tax`` the tax refunded on it, None when the store did not itemize that tax (or,
+    on Shopify's API since 2024-10, the shipping itself: ``shipping`` is then 0 and what was returned beyond
+    the lines is read by ``sales_tax.refunded_shipping``); ``restock`` True when any line went back to
+    stock, None when the platform does not say."""
 
     storefront_id: str
     order_id: str
@@ -884,6 +887,7 @@ class Refund(Record):
     reason: str = ""
     lines: tuple[RefundLine, ...] = ()
     shipping: Decimal = ZERO
+    shipping_tax: Decimal | None = None
     restock: bool | None = None
     created_at: datetime | None = None
 

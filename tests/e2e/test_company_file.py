@@ -20,7 +20,9 @@ def customer_add(name: str) -> str:
     return f"<CustomerAddRq><CustomerAdd><Name>{name}</Name></CustomerAdd></CustomerAddRq>"
 
 
-def test_another_company_file_gets_nothing_until_a_person_switches(runtime, live_server, make_connection):
+def shop_with_a_sister(runtime, live_server, make_connection):
+    """A connection past its first contact with one job waiting (add customer Ann); the shop's company, its
+    sister company and a Web Connector that has the shop's file open."""
     conn = make_connection()
     with runtime.db.transaction() as s:
         s.get(Connection, conn.id).settings = {"list_refresh_hours": 0}
@@ -29,6 +31,11 @@ def test_another_company_file_gets_nothing_until_a_person_switches(runtime, live
     shop, sister = QuickBooksCompany(), QuickBooksCompany()
     wc = WebConnector(f"{live_server.url}/qbwc", conn.qbwc_username, PASSWORD, shop,
                       company_file_name=SHOP_FILE)
+    return conn, shop, sister, wc
+
+
+def test_another_company_file_gets_nothing_until_a_person_switches(runtime, live_server, make_connection):
+    conn, shop, sister, wc = shop_with_a_sister(runtime, live_server, make_connection)
 
     (first,) = wc.run(sessions=1)
     assert first.ended_by == "closeConnection" and shop.find("Customer", "Ann") is not None
@@ -69,14 +76,7 @@ def test_another_company_file_gets_nothing_until_a_person_switches(runtime, live
 
 def test_another_company_file_is_noticed_within_the_hour_while_no_work_waits(runtime, live_server,
                                                                             make_connection):
-    conn = make_connection()
-    with runtime.db.transaction() as s:
-        s.get(Connection, conn.id).settings = {"list_refresh_hours": 0}
-        first_contact_done(s, conn.id)
-        jobs.enqueue_qbxml(s, conn.id, customer_add("Ann"), label="Ann")
-    shop, sister = QuickBooksCompany(), QuickBooksCompany()
-    wc = WebConnector(f"{live_server.url}/qbwc", conn.qbwc_username, PASSWORD, shop,
-                      company_file_name=SHOP_FILE)
+    conn, shop, sister, wc = shop_with_a_sister(runtime, live_server, make_connection)
     wc.run(sessions=1)
     wc.open_company_file(sister, OTHER_FILE)
 

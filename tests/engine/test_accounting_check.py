@@ -12,7 +12,7 @@ from tests.accounting import check_order
 from tests.engine.conftest import make_order
 
 
-@pytest.mark.parametrize("profile", ["legacy", "retail"])
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
 def test_a_paid_untaxed_order_balances(make_shop, profile: str) -> None:
     shop = make_shop(profile=profile)
     order = make_order(1001)
@@ -33,7 +33,7 @@ def test_a_paid_untaxed_order_balances(make_shop, profile: str) -> None:
 
 @pytest.mark.parametrize(
     "profile",
-    ["legacy", "retail"],
+    ["retail", "multicurrency"],
 )
 def test_the_stores_tax_is_owed_to_a_tax_agency(make_shop, sample, profile: str) -> None:
     shop = make_shop(profile=profile)

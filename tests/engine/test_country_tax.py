@@ -209,7 +209,7 @@ def test_a_refund_built_while_the_tax_codes_are_being_read_again_waits_for_them(
 def test_refund_codes_follow_what_the_store_refunded():
     """Pure. Shipping refunded without its tax, and a line refunded without tax, take the exempt code;
     tax refunded at a rate no code charges is refused with the fix, never booked exempt."""
-    from qbsync.queue import tax_codes
+    from qbsync.queue import sales_tax, tax_codes
 
     codes = (tax_codes.TaxCode("H", True, Decimal(13)), tax_codes.TaxCode("E", False))
     country = tax_codes.CountryTax(codes, "E")
@@ -219,8 +219,11 @@ def test_refund_codes_follow_what_the_store_refunded():
     assert tax_codes.refunded_line_code(order, replace(mug, tax=Decimal(0)), country) == "E"
     with_tax = Refund(storefront_id="1", order_id="5012", amount=Decimal("33.90"), shipping=Decimal("10.00"),
                       lines=(mug,))
-    assert tax_codes.refunded_shipping_code(order, with_tax, country) == "H"
-    assert tax_codes.refunded_shipping_code(order, replace(with_tax, amount=Decimal("32.60")), country) == "E"
+    assert sales_tax.refunded_shipping(with_tax, order) == (Decimal("10.00"), Decimal("1.30"))
+    assert tax_codes.refunded_shipping_code(order, Decimal("1.30"), country) == "H"
+    without_tax = replace(with_tax, amount=Decimal("32.60"))
+    assert sales_tax.refunded_shipping(without_tax, order) == (Decimal("10.00"), 0)
+    assert tax_codes.refunded_shipping_code(order, Decimal(0), country) == "E"
     other = replace(order, tax_lines=(), lines=(replace(order.lines[0], tax_lines=()),))
     with pytest.raises(ValueError, match="no QuickBooks sales tax code charges that rate"):
         tax_codes.refunded_line_code(other, replace(mug, tax=Decimal("1.00")), country)

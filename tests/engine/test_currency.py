@@ -16,7 +16,7 @@ RETAIL = {
 }
 
 
-@pytest.mark.parametrize("profile", ["legacy", "retail"])
+@pytest.mark.parametrize("profile", ["retail", "service"])
 def test_a_euro_order_waits_on_a_dollar_company_without_multicurrency(make_shop, profile):
     shop = make_shop(profile=profile)
     if profile == "retail":

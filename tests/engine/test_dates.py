@@ -12,12 +12,11 @@ from qbsync.storefronts.woocommerce import normalize as woo
 from tests.engine.conftest import make_order
 
 
-@pytest.mark.parametrize("profile", ["legacy", "retail"])
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
 def test_a_woocommerce_evening_order_in_new_york_is_dated_that_evening(make_shop, sample, profile):
     shop = make_shop(profile=profile)
-    if profile == "retail":
-        shop.configure(income_account="Sales", shipping_account="Freight Income",
-                       tax_agency="State Department of Revenue")
+    shop.configure(income_account="Sales", shipping_account="Freight Income",
+                   tax_agency="State Department of Revenue")
     body = sample("woocommerce/order.json")
     body["date_created"] = "2024-03-01T20:30:00"  # the shop's clock (UTC-5)
     body["date_created_gmt"] = "2024-03-02T01:30:00"  # already the next day in UTC

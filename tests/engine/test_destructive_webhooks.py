@@ -21,7 +21,7 @@ from qbsync.storage.models import QueueJob, WebhookDelivery
 from qbsync.storefronts.shopify import normalize as shopify
 from qbsync.storefronts.woocommerce import normalize as woo
 from tests.accounting import check_order, check_synced_order
-from tests.ops.processes import shopify_delivery, woo_delivery
+from tests.ops.processes import process_shopify_delivery, woo_delivery
 
 SECRET = "woo-webhook-secret"
 # The store's orders are taxed US orders: the default company and the multicurrency one (US, USD) where a
@@ -211,23 +211,6 @@ def test_a_store_answer_is_judged_by_what_it_says():
 # -- Shopify: the same rule, through the Shopify Admin API double -----------------------------------
 
 
-def _store_shopify(runtime, order: dict[str, Any], topic: str, event_id: str) -> WebhookDelivery:
-    """A signed Shopify delivery stored as the receiver stores it, then processed. (Stored directly: the
-    receiver only takes a shop whose store URL is its <shop>.myshopify.com, and the double is on
-    127.0.0.1.)"""
-    from qbsync.webhooks.deliveries import find_receiver, store_delivery
-    from qbsync.webhooks.envelope import kept_headers, read_envelope
-    from qbsync.webhooks.processing import process
-
-    body, headers = shopify_delivery(order, event_id, "double-shop.myshopify.com", secret=SECRET, topic=topic)
-    kept = kept_headers("shopify", headers.items())
-    stored = runtime.db.run_statements(
-        lambda db: store_delivery(db, find_receiver(db, "shop"), read_envelope("shopify", kept, body)))
-    process(runtime.db, stored.delivery_id)
-    with runtime.db.transaction() as session:
-        return session.get(WebhookDelivery, stored.delivery_id)
-
-
 def test_shopify_deletions_and_cancellations_void_only_what_the_store_confirms(runtime, make_shop, double):
     made = make_orders(1, "shopify", seed=8)[0]
     made.update(financial_status="paid", cancelled_at=None)
@@ -235,7 +218,7 @@ def test_shopify_deletions_and_cancellations_void_only_what_the_store_confirms(r
     order = double.update_order(made["id"], {}, platform="shopify", modified_at=_ago(hours=1))
     shop = make_shop(platform="shopify", webhook_secret=SECRET, store_url=double.base_url,
                      api_credentials={"access_token": double.access_token})
-    assert _store_shopify(runtime, order, "orders/updated", "e1").state == "processed"
+    assert process_shopify_delivery(runtime, order, "e1", SECRET, "orders/updated").state == "processed"
     shop.sync()
     receipt = _receipt(shop)
     check_synced_order(shop.company, shopify.order(order))
@@ -244,14 +227,15 @@ def test_shopify_deletions_and_cancellations_void_only_what_the_store_confirms(r
     # of an order the store still has: neither voids anything.
     cancelled = {**order, "cancelled_at": _ago(minutes=5).isoformat() + "+00:00",
                  "updated_at": _ago(minutes=5).isoformat() + "+00:00"}
-    assert _store_shopify(runtime, cancelled, "orders/cancelled", "e2").state == "stale"
-    assert _store_shopify(runtime, {"id": order["id"]}, "orders/delete", "e3").state == "stale"
+    assert process_shopify_delivery(runtime, cancelled, "e2", SECRET, "orders/cancelled").state == "stale"
+    deleted = {"id": order["id"]}
+    assert process_shopify_delivery(runtime, deleted, "e3", SECRET, "orders/delete").state == "stale"
     shop.sync()
     _assert_not_voided(shop, receipt)
 
     # Deleted in the store for real: the deletion it confirms voids the sales receipt.
     double.delete_order(order["id"], platform="shopify")
-    assert _store_shopify(runtime, {"id": order["id"]}, "orders/delete", "e4").state == "processed"
+    assert process_shopify_delivery(runtime, deleted, "e4", SECRET, "orders/delete").state == "processed"
     shop.sync()
     assert _receipt(shop)["Memo"].startswith("VOID:")
     _voided_books(shop, shopify.order(order).number)

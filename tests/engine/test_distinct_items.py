@@ -19,7 +19,7 @@ from qbsync.storefronts.records import OrderLine, Product
 from tests.accounting import check_order, check_stock
 from tests.engine.conftest import make_order
 
-PROFILES = ["legacy", "retail"]
+PROFILES = ["retail", "multicurrency"]
 RETAIL_NAMES = {"income_account": "Sales", "shipping_account": "Freight Income"}
 # Two SKUs alike in their first 31 characters (a size at the end, as stores name variants).
 BLUE_S = "ACME-WIDGET-DELUXE-BLUE-2024-EDITION-S"
@@ -28,8 +28,7 @@ BLUE_M = "ACME-WIDGET-DELUXE-BLUE-2024-EDITION-M"
 
 def _shop(make_shop, profile: str):
     shop = make_shop(profile=profile)
-    if profile == "retail":
-        shop.configure(**RETAIL_NAMES)
+    shop.configure(**RETAIL_NAMES)
     return shop
 
 
@@ -96,7 +95,7 @@ def test_skus_alike_in_their_first_31_characters_become_two_items(make_shop, pro
 def test_an_item_with_the_same_cut_name_but_another_sku_is_not_linked(make_shop, profile):
     shop = _shop(make_shop, profile)
     name = naming.item_name({"sku": BLUE_S}, "sku")
-    account = "Sales" if profile == "retail" else "Merchandise Sales"
+    account = RETAIL_NAMES["income_account"]
     theirs = shop.in_quickbooks(
         "ItemNonInventoryAdd",
         {
@@ -120,7 +119,7 @@ def test_an_item_with_the_same_cut_name_but_another_sku_is_not_linked(make_shop,
 def test_an_item_whose_stored_sku_is_the_products_is_linked(make_shop, profile):
     shop = _shop(make_shop, profile)
     name = naming.item_name({"sku": BLUE_S}, "sku")
-    account = "Sales" if profile == "retail" else "Merchandise Sales"
+    account = RETAIL_NAMES["income_account"]
     ours = shop.in_quickbooks(
         "ItemNonInventoryAdd",
         {
@@ -141,7 +140,7 @@ def test_an_item_whose_stored_sku_is_the_products_is_linked(make_shop, profile):
 def test_an_item_named_by_the_whole_sku_is_linked_whatever_its_barcode(make_shop, profile):
     """The name holds the whole SKU, so it proves the match; the item's barcode is the merchant's UPC."""
     shop = _shop(make_shop, profile)
-    account = "Sales" if profile == "retail" else "Merchandise Sales"
+    account = RETAIL_NAMES["income_account"]
     ours = shop.in_quickbooks(
         "ItemNonInventoryAdd",
         {

@@ -19,7 +19,7 @@ from qbsync.storefronts.woocommerce import normalize as woo
 from tests.accounting import check_order, check_stock
 from tests.engine.conftest import make_order
 
-PROFILES = ["legacy", "retail"]
+PROFILES = ["retail", "multicurrency"]
 # The retail company names its accounts as QuickBooks does (issue 15 lets the engine choose them; until
 # then a merchant with such a company sets them).
 RETAIL_NAMES = {
@@ -32,8 +32,7 @@ RETAIL_NAMES = {
 
 def _shop(make_shop, profile: str):
     shop = make_shop(profile=profile)
-    if profile == "retail":
-        shop.configure(**RETAIL_NAMES)
+    shop.configure(**RETAIL_NAMES)
     return shop
 
 
@@ -204,7 +203,7 @@ def test_a_linked_item_is_adjusted_from_what_quickbooks_holds_net_of_waiting_sal
     (8, which counts order 1001's 2 mugs, still waiting) goes in as a difference from QuickBooks' 3."""
     shop = _shop(make_shop, profile)
     shop.configure(stock_master="storefront")
-    income = RETAIL_NAMES["income_account"] if profile == "retail" else "Merchandise Sales"
+    income = RETAIL_NAMES["income_account"]
     shop.in_quickbooks(
         "ItemInventoryAdd",
         {
@@ -400,8 +399,6 @@ def test_a_late_order_before_a_store_count_is_added_back_on_the_counts_account(m
     count, add_back = _sent(shop, "InventoryAdjustmentAdd")
     assert [a.findtext(".//QuantityDifference") for a in (count, add_back)] == ["-1", "1"]
     adjustments = RETAIL_NAMES["inventory_adjustment_account"]
-    if profile == "legacy":
-        adjustments = "Inventory Adjustments"
     for adjustment in (count, add_back):
         assert adjustment.findtext("InventoryAdjustmentAdd/AccountRef/FullName") == adjustments
     shop.assert_every_request_valid()

@@ -16,8 +16,8 @@ from qbsync.storefronts.records import Customer, Product, Refund, RefundLine, Re
 from tests.accounting import check_order
 from tests.engine.conftest import make_order
 
-# The profiles these books are checked on; retail fails until the engine sets up what it lacks (issue 15).
-PROFILES = ["legacy", "retail"]
+# The QuickBooks-like profiles these books are checked on (both with inventory and sales tax).
+PROFILES = ["retail", "multicurrency"]
 
 ANN = Customer(storefront_id="42", email="ann@example.com", first_name="Ann", last_name="Lee")
 MUG = Product(

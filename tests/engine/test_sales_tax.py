@@ -21,7 +21,7 @@ def shop(make_shop):
     profile-parametrized tests in this module cover the retail company."""
     return make_shop(profile="legacy")
 
-PROFILES = ("legacy", "retail")
+PROFILES = ("retail", "multicurrency")
 # The legacy company's own tax agency: the company setup chooses it for the tax_agency setting.
 AGENCY = "State Board of Equalization"
 # What a merchant picks on the settings page for a company set up as 'retail' (until setup chooses them).
@@ -34,6 +34,7 @@ CHOSEN = {
         "tax_agency": "State Department of Revenue",
     },
 }
+CHOSEN["multicurrency"] = CHOSEN["retail"]  # the same US shop with multicurrency on
 
 
 def _shop(make_shop, profile: str):
@@ -304,3 +305,60 @@ def test_a_refund_takes_its_tax_off_the_sales_tax_items_the_order_used(make_shop
     (paid_back,) = shop.company.transactions("ARRefundCreditCard")
     assert memo["TxnDate"] == paid_back["TxnDate"] == "2024-03-04"
     shop.assert_every_request_valid()
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("api", ["itemized", "since 2024-10"])
+def test_refunded_shipping_takes_its_tax_off_the_sales_tax_items_too(make_shop, profile, api):
+    """A mug (20.00 + 1.55 tax) and the shipping (5.00 + 0.39 tax) come back, 26.94 paid out. Shopify said
+    what was shipping and its tax in a "shipping_refund" adjustment before API 2024-10; since then the
+    refund body leaves shipping out, and the 5.39 beyond the mug is the order's whole shipping with its
+    tax. Either way the agency is owed 3.49 - 1.94 = 1.55, and nothing lands on the adjustment line."""
+    shop = _shop(make_shop, profile)
+    shop.feed("order", _taxed_order(2012))
+    shop.sync()
+    adjustments = ([{"id": 9, "kind": "shipping_refund", "amount": "-5.00", "tax_amount": "-0.39"}]
+                   if api == "itemized" else [])
+    refund = shopify.refund({
+        "id": 912, "order_id": 2012, "note": "wrong colour", "created_at": "2024-03-05T12:00:00Z",
+        "transactions": [{"kind": "refund", "status": "success", "amount": "26.94",
+                          "gateway": "shopify_payments"}],
+        "refund_line_items": [{"id": 1, "line_item_id": 1, "quantity": 1, "restock_type": "return",
+                               "subtotal": 20.0, "total_tax": 1.55,
+                               "line_item": {"id": 1, "product_id": 101, "sku": "MUG-RED"}}],
+        "order_adjustments": adjustments,
+    })
+    shop.feed("refund", refund)
+    shop.sync()
+
+    agency = _agency(profile)
+    assert shop.company.books().tax_by_agency == {agency: Decimal("1.55")}
+    check_order(shop.company, "R912", credited="26.94", refunded="26.94", open_credits="0",
+                tax_by_agency={agency: "-1.94"})
+    (memo,) = shop.company.transactions("CreditMemo")
+    by_name = {line["ItemRef"]["FullName"]: line["Amount"] for line in memo["CreditMemoLineRet"]}
+    assert by_name["Shipping"] == "5.00"
+    assert sum(Decimal(by_name[name]) for name in ("State Tax 6.25%", "County Tax 1.5%")) == Decimal("1.94")
+    assert "Adjustment" not in by_name and "Sales Tax" not in by_name
+    shop.assert_every_request_valid()
+
+
+def test_money_returned_beyond_the_lines_is_shipping_only_when_it_adds_up_to_it():
+    """Pure. Without the store's itemized shipping tax, the rest of a refund is read as shipping only where
+    it is unambiguous; a goodwill 2.00 is not shipping, and stays on the adjustment line."""
+    from qbsync.queue.sales_tax import refunded_shipping
+
+    order = _taxed_order(2013)
+    mug = RefundLine(amount=Decimal("20.00"), tax=Decimal("1.55"))
+
+    def refund(amount: str, **fields: Decimal) -> Refund:
+        return Refund(storefront_id="1", order_id="2013", amount=Decimal(amount), lines=(mug,), **fields)
+
+    assert refunded_shipping(refund("26.94"), order) == (Decimal("5.00"), Decimal("0.39"))
+    assert refunded_shipping(refund("23.55"), order) == (0, 0)  # goodwill
+    assert refunded_shipping(refund("26.94", shipping=Decimal("5.00")), order) == (
+        Decimal("5.00"), Decimal("0.39"))
+    assert refunded_shipping(refund("26.55", shipping=Decimal("5.00")), order) == (
+        Decimal("5.00"), 0)  # the shipping, without its tax
+    itemized = refund("26.94", shipping=Decimal("5.00"), shipping_tax=Decimal("0.39"))
+    assert refunded_shipping(itemized, order) == (Decimal("5.00"), Decimal("0.39"))

@@ -59,7 +59,7 @@ def _sync_orders(shop) -> None:
     shop.sync()
 
 
-@pytest.mark.parametrize("profile", ["legacy", "service"])
+@pytest.mark.parametrize("profile", ["retail", "service"])
 def test_one_query_per_kind_and_the_same_books_as_one_query_each(make_shop, profile):
     shared = make_shop("shared", profile=profile)
     _sync_orders(shared)

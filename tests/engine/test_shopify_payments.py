@@ -12,9 +12,9 @@ import pytest
 
 from qbsync.simulator.company_lists import add_list_element
 from qbsync.simulator.storefront import StorefrontDouble, make_orders
-from qbsync.storage.models import QueueJob, WebhookDelivery
+from qbsync.storage.models import QueueJob
 from tests.accounting import check_order
-from tests.ops.processes import shopify_delivery
+from tests.ops.processes import process_shopify_delivery
 
 SECRET = "shpss_payments_secret"
 
@@ -39,24 +39,6 @@ def _mixed_order(double: StorefrontDouble) -> dict[str, Any]:
     return order
 
 
-def _deliver(runtime, order: dict[str, Any]) -> WebhookDelivery:
-    """A signed orders/create delivery stored as the receiver stores it, then processed. (Stored directly:
-    the receiver only takes a shop whose store URL is its <shop>.myshopify.com; the double is on
-    127.0.0.1.)"""
-    from qbsync.webhooks.deliveries import find_receiver, store_delivery
-    from qbsync.webhooks.envelope import kept_headers, read_envelope
-    from qbsync.webhooks.processing import process
-
-    body, headers = shopify_delivery(order, "e1", "double-shop.myshopify.com", secret=SECRET,
-                                     topic="orders/create")
-    kept = kept_headers("shopify", headers.items())
-    stored = runtime.db.run_statements(
-        lambda db: store_delivery(db, find_receiver(db, "shop"), read_envelope("shopify", kept, body)))
-    process(runtime.db, stored.delivery_id)
-    with runtime.db.transaction() as session:
-        return session.get(WebhookDelivery, stored.delivery_id)
-
-
 @pytest.mark.parametrize("profile", ["retail", "multicurrency"])
 def test_an_order_paid_by_gift_card_and_card_is_split_per_gateway(runtime, make_shop, double, profile):
     order = _mixed_order(double)
@@ -65,7 +47,7 @@ def test_an_order_paid_by_gift_card_and_card_is_split_per_gateway(runtime, make_
     add_list_element(shop.company.store, shop.company.prefs, "Account",
                      {"Name": "Gift Card Liability", "AccountType": "OtherCurrentLiability"})
 
-    delivery = _deliver(runtime, order)
+    delivery = process_shopify_delivery(runtime, order, "e1", SECRET, topic="orders/create")
     assert (delivery.state, delivery.error) == ("processed", None)
     assert len(double.requests_to(f"/orders/{order['id']}/transactions.json")) == 1
     shop.sync()
@@ -85,7 +67,7 @@ def test_without_store_access_the_order_waits_with_the_fix(runtime, make_shop, d
     order = _mixed_order(double)
     shop = make_shop(platform="shopify", webhook_secret=SECRET, store_url=double.base_url)  # no token
 
-    delivery = _deliver(runtime, order)
+    delivery = process_shopify_delivery(runtime, order, "e1", SECRET, topic="orders/create")
     assert delivery.state == "processed" and "transactions could not be read" in delivery.error
     shop.sync()
 

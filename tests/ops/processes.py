@@ -226,3 +226,21 @@ def shopify_delivery(order: dict[str, Any], event_id: str, shop_domain: str, sec
         "X-Shopify-Triggered-At": "2026-07-01T10:00:00.000Z",
     }
     return body, headers
+
+
+def process_shopify_delivery(runtime, order: dict[str, Any], event_id: str, secret: str,
+                             topic: str = "orders/updated") -> WebhookDelivery:
+    """A signed Shopify delivery of ``order`` stored as the receiver of connection "shop" stores it, then
+    processed; the delivery as it ended. (Stored directly: the receiver only takes a shop whose store URL is
+    its <shop>.myshopify.com, and the storefront double is on 127.0.0.1.)"""
+    from qbsync.webhooks.deliveries import find_receiver, store_delivery
+    from qbsync.webhooks.envelope import kept_headers, read_envelope
+    from qbsync.webhooks.processing import process
+
+    body, headers = shopify_delivery(order, event_id, "double-shop.myshopify.com", secret=secret, topic=topic)
+    kept = kept_headers("shopify", headers.items())
+    stored = runtime.db.run_statements(
+        lambda db: store_delivery(db, find_receiver(db, "shop"), read_envelope("shopify", kept, body)))
+    process(runtime.db, stored.delivery_id)
+    with runtime.db.transaction() as session:
+        return session.get(WebhookDelivery, stored.delivery_id)

@@ -432,6 +432,29 @@ def test_shopify_refund_without_transactions_adds_up_lines_and_shipping() -> Non
         "11", "SH-1", Decimal("2"), Decimal("30.0"), Decimal("1.8"), False)
 
 
+def test_refunded_shipping_tax_is_itemized_where_the_store_says_it_and_unknown_where_it_does_not() -> None:
+    """Shopify before API 2024-10: a "shipping_refund" adjustment with its tax_amount; since 2024-10 refund
+    bodies carry no ``kind`` and no refunded shipping (unknown, None). WooCommerce: refund shipping_lines
+    with their total_tax; an older refund body without shipping_lines does not say."""
+    shopify_body = {"id": 78, "order_id": 5001, "note": "", "created_at": "2024-06-05T10:00:00Z",
+                    "transactions": [], "refund_line_items": [],
+                    "order_adjustments": [{"id": 9, "kind": "shipping_refund", "amount": "-5.00",
+                                           "tax_amount": "-0.39"}]}
+    refund = shopify.refund(shopify_body)
+    assert (refund.shipping, refund.shipping_tax, refund.amount) == (Decimal("5.00"), Decimal("0.39"),
+                                                                     Decimal("5.39"))
+    discrepancy = {"id": 9, "amount": "-1.00", "tax_amount": "0.00"}  # no kind, as since 2024-10
+    since_2024_10 = {**shopify_body, "order_adjustments": [discrepancy]}
+    assert (shopify.refund(since_2024_10).shipping, shopify.refund(since_2024_10).shipping_tax) == (0, None)
+
+    woo_body = {"id": 726, "date_created_gmt": "2024-06-05T10:00:00", "amount": "5.39", "reason": "",
+                "line_items": [], "shipping_lines": [{"id": 3, "total": "-5.00", "total_tax": "-0.39"}]}
+    refund = wc.refund(woo_body, order_id=723)
+    assert (refund.shipping, refund.shipping_tax) == (Decimal("5.00"), Decimal("0.39"))
+    older = {k: v for k, v in woo_body.items() if k != "shipping_lines"}
+    assert (wc.refund(older, order_id=723).shipping, wc.refund(older, order_id=723).shipping_tax) == (0, None)
+
+
 # --------------------------------------------------------------------------------------------------
 # Payloads that must be refused with a reason naming the field
 

@@ -138,19 +138,20 @@ def credit_lines(ctx: Context, refund: Refund, order: Order | None) -> list[dict
         if country is not None:
             code = {"FullName": tax_codes.refunded_line_code(order, line, country)}
         lines.append({**{k: v for k, v in entry.items() if v is not None}, "SalesTaxCodeRef": code})
-    if money(refund.shipping):
+    shipping, shipping_tax = sales_tax.refunded_shipping(refund, order)
+    if shipping:
         code = non_taxable
         if country is not None:
-            code = {"FullName": tax_codes.refunded_shipping_code(order, refund, country)}
+            code = {"FullName": tax_codes.refunded_shipping_code(order, shipping_tax, country)}
         lines.append(
             {
                 "ItemRef": _special(ctx, "shipping"),
                 "Desc": "Shipping refunded",
-                "Amount": money(refund.shipping),
+                "Amount": shipping,
                 "SalesTaxCodeRef": code,
             }
         )
-    tax = sum((money(line.tax) for line in refund.lines), Decimal(0))
+    tax = sum((money(line.tax) for line in refund.lines), shipping_tax)
     if tax and country is None and ctx.settings.tax_mode == "line":
         lines.extend(_tax_lines(ctx, order, tax, non_taxable))
     computed = tax_codes.quickbooks_tax(lines, country) if country is not None else Decimal(0)

@@ -415,6 +415,12 @@ def _refund(p: Payload, order_id: str | None) -> Refund:
     if parent is None:
         raise InvalidPayload(f"{p.where('order_id')}: required field is missing")
     lines = _refund_lines(p)
+    adjustments = p.objects("order_adjustments")
+    shipping_refunds = [a for a in adjustments if a.text("kind") == "shipping_refund"]
+    # Before API 2024-10 every adjustment has a ``kind`` and refunded shipping is a "shipping_refund" one,
+    # with its tax. Since 2024-10 refund bodies carry no ``kind`` and leave refunded shipping out ("Exposing
+    # the order adjustments connection on a Refund", shopify.dev/changelog, 2024-10-01): not itemized.
+    itemized = bool(shipping_refunds) or any(a.get("kind") is not None for a in adjustments)
     if p.get("restock") is not None:
         restock: bool | None = p.flag("restock")
     elif any(line.restock is not None for line in lines):
@@ -427,8 +433,8 @@ def _refund(p: Payload, order_id: str | None) -> Refund:
         amount=_refund_amount(p, lines),
         reason=p.text("note"),
         lines=lines,
-        shipping=sum((-_money(a, "amount") for a in p.objects("order_adjustments")
-                      if a.text("kind") == "shipping_refund"), ZERO),
+        shipping=sum((-_money(a, "amount") for a in shipping_refunds), ZERO),
+        shipping_tax=sum((-_money(a, "tax_amount") for a in shipping_refunds), ZERO) if itemized else None,
         restock=restock,
         created_at=p.when("created_at") or p.when("processed_at"),
     )

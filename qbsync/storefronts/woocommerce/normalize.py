@@ -343,6 +343,9 @@ def refund(payload: Mapping[str, Any], order_id: str | int | None = None) -> Ref
         reason=p.text("reason") or p.text("refund"),
         lines=lines,
         shipping=sum((abs(s.decimal_or("total")) for s in p.objects("shipping_lines")), ZERO),
+        # Refund bodies that list shipping_lines give each one's total_tax; older ones list no shipping.
+        shipping_tax=(sum((abs(s.decimal_or("total_tax")) for s in p.objects("shipping_lines")), ZERO)
+                      if "shipping_lines" in payload else None),
         restock=None,
         created_at=p.when("date_created_gmt") or p.when("date_created"),
     )
