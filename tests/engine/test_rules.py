@@ -157,12 +157,14 @@ def test_products_become_the_configured_item_types_with_their_accounts(shop):
     ],
 )
 def test_customer_name_schemes(scheme, expected):
-    customer = {"first_name": "Ann", "last_name": "Lee", "company": "Acme Ltd", "email": "ann@example.com"}
+    customer = Customer(storefront_id=None, first_name="Ann", last_name="Lee", company="Acme Ltd",
+                        email="ann@example.com")
     assert naming.customer_base_name(customer, scheme) == expected
 
 
 def test_names_and_numbers_fit_quickbooks_limits():
-    long_name = {"first_name": "Bartholomew-Alexander", "last_name": "Featherstonehaugh-Cholmondeley"}
+    long_name = Customer(storefront_id=None, first_name="Bartholomew-Alexander",
+                         last_name="Featherstonehaugh-Cholmondeley")
     name = naming.customer_base_name(long_name, "last_first")
     assert len(name) <= 41
     suffixed = naming.with_suffix(name, "123456789")
