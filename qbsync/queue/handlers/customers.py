@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from qbsync.qbxml.limits import fit
@@ -40,14 +39,10 @@ from qbsync.storage.models import IdMapping, QueueJob
 from qbsync.storefronts.records import Address, Customer
 
 
-def qb_address(address: Address | Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """A storefront address as a QuickBooks BillAddress/ShipAddress (name on the first line).
-
-    (As its dict where the caller still holds one: the customer job's record.)"""
-    if not address:
+def qb_address(address: Address | None) -> dict[str, Any] | None:
+    """A storefront address as a QuickBooks BillAddress/ShipAddress (name on the first line)."""
+    if address is None:
         return None
-    if isinstance(address, Mapping):
-        address = Address.from_dict(address)
     who = address.company or " ".join(p for p in (address.first_name, address.last_name) if p)
     lines = [line for line in (who, address.line1, address.line2) if line]
     result: dict[str, Any] = {f"Addr{i}": line for i, line in enumerate(lines[:5], start=1)}
