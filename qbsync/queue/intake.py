@@ -41,6 +41,18 @@ SPECIAL_ITEM_PRIORITY = 15  # shipping, fee, discount, tax items: before orders,
 PAYMENT_PRIORITY = 55
 
 
+def stored_record(session: Session, connection_id: int, record_type: str, record_id: str) -> dict[str, Any]:
+    """A record as the store last sent it (empty when qbsync never stored it)."""
+    data = session.scalar(
+        select(StorefrontRecord.data).where(
+            StorefrontRecord.connection_id == connection_id,
+            StorefrontRecord.record_type == record_type,
+            StorefrontRecord.record_id == record_id,
+        )
+    )
+    return dict(data or {})
+
+
 def coalesce_key(record_type: str, record_id: str) -> str:
     """The key under which updates of one record fold into one job."""
     return f"{record_type}:{record_id}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -252,6 +252,12 @@ def _decimal(text: str | None) -> Decimal | None:
         return None
 
 
+def _quantity(value: Any) -> Decimal:
+    """A quantity as the store or a job's payload gives it (number, text or nothing): zero when missing
+    or unreadable."""
+    return _decimal(str(value)) or Decimal(0)  # str(None) is not a number: zero
+
+
 def queue_writeback(
     session: Session,
     connection_id: int,
@@ -348,7 +354,7 @@ def opening_stock(
     the stock figure and is left as it is; an order that will not post a stock-moving transaction
     (left out, or a sales order) is not added back either.
     """
-    stock = _decimal(str(product.get("stock_quantity"))) or Decimal(0)
+    stock = _quantity(product.get("stock_quantity"))
     snapshot = _when(product.get("modified_at"))
     added = Decimal(0)
     numbers: list[str] = []
@@ -360,6 +366,8 @@ def opening_stock(
         if not quantity or (snapshot is not None and placed is not None and placed > snapshot):
             continue
         decision = (decisions or {}).get(str(order.get("storefront_id")))
+        # Only an order whose job carries no decision (queued while linked, and unlinked since) is
+        # decided here: unposted_orders hands over intake's decision for every other.
         decision = decision or rules.decide_order(Order.from_dict(order), settings)
         if not decision.sync or decision.txn_type not in STOCK_MOVING:
             continue
@@ -464,22 +472,13 @@ def sold_between(
             # An order placed after ``after`` was modified after it too (naive UTC, the table's clock).
             StorefrontRecord.modified_at >= as_utc(after).replace(tzinfo=None),
         )
+    ).all()
+    decided = _stored_decisions(session, connection_id, [str(record_id) for record_id, _ in rows])
+    orders = [(str(record_id), dict(order or {}), decided.get(str(record_id))) for record_id, order in rows]
+    return _sold_from_stock(
+        session, connection_id, orders, product_key, settings,
+        lambda placed: placed is not None and after < placed <= until, posted_too=True,
     )
-    sold = Decimal(0)
-    waiting: list[str] = []
-    for record_id, order in rows:
-        placed = _when((order or {}).get("created_at"))
-        if placed is None or not after < placed <= until:
-            continue
-        quantity = sold_in(order, product_key, settings)
-        if not quantity:
-            continue
-        decision = rules.decide_order(Order.from_dict(order), settings)
-        if decision.sync and decision.txn_type in STOCK_MOVING:
-            sold += quantity
-            if mappings.get(session, connection_id, mappings.ORDER, str(record_id)) is None:
-                waiting.append(str(record_id))
-    return sold, waiting
 
 
 def unposted_sold(
@@ -494,20 +493,73 @@ def unposted_sold(
             QueueJob.state.not_in(jobs.FINISHED_STATES),
         )
     ).all()
+    orders = [
+        (str(record_id), dict((payload or {}).get("record") or {}), rules.decision_of(payload or {}))
+        for record_id, payload in rows
+    ]
+    return _sold_from_stock(
+        session, connection_id, orders, product_key, settings,
+        lambda placed: placed is None or placed <= until, posted_too=False,
+    )
+
+
+def _stored_decisions(
+    session: Session, connection_id: int, record_ids: list[str]
+) -> dict[str, rules.OrderDecision]:
+    """The decision intake made for each of these orders (storefront id -> its newest order job's,
+    left-out records included), so the stock counts never decide an order again."""
+    found: dict[str, rules.OrderDecision] = {}
+    if not record_ids:
+        return found
+    rows = session.execute(
+        select(QueueJob.record_id, QueueJob.payload)
+        .where(
+            QueueJob.connection_id == connection_id,
+            QueueJob.kind == "order",
+            QueueJob.record_id.in_(record_ids),
+        )
+        .order_by(QueueJob.id)
+    )
+    for record_id, payload in rows:
+        decision = rules.decision_of(payload or {})
+        if decision is not None:
+            found[str(record_id)] = decision
+    return found
+
+
+def _sold_from_stock(
+    session: Session,
+    connection_id: int,
+    orders: Iterable[tuple[str, Mapping[str, Any], rules.OrderDecision | None]],
+    product_key: str,
+    settings: Mapping[str, Any],
+    placed_in: Callable[[datetime | None], bool],
+    *,
+    posted_too: bool,
+) -> tuple[Decimal, list[str]]:
+    """How many of the product ``orders`` (storefront id, order, intake's decision) placed when
+    ``placed_in`` says sell from stock in QuickBooks, those already in QuickBooks too when ``posted_too``,
+    and the ids of those not in QuickBooks yet."""
     sold = Decimal(0)
     waiting: list[str] = []
-    for record_id, payload in rows:
-        order = dict((payload or {}).get("record") or {})
-        placed = _when(order.get("created_at"))
+    for record_id, order, decision in orders:
         quantity = sold_in(order, product_key, settings)
-        if not quantity or (placed is not None and placed > until):
+        if not quantity or not placed_in(_when(order.get("created_at"))):
             continue
-        if mappings.get(session, connection_id, mappings.ORDER, str(record_id)) is not None:
+        mapping = mappings.get(session, connection_id, mappings.ORDER, record_id)
+        if mapping is not None and not posted_too:
             continue
-        decision = rules.decision_of(payload or {}) or rules.decide_order(Order.from_dict(order), settings)
+        if decision is None and mapping is not None:
+            # Already in QuickBooks when it was queued (intake decides only new orders): what it posted.
+            decision = rules.OrderDecision(True, mapping.qb_type)
+        if decision is None:
+            # Unavoidable for an order stored without a job that carries a decision (stored before
+            # intake kept decisions, or its jobs were cleared away): decided here, as intake would.
+            decision = rules.decide_order(Order.from_dict(order), settings)
         if decision.sync and decision.txn_type in STOCK_MOVING:
             sold += quantity
-            waiting.append(str(record_id))
+            if mapping is None:
+                waiting.append(record_id)
     return sold, waiting
 
 
@@ -595,7 +647,7 @@ def sold_by_product(order: Mapping[str, Any], settings: Mapping[str, Any]) -> di
         key = mappings.product_key(
             line.get("product_id"), line.get("variant_id"), line.get("sku"), line.get("name")
         )
-        sold[key] = sold.get(key, Decimal(0)) + (_decimal(str(line.get("quantity") or "0")) or Decimal(0))
+        sold[key] = sold.get(key, Decimal(0)) + _quantity(line.get("quantity"))
     return sold
 
 
@@ -614,7 +666,7 @@ def added_back(session: Session, connection_id: int, order_key: str) -> dict[str
         .order_by(QueueJob.id)
     ):
         list_id = str(payload.get("item_list_id"))
-        quantity = _decimal(str(payload.get("quantity") or "0")) or Decimal(0)
+        quantity = _quantity(payload.get("quantity"))
         first = found.get(list_id)
         if first is None:
             found[list_id] = AddedBack(

@@ -229,6 +229,14 @@ DEFINITIONS: list[Setting] = [
     Setting("restock_unknown_refunds", False,
             "When the store does not say whether refunded products went back to stock, count them back "
             "into QuickBooks' stock (yes) or not (no); what the store says always wins.", group="Orders"),
+    # Apart from refunds because stores treat the two apart: WooCommerce restores stock on every
+    # cancellation of an order it had taken stock for, but on a refund only when the person refunding
+    # ticks "restock", so one merchant may want yes here and no there.
+    Setting("restock_unknown_cancellations", False,
+            "When the store does not say whether a cancelled order's products went back to stock (always "
+            "so for WooCommerce, which restores stock on cancelling an order it had reduced stock for), "
+            "count what was not refunded back into QuickBooks' stock on the cancellation's credit memo "
+            "(yes) or not (no); what the store says always wins.", group="Orders"),
     Setting("store_timezone", "",
             "The shop's time zone (IANA name, e.g. America/New_York) that dates QuickBooks transactions; "
             "empty: the offset each order carries (WooCommerce date_created, Shopify created_at), else UTC.",

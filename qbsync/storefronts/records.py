@@ -761,11 +761,13 @@ class DiscountLine(Record):
 
 @_record
 class RefundSummary(Record):
-    """A refund as an order lists it; ``amount`` positive."""
+    """A refund as an order lists it; ``amount`` positive; ``lines`` what it refunded per order line where
+    the order body says (Shopify embeds its refunds whole; a WooCommerce order lists only id and total)."""
 
     storefront_id: str
     amount: Decimal
     reason: str = ""
+    lines: tuple[RefundLine, ...] = ()
 
 
 @_record
@@ -800,6 +802,10 @@ class Order(Record):
     paid: bool = False
     date_paid: datetime | None = None
     cancelled_at: datetime | None = None
+    # A cancelled order: True when the store put back in stock, as it cancelled it, what its refunds had
+    # not; False when it says it did not (Shopify lists what it restocked as refund lines); None when the
+    # platform does not say (WooCommerce).
+    restocked_on_cancel: bool | None = None
     currency: str
     created_at: datetime
     modified_at: datetime | None = None

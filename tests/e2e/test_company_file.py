@@ -3,6 +3,7 @@ with another file open is sent nothing and told why; a person switches the conne
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from qbsync.connections import switch_company_file
@@ -20,7 +21,7 @@ def customer_add(name: str) -> str:
     return f"<CustomerAddRq><CustomerAdd><Name>{name}</Name></CustomerAdd></CustomerAddRq>"
 
 
-def shop_with_a_sister(runtime, live_server, make_connection):
+def shop_with_a_sister(runtime, live_server, make_connection, profile: str):
     """A connection past its first contact with one job waiting (add customer Ann); the shop's company, its
     sister company and a Web Connector that has the shop's file open."""
     conn = make_connection()
@@ -28,14 +29,16 @@ def shop_with_a_sister(runtime, live_server, make_connection):
         s.get(Connection, conn.id).settings = {"list_refresh_hours": 0}
         first_contact_done(s, conn.id)
         jobs.enqueue_qbxml(s, conn.id, customer_add("Ann"), label="Ann")
-    shop, sister = QuickBooksCompany(), QuickBooksCompany()
+    shop, sister = QuickBooksCompany(profile=profile), QuickBooksCompany(profile=profile)
     wc = WebConnector(f"{live_server.url}/qbwc", conn.qbwc_username, PASSWORD, shop,
                       company_file_name=SHOP_FILE)
     return conn, shop, sister, wc
 
 
-def test_another_company_file_gets_nothing_until_a_person_switches(runtime, live_server, make_connection):
-    conn, shop, sister, wc = shop_with_a_sister(runtime, live_server, make_connection)
+@pytest.mark.parametrize("profile", ["retail", "service"])
+def test_another_company_file_gets_nothing_until_a_person_switches(runtime, live_server, make_connection,
+                                                                   profile):
+    conn, shop, sister, wc = shop_with_a_sister(runtime, live_server, make_connection, profile)
 
     (first,) = wc.run(sessions=1)
     assert first.ended_by == "closeConnection" and shop.find("Customer", "Ann") is not None
@@ -74,9 +77,10 @@ def test_another_company_file_gets_nothing_until_a_person_switches(runtime, live
         assert s.scalar(select(func.count()).select_from(IdMapping)) == 0
 
 
+@pytest.mark.parametrize("profile", ["retail", "service"])
 def test_another_company_file_is_noticed_within_the_hour_while_no_work_waits(runtime, live_server,
-                                                                            make_connection):
-    conn, shop, sister, wc = shop_with_a_sister(runtime, live_server, make_connection)
+                                                                            make_connection, profile):
+    conn, shop, sister, wc = shop_with_a_sister(runtime, live_server, make_connection, profile)
     wc.run(sessions=1)
     wc.open_company_file(sister, OTHER_FILE)
 

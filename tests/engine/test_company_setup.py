@@ -102,8 +102,9 @@ def test_first_orders_land_in_the_first_session_with_no_3140(make_shop, profile)
     shop.assert_every_request_valid()
 
 
-def test_the_first_session_does_it_all(make_shop):
-    shop = shop_on(make_shop, "merchant")
+@pytest.mark.parametrize("profile", ["merchant", "retail"])
+def test_the_first_session_does_it_all(make_shop, profile):
+    shop = shop_on(make_shop, profile)
     shop.feed("order", make_order(1))
 
     reports = shop.sync(sessions=1)
@@ -113,8 +114,9 @@ def test_the_first_session_does_it_all(make_shop):
     assert answered(shop, 3140) == []
 
 
-def test_a_setting_naming_what_quickbooks_lacks_waits_with_its_cause_and_heals_when_saved(make_shop):
-    shop = shop_on(make_shop, "merchant")
+@pytest.mark.parametrize("profile", ["merchant", "retail"])
+def test_a_setting_naming_what_quickbooks_lacks_waits_with_its_cause_and_heals_when_saved(make_shop, profile):
+    shop = shop_on(make_shop, profile)
     shop.sync()  # the first session reads the company and sets it up
     # A person named an account that is gone from QuickBooks since (renamed there, say).
     shop.configure(deposit_account="Chase Checking")
@@ -142,6 +144,8 @@ def test_a_setting_naming_what_quickbooks_lacks_waits_with_its_cause_and_heals_w
 
 
 def test_a_record_quickbooks_refuses_to_add_stops_only_the_orders_that_need_it(make_shop):
+    # One company: the merchant's, the one that lacks a discount account (retail has one, service none
+    # for a discount item to need).
     shop = shop_on(make_shop, "merchant")
     shop.company.inject(code=3100, request_type="AccountAdd", times=1,
                         message='The name "Sales Discounts" of the list element is already in use.')
@@ -171,10 +175,11 @@ def test_a_record_quickbooks_refuses_to_add_stops_only_the_orders_that_need_it(m
     assert not shop.jobs(QueueJob.state.in_(("parked", "waiting", "held")))
 
 
-def test_first_contact_happens_with_list_refresh_turned_off(make_shop):
+@pytest.mark.parametrize("profile", ["service", "merchant"])
+def test_first_contact_happens_with_list_refresh_turned_off(make_shop, profile):
     # A merchant who turned the periodic refresh off (0: only when asked) still gets the first contact:
     # without it nothing knows the company lacks "Shipping and Delivery Income" and QuickBooks answers 3140.
-    shop = shop_on(make_shop, "service")
+    shop = shop_on(make_shop, profile)
     shop.configure(list_refresh_hours=0, lookup_before_add="when_unsure")
     shop.feed("order", make_order(1))
 

@@ -27,6 +27,7 @@ def test_a_woocommerce_evening_order_in_new_york_is_dated_that_evening(make_shop
     assert sale["TxnDate"] == "2024-03-01"
 
 
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
 def test_a_shopify_morning_order_in_tokyo_is_dated_that_morning(shop, sample):
     body = sample("shopify/order.json")
     body["created_at"] = "2024-03-01T08:00:00+09:00"  # 2024-02-29 23:00 in UTC
@@ -37,6 +38,7 @@ def test_a_shopify_morning_order_in_tokyo_is_dated_that_morning(shop, sample):
     assert sale["TxnDate"] == "2024-03-01"
 
 
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
 def test_the_connection_s_time_zone_dates_orders_that_carry_no_offset(shop):
     shop.configure(store_timezone="America/Los_Angeles")
     shop.feed("order", make_order(3001, created_at=datetime(2024, 7, 1, 5, 0, tzinfo=UTC)))  # 22:00 PDT

@@ -110,9 +110,10 @@ def test_an_update_body_replayed_as_a_deletion_voids_nothing(client, runtime, ma
     _assert_not_voided(shop, receipt)
 
 
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
 def test_an_old_deletion_replayed_after_the_order_was_restored_voids_nothing(
-        client, runtime, make_shop, double, order):
-    shop = _shop(make_shop, double)
+        client, runtime, make_shop, double, order, profile):
+    shop = _shop(make_shop, double, profile=profile)
     receipt = _synced(client, runtime, shop, order)
     # Trashed and restored in the store before the Web Connector's next run: the deletion is genuine
     # when it arrives, the restore wins.
@@ -156,8 +157,10 @@ def test_a_deletion_the_store_confirms_voids_the_sales_receipt(client, runtime, 
     _voided_books(shop, woo.order(order).number)
 
 
-def test_a_cancellation_the_store_does_not_confirm_voids_nothing(client, runtime, make_shop, double, order):
-    shop = _shop(make_shop, double)
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
+def test_a_cancellation_the_store_does_not_confirm_voids_nothing(client, runtime, make_shop, double, order,
+                                                                 profile):
+    shop = _shop(make_shop, double, profile=profile)
     receipt = _synced(client, runtime, shop, order)
     # A signed body saying "cancelled", newer than anything we know, but the store says processing.
     cancelled = {**order, "status": "cancelled",
@@ -211,13 +214,15 @@ def test_a_store_answer_is_judged_by_what_it_says():
 # -- Shopify: the same rule, through the Shopify Admin API double -----------------------------------
 
 
-def test_shopify_deletions_and_cancellations_void_only_what_the_store_confirms(runtime, make_shop, double):
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
+def test_shopify_deletions_and_cancellations_void_only_what_the_store_confirms(runtime, make_shop, double,
+                                                                              profile):
     made = make_orders(1, "shopify", seed=8)[0]
     made.update(financial_status="paid", cancelled_at=None)
     double.add_orders([made], platform="shopify")
     order = double.update_order(made["id"], {}, platform="shopify", modified_at=_ago(hours=1))
     shop = make_shop(platform="shopify", webhook_secret=SECRET, store_url=double.base_url,
-                     api_credentials={"access_token": double.access_token})
+                     api_credentials={"access_token": double.access_token}, profile=profile)
     assert process_shopify_delivery(runtime, order, "e1", SECRET, "orders/updated").state == "processed"
     shop.sync()
     receipt = _receipt(shop)

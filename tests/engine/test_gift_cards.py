@@ -67,6 +67,7 @@ def test_an_invoiced_order_paid_partly_by_gift_card_is_paid_in_full(gift_shop):
     assert shop.company.books().customer_balance.get("Lee, Ann", Decimal(0)) == 0
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 def test_an_order_with_an_unknown_gift_card_part_waits_for_a_person(shop):
     shop.feed("order", make_order(6003, customer=ANN, gift_card_amount=None))
     shop.sync()

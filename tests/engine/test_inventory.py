@@ -19,8 +19,7 @@ from tests.accounting import check_stock
 from tests.engine.conftest import account_of_type
 
 WRITEBACK = QueueJob.kind == "stock_writeback"
-# Stock moves in the books on two inventory companies (store as master); the pull tests are about
-# QuickBooks' iterators and timestamps, the same on every profile, and stay on the default one (slow).
+# Every test runs on the two inventory companies: retail and the same shop with multicurrency on.
 
 
 def _stocked(n: int, quantity: int = 10) -> Product:
@@ -47,6 +46,7 @@ def _set_quantity(shop, sku: str, quantity: int) -> None:
     )
 
 
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
 def test_a_pull_across_several_pages_queues_write_backs_only_for_changed_products(shop):
     shop.configure(inventory_page_size=3, inventory_full_pull_hours=0)
     for n in range(7):
@@ -70,6 +70,7 @@ def test_a_pull_across_several_pages_queues_write_backs_only_for_changed_product
     shop.assert_every_request_valid()
 
 
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
 def test_incremental_pulls_start_before_the_checkpoint_in_quickbooks_own_form(shop):
     shop.feed("product", _stocked(1))
     shop.sync()
@@ -101,11 +102,12 @@ class _Clock:
         return self.moment
 
 
-def test_a_summer_change_right_after_the_checkpoint_is_pulled(make_shop):
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
+def test_a_summer_change_right_after_the_checkpoint_is_pulled(make_shop, profile):
     """QuickBooks on a New York machine in July writes 10:00 EDT as 10:00-05:00 and reads a filter's clock
     time as local: the change made half an hour after the last one seen must still be read."""
     clock = _Clock(datetime(2024, 7, 1, 14, 0, tzinfo=UTC))  # 10:00 EDT
-    shop = make_shop(company=QuickBooksCompany(zone="America/New_York", clock=clock))
+    shop = make_shop(company=QuickBooksCompany(profile=profile, zone="America/New_York", clock=clock))
     shop.feed("product", _stocked(1))
     shop.sync()
     item = shop.company.find("ItemInventory", "SKU-1")
@@ -123,9 +125,10 @@ def test_a_summer_change_right_after_the_checkpoint_is_pulled(make_shop):
     assert {j.payload["sku"]: j.payload["quantity"] for j in shop.jobs(WRITEBACK)} == {"SKU-1": "3"}
 
 
-def test_changes_in_the_hour_that_repeats_when_daylight_saving_time_ends_are_pulled(make_shop):
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
+def test_changes_in_the_hour_that_repeats_when_daylight_saving_time_ends_are_pulled(make_shop, profile):
     clock = _Clock(datetime(2024, 11, 3, 5, 50, tzinfo=UTC))  # 01:50 EDT, before the clocks go back
-    shop = make_shop(company=QuickBooksCompany(zone="America/New_York", clock=clock))
+    shop = make_shop(company=QuickBooksCompany(profile=profile, zone="America/New_York", clock=clock))
     shop.feed("product", _stocked(1))
     shop.sync()
     item = shop.company.find("ItemInventory", "SKU-1")
@@ -169,7 +172,8 @@ def test_store_stock_changes_become_inventory_adjustments_when_the_store_is_mast
     shop.assert_every_request_valid()
 
 
-def test_quickbooks_quantities_are_written_back_to_the_store(make_shop):
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
+def test_quickbooks_quantities_are_written_back_to_the_store(make_shop, profile):
     with StorefrontDouble() as store:
         store.add_products(
             [
@@ -187,6 +191,7 @@ def test_quickbooks_quantities_are_written_back_to_the_store(make_shop):
         shop = make_shop(
             store_url=store.base_url,
             api_credentials={"consumer_key": store.consumer_key, "consumer_secret": store.consumer_secret},
+            profile=profile,
         )
         shop.configure(inventory_full_pull_hours=0)
         shop.feed("product", _stocked(1, quantity=10))

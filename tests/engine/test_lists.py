@@ -11,8 +11,8 @@ from qbsync.storage.models import QbListEntry
 from tests.accounting import check_synced_order
 from tests.engine.conftest import make_order
 
-# Reading lists is checked on the default company, whose lists the tests name (its tax item and agency);
-# the one test that syncs an order runs on a service firm's company too.
+# The lists are read from the retail company and the same shop with multicurrency on (whose lists the tests
+# name: its tax item and agency); the tests that name none run on a service firm's company too.
 
 
 def _entries(shop, list_type: str) -> dict[str, dict]:
@@ -25,6 +25,7 @@ def _entries(shop, list_type: str) -> dict[str, dict]:
         return {row.full_name: dict(row.data) for row in rows}
 
 
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
 def test_the_first_session_pulls_the_reference_lists(shop):
     shop.configure(list_page_size=2)
     for n in range(5):
@@ -45,6 +46,7 @@ def test_the_first_session_pulls_the_reference_lists(shop):
     shop.assert_every_request_valid()
 
 
+@pytest.mark.parametrize("profile", ["retail", "service"])
 def test_a_refresh_on_demand_drops_what_quickbooks_no_longer_has(shop):
     shop.in_quickbooks("CustomerAdd", {"Name": "Gone Soon"})
     with shop.runtime.db.transaction() as session:
@@ -77,6 +79,7 @@ def test_items_qbsync_creates_join_the_item_list_at_once(shop):
     check_synced_order(shop.company, make_order(1))
 
 
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
 def test_the_first_session_reads_the_company_and_its_tax_agencies(shop):
     shop.sync()
 

@@ -25,6 +25,7 @@ CLOSED = (
 )
 
 
+@pytest.mark.parametrize("profile", ["retail", "service"])
 def test_one_order_quickbooks_refuses_does_not_stop_the_other_ninety_nine(shop):
     shop.configure(retry_base_seconds=0)
     with shop.runtime.db.transaction() as session:
@@ -71,6 +72,7 @@ def _synced_customer(shop) -> None:
     shop.sync()
 
 
+@pytest.mark.parametrize("profile", ["retail", "service"])
 def test_a_change_that_keeps_failing_gets_a_fresh_read_after_the_configured_sessions(shop):
     shop.configure(retry_base_seconds=0, corrective_after_sessions=2)
     _synced_customer(shop)
@@ -90,6 +92,7 @@ def test_a_change_that_keeps_failing_gets_a_fresh_read_after_the_configured_sess
     shop.assert_every_request_valid()
 
 
+@pytest.mark.parametrize("profile", ["retail", "service"])
 def test_a_job_still_failing_after_its_corrective_step_waits_for_a_person_with_its_dependents(shop):
     shop.configure(retry_base_seconds=0, corrective_after_sessions=1)
     _synced_customer(shop)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.engine.conftest import make_order
 from tests.engine.test_sync_errors import _signed_in
 from tests.pages.conftest import text_of
 
 
+@pytest.mark.parametrize("profile", ["retail", "service"])
 def test_the_queue_reads_as_orders_and_the_preview_lists_what_goes_next_in_order(shop):
     shop.feed("order", make_order(1001))
     shop.feed("order", make_order(1002, paid=False))

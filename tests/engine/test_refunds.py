@@ -114,6 +114,7 @@ def test_a_refund_on_an_unpaid_invoice_applies_the_credit_to_it(books_shop):
     shop.assert_every_request_valid()
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 def test_a_refund_of_an_invoiced_paid_order_waits_for_the_payment_then_pays_back(shop):
     shop.configure(paid_order_as="invoice")
     shop.feed("order", make_order(5010, customer=ANN))
@@ -137,6 +138,7 @@ def _placed_after_the_stock_count(number: int):
     return make_order(number, customer=ANN, created_at=later, modified_at=later)
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 def test_stock_comes_back_only_when_the_store_says_it_was_restocked(shop):
     shop.feed("product", MUG)
     shop.sync()
@@ -154,6 +156,7 @@ def test_stock_comes_back_only_when_the_store_says_it_was_restocked(shop):
     assert _customer_books(shop) == (Decimal(0), Decimal(0))
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 def test_unknown_restock_counts_back_when_the_setting_says_so(shop):
     shop.configure(restock_unknown_refunds=True)
     shop.feed("product", MUG)
@@ -165,6 +168,7 @@ def test_unknown_restock_counts_back_when_the_setting_says_so(shop):
     assert shop.company.quantity_on_hand("MUG-RED") == Decimal(9)
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 def test_a_lost_answer_after_the_money_went_out_never_pays_twice(shop):
     shop.configure(retry_base_seconds=0)
     shop.feed("order", make_order(5006, customer=ANN))
@@ -225,6 +229,7 @@ def test_a_cancellation_after_a_partial_refund_reverses_what_remains_and_voids_n
     shop.assert_every_request_valid()
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 def test_a_refund_listed_on_the_cancelled_order_but_arriving_late_gets_its_own_credit_memo(shop):
     order = make_order(5011, customer=ANN)
     shop.feed("order", order)
@@ -243,6 +248,7 @@ def test_a_refund_listed_on_the_cancelled_order_but_arriving_late_gets_its_own_c
     assert _undeposited(shop) == Decimal("14.50")
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 def test_a_cancelled_unpaid_invoice_with_a_refund_is_closed_by_the_reversal(shop):
     shop.configure(sync_order_statuses=["processing", "completed", "on_hold"])
     order = make_order(5008, customer=ANN, paid=False, status="on_hold")
@@ -261,6 +267,7 @@ def test_a_cancelled_unpaid_invoice_with_a_refund_is_closed_by_the_reversal(shop
     shop.assert_every_request_valid()
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 def test_a_cancellation_with_nothing_against_the_sale_still_voids_it(shop):
     shop.configure(sync_order_statuses=["processing", "completed", "on_hold"])
     order = make_order(5009, customer=ANN, paid=False, status="on_hold")

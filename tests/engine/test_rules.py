@@ -116,6 +116,7 @@ def test_without_creating_items_an_order_waits_for_a_person_and_says_which_item(
     assert not shop.sales()
 
 
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
 def test_products_become_the_configured_item_types_with_their_accounts(shop):
     """One profile: about the retail company's inventory accounts (service has no inventory; the opening
     stock on other companies is in test_opening_stock.py)."""

@@ -14,19 +14,9 @@ from qbsync.storefronts.woocommerce import normalize as woo
 from tests.accounting import check_order
 from tests.engine.conftest import make_order
 
-
-@pytest.fixture
-def shop(make_shop):
-    """These tests name records of the legacy company (hand-entered sales, its tax agency and rates); the
-    profile-parametrized tests in this module cover the retail company."""
-    return make_shop(profile="legacy")
-
 PROFILES = ("retail", "multicurrency")
-# The legacy company's own tax agency: the company setup chooses it for the tax_agency setting.
-AGENCY = "State Board of Equalization"
 # What a merchant picks on the settings page for a company set up as 'retail' (until setup chooses them).
 CHOSEN = {
-    "legacy": {},
     "retail": {
         "income_account": "Sales",
         "shipping_account": "Freight Income",
@@ -44,7 +34,19 @@ def _shop(make_shop, profile: str):
 
 
 def _agency(profile: str) -> str:
-    return CHOSEN[profile].get("tax_agency", AGENCY)
+    return CHOSEN[profile]["tax_agency"]
+
+
+@pytest.fixture
+def shop(make_shop, profile: str):
+    """A shop on ``profile`` (each test below names its profiles) with the accounts its merchant chose."""
+    return _shop(make_shop, profile)
+
+
+def _state_sales_tax_item(shop, profile: str) -> None:
+    """The merchant's own 6.25 % sales tax item, for tax_mode=quickbooks (QuickBooks computes the tax)."""
+    shop.in_quickbooks("ItemSalesTaxAdd", {"Name": "State Sales Tax", "TaxRate": "6.25",
+                                           "TaxVendorRef": {"FullName": _agency(profile)}})
 
 
 def _lines(sale):
@@ -114,7 +116,8 @@ def test_each_store_rate_is_owed_to_the_tax_agency_on_its_own_sales_tax_item(mak
     shop.assert_every_request_valid()
 
 
-def test_a_second_order_reuses_the_sales_tax_items(shop):
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_second_order_reuses_the_sales_tax_items(shop, profile):
     shop.feed("order", _taxed_order(2001))
     shop.sync()
     sent = len(shop.requests("ItemSalesTaxAddRq")) + len(shop.requests("VendorAddRq"))
@@ -122,7 +125,7 @@ def test_a_second_order_reuses_the_sales_tax_items(shop):
     shop.sync()
 
     assert len(shop.sales()) == 2
-    assert shop.company.books().tax_by_agency == {AGENCY: Decimal("6.98")}
+    assert shop.company.books().tax_by_agency == {_agency(profile): Decimal("6.98")}
     assert len(shop.requests("ItemSalesTaxAddRq")) + len(shop.requests("VendorAddRq")) == sent
     kinds = _item_kinds(shop)
     assert [kinds[name] for name in ("State Tax 6.25%", "County Tax 1.5%", "Store Tax On Lines")] == [
@@ -130,7 +133,8 @@ def test_a_second_order_reuses_the_sales_tax_items(shop):
     ] * 3
 
 
-def test_tax_after_a_discount_keeps_its_sign(shop):
+@pytest.mark.parametrize("profile", PROFILES)
+def test_tax_after_a_discount_keeps_its_sign(shop, profile):
     """QuickBooks gives a tax line the sign of the line above: the tax must not follow the discount."""
     order = _taxed_order(
         2003,
@@ -146,21 +150,22 @@ def test_tax_after_a_discount_keeps_its_sign(shop):
 
     (sale,) = shop.sales()
     assert _total(sale) == Decimal("48.49")
-    assert shop.company.books().tax_by_agency == {AGENCY: Decimal("3.49")}
+    assert shop.company.books().tax_by_agency == {_agency(profile): Decimal("3.49")}
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize(
     ("sample_name", "normalizer"),
     [("woocommerce/order.json", woo.order), ("shopify/order.json", shopify.order)],
 )
-def test_sample_orders_owe_the_store_s_tax(shop, sample, sample_name, normalizer):
+def test_sample_orders_owe_the_store_s_tax(shop, sample, sample_name, normalizer, profile):
     order = normalizer(sample(sample_name))
     shop.feed("order", order)
     shop.sync()
 
     (sale,) = shop.sales()
     assert _total(sale) == order.total
-    assert shop.company.books().tax_by_agency == {AGENCY: order.tax_total}
+    assert shop.company.books().tax_by_agency == {_agency(profile): order.tax_total}
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -190,7 +195,8 @@ def test_prices_that_include_tax_are_split_into_income_and_tax(make_shop, profil
     assert by_name["Shipping"]["Amount"] == "5.00"
 
 
-def test_a_same_named_item_that_is_not_a_sales_tax_item_is_not_used(shop):
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_same_named_item_that_is_not_a_sales_tax_item_is_not_used(shop, profile):
     shop.in_quickbooks(
         "ItemOtherChargeAdd",
         {
@@ -207,8 +213,10 @@ def test_a_same_named_item_that_is_not_a_sales_tax_item_is_not_used(shop):
     assert "not a sales tax item" in parked.reason and "State Tax 6.25%" in parked.reason
 
 
-def test_with_quickbooks_tax_a_taxed_discount_lowers_the_taxable_amount(shop):
+@pytest.mark.parametrize("profile", PROFILES)
+def test_with_quickbooks_tax_a_taxed_discount_lowers_the_taxable_amount(shop, profile):
     """tax_mode=quickbooks: the store took its discount off taxed sales, so QuickBooks must too."""
+    _state_sales_tax_item(shop, profile)
     shop.configure(tax_mode="quickbooks", quickbooks_tax_item="State Sales Tax")
     line = OrderLine(id="1", product_id="101", sku="MUG-RED", name="Red mug", quantity=Decimal(2),
                      unit_price=Decimal("20.00"), subtotal=Decimal("40.00"), total=Decimal("30.00"),
@@ -232,8 +240,10 @@ def test_with_quickbooks_tax_a_taxed_discount_lowers_the_taxable_amount(shop):
     assert _total(sale) == order.total
 
 
-def test_with_quickbooks_tax_the_cent_its_rounding_differs_goes_on_the_adjustment_line(shop):
+@pytest.mark.parametrize("profile", PROFILES)
+def test_with_quickbooks_tax_the_cent_its_rounding_differs_goes_on_the_adjustment_line(shop, profile):
     """The store rounds tax per line (3 x 0.0625 -> 0.18); QuickBooks rounds the sum (0.1875 -> 0.19)."""
+    _state_sales_tax_item(shop, profile)
     shop.configure(tax_mode="quickbooks", quickbooks_tax_item="State Sales Tax")
     with shop.runtime.db.transaction() as session:
         lists.request_refresh(session, shop.connection_id, ["Item"])  # as the setup does

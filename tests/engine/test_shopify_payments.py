@@ -63,9 +63,11 @@ def test_an_order_paid_by_gift_card_and_card_is_split_per_gateway(runtime, make_
     assert books.open_balance == 0
 
 
-def test_without_store_access_the_order_waits_with_the_fix(runtime, make_shop, double):
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
+def test_without_store_access_the_order_waits_with_the_fix(runtime, make_shop, double, profile):
     order = _mixed_order(double)
-    shop = make_shop(platform="shopify", webhook_secret=SECRET, store_url=double.base_url)  # no token
+    shop = make_shop(platform="shopify", webhook_secret=SECRET, store_url=double.base_url,
+                     profile=profile)  # no token
 
     delivery = process_shopify_delivery(runtime, order, "e1", SECRET, topic="orders/create")
     assert delivery.state == "processed" and "transactions could not be read" in delivery.error

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from lxml import etree
 from sqlalchemy import select, update
 
@@ -47,6 +48,7 @@ def _order_job(shop, number: int) -> QueueJob:
     return job
 
 
+@pytest.mark.parametrize("profile", ["retail", "service"])
 def test_an_order_quickbooks_cannot_parse_is_isolated_and_the_other_nineteen_go_through_once(shop):
     marker = "gift wrap POISON-7F3A"
     shop.company.fail_to_parse(marker)
@@ -83,6 +85,7 @@ def test_an_order_quickbooks_cannot_parse_is_isolated_and_the_other_nineteen_go_
     shop.assert_every_request_valid()
 
 
+@pytest.mark.parametrize("profile", ["retail", "service"])
 def test_two_bad_orders_in_one_batch_are_both_found(shop):
     markers = {4003: "POISON-ONE", 4018: "POISON-TWO"}
     for marker in markers.values():
@@ -94,6 +97,7 @@ def test_two_bad_orders_in_one_batch_are_both_found(shop):
     assert _ref_numbers(shop) == Counter({str(n): 1 for n in NUMBERS if n not in markers})
 
 
+@pytest.mark.parametrize("profile", ["retail", "service"])
 def test_an_unreadable_answer_is_isolated_too_and_retried_alone_with_backoff(shop):
     # QuickBooks processes every document holding this order's number, but its answer comes back cut off.
     marker = f"<RefNumber>{POISONED}</RefNumber>"

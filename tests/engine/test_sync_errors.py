@@ -73,6 +73,7 @@ def test_causes_group_by_the_missing_reference_not_by_the_transaction_it_was_in(
     assert first.key == second.key
 
 
+@pytest.mark.parametrize("profile", ["retail", "service"])
 def test_orders_left_out_by_a_rule_are_listed_with_the_rule_and_still_sync_once_the_rule_lets_them_in(shop):
     shop.feed("order", make_order(2001, status="pending"))
     shop.feed("order", make_order(2001, status="pending", note="edited"))  # one row per order, not per change

@@ -146,6 +146,28 @@ def test_order_refund_summary_and_embedded_refunds(folder: Path) -> None:
     assert shopify.refund({"refund": body["refunds"][0]}) == refund  # REST answers wrap it
 
 
+def test_a_cancellation_says_whether_it_restocked_beyond_its_refunds(folder: Path) -> None:
+    """restocked_on_cancel: a refund made with the cancellation lists what Shopify restocked (type
+    "cancel") or kept out ("no_restock"), so nothing more comes back with the cancellation (False); an
+    order wholly restocked says True; a refund made days before the cancellation says nothing about it."""
+    body = load(folder, "order.json")
+    assert shopify.order(body).restocked_on_cancel is None  # not cancelled
+    assert shopify.order(body).refunds[0].lines == shopify.order_refunds(body)[0].lines
+    assert body["refunds"][0]["created_at"] < "2025-07-09"  # its lines are "legacy_restock"
+    cancelled = {**body, "cancelled_at": "2025-07-09T10:00:00-05:00"}
+    assert shopify.order(cancelled).restocked_on_cancel is None
+    assert shopify.order({**cancelled, "fulfillment_status": "restocked"}).restocked_on_cancel is True
+
+    def made_on_cancelling(restock_type: str) -> dict[str, Any]:
+        refund = dict(body["refunds"][0], created_at="2025-07-09T10:00:01-05:00")
+        refund["refund_line_items"] = [dict(line, restock_type=restock_type)
+                                       for line in refund["refund_line_items"]]
+        return {**cancelled, "refunds": [body["refunds"][0], refund]}
+
+    assert shopify.order(made_on_cancelling("cancel")).restocked_on_cancel is False
+    assert shopify.order(made_on_cancelling("no_restock")).restocked_on_cancel is False
+
+
 def test_compact_webhook_body_gives_the_same_order(folder: Path) -> None:
     compact = shopify.order(load(folder, "order_webhook_body_compact.json"))
     assert compact == shopify.order(load(folder, "order.json"))

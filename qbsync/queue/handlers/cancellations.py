@@ -6,6 +6,11 @@ reverses what the customer still owes for the order (the sale less what was alre
 invoice that credit is applied to what is still open. Money not yet refunded stays as the customer's
 open credit; a refund arriving later pays out of that credit memo (see ``refunds.py``).
 
+Its item lines carry quantities back to stock only when the store restocked on cancelling
+(``Order.restocked_on_cancel``; ``restock_unknown_cancellations`` when it does not say), less what the
+order's refunds already returned, so QuickBooks' quantity on hand comes back to the store's count and
+nothing is restocked twice; otherwise they carry none and the job's page says nothing went back.
+
 Steps, all under the order's job (progress ``cancelling``): ``recheck`` (read the sale with its lines
 and links) -> ``void``, or ``lookup`` (CreditMemoQuery by RefNumber "C<order number>") -> ``reverse``
 (CreditMemoAdd) -> ``apply`` (ReceivePaymentAdd with SetCredit on the open invoice).
@@ -19,7 +24,7 @@ from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import company_facts, mappings, naming
+from qbsync.queue import company_facts, intake, mappings, naming, rules
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -66,19 +71,34 @@ def money_against(
 
 
 def reversing_lines(
-    ctx: Context, ret: Mapping[str, Any], kind: str, refunded: Decimal
+    ctx: Context,
+    ret: Mapping[str, Any],
+    kind: str,
+    refunded: Decimal,
+    returned: Mapping[str, Decimal] | None = None,
 ) -> list[dict[str, Any]]:
-    """The sale's own lines (income reversed on the same items; no quantities: nothing is said to come back
-    to stock), less what was already refunded, on the adjustment item."""
+    """The sale's own lines (income reversed on the same items), less what was already refunded, on the
+    adjustment item. ``returned``: None when nothing came back to stock (no quantities); else, per item
+    ListID, what refunds already returned to stock, so each line carries back only the rest of its
+    quantity and nothing is restocked twice."""
     lines: list[dict[str, Any]] = []
+    left = dict(returned or {})
     found = ret.get(f"{kind}LineRet") or []
     for line in found if isinstance(found, list) else [found]:
         item = line.get("ItemRef") or {}
         if not item.get("ListID") or money(line.get("Amount")) == 0:
             continue
+        back = None
+        if returned is not None and line.get("Quantity") not in (None, ""):
+            sold = Decimal(str(line["Quantity"]))
+            already = min(sold, left.get(item["ListID"], Decimal(0)))
+            left[item["ListID"]] = left.get(item["ListID"], Decimal(0)) - already
+            back = sold - already
+        label = line.get("Desc") or item.get("FullName") or ""
         entry = {
             "ItemRef": {"ListID": item["ListID"]},
-            "Desc": f"Cancelled: {line.get('Desc') or item.get('FullName') or ''}".strip(),
+            "Desc": f"Cancelled{', back in stock' if back else ''}: {label}".strip(),
+            "Quantity": str(back) if back else None,
             "Amount": str(money(line.get("Amount"))),  # kept in the job's progress (JSON) until sent
             "SalesTaxCodeRef": {"ListID": (line.get("SalesTaxCodeRef") or {}).get("ListID")}
             if (line.get("SalesTaxCodeRef") or {}).get("ListID")
@@ -95,6 +115,40 @@ def reversing_lines(
             }
         )
     return lines
+
+
+def returned_by_refunds(ctx: Context, order: Mapping[str, Any]) -> dict[str, Decimal]:
+    """Per item ListID, the quantity the refunds listed on the order returned to stock in QuickBooks
+    (by the rule their own credit memos follow, ``rules.refund_restocks``): their lines as the order
+    lists them (Shopify), else the refund as the store sent it (WooCommerce orders list only totals)."""
+    returned: dict[str, Decimal] = {}
+    for summary in order.get("refunds") or ():
+        lines = summary.get("lines") or intake.stored_record(
+            ctx.session, ctx.connection.id, "refund", str(summary.get("storefront_id"))
+        ).get("lines") or ()
+        for line in lines:
+            if not rules.refund_restocks(line, ctx.settings) or rules.refunds_gift_card(
+                line, order, ctx.settings
+            ):
+                continue
+            key = mappings.product_key(line.get("product_id"), line.get("variant_id"), line.get("sku"))
+            mapping = mappings.get(ctx.session, ctx.connection.id, mappings.PRODUCT, key)
+            if mapping is not None:
+                quantity = Decimal(str(line.get("quantity") or 0))
+                returned[mapping.qb_id] = returned.get(mapping.qb_id, Decimal(0)) + quantity
+    return returned
+
+
+def restock_note(ctx: Context, order: Mapping[str, Any]) -> str:
+    """What the cancellation does with stock, in words for the job's page."""
+    said = order.get("restocked_on_cancel")
+    if rules.cancellation_restocks(order, ctx.settings):
+        why = "the store restocked it" if said else "restock_unknown_cancellations is on"
+        return f"what was not refunded goes back to stock ({why})"
+    why = "the store says nothing more came back than its refunds list" if said is False else (
+        "the store does not say it was restocked and restock_unknown_cancellations is off"
+    )
+    return f"nothing goes back to stock ({why})"
 
 
 def sale_total(ret: Mapping[str, Any], kind: str) -> Decimal:
@@ -254,6 +308,9 @@ class Cancellation:
         deposited = mapping.qb_type == "SalesReceipt" and bool(ctx.settings.deposit_account)
         against = money_against(order, ret, paid, deposited)
         refunded = sum((money(r.get("amount")) for r in order.get("refunds") or ()), Decimal(0))
+        restocks = rules.cancellation_restocks(order, ctx.settings)
+        returned = returned_by_refunds(ctx, order) if restocks else None
+        stock = restock_note(ctx, order)
         remaining = sale_total(ret, mapping.qb_type) - refunded
         open_amount = money(ret.get("BalanceRemaining")) if mapping.qb_type == "Invoice" else Decimal(0)
         if "apply" in notes:
@@ -266,11 +323,12 @@ class Cancellation:
             customer=(ret.get("CustomerRef") or {}).get("ListID"),
             tax_item=ret.get("ItemSalesTaxRef"),
             rate=ret.get("ExchangeRate"),
-            lines=reversing_lines(ctx, ret, mapping.qb_type, refunded),
+            lines=reversing_lines(ctx, ret, mapping.qb_type, refunded, returned),
             open=str(open_amount),
+            stock=stock,
         )
         return Again(
-            f"not voided: {against}; reversing what remains ({remaining})"
+            f"not voided: {against}; reversing what remains ({remaining}); {stock}"
             if against
             else "nothing is against the sale: voiding it"
         )
@@ -335,6 +393,8 @@ class Cancellation:
                 origin=mappings.CREATED,
             )
         notes = progress(job)
+        if notes.get("stock"):
+            why = f"{why}; {notes['stock']}"
         credit = money(ret.get("CreditRemaining") or ret.get("TotalAmount"))
         apply = min(Decimal(str(notes.get("open") or 0)), credit)
         set_progress(job, apply=str(apply) if apply > 0 else None, next=None)

@@ -64,7 +64,7 @@ from qbsync.queue.handlers.items import special_name, wait_for_special_items
 from qbsync.queue.handlers.order_lines import money
 from qbsync.queue.handlers.orders import codes_pending, country_tax, facts
 from qbsync.queue.handlers.steps import Step, StepHandler, go
-from qbsync.storage.models import IdMapping, QueueJob, StorefrontRecord
+from qbsync.storage.models import IdMapping, QueueJob
 from qbsync.storefronts.records import Order, Refund
 
 UNDEPOSITED_FUNDS = "Undeposited Funds"  # QuickBooks' own name for the account it creates itself
@@ -107,9 +107,7 @@ def credit_lines(ctx: Context, refund: Refund, order: Order | None) -> list[dict
         mapping = mappings.get(ctx.session, ctx.connection.id, mappings.PRODUCT, key)
         label = line.sku or line.product_id or "item"
         amount = money(line.amount)
-        restocked = line.restock
-        if restocked is None:
-            restocked = bool(ctx.settings.restock_unknown_refunds)
+        restocked = rules.refund_restocks(line, ctx.settings)
         if rules.refunds_gift_card(line, order, ctx.settings):
             # The card's money was owed to its holder, never income or stock: it comes off the liability.
             entry = {"ItemRef": _special(ctx, "gift_card"), "Desc": f"Gift card refunded ({label})",
@@ -212,13 +210,7 @@ def refunded_order(ctx: Context, order_id: str) -> Order | None:
     round trip, however many of its refunds the round trip carries."""
     known: dict[str, Order | None] = ctx.cache.setdefault(REFUNDED_ORDERS, {})
     if order_id not in known:
-        data = ctx.session.scalar(
-            select(StorefrontRecord.data).where(
-                StorefrontRecord.connection_id == ctx.connection.id,
-                StorefrontRecord.record_type == "order",
-                StorefrontRecord.record_id == order_id,
-            )
-        )
+        data = intake.stored_record(ctx.session, ctx.connection.id, "order", order_id)
         known[order_id] = Order.from_dict(data) if data else None
     return known[order_id]
 

@@ -15,7 +15,7 @@ when the order's ``taxes_included``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -159,6 +159,7 @@ def order(payload: Mapping[str, Any]) -> Order:
         # checkout completed, which is when a paid order was paid.
         date_paid=(p.when("processed_at") or created_at) if paid else None,
         cancelled_at=cancelled_at,
+        restocked_on_cancel=_restocked_on_cancel(p, cancelled_at),
         currency=currency,
         created_at=created_at,
         utc_offset_minutes=utc_offset_minutes(p.get("created_at") or p.get("processed_at"), None),
@@ -186,13 +187,36 @@ def order(payload: Mapping[str, Any]) -> Order:
         note=p.text("note"),
         refunds=tuple(
             RefundSummary(storefront_id=r.id("id"), amount=_refund_amount(r, _refund_lines(r)),
-                          reason=r.text("note"))
+                          reason=r.text("note"), lines=_refund_lines(r))
             for r in p.objects("refunds")
         ),
         input_notes=tuple(p.notes),  # last: every text field above has been read (and cleaned)
     )
 
 
+
+
+def _restocked_on_cancel(p: Payload, cancelled_at: datetime | None) -> bool | None:
+    """Whether cancelling put back in stock what the order's refunds had not, as the body says. True:
+    ``fulfillment_status`` "restocked" (every line restocked). False: a refund made with the cancellation
+    lists lines: Shopify states what it restocked on cancelling as refund lines (``restock_type``
+    "cancel", or "no_restock" when the merchant kept the stock out), which come back through the refund's
+    own credit memo, and what it left out (lines already fulfilled) stayed out. None when the order is
+    not cancelled or the body does not say (no refund made with the cancellation)."""
+    if cancelled_at is None:
+        return None
+    if p.text("fulfillment_status") == "restocked":
+        return True
+    for r in p.objects("refunds"):
+        made = r.when("created_at") or r.when("processed_at")
+        types = [line.text("restock_type") for line in r.objects("refund_line_items")]
+        if "cancel" in types:
+            return False  # only the cancellation restocks with this type, whenever its refund was made
+        # Made with the cancellation: no earlier than a minute before cancelled_at (assumed: Shopify
+        # stamps the cancellation's refund and cancelled_at in one operation).
+        if any(types) and made is not None and made >= cancelled_at - timedelta(minutes=1):
+            return False
+    return None
 
 
 def _presentment(p: Payload, currency: str) -> dict[str, Any]:

@@ -129,6 +129,13 @@ def order(payload: Mapping[str, Any]) -> Order:
         paid=date_paid is not None,
         date_paid=date_paid,
         cancelled_at=None,
+        # Not known from the body. WooCommerce core restores stock on cancelling only for orders it had
+        # reduced stock for (wc-stock-functions.php: wc_maybe_increase_stock_levels on
+        # woocommerce_order_status_cancelled), then clears the marks that said so (the order's
+        # _order_stock_reduced, internal data the REST body omits, and each line's _reduced_stock); the
+        # reference bodies (shared/reference/storefront/woocommerce/order.json) carry neither. So a
+        # cancelled order cannot prove what came back: restock_unknown_cancellations decides.
+        restocked_on_cancel=None,
         currency=currency,
         created_at=created_at,
         # date_created is the shop's local time, date_created_gmt the same moment in UTC.
