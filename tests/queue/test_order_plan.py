@@ -97,3 +97,23 @@ def test_a_gift_card_sold_needs_no_item_of_its_own_it_goes_on_the_gift_card_item
     assert not planned.needs
     assert {"ListID": "G-1"} in [line["ItemRef"] for line in planned.lines]
     assert sum(Decimal(str(line["Amount"])) for line in planned.lines) == Decimal("49.00")
+
+
+def test_a_jobs_record_is_read_once_and_read_again_when_its_payload_changes():
+    """The order a job carries is read from its JSON once (build, then apply a request later, share it),
+    and read again when new data replaced it: an order changed in the store is never planned stale."""
+    import json
+    from dataclasses import replace
+
+    from qbsync.queue.handlers import record_of
+    from qbsync.storage.models import QueueJob
+
+    order = _order()
+    job = QueueJob(id=990_001, payload={"record": order.to_dict()})
+    first = record_of(job, Order)
+    assert first == order
+    job.payload = {"record": json.loads(json.dumps(order.to_dict())), "progress": {"next": "add"}}  # reloaded
+    assert record_of(job, Order) is first
+    changed = replace(order, total=Decimal("25.00"), note="leave at the door")
+    job.payload = {**job.payload, "record": changed.to_dict()}
+    assert record_of(job, Order) == changed
