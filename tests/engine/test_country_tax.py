@@ -55,6 +55,8 @@ def _order(number: int, currency: str, rate: str, tax: str, shipping_tax: str, *
     return make_order(number, **values)
 
 
+# One company each: these three read one country's codes and rounding (Canada's H and GST, the UK's
+# VAT-inclusive prices); the tests below that apply to both countries run on both.
 def test_a_canadian_company_charges_the_store_s_hst_through_code_h(make_shop):
     shop = make_shop(profile="canada")
     shop.configure(**CHOSEN)

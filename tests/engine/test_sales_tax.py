@@ -274,6 +274,7 @@ def test_with_quickbooks_tax_the_cent_its_rounding_differs_goes_on_the_adjustmen
     assert rounding["Amount"] == "-0.01"
 
 
+# One company: the service firm's is the profile with sales tax turned off.
 def test_on_a_company_without_sales_tax_a_taxed_order_waits_with_the_fix(make_shop):
     shop = make_shop(profile="service")
     shop.configure(income_account="Consulting Income", shipping_account="Consulting Income")
