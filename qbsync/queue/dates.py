@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from qbsync.storefronts.records import Order
+
 
 def zone(name: str) -> ZoneInfo:
     """The IANA time zone ``name`` (e.g. "America/New_York"); ValueError naming the setting when unknown."""
@@ -35,14 +37,15 @@ def _moment(value: Any) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def shop_date(value: Any, order: Mapping[str, Any], settings: Mapping[str, Any]) -> date | None:
-    """The date of ``value`` (a timestamp of the order: placed, paid, refunded) where the shop is."""
+def shop_date(value: datetime | str | None, order: Order | None, settings: Mapping[str, Any]) -> date | None:
+    """The date of ``value`` (a timestamp of the order: placed, paid, refunded) where the shop is
+    (``order`` None: a refund of an order qbsync never stored, whose offset is unknown)."""
     moment = _moment(value)
     if moment is None:
         return None
     if settings.get("store_timezone"):
         return moment.astimezone(zone(str(settings["store_timezone"]))).date()
-    offset = order.get("utc_offset_minutes")
-    if offset not in (None, ""):
-        return (moment.astimezone(UTC) + timedelta(minutes=int(offset))).date()
+    offset = order.utc_offset_minutes if order is not None else None
+    if offset is not None:
+        return (moment.astimezone(UTC) + timedelta(minutes=offset)).date()
     return moment.astimezone(UTC).date()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session
 from qbsync.queue import company_facts, jobs, mappings, rules, sales_tax
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import Connection, JobDependency, QueueJob, StorefrontRecord
+from qbsync.storefronts.records import Order, OrderLine
 
 
 class Record(Protocol):
@@ -102,7 +102,7 @@ def record_changed(
         record_id = record_id_of(record_type, data)
         if _older_than_known(session, connection.id, record_type, record_id, data):
             return None
-        return _queue(session, connection, settings, record_type, record_id, data, event, unconfirmed)
+        return _queue(session, connection, settings, record_type, record_id, data, event, unconfirmed, record)
 
 
 def _queue(
@@ -114,6 +114,7 @@ def _queue(
     data: dict[str, Any],
     event: str,
     unconfirmed: str | None = None,
+    record: Record | None = None,
 ) -> QueueJob | None:
     if record_type == "customer":
         return _customer(session, connection, settings, data, event)
@@ -122,7 +123,9 @@ def _queue(
             return None  # sold on the gift card item: no item of its own in QuickBooks, never stock
         return _product(session, connection, data, event)
     if record_type == "order":
-        return _order(session, connection, settings, data, event, unconfirmed)
+        given = record.record if isinstance(record, _AsIs) else record
+        order = given if isinstance(given, Order) else Order.from_dict(data)
+        return _order(session, connection, settings, order, data, event, unconfirmed)
     if record_type == "refund":
         return _refund(session, connection, settings, data, event)
     return _stock(session, connection, settings, data, record_id, event)
@@ -236,12 +239,12 @@ _RECORDS_ABSENT = "qbsync.intake.storefront_records_absent"
 
 
 def customer_job_for_order(
-    session: Session, connection: Connection, settings: SyncSettings, order: Mapping[str, Any]
+    session: Session, connection: Connection, settings: SyncSettings, order: Order
 ) -> QueueJob | None:
     """The job bringing the order's customer (or the proxy customer) into QuickBooks; None when mapped."""
-    customer = order.get("customer") or {}
+    customer = order.customer
     facts = _facts(session, connection.id)
-    currency = company_facts.foreign_currency(str(order.get("currency") or ""), facts)
+    currency = company_facts.foreign_currency(order.currency, facts)
     extra = {"currency": currency} if currency else {}
     if rules.customer_is_proxied(customer, settings):
         name = str(settings.proxy_customer).strip()
@@ -267,25 +270,21 @@ def customer_job_for_order(
         connection.id,
         coalesce_key("customer", key),
         "customer",
-        {"record": dict(customer), **extra},
+        {"record": customer.to_dict(), **extra},
         record_type="customer",
         record_id=key,
-        label=_label("customer", customer),
+        label=_label("customer", customer.to_dict()),
         priority=JOB_KINDS["customer"][1],
     )
 
 
-def line_product(
-    session: Session, connection_id: int, line: Mapping[str, Any]
-) -> tuple[dict[str, Any], bool]:
+def line_product(session: Session, connection_id: int, line: OrderLine) -> tuple[dict[str, Any], bool]:
     """The product an order line sells, and whether it was built from the line alone.
 
     The stored product record (from a product webhook or the backfill) when we have one, else what the
     line tells: SKU, name, unit price.
     """
-    key = mappings.product_key(
-        line.get("product_id"), line.get("variant_id"), line.get("sku"), line.get("name")
-    )
+    key = mappings.product_key(line.product_id, line.variant_id, line.sku, line.name)
     stored = session.scalar(
         select(StorefrontRecord.data).where(
             StorefrontRecord.connection_id == connection_id,
@@ -297,28 +296,26 @@ def line_product(
     if stored:
         return dict(stored), False
     return {
-        "product_id": line.get("product_id") or "",
-        "variant_id": line.get("variant_id"),
-        "sku": line.get("sku"),
-        "name": line.get("name") or "",
-        "price": line.get("unit_price"),
+        "product_id": line.product_id or "",
+        "variant_id": line.variant_id,
+        "sku": line.sku,
+        "name": line.name,
+        "price": str(line.unit_price),  # as the product record's JSON carries money
         "kind": "non_inventory",
     }, True
 
 
 def item_jobs_for_order(
-    session: Session, connection: Connection, settings: SyncSettings, order: Mapping[str, Any]
+    session: Session, connection: Connection, settings: SyncSettings, order: Order
 ) -> list[QueueJob]:
     """The jobs bringing the order's products into QuickBooks (none for products already mapped, nor for
     gift cards sold: they go on the gift card item)."""
     found: dict[str, QueueJob] = {}
     seen: dict[tuple[int, str], QueueJob] = session.info.setdefault(_JOBS_SEEN, {})
-    for line in order.get("lines") or ():
+    for line in order.lines:
         if rules.is_gift_card_sale(line, settings):
             continue
-        key = mappings.product_key(
-            line.get("product_id"), line.get("variant_id"), line.get("sku"), line.get("name")
-        )
+        key = mappings.product_key(line.product_id, line.variant_id, line.sku, line.name)
         if key in found or mappings.get(session, connection.id, mappings.PRODUCT, key) is not None:
             continue
         earlier = seen.get((connection.id, coalesce_key("product", key)))
@@ -341,23 +338,23 @@ def item_jobs_for_order(
     return list(found.values())
 
 
-def special_roles(order: Mapping[str, Any], settings: SyncSettings, us: bool = True) -> list[str]:
+def special_roles(order: Order, settings: SyncSettings, us: bool = True) -> list[str]:
     """The special items (shipping, fee, discount, sales tax, adjustment) the order's lines go on (no sales
     tax items for a Canadian or UK company: its line codes carry the tax)."""
     roles = []
-    if order.get("shipping_lines"):
+    if order.shipping_lines:
         roles.append("shipping")
-    if order.get("fee_lines"):
+    if order.fee_lines:
         roles.append("fee")
-    if order.get("discounts"):
+    if order.discounts:
         roles.append("discount")
     if settings.tax_mode == "line" and us:
         taxes = sales_tax.order_tax_items(order)
         if taxes:
             roles.append(sales_tax.ZERO_ROLE)
         roles.extend(item.role for item, _ in taxes)
-    sold = any(rules.is_gift_card_sale(line, settings) for line in order.get("lines") or ())
-    if sold or Decimal(str(order.get("gift_card_amount") or "0")) != 0:
+    sold = any(rules.is_gift_card_sale(line, settings) for line in order.lines)
+    if sold or order.gift_card_amount:
         roles.append("gift_card")
     roles.append("adjustment")  # rounding differences are only known once the lines are priced
     return roles
@@ -368,13 +365,13 @@ def special_item_jobs(
     connection: Connection,
     settings: SyncSettings,
     roles: list[str],
-    order: Mapping[str, Any] | None = None,
+    order: Order | None = None,
 ) -> list[QueueJob]:
     """Jobs making sure the configured shipping/fee/discount items and the order's sales tax items exist
     (none once they are mapped)."""
     from qbsync.queue.handlers.items import special_name
 
-    tax_items = {item.role: item for item, _ in sales_tax.order_tax_items(order or {})}
+    tax_items = {item.role: item for item, _ in (sales_tax.order_tax_items(order) if order else ())}
     tax_items[sales_tax.ZERO_ROLE] = sales_tax.zero_item(settings)
     found = []
     for role in roles:
@@ -404,7 +401,7 @@ def special_item_jobs(
 
 
 def order_dependencies(
-    session: Session, connection: Connection, settings: SyncSettings, order: Mapping[str, Any]
+    session: Session, connection: Connection, settings: SyncSettings, order: Order
 ) -> list[QueueJob]:
     """Every job the order must wait for: its customer, its items and the special items it uses."""
     found = []
@@ -482,17 +479,19 @@ def _order(
     session: Session,
     connection: Connection,
     settings: SyncSettings,
+    order: Order,
     data: dict[str, Any],
     event: str,
     unconfirmed: str | None = None,
 ) -> QueueJob | None:
+    """Queue the order (``data`` is ``order.to_dict()``, what its job's payload carries)."""
     order_id = record_id_of("order", data)
     key = coalesce_key("order", order_id)
     mapping = mappings.get(session, connection.id, mappings.ORDER, order_id)
     txn_type = mapping.qb_type if mapping is not None else None
     decision = None
     if mapping is None:
-        decision = rules.decide_order(data, settings)
+        decision = rules.decide_order(order, settings)
         if not decision.sync:
             # Not for QuickBooks (yet). An unsent job of an earlier version learns why at build time.
             if jobs.find_open(session, connection.id, key) is None:
@@ -507,10 +506,9 @@ def _order(
             )
         txn_type = decision.txn_type
     # An order the company cannot book (its currency) waits for a person: nothing is added for it.
-    cannot = mapping is None and company_facts.currency_problem(
-        str(data.get("currency") or ""), _facts(session, connection.id)
-    )
-    depends = [] if cannot else order_dependencies(session, connection, settings, data)
+    facts = _facts(session, connection.id)
+    cannot = mapping is None and company_facts.currency_problem(order.currency, facts)
+    depends = [] if cannot else order_dependencies(session, connection, settings, order)
     bulk: _Bulk | None = session.info.get(_BULK)
     if bulk is not None and bulk.is_new(key):
         job = bulk.add(
@@ -543,11 +541,11 @@ def _order(
             priority=JOB_KINDS["order"][1],
             depends_on=depends,
         )
-    if bulk is not None and txn_type and rules.wants_payment(data, txn_type, settings):
+    if bulk is not None and txn_type and rules.wants_payment(order, txn_type, settings):
         bulk.write(session)  # the payment job refers to the order job's id
     if (
         txn_type
-        and rules.wants_payment(data, txn_type, settings)
+        and rules.wants_payment(order, txn_type, settings)
         and mappings.get(session, connection.id, mappings.PAYMENT, order_id) is None
     ):
         jobs.enqueue(
@@ -615,15 +613,13 @@ def record_changed_many(
     records = list(records)
     if record_type != "order" or len(records) < 2:
         return [record_changed(session, connection, record_type, r, event) for r in records]
-    datas = [r.to_dict() for r in records]
+    given = [_AsIs(r) for r in records]
     try:
         with session.begin_nested(), session.no_autoflush:
-            _preload_orders(session, connection, datas)
+            _preload_orders(session, connection, [r.order() for r in given])
             bulk = session.info[_BULK] = _Bulk(session.info.pop(_ACTIVE_KEYS))
             try:
-                results = [
-                    record_changed(session, connection, record_type, _AsIs(data), event) for data in datas
-                ]
+                results = [record_changed(session, connection, record_type, r, event) for r in given]
                 bulk.write(session)
             finally:
                 session.info.pop(_BULK, None)
@@ -639,20 +635,25 @@ _ACTIVE_KEYS = "qbsync.intake.active_keys"
 
 
 class _AsIs:
-    """A record already turned into its dict."""
+    """A record turned into its dict once (the batch reads both)."""
 
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
+    def __init__(self, record: Record) -> None:
+        self.record = record
+        self.data = record.to_dict()
 
     def to_dict(self) -> dict[str, Any]:
         return self.data
 
+    def order(self) -> Order:
+        """The record as an ``Order``."""
+        return self.record if isinstance(self.record, Order) else Order.from_dict(self.data)
 
-def _preload_orders(session: Session, connection: Connection, datas: list[dict[str, Any]]) -> None:
+
+def _preload_orders(session: Session, connection: Connection, orders: list[Order]) -> None:
     """Load in a few queries what queueing these orders reads: stored versions, mappings, open jobs."""
     conn_id = connection.id
     settings = SyncSettings(connection.settings)
-    ids = [record_id_of("order", d) for d in datas]
+    ids = [order.storefront_id for order in orders]
     seen_records: dict[tuple[int, str, str], StorefrontRecord] = session.info.setdefault(_RECORDS_SEEN, {})
     for start in range(0, len(ids), 500):
         for row in session.scalars(
@@ -665,24 +666,22 @@ def _preload_orders(session: Session, connection: Connection, datas: list[dict[s
             seen_records[(conn_id, "order", row.record_id)] = row
     session.info[_RECORDS_ABSENT] = {(conn_id, "order", i) for i in ids} - set(seen_records)
     customer_keys = set()
-    for data in datas:
-        customer = data.get("customer") or {}
+    for order in orders:
+        customer = order.customer
         customer_keys.add(
             mappings.proxy_key(str(settings.proxy_customer))
             if rules.customer_is_proxied(customer, settings)
             else mappings.customer_key(customer)
         )
     product_keys = {
-        mappings.product_key(
-            line.get("product_id"), line.get("variant_id"), line.get("sku"), line.get("name")
-        )
-        for data in datas
-        for line in data.get("lines") or ()
+        mappings.product_key(line.product_id, line.variant_id, line.sku, line.name)
+        for order in orders
+        for line in order.lines
     }
     from qbsync.queue.handlers.items import SPECIAL_ITEMS
 
     special = [*SPECIAL_ITEMS, sales_tax.ZERO_ROLE] + [
-        item.role for data in datas for item, _ in sales_tax.order_tax_items(data)
+        item.role for order in orders for item, _ in sales_tax.order_tax_items(order)
     ]
     mappings.preload(
         session,

@@ -33,6 +33,7 @@ from qbsync.storage.models import (
     StorefrontRecord,
     utcnow,
 )
+from qbsync.storefronts.records import Order
 
 PULL_KIND = "inventory_pull"
 PULL_PRIORITY = 90  # after the orders of the session, so quantities include their sales
@@ -367,7 +368,7 @@ def opening_stock(
         decision = (decisions or {}).get(str(order.get("storefront_id")))
         # Only an order whose job carries no decision (queued while linked, and unlinked since) is
         # decided here: unposted_orders hands over intake's decision for every other.
-        decision = decision or rules.decide_order(order, settings)
+        decision = decision or rules.decide_order(Order.from_dict(order), settings)
         if not decision.sync or decision.txn_type not in STOCK_MOVING:
             continue
         added += quantity
@@ -554,7 +555,7 @@ def _sold_from_stock(
         if decision is None:
             # Unavoidable for an order stored without a job that carries a decision (stored before
             # intake kept decisions, or its jobs were cleared away): decided here, as intake would.
-            decision = rules.decide_order(order, settings)
+            decision = rules.decide_order(Order.from_dict(order), settings)
         if decision.sync and decision.txn_type in STOCK_MOVING:
             sold += quantity
             if mapping is None:

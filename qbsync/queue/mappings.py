@@ -15,6 +15,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from qbsync.storage.models import IdMapping, utcnow
+from qbsync.storefronts.records import Customer
 
 CACHE = "qbsync.id_mappings"  # the session.info key of the look-up cache
 _CHUNK = 400  # keys per IN (...) query, well inside every database's parameter limit
@@ -65,14 +66,22 @@ def product_key(product_id: Any, variant_id: Any = None, sku: Any = None, name: 
     return _bounded(f"name:{' '.join(str(name or '').split()).lower()}")
 
 
-def customer_key(customer: Mapping[str, Any]) -> str:
-    """The storefront id a customer is mapped under: its id, or for a guest its e-mail (else its name)."""
-    if customer.get("storefront_id"):
-        return str(customer["storefront_id"])
-    email = str(customer.get("email") or "").strip().lower()
+def customer_key(customer: Customer | Mapping[str, Any]) -> str:
+    """The storefront id a customer is mapped under: its id, or for a guest its e-mail (else its name).
+
+    (As its dict where the caller still holds one: customer jobs, the backfill.)"""
+    if isinstance(customer, Mapping):
+        storefront_id = str(customer.get("storefront_id") or "")
+        email, first, last = (str(customer.get(k) or "") for k in ("email", "first_name", "last_name"))
+    else:
+        storefront_id = customer.storefront_id or ""
+        email, first, last = customer.email, customer.first_name, customer.last_name
+    if storefront_id:
+        return storefront_id
+    email = email.strip().lower()
     if email:
         return _bounded(f"guest:{email}")
-    name = " ".join(f"{customer.get('first_name') or ''} {customer.get('last_name') or ''}".split()).lower()
+    name = " ".join(f"{first} {last}".split()).lower()
     return _bounded(f"guest:{name or 'unknown'}")
 
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from qbsync.qbxml import values
 from qbsync.qbxml.fields import Field
 from qbsync.qbxml.limits import fit, required_max_length
+from qbsync.storefronts.records import Customer
 
 CUSTOMER_NAME_LIMIT = required_max_length("CustomerAdd/Name")  # 41
 ITEM_NAME_LIMIT = required_max_length("ItemInventoryAdd/Name")  # 31
@@ -28,11 +29,13 @@ def _plain(text: str) -> str:
     return " ".join(text.replace(":", "-").split())
 
 
-def customer_store_name(customer: Mapping[str, Any], scheme: str) -> str:
+def customer_store_name(customer: Customer, scheme: str) -> str:
     """The customer's name under ``scheme`` as the store has it, before QuickBooks' limits (see
     :func:`customer_base_name`)."""
-    first, last, company, email = (" ".join(str(customer.get(k) or "").split())
-                                   for k in ("first_name", "last_name", "company", "email"))
+    first, last, company, email = (
+        " ".join(text.split())
+        for text in (customer.first_name, customer.last_name, customer.company, customer.email)
+    )
     last_first = ", ".join(p for p in (last, first) if p)
     first_last = " ".join(p for p in (first, last) if p)
     options = {
@@ -46,10 +49,10 @@ def customer_store_name(customer: Mapping[str, Any], scheme: str) -> str:
     for option in options:
         if option and fit("CustomerAdd/Name", _plain(option)):
             return option
-    return f"Customer {customer.get('storefront_id') or 'Web customer'}"
+    return f"Customer {customer.storefront_id or 'Web customer'}"
 
 
-def customer_base_name(customer: Mapping[str, Any], scheme: str) -> str:
+def customer_base_name(customer: Customer, scheme: str) -> str:
     """The customer's QuickBooks name under ``scheme`` (company, last_first, first_last, email).
 
     Falls back along company -> 'Last, First' -> e-mail -> storefront id, so a name is never empty.

@@ -1,15 +1,17 @@
 """Which storefront records go to QuickBooks, and as what: the merchant's rules, as pure functions.
 
-Nothing here touches the database: each function reads a record (as its dict) and the connection's
-settings and answers with a decision a person can read.
+Nothing here touches the database: each function reads a record (``Order``, ``OrderLine``, ``Customer``
+from ``storefronts.records``) and the connection's settings and answers with a decision a person can
+read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
+
+from qbsync.storefronts.records import Customer, Order, OrderLine, RefundLine
 
 # Our words for the QuickBooks transaction types an order can become.
 TXN_TYPES = {"invoice": "Invoice", "sales_receipt": "SalesReceipt", "sales_order": "SalesOrder"}
@@ -57,40 +59,36 @@ def pairs(entries: Sequence[str] | str | None) -> dict[str, str]:
     return found
 
 
-def order_txn_type(order: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+def order_txn_type(order: Order, settings: Mapping[str, Any]) -> str:
     """The transaction type for ``order``: by its status when configured, else by whether it is paid."""
     by_status = pairs(settings["order_type_by_status"])
-    chosen = by_status.get(str(order.get("status", "")).lower())
+    chosen = by_status.get(order.status.lower())
     if chosen is None:
-        chosen = settings["paid_order_as"] if order.get("paid") else settings["unpaid_order_as"]
+        chosen = settings["paid_order_as"] if order.paid else settings["unpaid_order_as"]
     if chosen not in TXN_TYPES:
         raise ValueError(f"order_type_by_status names {chosen!r}; use invoice, sales_receipt or sales_order")
     return TXN_TYPES[chosen]
 
 
-def has_tag(order: Mapping[str, Any], tag: str) -> bool:
-    """Whether the order carries ``tag`` (its tags, or the text in its note), case-insensitive."""
+def has_tag(order: Order, tag: str) -> bool:
+    """Whether the order carries ``tag`` in the text of its note, case-insensitive (the records keep no
+    platform tags)."""
     wanted = tag.strip().lower()
     if not wanted:
         return False
-    tags = order.get("tags") or ()
-    if isinstance(tags, str):
-        tags = tags.split(",")
-    if any(str(t).strip().lower() == wanted for t in tags):
-        return True
-    return wanted in str(order.get("note") or "").lower()
+    return wanted in order.note.lower()
 
 
-def decide_order(order: Mapping[str, Any], settings: Mapping[str, Any]) -> OrderDecision:
+def decide_order(order: Order, settings: Mapping[str, Any]) -> OrderDecision:
     """Whether a new order is brought into QuickBooks (an order already there is always kept up to date)."""
-    status = str(order.get("status", ""))
+    status = order.status
     statuses = [str(s).strip().lower() for s in settings["sync_order_statuses"]]
     if status.lower() not in statuses:
         return OrderDecision(
             False,
             reason=f"status {status!r} is not one of the synced statuses ({', '.join(statuses) or 'none'})",
         )
-    if settings["exclude_zero_total_orders"] and Decimal(str(order.get("total") or "0")) == 0:
+    if settings["exclude_zero_total_orders"] and order.total == 0:
         return OrderDecision(False, reason="the order total is zero (exclude_zero_total_orders)")
     tag = str(settings["exclude_order_tag"] or "")
     if has_tag(order, tag):
@@ -98,48 +96,63 @@ def decide_order(order: Mapping[str, Any], settings: Mapping[str, Any]) -> Order
     return OrderDecision(True, order_txn_type(order, settings))
 
 
-def wants_payment(order: Mapping[str, Any], txn_type: str, settings: Mapping[str, Any]) -> bool:
+def wants_payment(order: Order, txn_type: str, settings: Mapping[str, Any]) -> bool:
     """Whether a paid order recorded as ``txn_type`` needs a ReceivePayment on it (invoices only)."""
-    return bool(settings["sync_payments"]) and txn_type == "Invoice" and bool(order.get("paid"))
+    return bool(settings["sync_payments"]) and txn_type == "Invoice" and order.paid
 
 
-def payment_method_name(order: Mapping[str, Any], settings: Mapping[str, Any]) -> str | None:
+def payment_method_name(order: Order, settings: Mapping[str, Any]) -> str | None:
     """The QuickBooks payment method for the order's storefront method: mapped, else its title."""
-    code = str(order.get("payment_method") or "").strip()
+    code = order.payment_method.strip()
     mapped = pairs(settings["payment_method_map"]).get(code.lower()) if code else None
     if mapped:
         return mapped
-    title = str(order.get("payment_method_title") or "").strip()
+    title = order.payment_method_title.strip()
     return title or code or None
 
 
-def is_gift_card_sale(line: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
+def is_gift_card_sale(line: OrderLine | RefundLine | Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
     """Whether an order line (or a product) sells a gift card: the store says so (Shopify's
     ``gift_card``), or its SKU is one of the ``gift_card_skus`` setting (case ignored). Such a line is
     owed to the card's holder: it goes on the gift card item (a liability), never on a product's item
     (income, stock), and such a product gets no item of its own."""
-    if line.get("gift_card"):
+    if isinstance(line, Mapping):
+        # Products and the order lines of payloads read in bulk (stock counts) are still their dicts.
+        marked, sku = bool(line.get("gift_card")), str(line.get("sku") or "")
+    else:
+        marked, sku = isinstance(line, OrderLine) and line.gift_card, line.sku or ""
+    if marked:
         return True
-    sku = str(line.get("sku") or "").strip().lower()
+    sku = sku.strip().lower()
     return bool(sku) and sku in {str(s).strip().lower() for s in settings["gift_card_skus"] or ()}
 
 
 def refunds_gift_card(
-    refund_line: Mapping[str, Any], order: Mapping[str, Any], settings: Mapping[str, Any]
+    refund_line: RefundLine | Mapping[str, Any],
+    order: Order | Mapping[str, Any] | None,
+    settings: Mapping[str, Any],
 ) -> bool:
     """Whether a refund line gives back the money of a gift card sold (:func:`is_gift_card_sale` of the
     order line it refunds, found by ``line_id``, else of the refund line itself): that money comes off
-    the gift card liability, as it went on it, never off a product's income."""
-    line_id = str(refund_line.get("line_id") or "")
-    lines = order.get("lines") or ()
-    sold = next((line for line in lines if line_id and str(line.get("id")) == line_id), None)
+    the gift card liability, as it went on it, never off a product's income. (Line and order as their
+    dicts where the caller still holds them: the cancellation.)"""
+    if isinstance(refund_line, Mapping):
+        line_id = str(refund_line.get("line_id") or "")
+    else:
+        line_id = refund_line.line_id or ""
+    sold: OrderLine | Mapping[str, Any] | None = None
+    if isinstance(order, Order):
+        sold = next((line for line in order.lines if line_id and line.id == line_id), None)
+    elif order is not None:
+        lines = order.get("lines") or ()
+        sold = next((line for line in lines if line_id and str(line.get("id")) == line_id), None)
     return is_gift_card_sale(sold if sold is not None else refund_line, settings)
 
 
-def refund_restocks(refund_line: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
+def refund_restocks(refund_line: RefundLine | Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
     """Whether a refunded line went back to stock: what the store says, else
-    ``restock_unknown_refunds``."""
-    said = refund_line.get("restock")
+    ``restock_unknown_refunds``. (As its dict where the caller still holds one: the cancellation.)"""
+    said = refund_line.get("restock") if isinstance(refund_line, Mapping) else refund_line.restock
     return bool(settings["restock_unknown_refunds"]) if said is None else bool(said)
 
 
@@ -150,15 +163,11 @@ def cancellation_restocks(order: Mapping[str, Any], settings: Mapping[str, Any])
     return bool(settings["restock_unknown_cancellations"]) if said is None else bool(said)
 
 
-def customer_is_proxied(customer: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
+def customer_is_proxied(customer: Customer, settings: Mapping[str, Any]) -> bool:
     """Whether orders of ``customer`` go to the proxy customer instead of their own."""
     if not str(settings["proxy_customer"] or "").strip():
         return False
-    return (
-        settings["proxy_customer_for"] == "all"
-        or bool(customer.get("is_guest"))
-        or not customer.get("storefront_id")
-    )
+    return settings["proxy_customer_for"] == "all" or customer.is_guest or not customer.storefront_id
 
 
 def item_type(product: Mapping[str, Any], settings: Mapping[str, Any]) -> str:

@@ -17,6 +17,7 @@ can take them over in one place.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from qbsync.qbxml.limits import fit, required_max_length
+from qbsync.storefronts.records import Order, Refund
 
 # Special-item roles (mapping keys) of the sales tax items: one per store rate, plus the 0 % header item.
 RATE_ROLE_PREFIX = "sales_tax:"
@@ -54,6 +56,7 @@ def _percent(rate: Any) -> Decimal | None:
     return Decimal(str(rate)).normalize()
 
 
+@functools.lru_cache(maxsize=1024)  # every build of an order asks again, for each of its rates
 def store_name(label: str, rate: Any) -> str:
     """A store rate's label and rate as one name, before QuickBooks' limits: ``"CA State Tax 7.25%"``."""
     label = " ".join(str(label or "Sales tax").split())
@@ -61,6 +64,7 @@ def store_name(label: str, rate: Any) -> str:
     return f"{label} {percent:f}%" if percent is not None else label
 
 
+@functools.lru_cache(maxsize=1024)
 def item_name(label: str, rate: Any) -> str:
     """The sales tax item name of a store rate: ``"CA State Tax 7.25%"`` within 31 characters.
 
@@ -79,33 +83,35 @@ def item_name(label: str, rate: Any) -> str:
 
 def zero_item(settings: Mapping[str, Any]) -> TaxItem:
     """The 0 % sales tax item named on the transaction itself (``line_tax_zero_item``)."""
-    name = fit("ItemSalesTaxAdd/Name", str(settings["line_tax_zero_item"]))
+    return _zero_item(str(settings["line_tax_zero_item"]))
+
+
+@functools.lru_cache(maxsize=64)
+def _zero_item(configured: str) -> TaxItem:
+    name = fit("ItemSalesTaxAdd/Name", configured)
     return TaxItem(ZERO_ROLE, name, Decimal(0), "Tax charged by the store, on the lines above")
 
 
-def order_tax_items(order: Mapping[str, Any]) -> list[tuple[TaxItem, Decimal]]:
+def order_tax_items(order: Order) -> list[tuple[TaxItem, Decimal]]:
     """(sales tax item, amount) per store tax rate of the order, in the store's order.
 
     An order with a tax total but no rates gets one item named "Sales tax".
     """
     found: dict[str, tuple[TaxItem, Decimal]] = {}
-    taxes = order.get("tax_lines") or ()
-    for tax in taxes:
-        label = tax.get("label") or tax.get("code") or "Sales tax"
-        name = item_name(label, tax.get("rate_percent"))
-        rate = _percent(tax.get("rate_percent")) or Decimal(0)
-        amount = Decimal(str(tax.get("amount") or "0"))
-        new = TaxItem(RATE_ROLE_PREFIX + name.lower(), name, rate, label,
-                      store_name(label, tax.get("rate_percent")))
+    for tax in order.tax_lines:
+        label = tax.label or tax.code or "Sales tax"
+        name = item_name(label, tax.rate_percent)
+        new = TaxItem(RATE_ROLE_PREFIX + name.lower(), name, _percent(tax.rate_percent) or Decimal(0), label,
+                      store_name(label, tax.rate_percent))
         item, before = found.get(name.lower(), (new, Decimal(0)))
-        found[name.lower()] = (item, before + amount)
-    if not taxes and Decimal(str(order.get("tax_total") or "0")):
+        found[name.lower()] = (item, before + tax.amount)
+    if not order.tax_lines and order.tax_total:
         item = TaxItem(RATE_ROLE_PREFIX + "sales tax", "Sales tax", Decimal(0), "Sales tax")
-        found["sales tax"] = (item, Decimal(str(order["tax_total"])))
+        found["sales tax"] = (item, order.tax_total)
     return [(item, amount) for item, amount in found.values() if amount]
 
 
-def refunded_tax_items(order: Mapping[str, Any], refunded: Decimal) -> list[tuple[TaxItem, Decimal]]:
+def refunded_tax_items(order: Order, refunded: Decimal) -> list[tuple[TaxItem, Decimal]]:
     """(sales tax item, amount) the ``refunded`` tax comes off: the order's own sales tax items, in
     proportion to what each charged, to the cent and summing to ``refunded`` (largest remainders get
     the odd cents). Empty when the order charged no tax."""
@@ -123,11 +129,7 @@ def refunded_tax_items(order: Mapping[str, Any], refunded: Decimal) -> list[tupl
     return [(item, share) for (item, _), share in zip(charged, shares, strict=True) if share]
 
 
-def _amount(value: Any) -> Decimal:
-    return Decimal(str(value or "0"))
-
-
-def refunded_shipping(refund: Mapping[str, Any], order: Mapping[str, Any]) -> tuple[Decimal, Decimal]:
+def refunded_shipping(refund: Refund, order: Order | None) -> tuple[Decimal, Decimal]:
     """(shipping, the tax on it) a refund returned, so the shipping tax comes off the sales tax items too.
 
     The store's own figures when it itemized the shipping tax (Shopify's "shipping_refund" adjustment
@@ -136,17 +138,16 @@ def refunded_shipping(refund: Mapping[str, Any], order: Mapping[str, Any]) -> tu
     the refund names its shipping, and the rest is that shipping at the rate the order's shipping was
     taxed; or it names none (Shopify since 2024-10 leaves refunded shipping out of refund bodies) and the
     rest is the order's whole shipping with its tax. Any other remainder is explained by nothing here and
-    stays on the credit memo's adjustment line."""
-    shipping = _amount(refund.get("shipping"))
-    if refund.get("shipping_tax") is not None:
-        return shipping, _amount(refund.get("shipping_tax"))
-    lines = refund.get("lines") or ()
-    beyond = _amount(refund.get("amount")) - shipping - sum(
-        (_amount(line.get("amount")) + _amount(line.get("tax")) for line in lines), Decimal(0))
-    charged = order.get("shipping_lines") or ()
-    tax = sum((_amount(s.get("tax")) for s in charged), Decimal(0))
-    net = sum((_amount(s.get("amount")) for s in charged), Decimal(0))
-    if order.get("prices_include_tax"):
+    stays on the credit memo's adjustment line. (``order`` None: qbsync never stored it.)"""
+    shipping = refund.shipping
+    if refund.shipping_tax is not None:
+        return shipping, refund.shipping_tax
+    lines = refund.lines
+    beyond = refund.amount - shipping - sum((line.amount + line.tax for line in lines), Decimal(0))
+    charged = order.shipping_lines if order is not None else ()
+    tax = sum((s.tax for s in charged), Decimal(0))
+    net = sum((s.amount for s in charged), Decimal(0))
+    if order is not None and order.prices_include_tax:
         net -= tax
     slack = CENT * (len(lines) + 1)
     if shipping:
@@ -158,7 +159,7 @@ def refunded_shipping(refund: Mapping[str, Any], order: Mapping[str, Any]) -> tu
     return Decimal(0), Decimal(0)
 
 
-def has_tax(order: Mapping[str, Any]) -> bool:
+def has_tax(order: Order) -> bool:
     """Whether the store charged any tax on the order."""
     return bool(order_tax_items(order))
 

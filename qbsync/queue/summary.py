@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qbsync.queue.rules import order_txn_type
+from qbsync.storefronts.records import Order
 
 # How the pages name QuickBooks transaction types.
 TXN_WORDS = {"Invoice": "invoice", "SalesReceipt": "sales receipt", "SalesOrder": "sales order"}
@@ -45,7 +46,8 @@ def order_summary(payload: Mapping[str, Any], settings: Mapping[str, Any],
     becomes = TXN_WORDS.get(linked_as or "", "")
     if not becomes:
         try:
-            becomes = TXN_WORDS.get(order_txn_type(record, settings), "")
-        except (ValueError, KeyError, TypeError):  # a setting the page shows elsewhere is wrong
+            becomes = TXN_WORDS.get(order_txn_type(Order.from_dict(record), settings), "")
+        except (ValueError, KeyError, TypeError):  # a setting the page shows elsewhere is wrong, or a
+            # deleted order's payload holds only what was last known of it
             becomes = ""
     return OrderSummary(who or "guest", when, f"{total} {currency}".strip(), becomes)

@@ -16,6 +16,15 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from qbsync.storefronts.records import (
+    DiscountLine,
+    FeeLine,
+    Order,
+    OrderLine,
+    RefundLine,
+    ShippingLine,
+)
+
 CENT = Decimal("0.01")
 # How far the store's rate may be from a code's rate and still be that code (the store's own rounding of
 # an effective rate worked out from amounts).
@@ -70,18 +79,23 @@ def country_tax(
     return CountryTax(tuple(found), exempt)
 
 
-def store_rate(order: Mapping[str, Any], record: Mapping[str, Any], net: Decimal) -> Decimal | None:
+# What a line of a transaction was made from: an order's product, shipping or fee line; a discount line
+# by the line it was taken off (by itself when the order has no lines).
+StoreLine = OrderLine | ShippingLine | FeeLine | DiscountLine
+
+
+def store_rate(order: Order, record: StoreLine | None, net: Decimal) -> Decimal | None:
     """The rate the store taxed a line at: its own tax lines' rates, else the order's only rate, else
-    the line's tax over its amount."""
-    rates = [Decimal(str(t["rate_percent"])) for t in record.get("tax_lines") or () if t.get("rate_percent")]
+    the line's tax over its amount (``record`` None: only the order's rate can tell)."""
+    rates = []
+    if record is not None and not isinstance(record, DiscountLine):
+        rates = [t.rate_percent for t in record.tax_lines if t.rate_percent]
     if rates:
         return sum(rates, Decimal(0))
-    order_rates = {
-        Decimal(str(t["rate_percent"])) for t in order.get("tax_lines") or () if t.get("rate_percent")
-    }
+    order_rates = {t.rate_percent for t in order.tax_lines if t.rate_percent}
     if len(order_rates) == 1:
         return order_rates.pop()
-    tax = Decimal(str(record.get("tax") or "0"))
+    tax = record.tax if record is not None else Decimal(0)
     if tax and net:
         return (tax / net * 100).quantize(CENT)
     return None
@@ -102,9 +116,12 @@ def quickbooks_tax(lines: Iterable[Mapping[str, Any]], tax: CountryTax) -> Decim
 # --- refunds: the codes of the sale, so the tax return sees the refund ------------------------------
 
 
-def _sold_line(order: Mapping[str, Any], refund_line: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    line_id = str(refund_line.get("line_id") or "")
-    return next((x for x in order.get("lines") or () if line_id and str(x.get("id")) == line_id), None)
+def _sold_line(order: Order, refund_line: RefundLine) -> OrderLine | None:
+    line_id = refund_line.line_id
+    return next((x for x in order.lines if line_id and x.id == line_id), None)
+
+
+# A refund of an order qbsync never stored (``order`` None) has only its own amounts to tell a rate.
 
 
 def _code_of_rate(tax: CountryTax, rate: Decimal | None, what: str) -> str:
@@ -117,27 +134,27 @@ def _code_of_rate(tax: CountryTax, rate: Decimal | None, what: str) -> str:
     return found.name
 
 
-def refunded_line_code(order: Mapping[str, Any], refund_line: Mapping[str, Any], tax: CountryTax) -> str:
+def refunded_line_code(order: Order | None, refund_line: RefundLine, tax: CountryTax) -> str:
     """The code of a refunded product line: the code of the rate the store taxed the sold line at (its
     own rates, the order's only rate, else the refund's tax over its amount), so QuickBooks takes the
     refunded tax off the same tax item the sale charged; exempt when the store refunded no tax on it."""
-    refunded = Decimal(str(refund_line.get("tax") or "0"))
+    refunded = refund_line.tax
     if not refunded:
         return tax.exempt
-    rate = store_rate(order, _sold_line(order, refund_line) or {}, Decimal(0))
-    amount = Decimal(str(refund_line.get("amount") or "0"))
+    rate = store_rate(order, _sold_line(order, refund_line), Decimal(0)) if order is not None else None
+    amount = refund_line.amount
     if rate is None and amount:
         rate = (refunded / amount * 100).quantize(CENT)
-    return _code_of_rate(tax, rate, repr(refund_line.get("sku") or "a line"))
+    return _code_of_rate(tax, rate, repr(refund_line.sku or "a line"))
 
 
-def refunded_shipping_code(order: Mapping[str, Any], shipping_tax: Decimal, tax: CountryTax) -> str:
+def refunded_shipping_code(order: Order | None, shipping_tax: Decimal, tax: CountryTax) -> str:
     """The code of refunded shipping: the code the order's shipping was taxed with when tax on it was
     refunded (``sales_tax.refunded_shipping``), so it comes off the same tax item; exempt otherwise."""
-    taxed = [s for s in order.get("shipping_lines") or () if Decimal(str(s.get("tax") or "0"))]
-    if not shipping_tax or not taxed:
+    taxed = [s for s in order.shipping_lines if s.tax] if order is not None else []
+    if order is None or not shipping_tax or not taxed:
         return tax.exempt
-    net = Decimal(str(taxed[0].get("amount") or "0"))
-    if order.get("prices_include_tax"):
-        net -= Decimal(str(taxed[0].get("tax") or "0"))
+    net = taxed[0].amount
+    if order.prices_include_tax:
+        net -= taxed[0].tax
     return _code_of_rate(tax, store_rate(order, taxed[0], net), "shipping")

@@ -27,7 +27,7 @@ import hashlib
 import json
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -368,44 +368,122 @@ def _without_modified_at(value: Any) -> Any:
     return value
 
 
-def _from_json(value: Any, hint: Any, where: str) -> Any:
+# Reading stored JSON back: one reader per field, worked out once per record class, that converts and
+# checks in the same pass (what ``__post_init__`` checks of a record built in code), so a job's record is
+# read without a second validation and without asking the type hints again for every value. Where a bad
+# value sits ("Order.lines[0].quantity") is put together only when there is one.
+_Reader = Callable[[Any], Any]
+
+
+class _BadValue(ValueError):
+    """A value :meth:`Record.from_dict` cannot take; ``path`` is filled in (innermost first) on the way
+    out."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.path: list[str] = []
+
+
+def _read_decimal(value: Any) -> Decimal:
+    if type(value) is not str:
+        raise _BadValue(f"expected a decimal string, got {value!r}")
+    try:
+        result = Decimal(value)
+    except InvalidOperation as exc:
+        raise _BadValue(f"not a decimal: {value!r}") from exc
+    if not result.is_finite():
+        raise _BadValue(f"not a finite decimal: {value!r}")
+    return result
+
+
+def _read_datetime(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise _BadValue(f"expected an ISO 8601 string, got {value!r}")
+    try:
+        result = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise _BadValue(f"not an ISO 8601 date: {value!r}") from exc
+    # Aware UTC only: a naive or offset time would compare and serialise differently.
+    if result.utcoffset() != timedelta(0):
+        raise _BadValue(f"not a UTC time: {value!r}")
+    return result
+
+
+def _read_exactly(kind: type) -> _Reader:
+    def read(value: Any) -> Any:
+        if type(value) is not kind:  # an int field takes no bool, a bool field no 0/1
+            raise _BadValue(f"expected {kind.__name__}, got {value!r}")
+        return value
+
+    return read
+
+
+def _reader(hint: Any) -> _Reader:
+    """The function reading a JSON value of a field with type ``hint`` (see :meth:`Record.from_dict`)."""
     origin = get_origin(hint)
     if origin in (Union, types.UnionType):
         options = get_args(hint)
-        if value is None:
-            if type(None) in options:
-                return None
-            raise ValueError(f"{where}: must not be null")
         (inner,) = [option for option in options if option is not type(None)]
-        return _from_json(value, inner, where)
+        read_inner = _reader(inner)
+        nullable = type(None) in options
+
+        def read_optional(value: Any) -> Any:
+            if value is None:
+                if nullable:
+                    return None
+                raise _BadValue("must not be null")
+            return read_inner(value)
+
+        return read_optional
     if origin is tuple:
-        if not isinstance(value, list):
-            raise ValueError(f"{where}: expected a list")
-        item_hint = get_args(hint)[0]
-        return tuple(_from_json(item, item_hint, f"{where}[{i}]") for i, item in enumerate(value))
+        read_item = _reader(get_args(hint)[0])
+
+        def read_tuple(value: Any) -> tuple[Any, ...]:
+            if not isinstance(value, list):
+                raise _BadValue("expected a list")
+            try:
+                return tuple([read_item(item) for item in value])
+            except _BadValue as bad:
+                for i, item in enumerate(value):
+                    try:
+                        read_item(item)
+                    except _BadValue:
+                        bad.path.append(f"[{i}]")
+                        break
+                raise
+
+        return read_tuple
     if hint is Decimal:
-        if not isinstance(value, str):
-            raise ValueError(f"{where}: expected a decimal string, got {value!r}")
-        try:
-            return Decimal(value)
-        except InvalidOperation as exc:
-            raise ValueError(f"{where}: not a decimal: {value!r}") from exc
+        return _read_decimal
     if hint is datetime:
-        if not isinstance(value, str):
-            raise ValueError(f"{where}: expected an ISO 8601 string, got {value!r}")
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise ValueError(f"{where}: not an ISO 8601 date: {value!r}") from exc
+        return _read_datetime
     if isinstance(hint, type) and issubclass(hint, Record):
-        if not isinstance(value, dict):
-            raise ValueError(f"{where}: expected an object")
-        return hint.from_dict(value, _where=where)
-    if hint in (str, bool) and not isinstance(value, hint):
-        raise ValueError(f"{where}: expected {hint.__name__}, got {value!r}")
-    if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ValueError(f"{where}: expected a whole number, got {value!r}")
-    return value
+        record = hint
+
+        def read_record(value: Any) -> Record:
+            if not isinstance(value, dict):
+                raise _BadValue("expected an object")
+            return record._read(value)
+
+        return read_record
+    if hint in (str, bool, int):
+        return _read_exactly(hint)
+    raise TypeError(f"no reader for fields of type {hint}")
+
+
+class _Fields:
+    """How :meth:`Record.from_dict` reads one record class: each field's reader, and the defaults."""
+
+    def __init__(self, cls: type) -> None:
+        hints = _hints(cls)
+        fields = dataclasses.fields(cls)
+        self.readers: dict[str, _Reader] = {f.name: _reader(hints[f.name]) for f in fields}
+        self.count = len(fields)
+        self.defaults = tuple((f.name, f.default, f.default_factory) for f in fields)
+
+
+_READERS: dict[type, _Fields] = {}
 
 
 def _conforms(value: Any, hint: Any) -> bool:
@@ -447,6 +525,10 @@ class Record:
             value = getattr(self, name)
             if not _conforms(value, hint):
                 raise TypeError(f"{type(self).__name__}.{name}: {value!r} is not {hint}")
+        self._check()
+
+    def _check(self) -> None:
+        """What a record must hold beyond its fields' types (a word from a vocabulary); raise ValueError."""
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-safe data: Decimals as strings, datetimes ISO 8601, tuples as lists."""
@@ -454,22 +536,51 @@ class Record:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, _where: str = "") -> Self:
-        """Rebuild a record from :meth:`to_dict` output; raise ValueError naming a missing/bad/unknown key."""
-        where = _where or cls.__name__
-        hints = _hints(cls)
-        unknown = set(data) - set(hints)
-        if unknown:
-            raise ValueError(f"{where}: unknown fields {sorted(unknown)}")
-        values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            if f.name in data:
-                values[f.name] = _from_json(data[f.name], hints[f.name], f"{where}.{f.name}")
-            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ValueError(f"{where}.{f.name}: required field is missing")
+        """Rebuild a record from :meth:`to_dict` output; raise ValueError naming a missing/bad/unknown key.
+
+        Each value is converted and checked once, by its field's reader; the record is then made without
+        running the type checks of ``__post_init__`` again (they are what the readers checked).
+        """
         try:
-            return cls(**values)
-        except TypeError as exc:
-            raise ValueError(f"{where}: {exc}") from exc
+            return cls._read(data)
+        except _BadValue as bad:
+            where = (_where or cls.__name__) + "".join(reversed(bad.path))
+            raise ValueError(f"{where}: {bad.reason}") from None
+
+    @classmethod
+    def _read(cls, data: Mapping[str, Any]) -> Self:
+        fields = _READERS.get(cls)
+        if fields is None:
+            fields = _READERS[cls] = _Fields(cls)
+        readers = fields.readers
+        record = object.__new__(cls)
+        set_field = object.__setattr__  # frozen: set as the dataclass __init__ does
+        name = ""
+        try:
+            for name, value in data.items():
+                read = readers.get(name)
+                if read is None:
+                    raise _BadValue(f"unknown fields {sorted(set(data) - set(readers))}")
+                set_field(record, name, read(value))
+            if len(data) < fields.count:
+                for name, default, factory in fields.defaults:
+                    if name in data:
+                        continue
+                    if default is not dataclasses.MISSING:
+                        set_field(record, name, default)
+                    elif factory is not dataclasses.MISSING:
+                        set_field(record, name, factory())
+                    else:
+                        raise _BadValue("required field is missing")
+        except _BadValue as bad:
+            if not bad.reason.startswith("unknown fields"):
+                bad.path.append(f".{name}")
+            raise
+        try:
+            record._check()
+        except ValueError as exc:
+            raise _BadValue(str(exc)) from exc
+        return record
 
     def fingerprint(self) -> str:
         """A stable sha256 (hex) of the record's content, ignoring ``modified_at`` (and ``input_notes``)
@@ -561,8 +672,7 @@ class Product(Record):
     # WooCommerce: the product's numeric meta fields (None on platforms with a cost field of their own).
     meta_numbers: tuple[MetaNumber, ...] | None = None
 
-    def __post_init__(self) -> None:
-        Record.__post_init__(self)
+    def _check(self) -> None:
         if self.kind not in PRODUCT_KINDS:
             raise ValueError(f"Product.kind: {self.kind!r} is not one of {', '.join(PRODUCT_KINDS)}")
 
@@ -731,8 +841,7 @@ class Order(Record):
     # What cleaning changed in the text as the store sent it ("billing.email: cut from 5012 to 254 ...").
     input_notes: tuple[str, ...] = ()
 
-    def __post_init__(self) -> None:
-        Record.__post_init__(self)
+    def _check(self) -> None:
         if self.status not in ORDER_STATUSES:
             raise ValueError(f"Order.status: {self.status!r} is not one of {', '.join(ORDER_STATUSES)}")
 

@@ -86,6 +86,7 @@ def test_a_second_run_finds_what_the_first_added(runtime, live_server, make_conn
                     open_balance="0.00", open_credits="0.00", tax_total="0.00")
 
 
+# One company: the words the command prints for the list reads, which every profile reads alike.
 def test_reading_reference_lists_is_not_called_records_synced(runtime, live_server, make_connection,
                                                                tmp_path, monkeypatch):
     monkeypatch.setenv("QBSYNC_DATA_DIR", str(tmp_path / "data"))

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from qbsync.queue import jobs as queue
 from qbsync.storage.models import QueueJob
-from qbsync.storefronts.records import Customer
+from qbsync.storefronts.records import Customer, Order
 from tests.engine.conftest import make_order
 
 ANN = Customer(storefront_id="42", email="ann@example.com", first_name="Ann", last_name="Lee")
@@ -29,7 +29,7 @@ def test_building_an_order_queues_nothing_the_exchange_queues_what_it_waits_for(
         built = handlers.handler_for("order").build(ctx, job)
         # The handler only names what the order waits for (the queue page's preview shows this) ...
         assert built == handlers.Defer("waiting for the order's customer and items to reach QuickBooks",
-                                       queue=handlers.Needed(order=record))
+                                       queue=handlers.Needed(order=Order.from_dict(record)))
         assert session.scalar(select(func.count()).select_from(QueueJob)) == 1
         # ... and the exchange queues it, and the order waits for those jobs.
         waiting = handlers.build_next(ctx, job)

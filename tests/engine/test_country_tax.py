@@ -3,6 +3,7 @@ nothing US-only (no transaction-wide sales tax item, no sales tax item lines) is
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -54,6 +55,8 @@ def _order(number: int, currency: str, rate: str, tax: str, shipping_tax: str, *
     return make_order(number, **values)
 
 
+# One company each: these three read one country's codes and rounding (Canada's H and GST, the UK's
+# VAT-inclusive prices); the tests below that apply to both countries run on both.
 def test_a_canadian_company_charges_the_store_s_hst_through_code_h(make_shop):
     shop = make_shop(profile="canada")
     shop.configure(**CHOSEN)
@@ -173,7 +176,16 @@ def test_a_refund_takes_its_tax_off_through_the_order_s_codes(
     _nothing_us_only_was_sent(shop)
 
 
-def test_a_refund_built_while_the_tax_codes_are_being_read_again_waits_for_them(make_shop):
+COUNTRIES = [  # profile, currency, rate, tax on the 2 mugs, on the shipping, agency, the taxed lines' code
+    ("canada", "CAD", "13", "5.20", "1.30", "Receiver General", "H"),
+    ("uk", "GBP", "20", "8.00", "2.00", "HM Revenue & Customs", "S"),
+]
+
+
+@pytest.mark.parametrize(("profile", "currency", "rate", "tax", "shipping_tax", "agency", "code"), COUNTRIES)
+def test_a_refund_built_while_the_tax_codes_are_being_read_again_waits_for_them(
+    make_shop, profile, currency, rate, tax, shipping_tax, agency, code
+):
     """The codes list is being read again (a refresh started, entries not back yet) when the refund comes:
     it waits for the read, as orders do, and then takes the sale's codes; it is never parked."""
     from sqlalchemy import delete
@@ -181,27 +193,29 @@ def test_a_refund_built_while_the_tax_codes_are_being_read_again_waits_for_them(
     from qbsync.queue import lists
     from qbsync.storage.models import Checkpoint, QbListEntry
 
-    shop = make_shop(profile="canada")
+    shop = make_shop(profile=profile)
     shop.configure(**CHOSEN)
     shop.sync()
-    shop.feed("order", _order(5013, "CAD", rate="13", tax="5.20", shipping_tax="1.30"))
+    shop.feed("order", _order(5013, currency, rate=rate, tax=tax, shipping_tax=shipping_tax))
     shop.sync()
     with shop.runtime.db.transaction() as session:
         session.execute(delete(QbListEntry).where(QbListEntry.connection_id == shop.connection_id,
                                                   QbListEntry.list_type == "SalesTaxCode"))
         session.execute(delete(Checkpoint).where(Checkpoint.connection_id == shop.connection_id,
                                                  Checkpoint.name == f"{lists.CHECKPOINT}:SalesTaxCode"))
+    half = Decimal(tax) / 2
     mug = RefundLine(line_id="1", product_id="101", sku="MUG-RED", quantity=Decimal(1),
-                     amount=Decimal("20.00"), tax=Decimal("2.60"), restock=True)
-    shop.feed("refund", Refund(storefront_id="973", order_id="5013", amount=Decimal("22.60"), lines=(mug,),
+                     amount=Decimal("20.00"), tax=half, restock=True)
+    refunded = str(Decimal("20.00") + half)
+    shop.feed("refund", Refund(storefront_id="973", order_id="5013", amount=Decimal(refunded), lines=(mug,),
                                created_at=datetime(2024, 3, 5, 12, 0, tzinfo=UTC)))
     shop.sync()
 
     (memo,) = shop.company.transactions("CreditMemo")
     assert {line["ItemRef"]["FullName"]: line["SalesTaxCodeRef"]["FullName"]
-            for line in memo["CreditMemoLineRet"]} == {"MUG-RED": "H"}
+            for line in memo["CreditMemoLineRet"]} == {"MUG-RED": code}
     assert not [job for job in shop.jobs() if job.state == "parked"]
-    check_order(shop.company, "R973", credited="22.60", refunded="22.60", open_balance="0.00",
+    check_order(shop.company, "R973", credited=refunded, refunded=refunded, open_balance="0.00",
                 open_credits="0.00")
 
 
@@ -212,28 +226,36 @@ def test_refund_codes_follow_what_the_store_refunded():
 
     codes = (tax_codes.TaxCode("H", True, Decimal(13)), tax_codes.TaxCode("E", False))
     country = tax_codes.CountryTax(codes, "E")
-    order = _order(5012, "CAD", rate="13", tax="5.20", shipping_tax="1.30").to_dict()
-    mug = {"line_id": "1", "sku": "MUG-RED", "amount": "20.00", "tax": "2.60"}
+    order = _order(5012, "CAD", rate="13", tax="5.20", shipping_tax="1.30")
+    mug = RefundLine(line_id="1", sku="MUG-RED", amount=Decimal("20.00"), tax=Decimal("2.60"))
     assert tax_codes.refunded_line_code(order, mug, country) == "H"
-    assert tax_codes.refunded_line_code(order, {**mug, "tax": "0"}, country) == "E"
-    with_tax = {"amount": "33.90", "shipping": "10.00", "lines": [mug]}
+    assert tax_codes.refunded_line_code(order, replace(mug, tax=Decimal(0)), country) == "E"
+    with_tax = Refund(storefront_id="1", order_id="5012", amount=Decimal("33.90"), shipping=Decimal("10.00"),
+                      lines=(mug,))
     assert sales_tax.refunded_shipping(with_tax, order) == (Decimal("10.00"), Decimal("1.30"))
     assert tax_codes.refunded_shipping_code(order, Decimal("1.30"), country) == "H"
-    assert sales_tax.refunded_shipping({**with_tax, "amount": "32.60"}, order) == (Decimal("10.00"), 0)
+    without_tax = replace(with_tax, amount=Decimal("32.60"))
+    assert sales_tax.refunded_shipping(without_tax, order) == (Decimal("10.00"), 0)
     assert tax_codes.refunded_shipping_code(order, Decimal(0), country) == "E"
-    other = {**order, "tax_lines": [], "lines": [{**order["lines"][0], "tax_lines": []}]}
+    other = replace(order, tax_lines=(), lines=(replace(order.lines[0], tax_lines=()),))
     with pytest.raises(ValueError, match="no QuickBooks sales tax code charges that rate"):
-        tax_codes.refunded_line_code(other, {**mug, "tax": "1.00"}, country)
+        tax_codes.refunded_line_code(other, replace(mug, tax=Decimal("1.00")), country)
 
 
-def test_an_order_that_arrives_before_the_first_session_is_booked_with_the_canadian_codes(make_shop):
-    """Before QuickBooks has said it is a Canadian file, the order's sales tax items are queued as for a US
-    one; they must not be added (nor wait for a US tax agency): the order goes through code H."""
-    shop = make_shop(profile="canada")
+@pytest.mark.parametrize(("profile", "currency", "rate", "tax", "shipping_tax", "agency", "code"), COUNTRIES)
+def test_an_order_that_arrives_before_the_first_session_is_booked_with_the_country_s_codes(
+    make_shop, profile, currency, rate, tax, shipping_tax, agency, code
+):
+    """Before QuickBooks has said it is a Canadian or UK file, the order's sales tax items are queued as for
+    a US one; they must not be added (nor wait for a US tax agency): the order goes through the country's
+    code (H, S)."""
+    shop = make_shop(profile=profile)
     shop.configure(**CHOSEN)
-    order = _order(5004, "CAD", rate="13", tax="5.20", shipping_tax="1.30")
+    order = _order(5004, currency, rate=rate, tax=tax, shipping_tax=shipping_tax)
     shop.feed("order", order)  # the store's webhook comes before the Web Connector first runs
     shop.sync()
 
-    check_synced_order(shop.company, order, tax_by_agency={"Receiver General": "6.50"})
+    check_synced_order(shop.company, order, tax_by_agency={agency: str(Decimal(tax) + Decimal(shipping_tax))})
+    (sale,) = shop.sales()
+    assert _lines(sale)["MUG-RED"]["SalesTaxCodeRef"]["FullName"] == code
     _nothing_us_only_was_sent(shop)

@@ -31,6 +31,8 @@ def test_a_euro_order_waits_on_a_dollar_company_without_multicurrency(make_shop,
     assert "the order is in EUR" in waiting.reason and "turn on multicurrency in QuickBooks" in waiting.reason
 
 
+# From here on one company each: a foreign order is booked only where multicurrency is on, which of the
+# profiles only `multicurrency` has (and this first test needs a non-US home currency: `canada`).
 def test_a_dollar_order_waits_on_a_canadian_company_without_multicurrency(make_shop):
     shop = make_shop(profile="canada")
     shop.sync()  # the connection's first session: QuickBooks tells its edition and currencies

@@ -158,12 +158,14 @@ def test_products_become_the_configured_item_types_with_their_accounts(shop):
     ],
 )
 def test_customer_name_schemes(scheme, expected):
-    customer = {"first_name": "Ann", "last_name": "Lee", "company": "Acme Ltd", "email": "ann@example.com"}
+    customer = Customer(storefront_id=None, first_name="Ann", last_name="Lee", company="Acme Ltd",
+                        email="ann@example.com")
     assert naming.customer_base_name(customer, scheme) == expected
 
 
 def test_names_and_numbers_fit_quickbooks_limits():
-    long_name = {"first_name": "Bartholomew-Alexander", "last_name": "Featherstonehaugh-Cholmondeley"}
+    long_name = Customer(storefront_id=None, first_name="Bartholomew-Alexander",
+                         last_name="Featherstonehaugh-Cholmondeley")
     name = naming.customer_base_name(long_name, "last_first")
     assert len(name) <= 41
     suffixed = naming.with_suffix(name, "123456789")
@@ -184,4 +186,4 @@ def test_every_setting_has_a_default_help_and_a_valid_value():
         assert setting.parse(setting.default) == setting.default or isinstance(setting.default, tuple)
     with pytest.raises(ValueError, match="tax_mode"):
         validate_overrides({"tax_mode": "guess"})
-    assert rules.order_txn_type({"paid": True, "status": "completed"}, SyncSettings()) == "SalesReceipt"
+    assert rules.order_txn_type(make_order(1, status="completed"), SyncSettings()) == "SalesReceipt"

@@ -274,6 +274,7 @@ def test_with_quickbooks_tax_the_cent_its_rounding_differs_goes_on_the_adjustmen
     assert rounding["Amount"] == "-0.01"
 
 
+# One company: the service firm's is the profile with sales tax turned off.
 def test_on_a_company_without_sales_tax_a_taxed_order_waits_with_the_fix(make_shop):
     shop = make_shop(profile="service")
     shop.configure(income_account="Consulting Income", shipping_account="Consulting Income")
@@ -358,13 +359,17 @@ def test_money_returned_beyond_the_lines_is_shipping_only_when_it_adds_up_to_it(
     it is unambiguous; a goodwill 2.00 is not shipping, and stays on the adjustment line."""
     from qbsync.queue.sales_tax import refunded_shipping
 
-    order = _taxed_order(2013).to_dict()
-    mug = {"amount": "20.00", "tax": "1.55"}
-    assert refunded_shipping({"amount": "26.94", "lines": [mug]}, order) == (Decimal("5.00"), Decimal("0.39"))
-    assert refunded_shipping({"amount": "23.55", "lines": [mug]}, order) == (0, 0)  # goodwill
-    assert refunded_shipping({"amount": "26.94", "shipping": "5.00", "lines": [mug]}, order) == (
+    order = _taxed_order(2013)
+    mug = RefundLine(amount=Decimal("20.00"), tax=Decimal("1.55"))
+
+    def refund(amount: str, **fields: Decimal) -> Refund:
+        return Refund(storefront_id="1", order_id="2013", amount=Decimal(amount), lines=(mug,), **fields)
+
+    assert refunded_shipping(refund("26.94"), order) == (Decimal("5.00"), Decimal("0.39"))
+    assert refunded_shipping(refund("23.55"), order) == (0, 0)  # goodwill
+    assert refunded_shipping(refund("26.94", shipping=Decimal("5.00")), order) == (
         Decimal("5.00"), Decimal("0.39"))
-    assert refunded_shipping({"amount": "26.55", "shipping": "5.00", "lines": [mug]}, order) == (
+    assert refunded_shipping(refund("26.55", shipping=Decimal("5.00")), order) == (
         Decimal("5.00"), 0)  # the shipping, without its tax
-    itemized = {"amount": "26.94", "shipping": "5.00", "shipping_tax": "0.39", "lines": [mug]}
+    itemized = refund("26.94", shipping=Decimal("5.00"), shipping_tax=Decimal("0.39"))
     assert refunded_shipping(itemized, order) == (Decimal("5.00"), Decimal("0.39"))

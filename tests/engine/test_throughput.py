@@ -28,6 +28,7 @@ def _queue_orders(runtime, connection_id: int, numbers: range, chunk: int = 500)
             )
 
 
+# On the default company only: a count of round trips for 400 orders (8 s), the same on every profile.
 def test_four_hundred_orders_go_through_in_a_handful_of_round_trips(shop):
     _queue_orders(shop.runtime, shop.connection_id, range(1, 401))
     reports = shop.sync()

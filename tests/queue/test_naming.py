@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from qbsync.queue import naming
+from qbsync.storefronts.records import Customer
 
 
 def test_a_name_quickbooks_keeps_as_it_is_has_no_reason():
@@ -14,7 +15,7 @@ def test_each_change_is_named():
     assert naming.why_renamed("Mug: red", naming.item_name({"sku": "Mug: red"}, "sku"),
                               "ItemInventoryAdd/Name") == (
         "characters changed: : → - (QuickBooks separates a record from its parent with ':')")
-    record = {"first_name": "Ann", "last_name": "Lee"}
+    record = Customer(storefront_id=None, first_name="Ann", last_name="Lee")
     euro = naming.with_suffix(naming.customer_base_name(record, "last_first"), "EUR")
     assert naming.why_renamed("Lee, Ann", euro, "CustomerAdd/Name", [("EUR", "it pays in euros")]) == (
         "suffix (EUR) added because it pays in euros")

@@ -16,7 +16,7 @@ MUG = OrderLine(id="1", product_id="101", sku="MUG-RED", name="Red mug", quantit
                 unit_price=Decimal("9.50"), subtotal=Decimal("19.00"), total=Decimal("19.00"))
 
 
-def _order(**fields) -> dict:
+def _order(**fields) -> Order:
     values = dict(
         storefront_id="1001", number="1001", status="processing", paid=True, currency="USD",
         created_at=datetime(2024, 3, 1, 15, 0, tzinfo=UTC),
@@ -27,13 +27,13 @@ def _order(**fields) -> dict:
         payment_method="cod", payment_method_title="Cash",
     )
     values.update(fields)
-    return Order(**values).to_dict()
+    return Order(**values)
 
 
-def _company(order: dict, **fields) -> Company:
+def _company(order: Order, **fields) -> Company:
     values = dict(
         customer={"ListID": "C-1"},
-        items={line_key(line): {"ListID": "I-1"} for line in order["lines"]},
+        items={line_key(line): {"ListID": "I-1"} for line in order.lines},
         specials={"shipping": {"ListID": "S-1"}},
         platform="woocommerce",
     )
@@ -91,9 +91,29 @@ def test_a_gift_card_sold_needs_no_item_of_its_own_it_goes_on_the_gift_card_item
                      unit_price=Decimal("25.00"), subtotal=Decimal("25.00"), total=Decimal("25.00"),
                      gift_card=True)
     order = _order(lines=(MUG, card), subtotal=Decimal("44.00"), total=Decimal("49.00"))
-    company = _company(order, items={line_key(MUG.to_dict()): {"ListID": "I-1"}},
+    company = _company(order, items={line_key(MUG): {"ListID": "I-1"}},
                        specials={"shipping": {"ListID": "S-1"}, "gift_card": {"ListID": "G-1"}})
     planned = plan(order, company, SyncSettings())
     assert not planned.needs
     assert {"ListID": "G-1"} in [line["ItemRef"] for line in planned.lines]
     assert sum(Decimal(str(line["Amount"])) for line in planned.lines) == Decimal("49.00")
+
+
+def test_a_jobs_record_is_read_once_and_read_again_when_its_payload_changes():
+    """The order a job carries is read from its JSON once (build, then apply a request later, share it),
+    and read again when new data replaced it: an order changed in the store is never planned stale."""
+    import json
+    from dataclasses import replace
+
+    from qbsync.queue.handlers import record_of
+    from qbsync.storage.models import QueueJob
+
+    order = _order()
+    job = QueueJob(id=990_001, payload={"record": order.to_dict()})
+    first = record_of(job, Order)
+    assert first == order
+    job.payload = {"record": json.loads(json.dumps(order.to_dict())), "progress": {"next": "add"}}  # reloaded
+    assert record_of(job, Order) is first
+    changed = replace(order, total=Decimal("25.00"), note="leave at the door")
+    job.payload = {**job.payload, "record": changed.to_dict()}
+    assert record_of(job, Order) == changed

@@ -202,10 +202,17 @@ def test_order_status_and_product_kind_must_be_in_the_vocabulary() -> None:
         (lambda d: d.update(total=12.5), "Order.total: expected a decimal string"),
         (lambda d: d.update(created_at="yesterday"), "Order.created_at"),
         (lambda d: d.update(created_at="2024-01-01T00:00:00"), "created_at"),  # naive
+        (lambda d: d.update(created_at="2024-01-01T00:00:00+02:00"), "Order.created_at: not a UTC time"),
+        (lambda d: d.update(total="NaN"), "Order.total: not a finite decimal"),
+        (lambda d: d.update(lines=[{"name": "x", "quantity": "Infinity", "unit_price": "1", "subtotal": "1",
+                                    "total": "1"}]), r"Order.lines\[0\].quantity: not a finite"),
+        (lambda d: d.update(utc_offset_minutes=True), "Order.utc_offset_minutes: expected int"),
+        (lambda d: d.update(status="on-hold"), "Order: Order.status: 'on-hold'"),
         (lambda d: d["customer"].update(is_guest="no"), "Order.customer.is_guest"),
         (lambda d: d.update(lines=[{"name": "x"}]), r"Order.lines\[0\].quantity: required"),
     ],
-    ids=["unknown key", "missing", "bad decimal", "float", "bad date", "naive date", "bad bool", "nested"],
+    ids=["unknown key", "missing", "bad decimal", "float", "bad date", "naive date", "offset date", "NaN",
+         "nested infinity", "bool as int", "status", "bad bool", "nested"],
 )
 def test_from_dict_names_what_is_wrong(change: Any, message: str) -> None:
     data = _order().to_dict()

@@ -15,10 +15,10 @@ Lock errors and "not processed" answers are retried by the exchange before a han
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,9 @@ from qbsync.qbxml.parse import Response
 from qbsync.queue.handlers.answers import found
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import Connection, IdMapping, QueueJob
+from qbsync.storefronts.records import Order, Record
+
+R = TypeVar("R", bound=Record)
 
 
 @dataclass
@@ -44,6 +47,37 @@ class Context:
     request_id: str = ""
     qb_session_id: int | None = None
     cache: dict[str, Any] = field(default_factory=dict)
+
+
+# The records read from jobs' payloads, by (record class, job id), with the JSON each was read from; the
+# most recent READ_CACHE_SIZE are kept, for every round trip the process serves: a job built in one
+# sendRequestXML is applied in the next receiveResponseXML, and more than one round trip may be in
+# flight (threads), hence the lock.
+READ_CACHE_SIZE = 2048
+_read_cache: dict[tuple[type, int | None], tuple[Any, Record]] = {}
+_read_lock = threading.Lock()
+
+
+def record_of(job: QueueJob, kind: type[R]) -> R:
+    """The record the job carries (``payload["record"]``) as a ``kind`` record.
+
+    Read from its JSON once: prepare, build, the plan's decision and, a request later, apply share it.
+    A job's payload is loaded anew by every request, so the cached record is reused only when the JSON
+    it was read from equals the payload's (a dict comparison, far cheaper than reading it again); new
+    data coalesced into the job makes it read again. Payloads are replaced, never changed in place.
+    """
+    raw = job.payload.get("record") or {}
+    key = (kind, job.id)
+    cached = _read_cache.get(key)
+    if cached is not None and (cached[0] is raw or cached[0] == raw):
+        return cast(R, cached[1])
+    record = kind.from_dict(raw)
+    with _read_lock:
+        _read_cache.pop(key, None)
+        _read_cache[key] = (raw, record)
+        if len(_read_cache) > READ_CACHE_SIZE:
+            del _read_cache[next(iter(_read_cache))]  # the oldest
+    return record
 
 
 # --- what build() returns --------------------------------------------------------------------------
@@ -70,7 +104,7 @@ class Needed:
     """Work a deferred job waits for that may not be queued yet (:func:`build_next` queues it): the jobs
     bringing an ``order``'s customer, items and special items into QuickBooks, or reads of ``lists``."""
 
-    order: Mapping[str, Any] | None = None
+    order: Order | None = None
     lists: tuple[str, ...] = ()
 
 

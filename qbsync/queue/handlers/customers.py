@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from qbsync.qbxml.limits import fit
@@ -29,6 +28,7 @@ from qbsync.queue.handlers import (
     gave_up,
     list_record_deleted,
     progress,
+    record_of,
     register,
     render,
     set_progress,
@@ -36,43 +36,58 @@ from qbsync.queue.handlers import (
 from qbsync.queue.handlers.answers import found_records
 from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
 from qbsync.storage.models import IdMapping, QueueJob
+from qbsync.storefronts.records import Address, Customer
 
 
-def qb_address(address: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def qb_address(address: Address | None) -> dict[str, Any] | None:
     """A storefront address as a QuickBooks BillAddress/ShipAddress (name on the first line)."""
-    if not address:
+    if address is None:
         return None
-    who = address.get("company") or " ".join(
-        p for p in (address.get("first_name"), address.get("last_name")) if p
-    )
-    lines = [line for line in (who, address.get("line1"), address.get("line2")) if line]
+    who = address.company or " ".join(p for p in (address.first_name, address.last_name) if p)
+    lines = [line for line in (who, address.line1, address.line2) if line]
     result: dict[str, Any] = {f"Addr{i}": line for i, line in enumerate(lines[:5], start=1)}
-    for qb_name, name in (
-        ("City", "city"),
-        ("State", "state"),
-        ("PostalCode", "postcode"),
-        ("Country", "country"),
+    for qb_name, value in (
+        ("City", address.city),
+        ("State", address.state),
+        ("PostalCode", address.postcode),
+        ("Country", address.country),
     ):
-        if address.get(name):
-            result[qb_name] = address[name]
+        if value:
+            result[qb_name] = value
     return result or None
 
 
-def customer_fields(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The CustomerAdd/CustomerMod fields (all but the name) of a storefront customer."""
+def customer_fields(record: Customer | None) -> dict[str, Any]:
+    """The CustomerAdd/CustomerMod fields (all but the name) of a storefront customer (None: the proxy
+    customer, which has only its name)."""
+    if record is None:
+        return {}
     fields = {
-        "CompanyName": record.get("company") or None,
-        "FirstName": record.get("first_name") or None,
-        "LastName": record.get("last_name") or None,
-        "BillAddress": qb_address(record.get("billing")),
-        "ShipAddress": qb_address(record.get("shipping")),
-        "Phone": record.get("phone") or (record.get("billing") or {}).get("phone") or None,
-        "Email": record.get("email") or None,
+        "CompanyName": record.company or None,
+        "FirstName": record.first_name or None,
+        "LastName": record.last_name or None,
+        "BillAddress": qb_address(record.billing),
+        "ShipAddress": qb_address(record.shipping),
+        "Phone": record.phone or (record.billing.phone if record.billing is not None else "") or None,
+        "Email": record.email or None,
     }
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def fingerprint(record: Mapping[str, Any]) -> str:
+def customer_of(job: QueueJob) -> Customer | None:
+    """The store's customer the job carries (read from its JSON once, see ``record_of``); None for the
+    proxy customer's job."""
+    if job.payload.get("proxy") or job.payload.get("record") is None:
+        return None
+    return record_of(job, Customer)
+
+
+def _email(job: QueueJob) -> str:
+    customer = customer_of(job)
+    return customer.email.strip() if customer is not None else ""
+
+
+def fingerprint(record: Customer | None) -> str:
     """What QuickBooks holds of the customer, hashed: equal means nothing to update."""
     text = json.dumps(customer_fields(record), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -84,15 +99,17 @@ def mapping_key(job: QueueJob) -> str:
     currency = job.payload.get("currency")  # an account in a foreign currency (multicurrency company)
     if proxy:
         return company_facts.keyed(mappings.proxy_key(str(proxy)), currency)
-    return company_facts.keyed(mappings.customer_key(job.payload.get("record") or {}), currency)
+    customer = customer_of(job)
+    key = mappings.customer_key(customer) if customer is not None else mappings.customer_key({})
+    return company_facts.keyed(key, currency)
 
 
 def _base_name(job: QueueJob, ctx: Context) -> str:
-    proxy = job.payload.get("proxy")
-    if proxy:
-        name = fit("CustomerAdd/Name", str(proxy))
+    proxy, customer = job.payload.get("proxy"), customer_of(job)
+    if proxy or customer is None:  # a job carries its customer unless it is the proxy's
+        name = fit("CustomerAdd/Name", str(proxy or f"Customer {job.id}"))
     else:
-        name = naming.customer_base_name(job.payload.get("record") or {}, ctx.settings.customer_name_scheme)
+        name = naming.customer_base_name(customer, ctx.settings.customer_name_scheme)
     currency = job.payload.get("currency")
     return naming.with_suffix(name, str(currency)) if currency else name
 
@@ -105,14 +122,14 @@ def _same_person(job: QueueJob, found_email: Any) -> bool:
     """
     if job.payload.get("proxy"):
         return True
-    ours = str((job.payload.get("record") or {}).get("email") or "").strip().lower()
+    ours = _email(job).lower()
     theirs = str(found_email or "").strip().lower()
     return bool(ours) and ours == theirs
 
 
 def _not_proved(name: str, job: QueueJob, found_email: Any) -> str:
     """Why a QuickBooks customer called ``name`` is not linked to the job's customer."""
-    ours = str((job.payload.get("record") or {}).get("email") or "").strip()
+    ours = _email(job)
     theirs = str(found_email or "").strip()
     if ours and theirs:
         return f"{name!r} is another customer in QuickBooks (e-mail {theirs})"
@@ -153,8 +170,7 @@ class CustomerHandler(StepHandler):
         set_progress(job, name=name)
         if step in ("lookup", "link"):
             return render(ctx, "CustomerQuery", {"FullName": name}, step)
-        record = job.payload.get("record") or {}
-        data = {"Name": name, **customer_fields(record)}
+        data = {"Name": name, **customer_fields(customer_of(job))}
         if job.payload.get("currency"):
             data["CurrencyRef"] = company_facts.currency_ref(str(job.payload["currency"]))
         return render(ctx, "CustomerAdd", data, "add")
@@ -162,12 +178,11 @@ class CustomerHandler(StepHandler):
     def _known_locally(self, ctx: Context, job: QueueJob, name: str) -> BuildResult | None:
         """Link to a customer the pulled list has by e-mail or by name (no round trip needed)."""
         session, conn_id = ctx.session, ctx.connection.id
-        record = job.payload.get("record") or {}
         entry = None
         # A customer found by e-mail keeps its own currency: a foreign-currency account is never one.
         by_email = not job.payload.get("proxy") and not job.payload.get("currency")
         if ctx.settings.match_customers_by_email and by_email:
-            entry = lists.customer_by_email(session, conn_id, str(record.get("email") or ""))
+            entry = lists.customer_by_email(session, conn_id, _email(job))
         if entry is None:
             entry = lists.by_name(session, conn_id, "Customer", name)
             found_email = (entry.data or {}).get("Email") if entry is not None else None
@@ -185,7 +200,7 @@ class CustomerHandler(StepHandler):
         )
 
     def _update(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> BuildResult:
-        record = job.payload.get("record") or {}
+        record = customer_of(job)
         notes = progress(job)
         if job.payload.get("proxy") or mapping.synced_hash == fingerprint(record):
             return Finish(f"already in QuickBooks as {mapping.qb_name!r}")
@@ -267,7 +282,7 @@ class CustomerHandler(StepHandler):
         assert mapping is not None  # checked first (_unlinked)
         ret = response.record or {}
         mapping.edit_sequence = str(ret.get("EditSequence") or mapping.edit_sequence)
-        mapping.synced_hash = fingerprint(job.payload.get("record") or {})
+        mapping.synced_hash = fingerprint(customer_of(job))
         return Done("customer updated")
 
     STEPS = {
@@ -301,7 +316,7 @@ class CustomerHandler(StepHandler):
         full_name: str,
         origin: str = mappings.FOUND,
     ) -> None:
-        record = job.payload.get("record") or {}
+        record = customer_of(job)
         mappings.link(
             ctx.session,
             ctx.connection.id,
@@ -322,7 +337,10 @@ class CustomerHandler(StepHandler):
         if job.payload.get("proxy") or full_name.casefold() != (
                 progress(job).get("name") or _base_name(job, ctx)).casefold():
             return None
-        store = naming.customer_store_name(job.payload.get("record") or {}, ctx.settings.customer_name_scheme)
+        customer = customer_of(job)
+        if customer is None:
+            return None
+        store = naming.customer_store_name(customer, ctx.settings.customer_name_scheme)
         suffixes = []
         if job.payload.get("currency"):
             suffixes.append((str(job.payload["currency"]), "a QuickBooks customer has one currency and this "
@@ -337,7 +355,7 @@ class CustomerHandler(StepHandler):
         with the storefront id qbsync gives (a person does not type 'Lee, Ann (42)' by chance)."""
         if _same_person(job, found_email):
             return True
-        ours = str((job.payload.get("record") or {}).get("email") or "").strip().lower()
+        ours = _email(job).lower()
         theirs = str(found_email or "").strip().lower()
         if ours and theirs:
             return False  # two different e-mails: another person, whatever the name
@@ -348,8 +366,10 @@ class CustomerHandler(StepHandler):
         return naming.with_suffix(name, self._id_suffix(job))
 
     def _id_suffix(self, job: QueueJob) -> str:
-        record = job.payload.get("record") or {}
-        return str(record.get("storefront_id") or record.get("email") or job.id)
+        customer = customer_of(job)
+        if customer is None:
+            return str(job.id)
+        return str(customer.storefront_id or customer.email or job.id)
 
     def _rename(self, ctx: Context, job: QueueJob, name: str, why: str) -> ApplyResult:
         new_name = self._other_name(job, name)

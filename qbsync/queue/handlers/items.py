@@ -10,6 +10,7 @@ Steps as for customers: ``lookup`` (ItemQuery by name) -> ``add``; ``link`` afte
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -76,7 +77,13 @@ def special_name(role: str, settings: Mapping[str, Any], payload: Mapping[str, A
         return sales_tax.zero_item(settings).name
     if role.startswith(sales_tax.RATE_ROLE_PREFIX):
         return str((payload or {}).get("name") or role.removeprefix(sales_tax.RATE_ROLE_PREFIX))
-    return naming.item_name({"name": settings[SPECIAL_ITEMS[role][0]]}, "name")
+    return _configured_item_name(str(settings[SPECIAL_ITEMS[role][0]] or ""))
+
+
+@functools.lru_cache(maxsize=256)
+def _configured_item_name(configured: str) -> str:
+    # Every order's build asks for every special item's name: worked out once per configured name.
+    return naming.item_name({"name": configured}, "name")
 
 
 def wait_for_special_items(ctx: Context, job: QueueJob, response: Response) -> Wait | None:

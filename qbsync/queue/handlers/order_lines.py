@@ -19,6 +19,7 @@ from typing import Any
 
 from qbsync.qbxml.limits import fit
 from qbsync.queue import dates, mappings, naming, rules, sales_tax, tax_codes
+from qbsync.storefronts.records import DiscountLine, Order, OrderLine
 
 CENT = Decimal("0.01")
 PRICE_STEP = Decimal("0.00001")
@@ -33,16 +34,16 @@ class Refs:
     specials: dict[str, dict[str, str]] = field(default_factory=dict)  # role -> ItemRef
 
 
-def money(value: Any) -> Decimal:
-    """A storefront amount as Decimal cents."""
+def money(value: Decimal | str | int | None) -> Decimal:
+    """An amount as Decimal cents (None or "": nothing); also QuickBooks' amounts, which are text."""
+    if isinstance(value, Decimal):
+        return value.quantize(CENT)
     return Decimal(str(value or "0")).quantize(CENT)
 
 
-def line_key(line: Mapping[str, Any]) -> str:
+def line_key(line: OrderLine) -> str:
     """The product key of an order line (as items are mapped)."""
-    return mappings.product_key(
-        line.get("product_id"), line.get("variant_id"), line.get("sku"), line.get("name")
-    )
+    return mappings.product_key(line.product_id, line.variant_id, line.sku, line.name)
 
 
 def _tax_code(settings: Mapping[str, Any], taxable: bool) -> dict[str, str] | None:
@@ -51,38 +52,36 @@ def _tax_code(settings: Mapping[str, Any], taxable: bool) -> dict[str, str] | No
     return {"FullName": name} if name else None
 
 
-def _net(order: Mapping[str, Any], record: Mapping[str, Any], field: str) -> Decimal:
-    """A line's amount without the tax in it (prices that include tax), else the amount itself."""
-    amount = money(record.get(field))
-    if order.get("prices_include_tax"):
-        amount -= money(record.get("tax"))
-    return amount
+def _net(order: Order, amount: Decimal, tax: Decimal) -> Decimal:
+    """A line's ``amount`` without the ``tax`` in it (prices that include tax), else the amount itself."""
+    if order.prices_include_tax:
+        return money(amount) - money(tax)
+    return money(amount)
 
 
-def _discount_taxable(order: Mapping[str, Any], discount: Mapping[str, Any]) -> bool:
+def _discount_taxable(order: Order, discount: DiscountLine) -> bool:
     """Whether the store took the discount off taxed sales: it says so (the tax it removed), or the
     discounted lines it spread it over are taxed."""
-    if money(discount.get("tax")):
+    if money(discount.tax):
         return True
     return any(
-        _line_taxed(order, line) and money(line.get("subtotal")) != money(line.get("total"))
-        for line in order.get("lines") or ()
+        _line_taxed(order, line) and money(line.subtotal) != money(line.total) for line in order.lines
     )
 
 
-def _line_taxed(order: Mapping[str, Any], line: Mapping[str, Any]) -> bool:
+def _line_taxed(order: Order, line: OrderLine) -> bool:
     """Whether the store taxes this product line (an order without any tax taxes nothing)."""
-    if not line.get("taxable", True):
+    if not line.taxable:
         return False
-    return bool(money(line.get("tax"))) or money(order.get("tax_total")) != 0 or bool(order.get("tax_lines"))
+    return bool(money(line.tax)) or money(order.tax_total) != 0 or bool(order.tax_lines)
 
 
 def _product_line(
-    order: Mapping[str, Any], line: Mapping[str, Any], ref: dict[str, str], settings: Mapping[str, Any]
+    order: Order, line: OrderLine, ref: dict[str, str], settings: Mapping[str, Any]
 ) -> dict[str, Any]:
-    quantity = Decimal(str(line.get("quantity") or "0"))
-    amount = _net(order, line, "subtotal")
-    entry: dict[str, Any] = {"ItemRef": ref, "Desc": line.get("name") or None, "Quantity": quantity}
+    quantity = line.quantity
+    amount = _net(order, line.subtotal, line.tax)
+    entry: dict[str, Any] = {"ItemRef": ref, "Desc": line.name or None, "Quantity": quantity}
     if quantity:
         rate = amount / quantity
         if rate == rate.quantize(PRICE_STEP):
@@ -104,7 +103,7 @@ def _charge(
 
 
 def sales_lines(
-    order: Mapping[str, Any],
+    order: Order,
     refs: Refs,
     settings: Mapping[str, Any],
     quickbooks_rate: Decimal | None = None,
@@ -118,38 +117,38 @@ def sales_lines(
     of the store's rate and QuickBooks computes the tax, in either tax mode.
     """
     lines = []
-    sources: list[tuple[Mapping[str, Any], bool]] = []  # (store record, taxed) per line, for ``country``
-    for line in order.get("lines") or ():
+    sources: list[tuple[tax_codes.StoreLine, bool]] = []  # (store line, taxed) per line, for ``country``
+    for line in order.lines:
         sold_card = rules.is_gift_card_sale(line, settings)
         ref = refs.specials["gift_card"] if sold_card else refs.items[line_key(line)]
         lines.append(_product_line(order, line, ref, settings))
         sources.append((line, _line_taxed(order, line)))
-    for discount in order.get("discounts") or ():
-        label = discount.get("title") or discount.get("code") or "Discount"
-        if discount.get("code") and discount.get("code") != label:
-            label = f"{label} ({discount['code']})"
-        elif discount.get("code"):
+    for discount in order.discounts:
+        label = discount.title or discount.code or "Discount"
+        if discount.code and discount.code != label:
+            label = f"{label} ({discount.code})"
+        elif discount.code:
             label = f"Coupon {label}"
         taxable = _discount_taxable(order, discount)
-        amount = -money(discount.get("amount"))
+        amount = -money(discount.amount)
         lines.append(_charge(refs.specials["discount"], label, amount, settings, taxable))
         sources.append((_discounted(order, discount), taxable))
-    for shipping in order.get("shipping_lines") or ():
-        taxable = money(shipping.get("tax")) != 0
+    for shipping in order.shipping_lines:
+        taxable = money(shipping.tax) != 0
         lines.append(
             _charge(
                 refs.specials["shipping"],
-                shipping.get("title") or "Shipping",
-                _net(order, shipping, "amount"),
+                shipping.title or "Shipping",
+                _net(order, shipping.amount, shipping.tax),
                 settings,
                 taxable,
             )
         )
         sources.append((shipping, taxable))
-    for fee in order.get("fee_lines") or ():
-        taxable = bool(fee.get("taxable")) or money(fee.get("tax")) != 0
-        amount = _net(order, fee, "amount")
-        lines.append(_charge(refs.specials["fee"], fee.get("name") or "Fee", amount, settings, taxable))
+    for fee in order.fee_lines:
+        taxable = fee.taxable or money(fee.tax) != 0
+        amount = _net(order, fee.amount, fee.tax)
+        lines.append(_charge(refs.specials["fee"], fee.name or "Fee", amount, settings, taxable))
         sources.append((fee, taxable))
     if country is not None:
         _country_codes(lines, sources, order, country)
@@ -162,7 +161,7 @@ def sales_lines(
                  if (line["SalesTaxCodeRef"] or {}).get("FullName") == settings["taxable_code"]]
         taxed_total = sum((line["Amount"] for line in taxed), Decimal(0))
         computed = (taxed_total * quickbooks_rate / 100).quantize(CENT, ROUND_HALF_UP)
-        difference = money(order.get("total")) - sum((line["Amount"] for line in lines), computed)
+        difference = money(order.total) - sum((line["Amount"] for line in lines), computed)
         if difference and abs(difference) <= CENT * max(1, len(lines)):
             label = "Tax rounding difference from the store"
             lines.append(_charge(refs.specials["adjustment"], label, difference, settings))
@@ -175,11 +174,11 @@ def sales_lines(
     return lines
 
 
-def _add_gift_card(lines: list[dict[str, Any]], order: Mapping[str, Any], refs: Refs,
+def _add_gift_card(lines: list[dict[str, Any]], order: Order, refs: Refs,
                    settings: Mapping[str, Any], code: dict[str, str] | None) -> None:
     """Paid with a gift card or store credit: the liability is used up; income stays as sold. Last, so no
     sales tax line follows a negative line."""
-    gift_cards = money(order.get("gift_card_amount"))
+    gift_cards = money(order.gift_card_amount)
     if not gift_cards:
         return
     entry = _charge(refs.specials["gift_card"], "Paid with gift card / store credit", -gift_cards, settings)
@@ -190,14 +189,14 @@ def _add_gift_card(lines: list[dict[str, Any]], order: Mapping[str, Any], refs: 
 
 def _adjust(
     lines: list[dict[str, Any]],
-    order: Mapping[str, Any],
+    order: Order,
     refs: Refs,
     settings: Mapping[str, Any],
     tax_added: Decimal,
     code: dict[str, str] | None,
 ) -> None:
     """Put the cent or two between the store's total and QuickBooks' on the adjustment line; refuse more."""
-    due = money(order.get("total")) - money(order.get("gift_card_amount"))  # what is paid in money
+    due = money(order.total) - money(order.gift_card_amount)  # what is paid in money
     difference = due - sum((line["Amount"] for line in lines), tax_added)
     if not difference:
         return
@@ -214,19 +213,20 @@ def _adjust(
     lines.append(entry)
 
 
-def _discounted(order: Mapping[str, Any], discount: Mapping[str, Any]) -> Mapping[str, Any]:
+def _discounted(order: Order, discount: DiscountLine) -> tax_codes.StoreLine:
     """What a discount was taken off, for its tax code: the first discounted taxed line (or the first)."""
     taxed = [
-        line for line in order.get("lines") or ()
-        if _line_taxed(order, line) and money(line.get("subtotal")) != money(line.get("total"))
+        line for line in order.lines
+        if _line_taxed(order, line) and money(line.subtotal) != money(line.total)
     ]
-    return (taxed or list(order.get("lines") or ()) or [discount])[0]
+    found: list[tax_codes.StoreLine] = [*taxed, *order.lines, discount]
+    return found[0]
 
 
 def _country_codes(
     lines: list[dict[str, Any]],
-    sources: list[tuple[Mapping[str, Any], bool]],
-    order: Mapping[str, Any],
+    sources: list[tuple[tax_codes.StoreLine, bool]],
+    order: Order,
     country: tax_codes.CountryTax,
 ) -> None:
     """Give each line the company's code of the rate the store taxed it at (exempt when untaxed)."""
@@ -244,7 +244,7 @@ def _country_codes(
         entry["SalesTaxCodeRef"] = {"FullName": code}
 
 
-def _add_tax_lines(lines: list[dict[str, Any]], order: Mapping[str, Any], refs: Refs) -> None:
+def _add_tax_lines(lines: list[dict[str, Any]], order: Order, refs: Refs) -> None:
     """Put the store's tax of each rate on a line of its sales tax item.
 
     The lines go right after the last line with a positive amount: QuickBooks gives a sales tax line the
@@ -269,7 +269,7 @@ def _tax_desc(item: sales_tax.TaxItem) -> str:
 
 
 def header(
-    order: Mapping[str, Any],
+    order: Order,
     txn_type: str,
     refs: Refs,
     settings: Mapping[str, Any],
@@ -282,18 +282,15 @@ def header(
     store's ``exchange_rate`` for a foreign-currency order, see ``company_facts.exchange_rate``)."""
     from qbsync.queue.handlers.customers import qb_address
 
-    note = str(order.get("note") or "")
     data: dict[str, Any] = {
         "CustomerRef": refs.customer,
-        "TxnDate": dates.shop_date(order.get("created_at"), order, settings),
+        "TxnDate": dates.shop_date(order.created_at, order, settings),
         "RefNumber": naming.ref_number(
-            str(order.get("number") or order.get("storefront_id")), str(settings["ref_number_prefix"] or "")
+            order.number or order.storefront_id, str(settings["ref_number_prefix"] or "")
         ),
-        "BillAddress": qb_address(order.get("billing")),
-        "ShipAddress": qb_address(order.get("shipping")),
-        "Memo": naming.order_memo(
-            platform, str(order.get("number") or ""), str(order.get("storefront_id") or ""), note
-        ),
+        "BillAddress": qb_address(order.billing),
+        "ShipAddress": qb_address(order.shipping),
+        "Memo": naming.order_memo(platform, order.number, order.storefront_id, order.note),
     }
     if not us:
         pass  # Canadian and UK files take no transaction-wide sales tax item: the line codes decide

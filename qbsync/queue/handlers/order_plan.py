@@ -17,6 +17,7 @@ from typing import Any
 
 from qbsync.queue import company_facts, rules, tax_codes
 from qbsync.queue.handlers.order_lines import Refs, header, line_key, sales_lines
+from qbsync.storefronts.records import Order
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ GIFT_CARD_UNKNOWN = (
 
 
 def plan(
-    order: Mapping[str, Any],
+    order: Order,
     company: Company,
     settings: Mapping[str, Any],
     *,
@@ -87,9 +88,9 @@ def plan(
     decision = decision or rules.decide_order(order, settings)
     if not decision.sync:
         return Plan(skip=decision.reason)
-    if "gift_card_amount" in order and order["gift_card_amount"] is None:
+    if order.gift_card_amount is None:
         return Plan(problem=GIFT_CARD_UNKNOWN)
-    problem = company_facts.currency_problem(str(order.get("currency") or ""), company.facts)
+    problem = company_facts.currency_problem(order.currency, company.facts)
     if problem:
         return Plan(problem=problem)
     chosen = txn_type or decision.txn_type
@@ -98,22 +99,22 @@ def plan(
     return transaction(order, company, settings, chosen, omit_payment_method)
 
 
-def needs(order: Mapping[str, Any], company: Company, settings: Mapping[str, Any]) -> tuple[str, ...]:
+def needs(order: Order, company: Company, settings: Mapping[str, Any]) -> tuple[str, ...]:
     """What the order's transaction refers to that is not linked to QuickBooks yet, in words (a gift card
     sold goes on the gift card item, not on an item of its own)."""
     missing = []
     if company.customer is None:
         missing.append("the order's customer is not linked to a QuickBooks customer")
-    for line in order.get("lines") or ():
+    for line in order.lines:
         if rules.is_gift_card_sale(line, settings):
             continue
         if line_key(line) not in company.items:
-            missing.append(f"the product of line {line.get('name')!r} is not linked to a QuickBooks item")
+            missing.append(f"the product of line {line.name!r} is not linked to a QuickBooks item")
     return tuple(missing)
 
 
 def transaction(
-    order: Mapping[str, Any],
+    order: Order,
     company: Company,
     settings: Mapping[str, Any],
     txn_type: str,

@@ -35,6 +35,7 @@ from qbsync.queue.handlers import (
     gave_up,
     order_plan,
     progress,
+    record_of,
     refused,
     register,
     render,
@@ -49,52 +50,53 @@ from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
 from qbsync.queue.inventory import add_back_late_sales
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import IdMapping, QueueJob
+from qbsync.storefronts.records import Customer, Order
 
 MODDABLE = ("Invoice", "SalesReceipt", "SalesOrder")
 MAX_WAITS = 3  # a reference QuickBooks still lacks after this many re-adds needs a person
 
 
-def order_of(job: QueueJob) -> dict[str, Any]:
-    """The order record the job carries."""
+def order_of(job: QueueJob) -> Order:
+    """The order the job carries, as its record (read from its JSON once, see ``record_of``)."""
+    return record_of(job, Order)
+
+
+def last_known(job: QueueJob) -> dict[str, Any]:
+    """The order as the job's payload holds it, as its dict: for the cancellation and the stock
+    add-back, which read it as such (and a deleted order's payload may be only what was last known)."""
     return dict(job.payload.get("record") or {})
 
 
-def with_input_notes(note: str | None, order: dict[str, Any]) -> str | None:
+def with_input_notes(note: str | None, order: Order) -> str | None:
     """``note`` followed by what normalizing cleaned in the order's text (so the job says so), if anything."""
-    cleaned = order.get("input_notes") or []
-    if not cleaned:
+    if not order.input_notes:
         return note
-    said = "shopper input cleaned: " + "; ".join(cleaned)
+    said = "shopper input cleaned: " + "; ".join(order.input_notes)
     return f"{note}; {said}" if note else said
 
 
 def order_id(job: QueueJob) -> str:
     """The storefront id of the job's order."""
-    return str(job.record_id or order_of(job).get("storefront_id") or job.payload.get("order_id"))
+    return str(job.record_id or last_known(job).get("storefront_id") or job.payload.get("order_id"))
 
 
-def customer_mapping_key(
-    order: Mapping[str, Any], settings: SyncSettings, currency: str | None = None
-) -> str:
-    """Which customer mapping the order's transaction is recorded under (its buyer, or the proxy; in
+def customer_mapping_key(customer: Customer, settings: SyncSettings, currency: str | None = None) -> str:
+    """Which customer mapping an order of ``customer`` is recorded under (its buyer, or the proxy; in
     ``currency`` when the order is in a foreign currency of a multicurrency company)."""
-    customer = order.get("customer") or {}
     if rules.customer_is_proxied(customer, settings):
         return company_facts.keyed(mappings.proxy_key(str(settings.proxy_customer)), currency)
     return company_facts.keyed(mappings.customer_key(customer), currency)
 
 
-def order_customer_key(ctx: Context, order: Mapping[str, Any]) -> str:
-    """:func:`customer_mapping_key` for the company the context talks to."""
-    currency = company_facts.foreign_currency(str(order.get("currency") or ""), facts(ctx))
-    return customer_mapping_key(order, ctx.settings, currency)
+def order_customer_key(ctx: Context, order: Order) -> str:
+    """:func:`customer_mapping_key` of the order's customer for the company the context talks to."""
+    currency = company_facts.foreign_currency(order.currency, facts(ctx))
+    return customer_mapping_key(order.customer, ctx.settings, currency)
 
 
-def marker_of(ctx: Context, order: Mapping[str, Any]) -> str:
+def marker_of(ctx: Context, order: Order) -> str:
     """qbsync's marker on the order's transaction (see :func:`naming.order_marker`)."""
-    return naming.order_marker(
-        ctx.connection.platform, str(order.get("number") or ""), str(order.get("storefront_id") or "")
-    )
+    return naming.order_marker(ctx.connection.platform, order.number, order.storefront_id)
 
 
 def fingerprint(data: Mapping[str, Any]) -> str:
@@ -177,7 +179,7 @@ def codes_pending(ctx: Context) -> Defer | None:
     return Defer(why, tuple(j.id for j in found))
 
 
-def special_names(order: Mapping[str, Any], settings: SyncSettings) -> dict[str, str]:
+def special_names(order: Order, settings: SyncSettings) -> dict[str, str]:
     """role -> QuickBooks name of every special item the order may use (its sales tax items included)."""
     names = {role: special_name(role, settings) for role in SPECIAL_ITEMS}
     names[sales_tax.ZERO_ROLE] = sales_tax.zero_item(settings).name
@@ -193,11 +195,13 @@ class OrderHandler(StepHandler):
     def prepare(self, ctx: Context, jobs: list[QueueJob]) -> None:
         keys: list[tuple[str, str]] = [(mappings.SPECIAL_ITEM, role) for role in SPECIAL_ITEMS]
         for job in jobs:
+            keys.append((mappings.ORDER, order_id(job)))
+            if job.payload.get("event") == "deleted":
+                continue  # only what was last known of it: voided by its link
             order = order_of(job)
             keys.extend((mappings.SPECIAL_ITEM, role) for role in special_names(order, ctx.settings))
-            keys.append((mappings.ORDER, order_id(job)))
             keys.append((mappings.CUSTOMER, order_customer_key(ctx, order)))
-            keys.extend((mappings.PRODUCT, line_key(line)) for line in order.get("lines") or ())
+            keys.extend((mappings.PRODUCT, line_key(line)) for line in order.lines)
         mappings.preload(ctx.session, ctx.connection.id, keys)
 
     # -- build
@@ -206,10 +210,12 @@ class OrderHandler(StepHandler):
         given_up = gave_up(ctx, job)
         if given_up is not None:
             return given_up
-        order = order_of(job)
         mapping = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, order_id(job))
-        if job.payload.get("event") == "deleted" or order.get("status") == "cancelled":
-            return CANCELLATION.build(ctx, job, order, mapping)
+        if job.payload.get("event") == "deleted":
+            return CANCELLATION.build(ctx, job, last_known(job), mapping)
+        order = order_of(job)
+        if order.status == "cancelled":
+            return CANCELLATION.build(ctx, job, last_known(job), mapping)
         if mapping is not None:
             return self._update(ctx, job, order, mapping)
         notes = progress(job)
@@ -250,7 +256,7 @@ class OrderHandler(StepHandler):
         return render(ctx, f"{txn_type}Add", {**data, f"{txn_type}LineAdd": lines}, "add")
 
     def _dependencies(
-        self, ctx: Context, job: QueueJob, order: Mapping[str, Any], company: order_plan.Company
+        self, ctx: Context, job: QueueJob, order: Order, company: order_plan.Company
     ) -> Defer | None:
         """Wait for the customer and items the order needs: the exchange queues their jobs when nobody
         has (build never queues), and builds again when none was needed."""
@@ -261,7 +267,7 @@ class OrderHandler(StepHandler):
         return Defer("waiting for the order's customer and items to reach QuickBooks",
                      queue=Needed(order=order))
 
-    def _company(self, ctx: Context, order: Mapping[str, Any]) -> order_plan.Company:
+    def _company(self, ctx: Context, order: Order) -> order_plan.Company:
         """What qbsync knows of the QuickBooks company the order goes to (its links and pulled lists).
 
         While the order's customer or products are not linked the rest is not read: the plan only says
@@ -270,7 +276,7 @@ class OrderHandler(StepHandler):
         session, conn_id = ctx.session, ctx.connection.id
         customer = mappings.get(session, conn_id, mappings.CUSTOMER, order_customer_key(ctx, order))
         items = {}
-        for line in order.get("lines") or ():
+        for line in order.lines:
             if rules.is_gift_card_sale(line, ctx.settings):
                 continue  # on the gift card item
             key = line_key(line)
@@ -337,7 +343,7 @@ class OrderHandler(StepHandler):
         rate = (entry.data or {}).get("TaxRate") if entry is not None else None
         return Decimal(str(rate)) if rate not in (None, "") else None
 
-    def _update(self, ctx: Context, job: QueueJob, order: dict[str, Any], mapping: IdMapping) -> BuildResult:
+    def _update(self, ctx: Context, job: QueueJob, order: Order, mapping: IdMapping) -> BuildResult:
         if mapping.synced_hash == VOIDED:
             return Finish(f"the {mapping.qb_type} {mapping.qb_name} was voided; later changes are not sent")
         if mapping.synced_hash == REVERSED:
@@ -416,7 +422,7 @@ class OrderHandler(StepHandler):
         if word == "Item":
             wanted = value.strip().lower()
             lists.forget_named(session, conn_id, "Item", value)
-            for line in order.get("lines") or ():
+            for line in order.lines:
                 mapping = mappings.get(session, conn_id, mappings.PRODUCT, line_key(line))
                 if (
                     mapping is not None
@@ -571,7 +577,7 @@ class OrderHandler(StepHandler):
     def _add_back(self, ctx: Context, job: QueueJob, txn_type: str | None, added: bool = False) -> None:
         """A sale the store's count QuickBooks took already lacked comes back, and follows the order
         (stock counted once): after the order's transaction is added, changed or voided (None)."""
-        add_back_late_sales(ctx.session, ctx.connection.id, order_id(job), order_of(job), txn_type,
+        add_back_late_sales(ctx.session, ctx.connection.id, order_id(job), last_known(job), txn_type,
                             ctx.settings, ctx.now, added)
 
     def _gone(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> ApplyResult:

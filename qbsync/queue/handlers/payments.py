@@ -29,14 +29,10 @@ from qbsync.queue.handlers import (
 )
 from qbsync.queue.handlers.answers import found_records, lacks
 from qbsync.queue.handlers.order_lines import money
-from qbsync.queue.handlers.orders import facts, order_customer_key
+from qbsync.queue.handlers.orders import facts, order_customer_key, order_of
 from qbsync.queue.handlers.steps import Step, StepHandler, go
 from qbsync.queue.intake import coalesce_key
 from qbsync.storage.models import QueueJob
-
-
-def _order(job: QueueJob) -> dict[str, Any]:
-    return dict(job.payload.get("record") or {})
 
 
 def _order_id(job: QueueJob) -> str:
@@ -64,22 +60,20 @@ class PaymentHandler(StepHandler):
             return Finish("the order is not in QuickBooks, so there is no invoice to pay")
         if invoice.qb_type != "Invoice":
             return Finish(f"the order was recorded as a {invoice.qb_type}: no separate payment needed")
-        order = _order(job)
+        order = order_of(job)
         customer = mappings.get(
             session, conn_id, mappings.CUSTOMER, order_customer_key(ctx, order)
         )
         if customer is None:
             return Finish("the order's customer is not linked any more; record the payment in QuickBooks")
-        ref_number = naming.ref_number(
-            str(order.get("number") or oid), str(ctx.settings.ref_number_prefix or "")
-        )
+        ref_number = naming.ref_number(order.number or oid, str(ctx.settings.ref_number_prefix or ""))
         step = progress(job).get("next")
         if corrective_step_due(ctx, job) or (job.needs_lookup and step == "add"):
             # An add whose answer was lost may have happened: look before adding again.
             step = "lookup"
         if step is None:
             step = "lookup" if ctx.settings.lookup_before_add == "always" or job.needs_lookup else "add"
-        marker = naming.order_marker(ctx.connection.platform, str(order.get("number") or ""), oid)
+        marker = naming.order_marker(ctx.connection.platform, order.number, oid)
         set_progress(job, marker=marker)
         if step == "lookup":
             return render(
@@ -95,17 +89,13 @@ class PaymentHandler(StepHandler):
             method = None  # the pulled list proves QuickBooks lacks it: recorded without (as receipts are)
         data = {
             "CustomerRef": {"ListID": customer.qb_id},
-            "TxnDate": dates.shop_date(
-                order.get("date_paid") or order.get("created_at"), order, ctx.settings
-            ),
+            "TxnDate": dates.shop_date(order.date_paid or order.created_at, order, ctx.settings),
             "RefNumber": ref_number,
-            "TotalAmount": money(order.get("total")) - money(order.get("gift_card_amount")),
+            "TotalAmount": money(order.total) - money(order.gift_card_amount),
             # Received at the rate the store converted the order at, as its invoice was booked.
             "ExchangeRate": company_facts.exchange_rate(order, facts(ctx)),
             "PaymentMethodRef": {"FullName": method} if method else None,
-            "Memo": naming.order_memo(
-                ctx.connection.platform, str(order.get("number") or ""), oid, "payment"
-            ),
+            "Memo": naming.order_memo(ctx.connection.platform, order.number, oid, "payment"),
             "DepositToAccountRef": {"FullName": ctx.settings.deposit_account}
             if ctx.settings.deposit_account
             else None,
@@ -113,7 +103,7 @@ class PaymentHandler(StepHandler):
                 {
                     "TxnID": invoice.qb_id,
                     # Gift cards already paid their part on the invoice's own gift card line.
-                    "PaymentAmount": money(order.get("total")) - money(order.get("gift_card_amount")),
+                    "PaymentAmount": money(order.total) - money(order.gift_card_amount),
                 }
             ],
         }

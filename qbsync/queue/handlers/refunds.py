@@ -53,6 +53,7 @@ from qbsync.queue.handlers import (
     corrective_step_due,
     gave_up,
     progress,
+    record_of,
     register,
     render,
     set_progress,
@@ -64,20 +65,22 @@ from qbsync.queue.handlers.order_lines import money
 from qbsync.queue.handlers.orders import codes_pending, country_tax, facts
 from qbsync.queue.handlers.steps import Step, StepHandler, go
 from qbsync.storage.models import IdMapping, QueueJob
+from qbsync.storefronts.records import Order, Refund
 
 UNDEPOSITED_FUNDS = "Undeposited Funds"  # QuickBooks' own name for the account it creates itself
 SETTLED = "settled"  # the refund mapping's synced_hash once the credit is used up (paid out or applied)
 
 
-def refund_date(ctx: Context, refund: Mapping[str, Any], order: Mapping[str, Any]) -> str | None:
+def refund_date(ctx: Context, refund: Refund, order: Order | None) -> str | None:
     """The refund's TxnDate (YYYY-MM-DD): the day it was made where the shop is (``store_timezone``,
     else the order's own offset), not the UTC day."""
-    day = dates.shop_date(refund.get("created_at"), order, ctx.settings)
+    day = dates.shop_date(refund.created_at, order, ctx.settings)
     return day.isoformat() if day else None
 
 
-def _refund(job: QueueJob) -> dict[str, Any]:
-    return dict(job.payload.get("record") or {})
+def _refund(job: QueueJob) -> Refund:
+    """The refund the job carries (read from its JSON once, see ``record_of``)."""
+    return record_of(job, Refund)
 
 
 def _special(ctx: Context, role: str) -> dict[str, str]:
@@ -88,9 +91,10 @@ def _special(ctx: Context, role: str) -> dict[str, str]:
     return {"FullName": name}
 
 
-def credit_lines(ctx: Context, refund: dict[str, Any], order: Mapping[str, Any]) -> list[dict[str, Any]]:
+def credit_lines(ctx: Context, refund: Refund, order: Order | None) -> list[dict[str, Any]]:
     """The credit memo's lines; together they equal the money refunded (``order``: the refunded order as
-    the store sent it, whose sales tax items the refunded tax comes off). A Canadian or UK company takes
+    the store sent it, whose sales tax items the refunded tax comes off; None when qbsync never stored
+    it). A Canadian or UK company takes
     the order's line codes instead (``tax_codes.refunded_line_code``): QuickBooks computes the refunded
     tax from them, on the tax items the sale charged, and the cent its rounding differs from the store's
     goes on the adjustment line."""
@@ -98,11 +102,11 @@ def credit_lines(ctx: Context, refund: dict[str, Any], order: Mapping[str, Any])
     country = None if facts(ctx).is_us else country_tax(ctx)
     exempt = {"FullName": country.exempt} if country is not None else non_taxable
     lines: list[dict[str, Any]] = []
-    for line in refund.get("lines") or ():
-        key = mappings.product_key(line.get("product_id"), line.get("variant_id"), line.get("sku"))
+    for line in refund.lines:
+        key = mappings.product_key(line.product_id, line.variant_id, line.sku)
         mapping = mappings.get(ctx.session, ctx.connection.id, mappings.PRODUCT, key)
-        label = line.get("sku") or line.get("product_id") or "item"
-        amount = money(line.get("amount"))
+        label = line.sku or line.product_id or "item"
+        amount = money(line.amount)
         restocked = rules.refund_restocks(line, ctx.settings)
         if rules.refunds_gift_card(line, order, ctx.settings):
             # The card's money was owed to its holder, never income or stock: it comes off the liability.
@@ -112,7 +116,7 @@ def credit_lines(ctx: Context, refund: dict[str, Any], order: Mapping[str, Any])
             entry = {
                 "ItemRef": {"ListID": mapping.qb_id},
                 "Desc": f"Returned {label}",
-                "Quantity": Decimal(str(line.get("quantity") or "0")) or None,
+                "Quantity": line.quantity or None,
                 "Amount": amount,
             }
         elif mapping is not None:
@@ -145,16 +149,16 @@ def credit_lines(ctx: Context, refund: dict[str, Any], order: Mapping[str, Any])
                 "SalesTaxCodeRef": code,
             }
         )
-    tax = sum((money(line.get("tax")) for line in refund.get("lines") or ()), shipping_tax)
+    tax = sum((money(line.tax) for line in refund.lines), shipping_tax)
     if tax and country is None and ctx.settings.tax_mode == "line":
         lines.extend(_tax_lines(ctx, order, tax, non_taxable))
     computed = tax_codes.quickbooks_tax(lines, country) if country is not None else Decimal(0)
-    rest = money(refund.get("amount")) - sum((line["Amount"] for line in lines), computed)
+    rest = money(refund.amount) - sum((line["Amount"] for line in lines), computed)
     if rest:
         lines.append(
             {
                 "ItemRef": _special(ctx, "adjustment"),
-                "Desc": refund.get("reason") or "Refund",
+                "Desc": refund.reason or "Refund",
                 "Amount": rest,
                 "SalesTaxCodeRef": exempt,
             }
@@ -163,12 +167,12 @@ def credit_lines(ctx: Context, refund: dict[str, Any], order: Mapping[str, Any])
 
 
 def _tax_lines(
-    ctx: Context, order: Mapping[str, Any], tax: Decimal, non_taxable: dict[str, str] | None
+    ctx: Context, order: Order | None, tax: Decimal, non_taxable: dict[str, str] | None
 ) -> list[dict[str, Any]]:
     """The refunded ``tax`` as lines of the sales tax items the order's tax went on (one per store
     rate), so the sales tax owed to each agency goes down by it (US companies); the other-charge tax item
     only for an order with no tax of its own."""
-    split = sales_tax.refunded_tax_items(order, tax)
+    split = sales_tax.refunded_tax_items(order, tax) if order is not None else []
     lines = []
     for item, amount in split:
         mapping = mappings.get(ctx.session, ctx.connection.id, mappings.SPECIAL_ITEM, item.role)
@@ -190,14 +194,25 @@ def _tax_lines(
     ]
 
 
-def _rate(ctx: Context, notes: Mapping[str, Any], order: Mapping[str, Any]) -> Decimal | None:
+def _rate(ctx: Context, notes: Mapping[str, Any], order: Order | None) -> Decimal | None:
     """The ExchangeRate the sale was booked with (read with it), for everything the refund records."""
+    if order is None:
+        return None  # its currency unknown: booked as its sale was, in the home currency
     return company_facts.booked_rate(notes.get("rate"), order, facts(ctx))
 
 
-def refunded_order(ctx: Context, order_id: str) -> dict[str, Any]:
-    """The refunded order as the store last sent it (empty when qbsync never stored it)."""
-    return intake.stored_record(ctx.session, ctx.connection.id, "order", order_id)
+# Context.cache: order id -> the refunded order's record (None: qbsync never stored it).
+REFUNDED_ORDERS = "refunded_orders"
+
+
+def refunded_order(ctx: Context, order_id: str) -> Order | None:
+    """The refunded order as the store last sent it (None when qbsync never stored it); read once per
+    round trip, however many of its refunds the round trip carries."""
+    known: dict[str, Order | None] = ctx.cache.setdefault(REFUNDED_ORDERS, {})
+    if order_id not in known:
+        data = intake.stored_record(ctx.session, ctx.connection.id, "order", order_id)
+        known[order_id] = Order.from_dict(data) if data else None
+    return known[order_id]
 
 
 class RefundHandler(StepHandler):
@@ -211,8 +226,8 @@ class RefundHandler(StepHandler):
             return given_up
         refund = _refund(job)
         session, conn_id = ctx.session, ctx.connection.id
-        refund_id = str(refund.get("storefront_id") or job.record_id)
-        order_id = str(refund.get("order_id") or "")
+        refund_id = refund.storefront_id
+        order_id = refund.order_id
         sale = mappings.get(session, conn_id, mappings.ORDER, order_id)
         if sale is None:
             return self._no_sale(ctx, order_id)
@@ -269,7 +284,7 @@ class RefundHandler(StepHandler):
         return mappings.get(ctx.session, ctx.connection.id, mappings.CANCELLATION, order_id)
 
     def _settle(
-        self, ctx: Context, job: QueueJob, refund: dict[str, Any], credit: IdMapping, sale: IdMapping
+        self, ctx: Context, job: QueueJob, refund: Refund, credit: IdMapping, sale: IdMapping
     ) -> BuildResult:
         """Apply the credit to the open invoice, or pay the money back, until nothing is left."""
         notes = progress(job)
@@ -289,7 +304,7 @@ class RefundHandler(StepHandler):
         left = Decimal(str(notes["left"]))
         if credit.record_type == mappings.CANCELLATION:
             # Only this refund's money comes out of the cancellation's credit memo.
-            left = min(left, money(refund.get("amount")) - Decimal(str(notes.get("paid") or 0)))
+            left = min(left, money(refund.amount) - Decimal(str(notes.get("paid") or 0)))
         open_amount = Decimal(str(notes.get("open") or 0))
         if left <= 0:
             return self._settled(credit, "the refund's credit is used up")
@@ -299,7 +314,7 @@ class RefundHandler(StepHandler):
                 "stays as an open credit for the customer"
             )
         memo = self._memo(ctx, refund, notes)
-        order = refunded_order(ctx, str(refund.get("order_id") or ""))
+        order = refunded_order(ctx, refund.order_id)
         date = refund_date(ctx, refund, order)
         rate = _rate(ctx, notes, order)
         if sale.qb_type == "Invoice" and open_amount > 0:
@@ -312,7 +327,7 @@ class RefundHandler(StepHandler):
             return render(ctx, "ReceivePaymentAdd", data, "apply")
         set_progress(job, paying=str(left))
         account = str(ctx.settings.deposit_account or "")
-        ref_number = naming.ref_number(str(refund.get("storefront_id") or job.record_id), "R")
+        ref_number = naming.ref_number(refund.storefront_id, "R")
         if ctx.settings.refund_paid_by == "check":
             data = {
                 "AccountRef": {"FullName": account or UNDEPOSITED_FUNDS},
@@ -350,11 +365,10 @@ class RefundHandler(StepHandler):
             credit.synced_hash = SETTLED
         return Finish(why)
 
-    def _memo(self, ctx: Context, refund: dict[str, Any], notes: dict[str, Any]) -> str:
-        refund_id = str(refund.get("storefront_id") or "")
-        sale_ref = str(notes.get("sale_ref") or refund.get("order_id"))
-        memo = refund_marker(ctx.connection.platform, refund_id, sale_ref)
-        return f"{memo}: {refund['reason']}" if refund.get("reason") else memo
+    def _memo(self, ctx: Context, refund: Refund, notes: dict[str, Any]) -> str:
+        sale_ref = str(notes.get("sale_ref") or refund.order_id)
+        memo = refund_marker(ctx.connection.platform, refund.storefront_id, sale_ref)
+        return f"{memo}: {refund.reason}" if refund.reason else memo
 
     def _no_sale(self, ctx: Context, order_id: str) -> BuildResult:
         key = intake.coalesce_key("order", order_id)
@@ -376,7 +390,7 @@ class RefundHandler(StepHandler):
     # -- apply
 
     def _refund_id(self, job: QueueJob) -> str:
-        return str(_refund(job).get("storefront_id") or job.record_id)
+        return _refund(job).storefront_id
 
     def _sale_read(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
         ret = found_record(response)
@@ -398,10 +412,11 @@ class RefundHandler(StepHandler):
         set_progress(job, rechecking=None)
 
     def _existing(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
-        refund, refund_id, notes = _refund(job), self._refund_id(job), progress(job)
+        refund, notes = _refund(job), progress(job)
+        refund_id = refund.storefront_id
         found = found_records(response, "CreditMemoRet")
         marker = refund_marker(
-            ctx.connection.platform, refund_id, str(notes.get("sale_ref") or refund.get("order_id"))
+            ctx.connection.platform, refund_id, str(notes.get("sale_ref") or refund.order_id)
         )
         ours = naming.first_marked(found, marker, notes.get("customer"))
         if ours is None:
@@ -437,8 +452,8 @@ class RefundHandler(StepHandler):
     def _paid_out(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
         paid = self._used(job, "paying")
         refund = _refund(job)
-        refund_id, order_id = self._refund_id(job), str(refund.get("order_id") or "")
-        sale = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, str(refund.get("order_id")))
+        refund_id, order_id = refund.storefront_id, refund.order_id
+        sale = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, order_id)
         credit = (
             self._credit(ctx, refund_id, order_id, sale)
             if sale is not None
