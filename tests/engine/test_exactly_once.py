@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -130,6 +131,25 @@ def test_a_name_taken_by_another_customer_gets_the_storefront_id(shop):
     (receipt,) = shop.company.transactions("SalesReceipt")
     assert receipt["CustomerRef"]["FullName"] == "Doe, John (77)"
     check_synced_order(shop.company, make_order(1004, customer=JOHN), customer="Doe, John (77)")
+    shop.assert_every_request_valid()
+
+
+@ON_TWO_COMPANIES
+def test_two_store_customers_of_one_name_in_one_round_trip_cost_no_refused_add(shop):
+    """Two different John Does order before the next session: the second waits for the first's look-up
+    and add, then takes its id; QuickBooks never refuses an add (3100) and is asked each name once."""
+    other_john = dataclasses.replace(JOHN, storefront_id="78", email="john.doe@elsewhere.example")
+    shop.feed("order", make_order(1006, customer=JOHN))
+    shop.feed("order", make_order(1007, customer=other_john))
+    shop.sync()
+
+    assert sorted(c["FullName"] for c in shop.company.customers()) == ["Doe, John", "Doe, John (78)"]
+    assert [a.status_code for a in shop.attempts("CustomerAddRq")] == [0, 0]
+    asked = [name for request in shop.requests("CustomerQueryRq")
+             for name in re.findall(r"<FullName>(Doe, John[^<]*)</FullName>", request)]
+    assert asked == ["Doe, John", "Doe, John (78)"]  # the second John is never looked up by the first's name
+    for number, customer, name in ((1006, JOHN, "Doe, John"), (1007, other_john, "Doe, John (78)")):
+        check_synced_order(shop.company, make_order(number, customer=customer), customer=name)
     shop.assert_every_request_valid()
 
 

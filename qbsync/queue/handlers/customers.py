@@ -21,6 +21,7 @@ from qbsync.queue.handlers import (
     ApplyResult,
     BuildResult,
     Context,
+    Defer,
     Done,
     Finish,
     Park,
@@ -37,6 +38,9 @@ from qbsync.queue.handlers.answers import found_records
 from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
 from qbsync.storage.models import IdMapping, QueueJob
 from qbsync.storefronts.records import Address, Customer
+
+# ctx.cache: a customer name (lower case) -> the job looking it up or adding it in this round trip
+CUSTOMER_NAMES_ASKED = "customer_names_asked"
 
 
 def qb_address(address: Address | None) -> dict[str, Any] | None:
@@ -167,6 +171,14 @@ class CustomerHandler(StepHandler):
                 return local
             name = progress(job).get("name") or name
             step = "lookup" if ctx.settings.lookup_before_add == "always" or job.needs_lookup else "add"
+        if step in ("lookup", "add"):
+            # Two store customers of one name in one round trip: the second's look-up finds nothing before
+            # the first is added, and its add is refused (3100), then looked up and renamed: two requests
+            # more. It waits for the first instead, then links (the same person) or takes its id.
+            seen: dict[str, int] = ctx.cache.setdefault(CUSTOMER_NAMES_ASKED, {})
+            first = seen.setdefault(name.lower(), int(job.id or 0))
+            if first != job.id:
+                return Defer(f"job #{first} looks up or adds a customer named {name!r} first", (first,))
         set_progress(job, name=name)
         if step in ("lookup", "link"):
             return render(ctx, "CustomerQuery", {"FullName": name}, step)
