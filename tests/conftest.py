@@ -231,14 +231,18 @@ def make_connection(runtime: Runtime):
 _BACKEND_FIXTURES = frozenset({"database_url", "redis_url"})
 
 
-# Parameters that choose the simulated QuickBooks company (tests/engine/conftest.py, test_refunds.py).
-_PROFILE_PARAMS = frozenset({"profile", "books_shop"})
+# Parameters that choose the simulated QuickBooks company (tests/engine/conftest.py, test_refunds.py,
+# test_gift_cards.py).
+_PROFILE_PARAMS = frozenset({"profile", "books_shop", "gift_shop"})
+# The browser tests: what they add to the page tests is the rendering and the scripts in Chromium; the
+# pages' queries run on PostgreSQL in the page tests through Flask's client (tests/pages/test_*.py).
+_BROWSER_TESTS = "tests/pages/test_browser.py"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With QBSYNC_TEST_BACKENDS_ONLY set (the CI leg on PostgreSQL and Redis), leave out the tests that
     never touch a database or Redis (they ran in the first leg and would run identically again), the
-    volume tests, and the second and later simulated company profiles of a test."""
+    volume tests, the second and later simulated company profiles of a test, and the browser tests."""
     if not os.environ.get("QBSYNC_TEST_BACKENDS_ONLY"):
         return
     keep: list[pytest.Item] = []
@@ -257,7 +261,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             function = item.nodeid.split("[")[0]
             first = first_profile.setdefault(function, params[name])
             other_profile = params[name] != first
-        (keep if uses_backend and not volume and not other_profile else left_out).append(item)
+        browser = item.nodeid.startswith(_BROWSER_TESTS)
+        (keep if uses_backend and not volume and not other_profile and not browser else left_out).append(item)
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = keep
