@@ -54,11 +54,12 @@ def test_four_hundred_orders_go_through_in_a_handful_of_round_trips(shop):
 
 @pytest.mark.slow
 @pytest.mark.volume
-def test_ten_thousand_queued_orders_drain_in_at_most_three_hundred_round_trips(runtime, make_connection):
+def test_five_thousand_queued_orders_drain_in_at_most_one_hundred_fifty_round_trips(runtime, make_connection):
     """Straight through next_request/handle_response (the SOAP layer adds nothing per request), with the
-    default settings: every order is looked up by RefNumber before it is added."""
+    default settings: every order is looked up by RefNumber before it is added. (10,000 orders over real
+    HTTP SOAP are the bench's: ``python -m bench --only webconnector_throughput``, 110 round trips.)"""
     connection = make_connection("bulk")
-    _queue_orders(runtime, connection.id, range(1, 10_001))
+    _queue_orders(runtime, connection.id, range(1, 5_001))
     company = QuickBooksCompany()
     with runtime.db.transaction() as session:
         qb = QbwcSession(
@@ -72,7 +73,7 @@ def test_ten_thousand_queued_orders_drain_in_at_most_three_hundred_round_trips(r
         qb_id = qb.id
 
     round_trips = 0
-    while round_trips <= 300:
+    while round_trips <= 150:
         with runtime.db.transaction() as session:
             document = exchange.next_request(session, session.get(QbwcSession, qb_id))
         if document is None:
@@ -82,8 +83,8 @@ def test_ten_thousand_queued_orders_drain_in_at_most_three_hundred_round_trips(r
         with runtime.db.transaction() as session:
             exchange.handle_response(session, session.get(QbwcSession, qb_id), answer)
 
-    assert round_trips <= 300
-    assert company.counts()["SalesReceipt"] == 10_000
+    assert round_trips <= 150
+    assert company.counts()["SalesReceipt"] == 5_000
     with runtime.db.transaction() as session:
         left = session.scalar(
             select(func.count())
@@ -94,7 +95,7 @@ def test_ten_thousand_queued_orders_drain_in_at_most_three_hundred_round_trips(r
             select(func.sum(Exchange.job_count)).where(Exchange.connection_id == connection.id)
         )
     assert left == 0
-    assert sent >= 20_000 and round_trips < sent / 100  # a look-up and an add per order, batched
+    assert sent >= 10_000 and round_trips < sent / 100  # a look-up and an add per order, batched
 
 
 def test_a_round_trips_new_customers_and_items_cost_no_database_query_each(shop):
