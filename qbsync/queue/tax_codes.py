@@ -121,9 +121,6 @@ def _sold_line(order: Order, refund_line: RefundLine) -> OrderLine | None:
     return next((x for x in order.lines if line_id and x.id == line_id), None)
 
 
-# A refund of an order qbsync never stored (``order`` None) has only its own amounts to tell a rate.
-
-
 def _code_of_rate(tax: CountryTax, rate: Decimal | None, what: str) -> str:
     found = tax.code_for_rate(rate) if rate is not None else None
     if found is None:
@@ -137,7 +134,8 @@ def _code_of_rate(tax: CountryTax, rate: Decimal | None, what: str) -> str:
 def refunded_line_code(order: Order | None, refund_line: RefundLine, tax: CountryTax) -> str:
     """The code of a refunded product line: the code of the rate the store taxed the sold line at (its
     own rates, the order's only rate, else the refund's tax over its amount), so QuickBooks takes the
-    refunded tax off the same tax item the sale charged; exempt when the store refunded no tax on it."""
+    refunded tax off the same tax item the sale charged; exempt when the store refunded no tax on it. A
+    refund of an order qbsync never stored (``order`` None) has only its own amounts to tell the rate."""
     refunded = refund_line.tax
     if not refunded:
         return tax.exempt
