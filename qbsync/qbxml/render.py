@@ -28,8 +28,9 @@ from __future__ import annotations
 import difflib
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from markupsafe import Markup, escape
 
 from qbsync.qbxml import values
@@ -358,6 +359,35 @@ def _check_request_type(request_type: str, version: str) -> str:
     raise QbxmlDataError(f"{request_type!r} is not a qbXML request type")
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What rendering one request type in one version needs from the schema and the templates."""
+
+    name: str  # "CustomerAdd"
+    rq: Field  # <CustomerAddRq>
+    body: Field | None  # the <CustomerAdd> aggregate; None when the fields sit on the request itself
+    attributes: frozenset[str]  # the request element's attributes
+    rq_keys: frozenset[str]  # names in ``data`` that go on the request, not in its body
+    template: Template
+
+
+@functools.lru_cache(maxsize=512)
+def _shape(request_type: str, version: str) -> _Shape:
+    """The request type's :class:`_Shape`, worked out once (not for each record rendered); an unknown
+    type or version raises, and is not cached."""
+    name = _check_request_type(request_type, version)
+    cat = catalog(version)
+    rq = cat.element(f"{name}Rq")
+    assert rq is not None  # _check_request_type found it
+    rq_children = cat.children(rq)
+    body = rq_children.get(name)
+    attributes = frozenset(cat.attributes(rq))
+    if body is None or body.kind != Kind.AGGREGATE:
+        body = None
+    return _Shape(name, rq, body, attributes, frozenset((set(rq_children) - {name}) | attributes),
+                  _environment.get_template(f"{name}{_TEMPLATE_SUFFIX}"))
+
+
 def render_request(
     request_type: str,
     data: Mapping[str, object],
@@ -371,18 +401,15 @@ def render_request(
     request type, field or enum value outside ``version`` and ``QbxmlDataError`` for anything else that
     cannot be sent as given.
     """
-    name = _check_request_type(request_type, version)
+    shape = _shape(request_type, version)
+    name, rq, body_field, attribute_names, template = (
+        shape.name, shape.rq, shape.body, shape.attributes, shape.template)
     if not isinstance(data, Mapping):
         raise QbxmlDataError(f"{name}: data must be a dict of fields, not {type(data).__name__}")
     cat = catalog(version)
-    rq = cat.element(f"{name}Rq")
-    assert rq is not None  # _check_request_type found it
-    rq_children = cat.children(rq)
-    body_field = rq_children.get(name)
-    attribute_names = set(cat.attributes(rq))
     attributes = _request_attributes(cat, rq, data, f"{name}Rq", request_id)
-    if body_field is not None and body_field.kind == Kind.AGGREGATE:
-        rq_keys = (set(rq_children) - {name}) | attribute_names
+    if body_field is not None:
+        rq_keys = shape.rq_keys
         rq_data = {k: v for k, v in data.items() if k in rq_keys and k not in attribute_names}
         body_data = {k: v for k, v in data.items() if k not in rq_keys}
         rq_record = _record(cat, rq, rq_data, f"{name}Rq", attributes)
@@ -390,7 +417,6 @@ def render_request(
     else:
         rq_data = {k: v for k, v in data.items() if k not in attribute_names}
         rq_record = body = _record(cat, rq, rq_data, f"{name}Rq", attributes)
-    template = _environment.get_template(f"{name}{_TEMPLATE_SUFFIX}")
     # A shared context holding just what the templates read (the helpers, rq, d): Template.render would
     # first copy every environment global into a new dict, a good part of rendering a small request.
     context = template.new_context({"q": _HELPERS, "rq": rq_record, "d": body}, shared=True)

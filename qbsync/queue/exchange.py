@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeGuard
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from qbsync.qbxml.parse import QbxmlParseError, Response, ResponseSet, parse_response
@@ -93,8 +93,7 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
         room = settings.batch_size - len(planned)
         if room <= 0:
             break
-        candidates = [j for j in jobs.pending_ready(session, connection.id, now, room + len(seen))
-                      if j.id not in seen]
+        candidates = list(jobs.pending_ready(session, connection.id, now, room + len(seen), seen=seen))
         candidates, probing = _narrow(session, candidates, seen, first=not planned)
         if not candidates:
             break
@@ -246,7 +245,7 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
     version = qb_session.qbxml_version or DEFAULT_VERSION
     attempts = _attempts_of(session, exchange)
     base = Context(session, connection, settings, version, now, "", qb_session.id, {})
-    prepare_all(base, [j for _, j in attempts if _awaiting(j, qb_session)])
+    prepare_all(base, [j for _, j in attempts if _awaiting(j, qb_session)], answers=True)
     # Records the answers name are kept in their lists as they are applied: one query finds the stored
     # ones for all of them (not one per new customer or item).
     lists.preload(session, connection.id,
@@ -254,12 +253,13 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
     with preflight.wakes_deferred(session, now):  # once for the batch, not once per item added
         finished = _apply_answers(qb_session, exchange, parsed, attempts, base)
     jobs.wake_dependents_of(session, finished, now)  # once for the batch, not once per job
+    _save_attempts(session, attempts)
     exchange.service_ms = (exchange.service_ms or 0.0) + (time.perf_counter() - started) * 1000.0
     return percent_done(session, qb_session, now)
 
 
 def _apply_answers(qb_session: QbwcSession, exchange: Exchange, parsed: ResponseSet,
-                   attempts: list[tuple[JobAttempt, QueueJob | None]], base: Context) -> list[QueueJob]:
+                   attempts: list[tuple[_Attempt, QueueJob | None]], base: Context) -> list[QueueJob]:
     """Apply each attempt's answer to its job (``base``: the round trip's context); returns the jobs done."""
     session, settings, now = base.session, base.settings, base.now
     finished: list[QueueJob] = []
@@ -311,12 +311,39 @@ def _shared_query_refused(lookup: lookups.Lookup | None, response: Response) -> 
             and response.outcome is not Outcome.RETRY)
 
 
-def _attempts_of(session: Session, exchange: Exchange) -> list[tuple[JobAttempt, QueueJob | None]]:
+@dataclass
+class _Attempt:
+    """One ``job_attempts`` row of an exchange as its answer is applied: read in one query and written
+    back in one executemany (:func:`_save_attempts`), not as ORM objects loaded and flushed one by one."""
+
+    id: int
+    request_id: str
+    job_id: int | None
+    status_code: int | None
+    status_severity: str | None
+    status_message: str | None
+    outcome: str | None
+
+
+_ATTEMPT_COLUMNS = (JobAttempt.id, JobAttempt.request_id, JobAttempt.job_id, JobAttempt.status_code,
+                    JobAttempt.status_severity, JobAttempt.status_message, JobAttempt.outcome)
+_ATTEMPT_CHANGES = ("status_code", "status_severity", "status_message", "outcome")
+
+
+def _attempts_of(session: Session, exchange: Exchange) -> list[tuple[_Attempt, QueueJob | None]]:
     """The exchange's attempts, each with its job (None once the job is deleted)."""
-    attempts = list(session.scalars(select(JobAttempt).where(JobAttempt.exchange_id == exchange.id)))
+    attempts = [_Attempt(*row) for row in session.execute(
+        select(*_ATTEMPT_COLUMNS).where(JobAttempt.exchange_id == exchange.id).order_by(JobAttempt.id))]
     job_ids = [a.job_id for a in attempts if a.job_id is not None]
     by_id = {j.id: j for j in session.scalars(select(QueueJob).where(QueueJob.id.in_(job_ids)))}
     return [(a, by_id.get(a.job_id) if a.job_id is not None else None) for a in attempts]
+
+
+def _save_attempts(session: Session, attempts: list[tuple[_Attempt, QueueJob | None]]) -> None:
+    """Write the attempts' answers and outcomes: one UPDATE by primary key, run as an executemany."""
+    if attempts:
+        session.execute(update(JobAttempt), [
+            {"id": a.id, **{name: getattr(a, name) for name in _ATTEMPT_CHANGES}} for a, _ in attempts])
 
 
 def _awaiting(job: QueueJob | None, qb_session: QbwcSession) -> TypeGuard[QueueJob]:
@@ -467,6 +494,7 @@ def _split(session: Session, qb_session: QbwcSession, exchange: Exchange, reason
                                    give_up_after=int(settings.corrective_after_sessions))
         attempt.outcome = isolation.outcome_of(result)
         _apply_result(session, qb_session, job, result, settings, now)
+    _save_attempts(session, attempts)
     log.warning("session %s: exchange %s failed as a whole (%s); %d job(s) %s", qb_session.id, exchange.seq,
                 reason, len(attempts), "split" if len(attempts) > 1 else "isolated")
     return percent_done(session, qb_session, now)

@@ -6,11 +6,11 @@ storage and its queue job land in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import and_, delete, exists, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -22,6 +22,8 @@ ACTIVE_STATES = ("pending", "waiting", "held", "in_flight")
 FINISHED_STATES = ("done", "cancelled")
 # Jobs run by background workers, never sent to QuickBooks (e.g. writing stock back to the store).
 BACKGROUND_KINDS = ("stock_writeback",)
+# session.info key: the dependencies add_dependency added in this transaction, by (job id, depends-on id).
+_ADDED_DEPENDENCIES = "qbsync.added_dependencies"
 
 
 class JobStateError(ValueError):
@@ -155,11 +157,23 @@ def enqueue_qbxml(session: Session, connection_id: int, fragment: str, *, label:
 
 def add_dependency(session: Session, job: QueueJob, depends_on: QueueJob) -> None:
     """Make ``job`` wait until ``depends_on`` is done."""
+    if job.id is None or depends_on.id is None:
+        session.flush()  # a job queued in this transaction gets its id
     if job.id == depends_on.id:
         return
-    session.flush()
-    if session.get(JobDependency, (job.id, depends_on.id)) is None:
-        session.add(JobDependency(job_id=job.id, depends_on_id=depends_on.id))
+    # Without a flush per call: a round trip defers hundreds of orders, and a flush each wrote the jobs
+    # changed so far one small batch at a time. The links added but not yet flushed are remembered here
+    # (session.get sees only flushed ones), so none is added twice.
+    pair = (job.id, depends_on.id)
+    added: dict[tuple[int, int], JobDependency] = session.info.setdefault(_ADDED_DEPENDENCIES, {})
+    known = added.get(pair)
+    if known is None or not inspect(known).pending:
+        with session.no_autoflush:
+            known = session.get(JobDependency, pair)
+        if known is None:
+            known = JobDependency(job_id=job.id, depends_on_id=depends_on.id)
+            session.add(known)
+            added[pair] = known
     if depends_on.state not in FINISHED_STATES and job.state == "pending":
         job.state = "waiting"
         job.reason = f"waiting for job #{depends_on.id} ({depends_on.label or depends_on.kind})"
@@ -413,14 +427,17 @@ def return_in_flight(session: Session, session_id: int, reason: str, now: dateti
 
 
 def pending_ready(session: Session, connection_id: int, now: datetime, limit: int,
-                  lock: bool = True) -> Sequence[QueueJob]:
-    """The next jobs to send, in priority order.
+                  lock: bool = True, seen: Collection[int] = ()) -> Sequence[QueueJob]:
+    """The next ``limit`` jobs to send, in priority order, less those in ``seen``.
 
     On PostgreSQL the rows are locked, skipping rows another process holds, so two web processes serving
-    one Web Connector never send the same job.
+    one Web Connector never send the same job. With ``seen`` (jobs a round trip already had) the ids are
+    read first and only the others loaded: a whole job (its payload decoded) is not read again to be
+    dropped.
     """
+    columns: Any = QueueJob.id if seen else QueueJob
     stmt = (
-        select(QueueJob)
+        select(columns)
         .where(
             QueueJob.connection_id == connection_id,
             QueueJob.state == "pending",
@@ -432,7 +449,13 @@ def pending_ready(session: Session, connection_id: int, now: datetime, limit: in
     )
     if lock:
         stmt = stmt.with_for_update(skip_locked=True)
-    return session.scalars(stmt).all()
+    if not seen:
+        return session.scalars(stmt).all()
+    wanted = [job_id for job_id in session.scalars(stmt) if job_id not in seen]
+    if not wanted:
+        return []
+    return session.scalars(  # locked above, with the rest of the window
+        select(QueueJob).where(QueueJob.id.in_(wanted)).order_by(QueueJob.priority, QueueJob.id)).all()
 
 
 def has_ready(session: Session, connection_id: int, now: datetime) -> bool:

@@ -113,7 +113,8 @@ def get(session: Session, connection_id: int, record_type: str, storefront_id: s
 def preload(session: Session, connection_id: int, keys: Iterable[tuple[str, str]]) -> None:
     """Load the mappings of many records at once (absent ones are remembered as absent)."""
     cache = _cache(session, connection_id)
-    wanted = sorted({(t, str(i)) for t, i in keys} - set(cache))
+    # Not ``- set(cache)``: that copied the whole cache (every mapping the transaction read) on each call.
+    wanted = sorted({key for key in {(t, str(i)) for t, i in keys} if key not in cache})
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
         for key in chunk:

@@ -69,8 +69,15 @@ def record_of(job: QueueJob, kind: type[R]) -> R:
     raw = job.payload.get("record") or {}
     key = (kind, job.id)
     cached = _read_cache.get(key)
-    if cached is not None and (cached[0] is raw or cached[0] == raw):
-        return cast(R, cached[1])
+    if cached is not None:
+        if cached[0] is raw:
+            return cast(R, cached[1])
+        if cached[0] == raw:
+            # Kept with this load's dict: the job's later reads in this transaction (prepare, build, the
+            # plan, apply...) are then an identity check, not a comparison of the whole order each.
+            with _read_lock:
+                _read_cache[key] = (raw, cached[1])
+            return cast(R, cached[1])
     record = kind.from_dict(raw)
     with _read_lock:
         _read_cache.pop(key, None)
@@ -184,14 +191,19 @@ class Handler(Protocol):
     def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult: ...
 
 
-def prepare_all(ctx: Context, jobs: list[QueueJob]) -> None:
-    """Run the ``prepare`` hook of every handler that has one, with its jobs of the batch."""
+def prepare_all(ctx: Context, jobs: list[QueueJob], *, answers: bool = False) -> None:
+    """Run the ``prepare`` hook of every handler that has one, with its jobs of the batch.
+
+    ``answers``: the jobs' answers are about to be applied, not their requests built; a handler whose
+    answers need less than its builds (``prepare_answers``) loads only that.
+    """
     by_kind: dict[str, list[QueueJob]] = {}
     for job in jobs:
         by_kind.setdefault(job.kind, []).append(job)
     for kind, group in by_kind.items():
         handler = handler_for(kind)
-        prepare = getattr(handler, "prepare", None)
+        prepare = (getattr(handler, "prepare_answers", None) if answers else None) or getattr(
+            handler, "prepare", None)
         if prepare is not None:
             prepare(ctx, group)
 
