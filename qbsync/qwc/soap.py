@@ -11,10 +11,13 @@ whose XML parsing is replaced by :func:`qbsync.qwc.xml_safety.parse_untrusted`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import io
 import logging
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from lxml import etree
@@ -61,11 +64,40 @@ class QbwcApplication(Application):
         self.runtime = runtime
 
 
+# Python's cyclic collector waits while Web Connector calls run. A round trip makes a few hundred
+# thousand short-lived objects (ORM rows, parsed answers, rendered requests): with the collector on, every
+# 700 of them started a collection and each tenth of those a full one walking the whole process, over and
+# over within one call, though nearly all of them are freed by reference counting when the call's
+# transaction ends. Paused, the collector runs after the call, on what is left. One counter for all
+# threads: the collector is process-wide, so it resumes when the last running call ends.
+_collector_lock = threading.Lock()
+_collector_calls = 0
+_collector_was_on = False
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a Web Connector call runs (see above)."""
+    global _collector_calls, _collector_was_on
+    with _collector_lock:
+        if _collector_calls == 0:
+            _collector_was_on = gc.isenabled()
+            gc.disable()
+        _collector_calls += 1
+    try:
+        yield
+    finally:
+        with _collector_lock:
+            _collector_calls -= 1
+            if _collector_calls == 0 and _collector_was_on:
+                gc.enable()
+
+
 def _run(ctx: Any, operation: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run ``call(session, config, *args)`` in one transaction; unexpected errors become a Server fault."""
     runtime: Runtime = ctx.app.runtime
     try:
-        with runtime.db.transaction() as session:
+        with _collector_paused(), runtime.db.transaction() as session:
             return call(session, runtime.config, *args, **kwargs)
     except Exception as exc:  # never leak internals to the client; the log has the traceback
         log.exception("Web Connector %s failed", operation)
