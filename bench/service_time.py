@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from qbsync.service.app import create_app
 
-    profile = cProfile.Profile()
+    profile = cProfile.Profile(time.process_time)  # CPU time: steadier than wall time on a shared machine
     if args.profile:
         # Where the SOAP layer calls them (it imported them by name).
         sessions.next_request = _profiled(profile, exchange.next_request)  # type: ignore[assignment]

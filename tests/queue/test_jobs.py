@@ -44,6 +44,27 @@ def test_an_update_while_the_first_is_in_flight_waits_for_it(runtime, conn_id):
         assert s.get(QueueJob, second.id).state == "pending"
 
 
+def test_an_order_deferred_twice_in_one_round_trip_waits_once_and_wakes_when_its_customer_is_done(
+        runtime, conn_id):
+    """A round trip links many waiting jobs without a flush each (one flush for all of them): the same link
+    made twice before it is written is stored once, and one made after it was written is not added again."""
+    with runtime.db.transaction() as s:
+        customer = jobs.enqueue(s, conn_id, "customer", {}, label="customer Ann")
+        order = jobs.enqueue(s, conn_id, "order", {}, label="order 1")
+        s.flush()
+        jobs.add_dependency(s, order, customer)
+        jobs.add_dependency(s, order, customer)  # before any flush
+        s.flush()
+        jobs.add_dependency(s, order, customer)  # after it was written
+        assert order.state == "waiting"
+    with runtime.db.transaction() as s:
+        order = s.get(QueueJob, order.id)
+        assert [d.id for d in jobs.dependencies(s, order)] == [customer.id]
+        jobs.mark_done(s, s.get(QueueJob, customer.id))
+    with runtime.db.transaction() as s:
+        assert s.get(QueueJob, order.id).state == "pending"
+
+
 def test_parked_dependency_blocks_its_dependents_with_the_reason(runtime, conn_id):
     with runtime.db.transaction() as s:
         customer = jobs.enqueue(s, conn_id, "customer", {}, label="customer Ann")
