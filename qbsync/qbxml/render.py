@@ -29,6 +29,8 @@ import difflib
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from markupsafe import Markup, escape
@@ -55,6 +57,8 @@ _FORMATTERS: dict[Kind, Callable[[object], str]] = {
     Kind.FLOAT: values.format_decimal,
 }
 _IDENTIFIER_NAMES = frozenset({"EditSequence", "iteratorID"})
+# The types a leaf value usually has: told apart from dicts and lists without an ABC isinstance check.
+_LEAF_TYPES = frozenset({str, int, bool, float, Decimal, date, datetime})
 
 
 def _finalize(value: object) -> object:
@@ -89,10 +93,10 @@ class _Markup:
         if value is None:
             return _NOTHING
         if isinstance(value, str):
-            return Markup(f"<{tag}>{_finalize(value)}</{tag}>")  # noqa: S704 - _finalize escapes
+            return _markup(f"<{tag}>{_finalize(value)}</{tag}>")  # _finalize escapes
         if isinstance(value, Record):
             raise TypeError(f"the template prints the aggregate {tag} as one value; write out its fields")
-        return Markup("".join(f"<{tag}>{_finalize(item)}</{tag}>" for item in value))  # noqa: S704
+        return _markup("".join(f"<{tag}>{_finalize(item)}</{tag}>" for item in value))
 
     @classmethod
     def ref(cls, tag: str, value: FieldValue | None) -> Markup:
@@ -101,7 +105,7 @@ class _Markup:
             return _NOTHING
         if not isinstance(value, Record):
             raise TypeError(f"the template passes {tag} a {type(value).__name__}, not a reference record")
-        return Markup(  # noqa: S704 - parts escaped by el
+        return _markup(  # parts escaped by el
             f"<{tag}>{cls.el('ListID', value.ListID)}{cls.el('FullName', value.FullName)}</{tag}>"
         )
 
@@ -111,16 +115,19 @@ class _Markup:
         if not value:
             return _NOTHING
         inner = "".join(cls.el(name, getattr(value, name)) for name in _ADDRESS_FIELDS)
-        return Markup(f"<{tag}>{inner}</{tag}>")  # noqa: S704 - parts escaped by el
+        return _markup(f"<{tag}>{inner}</{tag}>")  # parts escaped by el
 
     @staticmethod
     def attr(name: str, value: object) -> Markup:
         """`` name="value"`` on the request element; nothing for None."""
         if value is None:
             return _NOTHING
-        return Markup(f' {name}="{_finalize(value)}"')  # noqa: S704 - _finalize escapes
+        return _markup(f' {name}="{_finalize(value)}"')  # _finalize escapes
 
 
+# Markup(text) for a plain str, without Markup.__new__'s look for an __html__ method (a plain str has none):
+# the helpers make one per field sent, a good part of rendering.
+_markup = functools.partial(str.__new__, Markup)
 _NOTHING = Markup("")  # what a helper prints for an absent field: most fields of every template
 _ADDRESS_FIELDS = (
     "Addr1", "Addr2", "Addr3", "Addr4", "Addr5", "City", "State", "PostalCode", "Country", "Note",
@@ -161,11 +168,13 @@ class Record:
         self._read: set[str] = set()
 
     def __getattr__(self, name: str) -> FieldValue | None:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if name in self._values:
+        # Only names that are not attributes get here: the fields, read for every field a template knows.
+        values = self._values
+        if name in values:
             self._read.add(name)
-            return self._values[name]
+            return values[name]
+        if name.startswith("_"):  # never a field (copy, pickle and Jinja probe such names)
+            raise AttributeError(name)
         if name in self._allowed:
             return None
         raise AttributeError(f"{self._path} has no field {name!r} in any qbXML version")
@@ -283,7 +292,7 @@ def _clean_enum(cat: Catalog, field: Field, value: object, path: str) -> str:
 def _clean(cat: Catalog, field: Field, data: object, path: str) -> str | Record:
     """Cleaned value of one element: a Record for an aggregate, a string for a leaf."""
     if field.kind != Kind.AGGREGATE:
-        if isinstance(data, Mapping | list | tuple):
+        if type(data) not in _LEAF_TYPES and isinstance(data, (Mapping, list, tuple)):  # ABC check: slow
             raise QbxmlDataError(f"{path} takes a single value, not {type(data).__name__}")
         return _clean_leaf(cat, field, data, path)
     if not isinstance(data, Mapping):
@@ -304,11 +313,11 @@ def _record(
             raise _unknown_field(cat, field, path, key)
         child_path = f"{path}/{key}"
         if child.repeated:
-            items = list(value) if isinstance(value, list | tuple) else [value]
+            items = list(value) if isinstance(value, (list, tuple)) else [value]
             if any(item is None for item in items):
                 raise QbxmlDataError(f"{child_path} lists a None; leave it out of the list")
             cleaned[key] = [_clean(cat, child, item, f"{child_path}[{i}]") for i, item in enumerate(items)]
-        elif isinstance(value, list | tuple):
+        elif isinstance(value, (list, tuple)):
             raise QbxmlDataError(f"{child_path} appears at most once; a list of {len(value)} was given")
         else:
             cleaned[key] = _clean(cat, child, value, child_path)

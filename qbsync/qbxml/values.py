@@ -227,9 +227,12 @@ def clean_text(value: object, max_length: int | None = None, *, multiline: bool 
     Numbers are accepted and written as they print (an item named ``12797``). Line breaks are kept only when
     ``multiline`` is true, as CR LF (two characters, as QuickBooks and the XSD count them).
     """
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+    if type(value) is str:  # nearly always: no further type checks
+        text = value
+    elif isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise ValueError(f"text expected, not {type(value).__name__} {value!r}")
-    text = str(value)
+    else:
+        text = str(value)
     if text.isascii() and text.isprintable():
         # The common case (names, SKUs, numbers): nothing to normalize, fold or remove, no line breaks,
         # and the only whitespace is the space, so single- and multi-line cleaning agree.
