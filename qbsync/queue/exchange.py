@@ -193,15 +193,16 @@ def _drop_invalid(session: Session, planned: list[_Planned], version: str, now: 
 def _record_sent(session: Session, qb_session: QbwcSession, planned: list[_Planned], document: str,
                  now: datetime, started: float) -> None:
     qb_session.exchanges = (qb_session.exchanges or 0) + 1
-    # The exchange row is inserted on its own (a Core statement: no flush of the session first). A flush
-    # here wrote every job's new progress notes, and commit then wrote the same jobs again with their
-    # in-flight state: now each job's row is written once, at commit.
+    # The exchange row is inserted on its own, without flushing the session first (Session.execute would,
+    # even for a Core statement). A flush here wrote every job's new progress notes, and commit then wrote
+    # the same jobs again with their in-flight state: now each job's row is written once, at commit.
     exchange_table = Exchange.__table__
-    exchange_id = session.execute(
-        insert(exchange_table).values(session_id=qb_session.id, connection_id=qb_session.connection_id,
-                                      seq=qb_session.exchanges, request_xml=document, job_count=len(planned),
-                                      sent_at=now)
-        .returning(exchange_table.c.id)).scalar_one()
+    with session.no_autoflush:
+        exchange_id = session.execute(
+            insert(exchange_table).values(session_id=qb_session.id, connection_id=qb_session.connection_id,
+                                          seq=qb_session.exchanges, request_xml=document,
+                                          job_count=len(planned), sent_at=now)
+            .returning(exchange_table.c.id)).scalar_one()
     attempts: list[dict[str, object]] = []
     for item in planned:
         job, request = item.job, item.request
@@ -223,8 +224,8 @@ def _record_sent(session: Session, qb_session: QbwcSession, planned: list[_Plann
     # and nothing reads them back in this transaction. The jobs' changes are written at commit, as before.
     with session.no_autoflush:
         session.execute(insert(JobAttempt), attempts)
-    session.execute(update(exchange_table).where(exchange_table.c.id == exchange_id)
-                    .values(service_ms=(time.perf_counter() - started) * 1000.0))
+        session.execute(update(exchange_table).where(exchange_table.c.id == exchange_id)
+                        .values(service_ms=(time.perf_counter() - started) * 1000.0))
 
 
 def handle_response(session: Session, qb_session: QbwcSession, response_xml: str,
