@@ -196,7 +196,7 @@ def _record_sent(session: Session, qb_session: QbwcSession, planned: list[_Plann
     # The exchange row is inserted on its own, without flushing the session first (Session.execute would,
     # even for a Core statement). A flush here wrote every job's new progress notes, and commit then wrote
     # the same jobs again with their in-flight state: now each job's row is written once, at commit.
-    exchange_table = Exchange.__table__
+    exchange_table = Exchange.metadata.tables[Exchange.__tablename__]
     with session.no_autoflush:
         exchange_id = session.execute(
             insert(exchange_table).values(session_id=qb_session.id, connection_id=qb_session.connection_id,
