@@ -56,6 +56,7 @@ from qbsync.queue.handlers import (
 from qbsync.queue.handlers.answers import found_record, lacks, missing_reference
 from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
 from qbsync.storage.models import IdMapping, QueueJob
+from qbsync.storefronts.records import RefundLine
 
 # Special items: role -> (setting naming the item, QuickBooks type, setting naming its account)
 SPECIAL_ITEMS: dict[str, tuple[str, str, str]] = {
@@ -106,6 +107,14 @@ def wait_for_special_items(ctx: Context, job: QueueJob, response: Response) -> W
             mappings.forget(ctx.session, mapping)
     needed = intake.special_item_jobs(ctx.session, ctx.connection, ctx.settings, roles)
     return Wait(f"QuickBooks lacks the item {found.name!r}: adding it first", tuple(j.id for j in needed))
+
+
+def refunded_item(ctx: Context, line: RefundLine) -> IdMapping | None:
+    """The QuickBooks item a refund line's product is linked to, or None: what its credit memo line
+    goes on, and the stock a restock returns to (a refund, and a cancellation's count of what its
+    refunds returned)."""
+    key = mappings.product_key(line.product_id, line.variant_id, line.sku)
+    return mappings.get(ctx.session, ctx.connection.id, mappings.PRODUCT, key)
 
 
 def ret_name(ret: Mapping[str, Any], name: str) -> str:

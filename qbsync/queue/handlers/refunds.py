@@ -60,7 +60,7 @@ from qbsync.queue.handlers import (
 )
 from qbsync.queue.handlers.answers import found_record, found_records
 from qbsync.queue.handlers.cancellations import REVERSED, credit_applied
-from qbsync.queue.handlers.items import special_name, wait_for_special_items
+from qbsync.queue.handlers.items import refunded_item, special_name, wait_for_special_items
 from qbsync.queue.handlers.order_lines import money
 from qbsync.queue.handlers.orders import codes_pending, country_tax, facts
 from qbsync.queue.handlers.steps import Step, StepHandler, go
@@ -103,8 +103,7 @@ def credit_lines(ctx: Context, refund: Refund, order: Order | None) -> list[dict
     exempt = {"FullName": country.exempt} if country is not None else non_taxable
     lines: list[dict[str, Any]] = []
     for line in refund.lines:
-        key = mappings.product_key(line.product_id, line.variant_id, line.sku)
-        mapping = mappings.get(ctx.session, ctx.connection.id, mappings.PRODUCT, key)
+        mapping = refunded_item(ctx, line)
         label = line.sku or line.product_id or "item"
         amount = money(line.amount)
         restocked = rules.refund_restocks(line, ctx.settings)
