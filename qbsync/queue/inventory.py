@@ -33,7 +33,7 @@ from qbsync.storage.models import (
     StorefrontRecord,
     utcnow,
 )
-from qbsync.storefronts.records import Order
+from qbsync.storefronts.records import Order, Product
 
 PULL_KIND = "inventory_pull"
 PULL_PRIORITY = 90  # after the orders of the session, so quantities include their sales
@@ -335,7 +335,7 @@ def _when(value: Any) -> datetime | None:
 
 
 def opening_stock(
-    product: Mapping[str, Any],
+    product: Product,
     product_key: str,
     unposted: Iterable[Mapping[str, Any]],
     settings: Mapping[str, Any],
@@ -354,8 +354,8 @@ def opening_stock(
     the stock figure and is left as it is; an order that will not post a stock-moving transaction
     (left out, or a sales order) is not added back either.
     """
-    stock = _quantity(product.get("stock_quantity"))
-    snapshot = _when(product.get("modified_at"))
+    stock = product.stock_quantity or Decimal(0)
+    snapshot = product.modified_at
     added = Decimal(0)
     numbers: list[str] = []
     waiting: list[str] = []

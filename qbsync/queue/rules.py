@@ -163,9 +163,9 @@ def customer_is_proxied(customer: Customer, settings: Mapping[str, Any]) -> bool
     return settings["proxy_customer_for"] == "all" or customer.is_guest or not customer.storefront_id
 
 
-def item_type(product: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+def item_type(product: Product, settings: Mapping[str, Any]) -> str:
     """The QuickBooks item type (``ItemInventory``...) for a product, by its kind and the settings."""
-    kind = str(product.get("kind") or "non_inventory")
+    kind = product.kind or "non_inventory"
     chosen = settings.get(f"item_type_{kind}") or "non_inventory"
     return ITEM_TYPES.get(chosen, "ItemNonInventory")
 

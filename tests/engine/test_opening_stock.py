@@ -281,7 +281,7 @@ def test_the_opening_stock_adds_back_only_orders_the_stores_count_includes_and_t
         _mug_order(1003, 3, _at(17)).to_dict(),
         _mug_order(1004, 1, _at(13), status="on_hold").to_dict(),
     ]
-    product = _mug(10, _at(16)).to_dict()
+    product = _mug(10, _at(16))
 
     opening = inventory.opening_stock(product, "101", orders, settings, _at(18), Decimal("4.00"))
 
@@ -466,5 +466,5 @@ def test_a_gift_card_line_is_never_counted_as_stock_sold():
     order = dataclasses.replace(mug, lines=(mug.lines[0], marked, by_sku)).to_dict()
 
     assert inventory.sold_in(order, "101", settings) == 2
-    opening = inventory.opening_stock(_mug(10, _at(16)).to_dict(), "101", [order], settings, _at(18), None)
+    opening = inventory.opening_stock(_mug(10, _at(16)), "101", [order], settings, _at(18), None)
     assert opening.quantity == 12 and opening.added_back == ("1001",)

@@ -14,6 +14,7 @@ from qbsync.queue.handlers.cancellations import CANCELLATION
 from qbsync.queue.handlers.items import fingerprint
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import Connection, QueueJob
+from qbsync.storefronts.records import Product
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
@@ -91,7 +92,8 @@ def test_an_item_add_from_a_stored_product_payload_is_sent_byte_for_byte(runtime
             built = _fragment(handlers.handler_for("item").build(ctx, job))
             assert built == expected
     # What a link made before remembers of the product: equal, so nothing is sent to QuickBooks again.
-    assert fingerprint(STORED_PRODUCT) == "fa4caca403ca985712cdd724774147d09d7e4dfa0514eaf290805757a6f45150"
+    linked_before = "fa4caca403ca985712cdd724774147d09d7e4dfa0514eaf290805757a6f45150"
+    assert fingerprint(Product.from_dict(STORED_PRODUCT)) == linked_before
 
 
 # A cancelled order's job payload as stored (Order.to_dict() JSON, fields at their defaults left out):
