@@ -111,21 +111,14 @@ def payment_method_name(order: Order, settings: Mapping[str, Any]) -> str | None
     return title or code or None
 
 
-def is_gift_card_sale(
-    line: OrderLine | RefundLine | Product | Mapping[str, Any], settings: Mapping[str, Any]
-) -> bool:
+def is_gift_card_sale(line: OrderLine | RefundLine | Product, settings: Mapping[str, Any]) -> bool:
     """Whether an order line (or a product) sells a gift card: the store says so (Shopify's
     ``gift_card``), or its SKU is one of the ``gift_card_skus`` setting (case ignored). Such a line is
     owed to the card's holder: it goes on the gift card item (a liability), never on a product's item
     (income, stock), and such a product gets no item of its own."""
-    if isinstance(line, Mapping):
-        # Products and the order lines of payloads read in bulk (stock counts) are still their dicts.
-        marked, sku = bool(line.get("gift_card")), str(line.get("sku") or "")
-    else:
-        marked, sku = isinstance(line, OrderLine) and line.gift_card, line.sku or ""
-    if marked:
+    if isinstance(line, OrderLine) and line.gift_card:
         return True
-    sku = sku.strip().lower()
+    sku = (line.sku or "").strip().lower()
     return bool(sku) and sku in {str(s).strip().lower() for s in settings["gift_card_skus"] or ()}
 
 

@@ -239,7 +239,7 @@ def _opening(job: QueueJob, ctx: Context, product: Product) -> inventory.Opening
     """The new item's opening stock, remembered for the job (the answer's note and a resend use it)."""
     key = mapping_of(job)[1]
     unposted = inventory.unposted_orders(ctx.session, ctx.connection.id, job.id)
-    decisions = {str(order.get("storefront_id")): d for order, d in unposted if d is not None}
+    decisions = {order.storefront_id: d for order, d in unposted if d is not None}
     opening = inventory.opening_stock(
         product, key, [order for order, _ in unposted], ctx.settings, ctx.now,
         product_cost(product, ctx.settings), decisions,

@@ -577,9 +577,8 @@ class OrderHandler(StepHandler):
     def _add_back(self, ctx: Context, job: QueueJob, txn_type: str | None, added: bool = False) -> None:
         """A sale the store's count QuickBooks took already lacked comes back, and follows the order
         (stock counted once): after the order's transaction is added, changed or voided (None)."""
-        order = dict(job.payload.get("record") or {})
-        add_back_late_sales(ctx.session, ctx.connection.id, order_id(job), order, txn_type, ctx.settings,
-                            ctx.now, added)
+        add_back_late_sales(ctx.session, ctx.connection.id, order_id(job), last_known(job), txn_type,
+                            ctx.settings, ctx.now, added)
 
     def _gone(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> ApplyResult:
         if mapping.manual:
