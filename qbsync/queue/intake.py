@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from qbsync.queue import company_facts, jobs, mappings, rules, sales_tax
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import Connection, JobDependency, QueueJob, StorefrontRecord
-from qbsync.storefronts.records import Order, OrderLine, Product
+from qbsync.storefronts.records import Customer, Order, OrderLine, Product
 
 
 class Record(Protocol):
@@ -116,9 +116,10 @@ def _queue(
     unconfirmed: str | None = None,
     record: Record | None = None,
 ) -> QueueJob | None:
-    if record_type == "customer":
-        return _customer(session, connection, settings, data, event)
     given = record.record if isinstance(record, _AsIs) else record
+    if record_type == "customer":
+        customer = given if isinstance(given, Customer) else Customer.from_dict(data)
+        return _customer(session, connection, settings, customer, data, event)
     if record_type == "product":
         product = given if isinstance(given, Product) else Product.from_dict(data)
         if rules.is_gift_card_sale(product, settings):
@@ -420,11 +421,16 @@ def order_dependencies(
 
 
 def _customer(
-    session: Session, connection: Connection, settings: SyncSettings, data: dict[str, Any], event: str
+    session: Session,
+    connection: Connection,
+    settings: SyncSettings,
+    customer: Customer,
+    data: dict[str, Any],
+    event: str,
 ) -> QueueJob | None:
     if settings.proxy_customer and settings.proxy_customer_for == "all":
         return None  # orders all go to the proxy customer: store customers are not needed
-    key = mappings.customer_key(data)
+    key = mappings.customer_key(customer)
     return jobs.enqueue(
         session,
         connection.id,

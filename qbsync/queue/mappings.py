@@ -66,23 +66,18 @@ def product_key(product_id: Any, variant_id: Any = None, sku: Any = None, name: 
     return _bounded(f"name:{' '.join(str(name or '').split()).lower()}")
 
 
-def customer_key(customer: Customer | Mapping[str, Any]) -> str:
-    """The storefront id a customer is mapped under: its id, or for a guest its e-mail (else its name).
-
-    (As its dict where the caller still holds one: customer jobs, the backfill.)"""
-    if isinstance(customer, Mapping):
-        storefront_id = str(customer.get("storefront_id") or "")
-        email, first, last = (str(customer.get(k) or "") for k in ("email", "first_name", "last_name"))
-    else:
-        storefront_id = customer.storefront_id or ""
-        email, first, last = customer.email, customer.first_name, customer.last_name
-    if storefront_id:
-        return storefront_id
-    email = email.strip().lower()
+def customer_key(customer: Customer) -> str:
+    """The storefront id a customer is mapped under: its id, or for a guest its e-mail (else its name)."""
+    if customer.storefront_id:
+        return customer.storefront_id
+    email = customer.email.strip().lower()
     if email:
         return _bounded(f"guest:{email}")
-    name = " ".join(f"{first} {last}".split()).lower()
-    return _bounded(f"guest:{name or 'unknown'}")
+    name = " ".join(f"{customer.first_name} {customer.last_name}".split()).lower()
+    return _bounded(f"guest:{name}") if name else UNKNOWN_GUEST
+
+
+UNKNOWN_GUEST = "guest:unknown"  # the key of a guest with neither e-mail nor name
 
 
 def proxy_key(name: str) -> str:
