@@ -487,8 +487,7 @@ def sold_between(
         )
     ).all()
     decided = _stored_decisions(session, connection_id, [str(record_id) for record_id, _ in rows])
-    orders = [(str(record_id), Order.from_dict(order), decided.get(str(record_id)))
-              for record_id, order in rows if order]
+    orders = [(str(record_id), order or {}, decided.get(str(record_id))) for record_id, order in rows]
     return _sold_from_stock(
         session, connection_id, orders, product_key, settings,
         lambda placed: placed is not None and after < placed <= until, posted_too=True,
@@ -508,9 +507,8 @@ def unposted_sold(
         )
     ).all()
     orders = [
-        (str(record_id), order, rules.decision_of(payload or {}))
+        (str(record_id), (payload or {}).get("record") or {}, rules.decision_of(payload or {}))
         for record_id, payload in rows
-        if (order := _live_order(payload)) is not None
     ]
     return _sold_from_stock(
         session, connection_id, orders, product_key, settings,
@@ -545,19 +543,23 @@ def _stored_decisions(
 def _sold_from_stock(
     session: Session,
     connection_id: int,
-    orders: Iterable[tuple[str, Order, rules.OrderDecision | None]],
+    orders: Iterable[tuple[str, Mapping[str, Any], rules.OrderDecision | None]],
     product_key: str,
     settings: Mapping[str, Any],
     placed_in: Callable[[datetime | None], bool],
     *,
     posted_too: bool,
 ) -> tuple[Decimal, list[str]]:
-    """How many of the product ``orders`` (storefront id, order, intake's decision) placed when
-    ``placed_in`` says sell from stock in QuickBooks, those already in QuickBooks too when ``posted_too``,
-    and the ids of those not in QuickBooks yet."""
+    """How many of the product ``orders`` (storefront id, the order's stored JSON, intake's decision)
+    placed when ``placed_in`` says sell from stock in QuickBooks, those already in QuickBooks too when
+    ``posted_too``, and the ids of those not in QuickBooks yet.
+
+    Each order is read as the :class:`LastKnownOrder` of its JSON (what the count needs, a deleted order's
+    part of it too), as a whole :class:`Order` only when it must be decided here."""
     sold = Decimal(0)
     waiting: list[str] = []
-    for record_id, order, decision in orders:
+    for record_id, stored, decision in orders:
+        order = LastKnownOrder.from_dict(stored)
         quantity = sold_in(order, product_key, settings)
         if not quantity or not placed_in(order.created_at):
             continue
@@ -570,7 +572,7 @@ def _sold_from_stock(
         if decision is None:
             # Unavoidable for an order stored without a job that carries a decision (stored before
             # intake kept decisions, or its jobs were cleared away): decided here, as intake would.
-            decision = rules.decide_order(order, settings)
+            decision = rules.decide_order(Order.from_dict(stored), settings)
         if decision.sync and decision.txn_type in STOCK_MOVING:
             sold += quantity
             if mapping is None:
@@ -660,7 +662,7 @@ def sold_by_product(order: Order | LastKnownOrder, settings: Mapping[str, Any]) 
         if rules.is_gift_card_sale(line, settings):
             continue
         key = mappings.product_key(line.product_id, line.variant_id, line.sku, line.name)
-        sold[key] = sold.get(key, Decimal(0)) + line.quantity
+        sold[key] = sold.get(key, Decimal(0)) + (line.quantity or Decimal(0))
     return sold
 
 

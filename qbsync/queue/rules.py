@@ -11,7 +11,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from qbsync.storefronts.records import Customer, LastKnownOrder, Order, OrderLine, Product, RefundLine
+from qbsync.storefronts.records import (
+    Customer,
+    LastKnownLine,
+    LastKnownOrder,
+    Order,
+    OrderLine,
+    Product,
+    RefundLine,
+)
 
 # Our words for the QuickBooks transaction types an order can become.
 TXN_TYPES = {"invoice": "Invoice", "sales_receipt": "SalesReceipt", "sales_order": "SalesOrder"}
@@ -111,12 +119,14 @@ def payment_method_name(order: Order, settings: Mapping[str, Any]) -> str | None
     return title or code or None
 
 
-def is_gift_card_sale(line: OrderLine | RefundLine | Product, settings: Mapping[str, Any]) -> bool:
+def is_gift_card_sale(
+    line: OrderLine | LastKnownLine | RefundLine | Product, settings: Mapping[str, Any]
+) -> bool:
     """Whether an order line (or a product) sells a gift card: the store says so (Shopify's
     ``gift_card``), or its SKU is one of the ``gift_card_skus`` setting (case ignored). Such a line is
     owed to the card's holder: it goes on the gift card item (a liability), never on a product's item
     (income, stock), and such a product gets no item of its own."""
-    if isinstance(line, OrderLine) and line.gift_card:
+    if isinstance(line, OrderLine | LastKnownLine) and line.gift_card:
         return True
     sku = (line.sku or "").strip().lower()
     return bool(sku) and sku in {str(s).strip().lower() for s in settings["gift_card_skus"] or ()}

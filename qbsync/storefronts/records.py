@@ -873,6 +873,22 @@ class Order(Record):
 
 
 @_record
+class LastKnownLine(Record):
+    """An order line as far as a stored payload tells it (see :class:`LastKnownOrder`): what is sold
+    and how many, None where the payload does not say; the line's other keys are left unread."""
+
+    READS_PART = True
+
+    id: str | None = None
+    product_id: str | None = None
+    variant_id: str | None = None
+    sku: str | None = None
+    name: str | None = None
+    quantity: Decimal | None = None
+    gift_card: bool | None = None
+
+
+@_record
 class LastKnownOrder(Record):
     """An order as qbsync last knew it, read from a stored payload that may hold only part of an
     :class:`Order` (a deleted order's job carries what was stored of it, possibly nothing): what a
@@ -891,7 +907,7 @@ class LastKnownOrder(Record):
     total: Decimal | None = None
     presentment_currency: str | None = None
     presentment_total: Decimal | None = None
-    lines: tuple[OrderLine, ...] | None = None
+    lines: tuple[LastKnownLine, ...] | None = None
     refunds: tuple[RefundSummary, ...] | None = None
 
     READS_PART = True  # read from an Order.to_dict(), or part of one: its other keys are left unread
