@@ -49,6 +49,8 @@ from qbsync.storage.models import IdMapping, QueueJob
 
 VOIDED = "voided"
 REVERSED = "reversed"  # the order mapping's synced_hash once a cancellation was booked as a credit memo
+# A refund-before-cancellation link's synced_hash: the reversal returned the refund's restocked products.
+STOCK_RETURNED = "stock returned by the cancellation"
 
 
 def cancellation_marker(platform: str, number: str) -> str:
@@ -161,15 +163,23 @@ def moves_stock(ctx: Context, ret: Mapping[str, Any], kind: str) -> bool:
     return False
 
 
-def returned_by_refunds(ctx: Context, order: Mapping[str, Any]) -> dict[str, Decimal]:
+def returned_by_refunds(
+    ctx: Context, order: Mapping[str, Any], unseen: list[str] | None = None
+) -> dict[str, Decimal]:
     """Per item ListID, the quantity the refunds listed on the order returned to stock in QuickBooks
     (by the rule their own credit memos follow, ``rules.refund_restocks``): their lines as the order
-    lists them (Shopify), else the refund as the store sent it (WooCommerce orders list only totals)."""
+    lists them (Shopify), else the refund as the store sent it (WooCommerce orders list only totals).
+    The ids of refunds whose lines are not known yet (their webhook not stored) go into ``unseen``: the
+    cancellation brings their products back itself, so their own credit memos must not again
+    (:func:`stock_returned_by_cancellation`)."""
     returned: dict[str, Decimal] = {}
     for summary in order.get("refunds") or ():
+        refund_id = str(summary.get("storefront_id"))
         lines = summary.get("lines") or intake.stored_record(
-            ctx.session, ctx.connection.id, "refund", str(summary.get("storefront_id"))
+            ctx.session, ctx.connection.id, "refund", refund_id
         ).get("lines") or ()
+        if not lines and unseen is not None:
+            unseen.append(refund_id)
         for line in lines:
             if not rules.refund_restocks(line, ctx.settings) or rules.refunds_gift_card(
                 line, order, ctx.settings
@@ -181,6 +191,14 @@ def returned_by_refunds(ctx: Context, order: Mapping[str, Any]) -> dict[str, Dec
                 quantity = Decimal(str(line.get("quantity") or 0))
                 returned[mapping.qb_id] = returned.get(mapping.qb_id, Decimal(0)) + quantity
     return returned
+
+
+def stock_returned_by_cancellation(ctx: Context, refund_id: str) -> bool:
+    """Whether the reversal of the refund's cancelled order already brought back what the refund
+    restocked: the refund was listed on the order, its lines unknown when the reversal was booked, and
+    the reversal returned all the store restocked (so the refund's credit memo carries no quantities)."""
+    before = mappings.get(ctx.session, ctx.connection.id, mappings.REFUND_BEFORE_CANCELLATION, refund_id)
+    return before is not None and before.synced_hash == STOCK_RETURNED
 
 
 def restock_note(ctx: Context, order: Mapping[str, Any]) -> str:
@@ -360,7 +378,8 @@ class Cancellation:
             # A void gives the sale's quantities back to QuickBooks' stock, which the store did not
             # restock: the credit memo reverses the money and leaves the stock where the store's is.
             against = "voiding it would put its products back in QuickBooks' stock, which the store did not"
-        returned = returned_by_refunds(ctx, order) if restocks else None
+        unseen: list[str] = []
+        returned = returned_by_refunds(ctx, order, unseen) if restocks else None
         stock = restock_note(ctx, order)
         remaining = sale_total(ret, mapping.qb_type) - refunded
         open_amount = money(ret.get("BalanceRemaining")) if mapping.qb_type == "Invoice" else Decimal(0)
@@ -380,6 +399,7 @@ class Cancellation:
                                   returned),
             open=str(open_amount),
             stock=stock,
+            unseen=unseen,
         )
         return Again(
             f"not voided: {against}; reversing what remains ({remaining}); {stock}"
@@ -437,18 +457,21 @@ class Cancellation:
             ret,
             origin=mappings.CREATED,
         )
+        notes = progress(job)
+        unseen = set(notes.get("unseen") or ())
         for refund in order.get("refunds") or ():
             # Left out of the reversal: that refund's own credit memo credits it, not this one.
+            refund_id = str(refund.get("storefront_id"))
             mappings.link_transaction(
                 session,
                 conn_id,
                 mappings.REFUND_BEFORE_CANCELLATION,
-                str(refund.get("storefront_id")),
+                refund_id,
                 "CreditMemo",
                 ret,
                 origin=mappings.CREATED,
+                synced_hash=STOCK_RETURNED if refund_id in unseen else None,
             )
-        notes = progress(job)
         if notes.get("stock"):
             why = f"{why}; {notes['stock']}"
         credit = money(ret.get("CreditRemaining") or ret.get("TotalAmount"))
