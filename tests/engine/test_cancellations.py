@@ -248,6 +248,19 @@ def test_a_cancelled_sale_with_nothing_against_it_the_store_restocked_is_still_v
     assert shop.company.books().accounts.get("Undeposited Funds", Decimal(0)) == 0
 
 
+def _refunded_then_cancelled(shop, order, refund_id: str, amount: str, quantity: int, restock: bool | None):
+    """The order synced, ``quantity`` mugs of it refunded (``restock`` as the store says), then the order
+    cancelled and restocked, listing the refund with its lines."""
+    _synced(shop, order)
+    refund = _refund(order.storefront_id, refund_id, amount, quantity, restock)
+    shop.feed("refund", refund)
+    shop.sync()
+    summary = RefundSummary(storefront_id=refund_id, amount=Decimal(amount), lines=refund.lines)
+    shop.feed("order", _cancelled(order, restocked=True, refunds=[summary]))
+    shop.sync()
+    return order, summary
+
+
 @pytest.mark.parametrize("restock", [False, None])
 def test_an_order_refunded_in_full_then_cancelled_with_a_restock_brings_the_stock_back_once(
     paid_shop, restock
@@ -255,16 +268,7 @@ def test_an_order_refunded_in_full_then_cancelled_with_a_restock_brings_the_stoc
     """Both mugs refunded (24.00) without going back to stock, then the order cancelled and the store put
     them back: QuickBooks gets the 2 mugs back, by a credit memo of no money, once."""
     shop = paid_shop
-    order = _order(6103)
-    _synced(shop, order)
-    refund = _refund("6103", "9631", "24.00", 2, restock)
-    shop.feed("refund", refund)
-    shop.sync()
-    check_stock(shop.company, {"MUG-RED": STOCK - 2})
-
-    summary = RefundSummary(storefront_id="9631", amount=Decimal("24.00"), lines=refund.lines)
-    shop.feed("order", _cancelled(order, restocked=True, refunds=[summary]))
-    shop.sync()
+    order, summary = _refunded_then_cancelled(shop, _order(6103), "9631", "24.00", 2, restock)
 
     check_stock(shop.company, {"MUG-RED": STOCK})
     reversal = shop.company.find("CreditMemo", "C6103")
@@ -289,15 +293,7 @@ def test_a_reversing_line_that_returns_part_of_a_sale_line_keeps_the_sales_rate(
     """3 mugs at 9.50, 1 refunded and restocked, then the order cancelled and restocked: the 2 mugs
     coming back are credited at 9.50 each (not the sale line's 28.50 over 2), the rest of the line
     without a quantity, so the credit memo still reverses 24.00 to the cent."""
-    order = _order(6104, quantity=3)
-    _synced(shop, order)
-    refund = _refund("6104", "9641", "9.50", 1, True)
-    shop.feed("refund", refund)
-    shop.sync()
-
-    summary = RefundSummary(storefront_id="9641", amount=Decimal("9.50"), lines=refund.lines)
-    shop.feed("order", _cancelled(order, restocked=True, refunds=[summary]))
-    shop.sync()
+    _refunded_then_cancelled(shop, _order(6104, quantity=3), "9641", "9.50", 1, True)
 
     check_stock(shop.company, {"MUG-RED": STOCK})
     reversal = shop.company.find("CreditMemo", "C6104")
