@@ -276,12 +276,12 @@ def test_the_opening_stock_adds_back_only_orders_the_stores_count_includes_and_t
 
     settings = SyncSettings({"unpaid_order_as": "sales_order"})
     orders = [
-        _mug_order(1001, 2, _at(15)).to_dict(),
-        _mug_order(1002, 1, _at(14), paid=False).to_dict(),
-        _mug_order(1003, 3, _at(17)).to_dict(),
-        _mug_order(1004, 1, _at(13), status="on_hold").to_dict(),
+        _mug_order(1001, 2, _at(15)),
+        _mug_order(1002, 1, _at(14), paid=False),
+        _mug_order(1003, 3, _at(17)),
+        _mug_order(1004, 1, _at(13), status="on_hold"),
     ]
-    product = _mug(10, _at(16)).to_dict()
+    product = _mug(10, _at(16))
 
     opening = inventory.opening_stock(product, "101", orders, settings, _at(18), Decimal("4.00"))
 
@@ -465,8 +465,8 @@ def test_a_gift_card_line_is_never_counted_as_stock_sold():
     mug = _mug_order(1001, 2, _at(15))
     marked = dataclasses.replace(mug.lines[0], id="g1", quantity=Decimal(5), gift_card=True)
     by_sku = dataclasses.replace(mug.lines[0], id="g2", quantity=Decimal(7), sku="CARD-101")
-    order = dataclasses.replace(mug, lines=(mug.lines[0], marked, by_sku)).to_dict()
+    order = dataclasses.replace(mug, lines=(mug.lines[0], marked, by_sku))
 
     assert inventory.sold_in(order, "101", settings) == 2
-    opening = inventory.opening_stock(_mug(10, _at(16)).to_dict(), "101", [order], settings, _at(18), None)
+    opening = inventory.opening_stock(_mug(10, _at(16)), "101", [order], settings, _at(18), None)
     assert opening.quantity == 12 and opening.added_back == ("1001",)

@@ -38,14 +38,16 @@ from qbsync.queue.handlers import (
     Finish,
     Reject,
     progress,
+    record_of,
     render,
     set_progress,
 )
 from qbsync.queue.handlers.answers import found_record, found_records
-from qbsync.queue.handlers.items import special_name, wait_for_special_items
+from qbsync.queue.handlers.items import refunded_item, special_name, wait_for_special_items
 from qbsync.queue.handlers.order_lines import CENT, money
 from qbsync.queue.handlers.steps import Step, go, react
 from qbsync.storage.models import IdMapping, QueueJob
+from qbsync.storefronts.records import LastKnownOrder, RefundLine, RefundSummary
 
 VOIDED = "voided"
 REVERSED = "reversed"  # the order mapping's synced_hash once a cancellation was booked as a credit memo
@@ -60,10 +62,10 @@ def cancellation_marker(platform: str, number: str) -> str:
 
 
 def money_against(
-    order: Mapping[str, Any], ret: Mapping[str, Any], paid_by_qbsync: bool, deposited: bool
+    order: LastKnownOrder, ret: Mapping[str, Any], paid_by_qbsync: bool, deposited: bool
 ) -> str:
     """Why the sale must not be voided ('' when nothing is against it)."""
-    if order.get("refunds"):
+    if order.refunds:
         return "refunds were recorded against it"
     if paid_by_qbsync:
         return "a payment was recorded against it"
@@ -163,33 +165,36 @@ def moves_stock(ctx: Context, ret: Mapping[str, Any], kind: str) -> bool:
     return False
 
 
+def refund_lines(ctx: Context, summary: RefundSummary) -> tuple[RefundLine, ...]:
+    """What a refund listed on the order refunded per line: as the order lists it (Shopify), else as
+    the refund the store sent (WooCommerce orders list only totals); none when qbsync has neither."""
+    if summary.lines:
+        return summary.lines
+    stored = intake.stored_record(ctx.session, ctx.connection.id, "refund", summary.storefront_id)
+    return tuple(RefundLine.from_dict(line) for line in stored.get("lines") or ())
+
+
 def returned_by_refunds(
-    ctx: Context, order: Mapping[str, Any], unseen: list[str] | None = None
+    ctx: Context, order: LastKnownOrder, unseen: list[str] | None = None
 ) -> dict[str, Decimal]:
     """Per item ListID, the quantity the refunds listed on the order returned to stock in QuickBooks
-    (by the rule their own credit memos follow, ``rules.refund_restocks``): their lines as the order
-    lists them (Shopify), else the refund as the store sent it (WooCommerce orders list only totals).
-    The ids of refunds whose lines are not known yet (their webhook not stored) go into ``unseen``: the
-    cancellation brings their products back itself, so their own credit memos must not again
+    (by the rule their own credit memos follow, ``rules.refund_restocks``). The ids of refunds whose
+    lines qbsync does not know yet (their webhook not stored) go into ``unseen``: the cancellation
+    brings their products back itself, so their own credit memos must not again
     (:func:`stock_returned_by_cancellation`)."""
     returned: dict[str, Decimal] = {}
-    for summary in order.get("refunds") or ():
-        refund_id = str(summary.get("storefront_id"))
-        lines = summary.get("lines") or intake.stored_record(
-            ctx.session, ctx.connection.id, "refund", refund_id
-        ).get("lines") or ()
+    for summary in order.refunds or ():
+        lines = refund_lines(ctx, summary)
         if not lines and unseen is not None:
-            unseen.append(refund_id)
+            unseen.append(summary.storefront_id)
         for line in lines:
             if not rules.refund_restocks(line, ctx.settings) or rules.refunds_gift_card(
                 line, order, ctx.settings
             ):
                 continue
-            key = mappings.product_key(line.get("product_id"), line.get("variant_id"), line.get("sku"))
-            mapping = mappings.get(ctx.session, ctx.connection.id, mappings.PRODUCT, key)
+            mapping = refunded_item(ctx, line)
             if mapping is not None:
-                quantity = Decimal(str(line.get("quantity") or 0))
-                returned[mapping.qb_id] = returned.get(mapping.qb_id, Decimal(0)) + quantity
+                returned[mapping.qb_id] = returned.get(mapping.qb_id, Decimal(0)) + line.quantity
     return returned
 
 
@@ -201,9 +206,9 @@ def stock_returned_by_cancellation(ctx: Context, refund_id: str) -> bool:
     return before is not None and before.synced_hash == STOCK_RETURNED
 
 
-def restock_note(ctx: Context, order: Mapping[str, Any]) -> str:
+def restock_note(ctx: Context, order: LastKnownOrder) -> str:
     """What the cancellation does with stock, in words for the job's page."""
-    said = order.get("restocked_on_cancel")
+    said = order.restocked_on_cancel
     if rules.cancellation_restocks(order, ctx.settings):
         why = "the store restocked it" if said else "restock_unknown_cancellations is on"
         return f"what was not refunded goes back to stock ({why})"
@@ -251,9 +256,15 @@ def credit_applied(
     return {k: v for k, v in data.items() if v is not None}
 
 
-def _order(job: QueueJob) -> dict[str, Any]:
-    """The cancelled order the order job carries."""
-    return dict(job.payload.get("record") or {})
+def _order(job: QueueJob) -> LastKnownOrder:
+    """The cancelled order the order job carries, as far as it is known (a deleted order's payload is
+    only what was last stored of it)."""
+    return record_of(job, LastKnownOrder)
+
+
+def _number(job: QueueJob, order: LastKnownOrder) -> str:
+    """The order's number (its storefront id when the payload does not say)."""
+    return order.number or str(job.record_id)
 
 
 def _sale(ctx: Context, job: QueueJob) -> IdMapping:
@@ -264,7 +275,7 @@ def _sale(ctx: Context, job: QueueJob) -> IdMapping:
     return mapping
 
 
-def _rate(ctx: Context, notes: Mapping[str, Any], order: Mapping[str, Any]) -> Decimal | None:
+def _rate(ctx: Context, notes: Mapping[str, Any], order: LastKnownOrder) -> Decimal | None:
     """The ExchangeRate the sale was booked with (read in ``recheck``), for its reversal and the credit
     applied (``company_facts.booked_rate``)."""
     from qbsync.queue.handlers.orders import facts  # orders imports this module
@@ -276,7 +287,7 @@ class Cancellation:
     """The cancellation steps of an order job (called by the order handler)."""
 
     def build(
-        self, ctx: Context, job: QueueJob, order: Mapping[str, Any], mapping: IdMapping | None
+        self, ctx: Context, job: QueueJob, order: LastKnownOrder, mapping: IdMapping | None
     ) -> BuildResult:
         if mapping is None:
             return Finish("cancelled before it reached QuickBooks: nothing to record")
@@ -327,10 +338,11 @@ class Cancellation:
             mapping.synced_hash = REVERSED
             return Finish(f"cancelled after it was refunded in full: nothing remains on {mapping.qb_name}")
         # Refunded in full but restocked on cancelling: a credit memo of no money brings the rest back.
-        number = str(order.get("number") or job.record_id)
+        number = _number(job, order)
         if notes.get("next") != "reverse":
             return render(ctx, "CreditMemoQuery", {"RefNumber": naming.ref_number(number, "C")}, "lookup")
-        date = str(order.get("cancelled_at") or order.get("modified_at") or "")[:10] or None
+        when = order.cancelled_at or order.modified_at
+        date = when.date().isoformat() if when is not None else None  # as stored: UTC
         data = {
             "CustomerRef": {"ListID": notes["customer"]},
             "TxnDate": date,
@@ -344,7 +356,7 @@ class Cancellation:
         return render(ctx, "CreditMemoAdd", {k: v for k, v in data.items() if v is not None}, "reverse")
 
     def _apply_credit(
-        self, ctx: Context, job: QueueJob, order: Mapping[str, Any], sale: IdMapping, reversal: IdMapping
+        self, ctx: Context, job: QueueJob, order: LastKnownOrder, sale: IdMapping, reversal: IdMapping
     ) -> BuildResult:
         notes = progress(job)
         amount = Decimal(str(notes.get("apply") or 0))
@@ -372,7 +384,7 @@ class Cancellation:
         paid = mappings.get(ctx.session, ctx.connection.id, mappings.PAYMENT, str(job.record_id)) is not None
         deposited = mapping.qb_type == "SalesReceipt" and bool(ctx.settings.deposit_account)
         against = money_against(order, ret, paid, deposited)
-        refunded = sum((money(r.get("amount")) for r in order.get("refunds") or ()), Decimal(0))
+        refunded = sum((money(r.amount) for r in order.refunds or ()), Decimal(0))
         restocks = rules.cancellation_restocks(order, ctx.settings)
         if not against and not restocks and moves_stock(ctx, ret, mapping.qb_type):
             # A void gives the sale's quantities back to QuickBooks' stock, which the store did not
@@ -409,7 +421,7 @@ class Cancellation:
 
     def _existing(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
         order = _order(job)
-        number = str(order.get("number") or job.record_id)
+        number = _number(job, order)
         marker = cancellation_marker(ctx.connection.platform, number)
         found = found_records(response, "CreditMemoRet")
         ours = naming.first_marked(found, marker, progress(job).get("customer"))
@@ -445,7 +457,7 @@ class Cancellation:
     }
 
     def _reversed(
-        self, ctx: Context, job: QueueJob, order: Mapping[str, Any], ret: Mapping[str, Any], why: str
+        self, ctx: Context, job: QueueJob, order: LastKnownOrder, ret: Mapping[str, Any], why: str
     ) -> ApplyResult:
         session, conn_id = ctx.session, ctx.connection.id
         mappings.link_transaction(
@@ -459,9 +471,9 @@ class Cancellation:
         )
         notes = progress(job)
         unseen = set(notes.get("unseen") or ())
-        for refund in order.get("refunds") or ():
+        for refund in order.refunds or ():
             # Left out of the reversal: that refund's own credit memo credits it, not this one.
-            refund_id = str(refund.get("storefront_id"))
+            refund_id = refund.storefront_id
             mappings.link_transaction(
                 session,
                 conn_id,

@@ -65,7 +65,7 @@ from qbsync.queue.handlers.cancellations import (
     credit_applied,
     stock_returned_by_cancellation,
 )
-from qbsync.queue.handlers.items import special_name, wait_for_special_items
+from qbsync.queue.handlers.items import refunded_item, special_name, wait_for_special_items
 from qbsync.queue.handlers.order_lines import money
 from qbsync.queue.handlers.orders import codes_pending, country_tax, facts
 from qbsync.queue.handlers.steps import Step, StepHandler, go
@@ -110,8 +110,7 @@ def credit_lines(ctx: Context, refund: Refund, order: Order | None) -> list[dict
     # Listed on the cancelled order before its webhook came: the reversal returned its products already.
     returned_before = stock_returned_by_cancellation(ctx, refund.storefront_id)
     for line in refund.lines:
-        key = mappings.product_key(line.product_id, line.variant_id, line.sku)
-        mapping = mappings.get(ctx.session, ctx.connection.id, mappings.PRODUCT, key)
+        mapping = refunded_item(ctx, line)
         label = line.sku or line.product_id or "item"
         amount = money(line.amount)
         restocked = rules.refund_restocks(line, ctx.settings) and not returned_before
