@@ -146,6 +146,23 @@ def set_api_credentials(session: Session, conn: Connection, credentials: dict[st
     conn.api_credentials = {k: v for k, v in credentials.items() if v not in (None, "")}
 
 
+def rebind_same_company_file(session: Session, conn: Connection, path: str | None) -> None:
+    """Bind ``conn`` to ``path``, which a person says is its own company file moved or reached by another
+    path; every link is kept. See :func:`qbsync.queue.company_file.same_file_elsewhere`."""
+    from qbsync.queue.company_file import same_file_elsewhere
+    from qbsync.qwc.sessions import end_sessions_of
+
+    path = (path or "").strip()
+    if not path:
+        raise ConnectionSetupError("no update has had another company file open; give the path the Web "
+                                   "Connector reports (--to)")
+    if len(path) > MAX_COMPANY_FILE:
+        raise ConnectionSetupError(f"a company file path is at most {MAX_COMPANY_FILE} characters")
+    end_sessions_of(session, conn.id, "qbsync: the connection's company file path changed; the next update "
+                                      "starts a new session")
+    same_file_elsewhere(conn, path)
+
+
 def switch_company_file(session: Session, conn: Connection, to_file: str | None) -> FileLinks:
     """Move ``conn`` to another QuickBooks company file, forgetting the old file's links and lists.
 

@@ -232,8 +232,8 @@ _BACKEND_FIXTURES = frozenset({"database_url", "redis_url"})
 
 
 # Parameters that choose the simulated QuickBooks company (tests/engine/conftest.py, test_refunds.py,
-# test_gift_cards.py).
-_PROFILE_PARAMS = frozenset({"profile", "books_shop", "gift_shop"})
+# test_gift_cards.py, test_currency.py).
+_PROFILE_PARAMS = frozenset({"profile", "books_shop", "gift_shop", "currency_books"})
 # The browser tests: what they add to the page tests is the rendering and the scripts in Chromium; the
 # pages' queries run on PostgreSQL in the page tests through Flask's client (tests/pages/test_*.py).
 _BROWSER_TESTS = "tests/pages/test_browser.py"

@@ -5,7 +5,9 @@ file. The file is bound to the connection at its first Web Connector session (th
 sendRequestXML). A session that has another file open is sent nothing: qbsync cannot prove that any of its
 links, or any record it would change, belongs to that file. A person moves the connection to another file with
 :func:`switch` (connection page, or ``qbsync connection switch-file``), which forgets the old file's links and
-lists so the new file gets its first contact and every record is looked up afresh.
+lists so the new file gets its first contact and every record is looked up afresh. When the file is the same
+one reached by another path (moved to a new server, opened through a UNC path instead of a mapped drive),
+a person says so with :func:`same_file_elsewhere`, which keeps every link.
 """
 
 from __future__ import annotations
@@ -51,7 +53,9 @@ def refusal(connection_name: str, bound: str, opened: str) -> str:
     return (f"qbsync: QuickBooks has the company file \"{opened}\" open, but connection {connection_name} "
             f"belongs to \"{bound}\". Nothing was sent. Open \"{bound}\" in QuickBooks and run the update "
             "again; or, if the store now belongs to the other file, switch the connection to it on its page "
-            f"in qbsync (or: qbsync connection switch-file {connection_name}).")
+            f"in qbsync (or: qbsync connection switch-file {connection_name}); if it is the same file, moved "
+            f"or opened by another path, say so there (or: qbsync connection switch-file {connection_name} "
+            "--same-file).")
 
 
 def check(connection: Connection, opened: str | None, now: datetime | None = None) -> str | None:
@@ -154,6 +158,17 @@ def switch(session: Session, connection: Connection, to_file: str | None,
     queued = lists.request_refresh(session, connection.id, now=now)
     setup.request_setup(session, connection.id, now, after=queued)
     return FileLinks(forgotten.mappings, forgotten.manual_mappings, forgotten.list_entries, cancelled)
+
+
+def same_file_elsewhere(connection: Connection, path: str, now: datetime | None = None) -> None:
+    """A person says ``path`` is the connection's own company file, moved or opened by another path: bind it
+    and keep every link and list (no first contact, nothing looked up again).
+
+    Only a person can say so: a copy of the file (a backup restored elsewhere, an accountant's copy) holds
+    the same records under the same ids, so nothing QuickBooks answers tells a move from a copy.
+    """
+    connection.company_file = path.strip()
+    connection.company_file_bound_at = now or utcnow()
 
 
 def _restart_open_jobs(session: Session, connection_id: int, now: datetime) -> int:

@@ -93,9 +93,13 @@ DEFINITIONS: list[Setting] = [
     Setting("match_customers_by_email", True,
             "Before adding a customer, link to a QuickBooks customer with the same e-mail address (from the "
             "customer list last pulled from QuickBooks).", group="Customers"),
-    Setting("proxy_customer", "",
-            "Record orders under this one QuickBooks customer (e.g. 'Web Customer') instead of one customer "
-            "per buyer; empty creates a customer per buyer.", group="Customers"),
+    # Guests by default share one customer: a guest rarely buys twice, and one customer per guest fills
+    # QuickBooks Pro/Premier's 14,500 names (customers, vendors and employees together; Intuit, "Maximum
+    # number of QuickBooks Desktop list entries"). Each sale still carries the buyer's name and addresses.
+    Setting("proxy_customer", "Web Guests",
+            "Record guest checkouts (or every order, see below) under this one QuickBooks customer instead "
+            "of one customer per buyer; each sale still shows the buyer's name and addresses. Empty creates "
+            "a customer per buyer.", group="Customers"),
     Setting("proxy_customer_for", "guests",
             "Whether the proxy customer takes guest checkouts only ('guests') or every order ('all').",
             choices=("guests", "all"), group="Customers"),
@@ -294,6 +298,10 @@ class SyncSettings(Mapping[str, Any]):
         if name in self._overrides:
             return self._overrides[name]
         return BY_NAME[name].default
+
+    def chosen(self, name: str) -> bool:
+        """Whether the connection stores its own value for ``name`` (a person chose it; not the default)."""
+        return name in self._overrides
 
     def __getattr__(self, name: str) -> Any:
         try:

@@ -15,6 +15,7 @@ from qbsync.connections import (
     add_connection,
     get_connection,
     list_connections,
+    rebind_same_company_file,
     rotate_webhook_secret,
     set_qbwc_password,
     switch_company_file,
@@ -218,9 +219,12 @@ def connection_rotate_secret(name: str, webhook_secret: str) -> None:
 @click.argument("name")
 @click.option("--to", "to_file", help="The company file path to bind (as the Web Connector reports it). "
               "Leave out to take the one a refused update had open, else the one open at the next update.")
+@click.option("--same-file", is_flag=True, help="The other path is this connection's own company file, "
+              "moved or opened by another path (not a copy): keep every link.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def connection_switch_file(name: str, to_file: str | None, yes: bool) -> None:
-    """Move connection NAME to another QuickBooks company file (forgets the old file's links and lists)."""
+def connection_switch_file(name: str, to_file: str | None, same_file: bool, yes: bool) -> None:
+    """Move connection NAME to another QuickBooks company file (forgets the old file's links and lists), or
+    with --same-file bind the path its own file now opens by (keeps them)."""
     from qbsync.queue import company_file
 
     runtime = _runtime()
@@ -228,6 +232,15 @@ def connection_switch_file(name: str, to_file: str | None, yes: bool) -> None:
         with runtime.db.transaction() as session:
             conn = get_connection(session, name)
             target = to_file or company_file.refused_file(session, conn)
+            if same_file:
+                click.echo(f"connection {name} belongs to: {conn.company_file or '(no file yet)'}")
+                click.echo(f"the same file, now opened as: {target or '(none given)'}; every link is kept "
+                           "(a copy of the file is not the same file: qbsync would book into the copy)")
+                if not yes and not click.confirm("same file?", default=False):
+                    raise click.ClickException("nothing was changed")
+                rebind_same_company_file(session, conn, target)
+                click.echo(f"bound {target}: links kept; the next update syncs as before")
+                return
             links = company_file.links_of(session, conn.id)
             click.echo(f"connection {name} belongs to: {conn.company_file or '(no file yet)'}")
             click.echo(f"switching to: {target or 'the file QuickBooks has open at the next update'}")

@@ -338,6 +338,10 @@ class Demo:
                        key=lambda t: str(t.get("RefNumber")))
         for sale in [*sales, *self.company.transactions("CreditMemo")]:
             customer = (sale.get("CustomerRef") or {}).get("FullName", "")
+            bill_to = str((sale.get("BillAddress") or {}).get("Addr1", ""))
+            named = set(customer.casefold().replace(",", " ").split())
+            if bill_to and not set(bill_to.casefold().split()) <= named:
+                customer += f" (bill to {bill_to})"  # a guest under the shared customer: who bought
             self.echo(f"  {_KIND_WORDS[sale['kind']]} {sale.get('RefNumber')}: {customer}, "
                       f"{sale_total(sale)} USD")
         return len({s.get("RefNumber") for s in sales})

@@ -571,6 +571,50 @@ MULTICURRENCY_PROFILE = Profile(
     },
 )
 
+CANADA_MULTICURRENCY = Profile(
+    name="canada-multicurrency",
+    summary="Ontario web shop selling to the US in US dollars: the canada company with multicurrency on, "
+    "home currency CAD, USD/EUR/GBP active.",
+    country="CA",
+    product="QuickBooks Premier",
+    company_type="Retail Shop or Online Commerce",
+    inventory=True,
+    sales_tax=True,
+    multicurrency=True,
+    home_currency="CAD",
+    class_tracking=False,
+    seeds=(
+        Seed(
+            "Currency",
+            {"Name": "Canadian Dollar", "CurrencyCode": "CAD", "ExchangeRate": "1"},
+            MULTICURRENCY,
+            "home_currency",
+        ),
+        Seed("Currency", {"Name": "US Dollar", "CurrencyCode": "USD", "ExchangeRate": "1.36"}, MULTICURRENCY),
+        Seed("Currency", {"Name": "Euro", "CurrencyCode": "EUR", "ExchangeRate": "1.47"}, MULTICURRENCY),
+        Seed(
+            "Currency",
+            {"Name": "British Pound Sterling", "CurrencyCode": "GBP", "ExchangeRate": "1.72"},
+            MULTICURRENCY,
+        ),
+        *CANADA.seeds,
+        _account(
+            "Exchange Gain or Loss",
+            "OtherExpense",
+            "assumed: created when multicurrency is turned on",
+            "ExchangeGainLoss",
+        ),
+    ),
+    regional_tax_preferences=CANADA.regional_tax_preferences,
+    sources={
+        **CANADA.sources,
+        "multicurrency": MULTICURRENCY,
+        "home_currency": MULTICURRENCY,
+        "exchange_rates": "assumed: rates entered by the merchant (home currency units per foreign unit)",
+        "host": "assumed: Premier edition of the same year as the Canadian Pro",
+    },
+)
+
 LEGACY = Profile(
     name="legacy",
     summary="The simulator's original company: the accounts, items and codes qbsync's defaults name.",
@@ -588,7 +632,7 @@ LEGACY = Profile(
 )
 
 PROFILES: dict[str, Profile] = {
-    p.name: p for p in (LEGACY, SERVICE, RETAIL, CANADA, UK, MULTICURRENCY_PROFILE)
+    p.name: p for p in (LEGACY, SERVICE, RETAIL, CANADA, UK, MULTICURRENCY_PROFILE, CANADA_MULTICURRENCY)
 }
 DEFAULT_PROFILE = "retail"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from qbsync.connections import switch_company_file
+from qbsync.connections import rebind_same_company_file, switch_company_file
 from qbsync.queue import company_file, jobs
 from qbsync.simulator import QuickBooksCompany, WebConnector
 from qbsync.storage.models import Connection, IdMapping, QbwcSession, QueueJob
@@ -94,3 +94,37 @@ def test_another_company_file_is_noticed_within_the_hour_while_no_work_waits(run
     assert check.auth_result == ""  # a session, only to see which file is open
     assert OTHER_FILE in check.last_error and SHOP_FILE in check.last_error
     assert sister.request_log == []
+
+
+@pytest.mark.parametrize("profile", ["retail", "service"])
+def test_the_same_file_by_another_path_keeps_its_links_once_a_person_says_so(runtime, live_server,
+                                                                            make_connection, profile):
+    """The shop's file, moved to a server and opened through its share: refused until a person says it is
+    the same file; then syncing goes on with every link (no first contact, nothing added twice)."""
+    conn, shop, _sister, wc = shop_with_a_sister(runtime, live_server, make_connection, profile)
+    wc.run(sessions=1)
+    ann = shop.find("Customer", "Ann")
+    with runtime.db.transaction() as s:
+        s.add(IdMapping(connection_id=conn.id, record_type="customer", storefront_id="7", qb_type="Customer",
+                        qb_id=ann["ListID"], origin="created"))
+        waiting = jobs.enqueue_qbxml(s, conn.id, customer_add("Bea"), label="Bea")
+    moved = r"\\BOOKS-SERVER\QuickBooks\Shop.QBW"
+    wc.open_company_file(shop, moved)  # the same company, reached by another path
+    (refused,) = wc.run(sessions=1)
+    assert "--same-file" in refused.last_error and shop.find("Customer", "Bea") is None
+    already = len(shop.request_log)
+
+    with runtime.db.transaction() as s:
+        stored = s.get(Connection, conn.id)
+        assert company_file.refused_file(s, stored) == moved
+        rebind_same_company_file(s, stored, company_file.refused_file(s, stored))
+
+    wc.run(until_idle=True, max_sessions=3)
+    sent = "".join(entry.request for entry in shop.request_log[already:])
+    assert "<AccountQueryRq" not in sent  # no first contact: the lists read from this file still hold
+    assert shop.find("Customer", "Bea") is not None
+    with runtime.db.transaction() as s:
+        assert s.get(Connection, conn.id).company_file == moved
+        assert s.get(QueueJob, waiting.id).state == "done"
+        link = s.scalars(select(IdMapping).where(IdMapping.storefront_id == "7")).one()
+        assert link.qb_id == ann["ListID"]  # kept

@@ -55,10 +55,15 @@ def _order(number: int, currency: str, rate: str, tax: str, shipping_tax: str, *
     return make_order(number, **values)
 
 
-# One company each: these three read one country's codes and rounding (Canada's H and GST, the UK's
-# VAT-inclusive prices); the tests below that apply to both countries run on both.
-def test_a_canadian_company_charges_the_store_s_hst_through_code_h(make_shop):
-    shop = make_shop(profile="canada")
+# Canada's own codes and rounding (H and GST) on both Canadian companies, with and without multicurrency;
+# the UK's VAT-inclusive prices on the one UK company. The tests further down that apply to both countries
+# run on both.
+CANADIAN = pytest.mark.parametrize("profile", ["canada", "canada-multicurrency"])
+
+
+@CANADIAN
+def test_a_canadian_company_charges_the_store_s_hst_through_code_h(make_shop, profile):
+    shop = make_shop(profile=profile)
     shop.configure(**CHOSEN)
     shop.sync()  # the first session: QuickBooks tells it is a Canadian edition
     shop.feed("order", _order(5001, "CAD", rate="13", tax="5.20", shipping_tax="1.30"))
@@ -111,9 +116,10 @@ def test_a_uk_company_books_vat_inclusive_prices_net_with_the_vat_through_code_s
     _nothing_us_only_was_sent(shop)
 
 
-def test_the_cent_between_the_store_s_gst_and_quickbooks_goes_on_the_adjustment_line(make_shop):
+@CANADIAN
+def test_the_cent_between_the_store_s_gst_and_quickbooks_goes_on_the_adjustment_line(make_shop, profile):
     """The store rounds GST per line (3 x 0.055 -> 0.18); QuickBooks rounds the sum (0.165 -> 0.17)."""
-    shop = make_shop(profile="canada")
+    shop = make_shop(profile=profile)
     shop.configure(**CHOSEN)
     shop.sync()
     lines = tuple(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from tests.accounting import check_order
+from tests.accounting import cents, check_order
 from tests.engine.conftest import make_order
 
 RETAIL = {
@@ -31,10 +33,12 @@ def test_a_euro_order_waits_on_a_dollar_company_without_multicurrency(make_shop,
     assert "the order is in EUR" in waiting.reason and "turn on multicurrency in QuickBooks" in waiting.reason
 
 
-# From here on one company each: a foreign order is booked only where multicurrency is on, which of the
-# profiles only `multicurrency` has (and this first test needs a non-US home currency: `canada`).
-def test_a_dollar_order_waits_on_a_canadian_company_without_multicurrency(make_shop):
-    shop = make_shop(profile="canada")
+# A company that keeps its books in another currency than the order's, without multicurrency: Canada's in
+# CAD and the UK's in GBP, each with an order in US dollars.
+@pytest.mark.parametrize(("profile", "home"), [("canada", "CAD"), ("uk", "GBP")])
+def test_a_dollar_order_waits_on_a_company_of_another_currency_without_multicurrency(make_shop, profile,
+                                                                                    home):
+    shop = make_shop(profile=profile)
     shop.sync()  # the connection's first session: QuickBooks tells its edition and currencies
     shop.feed("order", make_order(4003, currency="USD"))
     shop.sync()
@@ -42,15 +46,57 @@ def test_a_dollar_order_waits_on_a_canadian_company_without_multicurrency(make_s
     assert shop.sales() == []
     assert [job.kind for job in shop.jobs() if job.kind in ("customer", "item")] == []  # nothing added
     (waiting,) = [job for job in shop.jobs() if job.kind == "order"]
-    assert waiting.state == "parked" and "keeps its books in CAD" in waiting.reason
+    assert waiting.state == "parked" and f"keeps its books in {home}" in waiting.reason
 
 
-def test_a_euro_order_on_a_multicurrency_company_goes_to_the_buyer_s_euro_account(make_shop):
-    shop = make_shop(profile="multicurrency")
-    shop.configure(**RETAIL)
-    shop.sync()  # the first session: QuickBooks says multicurrency is on, home currency US Dollar
+@dataclass(frozen=True)
+class Books:
+    """A multicurrency company and the figures a test expects of it. ``store``: a store in a foreign
+    currency whose buyers paid in the company's home currency, ``paid_home`` for the 24.00 order."""
+
+    profile: str
+    home: str
+    euro_rate: str  # the currency list's rate for the euro when the company is set up
+    euro_rate_later: str  # what the merchant updates it to
+    store: str
+    paid_home: str
+    store_rate: str  # paid_home / 24.00, to six places: home units per unit of the store's currency
+
+    @property
+    def receivable(self) -> str:
+        """The A/R account QuickBooks keeps for the store's currency (name assumed: company_currency.py)."""
+        return f"Accounts Receivable - {self.store}"
+
+    def paid_at_home(self) -> dict[str, Any]:
+        return {"currency": self.store, "presentment_currency": self.home,
+                "presentment_total": Decimal(self.paid_home)}
+
+
+# A US company with Canadian-dollar buyers, and a Canadian one selling to the US in US dollars.
+MULTICURRENCY_BOOKS = [
+    Books("multicurrency", "USD", "1.08", "1.10", store="CAD", paid_home="17.89",
+          store_rate="0.745417"),
+    Books("canada-multicurrency", "CAD", "1.47", "1.50", store="USD", paid_home="32.65",
+          store_rate="1.360417"),
+]
+ON_MULTICURRENCY = pytest.mark.parametrize("currency_books", MULTICURRENCY_BOOKS,
+                                            ids=lambda b: b.profile)
+
+
+def _multicurrency_shop(make_shop, books: Books, **settings: Any):
+    shop = make_shop(profile=books.profile)
+    shop.configure(**(RETAIL if books.home == "USD" else {}), **settings)
+    shop.sync()  # the first session: QuickBooks says multicurrency is on, and the home currency
+    return shop
+
+
+@ON_MULTICURRENCY
+def test_a_euro_order_on_a_multicurrency_company_goes_to_the_buyer_s_euro_account(make_shop,
+                                                                                  currency_books):
+    books: Books = currency_books
+    shop = _multicurrency_shop(make_shop, books)
     shop.feed("order", make_order(4004, currency="EUR"))
-    shop.feed("order", make_order(4054))  # the same buyer, in dollars
+    shop.feed("order", make_order(4054, currency=books.home))  # the same buyer, in the home currency
     shop.sync()
 
     by_ref = {sale["RefNumber"]: sale for sale in shop.sales()}
@@ -58,44 +104,43 @@ def test_a_euro_order_on_a_multicurrency_company_goes_to_the_buyer_s_euro_accoun
     customer = shop.company.find("Customer", euro["CustomerRef"]["FullName"])
     assert customer["CurrencyRef"]["FullName"] == "Euro"
     assert euro["CustomerRef"]["FullName"].endswith("(EUR)")
-    assert euro["ExchangeRate"] == "1.08"  # QuickBooks' rate for the euro, not 1
+    assert euro["ExchangeRate"] == books.euro_rate  # QuickBooks' rate for the euro, not 1
     assert euro["TotalAmount"] == "24.00"  # euros, as the store charged
-    dollars = by_ref["4054"]
-    assert dollars["CustomerRef"]["FullName"] == "Number4, Buyer"  # the buyer's own (dollar) account
-    assert dollars["ExchangeRate"] == "1"
+    check_order(shop.company, "4004", currency="EUR", sold="24.00", paid="24.00",
+                accounts={"Undeposited Funds": cents(Decimal("24.00") * Decimal(books.euro_rate))})
+    at_home = by_ref["4054"]
+    assert at_home["CustomerRef"]["FullName"] == "Number4, Buyer"  # the buyer's own (home currency) account
+    assert at_home["ExchangeRate"] == "1"
+    shop.assert_every_request_valid()
 
 
-def test_the_stores_own_rate_books_a_foreign_order_at_what_the_buyer_paid_at_home(make_shop):
-    """A Canadian-dollar shop whose buyer paid in US dollars, the company's home currency: the sale is in
-    Canadian dollars (the order's own amounts) at the store's rate, so its home value is what the buyer
+@ON_MULTICURRENCY
+def test_the_stores_own_rate_books_a_foreign_order_at_what_the_buyer_paid_at_home(make_shop,
+                                                                                  currency_books):
+    """A shop in a foreign currency whose buyer paid in the company's home currency: the sale is in the
+    store's currency (the order's own amounts) at the store's rate, so its home value is what the buyer
     paid, to the cent; the invoiced order's payment is received at the same rate (no exchange difference)."""
-    shop = make_shop(profile="multicurrency")
-    shop.configure(**RETAIL)
-    shop.sync()
-    paid_in_dollars = {"currency": "CAD", "presentment_currency": "USD",
-                       "presentment_total": Decimal("17.89")}
-    shop.feed("order", make_order(4005, **paid_in_dollars))
+    books: Books = currency_books
+    shop = _multicurrency_shop(make_shop, books)
+    shop.feed("order", make_order(4005, **books.paid_at_home()))
     shop.sync()
     shop.configure(paid_order_as="invoice")
-    shop.feed("order", make_order(4006, **paid_in_dollars))
+    shop.feed("order", make_order(4006, **books.paid_at_home()))
     shop.sync()
 
     by_ref = {sale["RefNumber"]: sale for sale in shop.sales()}
     receipt = by_ref["4005"]
-    assert receipt["ExchangeRate"] == "0.745417"  # 17.89 USD / 24.00 CAD: home units per Canadian dollar
-    assert receipt["TotalAmount"] == "24.00"  # Canadian dollars, as the order's amounts are
-    assert receipt["TotalAmountInHomeCurrency"] == "17.89"  # = 24.00 x 0.745417, to the cent
-    check_order(shop.company, "4005", currency="CAD", sold="24.00", paid="24.00",
-                accounts={"Undeposited Funds": "17.89"})
-    assert by_ref["4006"]["ExchangeRate"] == "0.745417"
+    assert receipt["ExchangeRate"] == books.store_rate
+    assert receipt["TotalAmount"] == "24.00"  # in the store's currency, as the order's amounts are
+    assert receipt["TotalAmountInHomeCurrency"] == books.paid_home  # = 24.00 x the rate, to the cent
+    check_order(shop.company, "4005", currency=books.store, sold="24.00", paid="24.00",
+                accounts={"Undeposited Funds": books.paid_home})
+    assert by_ref["4006"]["ExchangeRate"] == books.store_rate
     (payment,) = shop.company.transactions("ReceivePayment")
-    assert payment["ExchangeRate"] == "0.745417"
-    check_order(shop.company, "4006", currency="CAD", sold="24.00", paid="24.00", open_balance="0.00",
-                accounts={"Undeposited Funds": "17.89", "Accounts Receivable - CAD": "0.00"})
+    assert payment["ExchangeRate"] == books.store_rate
+    check_order(shop.company, "4006", currency=books.store, sold="24.00", paid="24.00", open_balance="0.00",
+                accounts={"Undeposited Funds": books.paid_home, books.receivable: "0.00"})
     shop.assert_every_request_valid()
-
-
-PAID_IN_DOLLARS = {"currency": "CAD", "presentment_currency": "USD", "presentment_total": Decimal("17.89")}
 
 
 def _full_refund(order_id: str, refund_id: str):
@@ -126,50 +171,52 @@ def _nothing_left_at_home(shop, receivable: str) -> None:
     assert books.customer_credits == {}
 
 
-def test_a_full_refund_of_a_foreign_order_is_booked_at_the_rate_of_its_sale(make_shop):
+@ON_MULTICURRENCY
+def test_a_full_refund_of_a_foreign_order_is_booked_at_the_rate_of_its_sale(make_shop, currency_books):
     """A sales receipt and a paid invoice at the store's rate, an unpaid invoice, and a WooCommerce euro
-    order QuickBooks booked at its list's 1.08, each refunded in full after the merchant updated the euro
-    to 1.10: the credit memos, the money paid back and the credit applied carry each sale's rate (not the
-    list's 0.74 or 1.10), so Undeposited Funds and A/R come back to zero at home, to the cent."""
-    shop = make_shop(profile="multicurrency")
-    shop.configure(**RETAIL)
-    shop.sync()
-    shop.feed("order", make_order(4011, **PAID_IN_DOLLARS))
+    order QuickBooks booked at its list's rate, each refunded in full after the merchant updated the euro's
+    rate: the credit memos, the money paid back and the credit applied carry each sale's rate (not the
+    list's), so Undeposited Funds and A/R come back to zero at home, to the cent."""
+    books: Books = currency_books
+    shop = _multicurrency_shop(make_shop, books)
+    shop.feed("order", make_order(4011, **books.paid_at_home()))
     shop.feed("order", make_order(4014, currency="EUR"))
     shop.sync()
     shop.configure(paid_order_as="invoice", sync_order_statuses=["processing", "completed", "on_hold"])
-    shop.feed("order", make_order(4012, **PAID_IN_DOLLARS))
-    shop.feed("order", make_order(4013, paid=False, status="on_hold", **PAID_IN_DOLLARS))
+    shop.feed("order", make_order(4012, **books.paid_at_home()))
+    shop.feed("order", make_order(4013, paid=False, status="on_hold", **books.paid_at_home()))
     shop.sync()
-    assert shop.company.books().home_accounts["Undeposited Funds"] == Decimal("61.70")  # 2 x 17.89 + 25.92
+    euro_home = cents(Decimal("24.00") * Decimal(books.euro_rate))
+    assert shop.company.books().home_accounts["Undeposited Funds"] == 2 * Decimal(books.paid_home) + euro_home
     (euro,) = [c for c in shop.company.store.all(("Currency",)) if c.data.get("CurrencyCode") == "EUR"]
-    euro.data["ExchangeRate"] = "1.10"  # Lists > Currency List > Update exchange rates, by hand
+    euro.data["ExchangeRate"] = books.euro_rate_later  # Lists > Currency List > Update exchange rates
 
     for number in ("4011", "4012", "4013", "4014"):
         shop.feed("refund", _full_refund(number, f"9{number}"))
     shop.sync()
 
     by_ref = {memo["RefNumber"]: memo["ExchangeRate"] for memo in shop.company.transactions("CreditMemo")}
-    assert by_ref == {"R94011": "0.745417", "R94012": "0.745417", "R94013": "0.745417", "R94014": "1.08"}
-    assert sorted(_rates(shop, "ARRefundCreditCard")) == ["0.745417", "0.745417", "1.08"]  # money back
-    assert _rates(shop, "ReceivePayment") == ["0.745417"] * 2  # 4012's payment; 4013's credit applied
-    check_order(shop.company, "4013", sold="24.00", paid="0.00", credited="24.00", currency="CAD",
-                home_accounts={"Accounts Receivable - CAD": "0.00"})  # the credit applied at the sale's rate
-    _nothing_left_at_home(shop, "Accounts Receivable - CAD")
+    rate = books.store_rate
+    assert by_ref == {"R94011": rate, "R94012": rate, "R94013": rate, "R94014": books.euro_rate}
+    assert sorted(_rates(shop, "ARRefundCreditCard")) == sorted([rate, rate, books.euro_rate])  # money back
+    assert _rates(shop, "ReceivePayment") == [rate] * 2  # 4012's payment; 4013's credit applied
+    check_order(shop.company, "4013", sold="24.00", paid="0.00", credited="24.00", currency=books.store,
+                home_accounts={books.receivable: "0.00"})  # the credit applied at the sale's rate
+    _nothing_left_at_home(shop, books.receivable)
     _nothing_left_at_home(shop, "Accounts Receivable - EUR")
     shop.assert_every_request_valid()
 
 
-def test_a_cancelled_foreign_invoice_is_reversed_at_the_rate_of_its_sale(make_shop):
+@ON_MULTICURRENCY
+def test_a_cancelled_foreign_invoice_is_reversed_at_the_rate_of_its_sale(make_shop, currency_books):
     """Paid, then cancelled: the reversing credit memo is worth at home what the invoice was; the refund
     paid out of it afterwards brings everything back to zero."""
+    books: Books = currency_books
     import dataclasses
     from datetime import UTC, datetime, timedelta
 
-    shop = make_shop(profile="multicurrency")
-    shop.configure(paid_order_as="invoice", **RETAIL)
-    shop.sync()
-    order = make_order(4015, **PAID_IN_DOLLARS)
+    shop = _multicurrency_shop(make_shop, books, paid_order_as="invoice")
+    order = make_order(4015, **books.paid_at_home())
     shop.feed("order", order)
     shop.sync()
     later = order.modified_at + timedelta(days=2)
@@ -178,11 +225,12 @@ def test_a_cancelled_foreign_invoice_is_reversed_at_the_rate_of_its_sale(make_sh
     shop.sync()
 
     (reversal,) = shop.company.transactions("CreditMemo")
-    assert reversal["RefNumber"] == "C4015" and reversal["ExchangeRate"] == "0.745417"
-    assert shop.company.books().home_accounts["Accounts Receivable - CAD"] == Decimal("-17.89")  # owed back
+    assert reversal["RefNumber"] == "C4015" and reversal["ExchangeRate"] == books.store_rate
+    owed_back = -Decimal(books.paid_home)
+    assert shop.company.books().home_accounts[books.receivable] == owed_back
 
     shop.feed("refund", _full_refund("4015", "94015"))
     shop.sync()
-    assert _rates(shop, "ARRefundCreditCard") == ["0.745417"]
-    _nothing_left_at_home(shop, "Accounts Receivable - CAD")
+    assert _rates(shop, "ARRefundCreditCard") == [books.store_rate]
+    _nothing_left_at_home(shop, books.receivable)
     shop.assert_every_request_valid()

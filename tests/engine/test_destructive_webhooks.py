@@ -172,13 +172,14 @@ def test_a_cancellation_the_store_does_not_confirm_voids_nothing(client, runtime
     _assert_not_voided(shop, receipt)
 
 
+@pytest.mark.parametrize("profile", ["retail", "multicurrency"])
 @pytest.mark.parametrize("why", ["no API credentials", "store unreachable"])
 def test_when_the_store_cannot_be_asked_the_void_waits_for_a_person(
-        client, runtime, make_shop, double, order, why):
+        client, runtime, make_shop, double, order, why, profile):
     if why == "no API credentials":
-        shop = _shop(make_shop, double, credentials=False)
-    else:
-        shop = _shop(make_shop, double, store_url="http://127.0.0.1:9")  # nothing listens on port 9
+        shop = _shop(make_shop, double, credentials=False, profile=profile)
+    else:  # nothing listens on port 9
+        shop = _shop(make_shop, double, store_url="http://127.0.0.1:9", profile=profile)
     receipt = _synced(client, runtime, shop, order)
 
     deletion = _deliver(client, runtime, {"id": order["id"]}, "order.deleted", "delete-1")

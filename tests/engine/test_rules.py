@@ -11,7 +11,7 @@ import pytest
 from qbsync.queue import naming, rules
 from qbsync.queue.settings import SyncSettings, validate_overrides
 from qbsync.storage.models import QueueJob
-from qbsync.storefronts.records import Customer, Product
+from qbsync.storefronts.records import Address, Customer, Product
 from tests.accounting import check_synced_order
 from tests.engine.conftest import make_order
 
@@ -82,6 +82,71 @@ def test_guests_can_share_one_proxy_customer(shop):
     assert sorted(c["FullName"] for c in shop.company.customers()) == ["Lee, Ann", "Web Customer"]
     check_synced_order(shop.company, make_order(5201, customer=GUEST), customer="Web Customer")
     check_synced_order(shop.company, make_order(5203, customer=ANN), customer="Lee, Ann")
+    shop.assert_every_request_valid()
+
+
+@ON_TWO_COMPANIES
+def test_guest_checkouts_share_web_guests_by_default_and_each_sale_names_its_buyer(shop):
+    """The default: a guest (30 % of a typical shop's orders, rarely back) is no new QuickBooks name, so a
+    Pro/Premier company does not fill its 14,500 names; the sale itself keeps who bought and where to."""
+    gus = dataclasses.replace(GUEST, billing=Address(
+        first_name="Gus", last_name="Guest", line1="1 Elm St", city="Austin", state="TX", postcode="78701",
+        country="US"))
+    ida = Customer(storefront_id=None, email="ida@example.com", first_name="Ida", last_name="Ives",
+                   is_guest=True, billing=Address(first_name="Ida", last_name="Ives", line1="2 Oak Ave"))
+    shop.feed("order", make_order(5211, customer=gus, billing=gus.billing))
+    shop.feed("order", make_order(5212, customer=ida, paid=False, billing=ida.billing))
+    shop.feed("order", make_order(5213, customer=ANN))
+    shop.sync()
+
+    sales = {t["RefNumber"]: t for t in shop.sales()}
+    assert {n: t["CustomerRef"]["FullName"] for n, t in sales.items()} == {
+        "5211": "Web Guests", "5212": "Web Guests", "5213": "Lee, Ann"}
+    assert (sales["5211"]["kind"], sales["5212"]["kind"]) == ("SalesReceipt", "Invoice")
+    assert sales["5211"]["BillAddress"]["Addr1"] == "Gus Guest"
+    assert sales["5211"]["BillAddress"]["City"] == "Austin"
+    assert sales["5212"]["BillAddress"]["Addr1"] == "Ida Ives"
+    assert sorted(c["FullName"] for c in shop.company.customers()) == ["Lee, Ann", "Web Guests"]
+    # the other guest's unpaid invoice is the shared customer's open balance; the paid receipt adds nothing
+    check_synced_order(shop.company, make_order(5211, customer=gus), customer="Web Guests",
+                       open_balance="24.00")
+    check_synced_order(shop.company, make_order(5212, customer=ida, paid=False), customer="Web Guests")
+    check_synced_order(shop.company, make_order(5213, customer=ANN), customer="Lee, Ann")
+
+    shop.configure(proxy_customer="")  # the merchant wants each guest as a customer
+    shop.feed("order", make_order(5214, customer=gus))
+    shop.sync()
+    assert sorted(c["FullName"] for c in shop.company.customers()) == ["Guest, Gus", "Lee, Ann", "Web Guests"]
+    check_synced_order(shop.company, make_order(5214, customer=gus), customer="Guest, Gus")
+    shop.assert_every_request_valid()
+
+
+@ON_TWO_COMPANIES
+def test_a_web_guests_customer_qbsync_did_not_add_is_used_only_when_a_person_names_it(shop):
+    """qbsync's default proxy name is no proof: a QuickBooks customer of that name made by hand (or by
+    another tool) takes no sale; guests get a customer of qbsync's own. A name the merchant saves is."""
+    theirs = shop.in_quickbooks("CustomerAdd", {"Name": "Web Guests"})
+    shop.feed("order", make_order(5221, customer=GUEST))
+    shop.sync()
+
+    (sale,) = shop.sales()
+    ours = sale["CustomerRef"]["FullName"]
+    assert ours.startswith("Web Guests (") and sale["CustomerRef"]["ListID"] != theirs["ListID"]
+    check_synced_order(shop.company, make_order(5221, customer=GUEST), customer=ours)
+    (job,) = shop.jobs(QueueJob.kind == "customer")
+    link = shop.mapping("customer", job.record_id)
+    assert link is not None and link.qb_name == ours
+    assert "nobody chose it for guest checkouts" in link.rename_reason
+    assert "change this link on the mappings page" in link.rename_reason
+
+    counter = shop.in_quickbooks("CustomerAdd", {"Name": "Counter Sales"})
+    shop.configure(proxy_customer="Counter Sales")  # the merchant names their own: that is proof
+    shop.feed("order", make_order(5222, customer=GUEST))
+    shop.sync()
+    sale = next(t for t in shop.sales() if t["RefNumber"] == "5222")
+    assert sale["CustomerRef"]["ListID"] == counter["ListID"]
+    assert sorted(c["FullName"] for c in shop.company.customers()) == ["Counter Sales", "Web Guests", ours]
+    check_synced_order(shop.company, make_order(5222, customer=GUEST), customer="Counter Sales")
     shop.assert_every_request_valid()
 
 

@@ -128,3 +128,23 @@ def test_make_install_and_the_docker_image_install_through_the_constraints_file(
     assert re.search(r"pip install .*-c constraints\.txt -e '\.\[test\]'", makefile)
     dockerfile = (REPO / "deploy" / "Dockerfile").read_text()
     assert "-c constraints.txt" in dockerfile and re.search(r"COPY .*constraints\.txt", dockerfile)
+
+
+def test_nginx_lets_through_every_body_the_app_accepts():
+    """A QuickBooks answer the app would take must not be refused by nginx first (a 413 ends the Web
+    Connector's session); webhooks get the app's own 413 with a reason, so nginx allows a little more."""
+    from qbsync.config import Config
+    from qbsync.qwc.xml_safety import MAX_DOCUMENT_BYTES
+
+    conf = (DEPLOY / "nginx" / "qbsync.conf").read_text()
+
+    def megabytes(text: str) -> int:
+        (size,) = re.findall(r"client_max_body_size (\d+)m;", text)
+        return int(size) * 1024 * 1024
+
+    qbwc = re.search(r"location /qbwc \{(.*?)\n    \}", conf, re.S)
+    assert qbwc is not None, "nginx needs a location /qbwc with its own body limit"
+    server_wide = conf[conf.index("listen 443"):qbwc.start()]
+    assert megabytes(qbwc.group(1)) > MAX_DOCUMENT_BYTES
+    assert megabytes(server_wide) > Config.from_env({}).max_webhook_bytes
+    assert "proxy_pass http://qbsync_web;" in qbwc.group(1)

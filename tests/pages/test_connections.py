@@ -272,6 +272,28 @@ def test_another_company_file_is_named_on_the_dashboard_and_the_sync_errors_page
     assert f"The last update had {SISTER_FILE} open, but this connection belongs to {SHOP_FILE}" in errors
 
 
+def test_the_same_file_by_another_path_keeps_every_link(signed_in, conn, runtime, add_session):
+    refused_for_another_file(runtime, conn, add_session)
+    page = text_of(signed_in.get("/connections/shop"))
+    assert "if it is the same file, moved or opened by another path" in page
+    assert "Not for a copy of the file, which holds the same records but is other books" in page
+    assert signed_in.post("/connections/shop/same-file").status_code in (400, 403)
+    assert _reload(runtime).company_file == SHOP_FILE
+
+    response = post(signed_in, "/connections/shop/same-file")
+    assert response.status_code == 302
+    assert flashes(signed_in)[-1][1].startswith(
+        f"{SISTER_FILE} is now this connection's company file, as the same file as {SHOP_FILE}: "
+        "every link is kept")
+    assert _reload(runtime).company_file == SISTER_FILE
+    with runtime.db.transaction() as session:
+        from qbsync.storage.models import IdMapping
+        assert session.query(IdMapping).count() == 1
+    page = text_of(signed_in.get("/connections/shop"))
+    assert f"This connection belongs to the company file {SISTER_FILE}" in page
+    assert "The last update had another company file open" not in page
+
+
 def test_the_switch_needs_the_csrf_token_and_then_forgets_the_old_files_links(signed_in, conn, runtime,
                                                                               add_session):
     refused_for_another_file(runtime, conn, add_session)

@@ -222,6 +222,35 @@ def test_secrets_on_the_command_line_still_work_with_a_warning(fresh_env):
     assert "set QBSYNC_QBWC_PASSWORD" in result.stderr
 
 
+def test_switch_file_same_file_keeps_the_links_and_asks_first(fresh_env):
+    from qbsync.connections import get_connection
+    from qbsync.service.runtime import current
+    from qbsync.storage.models import IdMapping
+
+    runner = CliRunner()
+    assert _add(runner, fresh_env).exit_code == 0
+    with current().db.transaction() as s:
+        conn = get_connection(s, "shop")
+        conn.company_file = r"C:\Books\Shop.QBW"
+        s.add(IdMapping(connection_id=conn.id, record_type="order", storefront_id="1001", qb_type="Invoice",
+                        qb_id="1A-1", origin="created"))
+
+    nothing = runner.invoke(main, ["connection", "switch-file", "shop", "--same-file", "--yes"],
+                            env=fresh_env)
+    assert nothing.exit_code != 0 and "give the path the Web Connector reports (--to)" in nothing.output
+    declined = runner.invoke(main, ["connection", "switch-file", "shop", "--same-file", "--to",
+                                    r"\\NAS\Books\Shop.QBW"], env=fresh_env, input="n\n")
+    assert declined.exit_code != 0 and "nothing was changed" in declined.output
+    assert "a copy of the file is not the same file" in declined.output
+    same = runner.invoke(main, ["connection", "switch-file", "shop", "--same-file", "--to",
+                                r"\\NAS\Books\Shop.QBW"], env=fresh_env, input="y\n")
+    assert same.exit_code == 0, same.output
+    assert "links kept" in same.output
+    with current().db.transaction() as s:
+        assert get_connection(s, "shop").company_file == r"\\NAS\Books\Shop.QBW"
+        assert s.query(IdMapping).count() == 1
+
+
 def test_switch_file_says_what_it_forgets_and_asks_first(fresh_env):
     from qbsync.connections import get_connection
     from qbsync.service.runtime import current

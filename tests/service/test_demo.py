@@ -72,6 +72,13 @@ def test_demo_until_idle_puts_every_sample_order_into_the_simulated_quickbooks(t
     kinds = {samples[n].shows: t["kind"] for n, t in sales.items()}
     assert kinds["paid by invoice"] == "Invoice"
     assert kinds["guest checkout"] == kinds["coupon"] == "SalesReceipt"
+    # The guest is booked under the shared customer; the printout and the sale still say who bought.
+    guest = next(n for n, s in samples.items() if s.shows == "guest checkout")
+    billing = samples[guest].order["billing"]
+    buyer = f"{billing['first_name']} {billing['last_name']}"
+    assert sales[guest]["CustomerRef"]["FullName"] == "Web Guests"
+    assert sales[guest]["BillAddress"]["Addr1"] == buyer
+    assert f"sales receipt {guest}: Web Guests (bill to {buyer}), " in done.stdout
     # The refund made in the store after the sale: a credit memo for the customer of that sale.
     refunded = next(n for n, s in samples.items() if s.shows == "refunded")
     (memo,) = company.transactions("CreditMemo")

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, inspect, text
 
 from qbsync.queue import intake
+from qbsync.queue.settings import SyncSettings
 from qbsync.storage.db import alembic_config, create_database
 from qbsync.storage.models import Base, Connection
 from tests.conftest import fresh_postgres_database
@@ -135,5 +137,33 @@ def test_0006_binds_existing_connections_to_the_file_their_lists_were_read_from(
         with db.engine.connect() as conn:
             kept = conn.execute(text("SELECT connection_id, value FROM checkpoints")).all()
         assert [tuple(row) for row in kept] == [(1, "C:\\Books\\Shop.QBW")]
+    finally:
+        db.dispose()
+
+
+def test_0007_keeps_a_customer_per_guest_on_connections_made_before_the_default_changed(empty_url):
+    """Guests now share "Web Guests" by default; a connection already syncing keeps booking each guest as
+    their own customer, and one that chose a proxy keeps its choice."""
+    db = create_database(empty_url)
+    try:
+        _migrate(db.engine, empty_url, "0006")
+        with db.engine.begin() as conn:
+            for id_, name, settings in ((1, "shop", '{}'), (2, "chose", '{"proxy_customer": "Retail Sales"}'),
+                                        (3, "other", '{"ref_number_prefix": "W-"}')):
+                conn.execute(text(
+                    "INSERT INTO connections (id, name, platform, store_url, webhook_secret, "
+                    "api_credentials, qbwc_username, qbwc_password_hash, owner_id, file_id, settings, "
+                    "created_at, updated_at) VALUES (:id, :name, 'woocommerce', 'https://x', 'x', 'x', "
+                    ":name, 'x', '{A}', '{B}', :settings, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                    {"id": id_, "name": name, "settings": settings})
+        _migrate(db.engine, empty_url, "0007")
+        table = sa.table("connections", sa.column("name", sa.Text), sa.column("settings", sa.JSON))
+        with db.engine.connect() as conn:
+            stored = dict(conn.execute(sa.select(table.c.name, table.c.settings)).all())
+        proxies = {name: SyncSettings(settings).proxy_customer for name, settings in stored.items()}
+        kept = stored["other"]
+        assert proxies == {"shop": "", "chose": "Retail Sales", "other": ""}
+        assert kept["ref_number_prefix"] == "W-"
+        assert SyncSettings({}).proxy_customer == "Web Guests"  # what a connection made now reads
     finally:
         db.dispose()

@@ -121,11 +121,8 @@ def _base_name(job: QueueJob, ctx: Context) -> str:
 def _same_person(job: QueueJob, found_email: Any) -> bool:
     """Whether a QuickBooks customer with this e-mail is proved to be the job's customer.
 
-    A name alone proves nothing (two John Smiths): both sides must carry the same e-mail address. The proxy
-    customer is the one the merchant named in the settings.
+    A name alone proves nothing (two John Smiths): both sides must carry the same e-mail address.
     """
-    if job.payload.get("proxy"):
-        return True
     ours = _email(job).lower()
     theirs = str(found_email or "").strip().lower()
     return bool(ours) and ours == theirs
@@ -133,6 +130,12 @@ def _same_person(job: QueueJob, found_email: Any) -> bool:
 
 def _not_proved(name: str, job: QueueJob, found_email: Any) -> str:
     """Why a QuickBooks customer called ``name`` is not linked to the job's customer."""
+    if job.payload.get("proxy"):
+        return (
+            f"QuickBooks already has a customer {name!r} that qbsync did not add, and nobody chose it for "
+            "guest checkouts (it is qbsync's default name); to book them under that one instead, change "
+            "this link on the mappings page"
+        )
     ours = _email(job)
     theirs = str(found_email or "").strip()
     if ours and theirs:
@@ -346,9 +349,11 @@ class CustomerHandler(StepHandler):
     def _renamed(self, ctx: Context, job: QueueJob, full_name: str) -> tuple[str, str] | None:
         """(the store's name, why QuickBooks has another) when qbsync made the name differ, else None (also
         for a customer found under a name of its own, by e-mail)."""
-        if job.payload.get("proxy") or full_name.casefold() != (
-                progress(job).get("name") or _base_name(job, ctx)).casefold():
+        if full_name.casefold() != (progress(job).get("name") or _base_name(job, ctx)).casefold():
             return None
+        if job.payload.get("proxy"):
+            why = progress(job).get("renamed_why")
+            return (str(job.payload["proxy"]), f"added as {full_name!r}: {why}") if why else None
         customer = customer_of(job)
         if customer is None:
             return None
@@ -364,7 +369,11 @@ class CustomerHandler(StepHandler):
 
     def _proved(self, ctx: Context, job: QueueJob, name: str, found_email: Any) -> bool:
         """Whether the QuickBooks customer called ``name`` is the job's: the same e-mail, or the name
-        with the storefront id qbsync gives (a person does not type 'Lee, Ann (42)' by chance)."""
+        with the storefront id qbsync gives (a person does not type 'Lee, Ann (42)' by chance). The proxy
+        customer is proved when a person named it in the settings (never by qbsync's default name alone),
+        or by the name with the job's id that qbsync gives it when that name is taken."""
+        if job.payload.get("proxy") and ctx.settings.chosen("proxy_customer"):
+            return True
         if _same_person(job, found_email):
             return True
         ours = _email(job).lower()
@@ -372,7 +381,7 @@ class CustomerHandler(StepHandler):
         if ours and theirs:
             return False  # two different e-mails: another person, whatever the name
         with_id = self._other_name(job, _base_name(job, ctx))
-        return name.lower() == with_id.lower() and not job.payload.get("proxy")
+        return name.lower() == with_id.lower()
 
     def _other_name(self, job: QueueJob, name: str) -> str:
         return naming.with_suffix(name, self._id_suffix(job))
@@ -385,7 +394,8 @@ class CustomerHandler(StepHandler):
 
     def _rename(self, ctx: Context, job: QueueJob, name: str, why: str) -> ApplyResult:
         new_name = self._other_name(job, name)
-        if new_name == name or job.payload.get("proxy") or not ctx.settings.customer_name_add_id:
+        chosen_proxy = job.payload.get("proxy") and ctx.settings.chosen("proxy_customer")
+        if new_name == name or chosen_proxy or not ctx.settings.customer_name_add_id:
             return Park(f"{why}; rename one of them or link the customer on the mappings page")
         set_progress(job, name=new_name, next="lookup", renamed_why=why)
         return Again(f"{why}: trying {new_name!r}")

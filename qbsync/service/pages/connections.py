@@ -14,6 +14,7 @@ from qbsync.connections import (
     PLATFORMS,
     ConnectionSetupError,
     add_connection,
+    rebind_same_company_file,
     rotate_webhook_secret,
     set_api_credentials,
     set_qbwc_password,
@@ -243,6 +244,26 @@ def switch_file(name: str) -> Any:
           f"{forgotten.describe()} of {old or 'the old file'}{forgotten.cancelled()}. At the next update "
           "qbsync reads the new file's lists and company setup, and looks every record up again before "
           "adding or changing anything.", "ok")
+    return redirect(url_for("connections.show", name=name) + "#company-file")
+
+
+@blueprint.post("/<name>/same-file")
+def same_file(name: str) -> Any:
+    """A person says the file a refused update had open is this connection's own, moved or reached by another
+    path: bind that path and keep every link."""
+    with runtime().db.transaction() as session:
+        conn = connection_or_404(session, name)
+        old = conn.company_file
+        target = company_file.refused_file(session, conn)
+        try:
+            rebind_same_company_file(session, conn, target)
+        except ConnectionSetupError as exc:
+            flash(f"Nothing was changed: {exc}.", "error")
+            return redirect(url_for("connections.show", name=name) + "#company-file")
+    log.info("connection %s: company file %r is %r by another path, a person says; links kept", name, old,
+             target)
+    flash(f"{target} is now this connection's company file, as the same file as {old}: every link is kept, "
+          "and the next update syncs as before.", "ok")
     return redirect(url_for("connections.show", name=name) + "#company-file")
 
 
