@@ -32,6 +32,9 @@ CANCELLATION = "cancellation"  # an order's reversing credit memo, keyed by the 
 # refund's id, pointing at the reversing credit memo. Such a refund gets its own credit memo.
 REFUND_BEFORE_CANCELLATION = "refund_before_cancel"
 INVENTORY_ITEM = "inventory_item"  # Shopify inventory_item_id -> the item's ListID
+# The customer an order's invoice is made out to in QuickBooks, keyed by the order's storefront id: its
+# payment goes there, whatever the customer settings say when the payment comes.
+SALE_CUSTOMER = "sale_customer"
 
 # IdMapping.origin values: how qbsync came to know the QuickBooks record.
 CREATED = "created"  # qbsync's own Add (or a look-up that found qbsync's own marker on it)
@@ -146,6 +149,20 @@ def link_transaction(
         qb_name=str(ret.get("RefNumber") or ""),
         synced_hash=synced_hash,
         origin=origin,
+    )
+
+
+def link_sale_customer(
+    session: Session, connection_id: int, order_id: str, ret: Mapping[str, Any]
+) -> IdMapping | None:
+    """Remember whose invoice the order's is (the CustomerRef of its Ret, :data:`SALE_CUSTOMER`); None
+    when the Ret names no customer."""
+    ref = ret.get("CustomerRef") or {}
+    if not isinstance(ref, Mapping) or not ref.get("ListID"):
+        return None
+    return link(
+        session, connection_id, SALE_CUSTOMER, order_id, qb_type="Customer", qb_id=str(ref["ListID"]),
+        qb_name=str(ref.get("FullName") or "") or None, origin=FOUND,
     )
 
 

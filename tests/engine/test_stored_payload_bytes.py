@@ -98,6 +98,8 @@ def test_an_item_add_from_a_stored_product_payload_is_sent_byte_for_byte(runtime
 
 # A cancelled order's job payload as stored (Order.to_dict() JSON, fields at their defaults left out):
 # paid by invoice, one of its two mugs refunded and restocked before the store cancelled and restocked it.
+# (Its reversal credits the mug coming back at the sale's 9.50 and the rest of the line without a quantity,
+# since the cancellation split lines at the sale's rate; the typed records change nothing in it.)
 STORED_CANCELLED_ORDER = {
     "storefront_id": "2201", "number": "2201", "status": "cancelled", "currency": "USD",
     "created_at": "2026-11-20T09:00:00+00:00", "modified_at": "2026-11-29T09:00:00+00:00",
@@ -131,7 +133,13 @@ REVERSAL = """\
       <ItemRef><ListID>I-101</ListID></ItemRef>
       <Desc>Cancelled, back in stock: Red mug</Desc>
       <Quantity>1</Quantity>
-      <Amount>19.00</Amount>
+      <Amount>9.50</Amount>
+      <SalesTaxCodeRef><ListID>NON-1</ListID></SalesTaxCodeRef>
+    </CreditMemoLineAdd>
+    <CreditMemoLineAdd>
+      <ItemRef><ListID>I-101</ListID></ItemRef>
+      <Desc>Cancelled: Red mug</Desc>
+      <Amount>9.50</Amount>
       <SalesTaxCodeRef><ListID>NON-1</ListID></SalesTaxCodeRef>
     </CreditMemoLineAdd>
     <CreditMemoLineAdd>

@@ -526,6 +526,8 @@ class OrderHandler(StepHandler):
         ret = response.record or {}
         mapping.edit_sequence = str(ret.get("EditSequence") or mapping.edit_sequence)
         mapping.synced_hash = progress(job).get("hash")
+        if mapping.qb_type == "Invoice":
+            mappings.link_sale_customer(ctx.session, ctx.connection.id, order_id(job), ret)
         self._add_back(ctx, job, mapping.qb_type)
         return Done(f"{mapping.qb_type} {mapping.qb_name} updated")
 
@@ -572,6 +574,9 @@ class OrderHandler(StepHandler):
             synced_hash=progress(job).get("hash"),
             origin=mappings.CREATED,  # added by qbsync, or found carrying qbsync's exact marker
         )
+        if txn_type == "Invoice":
+            # Its payment goes to this customer, even if the customer settings change before it comes.
+            mappings.link_sale_customer(ctx.session, ctx.connection.id, order_id(job), ret)
         self._add_back(ctx, job, txn_type, added=True)
 
     def _add_back(self, ctx: Context, job: QueueJob, txn_type: str | None, added: bool = False) -> None:
