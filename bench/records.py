@@ -3,7 +3,8 @@
 ``python -m bench.records`` prints µs per call for ``Order.from_dict`` (what a handler does the first
 time it reads a job), ``to_dict``, the JSON round trip, the order's plan (``order_plan.plan``: the pure
 part of the order handler's build) from the payload's dict, record read included, and ``record_of`` for
-a job read before (build, then apply), on the reference payloads (WooCommerce and Shopify orders,
+a job read before (build, then apply), then what the stock counts read of a stored order (its
+``LastKnownOrder``, and the products it sells), on the reference payloads (WooCommerce and Shopify orders,
 normalized, as queued). Printed only: the numbers are for comparing two commits on one machine.
 """
 
@@ -19,9 +20,10 @@ from qbsync.queue.handlers import record_of
 from qbsync.queue.handlers.order_lines import line_key
 from qbsync.queue.handlers.order_plan import Company, needs, plan
 from qbsync.queue.handlers.orders import special_names
+from qbsync.queue.inventory import sold_in
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import QueueJob
-from qbsync.storefronts.records import Order, load_payload
+from qbsync.storefronts.records import LastKnownOrder, Order, load_payload
 from qbsync.storefronts.shopify import normalize as shopify
 from qbsync.storefronts.woocommerce import normalize as woocommerce
 
@@ -84,6 +86,10 @@ def run(number: int = 2000) -> dict[str, float]:
             # What a handler pays when the job was read before (build, then apply a request later): the
             # payload is loaded anew, so the cache compares it with the JSON the record was read from.
             "record_of, read before": lambda job=_reloaded(data): record_of(job, Order),
+            # What the stock counts read of each stored order (inventory._sold_from_stock), and a
+            # cancellation of its job's payload: the last known part of it.
+            "LastKnownOrder read": lambda data=data: LastKnownOrder.from_dict(data),
+            "stock count read": lambda data=data: sold_in(LastKnownOrder.from_dict(data), "0", settings),
         }
         for step, statement in steps.items():
             key = f"{name} {step}"

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qbsync.storage.models import QbwcSession
-from qbsync.storefronts.records import Order
+from qbsync.storefronts.records import LastKnownOrder, Order
 
 # The currency a company without multicurrency keeps its books in: its edition's country's.
 HOME_BY_COUNTRY = {"US": "USD", "CA": "CAD", "UK": "GBP"}
@@ -108,7 +108,7 @@ def foreign_currency(currency: str, facts: CompanyFacts) -> str | None:
 RATE_STEP = Decimal("0.000001")
 
 
-def exchange_rate(order: Order, facts: CompanyFacts) -> Decimal | None:
+def exchange_rate(order: Order | LastKnownOrder, facts: CompanyFacts) -> Decimal | None:
     """The ExchangeRate of a foreign-currency order's transaction, from the store's own conversion.
 
     QuickBooks records "the number of home currency units it takes to equal one foreign currency unit"
@@ -117,19 +117,19 @@ def exchange_rate(order: Order, facts: CompanyFacts) -> Decimal | None:
     while the order's amounts are in another (Shopify: ``presentment_money`` of the total over its shop
     money): the buyer's total over the order's total. None for a home-currency order, or when the store
     did not convert to the home currency (WooCommerce orders carry no rate): QuickBooks then takes the
-    rate of its currency list.
+    rate of its currency list. (An order known only in part: None too unless all of that is known.)
     """
-    if foreign_currency(order.currency, facts) is None:
+    if foreign_currency(order.currency or "", facts) is None:
         return None
-    if order.presentment_currency.strip().upper() != facts.home_currency:
+    if (order.presentment_currency or "").strip().upper() != facts.home_currency:
         return None
     home_total, total = order.presentment_total, order.total
-    if home_total is None or home_total <= 0 or total <= 0:
+    if home_total is None or total is None or home_total <= 0 or total <= 0:
         return None
     return (home_total / total).quantize(RATE_STEP)
 
 
-def booked_rate(sale_rate: Any, order: Order | Mapping[str, Any], facts: CompanyFacts) -> Decimal | None:
+def booked_rate(sale_rate: Any, order: Order | LastKnownOrder, facts: CompanyFacts) -> Decimal | None:
     """The ExchangeRate of what undoes or settles a foreign-currency order (its refund's credit memo and
     money paid back, the credit applied to its invoice, its cancellation's reversal): the rate its sale
     was booked with, so the credit is worth at home what the sale was and the accounts it moved (A/R,
@@ -138,9 +138,8 @@ def booked_rate(sale_rate: Any, order: Order | Mapping[str, Any], facts: Company
     ``sale_rate``: the ExchangeRate QuickBooks reports on the sale (InvoiceRet, SalesReceiptRet), which
     holds even when QuickBooks took its currency list's rate that has changed since; else the store's own
     (:func:`exchange_rate`). None for an order in the home currency (or a company without multicurrency):
-    nothing is sent, as for its sale. (``order`` as its dict: the cancellation handler's, not typed yet.)"""
-    currency = order.currency if isinstance(order, Order) else str(order.get("currency") or "")
-    if foreign_currency(currency, facts) is None:
+    nothing is sent, as for its sale. (``order``: what a cancellation last knew of it will do.)"""
+    if foreign_currency(order.currency or "", facts) is None:
         return None
     try:
         rate = Decimal(str(sale_rate)) if sale_rate not in (None, "") else None
@@ -148,7 +147,7 @@ def booked_rate(sale_rate: Any, order: Order | Mapping[str, Any], facts: Company
         rate = None
     if rate is not None and rate.is_finite() and rate > 0:
         return rate
-    return exchange_rate(order if isinstance(order, Order) else Order.from_dict(order), facts)
+    return exchange_rate(order, facts)
 
 
 def currency_ref(code: str) -> dict[str, str]:

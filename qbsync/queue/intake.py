@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from qbsync.queue import company_facts, jobs, mappings, rules, sales_tax
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import Connection, JobDependency, QueueJob, StorefrontRecord
-from qbsync.storefronts.records import Order, OrderLine
+from qbsync.storefronts.records import Customer, Order, OrderLine, Product
 
 
 class Record(Protocol):
@@ -116,14 +116,16 @@ def _queue(
     unconfirmed: str | None = None,
     record: Record | None = None,
 ) -> QueueJob | None:
+    given = record.record if isinstance(record, _AsIs) else record
     if record_type == "customer":
-        return _customer(session, connection, settings, data, event)
+        customer = given if isinstance(given, Customer) else Customer.from_dict(data)
+        return _customer(session, connection, settings, customer, data, event)
     if record_type == "product":
-        if rules.is_gift_card_sale(data, settings):
+        product = given if isinstance(given, Product) else Product.from_dict(data)
+        if rules.is_gift_card_sale(product, settings):
             return None  # sold on the gift card item: no item of its own in QuickBooks, never stock
-        return _product(session, connection, data, event)
+        return _product(session, connection, product, data, event)
     if record_type == "order":
-        given = record.record if isinstance(record, _AsIs) else record
         order = given if isinstance(given, Order) else Order.from_dict(data)
         return _order(session, connection, settings, order, data, event, unconfirmed)
     if record_type == "refund":
@@ -419,11 +421,16 @@ def order_dependencies(
 
 
 def _customer(
-    session: Session, connection: Connection, settings: SyncSettings, data: dict[str, Any], event: str
+    session: Session,
+    connection: Connection,
+    settings: SyncSettings,
+    customer: Customer,
+    data: dict[str, Any],
+    event: str,
 ) -> QueueJob | None:
     if settings.proxy_customer and settings.proxy_customer_for == "all":
         return None  # orders all go to the proxy customer: store customers are not needed
-    key = mappings.customer_key(data)
+    key = mappings.customer_key(customer)
     return jobs.enqueue(
         session,
         connection.id,
@@ -437,10 +444,10 @@ def _customer(
     )
 
 
-def _product(session: Session, connection: Connection, data: dict[str, Any], event: str) -> QueueJob:
-    key = mappings.product_key(
-        data.get("product_id"), data.get("variant_id"), data.get("sku"), data.get("name")
-    )
+def _product(
+    session: Session, connection: Connection, product: Product, data: dict[str, Any], event: str
+) -> QueueJob:
+    key = mappings.product_key(product.product_id, product.variant_id, product.sku, product.name)
     return jobs.enqueue(
         session,
         connection.id,

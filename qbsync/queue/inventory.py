@@ -33,7 +33,7 @@ from qbsync.storage.models import (
     StorefrontRecord,
     utcnow,
 )
-from qbsync.storefronts.records import Order
+from qbsync.storefronts.records import LastKnownOrder, Order, Product
 
 PULL_KIND = "inventory_pull"
 PULL_PRIORITY = 90  # after the orders of the session, so quantities include their sales
@@ -184,7 +184,8 @@ def quantity_of(ret: Mapping[str, Any], mode: str) -> Decimal | None:
     return on_hand
 
 
-def _products(session: Session, connection_id: int, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+def _products(session: Session, connection_id: int, keys: Iterable[str]) -> dict[str, Product]:
+    """The stored product of each of ``keys`` (mapping keys) that qbsync knows."""
     wanted = sorted(set(keys))
     if not wanted:
         return {}
@@ -195,7 +196,7 @@ def _products(session: Session, connection_id: int, keys: Iterable[str]) -> dict
             StorefrontRecord.record_id.in_(wanted),
         )
     )
-    found = {record_id: dict(data or {}) for record_id, data in rows}
+    found = {record_id: Product.from_dict(data) for record_id, data in rows if data}
     missing = [key for key in wanted if key not in found]
     if missing:
         # Products known only from order lines: their item job carried the ids.
@@ -209,7 +210,8 @@ def _products(session: Session, connection_id: int, keys: Iterable[str]) -> dict
             )
             .order_by(QueueJob.id)
         ):
-            found[record_id] = dict((payload or {}).get("record") or {})
+            if (payload or {}).get("record"):
+                found[record_id] = Product.from_dict(payload["record"])
     return found
 
 
@@ -233,8 +235,8 @@ def apply_page(
         quantity = quantity_of(by_item[mapping.qb_id], settings["stock_quantity"])
         if quantity is None:
             continue
-        product = products.get(mapping.storefront_id) or {}
-        if rules.stock_master(product.get("sku"), settings) != "quickbooks":
+        product = products.get(mapping.storefront_id)
+        if rules.stock_master(product.sku if product else None, settings) != "quickbooks":
             continue
         known = _decimal(mapping.quantity)
         if known is not None and known == quantity:
@@ -262,21 +264,23 @@ def queue_writeback(
     session: Session,
     connection_id: int,
     mapping: IdMapping,
-    product: Mapping[str, Any],
+    product: Product | None,
     quantity: Decimal,
     now: datetime,
 ) -> QueueJob:
-    """Queue writing ``quantity`` to the store for one product (a newer pull's quantity replaces it)."""
+    """Queue writing ``quantity`` to the store for one product (a newer pull's quantity replaces it;
+    ``product`` None when qbsync knows only its key)."""
     from qbsync.queue import writeback
 
     key = mapping.storefront_id
-    product_id = product.get("product_id") or (None if product.get("variant_id") else key)
+    variant_id, sku = (product.variant_id, product.sku) if product else (None, None)
+    product_id = (product.product_id if product else None) or (None if variant_id else key)
     payload = {
         "product_key": key,
         "product_id": product_id,
-        "variant_id": product.get("variant_id"),
-        "sku": product.get("sku"),
-        "inventory_item_id": product.get("inventory_item_id"),
+        "variant_id": variant_id,
+        "sku": sku,
+        "inventory_item_id": product.inventory_item_id if product else None,
         "quantity": format(quantity.normalize(), "f"),
         "item_list_id": mapping.qb_id,
         "item": mapping.qb_name,
@@ -288,7 +292,7 @@ def queue_writeback(
         payload,
         record_type="product",
         record_id=key,
-        label=f"stock of {product.get('sku') or mapping.qb_name or key}: {payload['quantity']}",
+        label=f"stock of {sku or mapping.qb_name or key}: {payload['quantity']}",
         coalesce_key=f"{WRITEBACK_KIND}:{key}",
         priority=WRITEBACK_PRIORITY,
         now=now,
@@ -321,7 +325,7 @@ class OpeningStock:
     waiting: tuple[str, ...] = ()  # the same orders' storefront ids (see save_waiting)
 
 
-def sold_in(order: Mapping[str, Any], product_key: str, settings: Mapping[str, Any]) -> Decimal:
+def sold_in(order: Order | LastKnownOrder, product_key: str, settings: Mapping[str, Any]) -> Decimal:
     """How many of the product ``product_key`` the order's lines sell from stock: a gift card line
     (``rules.is_gift_card_sale``) is never stock, whatever product it names."""
     return sold_by_product(order, settings).get(product_key, Decimal(0))
@@ -335,9 +339,9 @@ def _when(value: Any) -> datetime | None:
 
 
 def opening_stock(
-    product: Mapping[str, Any],
+    product: Product,
     product_key: str,
-    unposted: Iterable[Mapping[str, Any]],
+    unposted: Iterable[Order],
     settings: Mapping[str, Any],
     now: datetime,
     cost: Decimal | None,
@@ -354,28 +358,27 @@ def opening_stock(
     the stock figure and is left as it is; an order that will not post a stock-moving transaction
     (left out, or a sales order) is not added back either.
     """
-    stock = _quantity(product.get("stock_quantity"))
-    snapshot = _when(product.get("modified_at"))
+    stock = product.stock_quantity or Decimal(0)
+    snapshot = product.modified_at
     added = Decimal(0)
     numbers: list[str] = []
     waiting: list[str] = []
     dates = [(snapshot or as_utc(now)).date()]
     for order in unposted:
         quantity = sold_in(order, product_key, settings)
-        placed = _when(order.get("created_at"))
-        if not quantity or (snapshot is not None and placed is not None and placed > snapshot):
+        placed = order.created_at
+        if not quantity or (snapshot is not None and placed > snapshot):
             continue
-        decision = (decisions or {}).get(str(order.get("storefront_id")))
+        decision = (decisions or {}).get(order.storefront_id)
         # Only an order whose job carries no decision (queued while linked, and unlinked since) is
         # decided here: unposted_orders hands over intake's decision for every other.
-        decision = decision or rules.decide_order(Order.from_dict(order), settings)
+        decision = decision or rules.decide_order(order, settings)
         if not decision.sync or decision.txn_type not in STOCK_MOVING:
             continue
         added += quantity
-        numbers.append(str(order.get("number") or order.get("storefront_id")))
-        waiting.append(str(order.get("storefront_id")))
-        if placed is not None:
-            dates.append(placed.date())
+        numbers.append(order.number or order.storefront_id)
+        waiting.append(order.storefront_id)
+        dates.append(placed.date())
     quantity = stock + added
     value = (cost * quantity).quantize(CENT) if cost is not None and quantity > 0 else Decimal("0.00")
     # A day before the earliest sale it covers: the sale's date is taken in the store's time zone,
@@ -387,7 +390,7 @@ def opening_stock(
 
 def unposted_orders(
     session: Session, connection_id: int, item_job_id: int
-) -> list[tuple[dict[str, Any], rules.OrderDecision | None]]:
+) -> list[tuple[Order, rules.OrderDecision | None]]:
     """The orders waiting for the item job ``item_job_id`` that are not in QuickBooks yet (newest data),
     each with the rules' decision intake made for it (None when it made none)."""
     rows = session.execute(
@@ -405,8 +408,18 @@ def unposted_orders(
     for record_id, payload in rows:
         if mappings.get(session, connection_id, mappings.ORDER, str(record_id)) is not None:
             continue  # already in QuickBooks: its sale is counted there
-        orders.append((dict((payload or {}).get("record") or {}), rules.decision_of(payload or {})))
+        order = _live_order(payload)
+        if order is not None:
+            orders.append((order, rules.decision_of(payload or {})))
     return orders
+
+
+def _live_order(payload: Mapping[str, Any] | None) -> Order | None:
+    """The order an order job carries, or None for a deleted order's job (only what was last known of
+    it: it is being voided, never posts a sale)."""
+    if not payload or payload.get("event") == "deleted":
+        return None
+    return Order.from_dict(payload.get("record") or {})
 
 
 # --- store-mastered stock: differences, never "set to" ----------------------------------------------
@@ -474,7 +487,7 @@ def sold_between(
         )
     ).all()
     decided = _stored_decisions(session, connection_id, [str(record_id) for record_id, _ in rows])
-    orders = [(str(record_id), dict(order or {}), decided.get(str(record_id))) for record_id, order in rows]
+    orders = [(str(record_id), order or {}, decided.get(str(record_id))) for record_id, order in rows]
     return _sold_from_stock(
         session, connection_id, orders, product_key, settings,
         lambda placed: placed is not None and after < placed <= until, posted_too=True,
@@ -494,7 +507,7 @@ def unposted_sold(
         )
     ).all()
     orders = [
-        (str(record_id), dict((payload or {}).get("record") or {}), rules.decision_of(payload or {}))
+        (str(record_id), (payload or {}).get("record") or {}, rules.decision_of(payload or {}))
         for record_id, payload in rows
     ]
     return _sold_from_stock(
@@ -537,14 +550,18 @@ def _sold_from_stock(
     *,
     posted_too: bool,
 ) -> tuple[Decimal, list[str]]:
-    """How many of the product ``orders`` (storefront id, order, intake's decision) placed when
-    ``placed_in`` says sell from stock in QuickBooks, those already in QuickBooks too when ``posted_too``,
-    and the ids of those not in QuickBooks yet."""
+    """How many of the product ``orders`` (storefront id, the order's stored JSON, intake's decision)
+    placed when ``placed_in`` says sell from stock in QuickBooks, those already in QuickBooks too when
+    ``posted_too``, and the ids of those not in QuickBooks yet.
+
+    Each order is read as the :class:`LastKnownOrder` of its JSON (what the count needs, a deleted order's
+    part of it too), as a whole :class:`Order` only when it must be decided here."""
     sold = Decimal(0)
     waiting: list[str] = []
-    for record_id, order, decision in orders:
+    for record_id, stored, decision in orders:
+        order = LastKnownOrder.from_dict(stored)
         quantity = sold_in(order, product_key, settings)
-        if not quantity or not placed_in(_when(order.get("created_at"))):
+        if not quantity or not placed_in(order.created_at):
             continue
         mapping = mappings.get(session, connection_id, mappings.ORDER, record_id)
         if mapping is not None and not posted_too:
@@ -555,7 +572,7 @@ def _sold_from_stock(
         if decision is None:
             # Unavoidable for an order stored without a job that carries a decision (stored before
             # intake kept decisions, or its jobs were cleared away): decided here, as intake would.
-            decision = rules.decide_order(Order.from_dict(order), settings)
+            decision = rules.decide_order(Order.from_dict(stored), settings)
         if decision.sync and decision.txn_type in STOCK_MOVING:
             sold += quantity
             if mapping is None:
@@ -637,17 +654,15 @@ def add_back_change(
     return held - added
 
 
-def sold_by_product(order: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Decimal]:
+def sold_by_product(order: Order | LastKnownOrder, settings: Mapping[str, Any]) -> dict[str, Decimal]:
     """Product key -> how many the order's lines sell from stock (gift card lines left out, see
-    :func:`sold_in`)."""
+    :func:`sold_in`); none for an order whose lines are not known."""
     sold: dict[str, Decimal] = {}
-    for line in order.get("lines") or ():
+    for line in order.lines or ():
         if rules.is_gift_card_sale(line, settings):
             continue
-        key = mappings.product_key(
-            line.get("product_id"), line.get("variant_id"), line.get("sku"), line.get("name")
-        )
-        sold[key] = sold.get(key, Decimal(0)) + _quantity(line.get("quantity"))
+        key = mappings.product_key(line.product_id, line.variant_id, line.sku, line.name)
+        sold[key] = sold.get(key, Decimal(0)) + (line.quantity or Decimal(0))
     return sold
 
 
@@ -684,7 +699,7 @@ def late_sales(
     session: Session,
     connection_id: int,
     order_key: str,
-    order: Mapping[str, Any],
+    order: LastKnownOrder,
     txn_type: str | None,
     settings: Mapping[str, Any],
     added: bool = False,
@@ -699,9 +714,8 @@ def late_sales(
     the add-back follows the versions of the order the count saw. Only an order just added can be a late
     one: the sale of one changed later was counted when it posted (waiting, or taken by a later count).
     """
-    placed = _when(order.get("created_at"))
-    changed = _when(order.get("modified_at"))
-    holds = order.get("status") != "cancelled"
+    placed, changed = order.created_at, order.modified_at
+    holds = order.status != "cancelled"  # (a deleted order's payload may not say: it holds)
     if added:
         if txn_type not in STOCK_MOVING:
             return []
@@ -749,7 +763,7 @@ def late_sales(
 def _inventory_sold(
     session: Session,
     connection_id: int,
-    order: Mapping[str, Any],
+    order: LastKnownOrder,
     settings: Mapping[str, Any],
     holds: bool,
     known: Iterable[str],
@@ -774,7 +788,7 @@ def add_back_late_sales(
     session: Session,
     connection_id: int,
     order_key: str,
-    order: Mapping[str, Any],
+    order: LastKnownOrder,
     txn_type: str | None,
     settings: Mapping[str, Any],
     now: datetime,
@@ -785,7 +799,7 @@ def add_back_late_sales(
     same order and item; a sent one is never sent again (its RefNumber is looked up after a lost
     answer), so each difference reaches QuickBooks once."""
     queued = []
-    number = str(order.get("number") or order_key)
+    number = order.number or order_key
     for sale in late_sales(session, connection_id, order_key, order, txn_type, settings, added):
         key = f"{ADD_BACK_KIND}:{order_key}:{sale.list_id}"
         unsent = jobs.find_open(session, connection_id, key)

@@ -32,6 +32,9 @@ CANCELLATION = "cancellation"  # an order's reversing credit memo, keyed by the 
 # refund's id, pointing at the reversing credit memo. Such a refund gets its own credit memo.
 REFUND_BEFORE_CANCELLATION = "refund_before_cancel"
 INVENTORY_ITEM = "inventory_item"  # Shopify inventory_item_id -> the item's ListID
+# The customer an order's invoice is made out to in QuickBooks, keyed by the order's storefront id: its
+# payment goes there, whatever the customer settings say when the payment comes.
+SALE_CUSTOMER = "sale_customer"
 
 # IdMapping.origin values: how qbsync came to know the QuickBooks record.
 CREATED = "created"  # qbsync's own Add (or a look-up that found qbsync's own marker on it)
@@ -66,23 +69,18 @@ def product_key(product_id: Any, variant_id: Any = None, sku: Any = None, name: 
     return _bounded(f"name:{' '.join(str(name or '').split()).lower()}")
 
 
-def customer_key(customer: Customer | Mapping[str, Any]) -> str:
-    """The storefront id a customer is mapped under: its id, or for a guest its e-mail (else its name).
-
-    (As its dict where the caller still holds one: customer jobs, the backfill.)"""
-    if isinstance(customer, Mapping):
-        storefront_id = str(customer.get("storefront_id") or "")
-        email, first, last = (str(customer.get(k) or "") for k in ("email", "first_name", "last_name"))
-    else:
-        storefront_id = customer.storefront_id or ""
-        email, first, last = customer.email, customer.first_name, customer.last_name
-    if storefront_id:
-        return storefront_id
-    email = email.strip().lower()
+def customer_key(customer: Customer) -> str:
+    """The storefront id a customer is mapped under: its id, or for a guest its e-mail (else its name)."""
+    if customer.storefront_id:
+        return customer.storefront_id
+    email = customer.email.strip().lower()
     if email:
         return _bounded(f"guest:{email}")
-    name = " ".join(f"{first} {last}".split()).lower()
-    return _bounded(f"guest:{name or 'unknown'}")
+    name = " ".join(f"{customer.first_name} {customer.last_name}".split()).lower()
+    return _bounded(f"guest:{name}") if name else UNKNOWN_GUEST
+
+
+UNKNOWN_GUEST = "guest:unknown"  # the key of a guest with neither e-mail nor name
 
 
 def proxy_key(name: str) -> str:
@@ -152,6 +150,20 @@ def link_transaction(
         qb_name=str(ret.get("RefNumber") or ""),
         synced_hash=synced_hash,
         origin=origin,
+    )
+
+
+def link_sale_customer(
+    session: Session, connection_id: int, order_id: str, ret: Mapping[str, Any]
+) -> IdMapping | None:
+    """Remember whose invoice the order's is (the CustomerRef of its Ret, :data:`SALE_CUSTOMER`); None
+    when the Ret names no customer."""
+    ref = ret.get("CustomerRef") or {}
+    if not isinstance(ref, Mapping) or not ref.get("ListID"):
+        return None
+    return link(
+        session, connection_id, SALE_CUSTOMER, order_id, qb_type="Customer", qb_id=str(ref["ListID"]),
+        qb_name=str(ref.get("FullName") or "") or None, origin=FOUND,
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from qbsync.qbxml import values
 from qbsync.qbxml.fields import Field
 from qbsync.qbxml.limits import fit, required_max_length
-from qbsync.storefronts.records import Customer
+from qbsync.storefronts.records import Customer, Product
 
 CUSTOMER_NAME_LIMIT = required_max_length("CustomerAdd/Name")  # 41
 ITEM_NAME_LIMIT = required_max_length("ItemInventoryAdd/Name")  # 31
@@ -68,33 +68,35 @@ def with_suffix(name: str, suffix: str, limit: int | None = CUSTOMER_NAME_LIMIT)
     return f"{name}{tail}".strip()
 
 
-def item_name(record: Mapping[str, Any], match: str) -> str:
+def item_name(product: Product, match: str) -> str:
     """The QuickBooks item name of a product or order line: its SKU or its name, within 31 characters.
 
     With ``match`` 'sku' a product without SKU falls back to its name, as merchants expect. A longer
     one is cut shorter and ends in ``~`` and a short hash of the whole text, so two products whose
     SKUs differ only after the 31st character never share one item.
     """
-    return _unique_cut("ItemInventoryAdd/Name", _item_text(record, match), ITEM_NAME_LIMIT, ITEM_HASH_LENGTH)
+    return cut_item_name(item_store_name(product, match))
 
 
-def item_name_was_cut(record: Mapping[str, Any], match: str) -> bool:
+def cut_item_name(text: str) -> str:
+    """``text`` (a product's SKU or name, or the name a setting gives a special item) as the name of a
+    QuickBooks item: within 31 characters, a longer one ending in ``~`` and a short hash of the whole."""
+    plain = _plain(text) or "Product ?"
+    return _unique_cut("ItemInventoryAdd/Name", plain, ITEM_NAME_LIMIT, ITEM_HASH_LENGTH)
+
+
+def item_name_was_cut(product: Product, match: str) -> bool:
     """Whether :func:`item_name` had to shorten the product's text (then the name alone proves nothing)."""
-    return item_name(record, match) != _item_text(record, match)
+    return item_name(product, match) != _plain(item_store_name(product, match))
 
 
-def _item_text(record: Mapping[str, Any], match: str) -> str:
-    return _plain(item_store_name(record, match))
-
-
-def item_store_name(record: Mapping[str, Any], match: str) -> str:
+def item_store_name(product: Product, match: str) -> str:
     """The product's SKU or name (as ``match`` says) as the store has it, before QuickBooks' limits."""
-    sku = " ".join(str(record.get("sku") or "").split())
-    name = " ".join(str(record.get("name") or "").split())
+    sku = " ".join((product.sku or "").split())
+    name = " ".join(product.name.split())
     chosen = sku if match == "sku" and _plain(sku) else name if _plain(name) else sku
     if not _plain(chosen):
-        product = record.get("product_id") or record.get("id") or "?"
-        chosen = f"Product {product}"
+        chosen = f"Product {product.product_id or '?'}"
     return chosen
 
 
@@ -137,12 +139,12 @@ def _changed_characters(text: str) -> list[str]:
     return changed
 
 
-def sku_code(record: Mapping[str, Any]) -> str | None:
+def sku_code(product: Product) -> str | None:
     """The product's full SKU as kept on its QuickBooks item (BarCodeValue, 50 characters), or None.
 
     A SKU longer than that is cut with a hash of the whole, like :func:`item_name`.
     """
-    sku = _plain(str(record.get("sku") or ""))
+    sku = _plain(product.sku or "")
     if not sku:
         return None
     return _unique_cut("ItemInventoryAdd/BarCode/BarCodeValue", sku, SKU_CODE_LIMIT, 8)
@@ -154,7 +156,7 @@ class Schema(Protocol):
     def field_at(self, path: str) -> Field | None: ...
 
 
-def sku_fields(request_type: str, record: Mapping[str, Any], schema: Schema) -> dict[str, Any]:
+def sku_fields(request_type: str, product: Product, schema: Schema) -> dict[str, Any]:
     """Where the item add (``request_type``, e.g. "ItemInventoryAdd") keeps the product's full SKU, in
     the qbXML version whose ``schema`` is given: the proof a later look-up checks before linking.
 
@@ -163,7 +165,7 @@ def sku_fields(request_type: str, record: Mapping[str, Any], schema: Schema) -> 
     when the whole SKU fits its 31 characters; else nothing: the hash ending a cut name keeps the
     products apart, and such a name is then never linked by name alone. Never a field the version lacks.
     """
-    code = sku_code(record)
+    code = sku_code(product)
     if not code:
         return {}
     if schema.field_at(f"{request_type}/BarCode/BarCodeValue") is not None:

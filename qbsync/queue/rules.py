@@ -11,7 +11,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from qbsync.storefronts.records import Customer, Order, OrderLine, RefundLine
+from qbsync.storefronts.records import (
+    Customer,
+    LastKnownLine,
+    LastKnownOrder,
+    Order,
+    OrderLine,
+    Product,
+    RefundLine,
+)
 
 # Our words for the QuickBooks transaction types an order can become.
 TXN_TYPES = {"invoice": "Invoice", "sales_receipt": "SalesReceipt", "sales_order": "SalesOrder"}
@@ -111,55 +119,43 @@ def payment_method_name(order: Order, settings: Mapping[str, Any]) -> str | None
     return title or code or None
 
 
-def is_gift_card_sale(line: OrderLine | RefundLine | Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
+def is_gift_card_sale(
+    line: OrderLine | LastKnownLine | RefundLine | Product, settings: Mapping[str, Any]
+) -> bool:
     """Whether an order line (or a product) sells a gift card: the store says so (Shopify's
     ``gift_card``), or its SKU is one of the ``gift_card_skus`` setting (case ignored). Such a line is
     owed to the card's holder: it goes on the gift card item (a liability), never on a product's item
     (income, stock), and such a product gets no item of its own."""
-    if isinstance(line, Mapping):
-        # Products and the order lines of payloads read in bulk (stock counts) are still their dicts.
-        marked, sku = bool(line.get("gift_card")), str(line.get("sku") or "")
-    else:
-        marked, sku = isinstance(line, OrderLine) and line.gift_card, line.sku or ""
-    if marked:
+    if isinstance(line, OrderLine | LastKnownLine) and line.gift_card:
         return True
-    sku = sku.strip().lower()
+    sku = (line.sku or "").strip().lower()
     return bool(sku) and sku in {str(s).strip().lower() for s in settings["gift_card_skus"] or ()}
 
 
 def refunds_gift_card(
-    refund_line: RefundLine | Mapping[str, Any],
-    order: Order | Mapping[str, Any] | None,
-    settings: Mapping[str, Any],
+    refund_line: RefundLine, order: Order | LastKnownOrder | None, settings: Mapping[str, Any]
 ) -> bool:
     """Whether a refund line gives back the money of a gift card sold (:func:`is_gift_card_sale` of the
     order line it refunds, found by ``line_id``, else of the refund line itself): that money comes off
-    the gift card liability, as it went on it, never off a product's income. (Line and order as their
-    dicts where the caller still holds them: the cancellation.)"""
-    if isinstance(refund_line, Mapping):
-        line_id = str(refund_line.get("line_id") or "")
-    else:
-        line_id = refund_line.line_id or ""
-    sold: OrderLine | Mapping[str, Any] | None = None
-    if isinstance(order, Order):
-        sold = next((line for line in order.lines if line_id and line.id == line_id), None)
-    elif order is not None:
-        lines = order.get("lines") or ()
-        sold = next((line for line in lines if line_id and str(line.get("id")) == line_id), None)
+    the gift card liability, as it went on it, never off a product's income. (``order``: the refunded
+    order, or what a cancellation last knew of it; None when unknown.)"""
+    line_id = refund_line.line_id or ""
+    lines = (order.lines or ()) if order is not None else ()
+    sold = next((line for line in lines if line_id and line.id == line_id), None)
     return is_gift_card_sale(sold if sold is not None else refund_line, settings)
 
 
-def refund_restocks(refund_line: RefundLine | Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
+def refund_restocks(refund_line: RefundLine, settings: Mapping[str, Any]) -> bool:
     """Whether a refunded line went back to stock: what the store says, else
-    ``restock_unknown_refunds``. (As its dict where the caller still holds one: the cancellation.)"""
-    said = refund_line.get("restock") if isinstance(refund_line, Mapping) else refund_line.restock
+    ``restock_unknown_refunds``."""
+    said = refund_line.restock
     return bool(settings["restock_unknown_refunds"]) if said is None else bool(said)
 
 
-def cancellation_restocks(order: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
+def cancellation_restocks(order: LastKnownOrder, settings: Mapping[str, Any]) -> bool:
     """Whether a cancelled order's products went back to stock: what the store says
     (``restocked_on_cancel``), else ``restock_unknown_cancellations``."""
-    said = order.get("restocked_on_cancel")
+    said = order.restocked_on_cancel
     return bool(settings["restock_unknown_cancellations"]) if said is None else bool(said)
 
 
@@ -170,9 +166,9 @@ def customer_is_proxied(customer: Customer, settings: Mapping[str, Any]) -> bool
     return settings["proxy_customer_for"] == "all" or customer.is_guest or not customer.storefront_id
 
 
-def item_type(product: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+def item_type(product: Product, settings: Mapping[str, Any]) -> str:
     """The QuickBooks item type (``ItemInventory``...) for a product, by its kind and the settings."""
-    kind = str(product.get("kind") or "non_inventory")
+    kind = product.kind or "non_inventory"
     chosen = settings.get(f"item_type_{kind}") or "non_inventory"
     return ITEM_TYPES.get(chosen, "ItemNonInventory")
 

@@ -38,10 +38,19 @@ from qbsync.service.runtime import Runtime, current
 from qbsync.storage.db import Database, plan_with_values
 from qbsync.storage.models import Connection, PushRun, QueueJob, StorefrontRecord, utcnow
 from qbsync.storefronts.clients import StorefrontClient, client_for
-from qbsync.storefronts.http import StorefrontError, StorefrontUnavailable
+from qbsync.storefronts.http import Listing, StorefrontError, StorefrontUnavailable
 from qbsync.storefronts.platforms import normalizer_for
-from qbsync.storefronts.records import ORDER_STATUSES, InvalidPayload, to_utc
+from qbsync.storefronts.records import (
+    ORDER_STATUSES,
+    Customer,
+    InvalidPayload,
+    Order,
+    Product,
+    Record,
+    to_utc,
+)
 from qbsync.storefronts.shopify.client import ShopifyClient
+from qbsync.storefronts.woocommerce.client import WooCommerceClient
 
 log = logging.getLogger(__name__)
 
@@ -134,18 +143,19 @@ class PushFilters:
         """Whether some records the API lists are left out here (so the API cannot count them)."""
         return bool(self.date_from or self.date_to or self.statuses or self.ids)
 
-    def matches(self, record_type: str, raw: Mapping[str, Any], record: Any) -> bool:
-        """Whether a listed record (its JSON and its normalized record) is one the push takes."""
+    def matches(self, record_type: str, raw: Mapping[str, Any], record: Record) -> bool:
+        """Whether a listed record (its JSON and its normalized record) is one the push takes (statuses
+        are an order's: :meth:`parse` takes them for orders only)."""
         if self.date_from or self.date_to:
-            created = record.created_at if record_type == "order" else _created(raw)
+            created = record.created_at if isinstance(record, Order) else _created(raw)
             if created is None or (self.date_from and created < self.date_from) \
                     or (self.date_to and created >= self.date_to):
                 return False
-        if self.statuses and record.status not in self.statuses:
+        if self.statuses and isinstance(record, Order) and record.status not in self.statuses:
             return False
         if self.ids:
             wanted = {i.lower() for i in self.ids}
-            return not wanted.isdisjoint(_identities(record_type, record))
+            return not wanted.isdisjoint(_identities(record))
         return True
 
 
@@ -203,14 +213,15 @@ def _created(raw: Mapping[str, Any]) -> datetime | None:
     return None
 
 
-def _identities(record_type: str, record: Any) -> set[str]:
-    if record_type == "order":
+def _identities(record: Record) -> set[str]:
+    values: tuple[str | None, ...] = ()
+    if isinstance(record, Order):
         values = (record.storefront_id, record.number)
-    elif record_type == "customer":
+    elif isinstance(record, Customer):
         values = (record.storefront_id, record.email)
-    else:
+    elif isinstance(record, Product):
         values = (record.product_id, record.variant_id, record.sku)
-    return {str(v).strip().lower() for v in values if v}
+    return {v.strip().lower() for v in values if v}
 
 
 # --- reading the store ------------------------------------------------------------------------------
@@ -232,22 +243,25 @@ class Selection:
         """(the store's JSON records of one page, the cursor of the next page or None after the last),
         starting at ``cursor`` (None: the first page)."""
         cursor = cursor or {}
-        woo = self.platform == "woocommerce"
+        client = self.client  # (the connection's platform's client: see client_for)
+        woo = isinstance(client, WooCommerceClient)
+        listing: Listing[int] | Listing[str]  # WooCommerce's next page by number, Shopify's by page_info
         if self.record_type == "order":
-            if woo:
-                listing = self.client.iter_orders(**self._woo_order_filters(),
-                                                  start_page=cursor.get("page", 1))
+            if isinstance(client, WooCommerceClient):
+                listing = client.iter_orders(**self._woo_order_filters(), start_page=cursor.get("page", 1))
             elif self.filters.ids:
-                return self._shopify_orders_by_id(cursor)
+                return self._shopify_orders_by_id(client, cursor)
             else:
-                listing = self.client.iter_orders(**self._shopify_order_filters(),
-                                                  page_info=cursor.get("page_info"))
+                filters = self._shopify_order_filters()
+                listing = client.iter_orders(**filters, page_info=cursor.get("page_info"))
         elif self.record_type == "customer":
-            listing = (self.client.iter_customers(start_page=cursor.get("page", 1)) if woo
-                       else self.client.iter_customers(page_info=cursor.get("page_info")))
+            listing = (client.iter_customers(start_page=cursor.get("page", 1))
+                       if isinstance(client, WooCommerceClient)
+                       else client.iter_customers(page_info=cursor.get("page_info")))
         else:
-            listing = (self.client.iter_products(start_page=cursor.get("page", 1)) if woo
-                       else self.client.iter_products(page_info=cursor.get("page_info")))
+            listing = (client.iter_products(start_page=cursor.get("page", 1))
+                       if isinstance(client, WooCommerceClient)
+                       else client.iter_products(page_info=cursor.get("page_info")))
         key = "page" if woo else "page_info"
         return ((page.records, {key: page.next_cursor} if page.next_cursor is not None else None)
                 for page in listing.pages())
@@ -258,7 +272,7 @@ class Selection:
             return self.client.count_orders(**self._woo_order_filters())
         if self.record_type == "order" and not (self.filters.statuses or self.filters.ids):
             return self.client.count_orders(**self._shopify_order_filters())
-        if self.record_type == "customer" and self.platform == "woocommerce" \
+        if self.record_type == "customer" and isinstance(self.client, WooCommerceClient) \
                 and not self.filters.narrows_locally:
             first = next(iter(self.client.iter_customers(per_page=1).pages()))
             return first.total
@@ -292,14 +306,14 @@ class Selection:
         return {"created_at_min": f.date_from,
                 "created_at_max": f.date_to - _ONE_SECOND if f.date_to else None}
 
-    def _shopify_orders_by_id(self, cursor: Cursor) -> Pages:
-        ids = cursor["ids"] if "ids" in cursor else self._shopify_order_ids()
+    def _shopify_orders_by_id(self, client: ShopifyClient, cursor: Cursor) -> Pages:
+        ids = cursor["ids"] if "ids" in cursor else self._shopify_order_ids(client)
         chunks = [ids[i:i + SHOPIFY_IDS_PER_REQUEST] for i in range(0, len(ids), SHOPIFY_IDS_PER_REQUEST)]
         for index in range(int(cursor.get("chunk", 0)), len(chunks)):
-            records = list(self.client.iter_orders(ids=chunks[index], limit=SHOPIFY_IDS_PER_REQUEST))
+            records = list(client.iter_orders(ids=chunks[index], limit=SHOPIFY_IDS_PER_REQUEST))
             yield records, ({"ids": ids, "chunk": index + 1} if index + 1 < len(chunks) else None)
 
-    def _shopify_order_ids(self) -> list[int]:
+    def _shopify_order_ids(self, client: ShopifyClient) -> list[int]:
         """The ids of the orders named by id or by number (e.g. 1001 for "#1001"), within the dates."""
         wanted = set(self.filters.ids)
         dates = self._shopify_order_filters()
@@ -307,27 +321,28 @@ class Selection:
         found: set[int] = set()
         for start in range(0, len(numeric), SHOPIFY_IDS_PER_REQUEST):
             chunk = numeric[start:start + SHOPIFY_IDS_PER_REQUEST]
-            found.update(int(o["id"]) for o in self.client.iter_orders(ids=chunk, fields=["id"], **dates,
-                                                                      limit=SHOPIFY_IDS_PER_REQUEST))
+            found.update(int(o["id"]) for o in client.iter_orders(ids=chunk, fields=["id"], **dates,
+                                                                 limit=SHOPIFY_IDS_PER_REQUEST))
         numbers = wanted - {str(i) for i in found}
         if numbers:  # order numbers: Shopify cannot filter by them, so read the (small) list of all
-            for order in self.client.iter_orders(fields=["id", "name", "order_number"], **dates):
+            for order in client.iter_orders(fields=["id", "name", "order_number"], **dates):
                 if {str(order.get("name") or "").lstrip("#"), str(order.get("order_number"))} & numbers:
                     found.add(int(order["id"]))
         return sorted(found)
 
 
 def read_records(platform: str, record_type: str,
-                 raws: Iterable[Any]) -> tuple[list[tuple[dict[str, Any], Any]], list[str]]:
+                 raws: Iterable[Any]) -> tuple[list[tuple[dict[str, Any], Record]], list[str]]:
     """Normalize one page: ([(JSON, record)...], [problem...]). A product JSON may give several records
     (its variants); a WooCommerce variation is named after the variable product listed before it."""
     normalizer = normalizer_for(platform)
     raws = list(raws)
     parents = {r.get("id"): r for r in raws
                if isinstance(r, dict) and str(r.get("type", "")).startswith("variable")}
-    found: list[tuple[dict[str, Any], Any]] = []
+    found: list[tuple[dict[str, Any], Record]] = []
     problems: list[str] = []
     for raw in raws:
+        records: list[Record]
         try:
             if not isinstance(raw, dict):
                 raise InvalidPayload(f"expected a JSON object, got {type(raw).__name__}")
@@ -340,7 +355,7 @@ def read_records(platform: str, record_type: str,
             elif platform == "woocommerce" and raw.get("type") == "variation":
                 records = [normalizer.product_variation(raw, parent=parents.get(raw.get("parent_id")))]
             else:
-                records = normalizer.products(raw)
+                records = list(normalizer.products(raw))
         except (ValueError, TypeError) as exc:  # InvalidPayload is a ValueError
             what = raw.get("id", "?") if isinstance(raw, dict) else "?"
             problems.append(f"{record_type} {what}: {exc}")
@@ -357,25 +372,26 @@ class Entry:
     """One normalized record with what storing and queueing it needs, computed once."""
 
     record_type: str
-    record: Any
-    data: dict[str, Any]  # record.to_dict()
+    record: Record
+    data: dict[str, Any]  # record.to_dict(): what storefront_records keeps
     record_id: str  # its id in storefront_records (a variant: its own id)
     key: str  # its id in id_mappings and queue jobs (a guest customer: its e-mail)
 
     @classmethod
-    def of(cls, record_type: str, record: Any) -> Entry:
+    def of(cls, record_type: str, record: Record) -> Entry:
         data = record.to_dict()
-        return cls(record_type, record, data, record_id_of(record_type, data), mapping_key(record_type, data))
+        record_id = record_id_of(record_type, data)
+        return cls(record_type, record, data, record_id, mapping_key(record, record_id))
 
 
-def mapping_key(record_type: str, data: Mapping[str, Any]) -> str:
-    """The id a record (as ``to_dict`` gives it) has in id_mappings and queue jobs."""
-    if record_type == "customer":
-        return mappings.customer_key(data)
-    if record_type == "product":
-        return mappings.product_key(data.get("product_id"), data.get("variant_id"), data.get("sku"),
-                                    data.get("name"))
-    return record_id_of(record_type, data)
+def mapping_key(record: Record, record_id: str) -> str:
+    """The id a record has in id_mappings and queue jobs: a customer's and a product's their own (a guest
+    customer: its e-mail), any other's its storefront id ``record_id``."""
+    if isinstance(record, Customer):
+        return mappings.customer_key(record)
+    if isinstance(record, Product):
+        return mappings.product_key(record.product_id, record.variant_id, record.sku, record.name)
+    return record_id
 
 
 def known_records(session: Session, connection_id: int, record_type: str,
@@ -401,7 +417,7 @@ def queued_jobs(session: Session, connection_id: int, record_type: str,
         QueueJob.record_id.in_(wanted),
         QueueJob.coalesce_key.in_([coalesce_key(record_type, k) for k in wanted]),
         QueueJob.state.in_(QUEUED_STATES)))
-    return {record_id: job_id for record_id, job_id in rows}
+    return {str(record_id): job_id for record_id, job_id in rows}
 
 
 def preload_mappings(session: Session, connection_id: int, entries: list[Entry]) -> None:
@@ -410,11 +426,12 @@ def preload_mappings(session: Session, connection_id: int, entries: list[Entry])
     keys: list[tuple[str, str]] = []
     for entry in entries:
         keys.append((entry.record_type, entry.key))
-        if entry.record_type == "order":
+        if isinstance(entry.record, Order):
             keys.append((mappings.PAYMENT, entry.key))
-            keys.append((mappings.CUSTOMER, mappings.customer_key(entry.data.get("customer") or {})))
-            keys.extend((mappings.PRODUCT, mapping_key("product", line))
-                        for line in entry.data.get("lines") or ())
+            keys.append((mappings.CUSTOMER, mappings.customer_key(entry.record.customer)))
+            keys.extend((mappings.PRODUCT, mappings.product_key(line.product_id, line.variant_id, line.sku,
+                                                                line.name))
+                        for line in entry.record.lines)
     keys.extend((mappings.SPECIAL_ITEM, role) for role in _SPECIAL_ROLES)
     mappings.preload(session, connection_id, keys)
 
@@ -459,7 +476,8 @@ class PageCounts:
     problems: list[str] = field(default_factory=list)
 
 
-def push_page(session: Session, connection: Connection, record_type: str, found: list[tuple[dict, Any]],
+def push_page(session: Session, connection: Connection, record_type: str,
+              found: list[tuple[dict[str, Any], Record]],
               filters: PushFilters, problems: list[str] | None = None) -> PageCounts:
     """Store and queue one page's matching records (see the module docstring for what each counts as)."""
     counts = PageCounts(problems=list(problems or ()))

@@ -481,6 +481,7 @@ class _Fields:
         self.readers: dict[str, _Reader] = {f.name: _reader(hints[f.name]) for f in fields}
         self.count = len(fields)
         self.defaults = tuple((f.name, f.default, f.default_factory) for f in fields)
+        self.reads_part: bool = getattr(cls, "READS_PART", False)
 
 
 _READERS: dict[type, _Fields] = {}
@@ -516,9 +517,14 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 class Record:
-    """Base of every record: type checks on creation, JSON round trip, fingerprint."""
+    """Base of every record: type checks on creation, JSON round trip, fingerprint.
+
+    A record class whose ``READS_PART`` is True is read (:meth:`from_dict`) from a larger payload: the
+    keys it has no field for are left unread instead of refused.
+    """
 
     __slots__ = ()
+    READS_PART: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         for name, hint in _hints(type(self)).items():
@@ -560,9 +566,11 @@ class Record:
             for name, value in data.items():
                 read = readers.get(name)
                 if read is None:
+                    if fields.reads_part:
+                        continue
                     raise _BadValue(f"unknown fields {sorted(set(data) - set(readers))}")
                 set_field(record, name, read(value))
-            if len(data) < fields.count:
+            if len(data) < fields.count or fields.reads_part:
                 for name, default, factory in fields.defaults:
                     if name in data:
                         continue
@@ -862,6 +870,47 @@ class Order(Record):
         """``total`` minus :meth:`computed_total`: zero when the platform's numbers agree; otherwise the
         engine adds a rounding line for it or flags the order rather than post a wrong total."""
         return self.total - self.computed_total()
+
+
+@_record
+class LastKnownLine(Record):
+    """An order line as far as a stored payload tells it (see :class:`LastKnownOrder`): what is sold
+    and how many, None where the payload does not say; the line's other keys are left unread."""
+
+    READS_PART = True
+
+    id: str | None = None
+    product_id: str | None = None
+    variant_id: str | None = None
+    sku: str | None = None
+    name: str | None = None
+    quantity: Decimal | None = None
+    gift_card: bool | None = None
+
+
+@_record
+class LastKnownOrder(Record):
+    """An order as qbsync last knew it, read from a stored payload that may hold only part of an
+    :class:`Order` (a deleted order's job carries what was stored of it, possibly nothing): what a
+    cancellation and the stock counts read. A field the payload lacks is None, never a made-up value;
+    the payload's other fields are left unread.
+    """
+
+    storefront_id: str | None = None
+    number: str | None = None
+    status: str | None = None
+    created_at: datetime | None = None
+    modified_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    restocked_on_cancel: bool | None = None
+    currency: str | None = None
+    total: Decimal | None = None
+    presentment_currency: str | None = None
+    presentment_total: Decimal | None = None
+    lines: tuple[LastKnownLine, ...] | None = None
+    refunds: tuple[RefundSummary, ...] | None = None
+
+    READS_PART = True  # read from an Order.to_dict(), or part of one: its other keys are left unread
 
 
 @_record

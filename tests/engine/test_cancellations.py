@@ -182,3 +182,153 @@ def test_a_cancellation_after_a_restocked_partial_refund_restocks_only_the_rest(
     _paid_back(shop, 6004, "965", "24.00")
     check_stock(shop.company, {"MUG-RED": STOCK})
     shop.assert_every_request_valid()
+
+
+def _unsettled_shop(shop, kind: str):
+    """Nothing against the sale: an unpaid invoice, or a sales receipt whose money waits in Undeposited
+    Funds."""
+    if kind == "invoice_unpaid":
+        shop.configure(sync_order_statuses=["processing", "completed", "on_hold"])
+    return shop
+
+
+def _unsettled_order(number: int, kind: str):
+    order = _order(number)
+    if kind == "invoice_unpaid":
+        order = dataclasses.replace(order, paid=False, status="on_hold")
+    return order
+
+
+@pytest.mark.parametrize("kind", ["invoice_unpaid", "receipt_undeposited"])
+@pytest.mark.parametrize("restocked", [False, None])
+def test_a_cancelled_sale_with_nothing_against_it_the_store_did_not_restock_keeps_quickbooks_stock(
+    shop, kind, restocked
+):
+    """Voiding the sale would put the 2 mugs back in QuickBooks' stock, which the store did not: the
+    sale is reversed by a credit memo without quantities instead, and the money still balances."""
+    shop = _unsettled_shop(shop, kind)
+    order = _unsettled_order(6101, kind)
+    _synced(shop, order)
+
+    shop.feed("order", _cancelled(order, restocked=restocked))
+    shop.sync()
+
+    check_stock(shop.company, {"MUG-RED": STOCK - 2})
+    _nothing_voided(shop)
+    reversal = shop.company.find("CreditMemo", "C6101")
+    assert reversal["TotalAmount"] == "24.00" and reversal["TxnDate"] == "2024-03-09"
+    assert not any(line.get("Quantity") for line in _lines(reversal))
+    summary = _summary(shop)
+    assert "nothing goes back to stock" in summary
+    if restocked is None:
+        assert "restock_unknown_cancellations is off" in summary
+    if kind == "invoice_unpaid":
+        # The credit closes the invoice: nothing owed, no credit left.
+        check_order(shop.company, "6101", open_balance="0.00", open_credits="0.00")
+        assert shop.company.books().accounts.get("Undeposited Funds", Decimal(0)) == 0
+    else:
+        _paid_back(shop, 6101, "9611", "24.00")
+    check_stock(shop.company, {"MUG-RED": STOCK - 2})
+    shop.assert_every_request_valid()
+
+
+@pytest.mark.parametrize("kind", ["invoice_unpaid", "receipt_undeposited"])
+def test_a_cancelled_sale_with_nothing_against_it_the_store_restocked_is_still_voided(shop, kind):
+    shop = _unsettled_shop(shop, kind)
+    order = _unsettled_order(6102, kind)
+    _synced(shop, order)
+
+    shop.feed("order", _cancelled(order, restocked=True))
+    shop.sync()
+
+    check_stock(shop.company, {"MUG-RED": STOCK})
+    assert len(shop.requests("TxnVoidRq")) == 1
+    assert not shop.company.transactions("CreditMemo")
+    check_order(shop.company, "6102", sold="0.00", open_balance="0.00", open_credits="0.00")
+    assert shop.company.books().accounts.get("Undeposited Funds", Decimal(0)) == 0
+
+
+def _refunded_then_cancelled(shop, order, refund_id: str, amount: str, quantity: int, restock: bool | None):
+    """The order synced, ``quantity`` mugs of it refunded (``restock`` as the store says), then the order
+    cancelled and restocked, listing the refund with its lines."""
+    _synced(shop, order)
+    refund = _refund(order.storefront_id, refund_id, amount, quantity, restock)
+    shop.feed("refund", refund)
+    shop.sync()
+    summary = RefundSummary(storefront_id=refund_id, amount=Decimal(amount), lines=refund.lines)
+    shop.feed("order", _cancelled(order, restocked=True, refunds=[summary]))
+    shop.sync()
+    return order, summary
+
+
+@pytest.mark.parametrize("restock", [False, None])
+def test_an_order_refunded_in_full_then_cancelled_with_a_restock_brings_the_stock_back_once(
+    paid_shop, restock
+):
+    """Both mugs refunded (24.00) without going back to stock, then the order cancelled and the store put
+    them back: QuickBooks gets the 2 mugs back, by a credit memo of no money, once."""
+    shop = paid_shop
+    order, summary = _refunded_then_cancelled(shop, _order(6103), "9631", "24.00", 2, restock)
+
+    check_stock(shop.company, {"MUG-RED": STOCK})
+    reversal = shop.company.find("CreditMemo", "C6103")
+    assert reversal["TotalAmount"] == "0.00"
+    assert sum(Decimal(line.get("Quantity") or 0) for line in _lines(reversal)) == 2
+    _nothing_voided(shop)
+    assert "goes back to stock (the store restocked it)" in _summary(shop)
+    books = shop.company.books()
+    assert books.customer_balance.get("Lee, Ann", Decimal(0)) == 0
+    assert books.customer_credits.get("Lee, Ann", Decimal(0)) == 0
+    assert books.accounts.get("Undeposited Funds", Decimal(0)) == 0
+    assert books.accounts.get(account_of_type(shop.company, "Bank"), Decimal(0)) == 0
+
+    shop.feed("order", dataclasses.replace(_cancelled(order, restocked=True, refunds=[summary]),
+                                           modified_at=order.modified_at + timedelta(days=9)))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": STOCK})  # the same cancellation again brings nothing back twice
+    shop.assert_every_request_valid()
+
+
+def test_a_reversing_line_that_returns_part_of_a_sale_line_keeps_the_sales_rate(shop):
+    """3 mugs at 9.50, 1 refunded and restocked, then the order cancelled and restocked: the 2 mugs
+    coming back are credited at 9.50 each (not the sale line's 28.50 over 2), the rest of the line
+    without a quantity, so the credit memo still reverses 24.00 to the cent."""
+    _refunded_then_cancelled(shop, _order(6104, quantity=3), "9641", "9.50", 1, True)
+
+    check_stock(shop.company, {"MUG-RED": STOCK})
+    reversal = shop.company.find("CreditMemo", "C6104")
+    assert reversal["TotalAmount"] == "24.00"
+    back = [line for line in _lines(reversal) if line.get("Quantity")]
+    assert [(line["Quantity"], Decimal(line["Rate"]), line["Amount"]) for line in back] == [
+        ("2", Decimal("9.50"), "19.00")
+    ]
+    _paid_back(shop, 6104, "9642", "24.00")
+
+
+def test_a_refund_the_cancellation_listed_but_stored_later_restocks_nothing_twice(shop):
+    """WooCommerce lists a refund on the cancelled order by its total only; its own webhook comes after
+    the cancellation was booked. The store restocked the refunded mug and, on cancelling, the other: the
+    cancellation returned both, so the refund (restock unknown, counted back by the setting) returns
+    none again."""
+    shop.configure(restock_unknown_refunds=True)
+    order = _order(6105)
+    _synced(shop, order)
+
+    summary = RefundSummary(storefront_id="9651", amount=Decimal("9.50"))
+    shop.feed("order", _cancelled(order, restocked=True, refunds=[summary]))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": STOCK})
+
+    shop.feed("refund", _refund("6105", "9651", "9.50", 1, None))  # its webhook came late
+    shop.sync()
+
+    check_stock(shop.company, {"MUG-RED": STOCK})
+    check_order(shop.company, "R9651", credited="9.50", refunded="9.50")
+    _paid_back(shop, 6105, "9652", "14.50")
+    check_stock(shop.company, {"MUG-RED": STOCK})
+    shop.assert_every_request_valid()
+
+
+def _lines(txn) -> list[dict]:
+    found = txn.get("CreditMemoLineRet") or []
+    return found if isinstance(found, list) else [found]

@@ -94,7 +94,7 @@ def test_skus_alike_in_their_first_31_characters_become_two_items(make_shop, pro
 @pytest.mark.parametrize("profile", PROFILES)
 def test_an_item_with_the_same_cut_name_but_another_sku_is_not_linked(make_shop, profile):
     shop = _shop(make_shop, profile)
-    name = naming.item_name({"sku": BLUE_S}, "sku")
+    name = naming.item_name(Product(product_id="", sku=BLUE_S, name=""), "sku")
     account = RETAIL_NAMES["income_account"]
     theirs = shop.in_quickbooks(
         "ItemNonInventoryAdd",
@@ -118,7 +118,7 @@ def test_an_item_with_the_same_cut_name_but_another_sku_is_not_linked(make_shop,
 @pytest.mark.parametrize("profile", PROFILES)
 def test_an_item_whose_stored_sku_is_the_products_is_linked(make_shop, profile):
     shop = _shop(make_shop, profile)
-    name = naming.item_name({"sku": BLUE_S}, "sku")
+    name = naming.item_name(Product(product_id="", sku=BLUE_S, name=""), "sku")
     account = RETAIL_NAMES["income_account"]
     ours = shop.in_quickbooks(
         "ItemNonInventoryAdd",
@@ -165,7 +165,7 @@ class _BeforeBarcodes:
 
 
 def _item_add_sent(request_type: str, sku: str, schema) -> etree._Element:
-    product = {"sku": sku}
+    product = Product(product_id="", sku=sku, name="")
     data = {"Name": naming.item_name(product, "sku"), **naming.sku_fields(request_type, product, schema)}
     if request_type == "ItemInventoryAdd":
         data.update(IncomeAccountRef={"FullName": "Sales"}, AssetAccountRef={"FullName": "Inventory Asset"},
@@ -195,6 +195,7 @@ def test_without_barcodes_the_sku_goes_in_the_part_number_or_nowhere():
         assert sent.findtext(f".//{request_type}/ManufacturerPartNumber") == short
         sent = _item_add_sent(request_type, long_sku, _BeforeBarcodes())
         assert sent.find(".//BarCode") is None and sent.find(".//ManufacturerPartNumber") is None
-        assert sent.findtext(f".//{request_type}/Name") == naming.item_name({"sku": long_sku}, "sku")
+        named = naming.item_name(Product(product_id="", sku=long_sku, name=""), "sku")
+        assert sent.findtext(f".//{request_type}/Name") == named
     sent = _item_add_sent("ItemServiceAdd", short, _BeforeBarcodes())
     assert sent.find(".//BarCode") is None and sent.find(".//ManufacturerPartNumber") is None

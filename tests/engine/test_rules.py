@@ -11,7 +11,7 @@ import pytest
 from qbsync.queue import naming, rules
 from qbsync.queue.settings import SyncSettings, validate_overrides
 from qbsync.storage.models import QueueJob
-from qbsync.storefronts.records import Address, Customer
+from qbsync.storefronts.records import Address, Customer, Product
 from tests.accounting import check_synced_order
 from tests.engine.conftest import make_order
 
@@ -235,10 +235,10 @@ def test_names_and_numbers_fit_quickbooks_limits():
     assert len(name) <= 41
     suffixed = naming.with_suffix(name, "123456789")
     assert len(suffixed) <= 41 and suffixed.endswith("(123456789)")
-    cut = naming.item_name({"sku": "X" * 40, "name": "Widget"}, "sku")
+    cut = naming.item_name(Product(product_id="", sku="X" * 40, name="Widget"), "sku")
     assert len(cut) == 31 and cut.startswith("X" * 24 + "~")
-    assert cut != naming.item_name({"sku": "X" * 39 + "Y", "name": "Widget"}, "sku")
-    assert naming.item_name({"sku": None, "name": "Widget: large"}, "sku") == "Widget- large"
+    assert cut != naming.item_name(Product(product_id="", sku="X" * 39 + "Y", name="Widget"), "sku")
+    assert naming.item_name(Product(product_id="", name="Widget: large"), "sku") == "Widget- large"
     assert naming.ref_number("1234567890123") == "34567890123"
     assert naming.ref_number("1001", "WC-") == "WC-1001"
 

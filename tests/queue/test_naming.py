@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qbsync.queue import naming
-from qbsync.storefronts.records import Customer
+from qbsync.storefronts.records import Customer, Product
 
 
 def test_a_name_quickbooks_keeps_as_it_is_has_no_reason():
@@ -12,8 +12,8 @@ def test_a_name_quickbooks_keeps_as_it_is_has_no_reason():
 
 
 def test_each_change_is_named():
-    assert naming.why_renamed("Mug: red", naming.item_name({"sku": "Mug: red"}, "sku"),
-                              "ItemInventoryAdd/Name") == (
+    named = naming.item_name(Product(product_id="", sku="Mug: red", name=""), "sku")
+    assert naming.why_renamed("Mug: red", named, "ItemInventoryAdd/Name") == (
         "characters changed: : → - (QuickBooks separates a record from its parent with ':')")
     record = Customer(storefront_id=None, first_name="Ann", last_name="Lee")
     euro = naming.with_suffix(naming.customer_base_name(record, "last_first"), "EUR")

@@ -283,3 +283,19 @@ def test_only_the_first_tax_line_after_a_subtotal_is_computed(retail: QuickBooks
     rs = one(retail, sales_add("Invoice", "Ann", lines, "1011"))
     amounts = [line.findtext("Amount") for line in rs.findall("InvoiceRet/InvoiceLineRet")]
     assert amounts == ["30.00", "30.00", "1.95", "0.00", "0.30"]
+
+
+def test_assumed_a_credit_memo_of_no_money_takes_goods_back_into_stock(retail: QuickBooksCompany) -> None:
+    """Assumed (no capture or Intuit page says QuickBooks takes a 0.00 credit memo): the cancellation of an
+    order refunded in full whose goods the store restocked sends one, the returned quantity on the item's
+    line and the same amount back off on an other-charge line. Stock comes back; money and credit do not."""
+    lines = [sales_line("CreditMemo", "MUG", "2", amount="20.00", tax_code="Non"),
+             sales_line("CreditMemo", "Tax Line", amount="-20.00")]
+    rs = one(retail, sales_add("CreditMemo", "Ann", lines, "C1001"))
+
+    assert rs.findtext("CreditMemoRet/TotalAmount") == "0.00"
+    assert rs.findtext("CreditMemoRet/CreditRemaining") == "0.00"
+    assert retail.quantity_on_hand("MUG") == 12
+    books = retail.books()
+    assert books.accounts["Sales"] == Decimal(0)  # the mug's income and the line taking it back
+    assert books.customer_credits == {}

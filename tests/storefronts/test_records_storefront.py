@@ -22,6 +22,8 @@ from qbsync.storefronts.records import (
     DiscountLine,
     FeeLine,
     InvalidPayload,
+    LastKnownLine,
+    LastKnownOrder,
     Order,
     OrderLine,
     Product,
@@ -39,7 +41,7 @@ from qbsync.storefronts.records import (
 )
 
 RECORD_TYPES = [Address, Customer, Product, TaxLine, OrderLine, ShippingLine, FeeLine, DiscountLine,
-                RefundSummary, Order, RefundLine, Refund, StockLevel]
+                RefundSummary, Order, LastKnownLine, LastKnownOrder, RefundLine, Refund, StockLevel]
 
 # --------------------------------------------------------------------------------------------------
 # Records built field by field from their type hints, so every field of every record is exercised.
@@ -132,11 +134,40 @@ def _sample_records(reference_dir: Path) -> list[Record]:
 
 def test_sample_records_round_trip_and_cover_every_record_type(reference_dir: Path) -> None:
     samples = _sample_records(reference_dir)
-    assert {type(r) for r in samples} >= set(RECORD_TYPES) - {FeeLine}  # no sample has a fee line
+    # No sample has a fee line; the last known part of an order is read from an order's (test below).
+    assert {type(r) for r in samples} >= set(RECORD_TYPES) - {FeeLine, LastKnownOrder, LastKnownLine}
     for record in samples:
         again = type(record).from_dict(json.loads(json.dumps(record.to_dict())))
         assert again == record
         assert again.to_dict() == record.to_dict()
+
+
+def test_what_was_last_known_of_an_order_is_read_from_all_or_part_of_its_stored_record(
+    reference_dir: Path,
+) -> None:
+    """A deleted order's job carries what was stored of it, perhaps only part (or nothing): what the
+    cancellation and the stock counts read of it is what the store said, and None where it said nothing,
+    never a made-up value (no refunds, not restocked)."""
+    order = normalizer_for("shopify").order(load_payload((reference_dir / "storefront/shopify/order.json")
+                                                         .read_bytes()))
+    whole = LastKnownOrder.from_dict(json.loads(json.dumps(order.to_dict())))
+    assert (whole.storefront_id, whole.number) == (order.storefront_id, order.number)
+    assert whole.status == order.status and whole.refunds
+    assert (whole.refunds, whole.total) == (order.refunds, order.total)
+    assert [(line.id, line.sku, line.quantity, line.gift_card) for line in whole.lines or ()] == [
+        (line.id, line.sku, line.quantity, line.gift_card) for line in order.lines]
+    assert (whole.created_at, whole.cancelled_at, whole.restocked_on_cancel) == (
+        order.created_at, order.cancelled_at, order.restocked_on_cancel)
+
+    part = LastKnownOrder.from_dict({"number": "1001", "note": "left unread", "refunds": []})
+    assert part == LastKnownOrder(number="1001", refunds=())
+    assert LastKnownOrder.from_dict({}) == LastKnownOrder()
+    assert (part.lines, part.restocked_on_cancel, part.currency, part.total) == (None, None, None, None)
+    assert LastKnownOrder.from_dict({"lines": [{"sku": "MUG"}]}).lines == (LastKnownLine(sku="MUG"),)
+    with pytest.raises(ValueError, match=r"LastKnownOrder.lines\[0\].quantity"):
+        LastKnownOrder.from_dict({"lines": [{**order.lines[0].to_dict(), "quantity": 2}]})
+    with pytest.raises(ValueError, match="unknown fields"):
+        Order.from_dict({**order.to_dict(), "left": "unread"})  # a whole record still refuses them
 
 
 def test_to_dict_writes_money_as_strings_and_times_as_iso_8601() -> None:

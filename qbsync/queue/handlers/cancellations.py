@@ -9,7 +9,11 @@ open credit; a refund arriving later pays out of that credit memo (see ``refunds
 Its item lines carry quantities back to stock only when the store restocked on cancelling
 (``Order.restocked_on_cancel``; ``restock_unknown_cancellations`` when it does not say), less what the
 order's refunds already returned, so QuickBooks' quantity on hand comes back to the store's count and
-nothing is restocked twice; otherwise they carry none and the job's page says nothing went back.
+nothing is restocked twice; otherwise they carry none and the job's page says nothing went back. A void
+gives the sale's quantities back to stock, so a sale of inventory the store did not restock is reversed
+by the credit memo even with nothing against it; and an order refunded in full, then restocked on
+cancelling, gets a credit memo of no money that brings the rest back. A line of which only part comes
+back is split: the part back in stock at the sale's rate, the rest without a quantity.
 
 Steps, all under the order's job (progress ``cancelling``): ``recheck`` (read the sale with its lines
 and links) -> ``void``, or ``lookup`` (CreditMemoQuery by RefNumber "C<order number>") -> ``reverse``
@@ -19,12 +23,12 @@ and links) -> ``void``, or ``lookup`` (CreditMemoQuery by RefNumber "C<order num
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import company_facts, intake, mappings, naming, rules
+from qbsync.queue import company_facts, intake, lists, mappings, naming, rules
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -34,17 +38,21 @@ from qbsync.queue.handlers import (
     Finish,
     Reject,
     progress,
+    record_of,
     render,
     set_progress,
 )
 from qbsync.queue.handlers.answers import found_record, found_records
-from qbsync.queue.handlers.items import special_name, wait_for_special_items
-from qbsync.queue.handlers.order_lines import money
+from qbsync.queue.handlers.items import refunded_item, special_name, wait_for_special_items
+from qbsync.queue.handlers.order_lines import CENT, money
 from qbsync.queue.handlers.steps import Step, go, react
 from qbsync.storage.models import IdMapping, QueueJob
+from qbsync.storefronts.records import LastKnownOrder, RefundLine, RefundSummary
 
 VOIDED = "voided"
 REVERSED = "reversed"  # the order mapping's synced_hash once a cancellation was booked as a credit memo
+# A refund-before-cancellation link's synced_hash: the reversal returned the refund's restocked products.
+STOCK_RETURNED = "stock returned by the cancellation"
 
 
 def cancellation_marker(platform: str, number: str) -> str:
@@ -54,10 +62,10 @@ def cancellation_marker(platform: str, number: str) -> str:
 
 
 def money_against(
-    order: Mapping[str, Any], ret: Mapping[str, Any], paid_by_qbsync: bool, deposited: bool
+    order: LastKnownOrder, ret: Mapping[str, Any], paid_by_qbsync: bool, deposited: bool
 ) -> str:
     """Why the sale must not be voided ('' when nothing is against it)."""
-    if order.get("refunds"):
+    if order.refunds:
         return "refunds were recorded against it"
     if paid_by_qbsync:
         return "a payment was recorded against it"
@@ -83,28 +91,28 @@ def reversing_lines(
     quantity and nothing is restocked twice."""
     lines: list[dict[str, Any]] = []
     left = dict(returned or {})
-    found = ret.get(f"{kind}LineRet") or []
-    for line in found if isinstance(found, list) else [found]:
+    for line in _sale_lines(ret, kind):
         item = line.get("ItemRef") or {}
         if not item.get("ListID") or money(line.get("Amount")) == 0:
             continue
-        back = None
+        back, sold = Decimal(0), Decimal(0)
         if returned is not None and line.get("Quantity") not in (None, ""):
             sold = Decimal(str(line["Quantity"]))
             already = min(sold, left.get(item["ListID"], Decimal(0)))
             left[item["ListID"]] = left.get(item["ListID"], Decimal(0)) - already
             back = sold - already
         label = line.get("Desc") or item.get("FullName") or ""
-        entry = {
-            "ItemRef": {"ListID": item["ListID"]},
-            "Desc": f"Cancelled{', back in stock' if back else ''}: {label}".strip(),
-            "Quantity": str(back) if back else None,
-            "Amount": str(money(line.get("Amount"))),  # kept in the job's progress (JSON) until sent
-            "SalesTaxCodeRef": {"ListID": (line.get("SalesTaxCodeRef") or {}).get("ListID")}
-            if (line.get("SalesTaxCodeRef") or {}).get("ListID")
-            else None,
-        }
-        lines.append({k: v for k, v in entry.items() if v is not None})
+        code = (line.get("SalesTaxCodeRef") or {}).get("ListID")
+        amount = money(line.get("Amount"))
+        for quantity, part in split_at_sale_rate(amount, sold, back):
+            entry = {
+                "ItemRef": {"ListID": item["ListID"]},
+                "Desc": f"Cancelled{', back in stock' if quantity else ''}: {label}".strip(),
+                "Quantity": str(quantity) if quantity else None,
+                "Amount": str(part),  # kept in the job's progress (JSON) until sent
+                "SalesTaxCodeRef": {"ListID": code} if code else None,
+            }
+            lines.append({k: v for k, v in entry.items() if v is not None})
     if refunded:
         lines.append(
             {
@@ -117,36 +125,97 @@ def reversing_lines(
     return lines
 
 
-def returned_by_refunds(ctx: Context, order: Mapping[str, Any]) -> dict[str, Decimal]:
+def split_at_sale_rate(amount: Decimal, sold: Decimal, back: Decimal) -> list[tuple[Decimal, Decimal]]:
+    """(quantity, amount) parts reversing a sale line of ``amount`` for ``sold`` units of which ``back``
+    come back to stock; pure. The units coming back are credited at the sale's rate (amount / sold, to
+    the cent), the rest of the line without a quantity, so QuickBooks shows the rate the customer paid
+    (not the whole line's amount over fewer units) and the parts add up to ``amount`` to the cent."""
+    if back <= 0 or sold <= 0:
+        return [(Decimal(0), amount)]
+    if back >= sold:
+        return [(sold, amount)]
+    returned = (amount * back / sold).quantize(CENT, ROUND_HALF_UP)
+    return [(back, returned), (Decimal(0), amount - returned)]
+
+
+def _sale_lines(ret: Mapping[str, Any], kind: str) -> list[Mapping[str, Any]]:
+    found = ret.get(f"{kind}LineRet") or []
+    return found if isinstance(found, list) else [found]
+
+
+STOCK_ITEM_TYPES = ("ItemInventory", "ItemInventoryAssembly")
+
+
+def moves_stock(ctx: Context, ret: Mapping[str, Any], kind: str) -> bool:
+    """Whether voiding the sale would put products back in QuickBooks' stock (QuickBooks' own advice for
+    returned goods on an unpaid invoice is the void: it "changes the amounts on the sale to zero", the
+    quantities too): a line with a quantity of an inventory item, or of an item whose type qbsync does not
+    know (a credit memo without quantities moves no stock either way, a wrong void would)."""
+    for line in _sale_lines(ret, kind):
+        list_id = (line.get("ItemRef") or {}).get("ListID")
+        if not list_id or line.get("Quantity") in (None, "") or Decimal(str(line["Quantity"])) == 0:
+            continue
+        entry = lists.by_id(ctx.session, ctx.connection.id, "Item", list_id)
+        known = (entry.data or {}).get("type") if entry is not None else None
+        if known is None:
+            linked = mappings.by_qb_ids(ctx.session, ctx.connection.id, [list_id], mappings.PRODUCT)
+            known = linked[0].qb_type if linked else None
+        if known is None or known in STOCK_ITEM_TYPES:
+            return True
+    return False
+
+
+def refund_lines(ctx: Context, summary: RefundSummary) -> tuple[RefundLine, ...]:
+    """What a refund listed on the order refunded per line: as the order lists it (Shopify), else as
+    the refund the store sent (WooCommerce orders list only totals); none when qbsync has neither."""
+    if summary.lines:
+        return summary.lines
+    stored = intake.stored_record(ctx.session, ctx.connection.id, "refund", summary.storefront_id)
+    return tuple(RefundLine.from_dict(line) for line in stored.get("lines") or ())
+
+
+def returned_by_refunds(
+    ctx: Context, order: LastKnownOrder, unseen: list[str] | None = None
+) -> dict[str, Decimal]:
     """Per item ListID, the quantity the refunds listed on the order returned to stock in QuickBooks
-    (by the rule their own credit memos follow, ``rules.refund_restocks``): their lines as the order
-    lists them (Shopify), else the refund as the store sent it (WooCommerce orders list only totals)."""
+    (by the rule their own credit memos follow, ``rules.refund_restocks``). The ids of refunds whose
+    lines qbsync does not know yet (their webhook not stored) go into ``unseen``: the cancellation
+    brings their products back itself, so their own credit memos must not again
+    (:func:`stock_returned_by_cancellation`)."""
     returned: dict[str, Decimal] = {}
-    for summary in order.get("refunds") or ():
-        lines = summary.get("lines") or intake.stored_record(
-            ctx.session, ctx.connection.id, "refund", str(summary.get("storefront_id"))
-        ).get("lines") or ()
+    for summary in order.refunds or ():
+        lines = refund_lines(ctx, summary)
+        if not lines and unseen is not None:
+            unseen.append(summary.storefront_id)
         for line in lines:
             if not rules.refund_restocks(line, ctx.settings) or rules.refunds_gift_card(
                 line, order, ctx.settings
             ):
                 continue
-            key = mappings.product_key(line.get("product_id"), line.get("variant_id"), line.get("sku"))
-            mapping = mappings.get(ctx.session, ctx.connection.id, mappings.PRODUCT, key)
+            mapping = refunded_item(ctx, line)
             if mapping is not None:
-                quantity = Decimal(str(line.get("quantity") or 0))
-                returned[mapping.qb_id] = returned.get(mapping.qb_id, Decimal(0)) + quantity
+                returned[mapping.qb_id] = returned.get(mapping.qb_id, Decimal(0)) + line.quantity
     return returned
 
 
-def restock_note(ctx: Context, order: Mapping[str, Any]) -> str:
+def stock_returned_by_cancellation(ctx: Context, refund_id: str) -> bool:
+    """Whether the reversal of the refund's cancelled order already brought back what the refund
+    restocked: the refund was listed on the order, its lines unknown when the reversal was booked, and
+    the reversal returned all the store restocked (so the refund's credit memo carries no quantities)."""
+    before = mappings.get(ctx.session, ctx.connection.id, mappings.REFUND_BEFORE_CANCELLATION, refund_id)
+    return before is not None and before.synced_hash == STOCK_RETURNED
+
+
+def restock_note(ctx: Context, order: LastKnownOrder) -> str:
     """What the cancellation does with stock, in words for the job's page."""
-    said = order.get("restocked_on_cancel")
+    said = order.restocked_on_cancel
     if rules.cancellation_restocks(order, ctx.settings):
         why = "the store restocked it" if said else "restock_unknown_cancellations is on"
         return f"what was not refunded goes back to stock ({why})"
     why = "the store says nothing more came back than its refunds list" if said is False else (
-        "the store does not say it was restocked and restock_unknown_cancellations is off"
+        "the store does not say it was restocked and restock_unknown_cancellations is off; turn it on "
+        "if the store puts a cancelled order's products back, as WooCommerce does for orders it took "
+        "stock for"
     )
     return f"nothing goes back to stock ({why})"
 
@@ -187,9 +256,15 @@ def credit_applied(
     return {k: v for k, v in data.items() if v is not None}
 
 
-def _order(job: QueueJob) -> dict[str, Any]:
-    """The cancelled order the order job carries."""
-    return dict(job.payload.get("record") or {})
+def _order(job: QueueJob) -> LastKnownOrder:
+    """The cancelled order the order job carries, as far as it is known (a deleted order's payload is
+    only what was last stored of it)."""
+    return record_of(job, LastKnownOrder)
+
+
+def _number(job: QueueJob, order: LastKnownOrder) -> str:
+    """The order's number (its storefront id when the payload does not say)."""
+    return order.number or str(job.record_id)
 
 
 def _sale(ctx: Context, job: QueueJob) -> IdMapping:
@@ -200,7 +275,7 @@ def _sale(ctx: Context, job: QueueJob) -> IdMapping:
     return mapping
 
 
-def _rate(ctx: Context, notes: Mapping[str, Any], order: Mapping[str, Any]) -> Decimal | None:
+def _rate(ctx: Context, notes: Mapping[str, Any], order: LastKnownOrder) -> Decimal | None:
     """The ExchangeRate the sale was booked with (read in ``recheck``), for its reversal and the credit
     applied (``company_facts.booked_rate``)."""
     from qbsync.queue.handlers.orders import facts  # orders imports this module
@@ -212,7 +287,7 @@ class Cancellation:
     """The cancellation steps of an order job (called by the order handler)."""
 
     def build(
-        self, ctx: Context, job: QueueJob, order: Mapping[str, Any], mapping: IdMapping | None
+        self, ctx: Context, job: QueueJob, order: LastKnownOrder, mapping: IdMapping | None
     ) -> BuildResult:
         if mapping is None:
             return Finish("cancelled before it reached QuickBooks: nothing to record")
@@ -259,13 +334,15 @@ class Cancellation:
         if reversal is not None:
             return self._apply_credit(ctx, job, order, mapping, reversal)
         remaining = Decimal(notes["remaining"])
-        if remaining <= 0:
+        if remaining <= 0 and not any(line.get("Quantity") for line in notes["lines"]):
             mapping.synced_hash = REVERSED
             return Finish(f"cancelled after it was refunded in full: nothing remains on {mapping.qb_name}")
-        number = str(order.get("number") or job.record_id)
+        # Refunded in full but restocked on cancelling: a credit memo of no money brings the rest back.
+        number = _number(job, order)
         if notes.get("next") != "reverse":
             return render(ctx, "CreditMemoQuery", {"RefNumber": naming.ref_number(number, "C")}, "lookup")
-        date = str(order.get("cancelled_at") or order.get("modified_at") or "")[:10] or None
+        when = order.cancelled_at or order.modified_at
+        date = when.date().isoformat() if when is not None else None  # as stored: UTC
         data = {
             "CustomerRef": {"ListID": notes["customer"]},
             "TxnDate": date,
@@ -279,7 +356,7 @@ class Cancellation:
         return render(ctx, "CreditMemoAdd", {k: v for k, v in data.items() if v is not None}, "reverse")
 
     def _apply_credit(
-        self, ctx: Context, job: QueueJob, order: Mapping[str, Any], sale: IdMapping, reversal: IdMapping
+        self, ctx: Context, job: QueueJob, order: LastKnownOrder, sale: IdMapping, reversal: IdMapping
     ) -> BuildResult:
         notes = progress(job)
         amount = Decimal(str(notes.get("apply") or 0))
@@ -307,9 +384,14 @@ class Cancellation:
         paid = mappings.get(ctx.session, ctx.connection.id, mappings.PAYMENT, str(job.record_id)) is not None
         deposited = mapping.qb_type == "SalesReceipt" and bool(ctx.settings.deposit_account)
         against = money_against(order, ret, paid, deposited)
-        refunded = sum((money(r.get("amount")) for r in order.get("refunds") or ()), Decimal(0))
+        refunded = sum((money(r.amount) for r in order.refunds or ()), Decimal(0))
         restocks = rules.cancellation_restocks(order, ctx.settings)
-        returned = returned_by_refunds(ctx, order) if restocks else None
+        if not against and not restocks and moves_stock(ctx, ret, mapping.qb_type):
+            # A void gives the sale's quantities back to QuickBooks' stock, which the store did not
+            # restock: the credit memo reverses the money and leaves the stock where the store's is.
+            against = "voiding it would put its products back in QuickBooks' stock, which the store did not"
+        unseen: list[str] = []
+        returned = returned_by_refunds(ctx, order, unseen) if restocks else None
         stock = restock_note(ctx, order)
         remaining = sale_total(ret, mapping.qb_type) - refunded
         open_amount = money(ret.get("BalanceRemaining")) if mapping.qb_type == "Invoice" else Decimal(0)
@@ -323,9 +405,13 @@ class Cancellation:
             customer=(ret.get("CustomerRef") or {}).get("ListID"),
             tax_item=ret.get("ItemSalesTaxRef"),
             rate=ret.get("ExchangeRate"),
-            lines=reversing_lines(ctx, ret, mapping.qb_type, refunded, returned),
+            # Refunds beyond the sale (never more than it) leave a reversal of no money, which still
+            # brings back what the store restocked on cancelling.
+            lines=reversing_lines(ctx, ret, mapping.qb_type, min(refunded, sale_total(ret, mapping.qb_type)),
+                                  returned),
             open=str(open_amount),
             stock=stock,
+            unseen=unseen,
         )
         return Again(
             f"not voided: {against}; reversing what remains ({remaining}); {stock}"
@@ -335,7 +421,7 @@ class Cancellation:
 
     def _existing(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
         order = _order(job)
-        number = str(order.get("number") or job.record_id)
+        number = _number(job, order)
         marker = cancellation_marker(ctx.connection.platform, number)
         found = found_records(response, "CreditMemoRet")
         ours = naming.first_marked(found, marker, progress(job).get("customer"))
@@ -357,7 +443,9 @@ class Cancellation:
         mapping = _sale(ctx, job)
         set_progress(job, apply=None)
         mapping.synced_hash = REVERSED
-        return Done(f"the cancellation's credit closed what was open on invoice {mapping.qb_name}")
+        stock = progress(job).get("stock")
+        closed = f"the cancellation's credit closed what was open on invoice {mapping.qb_name}"
+        return Done(f"{closed}; {stock}" if stock else closed)
 
     STEPS = {
         "recheck": Step(found=_read_sale, otherwise="read of the cancelled order's transaction"),
@@ -369,7 +457,7 @@ class Cancellation:
     }
 
     def _reversed(
-        self, ctx: Context, job: QueueJob, order: Mapping[str, Any], ret: Mapping[str, Any], why: str
+        self, ctx: Context, job: QueueJob, order: LastKnownOrder, ret: Mapping[str, Any], why: str
     ) -> ApplyResult:
         session, conn_id = ctx.session, ctx.connection.id
         mappings.link_transaction(
@@ -381,18 +469,21 @@ class Cancellation:
             ret,
             origin=mappings.CREATED,
         )
-        for refund in order.get("refunds") or ():
+        notes = progress(job)
+        unseen = set(notes.get("unseen") or ())
+        for refund in order.refunds or ():
             # Left out of the reversal: that refund's own credit memo credits it, not this one.
+            refund_id = refund.storefront_id
             mappings.link_transaction(
                 session,
                 conn_id,
                 mappings.REFUND_BEFORE_CANCELLATION,
-                str(refund.get("storefront_id")),
+                refund_id,
                 "CreditMemo",
                 ret,
                 origin=mappings.CREATED,
+                synced_hash=STOCK_RETURNED if refund_id in unseen else None,
             )
-        notes = progress(job)
         if notes.get("stock"):
             why = f"{why}; {notes['stock']}"
         credit = money(ret.get("CreditRemaining") or ret.get("TotalAmount"))

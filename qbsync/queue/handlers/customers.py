@@ -104,7 +104,7 @@ def mapping_key(job: QueueJob) -> str:
     if proxy:
         return company_facts.keyed(mappings.proxy_key(str(proxy)), currency)
     customer = customer_of(job)
-    key = mappings.customer_key(customer) if customer is not None else mappings.customer_key({})
+    key = mappings.customer_key(customer) if customer is not None else mappings.UNKNOWN_GUEST
     return company_facts.keyed(key, currency)
 
 

@@ -14,7 +14,6 @@ import functools
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -47,6 +46,7 @@ from qbsync.queue.handlers import (
     gave_up,
     list_record_deleted,
     progress,
+    record_of,
     refused,
     register,
     render,
@@ -56,6 +56,7 @@ from qbsync.queue.handlers import (
 from qbsync.queue.handlers.answers import found_record, lacks, missing_reference
 from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
 from qbsync.storage.models import IdMapping, QueueJob
+from qbsync.storefronts.records import Product, RefundLine
 
 # Special items: role -> (setting naming the item, QuickBooks type, setting naming its account)
 SPECIAL_ITEMS: dict[str, tuple[str, str, str]] = {
@@ -83,7 +84,7 @@ def special_name(role: str, settings: Mapping[str, Any], payload: Mapping[str, A
 @functools.lru_cache(maxsize=256)
 def _configured_item_name(configured: str) -> str:
     # Every order's build asks for every special item's name: worked out once per configured name.
-    return naming.item_name({"name": configured}, "name")
+    return naming.cut_item_name(configured)
 
 
 def wait_for_special_items(ctx: Context, job: QueueJob, response: Response) -> Wait | None:
@@ -108,25 +109,42 @@ def wait_for_special_items(ctx: Context, job: QueueJob, response: Response) -> W
     return Wait(f"QuickBooks lacks the item {found.name!r}: adding it first", tuple(j.id for j in needed))
 
 
+def refunded_item(ctx: Context, line: RefundLine) -> IdMapping | None:
+    """The QuickBooks item a refund line's product is linked to, or None: what its credit memo line
+    goes on, and the stock a restock returns to (a refund, and a cancellation's count of what its
+    refunds returned)."""
+    key = mappings.product_key(line.product_id, line.variant_id, line.sku)
+    return mappings.get(ctx.session, ctx.connection.id, mappings.PRODUCT, key)
+
+
 def ret_name(ret: Mapping[str, Any], name: str) -> str:
     """The name of the item QuickBooks returned: its FullName, or its Name for the item types that have
     no FullName (ItemSalesTaxRet, ItemSalesTaxGroupRet), else the name qbsync asked for."""
     return str(ret.get("FullName") or ret.get("Name") or name)
 
 
-def fingerprint(record: Mapping[str, Any]) -> str:
-    """What QuickBooks holds of a product, hashed (stock is not part of it: that syncs on its own)."""
-    fields = {k: record.get(k) for k in ("name", "sku", "price", "active", "kind")}
+def fingerprint(product: Product) -> str:
+    """What QuickBooks holds of a product, hashed (stock is not part of it: that syncs on its own).
+
+    Hashed as the product's JSON gives these fields (price as its text), as links made before store it."""
+    fields = {"name": product.name, "sku": product.sku, "price": product.price, "active": product.active,
+              "kind": product.kind}
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def product_of(job: QueueJob) -> Product:
+    """The product an item job carries (a product's job, not a special item's), read once (``record_of``);
+    one known only from an order line carries what the line told (``intake.line_product``)."""
+    return record_of(job, Product)
 
 
 def mapping_of(job: QueueJob) -> tuple[str, str]:
     """(record_type, storefront id) the job's item is mapped under."""
     if job.payload.get("special"):
         return mappings.SPECIAL_ITEM, str(job.payload["special"])
-    record = job.payload.get("record") or {}
+    product = product_of(job)
     return mappings.PRODUCT, mappings.product_key(
-        record.get("product_id"), record.get("variant_id"), record.get("sku"), record.get("name")
+        product.product_id, product.variant_id, product.sku, product.name
     )
 
 
@@ -134,7 +152,7 @@ def item_name(job: QueueJob, ctx: Context) -> str:
     """The QuickBooks name the job's item has (or will have)."""
     if job.payload.get("special"):
         return special_name(str(job.payload["special"]), ctx.settings, job.payload)
-    return naming.item_name(job.payload.get("record") or {}, ctx.settings.item_match)
+    return naming.item_name(product_of(job), ctx.settings.item_match)
 
 
 def renamed(job: QueueJob, ctx: Context, full_name: str) -> tuple[str, str] | None:
@@ -151,7 +169,7 @@ def renamed(job: QueueJob, ctx: Context, full_name: str) -> tuple[str, str] | No
         return (rate, why) if why else None
     if role:
         return None
-    store = naming.item_store_name(job.payload.get("record") or {}, ctx.settings.item_match)
+    store = naming.item_store_name(product_of(job), ctx.settings.item_match)
     reason = naming.why_renamed(store, full_name, "ItemInventoryAdd/Name",
                                 cut_note=", ending in ~ and a code of the whole, so products that start "
                                 "alike stay apart")
@@ -172,13 +190,13 @@ def add_request(job: QueueJob, ctx: Context, name: str) -> tuple[str, dict[str, 
     if role:
         _, qb_type, account_setting = SPECIAL_ITEMS[str(role)]
         return choices.special_item_add(qb_type, name, settings[account_setting], settings)
-    record = job.payload.get("record") or {}
-    qb_type = rules.item_type(record, settings)
-    desc = record.get("name") or name
-    price = record.get("price")
-    active = None if record.get("active", True) else False
+    product = product_of(job)
+    qb_type = rules.item_type(product, settings)
+    desc = product.name or name
+    price = product.price
+    active = None if product.active else False
     # The full SKU, kept where this qbXML version lets QuickBooks store it (BarCode, else the part number).
-    kept = naming.sku_fields(f"{qb_type}Add", record, catalog(ctx.version))
+    kept = naming.sku_fields(f"{qb_type}Add", product, catalog(ctx.version))
     if qb_type == "ItemInventory":
         data: dict[str, Any] = {
             "Name": name,
@@ -187,14 +205,14 @@ def add_request(job: QueueJob, ctx: Context, name: str) -> tuple[str, dict[str, 
             "SalesDesc": desc,
             "SalesPrice": price,
             "IncomeAccountRef": _account(settings.income_account),
-            "PurchaseCost": record.get("cost"),
+            "PurchaseCost": product.cost,
             "COGSAccountRef": _account(settings.cogs_account),
             "AssetAccountRef": _account(settings.asset_account),
         }
-        if record.get("stock_quantity") is not None:
+        if product.stock_quantity is not None:
             # The new item starts with the store's stock, so a pull never writes a zero back to the store;
             # plus what the store's unposted orders will take out again (see inventory.opening_stock).
-            opening = _opening(job, ctx, record)
+            opening = _opening(job, ctx, product)
             data.update(
                 QuantityOnHand=opening.quantity, TotalValue=opening.value, InventoryDate=opening.as_of
             )
@@ -208,25 +226,23 @@ def add_request(job: QueueJob, ctx: Context, name: str) -> tuple[str, dict[str, 
     }
 
 
-def product_cost(record: Mapping[str, Any], settings: Mapping[str, Any]) -> Decimal | None:
+def product_cost(product: Product, settings: Mapping[str, Any]) -> Decimal | None:
     """The product's cost from the store, or None: Shopify's inventory item cost, or the WooCommerce
     meta field named by ``woocommerce_cost_meta_key``."""
-    numbers = record.get("meta_numbers")
-    if numbers is not None:  # WooCommerce (no cost field of its own): the meta field the setting names
+    if product.meta_numbers is not None:  # WooCommerce (no cost field of its own): the one the setting names
         key = str(settings["woocommerce_cost_meta_key"] or "").strip()
-        found = [m["value"] for m in numbers if m.get("key") == key]
-        return Decimal(str(found[0])) if found else None
-    return None if record.get("cost") in (None, "") else Decimal(str(record["cost"]))
+        return next((m.value for m in product.meta_numbers if m.key == key), None)
+    return product.cost
 
 
-def _opening(job: QueueJob, ctx: Context, record: Mapping[str, Any]) -> inventory.OpeningStock:
+def _opening(job: QueueJob, ctx: Context, product: Product) -> inventory.OpeningStock:
     """The new item's opening stock, remembered for the job (the answer's note and a resend use it)."""
     key = mapping_of(job)[1]
     unposted = inventory.unposted_orders(ctx.session, ctx.connection.id, job.id)
-    decisions = {str(order.get("storefront_id")): d for order, d in unposted if d is not None}
+    decisions = {order.storefront_id: d for order, d in unposted if d is not None}
     opening = inventory.opening_stock(
-        record, key, [order for order, _ in unposted], ctx.settings, ctx.now,
-        product_cost(record, ctx.settings), decisions,
+        product, key, [order for order, _ in unposted], ctx.settings, ctx.now,
+        product_cost(product, ctx.settings), decisions,
     )
     set_progress(
         job,
@@ -265,10 +281,10 @@ def not_ours(job: QueueJob, ctx: Context, found: Mapping[str, Any]) -> str | Non
     """
     if job.payload.get("special"):
         return None
-    record = job.payload.get("record") or {}
-    if not naming.item_name_was_cut(record, ctx.settings.item_match):
+    product = product_of(job)
+    if not naming.item_name_was_cut(product, ctx.settings.item_match):
         return None
-    code = naming.sku_code(record)
+    code = naming.sku_code(product)
     stored = str(found.get("BarCodeValue") or found.get("ManufacturerPartNumber") or "").strip()
     name = found.get("FullName") or item_name(job, ctx)
     if code and stored == code:
@@ -280,25 +296,25 @@ def not_ours(job: QueueJob, ctx: Context, found: Mapping[str, Any]) -> str | Non
             "then retry"
         )
     return (
-        f"the QuickBooks item {name!r} has the cut name of this product's {code or record.get('name')!r} "
+        f"the QuickBooks item {name!r} has the cut name of this product's {code or product.name!r} "
         "but no SKU that proves it is the same product: put the full SKU in its barcode field (or link "
         "it on the mappings page), then retry"
     )
 
 
-def mod_request(mapping: IdMapping, record: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+def mod_request(mapping: IdMapping, product: Product) -> tuple[str, dict[str, Any]] | None:
     """(request type, data) bringing a linked item up to date, or None for types qbsync does not change."""
     if mapping.qb_type not in MODDABLE:
         return None
     data: dict[str, Any] = {
         "ListID": mapping.qb_id,
         "EditSequence": mapping.edit_sequence,
-        "IsActive": bool(record.get("active", True)),
+        "IsActive": product.active,
     }
     if mapping.qb_type == "ItemInventory":
-        data.update(SalesDesc=record.get("name"), SalesPrice=record.get("price"))
+        data.update(SalesDesc=product.name, SalesPrice=product.price)
     else:
-        sales = {"Desc": record.get("name"), "Price": record.get("price")}
+        sales = {"Desc": product.name, "Price": product.price}
         data["SalesOrPurchaseMod"] = {k: v for k, v in sales.items() if v is not None}
     return f"{mapping.qb_type}Mod", {k: v for k, v in data.items() if v is not None}
 
@@ -399,12 +415,11 @@ class ItemHandler(StepHandler):
         )
 
     def _update(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> BuildResult:
-        record = job.payload.get("record") or {}
         if (
             job.payload.get("special")
             or job.payload.get("from_order")
             or not ctx.settings.update_items
-            or mapping.synced_hash == fingerprint(record)
+            or mapping.synced_hash == fingerprint(product_of(job))
         ):
             return Finish(f"already in QuickBooks as {mapping.qb_name!r}")
         if not mappings.may_change(mapping):
@@ -418,7 +433,7 @@ class ItemHandler(StepHandler):
             or not mapping.edit_sequence
         ):
             return render(ctx, "ItemQuery", {"ListID": mapping.qb_id}, "requery")
-        request = mod_request(mapping, record)
+        request = mod_request(mapping, product_of(job))
         if request is None:
             return Finish(
                 f"linked to the QuickBooks {mapping.qb_type} {mapping.qb_name!r}, which qbsync "
@@ -539,7 +554,7 @@ class ItemHandler(StepHandler):
     def _changed(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
         mapping = self._linked(ctx, job)
         mapping.edit_sequence = str((response.record or {}).get("EditSequence") or mapping.edit_sequence)
-        mapping.synced_hash = fingerprint(job.payload.get("record") or {})
+        mapping.synced_hash = fingerprint(product_of(job))
         return Done("item updated")
 
     STEPS = {
@@ -581,19 +596,15 @@ class ItemHandler(StepHandler):
         created: bool,
     ) -> None:
         record_type, key = mapping_of(job)
-        record = job.payload.get("record") or {}
+        product = None if record_type == mappings.SPECIAL_ITEM else product_of(job)
         quantity = None
-        if created and qb_type == "ItemInventory" and record.get("stock_quantity") is not None:
-            quantity = str(record["stock_quantity"])
+        stock = product.stock_quantity if product is not None else None
+        if created and qb_type == "ItemInventory" and product is not None and stock is not None:
+            quantity = str(stock)
             # QuickBooks accounts for the store's count as of the product's data (see opening_stock):
             # later store counts go in as differences from it.
-            inventory.save_baseline(
-                ctx.session,
-                ctx.connection.id,
-                list_id,
-                Decimal(quantity),
-                datetime.fromisoformat(str(record.get("modified_at") or ctx.now.isoformat())),
-            )
+            as_of = product.modified_at or ctx.now
+            inventory.save_baseline(ctx.session, ctx.connection.id, list_id, stock, as_of)
             # The orders added back will post; one placed by then that qbsync did not know of is added
             # back when it posts (inventory.late_sales).
             waiting = progress(job).get("waiting") or ()
@@ -601,7 +612,7 @@ class ItemHandler(StepHandler):
         synced = (
             None
             if job.payload.get("from_order") or record_type == mappings.SPECIAL_ITEM
-            else fingerprint(record)
+            else fingerprint(product) if product is not None else None
         )
         mappings.link(
             ctx.session,
@@ -617,12 +628,12 @@ class ItemHandler(StepHandler):
             origin=mappings.CREATED if created else mappings.FOUND,
             renamed=renamed(job, ctx, full_name),
         )
-        if record.get("inventory_item_id"):
+        if product is not None and product.inventory_item_id:
             mappings.link(
                 ctx.session,
                 ctx.connection.id,
                 mappings.INVENTORY_ITEM,
-                str(record["inventory_item_id"]),
+                product.inventory_item_id,
                 qb_type=qb_type,
                 qb_id=list_id,
                 qb_name=full_name,

@@ -50,7 +50,7 @@ from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
 from qbsync.queue.inventory import add_back_late_sales
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import IdMapping, QueueJob
-from qbsync.storefronts.records import Customer, Order
+from qbsync.storefronts.records import Customer, LastKnownOrder, Order
 
 MODDABLE = ("Invoice", "SalesReceipt", "SalesOrder")
 MAX_WAITS = 3  # a reference QuickBooks still lacks after this many re-adds needs a person
@@ -61,10 +61,10 @@ def order_of(job: QueueJob) -> Order:
     return record_of(job, Order)
 
 
-def last_known(job: QueueJob) -> dict[str, Any]:
-    """The order as the job's payload holds it, as its dict: for the cancellation and the stock
-    add-back, which read it as such (and a deleted order's payload may be only what was last known)."""
-    return dict(job.payload.get("record") or {})
+def last_known(job: QueueJob) -> LastKnownOrder:
+    """The order as far as the job's payload tells it (a deleted order's payload is only what was last
+    stored of it): for the cancellation and the stock add-back."""
+    return record_of(job, LastKnownOrder)
 
 
 def with_input_notes(note: str | None, order: Order) -> str | None:
@@ -77,7 +77,7 @@ def with_input_notes(note: str | None, order: Order) -> str | None:
 
 def order_id(job: QueueJob) -> str:
     """The storefront id of the job's order."""
-    return str(job.record_id or last_known(job).get("storefront_id") or job.payload.get("order_id"))
+    return str(job.record_id or last_known(job).storefront_id or job.payload.get("order_id"))
 
 
 def customer_mapping_key(customer: Customer, settings: SyncSettings, currency: str | None = None) -> str:
@@ -536,6 +536,8 @@ class OrderHandler(StepHandler):
         ret = response.record or {}
         mapping.edit_sequence = str(ret.get("EditSequence") or mapping.edit_sequence)
         mapping.synced_hash = progress(job).get("hash")
+        if mapping.qb_type == "Invoice":
+            mappings.link_sale_customer(ctx.session, ctx.connection.id, order_id(job), ret)
         self._add_back(ctx, job, mapping.qb_type)
         return Done(f"{mapping.qb_type} {mapping.qb_name} updated")
 
@@ -582,6 +584,9 @@ class OrderHandler(StepHandler):
             synced_hash=progress(job).get("hash"),
             origin=mappings.CREATED,  # added by qbsync, or found carrying qbsync's exact marker
         )
+        if txn_type == "Invoice":
+            # Its payment goes to this customer, even if the customer settings change before it comes.
+            mappings.link_sale_customer(ctx.session, ctx.connection.id, order_id(job), ret)
         self._add_back(ctx, job, txn_type, added=True)
 
     def _add_back(self, ctx: Context, job: QueueJob, txn_type: str | None, added: bool = False) -> None:

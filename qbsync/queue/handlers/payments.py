@@ -1,7 +1,11 @@
 """Payments: when an invoiced order is paid, a ReceivePayment applied to its invoice (once).
 
 Steps: ``lookup`` (ReceivePaymentQuery by the order's RefNumber) -> ``add``. The job waits for the order
-job; an order recorded as a sales receipt or sales order needs no separate payment.
+job; an order recorded as a sales receipt or sales order needs no separate payment. The payment goes to
+the invoice's customer as QuickBooks has it (remembered when the invoice was added or changed,
+``mappings.SALE_CUSTOMER``; read with the invoice, step ``sale``, for invoices linked before that), never
+to the customer today's settings would choose: a merchant who changed ``proxy_customer`` or
+``proxy_customer_for`` in between would otherwise pay another customer's balance.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ from qbsync.queue.handlers import (
     render,
     set_progress,
 )
-from qbsync.queue.handlers.answers import found_records, lacks
+from qbsync.queue.handlers.answers import found_record, found_records, lacks
 from qbsync.queue.handlers.order_lines import money
-from qbsync.queue.handlers.orders import facts, order_customer_key, order_of
+from qbsync.queue.handlers.orders import facts, order_of
 from qbsync.queue.handlers.steps import Step, StepHandler, go
 from qbsync.queue.intake import coalesce_key
 from qbsync.storage.models import QueueJob
@@ -61,11 +65,9 @@ class PaymentHandler(StepHandler):
         if invoice.qb_type != "Invoice":
             return Finish(f"the order was recorded as a {invoice.qb_type}: no separate payment needed")
         order = order_of(job)
-        customer = mappings.get(
-            session, conn_id, mappings.CUSTOMER, order_customer_key(ctx, order)
-        )
+        customer = mappings.get(session, conn_id, mappings.SALE_CUSTOMER, oid)
         if customer is None:
-            return Finish("the order's customer is not linked any more; record the payment in QuickBooks")
+            return render(ctx, "InvoiceQuery", {"TxnID": invoice.qb_id}, "sale")
         ref_number = naming.ref_number(order.number or oid, str(ctx.settings.ref_number_prefix or ""))
         step = progress(job).get("next")
         if corrective_step_due(ctx, job) or (job.needs_lookup and step == "add"):
@@ -133,6 +135,14 @@ class PaymentHandler(StepHandler):
         self._link(ctx, _order_id(job), response.record)
         return Done()
 
+    def _sale_read(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        """The invoice as QuickBooks has it: its customer is the one the payment goes to."""
+        ret = found_record(response)
+        oid = _order_id(job)
+        if not ret or mappings.link_sale_customer(ctx.session, ctx.connection.id, oid, ret) is None:
+            return None
+        return Again("read the invoice's customer")
+
     def _lacks_method(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
         if not lacks(response, "PaymentMethod"):
             return None
@@ -140,6 +150,7 @@ class PaymentHandler(StepHandler):
         return Again("the payment method is not in QuickBooks: recording the payment without it")
 
     STEPS = {
+        "sale": Step(found=_sale_read, otherwise="read of the order's invoice"),
         "lookup": Step(found=_existing, empty=go("add", "no payment in QuickBooks yet: adding it"),
                        otherwise="payment look-up"),
         "add": Step(found=_added, on={Outcome.MISSING_REFERENCE: _lacks_method}, otherwise="payment"),

@@ -14,8 +14,9 @@ so money is never paid out twice. A refund after the order was reversed on cance
 that reversing credit memo instead of crediting the customer a second time.
 
 Refunded products go back on their items, returning them to stock only when the store says they were
-restocked (``restock_unknown_refunds`` when it does not say); shipping, tax and any remainder go on the
-shipping, tax and rounding items, so the credit equals the money refunded.
+restocked (``restock_unknown_refunds`` when it does not say), and never when the order's cancellation,
+booked before the refund's webhook came, already brought them back; shipping, tax and any remainder go
+on the shipping, tax and rounding items, so the credit equals the money refunded.
 """
 
 from __future__ import annotations
@@ -59,8 +60,12 @@ from qbsync.queue.handlers import (
     set_progress,
 )
 from qbsync.queue.handlers.answers import found_record, found_records
-from qbsync.queue.handlers.cancellations import REVERSED, credit_applied
-from qbsync.queue.handlers.items import special_name, wait_for_special_items
+from qbsync.queue.handlers.cancellations import (
+    REVERSED,
+    credit_applied,
+    stock_returned_by_cancellation,
+)
+from qbsync.queue.handlers.items import refunded_item, special_name, wait_for_special_items
 from qbsync.queue.handlers.order_lines import money
 from qbsync.queue.handlers.orders import codes_pending, country_tax, facts
 from qbsync.queue.handlers.steps import Step, StepHandler, go
@@ -102,12 +107,13 @@ def credit_lines(ctx: Context, refund: Refund, order: Order | None) -> list[dict
     country = None if facts(ctx).is_us else country_tax(ctx)
     exempt = {"FullName": country.exempt} if country is not None else non_taxable
     lines: list[dict[str, Any]] = []
+    # Listed on the cancelled order before its webhook came: the reversal returned its products already.
+    returned_before = stock_returned_by_cancellation(ctx, refund.storefront_id)
     for line in refund.lines:
-        key = mappings.product_key(line.product_id, line.variant_id, line.sku)
-        mapping = mappings.get(ctx.session, ctx.connection.id, mappings.PRODUCT, key)
+        mapping = refunded_item(ctx, line)
         label = line.sku or line.product_id or "item"
         amount = money(line.amount)
-        restocked = rules.refund_restocks(line, ctx.settings)
+        restocked = rules.refund_restocks(line, ctx.settings) and not returned_before
         if rules.refunds_gift_card(line, order, ctx.settings):
             # The card's money was owed to its holder, never income or stock: it comes off the liability.
             entry = {"ItemRef": _special(ctx, "gift_card"), "Desc": f"Gift card refunded ({label})",
@@ -121,9 +127,10 @@ def credit_lines(ctx: Context, refund: Refund, order: Order | None) -> list[dict
             }
         elif mapping is not None:
             # The sale of the item is reversed (its income account) but nothing comes back to stock.
+            back = "back in stock with the order's cancellation" if returned_before else "not restocked"
             entry = {
                 "ItemRef": {"ListID": mapping.qb_id},
-                "Desc": f"Refund of {label} (not restocked)",
+                "Desc": f"Refund of {label} ({back})",
                 "Amount": amount,
             }
         else:
