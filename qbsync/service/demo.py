@@ -11,11 +11,13 @@ it keeps serving the pages (with a page listing the simulated QuickBooks records
 from __future__ import annotations
 
 import errno
+import faulthandler
 import json
 import logging
 import os
 import secrets
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -435,6 +437,9 @@ def _close_waitress(server: Any) -> None:
     server.task_dispatcher.shutdown()
 
 
+# Seconds a stop may take before the demo prints every thread's stack (stopping normally takes under one).
+STOP_REPORT_SECONDS = 10
+
 # -- the command ---------------------------------------------------------------------------------------
 
 
@@ -482,7 +487,25 @@ def demo(data_dir: Path | None, host: str, port: int | None, orders: int, profil
         if not exit_when_idle:
             _serve_until_interrupted()
     finally:
-        run.stop()
+        # Stopping takes under a second; should a thread ever hold it up, say where each one is, so a hung
+        # Ctrl-C explains itself (stderr) instead of only waiting.
+        reporting = _report_threads_if_stop_hangs()
+        try:
+            run.stop()
+        finally:
+            if reporting:
+                faulthandler.cancel_dump_traceback_later()
+
+
+def _report_threads_if_stop_hangs() -> bool:
+    """Print every thread's stack to stderr if stopping takes over STOP_REPORT_SECONDS; False when stderr
+    is no file (e.g. under click's test runner), where nothing can be printed from outside Python."""
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return False
+    faulthandler.dump_traceback_later(STOP_REPORT_SECONDS, exit=False)
+    return True
 
 
 def _serve_until_interrupted() -> None:

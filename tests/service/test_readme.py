@@ -129,7 +129,12 @@ def test_the_quick_start_works_as_written(tmp_path):
         queue_page = browser.get("/queue")
         log_page = browser.get("/log")
         process.send_signal(signal.SIGINT)  # Ctrl-C
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()  # the demo printed every thread's stack after 10 s: show them
+            rest = process.communicate()[0]
+            pytest.fail(f"the demo did not stop within 30 s of Ctrl-C; it printed:\n{rest[-6000:]}")
     finally:
         if process.poll() is None:
             process.kill()
