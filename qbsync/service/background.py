@@ -140,9 +140,12 @@ class Dispatcher:
         except Exception:
             return False
 
-    def shutdown(self, wait: bool = True) -> None:
+    def shutdown(self, wait: bool = True, cancel_queued: bool = False) -> None:
+        """Stop the in-process pool: ``wait`` for what runs (and, unless ``cancel_queued``, for what is
+        queued: tests let processing finish so). Cancelling queued work loses nothing: it is stored and
+        the scheduler re-dispatches it."""
         if self._executor is not None:
-            self._executor.shutdown(wait=wait)
+            self._executor.shutdown(wait=wait, cancel_futures=cancel_queued)
             self._executor = None
 
 

@@ -199,7 +199,8 @@ class Demo:
                 thread.join(timeout=5)
             self._server = None
         if self.runtime is not None:
-            self.runtime.dispatcher.shutdown(wait=True)
+            # Ctrl-C ends what runs, not a backlog the scheduler queued (stored; the next run picks it up).
+            self.runtime.dispatcher.shutdown(wait=True, cancel_queued=True)
             self.runtime.db.dispose()
             self.runtime = None
         self.double.stop()

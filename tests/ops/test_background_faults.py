@@ -162,3 +162,18 @@ def test_a_leaving_worker_stops_its_command_listener_within_seconds(redis_url):
         worker.pubsub.close()
     assert not worker.pubsub_thread.is_alive()
     assert stopped_after < 10, f"the listener took {stopped_after:.1f} s to stop"
+
+
+def test_a_stop_that_cancels_the_queue_waits_only_for_what_runs():
+    """The demo's Ctrl-C: the job running finishes, the ones queued behind it are dropped (their work is
+    stored and the scheduler re-dispatches it), so stopping never works through a backlog first."""
+    from qbsync.config import Config
+
+    dispatcher = Dispatcher(Config.from_env({}), max_workers=1)
+    running = dispatcher.submit("time:sleep", 0.3)
+    assert running is not None
+    wait_until(running.running, 5, "the first job to start")  # taken by the one thread: not cancellable
+    queued = [dispatcher.submit("time:sleep", 30) for _ in range(3)]
+    dispatcher.shutdown(wait=True, cancel_queued=True)
+    assert running.done() and not running.cancelled()
+    assert all(f is not None and f.cancelled() for f in queued)
