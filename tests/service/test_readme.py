@@ -70,8 +70,9 @@ def needs_the_venv() -> None:
 
 
 def read_until(process: subprocess.Popen, pattern: str, timeout: float) -> list[str]:
-    """Lines the process prints, up to the first matching ``pattern``."""
+    """Lines the process prints, up to the first matching ``pattern`` (the rest: :func:`printed_after`)."""
     lines: queue.Queue[str | None] = queue.Queue()
+    _LINES[process.pid] = lines
 
     def pump() -> None:
         for line in process.stdout:
@@ -92,6 +93,24 @@ def read_until(process: subprocess.Popen, pattern: str, timeout: float) -> list[
         if re.match(pattern, line):
             return seen
     pytest.fail(f"never printed {pattern!r}; printed:\n" + "\n".join(seen))
+
+
+_LINES: dict[int, queue.Queue[str | None]] = {}
+
+
+def printed_after(process: subprocess.Popen, wait: float = 2) -> list[str]:
+    """What the process printed after :func:`read_until` returned, until it closed its output."""
+    lines, rest = _LINES[process.pid], []
+    while (line := lines.get(timeout=wait)) is not None:
+        rest.append(line)
+    return rest
+
+
+def as_from_a_terminal() -> None:
+    """Start a command as a shell starts a foreground program: Ctrl-C (SIGINT) at its default. Run as a
+    background job of a script (how CI may run the suite), the tests inherit SIGINT ignored, and so would
+    the demo: its Ctrl-C would do nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def sign_in(base_url: str, username: str, password: str) -> httpx.Client:
@@ -118,7 +137,8 @@ def test_the_quick_start_works_as_written(tmp_path):
     runnable = [c for c in commands if not c.startswith("make ")]
     assert [c.split()[0] for c in runnable] == [".venv/bin/qbsync"]
     process = subprocess.Popen(shlex.split(runnable[0]), cwd=REPO_ROOT, env=newcomer_env(tmp_path / "data"),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=as_from_a_terminal)
     try:
         printed = read_until(process, r"demo: \d+ orders in the simulated QuickBooks", timeout=180)
         orders = int(printed[-1].split()[1])
@@ -132,8 +152,8 @@ def test_the_quick_start_works_as_written(tmp_path):
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            process.kill()  # the demo printed every thread's stack after 10 s: show them
-            rest = process.communicate()[0]
+            process.kill()  # a demo whose stop hangs prints every thread's stack after 10 s: show them
+            rest = "\n".join(printed_after(process))
             pytest.fail(f"the demo did not stop within 30 s of Ctrl-C; it printed:\n{rest[-6000:]}")
     finally:
         if process.poll() is None:
