@@ -153,6 +153,20 @@ def _account(
     return Seed("Account", data, source, role, first_use)
 
 
+_CURRENCY_NAMES = {"USD": "US Dollar", "CAD": "Canadian Dollar", "EUR": "Euro",
+                   "GBP": "British Pound Sterling"}
+
+
+def _currencies(home: str, rates: dict[str, str]) -> tuple[Seed, ...]:
+    """The home currency (rate 1, preference home_currency) and the active foreign ones at ``rates``
+    (home units per foreign unit) of a multicurrency company."""
+    seeds = [Seed("Currency", {"Name": _CURRENCY_NAMES[home], "CurrencyCode": home, "ExchangeRate": "1"},
+                  MULTICURRENCY, "home_currency")]
+    seeds += [Seed("Currency", {"Name": _CURRENCY_NAMES[code], "CurrencyCode": code, "ExchangeRate": rate},
+                   MULTICURRENCY) for code, rate in rates.items()]
+    return tuple(seeds)
+
+
 def _payment_methods() -> tuple[Seed, ...]:
     methods = (
         ("American Express", "AmericanExpress"),
@@ -532,23 +546,7 @@ MULTICURRENCY_PROFILE = Profile(
     home_currency="USD",
     class_tracking=True,
     seeds=(
-        Seed(
-            "Currency",
-            {"Name": "US Dollar", "CurrencyCode": "USD", "ExchangeRate": "1"},
-            MULTICURRENCY,
-            "home_currency",
-        ),
-        Seed(
-            "Currency",
-            {"Name": "Canadian Dollar", "CurrencyCode": "CAD", "ExchangeRate": "0.74"},
-            MULTICURRENCY,
-        ),
-        Seed("Currency", {"Name": "Euro", "CurrencyCode": "EUR", "ExchangeRate": "1.08"}, MULTICURRENCY),
-        Seed(
-            "Currency",
-            {"Name": "British Pound Sterling", "CurrencyCode": "GBP", "ExchangeRate": "1.27"},
-            MULTICURRENCY,
-        ),
+        *_currencies("USD", {"CAD": "0.74", "EUR": "1.08", "GBP": "1.27"}),
         *RETAIL.seeds,
         _account(
             "Exchange Gain or Loss",
@@ -584,19 +582,7 @@ CANADA_MULTICURRENCY = Profile(
     home_currency="CAD",
     class_tracking=False,
     seeds=(
-        Seed(
-            "Currency",
-            {"Name": "Canadian Dollar", "CurrencyCode": "CAD", "ExchangeRate": "1"},
-            MULTICURRENCY,
-            "home_currency",
-        ),
-        Seed("Currency", {"Name": "US Dollar", "CurrencyCode": "USD", "ExchangeRate": "1.36"}, MULTICURRENCY),
-        Seed("Currency", {"Name": "Euro", "CurrencyCode": "EUR", "ExchangeRate": "1.47"}, MULTICURRENCY),
-        Seed(
-            "Currency",
-            {"Name": "British Pound Sterling", "CurrencyCode": "GBP", "ExchangeRate": "1.72"},
-            MULTICURRENCY,
-        ),
+        *_currencies("CAD", {"USD": "1.36", "EUR": "1.47", "GBP": "1.72"}),
         *CANADA.seeds,
         _account(
             "Exchange Gain or Loss",

@@ -222,7 +222,8 @@ def test_secrets_on_the_command_line_still_work_with_a_warning(fresh_env):
     assert "set QBSYNC_QBWC_PASSWORD" in result.stderr
 
 
-def test_switch_file_same_file_keeps_the_links_and_asks_first(fresh_env):
+def _shop_on_a_file_with_one_link(fresh_env) -> CliRunner:
+    """Connection "shop", bound to C:\\Books\\Shop.QBW, with one link to an invoice there."""
     from qbsync.connections import get_connection
     from qbsync.service.runtime import current
     from qbsync.storage.models import IdMapping
@@ -234,6 +235,15 @@ def test_switch_file_same_file_keeps_the_links_and_asks_first(fresh_env):
         conn.company_file = r"C:\Books\Shop.QBW"
         s.add(IdMapping(connection_id=conn.id, record_type="order", storefront_id="1001", qb_type="Invoice",
                         qb_id="1A-1", origin="created"))
+    return runner
+
+
+def test_switch_file_same_file_keeps_the_links_and_asks_first(fresh_env):
+    from qbsync.connections import get_connection
+    from qbsync.service.runtime import current
+    from qbsync.storage.models import IdMapping
+
+    runner = _shop_on_a_file_with_one_link(fresh_env)
 
     nothing = runner.invoke(main, ["connection", "switch-file", "shop", "--same-file", "--yes"],
                             env=fresh_env)
@@ -256,13 +266,7 @@ def test_switch_file_says_what_it_forgets_and_asks_first(fresh_env):
     from qbsync.service.runtime import current
     from qbsync.storage.models import IdMapping
 
-    runner = CliRunner()
-    assert _add(runner, fresh_env).exit_code == 0
-    with current().db.transaction() as s:
-        conn = get_connection(s, "shop")
-        conn.company_file = r"C:\Books\Shop.QBW"
-        s.add(IdMapping(connection_id=conn.id, record_type="order", storefront_id="1001", qb_type="Invoice",
-                        qb_id="1A-1", origin="created"))
+    runner = _shop_on_a_file_with_one_link(fresh_env)
 
     declined = runner.invoke(main, ["connection", "switch-file", "shop"], env=fresh_env, input="n\n")
     assert declined.exit_code != 0 and "nothing was changed" in declined.output
