@@ -222,11 +222,13 @@ class OrderHandler(StepHandler):
         mappings.preload(ctx.session, ctx.connection.id, keys)
 
     def prepare_answers(self, ctx: Context, jobs: list[QueueJob]) -> None:
-        """Before answers are applied: the orders' own links and their products' (an added sale's stock
-        reads them). The customer's and special items' are read only on a rare 3140, one by one."""
+        """Before answers are applied: the orders' own links, their sales' customers (kept when a sale is
+        added or changed) and their products' (an added sale's stock reads them). The customer's and
+        special items' are read only on a rare 3140, one by one."""
         keys: list[tuple[str, str]] = []
         for job in jobs:
             keys.append((mappings.ORDER, order_id(job)))
+            keys.append((mappings.SALE_CUSTOMER, order_id(job)))
             if job.payload.get("event") != "deleted":
                 keys.extend((mappings.PRODUCT, line_key(line)) for line in order_of(job).lines)
         mappings.preload(ctx.session, ctx.connection.id, keys)
