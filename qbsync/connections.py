@@ -5,10 +5,12 @@ The service layer below the CLI and the admin pages; every function takes an ope
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -55,10 +57,7 @@ def validate_new(spec: NewConnection) -> None:
         raise ConnectionSetupError(f"{spec.name!r} is reserved for the admin pages; choose another name")
     if spec.platform not in PLATFORMS:
         raise ConnectionSetupError(f"platform must be one of {', '.join(PLATFORMS)}, not {spec.platform!r}")
-    if not re.match(r"^https?://[^\s/]+", spec.store_url):
-        raise ConnectionSetupError(f"store URL {spec.store_url!r} must start with https:// (or http://)")
-    if len(spec.store_url) > MAX_STORE_URL:
-        raise ConnectionSetupError(f"the store URL must be at most {MAX_STORE_URL} characters")
+    _check_store_url(spec.platform, spec.store_url)
     if not spec.webhook_secret:
         raise ConnectionSetupError(
             "a webhook secret is required: copy it from the storefront's webhook settings"
@@ -71,6 +70,52 @@ def validate_new(spec: NewConnection) -> None:
         )
     if len(spec.qbwc_password) < 8:
         raise ConnectionSetupError("the Web Connector password must be at least 8 characters")
+
+
+def _check_store_url(platform: str, store_url: str) -> None:
+    if not re.match(r"^https?://[^\s/]+", store_url):
+        raise ConnectionSetupError(f"store URL {store_url!r} must start with https:// (or http://)")
+    if len(store_url) > MAX_STORE_URL:
+        raise ConnectionSetupError(f"the store URL must be at most {MAX_STORE_URL} characters")
+    problem = shopify_address_problem(store_url) if platform == "shopify" else None
+    if problem:
+        raise ConnectionSetupError(problem)
+
+
+def shopify_address_problem(store_url: str) -> str | None:
+    """Why ``store_url`` cannot be a Shopify connection's address, or None.
+
+    Shopify's Admin API answers at ``https://<shop>.myshopify.com/admin/api/`` and every webhook names the
+    shop by that address (``X-Shopify-Shop-Domain``), never by the shop's own domain: a connection entered
+    as ``https://www.example-shop.com`` could neither read the shop nor tell its deliveries from another
+    shop's. A loopback or IP address (a test double, the simulator) is let through.
+    """
+    host = (urlsplit(store_url).hostname or "").lower()
+    if host.endswith(".myshopify.com") or host == "localhost" or _is_ip_address(host):
+        return None
+    return (f"{store_url!r} is the shop's own domain; Shopify's Admin API and its webhooks know the shop "
+            "only by its myshopify.com address: enter https://<shop>.myshopify.com (Shopify admin > "
+            "Settings > Domains lists it)")
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def set_store_url(session: Session, conn: Connection, store_url: str) -> None:
+    """Give ``conn`` its store's correct address (the same store: orders are keyed by the store's ids, so
+    another store's orders would be taken for this one's).
+
+    Live Web Connector sessions are left alone: the address is read for each storefront call and each
+    delivery.
+    """
+    store_url = store_url.strip().rstrip("/")
+    _check_store_url(conn.platform, store_url)
+    conn.store_url = store_url
 
 
 def new_guid() -> str:

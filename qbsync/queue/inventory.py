@@ -623,12 +623,22 @@ class LateSale:
 
 @dataclass(frozen=True)
 class AddedBack:
-    """What was added back (or queued to be) for one item of one order, and against which count."""
+    """What was added back (or queued to be) for one item of one order, and against which count.
+
+    ``restocked``: how much of that (zero or less) the order's refunds took out again, having put the
+    item back on the shelf before the count (``refunds``: their ids), see :func:`take_back_restocked`."""
 
     quantity: Decimal
     item: str
     counted_at: datetime | None
     corrects: str
+    restocked: Decimal = Decimal(0)
+    refunds: frozenset[str] = frozenset()
+
+    def held(self, sold: Decimal) -> Decimal:
+        """What the count took out for the order when it holds ``sold``: less what its refunds had put
+        back on the shelf by then."""
+        return max(sold + self.restocked, Decimal(0))
 
 
 def add_back_change(
@@ -682,16 +692,19 @@ def added_back(session: Session, connection_id: int, order_key: str) -> dict[str
     ):
         list_id = str(payload.get("item_list_id"))
         quantity = _quantity(payload.get("quantity"))
-        first = found.get(list_id)
-        if first is None:
-            found[list_id] = AddedBack(
-                quantity,
-                str(payload.get("item") or list_id),
-                _when(payload.get("counted_at")),
-                str(payload.get("corrects") or OPENING),
-            )
-        else:
-            found[list_id] = dataclasses.replace(first, quantity=first.quantity + quantity)
+        refund = payload.get("refund_id")
+        first = found.get(list_id) or AddedBack(
+            Decimal(0),
+            str(payload.get("item") or list_id),
+            _when(payload.get("counted_at")),
+            str(payload.get("corrects") or OPENING),
+        )
+        found[list_id] = dataclasses.replace(
+            first,
+            quantity=first.quantity + quantity,
+            restocked=first.restocked + quantity if refund else first.restocked,
+            refunds=first.refunds | {str(refund)} if refund else first.refunds,
+        )
     return found
 
 
@@ -705,7 +718,9 @@ def late_sales(
     added: bool = False,
 ) -> list[LateSale]:
     """The changes to add back now that the order's ``txn_type`` is in QuickBooks (just ``added``, or
-    changed, or voided: ``txn_type`` None) -- see :func:`add_back_change`.
+    changed, or voided or reversed by a credit memo that restocks: ``txn_type`` None) -- see
+    :func:`add_back_change`; what the order holds is less what its refunds put back on the shelf by the
+    count (:meth:`AddedBack.held`).
 
     An item whose count QuickBooks took as of a moment after the order was placed already lacks the
     order's quantity. If the order was waiting then, its sale was added back to that count (it is now
@@ -740,7 +755,7 @@ def late_sales(
                 late.append(LateSale(list_id, names[list_id], quantity, baseline[1], baseline[2]))
                 continue
             counted_at = before.counted_at or baseline[1]
-            change = add_back_change(quantity, placed, changed, counted_at, before.quantity)
+            change = add_back_change(before.held(quantity), placed, changed, counted_at, before.quantity)
             if change:
                 late.append(LateSale(list_id, before.item, change, counted_at, before.corrects))
         return late
@@ -754,7 +769,8 @@ def late_sales(
         moment = before.counted_at or (baseline[1] if baseline is not None else None)
         if moment is None:
             continue
-        change = add_back_change(sold.get(list_id, Decimal(0)), placed, changed, moment, before.quantity)
+        held = before.held(sold.get(list_id, Decimal(0)))
+        change = add_back_change(held, placed, changed, moment, before.quantity)
         if change:
             late.append(LateSale(list_id, before.item, change, moment, before.corrects))
     return late
@@ -795,40 +811,80 @@ def add_back_late_sales(
     added: bool = False,
 ) -> list[QueueJob]:
     """Queue an inventory adjustment for each of :func:`late_sales` (called whenever the order's
-    transaction is ``added``, changed or voided). A change not sent yet folds into the unsent job of the
-    same order and item; a sent one is never sent again (its RefNumber is looked up after a lost
-    answer), so each difference reaches QuickBooks once."""
-    queued = []
+    transaction is ``added``, changed or voided, or its cancellation's credit memo restocks). A change
+    not sent yet folds into the unsent job of the same order and item; a sent one is never sent again
+    (its RefNumber is looked up after a lost answer), so each difference reaches QuickBooks once."""
     number = order.number or order_key
-    for sale in late_sales(session, connection_id, order_key, order, txn_type, settings, added):
-        key = f"{ADD_BACK_KIND}:{order_key}:{sale.list_id}"
-        unsent = jobs.find_open(session, connection_id, key)
-        pending = _decimal(str(unsent.payload.get("quantity"))) if unsent is not None else None
-        quantity = (pending or Decimal(0)) + sale.quantity
-        payload = {
+    return [
+        _queue_add_back(session, connection_id, f"{ADD_BACK_KIND}:{order_key}:{sale.list_id}", {
             "order_id": order_key,
             "order_number": number,
             "item_list_id": sale.list_id,
             "item": sale.item,
-            "quantity": format(quantity.normalize(), "f"),
             "counted_at": sale.counted_at.isoformat(),
             "corrects": sale.corrects,
-        }
-        queued.append(
-            jobs.enqueue(
-                session,
-                connection_id,
-                ADD_BACK_KIND,
-                payload,
-                record_type="order",
-                record_id=order_key,
-                label=add_back_label(payload),
-                coalesce_key=key,
-                priority=ADD_BACK_PRIORITY,
-                now=now,
-            )
-        )
+        }, sale.quantity, now)
+        for sale in late_sales(session, connection_id, order_key, order, txn_type, settings, added)
+    ]
+
+
+def take_back_restocked(
+    session: Session,
+    connection_id: int,
+    order_key: str,
+    order_number: str,
+    refund_id: str,
+    back: Mapping[str, Decimal],
+    refunded_at: datetime,
+    now: datetime,
+) -> list[QueueJob]:
+    """The refund ``refund_id`` of an order whose sale was added back put ``back`` (item ListID ->
+    quantity) on the shelf before the store's count that add-back answers to: the count had those, and
+    the refund's credit memo brings them back to QuickBooks' stock a second time, so that much of the
+    add-back is taken out again (once per refund: stock counted once). A refund after the count moved
+    the store's stock after it, as its credit memo moves QuickBooks': the add-back stays."""
+    history = added_back(session, connection_id, order_key)
+    queued = []
+    for list_id, quantity in back.items():
+        before = history.get(list_id)
+        if before is None or before.counted_at is None or refund_id in before.refunds:
+            continue
+        taken = min(quantity, before.quantity)
+        if as_utc(refunded_at) > before.counted_at or taken <= 0:
+            continue
+        key = f"{ADD_BACK_KIND}:{order_key}:{list_id}:refund:{refund_id}"
+        queued.append(_queue_add_back(session, connection_id, key, {
+            "order_id": order_key,
+            "order_number": order_number,
+            "item_list_id": list_id,
+            "item": before.item,
+            "counted_at": before.counted_at.isoformat(),
+            "corrects": before.corrects,
+            "refund_id": refund_id,
+        }, -taken, now))
     return queued
+
+
+def _queue_add_back(
+    session: Session, connection_id: int, key: str, payload: Mapping[str, Any], quantity: Decimal,
+    now: datetime,
+) -> QueueJob:
+    """Queue (or fold into the unsent job of the same ``key``) an add-back of ``quantity``."""
+    unsent = jobs.find_open(session, connection_id, key)
+    pending = _decimal(str(unsent.payload.get("quantity"))) if unsent is not None else None
+    data = {**payload, "quantity": format(((pending or Decimal(0)) + quantity).normalize(), "f")}
+    return jobs.enqueue(
+        session,
+        connection_id,
+        ADD_BACK_KIND,
+        data,
+        record_type="order",
+        record_id=str(payload["order_id"]),
+        label=add_back_label(data),
+        coalesce_key=key,
+        priority=ADD_BACK_PRIORITY,
+        now=now,
+    )
 
 
 def add_back_label(payload: Mapping[str, Any]) -> str:
@@ -851,6 +907,10 @@ def add_back_account(payload: Mapping[str, Any], settings: Mapping[str, Any]) ->
 def add_back_memo(payload: Mapping[str, Any], store: str) -> str:
     """The InventoryAdjustment memo of an add-back (or of taking part of one out again)."""
     number = payload["order_number"]
+    if payload.get("refund_id"):
+        return (f"Refund {payload['refund_id']} of order {number} put it back on the shelf before the "
+                f"{store} stock count this item opened with (or was last counted at): less of its sale is "
+                "added back")
     if Decimal(str(payload["quantity"])) >= 0:
         return (f"Order {number} was placed before the {store} stock count this item opened with (or was "
                 "last counted at), which already lacked it: its sale is added back")

@@ -18,6 +18,7 @@ from qbsync.connections import (
     rebind_same_company_file,
     rotate_webhook_secret,
     set_qbwc_password,
+    set_store_url,
     switch_company_file,
 )
 from qbsync.service import logging_setup
@@ -123,7 +124,8 @@ def connection() -> None:
 @connection.command("add")
 @click.argument("name")
 @click.option("--platform", type=click.Choice(PLATFORMS), required=True)
-@click.option("--store-url", required=True, help="e.g. https://shop.example.com or https://x.myshopify.com")
+@click.option("--store-url", required=True,
+              help="e.g. https://shop.example.com (WooCommerce) or https://x.myshopify.com (Shopify)")
 @click.option("--webhook-secret", help="The secret the storefront signs webhooks with. Leave out to be asked "
               "(or set QBSYNC_WEBHOOK_SECRET); '-' reads it from stdin.")
 @click.option("--qbwc-username", required=True, help="User name the Web Connector will send.")
@@ -213,6 +215,28 @@ def connection_rotate_secret(name: str, webhook_secret: str) -> None:
     except ConnectionSetupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo("webhook secret rotated")
+
+
+@connection.command("set-store-url")
+@click.argument("name")
+@click.argument("store_url")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def connection_set_store_url(name: str, store_url: str, yes: bool) -> None:
+    """Correct connection NAME's store address to STORE_URL (the same store: e.g. a Shopify shop entered by
+    its own domain, which must be its https://<shop>.myshopify.com address)."""
+    runtime = _runtime()
+    try:
+        with runtime.db.transaction() as session:
+            conn = get_connection(session, name)
+            click.echo(f"connection {name} ({conn.platform}) has the store address: {conn.store_url}")
+            click.echo(f"new address: {store_url} (the same store; another store's orders would be taken for "
+                       "this one's, since orders are known by the store's own ids)")
+            if not yes and not click.confirm("the same store?", default=False):
+                raise click.ClickException("nothing was changed")
+            set_store_url(session, conn, store_url)
+            click.echo(f"connection {name} now uses {conn.store_url}")
+    except ConnectionSetupError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @connection.command("switch-file")

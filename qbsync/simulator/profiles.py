@@ -232,6 +232,99 @@ def _us_tax_codes() -> tuple[Seed, ...]:
     )
 
 
+def _uk_payment_methods() -> tuple[Seed, ...]:
+    """The payment methods of the UK profiles (a cheque, not a check)."""
+    return (
+        Seed("PaymentMethod", {"Name": "Cash", "PaymentMethodType": "Cash"}, ASSUMED_PAYMENT_METHODS),
+        Seed("PaymentMethod", {"Name": "Cheque", "PaymentMethodType": "Check"}, ASSUMED_PAYMENT_METHODS),
+        Seed(
+            "PaymentMethod", {"Name": "Debit Card", "PaymentMethodType": "DebitCard"}, ASSUMED_PAYMENT_METHODS
+        ),
+        Seed("PaymentMethod", {"Name": "Visa", "PaymentMethodType": "Visa"}, ASSUMED_PAYMENT_METHODS),
+        Seed(
+            "PaymentMethod",
+            {"Name": "MasterCard", "PaymentMethodType": "MasterCard"},
+            ASSUMED_PAYMENT_METHODS,
+        ),
+    )
+
+
+def _uk_vat() -> tuple[Seed, ...]:
+    """HMRC, the VAT items and the codes S/R/Z/E the UK edition sets up when VAT is turned on."""
+    return (
+        Seed(
+            "Vendor",
+            {"Name": "HM Revenue & Customs", "CompanyName": "HM Revenue & Customs"},
+            "assumed: VAT agency name",
+        ),
+        Seed(
+            "ItemSalesTax",
+            {
+                "Name": "20.0% S (Sales)",
+                "ItemDesc": "Standard rate",
+                "TaxRate": "20.0",
+                "TaxVendorRef": {"FullName": "HM Revenue & Customs"},
+            },
+            UK_VAT,
+            "default_item_sales_tax",
+        ),
+        Seed(
+            "ItemSalesTax",
+            {
+                "Name": "5.0% R (Sales)",
+                "ItemDesc": "Reduced rate",
+                "TaxRate": "5.0",
+                "TaxVendorRef": {"FullName": "HM Revenue & Customs"},
+            },
+            UK_VAT,
+        ),
+        Seed(
+            "ItemSalesTax",
+            {
+                "Name": "0.0% Z (Sales)",
+                "ItemDesc": "Zero rate",
+                "TaxRate": "0.0",
+                "TaxVendorRef": {"FullName": "HM Revenue & Customs"},
+            },
+            UK_VAT,
+        ),
+        Seed(
+            "SalesTaxCode",
+            {
+                "Name": "S",
+                "IsTaxable": "true",
+                "Desc": "Standard rate VAT",
+                "ItemSalesTaxRef": {"FullName": "20.0% S (Sales)"},
+            },
+            UK_VAT,
+            "taxable_code",
+        ),
+        Seed(
+            "SalesTaxCode",
+            {
+                "Name": "R",
+                "IsTaxable": "true",
+                "Desc": "Reduced rate VAT",
+                "ItemSalesTaxRef": {"FullName": "5.0% R (Sales)"},
+            },
+            UK_VAT,
+        ),
+        Seed(
+            "SalesTaxCode",
+            {
+                "Name": "Z",
+                "IsTaxable": "true",
+                "Desc": "Zero rate VAT",
+                "ItemSalesTaxRef": {"FullName": "0.0% Z (Sales)"},
+            },
+            UK_VAT,
+        ),
+        Seed(
+            "SalesTaxCode", {"Name": "E", "IsTaxable": "false", "Desc": "Exempt"}, UK_VAT, "non_taxable_code"
+        ),
+    )
+
+
 # -- the profiles ---------------------------------------------------------------------------------------
 
 SERVICE = Profile(
@@ -439,87 +532,8 @@ UK = Profile(
         ),
         _account("Sales", "Income", ASSUMED_INDUSTRY_NAME),
         _account("Carriage Income", "Income", ASSUMED_INDUSTRY_NAME),
-        Seed("PaymentMethod", {"Name": "Cash", "PaymentMethodType": "Cash"}, ASSUMED_PAYMENT_METHODS),
-        Seed("PaymentMethod", {"Name": "Cheque", "PaymentMethodType": "Check"}, ASSUMED_PAYMENT_METHODS),
-        Seed(
-            "PaymentMethod", {"Name": "Debit Card", "PaymentMethodType": "DebitCard"}, ASSUMED_PAYMENT_METHODS
-        ),
-        Seed("PaymentMethod", {"Name": "Visa", "PaymentMethodType": "Visa"}, ASSUMED_PAYMENT_METHODS),
-        Seed(
-            "PaymentMethod",
-            {"Name": "MasterCard", "PaymentMethodType": "MasterCard"},
-            ASSUMED_PAYMENT_METHODS,
-        ),
-        Seed(
-            "Vendor",
-            {"Name": "HM Revenue & Customs", "CompanyName": "HM Revenue & Customs"},
-            "assumed: VAT agency name",
-        ),
-        Seed(
-            "ItemSalesTax",
-            {
-                "Name": "20.0% S (Sales)",
-                "ItemDesc": "Standard rate",
-                "TaxRate": "20.0",
-                "TaxVendorRef": {"FullName": "HM Revenue & Customs"},
-            },
-            UK_VAT,
-            "default_item_sales_tax",
-        ),
-        Seed(
-            "ItemSalesTax",
-            {
-                "Name": "5.0% R (Sales)",
-                "ItemDesc": "Reduced rate",
-                "TaxRate": "5.0",
-                "TaxVendorRef": {"FullName": "HM Revenue & Customs"},
-            },
-            UK_VAT,
-        ),
-        Seed(
-            "ItemSalesTax",
-            {
-                "Name": "0.0% Z (Sales)",
-                "ItemDesc": "Zero rate",
-                "TaxRate": "0.0",
-                "TaxVendorRef": {"FullName": "HM Revenue & Customs"},
-            },
-            UK_VAT,
-        ),
-        Seed(
-            "SalesTaxCode",
-            {
-                "Name": "S",
-                "IsTaxable": "true",
-                "Desc": "Standard rate VAT",
-                "ItemSalesTaxRef": {"FullName": "20.0% S (Sales)"},
-            },
-            UK_VAT,
-            "taxable_code",
-        ),
-        Seed(
-            "SalesTaxCode",
-            {
-                "Name": "R",
-                "IsTaxable": "true",
-                "Desc": "Reduced rate VAT",
-                "ItemSalesTaxRef": {"FullName": "5.0% R (Sales)"},
-            },
-            UK_VAT,
-        ),
-        Seed(
-            "SalesTaxCode",
-            {
-                "Name": "Z",
-                "IsTaxable": "true",
-                "Desc": "Zero rate VAT",
-                "ItemSalesTaxRef": {"FullName": "0.0% Z (Sales)"},
-            },
-            UK_VAT,
-        ),
-        Seed(
-            "SalesTaxCode", {"Name": "E", "IsTaxable": "false", "Desc": "Exempt"}, UK_VAT, "non_taxable_code"
-        ),
+        *_uk_payment_methods(),
+        *_uk_vat(),
     ),
     regional_tax_preferences={
         "IsUsingVendorTaxCode": "true",
@@ -531,6 +545,77 @@ UK = Profile(
         "tax_codes": UK_VAT,
         "regional_tax_preferences": "assumed: UK shops price VAT-inclusive (IsUsingAmountsIncludeTax true)",
         "host": "assumed: same version list as the US edition of the same year",
+    },
+)
+
+UK_SERVICE = Profile(
+    name="uk-service",
+    summary="UK design consultancy on QuickBooks Desktop UK: no inventory, VAT registered (codes S/R/Z/E), "
+    "fees quoted net of VAT, home currency GBP.",
+    country="UK",
+    product="QuickBooks Pro",
+    company_type="Professional Consulting",
+    inventory=False,
+    sales_tax=True,
+    multicurrency=False,
+    home_currency="GBP",
+    class_tracking=False,
+    seeds=(
+        *_common_accounts("Business Current Account", receivable="Trade Debtors", payable="Trade Creditors"),
+        _account(
+            "VAT Control",
+            "OtherCurrentLiability",
+            "assumed name: the UK edition's VAT liability",
+            "SalesTaxPayable",
+        ),
+        _account("Design Fees", "Income", ASSUMED_INDUSTRY_NAME),
+        _account("Bank Charges", "Expense", ASSUMED_INDUSTRY_NAME),
+        *_uk_payment_methods(),
+        *_uk_vat(),
+    ),
+    regional_tax_preferences={
+        "IsUsingVendorTaxCode": "true",
+        "IsUsingCustomerTaxCode": "true",
+        "IsUsingAmountsIncludeTax": "false",
+    },
+    sources={
+        "country": "qbXML 13.0 XSD (HostRet/Country; SalesTaxCountry enumerates UK)",
+        "inventory": "assumed: the interview's 'Do you sell products?' answered no (inventory off)",
+        "tax_codes": UK_VAT,
+        "regional_tax_preferences": "assumed: a firm that bills businesses quotes its fees net of VAT "
+        "(IsUsingAmountsIncludeTax false)",
+        "host": "assumed: same version list as the US edition of the same year",
+    },
+)
+
+NO_SALES_TAX_RETAIL = Profile(
+    name="oregon",
+    summary="Oregon web shop: inventory on, sales tax off (the owner answered no in the interview), "
+    "no discount account, one currency.",
+    country="US",
+    product="QuickBooks Pro",
+    company_type="Retail Shop or Online Commerce",
+    inventory=True,
+    sales_tax=False,
+    multicurrency=False,
+    home_currency="USD",
+    class_tracking=False,
+    seeds=(
+        *_common_accounts("Operating Account"),
+        *_inventory_accounts(),
+        _account("Product Sales", "Income", ASSUMED_INDUSTRY_NAME),
+        _account("Shipping Income", "Income", ASSUMED_INDUSTRY_NAME),
+        _account("Merchant Account Fees", "Expense", ASSUMED_INDUSTRY_NAME),
+        *_payment_methods(),
+        *_us_tax_codes(),
+    ),
+    sources={
+        "inventory": "assumed: 'Do you sell products?' yes, inventory preference on",
+        "sales_tax": "assumed: the interview's 'Do you charge sales tax?' answered no (Oregon levies no "
+        "sales tax); the codes Tax and Non still exist and every sale gets Non (Intuit SalesTaxCodeAdd "
+        "reference)",
+        "tax_codes": INTUIT_TAX_CODES,
+        "host": CAPTURE_HCP,
     },
 )
 
@@ -618,7 +703,9 @@ LEGACY = Profile(
 )
 
 PROFILES: dict[str, Profile] = {
-    p.name: p for p in (LEGACY, SERVICE, RETAIL, CANADA, UK, MULTICURRENCY_PROFILE, CANADA_MULTICURRENCY)
+    p.name: p
+    for p in (LEGACY, SERVICE, RETAIL, CANADA, UK, MULTICURRENCY_PROFILE, CANADA_MULTICURRENCY, UK_SERVICE,
+              NO_SALES_TAX_RETAIL)
 }
 DEFAULT_PROFILE = "retail"
 

@@ -195,7 +195,7 @@ def wrong_shop(headers: dict[str, str], shop: str | None, store_url: str) -> str
     if shop is None:
         return (f"the connection's store URL {store_url!r} is not a <shop>.myshopify.com address, so "
                 f"the delivery from {given!r} cannot be checked: set the store URL to https://{given} "
-                "if that is this connection's shop")
+                "if that is this connection's shop (`qbsync connection set-store-url`)")
     if given != shop:
         return f"delivery from shop {given!r}, but this connection is for {shop!r}"
     return None

@@ -143,10 +143,10 @@ def test_a_setting_naming_what_quickbooks_lacks_waits_with_its_cause_and_heals_w
     assert answered(shop, 3140) == []
 
 
-def test_a_record_quickbooks_refuses_to_add_stops_only_the_orders_that_need_it(make_shop):
-    # One company: the merchant's, the one that lacks a discount account (retail has one, service none
-    # for a discount item to need).
-    shop = shop_on(make_shop, "merchant")
+# Companies that lack a discount account: the merchant's and the Oregon shop (retail has one).
+@pytest.mark.parametrize("profile", ["merchant", "oregon"])
+def test_a_record_quickbooks_refuses_to_add_stops_only_the_orders_that_need_it(make_shop, profile):
+    shop = shop_on(make_shop, profile)
     shop.company.inject(code=3100, request_type="AccountAdd", times=1,
                         message='The name "Sales Discounts" of the list element is already in use.')
     plain = make_order(1)
@@ -163,14 +163,17 @@ def test_a_record_quickbooks_refuses_to_add_stops_only_the_orders_that_need_it(m
     (item,) = shop.jobs(QueueJob.kind == "item", QueueJob.state == "waiting")
     assert "QuickBooks has no account 'Sales Discounts' (setting discount_account)" in item.reason
 
-    # The merchant picks an existing account for discounts (the setup page or the settings page).
-    shop.configure(discount_account="Sales Income")
+    # The merchant picks an existing account for discounts (the setup page or the settings page): the
+    # income account the setup chose for products.
+    with shop.runtime.db.transaction() as session:
+        income = SyncSettings(session.get(Connection, shop.connection_id).settings)["income_account"]
+    shop.configure(discount_account=income)
     with shop.runtime.db.transaction() as session:
         setup.settings_saved(session, shop.connection_id, ["discount_account"])
     shop.sync()
 
     assert sorted(r["RefNumber"] for r in shop.company.transactions("SalesReceipt")) == ["1", "2"]
-    assert shop.company.find("ItemDiscount", "Discount")["AccountRef"]["FullName"] == "Sales Income"
+    assert shop.company.find("ItemDiscount", "Discount")["AccountRef"]["FullName"] == income
     assert answered(shop, 3140) == []
     assert not shop.jobs(QueueJob.state.in_(("parked", "waiting", "held")))
 

@@ -11,7 +11,7 @@ import pytest
 
 from qbsync.storefronts.records import OrderLine, Refund, RefundLine, ShippingLine, TaxLine
 from tests.accounting import check_order, check_synced_order
-from tests.engine.conftest import make_order
+from tests.engine.conftest import account_of_type, make_order
 
 # What the merchant (or the company setup) picks for these companies: their accounts and codes.
 CHOSEN = {"income_account": "Sales", "shipping_account": "Sales", "discount_account": "Sales",
@@ -56,8 +56,8 @@ def _order(number: int, currency: str, rate: str, tax: str, shipping_tax: str, *
 
 
 # Canada's own codes and rounding (H and GST) on both Canadian companies, with and without multicurrency;
-# the UK's VAT-inclusive prices on the one UK company. The tests further down that apply to both countries
-# run on both.
+# the UK's VAT-inclusive prices on both UK companies (a web shop with stock, a consultancy without). The
+# tests further down that apply to both countries run on both.
 CANADIAN = pytest.mark.parametrize("profile", ["canada", "canada-multicurrency"])
 
 
@@ -79,9 +79,12 @@ def test_a_canadian_company_charges_the_store_s_hst_through_code_h(make_shop, pr
     _nothing_us_only_was_sent(shop)
 
 
-def test_a_uk_company_books_vat_inclusive_prices_net_with_the_vat_through_code_s(make_shop):
-    shop = make_shop(profile="uk")
-    shop.configure(**CHOSEN)
+@pytest.mark.parametrize("profile", ["uk", "uk-service"])
+def test_a_uk_company_books_vat_inclusive_prices_net_with_the_vat_through_code_s(make_shop, profile):
+    shop = make_shop(profile=profile)
+    income = account_of_type(shop.company, "Income")
+    accounts = dict.fromkeys(("income_account", "shipping_account", "discount_account"), income)
+    shop.configure(**(CHOSEN | accounts))
     shop.sync()
     line = OrderLine(id="1", product_id="101", sku="MUG-RED", name="Red mug", quantity=Decimal(2),
                      unit_price=Decimal("24.00"), subtotal=Decimal("48.00"), total=Decimal("48.00"),

@@ -13,11 +13,11 @@ import pytest
 from lxml import etree
 
 from qbsync.storage.models import QueueJob
-from qbsync.storefronts.records import OrderLine, Product, StockLevel
+from qbsync.storefronts.records import OrderLine, Product, Refund, RefundLine, StockLevel
 from qbsync.storefronts.shopify import normalize as shopify
 from qbsync.storefronts.woocommerce import normalize as woo
 from tests.accounting import check_order, check_stock
-from tests.engine.conftest import make_order
+from tests.engine.conftest import account_of_type, make_order
 
 PROFILES = ["retail", "multicurrency"]
 # The retail company names its accounts as QuickBooks does (issue 15 lets the engine choose them; until
@@ -400,6 +400,76 @@ def test_a_late_orders_add_back_follows_the_changes_the_count_had_and_only_those
     shop.sync()
     check_stock(shop.company, {"MUG-RED": 14})
     assert len(_differences(shop)) == 6
+    shop.assert_every_request_valid()
+
+
+def _two_late_orders(shop, quantity: int) -> dict[int, datetime]:
+    """The mug's item added with the store's count of 10 at 16:00, then orders 1002 (placed 15:00) and
+    1003 (15:30) of ``quantity`` mugs each, whose webhooks came late: each sale is added back."""
+    shop.feed("product", _mug(10, _at(16)))
+    shop.sync()
+    placed = {1002: _at(15), 1003: _at(15).replace(minute=30)}
+    for number in placed:
+        shop.feed("order", _mug_order(number, quantity, placed[number]))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 10})
+    return placed
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_late_orders_add_back_follows_a_cancellation_booked_as_a_restocking_credit_memo(make_shop, profile):
+    """The store counted 10 mugs at 16:00. Orders 1002 (1 mug at 15:00) and 1003 (1 mug at 15:30), both paid,
+    reach QuickBooks after the item was added: each sale is added back. 1002 was cancelled at 15:50 and
+    its mug put back on the shelf, so the count had it; 1003 was cancelled at 18:00 and restocked, one
+    more mug (11). Their money went straight into the bank account: neither sale is voided, a credit
+    memo reverses each and brings its mug back to QuickBooks' stock. 1002's add-back, made for a mug the
+    count lacked, is taken out again; 1003's stays (its mug came back after the count)."""
+    shop = _shop(make_shop, profile)
+    shop.configure(deposit_account=account_of_type(shop.company, "Bank"))
+    placed = _two_late_orders(shop, 1)
+
+    for number, at in ((1002, _at(15).replace(minute=50)), (1003, _at(18))):
+        shop.feed("order", _changed(number, 1, placed[number], at, status="cancelled",
+                                     restocked_on_cancel=True))
+    shop.sync()
+
+    assert shop.attempts("TxnVoidRq") == []
+    assert len(shop.company.transactions("CreditMemo")) == 2
+    check_stock(shop.company, {"MUG-RED": 11})
+    assert sorted(_differences(shop)) == ["-1", "1", "1"]
+    shop.assert_every_request_valid()
+
+
+def _mug_back(refund_id: str, number: int, at: datetime) -> Refund:
+    """One mug of order ``number`` refunded (9.50) and put back on the shelf at ``at``."""
+    return Refund(storefront_id=refund_id, order_id=str(number), amount=Decimal("9.50"), reason="return",
+                  lines=(RefundLine(product_id="101", sku="MUG-RED", quantity=Decimal(1),
+                                    amount=Decimal("9.50"), restock=True),),
+                  created_at=at)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_late_orders_add_back_follows_a_refund_that_restocked_before_the_count(make_shop, profile):
+    """The store counted 10 mugs at 16:00. Orders 1002 (2 mugs at 15:00) and 1003 (2 mugs at 15:30) reach
+    QuickBooks after the item was added: their 4 mugs are added back. One mug of 1002 was refunded and
+    put back on the shelf at 15:50, so the count had it; one of 1003 at 18:00, one more mug (11). Each
+    refund's credit memo brings its mug back to QuickBooks' stock: 1002's add-back drops to 1 mug, 1003's
+    stays 2. Later webhooks of 1002 (its refund re-sent, the order changed at 15:50 and modified in
+    QuickBooks) change nothing more."""
+    shop = _shop(make_shop, profile)
+    placed = _two_late_orders(shop, 2)
+    shop.feed("refund", _mug_back("71", 1002, _at(15).replace(minute=50)))
+    shop.feed("refund", _mug_back("72", 1003, _at(18)))
+    shop.sync()
+
+    assert len(shop.company.transactions("CreditMemo")) == 2
+    check_stock(shop.company, {"MUG-RED": 11})
+    assert sorted(_differences(shop)) == ["-1", "2", "2"]
+    shop.feed("refund", _mug_back("71", 1002, _at(15).replace(minute=50)))
+    shop.feed("order", _changed(1002, 2, placed[1002], _at(15).replace(minute=50), note="refunded one"))
+    shop.sync()
+    assert len(shop.requests("SalesReceiptModRq")) == 1
+    check_stock(shop.company, {"MUG-RED": 11})
     shop.assert_every_request_valid()
 
 

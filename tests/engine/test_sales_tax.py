@@ -12,7 +12,7 @@ from qbsync.storefronts.records import DiscountLine, OrderLine, Refund, RefundLi
 from qbsync.storefronts.shopify import normalize as shopify
 from qbsync.storefronts.woocommerce import normalize as woo
 from tests.accounting import check_order
-from tests.engine.conftest import make_order
+from tests.engine.conftest import account_of_type, make_order
 
 PROFILES = ("retail", "multicurrency")
 # What a merchant picks on the settings page for a company set up as 'retail' (until setup chooses them).
@@ -274,10 +274,12 @@ def test_with_quickbooks_tax_the_cent_its_rounding_differs_goes_on_the_adjustmen
     assert rounding["Amount"] == "-0.01"
 
 
-# One company: the service firm's is the profile with sales tax turned off.
-def test_on_a_company_without_sales_tax_a_taxed_order_waits_with_the_fix(make_shop):
-    shop = make_shop(profile="service")
-    shop.configure(income_account="Consulting Income", shipping_account="Consulting Income")
+# The two companies whose owner answered no to sales tax: a consulting firm and a shop that sells stock.
+@pytest.mark.parametrize("profile", ["service", "oregon"])
+def test_on_a_company_without_sales_tax_a_taxed_order_waits_with_the_fix(make_shop, profile):
+    shop = make_shop(profile=profile)
+    income = account_of_type(shop.company, "Income")
+    shop.configure(income_account=income, shipping_account=income)
     shop.feed("order", _taxed_order(2008))
     shop.sync()
 

@@ -222,6 +222,34 @@ def test_secrets_on_the_command_line_still_work_with_a_warning(fresh_env):
     assert "set QBSYNC_QBWC_PASSWORD" in result.stderr
 
 
+def test_a_shopify_shop_is_added_by_its_myshopify_address_and_a_wrong_one_can_be_corrected(fresh_env):
+    from qbsync.connections import get_connection
+    from qbsync.service.runtime import current
+
+    runner = CliRunner()
+    env = dict(fresh_env, QBSYNC_WEBHOOK_SECRET="whsec-env", QBSYNC_QBWC_PASSWORD="qbwc env 1234")
+    add = ["connection", "add", "shop", "--platform", "shopify", "--qbwc-username", "sq", "--store-url"]
+    custom = runner.invoke(main, [*add, "https://www.example-shop.com"], env=env)
+    assert custom.exit_code != 0 and "enter https://<shop>.myshopify.com" in custom.output
+    assert "Settings > Domains" in custom.output
+    assert runner.invoke(main, [*add, "https://example-shop.myshopify.com"], env=env).exit_code == 0
+
+    refused = runner.invoke(main, ["connection", "set-store-url", "shop", "https://www.example-shop.com",
+                                   "--yes"], env=env)
+    assert refused.exit_code != 0 and "myshopify.com address" in refused.output
+    declined = runner.invoke(main, ["connection", "set-store-url", "shop", "https://example-shop-2.myshopify.com"],
+                             env=env, input="n\n")
+    assert declined.exit_code != 0 and "nothing was changed" in declined.output
+    assert "another store's orders would be taken for this one's" in declined.output
+    with current().db.transaction() as s:
+        assert get_connection(s, "shop").store_url == "https://example-shop.myshopify.com"
+    moved = runner.invoke(main, ["connection", "set-store-url", "shop", "https://example-shop-2.myshopify.com/"],
+                          env=env, input="y\n")
+    assert moved.exit_code == 0, moved.output
+    with current().db.transaction() as s:
+        assert get_connection(s, "shop").store_url == "https://example-shop-2.myshopify.com"
+
+
 def _shop_on_a_file_with_one_link(fresh_env) -> CliRunner:
     """Connection "shop", bound to C:\\Books\\Shop.QBW, with one link to an invoice there."""
     from qbsync.connections import get_connection

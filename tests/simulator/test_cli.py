@@ -124,3 +124,4 @@ def test_simulate_names_the_profiles_it_knows() -> None:
     )
     assert result.exit_code == 2
     assert "'service', 'retail', 'canada', 'uk', 'multicurrency'" in result.output
+    assert "'uk-service', 'oregon'" in result.output

@@ -20,7 +20,7 @@ from tests.simulator.qbxml_messages import (
     valid_response,
 )
 
-NEW_PROFILES = ("service", "retail", "canada", "uk", "multicurrency")
+NEW_PROFILES = ("service", "retail", "canada", "uk", "multicurrency", "uk-service", "oregon")
 
 # Names qbsync's settings default to that QuickBooks' setup does not create (cogs_account and
 # asset_account default to "Cost of Goods Sold" and "Inventory Asset", which QuickBooks does create).
@@ -123,6 +123,8 @@ def test_receivable_and_undeposited_funds_appear_with_the_first_sale_that_needs_
         ("canada", "CA", "true", "false"),
         ("uk", "UK", "true", "false"),
         ("multicurrency", "US", "true", "true"),
+        ("uk-service", "UK", "false", "false"),
+        ("oregon", "US", "true", "false"),
     ],
 )
 def test_host_and_preferences_answer_the_profile(

@@ -251,15 +251,32 @@ def test_a_shopify_delivery_not_for_this_connections_shop_is_refused_and_nothing
     assert [d.connection_id for d in kit.deliveries()] == [other.id]
 
 
-def test_a_shopify_connection_whose_store_url_is_not_the_myshopify_address_is_told_the_fix(
-        client, make_connection, kit):
+def test_a_shopify_connection_by_the_shops_own_domain_is_refused_and_an_old_one_is_told_the_fix(
+        client, runtime, make_connection, kit):
+    from qbsync.connections import ConnectionSetupError, get_connection, set_store_url
+
+    # Shopify knows a shop only by its myshopify.com address (Admin API and X-Shopify-Shop-Domain).
+    with pytest.raises(ConnectionSetupError, match=r"enter https://<shop>\.myshopify\.com"):
+        make_connection("custom", platform="shopify", webhook_secret=kit.shopify_secret,
+                        store_url="https://www.example-shop.com")
+    # One added before that check: its deliveries are refused with the fix, and nothing is stored.
     make_connection("custom", platform="shopify", webhook_secret=kit.shopify_secret,
-                    store_url="https://www.example-shop.com")
+                    store_url=f"https://{SHOP_DOMAIN}")
+    with runtime.db.transaction() as session:
+        get_connection(session, "custom").store_url = "https://www.example-shop.com"
     body = kit.compact({"id": 1, "updated_at": "2024-01-01T00:00:00Z"})
     response = client.post("/webhooks/shopify/custom", data=body, headers=kit.shopify_headers(body))
     assert response.status_code == 403
-    assert f"set the store URL to https://{SHOP_DOMAIN}" in response.get_json()["error"]
+    reason = response.get_json()["error"]
+    assert f"set the store URL to https://{SHOP_DOMAIN}" in reason
+    assert "qbsync connection set-store-url" in reason
     assert kit.deliveries() == []
+    # Corrected as the message says, the same delivery is stored.
+    with runtime.db.transaction() as session:
+        set_store_url(session, get_connection(session, "custom"), f"https://{SHOP_DOMAIN}/")
+    response = client.post("/webhooks/shopify/custom", data=body, headers=kit.shopify_headers(body))
+    assert response.status_code == 200, response.get_json()
+    assert len(kit.deliveries()) == 1
 
 
 # -- pings, topics we do not sync, duplicates, rotation -----------------------------------------------

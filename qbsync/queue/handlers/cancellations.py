@@ -12,7 +12,8 @@ order's refunds already returned, so QuickBooks' quantity on hand comes back to 
 nothing is restocked twice; otherwise they carry none and the job's page says nothing went back. A void
 gives the sale's quantities back to stock, so a sale of inventory the store did not restock is reversed
 by the credit memo even with nothing against it; and an order refunded in full, then restocked on
-cancelling, gets a credit memo of no money that brings the rest back. A line of which only part comes
+cancelling, gets a credit memo of no money that brings the rest back. A credit memo that restocks moves the
+order's stock add-back as a void does (``inventory.late_sales``). A line of which only part comes
 back is split: the part back in stock at the sale's rate, the rest without a quantity.
 
 Steps, all under the order's job (progress ``cancelling``): ``recheck`` (read the sale with its lines
@@ -46,6 +47,7 @@ from qbsync.queue.handlers.answers import found_record, found_records
 from qbsync.queue.handlers.items import refunded_item, special_name, wait_for_special_items
 from qbsync.queue.handlers.order_lines import CENT, money
 from qbsync.queue.handlers.steps import Step, go, react
+from qbsync.queue.inventory import add_back_late_sales
 from qbsync.storage.models import IdMapping, QueueJob
 from qbsync.storefronts.records import LastKnownOrder, RefundLine, RefundSummary
 
@@ -484,6 +486,10 @@ class Cancellation:
                 origin=mappings.CREATED,
                 synced_hash=STOCK_RETURNED if refund_id in unseen else None,
             )
+        if rules.cancellation_restocks(order, ctx.settings):
+            # The credit memo brings the products back as a void would: an add-back of a late sale that
+            # the store's count already had back in stock is taken out again (stock counted once).
+            add_back_late_sales(session, conn_id, str(job.record_id), order, None, ctx.settings, ctx.now)
         if notes.get("stock"):
             why = f"{why}; {notes['stock']}"
         credit = money(ret.get("CreditRemaining") or ret.get("TotalAmount"))

@@ -205,9 +205,10 @@ class InventoryAdjustmentHandler(StepHandler):
 
 class StockAddBackHandler(StepHandler):
     """Queue jobs of kind ``stock_add_back`` (queued when an order's transaction is added, changed or
-    voided, see inventory.late_sales): an InventoryAdjustmentAdd of the quantity (negative: taken out
-    again) for a sale the store's count QuickBooks took already lacked, on the account
-    inventory.add_back_account names.
+    voided or its cancellation's credit memo restocks, see inventory.late_sales, or a refund restocked
+    before the count, inventory.take_back_restocked): an InventoryAdjustmentAdd of the quantity
+    (negative: taken out again) for a sale the store's count QuickBooks took already lacked, on the
+    account inventory.add_back_account names.
 
     Steps: ``add`` -> (``lookup`` by RefNumber when an answer was lost, so it is never added twice).
     """

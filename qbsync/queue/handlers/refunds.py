@@ -69,8 +69,9 @@ from qbsync.queue.handlers.items import refunded_item, special_name, wait_for_sp
 from qbsync.queue.handlers.order_lines import money
 from qbsync.queue.handlers.orders import codes_pending, country_tax, facts
 from qbsync.queue.handlers.steps import Step, StepHandler, go
+from qbsync.queue.inventory import take_back_restocked
 from qbsync.storage.models import IdMapping, QueueJob
-from qbsync.storefronts.records import Order, Refund
+from qbsync.storefronts.records import Order, Refund, RefundLine
 
 UNDEPOSITED_FUNDS = "Undeposited Funds"  # QuickBooks' own name for the account it creates itself
 SETTLED = "settled"  # the refund mapping's synced_hash once the credit is used up (paid out or applied)
@@ -96,6 +97,24 @@ def _special(ctx: Context, role: str) -> dict[str, str]:
     return {"FullName": name}
 
 
+def _back_in_stock(ctx: Context, line: RefundLine, order: Order | None, returned_before: bool) -> bool:
+    """Whether the credit memo's line of ``line`` carries its quantity back to stock (never a gift card's,
+    never what the order's cancellation brought back already)."""
+    return (rules.refund_restocks(line, ctx.settings) and not returned_before
+            and not rules.refunds_gift_card(line, order, ctx.settings))
+
+
+def restocked_items(ctx: Context, refund: Refund, order: Order | None) -> dict[str, Decimal]:
+    """Item ListID -> the quantity the refund's credit memo brings back to stock (:func:`credit_lines`)."""
+    returned_before = stock_returned_by_cancellation(ctx, refund.storefront_id)
+    back: dict[str, Decimal] = {}
+    for line in refund.lines:
+        mapping = refunded_item(ctx, line)
+        if mapping is not None and line.quantity and _back_in_stock(ctx, line, order, returned_before):
+            back[mapping.qb_id] = back.get(mapping.qb_id, Decimal(0)) + line.quantity
+    return back
+
+
 def credit_lines(ctx: Context, refund: Refund, order: Order | None) -> list[dict[str, Any]]:
     """The credit memo's lines; together they equal the money refunded (``order``: the refunded order as
     the store sent it, whose sales tax items the refunded tax comes off; None when qbsync never stored
@@ -113,7 +132,7 @@ def credit_lines(ctx: Context, refund: Refund, order: Order | None) -> list[dict
         mapping = refunded_item(ctx, line)
         label = line.sku or line.product_id or "item"
         amount = money(line.amount)
-        restocked = rules.refund_restocks(line, ctx.settings) and not returned_before
+        restocked = _back_in_stock(ctx, line, order, returned_before)
         if rules.refunds_gift_card(line, order, ctx.settings):
             # The card's money was owed to its holder, never income or stock: it comes off the liability.
             entry = {"ItemRef": _special(ctx, "gift_card"), "Desc": f"Gift card refunded ({label})",
@@ -501,6 +520,15 @@ class RefundHandler(StepHandler):
             ctx.session, ctx.connection.id, mappings.REFUND, refund_id, "CreditMemo", ret,
             origin=mappings.CREATED,  # added by qbsync, or found with its exact marker
         )
+        refund = _refund(job)
+        order = refunded_order(ctx, refund.order_id)
+        back = restocked_items(ctx, refund, order)
+        if back and refund.created_at is not None:
+            # What it put back on the shelf before a store count a late sale was added back against
+            # comes off that add-back (stock counted once); a refund of unknown time is not before it.
+            number = order.number if order is not None else refund.order_id
+            take_back_restocked(ctx.session, ctx.connection.id, refund.order_id, number, refund_id, back,
+                                refund.created_at, ctx.now)
         set_progress(
             job,
             next=None,
