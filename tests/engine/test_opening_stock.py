@@ -580,6 +580,18 @@ def test_the_add_back_is_what_the_count_saw_of_the_order():
     assert add_back_change(Decimal(2), placed, placed, count, Decimal(2)) == 0  # the same version again
 
 
+def test_a_waiting_list_kept_before_its_quantities_were_still_reads():
+    """Pure: a baseline saved by an earlier version kept only the waiting orders' ids; they still wait
+    (quantity unknown: the version that posts is taken as what was added back). New notes keep each
+    order's quantity."""
+    from qbsync.queue.inventory import waiting_counts, waiting_notes
+
+    assert waiting_counts(["1002", "1001"]) == {"1002": None, "1001": None}
+    kept = waiting_notes({"1002": Decimal("2.0"), "1001": None})
+    assert kept == {"1001": None, "1002": "2"}
+    assert waiting_counts(kept) == {"1001": None, "1002": Decimal(2)}
+
+
 def test_an_add_back_posts_where_what_it_corrects_was_posted():
     """Pure: an opening stock's correction goes to Opening Balance Equity (where QuickBooks puts an item's
     opening value), a store count's to the count's adjustment account."""
