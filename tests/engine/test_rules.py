@@ -189,6 +189,30 @@ def test_a_guest_whose_e_mail_is_a_quickbooks_customers_is_booked_to_that_custom
 
 
 @ON_TWO_COMPANIES
+def test_a_guests_e_mail_proves_a_customer_only_when_it_names_one_active_customer(shop):
+    """QuickBooks copies a customer's e-mail onto its jobs: the e-mail still names the customer. Two
+    customers of their own sharing an address (an office's) prove neither, and a customer the merchant
+    made inactive gets no new sales: those guests go to Web Guests."""
+    acme = shop.in_quickbooks("CustomerAdd", {"Name": "Acme Supply", "Email": "buyer@acme.test"})
+    shop.in_quickbooks("CustomerAdd", {"Name": "Website", "Email": "buyer@acme.test",
+                                       "ParentRef": {"ListID": acme["ListID"]}})
+    shop.in_quickbooks("CustomerAdd", {"Name": "North Office", "Email": "office@shared.test"})
+    shop.in_quickbooks("CustomerAdd", {"Name": "South Office", "Email": "office@shared.test"})
+    shop.in_quickbooks("CustomerAdd", {"Name": "Old Trade", "Email": "old@trade.test", "IsActive": "false"})
+    for number, email in ((5251, "buyer@acme.test"), (5252, "office@shared.test"), (5253, "old@trade.test")):
+        shop.feed("order", make_order(number, customer=dataclasses.replace(GUEST, email=email), paid=False))
+    shop.sync()
+
+    whose = {t["RefNumber"]: t["CustomerRef"]["FullName"] for t in shop.sales()}
+    assert whose == {"5251": "Acme Supply", "5252": "Web Guests", "5253": "Web Guests"}
+    books = shop.company.books()
+    assert books.customer_balance.get("Acme Supply:Website", Decimal(0)) == 0
+    assert books.customer_balance.get("North Office", Decimal(0)) == 0
+    assert books.customer_balance.get("Old Trade", Decimal(0)) == 0
+    shop.assert_every_request_valid()
+
+
+@ON_TWO_COMPANIES
 def test_a_guest_order_keeps_its_customer_when_the_proxy_customer_changes_after_it(shop):
     """The merchant renames the guests' customer after Gus's order was invoiced to Web Guests. The new name
     is for orders that come after: Gus's edit, his payment and his refund stay on Web Guests, whose balance
