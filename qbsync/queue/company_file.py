@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from qbsync.queue import inventory, jobs, lists, setup
@@ -37,6 +37,9 @@ FILE_CHECK_INTERVAL = timedelta(hours=1)
 # Jobs not finished yet: what they noted about the old file (names chosen, records found) is dropped.
 OPEN_STATES = ("pending", "waiting", "held", "parked")
 FILE_CHECKPOINTS = (setup.STATE, lists.PLANNED, inventory.CHECKPOINT, inventory.FULL_PULL, inventory.PLANNED)
+# Per item or order, keyed by the old file's ListIDs (which another file may give to other items): the store
+# stock QuickBooks accounted for, the orders it expected to post, what was added back for each.
+FILE_CHECKPOINT_PREFIXES = (inventory.BASELINE, inventory.WAITING, inventory.COUNTED)
 
 
 def same_file(a: str | None, b: str | None) -> bool:
@@ -150,8 +153,10 @@ def switch(session: Session, connection: Connection, to_file: str | None,
     forgotten = links_of(session, connection.id)
     session.execute(delete(IdMapping).where(IdMapping.connection_id == connection.id))
     lists.forget_company(session, connection.id)
-    session.execute(delete(Checkpoint).where(Checkpoint.connection_id == connection.id,
-                                             Checkpoint.name.in_(FILE_CHECKPOINTS)))
+    session.execute(delete(Checkpoint).where(
+        Checkpoint.connection_id == connection.id,
+        or_(Checkpoint.name.in_(FILE_CHECKPOINTS),
+            *(Checkpoint.name.startswith(prefix, autoescape=True) for prefix in FILE_CHECKPOINT_PREFIXES))))
     cancelled = _restart_open_jobs(session, connection.id, now)
     connection.company_file = (to_file or "").strip() or None
     connection.company_file_bound_at = now if connection.company_file else None

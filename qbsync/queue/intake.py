@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from qbsync.queue import company_facts, jobs, mappings, rules, sales_tax
+from qbsync.queue import company_facts, jobs, lists, mappings, rules, sales_tax
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import Connection, JobDependency, QueueJob, StorefrontRecord
 from qbsync.storefronts.records import Customer, Order, OrderLine, Product
@@ -240,41 +240,77 @@ _RECORDS_SEEN = "qbsync.intake.storefront_records"
 _RECORDS_ABSENT = "qbsync.intake.storefront_records_absent"
 
 
-def customer_job_for_order(
-    session: Session, connection: Connection, settings: SyncSettings, order: Order
-) -> QueueJob | None:
-    """The job bringing the order's customer (or the proxy customer) into QuickBooks; None when mapped."""
+def choose_customer(
+    session: Session, connection: Connection, settings: SyncSettings, order: Order, *, link: bool
+) -> rules.CustomerChoice:
+    """Whose QuickBooks customer the order's sale goes to, by today's settings (the order handler asks
+    once, when it first plans the order, and keeps the answer: :class:`rules.CustomerChoice`; intake asks
+    too, to queue the customer's job ahead of the order).
+
+    The buyer's own customer; or, for a proxied buyer, the proxy customer, unless the guest's e-mail is a
+    QuickBooks customer's (:func:`rules.guest_matched_by_email`): one the guest's link already names, or
+    one the customer list pulled from QuickBooks (kept current as qbsync adds customers) has with that
+    e-mail, which ``link`` links here without a request (only inside a Web Connector session, where one
+    process at a time writes a connection's links; intake leaves it to the customer's job). QuickBooks'
+    CustomerQuery cannot filter by e-mail, so a customer typed into QuickBooks since the last list refresh
+    is not seen: that guest goes to the proxy customer.
+    """
     customer = order.customer
-    facts = _facts(session, connection.id)
-    currency = company_facts.foreign_currency(order.currency, facts)
+    currency = company_facts.foreign_currency(order.currency, _facts(session, connection.id))
+    own = company_facts.keyed(mappings.customer_key(customer), currency)
+    if not rules.customer_is_proxied(customer, settings):
+        return rules.CustomerChoice(own)
+    if rules.guest_matched_by_email(customer, settings, bool(currency)):
+        if mappings.get(session, connection.id, mappings.CUSTOMER, own) is not None:
+            return rules.CustomerChoice(own, by_email=True)
+        entry = lists.customer_by_email(session, connection.id, customer.email)
+        if entry is not None:
+            if link:
+                mappings.link(
+                    session, connection.id, mappings.CUSTOMER, own, qb_type="Customer", qb_id=entry.list_id,
+                    edit_sequence=str((entry.data or {}).get("EditSequence") or "") or None,
+                    qb_name=entry.full_name, origin=mappings.FOUND,  # the same e-mail: used, never changed
+                )
+            return rules.CustomerChoice(own, by_email=True)
+    name = str(settings.proxy_customer).strip()
+    return rules.CustomerChoice(company_facts.keyed(mappings.proxy_key(name), currency), proxy=name)
+
+
+def customer_job_for_order(
+    session: Session,
+    connection: Connection,
+    settings: SyncSettings,
+    order: Order,
+    choice: rules.CustomerChoice,
+) -> QueueJob | None:
+    """The job bringing the order's chosen customer (:func:`choose_customer`: the buyer's, or the proxy
+    customer) into QuickBooks; None when mapped."""
+    if mappings.get(session, connection.id, mappings.CUSTOMER, choice.key) is not None:
+        return None
+    currency = company_facts.foreign_currency(order.currency, _facts(session, connection.id))
     extra = {"currency": currency} if currency else {}
-    if rules.customer_is_proxied(customer, settings):
-        name = str(settings.proxy_customer).strip()
-        key = company_facts.keyed(mappings.proxy_key(name), currency)
-        if mappings.get(session, connection.id, mappings.CUSTOMER, key) is not None:
-            return None
+    if choice.proxy:
         return _job_with_key(
             session,
             connection.id,
-            coalesce_key("customer", key),
+            coalesce_key("customer", choice.key),
             "customer",
-            {"proxy": name, **extra},
+            {"proxy": choice.proxy, **extra},
             record_type="customer",
-            record_id=key,
-            label=f"customer {name}",
+            record_id=choice.key,
+            label=f"customer {choice.proxy}",
             priority=JOB_KINDS["customer"][1],
         )
-    key = company_facts.keyed(mappings.customer_key(customer), currency)
-    if mappings.get(session, connection.id, mappings.CUSTOMER, key) is not None:
-        return None
+    customer = order.customer
     return _job_with_key(
         session,
         connection.id,
-        coalesce_key("customer", key),
+        coalesce_key("customer", choice.key),
         "customer",
-        {"record": customer.to_dict(), **extra},
+        # A guest's own customer found by e-mail is linked, never added (else the guest takes the proxy).
+        {"record": customer.to_dict(), **extra, **({"by_email": True} if choice.by_email else {})},
         record_type="customer",
-        record_id=key,
+        record_id=choice.key,
         label=_label("customer", customer.to_dict()),
         priority=JOB_KINDS["customer"][1],
     )
@@ -403,11 +439,18 @@ def special_item_jobs(
 
 
 def order_dependencies(
-    session: Session, connection: Connection, settings: SyncSettings, order: Order
+    session: Session,
+    connection: Connection,
+    settings: SyncSettings,
+    order: Order,
+    customer: rules.CustomerChoice | None,
 ) -> list[QueueJob]:
-    """Every job the order must wait for: its customer, its items and the special items it uses."""
+    """Every job the order must wait for: its customer (``customer``, :func:`choose_customer`; None when
+    the order's sale has its customer already), its items and the special items it uses."""
     found = []
-    customer_job = customer_job_for_order(session, connection, settings, order)
+    customer_job = (
+        customer_job_for_order(session, connection, settings, order, customer) if customer else None
+    )
     if customer_job is not None:
         found.append(customer_job)
     found += item_jobs_for_order(session, connection, settings, order)
@@ -515,7 +558,14 @@ def _order(
     # An order the company cannot book (its currency) waits for a person: nothing is added for it.
     facts = _facts(session, connection.id)
     cannot = mapping is None and company_facts.currency_problem(order.currency, facts)
-    depends = [] if cannot else order_dependencies(session, connection, settings, order)
+    # A new order's customer is chosen again when its job first plans it (the same answer unless the
+    # settings or the customer list changed meanwhile); a sale in QuickBooks keeps its own.
+    choice = (
+        choose_customer(session, connection, settings, order, link=False)
+        if mapping is None and not cannot
+        else None
+    )
+    depends = [] if cannot else order_dependencies(session, connection, settings, order, choice)
     bulk: _Bulk | None = session.info.get(_BULK)
     if bulk is not None and bulk.is_new(key):
         job = bulk.add(
@@ -675,11 +725,9 @@ def _preload_orders(session: Session, connection: Connection, orders: list[Order
     customer_keys = set()
     for order in orders:
         customer = order.customer
-        customer_keys.add(
-            mappings.proxy_key(str(settings.proxy_customer))
-            if rules.customer_is_proxied(customer, settings)
-            else mappings.customer_key(customer)
-        )
+        customer_keys.add(mappings.customer_key(customer))  # its own, or a guest's found by e-mail
+        if rules.customer_is_proxied(customer, settings):
+            customer_keys.add(mappings.proxy_key(str(settings.proxy_customer)))
     product_keys = {
         mappings.product_key(line.product_id, line.variant_id, line.sku, line.name)
         for order in orders

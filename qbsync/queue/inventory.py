@@ -322,7 +322,8 @@ class OpeningStock:
     as_of: date
     has_cost: bool
     added_back: tuple[str, ...]  # numbers of the orders whose quantity was added back
-    waiting: tuple[str, ...] = ()  # the same orders' storefront ids (see save_waiting)
+    # The same orders' storefront ids and the quantity added back for each (see save_waiting).
+    waiting: tuple[tuple[str, Decimal], ...] = ()
 
 
 def sold_in(order: Order | LastKnownOrder, product_key: str, settings: Mapping[str, Any]) -> Decimal:
@@ -362,7 +363,7 @@ def opening_stock(
     snapshot = product.modified_at
     added = Decimal(0)
     numbers: list[str] = []
-    waiting: list[str] = []
+    waiting: list[tuple[str, Decimal]] = []
     dates = [(snapshot or as_utc(now)).date()]
     for order in unposted:
         quantity = sold_in(order, product_key, settings)
@@ -377,7 +378,7 @@ def opening_stock(
             continue
         added += quantity
         numbers.append(order.number or order.storefront_id)
-        waiting.append(order.storefront_id)
+        waiting.append((order.storefront_id, quantity))
         dates.append(placed.date())
     quantity = stock + added
     value = (cost * quantity).quantize(CENT) if cost is not None and quantity > 0 else Decimal("0.00")
@@ -473,10 +474,10 @@ def sold_between(
     settings: Mapping[str, Any],
     after: datetime,
     until: datetime,
-) -> tuple[Decimal, list[str]]:
+) -> tuple[Decimal, dict[str, Decimal]]:
     """How many of the product the store's orders placed in (``after``, ``until``] sell that post (or
     posted) a stock-moving transaction: the store's stock fell by them, and QuickBooks' falls by itself.
-    Also the ids of those orders not in QuickBooks yet (see :func:`save_waiting`)."""
+    Also those orders not in QuickBooks yet, each with what it sells (see :func:`save_waiting`)."""
     rows = session.execute(
         select(StorefrontRecord.record_id, StorefrontRecord.data).where(
             StorefrontRecord.connection_id == connection_id,
@@ -496,9 +497,9 @@ def sold_between(
 
 def unposted_sold(
     session: Session, connection_id: int, product_key: str, settings: Mapping[str, Any], until: datetime
-) -> tuple[Decimal, list[str]]:
+) -> tuple[Decimal, dict[str, Decimal]]:
     """How many of the product the store's orders placed by ``until`` and not yet in QuickBooks will take
-    out of QuickBooks when they post, and those orders' ids."""
+    out of QuickBooks when they post, and those orders (id -> what each takes out)."""
     rows = session.execute(
         select(QueueJob.record_id, QueueJob.payload).where(
             QueueJob.connection_id == connection_id,
@@ -549,15 +550,15 @@ def _sold_from_stock(
     placed_in: Callable[[datetime | None], bool],
     *,
     posted_too: bool,
-) -> tuple[Decimal, list[str]]:
+) -> tuple[Decimal, dict[str, Decimal]]:
     """How many of the product ``orders`` (storefront id, the order's stored JSON, intake's decision)
     placed when ``placed_in`` says sell from stock in QuickBooks, those already in QuickBooks too when
-    ``posted_too``, and the ids of those not in QuickBooks yet.
+    ``posted_too``, and those not in QuickBooks yet (id -> how many each sells).
 
     Each order is read as the :class:`LastKnownOrder` of its JSON (what the count needs, a deleted order's
     part of it too), as a whole :class:`Order` only when it must be decided here."""
     sold = Decimal(0)
-    waiting: list[str] = []
+    waiting: dict[str, Decimal] = {}
     for record_id, stored, decision in orders:
         order = LastKnownOrder.from_dict(stored)
         quantity = sold_in(order, product_key, settings)
@@ -576,27 +577,48 @@ def _sold_from_stock(
         if decision.sync and decision.txn_type in STOCK_MOVING:
             sold += quantity
             if mapping is None:
-                waiting.append(record_id)
+                waiting[record_id] = waiting.get(record_id, Decimal(0)) + quantity
     return sold, waiting
 
 
 # --- a sale the store's count already had, reaching QuickBooks late ---------------------------------
 
-WAITING = "stock_waiting:"  # + the item's ListID: JSON list of the orders the baseline expects to post
+WAITING = "stock_waiting:"  # + the item's ListID: JSON {order id: quantity} the baseline expects to post
+# + the order's id: JSON {item ListID: what the baseline added back for it while it waited}, kept from the
+# moment it posts, so a later change, refund or cancellation it had by the count follows it (AddedBack).
+COUNTED = "stock_counted:"
 ADD_BACK_KIND = "stock_add_back"
 ADD_BACK_PRIORITY = 75  # with the store's stock changes, after the orders that move stock
 
 
-def read_waiting(session: Session, connection_id: int, list_id: str) -> set[str]:
-    """The orders (storefront ids) placed by the baseline's moment whose posting the baseline already
-    expects: their sale was added back (or counted) when QuickBooks took the store's count."""
+def read_waiting(session: Session, connection_id: int, list_id: str) -> dict[str, Decimal | None]:
+    """The orders (storefront id -> the quantity added back) placed by the baseline's moment whose posting
+    the baseline already expects: their sale was added back (or counted) when QuickBooks took the store's
+    count. The quantity is None where the baseline was saved before it was kept."""
     row = session.get(Checkpoint, (connection_id, f"{WAITING}{list_id}"))
-    return set(json.loads(row.value)) if row is not None and row.value else set()
+    return waiting_counts(json.loads(row.value)) if row is not None and row.value else {}
 
 
-def save_waiting(session: Session, connection_id: int, list_id: str, order_ids: Iterable[str]) -> None:
-    """Remember which orders placed by the baseline's moment the baseline expects to post."""
-    value = json.dumps(sorted(set(order_ids)))
+def waiting_counts(value: Mapping[str, Any] | Iterable[str] | None) -> dict[str, Decimal | None]:
+    """Waiting orders as a checkpoint or a job's notes hold them: id -> quantity (a plain list of ids, as
+    kept before the quantities were, gives None for each)."""
+    if isinstance(value, Mapping):
+        return {str(key): _decimal(None if count is None else str(count)) for key, count in value.items()}
+    return dict.fromkeys((str(key) for key in value or ()), None)
+
+
+def waiting_notes(counts: Mapping[str, Decimal | None]) -> dict[str, str | None]:
+    """Waiting orders (id -> quantity) in the JSON form a checkpoint or a job's notes keep, by id."""
+    return {key: None if count is None else format(count.normalize(), "f")
+            for key, count in sorted(counts.items())}
+
+
+def save_waiting(
+    session: Session, connection_id: int, list_id: str, orders: Mapping[str, Any] | Iterable[str]
+) -> None:
+    """Remember which orders placed by the baseline's moment the baseline expects to post, and how many of
+    the item it added back for each (what a refund or cancellation before the count can take back)."""
+    value = json.dumps(waiting_notes(waiting_counts(orders)))
     name = f"{WAITING}{list_id}"
     row = session.get(Checkpoint, (connection_id, name))
     if row is None:
@@ -677,9 +699,10 @@ def sold_by_product(order: Order | LastKnownOrder, settings: Mapping[str, Any]) 
 
 
 def added_back(session: Session, connection_id: int, order_key: str) -> dict[str, AddedBack]:
-    """Item ListID -> what the order's add-back jobs added back or will (a job a person cancelled counts
-    as settled: it is never sent again)."""
-    found: dict[str, AddedBack] = {}
+    """Item ListID -> what was added back for the order: by the baseline while it waited (its opening
+    stock or store count, :func:`save_counted`) and by its add-back jobs, sent or to be (a job a person
+    cancelled counts as settled: it is never sent again)."""
+    found = _counted(session, connection_id, order_key)
     for payload in session.scalars(
         select(QueueJob.payload)
         .where(
@@ -708,6 +731,37 @@ def added_back(session: Session, connection_id: int, order_key: str) -> dict[str
     return found
 
 
+def save_counted(
+    session: Session, connection_id: int, order_key: str, list_id: str, counted: AddedBack
+) -> None:
+    """Remember that the baseline of the item ``list_id`` added back ``counted`` for the order while it
+    waited (it posts now): an add-back made without an adjustment, followed as one."""
+    name = f"{COUNTED}{order_key}"
+    row = session.get(Checkpoint, (connection_id, name))
+    items = json.loads(row.value) if row is not None and row.value else {}
+    items[list_id] = {
+        "quantity": format(counted.quantity.normalize(), "f"),
+        "item": counted.item,
+        "counted_at": counted.counted_at.isoformat() if counted.counted_at else None,
+        "corrects": counted.corrects,
+    }
+    if row is None:
+        session.add(Checkpoint(connection_id=connection_id, name=name, value=json.dumps(items)))
+    else:
+        row.value = json.dumps(items)
+
+
+def _counted(session: Session, connection_id: int, order_key: str) -> dict[str, AddedBack]:
+    """Item ListID -> what the baselines added back for the order while it waited (see save_counted)."""
+    row = session.get(Checkpoint, (connection_id, f"{COUNTED}{order_key}"))
+    items = json.loads(row.value) if row is not None and row.value else {}
+    return {
+        list_id: AddedBack(_quantity(kept.get("quantity")), str(kept.get("item") or list_id),
+                           _when(kept.get("counted_at")), str(kept.get("corrects") or OPENING))
+        for list_id, kept in items.items()
+    }
+
+
 def late_sales(
     session: Session,
     connection_id: int,
@@ -724,10 +778,12 @@ def late_sales(
 
     An item whose count QuickBooks took as of a moment after the order was placed already lacks the
     order's quantity. If the order was waiting then, its sale was added back to that count (it is now
-    struck from the waiting list); if qbsync did not know the order then (its webhook came late, or it
-    was not going to post), QuickBooks has just taken the quantity out a second time. Once added back,
-    the add-back follows the versions of the order the count saw. Only an order just added can be a late
-    one: the sale of one changed later was counted when it posted (waiting, or taken by a later count).
+    struck from the waiting list, and kept as its add-back, :func:`save_counted`); if qbsync did not
+    know the order then (its webhook came late, or it was not going to post), QuickBooks has just taken
+    the quantity out a second time. Once added back, the add-back follows the versions of the order the
+    count saw, a waiting order's from the version that posts on (it may be one changed by the count
+    whose webhook came after it). Only an order just added can be a late one: the sale of one changed
+    later was counted when it posted (waiting, or taken by a later count).
     """
     placed, changed = order.created_at, order.modified_at
     holds = order.status != "cancelled"  # (a deleted order's payload may not say: it holds)
@@ -736,19 +792,27 @@ def late_sales(
             return []
         sold, names = _inventory_sold(session, connection_id, order, settings, holds, ())
         first: list[tuple[str, Decimal, tuple[Decimal, datetime, str]]] = []
+        late = []
         for list_id, quantity in sold.items():
             baseline = _baseline(session, connection_id, list_id) if quantity else None
             if baseline is None:
                 continue  # QuickBooks' own count: its sales are its own
             waiting = read_waiting(session, connection_id, list_id)
             if order_key in waiting:
-                save_waiting(session, connection_id, list_id, waiting - {order_key})
+                counted = waiting.pop(order_key)
+                save_waiting(session, connection_id, list_id, waiting)
+                # What the baseline added back for it (unknown when saved before it was kept: this one).
+                kept = AddedBack(quantity if counted is None else counted, names[list_id], baseline[1],
+                                 baseline[2])
+                save_counted(session, connection_id, order_key, list_id, kept)
+                change = add_back_change(quantity, placed, changed, baseline[1], kept.quantity)
+                if change:
+                    late.append(LateSale(list_id, kept.item, change, baseline[1], kept.corrects))
             elif add_back_change(quantity, placed, changed, baseline[1], None):
                 first.append((list_id, quantity, baseline))
         if not first:
-            return []  # (most orders: placed after the count, no look-up of add-backs)
+            return late  # (most orders: placed after the count, no look-up of add-backs)
         history = added_back(session, connection_id, order_key)  # the sale added again: never twice
-        late = []
         for list_id, quantity, baseline in first:
             before = history.get(list_id)
             if before is None:

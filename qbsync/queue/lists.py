@@ -297,7 +297,8 @@ def _remember(session: Session, connection_id: int, list_type: str, entry: QbLis
     index["id"][entry.list_id] = entry
     email = str((entry.data or {}).get("Email") or "").strip().lower()
     if email:
-        index["email"].setdefault(email, entry)
+        others = [e for e in index["email"].get(email, ()) if e.list_id != entry.list_id]
+        index["email"][email] = [*others, entry]
 
 
 def _index(session: Session, connection_id: int, list_type: str) -> dict[str, Any]:
@@ -306,7 +307,7 @@ def _index(session: Session, connection_id: int, list_type: str) -> dict[str, An
     if key not in caches:
         by_name: dict[str, QbListEntry] = {}
         by_id: dict[str, QbListEntry] = {}
-        by_email: dict[str, QbListEntry] = {}
+        by_email: dict[str, list[QbListEntry]] = {}
         for entry in session.scalars(
             select(QbListEntry).where(
                 QbListEntry.connection_id == connection_id, QbListEntry.list_type == list_type
@@ -316,7 +317,7 @@ def _index(session: Session, connection_id: int, list_type: str) -> dict[str, An
             by_id[entry.list_id] = entry
             email = str((entry.data or {}).get("Email") or "").strip().lower()
             if email:
-                by_email.setdefault(email, entry)
+                by_email.setdefault(email, []).append(entry)
         caches[key] = {"name": by_name, "id": by_id, "email": by_email}
     return caches[key]
 
@@ -337,10 +338,21 @@ def by_id(session: Session, connection_id: int, list_type: str, list_id: str) ->
 
 
 def customer_by_email(session: Session, connection_id: int, email: str) -> QbListEntry | None:
-    """The pulled QuickBooks customer with this e-mail address, or None."""
+    """The one active pulled QuickBooks customer with this e-mail address, or None.
+
+    The e-mail proves whose account it is only when it names one: a customer's jobs (``Acme:Website``,
+    which QuickBooks fills with the customer's e-mail) give way to the customer, and two customers of their
+    own with one e-mail (a shared office address) are no proof of either. A customer the merchant made
+    inactive is not given new sales.
+    """
     if not email.strip():
         return None
-    return _index(session, connection_id, "Customer")["email"].get(email.strip().lower())
+    found = _index(session, connection_id, "Customer")["email"].get(email.strip().lower(), ())
+    active = [e for e in found if str((e.data or {}).get("IsActive", "true")).lower() not in ("false", "0")]
+    top = [e for e in active if ":" not in e.full_name]  # a job's full name is "Customer:Job"
+    if len(top) == 1:
+        return top[0]
+    return active[0] if len(active) == 1 else None
 
 
 def remember_customer(session: Session, connection_id: int, record: Mapping[str, Any]) -> None:

@@ -160,10 +160,49 @@ def cancellation_restocks(order: LastKnownOrder, settings: Mapping[str, Any]) ->
 
 
 def customer_is_proxied(customer: Customer, settings: Mapping[str, Any]) -> bool:
-    """Whether orders of ``customer`` go to the proxy customer instead of their own."""
+    """Whether orders of ``customer`` go to the proxy customer instead of their own (unless a guest's
+    e-mail names a QuickBooks customer: :func:`guest_matched_by_email`)."""
     if not str(settings["proxy_customer"] or "").strip():
         return False
     return settings["proxy_customer_for"] == "all" or customer.is_guest or not customer.storefront_id
+
+
+def guest_matched_by_email(customer: Customer, settings: Mapping[str, Any], foreign_currency: bool) -> bool:
+    """Whether a proxied guest's e-mail may take their order to the QuickBooks customer with that e-mail
+    (a trade customer checking out without signing in) instead of the proxy customer: with
+    ``match_customers_by_email`` on, guests proxied (``proxy_customer_for`` 'guests'; 'all' asks for one
+    customer for everything), and the order in the home currency (a customer found by e-mail keeps its
+    own currency). The same e-mail is proof; a name alone never is."""
+    return (
+        bool(settings["match_customers_by_email"])
+        and settings["proxy_customer_for"] == "guests"
+        and not foreign_currency
+        and bool(customer.email.strip())
+    )
+
+
+@dataclass(frozen=True)
+class CustomerChoice:
+    """Whose QuickBooks customer an order's sale goes to, decided once, when the order is first planned:
+    kept in its job's progress notes until the sale is added, then with the sale's link
+    (``mappings.SALE_CUSTOMER``), so its edits, payment, refunds and cancellation follow it whatever the
+    customer settings say later."""
+
+    key: str  # the customer link (id_mappings of type customer) the sale refers to
+    proxy: str | None = None  # the proxy customer's name, when the sale goes to it
+    by_email: bool = False  # a proxied guest's own customer, found by e-mail (never added for them)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The choice as JSON-safe data (a job's progress note)."""
+        return {"key": self.key, "proxy": self.proxy, "by_email": self.by_email}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> CustomerChoice | None:
+        """The choice :meth:`to_dict` wrote; None when there is none."""
+        if not isinstance(data, Mapping) or not data.get("key"):
+            return None
+        proxy = data.get("proxy")
+        return cls(str(data["key"]), str(proxy) if proxy else None, bool(data.get("by_email")))
 
 
 def item_type(product: Product, settings: Mapping[str, Any]) -> str:

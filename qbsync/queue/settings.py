@@ -92,14 +92,16 @@ DEFINITIONS: list[Setting] = [
             group="Customers"),
     Setting("match_customers_by_email", True,
             "Before adding a customer, link to a QuickBooks customer with the same e-mail address (from the "
-            "customer list last pulled from QuickBooks).", group="Customers"),
+            "customer list last pulled from QuickBooks). A guest checkout whose e-mail is a QuickBooks "
+            "customer's goes on that customer, not on the proxy customer.", group="Customers"),
     # Guests by default share one customer: a guest rarely buys twice, and one customer per guest fills
     # QuickBooks Pro/Premier's 14,500 names (customers, vendors and employees together; Intuit, "Maximum
     # number of QuickBooks Desktop list entries"). Each sale still carries the buyer's name and addresses.
     Setting("proxy_customer", "Web Guests",
             "Record guest checkouts (or every order, see below) under this one QuickBooks customer instead "
             "of one customer per buyer; each sale still shows the buyer's name and addresses. Empty creates "
-            "a customer per buyer.", group="Customers"),
+            "a customer per buyer. A change applies to orders that reach QuickBooks after it: a sale keeps "
+            "its customer through its edits, payment, refunds and cancellation.", group="Customers"),
     Setting("proxy_customer_for", "guests",
             "Whether the proxy customer takes guest checkouts only ('guests') or every order ('all').",
             choices=("guests", "all"), group="Customers"),

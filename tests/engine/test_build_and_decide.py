@@ -14,7 +14,7 @@ ANN = Customer(storefront_id="42", email="ann@example.com", first_name="Ann", la
 
 
 def test_building_an_order_queues_nothing_the_exchange_queues_what_it_waits_for(runtime, make_connection):
-    from qbsync.queue import handlers
+    from qbsync.queue import handlers, rules
     from qbsync.queue.settings import SyncSettings
     from qbsync.storage.models import Connection, utcnow
 
@@ -29,7 +29,8 @@ def test_building_an_order_queues_nothing_the_exchange_queues_what_it_waits_for(
         built = handlers.handler_for("order").build(ctx, job)
         # The handler only names what the order waits for (the queue page's preview shows this) ...
         assert built == handlers.Defer("waiting for the order's customer and items to reach QuickBooks",
-                                       queue=handlers.Needed(order=Order.from_dict(record)))
+                                       queue=handlers.Needed(order=Order.from_dict(record),
+                                                             customer=rules.CustomerChoice("42")))
         assert session.scalar(select(func.count()).select_from(QueueJob)) == 1
         # ... and the exchange queues it, and the order waits for those jobs.
         waiting = handlers.build_next(ctx, job)

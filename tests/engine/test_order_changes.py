@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import delete
 
-from qbsync.queue import jobs
 from qbsync.storage.models import IdMapping, QueueJob
 from qbsync.storefronts.records import Customer
 from tests.accounting import check_order, check_synced_order
@@ -139,12 +138,13 @@ def test_an_order_cancelled_before_it_was_synced_never_reaches_quickbooks(shop):
 
 
 @pytest.mark.parametrize("linked", ["now", "before_remembering_customers"])
-def test_a_payment_lands_on_the_invoices_customer_after_the_proxy_setting_changed(shop, linked):
+def test_an_invoice_edited_and_paid_after_the_proxy_setting_changed_stays_its_customers(shop, linked):
     """Ann's order was invoiced to Ann; before she paid, the merchant started booking every order on one
-    proxy customer. Order edits are kept out of QuickBooks, so her invoice stays hers (the merchant
-    removes the flagged edit). Her payment still pays her invoice: no balance left on her, no credit on
-    the proxy. ``before_remembering_customers``: an invoice linked when qbsync did not yet remember its
-    customer, which the payment reads from QuickBooks with the invoice."""
+    proxy customer, and she added a mug. The setting is for orders that come after it: her invoice is
+    changed (3 mugs) but stays hers, and her payment pays it: no balance left on her, nothing on the proxy,
+    which is not even added. ``before_remembering_customers``: an invoice linked when qbsync did not yet
+    keep its customer, which the edit reads from QuickBooks with the invoice (once; the payment then
+    reads nothing)."""
     shop.configure(sync_order_statuses=["processing", "completed", "on_hold"])
     order = make_order(4010, customer=ANN, paid=False, status="on_hold")
     shop.feed("order", order)
@@ -154,25 +154,21 @@ def test_a_payment_lands_on_the_invoices_customer_after_the_proxy_setting_change
             session.execute(delete(IdMapping).where(IdMapping.record_type == "sale_customer"))
     check_order(shop.company, "4010", customer="Lee, Ann", open_balance="24.00")
 
-    shop.configure(proxy_customer="Web Store Customer", proxy_customer_for="all", sync_order_edits=False)
-    paid = dataclasses.replace(order, paid=True, status="processing", date_paid=order.created_at,
+    shop.configure(sync_order_statuses=["processing", "completed", "on_hold"],
+                   proxy_customer="Web Store Customer", proxy_customer_for="all")
+    paid = dataclasses.replace(_edited(order, 3), paid=True, status="processing", date_paid=order.created_at,
                                modified_at=order.modified_at + timedelta(hours=2))
     shop.feed("order", paid)
     shop.sync()
-    (flagged,) = shop.jobs(QueueJob.kind == "order", QueueJob.state == "parked")
-    assert "changed after sync" in flagged.reason
-    with shop.runtime.db.transaction() as session:
-        jobs.remove(session, session.get(QueueJob, flagged.id))
-    shop.sync()
 
+    assert [a.status_code for a in shop.attempts("InvoiceModRq")] == [0]
+    (invoice,) = shop.company.transactions("Invoice")
+    assert (invoice["CustomerRef"]["FullName"], invoice["Subtotal"]) == ("Lee, Ann", "33.50")
     (payment,) = shop.company.transactions("ReceivePayment")
     assert payment["CustomerRef"]["FullName"] == "Lee, Ann"
-    check_order(shop.company, "4010", customer="Lee, Ann", paid="24.00", open_balance="0.00",
-                open_credits="0.00")
-    books = shop.company.books()
-    assert books.customer_balance.get("Web Store Customer", Decimal(0)) == 0
-    assert books.customer_credits.get("Web Store Customer", Decimal(0)) == 0
+    check_synced_order(shop.company, paid, customer="Lee, Ann")
+    assert [c["FullName"] for c in shop.company.customers()] == ["Lee, Ann"]
     assert shop.jobs(QueueJob.kind == "payment")[-1].state == "done"
     invoice_reads = [r for r in shop.requests("InvoiceQueryRq") if "<TxnID>" in r]
-    assert len(invoice_reads) == (0 if linked == "now" else 1)  # remembered: no request more per payment
+    assert len(invoice_reads) == (0 if linked == "now" else 1)  # kept: no request more per edit or payment
     shop.assert_every_request_valid()

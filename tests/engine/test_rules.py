@@ -4,6 +4,7 @@ items."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,8 +12,8 @@ import pytest
 from qbsync.queue import naming, rules
 from qbsync.queue.settings import SyncSettings, validate_overrides
 from qbsync.storage.models import QueueJob
-from qbsync.storefronts.records import Address, Customer, Product
-from tests.accounting import check_synced_order
+from qbsync.storefronts.records import Address, Customer, Product, Refund, RefundLine
+from tests.accounting import check_order, check_synced_order
 from tests.engine.conftest import make_order
 
 # Order rules touch no stock and no tax: the default company and one with neither (service).
@@ -147,6 +148,111 @@ def test_a_web_guests_customer_qbsync_did_not_add_is_used_only_when_a_person_nam
     assert sale["CustomerRef"]["ListID"] == counter["ListID"]
     assert sorted(c["FullName"] for c in shop.company.customers()) == ["Counter Sales", "Web Guests", ours]
     check_synced_order(shop.company, make_order(5222, customer=GUEST), customer="Counter Sales")
+    shop.assert_every_request_valid()
+
+
+@ON_TWO_COMPANIES
+def test_a_guest_whose_e_mail_is_a_quickbooks_customers_is_booked_to_that_customer(shop):
+    """A trade customer checking out without signing in: the same e-mail proves the QuickBooks customer is
+    theirs, so the order is on their account (their statement, their sales history), not on Web Guests;
+    the customer is referred to, never changed. A guest whose e-mail nobody has goes to Web Guests, and so
+    does one whose name alone is a QuickBooks customer's (a name is no proof)."""
+    trade = shop.in_quickbooks("CustomerAdd", {"Name": "Acme Supply", "Email": "GUEST@example.com"})
+    shop.in_quickbooks("CustomerAdd", {"Name": "Ives, Ida", "Email": "ida.ives@example.org"})
+    ida = Customer(storefront_id=None, email="ida@example.com", first_name="Ida", last_name="Ives",
+                   is_guest=True)
+    nobody = dataclasses.replace(GUEST, email="nobody@example.com")
+    shop.feed("order", make_order(5231, customer=GUEST, paid=False))
+    shop.feed("order", make_order(5232, customer=nobody, paid=False))
+    shop.feed("order", make_order(5233, customer=ida))
+    shop.sync()
+
+    customers = {t["RefNumber"]: t["CustomerRef"]["FullName"] for t in shop.sales()}
+    assert customers == {"5231": "Acme Supply", "5232": "Web Guests", "5233": "Web Guests"}
+    check_synced_order(shop.company, make_order(5231, customer=GUEST, paid=False), customer="Acme Supply")
+    check_synced_order(shop.company, make_order(5232, customer=nobody, paid=False), customer="Web Guests")
+    assert shop.company.find("Customer", "Acme Supply")["EditSequence"] == trade["EditSequence"]
+    assert shop.company.find("Customer", "Ives, Ida")["Balance"] == "0.00"
+    names = sorted(c["FullName"] for c in shop.company.customers())
+    assert names == ["Acme Supply", "Ives, Ida", "Web Guests"]
+    assert shop.mapping("customer", "guest:guest@example.com").origin == "found"
+
+    # Queued once the customer list is known: the guest's own customer is linked ahead of the order.
+    shop.feed("order", make_order(5234, customer=dataclasses.replace(ida, email="IDA.IVES@example.org")))
+    shop.sync()
+    sale = next(t for t in shop.sales() if t["RefNumber"] == "5234")
+    assert sale["CustomerRef"]["FullName"] == "Ives, Ida"
+    assert len(shop.company.customers()) == 3
+    (linked,) = [j for j in shop.jobs(QueueJob.kind == "customer") if j.payload.get("by_email")]
+    assert linked.state == "done" and "pulled customer list" in linked.reason
+    shop.assert_every_request_valid()
+
+
+@ON_TWO_COMPANIES
+def test_a_guests_e_mail_proves_a_customer_only_when_it_names_one_active_customer(shop):
+    """QuickBooks copies a customer's e-mail onto its jobs: the e-mail still names the customer. Two
+    customers of their own sharing an address (an office's) prove neither, and a customer the merchant
+    made inactive gets no new sales: those guests go to Web Guests."""
+    acme = shop.in_quickbooks("CustomerAdd", {"Name": "Acme Supply", "Email": "buyer@acme.test"})
+    shop.in_quickbooks("CustomerAdd", {"Name": "Website", "Email": "buyer@acme.test",
+                                       "ParentRef": {"ListID": acme["ListID"]}})
+    shop.in_quickbooks("CustomerAdd", {"Name": "North Office", "Email": "office@shared.test"})
+    shop.in_quickbooks("CustomerAdd", {"Name": "South Office", "Email": "office@shared.test"})
+    shop.in_quickbooks("CustomerAdd", {"Name": "Old Trade", "Email": "old@trade.test", "IsActive": "false"})
+    for number, email in ((5251, "buyer@acme.test"), (5252, "office@shared.test"), (5253, "old@trade.test")):
+        shop.feed("order", make_order(number, customer=dataclasses.replace(GUEST, email=email), paid=False))
+    shop.sync()
+
+    whose = {t["RefNumber"]: t["CustomerRef"]["FullName"] for t in shop.sales()}
+    assert whose == {"5251": "Acme Supply", "5252": "Web Guests", "5253": "Web Guests"}
+    books = shop.company.books()
+    assert books.customer_balance.get("Acme Supply:Website", Decimal(0)) == 0
+    assert books.customer_balance.get("North Office", Decimal(0)) == 0
+    assert books.customer_balance.get("Old Trade", Decimal(0)) == 0
+    shop.assert_every_request_valid()
+
+
+@ON_TWO_COMPANIES
+def test_a_guest_order_keeps_its_customer_when_the_proxy_customer_changes_after_it(shop):
+    """The merchant renames the guests' customer after Gus's order was invoiced to Web Guests. The new name
+    is for orders that come after: Gus's edit, his payment and his refund stay on Web Guests, whose balance
+    ends at zero; the new customer takes the next guest's order and nothing of Gus's."""
+    order = make_order(5241, customer=GUEST, paid=False, status="on_hold")
+    shop.configure(sync_order_statuses=["processing", "completed", "on_hold"])
+    shop.feed("order", order)
+    shop.sync()
+    check_synced_order(shop.company, order, customer="Web Guests")
+
+    shop.configure(sync_order_statuses=["processing", "completed", "on_hold"], proxy_customer="Shop Guests")
+    line = dataclasses.replace(order.lines[0], quantity=Decimal(3), subtotal=Decimal("28.50"),
+                               total=Decimal("28.50"))
+    edited = dataclasses.replace(order, lines=(line,), subtotal=line.subtotal, total=Decimal("33.50"),
+                                 paid=True, status="processing", date_paid=order.created_at,
+                                 modified_at=order.modified_at + timedelta(hours=1))
+    shop.feed("order", edited)
+    shop.feed("order", make_order(5242, customer=dataclasses.replace(GUEST, email="next@example.com")))
+    shop.sync()
+    shop.feed("refund", Refund(
+        storefront_id="951", order_id="5241", amount=Decimal("9.50"), reason="broken",
+        lines=(RefundLine(product_id="101", sku="MUG-RED", quantity=Decimal(1), amount=Decimal("9.50"),
+                          restock=False),),
+        created_at=datetime(2024, 3, 5, 12, 0, tzinfo=UTC)))
+    shop.sync()
+
+    assert [a.status_code for a in shop.attempts("InvoiceModRq")] == [0]
+    whose = {t["RefNumber"]: t["CustomerRef"]["FullName"] for t in shop.sales()}
+    assert whose == {"5241": "Web Guests", "5242": "Shop Guests"}
+    (payment,) = shop.company.transactions("ReceivePayment")
+    (memo,) = shop.company.transactions("CreditMemo")
+    assert payment["CustomerRef"]["FullName"] == memo["CustomerRef"]["FullName"] == "Web Guests"
+    books = shop.company.books()
+    assert books.customer_balance.get("Web Guests", Decimal(0)) == 0
+    assert books.customer_credits.get("Web Guests", Decimal(0)) == 0
+    assert books.customer_balance.get("Shop Guests", Decimal(0)) == 0
+    check_order(shop.company, "5241", customer="Web Guests", sold="33.50", paid="33.50", open_balance="0.00",
+                open_credits="0.00")
+    check_order(shop.company, "R951", customer="Web Guests", credited="9.50", refunded="9.50",
+                open_balance="0.00", open_credits="0.00")
     shop.assert_every_request_valid()
 
 

@@ -37,3 +37,32 @@ def test_a_switch_cancels_add_backs_of_the_old_files_items_and_restarts_other_op
         assert session.get(QueueJob, order.id).payload == {"x": 1}
         assert session.get(QueueJob, done.id).state == "done"
         assert conn.company_file == r"D:\New.QBW"
+
+
+def test_a_switch_forgets_what_the_old_files_items_counted_and_expected(runtime, make_connection):
+    # ListIDs of another file can be equal and name other items: the new file's item "80000001-1" must not
+    # inherit the old one's store count, its waiting orders or what was added back for an order.
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from qbsync.storage.models import Checkpoint
+
+    conn_id = make_connection().id
+    moment = datetime(2026, 12, 1, 16, tzinfo=UTC)
+    with runtime.db.transaction() as session:
+        conn = session.get(Connection, conn_id)
+        conn.company_file = r"C:\Books\Shop.QBW"
+        inventory.save_baseline(session, conn_id, "80000001-1", Decimal(10), moment)
+        inventory.save_waiting(session, conn_id, "80000001-1", {"1001": Decimal(2)})
+        inventory.save_counted(session, conn_id, "1001", "80000001-1",
+                               inventory.AddedBack(Decimal(2), "MUG", moment, inventory.OPENING))
+        session.add(Checkpoint(connection_id=conn_id, name="stock-seen:kept", value="kept"))
+        assert inventory.read_baseline(session, conn_id, "80000001-1") is not None
+        assert inventory.added_back(session, conn_id, "1001")
+        company_file.switch(session, conn, r"D:\New.QBW")
+    with runtime.db.transaction() as session:
+        assert inventory.read_baseline(session, conn_id, "80000001-1") is None
+        assert inventory.read_waiting(session, conn_id, "80000001-1") == {}
+        assert inventory.added_back(session, conn_id, "1001") == {}
+        # A name the prefix matches only as a LIKE pattern ("_" matches any character) is kept.
+        assert session.get(Checkpoint, (conn_id, "stock-seen:kept")) is not None

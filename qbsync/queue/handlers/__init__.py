@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from qbsync.qbxml.parse import Response
 from qbsync.queue.handlers.answers import found
+from qbsync.queue.rules import CustomerChoice
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import Connection, IdMapping, QueueJob
 from qbsync.storefronts.records import Order, Record
@@ -109,10 +110,12 @@ class Finish:
 @dataclass(frozen=True)
 class Needed:
     """Work a deferred job waits for that may not be queued yet (:func:`build_next` queues it): the jobs
-    bringing an ``order``'s customer, items and special items into QuickBooks, or reads of ``lists``."""
+    bringing an ``order``'s customer (``customer``, the one its job chose; None when its sale has one),
+    items and special items into QuickBooks, or reads of ``lists``."""
 
     order: Order | None = None
     lists: tuple[str, ...] = ()
+    customer: CustomerChoice | None = None
 
 
 @dataclass(frozen=True)
@@ -272,7 +275,8 @@ def queue_needed(ctx: Context, needed: Needed) -> list[QueueJob]:
 
     found: list[QueueJob] = []
     if needed.order is not None:
-        found += intake.order_dependencies(ctx.session, ctx.connection, ctx.settings, needed.order)
+        found += intake.order_dependencies(ctx.session, ctx.connection, ctx.settings, needed.order,
+                                           needed.customer)
     if needed.lists:
         found += lists.request_refresh(ctx.session, ctx.connection.id, list(needed.lists), now=ctx.now)
     return found

@@ -172,6 +172,10 @@ class CustomerHandler(StepHandler):
             local = self._known_locally(ctx, job, name)
             if local is not None:
                 return local
+            if job.payload.get("by_email"):
+                # Queued for a guest whose e-mail a QuickBooks customer had: never added for the guest.
+                return Finish("no QuickBooks customer has the guest's e-mail any more: their order goes to "
+                              "the proxy customer")
             name = progress(job).get("name") or name
             step = "lookup" if ctx.settings.lookup_before_add == "always" or job.needs_lookup else "add"
         if step in ("lookup", "add"):

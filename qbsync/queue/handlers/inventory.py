@@ -129,22 +129,26 @@ class InventoryAdjustmentHandler(StepHandler):
         moment = inventory.as_utc(_moment(stock.get("modified_at")) or ctx.now)
         key = _product_key(ctx, mapping, stock)
         baseline = inventory.read_baseline(session, conn_id, mapping.qb_id)
+        waiting: dict[str, Decimal | None]
         if baseline is not None:
             known, known_at = baseline
             if moment <= known_at:
                 return f"QuickBooks already accounts for a newer store count of {mapping.qb_name!r}"
-            sold, waiting = inventory.sold_between(session, conn_id, key, ctx.settings, known_at, moment)
+            sold, since = inventory.sold_between(session, conn_id, key, ctx.settings, known_at, moment)
             difference = quantity - known + sold
-            waiting += inventory.read_waiting(session, conn_id, mapping.qb_id)
+            # Orders the last baseline expects to post still wait: this count expects them too.
+            waiting = {**inventory.read_waiting(session, conn_id, mapping.qb_id), **since}
         else:
             read = progress(job).get("qb_quantity")
             if read is None:
                 return None
             # QuickBooks holds its quantity less the sales not posted yet that the store's count includes.
-            pending, waiting = inventory.unposted_sold(session, conn_id, key, ctx.settings, moment)
+            pending, unposted = inventory.unposted_sold(session, conn_id, key, ctx.settings, moment)
+            waiting = {**unposted}
             difference = quantity - Decimal(str(read)) + pending
         set_progress(
-            job, quantity=format(quantity.normalize(), "f"), at=moment.isoformat(), waiting=sorted(waiting)
+            job, quantity=format(quantity.normalize(), "f"), at=moment.isoformat(),
+            waiting=inventory.waiting_notes(waiting),
         )
         if difference == 0:
             self._accounted(ctx, job, mapping)

@@ -250,7 +250,7 @@ def _opening(job: QueueJob, ctx: Context, product: Product) -> inventory.Opening
         opening_value=format(opening.value, "f"),
         has_cost=opening.has_cost,
         added_back=list(opening.added_back),
-        waiting=list(opening.waiting),
+        waiting=inventory.waiting_notes(dict(opening.waiting)),
     )
     return opening
 

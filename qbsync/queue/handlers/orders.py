@@ -50,7 +50,7 @@ from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
 from qbsync.queue.inventory import add_back_late_sales
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import IdMapping, QueueJob
-from qbsync.storefronts.records import Customer, LastKnownOrder, Order
+from qbsync.storefronts.records import LastKnownOrder, Order
 
 MODDABLE = ("Invoice", "SalesReceipt", "SalesOrder")
 MAX_WAITS = 3  # a reference QuickBooks still lacks after this many re-adds needs a person
@@ -80,18 +80,27 @@ def order_id(job: QueueJob) -> str:
     return str(job.record_id or last_known(job).storefront_id or job.payload.get("order_id"))
 
 
-def customer_mapping_key(customer: Customer, settings: SyncSettings, currency: str | None = None) -> str:
-    """Which customer mapping an order of ``customer`` is recorded under (its buyer, or the proxy; in
-    ``currency`` when the order is in a foreign currency of a multicurrency company)."""
-    if rules.customer_is_proxied(customer, settings):
-        return company_facts.keyed(mappings.proxy_key(str(settings.proxy_customer)), currency)
-    return company_facts.keyed(mappings.customer_key(customer), currency)
+def customer_choice(ctx: Context, job: QueueJob, order: Order) -> rules.CustomerChoice:
+    """Whose QuickBooks customer the order's new sale goes to: decided when the job first plans it
+    (``intake.choose_customer``) and kept in its progress notes, so a settings change meanwhile does not
+    move it; once the sale is added, its link (``mappings.SALE_CUSTOMER``) says it."""
+    kept = rules.CustomerChoice.from_dict(progress(job).get("customer"))
+    if kept is not None:
+        return kept
+    choice = intake.choose_customer(ctx.session, ctx.connection, ctx.settings, order, link=True)
+    set_progress(job, customer=choice.to_dict())
+    return choice
 
 
-def order_customer_key(ctx: Context, order: Order) -> str:
-    """:func:`customer_mapping_key` of the order's customer for the company the context talks to."""
+def today_customer_key(ctx: Context, order: Order) -> str:
+    """The customer link today's settings give the order without looking anything up (the proxy, or
+    the buyer's own): what a sale linked before its customer was kept with it was most likely booked to
+    (see ``OrderHandler._update``)."""
     currency = company_facts.foreign_currency(order.currency, facts(ctx))
-    return customer_mapping_key(order.customer, ctx.settings, currency)
+    customer = order.customer
+    if rules.customer_is_proxied(customer, ctx.settings):
+        return company_facts.keyed(mappings.proxy_key(str(ctx.settings.proxy_customer)), currency)
+    return company_facts.keyed(mappings.customer_key(customer), currency)
 
 
 def marker_of(ctx: Context, order: Order) -> str:
@@ -200,18 +209,28 @@ class OrderHandler(StepHandler):
                 continue  # only what was last known of it: voided by its link
             order = order_of(job)
             keys.extend((mappings.SPECIAL_ITEM, role) for role in special_names(order, ctx.settings))
-            keys.append((mappings.CUSTOMER, order_customer_key(ctx, order)))
+            keys.append((mappings.SALE_CUSTOMER, order_id(job)))
+            kept = rules.CustomerChoice.from_dict(progress(job).get("customer"))
+            if kept is not None:
+                keys.append((mappings.CUSTOMER, kept.key))
+            else:  # to be chosen: the buyer's own link (a guest's found by e-mail), else the proxy's
+                currency = company_facts.foreign_currency(order.currency, facts(ctx))
+                keys.append((mappings.CUSTOMER, company_facts.keyed(mappings.customer_key(order.customer),
+                                                                    currency)))
+                keys.append((mappings.CUSTOMER, today_customer_key(ctx, order)))
             keys.extend((mappings.PRODUCT, line_key(line)) for line in order.lines)
         mappings.preload(ctx.session, ctx.connection.id, keys)
 
     def prepare_answers(self, ctx: Context, jobs: list[QueueJob]) -> None:
-        """Before answers are applied: the orders' own links and their products' (an added sale's stock
-        reads them). The customer's and special items' are read only on a rare 3140, one by one, and so
-        are the products of an order whose look-up found its sale (after a lost answer): a look-up's
-        answer does not read the order itself when nothing is found, the usual case."""
+        """Before answers are applied: the orders' own links, their sales' customers (kept when a sale is
+        added or changed) and their products' (an added sale's stock reads them). The customer's and
+        special items' are read only on a rare 3140, one by one, and so are the products of an order
+        whose look-up found its sale (after a lost answer): a look-up's answer does not read the order
+        itself when nothing is found, the usual case."""
         keys: list[tuple[str, str]] = []
         for job in jobs:
             keys.append((mappings.ORDER, order_id(job)))
+            keys.append((mappings.SALE_CUSTOMER, order_id(job)))
             if job.payload.get("event") != "deleted" and job.step != "lookup":
                 keys.extend((mappings.PRODUCT, line_key(line)) for line in order_of(job).lines)
         mappings.preload(ctx.session, ctx.connection.id, keys)
@@ -231,7 +250,8 @@ class OrderHandler(StepHandler):
         if mapping is not None:
             return self._update(ctx, job, order, mapping)
         notes = progress(job)
-        company = self._company(ctx, order)
+        choice = customer_choice(ctx, job, order)
+        company = self._company(ctx, order, self._customer(ctx, choice.key))
         planned = order_plan.plan(
             order, company, ctx.settings,
             decision=rules.decision_of(job.payload),  # decided once, at intake (None: decided here)
@@ -242,7 +262,7 @@ class OrderHandler(StepHandler):
             return Finish(f"not synced: {planned.skip}")
         if planned.problem:
             return Reject(planned.problem)
-        waiting = self._dependencies(ctx, job, order, company)
+        waiting = self._dependencies(ctx, job, order, company, choice)
         waiting = waiting or self._rate_pending(ctx) or codes_pending(ctx)
         if waiting:
             return waiting
@@ -268,25 +288,36 @@ class OrderHandler(StepHandler):
         return render(ctx, f"{txn_type}Add", {**data, f"{txn_type}LineAdd": lines}, "add")
 
     def _dependencies(
-        self, ctx: Context, job: QueueJob, order: Order, company: order_plan.Company
+        self,
+        ctx: Context,
+        job: QueueJob,
+        order: Order,
+        company: order_plan.Company,
+        customer: rules.CustomerChoice | None,
     ) -> Defer | None:
-        """Wait for the customer and items the order needs: the exchange queues their jobs when nobody
-        has (build never queues), and builds again when none was needed."""
+        """Wait for the customer (the one chosen; None: the sale's, known) and items the order needs: the
+        exchange queues their jobs when nobody has (build never queues), and builds again when none was
+        needed."""
         if job.id in ctx.cache.get(DEPENDENCIES_QUEUED, ()):
             return None  # the exchange found nothing to queue for it
         if not order_plan.needs(order, company, ctx.settings):
             return None
         return Defer("waiting for the order's customer and items to reach QuickBooks",
-                     queue=Needed(order=order))
+                     queue=Needed(order=order, customer=customer))
 
-    def _company(self, ctx: Context, order: Order) -> order_plan.Company:
-        """What qbsync knows of the QuickBooks company the order goes to (its links and pulled lists).
+    def _customer(self, ctx: Context, key: str) -> str | None:
+        """The ListID of the customer linked under ``key``, or None."""
+        mapping = mappings.get(ctx.session, ctx.connection.id, mappings.CUSTOMER, key)
+        return mapping.qb_id if mapping is not None else None
+
+    def _company(self, ctx: Context, order: Order, customer: str | None) -> order_plan.Company:
+        """What qbsync knows of the QuickBooks company the order goes to (its links and pulled lists);
+        ``customer``: the ListID of the sale's customer, None while it is not linked.
 
         While the order's customer or products are not linked the rest is not read: the plan only says
         what it waits for.
         """
         session, conn_id = ctx.session, ctx.connection.id
-        customer = mappings.get(session, conn_id, mappings.CUSTOMER, order_customer_key(ctx, order))
         items = {}
         for line in order.lines:
             if rules.is_gift_card_sale(line, ctx.settings):
@@ -296,7 +327,7 @@ class OrderHandler(StepHandler):
             if mapping is not None:
                 items[key] = {"ListID": mapping.qb_id}
         links = order_plan.Company(
-            customer={"ListID": customer.qb_id} if customer is not None else None,
+            customer={"ListID": customer} if customer is not None else None,
             items=items,
             facts=facts(ctx),
             platform=ctx.connection.platform,
@@ -363,26 +394,33 @@ class OrderHandler(StepHandler):
                 f"the order was cancelled and its {mapping.qb_type} {mapping.qb_name} reversed by a credit "
                 "memo; later changes are not sent"
             )
-        company = self._company(ctx, order)
-        waiting = self._dependencies(ctx, job, order, company)
+        # The sale keeps the customer it was booked to, whatever the customer settings say today.
+        sale_customer = mappings.get(ctx.session, ctx.connection.id, mappings.SALE_CUSTOMER, order_id(job))
+        known = sale_customer is not None
+        customer = sale_customer.qb_id if sale_customer is not None else self._customer(
+            ctx, today_customer_key(ctx, order))
+        company = self._company(ctx, order, customer)
+        waiting = None if customer is None else self._dependencies(ctx, job, order, company, None)
         if waiting:
             return waiting
         notes = progress(job)
         planned = order_plan.transaction(
             order, company, ctx.settings, mapping.qb_type, bool(notes.get("omit_payment_method"))
         )
-        if planned.needs or planned.data is None:
-            raise KeyError(planned.needs[0] if planned.needs else "the order has no transaction to send")
-        data = dict(planned.data)
-        wanted = fingerprint(data)
-        if wanted == mapping.synced_hash:
+        wanted = fingerprint(planned.data) if planned.data is not None else None
+        if wanted is not None and wanted == mapping.synced_hash:
             return Finish(f"already in QuickBooks as {mapping.qb_type} {mapping.qb_name}")
-        if mapping.qb_type not in MODDABLE:
-            return changed_after_sync(mapping, f"QuickBooks cannot change a {mapping.qb_type} through qbsync")
-        if not mappings.may_change(mapping):
-            return changed_after_sync(mapping, not_ours(mapping, "change it"))
-        if not ctx.settings.sync_order_edits:
-            return changed_after_sync(mapping, "sync_order_edits is off")
+        unchangeable = self._unchangeable(ctx, mapping)
+        if unchangeable is not None and wanted is not None:
+            return unchangeable
+        if not known:
+            # Linked before its customer was kept with it: read whose the sale is (once) before changing it.
+            return render(ctx, f"{mapping.qb_type}Query", {"TxnID": mapping.qb_id}, "requery")
+        if planned.needs or planned.data is None or wanted is None:
+            raise KeyError(planned.needs[0] if planned.needs else "the order has no transaction to send")
+        if unchangeable is not None:
+            return unchangeable
+        data = dict(planned.data)
         set_progress(job, type=mapping.qb_type, hash=wanted)
         if notes.get("next") == "requery" or corrective_step_due(ctx, job) or not mapping.edit_sequence:
             return render(ctx, f"{mapping.qb_type}Query", {"TxnID": mapping.qb_id}, "requery")
@@ -394,6 +432,16 @@ class OrderHandler(StepHandler):
             f"{mapping.qb_type}LineMod": lines,
         }
         return render(ctx, f"{mapping.qb_type}Mod", mod, "mod")
+
+    def _unchangeable(self, ctx: Context, mapping: IdMapping) -> Reject | None:
+        """Why the order's changes are not sent to its linked sale ("changed after sync"), or None."""
+        if mapping.qb_type not in MODDABLE:
+            return changed_after_sync(mapping, f"QuickBooks cannot change a {mapping.qb_type} through qbsync")
+        if not mappings.may_change(mapping):
+            return changed_after_sync(mapping, not_ours(mapping, "change it"))
+        if not ctx.settings.sync_order_edits:
+            return changed_after_sync(mapping, "sync_order_edits is off")
+        return None
 
     # -- apply
 
@@ -415,9 +463,8 @@ class OrderHandler(StepHandler):
             set_progress(job, omit_payment_method=True, method_missing=value, next="add")
             return Again(f"the payment method {value!r} is not in QuickBooks: recording the sale without it")
         if word in ("Customer", "Entity"):
-            mapping = mappings.get(
-                session, conn_id, mappings.CUSTOMER, order_customer_key(ctx, order)
-            )
+            choice = customer_choice(ctx, job, order)
+            mapping = mappings.get(session, conn_id, mappings.CUSTOMER, choice.key)
             if mapping is not None and mapping.manual:
                 return Park(
                     f"the customer linked by hand ({mapping.qb_name!r}) is not in QuickBooks any more"
@@ -425,7 +472,7 @@ class OrderHandler(StepHandler):
             if mapping is not None:
                 mappings.forget(session, mapping)
                 lists.forget_entry(session, conn_id, "Customer", mapping.qb_id)
-            needed = intake.customer_job_for_order(session, ctx.connection, ctx.settings, order)
+            needed = intake.customer_job_for_order(session, ctx.connection, ctx.settings, order, choice)
             set_progress(job, next="add")
             return Wait(
                 f"the customer {value!r} is missing in QuickBooks: adding it first",
@@ -530,6 +577,8 @@ class OrderHandler(StepHandler):
         if not found:
             return None
         mapping.edit_sequence = str(found[0].get("EditSequence") or "") or None
+        # Whose the sale is, for a sale linked before its customer was kept with it.
+        mappings.link_sale_customer(ctx.session, ctx.connection.id, order_id(job), found[0])
         set_progress(job, next=None)
         return Again("read the transaction's current EditSequence")
 
@@ -538,8 +587,7 @@ class OrderHandler(StepHandler):
         ret = response.record or {}
         mapping.edit_sequence = str(ret.get("EditSequence") or mapping.edit_sequence)
         mapping.synced_hash = progress(job).get("hash")
-        if mapping.qb_type == "Invoice":
-            mappings.link_sale_customer(ctx.session, ctx.connection.id, order_id(job), ret)
+        mappings.link_sale_customer(ctx.session, ctx.connection.id, order_id(job), ret)
         self._add_back(ctx, job, mapping.qb_type)
         return Done(f"{mapping.qb_type} {mapping.qb_name} updated")
 
@@ -586,9 +634,8 @@ class OrderHandler(StepHandler):
             synced_hash=progress(job).get("hash"),
             origin=mappings.CREATED,  # added by qbsync, or found carrying qbsync's exact marker
         )
-        if txn_type == "Invoice":
-            # Its payment goes to this customer, even if the customer settings change before it comes.
-            mappings.link_sale_customer(ctx.session, ctx.connection.id, order_id(job), ret)
+        # Its edits and its payment go to this customer, even if the customer settings change meanwhile.
+        mappings.link_sale_customer(ctx.session, ctx.connection.id, order_id(job), ret)
         self._add_back(ctx, job, txn_type, added=True)
 
     def _add_back(self, ctx: Context, job: QueueJob, txn_type: str | None, added: bool = False) -> None:
