@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from qbsync.storage.models import IdMapping, utcnow
@@ -112,19 +112,29 @@ def preload(session: Session, connection_id: int, keys: Iterable[tuple[str, str]
     """Load the mappings of many records at once (absent ones are remembered as absent)."""
     cache = _cache(session, connection_id)
     # Not ``- set(cache)``: that copied the whole cache (every mapping the transaction read) on each call.
-    wanted = sorted({key for key in {(t, str(i)) for t, i in keys} if key not in cache})
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        for key in chunk:
-            cache[key] = None
-        rows = session.scalars(
-            select(IdMapping).where(
-                IdMapping.connection_id == connection_id,
-                tuple_(IdMapping.record_type, IdMapping.storefront_id).in_(chunk),
+    wanted: dict[str, set[str]] = {}
+    for record_type, storefront_id in keys:
+        key = (record_type, str(storefront_id))
+        if key not in cache:
+            wanted.setdefault(record_type, set()).add(key[1])
+    # One query per record type: "record_type = ? AND storefront_id IN (...)" is a search of the unique
+    # index, where a (record_type, storefront_id) IN (VALUES ...) read every mapping of the connection on
+    # SQLite (a round trip then cost more the more orders were ever synced).
+    for record_type, ids in sorted(wanted.items()):
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), _CHUNK):
+            chunk = ordered[start : start + _CHUNK]
+            for storefront_id in chunk:
+                cache[(record_type, storefront_id)] = None
+            rows = session.scalars(
+                select(IdMapping).where(
+                    IdMapping.connection_id == connection_id,
+                    IdMapping.record_type == record_type,
+                    IdMapping.storefront_id.in_(chunk),
+                )
             )
-        )
-        for row in rows:
-            cache[(row.record_type, row.storefront_id)] = row
+            for row in rows:
+                cache[(row.record_type, row.storefront_id)] = row
 
 
 def link_transaction(

@@ -22,6 +22,7 @@ MAX_CHARS = {
     "Name": 255,
     "RefNumber": 255,
 }
+_SHORTEST = min(MAX_CHARS.values())  # a string no longer than this fits whatever its element
 
 
 def unstorable(records: Iterable[object]) -> str | None:
@@ -33,10 +34,14 @@ def unstorable(records: Iterable[object]) -> str | None:
             pending.extend(node)
         elif isinstance(node, dict):
             for name, value in node.items():
-                limit = MAX_CHARS.get(name)
-                if limit is not None and isinstance(value, str) and len(value) > limit:
-                    return (f"QuickBooks answered with a {name} of {len(value)} characters; qbsync can keep "
-                            f"at most {limit} (it begins {value[:20]!r}), so this record was not linked")
-                if isinstance(value, dict | list):
+                # Most values are short strings: one type check each, their limit looked up only when long.
+                if isinstance(value, str):
+                    if len(value) > _SHORTEST:
+                        limit = MAX_CHARS.get(name)
+                        if limit is not None and len(value) > limit:
+                            return (f"QuickBooks answered with a {name} of {len(value)} characters; qbsync "
+                                    f"can keep at most {limit} (it begins {value[:20]!r}), so this record "
+                                    "was not linked")
+                elif isinstance(value, (dict, list)):
                     pending.append(value)
     return None

@@ -224,12 +224,14 @@ class OrderHandler(StepHandler):
     def prepare_answers(self, ctx: Context, jobs: list[QueueJob]) -> None:
         """Before answers are applied: the orders' own links, their sales' customers (kept when a sale is
         added or changed) and their products' (an added sale's stock reads them). The customer's and
-        special items' are read only on a rare 3140, one by one."""
+        special items' are read only on a rare 3140, one by one, and so are the products of an order
+        whose look-up found its sale (after a lost answer): a look-up's answer does not read the order
+        itself when nothing is found, the usual case."""
         keys: list[tuple[str, str]] = []
         for job in jobs:
             keys.append((mappings.ORDER, order_id(job)))
             keys.append((mappings.SALE_CUSTOMER, order_id(job)))
-            if job.payload.get("event") != "deleted":
+            if job.payload.get("event") != "deleted" and job.step != "lookup":
                 keys.extend((mappings.PRODUCT, line_key(line)) for line in order_of(job).lines)
         mappings.preload(ctx.session, ctx.connection.id, keys)
 
