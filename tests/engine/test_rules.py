@@ -213,6 +213,25 @@ def test_a_guests_e_mail_proves_a_customer_only_when_it_names_one_active_custome
 
 
 @ON_TWO_COMPANIES
+def test_a_guests_customer_deleted_in_quickbooks_after_the_list_was_read_leaves_the_order_on_web_guests(shop):
+    """The pulled list still has Acme Supply, deleted in QuickBooks since: the sale's add is refused
+    (3140) and the order is chosen a customer again, Web Guests, once; nothing is added for the guest."""
+    shop.in_quickbooks("CustomerAdd", {"Name": "Acme Supply", "Email": "buyer@acme.test"})
+    shop.sync()  # the first contact pulls the customer list
+    store = shop.company.store
+    store.delete(store.by_name(("Customer",), "Acme Supply"))  # by hand, in QuickBooks
+    order = make_order(5261, customer=dataclasses.replace(GUEST, email="buyer@acme.test"), paid=False)
+    shop.feed("order", order)
+    shop.sync()
+
+    assert {t["RefNumber"]: t["CustomerRef"]["FullName"] for t in shop.sales()} == {"5261": "Web Guests"}
+    check_synced_order(shop.company, order, customer="Web Guests")
+    assert sorted(c["FullName"] for c in shop.company.customers()) == ["Web Guests"]
+    assert len([j for j in shop.jobs(QueueJob.kind == "customer") if j.payload.get("by_email")]) <= 1
+    shop.assert_every_request_valid()
+
+
+@ON_TWO_COMPANIES
 def test_a_guest_order_keeps_its_customer_when_the_proxy_customer_changes_after_it(shop):
     """The merchant renames the guests' customer after Gus's order was invoiced to Web Guests. The new name
     is for orders that come after: Gus's edit, his payment and his refund stay on Web Guests, whose balance

@@ -472,6 +472,11 @@ class OrderHandler(StepHandler):
             if mapping is not None:
                 mappings.forget(session, mapping)
                 lists.forget_entry(session, conn_id, "Customer", mapping.qb_id)
+            if choice.by_email:
+                # The customer the guest's e-mail named is gone: choose again by the same rules (the proxy
+                # customer, unless another customer has the e-mail); a guest's own customer is never added.
+                set_progress(job, customer=None)
+                choice = customer_choice(ctx, job, order)
             needed = intake.customer_job_for_order(session, ctx.connection, ctx.settings, order, choice)
             set_progress(job, next="add")
             return Wait(
