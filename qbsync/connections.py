@@ -5,12 +5,10 @@ The service layer below the CLI and the admin pages; every function takes an ope
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +16,8 @@ from sqlalchemy.orm import Session
 from qbsync.passwords import hash_password
 from qbsync.queue.company_file import FileLinks
 from qbsync.storage.models import Connection
+from qbsync.storefronts.clients import is_loopback
+from qbsync.webhooks.envelope import shopify_shop_of
 
 PLATFORMS = ("woocommerce", "shopify")
 RESERVED_NAMES = frozenset({"new"})  # /connections/new is the page that adds one
@@ -88,22 +88,13 @@ def shopify_address_problem(store_url: str) -> str | None:
     Shopify's Admin API answers at ``https://<shop>.myshopify.com/admin/api/`` and every webhook names the
     shop by that address (``X-Shopify-Shop-Domain``), never by the shop's own domain: a connection entered
     as ``https://www.example-shop.com`` could neither read the shop nor tell its deliveries from another
-    shop's. A loopback or IP address (a test double, the simulator) is let through.
+    shop's. An address on this machine (a test double, the simulator's storefront) is let through.
     """
-    host = (urlsplit(store_url).hostname or "").lower()
-    if host.endswith(".myshopify.com") or host == "localhost" or _is_ip_address(host):
+    if shopify_shop_of(store_url) or is_loopback(store_url):
         return None
     return (f"{store_url!r} is the shop's own domain; Shopify's Admin API and its webhooks know the shop "
             "only by its myshopify.com address: enter https://<shop>.myshopify.com (Shopify admin > "
             "Settings > Domains lists it)")
-
-
-def _is_ip_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def set_store_url(session: Session, conn: Connection, store_url: str) -> None:

@@ -217,6 +217,12 @@ def connection_rotate_secret(name: str, webhook_secret: str) -> None:
     click.echo("webhook secret rotated")
 
 
+def _confirm(question: str, yes: bool) -> None:
+    """Ask ``question`` unless ``--yes`` was given; a no stops the command with nothing changed."""
+    if not yes and not click.confirm(question, default=False):
+        raise click.ClickException("nothing was changed")
+
+
 @connection.command("set-store-url")
 @click.argument("name")
 @click.argument("store_url")
@@ -231,8 +237,7 @@ def connection_set_store_url(name: str, store_url: str, yes: bool) -> None:
             click.echo(f"connection {name} ({conn.platform}) has the store address: {conn.store_url}")
             click.echo(f"new address: {store_url} (the same store; another store's orders would be taken for "
                        "this one's, since orders are known by the store's own ids)")
-            if not yes and not click.confirm("the same store?", default=False):
-                raise click.ClickException("nothing was changed")
+            _confirm("the same store?", yes)
             set_store_url(session, conn, store_url)
             click.echo(f"connection {name} now uses {conn.store_url}")
     except ConnectionSetupError as exc:
@@ -260,8 +265,7 @@ def connection_switch_file(name: str, to_file: str | None, same_file: bool, yes:
                 click.echo(f"connection {name} belongs to: {conn.company_file or '(no file yet)'}")
                 click.echo(f"the same file, now opened as: {target or '(none given)'}; every link is kept "
                            "(a copy of the file is not the same file: qbsync would book into the copy)")
-                if not yes and not click.confirm("same file?", default=False):
-                    raise click.ClickException("nothing was changed")
+                _confirm("same file?", yes)
                 rebind_same_company_file(session, conn, target)
                 click.echo(f"bound {target}: links kept; the next update syncs as before")
                 return
@@ -270,8 +274,7 @@ def connection_switch_file(name: str, to_file: str | None, same_file: bool, yes:
             click.echo(f"switching to: {target or 'the file QuickBooks has open at the next update'}")
             click.echo(f"this forgets {links.describe()} of the old file; every record is looked up again in "
                        "the new file before anything is added or changed")
-            if not yes and not click.confirm("switch?", default=False):
-                raise click.ClickException("nothing was changed")
+            _confirm("switch?", yes)
             forgotten = switch_company_file(session, conn, target)
     except ConnectionSetupError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -42,7 +42,7 @@ def client_for(connection: Connection, **options: Any) -> StorefrontClient:
             f"Connection {connection.name!r} has no storefront API access: {missing}, "
             "so qbsync cannot read the store or write stock back."
         )
-    options.setdefault("allow_http", _is_loopback(connection.store_url))
+    options.setdefault("allow_http", is_loopback(connection.store_url))
     if connection.platform == "woocommerce":
         return WooCommerceClient(connection.store_url, str(credentials["consumer_key"]),
                                  str(credentials["consumer_secret"]), **options)
@@ -77,7 +77,9 @@ def _missing(platform: str, credentials: dict[str, Any]) -> str | None:
     return None
 
 
-def _is_loopback(store_url: str) -> bool:
+def is_loopback(store_url: str) -> bool:
+    """Whether ``store_url`` names this machine (localhost, 127.0.0.1, ::1): a test double or the
+    simulator's storefront, never a real shop."""
     host = (urlsplit(store_url if "://" in store_url else f"https://{store_url}").hostname or "").lower()
     if host == "localhost":
         return True
