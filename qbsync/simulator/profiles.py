@@ -249,6 +249,15 @@ def _uk_payment_methods() -> tuple[Seed, ...]:
     )
 
 
+UK_COUNTRY = "qbXML 13.0 XSD (HostRet/Country; SalesTaxCountry enumerates UK)"
+
+
+def _uk_vat_control() -> Seed:
+    """The UK edition's VAT liability account."""
+    return _account("VAT Control", "OtherCurrentLiability", "assumed name: the UK edition's VAT liability",
+                    "SalesTaxPayable")
+
+
 def _uk_vat() -> tuple[Seed, ...]:
     """HMRC, the VAT items and the codes S/R/Z/E the UK edition sets up when VAT is turned on."""
     return (
@@ -524,12 +533,7 @@ UK = Profile(
     seeds=(
         *_common_accounts("Current Account", receivable="Trade Debtors", payable="Trade Creditors"),
         *_inventory_accounts(),
-        _account(
-            "VAT Control",
-            "OtherCurrentLiability",
-            "assumed name: the UK edition's VAT liability",
-            "SalesTaxPayable",
-        ),
+        _uk_vat_control(),
         _account("Sales", "Income", ASSUMED_INDUSTRY_NAME),
         _account("Carriage Income", "Income", ASSUMED_INDUSTRY_NAME),
         *_uk_payment_methods(),
@@ -541,7 +545,7 @@ UK = Profile(
         "IsUsingAmountsIncludeTax": "true",
     },
     sources={
-        "country": "qbXML 13.0 XSD (HostRet/Country; SalesTaxCountry enumerates UK)",
+        "country": UK_COUNTRY,
         "tax_codes": UK_VAT,
         "regional_tax_preferences": "assumed: UK shops price VAT-inclusive (IsUsingAmountsIncludeTax true)",
         "host": "assumed: same version list as the US edition of the same year",
@@ -562,12 +566,7 @@ UK_SERVICE = Profile(
     class_tracking=False,
     seeds=(
         *_common_accounts("Business Current Account", receivable="Trade Debtors", payable="Trade Creditors"),
-        _account(
-            "VAT Control",
-            "OtherCurrentLiability",
-            "assumed name: the UK edition's VAT liability",
-            "SalesTaxPayable",
-        ),
+        _uk_vat_control(),
         _account("Design Fees", "Income", ASSUMED_INDUSTRY_NAME),
         _account("Bank Charges", "Expense", ASSUMED_INDUSTRY_NAME),
         *_uk_payment_methods(),
@@ -579,7 +578,7 @@ UK_SERVICE = Profile(
         "IsUsingAmountsIncludeTax": "false",
     },
     sources={
-        "country": "qbXML 13.0 XSD (HostRet/Country; SalesTaxCountry enumerates UK)",
+        "country": UK_COUNTRY,
         "inventory": "assumed: the interview's 'Do you sell products?' answered no (inventory off)",
         "tax_codes": UK_VAT,
         "regional_tax_preferences": "assumed: a firm that bills businesses quotes its fees net of VAT "
