@@ -151,6 +151,8 @@ class Dispatcher:
 
 def _log_failure(job: str) -> Callable[[Future], None]:
     def callback(future: Future) -> None:
+        if future.cancelled():
+            return  # dropped by a stop that cancels the queue: its work is stored and dispatched again
         exc = future.exception()
         if exc is not None:
             log.error("background job %s failed", job, exc_info=exc)

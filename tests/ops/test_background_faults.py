@@ -6,6 +6,7 @@ Real subprocesses (``qbsync worker``, ``qbsync serve``) on the real PostgreSQL a
 from __future__ import annotations
 
 import dataclasses
+import threading
 from datetime import timedelta
 
 import httpx
@@ -164,16 +165,31 @@ def test_a_leaving_worker_stops_its_command_listener_within_seconds(redis_url):
     assert stopped_after < 10, f"the listener took {stopped_after:.1f} s to stop"
 
 
-def test_a_stop_that_cancels_the_queue_waits_only_for_what_runs():
+def test_a_stop_that_cancels_the_queue_waits_only_for_what_runs(caplog):
     """The demo's Ctrl-C: the job running finishes, the ones queued behind it are dropped (their work is
     stored and the scheduler re-dispatches it), so stopping never works through a backlog first."""
     from qbsync.config import Config
 
     dispatcher = Dispatcher(Config.from_env({}), max_workers=1)
-    running = dispatcher.submit("time:sleep", 0.3)
+    # The running job holds the one thread until the stop has been asked for: a job that merely slept a
+    # while could end first on a busy machine, and the thread would take a queued one (which then runs).
+    release = threading.Event()
+    running = dispatcher.submit(f"{__name__}:_hold_until", release)
     assert running is not None
     wait_until(running.running, 5, "the first job to start")  # taken by the one thread: not cancellable
     queued = [dispatcher.submit("time:sleep", 30) for _ in range(3)]
-    dispatcher.shutdown(wait=True, cancel_queued=True)
-    assert running.done() and not running.cancelled()
-    assert all(f is not None and f.cancelled() for f in queued)
+    stopping = threading.Thread(target=dispatcher.shutdown, kwargs={"wait": True, "cancel_queued": True})
+    stopping.start()
+    wait_until(lambda: all(f is not None and f.cancelled() for f in queued), 5, "the queued jobs cancelled")
+    assert stopping.is_alive() and not running.done()  # the stop waits for what runs
+    release.set()
+    stopping.join(5)
+    assert not stopping.is_alive()
+    assert running.done() and not running.cancelled() and running.result() is True
+    # A job dropped so is no failure: nothing is logged as an error for it.
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+def _hold_until(release: threading.Event) -> bool:
+    """A background job that runs until ``release`` is set (or 10 s pass)."""
+    return release.wait(10)
