@@ -214,8 +214,11 @@ def _record(cat: Catalog, field: Field, data: Mapping[str, object], path: str, c
             items = list(value) if isinstance(value, (list, tuple)) else [value]
             if any(item is None for item in items):
                 raise QbxmlDataError(f"{path}/{key} lists a None; leave it out of the list")
-            cleaned[key] = [_clean(cat, child, item, f"{path}/{key}[{i}]")
-                            for i, item in enumerate(items)]
+            cleaned[key] = [
+                _record(cat, child, item, f"{path}/{key}[{i}]", {}) if aggregate and type(item) is dict
+                else _clean(cat, child, item, f"{path}/{key}[{i}]")  # a leaf, or a shape to check
+                for i, item in enumerate(items)
+            ]
         elif isinstance(value, (list, tuple)):
             raise QbxmlDataError(f"{path}/{key} appears at most once; a list of {len(value)} was given")
         elif aggregate and isinstance(value, dict):  # the usual aggregate (a reference, a line)

@@ -285,9 +285,11 @@ class _Compiler:
         reads = None
         if helper in _GROUP_FIELDS:
             reads = scope.reads.nest(name, _GROUP_FIELDS[helper])
-            for inner in _GROUP_FIELDS[helper]:
-                if inner not in _allowed(f"{scope.schema_path}/{name}"):
-                    raise self.fail(f"{scope.schema_path}/{name} has no field {inner!r}")
+            for inner in _GROUP_FIELDS[helper]:  # each printed once, as text (see _group)
+                self.field(_Scope(reads, f"{scope.schema_path}/{name}"), inner, _EL)
+                found = catalog(self.version).field_at(f"{scope.schema_path}/{name}/{inner}")
+                if found is not None and found.repeated:
+                    raise self.fail(f"{helper} cannot print the repeated {scope.schema_path}/{name}/{inner}")
         else:
             scope.reads.names.add(name)
         return _Slot(helper, tag, var, name, reads)
