@@ -296,10 +296,11 @@ def _shape(request_type: str, version: str) -> _Shape:
     assert rq is not None  # _check_request_type found it
     rq_children = cat.children(rq)
     body = rq_children.get(name)
-    attributes = frozenset(cat.attributes(rq))
+    attribute_choices = tuple(cat.attributes(rq).items())
+    attributes = frozenset(attribute for attribute, _ in attribute_choices)
     if body is None or body.kind != Kind.AGGREGATE:
         body = None
-    return _Shape(name, rq, body, attributes, tuple(cat.attributes(rq).items()),
+    return _Shape(name, rq, body, attributes, attribute_choices,
                   frozenset((set(rq_children) - {name}) | attributes),
                   compile_plan(name, version, body is not None))
 
