@@ -929,6 +929,32 @@ def take_back_restocked(
     return queued
 
 
+def refund_moment(
+    made_at: datetime | None,
+    refund_id: str,
+    order: Order | LastKnownOrder | None,
+    received_at: datetime | None,
+) -> datetime | None:
+    """When a refund put its stock back on the shelf, for the store's count it is compared with (pure).
+
+    The refund's own time when the store gives one. Without it, the latest moment the evidence allows:
+    the modified time of the order as qbsync holds it, when that version lists the refund (the store
+    marks the order modified when it refunds, so that version is no older than the refund), and the
+    moment the refund reached qbsync (``received_at``: it cannot have been made later); the earlier of
+    the two. Both are the refund's own moment in the common case -- a refund is the order's last change
+    and its webhook arrives within seconds -- so QuickBooks' quantity on hand ends at the store's stock;
+    and a refund this places by the count was certainly made by then, so an add-back is never taken out
+    on a guess. Where the evidence is later than the count the refund is taken as made after it, as one
+    with a time would be: the add-back stays. None when nothing is known."""
+    if made_at is not None:
+        return as_utc(made_at)
+    bounds = [as_utc(received_at)] if received_at is not None else []
+    listed = order is not None and any(r.storefront_id == refund_id for r in order.refunds or ())
+    if listed and order is not None and order.modified_at is not None:
+        bounds.append(as_utc(order.modified_at))
+    return min(bounds, default=None)
+
+
 def _queue_add_back(
     session: Session, connection_id: int, key: str, payload: Mapping[str, Any], quantity: Decimal,
     now: datetime,

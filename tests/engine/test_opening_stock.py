@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 
 from qbsync.storage.models import QueueJob
-from qbsync.storefronts.records import OrderLine, Product, Refund, RefundLine, StockLevel
+from qbsync.storefronts.records import OrderLine, Product, Refund, RefundLine, RefundSummary, StockLevel
 from qbsync.storefronts.shopify import normalize as shopify
 from qbsync.storefronts.woocommerce import normalize as woo
 from tests.accounting import check_order, check_stock
@@ -473,6 +473,27 @@ def test_a_late_orders_add_back_follows_a_refund_that_restocked_before_the_count
     shop.assert_every_request_valid()
 
 
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_refund_without_a_time_is_placed_by_the_order_version_that_lists_it(make_shop, profile):
+    """As above, but the store's refunds carry no time of their own. The order's version that lists a
+    refund was modified at or after it: 1002's (15:50) shows its refund was made before the 16:00 count,
+    which had that mug back on the shelf, so it comes off 1002's add-back; 1003's (18:00) and the
+    refund's arrival (now) are both after the count: its add-back stays, as a refund after it would.
+    QuickBooks ends at the store's 11."""
+    shop = _shop(make_shop, profile)
+    placed = _two_late_orders(shop, 2)
+    for number, refund_id, at in ((1002, "71", _at(15).replace(minute=50)), (1003, "72", _at(18))):
+        listed = (RefundSummary(storefront_id=refund_id, amount=Decimal("9.50")),)
+        shop.feed("order", _changed(number, 2, placed[number], at, refunds=listed))
+        shop.feed("refund", dataclasses.replace(_mug_back(refund_id, number, at), created_at=None))
+    shop.sync()
+
+    assert len(shop.company.transactions("CreditMemo")) == 2
+    check_stock(shop.company, {"MUG-RED": 11})
+    assert sorted(_differences(shop)) == ["-1", "2", "2"]
+    shop.assert_every_request_valid()
+
+
 def _mug_refund(refund_id: str, number: int, at: datetime, restock: bool) -> Refund:
     """One mug of order ``number`` refunded (9.50) at ``at``, put back on the shelf when ``restock``."""
     refund = _mug_back(refund_id, number, at)
@@ -621,3 +642,17 @@ def test_a_gift_card_line_is_never_counted_as_stock_sold():
     assert inventory.sold_in(order, "101", settings) == 2
     opening = inventory.opening_stock(_mug(10, _at(16)), "101", [order], settings, _at(18), None)
     assert opening.quantity == 12 and opening.added_back == ("1001",)
+
+
+def test_a_refund_without_a_time_is_placed_at_the_earliest_evidence_of_it():
+    """Pure: a refund's own time wins; without one, the earlier of its arrival and the modified time of
+    the order's version that lists it (a version not listing it says nothing about it)."""
+    from qbsync.queue.inventory import refund_moment
+
+    listing = _changed(1002, 2, _at(15), _at(17), refunds=(RefundSummary(storefront_id="71",
+                                                                        amount=Decimal("9.50")),))
+    assert refund_moment(_at(14), "71", listing, _at(19)) == _at(14)
+    assert refund_moment(None, "71", listing, _at(19)) == _at(17)
+    assert refund_moment(None, "71", listing, _at(15)) == _at(15)  # arrived before the order's change
+    assert refund_moment(None, "72", listing, _at(19)) == _at(19)  # not listed: its arrival
+    assert refund_moment(None, "71", None, None) is None
