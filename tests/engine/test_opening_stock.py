@@ -589,6 +589,44 @@ def test_a_store_count_nets_a_waiting_orders_refund_restocked_before_it(make_sho
     shop.assert_every_request_valid()
 
 
+@pytest.mark.parametrize("profile", PROFILES)
+def test_an_order_waiting_through_two_store_counts_keeps_what_the_first_added_back(make_shop, profile):
+    """The store masters stock: 10 mugs, then order 1001 (2 at 14:00); the store counts 8 at 16:00 while
+    QuickBooks refuses the order's sale (a closed period): the count expects its 2 mugs to go out when it
+    posts. The order is cut to 1 mug at 16:30 and the store puts one back on the shelf: it counts 9 at
+    17:00, the order still waiting. The second count's difference is from the first, which already took
+    the 2 mugs out: when the order posts (1 mug) after a person retries it, the add-back the counts made
+    for it stays 2 as the first count made it, less the mug the change put back before the second
+    count. QuickBooks ends at the store's 9 (had the second count taken the order's 1 mug as its
+    add-back, it would end at 10)."""
+    from qbsync.queue import jobs
+
+    shop = _shop(make_shop, profile)
+    shop.configure(stock_master="storefront")
+    shop.feed("product", _mug(10, _at(9)))
+    shop.sync()
+    shop.company.inject(code=3020, request_type="SalesReceiptAdd", times=2)  # (the change tries again)
+    shop.feed("order", _mug_order(1001, 2, _at(14)))
+    shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(8), modified_at=_at(16)))
+    shop.sync()
+    assert [job.kind for job in shop.jobs(QueueJob.state == "parked")] == ["order"]
+    check_stock(shop.company, {"MUG-RED": 10})
+
+    shop.feed("order", _changed(1001, 1, _at(14), _at(16).replace(minute=30)))
+    shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(9), modified_at=_at(17)))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 11})  # 9, and the 2 mugs the order takes out when it posts
+    *_, newest = shop.jobs(QueueJob.state == "parked")  # the order as changed
+    with shop.runtime.db.transaction() as session:
+        jobs.retry_now(session, session.get(QueueJob, newest.id))
+    shop.sync()
+
+    check_order(shop.company, "1001", open_balance="0.00")
+    check_stock(shop.company, {"MUG-RED": 9})
+    assert _differences(shop) == ["1", "-1"]
+    shop.assert_every_request_valid()
+
+
 def test_the_add_back_is_what_the_count_saw_of_the_order():
     """Pure: the count was taken at 16:00, the order placed at 15:00."""
     from qbsync.queue.inventory import add_back_change
