@@ -540,6 +540,57 @@ def test_a_waiting_orders_refund_cancellation_or_change_before_the_count_is_not_
     shop.assert_every_request_valid()
 
 
+def _counted_orders(shop) -> list[str]:
+    """The orders whose add-back by a baseline qbsync still keeps (inventory.save_counted)."""
+    from sqlalchemy import select
+
+    from qbsync.queue import inventory
+    from qbsync.storage.models import Checkpoint
+
+    with shop.runtime.db.transaction() as session:
+        names = session.scalars(select(Checkpoint.name).where(
+            Checkpoint.connection_id == shop.connection_id, Checkpoint.name.startswith(inventory.COUNTED)))
+        return sorted(name.removeprefix(inventory.COUNTED) for name in names)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_what_a_waiting_order_had_added_back_is_forgotten_once_it_can_no_longer_matter(make_shop, profile):
+    """The mug opens with 13: the store's 10 at 16:00 plus orders 1001 (2 at 14:00) and 1002 (1 at 15:00),
+    which post after it. Each keeps what the opening stock added back for it, which a version or refund
+    of it from before 16:00 would still change. Then 1001 is changed at 18:00, and one mug of 1002 is
+    refunded and put back at 17:00 (the order says so at 17:00): neither can change its add-back any
+    more, and both records go once that version and that refund's credit memo are in QuickBooks. What
+    they protected holds: an old version of 1002 sent late changes nothing, and 1001's sale deleted in
+    QuickBooks and added again by its next change is not added back a second time. QuickBooks stays at
+    the store's 11."""
+    shop = _shop(make_shop, profile)
+    shop.feed("product", _mug(10, _at(16)))
+    shop.feed("order", _mug_order(1001, 2, _at(14)))
+    shop.feed("order", _mug_order(1002, 1, _at(15)))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 10})
+    assert _counted_orders(shop) == ["1001", "1002"]
+
+    shop.feed("order", _changed(1001, 2, _at(14), _at(18), note="gift wrap"))
+    shop.feed("order", _changed(1002, 1, _at(15), _at(17), refunds=(
+        RefundSummary(storefront_id="71", amount=Decimal("9.50")),)))
+    shop.feed("refund", _mug_back("71", 1002, _at(17)))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 11})
+    assert _counted_orders(shop) == []
+
+    shop.feed("order", _mug_order(1002, 1, _at(15)))  # a version from before the count, sent late
+    (sale,) = [t for t in shop.company.transactions("SalesReceipt") if t["RefNumber"] == "1001"]
+    shop.in_quickbooks("TxnDel", {"TxnDelType": "SalesReceipt", "TxnID": sale["TxnID"]})
+    shop.feed("order", _changed(1001, 2, _at(14), _at(19), note="gift wrap, blue ribbon"))
+    shop.sync()
+
+    assert len([t for t in shop.company.transactions("SalesReceipt") if t["RefNumber"] == "1001"]) == 1
+    check_stock(shop.company, {"MUG-RED": 11})
+    assert _differences(shop) == []
+    shop.assert_every_request_valid()
+
+
 @pytest.mark.parametrize("profile", PROFILES)
 def test_a_late_order_before_a_store_count_is_added_back_on_the_counts_account(make_shop, profile):
     """The store masters stock: its count of 7 mugs at 16:00 lacks orders 1001 (2) and 1002 (1), placed

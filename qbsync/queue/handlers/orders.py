@@ -641,7 +641,8 @@ class OrderHandler(StepHandler):
         )
         # Its edits and its payment go to this customer, even if the customer settings change meanwhile.
         mappings.link_sale_customer(ctx.session, ctx.connection.id, order_id(job), ret)
-        self._add_back(ctx, job, txn_type, added=True)
+        # A sale added again after it was deleted in QuickBooks is no late sale: it follows its add-back.
+        self._add_back(ctx, job, txn_type, added=not progress(job).get("again"))
 
     def _add_back(self, ctx: Context, job: QueueJob, txn_type: str | None, added: bool = False) -> None:
         """A sale the store's count QuickBooks took already lacked comes back, and follows the order
@@ -654,6 +655,7 @@ class OrderHandler(StepHandler):
             return Park(f"the {mapping.qb_type} {mapping.qb_name} linked by hand is no longer in QuickBooks")
         mappings.forget(ctx.session, mapping)
         reset_progress(job)
+        set_progress(job, again=True)
         return Again(f"the {mapping.qb_type} {mapping.qb_name} was deleted in QuickBooks: adding it again")
 
 

@@ -69,7 +69,7 @@ from qbsync.queue.handlers.items import refunded_item, special_name, wait_for_sp
 from qbsync.queue.handlers.order_lines import money
 from qbsync.queue.handlers.orders import codes_pending, country_tax, facts
 from qbsync.queue.handlers.steps import Step, StepHandler, go
-from qbsync.queue.inventory import refund_moment, take_back_restocked
+from qbsync.queue.inventory import refund_moment, settle_counted, take_back_restocked
 from qbsync.storage.models import IdMapping, QueueJob
 from qbsync.storefronts.records import Order, Refund, RefundLine
 
@@ -532,6 +532,8 @@ class RefundHandler(StepHandler):
             number = order.number if order is not None else refund.order_id
             take_back_restocked(ctx.session, ctx.connection.id, refund.order_id, number, refund_id, back,
                                 made, ctx.now)
+        if order is not None:
+            settle_counted(ctx.session, ctx.connection.id, refund.order_id, order, ctx.settings)
         set_progress(
             job,
             next=None,
