@@ -44,6 +44,7 @@ from qbsync.queue.handlers import (
 )
 from qbsync.queue.handlers.answers import found_records, missing_reference
 from qbsync.queue.handlers.cancellations import CANCELLATION, REVERSED, VOIDED
+from qbsync.queue.handlers.customers import changed_customers_first
 from qbsync.queue.handlers.items import SPECIAL_ITEMS, special_name
 from qbsync.queue.handlers.order_lines import line_key
 from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
@@ -250,6 +251,9 @@ class OrderHandler(StepHandler):
         if mapping is not None:
             return self._update(ctx, job, order, mapping)
         notes = progress(job)
+        behind = changed_customers_first(ctx, job, order)  # a guest's customer may be new in QuickBooks
+        if behind is not None:
+            return behind
         choice = customer_choice(ctx, job, order)
         company = self._company(ctx, order, self._customer(ctx, choice.key))
         planned = order_plan.plan(
