@@ -440,7 +440,7 @@ class QuickBooksCompany:
         elif kind == "ARRefundCreditCard" and suffix == "Add":
             record = company_money.add_card_refund(store, prefs, payload, today)
         elif kind == "Check" and suffix == "Add":
-            record = company_money.add_check(store, payload, today)
+            record = company_money.add_check(store, prefs, payload, today)
         elif kind == "Deposit" and suffix == "Add":
             record = company_money.add_deposit(store, prefs, payload, today)
         else:

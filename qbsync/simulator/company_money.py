@@ -24,7 +24,7 @@ import copy
 from decimal import Decimal
 from typing import Any
 
-from qbsync.simulator.company_currency import currency_defaults
+from qbsync.simulator.company_currency import check_payout_account, currency_defaults
 from qbsync.simulator.company_lists import Preferences, ref_to, special_account
 from qbsync.simulator.company_store import (
     Record,
@@ -158,6 +158,7 @@ def add_card_refund(store: Store, prefs: Preferences, add: dict[str, Any], today
     currency_defaults(store, prefs, "ARRefundCreditCard", data)
     if "RefundFromAccountRef" not in data:
         data["RefundFromAccountRef"] = special_account(store, prefs, "undeposited_funds")
+    check_payout_account(store, prefs, "ARRefundCreditCard", data, "RefundFromAccountRef")
     if "ARAccountRef" not in data:
         data["ARAccountRef"] = special_account(store, prefs, "ar_account")
     data["TotalAmount"] = money(sum((a for _, a in planned), Decimal(0)))
@@ -180,8 +181,10 @@ def add_card_refund(store: Store, prefs: Preferences, add: dict[str, Any], today
     return record
 
 
-def add_check(store: Store, add: dict[str, Any], today: str) -> Record:
-    """CheckAdd with expense lines; ApplyCheckToTxnAdd makes it a refund of a customer's credit."""
+def add_check(store: Store, prefs: Preferences, add: dict[str, Any], today: str) -> Record:
+    """CheckAdd with expense lines; ApplyCheckToTxnAdd makes it a refund of a customer's credit. On a
+    multicurrency file the check is in its payee's currency at ExchangeRate (the currency's rate unless
+    given), drawn on an account in that currency or the home currency."""
     data = copy.deepcopy(add)
     if data.get("ItemLineAdd") not in (None, "") or data.get("ItemGroupLineAdd") not in (None, ""):
         raise StatusError(1030, "This request is not supported by this implementation. (Check item lines)")
@@ -212,8 +215,12 @@ def add_check(store: Store, add: dict[str, Any], today: str) -> Record:
             raise invalid_amount("Amount", amount, "The refund is more than the credit available.")
         planned.append((credit, amount))
     data.setdefault("TxnDate", today)
+    currency_defaults(store, prefs, "Check", data, entity="PayeeEntityRef")
+    check_payout_account(store, prefs, "Check", data, "AccountRef")
     data["ExpenseLineRet"] = lines
     data["Amount"] = money(sum((decimal_of(line["Amount"]) for line in lines), Decimal(0)))
+    if "CurrencyRef" in data:  # the home value: amount x rate ([QB-RATES] in docs/SIMULATOR.md)
+        data["AmountInHomeCurrency"] = money(decimal_of(data["Amount"]) * decimal_of(data["ExchangeRate"]))
     record = store.create("Check", data)
     for credit, amount in planned:
         use_credit(store, credit, amount)

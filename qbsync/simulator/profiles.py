@@ -31,8 +31,10 @@ INTUIT_INTERVIEW = (
     "recommends income and expense accounts for the industry chosen in the EasyStep Interview"
 )
 ASSUMED_INDUSTRY_NAME = (
-    f"assumed name: {INTUIT_INTERVIEW}; the exact names of that recommended list were not found, so this "
-    "name is assumed (chosen to differ from qbsync's defaults)"
+    f"assumed name: {INTUIT_INTERVIEW}; the exact names of that recommended list were not found (searched "
+    "again for issue 14: Intuit's pages, the Intuit community, public qbXML captures; none lists the "
+    "accounts a US, Canadian or UK interview makes for an industry), so this name is assumed (chosen to "
+    "differ from qbsync's defaults)"
 )
 AUTO_CREATED = (
     "QuickBooks book chapter 'Automatically Created Accounts' (keepautomation.com/arc/237/49/): Accounts "
@@ -93,6 +95,19 @@ UK_VAT = (
     "Intuit UK community 'Common VAT Codes' (quickbooks.intuit.com/learn-support/en-uk/vat/common-vat-codes/"
     "00/239529): 'When you set up VAT, QuickBooks automatically sets up a list of common VAT codes': "
     "S 20% standard, R 5% reduced, Z 0% zero rate, Exempt"
+)
+CA_MULTICURRENCY = (
+    "Intuit Canada 'Set up and use Multicurrency' for QuickBooks Desktop (quickbooks.intuit.com/"
+    "learn-support/en-ca/help-article/multicurrency/set-use-multicurrency/L3AqaWJ9i_CA_en_CA): Edit > "
+    "Preferences > Multiple Currencies with a home currency; existing names and accounts get the home "
+    "currency; one currency per customer or supplier profile; currencies on bank, credit card, A/R and "
+    "A/P accounts"
+)
+CA_EXCHANGE_GAIN_LOSS = (
+    "a user's accepted reply on Intuit's Canada board (quickbooks.intuit.com/learn-support/forums/replypage/"
+    "board-id/reports-accounting-ca/message-id/2, QuickBooks Desktop Canada): 'To utilize the Multicurrency "
+    "function correctly, an Exchange Gain/Loss (Expense type) account must be created in the COA', so the "
+    "merchant made it (no special account type); the name is the reply's"
 )
 MULTICURRENCY = (
     "Intuit 'Using the multicurrency feature with the sdk' (developer.intuit.com/app/developer/qbdesktop/"
@@ -254,8 +269,16 @@ UK_COUNTRY = "qbXML 13.0 XSD (HostRet/Country; SalesTaxCountry enumerates UK)"
 
 def _uk_vat_control() -> Seed:
     """The UK edition's VAT liability account."""
-    return _account("VAT Control", "OtherCurrentLiability", "assumed name: the UK edition's VAT liability",
-                    "SalesTaxPayable")
+    return _account(
+        "VAT Control",
+        "OtherCurrentLiability",
+        "assumed name: the UK edition's VAT liability; 'VAT Control' is QuickBooks Online UK's (QBO "
+        "certification cards, cram.com/flashcards/quickbooks-online-certification-course-5122223: "
+        "'QuickBooks Online uses VAT CONTROL for entries from bills, expenses, invoices'); the Desktop UK "
+        "name was not found (Intuit UK's 'Using VAT in QuickBooks 2008' guide was found only as a table "
+        "of contents)",
+        "SalesTaxPayable",
+    )
 
 
 def _uk_vat() -> tuple[Seed, ...]:
@@ -668,17 +691,13 @@ CANADA_MULTICURRENCY = Profile(
     seeds=(
         *_currencies("CAD", {"USD": "1.36", "EUR": "1.47", "GBP": "1.72"}),
         *CANADA.seeds,
-        _account(
-            "Exchange Gain or Loss",
-            "OtherExpense",
-            "assumed: created when multicurrency is turned on",
-            "ExchangeGainLoss",
-        ),
+        # a user's word (not Intuit's): on the Canadian edition the merchant makes this account
+        _account("Exchange Gain/Loss", "Expense", CA_EXCHANGE_GAIN_LOSS),
     ),
     regional_tax_preferences=CANADA.regional_tax_preferences,
     sources={
         **CANADA.sources,
-        "multicurrency": MULTICURRENCY,
+        "multicurrency": f"{MULTICURRENCY}; {CA_MULTICURRENCY}",
         "home_currency": MULTICURRENCY,
         "exchange_rates": "assumed: rates entered by the merchant (home currency units per foreign unit)",
         "host": "assumed: Premier edition of the same year as the Canadian Pro",

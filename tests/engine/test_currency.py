@@ -234,3 +234,28 @@ def test_a_cancelled_foreign_invoice_is_reversed_at_the_rate_of_its_sale(make_sh
     assert _rates(shop, "ARRefundCreditCard") == [books.store_rate]
     _nothing_left_at_home(shop, books.receivable)
     shop.assert_every_request_valid()
+
+
+@ON_MULTICURRENCY
+def test_a_refund_check_of_a_foreign_order_pays_out_at_home_what_the_sale_was_worth(make_shop,
+                                                                                    currency_books):
+    """A refund paid by check from the home-currency bank the sale was deposited in: the check is in the
+    buyer's currency at the rate of the sale, so the bank pays out at home what came in, and the buyer's
+    receivable is back at zero in both currencies (QuickBooks converts a payment to a foreign name from a
+    home-currency account at the transaction's rate: docs/SIMULATOR.md, Money)."""
+    books: Books = currency_books
+    bank = "Checking" if books.home == "USD" else "Chequing"
+    shop = _multicurrency_shop(make_shop, books, refund_paid_by="check", deposit_account=bank)
+    shop.feed("order", make_order(4016, **books.paid_at_home()))
+    shop.sync()
+    shop.feed("refund", _full_refund("4016", "94016"))
+    shop.sync()
+
+    home = shop.company.books().home_accounts
+    assert home[bank] == 0  # the sale's money came into the bank and went back out, at home too
+    assert home[books.receivable] == 0
+    (check,) = shop.company.transactions("Check")
+    assert check["ExchangeRate"] == books.store_rate and check["Amount"] == "24.00"
+    assert check["AmountInHomeCurrency"] == books.paid_home
+    assert shop.company.books().customer_credits == {}
+    shop.assert_every_request_valid()

@@ -211,6 +211,80 @@ def test_a_refund_check_pays_the_credit_from_the_bank(retail: QuickBooksCompany)
     assert books.customer_credits.get("Ann", Decimal(0)) == 0
 
 
+def test_assumed_a_refund_check_may_be_drawn_on_undeposited_funds(retail: QuickBooksCompany) -> None:
+    """Assumed: the account a check is drawn on is not checked. Conductor's QuickBooks Desktop reference
+    calls it the bank account the funds are drawn from; whether QuickBooks refuses Undeposited Funds there
+    (qbsync draws refund checks on it when no deposit account is set) was not found."""
+    one(retail, sales_add("SalesReceipt", "Ann", [sales_line("SalesReceipt", "Repair", "1")]))  # 50.00 in
+    memo_id = credit_memo(retail, "30.00")
+
+    rs = one(retail, refund_check(memo_id, "30.00").replace("Checking", "Undeposited Funds", 1))
+
+    assert status(rs)[0] == 0
+    assert retail.books().accounts["Undeposited Funds"] == Decimal("20.00")
+
+
+@pytest.fixture
+def euro_buyer(clock: FakeClock) -> QuickBooksCompany:
+    """The US multicurrency company with Zoe, who pays in euros, owed a 30.00 EUR credit booked at 1.10."""
+    company = QuickBooksCompany(profile="multicurrency", clock=clock)
+    euro = "<CurrencyRef><FullName>Euro</FullName></CurrencyRef>"
+    assert [status(rs)[0] for rs in ask(company, customer_add("Zoe", extra=euro), SERVICE_ITEM)] == [0, 0]
+    memo = sales_add("CreditMemo", "Zoe", [sales_line("CreditMemo", "Repair", "1", rate="30.00")], "Z1",
+                     header="<ExchangeRate>1.10</ExchangeRate>")
+    assert status(one(company, memo))[0] == 0
+    return company
+
+
+def euro_refund_check(company: QuickBooksCompany, bank: str) -> etree._Element:
+    (memo,) = company.transactions("CreditMemo")
+    return one(company, (
+        f"<CheckAddRq><CheckAdd><AccountRef><FullName>{bank}</FullName></AccountRef>"
+        "<PayeeEntityRef><FullName>Zoe</FullName></PayeeEntityRef><ExchangeRate>1.10</ExchangeRate>"
+        f"<ApplyCheckToTxnAdd><TxnID>{memo['TxnID']}</TxnID><Amount>30.00</Amount></ApplyCheckToTxnAdd>"
+        "<ExpenseLineAdd><AccountRef><FullName>Accounts Receivable - EUR</FullName></AccountRef>"
+        "<Amount>30.00</Amount></ExpenseLineAdd></CheckAdd></CheckAddRq>"
+    ))
+
+
+def test_a_refund_check_to_a_foreign_customer_is_in_their_currency_and_converted_at_home(
+    euro_buyer: QuickBooksCompany,
+) -> None:
+    """qbgarage.com (QuickBooks 2009 multicurrency): paid from a home-currency bank account, the payment is
+    recorded converted at the exchange rate entered; XSD: CheckRet has CurrencyRef, AmountInHomeCurrency.
+    30.00 EUR at 1.10 leave the dollar bank as 33.00 USD, and the euro receivable back at zero at home."""
+    rs = euro_refund_check(euro_buyer, "Checking")
+
+    assert status(rs)[0] == 0
+    assert rs.findtext("CheckRet/CurrencyRef/FullName") == "Euro"
+    assert rs.findtext("CheckRet/ExchangeRate") == "1.10"
+    assert rs.findtext("CheckRet/Amount") == "30.00"
+    assert rs.findtext("CheckRet/AmountInHomeCurrency") == "33.00"
+    books = euro_buyer.books()
+    assert books.accounts["Checking"] == books.home_accounts["Checking"] == Decimal("-33.00")
+    assert books.accounts["Accounts Receivable - EUR"] == Decimal("0.00")
+    assert books.home_accounts["Accounts Receivable - EUR"] == Decimal("0.00")
+    assert books.customer_credits.get("Zoe", Decimal(0)) == 0
+
+
+def test_a_foreign_customer_cannot_be_paid_from_an_account_in_a_third_currency(
+    euro_buyer: QuickBooksCompany,
+) -> None:
+    """qbgarage.com: "you can't pay a vendor transacting in EUR with British Pound Sterling (GBP)" on a
+    dollar company; the code and text of the refusal (3180) are assumed. Nothing is paid out."""
+    sterling = (
+        "<AccountAddRq><AccountAdd><Name>Sterling Account</Name><AccountType>Bank</AccountType>"
+        "<CurrencyRef><FullName>British Pound Sterling</FullName></CurrencyRef></AccountAdd></AccountAddRq>"
+    )
+    assert status(one(euro_buyer, sterling))[0] == 0
+
+    rs = euro_refund_check(euro_buyer, "Sterling Account")
+
+    assert status(rs)[0] == 3180
+    assert euro_buyer.transactions("Check") == []
+    assert euro_buyer.books().customer_credits["Zoe"] == Decimal("30.00")
+
+
 def test_voiding_a_card_refund_gives_the_credit_back(retail: QuickBooksCompany) -> None:
     """Assumed: a voided card refund gives its credit back to the credit memo."""
     memo_id = credit_memo(retail, "30.00")

@@ -155,6 +155,18 @@ def test_multicurrency_company_reports_its_home_currency() -> None:
     assert prefs.findtext("MultiCurrencyPreferences/HomeCurrencyRef/FullName") == "US Dollar"
 
 
+def test_a_canadian_multicurrency_file_has_the_exchange_account_its_merchant_made() -> None:
+    """A user's accepted reply on Intuit's Canada board (profiles.CA_EXCHANGE_GAIN_LOSS): on QuickBooks
+    Desktop Canada 'an Exchange Gain/Loss (Expense type) account must be created', so the account there is
+    the merchant's, an expense account without QuickBooks' special type (the US profile keeps its assumed
+    'Exchange Gain or Loss')."""
+    rs = ask(QuickBooksCompany(profile="canada-multicurrency"), "<AccountQueryRq/>")
+    accounts = {a.findtext("Name"): a for a in rs.findall("AccountRet")}
+    assert "Exchange Gain or Loss" not in accounts
+    made = accounts["Exchange Gain/Loss"]
+    assert made.findtext("AccountType") == "Expense" and made.find("SpecialAccountType") is None
+
+
 @pytest.mark.parametrize(
     ("profile", "taxable", "non_taxable"), [("canada", "H", "E"), ("uk", "S", "E"), ("retail", "Tax", "Non")]
 )
