@@ -69,7 +69,7 @@ from qbsync.queue.handlers.items import refunded_item, special_name, wait_for_sp
 from qbsync.queue.handlers.order_lines import money
 from qbsync.queue.handlers.orders import codes_pending, country_tax, facts
 from qbsync.queue.handlers.steps import Step, StepHandler, go
-from qbsync.queue.inventory import take_back_restocked
+from qbsync.queue.inventory import refund_moment, settle_counted, take_back_restocked
 from qbsync.storage.models import IdMapping, QueueJob
 from qbsync.storefronts.records import Order, Refund, RefundLine
 
@@ -523,12 +523,17 @@ class RefundHandler(StepHandler):
         refund = _refund(job)
         order = refunded_order(ctx, refund.order_id)
         back = restocked_items(ctx, refund, order)
-        if back and refund.created_at is not None:
+        # A refund of unknown time is placed by the best evidence: the order's version listing it, and
+        # when it reached qbsync (the refund job was queued on its arrival).
+        made = refund_moment(refund.created_at, refund_id, order, job.created_at) if back else None
+        if made is not None:
             # What it put back on the shelf before a store count a late sale was added back against
-            # comes off that add-back (stock counted once); a refund of unknown time is not before it.
+            # comes off that add-back (stock counted once).
             number = order.number if order is not None else refund.order_id
             take_back_restocked(ctx.session, ctx.connection.id, refund.order_id, number, refund_id, back,
-                                refund.created_at, ctx.now)
+                                made, ctx.now)
+        if order is not None:
+            settle_counted(ctx.session, ctx.connection.id, refund.order_id, order, ctx.settings)
         set_progress(
             job,
             next=None,
