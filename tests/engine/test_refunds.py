@@ -157,6 +157,51 @@ def test_stock_comes_back_only_when_the_store_says_it_was_restocked(shop):
 
 
 @pytest.mark.parametrize("profile", PROFILES)
+def test_products_returned_without_money_come_back_to_stock_once_whether_quickbooks_takes_a_credit_of_none(
+    shop,
+):
+    """Refunds of no money: one restocking a mug (a credit memo of 0.00 where QuickBooks takes one; where
+    it refuses one, the other possibility of an assumed behaviour in SIMULATOR.md, an inventory adjustment
+    with qbsync's marker, whose lost answer is found, not redone), one restocking nothing (nothing sent),
+    and one the store reports below zero (never sent: it waits for a person). Stock equals the store's;
+    the customer owes nothing and holds no credit."""
+    shop.configure(retry_base_seconds=0)
+    shop.feed("product", MUG)
+    shop.sync()
+    shop.feed("order", _placed_after_the_stock_count(5008))
+    shop.sync()
+    assert shop.company.quantity_on_hand("MUG-RED") == Decimal(8)
+
+    shop.feed("refund", _refund("5008", "911", "0", restock=True))  # QuickBooks takes a credit of 0.00
+    shop.sync()
+    assert shop.company.find("CreditMemo", "R911")["TotalAmount"] == "0.00"
+    assert shop.company.quantity_on_hand("MUG-RED") == Decimal(9)
+
+    shop.company.prefs.refuses_zero_credit_memos = True
+    shop.company.garble_answers_to("<InventoryAdjustmentAddRq")  # QuickBooks adjusts; the answer is lost
+    shop.feed("refund", _refund("5008", "912", "0", restock=True))
+    shop.sync()
+    shop.sync()
+    assert shop.company.find("CreditMemo", "R912") is None
+    (adjustment,) = [a for a in shop.company.transactions("InventoryAdjustment") if a["RefNumber"] == "R912"]
+    assert adjustment["Memo"].startswith("WooCommerce refund 912 of order 5008: ")
+    assert len(shop.requests("InventoryAdjustmentAddRq")) == 1
+    assert shop.company.quantity_on_hand("MUG-RED") == Decimal(10)
+    assert "stock adjustment was already in QuickBooks" in shop.jobs(QueueJob.kind == "refund")[-1].reason
+
+    shop.feed("refund", _refund("5008", "913", "0", restock=False))
+    shop.feed("refund", _refund("5008", "914", "-5.00", restock=False))
+    shop.sync()
+    assert shop.company.find("CreditMemo", "R913") is None and shop.company.find("CreditMemo", "R914") is None
+    nothing, below = shop.jobs(QueueJob.kind == "refund")[-2:]
+    assert nothing.state == "done" and "nothing to record" in nothing.reason
+    assert below.state == "parked" and "below zero" in below.reason
+    assert shop.company.quantity_on_hand("MUG-RED") == Decimal(10)
+    assert _customer_books(shop) == (Decimal(0), Decimal(0))
+    shop.assert_every_request_valid()
+
+
+@pytest.mark.parametrize("profile", PROFILES)
 def test_unknown_restock_counts_back_when_the_setting_says_so(shop):
     shop.configure(restock_unknown_refunds=True)
     shop.feed("product", MUG)
