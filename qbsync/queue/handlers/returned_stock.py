@@ -9,7 +9,7 @@ qbsync sends it, and on any refusal returns the stock by an ``InventoryAdjustmen
 differences instead, once: on ``cogs_account`` (the account every inventory item qbsync adds names, so
 QuickBooks has it), which is where the credit memo would have put the returned goods' cost back, naming
 the customer and carrying qbsync's marker in its memo, so a lost answer finds it by RefNumber and marker
-before anything is sent again. Nothing here talks to QuickBooks or the database beyond reading lists.
+before anything is sent again. Nothing here sends anything; it reads only the lists and links qbsync keeps.
 """
 
 from __future__ import annotations
