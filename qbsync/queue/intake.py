@@ -252,8 +252,8 @@ def choose_customer(
     one the customer list pulled from QuickBooks (kept current as qbsync adds customers) has with that
     e-mail, which ``link`` links here without a request (only inside a Web Connector session, where one
     process at a time writes a connection's links; intake leaves it to the customer's job). QuickBooks'
-    CustomerQuery cannot filter by e-mail, so a customer typed into QuickBooks since the last list refresh
-    is not seen: that guest goes to the proxy customer.
+    CustomerQuery cannot filter by e-mail: the order handler brings the list up to date with the
+    customers changed since it was read before it asks (``customers.changed_customers_first``).
     """
     customer = order.customer
     currency = company_facts.foreign_currency(order.currency, _facts(session, connection.id))
@@ -274,6 +274,18 @@ def choose_customer(
             return rules.CustomerChoice(own, by_email=True)
     name = str(settings.proxy_customer).strip()
     return rules.CustomerChoice(company_facts.keyed(mappings.proxy_key(name), currency), proxy=name)
+
+
+def goes_to_proxy_for_want_of_email_match(
+    session: Session, connection: Connection, settings: SyncSettings, order: Order
+) -> bool:
+    """Whether :func:`choose_customer` gives the order the proxy customer only because neither a link nor
+    the pulled customer list names a customer with the guest's e-mail: one typed into QuickBooks since
+    the list was read could be theirs."""
+    currency = company_facts.foreign_currency(order.currency, _facts(session, connection.id))
+    if not rules.guest_matched_by_email(order.customer, settings, bool(currency)):
+        return False
+    return choose_customer(session, connection, settings, order, link=False).proxy is not None
 
 
 def customer_job_for_order(

@@ -762,6 +762,47 @@ def _counted(session: Session, connection_id: int, order_key: str) -> dict[str, 
     }
 
 
+def settle_counted(
+    session: Session,
+    connection_id: int,
+    order_key: str,
+    order: Order | LastKnownOrder,
+    settings: Mapping[str, Any],
+) -> bool:
+    """Forget what the baselines added back for the order while it waited (:func:`save_counted`) once it
+    can no longer change an add-back; True when forgotten.
+
+    It follows the order's versions changed by the counts' moments and its refunds made by then. That is
+    over once the order's sale is in QuickBooks, the order as last processed was modified after every
+    one of those counts (the store never sends a version older than the one qbsync holds) and each
+    refund that version lists has its credit memo in QuickBooks, or went with the cancellation's (a
+    refund it does not list came after it, so after the counts). A newer count of the item does not end
+    it: a count is sent as a difference from the one before, so a correction still owed to an earlier
+    count is owed after it. A sale deleted in QuickBooks and added again is followed as a change, never
+    added back as a first time (the order handler's ``_gone``), so this record is not needed to keep
+    its stock from being added back twice."""
+    changed = order.modified_at
+    if changed is None or not _inventory_sold(session, connection_id, order, settings, True, ())[0]:
+        return False  # (no item of the order has a baseline: no look-up)
+    row = session.get(Checkpoint, (connection_id, f"{COUNTED}{order_key}"))
+    if row is None:
+        return False
+    counts = [kept.counted_at for kept in _counted(session, connection_id, order_key).values()]
+    if any(moment is None or as_utc(changed) <= moment for moment in counts):
+        return False
+    if mappings.get(session, connection_id, mappings.ORDER, order_key) is None:
+        return False
+    if settings["sync_refunds"]:
+        if order.refunds is None:
+            return False  # (a payload that does not list them: its refunds are unknown)
+        for refund in order.refunds:
+            if all(mappings.get(session, connection_id, kind, refund.storefront_id) is None
+                   for kind in (mappings.REFUND, mappings.REFUND_BEFORE_CANCELLATION)):
+                return False
+    session.delete(row)
+    return True
+
+
 def late_sales(
     session: Session,
     connection_id: int,
@@ -843,7 +884,7 @@ def late_sales(
 def _inventory_sold(
     session: Session,
     connection_id: int,
-    order: LastKnownOrder,
+    order: Order | LastKnownOrder,
     settings: Mapping[str, Any],
     holds: bool,
     known: Iterable[str],
@@ -879,7 +920,7 @@ def add_back_late_sales(
     not sent yet folds into the unsent job of the same order and item; a sent one is never sent again
     (its RefNumber is looked up after a lost answer), so each difference reaches QuickBooks once."""
     number = order.number or order_key
-    return [
+    queued = [
         _queue_add_back(session, connection_id, f"{ADD_BACK_KIND}:{order_key}:{sale.list_id}", {
             "order_id": order_key,
             "order_number": number,
@@ -890,6 +931,8 @@ def add_back_late_sales(
         }, sale.quantity, now)
         for sale in late_sales(session, connection_id, order_key, order, txn_type, settings, added)
     ]
+    settle_counted(session, connection_id, order_key, order, settings)
+    return queued
 
 
 def take_back_restocked(
@@ -927,6 +970,32 @@ def take_back_restocked(
             "refund_id": refund_id,
         }, -taken, now))
     return queued
+
+
+def refund_moment(
+    made_at: datetime | None,
+    refund_id: str,
+    order: Order | LastKnownOrder | None,
+    received_at: datetime | None,
+) -> datetime | None:
+    """When a refund put its stock back on the shelf, for the store's count it is compared with (pure).
+
+    The refund's own time when the store gives one. Without it, the latest moment the evidence allows:
+    the modified time of the order as qbsync holds it, when that version lists the refund (the store
+    marks the order modified when it refunds, so that version is no older than the refund), and the
+    moment the refund reached qbsync (``received_at``: it cannot have been made later); the earlier of
+    the two. Both are the refund's own moment in the common case -- a refund is the order's last change
+    and its webhook arrives within seconds -- so QuickBooks' quantity on hand ends at the store's stock;
+    and a refund this places by the count was certainly made by then, so an add-back is never taken out
+    on a guess. Where the evidence is later than the count the refund is taken as made after it, as one
+    with a time would be: the add-back stays. None when nothing is known."""
+    if made_at is not None:
+        return as_utc(made_at)
+    bounds = [as_utc(received_at)] if received_at is not None else []
+    listed = order is not None and any(r.storefront_id == refund_id for r in order.refunds or ())
+    if listed and order is not None and order.modified_at is not None:
+        bounds.append(as_utc(order.modified_at))
+    return min(bounds, default=None)
 
 
 def _queue_add_back(

@@ -78,6 +78,52 @@ def request_refresh(
     ]
 
 
+# Customers typed into QuickBooks between refreshes: read by their TimeModified (CustomerQuery's
+# FromModifiedDate) before a guest's order is given the proxy customer for want of one with its e-mail.
+CHANGES_KEY = f"{REFRESH_KIND}:Customer:changes"
+CUSTOMERS_NEWEST = "customers_newest"  # the newest TimeModified of a customer read, as QuickBooks wrote it
+CUSTOMERS_CAUGHT_UP = "customers_caught_up"  # when the changed customers were last read, naive UTC
+
+
+def request_customer_changes(session: Session, connection_id: int, now: datetime) -> QueueJob:
+    """Queue reading the customers changed in QuickBooks since the list was last read: one job, which
+    every guest order of the round trip waiting for it shares (one request, however many orders)."""
+    return jobs.enqueue(
+        session,
+        connection_id,
+        REFRESH_KIND,
+        {"list": "Customer", "changes": True},
+        label="read the customers changed in QuickBooks",
+        coalesce_key=CHANGES_KEY,
+        priority=REFRESH_PRIORITY,
+        now=now,
+    )
+
+
+def customers_current_at(session: Session, connection_id: int) -> datetime | None:
+    """When the customer list was last brought up to date, by a whole read or a read of the changes
+    (naive UTC); None when it was never read."""
+    moments = [last_refreshed(session, connection_id, "Customer")]
+    row = session.get(Checkpoint, (connection_id, CUSTOMERS_CAUGHT_UP))
+    if row is not None and row.value:
+        moments.append(datetime.fromisoformat(row.value))
+    return max((_naive_utc(m) for m in moments if m is not None), default=None)
+
+
+def caught_up(session: Session, connection_id: int, started: datetime) -> None:
+    """Remember that the customers changed in QuickBooks were read, as of ``started``."""
+    row = session.get(Checkpoint, (connection_id, CUSTOMERS_CAUGHT_UP))
+    value = _naive_utc(started).isoformat()
+    if row is None:
+        session.add(Checkpoint(connection_id=connection_id, name=CUSTOMERS_CAUGHT_UP, value=value))
+    else:
+        row.value = value
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
 def last_planned(session: Session, connection_id: int) -> datetime | None:
     """When a refresh was last queued (naive UTC), or None."""
     row = session.get(Checkpoint, (connection_id, PLANNED))
@@ -217,7 +263,8 @@ def forget_company(session: Session, connection_id: int) -> None:
     session.execute(delete(Checkpoint).where(
         Checkpoint.connection_id == connection_id,
         Checkpoint.name.in_([f"company:{query}" for query in COMPANY_QUERIES]
-                            + [f"{CHECKPOINT}:{name}" for name in LISTS])))
+                            + [f"{CHECKPOINT}:{name}" for name in LISTS]
+                            + [CUSTOMERS_NEWEST, CUSTOMERS_CAUGHT_UP])))
     for list_type in LISTS:
         _invalidate(session, connection_id, list_type)
 

@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 
 from qbsync.storage.models import QueueJob
-from qbsync.storefronts.records import OrderLine, Product, Refund, RefundLine, StockLevel
+from qbsync.storefronts.records import OrderLine, Product, Refund, RefundLine, RefundSummary, StockLevel
 from qbsync.storefronts.shopify import normalize as shopify
 from qbsync.storefronts.woocommerce import normalize as woo
 from tests.accounting import check_order, check_stock
@@ -454,17 +454,22 @@ def test_a_late_orders_add_back_follows_a_refund_that_restocked_before_the_count
     QuickBooks after the item was added: their 4 mugs are added back. One mug of 1002 was refunded and
     put back on the shelf at 15:50, so the count had it; one of 1003 at 18:00, one more mug (11). Each
     refund's credit memo brings its mug back to QuickBooks' stock: 1002's add-back drops to 1 mug, 1003's
-    stays 2. Later webhooks of 1002 (its refund re-sent, the order changed at 15:50 and modified in
-    QuickBooks) change nothing more."""
+    stays 2. The other mug of 1003 was refunded and put back too, by a refund the store sends without a
+    time: 1003's version that lists it was modified at 15:40, so it was made by then, before the count
+    (inventory.refund_moment), and 1003's add-back drops to 1 mug. Later webhooks of 1002 (its refund
+    re-sent, the order changed at 15:50 and modified in QuickBooks) change nothing more."""
     shop = _shop(make_shop, profile)
     placed = _two_late_orders(shop, 2)
     shop.feed("refund", _mug_back("71", 1002, _at(15).replace(minute=50)))
     shop.feed("refund", _mug_back("72", 1003, _at(18)))
+    listed = (RefundSummary(storefront_id="73", amount=Decimal("9.50")),)
+    shop.feed("order", _changed(1003, 2, placed[1003], _at(15).replace(minute=40), refunds=listed))
+    shop.feed("refund", dataclasses.replace(_mug_back("73", 1003, _at(15)), created_at=None))
     shop.sync()
 
-    assert len(shop.company.transactions("CreditMemo")) == 2
+    assert len(shop.company.transactions("CreditMemo")) == 3
     check_stock(shop.company, {"MUG-RED": 11})
-    assert sorted(_differences(shop)) == ["-1", "2", "2"]
+    assert sorted(_differences(shop)) == ["-1", "-1", "2", "2"]
     shop.feed("refund", _mug_back("71", 1002, _at(15).replace(minute=50)))
     shop.feed("order", _changed(1002, 2, placed[1002], _at(15).replace(minute=50), note="refunded one"))
     shop.sync()
@@ -519,6 +524,57 @@ def test_a_waiting_orders_refund_cancellation_or_change_before_the_count_is_not_
     shop.assert_every_request_valid()
 
 
+def _counted_orders(shop) -> list[str]:
+    """The orders whose add-back by a baseline qbsync still keeps (inventory.save_counted)."""
+    from sqlalchemy import select
+
+    from qbsync.queue import inventory
+    from qbsync.storage.models import Checkpoint
+
+    with shop.runtime.db.transaction() as session:
+        names = session.scalars(select(Checkpoint.name).where(
+            Checkpoint.connection_id == shop.connection_id, Checkpoint.name.startswith(inventory.COUNTED)))
+        return sorted(name.removeprefix(inventory.COUNTED) for name in names)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_what_a_waiting_order_had_added_back_is_forgotten_once_it_can_no_longer_matter(make_shop, profile):
+    """The mug opens with 13: the store's 10 at 16:00 plus orders 1001 (2 at 14:00) and 1002 (1 at 15:00),
+    which post after it. Each keeps what the opening stock added back for it, which a version or refund
+    of it from before 16:00 would still change. Then 1001 is changed at 18:00, and one mug of 1002 is
+    refunded and put back at 17:00 (the order says so at 17:00): neither can change its add-back any
+    more, and both records go once that version and that refund's credit memo are in QuickBooks. What
+    they protected holds: an old version of 1002 sent late changes nothing, and 1001's sale deleted in
+    QuickBooks and added again by its next change is not added back a second time. QuickBooks stays at
+    the store's 11."""
+    shop = _shop(make_shop, profile)
+    shop.feed("product", _mug(10, _at(16)))
+    shop.feed("order", _mug_order(1001, 2, _at(14)))
+    shop.feed("order", _mug_order(1002, 1, _at(15)))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 10})
+    assert _counted_orders(shop) == ["1001", "1002"]
+
+    shop.feed("order", _changed(1001, 2, _at(14), _at(18), note="gift wrap"))
+    shop.feed("order", _changed(1002, 1, _at(15), _at(17), refunds=(
+        RefundSummary(storefront_id="71", amount=Decimal("9.50")),)))
+    shop.feed("refund", _mug_back("71", 1002, _at(17)))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 11})
+    assert _counted_orders(shop) == []
+
+    shop.feed("order", _mug_order(1002, 1, _at(15)))  # a version from before the count, sent late
+    (sale,) = [t for t in shop.company.transactions("SalesReceipt") if t["RefNumber"] == "1001"]
+    shop.in_quickbooks("TxnDel", {"TxnDelType": "SalesReceipt", "TxnID": sale["TxnID"]})
+    shop.feed("order", _changed(1001, 2, _at(14), _at(19), note="gift wrap, blue ribbon"))
+    shop.sync()
+
+    assert len([t for t in shop.company.transactions("SalesReceipt") if t["RefNumber"] == "1001"]) == 1
+    check_stock(shop.company, {"MUG-RED": 11})
+    assert _differences(shop) == []
+    shop.assert_every_request_valid()
+
+
 @pytest.mark.parametrize("profile", PROFILES)
 def test_a_late_order_before_a_store_count_is_added_back_on_the_counts_account(make_shop, profile):
     """The store masters stock: its count of 7 mugs at 16:00 lacks orders 1001 (2) and 1002 (1), placed
@@ -565,6 +621,44 @@ def test_a_store_count_nets_a_waiting_orders_refund_restocked_before_it(make_sho
     assert [a.findtext(".//QuantityDifference") for a in (count, taken_back)] == ["1", "-1"]
     assert taken_back.findtext("InventoryAdjustmentAdd/AccountRef/FullName") == RETAIL_NAMES[
         "inventory_adjustment_account"]
+    shop.assert_every_request_valid()
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_an_order_waiting_through_two_store_counts_keeps_what_the_first_added_back(make_shop, profile):
+    """The store masters stock: 10 mugs, then order 1001 (2 at 14:00); the store counts 8 at 16:00 while
+    QuickBooks refuses the order's sale (a closed period): the count expects its 2 mugs to go out when it
+    posts. The order is cut to 1 mug at 16:30 and the store puts one back on the shelf: it counts 9 at
+    17:00, the order still waiting. The second count's difference is from the first, which already took
+    the 2 mugs out: when the order posts (1 mug) after a person retries it, the add-back the counts made
+    for it stays 2 as the first count made it, less the mug the change put back before the second
+    count. QuickBooks ends at the store's 9 (had the second count taken the order's 1 mug as its
+    add-back, it would end at 10)."""
+    from qbsync.queue import jobs
+
+    shop = _shop(make_shop, profile)
+    shop.configure(stock_master="storefront")
+    shop.feed("product", _mug(10, _at(9)))
+    shop.sync()
+    shop.company.inject(code=3020, request_type="SalesReceiptAdd", times=2)  # (the change tries again)
+    shop.feed("order", _mug_order(1001, 2, _at(14)))
+    shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(8), modified_at=_at(16)))
+    shop.sync()
+    assert [job.kind for job in shop.jobs(QueueJob.state == "parked")] == ["order"]
+    check_stock(shop.company, {"MUG-RED": 10})
+
+    shop.feed("order", _changed(1001, 1, _at(14), _at(16).replace(minute=30)))
+    shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(9), modified_at=_at(17)))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 11})  # 9, and the 2 mugs the order takes out when it posts
+    *_, newest = shop.jobs(QueueJob.state == "parked")  # the order as changed
+    with shop.runtime.db.transaction() as session:
+        jobs.retry_now(session, session.get(QueueJob, newest.id))
+    shop.sync()
+
+    check_order(shop.company, "1001", open_balance="0.00")
+    check_stock(shop.company, {"MUG-RED": 9})
+    assert _differences(shop) == ["1", "-1"]
     shop.assert_every_request_valid()
 
 
@@ -621,3 +715,17 @@ def test_a_gift_card_line_is_never_counted_as_stock_sold():
     assert inventory.sold_in(order, "101", settings) == 2
     opening = inventory.opening_stock(_mug(10, _at(16)), "101", [order], settings, _at(18), None)
     assert opening.quantity == 12 and opening.added_back == ("1001",)
+
+
+def test_a_refund_without_a_time_is_placed_at_the_earliest_evidence_of_it():
+    """Pure: a refund's own time wins; without one, the earlier of its arrival and the modified time of
+    the order's version that lists it (a version not listing it says nothing about it)."""
+    from qbsync.queue.inventory import refund_moment
+
+    listing = _changed(1002, 2, _at(15), _at(17), refunds=(RefundSummary(storefront_id="71",
+                                                                        amount=Decimal("9.50")),))
+    assert refund_moment(_at(14), "71", listing, _at(19)) == _at(14)
+    assert refund_moment(None, "71", listing, _at(19)) == _at(17)
+    assert refund_moment(None, "71", listing, _at(15)) == _at(15)  # arrived before the order's change
+    assert refund_moment(None, "72", listing, _at(19)) == _at(19)  # not listed: its arrival
+    assert refund_moment(None, "71", None, None) is None

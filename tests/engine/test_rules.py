@@ -232,6 +232,39 @@ def test_a_guests_customer_deleted_in_quickbooks_after_the_list_was_read_leaves_
 
 
 @ON_TWO_COMPANIES
+def test_a_customer_typed_into_quickbooks_since_the_list_was_read_takes_the_guests_order(shop):
+    """The customer list was read; then the merchant types Ida Ives into QuickBooks, with her e-mail. Her
+    order as a guest, with eleven other guests' (nobody's e-mail), lands on her customer, not on Web
+    Guests: before the guests are given Web Guests for want of a customer with their e-mail, the
+    customers changed in QuickBooks since the list was read are read, once for the whole round trip."""
+    shop.sync()  # the first contact reads the customer list
+    shop.in_quickbooks("CustomerAdd", {"Name": "Ives, Ida", "Email": "ida.ives@example.org"})  # by hand
+    ida = dataclasses.replace(GUEST, email="IDA.IVES@example.org", first_name="Ida", last_name="Ives")
+    orders = [make_order(5271, customer=ida, paid=False)] + [
+        make_order(number, customer=dataclasses.replace(GUEST, email=f"guest{number}@example.com"))
+        for number in range(5272, 5283)]
+    for order in orders:
+        shop.feed("order", order)
+    shop.sync()
+
+    whose = {t["RefNumber"]: t["CustomerRef"]["FullName"] for t in shop.sales()}
+    assert whose == {"5271": "Ives, Ida", **{str(n): "Web Guests" for n in range(5272, 5283)}}
+    check_synced_order(shop.company, orders[0], customer="Ives, Ida")
+    reads = [sum("FromModifiedDate" in query for query in _requests_in(entry.request, "CustomerQueryRq"))
+             for entry in shop.company.request_log]
+    assert sum(reads) == 1, "one read of the changed customers for all twelve guest orders"
+    shop.assert_every_request_valid()
+
+
+def _requests_in(document: str, request_type: str) -> list[str]:
+    """The requests of one type in one qbXML document the Web Connector sent."""
+    from lxml import etree
+
+    root = etree.fromstring(document.encode())
+    return [etree.tostring(e, encoding="unicode") for e in root.iterfind(f"QBXMLMsgsRq/{request_type}")]
+
+
+@ON_TWO_COMPANIES
 def test_a_guest_order_keeps_its_customer_when_the_proxy_customer_changes_after_it(shop):
     """The merchant renames the guests' customer after Gus's order was invoiced to Web Guests. The new name
     is for orders that come after: Gus's edit, his payment and his refund stay on Web Guests, whose balance

@@ -111,11 +111,13 @@ class Finish:
 class Needed:
     """Work a deferred job waits for that may not be queued yet (:func:`build_next` queues it): the jobs
     bringing an ``order``'s customer (``customer``, the one its job chose; None when its sale has one),
-    items and special items into QuickBooks, or reads of ``lists``."""
+    items and special items into QuickBooks, reads of ``lists``, or of the customers changed in
+    QuickBooks since the list was read (``customer_changes``)."""
 
     order: Order | None = None
     lists: tuple[str, ...] = ()
     customer: CustomerChoice | None = None
+    customer_changes: bool = False
 
 
 @dataclass(frozen=True)
@@ -279,6 +281,8 @@ def queue_needed(ctx: Context, needed: Needed) -> list[QueueJob]:
                                            needed.customer)
     if needed.lists:
         found += lists.request_refresh(ctx.session, ctx.connection.id, list(needed.lists), now=ctx.now)
+    if needed.customer_changes:
+        found.append(lists.request_customer_changes(ctx.session, ctx.connection.id, ctx.now))
     return found
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from qbsync.qbxml.limits import fit
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import company_facts, lists, mappings, naming
+from qbsync.queue import company_facts, intake, lists, mappings, naming
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -24,6 +24,7 @@ from qbsync.queue.handlers import (
     Defer,
     Done,
     Finish,
+    Needed,
     Park,
     corrective_step_due,
     gave_up,
@@ -37,7 +38,7 @@ from qbsync.queue.handlers import (
 from qbsync.queue.handlers.answers import found_records
 from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
 from qbsync.storage.models import IdMapping, QueueJob
-from qbsync.storefronts.records import Address, Customer
+from qbsync.storefronts.records import Address, Customer, Order
 
 # ctx.cache: a customer name (lower case) -> the job looking it up or adding it in this round trip
 CUSTOMER_NAMES_ASKED = "customer_names_asked"
@@ -404,6 +405,23 @@ class CustomerHandler(StepHandler):
         set_progress(job, name=new_name, next="lookup", renamed_why=why)
         return Again(f"{why}: trying {new_name!r}")
 
+
+
+def changed_customers_first(ctx: Context, job: QueueJob, order: Order) -> Defer | None:
+    """Before the order's customer is chosen (once, see ``orders.customer_choice``) and a guest given the
+    proxy customer for want of one with its e-mail, the customers changed in QuickBooks since the list
+    was last brought up to date are read, when that was before the order reached qbsync: a customer
+    typed into QuickBooks meanwhile may be the guest's. Every such order of a round trip waits for the
+    same read (one request), the orders that come after it need another."""
+    if progress(job).get("customer") is not None:
+        return None  # chosen already: kept
+    if not intake.goes_to_proxy_for_want_of_email_match(ctx.session, ctx.connection, ctx.settings, order):
+        return None  # (most orders: no look-up of when the list was read)
+    current = lists.customers_current_at(ctx.session, ctx.connection.id)
+    if current is None or current >= job.created_at:
+        return None  # never read (the first contact reads it whole), or read since the order came
+    return Defer("reading the customers changed in QuickBooks since the list was read: the guest's e-mail "
+                 "may be a new customer's", queue=Needed(customer_changes=True))
 
 
 register(CustomerHandler())

@@ -44,6 +44,7 @@ from qbsync.queue.handlers import (
 )
 from qbsync.queue.handlers.answers import found_records, missing_reference
 from qbsync.queue.handlers.cancellations import CANCELLATION, REVERSED, VOIDED
+from qbsync.queue.handlers.customers import changed_customers_first
 from qbsync.queue.handlers.items import SPECIAL_ITEMS, special_name
 from qbsync.queue.handlers.order_lines import line_key
 from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
@@ -250,6 +251,9 @@ class OrderHandler(StepHandler):
         if mapping is not None:
             return self._update(ctx, job, order, mapping)
         notes = progress(job)
+        behind = changed_customers_first(ctx, job, order)  # a guest's customer may be new in QuickBooks
+        if behind is not None:
+            return behind
         choice = customer_choice(ctx, job, order)
         company = self._company(ctx, order, self._customer(ctx, choice.key))
         planned = order_plan.plan(
@@ -643,7 +647,8 @@ class OrderHandler(StepHandler):
         )
         # Its edits and its payment go to this customer, even if the customer settings change meanwhile.
         mappings.link_sale_customer(ctx.session, ctx.connection.id, order_id(job), ret)
-        self._add_back(ctx, job, txn_type, added=True)
+        # A sale added again after it was deleted in QuickBooks is no late sale: it follows its add-back.
+        self._add_back(ctx, job, txn_type, added=not progress(job).get("again"))
 
     def _add_back(self, ctx: Context, job: QueueJob, txn_type: str | None, added: bool = False) -> None:
         """A sale the store's count QuickBooks took already lacked comes back, and follows the order
@@ -656,6 +661,7 @@ class OrderHandler(StepHandler):
             return Park(f"the {mapping.qb_type} {mapping.qb_name} linked by hand is no longer in QuickBooks")
         mappings.forget(ctx.session, mapping)
         reset_progress(job)
+        set_progress(job, again=True)
         return Again(f"the {mapping.qb_type} {mapping.qb_name} was deleted in QuickBooks: adding it again")
 
 

@@ -74,7 +74,7 @@ from qbsync.queue.handlers.items import refunded_item, special_name, wait_for_sp
 from qbsync.queue.handlers.order_lines import money
 from qbsync.queue.handlers.orders import codes_pending, country_tax, facts
 from qbsync.queue.handlers.steps import Step, StepHandler
-from qbsync.queue.inventory import take_back_restocked
+from qbsync.queue.inventory import refund_moment, settle_counted, take_back_restocked
 from qbsync.storage.models import IdMapping, QueueJob
 from qbsync.storefronts.records import Order, Refund, RefundLine
 
@@ -509,7 +509,7 @@ class RefundHandler(StepHandler):
             ctx.session, ctx.connection.id, mappings.REFUND, refund.storefront_id, "InventoryAdjustment", ret,
             origin=mappings.CREATED, synced_hash=SETTLED,
         )
-        self._took_back(ctx, refund)
+        self._took_back(ctx, job)
         set_progress(job, next=None)
         return Done(why)
 
@@ -585,7 +585,7 @@ class RefundHandler(StepHandler):
             ctx.session, ctx.connection.id, mappings.REFUND, refund_id, "CreditMemo", ret,
             origin=mappings.CREATED,  # added by qbsync, or found with its exact marker
         )
-        self._took_back(ctx, _refund(job))
+        self._took_back(ctx, job)
         set_progress(
             job,
             next=None,
@@ -593,16 +593,23 @@ class RefundHandler(StepHandler):
             ar=(ret.get("ARAccountRef") or {}).get("ListID"),
         )
 
-    def _took_back(self, ctx: Context, refund: Refund) -> None:
-        """What the refund put back on the shelf before a store count a late sale was added back against
-        comes off that add-back (stock counted once); a refund of unknown time is not before it."""
+    def _took_back(self, ctx: Context, job: QueueJob) -> None:
+        """The refund's record (credit memo, or the adjustment in its place) is in QuickBooks: what it put
+        back on the shelf before a store count a late sale was added back against comes off that add-back
+        (stock counted once), and the order's counted stock is settled when it can no longer matter."""
+        refund = _refund(job)
+        refund_id = refund.storefront_id
         order = refunded_order(ctx, refund.order_id)
         back = restocked_items(ctx, refund, order)
-        if back and refund.created_at is not None:
+        # A refund of unknown time is placed by the best evidence: the order's version listing it, and
+        # when it reached qbsync (the refund job was queued on its arrival).
+        made = refund_moment(refund.created_at, refund_id, order, job.created_at) if back else None
+        if made is not None:
             number = order.number if order is not None else refund.order_id
-            take_back_restocked(ctx.session, ctx.connection.id, refund.order_id, number, refund.storefront_id,
-                                back, refund.created_at, ctx.now)
-
+            take_back_restocked(ctx.session, ctx.connection.id, refund.order_id, number, refund_id, back,
+                                made, ctx.now)
+        if order is not None:
+            settle_counted(ctx.session, ctx.connection.id, refund.order_id, order, ctx.settings)
 
 def refund_marker(platform: str, refund_id: str, sale_ref: str) -> str:
     """qbsync's mark on a refund's credit memo and money: 'WooCommerce refund 726 of order 1001'."""
