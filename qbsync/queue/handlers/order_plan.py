@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from qbsync.queue import company_facts, rules, tax_codes
-from qbsync.queue.handlers.order_lines import Refs, header, line_key, sales_lines
+from qbsync.queue.handlers.order_lines import Refs, header, line_key, money, sales_lines
 from qbsync.storefronts.records import Order
 
 
@@ -70,6 +70,21 @@ GIFT_CARD_UNKNOWN = (
 )
 
 
+def below_zero(order: Order, txn_type: str) -> str:
+    """Why an order whose money due (its total less what gift cards and store credit paid) is below zero
+    is not sent ('' when it is not): QuickBooks refuses a sale below zero (an integrator's note,
+    docs/SIMULATOR.md), and no sale of the store's could be right with it."""
+    total, cards = money(order.total), money(order.gift_card_amount)
+    if total - cards >= 0:
+        return ""
+    return (
+        f"the order's total {total} less the {cards} gift cards or store credit paid is below zero, so "
+        f"qbsync sends no {txn_type} (QuickBooks takes none below zero): check the order's total and gift "
+        "card payments in the store, then push the order again from the Push page, or record it in "
+        "QuickBooks by hand"
+    )
+
+
 def plan(
     order: Order,
     company: Company,
@@ -121,6 +136,9 @@ def transaction(
     omit_payment_method: bool = False,
 ) -> Plan:
     """The order as a ``txn_type`` transaction (for a new order, or a change to one in QuickBooks)."""
+    problem = below_zero(order, txn_type)  # before anything is linked or added for it
+    if problem:
+        return Plan(txn_type=txn_type, problem=problem)
     missing = needs(order, company, settings)
     if missing:
         return Plan(txn_type=txn_type, needs=missing)

@@ -411,6 +411,8 @@ class OrderHandler(StepHandler):
         planned = order_plan.transaction(
             order, company, ctx.settings, mapping.qb_type, bool(notes.get("omit_payment_method"))
         )
+        if planned.problem:
+            return Reject(planned.problem)
         wanted = fingerprint(planned.data) if planned.data is not None else None
         if wanted is not None and wanted == mapping.synced_hash:
             return Finish(f"already in QuickBooks as {mapping.qb_type} {mapping.qb_name}")
