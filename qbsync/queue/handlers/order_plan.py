@@ -100,18 +100,37 @@ def plan(
     chosen earlier for the order (kept while it is on its way); ``omit_payment_method`` leaves the
     payment method out (QuickBooks answered that it lacks it).
     """
+    admitted = admit(order, company.facts, settings, decision=decision, txn_type=txn_type)
+    if admitted.txn_type is None:
+        return admitted
+    return transaction(order, company, settings, admitted.txn_type, omit_payment_method)
+
+
+def admit(
+    order: Order,
+    facts: company_facts.CompanyFacts,
+    settings: Mapping[str, Any],
+    *,
+    decision: rules.OrderDecision | None = None,
+    txn_type: str | None = None,
+) -> Plan:
+    """Whether a new order is booked at all, before any of its transaction is worked out: a plan with
+    only its ``txn_type``, or its ``skip`` or ``problem`` (what :func:`plan` answers first).
+
+    Enough for the look-up by RefNumber that goes before the add: it needs the type, not the lines.
+    """
     decision = decision or rules.decide_order(order, settings)
     if not decision.sync:
         return Plan(skip=decision.reason)
     if order.gift_card_amount is None:
         return Plan(problem=GIFT_CARD_UNKNOWN)
-    problem = company_facts.currency_problem(order.currency, company.facts)
+    problem = company_facts.currency_problem(order.currency, facts)
     if problem:
         return Plan(problem=problem)
     chosen = txn_type or decision.txn_type
     if chosen is None:
         raise ValueError("the rules chose no transaction type for a synced order")
-    return transaction(order, company, settings, chosen, omit_payment_method)
+    return Plan(txn_type=chosen)
 
 
 def needs(order: Order, company: Company, settings: Mapping[str, Any]) -> tuple[str, ...]:
