@@ -130,7 +130,7 @@ def admit(
     chosen = txn_type or decision.txn_type
     if chosen is None:
         raise ValueError("the rules chose no transaction type for a synced order")
-    return Plan(txn_type=chosen)
+    return Plan(txn_type=chosen, problem=below_zero(order, chosen))  # nothing, not even a look-up
 
 
 def needs(order: Order, company: Company, settings: Mapping[str, Any]) -> tuple[str, ...]:

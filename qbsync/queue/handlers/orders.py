@@ -300,6 +300,8 @@ class OrderHandler(StepHandler):
             set_progress(job, type=txn_type)
             return render(ctx, f"{txn_type}Query", {"RefNumber": ref_number(order, ctx.settings)}, "lookup")
         planned = self._transaction(ctx, job, order, self._company(ctx, order, customer, links), txn_type)
+        if planned.problem:
+            return Reject(planned.problem)
         if planned.needs or planned.data is None:
             raise KeyError(planned.needs[0] if planned.needs else "the order has no transaction to send")
         data = dict(planned.data)
