@@ -47,7 +47,7 @@ from qbsync.queue.handlers.answers import found_record, found_records
 from qbsync.queue.handlers.items import refunded_item, special_name, wait_for_special_items
 from qbsync.queue.handlers.order_lines import CENT, money
 from qbsync.queue.handlers.steps import Step, go, react
-from qbsync.queue.inventory import add_back_late_sales
+from qbsync.queue.inventory import add_back_late_sales, restocked_by
 from qbsync.storage.models import IdMapping, QueueJob
 from qbsync.storefronts.records import LastKnownOrder, RefundLine, RefundSummary
 
@@ -489,7 +489,8 @@ class Cancellation:
         if rules.cancellation_restocks(order, ctx.settings):
             # The credit memo brings the products back as a void would: an add-back of a late sale that
             # the store's count already had back in stock is taken out again (stock counted once).
-            add_back_late_sales(session, conn_id, str(job.record_id), order, None, ctx.settings, ctx.now)
+            add_back_late_sales(session, conn_id, str(job.record_id), order, None, ctx.settings, ctx.now,
+                                restocked=restocked_by(notes.get("lines") or ()))
         if notes.get("stock"):
             why = f"{why}; {notes['stock']}"
         credit = money(ret.get("CreditRemaining") or ret.get("TotalAmount"))
