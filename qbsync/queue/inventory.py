@@ -430,6 +430,15 @@ BASELINE = "stock_seen:"  # + the item's ListID: the store's stock QuickBooks ac
 OPENING, COUNT = "opening", "count"
 
 
+def _keep(session: Session, connection_id: int, name: str, value: str) -> None:
+    """Store the checkpoint ``name`` of an item or order (its value replaced)."""
+    row = session.get(Checkpoint, (connection_id, name))
+    if row is None:
+        session.add(Checkpoint(connection_id=connection_id, name=name, value=value))
+    else:
+        row.value = value
+
+
 def read_baseline(session: Session, connection_id: int, list_id: str) -> tuple[Decimal, datetime] | None:
     """(store stock, as of when) QuickBooks already accounts for, sales included, or None when unknown."""
     found = _baseline(session, connection_id, list_id)
@@ -460,13 +469,8 @@ def save_baseline(
     """Remember that QuickBooks accounts for the store's ``quantity`` as of ``moment``, set by the item's
     opening stock (:data:`OPENING`) or a store count (:data:`COUNT`). ``store_counts``: the store masters
     the item's stock, so its next count nets what qbsync books after ``moment`` (:func:`book_moves`)."""
-    value = f"{format(quantity.normalize(), 'f')}@{as_utc(moment).isoformat()}@{origin}"
-    name = f"{BASELINE}{list_id}"
-    row = session.get(Checkpoint, (connection_id, name))
-    if row is None:
-        session.add(Checkpoint(connection_id=connection_id, name=name, value=value))
-    else:
-        row.value = value
+    _keep(session, connection_id, f"{BASELINE}{list_id}",
+          f"{format(quantity.normalize(), 'f')}@{as_utc(moment).isoformat()}@{origin}")
     if store_counts:
         # What was booked by this moment is in the count now; what was booked for a later one is not.
         moves = _read_moves(session, connection_id, list_id) or {}
@@ -614,12 +618,7 @@ def _save_moves(
 ) -> None:
     value = json.dumps({key: [format(quantity.normalize(), "f"), moment.isoformat()]
                         for key, (quantity, moment) in sorted(moves.items())})
-    name = f"{MOVED}{list_id}"
-    row = session.get(Checkpoint, (connection_id, name))
-    if row is None:
-        session.add(Checkpoint(connection_id=connection_id, name=name, value=value))
-    else:
-        row.value = value
+    _keep(session, connection_id, f"{MOVED}{list_id}", value)
 
 
 def moved_between(
@@ -780,13 +779,7 @@ def save_waiting(
 ) -> None:
     """Remember which orders placed by the baseline's moment the baseline expects to post, and how many of
     the item it added back for each (what a refund or cancellation before the count can take back)."""
-    value = json.dumps(waiting_notes(waiting_counts(orders)))
-    name = f"{WAITING}{list_id}"
-    row = session.get(Checkpoint, (connection_id, name))
-    if row is None:
-        session.add(Checkpoint(connection_id=connection_id, name=name, value=value))
-    else:
-        row.value = value
+    _keep(session, connection_id, f"{WAITING}{list_id}", json.dumps(waiting_notes(waiting_counts(orders))))
 
 
 @dataclass(frozen=True)
