@@ -152,25 +152,41 @@ def _elements(node: etree._Element) -> list[etree._Element]:
     return [child for child in node if isinstance(child.tag, str)]
 
 
-def _value(cat: Catalog, node: etree._Element, schema: Field | None) -> object:
-    # len() first: most nodes are leaves, and asking it builds no list.
-    has_elements = len(node) > 0 and any(isinstance(child.tag, str) for child in node)
-    if has_elements or (schema is not None and schema.kind == Kind.AGGREGATE):
-        return _record(cat, node, schema)
-    return node.text or ""
+# A child element as the reader needs it: its schema, whether it repeats, whether it is an aggregate.
+_Known = dict[str, tuple[Field, bool, bool]]
+_KNOWN: dict[Field, _Known] = {}  # by aggregate: worked out once, not for every record read
+
+
+def _known(cat: Catalog, schema: Field | None) -> _Known:
+    if schema is None:
+        return {}
+    found = _KNOWN.get(schema)
+    if found is None:
+        found = {name: (child, child.repeated, child.kind == Kind.AGGREGATE)
+                 for name, child in cat.children(schema).items()}
+        _KNOWN[schema] = found
+    return found
 
 
 def _record(cat: Catalog, node: etree._Element, schema: Field | None) -> dict[str, object]:
-    known = cat.children(schema)
+    """An aggregate as a dict: an element with elements in it, or one the schema calls an aggregate, is a
+    dict; any other is its text ("" when empty). Repeated names (by the schema or in fact) are lists."""
+    known = _known(cat, schema)
     out: dict[str, object] = {}
     lists: dict[str, list[object]] = {}  # the values of ``out`` that are lists, by name
-    for child in _elements(node):
+    for child in node:
         name = child.tag
-        child_schema = known.get(name)
-        value = _value(cat, child, child_schema)
+        if not isinstance(name, str):  # a comment or processing instruction the parser kept
+            continue
+        found = known.get(name)
+        # len() first: most elements are leaves, and asking it builds nothing.
+        if (found is not None and found[2]) or (len(child) and any(isinstance(c.tag, str) for c in child)):
+            value: object = _record(cat, child, found[0] if found is not None else None)
+        else:
+            value = child.text or ""
         if name in lists:
             lists[name].append(value)
-        elif (child_schema is not None and child_schema.repeated) or name in out:
+        elif (found is not None and found[1]) or name in out:
             out[name] = lists[name] = [out[name], value] if name in out else [value]
         else:
             out[name] = value

@@ -1,4 +1,4 @@
-"""Render qbXML requests from plain dicts through the Jinja2 templates in ``qbsync/qbxml_templates/``.
+"""Render qbXML requests from plain dicts through the templates in ``qbsync/qbxml_templates/``.
 
 Convention for ``data``: keys are the qbXML element names themselves (``Name``, ``BillAddress``, ``Addr1``,
 ``CustomerRef``, ``ListID``, ``InvoiceLineAdd``), the same names the response parser returns, the XSD uses and
@@ -21,30 +21,30 @@ A field the schema does not have, a field of another qbXML version, a value that
 the template does not send raises ``QbxmlDataError`` / ``QbxmlVersionError``; nothing is dropped silently.
 Rendering does not validate: build the message with ``build_message`` and check it with
 ``schema.validate`` / ``schema.validate_each``.
+
+Each request type has a template in ``qbsync/qbxml_templates/`` (compiled once by ``template_plan``):
+rendering cleans ``data`` into records of escaped text, then prints them through the template's plan.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, Template
-from markupsafe import Markup, escape
-
 from qbsync.qbxml import values
 from qbsync.qbxml.errors import QbxmlDataError, QbxmlVersionError
 from qbsync.qbxml.fields import KNOWN_VERSIONS, Catalog, Field, Kind, catalog, require_version
-from qbsync.qbxml.template_code import RequestCodeGenerator
+from qbsync.qbxml.template_plan import Fields, Plan, compile_plan, template_names
 
 DEFAULT_VERSION = "13.0"
 ON_ERROR_CHOICES = ("continueOnError", "stopOnError")
 REQUEST_ID_MAX_LENGTH = 50  # status 1060 beyond this
 
-_TEMPLATE_SUFFIX = ".xml.j2"
 _FORMATTERS: dict[Kind, Callable[[object], str]] = {
     Kind.AMOUNT: values.format_amount,
     Kind.PRICE: values.format_price,
@@ -59,174 +59,27 @@ _FORMATTERS: dict[Kind, Callable[[object], str]] = {
 _IDENTIFIER_NAMES = frozenset({"EditSequence", "iteratorID"})
 # The types a leaf value usually has: told apart from dicts and lists without an ABC isinstance check.
 _LEAF_TYPES = frozenset({str, int, bool, float, Decimal, date, datetime})
+# What markupsafe's escape writes, plus character references for line breaks and tabs: they keep them intact
+# through XML parsing (a raw CR LF would be normalised to LF) and keep the document one element per line.
+_ESCAPES = str.maketrans({
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;",
+    "\r": "&#13;", "\n": "&#10;", "\t": "&#9;",
+})
+_NEEDS_ESCAPE = re.compile("[&<>\"'\r\n\t]").search
 
 
-def _finalize(value: object) -> object:
-    """Escape every printed value; line breaks and tabs become character references.
-
-    Character references keep them intact through XML parsing (a raw CR LF would be normalised to LF) and
-    keep the rendered document one element per line.
-    """
-    if isinstance(value, Markup):
-        return value
-    if value is None:
-        raise TypeError("a template printed None; use the q.el macro for optional fields")
-    text = escape(str(value))
-    if "\r" in text or "\n" in text or "\t" in text:  # rare (memos, notes): most values pass as they are
-        text = Markup(  # noqa: S704 - escaped just above
-            str(text).replace("\r", "&#13;").replace("\n", "&#10;").replace("\t", "&#9;")
-        )
-    return text
-
-
-class _Markup:
-    """The shared pieces of the request templates (``q.el``, ``q.ref``, ``q.address``, ``q.attr``).
-
-    Plain Python rather than Jinja macros: a request template calls them for every field it knows, present
-    or not, and a macro call costs tens of microseconds where a function call costs well under one.
-    Values arrive cleaned (strings, lists of strings, nested records or None for "leave out").
-    """
-
-    @staticmethod
-    def el(tag: str, value: FieldValue | None) -> Markup:
-        """``<tag>value</tag>``; nothing for None; one element per item for a list."""
-        if value is None:
-            return _NOTHING
-        if isinstance(value, str):
-            return _markup(f"<{tag}>{_finalize(value)}</{tag}>")  # _finalize escapes
-        if isinstance(value, Record):
-            raise TypeError(f"the template prints the aggregate {tag} as one value; write out its fields")
-        return _markup("".join(f"<{tag}>{_finalize(item)}</{tag}>" for item in value))
-
-    @classmethod
-    def ref(cls, tag: str, value: FieldValue | None) -> Markup:
-        """A list reference (CustomerRef, ItemRef...): ListID and/or FullName."""
-        if not value:
-            return _NOTHING
-        if not isinstance(value, Record):
-            raise TypeError(f"the template passes {tag} a {type(value).__name__}, not a reference record")
-        return _markup(  # parts escaped by el
-            f"<{tag}>{cls.el('ListID', value.ListID)}{cls.el('FullName', value.FullName)}</{tag}>"
-        )
-
-    @classmethod
-    def address(cls, tag: str, value: object) -> Markup:
-        """A postal address (BillAddress, ShipAddress)."""
-        if not value:
-            return _NOTHING
-        inner = "".join(cls.el(name, getattr(value, name)) for name in _ADDRESS_FIELDS)
-        return _markup(f"<{tag}>{inner}</{tag}>")  # parts escaped by el
-
-    @staticmethod
-    def attr(name: str, value: object) -> Markup:
-        """`` name="value"`` on the request element; nothing for None."""
-        if value is None:
-            return _NOTHING
-        return _markup(f' {name}="{_finalize(value)}"')  # _finalize escapes
-
-
-# Markup(text) for a plain str, without Markup.__new__'s look for an __html__ method (a plain str has none):
-# the helpers make one per field sent, a good part of rendering.
-_markup = functools.partial(str.__new__, Markup)
-_NOTHING = Markup("")  # what a helper prints for an absent field: most fields of every template
-_ADDRESS_FIELDS = (
-    "Addr1", "Addr2", "Addr3", "Addr4", "Addr5", "City", "State", "PostalCode", "Country", "Note",
-)
-
-
-class _RequestEnvironment(Environment):
-    """The templates' environment: compiled with direct helper calls (see ``template_code``)."""
-
-    code_generator_class = RequestCodeGenerator
-
-
-_environment = _RequestEnvironment(
-    loader=PackageLoader("qbsync", "qbxml_templates"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    finalize=_finalize,
-    auto_reload=False,
-)
-_HELPERS = _Markup()
-_environment.globals["q"] = _HELPERS
-
-
-class Record:
-    """Cleaned fields of one aggregate, as the template sees them; remembers which fields it read.
-
-    An absent field reads as None; a name the schema does not have at all is a template bug and raises.
-    """
-
-    __slots__ = ("_path", "_values", "_allowed", "_read")
-
-    def __init__(self, path: str, fields: dict[str, FieldValue], allowed: frozenset[str]) -> None:
-        self._path = path
-        self._values = fields
-        self._allowed = allowed
-        self._read: set[str] = set()
-
-    def __getattr__(self, name: str) -> FieldValue | None:
-        # Only names that are not attributes get here: the fields, read for every field a template knows.
-        values = self._values
-        if name in values:
-            self._read.add(name)
-            return values[name]
-        if name.startswith("_"):  # never a field (copy, pickle and Jinja probe such names)
-            raise AttributeError(name)
-        if name in self._allowed:
-            return None
-        raise AttributeError(f"{self._path} has no field {name!r} in any qbXML version")
-
-    def __bool__(self) -> bool:
-        return bool(self._values)
-
-    def unread(self) -> Iterator[str]:
-        """Paths of the fields that were given but never read by the template (they would be lost)."""
-        for name, value in self._values.items():
-            if name not in self._read:
-                yield f"{self._path}/{name}"
-                continue
-            items = value if isinstance(value, list) else [value]
-            for item in items:
-                if isinstance(item, Record):
-                    yield from item.unread()
-
-
-# A cleaned field as a template reads it: a leaf's text, a nested aggregate, or a repeated element's list.
-FieldValue = str | Record | list[str | Record]
-
-
-@functools.cache
-def _template_names() -> frozenset[str]:
-    return frozenset(
-        name.removesuffix(_TEMPLATE_SUFFIX)
-        for name in _environment.list_templates()
-        if name.endswith(_TEMPLATE_SUFFIX) and not name.startswith("_")
-    )
+def _escape(text: str) -> str:
+    """``text`` as element content or attribute value (most values have nothing to escape)."""
+    return text.translate(_ESCAPES) if _NEEDS_ESCAPE(text) else text
 
 
 def supported_request_types(version: str = DEFAULT_VERSION) -> frozenset[str]:
     """The request types ``render_request`` can produce for ``version`` (names without "Rq")."""
-    return _template_names() & catalog(version).request_types()
+    return template_names() & catalog(version).request_types()
 
 
 def _other_versions(version: str) -> list[str]:
     return [v for v in KNOWN_VERSIONS if v != version]
-
-
-@functools.cache
-def _allowed(schema_path: str) -> frozenset[str]:
-    """Every name a template may read at ``schema_path``, in any known version (templates serve them all)."""
-    names: set[str] = set()
-    for version in KNOWN_VERSIONS:
-        cat = catalog(version)
-        found = cat.field_at(schema_path)
-        if found is not None:
-            names.update(cat.children(found))
-            names.update(cat.attributes(found))
-    return frozenset(names)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -246,25 +99,6 @@ def _unknown_field(cat: Catalog, parent: Field, path: str, key: object) -> Excep
     hint = difflib.get_close_matches(str(key), known, n=3)
     suggestion = f"; did you mean {', '.join(hint)}?" if hint else ""
     return QbxmlDataError(f"{path} has no field {key!r} in qbXML {cat.version}{suggestion}")
-
-
-def _clean_leaf(cat: Catalog, field: Field, value: object, path: str) -> str:
-    if isinstance(value, str) and value == "":
-        return ""  # an explicit empty element: "clear this field" in a Mod
-    try:
-        if field.kind == Kind.ENUM:
-            return _clean_enum(cat, field, value, path)
-        formatter = _FORMATTERS.get(field.kind)
-        if formatter is not None:
-            return formatter(value)
-        if field.kind in (Kind.ID, Kind.GUID) or field.name in _IDENTIFIER_NAMES:
-            return _clean_identifier(field, value)
-        multiline = field.max_length is not None and field.max_length >= values.MULTILINE_MIN_LENGTH
-        return values.clean_text(value, field.max_length, multiline=multiline)
-    except QbxmlVersionError:
-        raise
-    except ValueError as error:
-        raise QbxmlDataError(f"{path}: {error}") from None
 
 
 def _clean_identifier(field: Field, value: object) -> str:
@@ -289,43 +123,114 @@ def _clean_enum(cat: Catalog, field: Field, value: object, path: str) -> str:
     raise ValueError(f"{value!r} is not one of {', '.join(field.choices)}")
 
 
-def _clean(cat: Catalog, field: Field, data: object, path: str) -> str | Record:
-    """Cleaned value of one element: a Record for an aggregate, a string for a leaf."""
+@functools.cache
+def _cleaner(field: Field) -> Callable[[object], str] | None:
+    """How a leaf field's value becomes escaped text, worked out once per field; None for an enum (its
+    errors name the place and the other version, so it is cleaned by ``_clean_enum``)."""
+    if field.kind == Kind.ENUM:
+        return None
+    formatter = _FORMATTERS.get(field.kind)
+    if formatter is not None:
+        return formatter  # digits, signs, dates, true/false: nothing to escape
+    if field.kind in (Kind.ID, Kind.GUID) or field.name in _IDENTIFIER_NAMES:
+        return lambda value: _escape(_clean_identifier(field, value))
+    max_length = field.max_length
+    multiline = max_length is not None and max_length >= values.MULTILINE_MIN_LENGTH
+    clean_text, needs_escape, escapes = values.clean_text, _NEEDS_ESCAPE, _ESCAPES
+
+    def text(value: object) -> str:  # most leaves: _escape written out, one call fewer
+        cleaned = clean_text(value, max_length, multiline=multiline)
+        return cleaned.translate(escapes) if needs_escape(cleaned) else cleaned
+
+    return text
+
+
+def _clean_leaf(cat: Catalog, field: Field, value: object, path: str) -> str:
+    if isinstance(value, str) and value == "":
+        return ""  # an explicit empty element: "clear this field" in a Mod
+    try:
+        cleaner = _cleaner(field)
+        if cleaner is None:
+            return _escape(_clean_enum(cat, field, value, path))
+        return cleaner(value)
+    except QbxmlVersionError:
+        raise
+    except ValueError as error:
+        raise QbxmlDataError(f"{path}: {error}") from None
+
+
+def _clean(cat: Catalog, field: Field, data: object, path: str) -> str | Fields:
+    """Cleaned value of one element: its fields for an aggregate, escaped text for a leaf."""
     if field.kind != Kind.AGGREGATE:
         if type(data) not in _LEAF_TYPES and isinstance(data, (Mapping, list, tuple)):  # ABC check: slow
             raise QbxmlDataError(f"{path} takes a single value, not {type(data).__name__}")
         return _clean_leaf(cat, field, data, path)
     if not isinstance(data, Mapping):
         raise QbxmlDataError(f"{path} takes a dict of its fields, not {type(data).__name__} {data!r}")
-    return _record(cat, field, data, path, attributes={})
+    return _record(cat, field, data, path, {})
 
 
-def _record(
-    cat: Catalog, field: Field, data: Mapping[str, object], path: str, attributes: dict[str, str]
-) -> Record:
-    children = cat.children(field)
-    cleaned: dict[str, FieldValue] = dict(attributes)
+# A child element as cleaning needs it: the field, whether it repeats, whether it is an aggregate, and its
+# leaf cleaner (None for an aggregate or an enum).
+_Child = tuple[Field, bool, bool, Callable[[object], str] | None]
+_CHILDREN: dict[Field, dict[str, _Child]] = {}  # by aggregate (a Field belongs to one version's catalog)
+
+
+def _children_in(cat: Catalog, field: Field) -> dict[str, _Child]:
+    """``field``'s children by name, as cleaning needs them, worked out once per aggregate."""
+    found = _CHILDREN.get(field)
+    if found is None:
+        found = {}
+        for name, child in cat.children(field).items():
+            aggregate = child.kind == Kind.AGGREGATE
+            found[name] = (child, child.repeated, aggregate, None if aggregate else _cleaner(child))
+        _CHILDREN[field] = found
+    return found
+
+
+def _record(cat: Catalog, field: Field, data: Mapping[str, object], path: str, cleaned: Fields) -> Fields:
+    """The cleaned fields of an aggregate, added to ``cleaned`` (which may hold its attributes), in the
+    order ``data`` gives them (the first bad one raises)."""
+    children = _children_in(cat, field)
     for key, value in data.items():
         if value is None:
             continue
-        child = children.get(key) if isinstance(key, str) else None
-        if child is None:
+        found = children.get(key) if type(key) is str or isinstance(key, str) else None
+        if found is None:
             raise _unknown_field(cat, field, path, key)
-        child_path = f"{path}/{key}"
-        if child.repeated:
+        child, repeated, aggregate, cleaner = found
+        kind = type(value)
+        if cleaner is not None and not repeated and kind in _LEAF_TYPES:  # the usual leaf: no path built
+            if kind is str and value == "":
+                cleaned[key] = ""  # an explicit empty element: "clear this field" in a Mod
+                continue
+            try:
+                cleaned[key] = cleaner(value)
+            except QbxmlVersionError:
+                raise
+            except ValueError as error:
+                raise QbxmlDataError(f"{path}/{key}: {error}") from None
+        elif repeated:
             items = list(value) if isinstance(value, (list, tuple)) else [value]
             if any(item is None for item in items):
-                raise QbxmlDataError(f"{child_path} lists a None; leave it out of the list")
-            cleaned[key] = [_clean(cat, child, item, f"{child_path}[{i}]") for i, item in enumerate(items)]
+                raise QbxmlDataError(f"{path}/{key} lists a None; leave it out of the list")
+            cleaned[key] = [
+                _record(cat, child, item, f"{path}/{key}[{i}]", {}) if aggregate and type(item) is dict
+                else _clean(cat, child, item, f"{path}/{key}[{i}]")  # a leaf, or a shape to check
+                for i, item in enumerate(items)
+            ]
         elif isinstance(value, (list, tuple)):
-            raise QbxmlDataError(f"{child_path} appears at most once; a list of {len(value)} was given")
+            raise QbxmlDataError(f"{path}/{key} appears at most once; a list of {len(value)} was given")
+        elif aggregate and isinstance(value, dict):  # the usual aggregate (a reference, a line)
+            cleaned[key] = _record(cat, child, value, f"{path}/{key}", {})
         else:
-            cleaned[key] = _clean(cat, child, value, child_path)
-    return Record(path, cleaned, _allowed(_strip_indices(path)))
+            cleaned[key] = _clean(cat, child, value, f"{path}/{key}")
+    return cleaned
 
 
 def _request_attributes(
-    cat: Catalog, rq: Field, data: Mapping[str, object], path: str, request_id: str | None
+    choices_of: tuple[tuple[str, tuple[str, ...]], ...], data: Mapping[str, object], path: str,
+    request_id: str | None,
 ) -> dict[str, str]:
     """The request's attributes: requestID (from the keyword) and iterator / iteratorID / metaData."""
     found: dict[str, str] = {}
@@ -337,7 +242,7 @@ def _request_attributes(
                 f"{path}: request_id {request_id!r} must be at most {REQUEST_ID_MAX_LENGTH} plain characters"
             )
         found["requestID"] = request_id
-    for name, choices in cat.attributes(rq).items():
+    for name, choices in choices_of:
         value = data.get(name)
         if name == "requestID":
             if value is not None:
@@ -357,9 +262,9 @@ def _check_request_type(request_type: str, version: str) -> str:
     name = request_type.removesuffix("Rq")
     cat = catalog(version)
     if name in cat.request_types():
-        if name not in _template_names():
+        if name not in template_names():
             raise QbxmlDataError(
-                f"qbsync has no template for {name}Rq; it can render: {', '.join(sorted(_template_names()))}"
+                f"qbsync has no template for {name}Rq; it can render: {', '.join(sorted(template_names()))}"
             )
         return name
     for other in _other_versions(version):
@@ -376,8 +281,9 @@ class _Shape:
     rq: Field  # <CustomerAddRq>
     body: Field | None  # the <CustomerAdd> aggregate; None when the fields sit on the request itself
     attributes: frozenset[str]  # the request element's attributes
+    attribute_choices: tuple[tuple[str, tuple[str, ...]], ...]  # their allowed values (none: any)
     rq_keys: frozenset[str]  # names in ``data`` that go on the request, not in its body
-    template: Template
+    plan: Plan
 
 
 @functools.lru_cache(maxsize=512)
@@ -390,11 +296,13 @@ def _shape(request_type: str, version: str) -> _Shape:
     assert rq is not None  # _check_request_type found it
     rq_children = cat.children(rq)
     body = rq_children.get(name)
-    attributes = frozenset(cat.attributes(rq))
+    attribute_choices = tuple(cat.attributes(rq).items())
+    attributes = frozenset(attribute for attribute, _ in attribute_choices)
     if body is None or body.kind != Kind.AGGREGATE:
         body = None
-    return _Shape(name, rq, body, attributes, frozenset((set(rq_children) - {name}) | attributes),
-                  _environment.get_template(f"{name}{_TEMPLATE_SUFFIX}"))
+    return _Shape(name, rq, body, attributes, attribute_choices,
+                  frozenset((set(rq_children) - {name}) | attributes),
+                  compile_plan(name, version, body is not None))
 
 
 def render_request(
@@ -411,32 +319,30 @@ def render_request(
     cannot be sent as given.
     """
     shape = _shape(request_type, version)
-    name, rq, body_field, attribute_names, template = (
-        shape.name, shape.rq, shape.body, shape.attributes, shape.template)
-    if not isinstance(data, Mapping):
+    name, rq, body_field, attribute_names, plan = (
+        shape.name, shape.rq, shape.body, shape.attributes, shape.plan)
+    if type(data) is not dict and not isinstance(data, Mapping):
         raise QbxmlDataError(f"{name}: data must be a dict of fields, not {type(data).__name__}")
     cat = catalog(version)
-    attributes = _request_attributes(cat, rq, data, f"{name}Rq", request_id)
+    attributes = _request_attributes(shape.attribute_choices, data, f"{name}Rq", request_id)
+    rq_fields: Fields = {key: _escape(value) for key, value in attributes.items()}
     if body_field is not None:
         rq_keys = shape.rq_keys
         rq_data = {k: v for k, v in data.items() if k in rq_keys and k not in attribute_names}
         body_data = {k: v for k, v in data.items() if k not in rq_keys}
-        rq_record = _record(cat, rq, rq_data, f"{name}Rq", attributes)
-        body = _record(cat, body_field, body_data, name, {})
+        _record(cat, rq, rq_data, f"{name}Rq", rq_fields)
+        body: Fields | None = _record(cat, body_field, body_data, name, {})
     else:
         rq_data = {k: v for k, v in data.items() if k not in attribute_names}
-        rq_record = body = _record(cat, rq, rq_data, f"{name}Rq", attributes)
-    # A shared context holding just what the templates read (the helpers, rq, d): Template.render would
-    # first copy every environment global into a new dict, a good part of rendering a small request.
-    context = template.new_context({"q": _HELPERS, "rq": rq_record, "d": body}, shared=True)
-    text = "".join(template.root_render_func(context))
-    lost = sorted({*rq_record.unread(), *body.unread()})
+        _record(cat, rq, rq_data, f"{name}Rq", rq_fields)
+        body = None
+    text, lost = plan.render(rq_fields, f"{name}Rq", body, name)
     if lost:
         raise QbxmlDataError(
-            f"{name}: qbsync's template does not send {', '.join(lost)}; "
+            f"{name}: qbsync's template does not send {', '.join(sorted(set(lost)))}; "
             "leave them out or extend the template"
         )
-    return "\n".join(line for line in text.splitlines() if line.strip())
+    return text
 
 
 def build_message(

@@ -236,7 +236,7 @@ def clean_text(value: object, max_length: int | None = None, *, multiline: bool 
     if text.isascii() and text.isprintable():
         # The common case (names, SKUs, numbers): nothing to normalize, fold or remove, no line breaks,
         # and the only whitespace is the space, so single- and multi-line cleaning agree.
-        if text.startswith(" ") or text.endswith(" ") or "  " in text:
+        if "  " in text or len(text.strip(" ")) != len(text):  # doubled, leading or trailing spaces
             text = " ".join(text.split())
     else:
         text = _clean_unusual(text, multiline)

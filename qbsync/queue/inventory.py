@@ -711,16 +711,6 @@ def _sale_moves(
                    moved, changed)
 
 
-def restocked_by(lines: Iterable[Mapping[str, Any]]) -> dict[str, Decimal]:
-    """Item ListID -> the quantity a credit memo's lines (as sent) bring back to stock (pure)."""
-    back: dict[str, Decimal] = {}
-    for line in lines:
-        list_id = (line.get("ItemRef") or {}).get("ListID")
-        if list_id and line.get("Quantity") not in (None, ""):
-            back[str(list_id)] = back.get(str(list_id), Decimal(0)) + _quantity(line["Quantity"])
-    return back
-
-
 def _booked_version(
     session: Session, connection_id: int, order_key: str, fingerprint: str | None
 ) -> LastKnownOrder | None:

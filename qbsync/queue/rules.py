@@ -7,6 +7,7 @@ read.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -128,8 +129,17 @@ def is_gift_card_sale(
     (income, stock), and such a product gets no item of its own."""
     if isinstance(line, OrderLine | LastKnownLine) and line.gift_card:
         return True
-    sku = (line.sku or "").strip().lower()
-    return bool(sku) and sku in {str(s).strip().lower() for s in settings["gift_card_skus"] or ()}
+    skus = settings["gift_card_skus"]
+    if not skus or not line.sku:
+        return False  # the usual case, asked for every line of every plan: nothing to compare
+    sku = line.sku.strip().lower()
+    return bool(sku) and sku in _gift_card_skus(tuple(str(s) for s in skus))
+
+
+@functools.lru_cache(maxsize=16)
+def _gift_card_skus(skus: tuple[str, ...]) -> frozenset[str]:
+    """The ``gift_card_skus`` setting as compared (case and spaces ignored), worked out once per value."""
+    return frozenset(s.strip().lower() for s in skus)
 
 
 def refunds_gift_card(

@@ -151,6 +151,8 @@ class QuickBooksCompany:
     ``company_queries._modified_between``). ``clock`` replaces the
     wall clock (it must return aware datetimes). ``latency_seconds`` is slept (through ``sleep``) for every
     request processed, inside the lock: QuickBooks works on one request at a time.
+    ``refuses_zero_credit_memos`` makes it refuse a CreditMemoAdd whose total is 0.00 (3180, assumed):
+    the other possibility of a behaviour nobody has seen (SIMULATOR.md).
     """
 
     def __init__(
@@ -164,6 +166,7 @@ class QuickBooksCompany:
         latency_seconds: float = 0.0,
         path: str | os.PathLike[str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        refuses_zero_credit_memos: bool = False,
     ) -> None:
         company_host.supported_versions(qbxml_version)  # a clear error for an unknown version
         self.profile: Profile = get_profile(profile)
@@ -188,6 +191,9 @@ class QuickBooksCompany:
         self.prefs = Preferences()
         self.queries = QueryRunner(self.store, self._dst_zone or self._zone, self.today)
         company_lists.seed_profile(self.store, self.prefs, self.profile)
+        # Whether QuickBooks takes a CreditMemoAdd of 0.00 is assumed (SIMULATOR.md): True is the other
+        # possibility, a refusal.
+        self.prefs.refuses_zero_credit_memos = refuses_zero_credit_memos
 
     # -- time
 

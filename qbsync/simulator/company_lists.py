@@ -43,6 +43,9 @@ class Preferences:
     multicurrency: bool = False
     home_currency: str = ""  # ListID of the home Currency (multicurrency files only)
     class_tracking: bool = False
+    # The other possibility of an assumed behaviour (docs/SIMULATOR.md): nobody has seen whether
+    # QuickBooks takes a CreditMemoAdd whose total is 0.00; True refuses it (status and text assumed).
+    refuses_zero_credit_memos: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON form."""

@@ -48,6 +48,7 @@ QOH_SIGN = {"Invoice": -1, "SalesReceipt": -1, "CreditMemo": 1}
 # Kinds that carry DueDate/ShipDate defaults and printing flags.
 _HAS_SHIP_DATE = ("Invoice", "SalesReceipt", "SalesOrder", "CreditMemo")
 _PENDING_KINDS = ("Invoice", "SalesReceipt", "CreditMemo")
+_POSITIVE_KINDS = ("Invoice", "SalesReceipt", "CreditMemo")  # an Add below zero is refused
 
 
 def line_key(kind: str) -> str:
@@ -383,10 +384,25 @@ def add_sales_form(store: Store, prefs: Preferences, kind: str, add: dict[str, A
             line.setdefault("Invoiced", "0")
             line.setdefault("IsManuallyClosed", "false")
     data[f"{stem}Ret"] = priced
-    compute_totals(store, prefs, kind, data)
+    total = compute_totals(store, prefs, kind, data)
+    if kind in _POSITIVE_KINDS and total < 0:
+        raise amount_not_positive(kind)  # ontime360.com/support/kb/a231 (invoices); other kinds assumed
+    if kind == "CreditMemo" and total == 0 and prefs.refuses_zero_credit_memos:
+        raise amount_not_positive(kind)  # the other possibility of an assumed behaviour (SIMULATOR.md)
     record = store.create(kind, data)
     apply_inventory(store, record, +1)
     return record
+
+
+def amount_not_positive(kind: str) -> StatusError:
+    """A sale or credit memo whose total QuickBooks refuses: below zero (an integrator's note, said of
+    invoices: "Transaction amount must be positive", ontime360.com/support/kb/a231), or a credit memo of
+    0.00 where ``refuses_zero_credit_memos`` is on. Code and wording around the quoted words assumed."""
+    return StatusError(
+        3180,
+        f"There was an error when saving a {kind}.  QuickBooks error message: Transaction amount must be "
+        "positive.",
+    )
 
 
 def _fill_header_defaults(

@@ -912,6 +912,35 @@ class LastKnownOrder(Record):
 
     READS_PART = True  # read from an Order.to_dict(), or part of one: its other keys are left unread
 
+    @classmethod
+    def of(cls, order: Order, data: Mapping[str, Any]) -> LastKnownOrder | None:
+        """What :meth:`from_dict` reads from ``data``, taken from ``order`` (already read from the same
+        ``data``) instead of reading it again; None when ``data`` lacks a field (the order's default would
+        then stand where the last known order has None: read it)."""
+        lines = data.get("lines")
+        if not data.keys() >= _LAST_KNOWN_FIELDS or not isinstance(lines, list) or not all(
+                isinstance(line, Mapping) and line.keys() >= _LAST_KNOWN_LINE_FIELDS for line in lines):
+            return None
+        record = object.__new__(cls)
+        for name in _LAST_KNOWN_FIELDS:
+            value = getattr(order, name)
+            if name == "lines":
+                value = tuple(_last_known_line(line) for line in value)
+            object.__setattr__(record, name, value)
+        return record
+
+
+def _last_known_line(line: OrderLine) -> LastKnownLine:
+    record = object.__new__(LastKnownLine)
+    for name in _LAST_KNOWN_LINE_FIELDS:
+        object.__setattr__(record, name, getattr(line, name))
+    return record
+
+
+# Every field of these is a field of Order / OrderLine, of a type their own field's type includes.
+_LAST_KNOWN_FIELDS = frozenset(_hints(LastKnownOrder))
+_LAST_KNOWN_LINE_FIELDS = frozenset(_hints(LastKnownLine))
+
 
 @_record
 class RefundLine(Record):

@@ -299,3 +299,32 @@ def test_assumed_a_credit_memo_of_no_money_takes_goods_back_into_stock(retail: Q
     books = retail.books()
     assert books.accounts["Sales"] == Decimal(0)  # the mug's income and the line taking it back
     assert books.customer_credits == {}
+
+
+def test_assumed_other_possibility_a_company_refusing_a_credit_memo_of_no_money(clock: FakeClock) -> None:
+    """The other possibility of the row above (``refuses_zero_credit_memos``): the same credit memo is
+    refused (3180, code and text assumed) and nothing moves; a credit memo with money is still taken."""
+    company = QuickBooksCompany(profile="retail", clock=clock, refuses_zero_credit_memos=True)
+    for request in (customer_add("Ann"), inventory_item("MUG", "10"), other_charge("Tax Line", "Sales")):
+        one(company, request)
+    lines = [sales_line("CreditMemo", "MUG", "2", amount="20.00", tax_code="Non"),
+             sales_line("CreditMemo", "Tax Line", amount="-20.00")]
+    request = message(sales_add("CreditMemo", "Ann", lines, "C1001"))
+    (rs,) = responses(valid_response(company.process(request)))
+
+    assert status(rs)[0] == 3180 and "Transaction amount must be positive" in status(rs)[2]
+    assert company.transactions("CreditMemo") == [] and company.quantity_on_hand("MUG") == 10
+    one(company, sales_add("CreditMemo", "Ann", lines[:1], "C1002"))
+    assert company.quantity_on_hand("MUG") == 12
+
+
+@pytest.mark.parametrize("kind", ["Invoice", "SalesReceipt", "CreditMemo"])
+def test_a_sale_or_credit_below_zero_is_refused(retail: QuickBooksCompany, kind: str) -> None:
+    """ontime360.com/support/kb/a231: QuickBooks refuses an invoice whose total is below zero ("Transaction
+    amount must be positive"); the code, the rest of the text and the other kinds: assumed."""
+    lines = [sales_line(kind, "MUG", "1", amount="10.00", tax_code="Non"),
+             sales_line(kind, "Tax Line", amount="-10.01")]
+    (rs,) = responses(valid_response(retail.process(message(sales_add(kind, "Ann", lines, "1001")))))
+
+    assert status(rs)[0] == 3180 and "Transaction amount must be positive" in status(rs)[2]
+    assert retail.transactions(kind) == [] and retail.quantity_on_hand("MUG") == 10

@@ -12,13 +12,16 @@ order's refunds already returned, so QuickBooks' quantity on hand comes back to 
 nothing is restocked twice; otherwise they carry none and the job's page says nothing went back. A void
 gives the sale's quantities back to stock, so a sale of inventory the store did not restock is reversed
 by the credit memo even with nothing against it; and an order refunded in full, then restocked on
-cancelling, gets a credit memo of no money that brings the rest back. A credit memo that restocks moves the
+cancelling, gets a credit memo of no money that brings the rest back (when QuickBooks refuses one, an
+inventory adjustment of the same quantities does: ``returned_stock``). A credit memo that restocks moves the
 order's stock add-back as a void does (``inventory.late_sales``). A line of which only part comes
 back is split: the part back in stock at the sale's rate, the rest without a quantity.
 
 Steps, all under the order's job (progress ``cancelling``): ``recheck`` (read the sale with its lines
 and links) -> ``void``, or ``lookup`` (CreditMemoQuery by RefNumber "C<order number>") -> ``reverse``
-(CreditMemoAdd) -> ``apply`` (ReceivePaymentAdd with SetCredit on the open invoice).
+(CreditMemoAdd) -> ``apply`` (ReceivePaymentAdd with SetCredit on the open invoice); a refused credit
+memo of no money -> ``lookup`` (InventoryAdjustmentQuery, same RefNumber) -> ``restock``
+(InventoryAdjustmentAdd).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import company_facts, intake, lists, mappings, naming, rules
+from qbsync.queue import company_facts, intake, mappings, naming, rules
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -41,13 +44,14 @@ from qbsync.queue.handlers import (
     progress,
     record_of,
     render,
+    returned_stock,
     set_progress,
 )
 from qbsync.queue.handlers.answers import found_record, found_records
 from qbsync.queue.handlers.items import refunded_item, special_name, wait_for_special_items
 from qbsync.queue.handlers.order_lines import CENT, money
-from qbsync.queue.handlers.steps import Step, go, react
-from qbsync.queue.inventory import add_back_late_sales, restocked_by
+from qbsync.queue.handlers.steps import Step, react
+from qbsync.queue.inventory import add_back_late_sales
 from qbsync.storage.models import IdMapping, QueueJob
 from qbsync.storefronts.records import LastKnownOrder, RefundLine, RefundSummary
 
@@ -145,9 +149,6 @@ def _sale_lines(ret: Mapping[str, Any], kind: str) -> list[Mapping[str, Any]]:
     return found if isinstance(found, list) else [found]
 
 
-STOCK_ITEM_TYPES = ("ItemInventory", "ItemInventoryAssembly")
-
-
 def moves_stock(ctx: Context, ret: Mapping[str, Any], kind: str) -> bool:
     """Whether voiding the sale would put products back in QuickBooks' stock (QuickBooks' own advice for
     returned goods on an unpaid invoice is the void: it "changes the amounts on the sale to zero", the
@@ -157,12 +158,7 @@ def moves_stock(ctx: Context, ret: Mapping[str, Any], kind: str) -> bool:
         list_id = (line.get("ItemRef") or {}).get("ListID")
         if not list_id or line.get("Quantity") in (None, "") or Decimal(str(line["Quantity"])) == 0:
             continue
-        entry = lists.by_id(ctx.session, ctx.connection.id, "Item", list_id)
-        known = (entry.data or {}).get("type") if entry is not None else None
-        if known is None:
-            linked = mappings.by_qb_ids(ctx.session, ctx.connection.id, [list_id], mappings.PRODUCT)
-            known = linked[0].qb_type if linked else None
-        if known is None or known in STOCK_ITEM_TYPES:
+        if returned_stock.keeps_stock(ctx, list_id):
             return True
     return False
 
@@ -341,10 +337,12 @@ class Cancellation:
             return Finish(f"cancelled after it was refunded in full: nothing remains on {mapping.qb_name}")
         # Refunded in full but restocked on cancelling: a credit memo of no money brings the rest back.
         number = _number(job, order)
-        if notes.get("next") != "reverse":
-            return render(ctx, "CreditMemoQuery", {"RefNumber": naming.ref_number(number, "C")}, "lookup")
         when = order.cancelled_at or order.modified_at
         date = when.date().isoformat() if when is not None else None  # as stored: UTC
+        if notes.get(returned_stock.REFUSED):
+            return self._return_stock(ctx, job, mapping, number, date)
+        if notes.get("next") != "reverse":
+            return render(ctx, "CreditMemoQuery", {"RefNumber": naming.ref_number(number, "C")}, "lookup")
         data = {
             "CustomerRef": {"ListID": notes["customer"]},
             "TxnDate": date,
@@ -356,6 +354,26 @@ class Cancellation:
             "CreditMemoLineAdd": notes["lines"],
         }
         return render(ctx, "CreditMemoAdd", {k: v for k, v in data.items() if v is not None}, "reverse")
+
+    def _return_stock(
+        self, ctx: Context, job: QueueJob, sale: IdMapping, number: str, date: str | None
+    ) -> BuildResult:
+        """QuickBooks refused the credit memo of no money: what it would have brought back to stock comes
+        back by an inventory adjustment, looked up first so it is never added twice."""
+        notes = progress(job)
+        ref_number = naming.ref_number(number, "C")
+        if notes.get("next") != "restock":
+            return render(ctx, "InventoryAdjustmentQuery", {"RefNumber": ref_number}, "lookup")
+        data = returned_stock.adjustment(
+            ctx, returned_stock.returned_quantities(notes["lines"]), customer=notes["customer"],
+            ref_number=ref_number, date=date,
+            memo=returned_stock.memo(cancellation_marker(ctx.connection.platform, number)),
+        )
+        if data is None:
+            sale.synced_hash = REVERSED
+            return Finish("QuickBooks refused the cancellation's credit memo of no money, and none of the "
+                          "products it returned keeps stock in QuickBooks: nothing more to record")
+        return render(ctx, "InventoryAdjustmentAdd", data, "restock")
 
     def _apply_credit(
         self, ctx: Context, job: QueueJob, order: LastKnownOrder, sale: IdMapping, reversal: IdMapping
@@ -425,12 +443,28 @@ class Cancellation:
         order = _order(job)
         number = _number(job, order)
         marker = cancellation_marker(ctx.connection.platform, number)
-        found = found_records(response, "CreditMemoRet")
-        ours = naming.first_marked(found, marker, progress(job).get("customer"))
+        customer = progress(job).get("customer")
+        if progress(job).get(returned_stock.REFUSED):
+            adjusted = returned_stock.ours(response, marker, customer)
+            if adjusted is None:
+                return None
+            return self._restocked(ctx, job, order, adjusted, "the cancellation's stock adjustment was "
+                                   "already in QuickBooks")
+        ours = naming.first_marked(found_records(response, "CreditMemoRet"), marker, customer)
         if ours is None:
             return None
         why = "the cancellation's credit memo was already in QuickBooks"
         return self._reversed(ctx, job, order, ours, why)
+
+    def _reverse_refused(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        no_money = Decimal(progress(job)["remaining"]) <= 0
+        return returned_stock.credit_refused(job, response, no_money, "cancellation's credit memo")
+
+    def _adjusted(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        if not response.record:
+            return None
+        return self._restocked(ctx, job, _order(job), response.record, "the cancellation's stock came back "
+                               "by an inventory adjustment")
 
     def _recorded(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
         if not response.record:
@@ -451,46 +485,30 @@ class Cancellation:
 
     STEPS = {
         "recheck": Step(found=_read_sale, otherwise="read of the cancelled order's transaction"),
-        "lookup": Step(found=_existing, empty=go("reverse", "recording the cancellation as a credit memo"),
-                       otherwise="credit memo look-up"),
+        "lookup": Step(found=_existing, otherwise="look-up of the cancellation",
+                       empty=returned_stock.after_look_up("reverse", "recording the cancellation as a credit "
+                                                          "memo")),
         "reverse": Step(found=_recorded, on={Outcome.MISSING_REFERENCE: _lacks_item},
-                        otherwise="cancellation's credit memo"),
+                        otherwise=_reverse_refused),
+        "restock": Step(found=_adjusted, on={Outcome.MISSING_REFERENCE: returned_stock.lacks_account},
+                        otherwise="inventory adjustment returning the cancelled order's stock"),
         "apply": Step(found=_applied, otherwise="credit applied to the invoice"),
     }
 
     def _reversed(
         self, ctx: Context, job: QueueJob, order: LastKnownOrder, ret: Mapping[str, Any], why: str
     ) -> ApplyResult:
-        session, conn_id = ctx.session, ctx.connection.id
         mappings.link_transaction(
-            session,
-            conn_id,
+            ctx.session,
+            ctx.connection.id,
             mappings.CANCELLATION,
             str(job.record_id),
             "CreditMemo",
             ret,
             origin=mappings.CREATED,
         )
+        self._refunds_and_stock(ctx, job, order, "CreditMemo", ret)
         notes = progress(job)
-        unseen = set(notes.get("unseen") or ())
-        for refund in order.refunds or ():
-            # Left out of the reversal: that refund's own credit memo credits it, not this one.
-            refund_id = refund.storefront_id
-            mappings.link_transaction(
-                session,
-                conn_id,
-                mappings.REFUND_BEFORE_CANCELLATION,
-                refund_id,
-                "CreditMemo",
-                ret,
-                origin=mappings.CREATED,
-                synced_hash=STOCK_RETURNED if refund_id in unseen else None,
-            )
-        if rules.cancellation_restocks(order, ctx.settings):
-            # The credit memo brings the products back as a void would: an add-back of a late sale that
-            # the store's count already had back in stock is taken out again (stock counted once).
-            add_back_late_sales(session, conn_id, str(job.record_id), order, None, ctx.settings, ctx.now,
-                                restocked=restocked_by(notes.get("lines") or ()))
         if notes.get("stock"):
             why = f"{why}; {notes['stock']}"
         credit = money(ret.get("CreditRemaining") or ret.get("TotalAmount"))
@@ -502,6 +520,44 @@ class Cancellation:
         if sale is not None:
             sale.synced_hash = REVERSED
         return Done(why)
+
+    def _refunds_and_stock(
+        self, ctx: Context, job: QueueJob, order: LastKnownOrder, qb_type: str, ret: Mapping[str, Any]
+    ) -> None:
+        """What the reversal (``ret``, a credit memo or the adjustment that took its place) settles: the
+        refunds listed on the order get their own credit memos, restocking nothing it returned; an add-back
+        of a late sale the store's count already had back in stock is taken out again."""
+        session, conn_id = ctx.session, ctx.connection.id
+        unseen = set(progress(job).get("unseen") or ())
+        for refund in order.refunds or ():
+            # Left out of the reversal: that refund's own credit memo credits it, not this one.
+            refund_id = refund.storefront_id
+            mappings.link_transaction(
+                session,
+                conn_id,
+                mappings.REFUND_BEFORE_CANCELLATION,
+                refund_id,
+                qb_type,
+                ret,
+                origin=mappings.CREATED,
+                synced_hash=STOCK_RETURNED if refund_id in unseen else None,
+            )
+        if rules.cancellation_restocks(order, ctx.settings):
+            # The reversal brings the products back as a void would (stock counted once).
+            back = returned_stock.returned_quantities(progress(job).get("lines") or [])
+            add_back_late_sales(session, conn_id, str(job.record_id), order, None, ctx.settings, ctx.now,
+                                restocked=back)
+
+    def _restocked(
+        self, ctx: Context, job: QueueJob, order: LastKnownOrder, ret: Mapping[str, Any], why: str
+    ) -> ApplyResult:
+        """The adjustment that returned the stock in place of a refused credit memo of no money is in
+        QuickBooks: the cancellation is booked (no money remained to credit)."""
+        self._refunds_and_stock(ctx, job, order, "InventoryAdjustment", ret)
+        set_progress(job, next=None)
+        _sale(ctx, job).synced_hash = REVERSED
+        stock = progress(job).get("stock")
+        return Done(f"{why}; {stock}" if stock else why)
 
 
 CANCELLATION = Cancellation()

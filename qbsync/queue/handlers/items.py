@@ -22,7 +22,6 @@ from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
 from qbsync.queue import (
     choices,
-    company_facts,
     inventory,
     lists,
     mappings,
@@ -343,7 +342,9 @@ class ItemHandler(StepHandler):
         if sales_tax.is_sales_tax_role(role) and not setup.company(ctx.session, ctx.connection.id).sales_tax:
             # The company's preferences say sales tax is off: QuickBooks would refuse the item (3250).
             return Reject(sales_tax_off(name))
-        if sales_tax.is_sales_tax_role(role) and not company_facts.read(ctx.session, ctx.connection.id).is_us:
+        from qbsync.queue.handlers.orders import facts  # read once per round trip; orders imports this module
+
+        if sales_tax.is_sales_tax_role(role) and not facts(ctx).is_us:
             # Queued before QuickBooks said it is a Canadian or UK file: its tax codes carry the tax there.
             return Finish(f"no sales tax item {name!r} on a Canadian or UK company file: its tax codes carry "
                           "the store's tax")

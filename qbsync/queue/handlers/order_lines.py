@@ -268,6 +268,12 @@ def _tax_desc(item: sales_tax.TaxItem) -> str:
     return item.desc
 
 
+def ref_number(order: Order, settings: Mapping[str, Any]) -> str:
+    """The order's transaction number in QuickBooks (RefNumber): what its header carries and what the
+    look-up before its add asks for."""
+    return naming.ref_number(order.number or order.storefront_id, str(settings["ref_number_prefix"] or ""))
+
+
 def header(
     order: Order,
     txn_type: str,
@@ -285,9 +291,7 @@ def header(
     data: dict[str, Any] = {
         "CustomerRef": refs.customer,
         "TxnDate": dates.shop_date(order.created_at, order, settings),
-        "RefNumber": naming.ref_number(
-            order.number or order.storefront_id, str(settings["ref_number_prefix"] or "")
-        ),
+        "RefNumber": ref_number(order, settings),
         "BillAddress": qb_address(order.billing),
         "ShipAddress": qb_address(order.shipping),
         "Memo": naming.order_memo(platform, order.number, order.storefront_id, order.note),

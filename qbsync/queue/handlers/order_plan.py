@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from qbsync.queue import company_facts, rules, tax_codes
-from qbsync.queue.handlers.order_lines import Refs, header, line_key, sales_lines
+from qbsync.queue.handlers.order_lines import Refs, header, line_key, money, sales_lines
 from qbsync.storefronts.records import Order
 
 
@@ -70,6 +70,21 @@ GIFT_CARD_UNKNOWN = (
 )
 
 
+def below_zero(order: Order, txn_type: str) -> str:
+    """Why an order whose money due (its total less what gift cards and store credit paid) is below zero
+    is not sent ('' when it is not): QuickBooks refuses a sale below zero (an integrator's note,
+    docs/SIMULATOR.md), and no sale of the store's could be right with it."""
+    total, cards = money(order.total), money(order.gift_card_amount)
+    if total - cards >= 0:
+        return ""
+    return (
+        f"the order's total {total} less the {cards} gift cards or store credit paid is below zero, so "
+        f"qbsync sends no {txn_type} (QuickBooks takes none below zero): check the order's total and gift "
+        "card payments in the store, then push the order again from the Push page, or record it in "
+        "QuickBooks by hand"
+    )
+
+
 def plan(
     order: Order,
     company: Company,
@@ -85,18 +100,37 @@ def plan(
     chosen earlier for the order (kept while it is on its way); ``omit_payment_method`` leaves the
     payment method out (QuickBooks answered that it lacks it).
     """
+    admitted = admit(order, company.facts, settings, decision=decision, txn_type=txn_type)
+    if admitted.txn_type is None:
+        return admitted
+    return transaction(order, company, settings, admitted.txn_type, omit_payment_method)
+
+
+def admit(
+    order: Order,
+    facts: company_facts.CompanyFacts,
+    settings: Mapping[str, Any],
+    *,
+    decision: rules.OrderDecision | None = None,
+    txn_type: str | None = None,
+) -> Plan:
+    """Whether a new order is booked at all, before any of its transaction is worked out: a plan with
+    only its ``txn_type``, or its ``skip`` or ``problem`` (what :func:`plan` answers first).
+
+    Enough for the look-up by RefNumber that goes before the add: it needs the type, not the lines.
+    """
     decision = decision or rules.decide_order(order, settings)
     if not decision.sync:
         return Plan(skip=decision.reason)
     if order.gift_card_amount is None:
         return Plan(problem=GIFT_CARD_UNKNOWN)
-    problem = company_facts.currency_problem(order.currency, company.facts)
+    problem = company_facts.currency_problem(order.currency, facts)
     if problem:
         return Plan(problem=problem)
     chosen = txn_type or decision.txn_type
     if chosen is None:
         raise ValueError("the rules chose no transaction type for a synced order")
-    return transaction(order, company, settings, chosen, omit_payment_method)
+    return Plan(txn_type=chosen)
 
 
 def needs(order: Order, company: Company, settings: Mapping[str, Any]) -> tuple[str, ...]:
@@ -121,6 +155,9 @@ def transaction(
     omit_payment_method: bool = False,
 ) -> Plan:
     """The order as a ``txn_type`` transaction (for a new order, or a change to one in QuickBooks)."""
+    problem = below_zero(order, txn_type)  # before anything is linked or added for it
+    if problem:
+        return Plan(txn_type=txn_type, problem=problem)
     missing = needs(order, company, settings)
     if missing:
         return Plan(txn_type=txn_type, needs=missing)

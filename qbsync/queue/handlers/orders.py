@@ -46,7 +46,7 @@ from qbsync.queue.handlers.answers import found_records, missing_reference
 from qbsync.queue.handlers.cancellations import CANCELLATION, REVERSED, VOIDED
 from qbsync.queue.handlers.customers import changed_customers_first
 from qbsync.queue.handlers.items import SPECIAL_ITEMS, special_name
-from qbsync.queue.handlers.order_lines import line_key
+from qbsync.queue.handlers.order_lines import line_key, ref_number
 from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
 from qbsync.queue.inventory import add_back_late_sales
 from qbsync.queue.settings import SyncSettings
@@ -64,7 +64,15 @@ def order_of(job: QueueJob) -> Order:
 
 def last_known(job: QueueJob) -> LastKnownOrder:
     """The order as far as the job's payload tells it (a deleted order's payload is only what was last
-    stored of it): for the cancellation and the stock add-back."""
+    stored of it): for the cancellation and the stock add-back. A whole order's is taken from the order
+    read already (``order_of``), not read from its JSON a second time."""
+    if job.payload.get("event") != "deleted":
+        try:
+            derived = LastKnownOrder.of(order_of(job), job.payload.get("record") or {})
+        except ValueError:
+            derived = None  # not a whole order: read as far as it goes
+        if derived is not None:
+            return derived
     return record_of(job, LastKnownOrder)
 
 
@@ -225,9 +233,9 @@ class OrderHandler(StepHandler):
     def prepare_answers(self, ctx: Context, jobs: list[QueueJob]) -> None:
         """Before answers are applied: the orders' own links, their sales' customers (kept when a sale is
         added or changed) and their products' (an added sale's stock reads them). The customer's and
-        special items' are read only on a rare 3140, one by one, and so are the products of an order
-        whose look-up found its sale (after a lost answer): a look-up's answer does not read the order
-        itself when nothing is found, the usual case."""
+        special items' are read only on a rare 3140, or when a look-up found a transaction with the
+        order's number (its proof is worked out then), one by one, and so are that order's products: a
+        look-up's answer does not read the order itself when nothing is found, the usual case."""
         keys: list[tuple[str, str]] = []
         for job in jobs:
             keys.append((mappings.ORDER, order_id(job)))
@@ -254,42 +262,62 @@ class OrderHandler(StepHandler):
         behind = changed_customers_first(ctx, job, order)  # a guest's customer may be new in QuickBooks
         if behind is not None:
             return behind
-        choice = customer_choice(ctx, job, order)
-        company = self._company(ctx, order, self._customer(ctx, choice.key))
-        planned = order_plan.plan(
-            order, company, ctx.settings,
+        with ctx.session.no_autoflush:
+            # Its first choice reads the company's facts and customer list (once per round trip): what
+            # the jobs built before it changed (their notes) is written once, at commit, not flushed first.
+            choice = customer_choice(ctx, job, order)
+        customer = self._customer(ctx, choice.key)
+        links = self._links(ctx, order, customer)
+        admitted = order_plan.admit(
+            order, links.facts, ctx.settings,
             decision=rules.decision_of(job.payload),  # decided once, at intake (None: decided here)
             txn_type=notes.get("type"),
-            omit_payment_method=bool(notes.get("omit_payment_method")),
         )
-        if planned.skip:
-            return Finish(f"not synced: {planned.skip}")
-        if planned.problem:
-            return Reject(planned.problem)
-        waiting = self._dependencies(ctx, job, order, company, choice)
+        if admitted.skip:
+            return Finish(f"not synced: {admitted.skip}")
+        if admitted.problem:
+            return Reject(admitted.problem)
+        waiting = self._dependencies(ctx, job, order, links, choice)
         waiting = waiting or self._rate_pending(ctx) or codes_pending(ctx)
         if waiting:
             return waiting
-        if planned.needs or planned.data is None or planned.txn_type is None:
-            raise KeyError(planned.needs[0] if planned.needs else "the order has no transaction to send")
-        data, txn_type = dict(planned.data), planned.txn_type
+        missing = order_plan.needs(order, links, ctx.settings)
+        if missing:
+            raise KeyError(missing[0])
+        if not links.facts.is_us:
+            country_tax(ctx)  # KeyError while the codes are unknown, as the plan says (before any step)
+        txn_type = admitted.txn_type
+        assert txn_type is not None  # admitted
         step = notes.get("next")
         if corrective_step_due(ctx, job) or (job.needs_lookup and step == "add"):
             # An add whose answer was lost may have happened: look before adding again.
             step = "lookup"
         if step is None:
             step = "lookup" if ctx.settings.lookup_before_add == "always" or job.needs_lookup else "add"
+        if step == "lookup":
+            # Only the number is asked for: the transaction is worked out for the add, or, when the
+            # look-up finds one with this number, to prove it is the order's (``_existing``).
+            set_progress(job, type=txn_type)
+            return render(ctx, f"{txn_type}Query", {"RefNumber": ref_number(order, ctx.settings)}, "lookup")
+        planned = self._transaction(ctx, job, order, self._company(ctx, order, customer, links), txn_type)
+        if planned.needs or planned.data is None:
+            raise KeyError(planned.needs[0] if planned.needs else "the order has no transaction to send")
+        data = dict(planned.data)
         set_progress(
             job,
             type=txn_type,
             hash=fingerprint(data),
             method_missing=planned.method_missing or notes.get("method_missing"),
-            proof=proof_of(data, marker_of(ctx, order)),
         )
-        if step == "lookup":
-            return render(ctx, f"{txn_type}Query", {"RefNumber": data["RefNumber"]}, "lookup")
         lines = data.pop("lines")
         return render(ctx, f"{txn_type}Add", {**data, f"{txn_type}LineAdd": lines}, "add")
+
+    def _transaction(
+        self, ctx: Context, job: QueueJob, order: Order, company: order_plan.Company, txn_type: str
+    ) -> order_plan.Plan:
+        """The order's new ``txn_type`` transaction in ``company``, as its add sends it."""
+        omit = bool(progress(job).get("omit_payment_method"))
+        return order_plan.transaction(order, company, ctx.settings, txn_type, omit)
 
     def _dependencies(
         self,
@@ -314,13 +342,9 @@ class OrderHandler(StepHandler):
         mapping = mappings.get(ctx.session, ctx.connection.id, mappings.CUSTOMER, key)
         return mapping.qb_id if mapping is not None else None
 
-    def _company(self, ctx: Context, order: Order, customer: str | None) -> order_plan.Company:
-        """What qbsync knows of the QuickBooks company the order goes to (its links and pulled lists);
-        ``customer``: the ListID of the sale's customer, None while it is not linked.
-
-        While the order's customer or products are not linked the rest is not read: the plan only says
-        what it waits for.
-        """
+    def _links(self, ctx: Context, order: Order, customer: str | None) -> order_plan.Company:
+        """The links the order's transaction refers to (its customer's ListID ``customer``, None while it is
+        not linked, and its products'), with the company's facts: what says whether the order waits."""
         session, conn_id = ctx.session, ctx.connection.id
         items = {}
         for line in order.lines:
@@ -330,12 +354,25 @@ class OrderHandler(StepHandler):
             mapping = mappings.get(session, conn_id, mappings.PRODUCT, key)
             if mapping is not None:
                 items[key] = {"ListID": mapping.qb_id}
-        links = order_plan.Company(
+        return order_plan.Company(
             customer={"ListID": customer} if customer is not None else None,
             items=items,
             facts=facts(ctx),
             platform=ctx.connection.platform,
         )
+
+    def _company(
+        self, ctx: Context, order: Order, customer: str | None, links: order_plan.Company | None = None
+    ) -> order_plan.Company:
+        """What qbsync knows of the QuickBooks company the order goes to (its links and pulled lists);
+        ``customer``: the ListID of the sale's customer, None while it is not linked; ``links``: what
+        :meth:`_links` read for them already.
+
+        While the order's customer or products are not linked the rest is not read: the plan only says
+        what it waits for.
+        """
+        session, conn_id = ctx.session, ctx.connection.id
+        links = links or self._links(ctx, order, customer)
         if order_plan.needs(order, links, ctx.settings):
             return links
         specials = {}
@@ -411,6 +448,8 @@ class OrderHandler(StepHandler):
         planned = order_plan.transaction(
             order, company, ctx.settings, mapping.qb_type, bool(notes.get("omit_payment_method"))
         )
+        if planned.problem:
+            return Reject(planned.problem)
         wanted = fingerprint(planned.data) if planned.data is not None else None
         if wanted is not None and wanted == mapping.synced_hash:
             return Finish(f"already in QuickBooks as {mapping.qb_type} {mapping.qb_name}")
@@ -534,22 +573,40 @@ class OrderHandler(StepHandler):
 
     def _existing(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
         """Transactions with the order's number: link the one proved the order's; leave others alone."""
-        notes = progress(job)
-        txn_type = notes.get("type") or "Invoice"
+        txn_type = progress(job).get("type") or "Invoice"
         found = found_records(response, f"{txn_type}Ret")
-        ours = next((ret for ret in found if is_ours(ret, notes.get("proof") or {})), None)
+        if not found:
+            return None
+        # What the order's add would send now: the proof is read off it (worked out only here, when a
+        # transaction has the number, not for every look-up).
+        order = order_of(job)
+        try:
+            company = self._company(ctx, order, self._customer(ctx, customer_choice(ctx, job, order).key))
+            planned = self._transaction(ctx, job, order, company, txn_type)
+        except (ValueError, KeyError, TypeError) as exc:
+            # Its add cannot be built either: building it says why, and parks it; nothing is added.
+            set_progress(job, next="add")
+            return Again(f"{len(found)} {txn_type} with this number in QuickBooks, left alone: the order's "
+                         f"own transaction cannot be worked out ({exc})")
+        sent = planned.data
+        if sent is None:
+            # A link it needs went meanwhile: it waits for it, then looks again before any add.
+            set_progress(job, next="lookup")
+            return Again(f"{len(found)} {txn_type} with this number in QuickBooks, left alone until the "
+                         f"order can be proved to be one of them: {'; '.join(planned.needs)}")
+        proof = proof_of(sent, marker_of(ctx, order))
+        ours = next((ret for ret in found if is_ours(ret, proof)), None)
         if ours is not None:
+            set_progress(job, hash=fingerprint(sent))  # the link's synced version
             self._link(ctx, job, txn_type, ours)
             return Done(f"already in QuickBooks: linked to {txn_type} {ours.get('RefNumber')}")
-        if found:
-            # QuickBooks takes a second transaction with the same RefNumber (its duplicate-number
-            # warning is a preference of its own windows); qbsync's marker in the memo tells them apart.
-            set_progress(job, next="add")
-            return Again(
-                f"{len(found)} {txn_type} with this number in QuickBooks not made by qbsync for this "
-                "order (no qbsync marker, or another customer or amount): left alone, adding the order"
-            )
-        return None
+        # QuickBooks takes a second transaction with the same RefNumber (its duplicate-number warning is a
+        # preference of its own windows); qbsync's marker in the memo tells them apart.
+        set_progress(job, next="add")
+        return Again(
+            f"{len(found)} {txn_type} with this number in QuickBooks not made by qbsync for this "
+            "order (no qbsync marker, or another customer or amount): left alone, adding the order"
+        )
 
     def _added(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
         if not response.record:

@@ -16,7 +16,10 @@ that reversing credit memo instead of crediting the customer a second time.
 Refunded products go back on their items, returning them to stock only when the store says they were
 restocked (``restock_unknown_refunds`` when it does not say), and never when the order's cancellation,
 booked before the refund's webhook came, already brought them back; shipping, tax and any remainder go
-on the shipping, tax and rounding items, so the credit equals the money refunded.
+on the shipping, tax and rounding items, so the credit equals the money refunded. A refund of no money
+that restocks is a credit memo of 0.00, or, when QuickBooks refuses that, an inventory adjustment of the
+same quantities (``returned_stock``; steps ``lookup`` -> ``restock``); one that restocks nothing sends
+nothing; one the store reports below zero is never sent.
 """
 
 from __future__ import annotations
@@ -51,12 +54,14 @@ from qbsync.queue.handlers import (
     Done,
     Finish,
     Park,
+    Reject,
     corrective_step_due,
     gave_up,
     progress,
     record_of,
     register,
     render,
+    returned_stock,
     set_progress,
 )
 from qbsync.queue.handlers.answers import found_record, found_records
@@ -68,7 +73,7 @@ from qbsync.queue.handlers.cancellations import (
 from qbsync.queue.handlers.items import refunded_item, special_name, wait_for_special_items
 from qbsync.queue.handlers.order_lines import money
 from qbsync.queue.handlers.orders import codes_pending, country_tax, facts
-from qbsync.queue.handlers.steps import Step, StepHandler, go
+from qbsync.queue.handlers.steps import Step, StepHandler
 from qbsync.queue.inventory import refund_moment, settle_counted, take_back_restocked
 from qbsync.storage.models import IdMapping, QueueJob
 from qbsync.storefronts.records import Order, Refund, RefundLine
@@ -251,6 +256,12 @@ class RefundHandler(StepHandler):
         if given_up is not None:
             return given_up
         refund = _refund(job)
+        if money(refund.amount) < 0:
+            return Reject(
+                f"the store reports refund {refund.storefront_id} as {money(refund.amount)}, below zero; "
+                "QuickBooks takes no credit memo below zero, so qbsync sends none: check the refund in the "
+                "store, then retry this job once it reads as money paid back (or record it by hand)"
+            )
         session, conn_id = ctx.session, ctx.connection.id
         refund_id = refund.storefront_id
         order_id = refund.order_id
@@ -279,6 +290,13 @@ class RefundHandler(StepHandler):
         if credit is not None:
             return self._settle(ctx, job, refund, credit, sale)
         ref_number = naming.ref_number(refund_id, "R")
+        order = refunded_order(ctx, order_id)
+        if money(refund.amount) == 0:
+            if notes.get(returned_stock.REFUSED):
+                return self._return_stock(ctx, job, refund, order, ref_number)
+            if not restocked_items(ctx, refund, order):
+                return Finish("no money was refunded and nothing came back to stock: nothing to record in "
+                              "QuickBooks")
         step = notes.get("next")
         if step is None or job.needs_lookup:
             step = "lookup" if ctx.settings.lookup_before_add == "always" or job.needs_lookup else "add"
@@ -287,7 +305,6 @@ class RefundHandler(StepHandler):
         waiting = codes_pending(ctx)  # Canada/UK: the refund's lines take the order's codes
         if waiting is not None:
             return waiting
-        order = refunded_order(ctx, order_id)
         data = {
             "CustomerRef": {"ListID": notes["customer"]},
             "TxnDate": refund_date(ctx, refund, order),
@@ -297,6 +314,23 @@ class RefundHandler(StepHandler):
             "CreditMemoLineAdd": credit_lines(ctx, refund, order),
         }
         return render(ctx, "CreditMemoAdd", {k: v for k, v in data.items() if v is not None}, "add")
+
+    def _return_stock(
+        self, ctx: Context, job: QueueJob, refund: Refund, order: Order | None, ref_number: str
+    ) -> BuildResult:
+        """QuickBooks refused the refund's credit memo of no money: what it would have brought back to
+        stock comes back by an inventory adjustment, looked up first so it is never added twice."""
+        notes = progress(job)
+        if notes.get("next") != "restock" or job.needs_lookup:
+            return render(ctx, "InventoryAdjustmentQuery", {"RefNumber": ref_number}, "lookup")
+        data = returned_stock.adjustment(
+            ctx, restocked_items(ctx, refund, order), customer=notes["customer"], ref_number=ref_number,
+            date=refund_date(ctx, refund, order), memo=returned_stock.memo(self._marker(ctx, refund, notes)),
+        )
+        if data is None:
+            return Finish("QuickBooks refused the refund's credit memo of no money, and none of the products "
+                          "it returned keeps stock in QuickBooks: nothing more to record")
+        return render(ctx, "InventoryAdjustmentAdd", data, "restock")
 
     # -- using the credit up
 
@@ -391,9 +425,13 @@ class RefundHandler(StepHandler):
             credit.synced_hash = SETTLED
         return Finish(why)
 
+    def _marker(self, ctx: Context, refund: Refund, notes: Mapping[str, Any]) -> str:
+        return refund_marker(
+            ctx.connection.platform, refund.storefront_id, str(notes.get("sale_ref") or refund.order_id)
+        )
+
     def _memo(self, ctx: Context, refund: Refund, notes: dict[str, Any]) -> str:
-        sale_ref = str(notes.get("sale_ref") or refund.order_id)
-        memo = refund_marker(ctx.connection.platform, refund.storefront_id, sale_ref)
+        memo = self._marker(ctx, refund, notes)
         return f"{memo}: {refund.reason}" if refund.reason else memo
 
     def _no_sale(self, ctx: Context, order_id: str) -> BuildResult:
@@ -440,15 +478,40 @@ class RefundHandler(StepHandler):
     def _existing(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
         refund, notes = _refund(job), progress(job)
         refund_id = refund.storefront_id
+        marker = self._marker(ctx, refund, notes)
+        if notes.get(returned_stock.REFUSED):
+            adjusted = returned_stock.ours(response, marker, notes.get("customer"))
+            if adjusted is None:
+                return None
+            why = "the refund's stock adjustment was already in QuickBooks"
+            return self._restocked(ctx, job, adjusted, why)
         found = found_records(response, "CreditMemoRet")
-        marker = refund_marker(
-            ctx.connection.platform, refund_id, str(notes.get("sale_ref") or refund.order_id)
-        )
         ours = naming.first_marked(found, marker, notes.get("customer"))
         if ours is None:
             return None
         self._link(ctx, job, refund_id, ours)
         return Again("the credit memo was already in QuickBooks: linked; now its money")
+
+    def _add_refused(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        return returned_stock.credit_refused(job, response, money(_refund(job).amount) == 0, "credit memo")
+
+    def _adjusted(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
+        if not response.record:
+            return None
+        return self._restocked(ctx, job, response.record, "the refund's stock came back by an inventory "
+                               "adjustment (no money was refunded)")
+
+    def _restocked(self, ctx: Context, job: QueueJob, ret: Mapping[str, Any], why: str) -> ApplyResult:
+        """The adjustment that returned the refund's stock in place of a refused credit memo of no money:
+        linked as the refund's record, settled (no money to pay back)."""
+        refund = _refund(job)
+        mappings.link_transaction(
+            ctx.session, ctx.connection.id, mappings.REFUND, refund.storefront_id, "InventoryAdjustment", ret,
+            origin=mappings.CREATED, synced_hash=SETTLED,
+        )
+        self._took_back(ctx, job)
+        set_progress(job, next=None)
+        return Done(why)
 
     def _added(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
         if not response.record:
@@ -491,9 +554,11 @@ class RefundHandler(StepHandler):
 
     STEPS = {
         "sale": Step(found=_sale_read, otherwise=_sale_unread),
-        "lookup": Step(first=_looking, found=_existing, empty=go("add", "not in QuickBooks yet: adding it"),
-                       otherwise="credit memo look-up"),
-        "add": Step(found=_added, on={Outcome.MISSING_REFERENCE: _lacks_item}, otherwise="credit memo"),
+        "lookup": Step(first=_looking, found=_existing, otherwise="look-up of the refund",
+                       empty=returned_stock.after_look_up("add", "not in QuickBooks yet: adding it")),
+        "add": Step(found=_added, on={Outcome.MISSING_REFERENCE: _lacks_item}, otherwise=_add_refused),
+        "restock": Step(found=_adjusted, on={Outcome.MISSING_REFERENCE: returned_stock.lacks_account},
+                        otherwise="inventory adjustment returning the refund's stock"),
         "recheck": Step(found=_credit_read, otherwise="credit memo look-up"),
         "apply": Step(found=_applied, otherwise="credit applied to the invoice"),
         "pay_out": Step(found=_paid_out, otherwise="refund paid back"),
@@ -520,20 +585,7 @@ class RefundHandler(StepHandler):
             ctx.session, ctx.connection.id, mappings.REFUND, refund_id, "CreditMemo", ret,
             origin=mappings.CREATED,  # added by qbsync, or found with its exact marker
         )
-        refund = _refund(job)
-        order = refunded_order(ctx, refund.order_id)
-        back = restocked_items(ctx, refund, order)
-        # A refund of unknown time is placed by the best evidence: the order's version listing it, and
-        # when it reached qbsync (the refund job was queued on its arrival).
-        made = refund_moment(refund.created_at, refund_id, order, job.created_at) if back else None
-        if made is not None:
-            # What it put back on the shelf before a store count a late sale was added back against
-            # comes off that add-back (stock counted once).
-            number = order.number if order is not None else refund.order_id
-            take_back_restocked(ctx.session, ctx.connection.id, refund.order_id, number, refund_id, back,
-                                made, ctx.now)
-        if order is not None:
-            settle_counted(ctx.session, ctx.connection.id, refund.order_id, order, ctx.settings)
+        self._took_back(ctx, job)
         set_progress(
             job,
             next=None,
@@ -541,6 +593,23 @@ class RefundHandler(StepHandler):
             ar=(ret.get("ARAccountRef") or {}).get("ListID"),
         )
 
+    def _took_back(self, ctx: Context, job: QueueJob) -> None:
+        """The refund's record (credit memo, or the adjustment in its place) is in QuickBooks: what it put
+        back on the shelf before a store count a late sale was added back against comes off that add-back
+        (stock counted once), and the order's counted stock is settled when it can no longer matter."""
+        refund = _refund(job)
+        refund_id = refund.storefront_id
+        order = refunded_order(ctx, refund.order_id)
+        back = restocked_items(ctx, refund, order)
+        # A refund of unknown time is placed by the best evidence: the order's version listing it, and
+        # when it reached qbsync (the refund job was queued on its arrival).
+        made = refund_moment(refund.created_at, refund_id, order, job.created_at) if back else None
+        if made is not None:
+            number = order.number if order is not None else refund.order_id
+            take_back_restocked(ctx.session, ctx.connection.id, refund.order_id, number, refund_id, back,
+                                made, ctx.now)
+        if order is not None:
+            settle_counted(ctx.session, ctx.connection.id, refund.order_id, order, ctx.settings)
 
 def refund_marker(platform: str, refund_id: str, sale_ref: str) -> str:
     """qbsync's mark on a refund's credit memo and money: 'WooCommerce refund 726 of order 1001'."""
