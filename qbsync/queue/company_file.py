@@ -38,8 +38,9 @@ FILE_CHECK_INTERVAL = timedelta(hours=1)
 OPEN_STATES = ("pending", "waiting", "held", "parked")
 FILE_CHECKPOINTS = (setup.STATE, lists.PLANNED, inventory.CHECKPOINT, inventory.FULL_PULL, inventory.PLANNED)
 # Per item or order, keyed by the old file's ListIDs (which another file may give to other items): the store
-# stock QuickBooks accounted for, the orders it expected to post, what was added back for each.
-FILE_CHECKPOINT_PREFIXES = (inventory.BASELINE, inventory.WAITING, inventory.COUNTED)
+# stock QuickBooks accounted for, the orders it expected to post, what was added back for each, what was
+# booked since the store's count.
+FILE_CHECKPOINT_PREFIXES = (inventory.BASELINE, inventory.WAITING, inventory.COUNTED, inventory.MOVED)
 
 
 def same_file(a: str | None, b: str | None) -> bool:

@@ -430,6 +430,15 @@ BASELINE = "stock_seen:"  # + the item's ListID: the store's stock QuickBooks ac
 OPENING, COUNT = "opening", "count"
 
 
+def _keep(session: Session, connection_id: int, name: str, value: str) -> None:
+    """Store the checkpoint ``name`` of an item or order (its value replaced)."""
+    row = session.get(Checkpoint, (connection_id, name))
+    if row is None:
+        session.add(Checkpoint(connection_id=connection_id, name=name, value=value))
+    else:
+        row.value = value
+
+
 def read_baseline(session: Session, connection_id: int, list_id: str) -> tuple[Decimal, datetime] | None:
     """(store stock, as of when) QuickBooks already accounts for, sales included, or None when unknown."""
     found = _baseline(session, connection_id, list_id)
@@ -455,16 +464,18 @@ def save_baseline(
     quantity: Decimal,
     moment: datetime,
     origin: str = OPENING,
+    store_counts: bool = True,
 ) -> None:
     """Remember that QuickBooks accounts for the store's ``quantity`` as of ``moment``, set by the item's
-    opening stock (:data:`OPENING`) or a store count (:data:`COUNT`)."""
-    value = f"{format(quantity.normalize(), 'f')}@{as_utc(moment).isoformat()}@{origin}"
-    name = f"{BASELINE}{list_id}"
-    row = session.get(Checkpoint, (connection_id, name))
-    if row is None:
-        session.add(Checkpoint(connection_id=connection_id, name=name, value=value))
-    else:
-        row.value = value
+    opening stock (:data:`OPENING`) or a store count (:data:`COUNT`). ``store_counts``: the store masters
+    the item's stock, so its next count nets what qbsync books after ``moment`` (:func:`book_moves`)."""
+    _keep(session, connection_id, f"{BASELINE}{list_id}",
+          f"{format(quantity.normalize(), 'f')}@{as_utc(moment).isoformat()}@{origin}")
+    if store_counts:
+        # What was booked by this moment is in the count now; what was booked for a later one is not.
+        moves = _read_moves(session, connection_id, list_id) or {}
+        _save_moves(session, connection_id, list_id,
+                    {key: move for key, move in moves.items() if move[1] > as_utc(moment)})
 
 
 def sold_between(
@@ -474,10 +485,12 @@ def sold_between(
     settings: Mapping[str, Any],
     after: datetime,
     until: datetime,
+    posted_too: bool = True,
 ) -> tuple[Decimal, dict[str, Decimal]]:
     """How many of the product the store's orders placed in (``after``, ``until``] sell that post (or
-    posted) a stock-moving transaction: the store's stock fell by them, and QuickBooks' falls by itself.
-    Also those orders not in QuickBooks yet, each with what it sells (see :func:`save_waiting`)."""
+    posted, unless not ``posted_too``) a stock-moving transaction: the store's stock fell by them, and
+    QuickBooks' falls by itself. Also those orders not in QuickBooks yet, each with what it sells (see
+    :func:`save_waiting`)."""
     rows = session.execute(
         select(StorefrontRecord.record_id, StorefrontRecord.data).where(
             StorefrontRecord.connection_id == connection_id,
@@ -491,7 +504,7 @@ def sold_between(
     orders = [(str(record_id), order or {}, decided.get(str(record_id))) for record_id, order in rows]
     return _sold_from_stock(
         session, connection_id, orders, product_key, settings,
-        lambda placed: placed is not None and after < placed <= until, posted_too=True,
+        lambda placed: placed is not None and after < placed <= until, posted_too=posted_too,
     )
 
 
@@ -581,6 +594,144 @@ def _sold_from_stock(
     return sold, waiting
 
 
+# --- what qbsync booked between two store counts ---------------------------------------------------
+
+# + the item's ListID: JSON {booking: [quantity, moment]}: how much each stock movement qbsync booked moved
+# QuickBooks' stock (a sale negative), and when the store's stock moved by it; kept for the store's next
+# count to net, from the baseline's moment on (a baseline saved before it was kept has none).
+MOVED = "stock_moved:"
+
+
+def _read_moves(
+    session: Session, connection_id: int, list_id: str
+) -> dict[str, tuple[Decimal, datetime]] | None:
+    row = session.get(Checkpoint, (connection_id, f"{MOVED}{list_id}"))
+    if row is None:
+        return None
+    kept = json.loads(row.value) if row.value else {}
+    return {key: (_quantity(quantity), as_utc(datetime.fromisoformat(moment)))
+            for key, (quantity, moment) in kept.items()}
+
+
+def _save_moves(
+    session: Session, connection_id: int, list_id: str, moves: Mapping[str, tuple[Decimal, datetime]]
+) -> None:
+    value = json.dumps({key: [format(quantity.normalize(), "f"), moment.isoformat()]
+                        for key, (quantity, moment) in sorted(moves.items())})
+    _keep(session, connection_id, f"{MOVED}{list_id}", value)
+
+
+def moved_between(
+    session: Session, connection_id: int, list_id: str, after: datetime, until: datetime
+) -> Decimal | None:
+    """How much the stock movements qbsync booked moved QuickBooks' stock of the item, of those the store
+    made in (``after``, ``until``] (see :func:`book_moves`); None when the baseline was saved before
+    they were kept (its next count nets the sales alone, :func:`sold_between`)."""
+    moves = _read_moves(session, connection_id, list_id)
+    if moves is None:
+        return None
+    return sum((quantity for quantity, moment in moves.values() if as_utc(after) < moment <= as_utc(until)),
+               Decimal(0))
+
+
+def book_moves(
+    session: Session,
+    connection_id: int,
+    booking: str,
+    moved: Mapping[str, Decimal],
+    moment: datetime | None,
+) -> None:
+    """Keep what the ``booking`` just made in QuickBooks moved its stock by (item ListID -> quantity, a
+    sale negative), the store's stock having moved by it at ``moment``: the store's next count has it
+    already, so its difference nets it, once (stock counted once). Kept only for an item whose stock
+    the store counts (its baseline keeps moves) and a moment after the baseline's: a movement the last
+    count had already is followed by the add-backs (:func:`late_sales`, :func:`take_back_restocked`).
+    The same ``booking`` again replaces what it kept."""
+    if moment is None:
+        return
+    for list_id, quantity in moved.items():
+        moves = _read_moves(session, connection_id, list_id) if quantity else None
+        baseline = _baseline(session, connection_id, list_id) if moves is not None else None
+        if moves is None or baseline is None or as_utc(moment) <= baseline[1]:
+            continue
+        moves[booking] = (quantity, as_utc(moment))
+        _save_moves(session, connection_id, list_id, moves)
+
+
+def _sale_moves(
+    session: Session,
+    connection_id: int,
+    order_key: str,
+    order: LastKnownOrder,
+    txn_type: str | None,
+    settings: Mapping[str, Any],
+    added: bool,
+    held_as: str | None,
+    restocked: Mapping[str, Decimal] | None,
+) -> None:
+    """Keep what the order's sale just moved QuickBooks' stock by for the store's next count
+    (:func:`book_moves`): posted (less what a count expected of it while it waited, as of the order's
+    change), changed from the version QuickBooks held (``held_as``: its fingerprint), voided (all it
+    held back), or reversed by a credit memo that brings ``restocked`` back (``txn_type`` None)."""
+    if not rules.counts_stock_in_store(settings):
+        return  # (no store count to net it: no look-up)
+    placed, changed = order.created_at, order.modified_at
+    if txn_type is None and restocked is not None:
+        book_moves(session, connection_id, f"void:{order_key}", restocked, order.cancelled_at or changed)
+        return
+    if added:
+        if txn_type not in STOCK_MOVING:
+            return
+        sold, _ = _inventory_sold(session, connection_id, order, settings, True, ())
+        for list_id, quantity in sold.items():
+            waiting = read_waiting(session, connection_id, list_id) if quantity else {}
+            counted = waiting.get(order_key)
+            if order_key in waiting:
+                # The count expected its sale: only what the order changed after it moves anew.
+                book_moves(session, connection_id, f"sale:{order_key}",
+                           {list_id: (quantity if counted is None else counted) - quantity}, changed)
+            else:
+                book_moves(session, connection_id, f"sale:{order_key}", {list_id: -quantity}, placed)
+        return
+    sale = mappings.get(session, connection_id, mappings.ORDER, order_key)
+    if sale is None or sale.qb_type not in STOCK_MOVING:
+        return
+    before = _booked_version(session, connection_id, order_key, held_as)
+    if before is None and txn_type is not None:
+        return  # (the version QuickBooks held is unknown: what the change moved is too)
+    held, _ = _inventory_sold(session, connection_id, before or order, settings, True, ())
+    now = ({} if txn_type is None
+           else _inventory_sold(session, connection_id, order, settings, order.status != "cancelled", ())[0])
+    moved = {list_id: held.get(list_id, Decimal(0)) - now.get(list_id, Decimal(0))
+             for list_id in {*held, *now}}
+    if txn_type is None:
+        book_moves(session, connection_id, f"void:{order_key}", moved, order.cancelled_at or changed)
+    else:
+        book_moves(session, connection_id, f"change:{changed.isoformat() if changed else ''}:{order_key}",
+                   moved, changed)
+
+
+def _booked_version(
+    session: Session, connection_id: int, order_key: str, fingerprint: str | None
+) -> LastKnownOrder | None:
+    """The version of the order QuickBooks' sale holds, by the fingerprint the sale was last written with
+    (the order job that wrote it keeps it in its notes); None when unknown."""
+    if not fingerprint:
+        return None
+    for payload in session.scalars(
+        select(QueueJob.payload)
+        .where(
+            QueueJob.connection_id == connection_id,
+            QueueJob.kind == "order",
+            QueueJob.record_id == order_key,
+        )
+        .order_by(QueueJob.id.desc())
+    ):
+        if ((payload or {}).get("progress") or {}).get("hash") == fingerprint:
+            return LastKnownOrder.from_dict(payload.get("record") or {})
+    return None
+
+
 # --- a sale the store's count already had, reaching QuickBooks late ---------------------------------
 
 WAITING = "stock_waiting:"  # + the item's ListID: JSON {order id: quantity} the baseline expects to post
@@ -618,13 +769,7 @@ def save_waiting(
 ) -> None:
     """Remember which orders placed by the baseline's moment the baseline expects to post, and how many of
     the item it added back for each (what a refund or cancellation before the count can take back)."""
-    value = json.dumps(waiting_notes(waiting_counts(orders)))
-    name = f"{WAITING}{list_id}"
-    row = session.get(Checkpoint, (connection_id, name))
-    if row is None:
-        session.add(Checkpoint(connection_id=connection_id, name=name, value=value))
-    else:
-        row.value = value
+    _keep(session, connection_id, f"{WAITING}{list_id}", json.dumps(waiting_notes(waiting_counts(orders))))
 
 
 @dataclass(frozen=True)
@@ -914,11 +1059,17 @@ def add_back_late_sales(
     settings: Mapping[str, Any],
     now: datetime,
     added: bool = False,
+    held_as: str | None = None,
+    restocked: Mapping[str, Decimal] | None = None,
 ) -> list[QueueJob]:
     """Queue an inventory adjustment for each of :func:`late_sales` (called whenever the order's
     transaction is ``added``, changed or voided, or its cancellation's credit memo restocks). A change
     not sent yet folds into the unsent job of the same order and item; a sent one is never sent again
-    (its RefNumber is looked up after a lost answer), so each difference reaches QuickBooks once."""
+    (its RefNumber is looked up after a lost answer), so each difference reaches QuickBooks once.
+    What the sale moved after the last store count is kept for the next one (:func:`book_moves`;
+    ``held_as``: the fingerprint of the version QuickBooks held before a change or void; ``restocked``:
+    item ListID -> what a reversing credit memo brought back)."""
+    _sale_moves(session, connection_id, order_key, order, txn_type, settings, added, held_as, restocked)
     number = order.number or order_key
     queued = [
         _queue_add_back(session, connection_id, f"{ADD_BACK_KIND}:{order_key}:{sale.list_id}", {
@@ -949,7 +1100,9 @@ def take_back_restocked(
     quantity) on the shelf before the store's count that add-back answers to: the count had those, and
     the refund's credit memo brings them back to QuickBooks' stock a second time, so that much of the
     add-back is taken out again (once per refund: stock counted once). A refund after the count moved
-    the store's stock after it, as its credit memo moves QuickBooks': the add-back stays."""
+    the store's stock after it, as its credit memo moves QuickBooks': the add-back stays, and the store's
+    next count nets what it put back (:func:`book_moves`)."""
+    book_moves(session, connection_id, f"refund:{refund_id}", back, refunded_at)
     history = added_back(session, connection_id, order_key)
     queued = []
     for list_id, quantity in back.items():

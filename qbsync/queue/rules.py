@@ -231,6 +231,12 @@ def stock_master(sku: str | None, settings: Mapping[str, Any]) -> str:
     return master
 
 
+def counts_stock_in_store(settings: Mapping[str, Any]) -> bool:
+    """Whether any product's stock is mastered by the store (its counts reach QuickBooks as differences)."""
+    master = settings["stock_master"]
+    return master == "storefront" or (master == "quickbooks" and bool(settings["stock_master_exceptions"]))
+
+
 def pulls_stock(settings: Mapping[str, Any]) -> bool:
     """Whether any product's stock is mastered by QuickBooks (so inventory must be pulled)."""
     master = settings["stock_master"]

@@ -174,25 +174,56 @@ def test_the_shopify_cost_is_the_inventory_items(make_shop, sample, profile):
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_store_mastered_stock_is_sent_as_a_difference_net_of_sales(make_shop, profile):
-    """The store counts 10 mugs; order 1001 (2) makes it 8 and the store's stock webhook (8) is sent
-    before the order posts. An absolute 'set to 8' would leave 6 once the order posts."""
+    """The store counts 10 mugs; orders 1001 (2), 1002 (3) and 1003 (1) make it 4 and the store's stock
+    webhook (4) is sent before the orders post. An absolute 'set to 4' would leave -2 once they post.
+    Then the store counts 12 at 18:00, with no sale: the difference goes in.
+
+    Between that count and the next (16 at 19:00) qbsync books every stock movement the store made:
+    order 1004 (1 mug at 18:10), one mug of 1001 refunded and put back on the shelf (18:30), 1002 cut to
+    1 mug (18:40), 1003 and 1004 cancelled and restocked (18:50, 19:00 is the count). QuickBooks moved by
+    each already (16): the count's difference nets them all, once, and nothing more is sent (net of the
+    sales alone it sent +5, and QuickBooks had 21). On the multicurrency company the orders' money went
+    straight into the bank account: a credit memo that restocks reverses each cancelled sale instead of
+    a void."""
     shop = _shop(make_shop, profile)
     shop.configure(stock_master="storefront")
+    reversed_by_credit = profile == "multicurrency"
+    if reversed_by_credit:
+        shop.configure(deposit_account=account_of_type(shop.company, "Bank"))
     shop.feed("product", _mug(10, _at(9)))
     shop.sync()
     check_stock(shop.company, {"MUG-RED": 10})
 
-    shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(8), modified_at=_at(16)))
-    shop.feed("order", _mug_order(1001, 2, _at(15)))
+    shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(4), modified_at=_at(16)))
+    placed = {1001: _at(15), 1002: _at(15).replace(minute=10), 1003: _at(15).replace(minute=20),
+              1004: _at(18).replace(minute=10)}
+    for number, quantity in ((1001, 2), (1002, 3), (1003, 1)):
+        shop.feed("order", _mug_order(number, quantity, placed[number]))
     shop.sync()
-    check_stock(shop.company, {"MUG-RED": 8})
+    check_stock(shop.company, {"MUG-RED": 4})
 
-    # A count in the store (12), with no sale: the difference goes in.
+    # A count in the store (12), with no sale: the difference goes in; order 1004 comes after it.
     shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(12), modified_at=_at(18)))
+    shop.feed("order", _mug_order(1004, 1, placed[1004]))
     shop.sync()
-    check_stock(shop.company, {"MUG-RED": 12})
+    check_stock(shop.company, {"MUG-RED": 11})
+
+    shop.feed("refund", _mug_back("71", 1001, _at(18).replace(minute=30)))
+    shop.feed("order", _changed(1002, 1, placed[1002], _at(18).replace(minute=40)))
+    for number in (1003, 1004):
+        shop.feed("order", _changed(number, 1, placed[number], _at(18).replace(minute=50),
+                                     status="cancelled", restocked_on_cancel=True))
+    shop.sync()
+    assert [a.status_code for a in shop.attempts("TxnVoidRq")] == ([] if reversed_by_credit else [0, 0])
+    assert len(shop.company.transactions("CreditMemo")) == (3 if reversed_by_credit else 1)
+    check_stock(shop.company, {"MUG-RED": 16})
+
+    shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(16), modified_at=_at(19)))
+    shop.sync()
+
+    check_stock(shop.company, {"MUG-RED": 16})
     adjustments = _sent(shop, "InventoryAdjustmentAdd")
-    assert [a.findtext(".//QuantityDifference") for a in adjustments] == ["4"]
+    assert [a.findtext(".//QuantityDifference") for a in adjustments] == ["8"]
     assert not [a for a in adjustments if a.find(".//NewQuantity") is not None]
     shop.assert_every_request_valid()
 
@@ -633,7 +664,13 @@ def test_an_order_waiting_through_two_store_counts_keeps_what_the_first_added_ba
     the 2 mugs out: when the order posts (1 mug) after a person retries it, the add-back the counts made
     for it stays 2 as the first count made it, less the mug the change put back before the second
     count. QuickBooks ends at the store's 9 (had the second count taken the order's 1 mug as its
-    add-back, it would end at 10)."""
+    add-back, it would end at 10).
+
+    Then order 1002 (2 at 17:10) waits the same way through the store's count of 7 at 17:20, and is cut
+    to 1 mug at 17:40, after that count (8): the version that posts holds 1, so QuickBooks takes out a
+    mug less than the count expected, as the store put one back after it. No add-back follows a change
+    after the count; the next count (8 at 18:00) nets that mug instead of sending it again (net of the
+    sales alone it sent +1, and QuickBooks had 9)."""
     from qbsync.queue import jobs
 
     shop = _shop(make_shop, profile)
@@ -658,6 +695,22 @@ def test_an_order_waiting_through_two_store_counts_keeps_what_the_first_added_ba
 
     check_order(shop.company, "1001", open_balance="0.00")
     check_stock(shop.company, {"MUG-RED": 9})
+    assert _differences(shop) == ["1", "-1"]
+
+    shop.company.inject(code=3020, request_type="SalesReceiptAdd", times=1)
+    shop.feed("order", _mug_order(1002, 2, _at(17).replace(minute=10)))
+    shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(7),
+                                  modified_at=_at(17).replace(minute=20)))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 9})  # 7, and the 2 mugs 1002 takes out when it posts
+    shop.feed("order", _changed(1002, 1, _at(17).replace(minute=10), _at(17).replace(minute=40)))
+    shop.sync()  # (the cut order's job tries again)
+    check_stock(shop.company, {"MUG-RED": 8})
+    shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(8), modified_at=_at(18)))
+    shop.sync()
+
+    check_order(shop.company, "1002", open_balance="0.00")
+    check_stock(shop.company, {"MUG-RED": 8})
     assert _differences(shop) == ["1", "-1"]
     shop.assert_every_request_valid()
 

@@ -544,7 +544,9 @@ class Cancellation:
             )
         if rules.cancellation_restocks(order, ctx.settings):
             # The reversal brings the products back as a void would (stock counted once).
-            add_back_late_sales(session, conn_id, str(job.record_id), order, None, ctx.settings, ctx.now)
+            back = returned_stock.returned_quantities(progress(job).get("lines") or [])
+            add_back_late_sales(session, conn_id, str(job.record_id), order, None, ctx.settings, ctx.now,
+                                restocked=back)
 
     def _restocked(
         self, ctx: Context, job: QueueJob, order: LastKnownOrder, ret: Mapping[str, Any], why: str

@@ -2,8 +2,10 @@
 
 ``inventory_adjustment`` (store -> QuickBooks, when the store is the master for the product): an
 InventoryAdjustmentAdd of the QuantityDifference between the store's new count and the count QuickBooks
-already accounts for, net of the sales in between (they post on their own). Never an absolute
-NewQuantity: an order posting after it would lower it again. A lost answer is looked up by RefNumber.
+already accounts for, net of the stock movements in between that qbsync books (sales, their changes
+and voids, refunds that restock: they move QuickBooks' stock on their own, inventory.book_moves).
+Never an absolute NewQuantity: an order posting after it would lower it again. A lost answer is looked
+up by RefNumber.
 ``inventory_pull`` (QuickBooks -> store): ItemInventoryQuery pages (iterator Start/Continue,
 FromModifiedDate from the checkpoint) whose changed quantities become ``stock_writeback`` jobs.
 """
@@ -134,8 +136,13 @@ class InventoryAdjustmentHandler(StepHandler):
             known, known_at = baseline
             if moment <= known_at:
                 return f"QuickBooks already accounts for a newer store count of {mapping.qb_name!r}"
-            sold, since = inventory.sold_between(session, conn_id, key, ctx.settings, known_at, moment)
-            difference = quantity - known + sold
+            # Net of every stock movement qbsync booked that the store made between the two counts (a
+            # sale, its change or void, a refund's restock): QuickBooks moved by it already. A baseline
+            # kept before they were: the sales alone.
+            moved = inventory.moved_between(session, conn_id, mapping.qb_id, known_at, moment)
+            sold, since = inventory.sold_between(session, conn_id, key, ctx.settings, known_at, moment,
+                                                 posted_too=moved is None)
+            difference = quantity - known + sold - (moved or 0)
             # Orders the last baseline expects to post still wait: this count expects them too.
             waiting = {**inventory.read_waiting(session, conn_id, mapping.qb_id), **since}
         else:

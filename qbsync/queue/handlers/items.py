@@ -605,7 +605,9 @@ class ItemHandler(StepHandler):
             # QuickBooks accounts for the store's count as of the product's data (see opening_stock):
             # later store counts go in as differences from it.
             as_of = product.modified_at or ctx.now
-            inventory.save_baseline(ctx.session, ctx.connection.id, list_id, stock, as_of)
+            counted = rules.stock_master(product.sku, ctx.settings) == "storefront"
+            inventory.save_baseline(ctx.session, ctx.connection.id, list_id, stock, as_of,
+                                    store_counts=counted)
             # The orders added back will post; one placed by then that qbsync did not know of is added
             # back when it posts (inventory.late_sales).
             waiting = progress(job).get("waiting") or ()

@@ -630,8 +630,8 @@ class OrderHandler(StepHandler):
 
     def _voided(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
         mapping = self._linked(ctx, job)
-        mapping.synced_hash = VOIDED
-        self._add_back(ctx, job, None)
+        held_as, mapping.synced_hash = mapping.synced_hash, VOIDED
+        self._add_back(ctx, job, None, held_as=held_as)
         return Done(f"{mapping.qb_type} {mapping.qb_name} voided")
 
     def _void_gone(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
@@ -654,9 +654,9 @@ class OrderHandler(StepHandler):
         mapping = self._linked(ctx, job)
         ret = response.record or {}
         mapping.edit_sequence = str(ret.get("EditSequence") or mapping.edit_sequence)
-        mapping.synced_hash = progress(job).get("hash")
+        held_as, mapping.synced_hash = mapping.synced_hash, progress(job).get("hash")
         mappings.link_sale_customer(ctx.session, ctx.connection.id, order_id(job), ret)
-        self._add_back(ctx, job, mapping.qb_type)
+        self._add_back(ctx, job, mapping.qb_type, held_as=held_as)
         return Done(f"{mapping.qb_type} {mapping.qb_name} updated")
 
     def _change_refused(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
@@ -707,11 +707,15 @@ class OrderHandler(StepHandler):
         # A sale added again after it was deleted in QuickBooks is no late sale: it follows its add-back.
         self._add_back(ctx, job, txn_type, added=not progress(job).get("again"))
 
-    def _add_back(self, ctx: Context, job: QueueJob, txn_type: str | None, added: bool = False) -> None:
+    def _add_back(
+        self, ctx: Context, job: QueueJob, txn_type: str | None, added: bool = False,
+        held_as: str | None = None,
+    ) -> None:
         """A sale the store's count QuickBooks took already lacked comes back, and follows the order
-        (stock counted once): after the order's transaction is added, changed or voided (None)."""
+        (stock counted once): after the order's transaction is added, changed or voided (None);
+        ``held_as``: the fingerprint of the version the sale held before."""
         add_back_late_sales(ctx.session, ctx.connection.id, order_id(job), last_known(job), txn_type,
-                            ctx.settings, ctx.now, added)
+                            ctx.settings, ctx.now, added, held_as)
 
     def _gone(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> ApplyResult:
         if mapping.manual:
