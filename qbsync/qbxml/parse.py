@@ -268,3 +268,13 @@ def parse_response(xml: str | bytes) -> ResponseSet:
     message_set = _message_set(_root(xml))
     cat = catalog(_SCHEMA_VERSION)
     return ResponseSet([_response(cat, node) for node in _elements(message_set)])
+
+
+def answer_xml(xml: str | bytes, request_id: str) -> str | None:
+    """The one answer in a qbXML response that echoes ``request_id``, as its own qbXML text (None when no
+    answer echoes it): what a job's page shows as QuickBooks' last answer. Read as safely as
+    :func:`parse_response`, which raises ``QbxmlParseError`` for the same documents."""
+    for node in _elements(_message_set(_root(xml))):
+        if node.get("requestID") == request_id:
+            return etree.tostring(node, encoding="unicode", with_tail=False)
+    return None

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeGuard
 
+from lxml import etree
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from qbsync.qbxml.parse import QbxmlParseError, Response, ResponseSet, parse_response
+from qbsync.qbxml.parse import QbxmlParseError, Response, ResponseSet, answer_xml, parse_response
 from qbsync.qbxml.render import build_message
 from qbsync.qbxml.schema import validate_each
 from qbsync.qbxml.status import Outcome
@@ -311,6 +312,22 @@ def _apply_answers(qb_session: QbwcSession, exchange: Exchange, parsed: Response
     return finished
 
 
+def answer_of(job_request: str | None, request_xml: str | None, response_xml: str | None,
+              request_id: str) -> str | None:
+    """QuickBooks' answer to one job's request ``request_id`` in an exchange, as qbXML text, or None: the
+    answer echoing its id, or, for a look-up that went out in a query shared with other jobs, that
+    query's answer (as :func:`_apply_answers` reads it). None also for an answer that cannot be read."""
+    if not response_xml:
+        return None
+    lookup = lookups.lookup_of(job_request or "")
+    try:
+        if lookup is not None and request_xml:
+            request_id = lookups.shared_queries(request_xml).get(lookup.slot, request_id)
+        return answer_xml(response_xml, request_id)
+    except (QbxmlParseError, etree.XMLSyntaxError):
+        return None
+
+
 def _shared_query_refused(lookup: lookups.Lookup | None, response: Response) -> bool:
     """Whether ``response`` answers a shared look-up that QuickBooks refused as a whole (not for being
     busy, which the job's own retry handles)."""
@@ -381,7 +398,9 @@ def _interpret(ctx: Context, job: QueueJob, response: Response | None) -> ApplyR
         return Retry("QuickBooks did not answer this request", counts_as_failure=False)
     job.last_status_code = response.status_code
     job.last_message = response.message
-    job.last_response_xml = getattr(response, "xml", None)
+    # A read answer stays in its exchange, where the job's page finds it (answer_of); only an answer that
+    # could not be read is kept on the job (_split).
+    job.last_response_xml = None
     if response.outcome is Outcome.RETRY:
         if response.status_code == 3231:
             return Retry(f"not processed because another request in the batch failed ({response.message})",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from qbsync.qbxml.render import build_message, render_request
 from qbsync.queue import handlers, jobs
 from qbsync.storage.models import IdMapping, JobDependency, QueueJob
 from tests.pages.conftest import flashes, post, text_of
@@ -245,3 +246,36 @@ def test_remove_warns_about_the_jobs_that_wait_on_it(signed_in, conn, add_job, r
         session.add(JobDependency(job_id=order.id, depends_on_id=customer.id))
     body = signed_in.get(f"/queue/{customer.id}").get_data(as_text=True)
     assert (f"1 job waits on it and will go ahead without it: #{order.id} Order #1001." in body)
+
+
+def test_a_job_page_shows_quickbooks_own_answer_to_its_request(signed_in, conn, runtime, add_session):
+    """The "Last answer from QuickBooks" card shows the answer to the job's own request as QuickBooks sent
+    it, also for a look-up that went out in one query shared with other jobs' (before, the card showed
+    the status and nothing of the answer)."""
+    from qbsync.queue import exchange
+    from qbsync.simulator.company import QuickBooksCompany
+    from qbsync.storage.models import QbwcSession
+
+    company = QuickBooksCompany()
+    company.process(build_message([render_request("CustomerAdd", {"Name": "Jane Doe"}, request_id="1")]))
+    company.process(build_message([render_request("CustomerAdd", {"Name": "Ann Lee"}, request_id="2")]))
+    with runtime.db.transaction() as session:
+        add = jobs.enqueue_qbxml(session, conn.id, "<CustomerAddRq><CustomerAdd><Name>Jane Doe</Name>"
+                                 "</CustomerAdd></CustomerAddRq>", label="add Jane")
+        looks = [jobs.enqueue_qbxml(session, conn.id, f"<CustomerQueryRq><FullName>{name}</FullName>"
+                                    "</CustomerQueryRq>", label=f"look up {name}")
+                 for name in ("Ann Lee", "Bo Ng")]
+    qb = add_session(conn.id, state="open", minutes_ago=0)
+    with runtime.db.transaction() as session:
+        sent = exchange.next_request(session, session.get(QbwcSession, qb.id))
+    assert sent is not None and "<FullName>Ann Lee</FullName><FullName>Bo Ng</FullName>" in sent  # shared
+    with runtime.db.transaction() as session:
+        exchange.handle_response(session, session.get(QbwcSession, qb.id), company.process(sent))
+
+    refused = text_of(signed_in.get(f"/queue/{add.id}")).split("Last answer from QuickBooks", 1)[1]
+    assert "Status 3100" in refused
+    assert f'<CustomerAddRs requestID="{add.id}.1" statusCode="3100"' in refused
+    assert "Jane Doe" in refused and "<CustomerQueryRs" not in refused  # its own answer, no other
+    found = text_of(signed_in.get(f"/queue/{looks[0].id}")).split("Last answer from QuickBooks", 1)[1]
+    assert "<CustomerQueryRs" in found and "<FullName>Ann Lee</FullName>" in found
+    assert "<CustomerAddRs" not in found and "Jane Doe" not in found  # nor the customer list's answer

@@ -13,6 +13,7 @@ from sqlalchemy import Text, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from qbsync.queue import jobs
+from qbsync.queue.exchange import answer_of
 from qbsync.queue.settings import SyncSettings
 from qbsync.queue.summary import order_summary
 from qbsync.service.pages.lookup import (
@@ -245,6 +246,15 @@ def _as_message(fragment: str, version: str) -> str:
         return fragment
 
 
+def _last_answer(job: QueueJob, attempts: Any) -> str | None:
+    """QuickBooks' answer to the job's last request that was answered, from its exchange."""
+    for attempt, exchange in attempts:  # newest first
+        if exchange.response_xml:
+            return answer_of(job.last_request_xml, exchange.request_xml,
+                             exchange.response_xml, attempt.request_id)
+    return None
+
+
 @blueprint.get("/<int:job_id>")
 def show(job_id: int) -> Any:
     """One job: its record, dependencies, attempts, qbXML and QuickBooks' last answer."""
@@ -263,7 +273,8 @@ def show(job_id: int) -> Any:
             job=job, conn=conn, payload=masker.data(job.payload),
             dependencies=jobs.dependencies(session, job), dependents=jobs.dependents(session, job),
             attempts=[(a, e, explain_status(a.status_code)) for a, e in attempts],
-            last_request=masker.xml(job.last_request_xml), last_response=masker.xml(job.last_response_xml),
+            last_request=masker.xml(job.last_request_xml),
+            last_response=masker.xml(job.last_response_xml or _last_answer(job, attempts)),
             status_help=explain_status(job.last_status_code), allowed=allowed_actions(job),
         )
     preview = None
