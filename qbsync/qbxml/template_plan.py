@@ -25,6 +25,7 @@ lost).
 from __future__ import annotations
 
 import functools
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -142,11 +143,11 @@ class _Slot:
         return _group(self.tag, _GROUP_FIELDS[self.helper], value)
 
 
-class _Op:
+class _Op(ABC):
     """One step of a plan: appends the lines it prints."""
 
-    def emit(self, env: _Env, lines: list[str], lost: list[str]) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def emit(self, env: _Env, lines: list[str], lost: list[str]) -> None: ...
 
 
 # A line of a run: (field name, or None for a literal line; indentation; helper; open tag, a group's tag or

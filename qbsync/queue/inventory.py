@@ -24,6 +24,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from qbsync.queue import jobs, mappings, rules
+from qbsync.storage import checkpoints
 from qbsync.storage.models import (
     Checkpoint,
     IdMapping,
@@ -31,7 +32,6 @@ from qbsync.storage.models import (
     QbwcSession,
     QueueJob,
     StorefrontRecord,
-    utcnow,
 )
 from qbsync.storefronts.records import LastKnownOrder, Order, Product
 
@@ -67,12 +67,7 @@ def save_moment(
 ) -> None:
     """Store a checkpoint: our own moments in UTC; ``as_written`` keeps a QuickBooks time's offset."""
     value = moment.isoformat() if as_written else moment.astimezone(UTC).isoformat()
-    row = session.get(Checkpoint, (connection_id, name))
-    if row is None:
-        session.add(Checkpoint(connection_id=connection_id, name=name, value=value))
-    else:
-        row.value = value
-        row.updated_at = utcnow()
+    checkpoints.save(session, connection_id, name, value)
 
 
 def qb_moment(text: Any) -> datetime | None:
@@ -430,15 +425,6 @@ BASELINE = "stock_seen:"  # + the item's ListID: the store's stock QuickBooks ac
 OPENING, COUNT = "opening", "count"
 
 
-def _keep(session: Session, connection_id: int, name: str, value: str) -> None:
-    """Store the checkpoint ``name`` of an item or order (its value replaced)."""
-    row = session.get(Checkpoint, (connection_id, name))
-    if row is None:
-        session.add(Checkpoint(connection_id=connection_id, name=name, value=value))
-    else:
-        row.value = value
-
-
 def read_baseline(session: Session, connection_id: int, list_id: str) -> tuple[Decimal, datetime] | None:
     """(store stock, as of when) QuickBooks already accounts for, sales included, or None when unknown."""
     found = _baseline(session, connection_id, list_id)
@@ -469,8 +455,8 @@ def save_baseline(
     """Remember that QuickBooks accounts for the store's ``quantity`` as of ``moment``, set by the item's
     opening stock (:data:`OPENING`) or a store count (:data:`COUNT`). ``store_counts``: the store masters
     the item's stock, so its next count nets what qbsync books after ``moment`` (:func:`book_moves`)."""
-    _keep(session, connection_id, f"{BASELINE}{list_id}",
-          f"{format(quantity.normalize(), 'f')}@{as_utc(moment).isoformat()}@{origin}")
+    checkpoints.save(session, connection_id, f"{BASELINE}{list_id}",
+                     f"{format(quantity.normalize(), 'f')}@{as_utc(moment).isoformat()}@{origin}")
     if store_counts:
         # What was booked by this moment is in the count now; what was booked for a later one is not.
         moves = _read_moves(session, connection_id, list_id) or {}
@@ -618,7 +604,7 @@ def _save_moves(
 ) -> None:
     value = json.dumps({key: [format(quantity.normalize(), "f"), moment.isoformat()]
                         for key, (quantity, moment) in sorted(moves.items())})
-    _keep(session, connection_id, f"{MOVED}{list_id}", value)
+    checkpoints.save(session, connection_id, f"{MOVED}{list_id}", value)
 
 
 def moved_between(
@@ -769,7 +755,8 @@ def save_waiting(
 ) -> None:
     """Remember which orders placed by the baseline's moment the baseline expects to post, and how many of
     the item it added back for each (what a refund or cancellation before the count can take back)."""
-    _keep(session, connection_id, f"{WAITING}{list_id}", json.dumps(waiting_notes(waiting_counts(orders))))
+    checkpoints.save(session, connection_id, f"{WAITING}{list_id}",
+                     json.dumps(waiting_notes(waiting_counts(orders))))
 
 
 @dataclass(frozen=True)
@@ -890,10 +877,7 @@ def save_counted(
         "counted_at": counted.counted_at.isoformat() if counted.counted_at else None,
         "corrects": counted.corrects,
     }
-    if row is None:
-        session.add(Checkpoint(connection_id=connection_id, name=name, value=json.dumps(items)))
-    else:
-        row.value = json.dumps(items)
+    checkpoints.save(session, connection_id, name, json.dumps(items))
 
 
 def _counted(session: Session, connection_id: int, order_key: str) -> dict[str, AddedBack]:

@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from qbsync.queue import jobs
+from qbsync.storage import checkpoints
 from qbsync.storage.db import rows_changed
 from qbsync.storage.models import Checkpoint, QbListEntry, QueueJob, utcnow
 
@@ -58,11 +59,7 @@ def request_refresh(
     if unknown:
         raise ValueError(f"unknown QuickBooks list {unknown[0]!r}; known: {', '.join(DEFAULT_LISTS)}")
     now = now or utcnow()
-    row = session.get(Checkpoint, (connection_id, PLANNED))
-    if row is None:
-        session.add(Checkpoint(connection_id=connection_id, name=PLANNED, value=now.isoformat()))
-    else:
-        row.value = now.isoformat()
+    checkpoints.save(session, connection_id, PLANNED, now.isoformat())
     return [
         jobs.enqueue(
             session,
@@ -112,12 +109,7 @@ def customers_current_at(session: Session, connection_id: int) -> datetime | Non
 
 def caught_up(session: Session, connection_id: int, started: datetime) -> None:
     """Remember that the customers changed in QuickBooks were read, as of ``started``."""
-    row = session.get(Checkpoint, (connection_id, CUSTOMERS_CAUGHT_UP))
-    value = _naive_utc(started).isoformat()
-    if row is None:
-        session.add(Checkpoint(connection_id=connection_id, name=CUSTOMERS_CAUGHT_UP, value=value))
-    else:
-        row.value = value
+    checkpoints.save(session, connection_id, CUSTOMERS_CAUGHT_UP, _naive_utc(started).isoformat())
 
 
 def _naive_utc(moment: datetime) -> datetime:
@@ -220,13 +212,7 @@ def preload(session: Session, connection_id: int, list_ids: Iterable[str]) -> No
 def store_company(session: Session, connection_id: int, query: str, record: Mapping[str, Any]) -> None:
     """Keep QuickBooks' answer to HostQuery or PreferencesQuery (``query`` is "Host" or "Preferences")."""
     name = f"company:{query}"
-    value = json.dumps(dict(record), default=str, sort_keys=True)
-    row = session.get(Checkpoint, (connection_id, name))
-    if row is None:
-        session.add(Checkpoint(connection_id=connection_id, name=name, value=value))
-    else:
-        row.value = value
-        row.updated_at = utcnow()
+    checkpoints.save(session, connection_id, name, json.dumps(dict(record), default=str, sort_keys=True))
 
 
 def company(session: Session, connection_id: int, query: str) -> dict[str, Any] | None:
@@ -295,13 +281,7 @@ def forget_named(session: Session, connection_id: int, list_type: str, full_name
 
 def mark_refreshed(session: Session, connection_id: int, list_type: str, now: datetime) -> None:
     """Remember when ``list_type`` was last read completely."""
-    name = f"{CHECKPOINT}:{list_type}"
-    row = session.get(Checkpoint, (connection_id, name))
-    if row is None:
-        session.add(Checkpoint(connection_id=connection_id, name=name, value=now.isoformat()))
-    else:
-        row.value = now.isoformat()
-        row.updated_at = utcnow()
+    checkpoints.save(session, connection_id, f"{CHECKPOINT}:{list_type}", now.isoformat())
 
 
 def last_refreshed(session: Session, connection_id: int, list_type: str) -> datetime | None:

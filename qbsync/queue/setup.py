@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from qbsync.queue import choices, jobs, lists
 from qbsync.queue.settings import BY_NAME, SyncSettings, validate_overrides
+from qbsync.storage import checkpoints
 from qbsync.storage.models import Checkpoint, Connection, QbListEntry, QueueJob, utcnow
 
 KIND = "company_setup"
@@ -71,13 +72,7 @@ def state(session: Session, connection_id: int) -> dict[str, Any]:
 
 
 def _save(session: Session, connection_id: int, value: Mapping[str, Any]) -> None:
-    text = json.dumps(value, sort_keys=True)
-    row = session.get(Checkpoint, (connection_id, STATE))
-    if row is None:
-        session.add(Checkpoint(connection_id=connection_id, name=STATE, value=text))
-    else:
-        row.value = text
-        row.updated_at = utcnow()
+    checkpoints.save(session, connection_id, STATE, json.dumps(value, sort_keys=True))
 
 
 def mark_reviewed(session: Session, connection_id: int, settings: Iterable[str]) -> None:

@@ -25,6 +25,7 @@ from qbsync.queue import settings as sync_settings
 from qbsync.queue.intake import record_changed
 from qbsync.queue.settings import SyncSettings
 from qbsync.service.runtime import Runtime
+from qbsync.storage import checkpoints
 from qbsync.storage.models import Checkpoint, Connection, utcnow
 from qbsync.storefronts.backfill import (
     Entry,
@@ -153,12 +154,7 @@ def _moment(value: str | None) -> datetime | None:
 
 
 def _save(session: Any, connection_id: int, name: str, moment: datetime) -> None:
-    value = moment.replace(tzinfo=UTC).isoformat()
-    row = session.get(Checkpoint, (connection_id, name))
-    if row is None:
-        session.add(Checkpoint(connection_id=connection_id, name=name, value=value))
-    else:
-        row.value, row.updated_at = value, utcnow()
+    checkpoints.save(session, connection_id, name, moment.replace(tzinfo=UTC).isoformat())
 
 
 def _changed_pages(client: StorefrontClient, platform: str, record_type: str,

@@ -101,7 +101,7 @@ def plan(
     payment method out (QuickBooks answered that it lacks it).
     """
     admitted = admit(order, company.facts, settings, decision=decision, txn_type=txn_type)
-    if admitted.txn_type is None:
+    if admitted.txn_type is None or admitted.problem:
         return admitted
     return transaction(order, company, settings, admitted.txn_type, omit_payment_method)
 
