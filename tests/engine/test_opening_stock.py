@@ -794,9 +794,14 @@ def test_a_change_cancellation_or_refund_the_store_count_had_before_its_webhook_
     QuickBooks goes to 8 by the count's difference (+3), as none of them had reached qbsync. Their
     webhooks come after the count: the sale's Mod, the void (or reversing credit memo) and the refund's
     credit memo each bring a mug back to QuickBooks a second time (11 on the old code), so each is taken
-    out again by an adjustment on the count's account. The next count (8 at 17:00) then sends nothing."""
+    out again by an adjustment on the count's account. The next count (8 at 17:00) then sends nothing.
+    On the multicurrency company the money went straight into the bank account: a credit memo that
+    restocks reverses 1002's sale instead of a void."""
     shop = _shop(make_shop, profile)
     shop.configure(stock_master="storefront")
+    reversed_by_credit = profile == "multicurrency"
+    if reversed_by_credit:
+        shop.configure(deposit_account=account_of_type(shop.company, "Bank"))
     shop.feed("product", _mug(10, _at(9)))
     shop.sync()
     placed = {1001: _at(14), 1002: _at(14).replace(minute=10), 1003: _at(14).replace(minute=20)}
@@ -816,6 +821,8 @@ def test_a_change_cancellation_or_refund_the_store_count_had_before_its_webhook_
     shop.sync()
 
     check_order(shop.company, "1001", open_balance="0.00")
+    assert [a.status_code for a in shop.attempts("TxnVoidRq")] == ([] if reversed_by_credit else [0])
+    assert len(shop.company.transactions("CreditMemo")) == (2 if reversed_by_credit else 1)
     check_stock(shop.company, {"MUG-RED": 8})
     count, *corrections = _sent(shop, "InventoryAdjustmentAdd")
     assert count.findtext(".//QuantityDifference") == "3"
