@@ -260,6 +260,10 @@ class IdMapping(Base):
     # Fingerprint of what was last written, to skip no-op updates; quantity last seen for stock.
     synced_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     quantity: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    # An order's sale: what it holds of the store's stock as qbsync last wrote it (JSON, product key ->
+    # quantity), so the stock its next change or void moves is known however long ago it was written
+    # (inventory.sale_holds). NULL for other links, and for sales written before it was kept.
+    stock_held: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
