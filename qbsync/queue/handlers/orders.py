@@ -150,10 +150,8 @@ def is_ours(ret: Mapping[str, Any], proof: Mapping[str, str]) -> bool:
 
 
 def facts(ctx: Context) -> company_facts.CompanyFacts:
-    """What the company told about itself (read once per round trip)."""
-    if "company_facts" not in ctx.cache:
-        ctx.cache["company_facts"] = company_facts.read(ctx.session, ctx.connection.id)
-    return ctx.cache["company_facts"]
+    """What the company told about itself."""
+    return company_facts.read(ctx.session, ctx.connection.id)
 
 
 def country_tax(ctx: Context) -> tax_codes.CountryTax:
