@@ -331,11 +331,14 @@ def _index(session: Session, connection_id: int, list_type: str) -> dict[str, An
         by_name: dict[str, QbListEntry] = {}
         by_id: dict[str, QbListEntry] = {}
         by_email: dict[str, list[QbListEntry]] = {}
-        for entry in session.scalars(
-            select(QbListEntry).where(
-                QbListEntry.connection_id == connection_id, QbListEntry.list_type == list_type
-            )
-        ):
+        # No flush first (it wrote the round trip's job changes so far): the only entries of the list this
+        # session has not written are the ones store_page added, taken from ``_ADDED``.
+        with session.no_autoflush:
+            stored = list(session.scalars(select(QbListEntry).where(
+                QbListEntry.connection_id == connection_id, QbListEntry.list_type == list_type)))
+        found = {entry.list_id for entry in stored}
+        added = session.info.get(_ADDED, {}).get(key, {})
+        for entry in [*stored, *(e for list_id, e in added.items() if list_id not in found)]:
             by_name.setdefault(entry.full_name.strip().lower(), entry)
             by_id[entry.list_id] = entry
             email = str((entry.data or {}).get("Email") or "").strip().lower()
