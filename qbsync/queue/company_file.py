@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from qbsync.queue import inventory, jobs, lists, setup
+from qbsync.storage import checkpoints
 from qbsync.storage.models import (
     Checkpoint,
     Connection,
@@ -154,10 +155,9 @@ def switch(session: Session, connection: Connection, to_file: str | None,
     forgotten = links_of(session, connection.id)
     session.execute(delete(IdMapping).where(IdMapping.connection_id == connection.id))
     lists.forget_company(session, connection.id)
-    session.execute(delete(Checkpoint).where(
-        Checkpoint.connection_id == connection.id,
-        or_(Checkpoint.name.in_(FILE_CHECKPOINTS),
-            *(Checkpoint.name.startswith(prefix, autoescape=True) for prefix in FILE_CHECKPOINT_PREFIXES))))
+    checkpoints.delete(session, connection.id, or_(
+        Checkpoint.name.in_(FILE_CHECKPOINTS),
+        *(Checkpoint.name.startswith(prefix, autoescape=True) for prefix in FILE_CHECKPOINT_PREFIXES)))
     cancelled = _restart_open_jobs(session, connection.id, now)
     connection.company_file = (to_file or "").strip() or None
     connection.company_file_bound_at = now if connection.company_file else None

@@ -55,10 +55,10 @@ RETURNED_FIELDS = ["ListID", "FullName", "TimeModified", "QuantityOnHand", "Quan
 
 def read_moment(session: Session, connection_id: int, name: str) -> datetime | None:
     """A stored checkpoint as an aware UTC datetime, or None."""
-    row = session.get(Checkpoint, (connection_id, name))
-    if row is None or not row.value:
+    value = checkpoints.read(session, connection_id, name)
+    if not value:
         return None
-    moment = datetime.fromisoformat(row.value)
+    moment = datetime.fromisoformat(value)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -432,10 +432,10 @@ def read_baseline(session: Session, connection_id: int, list_id: str) -> tuple[D
 
 
 def _baseline(session: Session, connection_id: int, list_id: str) -> tuple[Decimal, datetime, str] | None:
-    row = session.get(Checkpoint, (connection_id, f"{BASELINE}{list_id}"))
-    if row is None or not row.value:
+    value = checkpoints.read(session, connection_id, f"{BASELINE}{list_id}")
+    if not value:
         return None
-    quantity, _, rest = row.value.partition("@")
+    quantity, _, rest = value.partition("@")
     moment, _, origin = rest.partition("@")
     found = _decimal(quantity)
     if found is None:
@@ -591,10 +591,10 @@ MOVED = "stock_moved:"
 def _read_moves(
     session: Session, connection_id: int, list_id: str
 ) -> dict[str, tuple[Decimal, datetime]] | None:
-    row = session.get(Checkpoint, (connection_id, f"{MOVED}{list_id}"))
-    if row is None:
+    value = checkpoints.read(session, connection_id, f"{MOVED}{list_id}")
+    if value is None:
         return None
-    kept = json.loads(row.value) if row.value else {}
+    kept = json.loads(value) if value else {}
     return {key: (_quantity(quantity), as_utc(datetime.fromisoformat(moment)))
             for key, (quantity, moment) in kept.items()}
 
@@ -833,8 +833,8 @@ def read_waiting(session: Session, connection_id: int, list_id: str) -> dict[str
     """The orders (storefront id -> the quantity added back) placed by the baseline's moment whose posting
     the baseline already expects: their sale was added back (or counted) when QuickBooks took the store's
     count. The quantity is None where the baseline was saved before it was kept."""
-    row = session.get(Checkpoint, (connection_id, f"{WAITING}{list_id}"))
-    return waiting_counts(json.loads(row.value)) if row is not None and row.value else {}
+    value = checkpoints.read(session, connection_id, f"{WAITING}{list_id}")
+    return waiting_counts(json.loads(value)) if value else {}
 
 
 def waiting_counts(value: Mapping[str, Any] | Iterable[str] | None) -> dict[str, Decimal | None]:
@@ -977,8 +977,8 @@ def save_counted(
     """Remember that the baseline of the item ``list_id`` added back ``counted`` for the order while it
     waited (it posts now): an add-back made without an adjustment, followed as one."""
     name = f"{COUNTED}{order_key}"
-    row = session.get(Checkpoint, (connection_id, name))
-    items = json.loads(row.value) if row is not None and row.value else {}
+    stored = checkpoints.read(session, connection_id, name)
+    items = json.loads(stored) if stored else {}
     items[list_id] = {
         "quantity": format(counted.quantity.normalize(), "f"),
         "item": counted.item,
@@ -990,8 +990,8 @@ def save_counted(
 
 def _counted(session: Session, connection_id: int, order_key: str) -> dict[str, AddedBack]:
     """Item ListID -> what the baselines added back for the order while it waited (see save_counted)."""
-    row = session.get(Checkpoint, (connection_id, f"{COUNTED}{order_key}"))
-    items = json.loads(row.value) if row is not None and row.value else {}
+    stored = checkpoints.read(session, connection_id, f"{COUNTED}{order_key}")
+    items = json.loads(stored) if stored else {}
     return {
         list_id: AddedBack(_quantity(kept.get("quantity")), str(kept.get("item") or list_id),
                            _when(kept.get("counted_at")), str(kept.get("corrects") or OPENING))
@@ -1021,8 +1021,8 @@ def settle_counted(
     changed = order.modified_at
     if changed is None or not _inventory_sold(session, connection_id, order, settings, True, ())[0]:
         return False  # (no item of the order has a baseline: no look-up)
-    row = session.get(Checkpoint, (connection_id, f"{COUNTED}{order_key}"))
-    if row is None:
+    name = f"{COUNTED}{order_key}"
+    if checkpoints.read(session, connection_id, name) is None:
         return False
     counts = [kept.counted_at for kept in _counted(session, connection_id, order_key).values()]
     if any(moment is None or as_utc(changed) <= moment for moment in counts):
@@ -1036,7 +1036,7 @@ def settle_counted(
             if all(mappings.get(session, connection_id, kind, refund.storefront_id) is None
                    for kind in (mappings.REFUND, mappings.REFUND_BEFORE_CANCELLATION)):
                 return False
-    session.delete(row)
+    checkpoints.delete(session, connection_id, Checkpoint.name == name)
     return True
 
 
