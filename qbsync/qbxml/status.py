@@ -49,8 +49,8 @@ LOCK_CODES = frozenset({3170, 3175, 3176, 3180})
 def busy_fix(code: int) -> str:
     """What a person does about a request QuickBooks kept answering busy (``code`` a RETRY code)."""
     if code in LOCK_CODES:
-        return ("close the record or window open in QuickBooks (a customer, item or transaction being edited, "
-                "on this or another computer), then retry the job")
+        return ("close the record or window open in QuickBooks (a customer, item or transaction being "
+                "edited, on this or another computer), then retry the job")
     return ("make sure QuickBooks and the company file are open and working (restart QuickBooks if it "
             "keeps happening), then retry the job")
 

@@ -20,10 +20,10 @@ from lxml import etree
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from qbsync.qbxml import status
 from qbsync.qbxml.parse import QbxmlParseError, Response, ResponseSet, answer_xml, parse_response
 from qbsync.qbxml.render import build_message
 from qbsync.qbxml.schema import validate_each
-from qbsync.qbxml import status
 from qbsync.qbxml.status import Outcome
 from qbsync.queue import isolation, jobs, lists, lookups, periodic, preflight
 from qbsync.queue.handlers import (
@@ -423,7 +423,8 @@ def _interpret(ctx: Context, job: QueueJob, response: Response | None) -> ApplyR
 def _busy(ctx: Context, job: QueueJob, response: Response) -> Retry | Park:
     """QuickBooks answered busy: tried again later (a failed session, so the wait grows), until
     ``busy_retries`` such sessions; then the job waits for a person with the fix (a record left open in
-    QuickBooks is not closed by waiting longer). Parked, it keeps everything; a retry starts the count over."""
+    QuickBooks is not closed by waiting longer). Parked, it keeps everything; a retry starts the count
+    over."""
     why = f"QuickBooks is busy ({response.status_code}: {response.message})"
     limit = int(ctx.settings.busy_retries)
     if limit <= 0 or job.failed_sessions < limit:
