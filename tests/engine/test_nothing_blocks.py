@@ -104,6 +104,7 @@ def test_a_job_still_failing_after_its_corrective_step_waits_for_a_person_with_i
         job = session.get(QueueJob, customer_job.id)
         assert job.state == "parked"
         assert "still failing after 2 sessions" in job.reason and "3170" in job.reason
+        assert "close the record or window open in QuickBooks" in job.reason and "retry the job" in job.reason
     assert len(shop.attempts("CustomerModRq")) == 2
     shop.assert_every_request_valid()
 
