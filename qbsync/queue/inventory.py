@@ -24,6 +24,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from qbsync.queue import jobs, mappings, rules
+from qbsync.queue.handlers import notes_of
 from qbsync.storage import checkpoints
 from qbsync.storage.models import (
     Checkpoint,
@@ -704,8 +705,8 @@ def _booked_version(
     (the order job that wrote it keeps it in its notes); None when unknown."""
     if not fingerprint:
         return None
-    for payload in session.scalars(
-        select(QueueJob.payload)
+    for notes, payload in session.execute(
+        select(QueueJob.progress, QueueJob.payload)
         .where(
             QueueJob.connection_id == connection_id,
             QueueJob.kind == "order",
@@ -713,7 +714,7 @@ def _booked_version(
         )
         .order_by(QueueJob.id.desc())
     ):
-        if ((payload or {}).get("progress") or {}).get("hash") == fingerprint:
+        if (notes_of(notes, payload) or {}).get("hash") == fingerprint:
             return LastKnownOrder.from_dict(payload.get("record") or {})
     return None
 
