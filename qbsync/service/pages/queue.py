@@ -121,6 +121,7 @@ def matching(session: Session, flt: QueueFilter) -> Any:
             QueueJob.label.ilike(like), QueueJob.record_id == flt.text, QueueJob.reason.ilike(like),
             # The buyer's e-mail and name live in the record itself.
             cast(QueueJob.payload, Text).ilike(like),
+            cast(QueueJob.progress, Text).ilike(like),  # as when the notes were part of the payload
             # The QuickBooks name the record is linked to (customer FullName, item name, RefNumber).
             exists(select(IdMapping.id).where(
                 IdMapping.connection_id == QueueJob.connection_id,
