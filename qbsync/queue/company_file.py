@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from qbsync.queue import inventory, jobs, lists, setup
+from qbsync.queue.handlers import reset_progress
 from qbsync.storage import checkpoints
 from qbsync.storage.models import (
     Checkpoint,
@@ -190,6 +191,6 @@ def _restart_open_jobs(session: Session, connection_id: int, now: datetime) -> i
             jobs.remove(session, job, now)
             job.reason = "cancelled: it names an item of the company file the connection was switched from"
             cancelled += 1
-        elif job.payload.get("progress"):
-            job.payload = {key: value for key, value in job.payload.items() if key != "progress"}
+        else:
+            reset_progress(job)
     return cancelled
