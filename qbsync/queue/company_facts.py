@@ -65,8 +65,19 @@ def of_host_info(host: Mapping[str, Any] | None) -> CompanyFacts:
     )
 
 
+_READ = "qbsync.company_facts"  # session.info: connection id -> CompanyFacts
+
+
 def read(session: Session, connection_id: int) -> CompanyFacts:
-    """The facts the newest session of the connection reported (empty facts when none did yet)."""
+    """The facts the newest session of the connection reported (empty facts when none did yet), read once
+    per database session: a Web Connector session reports them as it starts, before anything is planned."""
+    known: dict[int, CompanyFacts] = session.info.setdefault(_READ, {})
+    if connection_id not in known:
+        known[connection_id] = _newest(session, connection_id)
+    return known[connection_id]
+
+
+def _newest(session: Session, connection_id: int) -> CompanyFacts:
     told = session.scalars(
         select(QbwcSession.host_info)
         .where(QbwcSession.connection_id == connection_id)

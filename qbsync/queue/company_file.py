@@ -19,7 +19,8 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from qbsync.queue import inventory, jobs, lists, setup
-from qbsync.queue.handlers import returned_stock
+from qbsync.queue.handlers import reset_progress, returned_stock
+from qbsync.storage import checkpoints
 from qbsync.storage.models import (
     Checkpoint,
     Connection,
@@ -157,10 +158,9 @@ def switch(session: Session, connection: Connection, to_file: str | None,
     forgotten = links_of(session, connection.id)
     session.execute(delete(IdMapping).where(IdMapping.connection_id == connection.id))
     lists.forget_company(session, connection.id)
-    session.execute(delete(Checkpoint).where(
-        Checkpoint.connection_id == connection.id,
-        or_(Checkpoint.name.in_(FILE_CHECKPOINTS),
-            *(Checkpoint.name.startswith(prefix, autoescape=True) for prefix in FILE_CHECKPOINT_PREFIXES))))
+    checkpoints.delete(session, connection.id, or_(
+        Checkpoint.name.in_(FILE_CHECKPOINTS),
+        *(Checkpoint.name.startswith(prefix, autoescape=True) for prefix in FILE_CHECKPOINT_PREFIXES)))
     cancelled = _restart_open_jobs(session, connection.id, now)
     connection.company_file = (to_file or "").strip() or None
     connection.company_file_bound_at = now if connection.company_file else None
@@ -193,6 +193,6 @@ def _restart_open_jobs(session: Session, connection_id: int, now: datetime) -> i
             jobs.remove(session, job, now)
             job.reason = "cancelled: it names an item of the company file the connection was switched from"
             cancelled += 1
-        elif job.payload.get("progress"):
-            job.payload = {key: value for key, value in job.payload.items() if key != "progress"}
+        else:
+            reset_progress(job)
     return cancelled

@@ -256,7 +256,7 @@ def choose_customer(
     customers changed since it was read before it asks (``customers.changed_customers_first``).
     """
     customer = order.customer
-    currency = company_facts.foreign_currency(order.currency, _facts(session, connection.id))
+    currency = company_facts.foreign_currency(order.currency, company_facts.read(session, connection.id))
     own = company_facts.keyed(mappings.customer_key(customer), currency)
     if not rules.customer_is_proxied(customer, settings):
         return rules.CustomerChoice(own)
@@ -282,7 +282,7 @@ def goes_to_proxy_for_want_of_email_match(
     """Whether :func:`choose_customer` gives the order the proxy customer only because neither a link nor
     the pulled customer list names a customer with the guest's e-mail: one typed into QuickBooks since
     the list was read could be theirs."""
-    currency = company_facts.foreign_currency(order.currency, _facts(session, connection.id))
+    currency = company_facts.foreign_currency(order.currency, company_facts.read(session, connection.id))
     if not rules.guest_matched_by_email(order.customer, settings, bool(currency)):
         return False
     return choose_customer(session, connection, settings, order, link=False).proxy is not None
@@ -299,7 +299,7 @@ def customer_job_for_order(
     customer) into QuickBooks; None when mapped."""
     if mappings.get(session, connection.id, mappings.CUSTOMER, choice.key) is not None:
         return None
-    currency = company_facts.foreign_currency(order.currency, _facts(session, connection.id))
+    currency = company_facts.foreign_currency(order.currency, company_facts.read(session, connection.id))
     extra = {"currency": currency} if currency else {}
     if choice.proxy:
         return _job_with_key(
@@ -466,7 +466,7 @@ def order_dependencies(
     if customer_job is not None:
         found.append(customer_job)
     found += item_jobs_for_order(session, connection, settings, order)
-    us = _facts(session, connection.id).is_us
+    us = company_facts.read(session, connection.id).is_us
     roles = [r for r in special_roles(order, settings, us) if r != "adjustment"]
     found += special_item_jobs(session, connection, settings, roles, order)
     return found
@@ -529,14 +529,6 @@ def _order_payload(
     return payload
 
 
-def _facts(session: Session, connection_id: int) -> company_facts.CompanyFacts:
-    """What the company told about itself, read once per database session."""
-    known: dict[int, company_facts.CompanyFacts] = session.info.setdefault("qbsync_company_facts", {})
-    if connection_id not in known:
-        known[connection_id] = company_facts.read(session, connection_id)
-    return known[connection_id]
-
-
 def _order(
     session: Session,
     connection: Connection,
@@ -568,7 +560,7 @@ def _order(
             )
         txn_type = decision.txn_type
     # An order the company cannot book (its currency) waits for a person: nothing is added for it.
-    facts = _facts(session, connection.id)
+    facts = company_facts.read(session, connection.id)
     cannot = mapping is None and company_facts.currency_problem(order.currency, facts)
     # A new order's customer is chosen again when its job first plans it (the same answer unless the
     # settings or the customer list changed meanwhile); a sale in QuickBooks keeps its own.

@@ -24,6 +24,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from qbsync.queue import jobs, mappings, rules
+from qbsync.queue.handlers import notes_of
 from qbsync.storage import checkpoints
 from qbsync.storage.models import (
     Checkpoint,
@@ -55,10 +56,10 @@ RETURNED_FIELDS = ["ListID", "FullName", "TimeModified", "QuantityOnHand", "Quan
 
 def read_moment(session: Session, connection_id: int, name: str) -> datetime | None:
     """A stored checkpoint as an aware UTC datetime, or None."""
-    row = session.get(Checkpoint, (connection_id, name))
-    if row is None or not row.value:
+    value = checkpoints.read(session, connection_id, name)
+    if not value:
         return None
-    moment = datetime.fromisoformat(row.value)
+    moment = datetime.fromisoformat(value)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -432,10 +433,10 @@ def read_baseline(session: Session, connection_id: int, list_id: str) -> tuple[D
 
 
 def _baseline(session: Session, connection_id: int, list_id: str) -> tuple[Decimal, datetime, str] | None:
-    row = session.get(Checkpoint, (connection_id, f"{BASELINE}{list_id}"))
-    if row is None or not row.value:
+    value = checkpoints.read(session, connection_id, f"{BASELINE}{list_id}")
+    if not value:
         return None
-    quantity, _, rest = row.value.partition("@")
+    quantity, _, rest = value.partition("@")
     moment, _, origin = rest.partition("@")
     found = _decimal(quantity)
     if found is None:
@@ -591,10 +592,10 @@ MOVED = "stock_moved:"
 def _read_moves(
     session: Session, connection_id: int, list_id: str
 ) -> dict[str, tuple[Decimal, datetime]] | None:
-    row = session.get(Checkpoint, (connection_id, f"{MOVED}{list_id}"))
-    if row is None:
+    value = checkpoints.read(session, connection_id, f"{MOVED}{list_id}")
+    if value is None:
         return None
-    kept = json.loads(row.value) if row.value else {}
+    kept = json.loads(value) if value else {}
     return {key: (_quantity(quantity), as_utc(datetime.fromisoformat(moment)))
             for key, (quantity, moment) in kept.items()}
 
@@ -626,22 +627,113 @@ def book_moves(
     booking: str,
     moved: Mapping[str, Decimal],
     moment: datetime | None,
-) -> None:
+) -> dict[str, tuple[Decimal, datetime, str]]:
     """Keep what the ``booking`` just made in QuickBooks moved its stock by (item ListID -> quantity, a
     sale negative), the store's stock having moved by it at ``moment``: the store's next count has it
     already, so its difference nets it, once (stock counted once). Kept only for an item whose stock
-    the store counts (its baseline keeps moves) and a moment after the baseline's: a movement the last
-    count had already is followed by the add-backs (:func:`late_sales`, :func:`take_back_restocked`).
-    The same ``booking`` again replaces what it kept."""
+    the store counts (its baseline keeps moves) and a moment after the baseline's. The same ``booking``
+    again replaces what it kept.
+
+    Returns the movements the last count had already (item ListID -> quantity, that count's moment and
+    what set it): its difference took the store's movement in, and QuickBooks has just moved by it
+    again; an add-back follows it (:func:`late_sales`, :func:`take_back_restocked`), else
+    :func:`correct_counted` takes it out again."""
+    missed: dict[str, tuple[Decimal, datetime, str]] = {}
     if moment is None:
-        return
+        return missed
     for list_id, quantity in moved.items():
         moves = _read_moves(session, connection_id, list_id) if quantity else None
         baseline = _baseline(session, connection_id, list_id) if moves is not None else None
-        if moves is None or baseline is None or as_utc(moment) <= baseline[1]:
+        if moves is None or baseline is None:
+            continue
+        if as_utc(moment) <= baseline[1]:
+            missed[list_id] = (quantity, baseline[1], baseline[2])
             continue
         moves[booking] = (quantity, as_utc(moment))
         _save_moves(session, connection_id, list_id, moves)
+    return missed
+
+
+@dataclass(frozen=True)
+class Booked:
+    """A stock movement qbsync booked (``booking``, the store's stock having moved at ``moment``) that
+    the last store count of some items had already (``missed``, see :func:`book_moves`)."""
+
+    booking: str
+    moment: datetime
+    missed: Mapping[str, tuple[Decimal, datetime, str]]
+
+
+def correct_counted(
+    session: Session, connection_id: int, order_key: str, order_number: str, booked: Booked, now: datetime
+) -> list[QueueJob]:
+    """Take out again what a change, void, reversal or refund of the order moved QuickBooks' stock by
+    when the store's count QuickBooks last took had it already (its webhook came after the count): the
+    count's difference brought QuickBooks to the store's stock, this movement included, so it would
+    count twice. Corrected at once, on the count's account -- not left for the next count to net --
+    so QuickBooks' quantity on hand is the store's now, as a late sale's add-back makes it, and the
+    count's adjustment and its correction cancel out where the count put them, leaving the sale's own
+    form (the Mod, void or credit memo) to carry its value. An item whose add-back follows the order
+    from a count at or after the movement is left to it (:func:`late_sales`,
+    :func:`take_back_restocked`). Each correction reaches QuickBooks once, the same booking again
+    changing nothing."""
+    if not booked.missed:
+        return []
+    history = added_back(session, connection_id, order_key)
+    done: dict[str, Decimal] = {}
+    for payload in _add_back_payloads(session, connection_id, order_key):
+        if payload.get("booking") == booked.booking:
+            list_id = str(payload.get("item_list_id"))
+            done[list_id] = done.get(list_id, Decimal(0)) + _quantity(payload.get("quantity"))
+    queued = []
+    for list_id, (quantity, counted_at, corrects) in booked.missed.items():
+        before = history.get(list_id)
+        if before is not None and (before.counted_at is None or booked.moment <= before.counted_at):
+            continue
+        wanted = -quantity - done.get(list_id, Decimal(0))
+        if not wanted:
+            continue
+        queued.append(_queue_add_back(session, connection_id, f"{ADD_BACK_KIND}:{order_key}:{list_id}:"
+                                      f"{booked.booking}", {
+            "order_id": order_key,
+            "order_number": order_number,
+            "item_list_id": list_id,
+            "item": _item_name(session, connection_id, list_id),
+            "counted_at": counted_at.isoformat(),
+            "corrects": corrects,
+            "booking": booked.booking,
+        }, wanted, now))
+    return queued
+
+
+def _item_name(session: Session, connection_id: int, list_id: str) -> str:
+    name = session.scalar(select(IdMapping.qb_name).where(
+        IdMapping.connection_id == connection_id, IdMapping.record_type == mappings.PRODUCT,
+        IdMapping.qb_id == list_id).limit(1))
+    return name or list_id
+
+
+def sale_holds(
+    order: LastKnownOrder, txn_type: str | None, settings: Mapping[str, Any]
+) -> dict[str, Decimal]:
+    """What the order's sale holds of the store's stock once ``txn_type`` is written (product key ->
+    quantity; pure): nothing when voided (None), cancelled or not a stock-moving form."""
+    if txn_type not in STOCK_MOVING or order.status == "cancelled":
+        return {}
+    return sold_by_product(order, settings)
+
+
+def _read_holds(text: str) -> dict[str, Decimal]:
+    return {key: _quantity(quantity) for key, quantity in json.loads(text).items()}
+
+
+def keep_holds(session: Session, connection_id: int, order_key: str, holds: Mapping[str, Decimal]) -> None:
+    """Keep with the order's link what its sale now holds (:func:`sale_holds`): its next change or
+    void moves QuickBooks' stock from there, however long ago the job that wrote it finished."""
+    sale = mappings.get(session, connection_id, mappings.ORDER, order_key)
+    if sale is not None:
+        sale.stock_held = json.dumps({key: format(quantity.normalize(), "f")
+                                      for key, quantity in sorted(holds.items())})
 
 
 def _sale_moves(
@@ -654,20 +746,25 @@ def _sale_moves(
     added: bool,
     held_as: str | None,
     restocked: Mapping[str, Decimal] | None,
-) -> None:
+) -> Booked | None:
     """Keep what the order's sale just moved QuickBooks' stock by for the store's next count
     (:func:`book_moves`): posted (less what a count expected of it while it waited, as of the order's
-    change), changed from the version QuickBooks held (``held_as``: its fingerprint), voided (all it
-    held back), or reversed by a credit memo that brings ``restocked`` back (``txn_type`` None)."""
+    change), changed from the version QuickBooks held (kept with the sale's link, :func:`keep_holds`;
+    ``held_as``, its fingerprint, finds it in the order's jobs for a sale written before), voided (all it
+    held back), or reversed by a credit memo that brings ``restocked`` back (``txn_type`` None). Returns
+    a change, void or reversal the last count had already (see :func:`correct_counted`)."""
     if not rules.counts_stock_in_store(settings):
-        return  # (no store count to net it: no look-up)
+        return None  # (no store count to net it: no look-up)
     placed, changed = order.created_at, order.modified_at
     if txn_type is None and restocked is not None:
-        book_moves(session, connection_id, f"void:{order_key}", restocked, order.cancelled_at or changed)
-        return
+        moment = order.cancelled_at or changed
+        booking = f"void:{order_key}"
+        missed = book_moves(session, connection_id, booking, restocked, moment)
+        return Booked(booking, as_utc(moment), missed) if missed and moment is not None else None
     if added:
+        # (a first post the last count had already is a late sale: late_sales adds it back)
         if txn_type not in STOCK_MOVING:
-            return
+            return None
         sold, _ = _inventory_sold(session, connection_id, order, settings, True, ())
         for list_id, quantity in sold.items():
             waiting = read_waiting(session, connection_id, list_id) if quantity else {}
@@ -678,34 +775,39 @@ def _sale_moves(
                            {list_id: (quantity if counted is None else counted) - quantity}, changed)
             else:
                 book_moves(session, connection_id, f"sale:{order_key}", {list_id: -quantity}, placed)
-        return
+        return None
     sale = mappings.get(session, connection_id, mappings.ORDER, order_key)
     if sale is None or sale.qb_type not in STOCK_MOVING:
-        return
-    before = _booked_version(session, connection_id, order_key, held_as)
-    if before is None and txn_type is not None:
-        return  # (the version QuickBooks held is unknown: what the change moved is too)
-    held, _ = _inventory_sold(session, connection_id, before or order, settings, True, ())
-    now = ({} if txn_type is None
-           else _inventory_sold(session, connection_id, order, settings, order.status != "cancelled", ())[0])
+        return None
+    if sale.stock_held is not None:
+        holds = _read_holds(sale.stock_held)
+    else:
+        before = _booked_version(session, connection_id, order_key, held_as)
+        if before is None and txn_type is not None:
+            return None  # (the version QuickBooks held is unknown: what the change moved is too)
+        holds = sold_by_product(before or order, settings)
+    held, _ = _items_sold(session, connection_id, holds, ())
+    now, _ = _items_sold(session, connection_id, sale_holds(order, txn_type, settings), ())
     moved = {list_id: held.get(list_id, Decimal(0)) - now.get(list_id, Decimal(0))
              for list_id in {*held, *now}}
     if txn_type is None:
-        book_moves(session, connection_id, f"void:{order_key}", moved, order.cancelled_at or changed)
+        booking, moment = f"void:{order_key}", order.cancelled_at or changed
     else:
-        book_moves(session, connection_id, f"change:{changed.isoformat() if changed else ''}:{order_key}",
-                   moved, changed)
+        booking, moment = f"change:{changed.isoformat() if changed else ''}:{order_key}", changed
+    missed = book_moves(session, connection_id, booking, moved, moment)
+    return Booked(booking, as_utc(moment), missed) if missed and moment is not None else None
 
 
 def _booked_version(
     session: Session, connection_id: int, order_key: str, fingerprint: str | None
 ) -> LastKnownOrder | None:
     """The version of the order QuickBooks' sale holds, by the fingerprint the sale was last written with
-    (the order job that wrote it keeps it in its notes); None when unknown."""
+    (the order job that wrote it keeps it in its notes), for a sale written before its link kept what it
+    holds (:func:`keep_holds`); None when unknown (that job is gone)."""
     if not fingerprint:
         return None
-    for payload in session.scalars(
-        select(QueueJob.payload)
+    for notes, payload in session.execute(
+        select(QueueJob.progress, QueueJob.payload)
         .where(
             QueueJob.connection_id == connection_id,
             QueueJob.kind == "order",
@@ -713,7 +815,7 @@ def _booked_version(
         )
         .order_by(QueueJob.id.desc())
     ):
-        if ((payload or {}).get("progress") or {}).get("hash") == fingerprint:
+        if (notes_of(notes, payload) or {}).get("hash") == fingerprint:
             return LastKnownOrder.from_dict(payload.get("record") or {})
     return None
 
@@ -732,8 +834,8 @@ def read_waiting(session: Session, connection_id: int, list_id: str) -> dict[str
     """The orders (storefront id -> the quantity added back) placed by the baseline's moment whose posting
     the baseline already expects: their sale was added back (or counted) when QuickBooks took the store's
     count. The quantity is None where the baseline was saved before it was kept."""
-    row = session.get(Checkpoint, (connection_id, f"{WAITING}{list_id}"))
-    return waiting_counts(json.loads(row.value)) if row is not None and row.value else {}
+    value = checkpoints.read(session, connection_id, f"{WAITING}{list_id}")
+    return waiting_counts(json.loads(value)) if value else {}
 
 
 def waiting_counts(value: Mapping[str, Any] | Iterable[str] | None) -> dict[str, Decimal | None]:
@@ -835,16 +937,9 @@ def added_back(session: Session, connection_id: int, order_key: str) -> dict[str
     stock or store count, :func:`save_counted`) and by its add-back jobs, sent or to be (a job a person
     cancelled counts as settled: it is never sent again)."""
     found = _counted(session, connection_id, order_key)
-    for payload in session.scalars(
-        select(QueueJob.payload)
-        .where(
-            QueueJob.connection_id == connection_id,
-            QueueJob.kind == ADD_BACK_KIND,
-            QueueJob.record_type == "order",
-            QueueJob.record_id == order_key,
-        )
-        .order_by(QueueJob.id)
-    ):
+    for payload in _add_back_payloads(session, connection_id, order_key):
+        if payload.get("booking"):
+            continue  # (a correction of a movement a count had: no add-back, see correct_counted)
         list_id = str(payload.get("item_list_id"))
         quantity = _quantity(payload.get("quantity"))
         refund = payload.get("refund_id")
@@ -863,14 +958,28 @@ def added_back(session: Session, connection_id: int, order_key: str) -> dict[str
     return found
 
 
+def _add_back_payloads(session: Session, connection_id: int, order_key: str) -> Iterable[dict[str, Any]]:
+    """The payloads of the order's add-back jobs (and corrections, :func:`correct_counted`), oldest first."""
+    return session.scalars(
+        select(QueueJob.payload)
+        .where(
+            QueueJob.connection_id == connection_id,
+            QueueJob.kind == ADD_BACK_KIND,
+            QueueJob.record_type == "order",
+            QueueJob.record_id == order_key,
+        )
+        .order_by(QueueJob.id)
+    )
+
+
 def save_counted(
     session: Session, connection_id: int, order_key: str, list_id: str, counted: AddedBack
 ) -> None:
     """Remember that the baseline of the item ``list_id`` added back ``counted`` for the order while it
     waited (it posts now): an add-back made without an adjustment, followed as one."""
     name = f"{COUNTED}{order_key}"
-    row = session.get(Checkpoint, (connection_id, name))
-    items = json.loads(row.value) if row is not None and row.value else {}
+    stored = checkpoints.read(session, connection_id, name)
+    items = json.loads(stored) if stored else {}
     items[list_id] = {
         "quantity": format(counted.quantity.normalize(), "f"),
         "item": counted.item,
@@ -882,8 +991,8 @@ def save_counted(
 
 def _counted(session: Session, connection_id: int, order_key: str) -> dict[str, AddedBack]:
     """Item ListID -> what the baselines added back for the order while it waited (see save_counted)."""
-    row = session.get(Checkpoint, (connection_id, f"{COUNTED}{order_key}"))
-    items = json.loads(row.value) if row is not None and row.value else {}
+    stored = checkpoints.read(session, connection_id, f"{COUNTED}{order_key}")
+    items = json.loads(stored) if stored else {}
     return {
         list_id: AddedBack(_quantity(kept.get("quantity")), str(kept.get("item") or list_id),
                            _when(kept.get("counted_at")), str(kept.get("corrects") or OPENING))
@@ -913,8 +1022,8 @@ def settle_counted(
     changed = order.modified_at
     if changed is None or not _inventory_sold(session, connection_id, order, settings, True, ())[0]:
         return False  # (no item of the order has a baseline: no look-up)
-    row = session.get(Checkpoint, (connection_id, f"{COUNTED}{order_key}"))
-    if row is None:
+    name = f"{COUNTED}{order_key}"
+    if checkpoints.read(session, connection_id, name) is None:
         return False
     counts = [kept.counted_at for kept in _counted(session, connection_id, order_key).values()]
     if any(moment is None or as_utc(changed) <= moment for moment in counts):
@@ -928,7 +1037,7 @@ def settle_counted(
             if all(mappings.get(session, connection_id, kind, refund.storefront_id) is None
                    for kind in (mappings.REFUND, mappings.REFUND_BEFORE_CANCELLATION)):
                 return False
-    session.delete(row)
+    checkpoints.delete(session, connection_id, Checkpoint.name == name)
     return True
 
 
@@ -1020,16 +1129,25 @@ def _inventory_sold(
 ) -> tuple[dict[str, Decimal], dict[str, str]]:
     """Item ListID -> how many the order holds (0 for a cancelled one), and the items' names, for the
     inventory items that can have a baseline (or are ``known`` to have add-backs)."""
+    by_product = sold_by_product(order, settings)
+    return _items_sold(session, connection_id,
+                       by_product if holds else dict.fromkeys(by_product, Decimal(0)), known)
+
+
+def _items_sold(
+    session: Session, connection_id: int, by_product: Mapping[str, Decimal], known: Iterable[str]
+) -> tuple[dict[str, Decimal], dict[str, str]]:
+    """:func:`_inventory_sold` of quantities by product key."""
     known = set(known)
     sold: dict[str, Decimal] = {}
     names: dict[str, str] = {}
-    for key, quantity in sold_by_product(order, settings).items():
+    for key, quantity in by_product.items():
         mapping = mappings.get(session, connection_id, mappings.PRODUCT, key)
         if mapping is None or mapping.qb_type != "ItemInventory":
             continue
         if mapping.quantity is None and mapping.qb_id not in known:
             continue  # (a baseline is saved only with the mapping's quantity: no look-up for the rest)
-        sold[mapping.qb_id] = sold.get(mapping.qb_id, Decimal(0)) + (quantity if holds else Decimal(0))
+        sold[mapping.qb_id] = sold.get(mapping.qb_id, Decimal(0)) + quantity
         names[mapping.qb_id] = mapping.qb_name or key
     return sold, names
 
@@ -1052,8 +1170,13 @@ def add_back_late_sales(
     (its RefNumber is looked up after a lost answer), so each difference reaches QuickBooks once.
     What the sale moved after the last store count is kept for the next one (:func:`book_moves`;
     ``held_as``: the fingerprint of the version QuickBooks held before a change or void; ``restocked``:
-    item ListID -> what a reversing credit memo brought back)."""
-    _sale_moves(session, connection_id, order_key, order, txn_type, settings, added, held_as, restocked)
+    item ListID -> what a reversing credit memo brought back). A change, void or reversal the last
+    count had already is taken out again (:func:`correct_counted`). What the sale holds now is kept
+    with its link (:func:`keep_holds`)."""
+    booked = _sale_moves(session, connection_id, order_key, order, txn_type, settings, added, held_as,
+                         restocked)
+    if restocked is None:  # (a reversing credit memo leaves the sale as it was)
+        keep_holds(session, connection_id, order_key, sale_holds(order, txn_type, settings))
     number = order.number or order_key
     queued = [
         _queue_add_back(session, connection_id, f"{ADD_BACK_KIND}:{order_key}:{sale.list_id}", {
@@ -1066,6 +1189,8 @@ def add_back_late_sales(
         }, sale.quantity, now)
         for sale in late_sales(session, connection_id, order_key, order, txn_type, settings, added)
     ]
+    if booked is not None:
+        queued += correct_counted(session, connection_id, order_key, number, booked, now)
     settle_counted(session, connection_id, order_key, order, settings)
     return queued
 
@@ -1086,9 +1211,11 @@ def take_back_restocked(
     add-back is taken out again (once per refund: stock counted once). A refund after the count moved
     the store's stock after it, as its credit memo moves QuickBooks': the add-back stays, and the store's
     next count nets what it put back (:func:`book_moves`)."""
-    book_moves(session, connection_id, f"refund:{refund_id}", back, refunded_at)
+    booking = f"refund:{refund_id}"
+    missed = book_moves(session, connection_id, booking, back, refunded_at)
     history = added_back(session, connection_id, order_key)
-    queued = []
+    queued = correct_counted(session, connection_id, order_key, order_number,
+                             Booked(booking, as_utc(refunded_at), missed), now)
     for list_id, quantity in back.items():
         before = history.get(list_id)
         if before is None or before.counted_at is None or refund_id in before.refunds:
@@ -1177,6 +1304,9 @@ def add_back_account(payload: Mapping[str, Any], settings: Mapping[str, Any]) ->
 def add_back_memo(payload: Mapping[str, Any], store: str) -> str:
     """The InventoryAdjustment memo of an add-back (or of taking part of one out again)."""
     number = payload["order_number"]
+    if payload.get("booking"):
+        return (f"Order {number} changed, was cancelled or refunded before the {store} stock count this "
+                "item was last counted at, which already had it: what it moved is taken out again")
     if payload.get("refund_id"):
         return (f"Refund {payload['refund_id']} of order {number} put it back on the shelf before the "
                 f"{store} stock count this item opened with (or was last counted at): less of its sale is "

@@ -101,9 +101,9 @@ def customers_current_at(session: Session, connection_id: int) -> datetime | Non
     """When the customer list was last brought up to date, by a whole read or a read of the changes
     (naive UTC); None when it was never read."""
     moments = [last_refreshed(session, connection_id, "Customer")]
-    row = session.get(Checkpoint, (connection_id, CUSTOMERS_CAUGHT_UP))
-    if row is not None and row.value:
-        moments.append(datetime.fromisoformat(row.value))
+    value = checkpoints.read(session, connection_id, CUSTOMERS_CAUGHT_UP)
+    if value:
+        moments.append(datetime.fromisoformat(value))
     return max((_naive_utc(m) for m in moments if m is not None), default=None)
 
 
@@ -118,10 +118,10 @@ def _naive_utc(moment: datetime) -> datetime:
 
 def last_planned(session: Session, connection_id: int) -> datetime | None:
     """When a refresh was last queued (naive UTC), or None."""
-    row = session.get(Checkpoint, (connection_id, PLANNED))
-    if row is None or not row.value:
+    value = checkpoints.read(session, connection_id, PLANNED)
+    if not value:
         return None
-    moment = datetime.fromisoformat(row.value)
+    moment = datetime.fromisoformat(value)
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
@@ -217,10 +217,8 @@ def store_company(session: Session, connection_id: int, query: str, record: Mapp
 
 def company(session: Session, connection_id: int, query: str) -> dict[str, Any] | None:
     """The HostRet or PreferencesRet last read (``query`` is "Host" or "Preferences"), or None."""
-    row = session.get(Checkpoint, (connection_id, f"company:{query}"))
-    if row is None or not row.value:
-        return None
-    value = json.loads(row.value)
+    stored = checkpoints.read(session, connection_id, f"company:{query}")
+    value = json.loads(stored) if stored else None
     return value if isinstance(value, dict) else None
 
 
@@ -246,11 +244,9 @@ def forget_company(session: Session, connection_id: int) -> None:
     """Drop every list entry and what the company said about itself: the Web Connector opened another
     company file, so they describe another company (until its refresh, nothing is taken as known)."""
     session.execute(delete(QbListEntry).where(QbListEntry.connection_id == connection_id))
-    session.execute(delete(Checkpoint).where(
-        Checkpoint.connection_id == connection_id,
-        Checkpoint.name.in_([f"company:{query}" for query in COMPANY_QUERIES]
-                            + [f"{CHECKPOINT}:{name}" for name in LISTS]
-                            + [CUSTOMERS_NEWEST, CUSTOMERS_CAUGHT_UP])))
+    checkpoints.delete(session, connection_id, Checkpoint.name.in_(
+        [f"company:{query}" for query in COMPANY_QUERIES] + [f"{CHECKPOINT}:{name}" for name in LISTS]
+        + [CUSTOMERS_NEWEST, CUSTOMERS_CAUGHT_UP]))
     for list_type in LISTS:
         _invalidate(session, connection_id, list_type)
 
@@ -286,8 +282,8 @@ def mark_refreshed(session: Session, connection_id: int, list_type: str, now: da
 
 def last_refreshed(session: Session, connection_id: int, list_type: str) -> datetime | None:
     """When ``list_type`` was last read completely (naive UTC), or None."""
-    row = session.get(Checkpoint, (connection_id, f"{CHECKPOINT}:{list_type}"))
-    return datetime.fromisoformat(row.value) if row is not None and row.value else None
+    value = checkpoints.read(session, connection_id, f"{CHECKPOINT}:{list_type}")
+    return datetime.fromisoformat(value) if value else None
 
 
 def entries(session: Session, connection_id: int, list_type: str) -> list[QbListEntry]:
@@ -335,11 +331,14 @@ def _index(session: Session, connection_id: int, list_type: str) -> dict[str, An
         by_name: dict[str, QbListEntry] = {}
         by_id: dict[str, QbListEntry] = {}
         by_email: dict[str, list[QbListEntry]] = {}
-        for entry in session.scalars(
-            select(QbListEntry).where(
-                QbListEntry.connection_id == connection_id, QbListEntry.list_type == list_type
-            )
-        ):
+        # No flush first (it wrote the round trip's job changes so far): the only entries of the list this
+        # session has not written are the ones store_page added, taken from ``_ADDED``.
+        with session.no_autoflush:
+            stored = list(session.scalars(select(QbListEntry).where(
+                QbListEntry.connection_id == connection_id, QbListEntry.list_type == list_type)))
+        found = {entry.list_id for entry in stored}
+        added = session.info.get(_ADDED, {}).get(key, {})
+        for entry in [*stored, *(e for list_id, e in added.items() if list_id not in found)]:
             by_name.setdefault(entry.full_name.strip().lower(), entry)
             by_id[entry.list_id] = entry
             email = str((entry.data or {}).get("Email") or "").strip().lower()

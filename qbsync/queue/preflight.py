@@ -10,12 +10,13 @@ came from QuickBooks' own answers.
 from __future__ import annotations
 
 import contextlib
+import html
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -43,7 +44,6 @@ REFERENCES: dict[str, str] = {
 }
 WORDS = {"Account": "account", "Item": "item", "PaymentMethod": "payment method",
          "SalesTaxCode": "sales tax code", "Vendor": "vendor", "Class": "class"}
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
 @dataclass(frozen=True)
@@ -63,16 +63,23 @@ class Missing:
         return f"{text} (setting {named_by[0]})" if named_by else text
 
 
+# A reference is rendered on one line, ListID then FullName (``template_plan``'s ``q.ref``), its name escaped;
+# read with patterns rather than by parsing each request again (a request per order of every round trip).
+_REFERENCE = re.compile(r"<(" + "|".join(REFERENCES) + r")>(.*?)</\1>", re.S)
+_FULL_NAME = re.compile(r"<FullName>(.*?)</FullName>", re.S)
+_LIST_ID = re.compile(r"<ListID[\s/>]")
+
+
 def references(fragment: str) -> list[tuple[str, str, str]]:
     """Every (element, list type, full name) referenced by name in a request fragment (pure)."""
     if "Ref>" not in fragment:
         return []
-    root = etree.fromstring(fragment.encode(), _PARSER)
     found = []
-    for element in root.iter(*REFERENCES):
-        name = element.findtext("FullName")
-        if name and element.find("ListID") is None:
-            found.append((str(element.tag), REFERENCES[str(element.tag)], name))
+    for match in _REFERENCE.finditer(fragment):
+        element, inner = match.group(1), match.group(2)
+        name = _FULL_NAME.search(inner)
+        if name and name.group(1) and _LIST_ID.search(inner) is None:
+            found.append((element, REFERENCES[element], html.unescape(name.group(1))))
     return found
 
 

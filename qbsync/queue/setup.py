@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from qbsync.queue import choices, jobs, lists
 from qbsync.queue.settings import BY_NAME, SyncSettings, validate_overrides
 from qbsync.storage import checkpoints
-from qbsync.storage.models import Checkpoint, Connection, QbListEntry, QueueJob, utcnow
+from qbsync.storage.models import Connection, QbListEntry, QueueJob, utcnow
 
 KIND = "company_setup"
 COALESCE_KEY = "company_setup"
@@ -66,8 +66,8 @@ def proposals(session: Session, connection: Connection,
 
 def state(session: Session, connection_id: int) -> dict[str, Any]:
     """``{"reviewed": [setting...], "done": [{"setting", "name", "how", "at"}...]}``."""
-    row = session.get(Checkpoint, (connection_id, STATE))
-    value = json.loads(row.value) if row is not None and row.value else {}
+    stored = checkpoints.read(session, connection_id, STATE)
+    value = json.loads(stored) if stored else {}
     return {"reviewed": list(value.get("reviewed") or []), "done": list(value.get("done") or [])}
 
 

@@ -138,8 +138,8 @@ def _claim(session: Any, connection: Connection, now: datetime) -> bool:
 
 
 def _since(session: Any, connection_id: int, record_type: str, now: datetime) -> datetime:
-    row = session.get(Checkpoint, (connection_id, checkpoint_name(record_type)))
-    return (_moment(row.value) if row is not None else None) or now - FIRST_LOOK_BACK
+    stored = checkpoints.read(session, connection_id, checkpoint_name(record_type))
+    return _moment(stored) or now - FIRST_LOOK_BACK
 
 
 def _moment(value: str | None) -> datetime | None:

@@ -145,10 +145,10 @@ class Shop:
 def first_contact_done(session: Any, connection_id: int) -> None:
     """Record that the connection's first contact (the company and its lists read) was queued already."""
     from qbsync.queue import lists
-    from qbsync.storage.models import Checkpoint
+    from qbsync.storage import checkpoints
 
-    if session.get(Checkpoint, (connection_id, lists.PLANNED)) is None:
-        session.add(Checkpoint(connection_id=connection_id, name=lists.PLANNED, value=utcnow().isoformat()))
+    if lists.last_planned(session, connection_id) is None:
+        checkpoints.save(session, connection_id, lists.PLANNED, utcnow().isoformat())
 
 
 @pytest.fixture

@@ -782,3 +782,118 @@ def test_a_refund_without_a_time_is_placed_at_the_earliest_evidence_of_it():
     assert refund_moment(None, "71", listing, _at(15)) == _at(15)  # arrived before the order's change
     assert refund_moment(None, "72", listing, _at(19)) == _at(19)  # not listed: its arrival
     assert refund_moment(None, "71", None, None) is None
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_change_cancellation_or_refund_the_store_count_had_before_its_webhook_moves_stock_once(
+    make_shop, profile
+):
+    """The store masters stock: 10 mugs. Orders 1001 (2 mugs at 14:00), 1002 (1 at 14:10) and 1003 (2 at
+    14:20) post: 5. Before the store's count at 16:00, 1001 was cut to 1 mug (15:00), 1002 cancelled and
+    restocked (15:10) and one mug of 1003 refunded and put back (15:20): the store counts 8, and
+    QuickBooks goes to 8 by the count's difference (+3), as none of them had reached qbsync. Their
+    webhooks come after the count: the sale's Mod, the void (or reversing credit memo) and the refund's
+    credit memo each bring a mug back to QuickBooks a second time (11 on the old code), so each is taken
+    out again by an adjustment on the count's account. The next count (8 at 17:00) then sends nothing.
+    On the multicurrency company the money went straight into the bank account: a credit memo that
+    restocks reverses 1002's sale instead of a void."""
+    shop = _shop(make_shop, profile)
+    shop.configure(stock_master="storefront")
+    reversed_by_credit = profile == "multicurrency"
+    if reversed_by_credit:
+        shop.configure(deposit_account=account_of_type(shop.company, "Bank"))
+    shop.feed("product", _mug(10, _at(9)))
+    shop.sync()
+    placed = {1001: _at(14), 1002: _at(14).replace(minute=10), 1003: _at(14).replace(minute=20)}
+    for number, quantity in ((1001, 2), (1002, 1), (1003, 2)):
+        shop.feed("order", _mug_order(number, quantity, placed[number]))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 5})
+
+    shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(8), modified_at=_at(16)))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 8})
+
+    shop.feed("order", _changed(1001, 1, placed[1001], _at(15)))
+    shop.feed("order", _changed(1002, 1, placed[1002], _at(15).replace(minute=10), status="cancelled",
+                                 restocked_on_cancel=True))
+    shop.feed("refund", _mug_back("71", 1003, _at(15).replace(minute=20)))
+    shop.sync()
+
+    check_order(shop.company, "1001", open_balance="0.00")
+    assert [a.status_code for a in shop.attempts("TxnVoidRq")] == ([] if reversed_by_credit else [0])
+    assert len(shop.company.transactions("CreditMemo")) == (2 if reversed_by_credit else 1)
+    check_stock(shop.company, {"MUG-RED": 8})
+    count, *corrections = _sent(shop, "InventoryAdjustmentAdd")
+    assert count.findtext(".//QuantityDifference") == "3"
+    assert [a.findtext(".//QuantityDifference") for a in corrections] == ["-1", "-1", "-1"]
+    for adjustment in corrections:
+        assert adjustment.findtext("InventoryAdjustmentAdd/AccountRef/FullName") == RETAIL_NAMES[
+            "inventory_adjustment_account"]
+
+    shop.feed("order", _changed(1001, 1, placed[1001], _at(15)))  # the same change, sent again
+    shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(8), modified_at=_at(17)))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 8})
+    assert len(_differences(shop)) == 4
+    shop.assert_every_request_valid()
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_store_mastered_change_is_netted_after_the_job_that_wrote_the_sale_is_gone(make_shop, profile):
+    """The store masters stock: 10 mugs, order 1001 (2 mugs at 14:00) posts (8). Its finished job is
+    cleared from the queue. The order is cut to 1 mug at 15:00 and the store puts one back (9); the
+    sale's Mod brings it back to QuickBooks too (9). The store's count of 9 at 16:00 must net that
+    change: what the sale held before it is kept with the sale's link, not in the job's notes (on the
+    old code the change was not netted once the job was gone: +1, and QuickBooks had 10)."""
+    from sqlalchemy import delete
+
+    shop = _shop(make_shop, profile)
+    shop.configure(stock_master="storefront")
+    shop.feed("product", _mug(10, _at(9)))
+    shop.sync()
+    shop.feed("order", _mug_order(1001, 2, _at(14)))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 8})
+    with shop.runtime.db.transaction() as session:
+        session.execute(delete(QueueJob).where(QueueJob.connection_id == shop.connection_id,
+                                               QueueJob.kind == "order", QueueJob.state == "done"))
+
+    shop.feed("order", _changed(1001, 1, _at(14), _at(15)))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 9})
+    shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(9), modified_at=_at(16)))
+    shop.sync()
+
+    check_order(shop.company, "1001", open_balance="0.00")
+    check_stock(shop.company, {"MUG-RED": 9})
+    assert _differences(shop) == []
+    shop.assert_every_request_valid()
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_late_orders_change_a_later_count_had_before_its_webhook_moves_stock_once(make_shop, profile):
+    """The store masters stock: 10 mugs. Its count of 8 at 16:00 lacks order 1001 (2 mugs at 15:00), whose
+    webhook comes after it: its sale is added back against that count (8). The order is cut to 1 mug at
+    17:00 and the store counts 9 at 18:00, both before the change's webhook: the count's +1 has the
+    mug already, and the add-back does not follow a change after its own count, so the sale's Mod
+    brings it back a second time (10 on the old code) unless it is taken out again."""
+    shop = _shop(make_shop, profile)
+    shop.configure(stock_master="storefront")
+    shop.feed("product", _mug(10, _at(9)))
+    shop.sync()
+    shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(8), modified_at=_at(16)))
+    shop.sync()
+    shop.feed("order", _mug_order(1001, 2, _at(15)))
+    shop.sync()
+    check_stock(shop.company, {"MUG-RED": 8})
+
+    shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(9), modified_at=_at(18)))
+    shop.sync()
+    shop.feed("order", _changed(1001, 1, _at(15), _at(17)))
+    shop.sync()
+
+    check_order(shop.company, "1001", open_balance="0.00")
+    check_stock(shop.company, {"MUG-RED": 9})
+    assert _differences(shop) == ["-2", "2", "1", "-1"]
+    shop.assert_every_request_valid()

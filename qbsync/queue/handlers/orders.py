@@ -150,10 +150,8 @@ def is_ours(ret: Mapping[str, Any], proof: Mapping[str, str]) -> bool:
 
 
 def facts(ctx: Context) -> company_facts.CompanyFacts:
-    """What the company told about itself (read once per round trip)."""
-    if "company_facts" not in ctx.cache:
-        ctx.cache["company_facts"] = company_facts.read(ctx.session, ctx.connection.id)
-    return ctx.cache["company_facts"]
+    """What the company told about itself."""
+    return company_facts.read(ctx.session, ctx.connection.id)
 
 
 def country_tax(ctx: Context) -> tax_codes.CountryTax:
@@ -211,13 +209,15 @@ class OrderHandler(StepHandler):
     kind = "order"
 
     def prepare(self, ctx: Context, jobs: list[QueueJob]) -> None:
-        keys: list[tuple[str, str]] = [(mappings.SPECIAL_ITEM, role) for role in SPECIAL_ITEMS]
+        # The roles of special_names: every order's special items and 0 % tax item once, then its tax items.
+        keys: list[tuple[str, str]] = [(mappings.SPECIAL_ITEM, role)
+                                       for role in (*SPECIAL_ITEMS, sales_tax.ZERO_ROLE)]
         for job in jobs:
             keys.append((mappings.ORDER, order_id(job)))
             if job.payload.get("event") == "deleted":
                 continue  # only what was last known of it: voided by its link
             order = order_of(job)
-            keys.extend((mappings.SPECIAL_ITEM, role) for role in special_names(order, ctx.settings))
+            keys.extend((mappings.SPECIAL_ITEM, item.role) for item, _ in sales_tax.order_tax_items(order))
             keys.append((mappings.SALE_CUSTOMER, order_id(job)))
             kept = rules.CustomerChoice.from_dict(progress(job).get("customer"))
             if kept is not None:
