@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar, cast
 from sqlalchemy.orm import Session
 
 from qbsync.qbxml.parse import Response
+from qbsync.qbxml.status import Outcome, busy_fix, classify
 from qbsync.queue.handlers.answers import found
 from qbsync.queue.rules import CustomerChoice
 from qbsync.queue.settings import SyncSettings
@@ -390,6 +391,9 @@ def gave_up(ctx: Context, job: QueueJob) -> Reject | None:
         last = ""
         if job.last_message:
             last = f" QuickBooks last said ({job.last_status_code}): {job.last_message}"
+        code = job.last_status_code
+        if code is not None and code != 3231 and classify(code, "", job.last_message or "") is Outcome.RETRY:
+            last += f"; it was busy: {busy_fix(code)}"  # as a busy job parked by the exchange says
         return Reject(f"still failing after {job.failed_sessions} sessions, a fresh read from QuickBooks "
                       f"included; a person must look.{last}")
     return None
