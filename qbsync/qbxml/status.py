@@ -42,6 +42,19 @@ _LOCK_WORDS = re.compile(
 )
 
 
+# Busy answers a person ends by closing what is open in QuickBooks (a record or list in use).
+LOCK_CODES = frozenset({3170, 3175, 3176, 3180})
+
+
+def busy_fix(code: int) -> str:
+    """What a person does about a request QuickBooks kept answering busy (``code`` a RETRY code)."""
+    if code in LOCK_CODES:
+        return ("close the record or window open in QuickBooks (a customer, item or transaction being "
+                "edited, on this or another computer), then retry the job")
+    return ("make sure QuickBooks and the company file are open and working (restart QuickBooks if it "
+            "keeps happening), then retry the job")
+
+
 def classify(code: int, severity: str = "", message: str = "") -> Outcome:
     """The ``Outcome`` for a statusCode and statusSeverity (the statusMessage matters for 3180 only)."""
     if code in _SPECIFIC:
@@ -70,7 +83,8 @@ _RETRIED = "Nothing to do: qbsync sends it again in the next sync."
 _LOCKED = Explanation(
     "Record in use",
     "QuickBooks could not save because the record or list was being edited by someone else at the same time.",
-    "qbsync tries again automatically. If it keeps happening, close open QuickBooks windows on that record.",
+    "qbsync tries again automatically, with longer waits; after busy_retries tries the job waits for you: "
+    "close open QuickBooks windows on that record, then retry the job.",
 )
 _EXPLANATIONS: dict[int, Explanation] = {
     0: Explanation("Done", "QuickBooks accepted the request.", "Nothing to do."),
@@ -175,8 +189,9 @@ _EXPLANATIONS: dict[int, Explanation] = {
         "Could not save",
         "QuickBooks could not save the change. Usually someone else was editing the same list at that "
         "moment; otherwise QuickBooks' message gives its reason.",
-        "Lock problems are retried automatically. For any other reason shown, correct the record in the "
-        "store or in QuickBooks, then retry the job.",
+        "Lock problems are retried automatically (busy_retries times; then the job waits for you to close "
+        "the record or window open in QuickBooks and retry it). For any other reason shown, correct the "
+        "record in the store or in QuickBooks, then retry the job.",
     ),
     3200: Explanation(
         "Changed in QuickBooks meanwhile",

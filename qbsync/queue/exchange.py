@@ -20,6 +20,7 @@ from lxml import etree
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from qbsync.qbxml import status
 from qbsync.qbxml.parse import QbxmlParseError, Response, ResponseSet, answer_xml, parse_response
 from qbsync.qbxml.render import build_message
 from qbsync.qbxml.schema import validate_each
@@ -405,7 +406,7 @@ def _interpret(ctx: Context, job: QueueJob, response: Response | None) -> ApplyR
         if response.status_code == 3231:
             return Retry(f"not processed because another request in the batch failed ({response.message})",
                          counts_as_failure=False)
-        return Retry(f"QuickBooks is busy ({response.status_code}: {response.message})")
+        return _busy(ctx, job, response)
     problem = unstorable(response.records)
     if problem:
         log.warning("job %s: %s", job.id, problem)
@@ -417,6 +418,19 @@ def _interpret(ctx: Context, job: QueueJob, response: Response | None) -> ApplyR
     except (ValueError, KeyError, TypeError) as exc:
         log.exception("job %s: handler failed on the answer", job.id)
         return Park(f"qbsync could not use QuickBooks' answer: {exc}")
+
+
+def _busy(ctx: Context, job: QueueJob, response: Response) -> Retry | Park:
+    """QuickBooks answered busy: tried again later (a failed session, so the wait grows), until
+    ``busy_retries`` such sessions; then the job waits for a person with the fix (a record left open in
+    QuickBooks is not closed by waiting longer). Parked, it keeps everything; a retry starts the count
+    over."""
+    why = f"QuickBooks is busy ({response.status_code}: {response.message})"
+    limit = int(ctx.settings.busy_retries)
+    if limit <= 0 or job.failed_sessions < limit:
+        return Retry(why)
+    return Park(f"{why}; it was still busy after {job.failed_sessions + 1} tries, so qbsync stopped sending "
+                f"it: {status.busy_fix(response.status_code)}")
 
 
 def _apply_result(session: Session, qb_session: QbwcSession, job: QueueJob, result: ApplyResult,

@@ -24,6 +24,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from qbsync.queue import jobs, mappings, rules
+from qbsync.queue.handlers import notes_of
 from qbsync.storage import checkpoints
 from qbsync.storage.models import (
     Checkpoint,
@@ -805,8 +806,8 @@ def _booked_version(
     holds (:func:`keep_holds`); None when unknown (that job is gone)."""
     if not fingerprint:
         return None
-    for payload in session.scalars(
-        select(QueueJob.payload)
+    for notes, payload in session.execute(
+        select(QueueJob.progress, QueueJob.payload)
         .where(
             QueueJob.connection_id == connection_id,
             QueueJob.kind == "order",
@@ -814,7 +815,7 @@ def _booked_version(
         )
         .order_by(QueueJob.id.desc())
     ):
-        if ((payload or {}).get("progress") or {}).get("hash") == fingerprint:
+        if (notes_of(notes, payload) or {}).get("hash") == fingerprint:
             return LastKnownOrder.from_dict(payload.get("record") or {})
     return None
 

@@ -62,6 +62,7 @@ def enqueue(
         in_flight = [j for j in same_key if j.state == "in_flight"]
         if existing is not None:
             existing.payload = payload or {}
+            existing.progress = None  # new data starts the job over
             existing.label = label or existing.label
             existing.updated_at = now
             for dep in depends_on:
@@ -90,6 +91,7 @@ def enqueue(
         if existing is None:
             raise
         existing.payload = payload or {}
+        existing.progress = None
         existing.updated_at = now
         return existing
     # A new job has no dependencies yet: add them without looking for existing rows.
@@ -145,7 +147,7 @@ def record_left_out(session: Session, connection_id: int, kind: str, payload: di
         job = QueueJob(connection_id=connection_id, kind=kind, record_type=record_type, record_id=record_id,
                        coalesce_key=coalesce_key, state="cancelled", created_at=now)
         session.add(job)
-    job.payload, job.label, job.reason, job.updated_at = payload, label, reason, now
+    job.payload, job.progress, job.label, job.reason, job.updated_at = payload, None, label, reason, now
     return job
 
 

@@ -152,7 +152,8 @@ class QuickBooksCompany:
     wall clock (it must return aware datetimes). ``latency_seconds`` is slept (through ``sleep``) for every
     request processed, inside the lock: QuickBooks works on one request at a time.
     ``refuses_zero_credit_memos`` makes it refuse a CreditMemoAdd whose total is 0.00 (3180, assumed):
-    the other possibility of a behaviour nobody has seen (SIMULATOR.md).
+    the other possibility of a behaviour nobody has seen (SIMULATOR.md); ``refuses_zero_sales`` the same
+    for an InvoiceAdd or SalesReceiptAdd whose total is 0.00.
     """
 
     def __init__(
@@ -167,6 +168,7 @@ class QuickBooksCompany:
         path: str | os.PathLike[str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         refuses_zero_credit_memos: bool = False,
+        refuses_zero_sales: bool = False,
     ) -> None:
         company_host.supported_versions(qbxml_version)  # a clear error for an unknown version
         self.profile: Profile = get_profile(profile)
@@ -194,6 +196,7 @@ class QuickBooksCompany:
         # Whether QuickBooks takes a CreditMemoAdd of 0.00 is assumed (SIMULATOR.md): True is the other
         # possibility, a refusal.
         self.prefs.refuses_zero_credit_memos = refuses_zero_credit_memos
+        self.prefs.refuses_zero_sales = refuses_zero_sales
 
     # -- time
 

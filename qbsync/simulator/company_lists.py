@@ -46,6 +46,9 @@ class Preferences:
     # The other possibility of an assumed behaviour (docs/SIMULATOR.md): nobody has seen whether
     # QuickBooks takes a CreditMemoAdd whose total is 0.00; True refuses it (status and text assumed).
     refuses_zero_credit_memos: bool = False
+    # The same for an InvoiceAdd or SalesReceiptAdd of 0.00 (an order paid in full by gift card or store
+    # credit): taken by default (assumed); True refuses it (status and text assumed).
+    refuses_zero_sales: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON form."""

@@ -389,6 +389,8 @@ def add_sales_form(store: Store, prefs: Preferences, kind: str, add: dict[str, A
         raise amount_not_positive(kind)  # ontime360.com/support/kb/a231 (invoices); other kinds assumed
     if kind == "CreditMemo" and total == 0 and prefs.refuses_zero_credit_memos:
         raise amount_not_positive(kind)  # the other possibility of an assumed behaviour (SIMULATOR.md)
+    if kind in ("Invoice", "SalesReceipt") and total == 0 and prefs.refuses_zero_sales:
+        raise amount_not_positive(kind)  # the same for a sale of 0.00 (SIMULATOR.md)
     record = store.create(kind, data)
     apply_inventory(store, record, +1)
     return record
@@ -397,7 +399,8 @@ def add_sales_form(store: Store, prefs: Preferences, kind: str, add: dict[str, A
 def amount_not_positive(kind: str) -> StatusError:
     """A sale or credit memo whose total QuickBooks refuses: below zero (an integrator's note, said of
     invoices: "Transaction amount must be positive", ontime360.com/support/kb/a231), or a credit memo of
-    0.00 where ``refuses_zero_credit_memos`` is on. Code and wording around the quoted words assumed."""
+    0.00 where ``refuses_zero_credit_memos`` is on, or a sale of 0.00 where ``refuses_zero_sales`` is.
+    Code and wording around the quoted words assumed."""
     return StatusError(
         3180,
         f"There was an error when saving a {kind}.  QuickBooks error message: Transaction amount must be "

@@ -127,6 +127,10 @@ class QueueJob(Base):
     # Human label: order number, customer name, SKU.
     label: Mapped[str | None] = mapped_column(String(255), nullable=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The handler's notes on how far the job got (handlers.progress), apart from the payload so a change
+    # of notes does not write the whole record again. NULL: none yet, or a job written before migration
+    # 0009, whose notes are still the payload's "progress" (read there until the next change moves them).
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     state: Mapped[str] = mapped_column(String(20), default="pending")
     priority: Mapped[int] = mapped_column(Integer, default=100)  # lower runs first
     # Jobs with the same key coalesce while not yet sent: the newest payload wins.

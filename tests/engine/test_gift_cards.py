@@ -158,3 +158,29 @@ def test_refunding_a_gift_card_sold_takes_it_off_the_liability_not_income(gift_s
     check_order(shop.company, "R961", credited="25.00", refunded="25.00", open_balance="0.00",
                 open_credits="0.00")
     shop.assert_every_request_valid()
+
+
+def test_an_order_paid_in_full_by_gift_card_is_a_sale_of_0_00_or_waits_with_the_fix(gift_shop):
+    """Whether QuickBooks takes a sale of 0.00 is assumed (SIMULATOR.md). Taken: a 0.00 sales receipt takes
+    the card's amount off the liability. Refused (the other possibility): the order waits for a person with
+    the likely cause and the fix, sent once, never booked wrong, and the next order goes through."""
+    shop = gift_shop
+    shop.feed("order", make_order(6020, customer=ANN, gift_card_amount=Decimal("24.00")))
+    shop.sync()
+    check_order(shop.company, "6020", sold="0.00", paid="0.00", accounts={"Gift Card Liability": "-24.00"})
+
+    shop.company.prefs.refuses_zero_sales = True
+    shop.feed("order", make_order(6021, customer=ANN, gift_card_amount=Decimal("24.00")))
+    shop.feed("order", make_order(6022, customer=ANN))
+    shop.sync()
+
+    assert not shop.company.order_transactions("6021")
+    check_order(shop.company, "6022", sold="24.00", paid="24.00", open_balance="0.00")
+    (parked,) = shop.jobs(QueueJob.state == "parked")
+    assert parked.record_id == "6021"
+    assert "Transaction amount must be positive" in parked.reason  # QuickBooks' words first
+    assert "comes to 0.00 (gift cards or store credit paid all of it)" in parked.reason
+    assert "Record the order in QuickBooks by hand" in parked.reason and "remove this job" in parked.reason
+    assert len(shop.requests("SalesReceiptAddRq")) == 3  # the refused one once: no loop
+    assert shop.company.books().accounts["Gift Card Liability"] == Decimal("-24.00")
+    shop.assert_every_request_valid()

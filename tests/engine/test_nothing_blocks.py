@@ -104,7 +104,36 @@ def test_a_job_still_failing_after_its_corrective_step_waits_for_a_person_with_i
         job = session.get(QueueJob, customer_job.id)
         assert job.state == "parked"
         assert "still failing after 2 sessions" in job.reason and "3170" in job.reason
+        assert "close the record or window open in QuickBooks" in job.reason and "retry the job" in job.reason
     assert len(shop.attempts("CustomerModRq")) == 2
+    shop.assert_every_request_valid()
+
+
+@ON_TWO_COMPANIES
+def test_a_record_left_open_in_quickbooks_parks_the_job_after_the_busy_retries_with_the_fix(shop):
+    """A busy answer (3180 "modified by another user": a record or window open in QuickBooks) is retried
+    ``busy_retries`` times, then the job waits for a person with the fix; "not processed" (3231, another
+    request failed) is no busy answer and does not count. Nothing is lost: retried, the sale goes in."""
+    from qbsync.queue import jobs
+
+    shop.configure(retry_base_seconds=0, busy_retries=2)
+    shop.company.inject(code=3231, request_type="SalesReceiptAdd", times=3)
+    shop.company.inject(code=3180, request_type="SalesReceiptAdd", times=3)
+    order_job = shop.feed("order", make_order(3211))
+    shop.sync()
+
+    assert [a.status_code for a in shop.attempts("SalesReceiptAddRq")] == [3231] * 3 + [3180] * 3
+    (job,) = shop.jobs(QueueJob.id == order_job.id)
+    assert job.state == "parked"
+    assert "still busy after 3 tries" in job.reason
+    assert "close the record or window open in QuickBooks" in job.reason and "retry the job" in job.reason
+    assert not shop.company.transactions("SalesReceipt")
+
+    with shop.runtime.db.transaction() as session:  # the window is closed; a person retries the job
+        jobs.retry_now(session, session.get(QueueJob, order_job.id))
+    shop.sync()
+    assert shop.jobs(QueueJob.id == order_job.id)[0].state == "done"
+    check_synced_order(shop.company, make_order(3211))
     shop.assert_every_request_valid()
 
 

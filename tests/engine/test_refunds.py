@@ -315,3 +315,29 @@ def test_a_cancellation_with_nothing_against_the_sale_still_voids_it(shop):
     (invoice,) = shop.company.transactions("Invoice")
     assert invoice["Memo"].startswith("VOID:")
     assert _customer_books(shop) == (Decimal(0), Decimal(0))
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_company_file_that_refused_a_credit_memo_of_no_money_is_not_asked_again(shop):
+    """QuickBooks refused one credit memo of 0.00 (the other possibility of an assumed behaviour,
+    SIMULATOR.md): the next stock returned with no money goes straight to an inventory adjustment, with no
+    refused request before it. Both mugs come back; nothing is owed or credited."""
+    shop.company.prefs.refuses_zero_credit_memos = True
+    shop.feed("product", MUG)
+    shop.sync()
+    shop.feed("order", _placed_after_the_stock_count(5020, mugs=4))
+    shop.sync()
+    shop.feed("refund", _refund("5020", "920", "0", restock=True))
+    shop.sync()
+    assert len(shop.requests("CreditMemoAddRq")) == 1  # refused: the file's answer is learnt here
+
+    shop.feed("refund", _refund("5020", "921", "0", restock=True))
+    shop.sync()
+
+    assert len(shop.requests("CreditMemoAddRq")) == 1  # not asked again
+    assert not shop.company.transactions("CreditMemo")
+    adjusted = sorted(a["RefNumber"] for a in shop.company.transactions("InventoryAdjustment"))
+    assert adjusted == ["R920", "R921"]
+    assert shop.company.quantity_on_hand("MUG-RED") == Decimal(8)
+    assert [j.state for j in shop.jobs(QueueJob.kind == "refund")] == ["done", "done"]
+    assert _customer_books(shop) == (Decimal(0), Decimal(0))

@@ -189,6 +189,25 @@ def test_a_guest_whose_e_mail_is_a_quickbooks_customers_is_booked_to_that_custom
 
 
 @ON_TWO_COMPANIES
+def test_a_guests_customer_typed_into_quickbooks_after_the_list_was_read_leaves_web_guests_unadded(shop):
+    """The customer list was read; then the bookkeeper typed the guest's trade customer into QuickBooks. Her
+    order goes on that customer, and Web Guests, which nothing uses, is not added to QuickBooks."""
+    shop.feed("order", make_order(5240, customer=ANN))
+    shop.sync()  # the first contact reads the customer list
+    shop.in_quickbooks("CustomerAdd", {"Name": "Acme Supply", "Email": "guest@example.com"})
+    shop.feed("order", make_order(5241, customer=GUEST))
+    shop.sync()
+
+    sale = next(t for t in shop.sales() if t["RefNumber"] == "5241")
+    assert sale["CustomerRef"]["FullName"] == "Acme Supply"
+    assert sorted(c["FullName"] for c in shop.company.customers()) == ["Acme Supply", "Lee, Ann"]
+    assert not [r for r in shop.requests("CustomerAddRq") if "Web Guests" in r]
+    check_synced_order(shop.company, make_order(5241, customer=GUEST), customer="Acme Supply")
+    assert {j.state for j in shop.jobs()} == {"done"}
+    shop.assert_every_request_valid()
+
+
+@ON_TWO_COMPANIES
 def test_a_guests_e_mail_proves_a_customer_only_when_it_names_one_active_customer(shop):
     """QuickBooks copies a customer's e-mail onto its jobs: the e-mail still names the customer. Two
     customers of their own sharing an address (an office's) prove neither, and a customer the merchant

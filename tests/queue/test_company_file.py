@@ -66,3 +66,19 @@ def test_a_switch_forgets_what_the_old_files_items_counted_and_expected(runtime,
         assert inventory.added_back(session, conn_id, "1001") == {}
         # A name the prefix matches only as a LIKE pattern ("_" matches any character) is kept.
         assert session.get(Checkpoint, (conn_id, "stock-seen:kept")) is not None
+
+
+def test_a_switch_forgets_that_the_old_file_refused_a_credit_memo_of_no_money(runtime, make_connection):
+    # Another file (another edition or version) may take one: its first return with no money asks again.
+    from qbsync.queue.handlers import returned_stock
+    from qbsync.storage import checkpoints
+    from qbsync.storage.models import Checkpoint
+
+    conn_id = make_connection().id
+    with runtime.db.transaction() as session:
+        conn = session.get(Connection, conn_id)
+        conn.company_file = r"C:\Books\Shop.QBW"
+        checkpoints.save(session, conn_id, returned_stock.REFUSES_CHECKPOINT, "3180: refused")
+        company_file.switch(session, conn, r"D:\New.QBW")
+    with runtime.db.transaction() as session:
+        assert session.get(Checkpoint, (conn_id, returned_stock.REFUSES_CHECKPOINT)) is None

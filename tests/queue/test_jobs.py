@@ -136,3 +136,40 @@ def test_backoff_doubles_and_caps():
     assert jobs.backoff(1, 60, 3600) == timedelta(seconds=60)
     assert jobs.backoff(3, 60, 3600) == timedelta(seconds=240)
     assert jobs.backoff(20, 60, 3600) == timedelta(seconds=3600)
+
+
+def test_progress_notes_change_without_writing_the_order_again_and_old_notes_still_read(runtime, conn_id):
+    from sqlalchemy import event
+
+    from qbsync.queue.handlers import progress, set_progress
+
+    # Queued before the notes had a column of their own (migration 0009): they are in the payload.
+    order = {"record": {"id": "727", "lines": [{"sku": "MUG-RED", "quantity": "2"}] * 50}}
+    with runtime.db.transaction() as s:
+        job_id = jobs.enqueue(s, conn_id, "order", {**order, "progress": {"next": "add"}},
+                              coalesce_key="order:727").id
+    with runtime.db.transaction() as s:
+        job = s.get(QueueJob, job_id)
+        assert progress(job) == {"next": "add"}
+        set_progress(job, next="mod", hash="abc")  # moved out of the payload, once
+    written: list[str] = []
+
+    def keep(conn, cursor, statement, parameters, context, many):  # noqa: ANN001
+        written.append(statement)
+
+    event.listen(runtime.db.engine, "before_cursor_execute", keep)
+    try:
+        with runtime.db.transaction() as s:
+            job = s.get(QueueJob, job_id)
+            assert progress(job) == {"next": "mod", "hash": "abc"}
+            assert job.payload == order
+            set_progress(job, next="void")
+    finally:
+        event.remove(runtime.db.engine, "before_cursor_execute", keep)
+    updates = [w for w in written if w.startswith("UPDATE queue_jobs")]
+    assert len(updates) == 1 and "payload" not in updates[0]
+    with runtime.db.transaction() as s:
+        assert progress(s.get(QueueJob, job_id)) == {"next": "void", "hash": "abc"}
+        jobs.enqueue(s, conn_id, "order", {"record": {"id": "727"}}, coalesce_key="order:727")
+    with runtime.db.transaction() as s:
+        assert progress(s.get(QueueJob, job_id)) == {}  # new data starts the job over

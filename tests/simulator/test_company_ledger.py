@@ -318,6 +318,37 @@ def test_assumed_other_possibility_a_company_refusing_a_credit_memo_of_no_money(
     assert company.quantity_on_hand("MUG") == 12
 
 
+@pytest.mark.parametrize("kind", ["Invoice", "SalesReceipt"])
+def test_assumed_a_sale_of_no_money_is_taken(retail: QuickBooksCompany, kind: str) -> None:
+    """Assumed (no capture or Intuit page says whether QuickBooks takes an InvoiceAdd or SalesReceiptAdd of
+    0.00): an order paid in full by gift card, its goods on an item line and the card's amount taken off on
+    another, is recorded at 0.00 and its goods leave stock."""
+    lines = [sales_line(kind, "MUG", "2", amount="20.00", tax_code="Non"),
+             sales_line(kind, "Tax Line", amount="-20.00")]
+    rs = one(retail, sales_add(kind, "Ann", lines, "1001"))
+
+    total = "BalanceRemaining" if kind == "Invoice" else "TotalAmount"
+    assert rs.findtext(f"{kind}Ret/{total}") == "0.00" and len(retail.transactions(kind)) == 1
+    assert retail.quantity_on_hand("MUG") == 8
+
+
+@pytest.mark.parametrize("kind", ["Invoice", "SalesReceipt"])
+def test_assumed_other_possibility_a_company_refusing_a_sale_of_no_money(clock: FakeClock, kind: str) -> None:
+    """The other possibility of the row above (``refuses_zero_sales``): the same sale is refused (3180,
+    code and text assumed) and nothing moves; a sale with money is still taken."""
+    company = QuickBooksCompany(profile="retail", clock=clock, refuses_zero_sales=True)
+    for request in (customer_add("Ann"), inventory_item("MUG", "10"), other_charge("Tax Line", "Sales")):
+        one(company, request)
+    lines = [sales_line(kind, "MUG", "2", amount="20.00", tax_code="Non"),
+             sales_line(kind, "Tax Line", amount="-20.00")]
+    (rs,) = responses(valid_response(company.process(message(sales_add(kind, "Ann", lines, "1001")))))
+
+    assert status(rs)[0] == 3180 and "Transaction amount must be positive" in status(rs)[2]
+    assert company.transactions(kind) == [] and company.quantity_on_hand("MUG") == 10
+    one(company, sales_add(kind, "Ann", lines[:1], "1002"))
+    assert company.quantity_on_hand("MUG") == 8
+
+
 @pytest.mark.parametrize("kind", ["Invoice", "SalesReceipt", "CreditMemo"])
 def test_a_sale_or_credit_below_zero_is_refused(retail: QuickBooksCompany, kind: str) -> None:
     """ontime360.com/support/kb/a231: QuickBooks refuses an invoice whose total is below zero ("Transaction

@@ -167,3 +167,33 @@ def test_0007_keeps_a_customer_per_guest_on_connections_made_before_the_default_
         assert SyncSettings({}).proxy_customer == "Web Guests"  # what a connection made now reads
     finally:
         db.dispose()
+
+
+def test_0009_downgrade_puts_a_jobs_progress_notes_back_in_its_payload(empty_url):
+    """Notes written into their own column go back where the code before 0009 reads them, so a job in the
+    middle of its steps does not start over (and add its record again) after a downgrade."""
+    db = create_database(empty_url)
+    try:
+        _migrate(db.engine, empty_url, "0009")
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO connections (id, name, platform, store_url, webhook_secret, api_credentials, "
+                "qbwc_username, qbwc_password_hash, owner_id, file_id, settings, created_at, updated_at) "
+                "VALUES (1, 'shop', 'woocommerce', 'https://x', 'x', 'x', 'shop', 'x', '{A}', '{B}', '{}', "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            for id_, payload, progress in ((1, '{"record": {"id": "7"}}', '{"next": "mod", "hash": "h"}'),
+                                           (2, '{"record": {"id": "8"}, "progress": {"next": "add"}}', None)):
+                conn.execute(text(
+                    "INSERT INTO queue_jobs (id, connection_id, kind, payload, progress, state, priority, "
+                    "attempts, failed_sessions, needs_lookup, created_at, updated_at) VALUES (:id, 1, "
+                    "'order', :payload, :progress, 'pending', 100, 0, 0, false, CURRENT_TIMESTAMP, "
+                    "CURRENT_TIMESTAMP)"),
+                    {"id": id_, "payload": payload, "progress": progress})
+        _migrate(db.engine, empty_url, "0008", down=True)
+        table = sa.table("queue_jobs", sa.column("id", sa.Integer), sa.column("payload", sa.JSON))
+        with db.engine.connect() as conn:
+            stored = dict(conn.execute(sa.select(table.c.id, table.c.payload)).all())
+        assert stored == {1: {"record": {"id": "7"}, "progress": {"next": "mod", "hash": "h"}},
+                          2: {"record": {"id": "8"}, "progress": {"next": "add"}}}
+    finally:
+        db.dispose()

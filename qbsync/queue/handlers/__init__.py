@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar, cast
 from sqlalchemy.orm import Session
 
 from qbsync.qbxml.parse import Response
+from qbsync.qbxml.status import Outcome, busy_fix, classify
 from qbsync.queue.handlers.answers import found
 from qbsync.queue.rules import CustomerChoice
 from qbsync.queue.settings import SyncSettings
@@ -216,24 +217,33 @@ def prepare_all(ctx: Context, jobs: list[QueueJob], *, answers: bool = False) ->
 def progress(job: QueueJob) -> dict[str, Any]:
     """The handler's own notes on how far the job got (step to take next, name chosen, iterator...).
 
-    They live in the payload, so new data coalesced into the job starts it over with a clean slate.
+    New data coalesced into the job starts it over with a clean slate (``jobs.enqueue`` clears them).
     """
-    return dict(job.payload.get("progress") or {})
+    return dict(notes_of(job.progress, job.payload) or {})
+
+
+def notes_of(notes: dict[str, Any] | None, payload: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A job's progress notes from its two columns: a job written before migration 0009 keeps them in its
+    payload until they next change."""
+    return notes if notes is not None else (payload or {}).get("progress")
 
 
 def set_progress(job: QueueJob, **changes: Any) -> None:
-    """Update the job's progress notes (None removes a note); the payload is replaced so it is saved."""
-    notes = progress(job)
-    notes.update(changes)
-    notes = {k: v for k, v in notes.items() if v is not None}
-    if notes == (job.payload.get("progress") or {}):
-        return  # unchanged (a build repeating its notes): no new payload to write back
-    job.payload = {**job.payload, "progress": notes}
+    """Update the job's progress notes (None removes a note)."""
+    current = progress(job)
+    notes = {k: v for k, v in {**current, **changes}.items() if v is not None}
+    if notes == current and "progress" not in job.payload:
+        return  # unchanged (a build repeating its notes): nothing to write back
+    if "progress" in job.payload:  # an old job's notes move to their column, once
+        job.payload = {k: v for k, v in job.payload.items() if k != "progress"}
+    job.progress = notes
 
 
 def reset_progress(job: QueueJob) -> None:
     """Forget the job's progress notes (start over from the first step)."""
-    job.payload = {k: v for k, v in job.payload.items() if k != "progress"}
+    if "progress" in job.payload:
+        job.payload = {k: v for k, v in job.payload.items() if k != "progress"}
+    job.progress = None
 
 
 def default_apply(response: Response) -> ApplyResult:
@@ -381,6 +391,9 @@ def gave_up(ctx: Context, job: QueueJob) -> Reject | None:
         last = ""
         if job.last_message:
             last = f" QuickBooks last said ({job.last_status_code}): {job.last_message}"
+        code = job.last_status_code
+        if code is not None and code != 3231 and classify(code, "", job.last_message or "") is Outcome.RETRY:
+            last += f"; it was busy: {busy_fix(code)}"  # as a busy job parked by the exchange says
         return Reject(f"still failing after {job.failed_sessions} sessions, a fresh read from QuickBooks "
                       f"included; a person must look.{last}")
     return None

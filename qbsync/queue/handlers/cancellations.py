@@ -339,7 +339,7 @@ class Cancellation:
         number = _number(job, order)
         when = order.cancelled_at or order.modified_at
         date = when.date().isoformat() if when is not None else None  # as stored: UTC
-        if notes.get(returned_stock.REFUSED):
+        if remaining <= 0 and returned_stock.known_refused(ctx, job):
             return self._return_stock(ctx, job, mapping, number, date)
         if notes.get("next") != "reverse":
             return render(ctx, "CreditMemoQuery", {"RefNumber": naming.ref_number(number, "C")}, "lookup")
@@ -458,7 +458,7 @@ class Cancellation:
 
     def _reverse_refused(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
         no_money = Decimal(progress(job)["remaining"]) <= 0
-        return returned_stock.credit_refused(job, response, no_money, "cancellation's credit memo")
+        return returned_stock.credit_refused(ctx, job, response, no_money, "cancellation's credit memo")
 
     def _adjusted(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
         if not response.record:

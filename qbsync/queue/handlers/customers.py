@@ -15,7 +15,7 @@ from typing import Any
 from qbsync.qbxml.limits import fit
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import company_facts, intake, lists, mappings, naming
+from qbsync.queue import company_facts, intake, jobs, lists, mappings, naming
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -173,6 +173,9 @@ class CustomerHandler(StepHandler):
             local = self._known_locally(ctx, job, name)
             if local is not None:
                 return local
+            unneeded = self._proxy_unneeded(ctx, job) if job.payload.get("proxy") else None
+            if unneeded is not None:
+                return unneeded
             if job.payload.get("by_email"):
                 # Queued for a guest whose e-mail a QuickBooks customer had: never added for the guest.
                 return Finish("no QuickBooks customer has the guest's e-mail any more: their order goes to "
@@ -194,6 +197,31 @@ class CustomerHandler(StepHandler):
         if job.payload.get("currency"):
             data["CurrencyRef"] = company_facts.currency_ref(str(job.payload["currency"]))
         return render(ctx, "CustomerAdd", data, "add")
+
+    def _proxy_unneeded(self, ctx: Context, job: QueueJob) -> BuildResult | None:
+        """The proxy customer's job, queued at intake for guests' orders that may yet go to customers of
+        their own with their e-mails: when those are all it waits for, the customers changed in QuickBooks
+        since the newest of them came are read first (the read those orders make anyway), and when none of
+        them goes to the proxy customer any more, nothing is added (a customer in QuickBooks that no sale
+        uses). None: add it as usual."""
+        session, connection, settings = ctx.session, ctx.connection, ctx.settings
+        waiting = [d for d in jobs.dependents(session, job) if d.state in ("pending", "waiting")]
+        if not waiting or any(d.kind != "order" or progress(d).get("customer") is not None for d in waiting):
+            return None  # nothing waits, or something that needs it whatever the customer list says
+        orders = [record_of(d, Order) for d in waiting]
+        still = [o for o in orders
+                 if intake.choose_customer(session, connection, settings, o, link=False).proxy is not None]
+        if not still:
+            return Finish("not added: every order it was queued for goes to the QuickBooks customer with "
+                          "the guest's e-mail")
+        newest = max(d.created_at for d in waiting)
+        current = lists.customers_current_at(session, connection.id)
+        matchable = all(intake.goes_to_proxy_for_want_of_email_match(session, connection, settings, o)
+                        for o in still)
+        if current is None or current >= newest or not matchable:
+            return None
+        return Defer("reading the customers changed in QuickBooks first: the guests' e-mails may be new "
+                     "customers', and then this one is not needed", queue=Needed(customer_changes=True))
 
     def _known_locally(self, ctx: Context, job: QueueJob, name: str) -> BuildResult | None:
         """Link to a customer the pulled list has by e-mail or by name (no round trip needed)."""

@@ -667,13 +667,20 @@ class OrderHandler(StepHandler):
             "QuickBooks by hand, then remove or retry this job"
         )
 
+    def _add_refused(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
+        """The add refused: parked with QuickBooks' words; a sale of 0.00 with the likely cause and fix."""
+        plain = refused(response, "order")
+        txn_type = progress(job).get("type") or "sale"
+        zero = order_plan.zero_sale_refused(order_of(job), txn_type, plain.reason)
+        return Park(zero) if zero else plain
+
     def _gone_now(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
         return self._gone(ctx, job, self._linked(ctx, job))
 
     STEPS = {
         "lookup": Step(found=_existing, empty=go("add", "not in QuickBooks yet: adding it"),
                        otherwise="order look-up"),
-        "add": Step(found=_added, on={Outcome.MISSING_REFERENCE: _missing}, otherwise="order"),
+        "add": Step(found=_added, on={Outcome.MISSING_REFERENCE: _missing}, otherwise=_add_refused),
         "void": Step(first=_unlinked, found=_voided, on={Outcome.NOT_FOUND: _void_gone}, otherwise="void"),
         "requery": Step(first=_unlinked, found=_reread, empty=_gone_now,
                         on={Outcome.NOT_FOUND: _gone_now}, otherwise="transaction look-up"),

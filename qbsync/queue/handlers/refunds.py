@@ -297,6 +297,8 @@ class RefundHandler(StepHandler):
             if not restocked_items(ctx, refund, order):
                 return Finish("no money was refunded and nothing came back to stock: nothing to record in "
                               "QuickBooks")
+            if returned_stock.known_refused(ctx, job):
+                return self._return_stock(ctx, job, refund, order, ref_number)
         step = notes.get("next")
         if step is None or job.needs_lookup:
             step = "lookup" if ctx.settings.lookup_before_add == "always" or job.needs_lookup else "add"
@@ -493,7 +495,8 @@ class RefundHandler(StepHandler):
         return Again("the credit memo was already in QuickBooks: linked; now its money")
 
     def _add_refused(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
-        return returned_stock.credit_refused(job, response, money(_refund(job).amount) == 0, "credit memo")
+        no_money = money(_refund(job).amount) == 0
+        return returned_stock.credit_refused(ctx, job, response, no_money, "credit memo")
 
     def _adjusted(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
         if not response.record:

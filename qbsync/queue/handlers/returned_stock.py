@@ -6,10 +6,13 @@ without money, are booked as a credit memo whose lines sum to 0.00: the returned
 lines, their amount taken back on another line. Whether QuickBooks Desktop takes a CreditMemoAdd of 0.00 is
 not known (docs/SIMULATOR.md, issue 14; an integrator's note says it refuses an invoice below zero). So
 qbsync sends it, and on any refusal returns the stock by an ``InventoryAdjustmentAdd`` of the quantity
-differences instead, once: on ``cogs_account`` (the account every inventory item qbsync adds names, so
+differences instead: on ``cogs_account`` (the account every inventory item qbsync adds names, so
 QuickBooks has it), which is where the credit memo would have put the returned goods' cost back, naming
 the customer and carrying qbsync's marker in its memo, so a lost answer finds it by RefNumber and marker
-before anything is sent again. Nothing here sends anything; it reads only the lists and links qbsync keeps.
+before anything is sent again. A refusal is remembered for the company file (the checkpoint
+:data:`REFUSES_CHECKPOINT`, forgotten when the connection moves to another file), so later stock returned
+with no money goes straight to the adjustment instead of costing a refused request each time. Nothing
+here sends anything; it reads only the lists, links and checkpoints qbsync keeps.
 """
 
 from __future__ import annotations
@@ -24,10 +27,13 @@ from qbsync.queue.handlers import Again, ApplyResult, Context, Park, progress, r
 from qbsync.queue.handlers.answers import found_records
 from qbsync.queue.handlers.inventory import account_missing
 from qbsync.queue.handlers.steps import Reaction, go
-from qbsync.storage.models import QueueJob
+from qbsync.storage import checkpoints
+from qbsync.storage.models import Checkpoint, QueueJob
 
 # Progress key: QuickBooks refused the job's credit memo of no money; the stock comes back by adjustment.
 REFUSED = "no_money_refused"
+# Checkpoint: this company file refused a credit memo of no money (its value: when, and QuickBooks' words).
+REFUSES_CHECKPOINT = "refuses_zero_credit_memos"
 ACCOUNT_SETTING = "cogs_account"
 STOCK_ITEM_TYPES = ("ItemInventory", "ItemInventoryAssembly")
 
@@ -87,12 +93,27 @@ def memo(marker: str) -> str:
     return f"{marker}: stock returned with no money (QuickBooks refused a credit memo of 0.00)"
 
 
-def credit_refused(job: QueueJob, response: Response, no_money: bool, what: str) -> ApplyResult:
+def known_refused(ctx: Context, job: QueueJob) -> bool:
+    """Whether the job returns its stock by adjustment: QuickBooks refused its own credit memo of no money,
+    or this company file refused one before (then the job is noted so, its adjustment looked up first)."""
+    if progress(job).get(REFUSED):
+        return True
+    if ctx.session.get(Checkpoint, (ctx.connection.id, REFUSES_CHECKPOINT)) is None:
+        return False
+    set_progress(job, **{REFUSED: True}, next=None)
+    return True
+
+
+def credit_refused(
+    ctx: Context, job: QueueJob, response: Response, no_money: bool, what: str
+) -> ApplyResult:
     """QuickBooks refused the job's credit memo: parked with its words, unless the credit memo was of no
-    money (which QuickBooks may refuse, SIMULATOR.md): then the job goes on to return the stock by
-    adjustment (its look-up first)."""
+    money (which QuickBooks may refuse, SIMULATOR.md): then the company file's refusal is remembered and the
+    job goes on to return the stock by adjustment (its look-up first)."""
     if not no_money:
         return refused(response, what)
+    checkpoints.save(ctx.session, ctx.connection.id, REFUSES_CHECKPOINT,
+                     f"{ctx.now.isoformat()} {response.status_code}: {response.message}")
     set_progress(job, **{REFUSED: True}, next=None)
     return Again(f"QuickBooks refused a credit memo of no money ({response.status_code}: "
                  f"{response.message}): the returned stock comes back by an inventory adjustment instead")

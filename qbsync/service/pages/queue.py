@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from qbsync.queue import jobs
 from qbsync.queue.exchange import answer_of
+from qbsync.queue.handlers import progress
 from qbsync.queue.settings import SyncSettings
 from qbsync.queue.summary import order_summary
 from qbsync.service.pages.lookup import (
@@ -120,6 +121,7 @@ def matching(session: Session, flt: QueueFilter) -> Any:
             QueueJob.label.ilike(like), QueueJob.record_id == flt.text, QueueJob.reason.ilike(like),
             # The buyer's e-mail and name live in the record itself.
             cast(QueueJob.payload, Text).ilike(like),
+            cast(QueueJob.progress, Text).ilike(like),  # as when the notes were part of the payload
             # The QuickBooks name the record is linked to (customer FullName, item name, RefNumber).
             exists(select(IdMapping.id).where(
                 IdMapping.connection_id == QueueJob.connection_id,
@@ -255,6 +257,12 @@ def _last_answer(job: QueueJob, attempts: Any) -> str | None:
     return None
 
 
+def _shown_payload(job: QueueJob) -> dict[str, Any]:
+    """The job's payload as the page shows it: with its progress notes, kept in a column of their own."""
+    notes = progress(job)
+    return {**job.payload, "progress": notes} if notes else job.payload
+
+
 @blueprint.get("/<int:job_id>")
 def show(job_id: int) -> Any:
     """One job: its record, dependencies, attempts, qbXML and QuickBooks' last answer."""
@@ -270,7 +278,7 @@ def show(job_id: int) -> Any:
             .where(JobAttempt.job_id == job.id).order_by(JobAttempt.id.desc())
         ).all()
         page = dict(
-            job=job, conn=conn, payload=masker.data(job.payload),
+            job=job, conn=conn, payload=masker.data(_shown_payload(job)),
             dependencies=jobs.dependencies(session, job), dependents=jobs.dependents(session, job),
             attempts=[(a, e, explain_status(a.status_code)) for a, e in attempts],
             last_request=masker.xml(job.last_request_xml),
