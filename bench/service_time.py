@@ -8,7 +8,9 @@ CPU time of ``next_request`` and ``handle_response`` beside it (steadier on a sh
 counts the progress percentage handle_response returns, which service_ms leaves out), the web
 calls' whole time per request (SOAP, session bookkeeping and commit included) and, with
 ``--profile``, a cProfile top list of ``next_request`` and ``handle_response`` alone (what service_ms
-times). ``--dump FILE`` writes every qbXML document sent, to compare the bytes two commits send.
+times). ``--dump FILE`` writes every qbXML document sent, to compare the bytes two commits send (with
+``QBSYNC_BENCH_THROUGHPUT_SETTINGS='{"exchange_budget_ms": 1000000}'``, the sync settings the run
+overrides, so round trips do not end where the machine's speed says).
 
 Printed only, not stored: the numbers are for comparing two commits on one machine, back to back
 (``farm-bench`` can time one against the other).
@@ -29,11 +31,11 @@ import httpx
 from sqlalchemy import func, select
 
 from bench.stack import QBWC_PASSWORD, Stack
-from bench.webconnector_throughput import _requests_in, queue_orders
+from bench.webconnector_throughput import _requests_in, _settings, queue_orders
 from qbsync.queue import exchange
 from qbsync.qwc import sessions
 from qbsync.simulator import QuickBooksCompany, WebConnector
-from qbsync.storage.models import Exchange
+from qbsync.storage.models import Connection, Exchange
 
 
 def _profiled(profile: cProfile.Profile, function: Callable[..., Any]) -> Callable[..., Any]:
@@ -103,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     with Stack.sqlite() as stack:
         assert stack.runtime is not None
         connection = stack.add_connection()
+        if _settings():  # as webconnector_throughput: e.g. a budget lifted, so two commits' dumps compare
+            with stack.runtime.db.transaction() as session:
+                session.get(Connection, connection.id).settings = _settings()
         queued = queue_orders(stack, connection.id, args.orders, seed=7)
         statements: dict[str, list[float]] = {}
         if args.sql:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Text, delete, func, select
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from qbsync.queue import jobs
 from qbsync.storage import checkpoints
@@ -324,24 +326,81 @@ def _remember(session: Session, connection_id: int, list_type: str, entry: QbLis
         index["email"][email] = [*others, entry]
 
 
+class _Stored:
+    """A stored customer as the index needs it, read as a row (its ``data`` as the stored JSON text, not
+    decoded): the customer list grows with the store's buyers and is indexed once per database session,
+    and a look-up needs only a few of them as entries (:func:`_entry`)."""
+
+    __slots__ = ("id", "connection_id", "list_id", "full_name", "email", "active", "data")
+
+    def __init__(self, row: Any) -> None:
+        self.id, self.connection_id, self.list_id, self.full_name = row[:4]
+        self.email = str(row[4] or "").strip().lower()
+        self.active = _active({"IsActive": row[5]} if row[5] is not None else None)
+        self.data: str | None = row[6]
+
+
+def _entry(session: Session, found: QbListEntry | _Stored | None) -> QbListEntry | None:
+    """The entry an index look-up found: a stored customer becomes the session's entry as the ORM would
+    load it (its data decoded now), without reading its row again."""
+    if not isinstance(found, _Stored):
+        return found
+    held = session.identity_map.get(identity_key(QbListEntry, found.id))
+    if held is not None:
+        return cast(QbListEntry, held)
+    entry = QbListEntry(id=found.id, connection_id=found.connection_id, list_type="Customer",
+                        list_id=found.list_id, full_name=found.full_name,
+                        data=json.loads(found.data) if found.data is not None else None)
+    make_transient_to_detached(entry)  # as read from its row: nothing to write (refreshed_at read if asked)
+    session.add(entry)
+    return entry
+
+
+def _active(data: Mapping[str, Any] | None) -> bool:
+    """Whether a pulled customer is active (one the merchant made inactive is not given new sales)."""
+    return str((data or {}).get("IsActive", "true")).lower() not in ("false", "0")
+
+
+def _stored(session: Session, connection_id: int, list_type: str) -> list[QbListEntry | _Stored]:
+    """The stored entries of a list, read without flushing the session first; the customers as
+    :class:`_Stored`, except those this session holds already (the ORM's own read would return those
+    as they are, changed or not; an expired one it would read from its row, as _Stored does)."""
+    where = (QbListEntry.connection_id == connection_id, QbListEntry.list_type == list_type)
+    with session.no_autoflush:
+        if list_type != "Customer":
+            return list(session.scalars(select(QbListEntry).where(*where)))
+        table = QbListEntry.__table__.c  # a plain Core read: rows, not the ORM's loading
+        rows = session.connection().execute(select(
+            table.id, table.connection_id, table.list_id, table.full_name,
+            table.data["Email"].as_string(), table.data["IsActive"].as_string(),
+            sql_cast(table.data, Text),  # the JSON text, decoded only for an entry looked up
+        ).where(table.connection_id == connection_id, table.list_type == list_type)).all()
+    held: dict[int, QbListEntry] = {}
+    for state in session.identity_map.all_states():
+        obj = state.obj()
+        if state.class_ is not QbListEntry or not state.identity or obj is None or state.expired_attributes:
+            continue
+        held[state.identity[0]] = obj
+    return [held.get(row[0]) or _Stored(row) for row in rows]
+
+
 def _index(session: Session, connection_id: int, list_type: str) -> dict[str, Any]:
     caches = session.info.setdefault(_CACHE, {})
     key = (connection_id, list_type)
     if key not in caches:
-        by_name: dict[str, QbListEntry] = {}
-        by_id: dict[str, QbListEntry] = {}
-        by_email: dict[str, list[QbListEntry]] = {}
+        by_name: dict[str, QbListEntry | _Stored] = {}
+        by_id: dict[str, QbListEntry | _Stored] = {}
+        by_email: dict[str, list[QbListEntry | _Stored]] = {}
         # No flush first (it wrote the round trip's job changes so far): the only entries of the list this
         # session has not written are the ones store_page added, taken from ``_ADDED``.
-        with session.no_autoflush:
-            stored = list(session.scalars(select(QbListEntry).where(
-                QbListEntry.connection_id == connection_id, QbListEntry.list_type == list_type)))
+        stored = _stored(session, connection_id, list_type)
         found = {entry.list_id for entry in stored}
         added = session.info.get(_ADDED, {}).get(key, {})
         for entry in [*stored, *(e for list_id, e in added.items() if list_id not in found)]:
             by_name.setdefault(entry.full_name.strip().lower(), entry)
             by_id[entry.list_id] = entry
-            email = str((entry.data or {}).get("Email") or "").strip().lower()
+            email = entry.email if isinstance(entry, _Stored) else str(
+                (entry.data or {}).get("Email") or "").strip().lower()
             if email:
                 by_email.setdefault(email, []).append(entry)
         caches[key] = {"name": by_name, "id": by_id, "email": by_email}
@@ -355,12 +414,12 @@ def has_list(session: Session, connection_id: int, list_type: str) -> bool:
 
 def by_name(session: Session, connection_id: int, list_type: str, name: str) -> QbListEntry | None:
     """The entry of ``list_type`` with this full name (case-insensitive), or None."""
-    return _index(session, connection_id, list_type)["name"].get(name.strip().lower())
+    return _entry(session, _index(session, connection_id, list_type)["name"].get(name.strip().lower()))
 
 
 def by_id(session: Session, connection_id: int, list_type: str, list_id: str) -> QbListEntry | None:
     """The entry of ``list_type`` with this ListID, or None."""
-    return _index(session, connection_id, list_type)["id"].get(list_id)
+    return _entry(session, _index(session, connection_id, list_type)["id"].get(list_id))
 
 
 def customer_by_email(session: Session, connection_id: int, email: str) -> QbListEntry | None:
@@ -374,11 +433,11 @@ def customer_by_email(session: Session, connection_id: int, email: str) -> QbLis
     if not email.strip():
         return None
     found = _index(session, connection_id, "Customer")["email"].get(email.strip().lower(), ())
-    active = [e for e in found if str((e.data or {}).get("IsActive", "true")).lower() not in ("false", "0")]
+    active = [e for e in found if (e.active if isinstance(e, _Stored) else _active(e.data))]
     top = [e for e in active if ":" not in e.full_name]  # a job's full name is "Customer:Job"
     if len(top) == 1:
-        return top[0]
-    return active[0] if len(active) == 1 else None
+        return _entry(session, top[0])
+    return _entry(session, active[0]) if len(active) == 1 else None
 
 
 def remember_customer(session: Session, connection_id: int, record: Mapping[str, Any]) -> None:
