@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Test processes (pytest-xdist): the first CI leg's tests share no server, so they run on every core.
+TEST_WORKERS ?= auto
 
 .PHONY: serve test install lint typecheck bench migration clean constraints
 
@@ -24,7 +26,7 @@ serve: install
 test: install
 	$(BIN)/ruff check qbsync tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check qbsync tests bench
