@@ -36,6 +36,20 @@ def _shop(make_shop, profile: str):
     return shop
 
 
+def _store_mastered_shop(make_shop, profile: str):
+    """A shop whose stock the store masters, 10 mugs synced; returns it and whether a restocked
+    cancellation is a credit memo (multicurrency: the orders' money went straight into the bank, so a
+    void would undo a deposit) rather than a void."""
+    shop = _shop(make_shop, profile)
+    shop.configure(stock_master="storefront")
+    reversed_by_credit = profile == "multicurrency"
+    if reversed_by_credit:
+        shop.configure(deposit_account=account_of_type(shop.company, "Bank"))
+    shop.feed("product", _mug(10, _at(9)))
+    shop.sync()
+    return shop, reversed_by_credit
+
+
 def _at(hour: int, day: int = 1) -> datetime:
     return datetime(2024, 3, day, hour, 0, tzinfo=UTC)
 
@@ -185,13 +199,7 @@ def test_store_mastered_stock_is_sent_as_a_difference_net_of_sales(make_shop, pr
     sales alone it sent +5, and QuickBooks had 21). On the multicurrency company the orders' money went
     straight into the bank account: a credit memo that restocks reverses each cancelled sale instead of
     a void."""
-    shop = _shop(make_shop, profile)
-    shop.configure(stock_master="storefront")
-    reversed_by_credit = profile == "multicurrency"
-    if reversed_by_credit:
-        shop.configure(deposit_account=account_of_type(shop.company, "Bank"))
-    shop.feed("product", _mug(10, _at(9)))
-    shop.sync()
+    shop, reversed_by_credit = _store_mastered_shop(make_shop, profile)
     check_stock(shop.company, {"MUG-RED": 10})
 
     shop.feed("stock", StockLevel(product_id="101", sku="MUG-RED", quantity=Decimal(4), modified_at=_at(16)))
@@ -797,13 +805,7 @@ def test_a_change_cancellation_or_refund_the_store_count_had_before_its_webhook_
     out again by an adjustment on the count's account. The next count (8 at 17:00) then sends nothing.
     On the multicurrency company the money went straight into the bank account: a credit memo that
     restocks reverses 1002's sale instead of a void."""
-    shop = _shop(make_shop, profile)
-    shop.configure(stock_master="storefront")
-    reversed_by_credit = profile == "multicurrency"
-    if reversed_by_credit:
-        shop.configure(deposit_account=account_of_type(shop.company, "Bank"))
-    shop.feed("product", _mug(10, _at(9)))
-    shop.sync()
+    shop, reversed_by_credit = _store_mastered_shop(make_shop, profile)
     placed = {1001: _at(14), 1002: _at(14).replace(minute=10), 1003: _at(14).replace(minute=20)}
     for number, quantity in ((1001, 2), (1002, 1), (1003, 2)):
         shop.feed("order", _mug_order(number, quantity, placed[number]))
