@@ -707,10 +707,8 @@ def correct_counted(
 
 
 def _item_name(session: Session, connection_id: int, list_id: str) -> str:
-    name = session.scalar(select(IdMapping.qb_name).where(
-        IdMapping.connection_id == connection_id, IdMapping.record_type == mappings.PRODUCT,
-        IdMapping.qb_id == list_id).limit(1))
-    return name or list_id
+    linked = mappings.by_qb_ids(session, connection_id, [list_id], mappings.PRODUCT)
+    return next((m.qb_name for m in linked if m.qb_name), list_id)
 
 
 def sale_holds(
