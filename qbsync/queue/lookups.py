@@ -93,6 +93,14 @@ def lookup_of(fragment: str) -> Lookup | None:
     """
     if "QueryRq" not in fragment[:80]:
         return None  # adds, mods, voids: never merged (and not worth parsing)
+    return _parsed_lookup(fragment)
+
+
+# Each look-up's text is read twice, a request apart: when its round trip is merged, and when its answer
+# is split back (the job's last_request_xml is the same text). Its requestID makes each text one job's, so
+# the last few round trips' worth are kept (200 requests each by default): the result is immutable.
+@functools.lru_cache(maxsize=1024)
+def _parsed_lookup(fragment: str) -> Lookup | None:
     try:
         element = etree.fromstring(fragment.encode("utf-8"), _parser())
     except etree.XMLSyntaxError:
