@@ -99,6 +99,7 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
         candidates, probing = _narrow(session, candidates, seen, first=not planned)
         if not candidates:
             break
+        jobs.expect_dependencies(session, [j.id for j in candidates])  # a Defer's links: one read for all
         batch_ctx = Context(session, connection, settings, version, now, "", qb_session.id, cache)
         prepare_all(batch_ctx, candidates)
         for job in candidates:
