@@ -32,7 +32,6 @@ from qbsync.queue.handlers import (
     Reject,
     Wait,
     corrective_step_due,
-    gave_up,
     order_plan,
     progress,
     record_of,
@@ -248,9 +247,6 @@ class OrderHandler(StepHandler):
     # -- build
 
     def build(self, ctx: Context, job: QueueJob) -> BuildResult:
-        given_up = gave_up(ctx, job)
-        if given_up is not None:
-            return given_up
         mapping = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, order_id(job))
         if job.payload.get("event") == "deleted":
             return CANCELLATION.build(ctx, job, last_known(job), mapping)
