@@ -75,8 +75,11 @@ DEFINITIONS: list[Setting] = [
             "(locked record, busy company file); doubles on each try.", group="Errors"),
     Setting("retry_max_seconds", 3600, "Longest wait between retries.", group="Errors"),
     Setting("busy_retries", 8, "How many times a request QuickBooks answered busy (a record or list in use, "
-            "QuickBooks not available) is sent again before its job waits for a person, with the fix named "
-            "(8 is about 3 hours at the default waits); 0 retries for ever.", group="Errors"),
+            "QuickBooks not available) is sent again before its job waits for a person (counted per "
+            "request: a look-up and the add after it each have their own), with the fix named "
+            "(8 is about 3 hours at the default waits); 0 retries for ever. Orders, customers, items, "
+            "payments and refunds also wait for a person after twice corrective_after_sessions failed "
+            "sessions, busy ones included (6 at the defaults).", group="Errors"),
     Setting("corrective_after_sessions", 3, "After this many sessions in which a job failed, try its "
             "corrective step (fresh EditSequence, re-create a deleted record) or park it for a person.",
             group="Errors"),

@@ -131,9 +131,28 @@ def test_a_record_left_open_in_quickbooks_parks_the_job_after_the_busy_retries_w
 
     with shop.runtime.db.transaction() as session:  # the window is closed; a person retries the job
         jobs.retry_now(session, session.get(QueueJob, order_job.id))
+    shop.company.inject(code=3180, request_type="SalesReceiptAdd", times=2)  # busy again: counted afresh
     shop.sync()
+    assert [a.status_code for a in shop.attempts("SalesReceiptAddRq")][6:] == [3180, 3180, 0]
     assert shop.jobs(QueueJob.id == order_job.id)[0].state == "done"
     check_synced_order(shop.company, make_order(3211))
+    shop.assert_every_request_valid()
+
+
+@ON_TWO_COMPANIES
+def test_busy_answers_are_counted_per_request_not_across_the_look_up_and_the_add(shop):
+    """``busy_retries`` promises how many times a request QuickBooks answered busy is sent again: a look-up
+    and the add after it are two requests, so the look-up's busy answers do not count against the add."""
+    shop.configure(retry_base_seconds=0, busy_retries=3, corrective_after_sessions=0)
+    shop.company.inject(code=3175, request_type="SalesReceiptQuery", times=2)
+    shop.company.inject(code=3175, request_type="SalesReceiptAdd", times=2)
+    order_job = shop.feed("order", make_order(3212))
+    shop.sync()
+
+    assert [a.status_code for a in shop.attempts("SalesReceiptQueryRq")] == [3175, 3175, 1]  # 1: none found
+    assert [a.status_code for a in shop.attempts("SalesReceiptAddRq")] == [3175, 3175, 0]
+    assert shop.jobs(QueueJob.id == order_job.id)[0].state == "done"
+    check_synced_order(shop.company, make_order(3212))
     shop.assert_every_request_valid()
 
 
