@@ -241,13 +241,13 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
     if exchange is None:
         qb_session.last_error = "qbsync received a response it did not ask for; the session was restarted"
         return -1
-    exchange.response_xml = response_xml
-    exchange.received_at = now
     try:
         parsed = parse_response(response_xml)
     except QbxmlParseError as exc:
         # QuickBooks did process the batch (its answer arrived), so every job looks its record up before
         # it is added again; which request spoiled the answer is found by splitting the batch.
+        exchange.response_xml = response_xml
+        exchange.received_at = now
         exchange.message = f"qbsync could not read QuickBooks' answer: {exc}"
         return _split(session, qb_session, exchange, f"QuickBooks' answer could not be read: {exc}", now,
                       processed=True)
@@ -265,6 +265,11 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
         finished = _apply_answers(qb_session, exchange, parsed, attempts, base)
     jobs.wake_dependents_of(session, finished, now)  # once for the batch, not once per job
     _save_attempts(session, attempts)
+    # The exchange's row, which holds both documents (hundreds of kB), is changed once, at the end: each
+    # UPDATE of it rewrites the whole row, and an answer set on it first was written by the first flush
+    # (a lazy load) and again with service_ms.
+    exchange.response_xml = response_xml
+    exchange.received_at = now
     exchange.service_ms = (exchange.service_ms or 0.0) + (time.perf_counter() - started) * 1000.0
     return percent_done(session, qb_session, now)
 
