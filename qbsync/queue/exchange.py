@@ -101,6 +101,7 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
         candidates, probing = _narrow(session, candidates, seen, first=not planned)
         if not candidates:
             break
+        jobs.expect_dependencies(session, [j.id for j in candidates])  # a Defer's links: one read for all
         batch_ctx = Context(session, connection, settings, version, now, "", qb_session.id, cache)
         prepare_all(batch_ctx, candidates)
         for job in candidates:
@@ -225,9 +226,10 @@ def _record_sent(session: Session, qb_session: QbwcSession, planned: list[_Plann
                          "request_id": job.request_id, "request_type": request.request_type,
                          "label": job.label, "created_at": now})
     # One executemany: as ORM objects SQLite would insert them one statement each (to read back each id),
-    # and nothing reads them back in this transaction. The jobs' changes are written at commit, as before.
+    # and nothing reads them back in this transaction. A Core INSERT of the table: the ORM's bulk INSERT
+    # of the same rows sorted out each row's parameters again. The jobs' changes are written at commit.
     with session.no_autoflush:
-        session.execute(insert(JobAttempt), attempts)
+        session.execute(insert(_ATTEMPTS), attempts)
         session.execute(update(exchange_table).where(exchange_table.c.id == exchange_id)
                         .values(service_ms=(time.perf_counter() - started) * 1000.0))
 

@@ -198,3 +198,45 @@ def test_progress_notes_change_without_writing_the_order_again_and_old_notes_sti
         jobs.enqueue(s, conn_id, "order", {"record": {"id": "727"}}, coalesce_key="order:727")
     with runtime.db.transaction() as s:
         assert progress(s.get(QueueJob, job_id)) == {}  # new data starts the job over
+
+
+def test_a_round_trips_links_are_checked_in_one_read_and_none_is_stored_twice(runtime, conn_id):
+    """The candidates of a round trip announced (expect_dependencies): the first link made reads every
+    candidate's stored links at once, then links are added without a look-up each; a link already stored
+    is not added again, and one deleted since it was read is added anew."""
+    from sqlalchemy import event
+
+    from qbsync.storage.models import JobDependency
+
+    with runtime.db.transaction() as s:
+        customer = jobs.enqueue(s, conn_id, "customer", {}, label="customer Ann")
+        item = jobs.enqueue(s, conn_id, "item", {}, label="item mug")
+        orders = [jobs.enqueue(s, conn_id, "order", {}, label=f"order {n}") for n in range(3)]
+        s.flush()
+        jobs.add_dependency(s, orders[0], customer)  # stored before the round trip
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT") and "job_dependencies" in statement:
+            reads.append(statement)
+
+    event.listen(runtime.db.engine, "before_cursor_execute", count)
+    try:
+        with runtime.db.transaction() as s:
+            found = [s.get(QueueJob, o.id) for o in orders]
+            customer_job, item_job = s.get(QueueJob, customer.id), s.get(QueueJob, item.id)
+            jobs.expect_dependencies(s, [o.id for o in found])
+            for order in found:
+                jobs.add_dependency(s, order, customer_job)
+                jobs.add_dependency(s, order, item_job)
+            # One read for the three orders' six links, and one for the link stored already (still there?).
+            assert len(reads) == 2
+            jobs.detach_dependents(s, item_job)  # deletes the item's links, flushed or not
+            jobs.add_dependency(s, found[1], item_job)  # read as stored? no: not stored, added again
+            jobs.detach_dependents(s, customer_job)
+            jobs.add_dependency(s, found[0], customer_job)  # stored when read, deleted since: added again
+    finally:
+        event.remove(runtime.db.engine, "before_cursor_execute", count)
+    with runtime.db.transaction() as s:
+        links = sorted(s.execute(select(JobDependency.job_id, JobDependency.depends_on_id)).all())
+        assert links == sorted([(orders[0].id, customer.id), (orders[1].id, item.id)])

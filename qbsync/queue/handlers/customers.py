@@ -205,6 +205,9 @@ class CustomerHandler(StepHandler):
         if not waiting or any(d.kind != "order" or progress(d).get("customer") is not None for d in waiting):
             return None  # nothing waits, or something that needs it whatever the customer list says
         orders = [record_of(d, Order) for d in waiting]
+        # Hundreds of guests' orders may wait for the proxy customer: their own links in a few queries.
+        own = [(mappings.CUSTOMER, intake.own_customer_key(session, connection, o)) for o in orders]
+        mappings.preload(session, connection.id, own)
         still = [o for o in orders
                  if intake.choose_customer(session, connection, settings, o, link=False).proxy is not None]
         if not still:

@@ -223,9 +223,7 @@ class OrderHandler(StepHandler):
             if kept is not None:
                 keys.append((mappings.CUSTOMER, kept.key))
             else:  # to be chosen: the buyer's own link (a guest's found by e-mail), else the proxy's
-                currency = company_facts.foreign_currency(order.currency, facts(ctx))
-                keys.append((mappings.CUSTOMER, company_facts.keyed(mappings.customer_key(order.customer),
-                                                                    currency)))
+                keys.append((mappings.CUSTOMER, intake.own_customer_key(ctx.session, ctx.connection, order)))
                 keys.append((mappings.CUSTOMER, today_customer_key(ctx, order)))
             keys.extend((mappings.PRODUCT, line_key(line)) for line in order.lines)
         mappings.preload(ctx.session, ctx.connection.id, keys)
