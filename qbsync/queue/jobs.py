@@ -10,9 +10,9 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, inspect, select, update
+from sqlalchemy import and_, delete, event, exists, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, SessionTransaction, aliased
 
 from qbsync.storage.db import rows_changed
 from qbsync.storage.models import JobDependency, QueueJob, utcnow
@@ -216,6 +216,14 @@ def _stored_dependencies(session: Session, job_id: int) -> Collection[int] | Non
                 for dependent, depended in rows:
                     stored[dependent].add(depended)
     return stored[job_id]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_stored_dependencies(session: Session, transaction: SessionTransaction) -> None:
+    """What :func:`_stored_dependencies` read is true for one transaction: another may add links."""
+    if transaction.parent is None:  # the transaction itself, not a savepoint released inside it
+        session.info.pop(_EXPECTED, None)
+        session.info.pop(_STORED, None)
 
 
 def dependencies(session: Session, job: QueueJob) -> list[QueueJob]:
