@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from qbsync.queue import inventory, jobs, lists, setup
-from qbsync.queue.handlers import reset_progress, returned_stock
+from qbsync.queue.handlers import reset_progress, zero_refusals
 from qbsync.storage import checkpoints
 from qbsync.storage.models import (
     Checkpoint,
@@ -38,9 +38,9 @@ from qbsync.storage.models import (
 FILE_CHECK_INTERVAL = timedelta(hours=1)
 # Jobs not finished yet: what they noted about the old file (names chosen, records found) is dropped.
 OPEN_STATES = ("pending", "waiting", "held", "parked")
-# What the file refuses (a credit memo of no money) is learnt again from the new file.
+# What the file refuses (a credit memo or a sale of 0.00) is learnt again from the new file.
 FILE_CHECKPOINTS = (setup.STATE, lists.PLANNED, inventory.CHECKPOINT, inventory.FULL_PULL, inventory.PLANNED,
-                    returned_stock.REFUSES_CHECKPOINT)
+                    *zero_refusals.CHECKPOINTS.values())
 # Per item or order, keyed by the old file's ListIDs (which another file may give to other items): the store
 # stock QuickBooks accounted for, the orders it expected to post, what was added back for each, what was
 # booked since the store's count.

@@ -42,6 +42,8 @@ from qbsync.queue.handlers import (
     build_next,
     handler_for,
     prepare_all,
+    progress,
+    set_progress,
 )
 from qbsync.queue.settings import SyncSettings
 from qbsync.queue.storable import unstorable
@@ -239,13 +241,13 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
     if exchange is None:
         qb_session.last_error = "qbsync received a response it did not ask for; the session was restarted"
         return -1
-    exchange.response_xml = response_xml
-    exchange.received_at = now
     try:
         parsed = parse_response(response_xml)
     except QbxmlParseError as exc:
         # QuickBooks did process the batch (its answer arrived), so every job looks its record up before
         # it is added again; which request spoiled the answer is found by splitting the batch.
+        exchange.response_xml = response_xml
+        exchange.received_at = now
         exchange.message = f"qbsync could not read QuickBooks' answer: {exc}"
         return _split(session, qb_session, exchange, f"QuickBooks' answer could not be read: {exc}", now,
                       processed=True)
@@ -263,6 +265,11 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
         finished = _apply_answers(qb_session, exchange, parsed, attempts, base)
     jobs.wake_dependents_of(session, finished, now)  # once for the batch, not once per job
     _save_attempts(session, attempts)
+    # The exchange's row, which holds both documents (hundreds of kB), is changed once, at the end: each
+    # UPDATE of it rewrites the whole row, and an answer set on it first was written by the first flush
+    # (a lazy load) and again with service_ms.
+    exchange.response_xml = response_xml
+    exchange.received_at = now
     exchange.service_ms = (exchange.service_ms or 0.0) + (time.perf_counter() - started) * 1000.0
     return percent_done(session, qb_session, now)
 
@@ -420,16 +427,29 @@ def _interpret(ctx: Context, job: QueueJob, response: Response | None) -> ApplyR
         return Park(f"qbsync could not use QuickBooks' answer: {exc}")
 
 
+# Progress note: the busy answers in a row to the job's current request ({"step", "tries", "sessions"}).
+BUSY_RUN = "busy"
+
+
 def _busy(ctx: Context, job: QueueJob, response: Response) -> Retry | Park:
-    """QuickBooks answered busy: tried again later (a failed session, so the wait grows), until
-    ``busy_retries`` such sessions; then the job waits for a person with the fix (a record left open in
-    QuickBooks is not closed by waiting longer). Parked, it keeps everything; a retry starts the count
-    over."""
+    """QuickBooks answered busy: tried again later (a failed session, so the wait grows), until the request
+    was sent again ``busy_retries`` times, as the setting promises; then the job waits for a person with
+    the fix (a record left open in QuickBooks is not closed by waiting longer). Counted per request: a
+    look-up's busy answers do not count against the add after it. Parked, it keeps everything; a person's
+    retry starts the count over."""
     why = f"QuickBooks is busy ({response.status_code}: {response.message})"
+    run = progress(job).get(BUSY_RUN) or {}
+    tries = 1
+    # Each busy answer adds a failed session (the Retry below), so a run whose count of them changed since
+    # was broken: by a person's retry (which sets it to 0) or by a failure of another kind.
+    if run.get("step") == job.step and run.get("sessions") == job.failed_sessions:
+        tries = int(run.get("tries") or 0) + 1
     limit = int(ctx.settings.busy_retries)
-    if limit <= 0 or job.failed_sessions < limit:
+    if limit <= 0 or tries <= limit:
+        run = {"step": job.step, "tries": tries, "sessions": job.failed_sessions + 1}
+        set_progress(job, **{BUSY_RUN: run})
         return Retry(why)
-    return Park(f"{why}; it was still busy after {job.failed_sessions + 1} tries, so qbsync stopped sending "
+    return Park(f"{why}; it was still busy after {tries} tries, so qbsync stopped sending "
                 f"it: {status.busy_fix(response.status_code)}")
 
 

@@ -93,6 +93,18 @@ def lookup_of(fragment: str) -> Lookup | None:
     """
     if "QueryRq" not in fragment[:80]:
         return None  # adds, mods, voids: never merged (and not worth parsing)
+    return _lookup_of_query(fragment)
+
+
+# Enough for several round trips of queries (200 requests each by default), a few hundred bytes each.
+_REMEMBERED_QUERIES = 2048
+
+
+@functools.lru_cache(maxsize=_REMEMBERED_QUERIES)
+def _lookup_of_query(fragment: str) -> Lookup | None:
+    """:func:`lookup_of` for a query, remembered by its text (a Lookup is immutable): the answer is read
+    about the very fragments :func:`merge` read when they were sent, which a parse and a shape cost
+    50-90 µs each to work out again; another process, or one restarted meanwhile, works them out anew."""
     try:
         element = etree.fromstring(fragment.encode("utf-8"), _parser())
     except etree.XMLSyntaxError:

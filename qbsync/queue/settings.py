@@ -75,11 +75,17 @@ DEFINITIONS: list[Setting] = [
             "(locked record, busy company file); doubles on each try.", group="Errors"),
     Setting("retry_max_seconds", 3600, "Longest wait between retries.", group="Errors"),
     Setting("busy_retries", 8, "How many times a request QuickBooks answered busy (a record or list in use, "
-            "QuickBooks not available) is sent again before its job waits for a person, with the fix named "
-            "(8 is about 3 hours at the default waits); 0 retries for ever.", group="Errors"),
-    Setting("corrective_after_sessions", 3, "After this many sessions in which a job failed, try its "
-            "corrective step (fresh EditSequence, re-create a deleted record) or park it for a person.",
-            group="Errors"),
+            "QuickBooks not available) is sent again before its job waits for a person (counted per "
+            "request: a look-up and the add after it each have their own), with the fix named "
+            "(8 is about 3 hours at the default waits); 0 retries for ever. A busy answer means QuickBooks "
+            "did nothing with the request, so only this setting stops busy retries: "
+            "corrective_after_sessions does not.", group="Errors"),
+    Setting("corrective_after_sessions", 3, "After this many sessions in which a job failed (answered busy, "
+            "or an answer that could not be read), its corrective step runs once: the record is read "
+            "again (a fresh EditSequence, whether an add happened after all, re-creating a deleted "
+            "record) before its request is sent again. A request whose answer could not be read, even "
+            "sent alone, waits for a person once it has failed in this many sessions (busy ones "
+            "included). 0 turns both off.", group="Errors"),
     Setting("lookup_before_add", "always",
             "Ask QuickBooks whether a record already exists before adding it: 'always', or 'when_unsure' "
             "(only after an answer was lost; customers and items then rely on QuickBooks' name check).",

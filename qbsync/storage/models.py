@@ -155,7 +155,10 @@ class QueueJob(Base):
     done_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     __table_args__ = (
-        Index("ix_queue_jobs_pick", "connection_id", "state", "priority", "id"),
+        # The jobs to send, in order; kind and not_before ride along so "which pending jobs are ready" is
+        # answered from the index alone (the progress count on every answer, the ids of a fill round), not
+        # by reading each pending job's row, whole orders, to see two columns.
+        Index("ix_queue_jobs_pick", "connection_id", "state", "priority", "id", "kind", "not_before"),
         Index("ix_queue_jobs_record", "connection_id", "record_type", "record_id"),
         Index("ix_queue_jobs_session", "session_id"),
         # Intake looks jobs up by key and unfinished state on every change; SQLite cannot use the partial

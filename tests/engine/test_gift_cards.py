@@ -184,3 +184,39 @@ def test_an_order_paid_in_full_by_gift_card_is_a_sale_of_0_00_or_waits_with_the_
     assert len(shop.requests("SalesReceiptAddRq")) == 3  # the refused one once: no loop
     assert shop.company.books().accounts["Gift Card Liability"] == Decimal("-24.00")
     shop.assert_every_request_valid()
+
+
+def test_a_company_file_that_refused_a_sale_of_0_00_is_not_asked_again_until_the_file_is_switched(gift_shop):
+    """QuickBooks refused one sale of 0.00 (the other possibility of an assumed behaviour, SIMULATOR.md): the
+    next one waits for a person with the same reason and fix without being sent; another company file may
+    take one, so after a switch the next is sent again."""
+    from qbsync.queue import company_file
+    from qbsync.storage.models import Connection
+
+    shop = gift_shop
+    shop.company.prefs.refuses_zero_sales = True
+
+    def sales_sent() -> int:
+        return len(shop.requests("SalesReceiptAddRq")) + len(shop.requests("InvoiceAddRq"))
+
+    shop.feed("order", make_order(6030, customer=ANN, gift_card_amount=Decimal("24.00")))
+    shop.sync()
+    assert sales_sent() == 1  # refused: the file's answer is learnt here
+    shop.feed("order", make_order(6031, customer=ANN, gift_card_amount=Decimal("24.00")))
+    shop.sync()
+
+    assert sales_sent() == 1  # not asked again
+    first, second = shop.jobs(QueueJob.state == "parked")
+    assert (first.record_id, second.record_id) == ("6030", "6031")
+    assert "Transaction amount must be positive" in second.reason  # QuickBooks' words, as remembered
+    assert "comes to 0.00 (gift cards or store credit paid all of it)" in second.reason
+    assert "Record the order in QuickBooks by hand" in second.reason and "remove this job" in second.reason
+    assert not shop.company.order_transactions("6030") and not shop.company.order_transactions("6031")
+
+    with shop.runtime.db.transaction() as session:
+        company_file.switch(session, session.get(Connection, shop.connection_id), None)
+    shop.feed("order", make_order(6032, customer=ANN, gift_card_amount=Decimal("24.00")))
+    shop.sync()
+    assert sales_sent() == 2  # the new file is asked
+    assert [j.record_id for j in shop.jobs(QueueJob.state == "parked")] == ["6030", "6031", "6032"]
+    shop.assert_every_request_valid()

@@ -93,8 +93,10 @@ def test_a_change_that_keeps_failing_gets_a_fresh_read_after_the_configured_sess
 
 
 @pytest.mark.parametrize("profile", ["retail", "service"])
-def test_a_job_still_failing_after_its_corrective_step_waits_for_a_person_with_its_dependents(shop):
-    shop.configure(retry_base_seconds=0, corrective_after_sessions=1)
+def test_a_change_still_busy_after_its_corrective_step_waits_for_a_person_after_the_busy_retries(shop):
+    """Busy sessions bring the corrective step (a fresh read after ``corrective_after_sessions``), but only
+    ``busy_retries`` parks a busy job: here after 1 + 3 tries, with the fix named, and nothing sent after."""
+    shop.configure(retry_base_seconds=0, corrective_after_sessions=1, busy_retries=3)
     _synced_customer(shop)
     shop.company.inject(code=3170, request_type="CustomerMod", times=50)
     customer_job = shop.feed("customer", dataclasses.replace(ANN, phone="555-0100"))
@@ -103,9 +105,14 @@ def test_a_job_still_failing_after_its_corrective_step_waits_for_a_person_with_i
     with shop.runtime.db.transaction() as session:
         job = session.get(QueueJob, customer_job.id)
         assert job.state == "parked"
-        assert "still failing after 2 sessions" in job.reason and "3170" in job.reason
+        assert "still busy after 4 tries" in job.reason and "3170" in job.reason
         assert "close the record or window open in QuickBooks" in job.reason and "retry the job" in job.reason
-    assert len(shop.attempts("CustomerModRq")) == 2
+    mod_exchanges = [a.exchange_id for a in shop.attempts("CustomerModRq")]
+    assert len(mod_exchanges) == 4
+    first, second = mod_exchanges[:2]
+    fresh_reads = [a for a in shop.attempts("CustomerQueryRq") if first < a.exchange_id < second]
+    assert fresh_reads, "the corrective step re-reads the customer after the first busy session"
+    assert shop.company.find("Customer", "Lee, Ann").get("Phone") != "555-0100"
     shop.assert_every_request_valid()
 
 
@@ -131,9 +138,51 @@ def test_a_record_left_open_in_quickbooks_parks_the_job_after_the_busy_retries_w
 
     with shop.runtime.db.transaction() as session:  # the window is closed; a person retries the job
         jobs.retry_now(session, session.get(QueueJob, order_job.id))
+    shop.company.inject(code=3180, request_type="SalesReceiptAdd", times=2)  # busy again: counted afresh
     shop.sync()
+    assert [a.status_code for a in shop.attempts("SalesReceiptAddRq")][6:] == [3180, 3180, 0]
     assert shop.jobs(QueueJob.id == order_job.id)[0].state == "done"
     check_synced_order(shop.company, make_order(3211))
+    shop.assert_every_request_valid()
+
+
+@ON_TWO_COMPANIES
+def test_busy_answers_are_counted_per_request_not_across_the_look_up_and_the_add(shop):
+    """``busy_retries`` promises how many times a request QuickBooks answered busy is sent again: a look-up
+    and the add after it are two requests, so the look-up's busy answers do not count against the add."""
+    shop.configure(retry_base_seconds=0, busy_retries=3, corrective_after_sessions=0)
+    shop.company.inject(code=3175, request_type="SalesReceiptQuery", times=2)
+    shop.company.inject(code=3175, request_type="SalesReceiptAdd", times=2)
+    order_job = shop.feed("order", make_order(3212))
+    shop.sync()
+
+    assert [a.status_code for a in shop.attempts("SalesReceiptQueryRq")] == [3175, 3175, 1]  # 1: none found
+    assert [a.status_code for a in shop.attempts("SalesReceiptAddRq")] == [3175, 3175, 0]
+    assert shop.jobs(QueueJob.id == order_job.id)[0].state == "done"
+    check_synced_order(shop.company, make_order(3212))
+    shop.assert_every_request_valid()
+
+
+@ON_TWO_COMPANIES
+def test_with_the_default_settings_an_order_answered_busy_seven_times_gets_through_on_the_eighth(shop):
+    """Busy answers are governed by ``busy_retries`` alone (8 by default): the failed sessions they make
+    still bring the corrective step (a fresh look-up, once, after ``corrective_after_sessions``), but never
+    park the job before its busy retries are used up. Only the waits are shortened; both limits keep their
+    defaults. Nothing is lost: one sale, to the cent."""
+    shop.configure(retry_base_seconds=0)
+    shop.company.inject(code=3170, request_type="SalesReceiptAdd", times=7)
+    order_job = shop.feed("order", make_order(3213))
+    shop.sync()
+
+    assert [a.status_code for a in shop.attempts("SalesReceiptAddRq")] == [3170] * 7 + [0]
+    # The look-up before the add, then the corrective step's fresh one after three busy sessions.
+    assert [a.status_code for a in shop.attempts("SalesReceiptQueryRq")] == [1, 1]
+    (job,) = shop.jobs(QueueJob.id == order_job.id)
+    assert job.state == "done"
+    assert not shop.jobs(QueueJob.state == "parked")
+    (receipt,) = shop.company.transactions("SalesReceipt")
+    assert receipt["RefNumber"] == "3213"
+    check_synced_order(shop.company, make_order(3213))
     shop.assert_every_request_valid()
 
 

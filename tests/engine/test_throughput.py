@@ -141,3 +141,7 @@ def test_a_round_trips_new_customers_and_items_cost_no_database_query_each(shop)
                        if s.startswith("SELECT") and "queue_jobs.state = " in s and "queue_jobs.step = " in s]
     assert len(entry_reads) < count // 2
     assert len(preflight_wakes) <= round_trips
+    # An exchange's row holds the documents sent and answered: each UPDATE rewrites the whole row, so it is
+    # changed once when sent (its service time) and once when answered (the answer, when, the time spent).
+    exchange_updates = [s for s in statements if s.startswith("UPDATE exchanges")]
+    assert len(exchange_updates) <= 2 * round_trips

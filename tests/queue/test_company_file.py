@@ -68,9 +68,10 @@ def test_a_switch_forgets_what_the_old_files_items_counted_and_expected(runtime,
         assert session.get(Checkpoint, (conn_id, "stock-seen:kept")) is not None
 
 
-def test_a_switch_forgets_that_the_old_file_refused_a_credit_memo_of_no_money(runtime, make_connection):
-    # Another file (another edition or version) may take one: its first return with no money asks again.
-    from qbsync.queue.handlers import returned_stock
+def test_a_switch_forgets_that_the_old_file_refused_a_credit_memo_or_a_sale_of_0_00(runtime, make_connection):
+    # Another file (another edition or version) may take one: its first credit memo or sale of 0.00 is
+    # sent again.
+    from qbsync.queue.handlers import zero_refusals
     from qbsync.storage import checkpoints
     from qbsync.storage.models import Checkpoint
 
@@ -78,7 +79,9 @@ def test_a_switch_forgets_that_the_old_file_refused_a_credit_memo_of_no_money(ru
     with runtime.db.transaction() as session:
         conn = session.get(Connection, conn_id)
         conn.company_file = r"C:\Books\Shop.QBW"
-        checkpoints.save(session, conn_id, returned_stock.REFUSES_CHECKPOINT, "3180: refused")
+        for name in zero_refusals.CHECKPOINTS.values():
+            checkpoints.save(session, conn_id, name, "2026-12-06T10:00:00+00:00 3180: refused")
         company_file.switch(session, conn, r"D:\New.QBW")
     with runtime.db.transaction() as session:
-        assert session.get(Checkpoint, (conn_id, returned_stock.REFUSES_CHECKPOINT)) is None
+        for name in zero_refusals.CHECKPOINTS.values():
+            assert session.get(Checkpoint, (conn_id, name)) is None, name

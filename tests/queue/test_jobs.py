@@ -65,6 +65,31 @@ def test_an_order_deferred_twice_in_one_round_trip_waits_once_and_wakes_when_its
         assert s.get(QueueJob, order.id).state == "pending"
 
 
+def test_a_batch_of_finished_jobs_wakes_only_the_dependents_with_nothing_else_to_wait_for(runtime, conn_id):
+    """wake_dependents_of in one query: a job waiting for two wakes only when both are done (whichever
+    batch finishes the second), a job waiting for one of the batch wakes once however many it names."""
+    with runtime.db.transaction() as s:
+        ann = jobs.enqueue(s, conn_id, "customer", {}, label="customer Ann")
+        bo = jobs.enqueue(s, conn_id, "customer", {}, label="customer Bo")
+        both = jobs.enqueue(s, conn_id, "order", {}, label="order 1", depends_on=[ann, bo])
+        only_ann = jobs.enqueue(s, conn_id, "order", {}, label="order 2", depends_on=[ann])
+        s.flush()
+        ann.state = bo.state = "in_flight"
+    with runtime.db.transaction() as s:
+        ann = s.get(QueueJob, ann.id)
+        jobs.mark_done(s, ann, wake=False)
+        assert jobs.wake_dependents_of(s, [ann, ann]) == 1
+        assert s.get(QueueJob, only_ann.id).state == "pending"  # a loaded job sees its new state
+        assert s.get(QueueJob, both.id).state == "waiting"
+    with runtime.db.transaction() as s:
+        bo = s.get(QueueJob, bo.id)
+        jobs.mark_done(s, bo, wake=False)
+        assert jobs.wake_dependents_of(s, [bo]) == 1
+    with runtime.db.transaction() as s:
+        assert s.get(QueueJob, both.id).state == "pending"
+        assert s.get(QueueJob, both.id).reason is None
+
+
 def test_parked_dependency_blocks_its_dependents_with_the_reason(runtime, conn_id):
     with runtime.db.transaction() as s:
         customer = jobs.enqueue(s, conn_id, "customer", {}, label="customer Ann")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 import sqlalchemy as sa
@@ -11,10 +13,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, inspect, text
 
-from qbsync.queue import intake
+from qbsync.queue import exchange, intake, jobs
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.db import alembic_config, create_database
-from qbsync.storage.models import Base, Connection
+from qbsync.storage.models import Base, Connection, QbwcSession, utcnow
 from tests.conftest import fresh_postgres_database
 from tests.engine.conftest import make_order
 
@@ -96,6 +98,37 @@ def test_sqlite_queues_orders_without_reading_the_queue_through_the_pick_index(r
             plan = " / ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}",
                                                                      parameters))
             assert "ix_queue_jobs_pick" not in plan and "SCAN queue_jobs" not in plan, (statement, plan)
+
+
+def test_sqlite_finds_the_ready_jobs_in_the_pick_index_alone(runtime, make_connection):
+    """Every answer counts the jobs still ready to send, and a fill round reads the ids of the next ones:
+    read through (connection_id, state, priority, id), each pending job's row, whole order included, was
+    read for its kind and not_before, so both grew with the queue. With those two in the index SQLite
+    answers from it alone."""
+    if not runtime.db.is_sqlite:
+        pytest.skip("SQLite's planner; PostgreSQL plans by its statistics")
+    connection_id = make_connection().id
+    seen: list[tuple[str, object]] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM queue_jobs" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(runtime.db.engine, "before_cursor_execute", remember)
+    try:
+        with runtime.db.transaction() as session:
+            now = utcnow()
+            exchange.percent_done(session, cast(QbwcSession, SimpleNamespace(connection_id=connection_id,
+                                                                            jobs_done=0)), now)
+            jobs.pending_ready(session, connection_id, now, 10, lock=False, seen={0})
+    finally:
+        event.remove(runtime.db.engine, "before_cursor_execute", remember)
+    assert len(seen) == 2
+    with runtime.db.engine.connect() as conn:
+        for statement, parameters in seen:
+            plan = " / ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}",
+                                                                     parameters))
+            assert "COVERING INDEX ix_queue_jobs_pick" in plan, (statement, plan)
 
 
 def test_batch_transactions_plan_each_statement_with_its_values(runtime):

@@ -23,7 +23,6 @@ from typing import Any, Protocol, TypeVar, cast
 from sqlalchemy.orm import Session
 
 from qbsync.qbxml.parse import Response
-from qbsync.qbxml.status import Outcome, busy_fix, classify
 from qbsync.queue.handlers.answers import found
 from qbsync.queue.rules import CustomerChoice
 from qbsync.queue.settings import SyncSettings
@@ -375,25 +374,14 @@ def corrective_step_due(ctx: Context, job: QueueJob) -> bool:
     """Whether a job that kept failing should now try its corrective step (once).
 
     After ``corrective_after_sessions`` failed sessions the handler re-reads the record (a fresh
-    EditSequence, or whether it exists after all) before sending its change again.
+    EditSequence, or whether it exists after all) before sending its change again. Busy answers count
+    among those sessions: one read more is harmless, and a record someone had open may have changed. The
+    corrective step parks nothing: a job answered busy waits for a person after ``busy_retries``
+    (``exchange._busy``), one whose answer could not be read once it has failed in
+    ``corrective_after_sessions`` sessions (``isolation.verdict``).
     """
     limit = int(ctx.settings.corrective_after_sessions)
     if limit <= 0 or job.failed_sessions < limit or progress(job).get("corrected"):
         return False
     set_progress(job, corrected=True)
     return True
-
-
-def gave_up(ctx: Context, job: QueueJob) -> Reject | None:
-    """A job still failing after its corrective step and as many sessions again waits for a person."""
-    limit = int(ctx.settings.corrective_after_sessions)
-    if limit > 0 and progress(job).get("corrected") and job.failed_sessions >= 2 * limit:
-        last = ""
-        if job.last_message:
-            last = f" QuickBooks last said ({job.last_status_code}): {job.last_message}"
-        code = job.last_status_code
-        if code is not None and code != 3231 and classify(code, "", job.last_message or "") is Outcome.RETRY:
-            last += f"; it was busy: {busy_fix(code)}"  # as a busy job parked by the exchange says
-        return Reject(f"still failing after {job.failed_sessions} sessions, a fresh read from QuickBooks "
-                      f"included; a person must look.{last}")
-    return None

@@ -27,7 +27,6 @@ from qbsync.queue.handlers import (
     Needed,
     Park,
     corrective_step_due,
-    gave_up,
     list_record_deleted,
     progress,
     record_of,
@@ -157,9 +156,6 @@ class CustomerHandler(StepHandler):
         mappings.preload(ctx.session, ctx.connection.id, [(mappings.CUSTOMER, mapping_key(j)) for j in jobs])
 
     def build(self, ctx: Context, job: QueueJob) -> BuildResult:
-        given_up = gave_up(ctx, job)
-        if given_up is not None:
-            return given_up
         mapping = mappings.get(ctx.session, ctx.connection.id, mappings.CUSTOMER, mapping_key(job))
         if mapping is not None:
             return self._update(ctx, job, mapping)

@@ -42,7 +42,6 @@ from qbsync.queue.handlers import (
     Reject,
     Wait,
     corrective_step_due,
-    gave_up,
     list_record_deleted,
     progress,
     record_of,
@@ -333,9 +332,6 @@ class ItemHandler(StepHandler):
         mappings.preload(ctx.session, ctx.connection.id, [mapping_of(j) for j in jobs])
 
     def build(self, ctx: Context, job: QueueJob) -> BuildResult:
-        given_up = gave_up(ctx, job)
-        if given_up is not None:
-            return given_up
         record_type, key = mapping_of(job)
         name = item_name(job, ctx)
         role = str(job.payload.get("special") or "")

@@ -85,20 +85,27 @@ def below_zero(order: Order, txn_type: str) -> str:
     )
 
 
+def zero_sale(order: Order) -> bool:
+    """Whether the order's sale comes to 0.00: a free order, or one gift cards or store credit paid in
+    full."""
+    return money(order.total) - money(order.gift_card_amount) == 0
+
+
 def zero_sale_refused(order: Order, txn_type: str, refusal: str) -> str:
-    """Why a refused add of the order's ``txn_type`` waits for a person, when the sale comes to 0.00 (a
-    free order, or one gift cards or store credit paid in full); '' for any other sale. Whether QuickBooks
-    takes a sale of 0.00 is not known (docs/SIMULATOR.md, assumed both ways), so its refusal is the likely
-    cause, named with the fix; QuickBooks' own words (``refusal``) come first."""
-    total, cards = money(order.total), money(order.gift_card_amount)
-    if total - cards != 0:
+    """Why the order's ``txn_type`` waits for a person when the sale comes to 0.00 (:func:`zero_sale`) and
+    the company file refused it, or refused one before (``zero_refusals``); '' for any other sale. Whether
+    QuickBooks takes a sale of 0.00 is not known (docs/SIMULATOR.md, assumed both ways), so its refusal is
+    the likely cause, named with the fix; QuickBooks' own words (``refusal``) come first."""
+    if not zero_sale(order):
         return ""
+    cards = money(order.gift_card_amount)
     why = ("gift cards or store credit paid all of it" if cards > 0 else "the order's total is 0.00")
     return (
         f"{refusal.rstrip('.')}. The {txn_type} comes to 0.00 ({why}), and this QuickBooks company file "
-        f"seems to take no {txn_type} of 0.00, so nothing was recorded for the order and qbsync will not "
-        "send it again by itself. Record the order in QuickBooks by hand as you book such sales (its "
-        "items, and what paid for them), then remove this job from the queue"
+        f"seems to take no {txn_type} of 0.00, so nothing was recorded for the order, and qbsync sends no "
+        f"such {txn_type} to this company file (a retry waits the same way). Record the order in QuickBooks "
+        "by hand as you book such sales (its items, and what paid for them), then remove this job from the "
+        "queue"
     )
 
 

@@ -32,7 +32,6 @@ from qbsync.queue.handlers import (
     Reject,
     Wait,
     corrective_step_due,
-    gave_up,
     order_plan,
     progress,
     record_of,
@@ -41,6 +40,7 @@ from qbsync.queue.handlers import (
     render,
     reset_progress,
     set_progress,
+    zero_refusals,
 )
 from qbsync.queue.handlers.answers import found_records, missing_reference
 from qbsync.queue.handlers.cancellations import CANCELLATION, REVERSED, VOIDED
@@ -247,9 +247,6 @@ class OrderHandler(StepHandler):
     # -- build
 
     def build(self, ctx: Context, job: QueueJob) -> BuildResult:
-        given_up = gave_up(ctx, job)
-        if given_up is not None:
-            return given_up
         mapping = mappings.get(ctx.session, ctx.connection.id, mappings.ORDER, order_id(job))
         if job.payload.get("event") == "deleted":
             return CANCELLATION.build(ctx, job, last_known(job), mapping)
@@ -259,6 +256,23 @@ class OrderHandler(StepHandler):
         if mapping is not None:
             return self._update(ctx, job, order, mapping)
         notes = progress(job)
+        # Whether the order is booked at all comes first: an order that will not be sends nothing, not even
+        # a read of the customers a guest's may be among.
+        admitted = order_plan.admit(
+            order, facts(ctx), ctx.settings,
+            decision=rules.decision_of(job.payload),  # decided once, at intake (None: decided here)
+            txn_type=notes.get("type"),
+        )
+        if admitted.skip:
+            return Finish(f"not synced: {admitted.skip}")
+        if admitted.problem:
+            return Reject(admitted.problem)
+        txn_type = admitted.txn_type
+        assert txn_type is not None  # admitted
+        if order_plan.zero_sale(order):
+            refused_before = zero_refusals.refusal(ctx, txn_type)
+            if refused_before is not None:  # this company file takes no such sale: it is not asked again
+                return Reject(order_plan.zero_sale_refused(order, txn_type, refused_before))
         behind = changed_customers_first(ctx, job, order)  # a guest's customer may be new in QuickBooks
         if behind is not None:
             return behind
@@ -268,15 +282,6 @@ class OrderHandler(StepHandler):
             choice = customer_choice(ctx, job, order)
         customer = self._customer(ctx, choice.key)
         links = self._links(ctx, order, customer)
-        admitted = order_plan.admit(
-            order, links.facts, ctx.settings,
-            decision=rules.decision_of(job.payload),  # decided once, at intake (None: decided here)
-            txn_type=notes.get("type"),
-        )
-        if admitted.skip:
-            return Finish(f"not synced: {admitted.skip}")
-        if admitted.problem:
-            return Reject(admitted.problem)
         waiting = self._dependencies(ctx, job, order, links, choice)
         waiting = waiting or self._rate_pending(ctx) or codes_pending(ctx)
         if waiting:
@@ -286,8 +291,6 @@ class OrderHandler(StepHandler):
             raise KeyError(missing[0])
         if not links.facts.is_us:
             country_tax(ctx)  # KeyError while the codes are unknown, as the plan says (before any step)
-        txn_type = admitted.txn_type
-        assert txn_type is not None  # admitted
         step = notes.get("next")
         if corrective_step_due(ctx, job) or (job.needs_lookup and step == "add"):
             # An add whose answer was lost may have happened: look before adding again.
@@ -668,11 +671,15 @@ class OrderHandler(StepHandler):
         )
 
     def _add_refused(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
-        """The add refused: parked with QuickBooks' words; a sale of 0.00 with the likely cause and fix."""
+        """The add refused: parked with QuickBooks' words; a sale of 0.00 with the likely cause and fix, and
+        the refusal remembered for the company file (``zero_refusals``)."""
         plain = refused(response, "order")
         txn_type = progress(job).get("type") or "sale"
         zero = order_plan.zero_sale_refused(order_of(job), txn_type, plain.reason)
-        return Park(zero) if zero else plain
+        if not zero:
+            return plain
+        zero_refusals.remember(ctx, txn_type, response)  # the next sale of 0.00 waits without being sent
+        return Park(zero)
 
     def _gone_now(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
         return self._gone(ctx, job, self._linked(ctx, job))

@@ -25,7 +25,6 @@ from qbsync.queue.handlers import (
     Done,
     Finish,
     corrective_step_due,
-    gave_up,
     progress,
     register,
     render,
@@ -49,9 +48,6 @@ class PaymentHandler(StepHandler):
     kind = "payment"
 
     def build(self, ctx: Context, job: QueueJob) -> BuildResult:
-        given_up = gave_up(ctx, job)
-        if given_up is not None:
-            return given_up
         session, conn_id = ctx.session, ctx.connection.id
         oid = _order_id(job)
         if mappings.get(session, conn_id, mappings.PAYMENT, oid) is not None:

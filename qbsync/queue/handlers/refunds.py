@@ -56,7 +56,6 @@ from qbsync.queue.handlers import (
     Park,
     Reject,
     corrective_step_due,
-    gave_up,
     progress,
     record_of,
     register,
@@ -252,9 +251,6 @@ class RefundHandler(StepHandler):
     kind = "refund"
 
     def build(self, ctx: Context, job: QueueJob) -> BuildResult:
-        given_up = gave_up(ctx, job)
-        if given_up is not None:
-            return given_up
         refund = _refund(job)
         if money(refund.amount) < 0:
             return Reject(

@@ -9,8 +9,8 @@ qbsync sends it, and on any refusal returns the stock by an ``InventoryAdjustmen
 differences instead: on ``cogs_account`` (the account every inventory item qbsync adds names, so
 QuickBooks has it), which is where the credit memo would have put the returned goods' cost back, naming
 the customer and carrying qbsync's marker in its memo, so a lost answer finds it by RefNumber and marker
-before anything is sent again. A refusal is remembered for the company file (the checkpoint
-:data:`REFUSES_CHECKPOINT`, forgotten when the connection moves to another file), so later stock returned
+before anything is sent again. A refusal is remembered for the company file (``zero_refusals``, as a
+refused sale of 0.00 is; forgotten when the connection moves to another file), so later stock returned
 with no money goes straight to the adjustment instead of costing a refused request each time. Nothing
 here sends anything; it reads only the lists, links and checkpoints qbsync keeps.
 """
@@ -23,17 +23,23 @@ from typing import Any
 
 from qbsync.qbxml.parse import Response
 from qbsync.queue import lists, mappings, naming
-from qbsync.queue.handlers import Again, ApplyResult, Context, Park, progress, refused, set_progress
+from qbsync.queue.handlers import (
+    Again,
+    ApplyResult,
+    Context,
+    Park,
+    progress,
+    refused,
+    set_progress,
+    zero_refusals,
+)
 from qbsync.queue.handlers.answers import found_records
 from qbsync.queue.handlers.inventory import account_missing
 from qbsync.queue.handlers.steps import Reaction, go
-from qbsync.storage import checkpoints
-from qbsync.storage.models import Checkpoint, QueueJob
+from qbsync.storage.models import QueueJob
 
 # Progress key: QuickBooks refused the job's credit memo of no money; the stock comes back by adjustment.
 REFUSED = "no_money_refused"
-# Checkpoint: this company file refused a credit memo of no money (its value: when, and QuickBooks' words).
-REFUSES_CHECKPOINT = "refuses_zero_credit_memos"
 ACCOUNT_SETTING = "cogs_account"
 STOCK_ITEM_TYPES = ("ItemInventory", "ItemInventoryAssembly")
 
@@ -98,7 +104,7 @@ def known_refused(ctx: Context, job: QueueJob) -> bool:
     or this company file refused one before (then the job is noted so, its adjustment looked up first)."""
     if progress(job).get(REFUSED):
         return True
-    if ctx.session.get(Checkpoint, (ctx.connection.id, REFUSES_CHECKPOINT)) is None:
+    if zero_refusals.refusal(ctx, "CreditMemo") is None:
         return False
     set_progress(job, **{REFUSED: True}, next=None)
     return True
@@ -112,8 +118,7 @@ def credit_refused(
     job goes on to return the stock by adjustment (its look-up first)."""
     if not no_money:
         return refused(response, what)
-    checkpoints.save(ctx.session, ctx.connection.id, REFUSES_CHECKPOINT,
-                     f"{ctx.now.isoformat()} {response.status_code}: {response.message}")
+    zero_refusals.remember(ctx, "CreditMemo", response)
     set_progress(job, **{REFUSED: True}, next=None)
     return Again(f"QuickBooks refused a credit memo of no money ({response.status_code}: "
                  f"{response.message}): the returned stock comes back by an inventory adjustment instead")
