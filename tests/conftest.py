@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from cryptography.fernet import Fernet
@@ -146,13 +147,40 @@ def runtime(db: Database, config: Config) -> Iterator[Runtime]:
     rt.dispatcher.shutdown(wait=True)
 
 
+def xdist_worker_index() -> int:
+    """This test process's number under pytest-xdist (worker gw0 is 0, gw1 is 1...); 0 in a plain run."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(worker[2:]) if worker.startswith("gw") else 0
+
+
+def worker_redis_url(url: str, index: int) -> str:
+    """The Redis database of test process ``index``: the one ``url`` names, counted down by the index.
+
+    With QBSYNC_TEST_REDIS_URL naming db 15, a plain run and worker gw0 use 15, gw1 uses 14, and so on, so
+    the rq queues and the pending marks (fixed names such as ``qbsync:queued-run:...``) of two test
+    processes never meet.
+    """
+    parts = urlsplit(url)
+    named = parts.path.strip("/")
+    if named and not named.isdigit():
+        raise ValueError(f"QBSYNC_TEST_REDIS_URL must name its database by number (redis://host/15): {url}")
+    number = int(named or 0) - index
+    if number < 0:
+        raise ValueError(f"QBSYNC_TEST_REDIS_URL names db {named or 0}: too low for test process {index} "
+                         f"(each test process counts one down from it)")
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
 @pytest.fixture
 def redis_url() -> str:
-    """The real Redis, when the CI leg provides it."""
+    """The real Redis, when the CI leg provides it: a database of this test process's own."""
     url = os.environ.get("QBSYNC_TEST_REDIS_URL")
     if not url:
         pytest.skip("QBSYNC_TEST_REDIS_URL not set (the CI leg with real Redis runs this)")
-    return url
+    try:
+        return worker_redis_url(url, xdist_worker_index())
+    except ValueError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture

@@ -25,7 +25,9 @@ from qbsync.storage.models import QueueJob, StorefrontRecord, WebhookDelivery, u
 from qbsync.webhooks.processing import redispatch_stored
 from tests.ops.processes import WEBHOOK_SECRET, delivery_states, shopify_delivery, wait_until, woo_delivery
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+# servers_alone: the restart drops every connection to the cluster, so .ci/run runs this module while no
+# other test process uses PostgreSQL.
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.servers_alone]
 
 SHOP_DOMAIN = "ops-shop.myshopify.com"
 BURST_ORDERS = 400  # an upper bound: the burst stops a second after the restart is over
