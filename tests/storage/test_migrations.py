@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import cast
 
@@ -22,6 +23,22 @@ from tests.engine.conftest import make_order
 
 LOOKUP_INDEXES = {"ix_queue_jobs_coalesce_state": ["connection_id", "coalesce_key", "state"],
                   "ix_queue_jobs_kind_state": ["connection_id", "kind", "state"]}
+
+
+@contextmanager
+def _queue_job_selects(engine: sa.Engine) -> Iterator[list[tuple[str, object]]]:
+    """The SELECTs of queue_jobs ``engine`` runs inside the block, with their parameters (to EXPLAIN)."""
+    seen: list[tuple[str, object]] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM queue_jobs" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
 
 
 def test_the_migrated_schema_matches_the_models(db):
@@ -76,22 +93,13 @@ def test_sqlite_queues_orders_without_reading_the_queue_through_the_pick_index(r
     if not runtime.db.is_sqlite:
         pytest.skip("SQLite's planner; PostgreSQL plans by its statistics")
     connection_id = make_connection().id
-    seen: list[tuple[str, object]] = []
-
-    def remember(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT") and "FROM queue_jobs" in statement:
-            seen.append((statement, parameters))
-
-    event.listen(runtime.db.engine, "before_cursor_execute", remember)
-    try:
+    with _queue_job_selects(runtime.db.engine) as seen:
         for start in (1, 101):  # the second batch finds the first's customers and items queued
             with runtime.db.transaction() as session:
                 connection = session.get(Connection, connection_id)
                 intake.record_changed_many(session, connection, "order",
                                            [make_order(n) for n in range(start, start + 100)])
                 intake.record_changed(session, connection, "order", make_order(start + 1))
-    finally:
-        event.remove(runtime.db.engine, "before_cursor_execute", remember)
     assert seen
     with runtime.db.engine.connect() as conn:
         for statement, parameters in seen:
@@ -108,21 +116,11 @@ def test_sqlite_finds_the_ready_jobs_in_the_pick_index_alone(runtime, make_conne
     if not runtime.db.is_sqlite:
         pytest.skip("SQLite's planner; PostgreSQL plans by its statistics")
     connection_id = make_connection().id
-    seen: list[tuple[str, object]] = []
-
-    def remember(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT") and "FROM queue_jobs" in statement:
-            seen.append((statement, parameters))
-
-    event.listen(runtime.db.engine, "before_cursor_execute", remember)
-    try:
-        with runtime.db.transaction() as session:
-            now = utcnow()
-            exchange.percent_done(session, cast(QbwcSession, SimpleNamespace(connection_id=connection_id,
-                                                                            jobs_done=0)), now)
-            jobs.pending_ready(session, connection_id, now, 10, lock=False, seen={0})
-    finally:
-        event.remove(runtime.db.engine, "before_cursor_execute", remember)
+    with _queue_job_selects(runtime.db.engine) as seen, runtime.db.transaction() as session:
+        now = utcnow()
+        exchange.percent_done(session, cast(QbwcSession, SimpleNamespace(connection_id=connection_id,
+                                                                        jobs_done=0)), now)
+        jobs.pending_ready(session, connection_id, now, 10, lock=False, seen={0})
     assert len(seen) == 2
     with runtime.db.engine.connect() as conn:
         for statement, parameters in seen:
