@@ -290,10 +290,18 @@ def goes_to_proxy_for_want_of_email_match(
     """Whether :func:`choose_customer` gives the order the proxy customer only because neither a link nor
     the pulled customer list names a customer with the guest's e-mail: one typed into QuickBooks since
     the list was read could be theirs."""
-    currency = company_facts.foreign_currency(order.currency, company_facts.read(session, connection.id))
-    if not rules.guest_matched_by_email(order.customer, settings, bool(currency)):
+    if not may_match_by_email(session, connection, settings, order):
         return False
     return choose_customer(session, connection, settings, order, link=False).proxy is not None
+
+
+def may_match_by_email(
+    session: Session, connection: Connection, settings: SyncSettings, order: Order
+) -> bool:
+    """Whether the order's buyer is a guest whom a QuickBooks customer with their e-mail would take
+    (``rules.guest_matched_by_email``, in the order's currency)."""
+    currency = company_facts.foreign_currency(order.currency, company_facts.read(session, connection.id))
+    return rules.guest_matched_by_email(order.customer, settings, bool(currency))
 
 
 def customer_job_for_order(

@@ -175,11 +175,11 @@ def add_dependency(session: Session, job: QueueJob, depends_on: QueueJob) -> Non
     known = added.get(pair)
     if known is None or not inspect(known).pending:
         stored = _stored_dependencies(session, job.id)
-        if known is None and stored is not None and depends_on.id not in stored:
-            pass  # not stored when read with the round trip's others; only a new job gets links elsewhere
-        else:
+        # Not among the links read with the round trip's others: not stored (only a new job gets links
+        # elsewhere). Otherwise stored then: still there?
+        if known is not None or stored is None or depends_on.id in stored:
             with session.no_autoflush:
-                known = session.get(JobDependency, pair)  # stored then; still there?
+                known = session.get(JobDependency, pair)
         if known is None:
             known = JobDependency(job_id=job.id, depends_on_id=depends_on.id)
             session.add(known)

@@ -215,8 +215,8 @@ class CustomerHandler(StepHandler):
                           "the guest's e-mail")
         newest = max(d.created_at for d in waiting)
         current = lists.customers_current_at(session, connection.id)
-        matchable = all(intake.goes_to_proxy_for_want_of_email_match(session, connection, settings, o)
-                        for o in still)
+        # ``still`` go to the proxy customer already: whether an e-mail could change that is all to know.
+        matchable = all(intake.may_match_by_email(session, connection, settings, o) for o in still)
         if current is None or current >= newest or not matchable:
             return None
         return Defer("reading the customers changed in QuickBooks first: the guests' e-mails may be new "
