@@ -36,13 +36,13 @@ def test_the_rest_of_a_half_that_got_through_is_probed_whole():
 
 
 def test_with_others_in_the_failed_batch_a_job_is_sent_again_at_once_without_a_failure_counted():
-    result = verdict(8, REASON, parse_error=True, failed_sessions=0, give_up_after=3)
+    result = verdict(8, REASON, parse_error=True, failed_alone=0, give_up_after=3)
     assert isinstance(result, Again) and REASON in result.reason
     assert outcome_of(result) == SPLIT
 
 
 def test_a_request_quickbooks_cannot_parse_on_its_own_is_parked_with_its_words():
-    result = verdict(1, REASON, parse_error=True, failed_sessions=0, give_up_after=3)
+    result = verdict(1, REASON, parse_error=True, failed_alone=0, give_up_after=3)
     assert isinstance(result, Park)
     assert REASON in result.reason and "qbXML sent is kept" in result.reason
     assert outcome_of(result) == PARKED
@@ -50,12 +50,12 @@ def test_a_request_quickbooks_cannot_parse_on_its_own_is_parked_with_its_words()
 
 def test_an_unreadable_answer_to_one_request_is_retried_alone_with_backoff_then_parked():
     reason = "QuickBooks' answer could not be read: the qbXML response is not well-formed XML"
-    first = verdict(1, reason, parse_error=False, failed_sessions=0, give_up_after=3)
+    first = verdict(1, reason, parse_error=False, failed_alone=0, give_up_after=3)
     assert isinstance(first, Retry) and first.counts_as_failure and first.delay is None  # backoff
     assert outcome_of(first) == ISOLATED
-    last = verdict(1, reason, parse_error=False, failed_sessions=2, give_up_after=3)
+    last = verdict(1, reason, parse_error=False, failed_alone=2, give_up_after=3)
     assert isinstance(last, Park) and "3 sessions" in last.reason and reason in last.reason
-    never = verdict(1, reason, parse_error=False, failed_sessions=50, give_up_after=0)
+    never = verdict(1, reason, parse_error=False, failed_alone=50, give_up_after=0)
     assert isinstance(never, Retry)
 
 
@@ -79,7 +79,7 @@ def test_splitting_finds_every_bad_job_and_lets_every_good_one_through(size, bad
             continue
         failures += 1
         for job in batch:
-            result = verdict(len(batch), REASON, parse_error=True, failed_sessions=0, give_up_after=3)
+            result = verdict(len(batch), REASON, parse_error=True, failed_alone=0, give_up_after=3)
             if isinstance(result, Park):
                 parked.append(job)
                 pending.remove(job)
