@@ -437,8 +437,9 @@ def _interpret(ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
             return Retry(f"not processed because another request in the batch failed ({response.message})",
                          counts_as_failure=False)
         return _busy(ctx, job, response)
-    if ALONE_RUN in (notes_of(job.progress, job.payload) or {}):
-        set_progress(job, **{ALONE_RUN: None})  # answered: the run of lone failures is broken
+    run = (notes_of(job.progress, job.payload) or {}).get(ALONE_RUN)
+    if run and run.get("step") == job.step:
+        set_progress(job, **{ALONE_RUN: None})  # its request answered: the run of failures is broken
     problem = unstorable(response.records)
     if problem:
         log.warning("job %s: %s", job.id, problem)
