@@ -116,9 +116,9 @@ def test_a_request_quickbooks_crashes_on_stops_the_document_there_and_nothing_is
         company: QuickBooksCompany) -> None:
     company.crash_on("Bob")
 
+    three = customer_add("Ann", "1") + customer_add("Bob", "2") + customer_add("Cy", "3")
     with pytest.raises(SimulatedCrash):
-        company.process(message(customer_add("Ann", "1") + customer_add("Bob", "2") + customer_add("Cy", "3"),
-                                on_error="continueOnError"))
+        company.process(message(three, on_error="continueOnError"))
 
     assert [c["Name"] for c in company.customers()] == ["Ann"]  # done before the crash; Bob and Cy not
     assert company.request_log[-1].crashed and company.request_log[-1].response is None
@@ -127,12 +127,13 @@ def test_a_request_quickbooks_crashes_on_stops_the_document_there_and_nothing_is
     assert [c["Name"] for c in company.customers()] == ["Ann"]
 
 
-def test_a_dropped_answer_leaves_its_request_undone_and_out_of_the_response(company: QuickBooksCompany) -> None:
+def test_a_dropped_answer_leaves_its_request_undone_and_out_of_the_response(
+        company: QuickBooksCompany) -> None:
     """A test device: that QuickBooks answers a document without one of its answers is assumed."""
     company.drop_answers_to("Bob")
 
-    answer = company.process(message(customer_add("Ann", "1") + customer_add("Bob", "2") + customer_add("Cy", "3"),
-                                     on_error="continueOnError"))
+    three = customer_add("Ann", "1") + customer_add("Bob", "2") + customer_add("Cy", "3")
+    answer = company.process(message(three, on_error="continueOnError"))
 
     assert [(rs.get("requestID"), status(rs)[0]) for rs in responses(answer)] == [("1", 0), ("3", 0)]
     assert sorted(c["Name"] for c in company.customers()) == ["Ann", "Cy"]
