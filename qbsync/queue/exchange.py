@@ -297,8 +297,8 @@ def _apply_answers(qb_session: QbwcSession, exchange: Exchange, parsed: Response
             attempt.outcome = "ignored"
             continue
         if response is None:
-            # continueOnError answers every request; a request left out (or a crash) is QuickBooks', and
-            # QuickBooks may or may not have done it.
+            # With continueOnError QuickBooks answers every request it reads: one left out is its doing, done
+            # or not (the job looks its record up first).
             result, attempt.outcome = _unanswered(job, unanswered, "QuickBooks did not answer this request",
                                                   settings)
             _apply_result(session, qb_session, job, result, settings, now)
