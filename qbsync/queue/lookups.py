@@ -110,6 +110,7 @@ _PLAIN_LOOKUP = re.compile(
     f'<([A-Za-z]+QueryRq) requestID="((?:(?![\t\n"]){_LITERAL})*)">[ \t\r\n]*'
     f"<(FullName|RefNumber|RefNumberCaseSensitive)>({_LITERAL}+)</\\3>[ \t\r\n]*</\\1>"
 ).fullmatch
+_PLAIN_LOOKUP_MAX = 1_000_000  # characters; the parser (huge_tree=False) refuses text beyond 10 MB
 
 
 @functools.lru_cache(maxsize=_REMEMBERED_QUERIES)
@@ -117,7 +118,8 @@ def _lookup_of_query(fragment: str) -> Lookup | None:
     """:func:`lookup_of` for a query, remembered by its text (a Lookup is immutable): the answer is read
     about the very fragments :func:`merge` read when they were sent, which a parse and a shape cost
     50-90 µs each to work out again; another process, or one restarted meanwhile, works them out anew."""
-    plain = _PLAIN_LOOKUP(fragment)
+    # (Not beyond a size the parser refuses to read: it would find nothing.)
+    plain = _PLAIN_LOOKUP(fragment) if len(fragment) <= _PLAIN_LOOKUP_MAX else None
     if plain is not None:  # what parsing would find, read off the text (a fifth of the time)
         request_type, request_id, field, key = plain.groups()
         if field not in _repeatable_keys(request_type):
