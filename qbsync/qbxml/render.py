@@ -202,6 +202,20 @@ def _children_in(cat: Catalog, field: Field) -> dict[str, _Child]:
     return found
 
 
+def _clean_repeated_leaf(cleaner: Callable[[object], str], item: object, path: str, key: str,
+                         index: int) -> str:
+    """``_clean_leaf`` for an item of a repeated leaf whose cleaner is known: its place is written out only
+    when it is wrong."""
+    if type(item) is str and item == "":
+        return ""  # an explicit empty element
+    try:
+        return cleaner(item)
+    except QbxmlVersionError:
+        raise
+    except ValueError as error:
+        raise QbxmlDataError(f"{path}/{key}[{index}]: {error}") from None
+
+
 def _record(cat: Catalog, field: Field, data: Mapping[str, object], path: str, cleaned: Fields) -> Fields:
     """The cleaned fields of an aggregate, added to ``cleaned`` (which may hold its attributes), in the
     order ``data`` gives them (the first bad one raises)."""
@@ -230,7 +244,9 @@ def _record(cat: Catalog, field: Field, data: Mapping[str, object], path: str, c
                 raise QbxmlDataError(f"{path}/{key} lists a None; leave it out of the list")
             cleaned[key] = [
                 _record(cat, child, item, f"{path}/{key}[{i}]", {}) if aggregate and type(item) is dict
-                else _clean(cat, child, item, f"{path}/{key}[{i}]")  # a leaf, or a shape to check
+                else _clean_repeated_leaf(cleaner, item, path, key, i) if cleaner is not None
+                and type(item) in _LEAF_TYPES  # a value to send (a key of a query, an IncludeRetElement)
+                else _clean(cat, child, item, f"{path}/{key}[{i}]")  # an enum, or a shape to check
                 for i, item in enumerate(items)
             ]
         elif isinstance(value, (list, tuple)):

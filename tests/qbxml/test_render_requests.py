@@ -219,6 +219,20 @@ def test_identifiers_are_sent_as_given(list_id, sent):
     assert f"<ListID>{sent}</ListID>" in fragment
 
 
+def test_repeated_values_are_cleaned_one_by_one_and_a_bad_one_is_named_by_its_place():
+    fragment = render_request(
+        "SalesReceiptQuery", {"RefNumber": ["1010", " A&B ", "", 1012], "TxnID": [LIST_ID]}, request_id="r1")
+    assert f"<TxnID>{LIST_ID}</TxnID>" in fragment
+    assert "<RefNumber>1010</RefNumber><RefNumber>A&amp;B</RefNumber><RefNumber></RefNumber>" in fragment
+    assert "<RefNumber>1012</RefNumber>" in fragment
+    with pytest.raises(QbxmlDataError, match=r"SalesReceiptQueryRq/TxnID\[1\]: identifier .* longer than 36"):
+        render_request("SalesReceiptQuery", {"TxnID": [LIST_ID, "8" * 37]})
+    with pytest.raises(QbxmlDataError, match=r"SalesReceiptQueryRq/RefNumber\[1\]: text expected"):
+        render_request("SalesReceiptQuery", {"RefNumber": ["1", True]})
+    with pytest.raises(QbxmlDataError, match=r"SalesReceiptQueryRq/RefNumber\[0\] takes a single value"):
+        render_request("SalesReceiptQuery", {"RefNumber": [["1"]]})
+
+
 def test_amounts_prices_and_quantities_are_sent_in_qbxml_formats():
     element = _sent(
         "InvoiceAdd",
