@@ -26,7 +26,7 @@ from qbsync.qbxml.parse import QbxmlParseError, Response, ResponseSet, answer_xm
 from qbsync.qbxml.render import build_message
 from qbsync.qbxml.schema import validate_each
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import isolation, jobs, lists, lookups, periodic, preflight
+from qbsync.queue import isolation, jobs, lists, lookups, mappings, periodic, preflight
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -266,7 +266,9 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
     # ones for all of them (not one per new customer or item).
     lists.preload(session, connection.id,
                   (str(r["ListID"]) for rs in parsed for r in rs.records if r.get("ListID")))
-    with preflight.wakes_deferred(session, now):  # once for the batch, not once per item added
+    # The preflight's wakes once for the batch, not once per item added; the links the answers make are
+    # inserted together at the end, not as ORM objects one statement each.
+    with preflight.wakes_deferred(session, now), mappings.written_together(session):
         finished = _apply_answers(qb_session, exchange, parsed, attempts, base)
     jobs.wake_dependents_of(session, finished, now)  # once for the batch, not once per job
     _save_attempts(session, attempts)
