@@ -109,7 +109,9 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
         prepare_all(batch_ctx, candidates)
         for job in candidates:
             seen.add(job.id)
-            if len(planned) >= settings.batch_size or time.perf_counter() - started > budget:
+            # The budget ends a round trip that has something to send, never one that has nothing yet: a
+            # slow machine (or a slow periodic plan) would otherwise end the session with work queued.
+            if len(planned) >= settings.batch_size or (planned and time.perf_counter() - started > budget):
                 break
             request_id = f"{job.id}.{job.attempts + 1}"
             ctx = Context(session, connection, settings, version, now, request_id, qb_session.id, cache)
@@ -124,7 +126,7 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
                 size += len(result.fragment)
             else:
                 _apply_build_result(session, job, result, now)
-        if (probing and planned) or time.perf_counter() - started > budget:
+        if planned and (probing or time.perf_counter() - started > budget):
             break  # a probe goes out on its own, or its failure would not say whose it is
     if not planned:
         return None
