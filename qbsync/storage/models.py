@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from qbsync.storage.encryption import EncryptedJSON, EncryptedText
+from qbsync.storage.frozen_json import FrozenJSON
 
 
 def utcnow() -> datetime:
@@ -126,7 +127,9 @@ class QueueJob(Base):
     record_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     # Human label: order number, customer name, SKU.
     label: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Read-only when loaded (storage.frozen_json): each distinct text is decoded once and shared by every
+    # load, so a change is a new dict assigned (``job.payload = {**job.payload, ...}``), never made in place.
+    payload: Mapped[dict[str, Any]] = mapped_column(FrozenJSON, default=dict)
     # The handler's notes on how far the job got (handlers.progress), apart from the payload so a change
     # of notes does not write the whole record again. NULL: none yet, or a job written before migration
     # 0009, whose notes are still the payload's "progress" (read there until the next change moves them).

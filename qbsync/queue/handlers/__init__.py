@@ -64,8 +64,10 @@ def record_of(job: QueueJob, kind: type[R]) -> R:
 
     Read from its JSON once: prepare, build, the plan's decision and, a request later, apply share it.
     A job's payload is loaded anew by every request, so the cached record is reused only when the JSON
-    it was read from equals the payload's (a dict comparison, far cheaper than reading it again); new
-    data coalesced into the job makes it read again. Payloads are replaced, never changed in place.
+    it was read from is the payload's: a loaded payload is the one read-only value every load of the same
+    text shares (``storage.frozen_json``), so that is an identity check; new data coalesced into the job
+    makes it read again. A dict equal but not the same (a payload assigned in this process, or a text
+    decoded again after others pushed it out) is compared, still cheaper than reading it again.
     """
     raw = job.payload.get("record") or {}
     key = (kind, job.id)
@@ -74,8 +76,8 @@ def record_of(job: QueueJob, kind: type[R]) -> R:
         if cached[0] is raw:
             return cast(R, cached[1])
         if cached[0] == raw:
-            # Kept with this load's dict: the job's later reads in this transaction (prepare, build, the
-            # plan, apply...) are then an identity check, not a comparison of the whole order each.
+            # Kept with this load's dict: the job's later reads (prepare, build, the plan, apply...) are
+            # then an identity check, not a comparison of the whole order each.
             with _read_lock:
                 _read_cache[key] = (raw, cached[1])
             return cast(R, cached[1])
