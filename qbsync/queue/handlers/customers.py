@@ -152,8 +152,21 @@ class CustomerHandler(StepHandler):
 
     kind = "customer"
 
-    def prepare(self, ctx: Context, jobs: list[QueueJob]) -> None:
+    def prepare_answers(self, ctx: Context, jobs: list[QueueJob]) -> None:
+        """Before answers are applied: the jobs' links (their answers look up nothing in the list)."""
         mappings.preload(ctx.session, ctx.connection.id, [(mappings.CUSTOMER, mapping_key(j)) for j in jobs])
+
+    def prepare(self, ctx: Context, jobs: list[QueueJob]) -> None:
+        session, conn_id = ctx.session, ctx.connection.id
+        mappings.preload(session, conn_id, [(mappings.CUSTOMER, mapping_key(j)) for j in jobs])
+        # The names and e-mails the unlinked ones may find in the pulled list (_known_locally), in one query.
+        unlinked = [j for j in jobs
+                    if mappings.get(session, conn_id, mappings.CUSTOMER, mapping_key(j)) is None]
+        by_email = ctx.settings.match_customers_by_email
+        lists.preload_customers(
+            session, conn_id, names=[progress(j).get("name") or _base_name(j, ctx) for j in unlinked],
+            emails=[_email(j) for j in unlinked
+                    if by_email and not j.payload.get("proxy") and not j.payload.get("currency")])
 
     def build(self, ctx: Context, job: QueueJob) -> BuildResult:
         mapping = mappings.get(ctx.session, ctx.connection.id, mappings.CUSTOMER, mapping_key(job))
@@ -205,9 +218,11 @@ class CustomerHandler(StepHandler):
         if not waiting or any(d.kind != "order" or progress(d).get("customer") is not None for d in waiting):
             return None  # nothing waits, or something that needs it whatever the customer list says
         orders = [record_of(d, Order) for d in waiting]
-        # Hundreds of guests' orders may wait for the proxy customer: their own links in a few queries.
+        # Hundreds of guests' orders may wait for the proxy customer: their own links in a few queries, and
+        # the pulled customers with their e-mails in one.
         own = [(mappings.CUSTOMER, intake.own_customer_key(session, connection, o)) for o in orders]
         mappings.preload(session, connection.id, own)
+        lists.preload_customers(session, connection.id, emails=[o.customer.email for o in orders])
         still = [o for o in orders
                  if intake.choose_customer(session, connection, settings, o, link=False).proxy is not None]
         if not still:
