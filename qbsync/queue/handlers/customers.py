@@ -15,7 +15,7 @@ from typing import Any
 from qbsync.qbxml.limits import fit
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import company_facts, intake, jobs, lists, mappings, naming
+from qbsync.queue import company_facts, intake, jobs, lists, mappings, naming, rules
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -449,15 +449,24 @@ class CustomerHandler(StepHandler):
 
 
 
-def changed_customers_first(ctx: Context, job: QueueJob, order: Order) -> Defer | None:
+def changed_customers_first(ctx: Context, job: QueueJob, order: Order,
+                            choice: rules.CustomerChoice | None = None) -> Defer | None:
     """Before the order's customer is chosen (once, see ``orders.customer_choice``) and a guest given the
     proxy customer for want of one with its e-mail, the customers changed in QuickBooks since the list
     was last brought up to date are read, when that was before the order reached qbsync: a customer
     typed into QuickBooks meanwhile may be the guest's. Every such order of a round trip waits for the
-    same read (one request), the orders that come after it need another."""
+    same read (one request), the orders that come after it need another.
+
+    ``choice``: what ``intake.choose_customer`` answers for the order now, when the caller asked already.
+    """
     if progress(job).get("customer") is not None:
         return None  # chosen already: kept
-    if not intake.goes_to_proxy_for_want_of_email_match(ctx.session, ctx.connection, ctx.settings, order):
+    session, connection, settings = ctx.session, ctx.connection, ctx.settings
+    if choice is None:
+        behind = intake.goes_to_proxy_for_want_of_email_match(session, connection, settings, order)
+    else:
+        behind = choice.proxy is not None and intake.may_match_by_email(session, connection, settings, order)
+    if not behind:
         return None  # (most orders: no look-up of when the list was read)
     current = lists.customers_current_at(ctx.session, ctx.connection.id)
     if current is None or current >= job.created_at:

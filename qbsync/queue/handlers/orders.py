@@ -50,7 +50,7 @@ from qbsync.queue.handlers.order_lines import line_key, ref_number
 from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
 from qbsync.queue.inventory import add_back_late_sales
 from qbsync.queue.settings import SyncSettings
-from qbsync.storage.models import IdMapping, QueueJob
+from qbsync.storage.models import IdMapping, QbListEntry, QueueJob
 from qbsync.storefronts.records import LastKnownOrder, Order
 
 MODDABLE = ("Invoice", "SalesReceipt", "SalesOrder")
@@ -97,6 +97,17 @@ def customer_choice(ctx: Context, job: QueueJob, order: Order) -> rules.Customer
     if kept is not None:
         return kept
     choice = intake.choose_customer(ctx.session, ctx.connection, ctx.settings, order, link=True)
+    set_progress(job, customer=choice.to_dict())
+    return choice
+
+
+def _chosen_now(ctx: Context, job: QueueJob, order: Order,
+                found: tuple[rules.CustomerChoice, QbListEntry | None]) -> rules.CustomerChoice:
+    """:func:`customer_choice` for an order whose choice ``intake.customer_found`` just answered: kept,
+    and the pulled customer found by the guest's e-mail linked, without choosing a second time."""
+    choice, entry = found
+    if entry is not None:
+        intake.link_found(ctx.session, ctx.connection, choice, entry)
     set_progress(job, customer=choice.to_dict())
     return choice
 
@@ -285,13 +296,23 @@ class OrderHandler(StepHandler):
             refused_before = zero_refusals.refusal(ctx, txn_type)
             if refused_before is not None:  # this company file takes no such sale: it is not asked again
                 return Reject(order_plan.zero_sale_refused(order, txn_type, refused_before))
-        behind = changed_customers_first(ctx, job, order)  # a guest's customer may be new in QuickBooks
+        kept = rules.CustomerChoice.from_dict(notes.get("customer"))
+        found = None
+        if kept is None:
+            with ctx.session.no_autoflush:
+                # Its first choice reads the company's facts and customer list (once per round trip): what
+                # the jobs built before it changed (their notes) is written once, at commit, not flushed
+                # first. Chosen once: whether to read the changed customers first asks the same question.
+                found = intake.customer_found(ctx.session, ctx.connection, ctx.settings, order)
+        # A guest's customer may be new in QuickBooks.
+        behind = changed_customers_first(ctx, job, order, found[0] if found is not None else None)
         if behind is not None:
             return behind
-        with ctx.session.no_autoflush:
-            # Its first choice reads the company's facts and customer list (once per round trip): what
-            # the jobs built before it changed (their notes) is written once, at commit, not flushed first.
-            choice = customer_choice(ctx, job, order)
+        if found is not None:
+            with ctx.session.no_autoflush:  # as above
+                kept = _chosen_now(ctx, job, order, found)
+        choice = kept
+        assert choice is not None  # kept, or chosen now
         customer = self._customer(ctx, choice.key)
         links = self._links(ctx, order, customer)
         waiting = self._dependencies(ctx, job, order, links, choice)
