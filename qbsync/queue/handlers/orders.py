@@ -206,12 +206,29 @@ def codes_pending(ctx: Context) -> Defer | None:
     return Defer(why, tuple(j.id for j in found))
 
 
-def special_names(order: Order, settings: SyncSettings) -> dict[str, str]:
-    """role -> QuickBooks name of every special item the order may use (its sales tax items included)."""
-    names = {role: special_name(role, settings) for role in SPECIAL_ITEMS}
-    names[sales_tax.ZERO_ROLE] = sales_tax.zero_item(settings).name
+def special_names(order: Order, settings: SyncSettings,
+                  cache: dict[str, Any] | None = None) -> dict[str, str]:
+    """role -> QuickBooks name of every special item the order may use (its sales tax items included).
+
+    ``cache``: the round trip's (``Context.cache``), where the names every order shares, which the
+    settings alone give, are worked out once.
+    """
+    common = cache.get(_COMMON_SPECIALS) if cache is not None else None
+    if common is None:
+        common = {role: special_name(role, settings) for role in SPECIAL_ITEMS}
+        common[sales_tax.ZERO_ROLE] = sales_tax.zero_item(settings).name
+        if cache is not None:
+            cache[_COMMON_SPECIALS] = common
+    names = dict(common)
     names.update((item.role, item.name) for item, _ in sales_tax.order_tax_items(order))
     return names
+
+
+# Context.cache: the special items' names from the settings; each special item's reference, by (role, name,
+# its link's ListID and name, lists.generation); whether the pulled list lacks a payment method, by name.
+_COMMON_SPECIALS = "orders.common_special_names"
+_SPECIAL_REFS = "orders.special_refs"
+_METHODS_LACKING = "orders.payment_methods_lacking"
 
 
 class OrderHandler(StepHandler):
@@ -414,15 +431,18 @@ class OrderHandler(StepHandler):
         if order_plan.needs(order, links, ctx.settings):
             return links
         specials = {}
-        for role, name in special_names(order, ctx.settings).items():
+        # The same for every order of the round trip while the links and lists stay as they are: worked
+        # out once per special item (a link or list entry changed meanwhile makes another key).
+        refs: dict[tuple[Any, ...], tuple[str, str]] = ctx.cache.setdefault(_SPECIAL_REFS, {})
+        generation = lists.generation(session)
+        for role, name in special_names(order, ctx.settings, ctx.cache).items():
             mapping = mappings.get(session, conn_id, mappings.SPECIAL_ITEM, role)
-            if mapping is not None and (mapping.qb_name or "").lower() == name.lower():
-                specials[role] = {"ListID": mapping.qb_id}
-                continue
-            # Known from the item list (kept current as qbsync adds items): by ListID, as once linked, so
-            # the transaction's fingerprint does not change when the link is made.
-            entry = lists.by_name(session, conn_id, "Item", name)
-            specials[role] = {"ListID": entry.list_id} if entry is not None else {"FullName": name}
+            key = (role, name, generation,
+                   None if mapping is None else (mapping.qb_id, mapping.qb_name))
+            ref = refs.get(key)
+            if ref is None:
+                ref = refs[key] = self._special_ref(ctx, name, mapping)
+            specials[role] = {ref[0]: ref[1]}
         country = None
         if not links.facts.is_us:
             try:
@@ -431,16 +451,28 @@ class OrderHandler(StepHandler):
                 country = None  # not read yet: the order waits for the lists, or says so
         lacking: frozenset[str] = frozenset()
         method = rules.payment_method_name(order, ctx.settings)
-        if (
-            method
-            and lists.has_list(session, conn_id, "PaymentMethod")
-            and lists.by_name(session, conn_id, "PaymentMethod", method) is None
-        ):
-            lacking = frozenset({method.strip().lower()})  # the pulled list proves QuickBooks lacks it
+        if method:
+            known: dict[tuple[str, int], bool] = ctx.cache.setdefault(_METHODS_LACKING, {})
+            asked = (method, lists.generation(session))
+            if asked not in known:
+                known[asked] = (lists.has_list(session, conn_id, "PaymentMethod")
+                                and lists.by_name(session, conn_id, "PaymentMethod", method) is None)
+            if known[asked]:
+                lacking = frozenset({method.strip().lower()})  # the pulled list proves QuickBooks lacks it
         return replace(
             links, specials=specials, lacks_payment_methods=lacking, country_tax=country,
             quickbooks_rate=self._quickbooks_rate(ctx),
         )
+
+    def _special_ref(self, ctx: Context, name: str, mapping: IdMapping | None) -> tuple[str, str]:
+        """How the order's transaction names the special item ``name`` (linked as ``mapping``): (element,
+        value) of its reference."""
+        if mapping is not None and (mapping.qb_name or "").lower() == name.lower():
+            return ("ListID", mapping.qb_id)
+        # Known from the item list (kept current as qbsync adds items): by ListID, as once linked, so the
+        # transaction's fingerprint does not change when the link is made.
+        entry = lists.by_name(ctx.session, ctx.connection.id, "Item", name)
+        return ("ListID", entry.list_id) if entry is not None else ("FullName", name)
 
     def _rate_pending(self, ctx: Context) -> Defer | None:
         """Wait for the item list being pulled when it will tell the rate QuickBooks computes tax with."""
