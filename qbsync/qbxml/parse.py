@@ -168,28 +168,41 @@ def _known(cat: Catalog, schema: Field | None) -> _Known:
     return found
 
 
+def _has_elements(node: etree._Element) -> bool:
+    # len() first: most elements are leaves, and asking it builds nothing.
+    return bool(len(node)) and any(isinstance(c.tag, str) for c in node)
+
+
 def _record(cat: Catalog, node: etree._Element, schema: Field | None) -> dict[str, object]:
     """An aggregate as a dict: an element with elements in it, or one the schema calls an aggregate, is a
     dict; any other is its text ("" when empty). Repeated names (by the schema or in fact) are lists."""
     known = _known(cat, schema)
     out: dict[str, object] = {}
-    lists: dict[str, list[object]] = {}  # the values of ``out`` that are lists, by name
+    lists: dict[str, list[object]] | None = None  # the values of ``out`` that are lists, by name
     for child in node:
         name = child.tag
-        if not isinstance(name, str):  # a comment or processing instruction the parser kept
-            continue
         found = known.get(name)
-        # len() first: most elements are leaves, and asking it builds nothing.
-        if (found is not None and found[2]) or (len(child) and any(isinstance(c.tag, str) for c in child)):
-            value: object = _record(cat, child, found[0] if found is not None else None)
+        # Per element, as few checks as its kind needs: a known element's name is text (only an
+        # element's is, and the parser drops comments and processing instructions anyway).
+        if found is not None:
+            repeated = found[1]
+            if found[2] or (len(child) and _has_elements(child)):
+                value: object = _record(cat, child, found[0])
+            else:
+                value = child.text or ""
+        elif isinstance(name, str):
+            repeated = False
+            value = _record(cat, child, None) if len(child) and _has_elements(child) else child.text or ""
         else:
-            value = child.text or ""
-        if name in lists:
-            lists[name].append(value)
-        elif (found is not None and found[1]) or name in out:
-            out[name] = lists[name] = [out[name], value] if name in out else [value]
-        else:
+            continue
+        if not repeated and name not in out:  # the usual element: once in its record
             out[name] = value
+        elif lists is not None and name in lists:
+            lists[name].append(value)
+        else:
+            if lists is None:
+                lists = {}
+            out[name] = lists[name] = [out[name], value] if name in out else [value]
     return out
 
 

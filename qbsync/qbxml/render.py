@@ -66,6 +66,10 @@ _ESCAPES = str.maketrans({
     "\r": "&#13;", "\n": "&#10;", "\t": "&#9;",
 })
 _NEEDS_ESCAPE = re.compile("[&<>\"'\r\n\t]").search
+# Text that cleaning and escaping leave as it is: printable ASCII without & < > " ', words parted by single
+# spaces (no leading, trailing or doubled space). Most names, SKUs and numbers are; one match settles them.
+_PLAIN_CHARS = "[!#-%(-;=?-~]"
+_PLAIN = re.compile(f"{_PLAIN_CHARS}+(?: {_PLAIN_CHARS}+)*").fullmatch
 
 
 def _escape(text: str) -> str:
@@ -132,13 +136,23 @@ def _cleaner(field: Field) -> Callable[[object], str] | None:
     formatter = _FORMATTERS.get(field.kind)
     if formatter is not None:
         return formatter  # digits, signs, dates, true/false: nothing to escape
-    if field.kind in (Kind.ID, Kind.GUID) or field.name in _IDENTIFIER_NAMES:
-        return lambda value: _escape(_clean_identifier(field, value))
     max_length = field.max_length
+    # No limit: any plain text fits (longer than any text QuickBooks takes, so the fast path never cuts).
+    fits = max_length if max_length is not None else 2**63
+    plain = _PLAIN
+    if field.kind in (Kind.ID, Kind.GUID) or field.name in _IDENTIFIER_NAMES:
+        def identifier(value: object) -> str:
+            if type(value) is str and len(value) <= fits and plain(value):
+                return value  # as _clean_identifier would keep it, with nothing to escape
+            return _escape(_clean_identifier(field, value))
+
+        return identifier
     multiline = max_length is not None and max_length >= values.MULTILINE_MIN_LENGTH
     clean_text, needs_escape, escapes = values.clean_text, _NEEDS_ESCAPE, _ESCAPES
 
     def text(value: object) -> str:  # most leaves: _escape written out, one call fewer
+        if type(value) is str and len(value) <= fits and plain(value):
+            return value  # plain text within the limit: cleaning and escaping keep it as it is
         cleaned = clean_text(value, max_length, multiline=multiline)
         return cleaned.translate(escapes) if needs_escape(cleaned) else cleaned
 
@@ -188,6 +202,20 @@ def _children_in(cat: Catalog, field: Field) -> dict[str, _Child]:
     return found
 
 
+def _clean_repeated_leaf(cleaner: Callable[[object], str], item: object, path: str, key: str,
+                         index: int) -> str:
+    """``_clean_leaf`` for an item of a repeated leaf whose cleaner is known: its place is written out only
+    when it is wrong."""
+    if type(item) is str and item == "":
+        return ""  # an explicit empty element
+    try:
+        return cleaner(item)
+    except QbxmlVersionError:
+        raise
+    except ValueError as error:
+        raise QbxmlDataError(f"{path}/{key}[{index}]: {error}") from None
+
+
 def _record(cat: Catalog, field: Field, data: Mapping[str, object], path: str, cleaned: Fields) -> Fields:
     """The cleaned fields of an aggregate, added to ``cleaned`` (which may hold its attributes), in the
     order ``data`` gives them (the first bad one raises)."""
@@ -216,7 +244,9 @@ def _record(cat: Catalog, field: Field, data: Mapping[str, object], path: str, c
                 raise QbxmlDataError(f"{path}/{key} lists a None; leave it out of the list")
             cleaned[key] = [
                 _record(cat, child, item, f"{path}/{key}[{i}]", {}) if aggregate and type(item) is dict
-                else _clean(cat, child, item, f"{path}/{key}[{i}]")  # a leaf, or a shape to check
+                else _clean_repeated_leaf(cleaner, item, path, key, i) if cleaner is not None
+                and type(item) in _LEAF_TYPES  # a value to send (a key of a query, an IncludeRetElement)
+                else _clean(cat, child, item, f"{path}/{key}[{i}]")  # an enum, or a shape to check
                 for i, item in enumerate(items)
             ]
         elif isinstance(value, (list, tuple)):

@@ -193,7 +193,7 @@ class _Line(_Op):
         self.parts = parts
 
     def emit(self, env: _Env, lines: list[str], lost: list[str]) -> None:
-        text = "".join(part if isinstance(part, str) else part.text(env, lost) for part in self.parts)
+        text = "".join([part if isinstance(part, str) else part.text(env, lost) for part in self.parts])
         if text.strip():
             lines.append(text)
 

@@ -39,6 +39,9 @@ MULTILINE_MIN_LENGTH = 4095
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
 _CENT = Decimal("0.01")
 _PRICE_STEP = Decimal(1).scaleb(-PRICE_DECIMALS)
+# The first magnitudes beyond AMTTYPE and PRICETYPE, worked out once (not twice per number formatted).
+_AMOUNT_LIMIT = Decimal(10) ** AMOUNT_INTEGER_DIGITS
+_PRICE_LIMIT = Decimal(10) ** PRICE_INTEGER_DIGITS
 # XML 1.0 forbids C0 controls other than tab/newline/return; C1 controls and DEL are legal XML but
 # QuickBooks has no use for them. Noncharacters and lone surrogates cannot be encoded at all.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
@@ -49,9 +52,11 @@ _LINE_SPACES = re.compile(r"[^\S\n]+")
 
 def _decimal(value: object, what: str) -> Decimal:
     """``value`` as a finite Decimal; strings must be plain numbers (no thousands separators, no currency)."""
-    if isinstance(value, bool):
+    if type(value) is Decimal:  # the usual (amounts and prices are kept as Decimal): no further type checks
+        number = value
+    elif isinstance(value, bool):
         raise ValueError(f"{what} must be a number, not {value!r}")
-    if isinstance(value, Decimal):
+    elif isinstance(value, Decimal):
         number = value
     elif isinstance(value, int):
         number = Decimal(value)
@@ -78,7 +83,7 @@ def format_amount(value: object) -> str:
     Raises ValueError beyond AMTTYPE's 13 integer digits (QuickBooks cannot hold it).
     """
     number = _decimal(value, "amount")
-    if abs(number) >= Decimal(10) ** AMOUNT_INTEGER_DIGITS:
+    if abs(number) >= _AMOUNT_LIMIT:
         raise ValueError(
             f"amount {value} is too large for QuickBooks "
             f"(at most {AMOUNT_INTEGER_DIGITS} digits before the point)"
@@ -86,22 +91,23 @@ def format_amount(value: object) -> str:
     rounded = number.quantize(_CENT, rounding=ROUND_HALF_UP)
     if rounded == 0:
         rounded = abs(rounded)  # no "-0.00"
-    if abs(rounded) >= Decimal(10) ** AMOUNT_INTEGER_DIGITS:  # 9999999999999.995 rounds up past the limit
+    if abs(rounded) >= _AMOUNT_LIMIT:  # 9999999999999.995 rounds up past the limit
         raise ValueError(f"amount {value} rounds to {rounded}, too large for QuickBooks")
-    return f"{rounded:f}"
+    # str() writes a Decimal with two decimals (an exponent of -2) plainly, as f"{:f}" does, and faster.
+    return str(rounded)
 
 
 def _format_fine(value: object, what: str) -> str:
     number = _decimal(value, what)
-    if abs(number) >= Decimal(10) ** PRICE_INTEGER_DIGITS:
+    if abs(number) >= _PRICE_LIMIT:
         raise ValueError(
             f"{what} {value} is too large for QuickBooks "
             f"(at most {PRICE_INTEGER_DIGITS} digits before the point)"
         )
     rounded = number.quantize(_PRICE_STEP, rounding=ROUND_HALF_UP)
-    if abs(rounded) >= Decimal(10) ** PRICE_INTEGER_DIGITS:
+    if abs(rounded) >= _PRICE_LIMIT:
         raise ValueError(f"{what} {value} rounds to {rounded}, too large for QuickBooks")
-    text = f"{abs(rounded):f}".rstrip("0").rstrip(".")
+    text = str(abs(rounded)).rstrip("0").rstrip(".")  # plain, as f"{:f}" (an exponent of -5: no E)
     return text if rounded >= 0 or text == "0" else f"-{text}"
 
 

@@ -21,6 +21,7 @@ Everything here is pure: text in, text (or parsed answers) out.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -100,11 +101,34 @@ def lookup_of(fragment: str) -> Lookup | None:
 _REMEMBERED_QUERIES = 2048
 
 
+# Text that XML parsing gives back as it is: no markup, no entity or character reference, no CR (parsing
+# turns it into LF) and no character XML 1.0 forbids (those fail the parse).
+_LITERAL = "[^<>&\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]"
+# The usual look-up, as render_request writes it: a query naming one record by one key, and nothing else.
+# In an attribute value tabs and line breaks become spaces: not taken here either.
+_PLAIN_LOOKUP = re.compile(
+    f'<([A-Za-z]+QueryRq) requestID="((?:(?![\t\n"]){_LITERAL})*)">[ \t\r\n]*'
+    f"<(FullName|RefNumber|RefNumberCaseSensitive)>({_LITERAL}+)</\\3>[ \t\r\n]*</\\1>"
+).fullmatch
+_PLAIN_LOOKUP_MAX = 1_000_000  # characters; the parser (huge_tree=False) refuses text beyond 10 MB
+
+
 @functools.lru_cache(maxsize=_REMEMBERED_QUERIES)
 def _lookup_of_query(fragment: str) -> Lookup | None:
     """:func:`lookup_of` for a query, remembered by its text (a Lookup is immutable): the answer is read
     about the very fragments :func:`merge` read when they were sent, which a parse and a shape cost
     50-90 µs each to work out again; another process, or one restarted meanwhile, works them out anew."""
+    # (Not beyond a size the parser refuses to read: it would find nothing.)
+    plain = _PLAIN_LOOKUP(fragment) if len(fragment) <= _PLAIN_LOOKUP_MAX else None
+    if plain is not None:  # what parsing would find, read off the text (a fifth of the time)
+        request_type, request_id, field, key = plain.groups()
+        if field not in _repeatable_keys(request_type):
+            return None  # not a key this query can repeat: nothing to share
+        return Lookup(request_type, request_id, field, key, f"{request_type}|{field}@0|")
+    return _parsed_lookup(fragment)
+
+
+def _parsed_lookup(fragment: str) -> Lookup | None:
     try:
         element = etree.fromstring(fragment.encode("utf-8"), _parser())
     except etree.XMLSyntaxError:

@@ -200,3 +200,23 @@ def test_billion_laughs_is_refused_quickly():
     utf16 = document.replace('<?xml version="1.0"?>', "").encode("utf-16")  # the byte scan cannot see it
     with pytest.raises(QbxmlParseError, match="DOCTYPE"):
         parse_response(utf16)
+
+
+def test_records_keep_their_shape_whatever_the_mix_of_known_unknown_and_repeated_elements():
+    document = """<QBXML><QBXMLMsgsRs>
+      <InvoiceQueryRs requestID="q1" statusCode="0" statusSeverity="Info" statusMessage="Status OK">
+        <InvoiceRet><TxnID>1-1</TxnID><RefNumber>A<Odd>x</Odd></RefNumber><Memo></Memo><Memo>two</Memo>
+          <Memo>three</Memo><CustomerRef/><Extra><Deep>1</Deep><Deep>2</Deep></Extra>
+          <InvoiceLineRet><TxnLineID>L1</TxnLineID><Desc>only one</Desc></InvoiceLineRet>
+          <Unknown>plain</Unknown></InvoiceRet>
+      </InvoiceQueryRs></QBXMLMsgsRs></QBXML>"""
+    record = parse_response(document).responses[0].record
+    assert record == {
+        "TxnID": "1-1",
+        "RefNumber": {"Odd": "x"},  # a leaf by the schema, with elements in it: a record
+        "Memo": ["", "two", "three"],  # repeated where the schema says once: a list, in order
+        "CustomerRef": {},  # an aggregate by the schema, empty
+        "Extra": {"Deep": ["1", "2"]},
+        "InvoiceLineRet": [{"TxnLineID": "L1", "Desc": "only one"}],  # repeats by the schema: a list of one
+        "Unknown": "plain",
+    }

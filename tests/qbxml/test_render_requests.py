@@ -6,6 +6,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from qbsync.qbxml import (
@@ -17,6 +19,7 @@ from qbsync.qbxml import (
     validate,
 )
 from qbsync.qbxml.fields import catalog
+from qbsync.qbxml.values import clean_text
 from tests.qbxml.request_data import HOSTILE_TEXT, LIST_ID, ORDINARY, hostile
 
 VERSIONS = ("13.0", "16.0")
@@ -160,6 +163,74 @@ def test_long_text_is_cut_to_the_schema_limit():
     assert body.findtext("BillAddress/PostalCode") == "1" * 13
     notes = body.findtext("Notes")
     assert len(notes) == 4095 and notes.startswith("line\r\nline") and not notes.endswith("\r")
+
+
+# What escaping writes for each character it replaces (markupsafe's, plus line breaks and tabs).
+_ESCAPED = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;", "\r": "&#13;", "\n": "&#10;",
+            "\t": "&#9;"}
+
+
+def _name_line(name: object) -> str:
+    """The <Name> line a CustomerAdd with this name sends (Name: at most 41 characters)."""
+    fragment = render_request("CustomerAdd", {"Name": name}, request_id="r1")
+    return next(line.strip() for line in fragment.splitlines() if "<Name>" in line)
+
+
+@pytest.mark.parametrize(
+    ("name", "sent"),
+    [
+        ("Acme Corp (436)", "Acme Corp (436)"),
+        ("N" * 41, "N" * 41),  # exactly the limit
+        ("N" * 40 + "xy", "N" * 40 + "x"),  # one beyond: cut
+        ("N" * 40 + " y", "N" * 40),  # cut before a space: no dangling space
+        (" Acme  Corp ", "Acme Corp"),  # spaces at the ends and doubled
+        ("Tom & Jerry's <Shop> \"1\"", "Tom &amp; Jerry&#39;s &lt;Shop&gt; &#34;1&#34;"),
+        ("Café Müller", "Café Müller"),  # beyond ASCII, in Windows-1252
+        ("Kőszeg 🎉", "Koszeg"),  # folded, emoji dropped
+        ("a\x00b\tc\nd", "ab c d"),  # controls dropped, line breaks and tabs are spaces here
+        ("~!#$%()*+,-./:;=?@[]^_`{|}", "~!#$%()*+,-./:;=?@[]^_`{|}"),  # printable ASCII, nothing to escape
+        (12797, "12797"),
+        (Decimal("1.50"), "1.50"),
+    ],
+)
+def test_names_are_sent_cleaned_escaped_and_cut(name, sent):
+    assert _name_line(name) == f"<Name>{sent}</Name>"
+
+
+@given(st.text(alphabet=st.sampled_from("ab Z09 &<>\"'\t\r\n\x01é€ő🎉"), max_size=60))
+@settings(max_examples=300, deadline=None)
+def test_a_name_is_sent_as_cleaning_and_escaping_make_it(name):
+    cleaned = clean_text(name, 41)
+    expected = "".join(_ESCAPED.get(char, char) for char in cleaned)
+    assert _name_line(name) == f"<Name>{expected}</Name>"
+
+
+@pytest.mark.parametrize(
+    ("list_id", "sent"),
+    [
+        (LIST_ID, LIST_ID),
+        (f" {LIST_ID} ", LIST_ID),  # spaces around it are trimmed, as QuickBooks never puts them in one
+        ("8" * 36, "8" * 36),  # IDTYPE's limit exactly
+        ("80&<1>", "80&amp;&lt;1&gt;"),
+    ],
+)
+def test_identifiers_are_sent_as_given(list_id, sent):
+    fragment = render_request("CustomerMod", {"ListID": list_id, "EditSequence": "1"}, request_id="r1")
+    assert f"<ListID>{sent}</ListID>" in fragment
+
+
+def test_repeated_values_are_cleaned_one_by_one_and_a_bad_one_is_named_by_its_place():
+    fragment = render_request(
+        "SalesReceiptQuery", {"RefNumber": ["1010", " A&B ", "", 1012], "TxnID": [LIST_ID]}, request_id="r1")
+    assert f"<TxnID>{LIST_ID}</TxnID>" in fragment
+    assert "<RefNumber>1010</RefNumber><RefNumber>A&amp;B</RefNumber><RefNumber></RefNumber>" in fragment
+    assert "<RefNumber>1012</RefNumber>" in fragment
+    with pytest.raises(QbxmlDataError, match=r"SalesReceiptQueryRq/TxnID\[1\]: identifier .* longer than 36"):
+        render_request("SalesReceiptQuery", {"TxnID": [LIST_ID, "8" * 37]})
+    with pytest.raises(QbxmlDataError, match=r"SalesReceiptQueryRq/RefNumber\[1\]: text expected"):
+        render_request("SalesReceiptQuery", {"RefNumber": ["1", True]})
+    with pytest.raises(QbxmlDataError, match=r"SalesReceiptQueryRq/RefNumber\[0\] takes a single value"):
+        render_request("SalesReceiptQuery", {"RefNumber": [["1"]]})
 
 
 def test_amounts_prices_and_quantities_are_sent_in_qbxml_formats():

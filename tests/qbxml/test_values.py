@@ -202,3 +202,20 @@ def test_clean_text_always_gives_xml_legal_storable_text_within_the_limit(text, 
     assert cleaned == cleaned.strip()
     if not multiline:
         assert "\n" not in cleaned and "\r" not in cleaned
+
+
+@pytest.mark.parametrize(
+    ("format_value", "given_value", "sent"),
+    [
+        (format_amount, Decimal("1E+2"), "100.00"),
+        (format_amount, Decimal("-0.001"), "0.00"),
+        (format_amount, Decimal("0.005"), "0.01"),
+        (format_amount, Decimal("-9999999999999.99"), "-9999999999999.99"),
+        (format_price, Decimal("1E+3"), "1000"),
+        (format_price, Decimal("1E-5"), "0.00001"),
+        (format_price, Decimal("-1.5E-7"), "0"),
+        (format_quantity, Decimal("9999999999.99999"), "9999999999.99999"),
+    ],
+)
+def test_numbers_are_written_plainly_whatever_their_exponent(format_value, given_value, sent):
+    assert format_value(given_value) == sent

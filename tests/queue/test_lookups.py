@@ -4,6 +4,8 @@ query would have had (records, status), checked against the simulated QuickBooks
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qbsync.qbxml.parse import Response, parse_response
 from qbsync.qbxml.render import build_message, render_request
@@ -129,3 +131,50 @@ def test_a_refused_shared_query_is_about_every_key():
 
 def parse_id(fragment: str) -> str:
     return fragment.split('requestID="', 1)[1].split('"', 1)[0]
+
+
+# Text parsing keeps as it is, changes (CR, and tabs and line breaks in attributes) or refuses.
+_TRICKY = st.one_of(st.text(alphabet=st.sampled_from('a 1"\'\t\n\r]\x7fé🎉'), max_size=6),
+                    st.text(alphabet=st.sampled_from('ab 1"&<>;\'\t\n\r\x01\x7fé€🎉\ufffe]'), max_size=8))
+
+
+@given(
+    request_type=st.sampled_from(["CustomerQueryRq", "SalesReceiptQueryRq", "CustomerAddRq", "HostQueryRq",
+                                  "Customer-QueryRq"]),
+    request_id=_TRICKY,
+    field=st.sampled_from(["FullName", "RefNumber", "RefNumberCaseSensitive", "ListID"]),
+    key=_TRICKY,
+    before=st.sampled_from(["", "\n  ", " \r\n\t", "\x0c"]),
+    after=st.sampled_from(["", "\n", "", "<!-- note -->", "<MaxReturned>2</MaxReturned>"]),
+)
+@settings(max_examples=400, deadline=None)
+def test_a_lookup_read_off_its_text_is_the_one_parsing_finds(request_type, request_id, field, key, before,
+                                                              after):
+    fragment = (f'<{request_type} requestID="{request_id}">{before}<{field}>{key}</{field}>{after}'
+                f"</{request_type}>")
+
+    def outcome(read):  # the Lookup, or the error reading it raises
+        try:
+            return read(fragment)
+        except Exception as error:  # noqa: BLE001 - the two must fail alike
+            return type(error)
+
+    assert outcome(lookups._lookup_of_query.__wrapped__) == outcome(lookups._parsed_lookup)
+
+
+def test_names_with_markup_or_accents_are_looked_up_by_their_text():
+    for name in ("Tom & Jerry's", "García, Wei", "<b>", " spaced  name ", "tab\there"):
+        fragment = render_request("CustomerQuery", {"FullName": name}, request_id="7.1")
+        found = lookups.lookup_of(fragment)
+        assert found is not None and found.request_id == "7.1" and found.field == "FullName"
+        assert found.slot == ("CustomerQueryRq|FullName@0|", lookups.matching_key("FullName", found.key))
+    assert lookups.lookup_of(render_request("CustomerQuery", {"FullName": "Tom & Jerry's"}, request_id="1")
+                             ).key == "Tom & Jerry's"
+
+
+@pytest.mark.parametrize("key", ["a&b", "a&amp;b", "&#65;", "a\x01", "a\x0cb", "a\x1f", "a]]>b", "a>b",
+                                 "a\ufffe", "a\rb", "a\r\nb", "x\ty\nz", " é🎉 "])
+@pytest.mark.parametrize("request_id", ["5.1", "5\t1", "5\n1", "5&amp;1", "5\r1", "5>1", ""])
+def test_keys_and_request_ids_parsing_changes_or_refuses_are_read_as_parsing_reads_them(key, request_id):
+    fragment = f'<CustomerQueryRq requestID="{request_id}">\n  <FullName>{key}</FullName>\n</CustomerQueryRq>'
+    assert lookups._lookup_of_query.__wrapped__(fragment) == lookups._parsed_lookup(fragment)
