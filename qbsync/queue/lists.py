@@ -435,7 +435,11 @@ def has_list(session: Session, connection_id: int, list_type: str) -> bool:
 def by_name(session: Session, connection_id: int, list_type: str, name: str) -> QbListEntry | None:
     """The entry of ``list_type`` with this full name (case-insensitive), or None."""
     if list_type == "Customer":  # the one list that grows with the store: looked up, not indexed whole
-        return _customers(session, connection_id, names=(name,))["name"].get(name.strip().lower())
+        key = name.strip().lower()
+        looked_up = session.info.get(_CUSTOMERS, {}).get(connection_id)
+        if looked_up is None or key not in looked_up["name"]:
+            looked_up = _customers(session, connection_id, names=(name,))
+        return cast(QbListEntry | None, looked_up["name"][key])
     return _entry(session, _index(session, connection_id, list_type)["name"].get(name.strip().lower()))
 
 
@@ -454,7 +458,11 @@ def customer_by_email(session: Session, connection_id: int, email: str) -> QbLis
     """
     if not email.strip():
         return None
-    found = _customers(session, connection_id, emails=(email,))["email"].get(email.strip().lower(), ())
+    key = email.strip().lower()
+    looked_up = session.info.get(_CUSTOMERS, {}).get(connection_id)
+    if looked_up is None or key not in looked_up["email"]:
+        looked_up = _customers(session, connection_id, emails=(email,))
+    found: list[QbListEntry] = looked_up["email"][key]
     active = [e for e in found if _active(e.data)]
     top = [e for e in active if ":" not in e.full_name]  # a job's full name is "Customer:Job"
     if len(top) == 1:

@@ -109,6 +109,21 @@ def mapping_key(job: QueueJob) -> str:
 
 
 def _base_name(job: QueueJob, ctx: Context) -> str:
+    """The QuickBooks name the job's customer gets by the settings (worked out once per round trip: the
+    handler's prepare asks it, and its build again)."""
+    if job.id is None:
+        return _settings_name(job, ctx)
+    names: dict[int, str] = ctx.cache.setdefault(_BASE_NAMES, {})
+    name = names.get(job.id)
+    if name is None:
+        name = names[job.id] = _settings_name(job, ctx)
+    return name
+
+
+_BASE_NAMES = "customers.base_names"  # Context.cache: job id -> _base_name
+
+
+def _settings_name(job: QueueJob, ctx: Context) -> str:
     proxy, customer = job.payload.get("proxy"), customer_of(job)
     if proxy or customer is None:  # a job carries its customer unless it is the proxy's
         name = fit("CustomerAdd/Name", str(proxy or f"Customer {job.id}"))
@@ -158,10 +173,11 @@ class CustomerHandler(StepHandler):
 
     def prepare(self, ctx: Context, jobs: list[QueueJob]) -> None:
         session, conn_id = ctx.session, ctx.connection.id
-        mappings.preload(session, conn_id, [(mappings.CUSTOMER, mapping_key(j)) for j in jobs])
+        keys = [(job, mapping_key(job)) for job in jobs]
+        mappings.preload(session, conn_id, [(mappings.CUSTOMER, key) for _, key in keys])
         # The names and e-mails the unlinked ones may find in the pulled list (_known_locally), in one query.
-        unlinked = [j for j in jobs
-                    if mappings.get(session, conn_id, mappings.CUSTOMER, mapping_key(j)) is None]
+        unlinked = [job for job, key in keys
+                    if mappings.get(session, conn_id, mappings.CUSTOMER, key) is None]
         by_email = ctx.settings.match_customers_by_email
         lists.preload_customers(
             session, conn_id, names=[progress(j).get("name") or _base_name(j, ctx) for j in unlinked],

@@ -240,7 +240,7 @@ class OrderHandler(StepHandler):
         # The roles of special_names: every order's special items and 0 % tax item once, then its tax items.
         keys: list[tuple[str, str]] = [(mappings.SPECIAL_ITEM, role)
                                        for role in (*SPECIAL_ITEMS, sales_tax.ZERO_ROLE)]
-        chosen_later: list[Order] = []
+        chosen_later: list[tuple[Order, str]] = []  # orders whose customer is to be chosen, own key
         for job in jobs:
             keys.append((mappings.ORDER, order_id(job)))
             if job.payload.get("event") == "deleted":
@@ -252,8 +252,9 @@ class OrderHandler(StepHandler):
             if kept is not None:
                 keys.append((mappings.CUSTOMER, kept.key))
             else:  # to be chosen: the buyer's own link (a guest's found by e-mail), else the proxy's
-                chosen_later.append(order)
-                keys.append((mappings.CUSTOMER, intake.own_customer_key(ctx.session, ctx.connection, order)))
+                own = intake.own_customer_key(ctx.session, ctx.connection, order)
+                chosen_later.append((order, own))
+                keys.append((mappings.CUSTOMER, own))
                 keys.append((mappings.CUSTOMER, today_customer_key(ctx, order)))
             keys.extend((mappings.PRODUCT, line_key(line)) for line in order.lines)
         mappings.preload(ctx.session, ctx.connection.id, keys)
@@ -261,11 +262,10 @@ class OrderHandler(StepHandler):
         # whose own is not linked): choose_customer looks them up, one query for the round trip.
         session, connection, settings = ctx.session, ctx.connection, ctx.settings
         emails = [
-            order.customer.email for order in chosen_later
+            order.customer.email for order, own in chosen_later
             if rules.customer_is_proxied(order.customer, settings)
             and intake.may_match_by_email(session, connection, settings, order)
-            and mappings.get(session, connection.id, mappings.CUSTOMER,
-                             intake.own_customer_key(session, connection, order)) is None
+            and mappings.get(session, connection.id, mappings.CUSTOMER, own) is None
         ]
         if emails:
             lists.preload_customers(session, connection.id, emails=emails)
