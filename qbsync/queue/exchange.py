@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeGuard
@@ -25,7 +26,7 @@ from qbsync.qbxml.parse import QbxmlParseError, Response, ResponseSet, answer_xm
 from qbsync.qbxml.render import build_message
 from qbsync.qbxml.schema import validate_each
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import isolation, jobs, lists, lookups, periodic, preflight
+from qbsync.queue import isolation, jobs, lists, lookups, mappings, periodic, preflight
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -41,6 +42,7 @@ from qbsync.queue.handlers import (
     Wait,
     build_next,
     handler_for,
+    notes_of,
     prepare_all,
     progress,
     set_progress,
@@ -61,7 +63,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_VERSION = "13.0"
 MAX_FILL_ROUNDS = 4
-# A request QuickBooks left unanswered is resent at once this many times, then with backoff.
+# A request QuickBooks did not process because another failed (3231) is resent at once this many times,
+# then with backoff.
 IMMEDIATE_RESENDS = 5
 
 
@@ -106,7 +109,9 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
         prepare_all(batch_ctx, candidates)
         for job in candidates:
             seen.add(job.id)
-            if len(planned) >= settings.batch_size or time.perf_counter() - started > budget:
+            # The budget ends a round trip that has something to send, never one that has nothing yet: a
+            # slow machine (or a slow periodic plan) would otherwise end the session with work queued.
+            if len(planned) >= settings.batch_size or (planned and time.perf_counter() - started > budget):
                 break
             request_id = f"{job.id}.{job.attempts + 1}"
             ctx = Context(session, connection, settings, version, now, request_id, qb_session.id, cache)
@@ -121,7 +126,7 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
                 size += len(result.fragment)
             else:
                 _apply_build_result(session, job, result, now)
-        if (probing and planned) or time.perf_counter() - started > budget:
+        if planned and (probing or time.perf_counter() - started > budget):
             break  # a probe goes out on its own, or its failure would not say whose it is
     if not planned:
         return None
@@ -263,7 +268,9 @@ def handle_response(session: Session, qb_session: QbwcSession, response_xml: str
     # ones for all of them (not one per new customer or item).
     lists.preload(session, connection.id,
                   (str(r["ListID"]) for rs in parsed for r in rs.records if r.get("ListID")))
-    with preflight.wakes_deferred(session, now):  # once for the batch, not once per item added
+    # The preflight's wakes once for the batch, not once per item added; the links the answers make are
+    # inserted together at the end, not as ORM objects one statement each.
+    with preflight.wakes_deferred(session, now), mappings.written_together(session):
         finished = _apply_answers(qb_session, exchange, parsed, attempts, base)
     jobs.wake_dependents_of(session, finished, now)  # once for the batch, not once per job
     _save_attempts(session, attempts)
@@ -281,7 +288,54 @@ def _apply_answers(qb_session: QbwcSession, exchange: Exchange, parsed: Response
     """Apply each attempt's answer to its job (``base``: the round trip's context); returns the jobs done."""
     session, settings, now = base.session, base.settings, base.now
     finished: list[QueueJob] = []
+    answers = _answers_of(qb_session, exchange, parsed, attempts)
+    # How many requests QuickBooks left without an answer: one alone is counted against itself, several
+    # are sent again together, then split apart (isolation.unanswered).
+    unanswered = sum(1 for _, job, response, _ in answers if response is None and _awaiting(job, qb_session))
+    for attempt, job, response, lookup in answers:
+        if response is not None:
+            attempt.status_code = response.status_code
+            attempt.status_severity = response.severity
+            attempt.status_message = response.message
+        if not _awaiting(job, qb_session):
+            attempt.outcome = "ignored"
+            continue
+        if response is None:
+            # With continueOnError QuickBooks answers every request it reads: one left out is its doing, done
+            # or not (the job looks its record up first).
+            result, attempt.outcome = _unanswered(job, unanswered, "QuickBooks did not answer this request",
+                                                  settings)
+            _apply_result(session, qb_session, job, result, settings, now)
+            continue
+        ctx = dataclasses.replace(base, request_id=attempt.request_id)
+        if _shared_query_refused(lookup, response):
+            # Refused as a whole, the shared query says nothing about this job's key: its jobs go out again
+            # in smaller batches until the key at fault is alone (and gets its own answer).
+            job.last_status_code = response.status_code
+            job.last_message = response.message
+            if job.step in ("lookup", "recheck"):
+                job.needs_lookup = True  # the look-up settled nothing: it must still happen
+            result = isolation.verdict(2, f"QuickBooks refused a shared look-up ({response.status_code}: "
+                                          f"{response.message})", parse_error=False, failed_alone=0,
+                                       give_up_after=0)
+            attempt.outcome = isolation.outcome_of(result)
+            _apply_result(session, qb_session, job, result, settings, now)
+            continue
+        result = _interpret(ctx, job, response)
+        attempt.outcome = type(result).__name__.lower()
+        _apply_result(session, qb_session, job, result, settings, now)
+        if isinstance(result, Done):
+            finished.append(job)
+    return finished
+
+
+def _answers_of(qb_session: QbwcSession, exchange: Exchange, parsed: ResponseSet,
+                attempts: list[tuple[_Attempt, QueueJob | None]],
+                ) -> list[tuple[_Attempt, QueueJob | None, Response | None, lookups.Lookup | None]]:
+    """Each attempt with its job, QuickBooks' answer to it (None: none came) and, for a look-up that went
+    out in a query shared with other jobs, its key (None otherwise)."""
     shared: dict[tuple[str, str], str] | None = None  # merged look-ups of the sent document, read on need
+    found: list[tuple[_Attempt, QueueJob | None, Response | None, lookups.Lookup | None]] = []
     for attempt, job in attempts:
         response = parsed.by_request_id(attempt.request_id)
         lookup = lookups.lookup_of(job.last_request_xml or "") if _awaiting(job, qb_session) else None
@@ -293,33 +347,8 @@ def _apply_answers(qb_session: QbwcSession, exchange: Exchange, parsed: Response
                 response = lookups.answer_for(merged, lookup) if merged is not None else None
             else:
                 lookup = None
-        if response is not None:
-            attempt.status_code = response.status_code
-            attempt.status_severity = response.severity
-            attempt.status_message = response.message
-        if not _awaiting(job, qb_session):
-            attempt.outcome = "ignored"
-            continue
-        ctx = dataclasses.replace(base, request_id=attempt.request_id)
-        if response is not None and _shared_query_refused(lookup, response):
-            # Refused as a whole, the shared query says nothing about this job's key: its jobs go out again
-            # in smaller batches until the key at fault is alone (and gets its own answer).
-            job.last_status_code = response.status_code
-            job.last_message = response.message
-            if job.step in ("lookup", "recheck"):
-                job.needs_lookup = True  # the look-up settled nothing: it must still happen
-            result = isolation.verdict(2, f"QuickBooks refused a shared look-up ({response.status_code}: "
-                                          f"{response.message})", parse_error=False,
-                                       failed_sessions=job.failed_sessions, give_up_after=0)
-            attempt.outcome = isolation.outcome_of(result)
-            _apply_result(session, qb_session, job, result, settings, now)
-            continue
-        result = _interpret(ctx, job, response)
-        attempt.outcome = type(result).__name__.lower()
-        _apply_result(session, qb_session, job, result, settings, now)
-        if isinstance(result, Done):
-            finished.append(job)
-    return finished
+        found.append((attempt, job, response, lookup))
+    return found
 
 
 def answer_of(job_request: str | None, request_xml: str | None, response_xml: str | None,
@@ -380,7 +409,7 @@ _SAVE_ATTEMPT = (update(_ATTEMPTS).where(_ATTEMPTS.c.id == bindparam("attempt_id
                  .values({name: bindparam(name) for name in _ATTEMPT_CHANGES}))
 
 
-def _save_attempts(session: Session, attempts: list[tuple[_Attempt, QueueJob | None]]) -> None:
+def _save_attempts(session: Session, attempts: Sequence[tuple[_Attempt, QueueJob | None]]) -> None:
     """Write the attempts' answers and outcomes: one UPDATE by primary key, run as an executemany."""
     if attempts:
         with session.no_autoflush:  # nothing read here: the round trip's changes are written as before
@@ -401,11 +430,7 @@ def _open_exchange(session: Session, qb_session: QbwcSession) -> Exchange | None
     )
 
 
-def _interpret(ctx: Context, job: QueueJob, response: Response | None) -> ApplyResult:
-    if response is None:
-        # stopOnError and crashes can leave a request unanswered; QuickBooks may or may not have done it.
-        job.needs_lookup = True
-        return Retry("QuickBooks did not answer this request", counts_as_failure=False)
+def _interpret(ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
     job.last_status_code = response.status_code
     job.last_message = response.message
     # A read answer stays in its exchange, where the job's page finds it (answer_of); only an answer that
@@ -416,6 +441,9 @@ def _interpret(ctx: Context, job: QueueJob, response: Response | None) -> ApplyR
             return Retry(f"not processed because another request in the batch failed ({response.message})",
                          counts_as_failure=False)
         return _busy(ctx, job, response)
+    run = (notes_of(job.progress, job.payload) or {}).get(ALONE_RUN)
+    if run and run.get("step") == job.step:
+        set_progress(job, **{ALONE_RUN: None})  # its request answered: the run of failures is broken
     problem = unstorable(response.records)
     if problem:
         log.warning("job %s: %s", job.id, problem)
@@ -427,6 +455,38 @@ def _interpret(ctx: Context, job: QueueJob, response: Response | None) -> ApplyR
     except (ValueError, KeyError, TypeError) as exc:
         log.exception("job %s: handler failed on the answer", job.id)
         return Park(f"qbsync could not use QuickBooks' answer: {exc}")
+
+
+# Progress note on the job's current request ({"step", "lost", "alone"}): how many times in a row it was
+# left without an answer ("lost", in any batch), and failed alone, its answer unreadable or never come
+# ("alone"; ``corrective_after_sessions`` of those park it). Busy answers neither count nor break the
+# run (busy_retries governs them); an answer read for the step breaks it, and parking forgets it.
+ALONE_RUN = "alone"
+
+
+def _failed_run(job: QueueJob, *, lost: bool, alone: bool) -> tuple[int, int]:
+    """The job's current request (same step) failed again: this time ``lost`` (no answer) and/or
+    ``alone``; returns how many times it was lost, and failed alone, in a row before, and notes this one."""
+    run = progress(job).get(ALONE_RUN) or {}
+    if run.get("step") != job.step:
+        run = {}
+    lost_before, alone_before = int(run.get("lost") or 0), int(run.get("alone") or 0)
+    set_progress(job, **{ALONE_RUN: {"step": job.step, "lost": lost_before + lost,
+                                     "alone": alone_before + alone}})
+    return lost_before, alone_before
+
+
+def _unanswered(job: QueueJob, together: int, reason: str, settings: SyncSettings,
+                ) -> tuple[ApplyResult, str]:
+    """A request QuickBooks left without an answer (``together``: how many of its batch were left so):
+    what becomes of its job and its attempt's outcome (:func:`isolation.unanswered`). QuickBooks may or
+    may not have done it, so the job looks its record up before anything is added again."""
+    job.needs_lookup = True
+    job.last_status_code = None
+    job.last_message = reason
+    lost_before, alone_before = _failed_run(job, lost=True, alone=together == 1)
+    return isolation.unanswered(together, reason, lost_before=lost_before, alone_before=alone_before,
+                                give_up_after=int(settings.corrective_after_sessions))
 
 
 # Progress note: the busy answers in a row to the job's current request ({"step", "tries", "sessions"}).
@@ -477,7 +537,11 @@ def _apply_result(session: Session, qb_session: QbwcSession, job: QueueJob, resu
         else:
             delay = jobs.backoff(1, settings.retry_base_seconds, settings.retry_max_seconds)
         jobs.retry_later(session, job, result.reason, delay, now)
+        if not delay:
+            job.not_before = None  # at once: a session ended later than ``now`` (expiry) does not delay it
     elif isinstance(result, Park):
+        if ALONE_RUN in (notes_of(job.progress, job.payload) or {}):
+            set_progress(job, **{ALONE_RUN: None})  # a person's retry starts the count over
         jobs.park(session, job, result.reason, now)
     elif isinstance(result, Wait):
         job.state = "pending"
@@ -509,8 +573,8 @@ def handle_qb_error(session: Session, qb_session: QbwcSession, hresult: str, mes
                     now: datetime | None = None) -> int:
     """QuickBooks threw instead of answering: the exchange is recorded and its jobs go back to the queue."""
     now = now or utcnow()
-    _record_qb_error(session, qb_session, hresult, message, now)
-    return jobs.return_in_flight(session, qb_session.id, f"QuickBooks reported {hresult}: {message}", now)
+    exchange = _record_qb_error(session, qb_session, hresult, message, now)
+    return _return_unanswered(session, qb_session, exchange, f"QuickBooks reported {hresult}: {message}", now)
 
 
 def handle_unparsed_batch(session: Session, qb_session: QbwcSession, hresult: str, message: str,
@@ -560,8 +624,10 @@ def _split(session: Session, qb_session: QbwcSession, exchange: Exchange, reason
         # still need its look-up.
         job.last_status_code = None
         job.last_message = reason
+        # An unreadable answer alone counts against the request (busy answers do not: busy_retries).
+        failed_alone = _failed_run(job, lost=False, alone=True)[1] if len(attempts) == 1 and processed else 0
         result = isolation.verdict(len(attempts), reason, parse_error=not processed,
-                                   failed_sessions=job.failed_sessions,
+                                   failed_alone=failed_alone,
                                    give_up_after=int(settings.corrective_after_sessions))
         attempt.outcome = isolation.outcome_of(result)
         _apply_result(session, qb_session, job, result, settings, now)
@@ -575,4 +641,23 @@ def release_session(
     session: Session, qb_session: QbwcSession, reason: str, now: datetime | None = None
 ) -> int:
     """A session ended (closed, stale, failed): whatever it had in flight goes back to the queue."""
-    return jobs.return_in_flight(session, qb_session.id, reason, now)
+    now = now or utcnow()
+    return _return_unanswered(session, qb_session, _open_exchange(session, qb_session), reason, now)
+
+
+def _return_unanswered(session: Session, qb_session: QbwcSession, exchange: Exchange | None, reason: str,
+                       now: datetime) -> int:
+    """The jobs ``exchange`` sent got no answer (the session ended, or QuickBooks threw): each goes back to
+    the queue by :func:`_unanswered` (a whole batch is sent again, then split; one alone is counted);
+    returns how many.
+    A job in flight without an exchange to say so goes back as it is (``jobs.return_in_flight``)."""
+    returned = 0
+    if exchange is not None:
+        settings = SyncSettings(qb_session.connection.settings)
+        waiting = [(a, j) for a, j in _attempts_of(session, exchange) if _awaiting(j, qb_session)]
+        for attempt, job in waiting:
+            result, attempt.outcome = _unanswered(job, len(waiting), reason, settings)
+            _apply_result(session, qb_session, job, result, settings, now)
+        _save_attempts(session, waiting)
+        returned = len(waiting)
+    return returned + jobs.return_in_flight(session, qb_session.id, reason, now)

@@ -1171,6 +1171,14 @@ def add_back_late_sales(
     item ListID -> what a reversing credit memo brought back). A change, void or reversal the last
     count had already is taken out again (:func:`correct_counted`). What the sale holds now is kept
     with its link (:func:`keep_holds`)."""
+    if added and restocked is None:
+        by_product = sold_by_product(order, settings)
+        if not _items_sold(session, connection_id, by_product, ())[0]:
+            # No item of the sale can have a store count (most sales): it moves no count's stock and has
+            # nothing to add back; only what it holds is kept (the rest would read the same lines thrice).
+            holds = by_product if txn_type in STOCK_MOVING and order.status != "cancelled" else {}
+            keep_holds(session, connection_id, order_key, holds)
+            return []
     booked = _sale_moves(session, connection_id, order_key, order, txn_type, settings, added, held_as,
                          restocked)
     if restocked is None:  # (a reversing credit memo leaves the sale as it was)

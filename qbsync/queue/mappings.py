@@ -8,16 +8,20 @@ queries rather than hundreds. Every write goes through this module, which keeps 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from operator import attrgetter
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from qbsync.storage.models import IdMapping, utcnow
 from qbsync.storefronts.records import Customer
 
 CACHE = "qbsync.id_mappings"  # the session.info key of the look-up cache
+_BATCH = "qbsync.id_mappings.batch"  # the session.info key of the links written together (written_together)
 _CHUNK = 400  # keys per IN (...) query, well inside every database's parameter limit
 
 # record_type values used by the engine
@@ -86,6 +90,139 @@ UNKNOWN_GUEST = "guest:unknown"  # the key of a guest with neither e-mail nor na
 def proxy_key(name: str) -> str:
     """The mapping key of the proxy customer called ``name``."""
     return _bounded(f"proxy:{name.strip().lower()}")
+
+
+_TABLE = IdMapping.metadata.tables[IdMapping.__tablename__]
+# Every column a link is written with (all but its id, which nothing made in the same round trip reads).
+_COLUMNS = tuple(column.key for column in _TABLE.columns if column.key != "id")
+
+
+class NewLink:
+    """A link made while :func:`written_together` is open: the columns of its ``id_mappings`` row as a
+    plain object, read and changed like an :class:`IdMapping` (it has no ``id``).
+
+    An ORM object for each new link cost more than the rest of applying an order's answer: built, added,
+    sorted into the flush and inserted one statement per row on SQLite (the ORM reads each new row's id
+    back); these are inserted together in one executemany. ``_stored`` is what the database holds, None
+    before the INSERT: a change after it is written as an UPDATE of the columns that changed."""
+
+    __slots__ = (*_COLUMNS, "_stored")
+    connection_id: int
+    record_type: str
+    storefront_id: str
+    qb_type: str
+    qb_id: str
+    edit_sequence: str | None
+    qb_name: str | None
+    manual: bool
+    origin: str | None
+    store_name: str | None
+    rename_reason: str | None
+    synced_hash: str | None
+    quantity: str | None
+    stock_held: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        for name in _COLUMNS:
+            setattr(self, name, values.get(name))
+        self._stored: tuple[Any, ...] | None = None
+
+    def values(self) -> tuple[Any, ...]:
+        """The row's columns as they are now, in :data:`_COLUMNS` order."""
+        return _VALUES(self)
+
+
+_VALUES = attrgetter(*_COLUMNS)
+
+
+class _Batch:
+    """The links :func:`written_together` holds: new ones (in the cache as :class:`NewLink`), and whether
+    a stored link was deleted meanwhile (the ORM's DELETE, written at its next flush, then comes first:
+    a new link of the same key would break the unique key)."""
+
+    def __init__(self) -> None:
+        self.links: dict[tuple[int, str, str], NewLink] = {}
+        self.deleted = False
+
+
+@contextmanager
+def written_together(session: Session) -> Iterator[None]:
+    """Inside, a link made anew is a :class:`NewLink`, written at the end with the others in one
+    executemany (an ``INSERT`` without ``RETURNING``), not an ORM object inserted one statement per row.
+
+    For the answers of a round trip, where ``id_mappings`` is read only through this module: its
+    look-ups by ListID or name write the links made so far first, and a key's look-up finds its new link
+    in the cache. At the end the new links leave the cache (a later look-up reads the stored row). An
+    error inside drops them, unwritten, with the transaction it spoils. Nested, the outer one writes."""
+    if _BATCH in session.info:
+        yield
+        return
+    batch = session.info[_BATCH] = _Batch()
+    written = False
+    try:
+        yield
+        _write(session, batch)
+        written = True
+    finally:
+        session.info.pop(_BATCH, None)
+        caches = session.info.get(CACHE, {})
+        for connection_id, record_type, storefront_id in batch.links:
+            caches.get(connection_id, {}).pop((record_type, storefront_id), None)
+        if not written:
+            batch.links.clear()
+
+
+def _write(session: Session, batch: _Batch) -> None:
+    """Write the batch's new links (one executemany) and any change made to one already written."""
+    new: list[tuple[NewLink, tuple[Any, ...]]] = []
+    changed: list[tuple[NewLink, tuple[Any, ...]]] = []
+    for link in batch.links.values():
+        now = link.values()
+        if link._stored is None:
+            new.append((link, now))
+        elif link._stored != now:
+            changed.append((link, now))
+    if not new and not changed:
+        return
+    if batch.deleted:
+        session.flush()
+        batch.deleted = False
+    connection = session.connection()  # without autoflush: the ORM's changes are not these rows
+    for link, now in changed:
+        assert link._stored is not None
+        changes = {name: value for name, value, was in zip(_COLUMNS, now, link._stored, strict=True)
+                   if value != was}
+        if "updated_at" not in changes:
+            changes["updated_at"] = link.updated_at = utcnow()  # (the column's onupdate, as the ORM's)
+        connection.execute(update(_TABLE).where(_where(link)).values(changes))
+        link._stored = link.values()
+    if new:
+        connection.execute(insert(_TABLE), [dict(zip(_COLUMNS, now, strict=True)) for _, now in new])
+        for link, now in new:
+            link._stored = now
+
+
+def _where(link: NewLink) -> Any:
+    return and_(_TABLE.c.connection_id == link.connection_id, _TABLE.c.record_type == link.record_type,
+                _TABLE.c.storefront_id == link.storefront_id)
+
+
+def _written_first(session: Session) -> None:
+    """Before ``id_mappings`` is searched by anything but its key: the links made so far are stored."""
+    batch: _Batch | None = session.info.get(_BATCH)
+    if batch is not None:
+        _write(session, batch)
+
+
+def _as_cached(session: Session, found: Iterable[IdMapping]) -> list[IdMapping]:
+    """``found`` (rows read by a search), each replaced by the new link of its key, if there is one."""
+    batch: _Batch | None = session.info.get(_BATCH)
+    if batch is None or not batch.links:
+        return list(found)
+    return [cast(IdMapping, batch.links.get((m.connection_id, m.record_type, m.storefront_id), m))
+            for m in found]
 
 
 def _cache(session: Session, connection_id: int) -> dict[tuple[str, str], IdMapping | None]:
@@ -204,24 +341,31 @@ def link(
     mapping = get(session, connection_id, record_type, storefront_id)
     now = utcnow()
     if mapping is None:
-        mapping = IdMapping(
-            connection_id=connection_id,
-            record_type=record_type,
-            storefront_id=str(storefront_id),
-            qb_type=qb_type,
-            qb_id=qb_id,
-            edit_sequence=edit_sequence,
-            qb_name=qb_name,
-            synced_hash=synced_hash,
-            quantity=quantity,
-            origin=origin,
-            manual=origin == MANUAL,
-            store_name=store_name and store_name[:255],
-            rename_reason=rename_reason,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(mapping)
+        values = {
+            "connection_id": connection_id,
+            "record_type": record_type,
+            "storefront_id": str(storefront_id),
+            "qb_type": qb_type,
+            "qb_id": qb_id,
+            "edit_sequence": edit_sequence,
+            "qb_name": qb_name,
+            "synced_hash": synced_hash,
+            "quantity": quantity,
+            "origin": origin,
+            "manual": origin == MANUAL,
+            "store_name": store_name and store_name[:255],
+            "rename_reason": rename_reason,
+            "created_at": now,
+            "updated_at": now,
+        }
+        batch: _Batch | None = session.info.get(_BATCH)
+        if batch is not None:
+            new = NewLink(values)
+            batch.links[(connection_id, record_type, str(storefront_id))] = new
+            mapping = cast(IdMapping, new)
+        else:
+            mapping = IdMapping(**values)
+            session.add(mapping)
         _cache(session, connection_id)[(record_type, str(storefront_id))] = mapping
         return mapping
     if not mapping.manual or mapping.qb_id == qb_id:
@@ -243,6 +387,7 @@ def link(
 
 def renamed_count(session: Session, connection_id: int, record_type: str | None = None) -> int:
     """How many links have a QuickBooks name qbsync had to make differ from the store's."""
+    _written_first(session)
     stmt = select(func.count()).select_from(IdMapping).where(IdMapping.connection_id == connection_id,
                                                              IdMapping.rename_reason.is_not(None))
     if record_type is not None:
@@ -270,6 +415,15 @@ def provenance(mapping: IdMapping) -> str:
 def forget(session: Session, mapping: IdMapping) -> None:
     """Drop a mapping whose QuickBooks record is gone (deleted or merged in QuickBooks)."""
     _cache(session, mapping.connection_id)[(mapping.record_type, mapping.storefront_id)] = None
+    batch: _Batch | None = session.info.get(_BATCH)
+    if isinstance(mapping, NewLink):
+        assert batch is not None  # (a new link is one only while its batch is open)
+        del batch.links[(mapping.connection_id, mapping.record_type, mapping.storefront_id)]
+        if mapping._stored is not None:
+            session.connection().execute(delete(_TABLE).where(_where(mapping)))
+        return
+    if batch is not None:
+        batch.deleted = True
     session.delete(mapping)
 
 
@@ -277,6 +431,7 @@ def by_qb_ids(
     session: Session, connection_id: int, qb_ids: Iterable[str], record_type: str | None = None
 ) -> list[IdMapping]:
     """The mappings pointing at any of ``qb_ids`` (e.g. the items of one inventory page)."""
+    _written_first(session)
     ids = sorted(set(qb_ids))
     found: list[IdMapping] = []
     for start in range(0, len(ids), _CHUNK):
@@ -286,12 +441,14 @@ def by_qb_ids(
         if record_type is not None:
             stmt = stmt.where(IdMapping.record_type == record_type)
         found.extend(session.scalars(stmt))
-    return found
+    return _as_cached(session, found)
 
 
 def by_qb_name(session: Session, connection_id: int, record_type: str, qb_name: str) -> list[IdMapping]:
     """Mappings of ``record_type`` whose QuickBooks name is ``qb_name`` (case-insensitive)."""
-    return list(
+    _written_first(session)
+    return _as_cached(
+        session,
         session.scalars(
             select(IdMapping).where(
                 IdMapping.connection_id == connection_id,

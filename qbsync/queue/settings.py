@@ -81,11 +81,13 @@ DEFINITIONS: list[Setting] = [
             "did nothing with the request, so only this setting stops busy retries: "
             "corrective_after_sessions does not.", group="Errors"),
     Setting("corrective_after_sessions", 3, "After this many sessions in which a job failed (answered busy, "
-            "or an answer that could not be read), its corrective step runs once: the record is read "
-            "again (a fresh EditSequence, whether an add happened after all, re-creating a deleted "
-            "record) before its request is sent again. A request whose answer could not be read, even "
-            "sent alone, waits for a person once it has failed in this many sessions (busy ones "
-            "included). 0 turns both off.", group="Errors"),
+            "an answer that could not be read or none at all), its corrective step runs once: the record "
+            "is read again (a fresh EditSequence, whether an add happened after all, re-creating a "
+            "deleted record) before its request is sent again. A request whose answer could not be read, "
+            "or never came (QuickBooks or the session died on it), sent alone this many times in a row, "
+            "waits for a person with the fix; a whole batch left unanswered is sent again, then split, "
+            "never parked for it. Busy answers do not count towards this: busy_retries alone governs "
+            "them. 0 turns both off (such a request is then retried for ever).", group="Errors"),
     Setting("lookup_before_add", "always",
             "Ask QuickBooks whether a record already exists before adding it: 'always', or 'when_unsure' "
             "(only after an answer was lost; customers and items then rely on QuickBooks' name check).",

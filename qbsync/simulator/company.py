@@ -122,6 +122,10 @@ class LoggedExchange:
     crashed: bool = False
 
 
+_CRASH = "crash"  # QuickBooksCompany._marked: the request a crash_on marker names
+_DROP = "drop"  # ... or a drop_answers_to marker
+
+
 @dataclass
 class _Fault:
     code: int
@@ -188,6 +192,8 @@ class QuickBooksCompany:
         self._rejections: list[tuple[str, str]] = []
         self._unparseable: list[str] = []
         self._garbling: list[str] = []
+        self._dropping: list[str] = []
+        self._crashing: list[str] = []
         self._crashes = 0
         self.store = Store(self.now)
         self.prefs = Preferences()
@@ -251,6 +257,20 @@ class QuickBooksCompany:
         with self._lock:
             self._garbling.append(text)
 
+    def drop_answers_to(self, text: str) -> None:
+        """Leave every later request element containing ``text`` undone and unanswered: the response
+        document carries the answers to the other requests only (a test device: QuickBooks left one
+        request without an answer; qbsync must not resend it for ever)."""
+        with self._lock:
+            self._dropping.append(text)
+
+    def crash_on(self, text: str) -> None:
+        """Die on every later request element containing ``text``: the requests before it in its
+        document are processed, it and the rest are not, and no answer is sent (:class:`SimulatedCrash`,
+        as :meth:`crash_after_processing`): a test device for a request QuickBooks crashes on."""
+        with self._lock:
+            self._crashing.append(text)
+
     def crash_after_processing(self, times: int = 1) -> None:
         """Process the next ``times`` documents fully, then raise :class:`SimulatedCrash` instead of
         answering (QuickBooks or the Web Connector died before the response reached the server)."""
@@ -274,6 +294,11 @@ class QuickBooksCompany:
                 response = self._process(request_xml)
             except QbxmlRequestRejected as exc:
                 entry.hresult, entry.message = exc.hresult, exc.message
+                raise
+            except SimulatedCrash:  # crash_on: what was done before the crash stays done
+                entry.crashed = True
+                if self.path is not None:
+                    self.save()
                 raise
             if any(marker in text for marker in self._garbling):
                 response = response[: len(response) // 2]
@@ -317,6 +342,11 @@ class QuickBooksCompany:
         for request in messages:
             if not isinstance(request.tag, str):
                 continue
+            marked = self._marked(request)
+            if marked == _CRASH:
+                raise SimulatedCrash("QuickBooks died on a request; no answer was sent")
+            if marked == _DROP:
+                continue  # drop_answers_to: neither done nor answered
             if failed and stop_on_error:
                 answer = Answer(code=3231, severity="Error", message=NOT_PROCESSED)
             else:
@@ -327,6 +357,17 @@ class QuickBooksCompany:
             self._render(model, out_messages, request, answer, include_none)
         body = etree.tostring(out_root, encoding="unicode")
         return f'<?xml version="1.0" ?>\n{body}\n'
+
+    def _marked(self, request: etree._Element) -> str | None:
+        """Whether a test device (:meth:`crash_on`, :meth:`drop_answers_to`) names this request."""
+        if not self._crashing and not self._dropping:
+            return None
+        text = etree.tostring(request, encoding="unicode")
+        if any(marker in text for marker in self._crashing):
+            return _CRASH
+        if any(marker in text for marker in self._dropping):
+            return _DROP
+        return None
 
     def _check_version(self, root: etree._Element) -> None:
         """The ``<?qbxml version?>`` instruction must be there and name a spec this QuickBooks knows."""

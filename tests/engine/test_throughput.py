@@ -191,3 +191,49 @@ def test_a_round_trip_reads_only_the_pulled_customers_its_orders_name(shop):
         read = sum(len(conn.exec_driver_sql(statement, parameters).fetchall())
                    for statement, parameters in selects)
     assert selects and read < listed // 4
+
+
+class _SlowClock:
+    """``time`` for the exchange module of a machine so slow that each reading of the clock is 10 s
+    later than the one before (the default budget is 2 s): every round trip is over its budget before its
+    first job is built."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        self.now += 10.0
+        return self.now
+
+
+def test_a_round_trip_over_its_budget_before_its_first_request_still_sends_one(runtime, make_connection,
+                                                                                monkeypatch):
+    """The budget keeps each Web Connector call short; it must never end a session with work queued (a
+    round trip with nothing in it tells the Web Connector there is nothing to do)."""
+    connection = make_connection("slow")
+    _queue_orders(runtime, connection.id, range(1, 4))
+    monkeypatch.setattr(exchange, "time", _SlowClock())
+    company = QuickBooksCompany()
+    with runtime.db.transaction() as session:
+        qb = QbwcSession(connection_id=connection.id, ticket="slow", qbxml_version="13.0",
+                         expires_at=utcnow() + timedelta(hours=4))
+        session.add(qb)
+        session.flush()
+        qb_id = qb.id
+
+    sizes = []
+    while len(sizes) < 60:
+        with runtime.db.transaction() as session:
+            document = exchange.next_request(session, session.get(QbwcSession, qb_id))
+        if document is None:
+            break
+        sizes.append(document.count("requestID="))
+        answer = company.process(document)
+        with runtime.db.transaction() as session:
+            exchange.handle_response(session, session.get(QbwcSession, qb_id), answer)
+
+    assert sizes and min(sizes) >= 1  # every round trip sent something until the queue was empty
+    assert len(company.transactions("SalesReceipt")) == 3
+    with runtime.db.transaction() as session:
+        assert not session.scalar(select(func.count()).select_from(QueueJob).where(
+            QueueJob.connection_id == connection.id, QueueJob.state != "done"))

@@ -112,6 +112,34 @@ def test_crash_after_processing_keeps_the_changes_but_gives_no_answer(company: Q
     assert status(responses(company.process(message(customer_add("Ann"))))[0])[0] == 3100
 
 
+def test_a_request_quickbooks_crashes_on_stops_the_document_there_and_nothing_is_answered(
+        company: QuickBooksCompany) -> None:
+    company.crash_on("Bob")
+
+    three = customer_add("Ann", "1") + customer_add("Bob", "2") + customer_add("Cy", "3")
+    with pytest.raises(SimulatedCrash):
+        company.process(message(three, on_error="continueOnError"))
+
+    assert [c["Name"] for c in company.customers()] == ["Ann"]  # done before the crash; Bob and Cy not
+    assert company.request_log[-1].crashed and company.request_log[-1].response is None
+    with pytest.raises(SimulatedCrash):  # every time
+        company.process(message(customer_add("Bob")))
+    assert [c["Name"] for c in company.customers()] == ["Ann"]
+
+
+def test_a_dropped_answer_leaves_its_request_undone_and_out_of_the_response(
+        company: QuickBooksCompany) -> None:
+    """A test device: that QuickBooks answers a document without one of its answers is assumed."""
+    company.drop_answers_to("Bob")
+
+    three = customer_add("Ann", "1") + customer_add("Bob", "2") + customer_add("Cy", "3")
+    answer = company.process(message(three, on_error="continueOnError"))
+
+    assert [(rs.get("requestID"), status(rs)[0]) for rs in responses(answer)] == [("1", 0), ("3", 0)]
+    assert sorted(c["Name"] for c in company.customers()) == ["Ann", "Cy"]
+    assert responses(company.process(message(customer_add("Bob")))) == []  # every time
+
+
 def test_rejection_can_be_injected(company: QuickBooksCompany) -> None:
     company.reject_next(hresult="0x80040408", message="Could not start QuickBooks.")
 
