@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from qbsync.queue import company_facts, jobs, lists, mappings, rules, sales_tax
 from qbsync.queue.settings import SyncSettings
-from qbsync.storage.models import Connection, JobDependency, QueueJob, StorefrontRecord
+from qbsync.storage.models import Connection, JobDependency, QbListEntry, QueueJob, StorefrontRecord
 from qbsync.storefronts.records import Customer, Order, OrderLine, Product
 
 
@@ -255,25 +255,40 @@ def choose_customer(
     CustomerQuery cannot filter by e-mail: the order handler brings the list up to date with the
     customers changed since it was read before it asks (``customers.changed_customers_first``).
     """
+    choice, found = customer_found(session, connection, settings, order)
+    if link and found is not None:
+        link_found(session, connection, choice, found)
+    return choice
+
+
+def customer_found(
+    session: Session, connection: Connection, settings: SyncSettings, order: Order
+) -> tuple[rules.CustomerChoice, QbListEntry | None]:
+    """:func:`choose_customer`'s answer, with the pulled customer it found by the guest's e-mail and would
+    link (None: nothing to link), so that a caller deciding first whether to wait asks once."""
     customer = order.customer
     currency = company_facts.foreign_currency(order.currency, company_facts.read(session, connection.id))
     own = own_customer_key(session, connection, order)
     if not rules.customer_is_proxied(customer, settings):
-        return rules.CustomerChoice(own)
+        return rules.CustomerChoice(own), None
     if rules.guest_matched_by_email(customer, settings, bool(currency)):
         if mappings.get(session, connection.id, mappings.CUSTOMER, own) is not None:
-            return rules.CustomerChoice(own, by_email=True)
+            return rules.CustomerChoice(own, by_email=True), None
         entry = lists.customer_by_email(session, connection.id, customer.email)
         if entry is not None:
-            if link:
-                mappings.link(
-                    session, connection.id, mappings.CUSTOMER, own, qb_type="Customer", qb_id=entry.list_id,
-                    edit_sequence=str((entry.data or {}).get("EditSequence") or "") or None,
-                    qb_name=entry.full_name, origin=mappings.FOUND,  # the same e-mail: used, never changed
-                )
-            return rules.CustomerChoice(own, by_email=True)
+            return rules.CustomerChoice(own, by_email=True), entry
     name = str(settings.proxy_customer).strip()
-    return rules.CustomerChoice(company_facts.keyed(mappings.proxy_key(name), currency), proxy=name)
+    return rules.CustomerChoice(company_facts.keyed(mappings.proxy_key(name), currency), proxy=name), None
+
+
+def link_found(session: Session, connection: Connection, choice: rules.CustomerChoice,
+               entry: QbListEntry) -> None:
+    """Link the guest's own customer key to the pulled customer :func:`customer_found` found by e-mail."""
+    mappings.link(
+        session, connection.id, mappings.CUSTOMER, choice.key, qb_type="Customer", qb_id=entry.list_id,
+        edit_sequence=str((entry.data or {}).get("EditSequence") or "") or None,
+        qb_name=entry.full_name, origin=mappings.FOUND,  # the same e-mail: used, never changed
+    )
 
 
 def own_customer_key(session: Session, connection: Connection, order: Order) -> str:

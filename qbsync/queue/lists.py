@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Text, delete, func, select
+from sqlalchemy import Text, delete, func, inspect, or_, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
@@ -188,6 +188,7 @@ def store_page(
         entry.full_name = str(record["FullName"])[:255]
         entry.data = entry_data(list_type, ret_type, record)
         entry.refreshed_at = now
+        session.info.setdefault(_TOUCHED, {}).setdefault((connection_id, list_type), {})[list_id] = entry
         _remember(session, connection_id, list_type, entry)
     return len(page)
 
@@ -305,16 +306,35 @@ _CACHE = "qbsync.list_entries"
 _ADDED = "qbsync.list_entries_added"  # entries store_page created in this session, by list id
 _KNOWN = "qbsync.list_entries_known"  # entries preload read, by (connection, list type) and list id
 _CHECKED = "qbsync.list_ids_checked"  # per connection: list ids preload looked for (found or not)
+_TOUCHED = "qbsync.list_entries_touched"  # entries store_page wrote in this session, by list id
+_CUSTOMERS = "qbsync.customers_by_key"  # per connection: the customers looked up by name and by e-mail
+
+
+_GENERATION = "qbsync.lists_generation"  # how many times this session's lists changed
+
+
+def generation(session: Session) -> int:
+    """A count of the changes this session made to the pulled lists (an entry stored or dropped): what was
+    worked out from the lists at another count may be out of date."""
+    return int(session.info.get(_GENERATION, 0))
 
 
 def _invalidate(session: Session, connection_id: int, list_type: str) -> None:
+    session.info[_GENERATION] = generation(session) + 1
     session.info.get(_CACHE, {}).pop((connection_id, list_type), None)
+    session.info.get(_TOUCHED, {}).pop((connection_id, list_type), None)
+    if list_type == "Customer":
+        session.info.get(_CUSTOMERS, {}).pop(connection_id, None)
     session.info.get(_ADDED, {}).pop((connection_id, list_type), None)  # they may be deleted now
     session.info.get(_KNOWN, {}).pop((connection_id, list_type), None)
     session.info.get(_CHECKED, {}).pop(connection_id, None)  # "not stored" may be wrong for this list now
 
 
 def _remember(session: Session, connection_id: int, list_type: str, entry: QbListEntry) -> None:
+    session.info[_GENERATION] = generation(session) + 1
+    looked_up = session.info.get(_CUSTOMERS, {}).get(connection_id) if list_type == "Customer" else None
+    if looked_up is not None:
+        _add_looked_up(looked_up, entry)
     index = session.info.get(_CACHE, {}).get((connection_id, list_type))
     if index is None:
         return  # loaded from the table when first asked
@@ -414,6 +434,12 @@ def has_list(session: Session, connection_id: int, list_type: str) -> bool:
 
 def by_name(session: Session, connection_id: int, list_type: str, name: str) -> QbListEntry | None:
     """The entry of ``list_type`` with this full name (case-insensitive), or None."""
+    if list_type == "Customer":  # the one list that grows with the store: looked up, not indexed whole
+        key = name.strip().lower()
+        looked_up = session.info.get(_CUSTOMERS, {}).get(connection_id)
+        if looked_up is None or key not in looked_up["name"]:
+            looked_up = _customers(session, connection_id, names=(name,))
+        return cast(QbListEntry | None, looked_up["name"][key])
     return _entry(session, _index(session, connection_id, list_type)["name"].get(name.strip().lower()))
 
 
@@ -432,12 +458,88 @@ def customer_by_email(session: Session, connection_id: int, email: str) -> QbLis
     """
     if not email.strip():
         return None
-    found = _index(session, connection_id, "Customer")["email"].get(email.strip().lower(), ())
-    active = [e for e in found if (e.active if isinstance(e, _Stored) else _active(e.data))]
+    key = email.strip().lower()
+    looked_up = session.info.get(_CUSTOMERS, {}).get(connection_id)
+    if looked_up is None or key not in looked_up["email"]:
+        looked_up = _customers(session, connection_id, emails=(email,))
+    found: list[QbListEntry] = looked_up["email"][key]
+    active = [e for e in found if _active(e.data)]
     top = [e for e in active if ":" not in e.full_name]  # a job's full name is "Customer:Job"
     if len(top) == 1:
-        return _entry(session, top[0])
-    return _entry(session, active[0]) if len(active) == 1 else None
+        return top[0]
+    return active[0] if len(active) == 1 else None
+
+
+def preload_customers(session: Session, connection_id: int, names: Iterable[str] = (),
+                      emails: Iterable[str] = ()) -> None:
+    """Read the stored customers with these names or e-mails (any case) in one query (per 500), so that
+    :func:`by_name` and :func:`customer_by_email` need no query of their own for them in this session.
+
+    Handlers' ``prepare`` hooks call it with the names and e-mails of a round trip's jobs.
+    """
+    _customers(session, connection_id, names, emails)
+
+
+def _customers(session: Session, connection_id: int, names: Iterable[str] = (),
+               emails: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
+    """The session's customers looked up so far (``name`` -> the entry, ``email`` -> the entries), after
+    reading those with ``names`` or ``emails`` not looked up yet.
+
+    As the whole list's index had them: by name the first entry (by ListID) of that name, by e-mail every
+    entry with it; an entry this session changed (``store_page``) by what it holds now.
+    """
+    looked_up = session.info.setdefault(_CUSTOMERS, {}).setdefault(connection_id, {"name": {}, "email": {}})
+    asked = ({("name", name.strip().lower()) for name in names}
+             | {("email", key) for key in (email.strip().lower() for email in emails) if key})
+    wanted = sorted(pair for pair in asked if pair[1] not in looked_up[pair[0]])
+    if not wanted:
+        return looked_up
+    read: dict[int, QbListEntry] = {}
+    with session.no_autoflush:  # see store_page: the round trip's changes are written at commit
+        for start in range(0, len(wanted), 500):
+            part = wanted[start:start + 500]
+            by_name = [key for kind, key in part if kind == "name"]
+            by_email = [key for kind, key in part if kind == "email"]
+            condition = or_(*([QbListEntry.name_key.in_(by_name)] if by_name else []),
+                            *([QbListEntry.email_key.in_(by_email)] if by_email else []))
+            for entry in session.scalars(select(QbListEntry).where(
+                    QbListEntry.connection_id == connection_id, QbListEntry.list_type == "Customer",
+                    condition)):
+                read[entry.id] = entry
+    # Entries this session wrote count as they are now (unflushed, their rows may hold other names): those
+    # with rows among the rows, by ListID (the order the whole list was read in, through its unique index),
+    # those without after them, as they were added.
+    key = (connection_id, "Customer")
+    written = {**session.info.get(_TOUCHED, {}).get(key, {}), **session.info.get(_ADDED, {}).get(key, {})}
+    stored = {entry.list_id: entry for entry in read.values()}
+    stored.update((list_id, e) for list_id, e in written.items() if not inspect(e).pending)
+    candidates = [*sorted(stored.values(), key=lambda e: e.list_id),
+                  *(e for list_id, e in written.items() if list_id not in stored)]
+    asking = set(wanted)
+    for kind, key_ in wanted:
+        looked_up[kind][key_] = None if kind == "name" else []
+    for entry in candidates:
+        name, email = entry.full_name.strip().lower(), _email_of(entry)
+        if ("name", name) in asking and looked_up["name"][name] is None:
+            looked_up["name"][name] = entry
+        if email and ("email", email) in asking:
+            looked_up["email"][email].append(entry)
+    return looked_up
+
+
+def _email_of(entry: QbListEntry) -> str:
+    return str((entry.data or {}).get("Email") or "").strip().lower()
+
+
+def _add_looked_up(looked_up: dict[str, dict[str, Any]], entry: QbListEntry) -> None:
+    """A customer QuickBooks just returned, in the looked-up names and e-mails (as ``_remember`` in the
+    index: the entry under its name now; among the entries with its e-mail, last)."""
+    name, email = entry.full_name.strip().lower(), _email_of(entry)
+    if name in looked_up["name"]:
+        looked_up["name"][name] = entry
+    if email in looked_up["email"]:
+        others = [e for e in looked_up["email"][email] if e.list_id != entry.list_id]
+        looked_up["email"][email] = [*others, entry]
 
 
 def remember_customer(session: Session, connection_id: int, record: Mapping[str, Any]) -> None:

@@ -370,10 +370,32 @@ class QbListEntry(Base):
     full_name: Mapped[str] = mapped_column(String(255))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     refreshed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The name and e-mail as the engine matches them (Python's strip and lower, which a
+    # database's lower() does not equal for every letter), set with full_name and data (migration 0011):
+    # a round trip looks up only the customers its jobs name, by index, instead of reading the whole list.
+    name_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    email_key: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
         UniqueConstraint("connection_id", "list_type", "list_id", name="uq_qb_list_entries"),
+        Index("ix_qb_list_entries_name_key", "connection_id", "list_type", "name_key"),
+        Index("ix_qb_list_entries_email_key", "connection_id", "list_type", "email_key"),
     )
+
+    @validates("full_name")
+    def _key_name(self, _key: str, value: str) -> str:
+        self.name_key = str(value).strip().lower()
+        return value
+
+    @validates("data")
+    def _key_email(self, _key: str, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        self.email_key = list_key((value or {}).get("Email"))
+        return value
+
+
+def list_key(value: Any) -> str | None:
+    """A list entry's e-mail as matched: stripped, lower case (None when it has none)."""
+    return str(value or "").strip().lower() or None
 
 
 class Checkpoint(Base):

@@ -147,6 +147,52 @@ def test_a_round_trips_new_customers_and_items_cost_no_database_query_each(shop)
     assert len(exchange_updates) <= 2 * round_trips
 
 
+def test_a_round_trip_reads_only_the_pulled_customers_its_orders_name(shop):
+    """The pulled customer list grows with the store's buyers. A round trip matching its guests' e-mails and
+    its buyers' names to that list reads the entries with those names and e-mails, not the whole list: its
+    cost does not grow with the list. The guest whose e-mail a QuickBooks customer has still goes to that
+    customer, a buyer QuickBooks lacks is still added, a guest nobody's e-mail names goes to Web Guests."""
+    from sqlalchemy import event
+
+    from qbsync.storefronts.records import Customer
+
+    listed = 60
+    for n in range(listed):
+        shop.in_quickbooks("CustomerAdd", {"Name": f"Trade {n}", "Email": f"trade{n}@example.com"})
+    shop.sync()  # the first contact reads the whole customer list
+    trade = Customer(storefront_id=None, email="TRADE7@example.com", first_name="Gus", last_name="Guest",
+                     is_guest=True)
+    nobody = Customer(storefront_id=None, email="nobody@example.com", first_name="No", last_name="Body",
+                      is_guest=True)
+    ann = Customer(storefront_id="42", email="ann@example.com", first_name="Ann", last_name="Lee")
+    for number, customer in ((6001, trade), (6002, nobody), (6003, ann)):
+        shop.feed("order", make_order(number, customer=customer))
+    selects: list[tuple[str, object]] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        values = parameters.values() if isinstance(parameters, dict) else parameters
+        if (statement.lstrip().upper().startswith("SELECT") and "FROM qb_list_entries" in statement
+                and "Customer" in values):  # reads of the customer list (not the answers' entries by ListID)
+            selects.append((statement, parameters))
+
+    engine = shop.runtime.db.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        shop.sync()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+    whose = {t["RefNumber"]: t["CustomerRef"]["FullName"] for t in shop.sales()}
+    assert whose == {"6001": "Trade 7", "6002": "Web Guests", "6003": "Lee, Ann"}
+    assert not shop.jobs(QueueJob.state.not_in(("done",)))
+    # The customers those reads return, read again now: the few the round trips asked for, where reading
+    # the whole list once per round trip returned every one of them.
+    with engine.connect() as conn:
+        read = sum(len(conn.exec_driver_sql(statement, parameters).fetchall())
+                   for statement, parameters in selects)
+    assert selects and read < listed // 4
+
+
 class _SlowClock:
     """``time`` for the exchange module of a machine so slow that each reading of the clock is 10 s
     later than the one before (the default budget is 2 s): every round trip is over its budget before its

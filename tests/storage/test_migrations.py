@@ -228,3 +228,35 @@ def test_0009_downgrade_puts_a_jobs_progress_notes_back_in_its_payload(empty_url
                           2: {"record": {"id": "8"}, "progress": {"next": "add"}}}
     finally:
         db.dispose()
+
+
+def test_0011_keys_the_list_entries_read_before_it_so_the_engine_still_finds_their_customers(empty_url):
+    """The customers pulled before 0011 get the name and e-mail keys the engine looks them up by, as Python
+    lowers them (not as the database's lower() would: SQLite's leaves "Ö" as it is)."""
+    from qbsync.queue import lists
+
+    db = create_database(empty_url)
+    try:
+        _migrate(db.engine, empty_url, "0010")
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO connections (id, name, platform, store_url, webhook_secret, api_credentials, "
+                "qbwc_username, qbwc_password_hash, owner_id, file_id, settings, created_at, updated_at) "
+                "VALUES (1, 'shop', 'woocommerce', 'https://x', 'x', 'x', 'shop', 'x', '{A}', '{B}', '{}', "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            for id_, name, data in ((1, " ÖZTÜRK, Ada", '{"Email": " Ada@Example.com", "IsActive": "true"}'),
+                                    (2, "Web Guests", '{"IsActive": "true"}')):
+                conn.execute(text(
+                    "INSERT INTO qb_list_entries (id, connection_id, list_type, list_id, full_name, data, "
+                    "refreshed_at) VALUES (:id, 1, 'Customer', :list_id, :name, :data, CURRENT_TIMESTAMP)"),
+                    {"id": id_, "list_id": f"8000000{id_}-1", "name": name, "data": data})
+        _migrate(db.engine, empty_url, "0011")
+        with db.transaction() as session:
+            by_email = lists.customer_by_email(session, 1, "ada@example.COM")
+            by_name = lists.by_name(session, 1, "Customer", "öztürk, ada")
+            guests = lists.by_name(session, 1, "Customer", "WEB GUESTS")
+        assert by_email is not None and by_name is not None
+        assert by_email.list_id == by_name.list_id == "80000001-1"
+        assert guests is not None and guests.list_id == "80000002-1"
+    finally:
+        db.dispose()

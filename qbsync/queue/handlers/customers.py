@@ -15,7 +15,7 @@ from typing import Any
 from qbsync.qbxml.limits import fit
 from qbsync.qbxml.parse import Response
 from qbsync.qbxml.status import Outcome
-from qbsync.queue import company_facts, intake, jobs, lists, mappings, naming
+from qbsync.queue import company_facts, intake, jobs, lists, mappings, naming, rules
 from qbsync.queue.handlers import (
     Again,
     ApplyResult,
@@ -109,6 +109,21 @@ def mapping_key(job: QueueJob) -> str:
 
 
 def _base_name(job: QueueJob, ctx: Context) -> str:
+    """The QuickBooks name the job's customer gets by the settings (worked out once per round trip: the
+    handler's prepare asks it, and its build again)."""
+    if job.id is None:
+        return _settings_name(job, ctx)
+    names: dict[int, str] = ctx.cache.setdefault(_BASE_NAMES, {})
+    name = names.get(job.id)
+    if name is None:
+        name = names[job.id] = _settings_name(job, ctx)
+    return name
+
+
+_BASE_NAMES = "customers.base_names"  # Context.cache: job id -> _base_name
+
+
+def _settings_name(job: QueueJob, ctx: Context) -> str:
     proxy, customer = job.payload.get("proxy"), customer_of(job)
     if proxy or customer is None:  # a job carries its customer unless it is the proxy's
         name = fit("CustomerAdd/Name", str(proxy or f"Customer {job.id}"))
@@ -152,8 +167,22 @@ class CustomerHandler(StepHandler):
 
     kind = "customer"
 
-    def prepare(self, ctx: Context, jobs: list[QueueJob]) -> None:
+    def prepare_answers(self, ctx: Context, jobs: list[QueueJob]) -> None:
+        """Before answers are applied: the jobs' links (their answers look up nothing in the list)."""
         mappings.preload(ctx.session, ctx.connection.id, [(mappings.CUSTOMER, mapping_key(j)) for j in jobs])
+
+    def prepare(self, ctx: Context, jobs: list[QueueJob]) -> None:
+        session, conn_id = ctx.session, ctx.connection.id
+        keys = [(job, mapping_key(job)) for job in jobs]
+        mappings.preload(session, conn_id, [(mappings.CUSTOMER, key) for _, key in keys])
+        # The names and e-mails the unlinked ones may find in the pulled list (_known_locally), in one query.
+        unlinked = [job for job, key in keys
+                    if mappings.get(session, conn_id, mappings.CUSTOMER, key) is None]
+        by_email = ctx.settings.match_customers_by_email
+        lists.preload_customers(
+            session, conn_id, names=[progress(j).get("name") or _base_name(j, ctx) for j in unlinked],
+            emails=[_email(j) for j in unlinked
+                    if by_email and not j.payload.get("proxy") and not j.payload.get("currency")])
 
     def build(self, ctx: Context, job: QueueJob) -> BuildResult:
         mapping = mappings.get(ctx.session, ctx.connection.id, mappings.CUSTOMER, mapping_key(job))
@@ -205,9 +234,11 @@ class CustomerHandler(StepHandler):
         if not waiting or any(d.kind != "order" or progress(d).get("customer") is not None for d in waiting):
             return None  # nothing waits, or something that needs it whatever the customer list says
         orders = [record_of(d, Order) for d in waiting]
-        # Hundreds of guests' orders may wait for the proxy customer: their own links in a few queries.
+        # Hundreds of guests' orders may wait for the proxy customer: their own links in a few queries, and
+        # the pulled customers with their e-mails in one.
         own = [(mappings.CUSTOMER, intake.own_customer_key(session, connection, o)) for o in orders]
         mappings.preload(session, connection.id, own)
+        lists.preload_customers(session, connection.id, emails=[o.customer.email for o in orders])
         still = [o for o in orders
                  if intake.choose_customer(session, connection, settings, o, link=False).proxy is not None]
         if not still:
@@ -434,15 +465,24 @@ class CustomerHandler(StepHandler):
 
 
 
-def changed_customers_first(ctx: Context, job: QueueJob, order: Order) -> Defer | None:
+def changed_customers_first(ctx: Context, job: QueueJob, order: Order,
+                            choice: rules.CustomerChoice | None = None) -> Defer | None:
     """Before the order's customer is chosen (once, see ``orders.customer_choice``) and a guest given the
     proxy customer for want of one with its e-mail, the customers changed in QuickBooks since the list
     was last brought up to date are read, when that was before the order reached qbsync: a customer
     typed into QuickBooks meanwhile may be the guest's. Every such order of a round trip waits for the
-    same read (one request), the orders that come after it need another."""
+    same read (one request), the orders that come after it need another.
+
+    ``choice``: what ``intake.choose_customer`` answers for the order now, when the caller asked already.
+    """
     if progress(job).get("customer") is not None:
         return None  # chosen already: kept
-    if not intake.goes_to_proxy_for_want_of_email_match(ctx.session, ctx.connection, ctx.settings, order):
+    session, connection, settings = ctx.session, ctx.connection, ctx.settings
+    if choice is None:
+        behind = intake.goes_to_proxy_for_want_of_email_match(session, connection, settings, order)
+    else:
+        behind = choice.proxy is not None and intake.may_match_by_email(session, connection, settings, order)
+    if not behind:
         return None  # (most orders: no look-up of when the list was read)
     current = lists.customers_current_at(ctx.session, ctx.connection.id)
     if current is None or current >= job.created_at:

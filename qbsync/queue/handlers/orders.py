@@ -50,7 +50,7 @@ from qbsync.queue.handlers.order_lines import line_key, ref_number
 from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
 from qbsync.queue.inventory import add_back_late_sales
 from qbsync.queue.settings import SyncSettings
-from qbsync.storage.models import IdMapping, QueueJob
+from qbsync.storage.models import IdMapping, QbListEntry, QueueJob
 from qbsync.storefronts.records import LastKnownOrder, Order
 
 MODDABLE = ("Invoice", "SalesReceipt", "SalesOrder")
@@ -97,6 +97,17 @@ def customer_choice(ctx: Context, job: QueueJob, order: Order) -> rules.Customer
     if kept is not None:
         return kept
     choice = intake.choose_customer(ctx.session, ctx.connection, ctx.settings, order, link=True)
+    set_progress(job, customer=choice.to_dict())
+    return choice
+
+
+def _chosen_now(ctx: Context, job: QueueJob, order: Order,
+                found: tuple[rules.CustomerChoice, QbListEntry | None]) -> rules.CustomerChoice:
+    """:func:`customer_choice` for an order whose choice ``intake.customer_found`` just answered: kept,
+    and the pulled customer found by the guest's e-mail linked, without choosing a second time."""
+    choice, entry = found
+    if entry is not None:
+        intake.link_found(ctx.session, ctx.connection, choice, entry)
     set_progress(job, customer=choice.to_dict())
     return choice
 
@@ -195,12 +206,29 @@ def codes_pending(ctx: Context) -> Defer | None:
     return Defer(why, tuple(j.id for j in found))
 
 
-def special_names(order: Order, settings: SyncSettings) -> dict[str, str]:
-    """role -> QuickBooks name of every special item the order may use (its sales tax items included)."""
-    names = {role: special_name(role, settings) for role in SPECIAL_ITEMS}
-    names[sales_tax.ZERO_ROLE] = sales_tax.zero_item(settings).name
+def special_names(order: Order, settings: SyncSettings,
+                  cache: dict[str, Any] | None = None) -> dict[str, str]:
+    """role -> QuickBooks name of every special item the order may use (its sales tax items included).
+
+    ``cache``: the round trip's (``Context.cache``), where the names every order shares, which the
+    settings alone give, are worked out once.
+    """
+    common = cache.get(_COMMON_SPECIALS) if cache is not None else None
+    if common is None:
+        common = {role: special_name(role, settings) for role in SPECIAL_ITEMS}
+        common[sales_tax.ZERO_ROLE] = sales_tax.zero_item(settings).name
+        if cache is not None:
+            cache[_COMMON_SPECIALS] = common
+    names = dict(common)
     names.update((item.role, item.name) for item, _ in sales_tax.order_tax_items(order))
     return names
+
+
+# Context.cache: the special items' names from the settings; each special item's reference, by (role, name,
+# its link's ListID and name, lists.generation); whether the pulled list lacks a payment method, by name.
+_COMMON_SPECIALS = "orders.common_special_names"
+_SPECIAL_REFS = "orders.special_refs"
+_METHODS_LACKING = "orders.payment_methods_lacking"
 
 
 class OrderHandler(StepHandler):
@@ -212,6 +240,7 @@ class OrderHandler(StepHandler):
         # The roles of special_names: every order's special items and 0 % tax item once, then its tax items.
         keys: list[tuple[str, str]] = [(mappings.SPECIAL_ITEM, role)
                                        for role in (*SPECIAL_ITEMS, sales_tax.ZERO_ROLE)]
+        chosen_later: list[tuple[Order, str]] = []  # orders whose customer is to be chosen, own key
         for job in jobs:
             keys.append((mappings.ORDER, order_id(job)))
             if job.payload.get("event") == "deleted":
@@ -223,10 +252,23 @@ class OrderHandler(StepHandler):
             if kept is not None:
                 keys.append((mappings.CUSTOMER, kept.key))
             else:  # to be chosen: the buyer's own link (a guest's found by e-mail), else the proxy's
-                keys.append((mappings.CUSTOMER, intake.own_customer_key(ctx.session, ctx.connection, order)))
+                own = intake.own_customer_key(ctx.session, ctx.connection, order)
+                chosen_later.append((order, own))
+                keys.append((mappings.CUSTOMER, own))
                 keys.append((mappings.CUSTOMER, today_customer_key(ctx, order)))
             keys.extend((mappings.PRODUCT, line_key(line)) for line in order.lines)
         mappings.preload(ctx.session, ctx.connection.id, keys)
+        # The pulled customers with the e-mails of the guests whose customer is still to be chosen (and
+        # whose own is not linked): choose_customer looks them up, one query for the round trip.
+        session, connection, settings = ctx.session, ctx.connection, ctx.settings
+        emails = [
+            order.customer.email for order, own in chosen_later
+            if rules.customer_is_proxied(order.customer, settings)
+            and intake.may_match_by_email(session, connection, settings, order)
+            and mappings.get(session, connection.id, mappings.CUSTOMER, own) is None
+        ]
+        if emails:
+            lists.preload_customers(session, connection.id, emails=emails)
 
     def prepare_answers(self, ctx: Context, jobs: list[QueueJob]) -> None:
         """Before answers are applied: the orders' own links, their sales' customers (kept when a sale is
@@ -271,13 +313,23 @@ class OrderHandler(StepHandler):
             refused_before = zero_refusals.refusal(ctx, txn_type)
             if refused_before is not None:  # this company file takes no such sale: it is not asked again
                 return Reject(order_plan.zero_sale_refused(order, txn_type, refused_before))
-        behind = changed_customers_first(ctx, job, order)  # a guest's customer may be new in QuickBooks
+        kept = rules.CustomerChoice.from_dict(notes.get("customer"))
+        found = None
+        if kept is None:
+            with ctx.session.no_autoflush:
+                # Its first choice reads the company's facts and customer list (once per round trip): what
+                # the jobs built before it changed (their notes) is written once, at commit, not flushed
+                # first. Chosen once: whether to read the changed customers first asks the same question.
+                found = intake.customer_found(ctx.session, ctx.connection, ctx.settings, order)
+        # A guest's customer may be new in QuickBooks.
+        behind = changed_customers_first(ctx, job, order, found[0] if found is not None else None)
         if behind is not None:
             return behind
-        with ctx.session.no_autoflush:
-            # Its first choice reads the company's facts and customer list (once per round trip): what
-            # the jobs built before it changed (their notes) is written once, at commit, not flushed first.
-            choice = customer_choice(ctx, job, order)
+        if found is not None:
+            with ctx.session.no_autoflush:  # as above
+                kept = _chosen_now(ctx, job, order, found)
+        choice = kept
+        assert choice is not None  # kept, or chosen now
         customer = self._customer(ctx, choice.key)
         links = self._links(ctx, order, customer)
         waiting = self._dependencies(ctx, job, order, links, choice)
@@ -379,15 +431,18 @@ class OrderHandler(StepHandler):
         if order_plan.needs(order, links, ctx.settings):
             return links
         specials = {}
-        for role, name in special_names(order, ctx.settings).items():
+        # The same for every order of the round trip while the links and lists stay as they are: worked
+        # out once per special item (a link or list entry changed meanwhile makes another key).
+        refs: dict[tuple[Any, ...], tuple[str, str]] = ctx.cache.setdefault(_SPECIAL_REFS, {})
+        generation = lists.generation(session)
+        for role, name in special_names(order, ctx.settings, ctx.cache).items():
             mapping = mappings.get(session, conn_id, mappings.SPECIAL_ITEM, role)
-            if mapping is not None and (mapping.qb_name or "").lower() == name.lower():
-                specials[role] = {"ListID": mapping.qb_id}
-                continue
-            # Known from the item list (kept current as qbsync adds items): by ListID, as once linked, so
-            # the transaction's fingerprint does not change when the link is made.
-            entry = lists.by_name(session, conn_id, "Item", name)
-            specials[role] = {"ListID": entry.list_id} if entry is not None else {"FullName": name}
+            key = (role, name, generation,
+                   None if mapping is None else (mapping.qb_id, mapping.qb_name))
+            ref = refs.get(key)
+            if ref is None:
+                ref = refs[key] = self._special_ref(ctx, name, mapping)
+            specials[role] = {ref[0]: ref[1]}
         country = None
         if not links.facts.is_us:
             try:
@@ -396,16 +451,28 @@ class OrderHandler(StepHandler):
                 country = None  # not read yet: the order waits for the lists, or says so
         lacking: frozenset[str] = frozenset()
         method = rules.payment_method_name(order, ctx.settings)
-        if (
-            method
-            and lists.has_list(session, conn_id, "PaymentMethod")
-            and lists.by_name(session, conn_id, "PaymentMethod", method) is None
-        ):
-            lacking = frozenset({method.strip().lower()})  # the pulled list proves QuickBooks lacks it
+        if method:
+            known: dict[tuple[str, int], bool] = ctx.cache.setdefault(_METHODS_LACKING, {})
+            asked = (method, lists.generation(session))
+            if asked not in known:
+                known[asked] = (lists.has_list(session, conn_id, "PaymentMethod")
+                                and lists.by_name(session, conn_id, "PaymentMethod", method) is None)
+            if known[asked]:
+                lacking = frozenset({method.strip().lower()})  # the pulled list proves QuickBooks lacks it
         return replace(
             links, specials=specials, lacks_payment_methods=lacking, country_tax=country,
             quickbooks_rate=self._quickbooks_rate(ctx),
         )
+
+    def _special_ref(self, ctx: Context, name: str, mapping: IdMapping | None) -> tuple[str, str]:
+        """How the order's transaction names the special item ``name`` (linked as ``mapping``): (element,
+        value) of its reference."""
+        if mapping is not None and (mapping.qb_name or "").lower() == name.lower():
+            return ("ListID", mapping.qb_id)
+        # Known from the item list (kept current as qbsync adds items): by ListID, as once linked, so the
+        # transaction's fingerprint does not change when the link is made.
+        entry = lists.by_name(ctx.session, ctx.connection.id, "Item", name)
+        return ("ListID", entry.list_id) if entry is not None else ("FullName", name)
 
     def _rate_pending(self, ctx: Context) -> Defer | None:
         """Wait for the item list being pulled when it will tell the rate QuickBooks computes tax with."""
