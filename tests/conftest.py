@@ -9,7 +9,9 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -294,3 +296,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = keep
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement an engine ran: its text, its parameters, and whether it ran as an executemany."""
+
+    text: str
+    parameters: Any
+    many: bool
+
+    @property
+    def rows(self) -> int:
+        """How many parameter sets it ran with."""
+        return len(self.parameters) if self.many else 1
+
+
+@contextmanager
+def statements_run(engine: Any) -> Iterator[list[Statement]]:
+    """Every statement ``engine`` runs inside the block, in order (what a test counts or reads again)."""
+    from sqlalchemy import event
+
+    seen: list[Statement] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        seen.append(Statement(statement, parameters, many))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)

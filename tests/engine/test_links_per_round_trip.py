@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from qbsync.queue import mappings
 from qbsync.storage.models import IdMapping, QueueJob
+from tests.conftest import statements_run
 from tests.engine.conftest import make_order
 
 
@@ -17,18 +18,9 @@ def test_a_round_trips_order_links_are_inserted_together_not_one_statement_each(
     count = 40
     for n in range(1, count + 1):
         shop.feed("order", make_order(n))
-    inserts: list[int] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
-        if statement.lstrip().startswith("INSERT INTO id_mappings"):
-            inserts.append(len(parameters) if executemany else 1)
-
-    engine = shop.runtime.db.engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_run(shop.runtime.db.engine) as run:
         reports = shop.sync()
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
+    inserts = [s.rows for s in run if s.text.lstrip().startswith("INSERT INTO id_mappings")]
 
     assert not shop.jobs(QueueJob.state.not_in(("done",)))
     receipts = {t["RefNumber"]: t for t in shop.company.transactions("SalesReceipt")}

@@ -13,6 +13,7 @@ from qbsync.qbxml.schema import validate
 from qbsync.queue import exchange, intake
 from qbsync.simulator.company import QuickBooksCompany
 from qbsync.storage.models import Connection, Exchange, QbwcSession, QueueJob, utcnow
+from tests.conftest import statements_run
 from tests.engine.conftest import make_order
 
 
@@ -105,8 +106,6 @@ def test_a_round_trips_new_customers_and_items_cost_no_database_query_each(shop)
     request then does not grow with what each request adds."""
     from decimal import Decimal
 
-    from sqlalchemy import event
-
     from qbsync.storefronts.records import Customer, OrderLine
 
     count = 40
@@ -117,17 +116,9 @@ def test_a_round_trips_new_customers_and_items_cost_no_database_query_each(shop)
         customer = Customer(storefront_id=str(800 + n), email=f"person{n}@example.com", first_name="Person",
                             last_name=f"Number{n}")
         shop.feed("order", make_order(n, customer=customer, lines=(line,)))
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        statements.append(" ".join(statement.split()))
-
-    engine = shop.runtime.db.engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_run(shop.runtime.db.engine) as run:
         reports = shop.sync()
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
+    statements = [" ".join(s.text.split()) for s in run]
 
     assert len(shop.company.transactions("SalesReceipt")) == count
     assert len(shop.company.customers()) >= count
@@ -152,8 +143,6 @@ def test_a_round_trip_reads_only_the_pulled_customers_its_orders_name(shop):
     its buyers' names to that list reads the entries with those names and e-mails, not the whole list: its
     cost does not grow with the list. The guest whose e-mail a QuickBooks customer has still goes to that
     customer, a buyer QuickBooks lacks is still added, a guest nobody's e-mail names goes to Web Guests."""
-    from sqlalchemy import event
-
     from qbsync.storefronts.records import Customer
 
     listed = 60
@@ -167,20 +156,12 @@ def test_a_round_trip_reads_only_the_pulled_customers_its_orders_name(shop):
     ann = Customer(storefront_id="42", email="ann@example.com", first_name="Ann", last_name="Lee")
     for number, customer in ((6001, trade), (6002, nobody), (6003, ann)):
         shop.feed("order", make_order(number, customer=customer))
-    selects: list[tuple[str, object]] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        values = parameters.values() if isinstance(parameters, dict) else parameters
-        if (statement.lstrip().upper().startswith("SELECT") and "FROM qb_list_entries" in statement
-                and "Customer" in values):  # reads of the customer list (not the answers' entries by ListID)
-            selects.append((statement, parameters))
-
     engine = shop.runtime.db.engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_run(engine) as run:
         shop.sync()
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
+    selects = [(s.text, s.parameters) for s in run  # reads of the customer list (not entries by ListID)
+               if s.text.lstrip().upper().startswith("SELECT") and "FROM qb_list_entries" in s.text
+               and "Customer" in (s.parameters.values() if isinstance(s.parameters, dict) else s.parameters)]
 
     whose = {t["RefNumber"]: t["CustomerRef"]["FullName"] for t in shop.sales()}
     assert whose == {"6001": "Trade 7", "6002": "Web Guests", "6003": "Lee, Ann"}

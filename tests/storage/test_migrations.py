@@ -41,6 +41,18 @@ def _queue_job_selects(engine: sa.Engine) -> Iterator[list[tuple[str, object]]]:
         event.remove(engine, "before_cursor_execute", remember)
 
 
+# A connection row as the schema of 0005 to 0011 holds it (columns added later are left to their defaults).
+_INSERT_CONNECTION = text(
+    "INSERT INTO connections (id, name, platform, store_url, webhook_secret, api_credentials, qbwc_username, "
+    "qbwc_password_hash, owner_id, file_id, settings, created_at, updated_at) VALUES (:id, :name, "
+    "'woocommerce', 'https://x', 'x', 'x', :name, 'x', '{A}', '{B}', :settings, CURRENT_TIMESTAMP, "
+    "CURRENT_TIMESTAMP)")
+
+
+def _add_connection(conn: sa.Connection, id_: int = 1, name: str = "shop", settings: str = "{}") -> None:
+    conn.execute(_INSERT_CONNECTION, {"id": id_, "name": name, "settings": settings})
+
+
 def test_the_migrated_schema_matches_the_models(db):
     with db.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
@@ -150,12 +162,7 @@ def test_0006_binds_existing_connections_to_the_file_their_lists_were_read_from(
         _migrate(db.engine, empty_url, "0005")
         with db.engine.begin() as conn:
             for id_, name in ((1, "shop"), (2, "new-shop")):
-                conn.execute(text(
-                    "INSERT INTO connections (id, name, platform, store_url, webhook_secret, "
-                    "api_credentials, qbwc_username, qbwc_password_hash, owner_id, file_id, settings, "
-                    "created_at, updated_at) VALUES (:id, :name, 'woocommerce', 'https://x', 'x', 'x', "
-                    ":name, 'x', '{A}', '{B}', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
-                    {"id": id_, "name": name})
+                _add_connection(conn, id_, name)
             conn.execute(text("INSERT INTO checkpoints (connection_id, name, value, updated_at) "
                               "VALUES (1, 'company_file', 'C:\\Books\\Shop.QBW', CURRENT_TIMESTAMP)"))
         _migrate(db.engine, empty_url, "0006")
@@ -181,12 +188,7 @@ def test_0007_keeps_a_customer_per_guest_on_connections_made_before_the_default_
         with db.engine.begin() as conn:
             for id_, name, settings in ((1, "shop", '{}'), (2, "chose", '{"proxy_customer": "Retail Sales"}'),
                                         (3, "other", '{"ref_number_prefix": "W-"}')):
-                conn.execute(text(
-                    "INSERT INTO connections (id, name, platform, store_url, webhook_secret, "
-                    "api_credentials, qbwc_username, qbwc_password_hash, owner_id, file_id, settings, "
-                    "created_at, updated_at) VALUES (:id, :name, 'woocommerce', 'https://x', 'x', 'x', "
-                    ":name, 'x', '{A}', '{B}', :settings, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
-                    {"id": id_, "name": name, "settings": settings})
+                _add_connection(conn, id_, name, settings)
         _migrate(db.engine, empty_url, "0007")
         table = sa.table("connections", sa.column("name", sa.Text), sa.column("settings", sa.JSON))
         with db.engine.connect() as conn:
@@ -207,11 +209,7 @@ def test_0009_downgrade_puts_a_jobs_progress_notes_back_in_its_payload(empty_url
     try:
         _migrate(db.engine, empty_url, "0009")
         with db.engine.begin() as conn:
-            conn.execute(text(
-                "INSERT INTO connections (id, name, platform, store_url, webhook_secret, api_credentials, "
-                "qbwc_username, qbwc_password_hash, owner_id, file_id, settings, created_at, updated_at) "
-                "VALUES (1, 'shop', 'woocommerce', 'https://x', 'x', 'x', 'shop', 'x', '{A}', '{B}', '{}', "
-                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            _add_connection(conn)
             for id_, payload, progress in ((1, '{"record": {"id": "7"}}', '{"next": "mod", "hash": "h"}'),
                                            (2, '{"record": {"id": "8"}, "progress": {"next": "add"}}', None)):
                 conn.execute(text(
@@ -239,11 +237,7 @@ def test_0011_keys_the_list_entries_read_before_it_so_the_engine_still_finds_the
     try:
         _migrate(db.engine, empty_url, "0010")
         with db.engine.begin() as conn:
-            conn.execute(text(
-                "INSERT INTO connections (id, name, platform, store_url, webhook_secret, api_credentials, "
-                "qbwc_username, qbwc_password_hash, owner_id, file_id, settings, created_at, updated_at) "
-                "VALUES (1, 'shop', 'woocommerce', 'https://x', 'x', 'x', 'shop', 'x', '{A}', '{B}', '{}', "
-                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            _add_connection(conn)
             for id_, name, data in ((1, " ÖZTÜRK, Ada", '{"Email": " Ada@Example.com", "IsActive": "true"}'),
                                     (2, "Web Guests", '{"IsActive": "true"}')):
                 conn.execute(text(
