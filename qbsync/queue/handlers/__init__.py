@@ -379,8 +379,8 @@ def corrective_step_due(ctx: Context, job: QueueJob) -> bool:
     EditSequence, or whether it exists after all) before sending its change again. Busy answers count
     among those sessions: one read more is harmless, and a record someone had open may have changed. The
     corrective step parks nothing: a job answered busy waits for a person after ``busy_retries``
-    (``exchange._busy``), one whose answer could not be read once it has failed in
-    ``corrective_after_sessions`` sessions (``isolation.verdict``).
+    (``exchange._busy``); a request whose answer could not be read, or never came, once it has failed
+    alone ``corrective_after_sessions`` times in a row (``isolation.verdict``, ``isolation.unanswered``).
     """
     limit = int(ctx.settings.corrective_after_sessions)
     if limit <= 0 or job.failed_sessions < limit or progress(job).get("corrected"):
