@@ -42,7 +42,7 @@ from qbsync.queue.handlers import (
     Wait,
     build_next,
     handler_for,
-    notes_of,
+    note,
     prepare_all,
     progress,
     set_progress,
@@ -441,7 +441,7 @@ def _interpret(ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
             return Retry(f"not processed because another request in the batch failed ({response.message})",
                          counts_as_failure=False)
         return _busy(ctx, job, response)
-    run = (notes_of(job.progress, job.payload) or {}).get(ALONE_RUN)
+    run = note(job, ALONE_RUN)
     if run and run.get("step") == job.step:
         set_progress(job, **{ALONE_RUN: None})  # its request answered: the run of failures is broken
     problem = unstorable(response.records)
@@ -467,7 +467,7 @@ ALONE_RUN = "alone"
 def _failed_run(job: QueueJob, *, lost: bool, alone: bool) -> tuple[int, int]:
     """The job's current request (same step) failed again: this time ``lost`` (no answer) and/or
     ``alone``; returns how many times it was lost, and failed alone, in a row before, and notes this one."""
-    run = progress(job).get(ALONE_RUN) or {}
+    run = note(job, ALONE_RUN) or {}
     if run.get("step") != job.step:
         run = {}
     lost_before, alone_before = int(run.get("lost") or 0), int(run.get("alone") or 0)
@@ -540,7 +540,7 @@ def _apply_result(session: Session, qb_session: QbwcSession, job: QueueJob, resu
         if not delay:
             job.not_before = None  # at once: a session ended later than ``now`` (expiry) does not delay it
     elif isinstance(result, Park):
-        if ALONE_RUN in (notes_of(job.progress, job.payload) or {}):
+        if note(job, ALONE_RUN) is not None:
             set_progress(job, **{ALONE_RUN: None})  # a person's retry starts the count over
         jobs.park(session, job, result.reason, now)
     elif isinstance(result, Wait):

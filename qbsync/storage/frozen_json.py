@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import JSON, Text, cast, type_coerce
 from sqlalchemy.dialects import postgresql
@@ -26,32 +27,31 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
+_T = TypeVar("_T")
 _READ_ONLY = ("a JSON value read from the database is shared by every load of the same text and cannot be "
               "changed in place ({}); build a new value and assign it, e.g. "
               "job.payload = {{**job.payload, key: value}}")
 
 
-def _read_only(name: str) -> Any:
-    def refuse(self: object, *args: object, **kwargs: object) -> NoReturn:
-        raise TypeError(_READ_ONLY.format(f"{type(self).__name__}.{name}"))
+def _refusing(*names: str) -> Callable[[type[_T]], type[_T]]:
+    """A class decorator: each method ``names`` (those that change a value in place) raises TypeError."""
+    def decorate(cls: type[_T]) -> type[_T]:
+        for name in names:
+            def refuse(self: object, *args: object, _name: str = name, **kwargs: object) -> NoReturn:
+                raise TypeError(_READ_ONLY.format(f"{type(self).__name__}.{_name}"))
 
-    refuse.__name__ = name
-    return refuse
+            refuse.__name__ = name
+            setattr(cls, name, refuse)
+        return cls
+
+    return decorate
 
 
+@_refusing("__setitem__", "__delitem__", "__ior__", "clear", "pop", "popitem", "setdefault", "update")
 class FrozenDict(dict[str, Any]):
     """A dict that refuses every change in place (TypeError); equal to, and serialized as, a plain dict."""
 
     __slots__ = ()
-
-    __setitem__ = _read_only("__setitem__")
-    __delitem__ = _read_only("__delitem__")
-    __ior__ = _read_only("__ior__")
-    clear = _read_only("clear")
-    pop = _read_only("pop")
-    popitem = _read_only("popitem")
-    setdefault = _read_only("setdefault")
-    update = _read_only("update")
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
         # pickle, copy.copy and copy.deepcopy: a plain dict (a copy is its owner's to change); the default
@@ -59,23 +59,12 @@ class FrozenDict(dict[str, Any]):
         return dict, (dict(self),)
 
 
+@_refusing("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend", "insert", "pop",
+           "remove", "clear", "sort", "reverse")
 class FrozenList(list[Any]):
     """A list that refuses every change in place (TypeError); equal to, and serialized as, a plain list."""
 
     __slots__ = ()
-
-    __setitem__ = _read_only("__setitem__")
-    __delitem__ = _read_only("__delitem__")
-    __iadd__ = _read_only("__iadd__")
-    __imul__ = _read_only("__imul__")
-    append = _read_only("append")
-    extend = _read_only("extend")
-    insert = _read_only("insert")
-    pop = _read_only("pop")
-    remove = _read_only("remove")
-    clear = _read_only("clear")
-    sort = _read_only("sort")
-    reverse = _read_only("reverse")
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
         return list, (list(self),)

@@ -223,6 +223,12 @@ def progress(job: QueueJob) -> dict[str, Any]:
     return dict(notes_of(job.progress, job.payload) or {})
 
 
+def note(job: QueueJob, name: str) -> Any:
+    """One of the job's progress notes (None when it has none of that name), read without copying them
+    all (:func:`progress`): the answer side asks this of every job."""
+    return (notes_of(job.progress, job.payload) or {}).get(name)
+
+
 def notes_of(notes: dict[str, Any] | None, payload: dict[str, Any] | None) -> dict[str, Any] | None:
     """A job's progress notes from its two columns: a job written before migration 0009 keeps them in its
     payload until they next change."""

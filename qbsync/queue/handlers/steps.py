@@ -28,8 +28,7 @@ from qbsync.queue.handlers import (
     ApplyResult,
     Context,
     Park,
-    notes_of,
-    progress,
+    note,
     refused,
     set_progress,
 )
@@ -80,7 +79,7 @@ def react(steps: Mapping[str, Step], handler: Any, ctx: Context, job: QueueJob, 
         return Park(f"qbsync does not know the step {job.step!r} of {unknown}")
     stale = step.on.get(Outcome.STALE_EDIT_SEQUENCE)
     if (stale is not None and response.outcome is not Outcome.STALE_EDIT_SEQUENCE
-            and STALE_RUN in (notes_of(job.progress, job.payload) or {})):
+            and note(job, STALE_RUN) is not None):
         set_progress(job, **{STALE_RUN: None})  # a change answered otherwise: the run is broken
     for reaction in step.reactions(response.outcome):
         result = reaction(handler, ctx, job, response)
@@ -97,7 +96,7 @@ def react(steps: Mapping[str, Step], handler: Any, ctx: Context, job: QueueJob, 
 def _stale_again(job: QueueJob, response: Response, result: ApplyResult) -> ApplyResult:
     """A change answered 3200 once more: ``result`` (read it again), or, after :data:`STALE_LIMIT` in a
     row, a wait for a person with the fix. The reaction's notes stay, so a retry reads it again first."""
-    run = int(progress(job).get(STALE_RUN) or 0) + 1
+    run = int(note(job, STALE_RUN) or 0) + 1
     if run < STALE_LIMIT:
         set_progress(job, **{STALE_RUN: run})
         return result
