@@ -279,6 +279,11 @@ def _record(cat: Catalog, field: Field, data: Mapping[str, object], path: str, c
     return cleaned
 
 
+def _plain_as_cleaned(text: str) -> bool:
+    """Whether cleaning keeps ``text`` as it is (plain text does: one match settles most, as "3527.2")."""
+    return _PLAIN(text) is not None or values.clean_text(text) == text
+
+
 def _request_attributes(
     choices_of: tuple[tuple[str, tuple[str, ...]], ...], data: Mapping[str, object], path: str,
     request_id: str | None,
@@ -288,7 +293,7 @@ def _request_attributes(
     if request_id is not None:
         if not isinstance(request_id, str) or not request_id:
             raise QbxmlDataError(f"{path}: request_id must be a non-empty string, not {request_id!r}")
-        if len(request_id) > REQUEST_ID_MAX_LENGTH or values.clean_text(request_id) != request_id:
+        if len(request_id) > REQUEST_ID_MAX_LENGTH or not _plain_as_cleaned(request_id):
             raise QbxmlDataError(
                 f"{path}: request_id {request_id!r} must be at most {REQUEST_ID_MAX_LENGTH} plain characters"
             )
@@ -301,7 +306,7 @@ def _request_attributes(
             continue
         if value is None:
             continue
-        if not isinstance(value, str) or values.clean_text(value) != value or not value:
+        if not isinstance(value, str) or not value or not _plain_as_cleaned(value):
             raise QbxmlDataError(f"{path}: attribute {name} must be plain text, not {value!r}")
         if choices and value not in choices:
             raise QbxmlDataError(f"{path}: attribute {name}={value!r} is not one of {', '.join(choices)}")

@@ -211,3 +211,17 @@ def test_the_compiled_function_refuses_what_it_does_not_take():
     for data in ({"Nmae": "x"}, {"SalesReceiptLineAdd": ({"Desc": "a"},)}, {"CustomerRef": "Jane"}):
         with pytest.raises(Fallback):
             shape.renderer(data, {})
+
+
+@pytest.mark.parametrize(
+    ("request_id", "sent"),
+    [("3527.2", True), ("a&b\"c'", True), ("Café", True), ("a  b", False), (" a", False), ("a\x00", False),
+     ("", False)],
+)
+def test_a_request_id_is_taken_only_as_cleaning_would_keep_it(request_id, sent):
+    if sent:
+        fragment = render_request("CustomerQuery", {}, request_id=request_id)
+        assert fragment.startswith("<CustomerQueryRq requestID=")
+    else:
+        with pytest.raises(QbxmlDataError, match="request_id"):
+            render_request("CustomerQuery", {}, request_id=request_id)
