@@ -30,11 +30,10 @@ Renderer = Callable[[Mapping[str, object], Mapping[str, str]], str]
 # Leaf values a formatter takes as they are (a str may be "", which is sent as an empty element).
 _FORMATTED_TYPES = frozenset({int, bool, float, Decimal, date, datetime})
 
+_LINE_BREAK = "\n"  # (an f-string expression takes no backslash before Python 3.12)
 
-_LINE_BREAK = "\n"
 
-
-class Fallback(Exception):  # noqa: N818 - not an error: the reference path renders (or refuses) the request
+class Fallback(Exception):  # not an error: the reference path renders (or refuses) the request
     """The compiled function does not handle this data; render it through the plan."""
 
 
