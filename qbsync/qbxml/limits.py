@@ -8,6 +8,21 @@ from qbsync.qbxml import values
 from qbsync.qbxml.errors import QbxmlDataError
 from qbsync.qbxml.fields import Kind, catalog
 
+# The longest value of each element qbsync keeps from QuickBooks' answers, by element name: the columns that
+# hold them (``IdMapping.qb_id``, ``QbListEntry.list_id``...) are no wider. IDs: IDTYPE has maxLength 36
+# (qbxmltypes130.xsd); our columns hold 40. EditSequence: no schema limit; QuickBooks' are 10-digit numbers
+# (real captures in shared/reference/qbxml/samples), our column holds 20. Names and RefNumbers: our columns
+# hold 255. The response parser notes a longer one as it reads (``Response.too_long``).
+STORED_MAX_CHARS: dict[str, int] = {
+    "ListID": 40,
+    "TxnID": 40,
+    "TxnLineID": 40,
+    "EditSequence": 20,
+    "FullName": 255,
+    "Name": 255,
+    "RefNumber": 255,
+}
+
 
 @functools.lru_cache(maxsize=1024)  # few paths, asked for every special item of every order
 def max_length(path: str, version: str = "13.0") -> int | None:

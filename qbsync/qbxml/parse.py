@@ -22,6 +22,7 @@ from lxml import etree
 
 from qbsync.qbxml.errors import QbxmlParseError
 from qbsync.qbxml.fields import Catalog, Field, Kind, catalog
+from qbsync.qbxml.limits import STORED_MAX_CHARS
 from qbsync.qbxml.status import Outcome, classify
 
 # The newest schema knows every element the older ones do; it decides what repeats.
@@ -44,6 +45,10 @@ class Response:
     iterator_id: str | None = None
     iterator_remaining_count: int | None = None
     ret_count: int | None = None
+    # Whether a value in ``records`` may be longer than qbsync keeps (``limits.STORED_MAX_CHARS``), noted by
+    # the parser as it read them: False when none is, so nothing needs to walk the records again to know;
+    # None when not known (a Response built by hand). Derived from the records, so not compared.
+    too_long: bool | None = field(default=None, compare=False, repr=False)
 
     @property
     def request_type(self) -> str:
@@ -152,8 +157,9 @@ def _elements(node: etree._Element) -> list[etree._Element]:
     return [child for child in node if isinstance(child.tag, str)]
 
 
-# A child element as the reader needs it: its schema, whether it repeats, whether it is an aggregate.
-_Known = dict[str, tuple[Field, bool, bool]]
+# A child element as the reader needs it: its schema, whether it repeats, whether it is an aggregate, and the
+# longest value of it qbsync keeps (None: any).
+_Known = dict[str, tuple[Field, bool, bool, int | None]]
 _KNOWN: dict[Field, _Known] = {}  # by aggregate: worked out once, not for every record read
 
 
@@ -162,7 +168,7 @@ def _known(cat: Catalog, schema: Field | None) -> _Known:
         return {}
     found = _KNOWN.get(schema)
     if found is None:
-        found = {name: (child, child.repeated, child.kind == Kind.AGGREGATE)
+        found = {name: (child, child.repeated, child.kind == Kind.AGGREGATE, STORED_MAX_CHARS.get(name))
                  for name, child in cat.children(schema).items()}
         _KNOWN[schema] = found
     return found
@@ -173,28 +179,33 @@ def _has_elements(node: etree._Element) -> bool:
     return bool(len(node)) and any(isinstance(c.tag, str) for c in node)
 
 
-def _record(cat: Catalog, node: etree._Element, schema: Field | None) -> dict[str, object]:
+def _record(cat: Catalog, node: etree._Element, schema: Field | None,
+            too_long: list[str]) -> dict[str, object]:
     """An aggregate as a dict: an element with elements in it, or one the schema calls an aggregate, is a
-    dict; any other is its text ("" when empty). Repeated names (by the schema or in fact) are lists."""
+    dict; any other is its text ("" when empty). Repeated names (by the schema or in fact) are lists.
+
+    The name of every text longer than qbsync keeps (``limits.STORED_MAX_CHARS``) is added to ``too_long``:
+    noted in this one walk, not found by another."""
     known = _known(cat, schema)
     out: dict[str, object] = {}
     lists: dict[str, list[object]] | None = None  # the values of ``out`` that are lists, by name
     for child in node:
         name = child.tag
-        found = known.get(name)
-        # Per element, as few checks as its kind needs: a known element's name is text (only an
-        # element's is, and the parser drops comments and processing instructions anyway).
-        if found is not None:
-            repeated = found[1]
-            if found[2] or (len(child) and _has_elements(child)):
-                value: object = _record(cat, child, found[0])
-            else:
-                value = child.text or ""
-        elif isinstance(name, str):
-            repeated = False
-            value = _record(cat, child, None) if len(child) and _has_elements(child) else child.text or ""
+        # Nearly every element is one the schema knows here: a subscript finds it (cheaper per element
+        # than .get()), the rest are read as found. Only an element's name is text (and the parser drops
+        # comments and processing instructions anyway).
+        try:
+            child_schema, repeated, aggregate, limit = known[name]
+        except KeyError:
+            if not isinstance(name, str):
+                continue
+            child_schema, repeated, aggregate, limit = None, False, False, STORED_MAX_CHARS.get(name)
+        if aggregate or (len(child) and _has_elements(child)):
+            value: object = _record(cat, child, child_schema, too_long)
         else:
-            continue
+            value = text = child.text or ""
+            if limit is not None and len(text) > limit:
+                too_long.append(name)
         if not repeated and name not in out:  # the usual element: once in its record
             out[name] = value
         elif lists is not None and name in lists:
@@ -246,14 +257,15 @@ def _response(cat: Catalog, node: etree._Element) -> Response:
     children = _elements(node)
     records: list[dict[str, object]] = []
     types: list[str] = []
+    too_long: list[str] = []
     rets = [c for c in children if c.tag.endswith("Ret")]
     if rets:
         for ret in rets:
-            records.append(_record(cat, ret, known.get(ret.tag) or cat.element(ret.tag)))
+            records.append(_record(cat, ret, known.get(ret.tag) or cat.element(ret.tag), too_long))
             types.append(ret.tag)
     else:
         # TxnVoidRs, TxnDelRs...: the answer's fields sit directly in the Rs.
-        record = _record(cat, node, schema)
+        record = _record(cat, node, schema, too_long)
         record.pop("ErrorRecovery", None)
         if record:
             records.append(record)
@@ -269,6 +281,8 @@ def _response(cat: Catalog, node: etree._Element) -> Response:
         iterator_id=node.get("iteratorID"),
         iterator_remaining_count=_int(node.get("iteratorRemainingCount")),
         ret_count=_int(node.get("retCount")),
+        # A name noted in the ErrorRecovery left out above is an overestimate, which is allowed.
+        too_long=bool(too_long),
     )
 
 

@@ -444,7 +444,7 @@ def _interpret(ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
     run = note(job, ALONE_RUN)
     if run and run.get("step") == job.step:
         set_progress(job, **{ALONE_RUN: None})  # its request answered: the run of failures is broken
-    problem = unstorable(response.records)
+    problem = unstorable(response)
     if problem:
         log.warning("job %s: %s", job.id, problem)
         return Park(problem)

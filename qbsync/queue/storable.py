@@ -10,23 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-# The longest value qbsync keeps per element name. IDs: IDTYPE has maxLength 36 (qbxmltypes130.xsd); our
-# columns hold 40. EditSequence: no schema limit; QuickBooks' are 10-digit numbers (real captures in
-# shared/reference/qbxml/samples), our column holds 20. Names and RefNumbers: our columns hold 255.
-MAX_CHARS = {
-    "ListID": 40,
-    "TxnID": 40,
-    "TxnLineID": 40,
-    "EditSequence": 20,
-    "FullName": 255,
-    "Name": 255,
-    "RefNumber": 255,
-}
-_SHORTEST = min(MAX_CHARS.values())  # a string no longer than this fits whatever its element
+from qbsync.qbxml.limits import STORED_MAX_CHARS
+from qbsync.qbxml.parse import Response
+
+_SHORTEST = min(STORED_MAX_CHARS.values())  # a string no longer than this fits whatever its element
 
 
-def unstorable(records: Iterable[object]) -> str | None:
-    """Why qbsync cannot keep these answer records (the first value too long for it), or None."""
+def unstorable(response: Response) -> str | None:
+    """Why qbsync cannot keep this answer's records (the first value too long for it), or None.
+
+    The parser noted whether any value it read is too long (``Response.too_long``); the records are
+    walked only when one may be, so a usual answer is not read twice.
+    """
+    if response.too_long is False:
+        return None
+    return first_too_long(response.records)
+
+
+def first_too_long(records: Iterable[object]) -> str | None:
+    """Why qbsync cannot keep ``records`` (the first value too long for it, walking them all), or None."""
     pending = list(records)
     while pending:
         node = pending.pop()
@@ -37,7 +39,7 @@ def unstorable(records: Iterable[object]) -> str | None:
                 # Most values are short strings: one type check each, their limit looked up only when long.
                 if isinstance(value, str):
                     if len(value) > _SHORTEST:
-                        limit = MAX_CHARS.get(name)
+                        limit = STORED_MAX_CHARS.get(name)
                         if limit is not None and len(value) > limit:
                             return (f"QuickBooks answered with a {name} of {len(value)} characters; qbsync "
                                     f"can keep at most {limit} (it begins {value[:20]!r}), so this record "
