@@ -21,6 +21,7 @@ from qbsync.storage.models import IdMapping, utcnow
 from qbsync.storefronts.records import Customer
 
 CACHE = "qbsync.id_mappings"  # the session.info key of the look-up cache
+_GENERATION = "qbsync.id_mappings.generation"  # session.info: how many times this session changed a link
 _BATCH = "qbsync.id_mappings.batch"  # the session.info key of the links written together (written_together)
 _CHUNK = 400  # keys per IN (...) query, well inside every database's parameter limit
 
@@ -167,6 +168,7 @@ def written_together(session: Session) -> Iterator[None]:
         written = True
     finally:
         session.info.pop(_BATCH, None)
+        _changed(session)  # the new links leave the cache: a look-up now returns the stored row
         caches = session.info.get(CACHE, {})
         for connection_id, record_type, storefront_id in batch.links:
             caches.get(connection_id, {}).pop((record_type, storefront_id), None)
@@ -223,6 +225,16 @@ def _as_cached(session: Session, found: Iterable[IdMapping]) -> list[IdMapping]:
         return list(found)
     return [cast(IdMapping, batch.links.get((m.connection_id, m.record_type, m.storefront_id), m))
             for m in found]
+
+
+def generation(session: Session) -> int:
+    """A count of the links this session made, changed or dropped (through this module): what was worked
+    out from links at another count may be out of date."""
+    return int(session.info.get(_GENERATION, 0))
+
+
+def _changed(session: Session) -> None:
+    session.info[_GENERATION] = generation(session) + 1
 
 
 def _cache(session: Session, connection_id: int) -> dict[tuple[str, str], IdMapping | None]:
@@ -340,6 +352,7 @@ def link(
     store_name, rename_reason = renamed or (None, None)
     mapping = get(session, connection_id, record_type, storefront_id)
     now = utcnow()
+    _changed(session)
     if mapping is None:
         values = {
             "connection_id": connection_id,
@@ -414,6 +427,7 @@ def provenance(mapping: IdMapping) -> str:
 
 def forget(session: Session, mapping: IdMapping) -> None:
     """Drop a mapping whose QuickBooks record is gone (deleted or merged in QuickBooks)."""
+    _changed(session)
     _cache(session, mapping.connection_id)[(mapping.record_type, mapping.storefront_id)] = None
     batch: _Batch | None = session.info.get(_BATCH)
     if isinstance(mapping, NewLink):

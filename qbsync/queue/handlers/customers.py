@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from qbsync.qbxml.limits import fit
@@ -123,6 +125,44 @@ def _base_name(job: QueueJob, ctx: Context) -> str:
 _BASE_NAMES = "customers.base_names"  # Context.cache: job id -> _base_name
 
 
+@dataclass(frozen=True)
+class _Buyer:
+    """An order as far as choosing its customer reads it (``intake.Buyer``)."""
+
+    customer: Customer
+    currency: str
+
+
+def _buyer(job: QueueJob) -> intake.Buyer:
+    """Who bought the job's order and in which currency, read from its JSON without the rest of the order
+    (its lines, addresses, taxes...); the whole order when the payload does not hold them as an order's
+    does (so a payload that is no order fails as reading the order fails)."""
+    raw = job.payload.get("record") or {}
+    customer, currency = raw.get("customer"), raw.get("currency")
+    if isinstance(customer, Mapping) and isinstance(currency, str):
+        return _Buyer(Customer.from_dict(customer, _where="Order.customer"), currency)
+    return record_of(job, Order)
+
+
+_PROXY_CHUNK = 200  # waiting orders whose links and e-mails are looked up together
+
+
+def _one_goes_to_proxy(ctx: Context, proxied: list[intake.Buyer]) -> bool:
+    """Whether any of ``proxied`` (guests whose e-mail may name a QuickBooks customer) goes to the proxy
+    customer after all: neither a link nor the pulled customer list has their e-mail. Their links and
+    the customers with their e-mails are read a chunk at a time (one query each), until one is found."""
+    session, connection, settings = ctx.session, ctx.connection, ctx.settings
+    for start in range(0, len(proxied), _PROXY_CHUNK):
+        chunk = proxied[start:start + _PROXY_CHUNK]
+        own = [(mappings.CUSTOMER, intake.own_customer_key(session, connection, b)) for b in chunk]
+        mappings.preload(session, connection.id, own)
+        lists.preload_customers(session, connection.id, emails=[b.customer.email for b in chunk])
+        if any(intake.choose_customer(session, connection, settings, b, link=False).proxy is not None
+               for b in chunk):
+            return True
+    return False
+
+
 def _settings_name(job: QueueJob, ctx: Context) -> str:
     proxy, customer = job.payload.get("proxy"), customer_of(job)
     if proxy or customer is None:  # a job carries its customer unless it is the proxy's
@@ -233,22 +273,19 @@ class CustomerHandler(StepHandler):
         waiting = [d for d in jobs.dependents(session, job) if d.state in ("pending", "waiting")]
         if not waiting or any(d.kind != "order" or progress(d).get("customer") is not None for d in waiting):
             return None  # nothing waits, or something that needs it whatever the customer list says
-        orders = [record_of(d, Order) for d in waiting]
-        # Hundreds of guests' orders may wait for the proxy customer: their own links in a few queries, and
-        # the pulled customers with their e-mails in one.
-        own = [(mappings.CUSTOMER, intake.own_customer_key(session, connection, o)) for o in orders]
-        mappings.preload(session, connection.id, own)
-        lists.preload_customers(session, connection.id, emails=[o.customer.email for o in orders])
-        still = [o for o in orders
-                 if intake.choose_customer(session, connection, settings, o, link=False).proxy is not None]
-        if not still:
+        # Hundreds of guests' orders may wait for the proxy customer: each is read only as far as choosing
+        # its customer goes (its buyer and currency, not its lines), and the pulled list is asked only
+        # until one order is found that goes to the proxy customer whatever it holds.
+        buyers = [_buyer(d) for d in waiting]
+        proxied = [b for b in buyers if rules.customer_is_proxied(b.customer, settings)]
+        if any(not intake.may_match_by_email(session, connection, settings, b) for b in proxied):
+            return None  # one goes to the proxy customer, and no customer changed in QuickBooks alters that
+        if not _one_goes_to_proxy(ctx, proxied):
             return Finish("not added: every order it was queued for goes to the QuickBooks customer with "
                           "the guest's e-mail")
         newest = max(d.created_at for d in waiting)
         current = lists.customers_current_at(session, connection.id)
-        # ``still`` go to the proxy customer already: whether an e-mail could change that is all to know.
-        matchable = all(intake.may_match_by_email(session, connection, settings, o) for o in still)
-        if current is None or current >= newest or not matchable:
+        if current is None or current >= newest:
             return None
         return Defer("reading the customers changed in QuickBooks first: the guests' e-mails may be new "
                      "customers', and then this one is not needed", queue=Needed(customer_changes=True))
