@@ -14,7 +14,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from qbsync.storage.models import IdMapping, utcnow
@@ -257,6 +257,15 @@ def get(session: Session, connection_id: int, record_type: str, storefront_id: s
     return cache[key]
 
 
+# preload's query, built once (a round trip asks it a few times per handler; building the statement and
+# its IN clause each time cost more than running it)
+_PRELOAD = select(IdMapping).where(
+    IdMapping.connection_id == bindparam("connection_id"),
+    IdMapping.record_type == bindparam("record_type"),
+    IdMapping.storefront_id.in_(bindparam("storefront_ids", expanding=True)),
+)
+
+
 def preload(session: Session, connection_id: int, keys: Iterable[tuple[str, str]]) -> None:
     """Load the mappings of many records at once (absent ones are remembered as absent)."""
     cache = _cache(session, connection_id)
@@ -275,13 +284,8 @@ def preload(session: Session, connection_id: int, keys: Iterable[tuple[str, str]
             chunk = ordered[start : start + _CHUNK]
             for storefront_id in chunk:
                 cache[(record_type, storefront_id)] = None
-            rows = session.scalars(
-                select(IdMapping).where(
-                    IdMapping.connection_id == connection_id,
-                    IdMapping.record_type == record_type,
-                    IdMapping.storefront_id.in_(chunk),
-                )
-            )
+            rows = session.scalars(_PRELOAD, {"connection_id": connection_id, "record_type": record_type,
+                                              "storefront_ids": chunk})
             for row in rows:
                 cache[(row.record_type, row.storefront_id)] = row
 

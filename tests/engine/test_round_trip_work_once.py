@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from qbsync.queue import jobs as queue
 from qbsync.storage.models import QueueJob
 from qbsync.storefronts.records import Customer, Order
@@ -106,3 +108,28 @@ def test_the_proxy_customers_job_reads_a_waiting_orders_buyer_as_the_whole_order
         else:
             raise AssertionError("a payload without an order's buyer was read")
         assert session.get(QueueJob, odd.id) is odd
+
+
+def _proxy_scenarios() -> list[Any]:
+    from tests.engine import test_rules as scenarios
+
+    return [
+        # Defer: the customers changed since the list was read are read first; one of them takes an order.
+        scenarios.test_a_customer_typed_into_quickbooks_since_the_list_was_read_takes_the_guests_order,
+        # Finish: every order goes to the customer with the guest's e-mail; the proxy is not added.
+        scenarios.test_a_guests_customer_typed_into_quickbooks_after_the_list_was_read_leaves_web_guests_unadded,
+        # None: some go to the proxy customer, which is added as usual.
+        scenarios.test_a_guest_whose_e_mail_is_a_quickbooks_customers_is_booked_to_that_customer,
+    ]
+
+
+@pytest.mark.parametrize("profile", ["retail"])
+@pytest.mark.parametrize("scenario", _proxy_scenarios(), ids=lambda scenario: scenario.__name__[5:40])
+def test_the_proxy_customers_job_decides_the_same_reading_the_waiting_orders_one_at_a_time(
+        shop, monkeypatch, scenario):
+    """The proxy customer's job reads the orders waiting for it a chunk at a time and stops once the answer
+    is known: with chunks of one order (every order a chunk boundary) the outcomes are the same."""
+    from qbsync.queue.handlers import customers
+
+    monkeypatch.setattr(customers, "_PROXY_CHUNK", 1)
+    scenario(shop)

@@ -144,23 +144,21 @@ def _buyer(job: QueueJob) -> intake.Buyer:
     return record_of(job, Order)
 
 
-_PROXY_CHUNK = 200  # waiting orders whose links and e-mails are looked up together
+_PROXY_CHUNK = 50  # waiting orders read, and their links and e-mails looked up, together
 
 
 def _one_goes_to_proxy(ctx: Context, proxied: list[intake.Buyer]) -> bool:
     """Whether any of ``proxied`` (guests whose e-mail may name a QuickBooks customer) goes to the proxy
-    customer after all: neither a link nor the pulled customer list has their e-mail. Their links and
-    the customers with their e-mails are read a chunk at a time (one query each), until one is found."""
+    customer after all: neither a link nor the pulled customer list has their e-mail (their links and the
+    customers with their e-mails read in one query each)."""
+    if not proxied:
+        return False
     session, connection, settings = ctx.session, ctx.connection, ctx.settings
-    for start in range(0, len(proxied), _PROXY_CHUNK):
-        chunk = proxied[start:start + _PROXY_CHUNK]
-        own = [(mappings.CUSTOMER, intake.own_customer_key(session, connection, b)) for b in chunk]
-        mappings.preload(session, connection.id, own)
-        lists.preload_customers(session, connection.id, emails=[b.customer.email for b in chunk])
-        if any(intake.choose_customer(session, connection, settings, b, link=False).proxy is not None
-               for b in chunk):
-            return True
-    return False
+    own = [(mappings.CUSTOMER, intake.own_customer_key(session, connection, b)) for b in proxied]
+    mappings.preload(session, connection.id, own)
+    lists.preload_customers(session, connection.id, emails=[b.customer.email for b in proxied])
+    return any(intake.choose_customer(session, connection, settings, b, link=False).proxy is not None
+               for b in proxied)
 
 
 def _settings_name(job: QueueJob, ctx: Context) -> str:
@@ -274,19 +272,23 @@ class CustomerHandler(StepHandler):
         if not waiting or any(d.kind != "order" or progress(d).get("customer") is not None for d in waiting):
             return None  # nothing waits, or something that needs it whatever the customer list says
         # Hundreds of guests' orders may wait for the proxy customer: each is read only as far as choosing
-        # its customer goes (its buyer and currency, not its lines), and the pulled list is asked only
-        # until one order is found that goes to the proxy customer whatever it holds.
-        buyers = [_buyer(d) for d in waiting]
-        proxied = [b for b in buyers if rules.customer_is_proxied(b.customer, settings)]
-        if any(not intake.may_match_by_email(session, connection, settings, b) for b in proxied):
-            return None  # one goes to the proxy customer, and no customer changed in QuickBooks alters that
-        if not _one_goes_to_proxy(ctx, proxied):
+        # its customer goes (its buyer and currency, not its lines), a chunk at a time, and only until the
+        # answer is known: usually the first order goes to the proxy customer, and the customer list is up
+        # to date, so nothing a later order holds can change the answer.
+        current = lists.customers_current_at(session, connection.id)
+        behind = current is not None and current < max(d.created_at for d in waiting)
+        proxy_needed = False  # an order goes to the proxy customer (as the customer list stands)
+        for start in range(0, len(waiting), _PROXY_CHUNK):
+            buyers = [_buyer(d) for d in waiting[start:start + _PROXY_CHUNK]]
+            proxied = [b for b in buyers if rules.customer_is_proxied(b.customer, settings)]
+            if any(not intake.may_match_by_email(session, connection, settings, b) for b in proxied):
+                return None  # goes to the proxy customer, and no customer changed in QuickBooks alters that
+            proxy_needed = proxy_needed or _one_goes_to_proxy(ctx, proxied)
+            if proxy_needed and not behind:
+                return None  # the list is up to date: nothing to read first
+        if not proxy_needed:
             return Finish("not added: every order it was queued for goes to the QuickBooks customer with "
                           "the guest's e-mail")
-        newest = max(d.created_at for d in waiting)
-        current = lists.customers_current_at(session, connection.id)
-        if current is None or current >= newest:
-            return None
         return Defer("reading the customers changed in QuickBooks first: the guests' e-mails may be new "
                      "customers', and then this one is not needed", queue=Needed(customer_changes=True))
 
