@@ -28,6 +28,17 @@ class Record(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
+class Buyer(Protocol):
+    """What choosing an order's customer reads of it (an :class:`Order` is one): who bought it, and in
+    which currency. The proxy customer's job asks it of hundreds of waiting orders, read that far only."""
+
+    @property
+    def customer(self) -> Customer: ...
+
+    @property
+    def currency(self) -> str: ...
+
+
 # Which queue job kind carries each storefront record type, and how urgent it is (lower first):
 # customers and items before the orders that refer to them.
 JOB_KINDS: dict[str, tuple[str, int]] = {
@@ -241,7 +252,7 @@ _RECORDS_ABSENT = "qbsync.intake.storefront_records_absent"
 
 
 def choose_customer(
-    session: Session, connection: Connection, settings: SyncSettings, order: Order, *, link: bool
+    session: Session, connection: Connection, settings: SyncSettings, order: Buyer, *, link: bool
 ) -> rules.CustomerChoice:
     """Whose QuickBooks customer the order's sale goes to, by today's settings (the order handler asks
     once, when it first plans the order, and keeps the answer: :class:`rules.CustomerChoice`; intake asks
@@ -262,7 +273,7 @@ def choose_customer(
 
 
 def customer_found(
-    session: Session, connection: Connection, settings: SyncSettings, order: Order
+    session: Session, connection: Connection, settings: SyncSettings, order: Buyer
 ) -> tuple[rules.CustomerChoice, QbListEntry | None]:
     """:func:`choose_customer`'s answer, with the pulled customer it found by the guest's e-mail and would
     link (None: nothing to link), so that a caller deciding first whether to wait asks once."""
@@ -291,7 +302,7 @@ def link_found(session: Session, connection: Connection, choice: rules.CustomerC
     )
 
 
-def own_customer_key(session: Session, connection: Connection, order: Order) -> str:
+def own_customer_key(session: Session, connection: Connection, order: Buyer) -> str:
     """The key the link to the order's buyer's own QuickBooks customer has (in the order's currency when
     it is not the company's): the first link :func:`choose_customer` reads, so a batch's can be preloaded
     (``mappings.preload``) instead of read one query per order."""
@@ -300,7 +311,7 @@ def own_customer_key(session: Session, connection: Connection, order: Order) -> 
 
 
 def goes_to_proxy_for_want_of_email_match(
-    session: Session, connection: Connection, settings: SyncSettings, order: Order
+    session: Session, connection: Connection, settings: SyncSettings, order: Buyer
 ) -> bool:
     """Whether :func:`choose_customer` gives the order the proxy customer only because neither a link nor
     the pulled customer list names a customer with the guest's e-mail: one typed into QuickBooks since
@@ -311,7 +322,7 @@ def goes_to_proxy_for_want_of_email_match(
 
 
 def may_match_by_email(
-    session: Session, connection: Connection, settings: SyncSettings, order: Order
+    session: Session, connection: Connection, settings: SyncSettings, order: Buyer
 ) -> bool:
     """Whether the order's buyer is a guest whom a QuickBooks customer with their e-mail would take
     (``rules.guest_matched_by_email``, in the order's currency)."""

@@ -14,13 +14,14 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from qbsync.storage.models import IdMapping, utcnow
 from qbsync.storefronts.records import Customer
 
 CACHE = "qbsync.id_mappings"  # the session.info key of the look-up cache
+_GENERATION = "qbsync.id_mappings.generation"  # session.info: how many times this session changed a link
 _BATCH = "qbsync.id_mappings.batch"  # the session.info key of the links written together (written_together)
 _CHUNK = 400  # keys per IN (...) query, well inside every database's parameter limit
 
@@ -167,6 +168,7 @@ def written_together(session: Session) -> Iterator[None]:
         written = True
     finally:
         session.info.pop(_BATCH, None)
+        _changed(session)  # the new links leave the cache: a look-up now returns the stored row
         caches = session.info.get(CACHE, {})
         for connection_id, record_type, storefront_id in batch.links:
             caches.get(connection_id, {}).pop((record_type, storefront_id), None)
@@ -225,6 +227,16 @@ def _as_cached(session: Session, found: Iterable[IdMapping]) -> list[IdMapping]:
             for m in found]
 
 
+def generation(session: Session) -> int:
+    """A count of the links this session made, changed or dropped (through this module): what was worked
+    out from links at another count may be out of date."""
+    return int(session.info.get(_GENERATION, 0))
+
+
+def _changed(session: Session) -> None:
+    session.info[_GENERATION] = generation(session) + 1
+
+
 def _cache(session: Session, connection_id: int) -> dict[tuple[str, str], IdMapping | None]:
     caches = session.info.setdefault(CACHE, {})
     return caches.setdefault(connection_id, {})
@@ -245,6 +257,15 @@ def get(session: Session, connection_id: int, record_type: str, storefront_id: s
     return cache[key]
 
 
+# preload's query, built once (a round trip asks it a few times per handler; building the statement and
+# its IN clause each time cost more than running it)
+_PRELOAD = select(IdMapping).where(
+    IdMapping.connection_id == bindparam("connection_id"),
+    IdMapping.record_type == bindparam("record_type"),
+    IdMapping.storefront_id.in_(bindparam("storefront_ids", expanding=True)),
+)
+
+
 def preload(session: Session, connection_id: int, keys: Iterable[tuple[str, str]]) -> None:
     """Load the mappings of many records at once (absent ones are remembered as absent)."""
     cache = _cache(session, connection_id)
@@ -263,13 +284,8 @@ def preload(session: Session, connection_id: int, keys: Iterable[tuple[str, str]
             chunk = ordered[start : start + _CHUNK]
             for storefront_id in chunk:
                 cache[(record_type, storefront_id)] = None
-            rows = session.scalars(
-                select(IdMapping).where(
-                    IdMapping.connection_id == connection_id,
-                    IdMapping.record_type == record_type,
-                    IdMapping.storefront_id.in_(chunk),
-                )
-            )
+            rows = session.scalars(_PRELOAD, {"connection_id": connection_id, "record_type": record_type,
+                                              "storefront_ids": chunk})
             for row in rows:
                 cache[(row.record_type, row.storefront_id)] = row
 
@@ -340,6 +356,7 @@ def link(
     store_name, rename_reason = renamed or (None, None)
     mapping = get(session, connection_id, record_type, storefront_id)
     now = utcnow()
+    _changed(session)
     if mapping is None:
         values = {
             "connection_id": connection_id,
@@ -414,6 +431,7 @@ def provenance(mapping: IdMapping) -> str:
 
 def forget(session: Session, mapping: IdMapping) -> None:
     """Drop a mapping whose QuickBooks record is gone (deleted or merged in QuickBooks)."""
+    _changed(session)
     _cache(session, mapping.connection_id)[(mapping.record_type, mapping.storefront_id)] = None
     batch: _Batch | None = session.info.get(_BATCH)
     if isinstance(mapping, NewLink):

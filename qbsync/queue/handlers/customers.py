@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from qbsync.qbxml.limits import fit
@@ -123,6 +125,42 @@ def _base_name(job: QueueJob, ctx: Context) -> str:
 _BASE_NAMES = "customers.base_names"  # Context.cache: job id -> _base_name
 
 
+@dataclass(frozen=True)
+class _Buyer:
+    """An order as far as choosing its customer reads it (``intake.Buyer``)."""
+
+    customer: Customer
+    currency: str
+
+
+def _buyer(job: QueueJob) -> intake.Buyer:
+    """Who bought the job's order and in which currency, read from its JSON without the rest of the order
+    (its lines, addresses, taxes...); the whole order when the payload does not hold them as an order's
+    does (so a payload that is no order fails as reading the order fails)."""
+    raw = job.payload.get("record") or {}
+    customer, currency = raw.get("customer"), raw.get("currency")
+    if isinstance(customer, Mapping) and isinstance(currency, str):
+        return _Buyer(Customer.from_dict(customer, _where="Order.customer"), currency)
+    return record_of(job, Order)
+
+
+_PROXY_CHUNK = 50  # waiting orders read, and their links and e-mails looked up, together
+
+
+def _one_goes_to_proxy(ctx: Context, proxied: list[intake.Buyer]) -> bool:
+    """Whether any of ``proxied`` (guests whose e-mail may name a QuickBooks customer) goes to the proxy
+    customer after all: neither a link nor the pulled customer list has their e-mail (their links and the
+    customers with their e-mails read in one query each)."""
+    if not proxied:
+        return False
+    session, connection, settings = ctx.session, ctx.connection, ctx.settings
+    own = [(mappings.CUSTOMER, intake.own_customer_key(session, connection, b)) for b in proxied]
+    mappings.preload(session, connection.id, own)
+    lists.preload_customers(session, connection.id, emails=[b.customer.email for b in proxied])
+    return any(intake.choose_customer(session, connection, settings, b, link=False).proxy is not None
+               for b in proxied)
+
+
 def _settings_name(job: QueueJob, ctx: Context) -> str:
     proxy, customer = job.payload.get("proxy"), customer_of(job)
     if proxy or customer is None:  # a job carries its customer unless it is the proxy's
@@ -233,23 +271,24 @@ class CustomerHandler(StepHandler):
         waiting = [d for d in jobs.dependents(session, job) if d.state in ("pending", "waiting")]
         if not waiting or any(d.kind != "order" or progress(d).get("customer") is not None for d in waiting):
             return None  # nothing waits, or something that needs it whatever the customer list says
-        orders = [record_of(d, Order) for d in waiting]
-        # Hundreds of guests' orders may wait for the proxy customer: their own links in a few queries, and
-        # the pulled customers with their e-mails in one.
-        own = [(mappings.CUSTOMER, intake.own_customer_key(session, connection, o)) for o in orders]
-        mappings.preload(session, connection.id, own)
-        lists.preload_customers(session, connection.id, emails=[o.customer.email for o in orders])
-        still = [o for o in orders
-                 if intake.choose_customer(session, connection, settings, o, link=False).proxy is not None]
-        if not still:
+        # Hundreds of guests' orders may wait for the proxy customer: each is read only as far as choosing
+        # its customer goes (its buyer and currency, not its lines), a chunk at a time, and only until the
+        # answer is known: usually the first order goes to the proxy customer, and the customer list is up
+        # to date, so nothing a later order holds can change the answer.
+        current = lists.customers_current_at(session, connection.id)
+        behind = current is not None and current < max(d.created_at for d in waiting)
+        proxy_needed = False  # an order goes to the proxy customer (as the customer list stands)
+        for start in range(0, len(waiting), _PROXY_CHUNK):
+            buyers = [_buyer(d) for d in waiting[start:start + _PROXY_CHUNK]]
+            proxied = [b for b in buyers if rules.customer_is_proxied(b.customer, settings)]
+            if any(not intake.may_match_by_email(session, connection, settings, b) for b in proxied):
+                return None  # goes to the proxy customer, and no customer changed in QuickBooks alters that
+            proxy_needed = proxy_needed or _one_goes_to_proxy(ctx, proxied)
+            if proxy_needed and not behind:
+                return None  # the list is up to date: nothing to read first
+        if not proxy_needed:
             return Finish("not added: every order it was queued for goes to the QuickBooks customer with "
                           "the guest's e-mail")
-        newest = max(d.created_at for d in waiting)
-        current = lists.customers_current_at(session, connection.id)
-        # ``still`` go to the proxy customer already: whether an e-mail could change that is all to know.
-        matchable = all(intake.may_match_by_email(session, connection, settings, o) for o in still)
-        if current is None or current >= newest or not matchable:
-            return None
         return Defer("reading the customers changed in QuickBooks first: the guests' e-mails may be new "
                      "customers', and then this one is not needed", queue=Needed(customer_changes=True))
 

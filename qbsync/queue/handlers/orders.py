@@ -224,10 +224,11 @@ def special_names(order: Order, settings: SyncSettings,
     return names
 
 
-# Context.cache: the special items' names from the settings; each special item's reference, by (role, name,
-# its link's ListID and name, lists.generation); whether the pulled list lacks a payment method, by name.
+# Context.cache: the special items' names from the settings; the special items' references (role -> ItemRef),
+# by (the order's roles and names, lists.generation, mappings.generation); whether the pulled list lacks a
+# payment method, by name.
 _COMMON_SPECIALS = "orders.common_special_names"
-_SPECIAL_REFS = "orders.special_refs"
+_SPECIALS = "orders.specials"
 _METHODS_LACKING = "orders.payment_methods_lacking"
 
 
@@ -238,16 +239,20 @@ class OrderHandler(StepHandler):
 
     def prepare(self, ctx: Context, jobs: list[QueueJob]) -> None:
         # The roles of special_names: every order's special items and 0 % tax item once, then its tax items.
+        session, conn_id = ctx.session, ctx.connection.id
+        # The orders' own links first: only a linked order's build reads whose its sale is (``_update``),
+        # so the sale customers of the others, most of a round trip's, are not asked for.
+        mappings.preload(session, conn_id, [(mappings.ORDER, order_id(job)) for job in jobs])
         keys: list[tuple[str, str]] = [(mappings.SPECIAL_ITEM, role)
                                        for role in (*SPECIAL_ITEMS, sales_tax.ZERO_ROLE)]
         chosen_later: list[tuple[Order, str]] = []  # orders whose customer is to be chosen, own key
         for job in jobs:
-            keys.append((mappings.ORDER, order_id(job)))
             if job.payload.get("event") == "deleted":
                 continue  # only what was last known of it: voided by its link
             order = order_of(job)
             keys.extend((mappings.SPECIAL_ITEM, item.role) for item, _ in sales_tax.order_tax_items(order))
-            keys.append((mappings.SALE_CUSTOMER, order_id(job)))
+            if mappings.get(session, conn_id, mappings.ORDER, order_id(job)) is not None:
+                keys.append((mappings.SALE_CUSTOMER, order_id(job)))
             kept = rules.CustomerChoice.from_dict(progress(job).get("customer"))
             if kept is not None:
                 keys.append((mappings.CUSTOMER, kept.key))
@@ -257,10 +262,10 @@ class OrderHandler(StepHandler):
                 keys.append((mappings.CUSTOMER, own))
                 keys.append((mappings.CUSTOMER, today_customer_key(ctx, order)))
             keys.extend((mappings.PRODUCT, line_key(line)) for line in order.lines)
-        mappings.preload(ctx.session, ctx.connection.id, keys)
+        mappings.preload(session, conn_id, keys)
         # The pulled customers with the e-mails of the guests whose customer is still to be chosen (and
         # whose own is not linked): choose_customer looks them up, one query for the round trip.
-        session, connection, settings = ctx.session, ctx.connection, ctx.settings
+        connection, settings = ctx.connection, ctx.settings
         emails = [
             order.customer.email for order, own in chosen_later
             if rules.customer_is_proxied(order.customer, settings)
@@ -279,8 +284,10 @@ class OrderHandler(StepHandler):
         keys: list[tuple[str, str]] = []
         for job in jobs:
             keys.append((mappings.ORDER, order_id(job)))
+            if job.step == "lookup":
+                continue  # (its sale's customer is linked only when it found the order's sale: rare)
             keys.append((mappings.SALE_CUSTOMER, order_id(job)))
-            if job.payload.get("event") != "deleted" and job.step != "lookup":
+            if job.payload.get("event") != "deleted":
                 keys.extend((mappings.PRODUCT, line_key(line)) for line in order_of(job).lines)
         mappings.preload(ctx.session, ctx.connection.id, keys)
 
@@ -332,11 +339,11 @@ class OrderHandler(StepHandler):
         assert choice is not None  # kept, or chosen now
         customer = self._customer(ctx, choice.key)
         links = self._links(ctx, order, customer)
-        waiting = self._dependencies(ctx, job, order, links, choice)
+        missing = order_plan.needs(order, links, ctx.settings)  # asked once: the rest of the build reads it
+        waiting = self._dependencies(ctx, job, order, missing, choice)
         waiting = waiting or self._rate_pending(ctx) or codes_pending(ctx)
         if waiting:
             return waiting
-        missing = order_plan.needs(order, links, ctx.settings)
         if missing:
             raise KeyError(missing[0])
         if not links.facts.is_us:
@@ -352,7 +359,7 @@ class OrderHandler(StepHandler):
             # look-up finds one with this number, to prove it is the order's (``_existing``).
             set_progress(job, type=txn_type)
             return render(ctx, f"{txn_type}Query", {"RefNumber": ref_number(order, ctx.settings)}, "lookup")
-        planned = self._transaction(ctx, job, order, self._company(ctx, order, customer, links), txn_type)
+        planned = self._transaction(ctx, job, order, self._company(ctx, order, customer, links, ()), txn_type)
         if planned.problem:
             return Reject(planned.problem)
         if planned.needs or planned.data is None:
@@ -379,15 +386,15 @@ class OrderHandler(StepHandler):
         ctx: Context,
         job: QueueJob,
         order: Order,
-        company: order_plan.Company,
+        missing: tuple[str, ...],
         customer: rules.CustomerChoice | None,
     ) -> Defer | None:
-        """Wait for the customer (the one chosen; None: the sale's, known) and items the order needs: the
-        exchange queues their jobs when nobody has (build never queues), and builds again when none was
-        needed."""
+        """Wait for the customer (the one chosen; None: the sale's, known) and items the order needs
+        (``missing``: what ``order_plan.needs`` answers for its links): the exchange queues their jobs when
+        nobody has (build never queues), and builds again when none was needed."""
         if job.id in ctx.cache.get(DEPENDENCIES_QUEUED, ()):
             return None  # the exchange found nothing to queue for it
-        if not order_plan.needs(order, company, ctx.settings):
+        if not missing:
             return None
         return Defer("waiting for the order's customer and items to reach QuickBooks",
                      queue=Needed(order=order, customer=customer))
@@ -417,32 +424,36 @@ class OrderHandler(StepHandler):
         )
 
     def _company(
-        self, ctx: Context, order: Order, customer: str | None, links: order_plan.Company | None = None
+        self, ctx: Context, order: Order, customer: str | None, links: order_plan.Company | None = None,
+        missing: tuple[str, ...] | None = None,
     ) -> order_plan.Company:
         """What qbsync knows of the QuickBooks company the order goes to (its links and pulled lists);
         ``customer``: the ListID of the sale's customer, None while it is not linked; ``links``: what
-        :meth:`_links` read for them already.
+        :meth:`_links` read for them already, and ``missing`` what ``order_plan.needs`` answered for them.
 
         While the order's customer or products are not linked the rest is not read: the plan only says
         what it waits for.
         """
         session, conn_id = ctx.session, ctx.connection.id
         links = links or self._links(ctx, order, customer)
-        if order_plan.needs(order, links, ctx.settings):
+        if missing is None:
+            missing = order_plan.needs(order, links, ctx.settings)
+        if missing:
             return links
-        specials = {}
-        # The same for every order of the round trip while the links and lists stay as they are: worked
-        # out once per special item (a link or list entry changed meanwhile makes another key).
-        refs: dict[tuple[Any, ...], tuple[str, str]] = ctx.cache.setdefault(_SPECIAL_REFS, {})
-        generation = lists.generation(session)
-        for role, name in special_names(order, ctx.settings, ctx.cache).items():
-            mapping = mappings.get(session, conn_id, mappings.SPECIAL_ITEM, role)
-            key = (role, name, generation,
-                   None if mapping is None else (mapping.qb_id, mapping.qb_name))
-            ref = refs.get(key)
-            if ref is None:
-                ref = refs[key] = self._special_ref(ctx, name, mapping)
-            specials[role] = {ref[0]: ref[1]}
+        # The same for every order of the round trip with the same special items while the links and lists
+        # stay as they are: worked out once per set of names (a link or list entry made, changed or dropped
+        # meanwhile makes another key).
+        names = tuple(special_names(order, ctx.settings, ctx.cache).items())
+        worked_out: dict[tuple[Any, ...], dict[str, tuple[str, str]]] = ctx.cache.setdefault(_SPECIALS, {})
+        key = (names, lists.generation(session), mappings.generation(session))
+        refs = worked_out.get(key)
+        if refs is None:
+            special = mappings.SPECIAL_ITEM
+            refs = worked_out[key] = {
+                role: self._special_ref(ctx, name, mappings.get(session, conn_id, special, role))
+                for role, name in names
+            }
+        specials = {role: {element: value} for role, (element, value) in refs.items()}  # each order's own
         country = None
         if not links.facts.is_us:
             try:
@@ -510,8 +521,10 @@ class OrderHandler(StepHandler):
         known = sale_customer is not None
         customer = sale_customer.qb_id if sale_customer is not None else self._customer(
             ctx, today_customer_key(ctx, order))
-        company = self._company(ctx, order, customer)
-        waiting = None if customer is None else self._dependencies(ctx, job, order, company, None)
+        links = self._links(ctx, order, customer)
+        missing = order_plan.needs(order, links, ctx.settings)
+        company = self._company(ctx, order, customer, links, missing)
+        waiting = None if customer is None else self._dependencies(ctx, job, order, missing, None)
         if waiting:
             return waiting
         notes = progress(job)
