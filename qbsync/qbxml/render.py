@@ -23,7 +23,9 @@ Rendering does not validate: build the message with ``build_message`` and check 
 ``schema.validate`` / ``schema.validate_each``.
 
 Each request type has a template in ``qbsync/qbxml_templates/`` (compiled once by ``template_plan``):
-rendering cleans ``data`` into records of escaped text, then prints them through the template's plan.
+rendering cleans ``data`` into records of escaped text, then prints them through the template's plan. The
+usual data takes a faster way to the same bytes: the plan compiled to one Python function (``plan_code``)
+that cleans each value where it prints it; whatever that function does not take goes the plan's way.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from decimal import Decimal
 from qbsync.qbxml import values
 from qbsync.qbxml.errors import QbxmlDataError, QbxmlVersionError
 from qbsync.qbxml.fields import KNOWN_VERSIONS, Catalog, Field, Kind, catalog, require_version
+from qbsync.qbxml.plan_code import Fallback, LeafCleaning, Renderer, compile_renderer
 from qbsync.qbxml.template_plan import Fields, Plan, compile_plan, template_names
 
 DEFAULT_VERSION = "13.0"
@@ -184,6 +187,24 @@ def _clean(cat: Catalog, field: Field, data: object, path: str) -> str | Fields:
     return _record(cat, field, data, path, {})
 
 
+def _leaf_cleaning(cat: Catalog, field: Field) -> LeafCleaning:
+    """How a compiled plan (``plan_code``) cleans ``field``'s values: as ``_cleaner`` does, inline where it
+    can; anything else through ``_clean``, which raises for what this path refuses."""
+    def exact(value: object) -> str:
+        if value is None:
+            raise Fallback(f"{field.name}: a None in a list")  # refused by _record, with its place
+        cleaned = _clean(cat, field, value, field.name)
+        assert isinstance(cleaned, str)  # a leaf
+        return cleaned
+
+    if field.kind == Kind.ENUM:
+        return LeafCleaning(exact, choices={choice: _escape(choice) for choice in field.choices})
+    formatter = _FORMATTERS.get(field.kind)
+    if formatter is not None:
+        return LeafCleaning(exact, formatter=formatter)
+    return LeafCleaning(exact, plain=_PLAIN, fits=field.max_length)  # as _cleaner's text and identifier
+
+
 # A child element as cleaning needs it: the field, whether it repeats, whether it is an aggregate, and its
 # leaf cleaner (None for an aggregate or an enum).
 _Child = tuple[Field, bool, bool, Callable[[object], str] | None]
@@ -258,6 +279,11 @@ def _record(cat: Catalog, field: Field, data: Mapping[str, object], path: str, c
     return cleaned
 
 
+def _plain_as_cleaned(text: str) -> bool:
+    """Whether cleaning keeps ``text`` as it is (plain text does: one match settles most, as "3527.2")."""
+    return _PLAIN(text) is not None or values.clean_text(text) == text
+
+
 def _request_attributes(
     choices_of: tuple[tuple[str, tuple[str, ...]], ...], data: Mapping[str, object], path: str,
     request_id: str | None,
@@ -267,7 +293,7 @@ def _request_attributes(
     if request_id is not None:
         if not isinstance(request_id, str) or not request_id:
             raise QbxmlDataError(f"{path}: request_id must be a non-empty string, not {request_id!r}")
-        if len(request_id) > REQUEST_ID_MAX_LENGTH or values.clean_text(request_id) != request_id:
+        if len(request_id) > REQUEST_ID_MAX_LENGTH or not _plain_as_cleaned(request_id):
             raise QbxmlDataError(
                 f"{path}: request_id {request_id!r} must be at most {REQUEST_ID_MAX_LENGTH} plain characters"
             )
@@ -280,7 +306,7 @@ def _request_attributes(
             continue
         if value is None:
             continue
-        if not isinstance(value, str) or values.clean_text(value) != value or not value:
+        if not isinstance(value, str) or not value or not _plain_as_cleaned(value):
             raise QbxmlDataError(f"{path}: attribute {name} must be plain text, not {value!r}")
         if choices and value not in choices:
             raise QbxmlDataError(f"{path}: attribute {name}={value!r} is not one of {', '.join(choices)}")
@@ -314,6 +340,7 @@ class _Shape:
     attribute_choices: tuple[tuple[str, tuple[str, ...]], ...]  # their allowed values (none: any)
     rq_keys: frozenset[str]  # names in ``data`` that go on the request, not in its body
     plan: Plan
+    renderer: Renderer | None  # the plan compiled to Python (``plan_code``): the usual data's fast path
 
 
 @functools.lru_cache(maxsize=512)
@@ -330,9 +357,11 @@ def _shape(request_type: str, version: str) -> _Shape:
     attributes = frozenset(attribute for attribute, _ in attribute_choices)
     if body is None or body.kind != Kind.AGGREGATE:
         body = None
-    return _Shape(name, rq, body, attributes, attribute_choices,
-                  frozenset((set(rq_children) - {name}) | attributes),
-                  compile_plan(name, version, body is not None))
+    rq_keys = frozenset((set(rq_children) - {name}) | attributes)
+    plan = compile_plan(name, version, body is not None)
+    renderer = compile_renderer(plan, cat, rq, body, attributes, rq_keys,
+                                lambda field: _leaf_cleaning(cat, field))
+    return _Shape(name, rq, body, attributes, attribute_choices, rq_keys, plan, renderer)
 
 
 def render_request(
@@ -349,13 +378,26 @@ def render_request(
     cannot be sent as given.
     """
     shape = _shape(request_type, version)
+    if type(data) is not dict and not isinstance(data, Mapping):
+        raise QbxmlDataError(f"{shape.name}: data must be a dict of fields, not {type(data).__name__}")
+    attributes = _request_attributes(shape.attribute_choices, data, f"{shape.name}Rq", request_id)
+    rq_fields: Fields = {key: _escape(value) for key, value in attributes.items()}
+    if shape.renderer is not None:
+        # The usual data in one pass; anything else (a refusal above all) renders through the plan below,
+        # which raises the first problem in data's order, with its place.
+        try:
+            return shape.renderer(data, rq_fields)
+        except Exception:  # noqa: S110 - not swallowed: the plan renders it or raises the error again
+            pass
+    return _render_by_plan(shape, version, data, rq_fields)
+
+
+def _render_by_plan(shape: _Shape, version: str, data: Mapping[str, object], rq_fields: Fields) -> str:
+    """``render_request``'s reference path: clean ``data`` into records, then print them through the plan
+    (``rq_fields`` holds the request's escaped attributes)."""
     name, rq, body_field, attribute_names, plan = (
         shape.name, shape.rq, shape.body, shape.attributes, shape.plan)
-    if type(data) is not dict and not isinstance(data, Mapping):
-        raise QbxmlDataError(f"{name}: data must be a dict of fields, not {type(data).__name__}")
     cat = catalog(version)
-    attributes = _request_attributes(shape.attribute_choices, data, f"{name}Rq", request_id)
-    rq_fields: Fields = {key: _escape(value) for key, value in attributes.items()}
     if body_field is not None:
         rq_keys = shape.rq_keys
         rq_data = {k: v for k, v in data.items() if k in rq_keys and k not in attribute_names}

@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.orm import Session
 
 from qbsync.qbxml.parse import Response
+from qbsync.qbxml.render import render_request  # loaded with qbsync.qbxml anyway: no import per request
 from qbsync.queue.handlers.answers import found
 from qbsync.queue.rules import CustomerChoice
 from qbsync.queue.settings import SyncSettings
@@ -351,8 +352,6 @@ BUILTIN_MODULES: list[str] = [
 
 def render(ctx: Context, request_type: str, data: dict[str, Any], step: str) -> Request:
     """Render ``request_type`` ("CustomerAdd") for this job's requestID and qbXML version."""
-    from qbsync.qbxml.render import render_request
-
     fragment = render_request(request_type, data, request_id=ctx.request_id, version=ctx.version)
     return Request(request_type=f"{request_type}Rq", fragment=fragment, step=step)
 
