@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar, Self, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Self, Union, cast, get_args, get_origin, get_type_hints
 
 import lxml.html
 from lxml import etree
@@ -516,6 +516,115 @@ def _hints(cls: type) -> dict[str, Any]:
     return found
 
 
+# The plain reader: what from_dict tries first. Most reads are of what to_dict wrote (a queue job's
+# record, read once per job), so each record class gets, worked out once, one function that reads its
+# fields one after another with each field's conversion written out in place: a text field is a type
+# check, a money field ``Decimal(text)``, a list of records a list of the item class's own plain reads,
+# with no reader looked up and called per value and no second pass for defaults. It takes only plain
+# values (strings, "+00:00"/"Z" UTC times, lists, dicts) and gives up (raises) at anything else, valid
+# or not; the field-by-field readers above (``Record._read``) then read the data again, so what is
+# accepted and every error message stay theirs: the plain reader is a shortcut, never a second set of
+# rules. tests/storefronts/test_records_storefront.py compares the two.
+_PlainReader = Callable[[Any], Any]
+_PLAIN_READERS: dict[type, _PlainReader] = {}
+
+
+class _Unusual(Exception):  # noqa: N818 - not an error: a value the plain reader leaves to the others
+    """Raised by a plain reader at a value it leaves to the field-by-field readers."""
+
+
+def _indented(lines: list[str], by: str = "    ") -> list[str]:
+    return [by + line for line in lines]
+
+
+def _plain_conversion(hint: Any, var: str, names: dict[str, Any], depth: int = 0) -> list[str]:
+    """Source lines checking the plain JSON value in ``var`` for a field of type ``hint`` and replacing it
+    with the field's value; they raise _Unusual (or let Decimal/fromisoformat raise) where the
+    field-by-field reader must decide. ``names`` collects what the lines refer to."""
+    origin = get_origin(hint)
+    unusual = "    raise _Unusual"
+    if origin in (Union, types.UnionType):
+        options = get_args(hint)
+        (inner,) = [option for option in options if option is not type(None)]
+        inner_lines = _plain_conversion(inner, var, names, depth)
+        if type(None) not in options:
+            return [f"if {var} is None:", unusual, *inner_lines]
+        return [f"if {var} is not None:", *_indented(inner_lines)]
+    if origin is tuple:
+        item = get_args(hint)[0]
+        lines = [f"if not isinstance({var}, list):", unusual]
+        if isinstance(item, type) and issubclass(item, Record):
+            reader = f"read_{item.__name__}"
+            names[reader] = _plain_reader(item)
+            return [*lines, f"{var} = tuple([{reader}(item) for item in {var}])"]
+        each, items = f"item{depth}", f"items{depth}"
+        return [*lines, f"{items} = []", f"for {each} in {var}:",
+                *_indented(_plain_conversion(item, each, names, depth + 1)),
+                f"    {items}.append({each})", f"{var} = tuple({items})"]
+    if isinstance(hint, type) and issubclass(hint, Record):
+        reader = f"read_{hint.__name__}"
+        names[reader] = _plain_reader(hint)
+        return [f"{var} = {reader}({var})"]  # which gives up at anything but a dict
+    if hint is Decimal:
+        return [f"if type({var}) is not str:", unusual, f"{var} = Decimal({var})",
+                f"if not {var}.is_finite():", unusual]
+    if hint is datetime:
+        # fromisoformat gives the UTC singleton for "+00:00" and "Z": any other zone is left to the
+        # field-by-field reader (which refuses it unless its offset is zero).
+        return [f"if type({var}) is not str:", unusual, f"{var} = fromisoformat({var})",
+                f"if {var}.tzinfo is not UTC:", unusual]
+    if hint in (str, bool, int):
+        return [f"if type({var}) is not {hint.__name__}:", unusual]
+    raise TypeError(f"no reader for fields of type {hint}")
+
+
+def _plain_reader(cls: type[Record]) -> _PlainReader:
+    """The plain reader of record class ``cls`` (see above), worked out on its first use."""
+    found = _PLAIN_READERS.get(cls)
+    if found is not None:
+        return found
+    hints = _hints(cls)
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    reads_part = getattr(cls, "READS_PART", False)
+    # A frozen record's fields can be set only through object.__setattr__, a slow call per field; so the
+    # record is filled as a draft: an instance of a twin class with the same slots (the same memory
+    # layout) that sets them as any object does, and then made the record by assigning its class.
+    draft = type(f"{cls.__name__}Draft", (Record,), {"__slots__": cls.__slots__})
+    names: dict[str, Any] = {"_Unusual": _Unusual, "Decimal": Decimal, "UTC": UTC, "cls": cls,
+                             "fromisoformat": datetime.fromisoformat, "new": object.__new__, "draft": draft}
+    lines = ["def read(data):", "    if not isinstance(data, dict):", "        raise _Unusual",
+             "    record = new(draft)", "    missing = 0"]
+    for i, f in enumerate(fields):
+        key = repr(f.name)
+        conversion = _plain_conversion(hints[f.name], "value", names)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            lines += [f"    value = data[{key}]", *_indented(conversion)]  # a KeyError gives up
+        else:
+            if f.default is not dataclasses.MISSING:
+                names[f"default{i}"] = f.default
+                default = f"default{i}"
+            else:
+                names[f"factory{i}"] = f.default_factory
+                default = f"factory{i}()"
+            lines += ["    try:", f"        value = data[{key}]", "    except KeyError:",
+                      f"        value = {default}", "        missing += 1"]
+            if conversion:
+                lines += ["    else:", *_indented(conversion, "        ")]
+        lines.append(f"    record.{f.name} = value")
+    if not reads_part:
+        # Every key read is a field: more keys than fields read means one the record does not have.
+        lines += [f"    if len(data) + missing != {len(fields)}:", "        raise _Unusual"]
+    lines.append("    record.__class__ = cls")
+    if cls._check is not Record._check:
+        lines.append("    record._check()")
+    lines.append("    return record")
+    # The source is made only of the record's field names (identifiers) and the lines above.
+    exec(compile("\n".join(lines), f"<plain reader of {cls.__name__}>", "exec"), names)  # noqa: S102
+    reader: _PlainReader = names["read"]
+    _PLAIN_READERS[cls] = reader
+    return reader
+
+
 class Record:
     """Base of every record: type checks on creation, JSON round trip, fingerprint.
 
@@ -545,12 +654,23 @@ class Record:
         """Rebuild a record from :meth:`to_dict` output; raise ValueError naming a missing/bad/unknown key.
 
         Each value is converted and checked once, by its field's reader; the record is then made without
-        running the type checks of ``__post_init__`` again (they are what the readers checked).
+        running the type checks of ``__post_init__`` again (they are what the readers checked). The
+        class's plain reader reads what ``to_dict`` wrote; anything it gives up at is read field by field.
         """
+        read = _PLAIN_READERS.get(cls) or _plain_reader(cls)
+        try:
+            return cast(Self, read(data))
+        except Exception:  # noqa: S110 - given up at: read again below, which names what is wrong
+            pass
+        return cls._read_by_field(data, _where)
+
+    @classmethod
+    def _read_by_field(cls, data: Mapping[str, Any], where: str = "") -> Self:
+        """:meth:`from_dict` by the field-by-field readers alone: the reference the plain reader matches."""
         try:
             return cls._read(data)
         except _BadValue as bad:
-            where = (_where or cls.__name__) + "".join(reversed(bad.path))
+            where = (where or cls.__name__) + "".join(reversed(bad.path))
             raise ValueError(f"{where}: {bad.reason}") from None
 
     @classmethod

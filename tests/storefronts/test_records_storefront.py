@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import types
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qbsync.storage import frozen_json
 from qbsync.storefronts import records
 from qbsync.storefronts.platforms import normalizer_for
 from qbsync.storefronts.records import (
@@ -265,6 +267,179 @@ def test_from_dict_names_what_is_wrong(change: Any, message: str) -> None:
     change(data)
     with pytest.raises(ValueError, match=message):
         Order.from_dict(data)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading: from_dict's plain reader (one generated function per record class) against the field-by-field
+# readers and against a straightforward reading through the dataclass constructor.
+
+
+def _by_constructor(cls: type[Record], data: dict[str, Any]) -> Record:
+    """The obvious reading of valid data: each value converted by its field's type hint, the record made by
+    its constructor (whose ``__post_init__`` checks every type); keys a part record has no field for are
+    left out."""
+    hints = get_type_hints(cls)
+    return cls(**{name: _by_hint(hints[name], value) for name, value in data.items() if name in hints})
+
+
+def _by_hint(hint: Any, value: Any) -> Any:
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        (inner,) = [option for option in get_args(hint) if option is not type(None)]
+        return None if value is None else _by_hint(inner, value)
+    if origin is tuple:
+        return tuple(_by_hint(get_args(hint)[0], item) for item in value)
+    if hint is Decimal:
+        return Decimal(value)
+    if hint is datetime:
+        return datetime.fromisoformat(value)
+    if isinstance(hint, type) and issubclass(hint, Record):
+        return _by_constructor(hint, value)
+    return value
+
+
+def _exactly(value: Any) -> Any:
+    """``value`` spelled out so that two readings compare equal only when every value has the same type
+    and form: tuple vs list, Decimal places and sign ("1.0" vs "1.00", "-0" vs "0"), a time's zone."""
+    if isinstance(value, Record):
+        return type(value), tuple((f.name, _exactly(getattr(value, f.name)))
+                                  for f in dataclasses.fields(value))  # type: ignore[arg-type]
+    if isinstance(value, tuple | list):
+        return type(value), tuple(_exactly(item) for item in value)
+    if isinstance(value, Decimal):
+        return Decimal, value.as_tuple()
+    if isinstance(value, datetime):
+        return datetime, value.isoformat(), value.tzinfo
+    return type(value), value
+
+
+def _outcome(read: Any, data: Any) -> tuple[Any, ...]:
+    """What reading ``data`` gives: the record spelled out, or the error's type and message."""
+    try:
+        return ("read", _exactly(read(data)))
+    except Exception as exc:  # noqa: BLE001 - the error itself is the outcome compared
+        return ("refused", type(exc), str(exc))
+
+
+# Values a stored payload could hold where it should not (a hand-edited job, an older version's record):
+# the plain reader must refuse or read each exactly as the field-by-field readers do.
+_ODD_VALUES = st.sampled_from([
+    None, True, False, 0, 1, -5, 12.5, "", " 1 ", "x", "12.50", "-0", "1E+3", "1_000", "NaN", "-Infinity",
+    "2024-01-01T00:00:00", "2024-01-01T00:00:00Z", "2024-01-01T00:00:00+00:00", "2024-01-01T00:00:00+02:00",
+    "2024-13-01T00:00:00+00:00", [], [{}], [None], ["a"], {}, {"sku": "MUG"}, Decimal("1.5"), "pending",
+    "service",
+])
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    """Every JSON object in ``value``, nested ones included (each a place to change the payload)."""
+    if isinstance(value, dict):
+        return [value, *(found for item in value.values() for found in _objects(item))]
+    if isinstance(value, list):
+        return [found for item in value for found in _objects(item)]
+    return []
+
+
+@st.composite
+def _changed_payloads(draw: st.DrawFn, cls: type[Record]) -> dict[str, Any]:
+    """A record's stored JSON with a few changes anywhere in it: keys dropped, values null or odd, keys
+    no record has."""
+    data = json.loads(json.dumps(draw(record_strategy(cls)).to_dict()))
+    for _ in range(draw(st.integers(0, 3))):
+        target = draw(st.sampled_from(_objects(data)))
+        change = draw(st.sampled_from(["drop", "null", "odd", "unknown"]))
+        if change == "unknown":
+            target[draw(st.sampled_from(["surprise", "note", "lines"]))] = draw(_ODD_VALUES)
+        elif target:
+            key = draw(st.sampled_from(sorted(target)))
+            if change == "drop":
+                del target[key]
+            else:
+                target[key] = None if change == "null" else draw(_ODD_VALUES)
+    return data
+
+
+@pytest.mark.parametrize("cls", RECORD_TYPES, ids=lambda c: c.__name__)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_from_dict_reads_and_refuses_exactly_as_the_field_by_field_readers(
+    cls: type[Record], data: st.DataObject,
+) -> None:
+    """Whatever a payload holds (missing keys, nulls, odd values, unknown keys, nested lists), from_dict
+    gives the same record or the same error as the field-by-field readers; what they read is what the
+    record's constructor makes of the same values. Also for the read-only values a job's payload is."""
+    payload = data.draw(_changed_payloads(cls))
+    expected = _outcome(cls._read_by_field, payload)
+    assert _outcome(cls.from_dict, payload) == expected
+    assert _outcome(cls.from_dict, frozen_json.freeze(payload)) == expected
+    if expected[0] == "read":
+        assert _exactly(_by_constructor(cls, payload)) == expected[1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_the_last_known_part_of_a_changed_order_payload_reads_as_by_the_field_by_field_readers(
+    data: st.DataObject,
+) -> None:
+    """A part record (LastKnownOrder) read from a whole order's JSON, which holds keys it has no field for."""
+    payload = data.draw(_changed_payloads(Order))
+    assert _outcome(LastKnownOrder.from_dict, payload) == _outcome(LastKnownOrder._read_by_field, payload)
+
+
+@pytest.mark.parametrize("cls", RECORD_TYPES, ids=lambda c: c.__name__)
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_the_plain_reader_itself_reads_what_to_dict_wrote_exactly(
+    cls: type[Record], data: st.DataObject,
+) -> None:
+    """The plain reader alone (not from_dict, which would hide its failure by reading again): it reads
+    every stored record, and each value as the field-by-field readers do, to the Decimal's last place."""
+    record = data.draw(record_strategy(cls))
+    payload = json.loads(json.dumps(record.to_dict()))
+    plain = records._plain_reader(cls)
+    assert _exactly(plain(payload)) == _exactly(cls._read_by_field(payload)) == _exactly(record)
+    assert _exactly(plain(frozen_json.freeze(payload))) == _exactly(record)
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [("total", "12.50"), ("total", "-0"), ("total", "0E-8"), ("total", "1E+3"), ("total", "-0.00"),
+     ("total", "0.00000000000000000001"), ("created_at", "2024-01-01T00:00:00Z"),
+     ("created_at", "2024-02-29T23:59:59.999999+00:00"), ("number", "\ud800 é"),
+     ("utc_offset_minutes", -300)],
+)
+def test_the_plain_reader_converts_each_kind_of_value_as_the_field_by_field_reader(
+    field: str, text: Any,
+) -> None:
+    """Each conversion the plain reader writes out (text, Decimal from its string, UTC times, ints), on
+    values whose form a careless conversion would change; and a line's money (a list of records)."""
+    payload = {**_order().to_dict(), field: text}
+    tax = {"amount": "0.10", "rate_percent": None}
+    payload["lines"] = [{"name": "x", "quantity": text if field == "total" else "1", "unit_price": "1.10",
+                         "subtotal": "1.10", "total": "0", "tax_lines": [tax]}]
+    read = records._plain_reader(Order)(payload)
+    assert _exactly(read) == _exactly(Order._read_by_field(payload))
+    assert _exactly(getattr(read, field)) == _exactly(getattr(Order._read_by_field(payload), field))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [lambda d: d.update(total=12.5), lambda d: d.update(total="NaN"), lambda d: d.update(surprise=1),
+     lambda d: d.pop("total"), lambda d: d.update(created_at="2024-01-01T00:00:00+02:00"),
+     lambda d: d.update(utc_offset_minutes=True), lambda d: d.update(lines=[None]),
+     lambda d: d.update(status="on-hold")],
+    ids=["float", "NaN", "unknown key", "missing", "offset time", "bool as int", "null line", "status"],
+)
+def test_the_plain_reader_leaves_what_is_wrong_to_the_field_by_field_readers(change: Any) -> None:
+    """It never accepts what the field-by-field readers refuse: it gives up, and they name the fault."""
+    payload = _order().to_dict()
+    change(payload)
+    with pytest.raises(Exception):  # noqa: B017 - any: from_dict reads again whatever it raised
+        records._plain_reader(Order)(payload)
+    with pytest.raises(ValueError) as refused:
+        Order._read_by_field(payload)
+    with pytest.raises(ValueError, match=re.escape(str(refused.value))):
+        Order.from_dict(payload)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -56,7 +56,8 @@ class Context:
 # sendRequestXML is applied in the next receiveResponseXML, and more than one round trip may be in
 # flight (threads), hence the lock.
 READ_CACHE_SIZE = 2048
-_read_cache: dict[tuple[type, int | None], tuple[Any, Record]] = {}
+# (The records are typed Any here so a hit returns one without a cast: typing.cast is a Python call.)
+_read_cache: dict[tuple[type, int | None], tuple[Any, Any]] = {}
 _read_lock = threading.Lock()
 
 
@@ -74,14 +75,15 @@ def record_of(job: QueueJob, kind: type[R]) -> R:
     key = (kind, job.id)
     cached = _read_cache.get(key)
     if cached is not None:
-        if cached[0] is raw:
-            return cast(R, cached[1])
-        if cached[0] == raw:
+        read_from, record = cached
+        if read_from is raw:
+            return record
+        if read_from == raw:
             # Kept with this load's dict: the job's later reads (prepare, build, the plan, apply...) are
             # then an identity check, not a comparison of the whole order each.
             with _read_lock:
-                _read_cache[key] = (raw, cached[1])
-            return cast(R, cached[1])
+                _read_cache[key] = (raw, record)
+            return record
     record = kind.from_dict(raw)
     with _read_lock:
         _read_cache.pop(key, None)
