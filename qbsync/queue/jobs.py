@@ -363,8 +363,12 @@ def mark_done(session: Session, job: QueueJob, now: datetime | None = None, *, w
     job.done_at = now
     job.updated_at = now
     job.session_id = None
-    job.reason = None
-    job.needs_lookup = False
+    # Cleared only when set: an attribute set, even to its value, costs its bookkeeping now and in the
+    # flush (a round trip finishes hundreds of jobs).
+    if job.reason is not None:
+        job.reason = None
+    if job.needs_lookup:
+        job.needs_lookup = False
     if wake:
         wake_dependents(session, job, now)
 
