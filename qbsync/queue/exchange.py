@@ -427,11 +427,15 @@ def _awaiting(job: QueueJob | None, qb_session: QbwcSession) -> TypeGuard[QueueJ
     return job is not None and job.state == "in_flight" and job.session_id == qb_session.id
 
 
+# Statements run on every answer are built once: building one (its expressions coerced, its cache key
+# made) cost more than running it.
+_OPEN_EXCHANGE = (select(Exchange)
+                  .where(Exchange.session_id == bindparam("session_id"), Exchange.received_at.is_(None))
+                  .order_by(Exchange.seq.desc()).limit(1))
+
+
 def _open_exchange(session: Session, qb_session: QbwcSession) -> Exchange | None:
-    return session.scalar(
-        select(Exchange).where(Exchange.session_id == qb_session.id, Exchange.received_at.is_(None))
-        .order_by(Exchange.seq.desc()).limit(1)
-    )
+    return session.scalar(_OPEN_EXCHANGE, {"session_id": qb_session.id})
 
 
 def _interpret(ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
@@ -561,16 +565,17 @@ def _apply_result(session: Session, qb_session: QbwcSession, job: QueueJob, resu
         job.reason = result.reason
 
 
+_READY_COUNT = select(func.count()).select_from(QueueJob).where(  # built once, as _OPEN_EXCHANGE
+    QueueJob.connection_id == bindparam("connection_id"),
+    QueueJob.state == "pending",
+    QueueJob.kind.not_in(jobs.BACKGROUND_KINDS),
+    (QueueJob.not_before.is_(None)) | (QueueJob.not_before <= bindparam("now")),
+)
+
+
 def percent_done(session: Session, qb_session: QbwcSession, now: datetime) -> int:
     """The session's real progress: jobs finished in it against jobs still ready to send."""
-    ready = session.scalar(
-        select(func.count()).select_from(QueueJob).where(
-            QueueJob.connection_id == qb_session.connection_id,
-            QueueJob.state == "pending",
-            QueueJob.kind.not_in(jobs.BACKGROUND_KINDS),
-            (QueueJob.not_before.is_(None)) | (QueueJob.not_before <= now),
-        )
-    ) or 0
+    ready = session.scalar(_READY_COUNT, {"connection_id": qb_session.connection_id, "now": now}) or 0
     if ready == 0:
         return 100
     done = qb_session.jobs_done or 0
