@@ -9,7 +9,6 @@ run inside the SOAP call's transaction.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -307,7 +306,9 @@ def _apply_answers(qb_session: QbwcSession, exchange: Exchange, parsed: Response
                                                   settings)
             _apply_result(session, qb_session, job, result, settings, now)
             continue
-        ctx = dataclasses.replace(base, request_id=attempt.request_id)
+        # Built directly: dataclasses.replace, once per answer, cost several times as much.
+        ctx = Context(session, base.connection, settings, base.version, now, attempt.request_id,
+                      base.qb_session_id, base.cache)
         if _shared_query_refused(lookup, response):
             # Refused as a whole, the shared query says nothing about this job's key: its jobs go out again
             # in smaller batches until the key at fault is alone (and gets its own answer).
@@ -391,15 +392,17 @@ class _Attempt:
 _ATTEMPT_COLUMNS = (JobAttempt.id, JobAttempt.request_id, JobAttempt.job_id, JobAttempt.status_code,
                     JobAttempt.status_severity, JobAttempt.status_message, JobAttempt.outcome)
 _ATTEMPT_CHANGES = ("status_code", "status_severity", "status_message", "outcome")
+_ATTEMPTS_WITH_JOBS = (select(*_ATTEMPT_COLUMNS, QueueJob)
+                       .outerjoin(QueueJob, QueueJob.id == JobAttempt.job_id)
+                       .where(JobAttempt.exchange_id == bindparam("exchange_id")).order_by(JobAttempt.id))
 
 
 def _attempts_of(session: Session, exchange: Exchange) -> list[tuple[_Attempt, QueueJob | None]]:
     """The exchange's attempts, each with its job (None once the job is deleted)."""
-    attempts = [_Attempt(*row) for row in session.execute(
-        select(*_ATTEMPT_COLUMNS).where(JobAttempt.exchange_id == exchange.id).order_by(JobAttempt.id))]
-    job_ids = [a.job_id for a in attempts if a.job_id is not None]
-    by_id = {j.id: j for j in session.scalars(select(QueueJob).where(QueueJob.id.in_(job_ids)))}
-    return [(a, by_id.get(a.job_id) if a.job_id is not None else None) for a in attempts]
+    # One query, its jobs joined to it: reading the ids first and then the jobs by a list of them built
+    # and sent a statement of a few hundred parameters every round trip.
+    rows = session.execute(_ATTEMPTS_WITH_JOBS, {"exchange_id": exchange.id})
+    return [(_Attempt(*row[:-1]), row[-1]) for row in rows]
 
 
 _ATTEMPTS = JobAttempt.metadata.tables[JobAttempt.__tablename__]
@@ -414,7 +417,8 @@ def _save_attempts(session: Session, attempts: Sequence[tuple[_Attempt, QueueJob
     if attempts:
         with session.no_autoflush:  # nothing read here: the round trip's changes are written as before
             session.execute(_SAVE_ATTEMPT, [
-                {"attempt_id": a.id, **{name: getattr(a, name) for name in _ATTEMPT_CHANGES}}
+                {"attempt_id": a.id, "status_code": a.status_code, "status_severity": a.status_severity,
+                 "status_message": a.status_message, "outcome": a.outcome}
                 for a, _ in attempts])
 
 
@@ -423,19 +427,25 @@ def _awaiting(job: QueueJob | None, qb_session: QbwcSession) -> TypeGuard[QueueJ
     return job is not None and job.state == "in_flight" and job.session_id == qb_session.id
 
 
+# Statements run on every answer are built once: building one (its expressions coerced, its cache key
+# made) cost more than running it.
+_OPEN_EXCHANGE = (select(Exchange)
+                  .where(Exchange.session_id == bindparam("session_id"), Exchange.received_at.is_(None))
+                  .order_by(Exchange.seq.desc()).limit(1))
+
+
 def _open_exchange(session: Session, qb_session: QbwcSession) -> Exchange | None:
-    return session.scalar(
-        select(Exchange).where(Exchange.session_id == qb_session.id, Exchange.received_at.is_(None))
-        .order_by(Exchange.seq.desc()).limit(1)
-    )
+    return session.scalar(_OPEN_EXCHANGE, {"session_id": qb_session.id})
 
 
 def _interpret(ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
     job.last_status_code = response.status_code
     job.last_message = response.message
     # A read answer stays in its exchange, where the job's page finds it (answer_of); only an answer that
-    # could not be read is kept on the job (_split).
-    job.last_response_xml = None
+    # could not be read is kept on the job (_split). Cleared only when set (it seldom is): an attribute
+    # set, even to its value, costs its bookkeeping on every job and again in the flush.
+    if job.last_response_xml is not None:
+        job.last_response_xml = None
     if response.outcome is Outcome.RETRY:
         if response.status_code == 3231:
             return Retry(f"not processed because another request in the batch failed ({response.message})",
@@ -519,13 +529,15 @@ def _apply_result(session: Session, qb_session: QbwcSession, job: QueueJob, resu
                   settings: SyncSettings, now: datetime) -> None:
     if isinstance(result, Done):
         jobs.mark_done(session, job, now, wake=False)  # handle_response wakes dependents for the batch
-        job.reason = result.note  # after mark_done, which clears it
+        if result.note is not None:
+            job.reason = result.note  # after mark_done, which clears it
         qb_session.jobs_done = (qb_session.jobs_done or 0) + 1
     elif isinstance(result, Again):
         job.state = "pending"
         job.session_id = None
         job.reason = result.reason
-        job.not_before = None
+        if job.not_before is not None:  # seldom: not set again to its value (see _interpret)
+            job.not_before = None
     elif isinstance(result, Retry):
         if result.delay is not None:
             delay = result.delay
@@ -553,16 +565,17 @@ def _apply_result(session: Session, qb_session: QbwcSession, job: QueueJob, resu
         job.reason = result.reason
 
 
+_READY_COUNT = select(func.count()).select_from(QueueJob).where(  # built once, as _OPEN_EXCHANGE
+    QueueJob.connection_id == bindparam("connection_id"),
+    QueueJob.state == "pending",
+    QueueJob.kind.not_in(jobs.BACKGROUND_KINDS),
+    (QueueJob.not_before.is_(None)) | (QueueJob.not_before <= bindparam("now")),
+)
+
+
 def percent_done(session: Session, qb_session: QbwcSession, now: datetime) -> int:
     """The session's real progress: jobs finished in it against jobs still ready to send."""
-    ready = session.scalar(
-        select(func.count()).select_from(QueueJob).where(
-            QueueJob.connection_id == qb_session.connection_id,
-            QueueJob.state == "pending",
-            QueueJob.kind.not_in(jobs.BACKGROUND_KINDS),
-            (QueueJob.not_before.is_(None)) | (QueueJob.not_before <= now),
-        )
-    ) or 0
+    ready = session.scalar(_READY_COUNT, {"connection_id": qb_session.connection_id, "now": now}) or 0
     if ready == 0:
         return 100
     done = qb_session.jobs_done or 0

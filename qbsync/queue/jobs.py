@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, event, exists, func, inspect, select, update
+from sqlalchemy import and_, bindparam, delete, event, exists, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction, aliased
 
@@ -282,6 +282,16 @@ def wake_dependents(session: Session, job: QueueJob, now: datetime | None = None
     return wake_dependents_of(session, [job], now)
 
 
+# The waiting dependents of the jobs ``finished`` that wait for nothing else, built once (every answer
+# runs it, and building it cost more than running it).
+_WAKEABLE = (select(QueueJob.id)
+             .where(QueueJob.id.in_(select(JobDependency.job_id).where(
+                        JobDependency.depends_on_id.in_(bindparam("finished", expanding=True)))),
+                    QueueJob.state == "waiting",
+                    ~_unfinished_dependency_exists(QueueJob.id))
+             .order_by(QueueJob.id))
+
+
 def wake_dependents_of(session: Session, finished: Sequence[QueueJob], now: datetime | None = None) -> int:
     """:func:`wake_dependents` for many finished jobs at once (two statements per 500, whatever their
     number)."""
@@ -294,14 +304,7 @@ def wake_dependents_of(session: Session, finished: Sequence[QueueJob], now: date
     # still wait for another are left out by the same query (not read and then looked up again).
     woken: dict[int, None] = {}
     for start in range(0, len(ids), 500):
-        woken.update(dict.fromkeys(session.scalars(
-            select(QueueJob.id)
-            .where(QueueJob.id.in_(select(JobDependency.job_id)
-                                   .where(JobDependency.depends_on_id.in_(ids[start:start + 500]))),
-                   QueueJob.state == "waiting",
-                   ~_unfinished_dependency_exists(QueueJob.id))
-            .order_by(QueueJob.id)
-        )))
+        woken.update(dict.fromkeys(session.scalars(_WAKEABLE, {"finished": ids[start:start + 500]})))
     ready = list(woken)
     for start in range(0, len(ready), 500):
         # "evaluate": jobs of these ids already loaded in this session see their new state too.
@@ -363,8 +366,12 @@ def mark_done(session: Session, job: QueueJob, now: datetime | None = None, *, w
     job.done_at = now
     job.updated_at = now
     job.session_id = None
-    job.reason = None
-    job.needs_lookup = False
+    # Cleared only when set: an attribute set, even to its value, costs its bookkeeping now and in the
+    # flush (a round trip finishes hundreds of jobs).
+    if job.reason is not None:
+        job.reason = None
+    if job.needs_lookup:
+        job.needs_lookup = False
     if wake:
         wake_dependents(session, job, now)
 

@@ -156,6 +156,18 @@ def test_return_in_flight_marks_jobs_for_lookup(runtime, conn_id):
         assert (job.state, job.needs_lookup, job.session_id) == ("pending", True, None)
         assert job.reason == "session went stale"
 
+    # Done at last, it no longer needs its look-up nor gives a reason (mark_done clears both, and only
+    # writes what changes: a job done without either keeps its row as it was, but for the finish).
+    with runtime.db.transaction() as s:
+        job = s.get(QueueJob, job.id)
+        jobs.mark_done(s, job, now)
+        other = jobs.enqueue(s, conn_id, "order", {"n": 2})
+        s.flush()
+        jobs.mark_done(s, other, now)
+    with runtime.db.transaction() as s:
+        for done in (s.get(QueueJob, job.id), s.get(QueueJob, other.id)):
+            assert (done.state, done.needs_lookup, done.reason, done.session_id, done.done_at) == (
+                "done", False, None, None, now)
 
 def test_backoff_doubles_and_caps():
     assert jobs.backoff(1, 60, 3600) == timedelta(seconds=60)
