@@ -227,9 +227,9 @@ def _shared_slots(requests: list[etree._Element]) -> dict[tuple[str, str], str]:
 
 
 def _queries_found(document: str) -> list[etree._Element]:
-    """The requests of ``document`` that may be queries naming several keys (some may not be; none that
-    is left out): read off the text when the document is plainly as ``build_message`` writes it, else
-    every request, parsed."""
+    """The requests of ``document`` that may be queries naming several keys (each one that does, maybe
+    others): found by their text when the document is plainly as ``build_message`` writes it, else every
+    request of the document, parsed."""
     plain = _plain_queries(document)
     if plain is None:
         return _requests_parsed(document)
@@ -270,7 +270,8 @@ def _plain_queries(document: str) -> list[etree._Element] | None:
     a plain one (no DOCTYPE, comment, CDATA or processing instruction after the prolog) every ``<``
     opens a tag, and no request holds another (the schema has none that does), so a query runs from its
     start tag to the first end tag of its name. Anything else (a query that closes itself, an end tag
-    written with a space) is not plain: the whole document is parsed instead.
+    written with a space) is not plain: the whole document is parsed instead. (The rest of a plain
+    document is not read, so its being well-formed is taken from build_message, which wrote it.)
     """
     start = _PLAIN_START(document)
     if start is None or not document.endswith(_PLAIN_END) or _declarations_after(document, start.end()):
