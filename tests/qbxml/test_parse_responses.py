@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qbsync.qbxml import Outcome, QbxmlParseError, parse_response
+from qbsync.qbxml import parse as parse_module
 
 
 def _read(samples_dir, name: str) -> bytes:
@@ -220,3 +223,31 @@ def test_records_keep_their_shape_whatever_the_mix_of_known_unknown_and_repeated
         "InvoiceLineRet": [{"TxnLineID": "L1", "Desc": "only one"}],  # repeats by the schema: a list of one
         "Unknown": "plain",
     }
+
+
+@given(
+    before=st.sampled_from(["", " ", " \n\t", "\ufeff", "x"]),
+    declaration=st.sampled_from(["", '<?xml version="1.0"?>', "<?xml version='1.0' encoding='utf-16' ?>",
+                                 "<?xml?>", "<?xml version=\"1.0\"", "<?xm?>"]),
+    rest=st.text(alphabet=st.sampled_from(' \n<?xml>Q"é'), max_size=30),
+)
+@settings(max_examples=300, deadline=None)
+def test_a_texts_declaration_is_dropped_only_at_its_start(before, declaration, rest):
+    text = before + declaration + rest
+    # As a substitution of the declaration pattern gives (tried there at every position, matched only
+    # at the start).
+    expected = parse_module._DECLARATION.sub("", text, count=1).encode("utf-8")
+    assert parse_module._document_bytes(text) == expected
+
+
+_SEVERITY_TEXTS = ["Info", "Warn", "Error", " warn", "ERROR ", "info", "Warn ", "\tInfo", "", "Fatal",
+                   "Warning"]
+
+
+@given(given_severity=st.one_of(st.none(), st.sampled_from(_SEVERITY_TEXTS)),
+       code=st.sampled_from([-1, 0, 1, 499, 500, 999, 1000, 3100]))
+def test_a_severity_as_quickbooks_writes_it_or_not_is_read_alike(given_severity, code):
+    expected = next((name for name in ("Info", "Warn", "Error")
+                     if given_severity and given_severity.strip().lower() == name.lower()),
+                    "Info" if 0 <= code < 500 else "Warn" if 500 <= code < 1000 else "Error")
+    assert parse_module._severity(given_severity, code) == expected

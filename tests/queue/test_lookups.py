@@ -3,6 +3,8 @@ query would have had (records, status), checked against the simulated QuickBooks
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -178,3 +180,85 @@ def test_names_with_markup_or_accents_are_looked_up_by_their_text():
 def test_keys_and_request_ids_parsing_changes_or_refuses_are_read_as_parsing_reads_them(key, request_id):
     fragment = f'<CustomerQueryRq requestID="{request_id}">\n  <FullName>{key}</FullName>\n</CustomerQueryRq>'
     assert lookups._lookup_of_query.__wrapped__(fragment) == lookups._parsed_lookup(fragment)
+
+
+# Requests a sent document may hold, for the shared queries read off its text: look-ups (merged with
+# their kind), adds whose text names queries and keys, a query naming two keys of its own, filters.
+_REQUESTS = [
+    lambda i, key: _query("CustomerQuery", {"FullName": key}, f"{i}.1"),
+    lambda i, key: _query("SalesReceiptQuery", {"RefNumber": key[:11] or "1"}, f"{i}.1"),
+    lambda i, key: _query("SalesReceiptQuery", {"RefNumberCaseSensitive": key[:11] or "1"}, f"{i}.1"),
+    lambda i, key: _query("CustomerAdd", {"Name": key or "x", "Notes": "<CustomerQueryRq><FullName>"},
+                          f"{i}.1"),
+    lambda i, key: _query("AccountQuery", {"ActiveStatus": "All"}, f"{i}.1"),
+    lambda i, key: _query("InvoiceQuery", {"RefNumberFilter": {"MatchCriterion": "StartsWith",
+                                                               "RefNumber": key[:11] or "1"}}, f"{i}.1"),
+    lambda i, key: (f'<CustomerQueryRq requestID="{i}.1"><FullName>a</FullName>'
+                    f"<FullName>{key.replace('&', '&amp;').replace('<', '&lt;')}</FullName>"
+                    "</CustomerQueryRq>"),
+]
+# What a document qbsync did not write might hold instead: read by parsing it all.
+_TWO_KEYS = "<FullName>x</FullName><FullName>y</FullName>"
+_NOT_PLAIN = [
+    "",
+    f'<!-- <CustomerQueryRq requestID="c.1">{_TWO_KEYS}</CustomerQueryRq> -->',
+    f'<CustomerAddRq requestID="d.1"><CustomerAdd><Name><![CDATA[<CustomerQueryRq requestID="d.2">{_TWO_KEYS}'
+    "</CustomerQueryRq>]]></Name></CustomerAdd></CustomerAddRq>",
+    f'<?note <CustomerQueryRq requestID="p.1">{_TWO_KEYS}</CustomerQueryRq>?>',
+    '<CustomerQueryRq requestID="s.1"/>',
+    f'<CustomerQueryRq requestID="e.1">{_TWO_KEYS}</CustomerQueryRq >',
+]
+
+
+@given(
+    picks=st.lists(st.tuples(st.integers(0, len(_REQUESTS) - 1),
+                             st.text(alphabet=st.sampled_from("aB 1&<>\"'é€QueryRq"), max_size=12)),
+                   max_size=12),
+    odd=st.sampled_from(_NOT_PLAIN),
+    at=st.integers(0, 12),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_shared_queries_read_off_a_documents_text_are_the_ones_parsing_it_finds(picks, odd, at):
+    fragments = [_REQUESTS[kind](i, key) for i, (kind, key) in enumerate(picks)]
+    document = build_message(lookups.merge(fragments))
+    parsed = lookups._shared_slots(lookups._requests_parsed(document))
+    assert lookups._plain_queries(document) is not None  # as qbsync writes it: read off its text
+    assert list(lookups.shared_queries(document).items()) == list(parsed.items())
+
+    if odd:
+        fragments.insert(min(at, len(fragments)), odd)
+        document = build_message(lookups.merge(fragments))
+        parsed = lookups._shared_slots(lookups._requests_parsed(document))
+        assert list(lookups.shared_queries(document).items()) == list(parsed.items())
+
+
+def test_a_document_qbsync_did_not_write_is_parsed_for_its_shared_queries():
+    query = '<CustomerQueryRq requestID="1.1"><FullName>a</FullName><FullName>b</FullName></CustomerQueryRq>'
+    for document in (f"<QBXML><QBXMLMsgsRq>{query}</QBXMLMsgsRq></QBXML>",  # another prolog
+                     build_message([query]).replace("\n</QBXML>", "\n</QBXML>\n<!-- end -->")):
+        assert lookups._plain_queries(document) is None
+        assert lookups.shared_queries(document) == {("CustomerQueryRq|FullName@0|", "a"): "1.1",
+                                                    ("CustomerQueryRq|FullName@0|", "b"): "1.1"}
+
+
+def test_a_jobs_part_of_a_shared_answer_keeps_everything_else_of_the_answer():
+    answer = Response("CustomerQueryRs", "0.1", 0, "Info", "Status OK",
+                      [{"FullName": "A", "ListID": "1"}, {"FullName": "B", "ListID": "2"}],
+                      ["CustomerRet", "CustomerRet"], iterator_id="it", iterator_remaining_count=3,
+                      ret_count=2, too_long=True)
+    refused = dataclasses.replace(answer, status_code=3000, severity="Error", message="no", records=[],
+                                  record_types=[], ret_count=None)
+    missing = ('The query request has not been fully completed. There was a required element ("Z") that '
+               "could not be found in QuickBooks.")
+    for field, key, response, expected in [
+        ("FullName", "a", answer, (0, "Info", "Status OK", [answer.records[0]], ["CustomerRet"], 1)),
+        ("FullName", "Z", answer, (500, "Warn", missing, [], [], 0)),
+        ("RefNumber", "Z", answer, (1, "Info", lookups.NO_MATCH, [], [], 0)),
+        ("FullName", "a", refused, (3000, "Error", "no", [], [], None)),
+    ]:
+        lookup = lookups.Lookup("CustomerQueryRq", "7.1", field, key, "CustomerQueryRq|FullName@0|")
+        status_code, severity, message, records, record_types, ret_count = expected
+        # What dataclasses.replace gives: every other field as the answer has it (too_long too).
+        assert vars(lookups.answer_for(response, lookup)) == vars(dataclasses.replace(
+            response, request_id="7.1", status_code=status_code, severity=severity, message=message,
+            records=records, record_types=record_types, ret_count=ret_count))
