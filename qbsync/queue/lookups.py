@@ -167,16 +167,21 @@ def merge(fragments: Sequence[str]) -> list[str]:
 
     The merged query carries the first look-up's requestID and each distinct key once (keys QuickBooks
     would treat as the same, e.g. names differing in case, are sent once). Everything else is unchanged
-    and in order; a look-up with nothing to share stays as it was.
+    and in order; a look-up with nothing to share, or sharing only its own key, stays as it was.
     """
     found = [lookup_of(fragment) for fragment in fragments]
     groups: dict[str, list[Lookup]] = {}
     for lookup in found:
         if lookup is not None:
             groups.setdefault(lookup.shape, []).append(lookup)
+    # A group whose keys are all one key to QuickBooks is not merged: its query would name one key, and
+    # a query naming one key is found by its own requestID alone (shared_queries), so every job but the
+    # first would get no answer. Each goes out as it was instead.
+    shared = {shape for shape, members in groups.items()
+              if len({matching_key(m.field, m.key) for m in members}) >= 2}
     out: list[str] = []
     for fragment, lookup in zip(fragments, found, strict=True):
-        if lookup is None or len(groups[lookup.shape]) < 2:
+        if lookup is None or lookup.shape not in shared:
             out.append(fragment)
         elif groups[lookup.shape][0] is lookup:
             out.append(_merged(fragment, groups[lookup.shape]))
