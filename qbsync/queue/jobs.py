@@ -7,6 +7,7 @@ storage and its queue job land in one transaction.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -244,6 +245,38 @@ def dependents(session: Session, job: QueueJob) -> list[QueueJob]:
             .where(JobDependency.depends_on_id == job.id).order_by(QueueJob.id)
         )
     )
+
+
+@dataclass(frozen=True)
+class Dependent:
+    """A job waiting for another, read without its payload (:func:`dependents_read_lightly`)."""
+
+    id: int
+    kind: str
+    state: str
+    created_at: datetime
+    notes: dict[str, Any] | None  # its progress notes (None: it has none)
+
+
+def dependents_read_lightly(session: Session, job: QueueJob) -> list[Dependent]:
+    """:func:`dependents`, without their payloads: hundreds of orders may wait for one customer, and
+    reading them whole decodes every order to tell their kinds, states and notes. (A job written before
+    migration 0009 keeps its notes in its payload: the database reads them out of it.)"""
+    rows = session.execute(
+        select(QueueJob.id, QueueJob.kind, QueueJob.state, QueueJob.created_at, QueueJob.progress,
+               QueueJob.payload["progress"].label("notes_before_0009"))
+        .join(JobDependency, JobDependency.job_id == QueueJob.id)
+        .where(JobDependency.depends_on_id == job.id).order_by(QueueJob.id)
+    ).all()
+    return [Dependent(row.id, row.kind, row.state, row.created_at,
+                      row.progress if row.progress is not None else row.notes_before_0009)
+            for row in rows]
+
+
+def jobs_by_id(session: Session, ids: Sequence[int]) -> list[QueueJob]:
+    """The jobs of ``ids``, whole, in the order given (one query; ids no longer there are left out)."""
+    found = {j.id: j for j in session.scalars(select(QueueJob).where(QueueJob.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
 
 
 _DEPENDENCY = aliased(QueueJob, name="dependency")  # built once: constructing an alias is costly

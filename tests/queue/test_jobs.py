@@ -252,3 +252,36 @@ def test_a_round_trips_links_are_checked_in_one_read_and_none_is_stored_twice(ru
     with runtime.db.transaction() as s:
         links = sorted(s.execute(select(JobDependency.job_id, JobDependency.depends_on_id)).all())
         assert links == sorted([(orders[0].id, customer.id), (orders[1].id, item.id)])
+
+
+def test_dependents_read_lightly_are_the_dependents_with_their_notes_and_whole_ones_in_the_order_asked(
+        runtime, conn_id):
+    """The proxy customer's job reads the orders waiting for it without their payloads: the same jobs,
+    kinds, states, times and notes as reading them whole (notes kept in the payload before migration
+    0009 included), and then only the ones it needs, whole."""
+    from qbsync.queue.handlers import progress, set_progress
+
+    with runtime.db.transaction() as s:
+        customer = jobs.enqueue(s, conn_id, "customer", {"record": {"id": "c"}}, coalesce_key="customer:c")
+        waiting = [
+            jobs.enqueue(s, conn_id, "order", {"record": {"id": "1"}}, coalesce_key="order:1"),
+            jobs.enqueue(s, conn_id, "order", {"record": {"id": "2"}, "progress": {"customer": {"key": "k"}}},
+                         coalesce_key="order:2"),  # notes in the payload (before 0009)
+            jobs.enqueue(s, conn_id, "order", {"record": {"id": "3"}}, coalesce_key="order:3"),
+            jobs.enqueue(s, conn_id, "inventory_push", {"sku": "x"}, coalesce_key="push:x"),
+        ]
+        set_progress(waiting[2], next="add")
+        waiting[3].state = "parked"
+        for job in waiting:
+            jobs.add_dependency(s, job, customer)
+        jobs.enqueue(s, conn_id, "order", {"record": {"id": "4"}}, coalesce_key="order:4")  # waits for none
+        customer_id, ids = customer.id, [j.id for j in waiting]
+    with runtime.db.transaction() as s:
+        customer = s.get(QueueJob, customer_id)
+        whole = jobs.dependents(s, customer)
+        light = jobs.dependents_read_lightly(s, customer)
+        assert [(d.id, d.kind, d.state, d.created_at, d.notes or {}) for d in light] == [
+            (j.id, j.kind, j.state, j.created_at, progress(j)) for j in whole]
+        assert [d.id for d in light] == ids
+        assert light[1].notes == {"customer": {"key": "k"}} and light[2].notes == {"next": "add"}
+        assert [j.id for j in jobs.jobs_by_id(s, [ids[2], 999_999, ids[0]])] == [ids[2], ids[0]]

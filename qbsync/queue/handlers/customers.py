@@ -268,8 +268,10 @@ class CustomerHandler(StepHandler):
         them goes to the proxy customer any more, nothing is added (a customer in QuickBooks that no sale
         uses). None: add it as usual."""
         session, connection, settings = ctx.session, ctx.connection, ctx.settings
-        waiting = [d for d in jobs.dependents(session, job) if d.state in ("pending", "waiting")]
-        if not waiting or any(d.kind != "order" or progress(d).get("customer") is not None for d in waiting):
+        # Their kinds, states and notes first, without their payloads (whole orders).
+        waiting = [d for d in jobs.dependents_read_lightly(session, job) if d.state in ("pending", "waiting")]
+        if not waiting or any(d.kind != "order" or (d.notes or {}).get("customer") is not None
+                              for d in waiting):
             return None  # nothing waits, or something that needs it whatever the customer list says
         # Hundreds of guests' orders may wait for the proxy customer: each is read only as far as choosing
         # its customer goes (its buyer and currency, not its lines), a chunk at a time, and only until the
@@ -279,7 +281,8 @@ class CustomerHandler(StepHandler):
         behind = current is not None and current < max(d.created_at for d in waiting)
         proxy_needed = False  # an order goes to the proxy customer (as the customer list stands)
         for start in range(0, len(waiting), _PROXY_CHUNK):
-            buyers = [_buyer(d) for d in waiting[start:start + _PROXY_CHUNK]]
+            chunk = jobs.jobs_by_id(session, [d.id for d in waiting[start:start + _PROXY_CHUNK]])
+            buyers = [_buyer(d) for d in chunk]
             proxied = [b for b in buyers if rules.customer_is_proxied(b.customer, settings)]
             if any(not intake.may_match_by_email(session, connection, settings, b) for b in proxied):
                 return None  # goes to the proxy customer, and no customer changed in QuickBooks alters that
