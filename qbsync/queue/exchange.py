@@ -93,12 +93,13 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
     settings = SyncSettings(connection.settings)
     version = qb_session.qbxml_version or DEFAULT_VERSION
     budget = settings.exchange_budget_ms / 1000.0
+    batch_size, max_bytes = settings.batch_size, settings.max_message_bytes  # read once, not once per job
     cache: dict = {}  # shared by the handlers for this round trip
     planned: list[_Planned] = []
     size = 0
     seen: set[int] = set()
     for _ in range(MAX_FILL_ROUNDS):
-        room = settings.batch_size - len(planned)
+        room = batch_size - len(planned)
         if room <= 0:
             break
         candidates = list(jobs.pending_ready(session, connection.id, now, room + len(seen), seen=seen))
@@ -112,7 +113,7 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
             seen.add(job.id)
             # The budget ends a round trip that has something to send, never one that has nothing yet: a
             # slow machine (or a slow periodic plan) would otherwise end the session with work queued.
-            if len(planned) >= settings.batch_size or (planned and time.perf_counter() - started > budget):
+            if len(planned) >= batch_size or (planned and time.perf_counter() - started > budget):
                 break
             request_id = f"{job.id}.{job.attempts + 1}"
             ctx = Context(session, connection, settings, version, now, request_id, qb_session.id, cache)
@@ -121,7 +122,7 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
                     session, connection, settings, job, result.fragment, now, cache):
                 continue  # it names a record QuickBooks lacks: it waits, with the cause, instead of a 3140
             if isinstance(result, Request):
-                if size + len(result.fragment) > settings.max_message_bytes and planned:
+                if size + len(result.fragment) > max_bytes and planned:
                     break
                 planned.append(_Planned(job, result, request_id))
                 size += len(result.fragment)
