@@ -71,6 +71,7 @@ IMMEDIATE_RESENDS = 5
 class _Planned:
     job: QueueJob
     request: Request
+    request_id: str  # the job's id and attempt, as the request carries it
 
 
 def has_work(session: Session, connection_id: int, now: datetime | None = None) -> bool:
@@ -91,12 +92,13 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
     settings = SyncSettings(connection.settings)
     version = qb_session.qbxml_version or DEFAULT_VERSION
     budget = settings.exchange_budget_ms / 1000.0
+    batch_size, max_bytes = settings.batch_size, settings.max_message_bytes  # read once, not once per job
     cache: dict = {}  # shared by the handlers for this round trip
     planned: list[_Planned] = []
     size = 0
     seen: set[int] = set()
     for _ in range(MAX_FILL_ROUNDS):
-        room = settings.batch_size - len(planned)
+        room = batch_size - len(planned)
         if room <= 0:
             break
         candidates = list(jobs.pending_ready(session, connection.id, now, room + len(seen), seen=seen))
@@ -110,7 +112,7 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
             seen.add(job.id)
             # The budget ends a round trip that has something to send, never one that has nothing yet: a
             # slow machine (or a slow periodic plan) would otherwise end the session with work queued.
-            if len(planned) >= settings.batch_size or (planned and time.perf_counter() - started > budget):
+            if len(planned) >= batch_size or (planned and time.perf_counter() - started > budget):
                 break
             request_id = f"{job.id}.{job.attempts + 1}"
             ctx = Context(session, connection, settings, version, now, request_id, qb_session.id, cache)
@@ -119,9 +121,9 @@ def next_request(session: Session, qb_session: QbwcSession, now: datetime | None
                     session, connection, settings, job, result.fragment, now, cache):
                 continue  # it names a record QuickBooks lacks: it waits, with the cause, instead of a 3140
             if isinstance(result, Request):
-                if size + len(result.fragment) > settings.max_message_bytes and planned:
+                if size + len(result.fragment) > max_bytes and planned:
                     break
-                planned.append(_Planned(job, result))
+                planned.append(_Planned(job, result, request_id))
                 size += len(result.fragment)
             else:
                 _apply_build_result(session, job, result, now)
@@ -147,7 +149,9 @@ def _narrow(session: Session, candidates: list[QueueJob], seen: set[int],
     In the first fill round they make up the whole batch (a probe: part of one failed batch); in later
     rounds they are left for the next round trip. Either way they never share a batch with other jobs.
     """
-    groups = isolation.groups_of(session, [j.id for j in candidates]) if candidates else {}
+    # Only a job that was sent can have been in a failed batch: those never sent need no look-up.
+    sent = [j.id for j in candidates if j.attempts]
+    groups = isolation.groups_of(session, sent) if sent else {}
     if not groups:
         return candidates, False
     if first:
@@ -205,37 +209,42 @@ def _record_sent(session: Session, qb_session: QbwcSession, planned: list[_Plann
     # The exchange row is inserted on its own, without flushing the session first (Session.execute would,
     # even for a Core statement). A flush here wrote every job's new progress notes, and commit then wrote
     # the same jobs again with their in-flight state: now each job's row is written once, at commit.
-    exchange_table = Exchange.metadata.tables[Exchange.__tablename__]
     with session.no_autoflush:
-        exchange_id = session.execute(
-            insert(exchange_table).values(session_id=qb_session.id, connection_id=qb_session.connection_id,
-                                          seq=qb_session.exchanges, request_xml=document,
-                                          job_count=len(planned), sent_at=now)
-            .returning(exchange_table.c.id)).scalar_one()
+        exchange_id = session.execute(_INSERT_EXCHANGE, {
+            "session_id": qb_session.id, "connection_id": qb_session.connection_id,
+            "seq": qb_session.exchanges, "request_xml": document, "job_count": len(planned), "sent_at": now,
+        }).scalar_one()
     attempts: list[dict[str, object]] = []
     for item in planned:
         job, request = item.job, item.request
         job.attempts += 1
         job.state = "in_flight"
         job.session_id = qb_session.id
-        job.request_id = f"{job.id}.{job.attempts}"
-        job.step = request.step
-        if request.step in ("lookup", "recheck"):
+        job.request_id = item.request_id
+        if job.step != request.step:
+            job.step = request.step
+        if job.needs_lookup and request.step in ("lookup", "recheck"):
             # The look-up (or a refund's re-read of its credit) settles whether a lost add happened; if
             # its own answer is lost, the flag returns.
             job.needs_lookup = False
         job.last_request_xml = request.fragment
         job.updated_at = now
         attempts.append({"exchange_id": exchange_id, "job_id": job.id, "connection_id": job.connection_id,
-                         "request_id": job.request_id, "request_type": request.request_type,
+                         "request_id": item.request_id, "request_type": request.request_type,
                          "label": job.label, "created_at": now})
     # One executemany: as ORM objects SQLite would insert them one statement each (to read back each id),
     # and nothing reads them back in this transaction. A Core INSERT of the table: the ORM's bulk INSERT
     # of the same rows sorted out each row's parameters again. The jobs' changes are written at commit.
     with session.no_autoflush:
-        session.execute(insert(_ATTEMPTS), attempts)
-        session.execute(update(exchange_table).where(exchange_table.c.id == exchange_id)
-                        .values(service_ms=(time.perf_counter() - started) * 1000.0))
+        session.execute(_INSERT_ATTEMPTS, attempts)
+        session.execute(_SET_SERVICE_MS, {"exchange_id": exchange_id,
+                                          "service_ms": (time.perf_counter() - started) * 1000.0})
+
+
+_EXCHANGES = Exchange.metadata.tables[Exchange.__tablename__]
+# Built once: building a round trip's statements cost about as much as running them.
+_INSERT_EXCHANGE = insert(_EXCHANGES).returning(_EXCHANGES.c.id)
+_SET_SERVICE_MS = update(_EXCHANGES).where(_EXCHANGES.c.id == bindparam("exchange_id"))
 
 
 def handle_response(session: Session, qb_session: QbwcSession, response_xml: str,
@@ -411,6 +420,7 @@ def _attempts_of(session: Session, exchange: Exchange) -> list[tuple[_Attempt, Q
 
 
 _ATTEMPTS = JobAttempt.metadata.tables[JobAttempt.__tablename__]
+_INSERT_ATTEMPTS = insert(_ATTEMPTS)
 # A Core UPDATE by primary key: the ORM's bulk UPDATE of the same rows spent longer sorting out its
 # parameters than the database spent writing them.
 _SAVE_ATTEMPT = (update(_ATTEMPTS).where(_ATTEMPTS.c.id == bindparam("attempt_id"))

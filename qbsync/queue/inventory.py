@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from qbsync.queue import jobs, mappings, rules
@@ -112,19 +112,24 @@ def pull_due(
     """
     if not rules.pulls_stock(settings):
         return False
-    if jobs.find_open(session, connection_id, PULL_KIND, include_in_flight=True) is not None:
+    # Asked before every round trip, and not due in nearly all of them: the questions are asked from the
+    # one that most often says no for fewest reads (is it time, are there stock items) to the queue's
+    # two reads (is a pull queued or in flight).
+    if not _pull_time(session, connection_id, settings, now, in_session):
         return False
-    has_items = session.scalar(
-        select(
-            exists().where(
-                IdMapping.connection_id == connection_id,
-                IdMapping.record_type == mappings.PRODUCT,
-                IdMapping.qb_type == "ItemInventory",
-            )
-        )
-    )
-    if not has_items:
+    if not session.scalar(_HAS_STOCK_ITEMS, {"connection_id": connection_id}):
         return False
+    return jobs.find_open(session, connection_id, PULL_KIND, include_in_flight=True) is None
+
+
+_HAS_STOCK_ITEMS = select(exists().where(
+    IdMapping.connection_id == bindparam("connection_id"), IdMapping.record_type == mappings.PRODUCT,
+    IdMapping.qb_type == "ItemInventory"))
+
+
+def _pull_time(session: Session, connection_id: int, settings: Mapping[str, Any], now: datetime,
+               in_session: bool) -> bool:
+    """Whether the last pull planned is old enough for another (:func:`pull_due`)."""
     planned = read_moment(session, connection_id, PLANNED)
     if planned is None:
         return True

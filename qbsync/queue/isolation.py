@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from qbsync.queue.handlers import Again, ApplyResult, Park, Retry
@@ -128,16 +128,18 @@ def unanswered(together: int, reason: str, *, lost_before: int, alone_before: in
     return result, outcome_of(result)
 
 
+# Built once: building it (the join above all) cost about as much as running it, on every fill round.
+_GROUPS = (select(JobAttempt.job_id, JobAttempt.exchange_id, Exchange.job_count)
+           .join(Exchange, Exchange.id == JobAttempt.exchange_id)
+           .where(JobAttempt.job_id.in_(bindparam("job_ids", expanding=True)),
+                  JobAttempt.outcome.in_(_SUSPECT_OUTCOMES)))
+
+
 def groups_of(session: Session, job_ids: Sequence[int]) -> dict[int, Group]:
     """For each of ``job_ids`` that is still being narrowed down, the failed batch it was last in."""
     found: dict[int, Group] = {}
     for start in range(0, len(job_ids), _CHUNK):
-        rows = session.execute(
-            select(JobAttempt.job_id, JobAttempt.exchange_id, Exchange.job_count)
-            .join(Exchange, Exchange.id == JobAttempt.exchange_id)
-            .where(JobAttempt.job_id.in_(job_ids[start:start + _CHUNK]),
-                   JobAttempt.outcome.in_(_SUSPECT_OUTCOMES))
-        )
+        rows = session.execute(_GROUPS, {"job_ids": list(job_ids[start:start + _CHUNK])})
         for job_id, exchange_id, size in rows:
             if job_id is None:  # never: the query names the jobs (the column only goes NULL on deletion)
                 continue

@@ -91,8 +91,9 @@ def enqueue(
             session.add(job)
             session.flush()
     except IntegrityError:
-        # Another process queued the same record a moment ago: fold into theirs.
-        existing = _open_job_with_key(session, connection_id, coalesce_key)
+        # Another process queued the same record a moment ago: fold into theirs. (Without a key there is
+        # nothing to fold into: the error is another one.)
+        existing = None if coalesce_key is None else _open_job_with_key(session, connection_id, coalesce_key)
         if existing is None:
             raise
         existing.payload = payload or {}
@@ -112,14 +113,16 @@ def enqueue(
     return job
 
 
-def _open_job_with_key(session: Session, connection_id: int, key: str | None) -> QueueJob | None:
-    return session.scalar(
-        select(QueueJob).where(
-            QueueJob.connection_id == connection_id,
-            QueueJob.coalesce_key == key,
-            QueueJob.state.in_(OPEN_STATES),
-        )
-    )
+# Built once: intake and every round trip's periodic plan look jobs up by key, and building the statement
+# cost about as much as running it.
+_WITH_KEY = (QueueJob.connection_id == bindparam("connection_id"), QueueJob.coalesce_key == bindparam("key"))
+_OPEN_WITH_KEY = select(QueueJob).where(*_WITH_KEY, QueueJob.state.in_(OPEN_STATES))
+_IN_FLIGHT_WITH_KEY = (select(QueueJob).where(*_WITH_KEY, QueueJob.state == "in_flight")
+                       .order_by(QueueJob.id.desc()).limit(1))
+
+
+def _open_job_with_key(session: Session, connection_id: int, key: str) -> QueueJob | None:
+    return session.scalar(_OPEN_WITH_KEY, {"connection_id": connection_id, "key": key})
 
 
 def find_open(session: Session, connection_id: int, coalesce_key: str,
@@ -127,10 +130,7 @@ def find_open(session: Session, connection_id: int, coalesce_key: str,
     """The unsent job with this coalescing key (or, when asked, the one being sent), or None."""
     job = _open_job_with_key(session, connection_id, coalesce_key)
     if job is None and include_in_flight:
-        job = session.scalar(
-            select(QueueJob).where(QueueJob.connection_id == connection_id,
-                                   QueueJob.coalesce_key == coalesce_key, QueueJob.state == "in_flight")
-            .order_by(QueueJob.id.desc()).limit(1))
+        job = session.scalar(_IN_FLIGHT_WITH_KEY, {"connection_id": connection_id, "key": coalesce_key})
     return job
 
 
@@ -505,6 +505,29 @@ def return_in_flight(session: Session, session_id: int, reason: str, now: dateti
     )
 
 
+def _ready(columns: Any) -> Any:
+    """The pick of :func:`pending_ready` (parameters ``connection_id``, ``now``, ``limit``)."""
+    return (
+        select(columns)
+        .where(
+            QueueJob.connection_id == bindparam("connection_id"),
+            QueueJob.state == "pending",
+            QueueJob.kind.not_in(BACKGROUND_KINDS),
+            (QueueJob.not_before.is_(None)) | (QueueJob.not_before <= bindparam("now")),
+        )
+        .order_by(QueueJob.priority, QueueJob.id)
+        .limit(bindparam("limit"))
+    )
+
+
+# Built once, locked (PostgreSQL: skipping rows another process holds) or not: building them cost more
+# than running them, on every fill round.
+_READY_JOBS = {False: _ready(QueueJob), True: _ready(QueueJob).with_for_update(skip_locked=True)}
+_READY_IDS = {False: _ready(QueueJob.id), True: _ready(QueueJob.id).with_for_update(skip_locked=True)}
+_JOBS_BY_ID = (select(QueueJob).where(QueueJob.id.in_(bindparam("job_ids", expanding=True)))
+               .order_by(QueueJob.priority, QueueJob.id))
+
+
 def pending_ready(session: Session, connection_id: int, now: datetime, limit: int,
                   lock: bool = True, seen: Collection[int] = ()) -> Sequence[QueueJob]:
     """The next ``limit`` jobs to send, in priority order, less those in ``seen``.
@@ -514,27 +537,14 @@ def pending_ready(session: Session, connection_id: int, now: datetime, limit: in
     read first and only the others loaded: a whole job (its payload decoded) is not read again to be
     dropped.
     """
-    columns: Any = QueueJob.id if seen else QueueJob
-    stmt = (
-        select(columns)
-        .where(
-            QueueJob.connection_id == connection_id,
-            QueueJob.state == "pending",
-            QueueJob.kind.not_in(BACKGROUND_KINDS),
-            (QueueJob.not_before.is_(None)) | (QueueJob.not_before <= now),
-        )
-        .order_by(QueueJob.priority, QueueJob.id)
-        .limit(limit)
-    )
-    if lock:
-        stmt = stmt.with_for_update(skip_locked=True)
+    params = {"connection_id": connection_id, "now": now, "limit": limit}
     if not seen:
-        return session.scalars(stmt).all()
-    wanted = [job_id for job_id in session.scalars(stmt) if job_id not in seen]
+        return session.scalars(_READY_JOBS[lock], params).all()
+    wanted = [job_id for job_id in session.scalars(_READY_IDS[lock], params) if job_id not in seen]
     if not wanted:
         return []
-    return session.scalars(  # locked above, with the rest of the window
-        select(QueueJob).where(QueueJob.id.in_(wanted)).order_by(QueueJob.priority, QueueJob.id)).all()
+    # Locked above, with the rest of the window.
+    return session.scalars(_JOBS_BY_ID, {"job_ids": wanted}).all()
 
 
 def has_ready(session: Session, connection_id: int, now: datetime) -> bool:
