@@ -254,7 +254,7 @@ class OrderHandler(StepHandler):
             keys.extend((mappings.SPECIAL_ITEM, item.role) for item, _ in sales_tax.order_tax_items(order))
             if mappings.get(session, conn_id, mappings.ORDER, order_id(job)) is not None:
                 keys.append((mappings.SALE_CUSTOMER, order_id(job)))
-            kept = rules.CustomerChoice.from_dict(progress(job).get("customer"))
+            kept = rules.CustomerChoice.from_dict(note(job, "customer"))
             if kept is not None:
                 keys.append((mappings.CUSTOMER, kept.key))
             else:  # to be chosen: the buyer's own link (a guest's found by e-mail), else the proxy's
