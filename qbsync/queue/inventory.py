@@ -1155,6 +1155,31 @@ def _items_sold(
     return sold, names
 
 
+def holds_only(
+    session: Session,
+    connection_id: int,
+    order_key: str,
+    order: Order | LastKnownOrder,
+    txn_type: str | None,
+    settings: Mapping[str, Any],
+) -> bool:
+    """For a sale just added: when no item it sells can have a store count (most sales), it moves no
+    count's stock and has nothing to add back, so only what it holds is kept (:func:`keep_holds`) and the
+    answer is True; False when :func:`add_back_late_sales` has more to do.
+
+    Reads only the order's lines (what each sells, how many, gift cards) and status: a whole ``Order``
+    answers as the :class:`LastKnownOrder` read from the same payload would (a field the payload lacks
+    is None there and a default here that means the same: no product id, no gift card, no lines), so
+    the order handler asks it with the order it read already, before working out the other."""
+    by_product = sold_by_product(order, settings)
+    if _items_sold(session, connection_id, by_product, ())[0]:
+        return False
+    # (the rest of add_back_late_sales would read the same lines thrice to find nothing)
+    holds = by_product if txn_type in STOCK_MOVING and order.status != "cancelled" else {}
+    keep_holds(session, connection_id, order_key, holds)
+    return True
+
+
 def add_back_late_sales(
     session: Session,
     connection_id: int,
@@ -1176,14 +1201,9 @@ def add_back_late_sales(
     item ListID -> what a reversing credit memo brought back). A change, void or reversal the last
     count had already is taken out again (:func:`correct_counted`). What the sale holds now is kept
     with its link (:func:`keep_holds`)."""
-    if added and restocked is None:
-        by_product = sold_by_product(order, settings)
-        if not _items_sold(session, connection_id, by_product, ())[0]:
-            # No item of the sale can have a store count (most sales): it moves no count's stock and has
-            # nothing to add back; only what it holds is kept (the rest would read the same lines thrice).
-            holds = by_product if txn_type in STOCK_MOVING and order.status != "cancelled" else {}
-            keep_holds(session, connection_id, order_key, holds)
-            return []
+    if added and restocked is None and holds_only(session, connection_id, order_key, order, txn_type,
+                                                  settings):
+        return []
     booked = _sale_moves(session, connection_id, order_key, order, txn_type, settings, added, held_as,
                          restocked)
     if restocked is None:  # (a reversing credit memo leaves the sale as it was)

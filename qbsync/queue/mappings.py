@@ -271,10 +271,16 @@ def preload(session: Session, connection_id: int, keys: Iterable[tuple[str, str]
     cache = _cache(session, connection_id)
     # Not ``- set(cache)``: that copied the whole cache (every mapping the transaction read) on each call.
     wanted: dict[str, set[str]] = {}
-    for record_type, storefront_id in keys:
-        key = (record_type, str(storefront_id))
-        if key not in cache:
-            wanted.setdefault(record_type, set()).add(key[1])
+    for key in keys:
+        if key in cache:
+            continue  # (most keys of a round trip's later calls: no new tuple nor str() for them)
+        record_type, storefront_id = key
+        storefront_id = str(storefront_id)
+        if (record_type, storefront_id) not in cache:
+            ids = wanted.get(record_type)
+            if ids is None:
+                ids = wanted[record_type] = set()
+            ids.add(storefront_id)
     # One query per record type: "record_type = ? AND storefront_id IN (...)" is a search of the unique
     # index, where a (record_type, storefront_id) IN (VALUES ...) read every mapping of the connection on
     # SQLite (a round trip then cost more the more orders were ever synced).

@@ -30,6 +30,7 @@ from qbsync.queue.handlers import (
     Park,
     corrective_step_due,
     list_record_deleted,
+    note,
     progress,
     record_of,
     register,
@@ -218,7 +219,7 @@ class CustomerHandler(StepHandler):
                     if mappings.get(session, conn_id, mappings.CUSTOMER, key) is None]
         by_email = ctx.settings.match_customers_by_email
         lists.preload_customers(
-            session, conn_id, names=[progress(j).get("name") or _base_name(j, ctx) for j in unlinked],
+            session, conn_id, names=[note(j, "name") or _base_name(j, ctx) for j in unlinked],
             emails=[_email(j) for j in unlinked
                     if by_email and not j.payload.get("proxy") and not j.payload.get("currency")])
 

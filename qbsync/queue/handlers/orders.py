@@ -32,6 +32,7 @@ from qbsync.queue.handlers import (
     Reject,
     Wait,
     corrective_step_due,
+    note,
     order_plan,
     progress,
     record_of,
@@ -48,7 +49,7 @@ from qbsync.queue.handlers.customers import changed_customers_first
 from qbsync.queue.handlers.items import SPECIAL_ITEMS, special_name
 from qbsync.queue.handlers.order_lines import line_key, ref_number
 from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
-from qbsync.queue.inventory import add_back_late_sales
+from qbsync.queue.inventory import add_back_late_sales, holds_only
 from qbsync.queue.settings import SyncSettings
 from qbsync.storage.models import IdMapping, QbListEntry, QueueJob
 from qbsync.storefronts.records import LastKnownOrder, Order
@@ -253,7 +254,7 @@ class OrderHandler(StepHandler):
             keys.extend((mappings.SPECIAL_ITEM, item.role) for item, _ in sales_tax.order_tax_items(order))
             if mappings.get(session, conn_id, mappings.ORDER, order_id(job)) is not None:
                 keys.append((mappings.SALE_CUSTOMER, order_id(job)))
-            kept = rules.CustomerChoice.from_dict(progress(job).get("customer"))
+            kept = rules.CustomerChoice.from_dict(note(job, "customer"))
             if kept is not None:
                 keys.append((mappings.CUSTOMER, kept.key))
             else:  # to be chosen: the buyer's own link (a guest's found by e-mail), else the proxy's
@@ -283,9 +284,13 @@ class OrderHandler(StepHandler):
         look-up's answer does not read the order itself when nothing is found, the usual case."""
         keys: list[tuple[str, str]] = []
         for job in jobs:
+            if job.step == "lookup" and not note(job, "cancelling"):
+                # Its answer reads the order's link only when it found the order's sale (rare): then
+                # it links it, and its sale's customer, one by one.
+                continue
             keys.append((mappings.ORDER, order_id(job)))
             if job.step == "lookup":
-                continue  # (its sale's customer is linked only when it found the order's sale: rare)
+                continue  # (a cancellation's look-up of its credit memo: the sale's link only)
             keys.append((mappings.SALE_CUSTOMER, order_id(job)))
             if job.payload.get("event") != "deleted":
                 keys.extend((mappings.PRODUCT, line_key(line)) for line in order_of(job).lines)
@@ -649,8 +654,8 @@ class OrderHandler(StepHandler):
 
     def apply(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult:
         """What QuickBooks' answer means (by :attr:`STEPS`; a cancellation has steps of its own)."""
-        mapping = self._mapping(ctx, job)
-        if progress(job).get("cancelling") and mapping is not None and job.step != "void":
+        # The order's link is read only for a cancellation's steps: an order's look-up answer needs none.
+        if note(job, "cancelling") and job.step != "void" and self._mapping(ctx, job) is not None:
             return CANCELLATION.apply(ctx, job, response)
         return super().apply(ctx, job, response)
 
@@ -694,14 +699,13 @@ class OrderHandler(StepHandler):
     def _added(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
         if not response.record:
             return None
-        notes = progress(job)
-        self._link(ctx, job, notes.get("type") or "Invoice", response.record)
-        missing = notes.get("method_missing")
-        note = None
+        self._link(ctx, job, note(job, "type") or "Invoice", response.record)
+        missing = note(job, "method_missing")
+        said = None
         if missing:
-            note = (f"recorded without a payment method: {missing!r} is not in QuickBooks (add it "
+            said = (f"recorded without a payment method: {missing!r} is not in QuickBooks (add it "
                     "there or map the store's method in payment_method_map)")
-        return Done(with_input_notes(note, order_of(job)))
+        return Done(with_input_notes(said, order_of(job)))
 
     def _unlinked(self, ctx: Context, job: QueueJob, response: Response) -> ApplyResult | None:
         if self._mapping(ctx, job) is None:
@@ -791,13 +795,13 @@ class OrderHandler(StepHandler):
     def _link(self, ctx: Context, job: QueueJob, txn_type: str, ret: Mapping[str, Any]) -> None:
         mappings.link_transaction(
             ctx.session, ctx.connection.id, mappings.ORDER, order_id(job), txn_type, ret,
-            synced_hash=progress(job).get("hash"),
+            synced_hash=note(job, "hash"),
             origin=mappings.CREATED,  # added by qbsync, or found carrying qbsync's exact marker
         )
         # Its edits and its payment go to this customer, even if the customer settings change meanwhile.
         mappings.link_sale_customer(ctx.session, ctx.connection.id, order_id(job), ret)
         # A sale added again after it was deleted in QuickBooks is no late sale: it follows its add-back.
-        self._add_back(ctx, job, txn_type, added=not progress(job).get("again"))
+        self._add_back(ctx, job, txn_type, added=not note(job, "again"))
 
     def _add_back(
         self, ctx: Context, job: QueueJob, txn_type: str | None, added: bool = False,
@@ -806,8 +810,18 @@ class OrderHandler(StepHandler):
         """A sale the store's count QuickBooks took already lacked comes back, and follows the order
         (stock counted once): after the order's transaction is added, changed or voided (None);
         ``held_as``: the fingerprint of the version the sale held before."""
-        add_back_late_sales(ctx.session, ctx.connection.id, order_id(job), last_known(job), txn_type,
-                            ctx.settings, ctx.now, added, held_as)
+        session, conn_id, key = ctx.session, ctx.connection.id, order_id(job)
+        if added and job.payload.get("event") != "deleted":
+            # Most sales sell nothing a store count has: answered from the order read already, without
+            # working out what was last known of it (which says the same of its lines and status).
+            try:
+                order = order_of(job)
+            except ValueError:
+                order = None  # not a whole order: as last known
+            if order is not None and holds_only(session, conn_id, key, order, txn_type, ctx.settings):
+                return
+        add_back_late_sales(session, conn_id, key, last_known(job), txn_type, ctx.settings, ctx.now, added,
+                            held_as)
 
     def _gone(self, ctx: Context, job: QueueJob, mapping: IdMapping) -> ApplyResult:
         if mapping.manual:
