@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import TypeGuard
 
 from lxml import etree
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from qbsync.qbxml import status
@@ -350,6 +350,8 @@ def _answers_of(qb_session: QbwcSession, exchange: Exchange, parsed: ResponseSet
     """Each attempt with its job, QuickBooks' answer to it (None: none came) and, for a look-up that went
     out in a query shared with other jobs, its key (None otherwise)."""
     shared: dict[tuple[str, str], str] | None = None  # merged look-ups of the sent document, read on need
+    # Each merged answer's records by key, worked out once for all its jobs (by its requestID and key field).
+    by_key: dict[tuple[str, str], dict[str, list[int]]] = {}
     found: list[tuple[_Attempt, QueueJob | None, Response | None, lookups.Lookup | None]] = []
     for attempt, job in attempts:
         response = parsed.by_request_id(attempt.request_id)
@@ -359,7 +361,12 @@ def _answers_of(qb_session: QbwcSession, exchange: Exchange, parsed: ResponseSet
                 shared = lookups.shared_queries(exchange.request_xml or "")
             if lookup.slot in shared:  # its key went out in a query shared with other jobs
                 merged = parsed.by_request_id(shared[lookup.slot])
-                response = lookups.answer_for(merged, lookup) if merged is not None else None
+                response = None
+                if merged is not None:
+                    split = (shared[lookup.slot], lookup.field)
+                    if split not in by_key:
+                        by_key[split] = lookups.records_by_key(merged, lookup.field)
+                    response = lookups.answer_for(merged, lookup, by_key[split])
             else:
                 lookup = None
         found.append((attempt, job, response, lookup))
@@ -580,17 +587,9 @@ def _apply_result(session: Session, qb_session: QbwcSession, job: QueueJob, resu
         job.reason = result.reason
 
 
-_READY_COUNT = select(func.count()).select_from(QueueJob).where(  # built once, as _OPEN_EXCHANGE
-    QueueJob.connection_id == bindparam("connection_id"),
-    QueueJob.state == "pending",
-    QueueJob.kind.not_in(jobs.BACKGROUND_KINDS),
-    (QueueJob.not_before.is_(None)) | (QueueJob.not_before <= bindparam("now")),
-)
-
-
 def percent_done(session: Session, qb_session: QbwcSession, now: datetime) -> int:
     """The session's real progress: jobs finished in it against jobs still ready to send."""
-    ready = session.scalar(_READY_COUNT, {"connection_id": qb_session.connection_id, "now": now}) or 0
+    ready = jobs.count_ready(session, qb_session.connection_id, now)
     if ready == 0:
         return 100
     done = qb_session.jobs_done or 0

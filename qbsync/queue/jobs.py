@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, event, exists, func, inspect, select, update
+from sqlalchemy import bindparam, delete, event, exists, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction, aliased
 
@@ -273,9 +273,12 @@ def dependents_read_lightly(session: Session, job: QueueJob) -> list[Dependent]:
             for row in rows]
 
 
+_JOBS_BY_ID = select(QueueJob).where(QueueJob.id.in_(bindparam("job_ids", expanding=True)))
+
+
 def jobs_by_id(session: Session, ids: Sequence[int]) -> list[QueueJob]:
     """The jobs of ``ids``, whole, in the order given (one query; ids no longer there are left out)."""
-    found = {j.id: j for j in session.scalars(select(QueueJob).where(QueueJob.id.in_(ids)))}
+    found = {j.id: j for j in session.scalars(_JOBS_BY_ID, {"job_ids": list(ids)})}
     return [found[i] for i in ids if i in found]
 
 
@@ -505,27 +508,28 @@ def return_in_flight(session: Session, session_id: int, reason: str, now: dateti
     )
 
 
+# What makes a job ready to send (parameters ``connection_id`` and ``now``): the pick, the existence
+# check and the progress count share it.
+_READY_WHERE = (
+    QueueJob.connection_id == bindparam("connection_id"),
+    QueueJob.state == "pending",
+    QueueJob.kind.not_in(BACKGROUND_KINDS),
+    (QueueJob.not_before.is_(None)) | (QueueJob.not_before <= bindparam("now")),
+)
+
+
 def _ready(columns: Any) -> Any:
     """The pick of :func:`pending_ready` (parameters ``connection_id``, ``now``, ``limit``)."""
-    return (
-        select(columns)
-        .where(
-            QueueJob.connection_id == bindparam("connection_id"),
-            QueueJob.state == "pending",
-            QueueJob.kind.not_in(BACKGROUND_KINDS),
-            (QueueJob.not_before.is_(None)) | (QueueJob.not_before <= bindparam("now")),
-        )
-        .order_by(QueueJob.priority, QueueJob.id)
-        .limit(bindparam("limit"))
-    )
+    return (select(columns).where(*_READY_WHERE).order_by(QueueJob.priority, QueueJob.id)
+            .limit(bindparam("limit")))
 
 
 # Built once, locked (PostgreSQL: skipping rows another process holds) or not: building them cost more
 # than running them, on every fill round.
 _READY_JOBS = {False: _ready(QueueJob), True: _ready(QueueJob).with_for_update(skip_locked=True)}
 _READY_IDS = {False: _ready(QueueJob.id), True: _ready(QueueJob.id).with_for_update(skip_locked=True)}
-_JOBS_BY_ID = (select(QueueJob).where(QueueJob.id.in_(bindparam("job_ids", expanding=True)))
-               .order_by(QueueJob.priority, QueueJob.id))
+_ANY_READY = select(exists().where(*_READY_WHERE))
+_READY_COUNT = select(func.count()).select_from(QueueJob).where(*_READY_WHERE)
 
 
 def pending_ready(session: Session, connection_id: int, now: datetime, limit: int,
@@ -543,23 +547,14 @@ def pending_ready(session: Session, connection_id: int, now: datetime, limit: in
     wanted = [job_id for job_id in session.scalars(_READY_IDS[lock], params) if job_id not in seen]
     if not wanted:
         return []
-    # Locked above, with the rest of the window.
-    return session.scalars(_JOBS_BY_ID, {"job_ids": wanted}).all()
+    return jobs_by_id(session, wanted)  # locked above, with the rest of the window; in its order
 
 
 def has_ready(session: Session, connection_id: int, now: datetime) -> bool:
     """Whether any job can be sent now."""
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    and_(
-                        QueueJob.connection_id == connection_id,
-                        QueueJob.state == "pending",
-                        QueueJob.kind.not_in(BACKGROUND_KINDS),
-                        (QueueJob.not_before.is_(None)) | (QueueJob.not_before <= now),
-                    )
-                )
-            )
-        )
-    )
+    return bool(session.scalar(_ANY_READY, {"connection_id": connection_id, "now": now}))
+
+
+def count_ready(session: Session, connection_id: int, now: datetime) -> int:
+    """How many jobs can be sent now."""
+    return session.scalar(_READY_COUNT, {"connection_id": connection_id, "now": now}) or 0

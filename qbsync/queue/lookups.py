@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from lxml import etree
@@ -310,15 +310,19 @@ def failed_as_a_whole(response: Response) -> bool:
     return response.status_code not in _SELECTION_CODES
 
 
-def answer_for(response: Response, lookup: Lookup) -> Response:
-    """The part of a merged query's answer that is about ``lookup``'s key, as its own query would get it.
+def answer_for(response: Response, lookup: Lookup,
+               by_key: Mapping[str, Sequence[int]] | None = None) -> Response:
+    """The part of a merged query's answer that is about ``lookup``'s key, as its own query would get it
+    (``by_key``: :func:`records_by_key` of the answer for the lookup's field, when the caller keeps it).
 
     An answer that is not a selection (a lock, a refusal) is returned unchanged: it is about every key.
     """
     if failed_as_a_whole(response):
         return _answer(response, lookup, response.status_code, response.severity, response.message,
                        response.records, response.record_types, response.ret_count)
-    found = _positions(response, lookup.field).get(matching_key(lookup.field, lookup.key), ())
+    if by_key is None:
+        by_key = records_by_key(response, lookup.field)
+    found = by_key.get(matching_key(lookup.field, lookup.key), ())
     records = [response.records[n] for n in found]
     types = [response.record_types[n] for n in found]
     ret_count = len(records) if response.ret_count is not None else None
@@ -333,27 +337,16 @@ def answer_for(response: Response, lookup: Lookup) -> Response:
     return _answer(response, lookup, 1, "Info", NO_MATCH, [], [], ret_count)
 
 
-# The last merged answers' records by key: every job of a shared query asks for its part of the same
-# answer, so each answer is read through once, not once per job (200 jobs finding 200 existing customers
-# compared 40,000 keys). Held with the answer itself, so an id reused by a later answer is never taken.
-_REMEMBERED_ANSWERS = 16
-_positions_of: dict[tuple[int, str], tuple[Response, dict[str, list[int]]]] = {}
-
-
-def _positions(response: Response, field: str) -> dict[str, list[int]]:
-    """Where each key (as QuickBooks compares ``field``) sits among ``response``'s records, in order."""
-    held = _positions_of.get((id(response), field))
-    if held is not None and held[0] is response:
-        return held[1]
-    ret_field = KEY_FIELDS[field]
+def records_by_key(response: Response, field: str) -> dict[str, list[int]]:
+    """Where each key (as QuickBooks compares ``field``) sits among ``response``'s records, in order: worked
+    out once for all the jobs of a merged query (200 jobs finding 200 existing customers would otherwise
+    compare 40,000 keys)."""
     if len(response.records) != len(response.record_types):
         raise ValueError("an answer with records and record types that do not pair up")
+    ret_field = KEY_FIELDS[field]
     index: dict[str, list[int]] = {}
     for n, record in enumerate(response.records):
         index.setdefault(matching_key(field, str(record.get(ret_field, ""))), []).append(n)
-    if len(_positions_of) >= _REMEMBERED_ANSWERS:
-        _positions_of.clear()
-    _positions_of[(id(response), field)] = (response, index)
     return index
 
 

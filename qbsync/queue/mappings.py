@@ -274,13 +274,9 @@ def preload(session: Session, connection_id: int, keys: Iterable[tuple[str, str]
     for key in keys:
         if key in cache:
             continue  # (most keys of a round trip's later calls: no new tuple nor str() for them)
-        record_type, storefront_id = key
-        storefront_id = str(storefront_id)
+        record_type, storefront_id = key[0], str(key[1])
         if (record_type, storefront_id) not in cache:
-            ids = wanted.get(record_type)
-            if ids is None:
-                ids = wanted[record_type] = set()
-            ids.add(storefront_id)
+            wanted.setdefault(record_type, set()).add(storefront_id)
     # One query per record type: "record_type = ? AND storefront_id IN (...)" is a search of the unique
     # index, where a (record_type, storefront_id) IN (VALUES ...) read every mapping of the connection on
     # SQLite (a round trip then cost more the more orders were ever synced).

@@ -93,3 +93,41 @@ def test_percent_done_weighs_the_jobs_done_in_the_session_against_those_ready_to
         session.execute(delete(QueueJob).where(QueueJob.connection_id == conn_id, QueueJob.state == "pending",
                                                QueueJob.kind == "order"))
         assert exchange.percent_done(session, qb, now) == 100  # nothing ready: the session is done
+
+
+def test_each_look_up_gets_its_part_of_its_own_shared_query_when_two_share_a_key_field():
+    """Customers and items looked up by name in one round trip go out as two shared queries, both keyed by
+    FullName: each job's answer is cut from its own query's answer (found: that record; not found: the
+    answer to asking for one missing name), never from the other's."""
+    from types import SimpleNamespace
+
+    from qbsync.qbxml.render import build_message, render_request
+    from qbsync.queue import lookups
+
+    company = QuickBooksCompany()
+    company.process(build_message([
+        render_request("CustomerAdd", {"Name": "Doe, John"}, request_id="c"),
+        render_request("ItemNonInventoryAdd", {"Name": "Gift wrap",
+                                               "SalesOrPurchase": {"AccountRef": {"FullName": "Sales"}}},
+                       request_id="i")]))
+    asked = [("CustomerQuery", "Nobody"), ("ItemQuery", "Gift wrap"), ("CustomerQuery", "Doe, John"),
+             ("ItemQuery", "Nothing")]
+    qb_session = SimpleNamespace(id=1)
+    attempts = []
+    for n, (request_type, name) in enumerate(asked, start=1):
+        fragment = render_request(request_type, {"FullName": name}, request_id=f"{n}.1")
+        job = SimpleNamespace(state="in_flight", session_id=1, last_request_xml=fragment)
+        attempts.append((exchange._Attempt(n, f"{n}.1", n, None, None, None, None), job))
+    document = build_message(lookups.merge([job.last_request_xml for _, job in attempts]),
+                             on_error="continueOnError")
+    assert document.count("QueryRq requestID") == 2  # one shared query per kind
+    parsed = parse_response(company.process(document))
+
+    answers = exchange._answers_of(qb_session, SimpleNamespace(request_xml=document), parsed, attempts)
+    found = {attempt.request_id: response for attempt, _, response, _ in answers}
+    assert [r["FullName"] for r in found["2.1"].records] == ["Gift wrap"]
+    assert found["2.1"].record_types == ["ItemNonInventoryRet"]
+    assert [r["FullName"] for r in found["3.1"].records] == ["Doe, John"]
+    assert found["3.1"].record_types == ["CustomerRet"]
+    for missing in ("1.1", "4.1"):
+        assert (found[missing].status_code, found[missing].records) == (500, [])
