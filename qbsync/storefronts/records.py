@@ -1009,6 +1009,18 @@ class LastKnownLine(Record):
 
 
 @_record
+class OrderBuyer(Record):
+    """Who bought an order and in which currency, read from its payload without the rest (lines,
+    addresses, taxes): what choosing its customer reads (``queue.intake.Buyer``), for the hundreds of
+    orders that may wait for one proxy customer."""
+
+    customer: Customer
+    currency: str
+
+    READS_PART = True  # read from an Order.to_dict(): its other keys are left unread
+
+
+@_record
 class LastKnownOrder(Record):
     """An order as qbsync last knew it, read from a stored payload that may hold only part of an
     :class:`Order` (a deleted order's job carries what was stored of it, possibly nothing): what a

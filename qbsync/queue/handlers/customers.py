@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from qbsync.qbxml.limits import fit
@@ -40,7 +38,7 @@ from qbsync.queue.handlers import (
 from qbsync.queue.handlers.answers import found_records
 from qbsync.queue.handlers.steps import STALE, Step, StepHandler, go
 from qbsync.storage.models import IdMapping, QueueJob
-from qbsync.storefronts.records import Address, Customer, Order
+from qbsync.storefronts.records import Address, Customer, Order, OrderBuyer
 
 # ctx.cache: a customer name (lower case) -> the job looking it up or adding it in this round trip
 CUSTOMER_NAMES_ASKED = "customer_names_asked"
@@ -126,23 +124,14 @@ def _base_name(job: QueueJob, ctx: Context) -> str:
 _BASE_NAMES = "customers.base_names"  # Context.cache: job id -> _base_name
 
 
-@dataclass(frozen=True)
-class _Buyer:
-    """An order as far as choosing its customer reads it (``intake.Buyer``)."""
-
-    customer: Customer
-    currency: str
-
-
 def _buyer(job: QueueJob) -> intake.Buyer:
-    """Who bought the job's order and in which currency, read from its JSON without the rest of the order
-    (its lines, addresses, taxes...); the whole order when the payload does not hold them as an order's
-    does (so a payload that is no order fails as reading the order fails)."""
-    raw = job.payload.get("record") or {}
-    customer, currency = raw.get("customer"), raw.get("currency")
-    if isinstance(customer, Mapping) and isinstance(currency, str):
-        return _Buyer(Customer.from_dict(customer, _where="Order.customer"), currency)
-    return record_of(job, Order)
+    """Who bought the job's order and in which currency (:class:`OrderBuyer`), without reading the rest of
+    the order; the whole order when the payload does not hold them as an order's does (so a payload that
+    is no order fails as reading the order fails)."""
+    try:
+        return record_of(job, OrderBuyer)
+    except (ValueError, TypeError):
+        return record_of(job, Order)
 
 
 _PROXY_CHUNK = 50  # waiting orders read, and their links and e-mails looked up, together
