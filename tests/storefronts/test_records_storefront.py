@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import re
@@ -322,13 +323,15 @@ def _outcome(read: Any, data: Any) -> tuple[Any, ...]:
 
 
 # Values a stored payload could hold where it should not (a hand-edited job, an older version's record):
-# the plain reader must refuse or read each exactly as the field-by-field readers do.
+# the plain reader must refuse or read each exactly as the field-by-field readers do. Each draw is a copy:
+# the same list or dict put in twice would be changed by a later change of the payload, even put inside
+# itself (a payload that is no JSON, whose walk never ends).
 _ODD_VALUES = st.sampled_from([
     None, True, False, 0, 1, -5, 12.5, "", " 1 ", "x", "12.50", "-0", "1E+3", "1_000", "NaN", "-Infinity",
     "2024-01-01T00:00:00", "2024-01-01T00:00:00Z", "2024-01-01T00:00:00+00:00", "2024-01-01T00:00:00+02:00",
     "2024-13-01T00:00:00+00:00", [], [{}], [None], ["a"], {}, {"sku": "MUG"}, Decimal("1.5"), "pending",
     "service",
-])
+]).map(copy.deepcopy)
 
 
 def _objects(value: Any) -> list[dict[str, Any]]:
